@@ -1,0 +1,96 @@
+"""UnionFlow web application: ``create_app`` builds it, step by step, in a fixed order."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from webapp.config import CONFIGS, Config, normalise_database_url, secret_key_problem
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    _load_config(app, test_config)
+    _init_database(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _load_config(app: Flask, test_config: dict | None) -> None:
+    env = ((test_config or {}).get("UNIONFLOW_ENV") or os.environ.get("UNIONFLOW_ENV")
+           or ("testing" if test_config is not None else "development"))
+    if env not in CONFIGS:
+        raise RuntimeError(f"UNIONFLOW_ENV={env!r}: expected one of {', '.join(CONFIGS)}")
+    app.config.from_object(CONFIGS[env])
+    app.config.update(Config.from_environ(os.environ))
+    app.config.from_prefixed_env("UNIONFLOW")
+    if test_config:
+        app.config.update(test_config)
+    app.config["UNIONFLOW_ENV"] = env
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI") or (
+        "sqlite:///" + os.path.join(app.instance_path, "unionflow.db"))
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    _ensure_secret_key(app, env)
+
+
+def _ensure_secret_key(app: Flask, env: str) -> None:
+    problem = secret_key_problem(app.config.get("SECRET_KEY"))
+    if problem is None:
+        return
+    if env == "production":
+        raise RuntimeError(f"{problem}: production refuses to start without a real SECRET_KEY "
+                           "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    # Development: a random key kept in the instance folder, so sign-ins survive restarts.
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _init_database(app: Flask) -> None:
+    from webapp import database
+
+    database.init_app(app)
+
+
+def _init_extensions(app: Flask) -> None:
+    from webapp import errors, i18n, security
+    from webapp.auth import login
+    from webapp.extensions import bootstrap, csrf, limiter
+
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    i18n.init_app(app)
+    login.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.admin import bp as admin_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def _register_cli(app: Flask) -> None:
+    from webapp import cli
+
+    cli.init_app(app)

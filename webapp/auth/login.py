@@ -1,0 +1,43 @@
+"""Flask-Login wiring and the role checks views use."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, abort
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from webapp.extensions import db, login_manager
+from webapp.models import User
+
+
+@login_manager.user_loader
+def load_user(session_token: str) -> User | None:
+    # The cookie carries the user's current session token, not the id: after sign-out the
+    # token is replaced and an old cookie finds nobody.
+    if not session_token:
+        return None
+    return db.session.scalar(select(User).where(User.session_token == session_token,
+                                                User.active.is_(True)))
+
+
+def roles_required(*roles: str):
+    """The view is for people holding one of ``roles`` somewhere; others get 403."""
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("请先登录。")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from flask import (current_app, flash, redirect, render_template, request, session,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webapp.auth import bp
+from webapp.auth.forms import LoginForm
+from webapp.extensions import db
+from webapp.models.types import utcnow
+from webapp.security import is_safe_next, login_throttle
+from webapp.services.users import authenticate
+
+
+def _next_url(candidate: str | None) -> str:
+    return candidate if is_safe_next(candidate) else url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_next_url(request.args.get("next")))
+    form = LoginForm(next=request.args.get("next", ""))
+    status = 200
+    if form.validate_on_submit():
+        username = form.username.data.strip()
+        if login_throttle.blocked(username):
+            current_app.logger.warning("sign-in throttled for %r from %s", username,
+                                       request.remote_addr)
+            form.form_errors.append(_("登录失败次数过多，请几分钟后再试。"))
+            status = 429
+        else:
+            user = authenticate(username, form.password.data)
+            if user is None:
+                login_throttle.failed(username)
+                form.form_errors.append(_("用户名或密码不正确。"))
+                status = 401
+            else:
+                login_throttle.succeeded(username)
+                session.clear()  # nothing from before sign-in carries over
+                login_user(user, remember=form.remember.data)
+                user.last_login_at = utcnow()
+                db.session.commit()
+                flash(_("欢迎回来，%(name)s。", name=user.display_name), "success")
+                return redirect(_next_url(form.next.data))
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    user = current_user._get_current_object()
+    # A new token makes every copy of the old session and remember-me cookies worthless.
+    user.rotate_session_token()
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("您已安全退出。"), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/locale", methods=["POST"])
+def set_locale():
+    locale = request.form.get("locale", "")
+    if locale in current_app.config["LANGUAGES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            current_user.locale = locale
+            db.session.commit()
+    return redirect(_next_url(request.form.get("next")))

@@ -1,0 +1,85 @@
+"""Command-line tasks on ``app.cli``: demo data and accounts."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from webapp.extensions import db
+from webapp.services.org import unit_by_code
+from webapp.services.users import UserError, check_password_strength, create_user, find_user, grant_role
+from workflows.org import ROLE_KEYS
+
+
+def _demo_password() -> tuple[str, str]:
+    """DEMO_PASSWORD if given; else one generated once and kept in the instance folder."""
+    configured = current_app.config.get("DEMO_PASSWORD")
+    if configured:
+        return configured, "DEMO_PASSWORD"
+    path = Path(current_app.instance_path) / "demo-password.txt"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(9))
+        path.chmod(0o600)
+    return path.read_text().strip(), str(path)
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Create the Chongqing demo org, stations and users (idempotent)."""
+    from webapp import demo
+
+    password, source = _demo_password()
+    try:
+        check_password_strength(password)
+    except UserError as exc:
+        raise click.ClickException(f"DEMO_PASSWORD: {exc}") from exc
+    added = demo.seed(password)
+    db.session.commit()
+    summary = ", ".join(f"{n} {what}" for what, n in added.items())
+    click.echo(f"Demo data: added {summary}." if any(added.values())
+               else "Demo data already present; nothing changed.")
+    click.echo(f"Demo users ({', '.join(u.username for u in demo.USERS)}) sign in with the "
+               f"password from {source}: {password}"
+               if source != "DEMO_PASSWORD" else
+               "Demo users sign in with the password in DEMO_PASSWORD.")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--name", "display_name", default="", help="Display name (defaults to username).")
+@click.option("--role", type=click.Choice(sorted(ROLE_KEYS)), help="Role to grant.")
+@click.option("--unit", "unit_code", help="Code of the unit the role is held at (and home unit).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Password (asked for when not given).")
+def create_user_command(username, display_name, role, unit_code, password):
+    """Create an account, or grant an existing one the role; never changes a password."""
+    unit = None
+    if unit_code:
+        unit = unit_by_code(unit_code)
+        if unit is None:
+            raise click.ClickException(f"no unit with code {unit_code!r}")
+    if role and unit is None:
+        raise click.ClickException("--role needs --unit")
+    user = find_user(username)
+    try:
+        if user is None:
+            user = create_user(username, password, display_name, unit=unit)
+            click.echo(f"Created user {user.username}.")
+        else:
+            click.echo(f"User {user.username} already exists; password unchanged.")
+        if role:
+            before = len(user.memberships)
+            grant_role(user, role, unit)
+            if len(user.memberships) > before:
+                click.echo(f"Granted {role} at {unit.code}.")
+    except UserError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(create_user_command)

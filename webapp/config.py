@@ -1,0 +1,102 @@
+"""Typed configuration classes.  Values come from the environment over safe defaults.
+
+``UNIONFLOW_ENV`` picks the class (development, production, testing).  Any setting can
+also be given as ``UNIONFLOW_<NAME>`` (Flask's ``from_prefixed_env``), e.g.
+``UNIONFLOW_MAIL_SERVER``; the common ones have their plain names: ``DATABASE_URL``,
+``REDIS_URL``, ``SECRET_KEY``, ``DEMO_PASSWORD``.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+# Placeholders that must never sign a production session.
+INSECURE_SECRET_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "development"})
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None  # None: the embedded in-process queue
+    DEMO_PASSWORD: str | None = None
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    BOOTSTRAP_SERVE_LOCAL = True  # never a CDN: the pages must load on a closed network
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session it belongs to
+
+    # Failed sign-ins allowed before further attempts are refused for a while.
+    LOGIN_FAILURE_LIMITS = ("5 per 5 minutes", "20 per hour")
+    RATELIMIT_STORAGE_URI: str | None = None  # None: REDIS_URL if set, else memory
+    RATELIMIT_HEADERS_ENABLED = False
+
+    PROXY_FIX = False  # production: trust one proxy in front for X-Forwarded-*
+    HSTS = False
+
+    @classmethod
+    def from_environ(cls, environ: os._Environ | dict) -> dict:
+        """The settings this environment gives by their plain, well-known names."""
+        out = {}
+        for name, key in (("DATABASE_URL", "SQLALCHEMY_DATABASE_URI"), ("REDIS_URL", "REDIS_URL"),
+                          ("SECRET_KEY", "SECRET_KEY"), ("DEMO_PASSWORD", "DEMO_PASSWORD")):
+            if environ.get(name):
+                out[key] = environ[name]
+        return out
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PROXY_FIX = True
+    HSTS = True
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production-use-0123456789"
+    LOGIN_FAILURE_LIMITS = ("5 per 5 minutes",)
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def normalise_database_url(url: str) -> str:
+    """Let people paste the usual ``postgres://`` / ``postgresql://`` URLs; we drive psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def secret_key_problem(key: str | None) -> str | None:
+    """Why ``key`` is not fit to sign production sessions, or None if it is."""
+    if not key or key.strip().lower() in INSECURE_SECRET_KEYS:
+        return "SECRET_KEY is not set"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    return None

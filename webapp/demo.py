@@ -1,0 +1,156 @@
+"""The Chongqing demo: an org tree, stations, a pairing and one user per kind of person.
+
+Running it again changes nothing: every object is looked up by its code or username first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import OrgUnit, Pairing, Station, User
+from webapp.services.org import ancestor_of_kind, create_unit, unit_by_code
+from webapp.services.users import create_user, find_user, grant_role
+
+# (code, name, English name, kind, parent code)
+UNITS: list[tuple[str, str, str, str, str | None]] = [
+    ("acftu", "中华全国总工会", "All-China Federation of Trade Unions", "federation", None),
+    ("cq", "重庆市总工会", "Chongqing Federation of Trade Unions", "city", "acftu"),
+    ("cq-yz", "渝中区总工会", "Yuzhong District Federation", "district", "cq"),
+    ("cq-jb", "江北区总工会", "Jiangbei District Federation", "district", "cq"),
+    ("cq-spb", "沙坪坝区总工会", "Shapingba District Federation", "district", "cq"),
+    ("cq-yz-jfb", "解放碑街道工会", "Jiefangbei Street Union", "street", "cq-yz"),
+    ("cq-yz-dp", "大坪街道工会", "Daping Street Union", "street", "cq-yz"),
+    ("cq-jb-gyq", "观音桥街道工会", "Guanyinqiao Street Union", "street", "cq-jb"),
+    ("cq-spb-xq", "小龙坎街道工会", "Xiaolongkan Street Union", "street", "cq-spb"),
+    ("cq-yz-logistics", "渝中区快递物流行业工会", "Yuzhong Courier & Logistics Union",
+     "enterprise", "cq-yz-jfb"),
+    ("cq-jb-ridehail", "江北区网约车行业工会", "Jiangbei Ride-hailing Drivers' Union",
+     "enterprise", "cq-jb-gyq"),
+    ("cq-yz-jfb-branch1", "解放碑街道机关第一党支部", "Jiefangbei Street Party Branch No. 1",
+     "branch", "cq-yz-jfb"),
+    ("cq-jb-gyq-branch1", "观音桥街道社区党支部", "Guanyinqiao Community Party Branch",
+     "branch", "cq-jb-gyq"),
+]
+
+# (code, name, parent code, address, landmark, hours, water, toilet, microwave,
+#  charging piles, car parking, motorcycle parking, open)
+STATIONS = [
+    ("st-jfb", "解放碑户外劳动者驿站", "cq-yz-jfb", "渝中区民族路188号", "解放碑步行街东侧",
+     "07:00-22:00", True, True, True, 6, 4, 20, True),
+    ("st-jck", "较场口工会驿站", "cq-yz-jfb", "渝中区较场口日月光广场负一楼", "较场口轻轨站",
+     "08:00-20:00", True, True, False, 2, 0, 12, True),
+    ("st-dp", "大坪爱心驿站", "cq-yz-dp", "渝中区大坪正街118号", "大坪地铁站3号口",
+     "00:00-24:00", True, True, True, 10, 8, 30, True),
+    ("st-gyq", "观音桥商圈工会驿站", "cq-jb-gyq", "江北区建新北路36号", "观音桥步行街",
+     "07:30-21:30", True, True, True, 8, 6, 25, True),
+    ("st-bxw", "北城天街骑手之家", "cq-jb-gyq", "江北区北城天街9号", "北城天街广场",
+     "09:00-21:00", True, False, True, 4, 0, 15, False),
+    ("st-xlk", "小龙坎新就业形态劳动者驿站", "cq-spb-xq", "沙坪坝区小龙坎正街265号",
+     "三峡广场西", "08:00-22:00", True, True, False, 0, 2, 18, True),
+]
+
+PAIRINGS = [("cq-yz-jfb-branch1", "st-jfb"), ("cq-jb-gyq-branch1", "st-gyq")]
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    home_unit: str
+    roles: tuple[tuple[str, str], ...]  # (role, unit code)
+    does: str  # for the README and the seed report
+
+
+USERS: tuple[DemoUser, ...] = (
+    DemoUser("admin", "平台管理员", "cq", (("platform_admin", "acftu"),),
+             "everything: definitions, people, units"),
+    DemoUser("city_admin", "市总工会 王芳", "cq", (("city_admin", "cq"),),
+             "final approval of retreat nominations, city-wide reports"),
+    DemoUser("supervisor", "纪检监督 刘强", "cq", (("supervisor", "cq"),),
+             "read-only view of every decision and its audit trail"),
+    DemoUser("yuzhong_admin", "渝中区总工会 陈静", "cq-yz", (("district_admin", "cq-yz"),),
+             "district approvals and reports for 渝中区"),
+    DemoUser("jiangbei_admin", "江北区总工会 周敏", "cq-jb", (("district_admin", "cq-jb"),),
+             "district approvals and reports for 江北区"),
+    DemoUser("shapingba_admin", "沙坪坝区总工会 吴磊", "cq-spb", (("district_admin", "cq-spb"),),
+             "district approvals and reports for 沙坪坝区"),
+    DemoUser("unit_admin", "解放碑街道工会 赵丽", "cq-yz-jfb", (("unit_admin", "cq-yz-jfb"),),
+             "first approval for the street's unions, dispatches workers' demands"),
+    DemoUser("station_head", "解放碑驿站站长 孙伟", "st-jfb", (("station_head", "st-jfb"),),
+             "verifies wishes, publishes duty slots, confirms volunteers' hours"),
+    DemoUser("branch_secretary", "支部书记 李红", "cq-yz-jfb-branch1",
+             (("branch_secretary", "cq-yz-jfb-branch1"), ("volunteer", "cq-yz-jfb-branch1")),
+             "runs the branch's station pairing and 五个一 progress"),
+    DemoUser("volunteer1", "党员志愿者 张磊", "cq-yz-jfb-branch1",
+             (("volunteer", "cq-yz-jfb-branch1"),),
+             "signs up as station master for a day, claims micro-wishes"),
+    DemoUser("volunteer2", "党员志愿者 黄婷", "cq-jb-gyq-branch1",
+             (("volunteer", "cq-jb-gyq-branch1"),),
+             "signs up as station master for a day, claims micro-wishes"),
+    DemoUser("rider1", "外卖骑手 马超", "cq-yz-logistics", (("worker", "cq-yz-logistics"),),
+             "submits micro-wishes and demands, registers for training"),
+    DemoUser("courier1", "快递员 杨洋", "cq-yz-logistics", (("worker", "cq-yz-logistics"),),
+             "submits micro-wishes and demands, registers for training"),
+    DemoUser("driver1", "网约车司机 何军", "cq-jb-ridehail", (("worker", "cq-jb-ridehail"),),
+             "submits micro-wishes and demands, registers for training"),
+)
+
+
+def seed(password: str) -> dict[str, int]:
+    """Create whatever of the demo is missing; returns how many objects were added."""
+    added = {"units": 0, "stations": 0, "pairings": 0, "users": 0, "roles": 0}
+    for code, name, name_en, kind, parent_code in UNITS:
+        if unit_by_code(code) is None:
+            create_unit(code, name, kind, unit_by_code(parent_code) if parent_code else None,
+                        name_en=name_en)
+            added["units"] += 1
+    for row in STATIONS:
+        added["stations"] += _ensure_station(*row)
+    for branch_code, station_code in PAIRINGS:
+        added["pairings"] += _ensure_pairing(branch_code, station_code)
+    for demo in USERS:
+        user = find_user(demo.username)
+        if user is None:
+            user = create_user(demo.username, password, demo.display_name,
+                               unit=unit_by_code(demo.home_unit))
+            added["users"] += 1
+        for role, unit_code in demo.roles:
+            before = len(user.memberships)
+            grant_role(user, role, unit_by_code(unit_code))
+            added["roles"] += len(user.memberships) - before
+    db.session.flush()
+    return added
+
+
+def _ensure_station(code, name, parent_code, address, landmark, hours, water, toilet,
+                    microwave, charging, car, moto, is_open) -> int:
+    if unit_by_code(code) is not None:
+        return 0
+    unit = create_unit(code, name, "station", unit_by_code(parent_code))
+    district = ancestor_of_kind(unit, "district")
+    db.session.add(Station(unit=unit, district_id=district.id if district else None,
+                           address=address, landmark=landmark, opening_hours=hours,
+                           has_water=water, has_toilet=toilet, has_microwave=microwave,
+                           charging_piles=charging, car_parking=car,
+                           motorcycle_parking=moto, is_open=is_open))
+    return 1
+
+
+def _ensure_pairing(branch_code: str, station_code: str) -> int:
+    branch, station = unit_by_code(branch_code), unit_by_code(station_code)
+    exists = db.session.scalar(select(Pairing).where(Pairing.branch_id == branch.id,
+                                                     Pairing.station_id == station.id))
+    if exists:
+        return 0
+    db.session.add(Pairing(branch=branch, station=station, since=date(2026, 3, 5)))
+    return 1
+
+
+def demo_user_rows() -> list[tuple[str, str, str]]:
+    return [(u.username, u.display_name, u.does) for u in USERS]
+
+
+__all__ = ["seed", "USERS", "demo_user_rows", "OrgUnit", "User"]

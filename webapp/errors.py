@@ -1,0 +1,60 @@
+"""Every error a person can meet gets a page (or, under /api/, the JSON error shape) in
+their language; the operator gets the traceback in the log, the person never does."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
+         429: "too_many_requests", 500: "server_error"}
+
+
+def _message(status: int) -> str:
+    return {
+        400: _("请求有误，请检查后重试。"),
+        401: _("请先登录。"),
+        403: _("您没有权限进行此操作。"),
+        404: _("找不到您要的页面或内容。"),
+        405: _("不支持这种请求方式。"),
+        409: _("操作冲突：内容已被他人更改，请刷新后再试。"),
+        413: _("上传的内容太大。"),
+        422: _("提交的内容有误，请检查后重试。"),
+        429: _("尝试次数过多，请稍后再试。"),
+        500: _("服务器出了点问题，我们已记录下来，请稍后再试。"),
+    }.get(status, _("请求未能完成。"))
+
+
+def error_response(status: int, message: str | None = None, fields: dict | None = None):
+    message = message or _message(status)
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": CODES.get(status, "error"), "message": message}}
+        if fields:
+            body["error"]["fields"] = fields
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return error_response(400, _("页面已过期或来源不明（安全校验失败），请刷新页面后重新提交。"))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if isinstance(exc, InternalServerError):
+            return internal_error(exc)
+        return error_response(exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        try:
+            from webapp.extensions import db
+
+            db.session.rollback()
+        except Exception:  # the database itself may be what failed
+            app.logger.exception("rollback after error failed")
+        return error_response(500)

@@ -1,0 +1,3 @@
+"""SQLAlchemy models, one module per aggregate.  Importing this package registers them all."""
+from webapp.models.org import OrgUnit, Pairing, Station  # noqa: F401
+from webapp.models.users import Membership, User  # noqa: F401
