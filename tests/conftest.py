@@ -104,6 +104,7 @@ def app_config(database_url, redis_url, tmp_path):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
     }
     return config
 

@@ -11,7 +11,9 @@ from webapp.config import CONFIGS, Config, normalise_database_url, secret_key_pr
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # The instance folder holds the SQLite file, uploads and the development secret key.
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("UNIONFLOW_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     _load_config(app, test_config)
     _init_database(app)
     _init_extensions(app)

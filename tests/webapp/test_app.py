@@ -1,0 +1,106 @@
+"""The app factory, its configuration, and what every response carries."""
+from __future__ import annotations
+
+import pytest
+
+from webapp import create_app
+
+
+def test_testing_config_is_used_for_tests(app):
+    assert app.testing
+    assert app.config["UNIONFLOW_ENV"] == "testing"
+
+
+@pytest.mark.parametrize("key", [None, "", "dev", "change-me", "short-key"])
+def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch, tmp_path, key):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    if key is not None:
+        config["SECRET_KEY"] = key
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(config)
+
+
+def test_production_hardens_cookies_and_trusts_the_proxy():
+    app = create_app({"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "SECRET_KEY": "x" * 40})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_HTTPONLY"]
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    assert isinstance(app.wsgi_app, ProxyFix)
+    response = app.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+def test_development_keeps_a_generated_secret_key_in_the_instance_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    config = {"UNIONFLOW_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+              "INSTANCE_PATH": str(tmp_path)}
+    first, second = create_app(config), create_app(config)
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert (tmp_path / "secret_key").read_text() == first.config["SECRET_KEY"]
+
+
+def test_environment_names_the_database(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db.example/uf")
+    app = create_app({"UNIONFLOW_ENV": "testing"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/uf"
+
+
+def test_unknown_environment_name_is_refused():
+    with pytest.raises(RuntimeError, match="UNIONFLOW_ENV"):
+        create_app({"UNIONFLOW_ENV": "prod"})
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/auth/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "Strict-Transport-Security" not in response.headers  # only in production
+
+
+def test_pages_load_bootstrap_from_this_server_not_a_cdn(client):
+    page = client.get("/auth/login").get_data(as_text=True)
+    assert "cdn" not in page.lower()
+    css = [line for line in page.splitlines() if "bootstrap" in line and ".css" in line]
+    assert css and all('href="/' in line for line in css)
+    with client.get("/bootstrap/static/css/bootstrap.min.css") as response:
+        assert response.status_code == 200
+
+
+def test_unknown_page_is_a_friendly_404_in_chinese(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "找不到您要的页面" in response.get_data(as_text=True)
+
+
+def test_an_unexpected_error_shows_no_traceback(app, client):
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = client.get("/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "secret internals" not in body and "Traceback" not in body
+    assert "服务器出了点问题" in body
+
+
+def test_api_errors_use_the_json_error_shape(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+    assert response.json["error"]["message"]
+
+
+def test_schema_comes_from_migrations(app):
+    from sqlalchemy import inspect
+
+    from webapp.extensions import db
+
+    assert "alembic_version" in inspect(db.engine).get_table_names()

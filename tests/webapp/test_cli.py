@@ -1,0 +1,81 @@
+"""The command-line tasks: demo data and accounts, both safe to run twice."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.demo import USERS
+from webapp.extensions import db
+from webapp.models import Membership, OrgUnit, Pairing, Station, User
+
+
+def _counts():
+    return tuple(db.session.scalar(select(func.count()).select_from(m))
+                 for m in (OrgUnit, Station, Pairing, User, Membership))
+
+
+def test_seed_demo_creates_the_chongqing_demo_and_is_idempotent(app, runner):
+    app.config["DEMO_PASSWORD"] = "demo-pass-2026"
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    first = _counts()
+    names = {u.username for u in db.session.scalars(select(User))}
+    assert names == {u.username for u in USERS}
+    assert {"渝中区总工会", "江北区总工会", "沙坪坝区总工会"} <= {
+        u.name for u in db.session.scalars(select(OrgUnit).where(OrgUnit.kind == "district"))}
+    assert first[1] >= 3 and first[2] >= 1
+
+    hash_before = db.session.scalar(select(User.password_hash).where(User.username == "admin"))
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0 and "nothing changed" in result.output
+    assert _counts() == first
+    assert db.session.scalar(select(User.password_hash).where(User.username == "admin")) == hash_before
+
+
+def test_demo_users_sign_in_with_the_demo_password(app, runner, auth, client):
+    app.config["DEMO_PASSWORD"] = "demo-pass-2026"
+    runner.invoke(args=["seed-demo"])
+    assert auth.login("rider1", "demo-pass-2026").status_code == 302
+
+
+def test_seed_demo_without_password_generates_and_prints_one(app, runner):
+    app.config["DEMO_PASSWORD"] = None
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0
+    password = result.output.strip().rsplit(": ", 1)[1]
+    again = runner.invoke(args=["seed-demo"])
+    assert again.output.strip().endswith(password)  # the same one, every time
+    user = db.session.scalar(select(User).where(User.username == "admin"))
+    assert user.check_password(password)
+
+
+def test_seed_demo_refuses_a_weak_password(app, runner):
+    app.config["DEMO_PASSWORD"] = "123"
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code != 0 and "at least 8" in result.output
+    assert _counts()[3] == 0
+
+
+def test_create_user_with_role_then_again_changes_nothing(app, runner, org):
+    args = ["create-user", "li_admin", "--name", "李管理", "--role", "unit_admin",
+            "--unit", "cq-yz-jfb", "--password", "s3cret-pass"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.username == "li_admin"))
+    assert user.roles == {"unit_admin"} and user.check_password("s3cret-pass")
+    before = _counts()
+    result = runner.invoke(args=args[:-1] + ["other-pass-99"])
+    assert result.exit_code == 0 and "already exists" in result.output
+    assert _counts() == before
+    db.session.expire_all()
+    assert user.check_password("s3cret-pass")
+
+
+def test_create_user_explains_bad_input(app, runner, org):
+    bad = runner.invoke(args=["create-user", "x y", "--password", "long-enough-1"])
+    assert bad.exit_code != 0 and "username" in bad.output
+    bad = runner.invoke(args=["create-user", "someone", "--role", "unit_admin",
+                              "--unit", "nowhere", "--password", "long-enough-1"])
+    assert bad.exit_code != 0 and "no unit" in bad.output
+    bad = runner.invoke(args=["create-user", "someone", "--password", "short"])
+    assert bad.exit_code != 0 and "at least 8" in bad.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
