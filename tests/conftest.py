@@ -11,6 +11,7 @@ import os
 import shutil
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
 from webapp import create_app
@@ -109,9 +110,23 @@ def app_config(database_url, redis_url, tmp_path):
     return config
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context, as in production.
+
+    The ``app`` fixture keeps an app context open for the test body; without this, every
+    request would share it, and with it ``g`` (Flask-Login's cached user, Flask-Babel's
+    cached locale) and the test's database session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = FreshContextClient
     with app.app_context():
         yield app
         db.session.remove()
