@@ -1,0 +1,61 @@
+"""A rider signs in on a phone and sees the home page — in the real browser."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def rider(org, make_user):
+    return make_user("rider1", ("worker", org["company"]), unit=org["company"],
+                     name="外卖骑手 马超")
+
+
+def _no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_rider_signs_in_on_a_phone_and_sees_home(live_server, phone, rider):
+    phone.goto(f"{live_server}/")
+    assert "/auth/login" in phone.url
+    assert _no_horizontal_scroll(phone)
+    screenshot(phone, "login-phone")
+
+    phone.get_by_label("用户名").fill("rider1")
+    phone.get_by_label("密码").fill(PASSWORD)
+    phone.get_by_role("button", name="登录").click()
+    phone.wait_for_url(f"{live_server}/")
+    assert phone.get_by_role("heading", name="您好，外卖骑手 马超").is_visible()
+    assert phone.get_by_text("我的账户").is_visible()
+    assert _no_horizontal_scroll(phone)
+    screenshot(phone, "home-phone")
+
+    # The menu folds away on a phone and opens with the toggler (Bootstrap JS served locally).
+    phone.get_by_role("button", name="展开菜单").click()
+    phone.get_by_role("button", name="退出").click()
+    phone.wait_for_url("**/auth/login")
+    assert phone.get_by_text("您已安全退出").is_visible()
+
+
+def test_wrong_password_is_explained_on_the_page(live_server, phone, rider):
+    phone.goto(f"{live_server}/auth/login")
+    phone.get_by_label("用户名").fill("rider1")
+    phone.get_by_label("密码").fill("not-my-password")
+    phone.get_by_role("button", name="登录").click()
+    assert phone.get_by_role("alert").filter(has_text="用户名或密码不正确").is_visible()
+
+
+def test_desktop_home_and_language_switch(live_server, desktop, rider):
+    desktop.goto(f"{live_server}/auth/login")
+    desktop.get_by_label("用户名").fill("rider1")
+    desktop.get_by_label("密码").fill(PASSWORD)
+    desktop.get_by_role("button", name="登录").click()
+    desktop.wait_for_url(f"{live_server}/")
+    desktop.get_by_role("button", name="English").click()
+    desktop.wait_for_load_state()
+    assert desktop.get_by_role("heading", name="Hello, 外卖骑手 马超").is_visible()
+    screenshot(desktop, "home-desktop-en")
