@@ -65,7 +65,7 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from webapp import errors, i18n, security
+    from webapp import errors, i18n, queue, security
     from webapp.auth import login
     from webapp.extensions import bootstrap, csrf, limiter
 
@@ -80,6 +80,7 @@ def _init_extensions(app: Flask) -> None:
     login.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    queue.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

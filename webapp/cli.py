@@ -80,6 +80,42 @@ def create_user_command(username, display_name, role, unit_code, password):
     db.session.commit()
 
 
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
+def worker_command(burst):
+    """Run an RQ worker (with the scheduler) on REDIS_URL; start as many as you need."""
+    from rq import Worker
+
+    from webapp.queue import runtime
+
+    rt = runtime()
+    if rt.embedded:
+        raise click.ClickException("REDIS_URL is not set: without it jobs run inside the web "
+                                   "process, and no separate worker is needed")
+    Worker([rt.queue()], connection=rt.connection).work(with_scheduler=True, burst=burst)
+
+
+@click.command("queue-check")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker.")
+def queue_check_command(timeout):
+    """Send a ping job and wait until a worker answers it."""
+    import time
+
+    from webapp import jobs
+    from webapp.queue import enqueue, runtime
+
+    token = secrets.token_hex(8)
+    enqueue(jobs.ping, token)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answered = runtime().connection.get(f"unionflow:ping:{token}")
+        if answered:
+            click.echo(f"A worker answered at {answered.decode()}.")
+            return
+        time.sleep(0.1)
+    raise click.ClickException(f"no worker answered within {timeout:g} s — is `flask worker` running?")
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(seed_demo_command)
-    app.cli.add_command(create_user_command)
+    for command in (seed_demo_command, create_user_command, worker_command, queue_check_command):
+        app.cli.add_command(command)

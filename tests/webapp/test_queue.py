@@ -1,0 +1,79 @@
+"""The queue: jobs run off the request path, only after the transaction commits."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from webapp import jobs
+from webapp.extensions import db
+from webapp.queue import enqueue_after_commit, runtime
+
+
+def _wait_for(conn, key, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if conn.get(key):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def app_config(app_config, redis_url):
+    return {**app_config, "REDIS_URL": redis_url}
+
+
+def test_job_runs_only_after_commit(app, redis_url):
+    if redis_url:
+        pytest.skip("the embedded worker thread is the subject here")
+    rt = runtime(app)
+    assert rt.embedded
+    enqueue_after_commit(jobs.ping, "committed")
+    assert rt.queue().count == 0  # nothing before the commit
+    db.session.commit()
+    assert _wait_for(rt.connection, "unionflow:ping:committed")
+
+
+def test_rolled_back_transaction_enqueues_nothing(app):
+    rt = runtime(app)
+    enqueue_after_commit(jobs.ping, "rolled-back")
+    db.session.rollback()
+    db.session.commit()
+    time.sleep(0.3)
+    assert rt.queue().count == 0
+    assert rt.connection.get("unionflow:ping:rolled-back") is None
+
+
+def test_queue_check_reports_a_working_embedded_worker(app, runner, redis_url):
+    if redis_url:
+        pytest.skip("covered by the separate-worker test on real Redis")
+    result = runner.invoke(args=["queue-check", "--timeout", "10"])
+    assert result.exit_code == 0, result.output
+    assert "answered" in result.output
+
+
+def test_separate_worker_process_on_real_redis(app, runner, redis_url, app_config, tmp_path):
+    if not redis_url:
+        pytest.skip("needs TEST_REDIS_URL: a separate worker process talks to a real Redis")
+    rt = runtime(app)
+    assert not rt.embedded
+    enqueue_after_commit(jobs.ping, "from-worker")
+    db.session.commit()
+    assert rt.queue().count == 1
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+           "UNIONFLOW_ENV": "development", "UNIONFLOW_INSTANCE_PATH": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "worker", "--burst"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert rt.connection.get("unionflow:ping:from-worker")
+
+
+def test_worker_command_refuses_without_redis(app, runner, redis_url):
+    if redis_url:
+        pytest.skip("REDIS_URL is set in this run")
+    result = runner.invoke(args=["worker", "--burst"])
+    assert result.exit_code != 0 and "REDIS_URL" in result.output
