@@ -49,3 +49,48 @@ def term(terms: tuple[Term, ...], key: str, locale: str = "zh") -> str:
         if t.key == key:
             return t.en if locale.startswith("en") else t.zh
     return key
+
+
+# Which kinds of unit may hang directly below which (None: the top of the tree).  The
+# web layer enforces it when units are created; the engine uses it to tell whether an
+# approver rule could ever match anybody.
+UNIT_CHILDREN: dict[str | None, frozenset[str]] = {
+    None: frozenset({"federation", "city"}),
+    "federation": frozenset({"city"}),
+    "city": frozenset({"district", "enterprise"}),
+    "district": frozenset({"street", "enterprise", "branch", "station"}),
+    "street": frozenset({"enterprise", "branch", "station"}),
+    "enterprise": frozenset({"branch", "station"}),
+    "branch": frozenset(),
+    "station": frozenset(),
+}
+
+# The kinds of unit at which each role is normally held.
+ROLE_UNIT_KINDS: dict[str, frozenset[str]] = {
+    "worker": UNIT_KIND_KEYS,
+    "volunteer": frozenset({"district", "street", "enterprise", "branch", "station"}),
+    "branch_secretary": frozenset({"branch"}),
+    "station_head": frozenset({"station"}),
+    "unit_admin": frozenset({"street", "enterprise", "branch", "station"}),
+    "district_admin": frozenset({"district"}),
+    "city_admin": frozenset({"city"}),
+    "platform_admin": frozenset({"federation", "city"}),
+    "supervisor": frozenset({"federation", "city", "district"}),
+}
+
+
+def kinds_below(kind: str) -> frozenset[str]:
+    """Every kind that can lie (at any depth) below a unit of ``kind``."""
+    found: set[str] = set()
+    todo = list(UNIT_CHILDREN.get(kind, ()))
+    while todo:
+        child = todo.pop()
+        if child not in found:
+            found.add(child)
+            todo.extend(UNIT_CHILDREN.get(child, ()))
+    return frozenset(found)
+
+
+def kinds_above(kind: str) -> frozenset[str]:
+    """Every kind that can lie (at any depth) above a unit of ``kind``."""
+    return frozenset(k for k in UNIT_KIND_KEYS if kind in kinds_below(k))

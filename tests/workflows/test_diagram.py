@@ -1,0 +1,58 @@
+"""The SVG diagram: well-formed, escaped, self-contained, current step highlighted."""
+from __future__ import annotations
+
+from xml.dom import minidom
+
+import pytest
+
+from workflows.diagram import render_svg
+
+KEYS = ["micro_wish", "retreat_nomination", "station_master", "training_registration",
+        "worker_demand"]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_every_shipped_definition_draws(shipped, key):
+    spec = shipped(key)
+    svg = render_svg(spec, current=[spec.start.first])
+    doc = minidom.parseString(svg)
+    texts = " ".join(t.firstChild.data for t in doc.getElementsByTagName("text")
+                     if t.firstChild and t.firstChild.nodeType == t.TEXT_NODE)
+    for step in spec.steps:
+        assert step.name[:5] in texts
+    assert len([g for g in doc.getElementsByTagName("g")
+                if g.getAttribute("class") == "current"]) == 1
+    assert "<script" not in svg and "http://" not in svg.replace("http://www.w3.org", "")
+
+
+def test_current_step_is_the_highlighted_one(shipped):
+    svg = render_svg(shipped("micro_wish"), current=["wall"])
+    doc = minidom.parseString(svg)
+    current = [g for g in doc.getElementsByTagName("g") if g.getAttribute("class") == "current"]
+    assert current[0].getElementsByTagName("title")[0].firstChild.data == "心愿墙待认领"
+
+
+def test_ends_look_different_from_steps(shipped):
+    doc = minidom.parseString(render_svg(shipped("micro_wish")))
+    radii = {r.getAttribute("rx") for r in doc.getElementsByTagName("rect")}
+    assert radii == {"6.0", "26.0"}
+
+
+def test_labels_are_escaped(inline):
+    spec = inline("""
+key: tricky
+name: "A & <B>"
+start: {who: anyone}
+steps:
+  s: {kind: task, name: "<script>alert(1)</script>", assignee: applicant, next: done}
+ends: {done: {status: completed, name: "完成 & \\"好\\""}}
+""")
+    svg = render_svg(spec)
+    minidom.parseString(svg)
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert 'aria-label="A &amp; &lt;B&gt;"' in svg
+
+
+def test_english_labels(shipped):
+    svg = render_svg(shipped("micro_wish"), locale="en")
+    assert "Verify at the station" in svg and "Approval" in svg

@@ -1,0 +1,371 @@
+"""Step kinds and actions, table-driven, on small inline definitions."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from workflows.effects import Notify, ScheduleTimer, Unassigned
+from workflows.engine import SYSTEM, Action, act, available_actions, can_start
+from workflows.errors import (AlreadyDecided, CapacityExhausted, Conflict, InvalidInput,
+                              NotAllowed, NotFound, StateError)
+
+APPROVAL = """
+key: approve_it
+name: 审批
+start:
+  who: {{role: worker}}
+  form: [{{name: amount, type: integer, label: 金额, required: true}}]
+steps:
+  review:
+    kind: approval
+    name: 审核
+    approvers: {{role: unit_admin, of: applicant{exact}}}
+    mode: {mode}
+    {n}
+    next: done
+ends:
+  done: {{status: approved}}
+  rejected: rejected
+"""
+
+
+def approval_spec(inline, mode="single", n=None, exact=False):
+    return inline(APPROVAL.format(mode=mode, n=f"n: {n}" if n else "",
+                                  exact=", exact: true" if exact else ""))
+
+
+# (mode, n, decisions in order, where the instance is after each decision)
+MODES = [
+    ("single", None, [("unit_admin", "approve")], ["done"]),
+    ("single", None, [("unit_admin2", "reject")], ["rejected"]),
+    ("any_of", None, [("unit_admin", "reject"), ("unit_admin2", "approve")], ["review", "done"]),
+    ("any_of", None, [("unit_admin", "reject"), ("unit_admin2", "reject"),
+                      ("deputy", "reject")], ["review", "review", "rejected"]),
+    ("all_of", None, [("unit_admin", "approve"), ("unit_admin2", "approve"),
+                      ("deputy", "approve")], ["review", "review", "done"]),
+    ("all_of", None, [("unit_admin", "approve"), ("deputy", "reject")], ["review", "rejected"]),
+    ("n_of_m", 2, [("unit_admin", "approve"), ("deputy", "approve")], ["review", "done"]),
+    ("n_of_m", 2, [("unit_admin", "reject"), ("deputy", "approve"), ("unit_admin2", "approve")],
+     ["review", "review", "done"]),
+    ("n_of_m", 2, [("unit_admin", "reject"), ("deputy", "reject")], ["review", "rejected"]),
+]
+
+
+@pytest.mark.parametrize("mode, n, decisions, after", MODES)
+def test_approval_modes(inline, drive, directory, mode, n, decisions, after):
+    directory.grant("deputy", "unit_admin", 7)
+    d = drive(approval_spec(inline, mode, n)).start("rider", {"amount": 5})
+    assert d.task().assignees == ("unit_admin", "unit_admin2", "deputy")
+    for (who, verdict), where in zip(decisions, after):
+        d.do(verdict, who, comment="理由" if verdict == "reject" else None)
+        assert (d.state.end or d.current[0]) == where
+
+
+def test_second_approver_of_a_decided_task_gets_a_conflict(inline, drive):
+    d = drive(approval_spec(inline)).start("rider", {"amount": 5})
+    task = d.task().id
+    before = d.state
+    d.act("approve", "unit_admin", task=task)
+    with pytest.raises(Conflict) as err:  # the same instance, reloaded after the first
+        d.act("approve", "unit_admin2", task=task)
+    assert err.value.http_status == 409
+    with pytest.raises(Conflict) as stale:  # or still holding the old version
+        act(d.spec, before, Action("approve", task=task, expected_version=before.version - 1),
+            "unit_admin2", d.now, d.directory)
+    assert stale.value.code == "version_conflict"
+
+
+def test_one_person_decides_once(inline, drive):
+    d = drive(approval_spec(inline, "all_of")).start("rider", {"amount": 5})
+    d.do("approve", "unit_admin")
+    with pytest.raises(AlreadyDecided):
+        d.do("approve", "unit_admin")
+
+
+def test_delegate_to_another_eligible_person(inline, drive, directory):
+    d = drive(approval_spec(inline)).start("rider", {"amount": 5})
+    directory.grant("deputy", "unit_admin", 7)  # joined after the task was assigned
+    with pytest.raises(InvalidInput) as err:
+        d.do("delegate", "unit_admin")
+    assert err.value.code == "user_required"
+    with pytest.raises(InvalidInput):
+        d.do("delegate", "unit_admin", user="unit_admin2")
+    with pytest.raises(NotAllowed) as err:
+        d.do("delegate", "unit_admin", user="rider")
+    assert err.value.code == "not_eligible"
+    with pytest.raises(NotAllowed):
+        d.do("delegate", "yz_admin", user="deputy")  # not an assignee
+    d.do("delegate", "unit_admin", user="deputy", comment="出差")
+    assert d.task().assignees == ("deputy", "unit_admin2")
+    assert d.effects_of(Notify)[0].recipients == ("deputy",)
+    d.do("approve", "deputy")
+    assert d.state.end == "done"
+
+
+def test_nobody_found_is_flagged_and_an_admin_reassigns(inline, drive):
+    d = drive(approval_spec(inline, exact=True)).start("courier", {"amount": 5})
+    assert d.task().assignees == ()
+    assert d.effects_of(Unassigned)[0].step == "review"
+    with pytest.raises(NotAllowed):
+        d.do("reassign", "yz_admin", user="street_admin")
+    d.do("reassign", "padmin", user="street_admin")  # eligible one level up
+    assert d.task().assignees == ("street_admin",)
+    d.do("approve", "street_admin")
+    assert d.state.end == "done"
+
+
+def test_comments(inline, drive):
+    d = drive(approval_spec(inline)).start("rider", {"amount": 5})
+    with pytest.raises(NotAllowed):
+        d.act("comment", "vol1", comment="路过")
+    with pytest.raises(InvalidInput):
+        d.act("comment", "rider", comment=" ")
+    d.act("comment", "rider", comment="请尽快审核")
+    assert d.state.history[-1].comment == "请尽快审核"
+    assert d.effects_of(Notify)[0].recipients == ("unit_admin", "unit_admin2")
+    assert d.current == ("review",)
+
+
+def test_cancel_is_for_platform_admins_with_a_reason(inline, drive):
+    d = drive(approval_spec(inline)).start("rider", {"amount": 5})
+    with pytest.raises(NotAllowed):
+        d.act("cancel", "unit_admin", comment="x")
+    with pytest.raises(InvalidInput):
+        d.act("cancel", "padmin")
+    d.act("cancel", "padmin", comment="重复提交")
+    assert d.status == "cancelled" and d.state.open_tasks == ()
+    with pytest.raises(Conflict) as err:
+        d.act("comment", "rider", comment="还在吗")
+    assert err.value.code == "finished"
+
+
+BAD_ACTIONS = [
+    (Action("approve"), "unit_admin", InvalidInput, "task_required"),
+    (Action("approve", task="t99"), "unit_admin", NotFound, "not_found"),
+    (Action("explode"), "unit_admin", InvalidInput, "unknown_action"),
+    (Action("fire", timer="x"), "unit_admin", NotAllowed, "system_only"),
+    (Action("approve", task="t1"), SYSTEM, NotAllowed, "system_only"),
+    (Action("fire", timer="gone"), SYSTEM, Conflict, "stale_timer"),
+    (Action("promote"), SYSTEM, Conflict, "not_waitlisted"),
+    (Action("resubmit"), "rider", Conflict, "not_returned"),
+    (Action("complete", task="t1"), "unit_admin", NotAllowed, "not_allowed"),
+    (Action("object", task="t1"), "unit_admin", NotAllowed, "not_allowed"),
+    (Action("claim"), "vol1", NotAllowed, "not_allowed"),
+    (Action("unclaim"), "vol1", NotAllowed, "not_allowed"),
+    (Action("approve", task="t1"), None, NotAllowed, "not_signed_in"),
+]
+
+
+@pytest.mark.parametrize("action, actor, error, code", BAD_ACTIONS)
+def test_refused_actions_say_why(inline, drive, action, actor, error, code):
+    d = drive(approval_spec(inline)).start("rider", {"amount": 5})
+    with pytest.raises(error) as err:
+        act(d.spec, d.state, action, actor, d.now, d.directory)
+    assert err.value.code == code
+    assert err.value.message("zh") and err.value.message("en")
+
+
+def test_state_of_another_definition_is_refused(inline, drive, shipped):
+    d = drive(approval_spec(inline)).start("rider", {"amount": 5})
+    with pytest.raises(StateError):
+        act(shipped("micro_wish"), d.state, Action("withdraw"), "rider", d.now, d.directory)
+
+
+def test_start_checks(inline, drive, directory):
+    spec = approval_spec(inline)
+    with pytest.raises(NotAllowed):
+        drive(spec).start("vol1", {"amount": 5})
+    directory.add_user("homeless", None, [("worker", 7)])
+    with pytest.raises(NotAllowed) as err:
+        drive(spec).start("homeless", {"amount": 5})
+    assert err.value.code == "no_unit"
+    assert can_start(spec, "rider", directory) and not can_start(spec, "vol1", directory)
+    with pytest.raises(InvalidInput):
+        drive(spec).start("rider", {"amount": "many"})
+
+
+def test_available_actions_are_the_buttons_to_show(inline, drive):
+    d = drive(approval_spec(inline)).start("rider", {"amount": 5})
+    mine = {a.action for a in available_actions(d.spec, d.state, "unit_admin", d.directory,
+                                                d.now)}
+    assert mine == {"approve", "reject", "return", "delegate", "comment"}
+    applicant = {a.action for a in available_actions(d.spec, d.state, "rider", d.directory,
+                                                     d.now)}
+    assert applicant == {"withdraw", "comment"}
+    assert available_actions(d.spec, d.state, "vol1", d.directory, d.now) == []
+
+
+# ---------------------------------------------------------------------------- claim
+CLAIM = """
+key: help_out
+name: 志愿服务
+start: {who: {role: worker}}
+steps:
+  pool:
+    kind: claim
+    name: 报名服务
+    pool: {role: volunteer, within: applicant.district}
+    capacity: 2
+    waitlist: true
+    next: serve
+  serve: {kind: task, name: 服务, assignee: claimer, next: done}
+ends: {done: completed}
+"""
+
+
+def test_claim_capacity_waitlist_and_promotion(inline, drive):
+    d = drive(inline(CLAIM)).start("courier", {})
+    d.act("claim", "vol1")
+    assert d.current == ("pool",) and d.state.claim.claimers == ("vol1",)
+    d.act("unclaim", "vol1")
+    assert d.current == ("pool",) and d.state.claim.claimers == ()
+    d.act("claim", "vol1").act("claim", "vol2")
+    assert d.current == ("serve",) and d.task().assignees == ("vol1", "vol2")
+    d.act("claim", "vol3")
+    assert d.state.claim.waitlist == ("vol3",)
+    with pytest.raises(AlreadyDecided):
+        d.act("claim", "vol3")
+    d.act("unclaim", "vol1")
+    assert d.task().assignees == ("vol2", "vol3")
+    assert any(n.kind == "promoted" and n.recipients == ("vol3",)
+               for n in d.effects_of(Notify))
+    d.act("unclaim", "vol2").act("unclaim", "vol3")
+    assert d.current == ("pool",) and d.state.claim.claimers == ()
+
+
+def test_claim_without_waitlist_is_refused_when_full(inline, drive):
+    spec = inline(CLAIM.replace("waitlist: true", "waitlist: false"))
+    d = drive(spec).start("courier", {}).act("claim", "vol1").act("claim", "vol2")
+    with pytest.raises(CapacityExhausted) as err:
+        d.act("claim", "vol3")
+    assert err.value.code == "already_claimed"
+
+
+# ---------------------------------------------------------------------------- timers
+TIMER = """
+key: wait_it
+name: 等待
+start:
+  who: anyone
+  form: [{{name: day, type: date, label: 日期}}]
+steps:
+  wait: {{kind: timer, name: 等待, {how}, next: after}}
+  after: {{kind: task, name: 之后, assignee: applicant, next: done}}
+ends: {{done: completed}}
+"""
+
+TIMERS = [
+    ("after: 2d", {}, timedelta(days=2)),
+    ("after: 3wd", {}, timedelta(days=3)),          # Monday → Thursday
+    ("until: form.day", {"day": "2025-05-07"}, timedelta(days=1, hours=15)),
+    ("until: 2025-05-06", {}, timedelta(hours=15)),
+]
+
+
+@pytest.mark.parametrize("how, data, wait", TIMERS)
+def test_timer_waits_then_goes_on(inline, drive, how, data, wait):
+    d = drive(inline(TIMER.format(how=how))).start("rider", data)
+    timer = d.effects_of(ScheduleTimer)[0]
+    assert (timer.purpose, timer.at - d.now) == ("wait", wait)
+    d.advance(wait - timedelta(minutes=1))
+    assert d.current == ("wait",)
+    d.advance(timedelta(minutes=1))
+    assert d.current == ("after",)
+
+
+@pytest.mark.parametrize("how, data", [("until: form.day", {"day": "2025-05-01"}),
+                                       ("until: form.day", {}),
+                                       ("until: 2024-01-01", {})])
+def test_timer_in_the_past_does_not_wait(inline, drive, how, data):
+    d = drive(inline(TIMER.format(how=how))).start("rider", data)
+    assert d.current == ("after",)
+
+
+def test_working_days_skip_holidays(inline, drive, directory, monday):
+    directory.holidays.add((monday + timedelta(days=1)).date())
+    d = drive(inline(TIMER.format(how="after: 3wd"))).start("rider", {})
+    assert d.effects_of(ScheduleTimer)[0].at - d.now == timedelta(days=4)
+
+
+# ---------------------------------------------------------------------------- decision
+DECISION = """
+key: route_it
+name: 分流
+start:
+  who: anyone
+  form: [{name: amount, type: decimal, label: 金额}, {name: kind, type: text, label: 类型}]
+steps:
+  choose:
+    kind: decision
+    name: 分流
+    branches:
+      - {when: "form.amount >= 1000", go: big}
+      - {when: "form.kind == 'urgent' or form.amount >= 500", go: urgent}
+    default: small
+ends: {big: approved, urgent: approved, small: completed}
+"""
+
+
+@pytest.mark.parametrize("data, end", [
+    ({"amount": "1000"}, "big"),
+    ({"amount": "999.99", "kind": "urgent"}, "urgent"),
+    ({"amount": "500"}, "urgent"),
+    ({"amount": "12"}, "small"),
+    ({}, "small"),
+])
+def test_decision_takes_the_first_matching_branch(inline, drive, data, end):
+    d = drive(inline(DECISION)).start("rider", data)
+    assert d.state.end == end
+    assert d.state.history[-2].details["to"] == end
+
+
+def test_looping_definition_is_stopped(inline, drive):
+    spec = inline("""
+key: loop
+name: 循环
+start: {who: anyone}
+steps:
+  a: {kind: decision, name: A, branches: [{when: "true", go: b}], default: done}
+  b: {kind: decision, name: B, branches: [{when: "true", go: a}], default: done}
+ends: {done: completed}
+""")
+    from workflows.errors import DefinitionError
+    with pytest.raises(DefinitionError):
+        drive(spec).start("rider", {})
+
+
+# ---------------------------------------------------------------------------- publicity
+def test_publicity_objectors_can_be_limited(inline, drive):
+    spec = inline("""
+key: notice
+name: 公示
+start: {who: anyone}
+steps:
+  notice: {kind: publicity, name: 公示, duration: 1d, objectors: {role: worker},
+           next: {passed: ok, objected: review}}
+  review: {kind: approval, name: 复核, approvers: {role: city_admin, of: applicant.city},
+           actions: [approve], next: ok}
+ends: {ok: completed}
+""")
+    d = drive(spec).start("rider", {})
+    with pytest.raises(NotAllowed):
+        d.do("object", "vol1", comment="有意见")
+    d.do("object", "courier", comment="情况不实")
+    d.advance(timedelta(days=1))
+    assert d.current == ("review",) and d.task().assignees == ("city_admin",)
+
+
+# ---------------------------------------------------------------------------- reserve
+def test_refused_place_can_route_instead_of_failing(inline, drive, directory):
+    spec = inline("""
+key: seat
+name: 名额
+start: {who: anyone, form: [{name: n, type: integer, label: 名额数}]}
+steps:
+  seat: {kind: reserve, name: 名额, resource: "pool:x", capacity: form.n, waitlist: false,
+         next: {granted: ok, refused: full}}
+ends: {ok: completed, full: {status: rejected, name: 名额已满}}
+""")
+    assert drive(spec).start("rider", {"n": 1}).state.end == "ok"
+    assert drive(spec).start("courier", {"n": 1}).state.end == "full"

@@ -1,0 +1,133 @@
+"""retreat_nomination: unit quota, three levels of approval, publicity with objections."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from workflows.effects import Notify, ScheduleTimer
+from workflows.errors import AlreadyDecided, CapacityExhausted, InvalidInput, NotAllowed
+
+NOMINATION = {"batch": 1, "honour": "city", "frontline": True, "id_card": "11010519491231002X",
+              "phone": "13900002222", "health_ok": True,
+              "deeds": "连续十年安全行驶无事故，带教新人三十余名，获评市级劳动模范。"}
+
+
+@pytest.fixture
+def nominate(drive, shipped):
+    def make(user: str = "rider", **changes):
+        return drive(shipped("retreat_nomination")).start(user, {**NOMINATION, **changes})
+    return make
+
+
+def through_the_chain(d):
+    d.do("approve", "unit_admin")
+    d.do("approve", "yz_admin")
+    d.do("approve", "city_admin")
+    return d
+
+
+def test_main_path_with_an_objection(nominate):
+    d = nominate()
+    assert d.current == ("unit_review",)
+    through_the_chain(d)
+    assert d.current == ("publicity",)
+    end = [t.at for t in d.effects_of(ScheduleTimer) if t.purpose == "wait"][0]
+    assert end - d.now == timedelta(days=3)  # Monday + 3 working days = Thursday
+    with pytest.raises(InvalidInput):
+        d.do("object", "vol1")  # an objection needs a reason
+    d.do("object", "vol1", comment="该同志今年已参加过疗休养")
+    assert any(n.kind == "objection" and n.recipients == ("city_admin",)
+               for n in d.effects_of(Notify))
+    with pytest.raises(AlreadyDecided):
+        d.do("object", "vol1", comment="再说一次")
+    d.advance(timedelta(days=3))
+    assert d.current == ("objection_review",)
+    d.do("approve", "city_admin", data={"objection_finding": "经核查，今年未参加，异议不成立"})
+    assert d.current == ("briefing",)
+    with pytest.raises(InvalidInput):
+        d.do("complete", "rider", data={"discipline_ack": False})
+    d.do("complete", "rider", data={"discipline_ack": True})
+    assert d.current == ("retreat",)
+    d.advance(timedelta(days=60))
+    d.do("complete", "rider", data={"travelled": "yes", "summary_text": "收获很大。" * 12})
+    assert (d.status, d.state.end) == ("completed", "done")
+
+
+def test_publicity_without_objection_goes_straight_on(nominate):
+    d = through_the_chain(nominate())
+    d.advance(timedelta(days=3))
+    assert d.current == ("briefing",)
+
+
+def test_publicity_counts_working_days(nominate, directory):
+    d = nominate()
+    d.now += timedelta(days=4)  # Friday
+    through_the_chain(d)
+    end = [t.at for t in d.effects_of(ScheduleTimer) if t.purpose == "wait"][0]
+    assert end.strftime("%A") == "Wednesday"
+
+
+def test_unit_quota_is_enforced_and_released_on_rejection(nominate, directory):
+    first = nominate("rider")
+    with pytest.raises(CapacityExhausted):
+        nominate("welder")  # the same unit's single place is taken
+    first.do("reject", "unit_admin", comment="事迹材料不实")
+    assert first.state.end == "rejected"
+    assert nominate("welder").current == ("unit_review",)
+
+
+def test_duplicate_nomination_is_refused(nominate, directory):
+    directory.set_capacity("retreat:1:7", 5)
+    nominate("rider")
+    with pytest.raises(NotAllowed) as err:
+        nominate("rider")
+    assert err.value.code == "duplicate"
+
+
+def test_district_returns_to_the_unit(nominate):
+    d = nominate()
+    d.do("approve", "unit_admin")
+    with pytest.raises(InvalidInput) as err:
+        d.do("return", "yz_admin", comment="材料不全", to="city_review")
+    assert err.value.code == "bad_return_target"
+    d.do("return", "yz_admin", comment="请补充获奖证明", to="unit_review")
+    assert d.current == ("unit_review",)
+    assert set(d.task().assignees) == {"unit_admin", "unit_admin2"}
+
+
+def test_city_returns_to_the_applicant(nominate):
+    d = nominate()
+    d.do("approve", "unit_admin")
+    d.do("approve", "yz_admin")
+    d.do("return", "city_admin", comment="请补充事迹")
+    d.act("resubmit", "rider", data={"deeds": NOMINATION["deeds"] + "另获区级表彰。"})
+    assert d.current == ("city_review",)  # back to the level that returned it
+
+
+def test_withdraw_allowed_until_publicity(nominate, directory):
+    d = nominate()
+    d.act("withdraw", "rider")
+    assert d.status == "withdrawn"
+    assert directory.holders["retreat:1:7"] == []  # the quota place is given back
+    d = through_the_chain(nominate())
+    with pytest.raises(NotAllowed) as err:
+        d.act("withdraw", "rider")
+    assert err.value.code == "withdraw_closed"
+
+
+def test_supervisor_can_see_but_not_act(nominate, directory, shipped, monday):
+    from workflows.engine import available_actions
+    d = nominate()
+    assert available_actions(shipped("retreat_nomination"), d.state, "supervisor",
+                             directory, monday) == []
+    with pytest.raises(NotAllowed):
+        d.do("approve", "supervisor")
+
+
+def test_not_travelling_ends_cancelled(nominate):
+    d = through_the_chain(nominate()).advance(timedelta(days=3))
+    d.do("complete", "rider", data={"discipline_ack": True})
+    d.advance(timedelta(days=60))
+    d.do("complete", "rider", data={"travelled": "no", "absence_reason": "家中有事"})
+    assert (d.status, d.state.end) == ("cancelled", "not_travelled")

@@ -1,0 +1,80 @@
+"""station_master: a shared duty slot with a waiting list, check-in, report, confirmation."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from workflows.effects import Promoted
+from workflows.errors import InvalidInput, NotAllowed
+
+SIGNUP = {"station": 5, "slot": 11, "phone": "13700003333", "skills": ["legal"]}
+REPORT = {"checklist": ["clean", "water", "safety"], "hours": "6.5", "opinions_count": 3,
+          "opinions": "骑手反映停车难", "event_held": True, "event_summary": "开展了法律咨询"}
+
+
+@pytest.fixture
+def sign_up(drive, shipped):
+    def make(user: str = "vol1"):
+        return drive(shipped("station_master")).start(user, SIGNUP)
+    return make
+
+
+def on_duty(d):
+    d.advance(timedelta(days=5))  # the slot starts on Saturday 2025-05-10 09:00
+    assert d.current == ("check_in",)
+    d.do("complete", d.state.applicant, data={"arrival_note": "准时到岗"})
+    return d
+
+
+def test_main_path(sign_up):
+    d = sign_up()
+    assert d.current == ("wait_duty",)
+    on_duty(d)
+    d.do("complete", "vol1", data=REPORT)
+    assert d.current == ("confirm",) and d.task().assignees == ("head",)
+    with pytest.raises(InvalidInput):
+        d.do("approve", "head")  # the confirmed hours are required
+    d.do("approve", "head", data={"confirmed_hours": "6"})
+    assert (d.status, d.state.end) == ("completed", "done")
+    assert d.state.data["confirmed_hours"] == "6"
+
+
+def test_report_checklist_rule(sign_up):
+    d = on_duty(sign_up())
+    with pytest.raises(InvalidInput) as err:
+        d.do("complete", "vol1", data={**REPORT, "checklist": ["clean"]})
+    assert err.value.field_messages("zh") == {"checklist": ["请至少完成 3 项检查"]}
+
+
+def test_head_returns_the_report(sign_up):
+    d = on_duty(sign_up())
+    d.do("complete", "vol1", data=REPORT)
+    d.do("return", "head", comment="时长与签到记录不符", to="report")
+    assert d.current == ("report",) and d.task().assignees == ("vol1",)
+
+
+def test_no_duplicate_sign_up_for_a_slot(sign_up):
+    sign_up("vol1")
+    with pytest.raises(NotAllowed) as err:
+        sign_up("vol1")
+    assert err.value.code == "duplicate"
+
+
+def test_full_slot_waitlists_and_promotes(sign_up):
+    first, _, third = sign_up("vol1"), sign_up("vol2"), sign_up("vol3")
+    assert third.status == "waitlisted"
+    first.act("withdraw", "vol1")
+    assert first.effects_of(Promoted)[0].instance == third.state.instance_id
+
+
+def test_no_show_expires(sign_up):
+    d = sign_up().advance(timedelta(days=5))
+    d.advance(timedelta(days=1))
+    assert (d.status, d.state.end) == ("expired", "no_show")
+
+
+def test_no_withdrawal_once_on_duty(sign_up):
+    d = on_duty(sign_up())
+    with pytest.raises(NotAllowed):
+        d.act("withdraw", "vol1")

@@ -1,0 +1,424 @@
+"""Every problem the validator reports, with the line it points at.
+
+Each case edits a small valid definition (BASE) and names the line and the words a
+definition author must see.  ``None`` as a line means "the whole file".
+"""
+from __future__ import annotations
+
+import pytest
+
+from workflows.loader import load_text
+
+BASE = """\
+key: demo
+name: 演示
+start:
+  who: {role: worker}
+  form:
+    - {name: amount, type: integer, label: 金额}
+    - {name: station, type: station, label: 驿站}
+    - {name: course, type: record, source: course, label: 课程}
+steps:
+  review:
+    kind: approval
+    name: 审核
+    approvers: {role: unit_admin, of: applicant}
+    next: done
+ends:
+  done: completed
+  rejected: rejected
+"""
+
+STEP_LINE = "    next: done\n"
+FIELD_LINE = "    - {name: amount, type: integer, label: 金额}\n"
+TASK = "  later: {kind: task, name: 后续, assignee: applicant, next: done}\n"
+
+
+def edit(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+def add_step_keys(lines: str) -> str:
+    """Extra keys for the review step, starting on line 15."""
+    return edit(STEP_LINE, STEP_LINE + lines)
+
+
+def add_field(field: str) -> str:
+    """An extra start-form field on line 9."""
+    return edit("steps:\n", f"    - {field}\nsteps:\n")
+
+
+def add_step(text: str) -> str:
+    """Another step, from line 15 on."""
+    return edit("ends:\n", text + "ends:\n")
+
+
+def field_rules(rules: str) -> str:
+    """The start form written as {fields, rules}; ``rules`` go on line 10 on."""
+    form = ("  form:\n    fields:\n"
+            "      - {name: amount, type: integer, label: 金额}\n"
+            "      - {name: station, type: station, label: 驿站}\n"
+            "      - {name: course, type: record, source: course, label: 课程}\n"
+            "    rules:\n")
+    old = BASE[BASE.index("  form:\n"):BASE.index("steps:\n")]
+    return BASE.replace(old, form + rules)
+
+
+CASES = [
+    # ------------------------------------------------------------------ YAML itself
+    ("duplicate key", edit("  rejected: rejected\n", "  rejected: rejected\n  done: approved\n"),
+     18, "duplicate key 'done' (first at line 16)"),
+    ("complex key", BASE + "? [a, b]\n: x\n", 18, "a key must be plain text"),
+    ("not YAML", "key: [\n", 2, "not valid YAML"),
+    ("too deep", "[" * 3000 + "]" * 3000, None, "nested too deeply"),
+    ("empty", "", None, "the file is empty"),
+    ("too big", "# " + "x" * 600_000, None, "larger than 512 KB"),
+    ("alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+     + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
+               for p, c in zip("abcde", "bcdef")), 1, "too large once its aliases"),
+    ("list at top", "- a\n- b\n", 1, "a definition must be a mapping"),
+    # ------------------------------------------------------------------ top level
+    ("unknown top key", BASE + "colour: red\n", 18, "unknown key 'colour'"),
+    ("bad key", edit("key: demo", "key: Demo Process"), 1, "'key' is required"),
+    ("missing name", edit("name: 演示\n", ""), 1, "the definition: 'name' is required"),
+    ("name not text", edit("name: 演示", "name: [a]"), 2, "'name' must be text"),
+    ("missing start", edit("start:\n", "start: 5\nold_start:\n"), 3, "'start' is required"),
+    ("missing steps", edit("steps:\n", "steps: {}\nold_steps:\n"), 9, "'steps' is required"),
+    ("missing ends", BASE.split("ends:")[0], 1, "'ends' is required"),
+    ("bad end id", edit("  done: completed", "  Done: completed"), 16, "end id 'Done'"),
+    ("bad end value", edit("  done: completed", "  done: [completed]"), 16,
+     "write a status, or {status: ..., name: ...}"),
+    ("end unknown key", edit("  done: completed", "  done: {status: completed, colour: red}"),
+     16, "end 'done': unknown key 'colour'"),
+    ("end unknown status", edit("  done: completed", "  done: finished"), 16,
+     "unknown status 'finished'"),
+    ("step and end", edit("  done: completed", "  done: completed\n  review: completed"), 17,
+     "'review' is both a step and an end"),
+    # ------------------------------------------------------------------ start
+    ("start unknown key", edit("  who:", "  colour: red\n  who:"), 4, "start: unknown key 'colour'"),
+    ("first not text", edit("  who:", "  first: [a]\n  who:"), 4, "'first' must be a step id"),
+    ("first unknown", edit("  who:", "  first: nowhere\n  who:"), 4,
+     "first step 'nowhere' is not a step"),
+    ("flag not bool", edit("  who:", "  one_active_per_applicant: often\n  who:"), 4,
+     "'one_active_per_applicant' must be true or false"),
+    ("missing who", edit("  who: {role: worker}\n", ""), 4, "start: 'who' is required"),
+    ("claimer starts", edit("{role: worker}", "claimer"), 4, "'claimer' cannot start"),
+    ("applicant starts", edit("{role: worker}", "applicant"), 4,
+     "use 'anyone' or a role, not 'applicant'"),
+    ("unique unknown name", edit("  who:", "  unique: 'x:{form.nope}'\n  who:"), 4,
+     "refers to unknown field 'form.nope'"),
+    # ------------------------------------------------------------------ steps
+    ("bad step id", edit("  review:", "  Review:"), 10, "step id 'Review'"),
+    ("step not mapping", add_step("  later: 5\n"), 15, "step 'later' must be a mapping"),
+    ("unknown kind", edit("kind: approval", "kind: aproval"), 11,
+     "unknown step kind 'aproval' (known: approval, claim, decision, form, publicity"),
+    ("unknown step key", add_step_keys("    colour: red\n"), 15,
+     "unknown key 'colour' for approval steps"),
+    ("step name missing", edit("    name: 审核\n", ""), 10, "step 'review': 'name' is required"),
+    ("next on decision", add_step("  choose: {kind: decision, name: 分支, next: done, "
+                                  "branches: [{when: 'form.amount > 1', go: done}], default: done}\n"),
+     15, "decision steps route with their own keys, not 'next'"),
+    ("next wrong type", edit(STEP_LINE, "    next: [done]\n"), 14, "'next' must be a step/end id"),
+    ("unknown outcome", edit(STEP_LINE, "    next: {aprove: done}\n"), 14,
+     "unknown outcome 'aprove' (approval steps have: approve, reject)"),
+    ("outcome target not text", edit(STEP_LINE, "    next: {approve: [done]}\n"), 14,
+     "next.approve must be a step or end id"),
+    ("transition to nowhere", edit(STEP_LINE, "    next: dnoe\n"), 14,
+     "'approve' goes to 'dnoe', which is neither a step nor an end"),
+    ("outcome missing", edit(STEP_LINE, ""), 10, "say where 'approve' goes (next:"),
+    ("unreachable", add_step(TASK), 15, "step 'later' can never be reached"),
+    ("no way out", edit(STEP_LINE, "    actions: [approve]\n    next: loop\n")
+     + "", 10, "there is no path from here to an end"),
+    ("end never reached", edit(STEP_LINE, "    actions: [approve]\n    next: done\n"), 18,
+     "end 'rejected' is never reached"),
+    ("withdraw not bool", add_step_keys("    withdraw: maybe\n"), 15,
+     "'withdraw' must be true or false"),
+    # ------------------------------------------------------------------ SLA / timeout
+    ("sla not mapping", add_step_keys("    sla: 2d\n"), 15, "'sla' must be a mapping"),
+    ("sla unknown key", add_step_keys("    sla: {remind: 2d}\n"), 15, "sla: unknown key 'remind'"),
+    ("escalate_to alone", add_step_keys(
+        "    sla: {escalate_to: {role: district_admin, of: applicant.district}}\n"), 15,
+     "escalate_to needs escalate_after"),
+    ("remind after escalate", add_step_keys("    sla: {remind_after: 5d, escalate_after: 2d}\n"),
+     15, "remind_after should come before escalate_after"),
+    ("bad duration", add_step_keys("    sla: {remind_after: 2 days}\n"), 15,
+     "bad duration '2 days': write it like 30m, 4h, 2d, 1w or 3wd"),
+    ("duration not text", add_step_keys("    sla: {remind_after: [2d]}\n"), 15,
+     "bad duration ['2d']"),
+    ("zero duration", add_step_keys("    sla: {remind_after: 0d}\n"), 15,
+     "it must be longer than zero"),
+    ("huge duration", add_step_keys("    sla: {remind_after: 9999w}\n"), 15,
+     "longer than ten years"),
+    ("escalate to nobody", add_step(TASK.replace("next: done", "next: done, sla: "
+                                                 "{escalate_after: 2d}")).replace(
+        "next: done\n", "next: later\n", 1), 15, "sla: say whom to escalate to"),
+    ("timeout shape", add_step_keys("    timeout: 3d\n"), 15,
+     "'timeout' must be {after: <duration>, go: <step or end id>}"),
+    ("timeout bad duration", add_step_keys("    timeout: {after: soon, go: done}\n"), 15,
+     "timeout: bad duration 'soon'"),
+    ("timeout to nowhere", add_step_keys("    timeout:\n      after: 3d\n      go: nowhere\n"),
+     17, "'timeout' goes to 'nowhere'"),
+    ("notify anyone", add_step_keys("    notify: [anyone]\n"), 15, "cannot notify 'anyone'"),
+    # ------------------------------------------------------------------ person rules
+    ("unknown person", edit("{role: unit_admin, of: applicant}", "boss"), 13,
+     "unknown person 'boss'"),
+    ("rule wrong type", edit("{role: unit_admin, of: applicant}", "5"), 13,
+     "a rule must be applicant, claimer, anyone or a mapping"),
+    ("rule unknown key", edit("of: applicant}", "of: applicant, level: 2}"), 13,
+     "unknown key 'level' in a rule"),
+    ("unknown role", edit("role: unit_admin", "role: boss"), 13, "unknown role 'boss'"),
+    ("exact not bool", edit("of: applicant}", "of: applicant, exact: sure}"), 13,
+     "'exact' must be true or false"),
+    ("of and within", edit("of: applicant}", "of: applicant, within: applicant}"), 13,
+     "give either 'of' or 'within', not both"),
+    ("role of nobody", edit(", of: applicant}", "}"), 13,
+     "say whose unit_admin it is, e.g. of: applicant.district"),
+    ("bad code", edit("of: applicant}", "of: {code: [1]}}"), 13,
+     "a named unit is written {code: UNIT_CODE}"),
+    ("of not text", edit("of: applicant}", "of: 5}"), 13, "unknown unit target 5"),
+    ("unknown modifier", edit("of: applicant}", "of: applicant.planet}"), 13,
+     "'planet' is not parent, paired or a unit kind"),
+    ("unknown form field", edit("of: applicant}", "of: form.nope}"), 13,
+     "there is no field 'nope'"),
+    ("not a unit field", edit("of: applicant}", "of: form.amount}"), 13,
+     "field 'amount' is of type integer; a unit target needs an org_unit or station field"),
+    ("not a record field", edit("of: applicant}", "of: record.amount.unit}"), 13,
+     "'amount' is not a record, slot or station field"),
+    ("unknown base", edit("of: applicant}", "of: boss.unit}"), 13,
+     "unknown unit target 'boss.unit' (start with applicant"),
+    ("never a unit", edit("of: applicant}", "of: applicant.district.paired}"), 13,
+     "'applicant.district.paired' can never name a unit"),
+    ("impossible role", edit("role: unit_admin, of: applicant", "role: station_head, of: "
+                             "applicant.district"), 13,
+     "nobody can match station_head of applicant.district"),
+    ("impossible exact", edit("role: unit_admin, of: applicant", "role: district_admin, of: "
+                              "form.station, exact: true"), 13,
+     "nobody can match district_admin of form.station"),
+    # ------------------------------------------------------------------ approval
+    ("no approvers", edit("    approvers: {role: unit_admin, of: applicant}\n", ""), 10,
+     "approval steps need 'approvers'"),
+    ("approvers anyone", edit("{role: unit_admin, of: applicant}", "anyone"), 13,
+     "approvers cannot be 'anyone'"),
+    ("unknown mode", add_step_keys("    mode: most\n"), 15, "unknown approval mode 'most'"),
+    ("n missing", add_step_keys("    mode: n_of_m\n"), 15, "mode n_of_m needs n"),
+    ("n not needed", add_step_keys("    n: 2\n"), 15, "'n' only applies to mode n_of_m"),
+    ("n not a number", add_step_keys("    mode: n_of_m\n    n: two\n"), 16,
+     "'n' must be a whole number"),
+    ("actions wrong type", add_step_keys("    actions: approve\n"), 15,
+     "'actions' must list some of approve, reject, return"),
+    ("unknown action", add_step_keys("    actions: [approve, sign]\n"), 15,
+     "unknown approval action(s) sign"),
+    ("approve missing", add_step_keys("    actions: [reject]\n"), 15,
+     "an approval step must allow approve"),
+    ("return_to shape", add_step_keys("    return_to: [1]\n"), 15,
+     "'return_to' must list applicant and/or earlier step ids"),
+    ("return_to unknown", add_step_keys("    return_to: [nope]\n"), 10,
+     "return_to 'nope' is not a step"),
+    ("return_to later", edit(STEP_LINE, "    return_to: [later]\n    next: later\n")
+     .replace("ends:\n", TASK + "ends:\n"), 10,
+     "return_to 'later' is not a step that comes before it"),
+    ("reject nowhere", edit("  rejected: rejected\n", "  rejected: cancelled\n"), 10,
+     "say where reject goes"),
+    # ------------------------------------------------------------------ other kinds
+    ("task for anyone", add_step(TASK.replace("assignee: applicant", "assignee: anyone")), 15,
+     "a task needs named people"),
+    ("pool of applicant", add_step("  wall: {kind: claim, name: 认领, pool: applicant, "
+                                   "next: done}\n"), 15, "a pool cannot be 'applicant'"),
+    ("pool anywhere", add_step("  wall: {kind: claim, name: 认领, pool: {role: volunteer}, "
+                               "next: done}\n"), 15, "say where the pool is"),
+    ("bad capacity", add_step("  wall: {kind: claim, name: 认领, capacity: 0, next: done, "
+                              "pool: {role: volunteer, within: applicant.district}}\n"), 15,
+     "'capacity' must be a whole number of at least 1"),
+    ("bad waitlist", add_step("  wall: {kind: claim, name: 认领, waitlist: often, next: done, "
+                              "pool: {role: volunteer, within: applicant.district}}\n"), 15,
+     "'waitlist' must be true or false"),
+    ("branches not list", add_step("  choose: {kind: decision, name: 分支, branches: x, "
+                                   "default: done}\n"), 15, "'branches' must be a list"),
+    ("branch without go", add_step("  choose:\n    kind: decision\n    name: 分支\n"
+                                   "    branches:\n      - {when: 'form.amount > 1'}\n"
+                                   "    default: done\n"), 19, "each branch needs 'when'"),
+    ("branch unknown key", add_step("  choose:\n    kind: decision\n    name: 分支\n"
+                                    "    branches:\n      - {when: 'form.amount > 1', go: done,"
+                                    " if: x}\n    default: done\n"), 19,
+     "unknown key 'if' in a branch"),
+    ("branch bad condition", add_step("  choose:\n    kind: decision\n    name: 分支\n"
+                                      "    branches:\n      - {when: 'form.amount >', go: done}\n"
+                                      "    default: done\n"), 19, "branch 'when': syntax error"),
+    ("condition unknown field", add_step("  choose:\n    kind: decision\n    name: 分支\n"
+                                         "    branches:\n      - {when: 'form.nope > 1', go: "
+                                         "done}\n    default: done\n"), 19,
+     "branch 'when': refers to unknown field 'form.nope'"),
+    ("condition not a record", add_step("  choose:\n    kind: decision\n    name: 分支\n"
+                                        "    branches:\n      - {when: 'record.amount.x', go: "
+                                        "done}\n    default: done\n"), 19,
+     "'record.amount.x': 'amount' is not a record, slot or station field"),
+    ("condition unknown root", add_step("  choose:\n    kind: decision\n    name: 分支\n"
+                                        "    branches:\n      - {when: 'boss.x == 1', go: "
+                                        "done}\n    default: done\n"), 19,
+     "refers to unknown name 'boss.x'"),
+    ("default missing", add_step("  choose: {kind: decision, name: 分支, branches: "
+                                 "[{when: 'form.amount > 1', go: done}]}\n"), 15,
+     "decision steps need 'default'"),
+    ("default not text", add_step("  choose: {kind: decision, name: 分支, default: [done], "
+                                  "branches: [{when: 'form.amount > 1', go: done}]}\n"), 15,
+     "'default' must be a step or end id"),
+    ("resource not text", add_step("  seat: {kind: reserve, name: 名额, resource: 5, "
+                                   "next: done}\n"), 15, "'resource' must be text like"),
+    ("resource unknown field", add_step("  seat: {kind: reserve, name: 名额, resource: "
+                                        "'c:{form.nope}', next: done}\n"), 15,
+     "resource: refers to unknown field 'form.nope'"),
+    ("reserve capacity", add_step("  seat: {kind: reserve, name: 名额, resource: "
+                                  "'c:{form.course}', capacity: 0, next: done}\n"), 15,
+     "'capacity' must be at least 1"),
+    ("release_on", add_step("  seat: {kind: reserve, name: 名额, resource: "
+                            "'c:{form.course}', release_on: [never], next: done}\n"), 15,
+     "'release_on' must list end statuses"),
+    ("timer needs one", add_step("  wait: {kind: timer, name: 等待, next: done}\n"), 15,
+     "a timer step needs exactly one of 'until' (a date) or 'after' (a duration)"),
+    ("timer bad date", add_step("  wait: {kind: timer, name: 等待, until: '2025-13-01', "
+                                "next: done}\n"), 15, "'until' '2025-13-01' is not an ISO date"),
+    ("publicity duration", add_step("  notice: {kind: publicity, name: 公示, "
+                                    "next: {passed: done, objected: done}}\n"), 15,
+     "publicity steps need 'duration'"),
+    ("publicity objected", add_step("  notice: {kind: publicity, name: 公示, duration: 3wd, "
+                                    "next: {passed: done}}\n"), 15,
+     "say where 'objected' goes (next.objected:"),
+    # ------------------------------------------------------------------ forms
+    ("form unknown key", edit("  form:\n", "  form:\n    colour: red\n    fields:\n")
+     .replace("    - {name: ", "      - {name: "), 6, "start form: unknown key 'colour'"),
+    ("fields not list", edit("  form:\n", "  form: {fields: 5}\n  old_form:\n"), 5,
+     "start form: the fields must be a list"),
+    ("duplicate field", add_field("{name: amount, type: integer, label: 又一个}"), 9,
+     "duplicate field name 'amount' (first at line 6)"),
+    ("field in two forms", add_step_keys("    form: [{name: amount, type: integer, "
+                                         "label: 金额}]\n"), 15,
+     "field 'amount' is already defined in the start form (line 6)"),
+    ("field not mapping", add_field("amount"), 9, "each field must be a mapping"),
+    ("field name", add_field("{name: Amount, type: integer, label: 金额}"), 9,
+     "field name 'Amount' must be lower-case"),
+    ("unknown field type", add_field("{name: cost, type: money, label: 金额}"), 9,
+     "unknown field type 'money' (known: boolean, choice, date"),
+    ("option not for type", add_field("{name: cost, type: integer, label: 金额, "
+                                      "accept: x}"), 9,
+     "option 'accept' does not apply to integer fields"),
+    ("label missing", add_field("{name: cost, type: integer}"), 9, "'label' is required"),
+    ("label not text", add_field("{name: cost, type: integer, label: [a]}"), 9,
+     "'label' must be text"),
+    ("required not bool", add_field("{name: cost, type: integer, label: 金额, required: yes"
+                                    "please}"), 9, "'required' must be true or false"),
+    ("bad default", add_field("{name: cost, type: integer, label: 金额, default: abc}"), 9,
+     "the default is not a valid value (Enter a whole number)"),
+    ("show_if unknown", add_field("{name: cost, type: integer, label: 金额, show_if: "
+                                  "'form.nope > 1'}"), 9,
+     "show_if refers to unknown field 'form.nope'"),
+    ("show_if self", add_field("{name: cost, type: integer, label: 金额, show_if: "
+                               "'form.cost > 1'}"), 9, "show_if may not depend on the field itself"),
+    ("show_if syntax", add_field("{name: cost, type: integer, label: 金额, show_if: "
+                                 "'form.amount >'}"), 9, "'show_if': syntax error"),
+    ("max_length", add_field("{name: note, type: text, label: 备注, max_length: 0}"), 9,
+     "'max_length' must be a whole number of at least 1"),
+    ("lengths crossed", add_field("{name: note, type: text, label: 备注, min_length: 9, "
+                                  "max_length: 3}"), 9, "min_length is larger than max_length"),
+    ("bad pattern", add_field("{name: note, type: text, label: 备注, pattern: '('}"), 9,
+     "'pattern' is not a valid regular expression"),
+    ("whole min", add_field("{name: cost, type: integer, label: 金额, min: 1.5}"), 9,
+     "'min' must be a whole number"),
+    ("decimal min", add_field("{name: cost, type: decimal, label: 金额, min: abc}"), 9,
+     "'min' must be a number"),
+    ("range crossed", add_field("{name: cost, type: integer, label: 金额, min: 9, max: 3}"), 9,
+     "min is larger than max"),
+    ("bad date bound", add_field("{name: day, type: date, label: 日期, min: '2025-13-01'}"), 9,
+     "'min' must be an ISO date like 2025-05-01"),
+    ("dates crossed", add_field("{name: day, type: date, label: 日期, min: 2025-06-01, "
+                                "max: 2025-05-01}"), 9, "min is later than max"),
+    ("picks crossed", add_field("{name: pick, type: multichoice, label: 选, choices: [a, b], "
+                                "min: 2, max: 1}"), 9, "min is larger than max"),
+    ("no choices", add_field("{name: pick, type: choice, label: 选}"), 9,
+     "a choice field needs 'choices'"),
+    ("choices wrong type", add_field("{name: pick, type: choice, label: 选, choices: 5}"), 9,
+     "'choices' must be a mapping {value: label} or a list"),
+    ("duplicate choice", add_field("{name: pick, type: choice, label: 选, choices: [a, a]}"), 9,
+     "duplicate choice 'a'"),
+    ("choice without value", add_field("{name: pick, type: choice, label: 选, choices: "
+                                       "[{label: 甲}]}"), 9, "each choice needs a text value"),
+    ("choice without label", add_field("{name: pick, type: choice, label: 选, choices: "
+                                       "{a: [1]}}"), 9, "choice 'a' needs a text label"),
+    ("bad accept", add_field("{name: photo, type: file, label: 照片, accept: images}"), 9,
+     "'accept' must list MIME types like image/*"),
+    ("bad max_size", add_field("{name: photo, type: file, label: 照片, max_size: 5 parsecs}"),
+     9, "'max_size' must be a size like 5MB"),
+    ("unit_kinds shape", add_field("{name: unit, type: org_unit, label: 单位, unit_kinds: 5}"),
+     9, "'unit_kinds' must be a list of unit kinds"),
+    ("unit_kinds unknown", add_field("{name: unit, type: org_unit, label: 单位, "
+                                     "unit_kinds: [planet]}"), 9, "unknown unit kind(s) planet"),
+    ("record source missing", add_field("{name: batch, type: record, label: 批次}"), 9,
+     "'source' is required"),
+    ("record source bad", add_field("{name: batch, type: record, label: 批次, "
+                                    "source: 'Batch!'}"), 9, "'source' must be a short name"),
+    ("rules not list", field_rules("      x\n"), 10, "rules must be a list"),
+    ("rule not mapping", field_rules("      - x\n"), 11, "each rule must be a mapping"),
+    ("rule unknown key", field_rules("      - {check: 'form.amount > 1', message: 太小, "
+                                     "colour: red}\n"), 11, "rule: unknown key 'colour'"),
+    ("rule field unknown", field_rules("      - {check: 'form.amount > 1', message: 太小, "
+                                       "field: nope}\n"), 11,
+     "rule: field 'nope' is not in this form"),
+    ("rule name unknown", field_rules("      - {check: 'form.nope > 1', message: 太小}\n"), 11,
+     "rule: refers to unknown field 'form.nope'"),
+    ("rule check missing", field_rules("      - {message: 太小}\n"), 11, "'check' is required"),
+    ("rule message missing", field_rules("      - {check: 'form.amount > 1'}\n"), 11,
+     "'message' is required"),
+]
+
+
+@pytest.mark.parametrize("text, line, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_problem_is_reported_with_its_line(text, line, words):
+    spec, problems = load_text(text, "demo.yaml")
+    assert spec is None
+    where = "demo.yaml:" if line is None else f"demo.yaml:{line}: "
+    matching = [str(p) for p in problems if words in p.message]
+    assert matching, f"{words!r} not in {[str(p) for p in problems]}"
+    assert any(m.startswith(where) for m in matching), matching
+
+
+def test_base_is_valid():
+    spec, problems = load_text(BASE, "demo.yaml")
+    assert problems == [] and spec is not None
+
+
+def test_every_problem_is_reported_at_once():
+    text = (edit("kind: approval", "kind: approval\n    mode: most")
+            .replace("role: unit_admin", "role: boss").replace("  done: completed",
+                                                               "  done: finished"))
+    _, problems = load_text(text, "demo.yaml")
+    messages = " | ".join(p.message for p in problems)
+    for words in ("unknown approval mode 'most'", "unknown role 'boss'",
+                  "unknown status 'finished'"):
+        assert words in messages
+
+
+def test_problem_reads_like_a_compiler_message():
+    _, problems = load_text(edit("kind: approval", "kind: aproval"), "micro_wish.yaml")
+    assert str(problems[0]).startswith("micro_wish.yaml:11: step 'review': unknown step kind")
+
+
+def test_unreadable_file(tmp_path):
+    from workflows.loader import load_file
+    spec, problems = load_file(tmp_path / "missing.yaml")
+    assert spec is None and "cannot read the file" in problems[0].message
+
+
+def test_who_may_start_cannot_depend_on_the_form():
+    text = edit("who: {role: worker}", "who: {role: volunteer, within: form.station.paired}")
+    _, problems = load_text(text, "demo.yaml")
+    assert "demo.yaml:4: start who: cannot depend on the form" in [str(p)[:49] for p in problems]
+
+
+def test_named_units_are_checked_against_the_organisation(directory):
+    from workflows.loader import check_units
+    text = edit("{role: unit_admin, of: applicant}", "{role: city_admin, of: {code: cq}}")
+    spec, problems = load_text(text, "demo.yaml")
+    assert problems == [] and check_units(spec, directory) == []
+    spec, _ = load_text(text.replace("code: cq", "code: cq.nowhere"), "demo.yaml")
+    assert [str(p) for p in check_units(spec, directory)] == [
+        "demo.yaml:13: there is no unit with code 'cq.nowhere'"]

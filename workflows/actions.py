@@ -1,0 +1,304 @@
+"""Action handlers: for each action, who may do it (``permit``) and what it does (``apply``).
+
+``permit`` only reads and raises a typed error saying why not; ``available_actions``
+relies on that to list the buttons a person may press without changing anything.
+Actions on a step's own tasks (approve, complete, object, …) are passed to its kind.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from workflows.errors import (AlreadyDecided, Conflict, InvalidInput, NotAllowed, NotFound)
+from workflows.kinds import kind_of
+from workflows.kinds import claim as claiming
+from workflows.kinds.common import checked_form, comment_of, require_assignee
+from workflows.kinds.reserve import ReserveKind
+from workflows.rules import PersonRule, is_eligible
+from workflows.runtime import SYSTEM, Action, Run
+
+if TYPE_CHECKING:
+    from workflows.state import Task
+
+STEP_TASK_ACTIONS = frozenset({"approve", "reject", "return", "complete", "object"})
+
+
+def _is_platform_admin(run: Run) -> bool:
+    if run.actor == SYSTEM:
+        return False
+    return any(role == "platform_admin" for role, _ in run.directory.roles_of(run.actor))
+
+
+def open_task(run: Run, action: Action) -> Task:
+    """The open task the action names; NotFound or Conflict with a plain reason."""
+    if not action.task:
+        raise InvalidInput("请指定任务", "Say which task", code="task_required")
+    task = run.tasks.get(action.task)
+    if task is None:
+        raise NotFound("未找到该任务", "There is no such task")
+    if not task.open:
+        raise AlreadyDecided("该任务已处理完毕", "This task has already been completed")
+    return task
+
+
+class Handler:
+    system_only = False
+
+    def permit(self, run: Run, action: Action) -> None:
+        raise NotImplementedError
+
+    def apply(self, run: Run, action: Action) -> None:
+        raise NotImplementedError
+
+
+class StepTaskHandler(Handler):
+    """approve / reject / return / complete / object: handled by the step's kind."""
+
+    def permit(self, run: Run, action: Action) -> None:
+        task = open_task(run, action)
+        step = run.step(task.step)
+        kind = kind_of(step)
+        if task.kind == "revise" or action.kind not in kind.task_actions:
+            raise NotAllowed("此任务不支持该操作", f"This task does not take '{action.kind}'")
+        kind.permit(run, step, task, action)
+
+    def apply(self, run: Run, action: Action) -> None:
+        task = run.tasks[action.task]
+        step = run.step(task.step)
+        kind_of(step).apply(run, step, task, action)
+
+
+class Resubmit(Handler):
+    """The applicant sends a returned request back, corrected."""
+
+    def permit(self, run: Run, action: Action) -> None:
+        if run.actor != run.applicant:
+            raise NotAllowed("只有申请人可以重新提交", "Only the applicant can resubmit")
+        if run.status != "returned" or self._revise_task(run) is None:
+            raise Conflict("该申请未被退回", "This request has not been returned for revision",
+                           code="not_returned")
+
+    def _revise_task(self, run: Run) -> Task | None:
+        return next((t for t in run.open_tasks() if t.kind == "revise"), None)
+
+    def apply(self, run: Run, action: Action) -> None:
+        task = self._revise_task(run)
+        start_fields = run.spec.start.form.names
+        merged = {k: v for k, v in run.data.items() if k in start_fields}
+        merged.update(action.data or {})
+        cleaned = checked_form(run, run.spec.start.form, merged, base={})
+        changes = run.merge_data(cleaned)
+        comment = (action.comment or "").strip() or None
+        run.decide(task, "resubmit", comment)
+        run.close_task(task, "resubmitted")
+        run.log("resubmit", step=task.step, task=task.id, comment=comment, changes=changes)
+        run.status = "running"
+        run.goto(task.step)
+
+
+class Withdraw(Handler):
+    def permit(self, run: Run, action: Action) -> None:
+        if run.actor != run.applicant:
+            raise NotAllowed("只有申请人可以撤回", "Only the applicant can withdraw")
+        if not run.spec.start.withdraw or any(
+                not run.step(s).withdraw for s in run.current):
+            raise NotAllowed("当前阶段不能撤回", "It can no longer be withdrawn at this stage",
+                             code="withdraw_closed")
+
+    def apply(self, run: Run, action: Action) -> None:
+        comment = (action.comment or "").strip() or None
+        run.log("withdraw", step=run.current[0] if run.current else None, comment=comment)
+        people = {p for t in run.open_tasks() for p in t.assignees}
+        run.finish("withdrawn", None)
+        run.notify(sorted(people, key=str), "withdrawn", None, priority="normal")
+
+
+class Cancel(Handler):
+    def permit(self, run: Run, action: Action) -> None:
+        if not _is_platform_admin(run):
+            raise NotAllowed("只有平台管理员可以取消流程", "Only a platform administrator can cancel")
+
+    def apply(self, run: Run, action: Action) -> None:
+        reason = comment_of(action, required=True, what_zh="取消理由",
+                            what_en="a reason for cancelling")
+        run.log("cancel", comment=reason)
+        run.finish("cancelled", None)
+
+
+def assignee_rules(run: Run, task: Task) -> list[PersonRule]:
+    """The rules a person must satisfy to hold ``task`` (its step's rule, its escalation)."""
+    step = run.step(task.step)
+    rule = getattr(step.config, "approvers", None) or getattr(step.config, "assignee", None)
+    if rule is None or rule.special is not None:
+        return []
+    rules = [rule]
+    escalation = (step.sla.escalate_to if step.sla else None) or rule.one_level_up()
+    if escalation is not None:
+        rules.append(escalation)
+    return rules
+
+
+def _check_new_assignee(run: Run, task: Task, user: object) -> None:
+    if user is None or user == SYSTEM:
+        raise InvalidInput("请选择转交给谁", "Choose who should take over", code="user_required",
+                           field_errors={"user": [("请选择人员", "Choose a person")]})
+    if user in task.assignees:
+        raise InvalidInput("该人员已是办理人", "That person already has this task",
+                           code="already_assignee")
+    if not any(is_eligible(rule, user, run.rule_context()) for rule in assignee_rules(run, task)):
+        raise NotAllowed("该人员不符合办理条件", "That person may not handle this task",
+                         code="not_eligible")
+
+
+class Delegate(Handler):
+    """An assignee hands their part of a task to another eligible person."""
+
+    def permit(self, run: Run, action: Action) -> None:
+        task = open_task(run, action)
+        if task.kind not in ("approval", "task") or not assignee_rules(run, task):
+            raise NotAllowed("此任务不能转交", "This task cannot be handed over")
+        require_assignee(run, task)
+        if task.decided_by(run.actor) is not None:
+            raise AlreadyDecided("您已处理过此任务", "You have already decided this task")
+
+    def apply(self, run: Run, action: Action) -> None:
+        task = run.tasks[action.task]
+        _check_new_assignee(run, task, action.user)
+        people = tuple(action.user if p == run.actor else p for p in task.assignees)
+        task = run.update_task(task, assignees=people)
+        run.log("delegate", step=task.step, task=task.id, comment=action.comment,
+                to=action.user)
+        run.notify([action.user], "task_assigned", task, delegated_by=run.actor)
+
+
+class Reassign(Handler):
+    """A platform administrator gives a stuck task to an eligible person."""
+
+    def permit(self, run: Run, action: Action) -> None:
+        task = open_task(run, action)
+        if not _is_platform_admin(run):
+            raise NotAllowed("只有平台管理员可以改派任务",
+                             "Only a platform administrator can reassign tasks")
+        if task.kind not in ("approval", "task") or not assignee_rules(run, task):
+            raise NotAllowed("此任务不能改派", "This task cannot be reassigned")
+
+    def apply(self, run: Run, action: Action) -> None:
+        task = run.tasks[action.task]
+        _check_new_assignee(run, task, action.user)
+        decided = tuple(d.by for d in task.decisions if d.by in task.assignees)
+        task = run.update_task(task, assignees=decided + (action.user,))
+        run.log("reassign", step=task.step, task=task.id, comment=action.comment,
+                to=action.user)
+        run.notify([action.user], "task_assigned", task)
+
+
+class Claim(Handler):
+    def permit(self, run: Run, action: Action) -> None:
+        claiming.permit_claim(run)
+
+    def apply(self, run: Run, action: Action) -> None:
+        claiming.apply_claim(run, action)
+
+
+class Unclaim(Handler):
+    def permit(self, run: Run, action: Action) -> None:
+        claiming.permit_unclaim(run)
+
+    def apply(self, run: Run, action: Action) -> None:
+        claiming.apply_unclaim(run, action)
+
+
+class Comment(Handler):
+    """Anyone involved may add a remark to the record; nothing else changes."""
+
+    def permit(self, run: Run, action: Action) -> None:
+        involved = {run.applicant}
+        for task in run.tasks.values():
+            involved.update(task.assignees)
+            involved.update(d.by for d in task.decisions)
+        if run.claim is not None:
+            involved.update(run.claim.claimers)
+        if run.actor not in involved and not _is_platform_admin(run):
+            raise NotAllowed("您未参与此事项，不能留言", "You are not involved in this request")
+
+    def apply(self, run: Run, action: Action) -> None:
+        text = comment_of(action, required=True, what_zh="留言内容", what_en="a comment")
+        run.log("comment", comment=text, task=action.task)
+        others = [run.applicant] + [p for t in run.open_tasks() for p in t.assignees]
+        run.notify([p for p in others if p != run.actor], "comment", None, comment=text)
+
+
+class Fire(Handler):
+    """A scheduled timer is due (sent by the web layer's scheduler as SYSTEM)."""
+
+    system_only = True
+
+    def permit(self, run: Run, action: Action) -> None:
+        if not any(t.key == action.timer for t in run.timers):
+            raise Conflict("该定时任务已失效", "This timer is no longer active",
+                           code="stale_timer")
+
+    def apply(self, run: Run, action: Action) -> None:
+        timer = next(t for t in run.timers if t.key == action.timer)
+        run.timers = [t for t in run.timers if t.key != timer.key]
+        task = run.tasks[timer.task]
+        step = run.step(task.step)
+        if timer.purpose == "remind":
+            waiting = [p for p in task.assignees if task.decided_by(p) is None]
+            run.log("remind", step=step.id, task=task.id)
+            run.notify(waiting, "reminder", task, priority="high")
+        elif timer.purpose == "escalate":
+            _escalate(run, step, task)
+        elif timer.purpose == "timeout":
+            _timeout(run, step, task)
+        else:
+            kind_of(step).fire(run, step, task)
+
+
+def _escalate(run: Run, step, task: Task) -> None:
+    """Bring in the next level: as extra assignees of a named task, else as watchers."""
+    rules = assignee_rules(run, task)
+    rule = rules[-1] if len(rules) > 1 else (step.sla.escalate_to if step.sla else None)
+    people = [p for p in run.people(rule) if p not in task.assignees] if rule else []
+    run.log("escalate", step=step.id, task=task.id, to=list(people) or None)
+    if not people:
+        return
+    if rules:
+        task = run.update_task(task, assignees=task.assignees + tuple(people),
+                               escalated=task.escalated + tuple(people))
+    run.notify(people, "escalated", task, priority="high")
+
+
+def _timeout(run: Run, step, task: Task) -> None:
+    run.log("timeout", step=step.id, task=task.id, to=step.timeout.go)
+    for reservation in [r for r in run.reservations
+                        if r.step == step.id and r.status != "granted"]:
+        run.release(reservation)
+    run.close_step_tasks(step.id, "timeout")
+    run.goto(step.timeout.go)
+
+
+class Promote(Handler):
+    """The capacity port gave this waiting instance a place."""
+
+    system_only = True
+
+    def permit(self, run: Run, action: Action) -> None:
+        if run.status != "waitlisted" or not run.current:
+            raise Conflict("该申请不在候补名单中", "This request is not on a waiting list",
+                           code="not_waitlisted")
+
+    def apply(self, run: Run, action: Action) -> None:
+        step = run.step(run.current[0])
+        kind = kind_of(step)
+        if not isinstance(kind, ReserveKind):
+            raise Conflict("该申请不在候补名单中", "This request is not on a waiting list",
+                           code="not_waitlisted")
+        kind.promote(run, step)
+
+
+HANDLERS: dict[str, Handler] = {
+    **{name: StepTaskHandler() for name in STEP_TASK_ACTIONS},
+    "resubmit": Resubmit(), "withdraw": Withdraw(), "cancel": Cancel(),
+    "delegate": Delegate(), "reassign": Reassign(), "claim": Claim(), "unclaim": Unclaim(),
+    "comment": Comment(), "fire": Fire(), "promote": Promote(),
+}

@@ -1,0 +1,93 @@
+"""Durations in definitions ("30m", "4h", "2d", "1w", "3wd") and adding them to a time.
+
+"wd" counts working days: Monday to Friday, minus holidays, plus make-up working days
+(调休) — both come from a ``WorkCalendar`` the directory supplies.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+_DURATION = re.compile(r"^\s*(\d{1,4})\s*(m|min|h|d|w|wd)\s*$")
+_UNIT_WORDS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks",
+               "wd": "working days"}
+MAX_DAYS = 3660  # ten years: a longer wait is a typo
+
+
+@dataclass(frozen=True)
+class Duration:
+    amount: int
+    unit: str  # "m", "h", "d", "w" or "wd"
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def working_days(self) -> bool:
+        return self.unit == "wd"
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Which days are working days: Mon–Fri, minus ``holidays``, plus ``workdays``."""
+
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+
+def parse_duration(text: object) -> Duration:
+    """Parse "30m", "4h", "2d", "1w" or "3wd"; ValueError with a plain message if not."""
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise ValueError(f"bad duration {text!r}: write it like 30m, 4h, 2d, 1w or 3wd")
+    match = _DURATION.match(str(text))
+    if match is None:
+        raise ValueError(f"bad duration {text!r}: write it like 30m, 4h, 2d, 1w or 3wd "
+                         "(m minutes, h hours, d days, w weeks, wd working days)")
+    amount, unit = int(match.group(1)), match.group(2)
+    unit = "m" if unit == "min" else unit
+    if amount == 0:
+        raise ValueError(f"bad duration {text!r}: it must be longer than zero")
+    days = {"m": amount / 1440, "h": amount / 24, "d": amount, "w": amount * 7,
+            "wd": amount * 7 / 5}[unit]
+    if days > MAX_DAYS:
+        raise ValueError(f"bad duration {text!r}: longer than ten years")
+    return Duration(amount, unit, f"{amount}{unit}")
+
+
+def add_duration(start: datetime, duration: Duration,
+                 calendar: WorkCalendar | None = None) -> datetime:
+    """``start`` plus ``duration``; working days skip weekends and holidays."""
+    if duration.unit == "m":
+        return start + timedelta(minutes=duration.amount)
+    if duration.unit == "h":
+        return start + timedelta(hours=duration.amount)
+    if duration.unit == "d":
+        return start + timedelta(days=duration.amount)
+    if duration.unit == "w":
+        return start + timedelta(weeks=duration.amount)
+    return add_working_days(start, duration.amount, calendar or WorkCalendar())
+
+
+def add_working_days(start: datetime, count: int, calendar: WorkCalendar) -> datetime:
+    """The same time of day ``count`` working days later (a Friday + 1wd is Monday)."""
+    moment = start
+    remaining = count
+    while remaining > 0:
+        moment += timedelta(days=1)
+        if calendar.is_working_day(moment.date()):
+            remaining -= 1
+    return moment
+
+
+def describe(duration: Duration, locale: str = "zh") -> str:
+    if str(locale).startswith("en"):
+        return f"{duration.amount} {_UNIT_WORDS[duration.unit]}"
+    zh = {"m": "分钟", "h": "小时", "d": "天", "w": "周", "wd": "个工作日"}[duration.unit]
+    return f"{duration.amount}{zh}"

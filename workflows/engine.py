@@ -1,0 +1,178 @@
+"""The engine's public functions: pure steps from one instance state to the next.
+
+    state, effects = start(spec, applicant, data, now, directory, instance_id=...)
+    state, effects = act(spec, state, action, actor, now, directory)
+
+Both return a new ``InstanceState`` (the old one is untouched) and a list of effects
+(``workflows.effects``) for the web layer to save and carry out after its commit.
+Neither touches a database, a clock or a queue: ``now`` and ``directory`` come in.
+Errors are typed (``workflows.errors``) and say why in Chinese and English.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Hashable, Mapping
+
+from workflows.actions import HANDLERS, STEP_TASK_ACTIONS
+from workflows.directory import Directory
+from workflows.errors import (Conflict, DefinitionError, InvalidInput, NotAllowed, StateError,
+                              WorkflowError)
+from workflows.kinds.common import checked_form
+from workflows.rules import eligible_any, uses_applicant_unit
+from workflows.runtime import SYSTEM, Action, Run
+from workflows.spec import ProcessSpec
+from workflows.state import InstanceState
+
+__all__ = ["start", "act", "available_actions", "Action", "SYSTEM", "Available",
+           "can_start"]
+
+
+def start(spec: ProcessSpec, applicant: Hashable, data: Mapping[str, Any] | None,
+          now: datetime, directory: Directory, *, instance_id: Hashable
+          ) -> tuple[InstanceState, list[Any]]:
+    """Submit a new instance of ``spec`` for ``applicant`` with start-form ``data``.
+
+    ``instance_id`` is the id the web layer stores the instance under (it appears in
+    timer keys and effects).  Raises NotAllowed (may not start, already has an active
+    one), InvalidInput (form errors per field) or CapacityExhausted.
+    """
+    if not spec.digest:
+        raise DefinitionError(en="the definition was not loaded by workflows.loader")
+    if applicant is None or applicant == SYSTEM:
+        raise NotAllowed("请先登录", "Please sign in first", code="not_signed_in")
+    unit = directory.unit_of(applicant)
+    state = InstanceState(instance_id=instance_id, process=spec.key,
+                          definition_digest=spec.digest, applicant=applicant,
+                          applicant_unit=unit, status="running", started_at=now)
+    run = Run(spec, state, directory, now, applicant)
+    permit_start(run)
+    cleaned = checked_form(run, spec.start.form, data, base={})
+    run.data.update(cleaned)
+    unique_key = spec.start.unique.render(run.lookup_name) if spec.start.unique else None
+    _check_active(spec, applicant, unique_key, directory)
+    run.log("submit", changes={k: [None, v] for k, v in cleaned.items() if v is not None})
+    run.goto(spec.start.first)
+    new = run.freeze()
+    return replace(new, unique_key=unique_key), run.effects
+
+
+def permit_start(run: Run) -> None:
+    spec = run.spec
+    if not eligible_any(spec.start.who, run.applicant, run.rule_context()):
+        who = "、".join(r.describe("zh") for r in spec.start.who)
+        who_en = ", ".join(r.describe("en") for r in spec.start.who)
+        raise NotAllowed(f"只有{who}可以发起“{spec.name}”",
+                         f"Only {who_en} may start '{spec.name_en or spec.name}'")
+    if run.base.applicant_unit is None and _needs_applicant_unit(spec):
+        raise NotAllowed("您还没有所属单位，请先联系管理员", "You do not belong to a unit yet; "
+                         "please ask an administrator", code="no_unit")
+
+
+def can_start(spec: ProcessSpec, applicant: Hashable, directory: Directory) -> bool:
+    """Whether ``applicant`` may start ``spec`` (for showing the start button)."""
+    state = InstanceState(None, spec.key, spec.digest, applicant, directory.unit_of(applicant),
+                          "running", datetime.min)
+    try:
+        permit_start(Run(spec, state, directory, datetime.min, applicant))
+    except NotAllowed:
+        return False
+    return True
+
+
+def _needs_applicant_unit(spec: ProcessSpec) -> bool:
+    if any(uses_applicant_unit(rule) for rule in spec.person_rules()):
+        return True
+    templates = [spec.start.unique] + [getattr(s.config, "resource", None) for s in spec.steps]
+    return any("applicant.unit" in t.names() for t in templates if t is not None)
+
+
+def _check_active(spec: ProcessSpec, applicant: Hashable, unique_key: str | None,
+                  directory: Directory) -> None:
+    if spec.start.one_active_per_applicant and directory.has_active(spec.key, applicant, None):
+        raise NotAllowed(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
+                         f"You already have an open '{spec.name_en or spec.name}'",
+                         code="already_active")
+    if unique_key is not None and directory.has_active(spec.key, applicant, unique_key):
+        raise NotAllowed("您已提交过相同的申请", "You have already made this same request",
+                         code="duplicate")
+
+
+def act(spec: ProcessSpec, state: InstanceState, action: Action, actor: Hashable,
+        now: datetime, directory: Directory) -> tuple[InstanceState, list[Any]]:
+    """Apply ``action`` by ``actor`` to ``state``; the new state and the effects.
+
+    Every successful action adds history and increments ``version`` by one.  Timer
+    firings and promotions use ``actor=SYSTEM``.  Raises NotAllowed, NotFound,
+    AlreadyDecided/Conflict (task closed, instance ended, version changed, stale timer),
+    InvalidInput (missing comment, form errors) or CapacityExhausted.
+    """
+    run = _prepare(spec, state, action, actor, now, directory)
+    handler = HANDLERS[action.kind]
+    handler.permit(run, action)
+    handler.apply(run, action)
+    return run.freeze(), run.effects
+
+
+def _prepare(spec: ProcessSpec, state: InstanceState, action: Action, actor: Hashable,
+             now: datetime, directory: Directory) -> Run:
+    if state.process != spec.key or state.definition_digest != spec.digest:
+        raise StateError("流程定义版本不匹配", "The instance belongs to another definition "
+                         "version; load the version it started with")
+    if not isinstance(action, Action) or action.kind not in HANDLERS:
+        kind = getattr(action, "kind", action)
+        raise InvalidInput("不支持的操作", f"Unknown action {kind!r}", code="unknown_action")
+    if action.expected_version is not None and action.expected_version != state.version:
+        raise Conflict(code="version_conflict")
+    if state.finished:
+        raise Conflict("此流程已结束", "This request has already ended", code="finished")
+    if actor is None:
+        raise NotAllowed("请先登录", "Please sign in first", code="not_signed_in")
+    system_only = HANDLERS[action.kind].system_only
+    if system_only != (actor == SYSTEM):
+        raise NotAllowed("此操作只能由系统执行" if system_only else "系统不能执行此操作",
+                         "Only the system does this" if system_only
+                         else "The system cannot do this", code="system_only")
+    return Run(spec, state, directory, now, actor)
+
+
+@dataclass(frozen=True)
+class Available:
+    """An action a person may take now (``task`` is None for instance-wide ones)."""
+
+    action: str
+    task: str | None = None
+    step: str | None = None
+
+
+_INSTANCE_ACTIONS = ("withdraw", "cancel", "claim", "unclaim", "comment", "resubmit")
+_TASK_ACTIONS = tuple(sorted(STEP_TASK_ACTIONS)) + ("delegate", "reassign")
+
+
+def available_actions(spec: ProcessSpec, state: InstanceState, actor: Hashable,
+                      directory: Directory, now: datetime) -> list[Available]:
+    """What ``actor`` may do with the instance now — the buttons to show.
+
+    Only the permission checks run (nothing changes); an action listed here can still
+    fail on its input (a missing comment, a form error) or if someone acts first.
+    """
+    if state.finished or actor is None or actor == SYSTEM:
+        return []
+    run = Run(spec, state, directory, now, actor)
+    found: list[Available] = []
+    for name in _INSTANCE_ACTIONS:
+        if _permitted(run, Action(name)):
+            found.append(Available(name))
+    for task in state.open_tasks:
+        for name in _TASK_ACTIONS:
+            if _permitted(run, Action(name, task=task.id)):
+                found.append(Available(name, task.id, task.step))
+    return found
+
+
+def _permitted(run: Run, action: Action) -> bool:
+    try:
+        HANDLERS[action.kind].permit(run, action)
+    except WorkflowError:
+        return False
+    return True

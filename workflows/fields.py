@@ -1,0 +1,584 @@
+"""Field specifications shared by the engine, the forms package and the JSON API.
+
+A form section of a definition is either a list of fields or a mapping with ``fields``
+and ``rules``.  ``parse_form`` turns it into a frozen ``FormSpec`` and a list of
+``Problem`` (every problem at once, with lines when the data came from ``yamlio``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from workflows import expr
+from workflows.errors import ExpressionError
+from workflows.org import UNIT_KIND_KEYS
+from workflows.problems import Problem, ProblemLog
+from workflows.yamlio import line_of
+
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A field type: its name and the options a field of that type may set."""
+
+    name: str
+    options: frozenset[str]
+    label: str = ""
+    label_en: str = ""
+
+
+COMMON_OPTIONS = frozenset({"name", "type", "label", "label_en", "required", "help", "help_en",
+                            "private", "show_if", "default"})
+_TEXT = frozenset({"min_length", "max_length", "pattern", "pattern_message",
+                   "pattern_message_en"})
+_RANGE = frozenset({"min", "max"})
+
+FIELD_TYPES: dict[str, FieldType] = {}
+
+
+def register_field_type(name: str, options: Iterable[str] = (), label: str = "",
+                        label_en: str = "") -> FieldType:
+    """Add a field type (its value check lives in ``workflows.values``)."""
+    field_type = FieldType(name, COMMON_OPTIONS | frozenset(options), label, label_en)
+    FIELD_TYPES[name] = field_type
+    return field_type
+
+
+for _name, _options, _zh, _en in (
+    ("text", _TEXT, "单行文本", "Text"),
+    ("textarea", frozenset({"min_length", "max_length"}), "多行文本", "Long text"),
+    ("integer", _RANGE, "整数", "Whole number"),
+    ("decimal", _RANGE | {"places"}, "数字", "Number"),
+    ("date", _RANGE, "日期", "Date"),
+    ("datetime", _RANGE, "日期时间", "Date and time"),
+    ("choice", {"choices"}, "单选", "Choice"),
+    ("multichoice", {"choices", "min", "max"}, "多选", "Multiple choice"),
+    ("boolean", (), "是/否", "Yes / no"),
+    ("phone", (), "手机号", "Mobile phone"),
+    ("id_card", (), "身份证号", "ID card number"),
+    ("email", (), "电子邮箱", "Email"),
+    ("file", {"accept", "max_size", "max_files"}, "附件", "File"),
+    ("org_unit", {"unit_kinds"}, "组织单位", "Organisation unit"),
+    ("station", (), "工会驿站", "Rest station"),
+    ("slot", (), "值守时段", "Duty slot"),
+    # A row the web layer lists by name (a training course, a retreat batch); conditions
+    # read its attributes as record.<field>.<attribute> through the directory.
+    ("record", {"source"}, "业务记录", "Record"),
+):
+    register_field_type(_name, _options, _zh, _en)
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+    label_en: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a form.  Options a type does not use stay at their defaults."""
+
+    name: str
+    type: str
+    label: str
+    label_en: str | None = None
+    required: bool = False
+    help: str | None = None
+    choices: tuple[Choice, ...] = ()
+    min: int | Decimal | str | None = None
+    max: int | Decimal | str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    pattern_message: str | None = None
+    accept: tuple[str, ...] = ()
+    max_size: int | None = None
+    max_files: int = 1
+    private: bool = False
+    show_if: expr.Expr | None = None
+    default: Any = None
+    line: int | None = None
+    help_en: str | None = None
+    pattern_message_en: str | None = None
+    unit_kinds: tuple[str, ...] = ()
+    places: int | None = None
+    source: str | None = None
+
+    def choice(self, value: Any) -> Choice | None:
+        return next((c for c in self.choices if c.value == value), None)
+
+    def label_in(self, locale: str = "zh") -> str:
+        return self.label_en if str(locale).startswith("en") and self.label_en else self.label
+
+    def shown(self, data: dict[str, Any]) -> bool:
+        """Whether the field applies to ``data`` (its ``show_if`` holds, or it has none)."""
+        return self.show_if is None or self.show_if.holds({"form": data})
+
+
+@dataclass(frozen=True)
+class FormRule:
+    """A rule across fields, e.g. ``form.end >= form.start``; ``check`` must hold."""
+
+    check: expr.Expr
+    message: str
+    message_en: str | None = None
+    field: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    fields: tuple[FieldSpec, ...] = ()
+    rules: tuple[FormRule, ...] = ()
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+
+# ---------------------------------------------------------------------------- parsing
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|k|mb|m|gb|g)?\s*$", re.I)
+_SIZE_UNITS = {None: 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
+               "g": 1024 ** 3, "gb": 1024 ** 3}
+
+
+def parse_form(data: Any, file: str = "<form>", *, known_names: Iterable[str] = (),
+               where: str = "form") -> tuple[FormSpec, list[Problem]]:
+    """Parse a form section into a ``FormSpec`` and the problems found in it.
+
+    ``known_names`` are dotted names (besides this form's ``form.<field>``) that
+    ``show_if`` and rules may refer to, e.g. the start form's fields for a step form.
+    """
+    log = ProblemLog(file)
+    spec = _FormParser(log, where, frozenset(known_names)).parse(data)
+    return spec, log.problems
+
+
+class _FormParser:
+    def __init__(self, log: ProblemLog, where: str, known: frozenset[str]):
+        self.log, self.where, self.known = log, where, known
+
+    def parse(self, data: Any) -> FormSpec:
+        if data is None:
+            return FormSpec()
+        raw_fields, raw_rules = data, None
+        if isinstance(data, dict):
+            for key in set(data) - {"fields", "rules"}:
+                self.log.add(line_of(data, key), f"{self.where}: unknown key '{key}' "
+                             "(a form has 'fields' and 'rules')")
+            raw_fields, raw_rules = data.get("fields"), data.get("rules")
+        if not isinstance(raw_fields, list):
+            self.log.add(line_of(data), f"{self.where}: the fields must be a list")
+            return FormSpec()
+        fields = self._fields(raw_fields)
+        names = {f"form.{f.name}" for f in fields} | self.known
+        fields = tuple(self._check_show_if(f, names) for f in fields)
+        if raw_rules is not None and not isinstance(raw_rules, list):
+            self.log.add(line_of(data, "rules"), f"{self.where}: rules must be a list")
+            raw_rules = None
+        rules = self._rules(raw_rules, names, {f.name for f in fields})
+        return FormSpec(fields, rules)
+
+    def _fields(self, raw: list) -> tuple[FieldSpec, ...]:
+        out: list[FieldSpec] = []
+        seen: dict[str, int | None] = {}
+        for index, item in enumerate(raw):
+            line = line_of(raw, index)
+            spec = self._field(item, line)
+            if spec is None:
+                continue
+            if spec.name in seen:
+                self.log.add(line, f"{self.where}: duplicate field name '{spec.name}'"
+                             + (f" (first at line {seen[spec.name]})" if seen[spec.name] else ""))
+                continue
+            seen[spec.name] = line
+            out.append(spec)
+        return tuple(out)
+
+    def _field(self, item: Any, line: int | None) -> FieldSpec | None:
+        if not isinstance(item, dict):
+            self.log.add(line, f"{self.where}: each field must be a mapping like "
+                         "{name: ..., type: ..., label: ...}")
+            return None
+        line = line_of(item) or line
+        name = item.get("name")
+        if not isinstance(name, str) or not FIELD_NAME.match(name):
+            self.log.add(line, f"{self.where}: field name {name!r} must be lower-case letters, "
+                         "digits and _ , starting with a letter")
+            return None
+        where = f"{self.where} field '{name}'"
+        type_name = item.get("type", "text")
+        field_type = FIELD_TYPES.get(type_name) if isinstance(type_name, str) else None
+        if field_type is None:
+            known = ", ".join(sorted(FIELD_TYPES))
+            self.log.add(line_of(item, "type"), f"{where}: unknown field type {type_name!r} "
+                         f"(known: {known})")
+            return None
+        for key in item:
+            if key not in field_type.options:
+                self.log.add(line_of(item, key), f"{where}: option '{key}' does not apply "
+                             f"to {type_name} fields")
+        reader = _OptionReader(self.log, item, where)
+        label = reader.text("label", required=True) or name
+        values: dict[str, Any] = dict(
+            name=name, type=type_name, label=label, line=line,
+            label_en=reader.text("label_en"), required=reader.flag("required"),
+            help=reader.text("help"), help_en=reader.text("help_en"),
+            private=reader.flag("private"))
+        values.update(_TYPE_OPTIONS.get(type_name, _no_options)(reader))
+        if "show_if" in item:
+            values["show_if"] = reader.expression("show_if")
+        spec = FieldSpec(**values)
+        if "default" in item:
+            spec = self._with_default(spec, item)
+        return spec
+
+    def _with_default(self, spec: FieldSpec, item: dict) -> FieldSpec:
+        # Checked with the same rules as submitted data, so a default is always valid.
+        from workflows.values import clean_value
+
+        value, errors = clean_value(spec, item["default"])
+        if errors:
+            self.log.add(line_of(item, "default"), f"{self.where} field '{spec.name}': "
+                         f"the default is not a valid value ({errors[0][1]})")
+            return spec
+        return _replace(spec, default=value)
+
+    def _check_show_if(self, spec: FieldSpec, names: set[str]) -> FieldSpec:
+        if spec.show_if is None:
+            return spec
+        for name in sorted(spec.show_if.names() - names):
+            self.log.add(spec.line, f"{self.where} field '{spec.name}': show_if refers to "
+                         f"unknown field '{name}'")
+        if f"form.{spec.name}" in spec.show_if.names():
+            self.log.add(spec.line, f"{self.where} field '{spec.name}': show_if may not "
+                         "depend on the field itself")
+        return spec
+
+    def _rules(self, raw: Any, names: set[str], field_names: set[str]) -> tuple[FormRule, ...]:
+        if raw is None:
+            return ()
+        rules = []
+        for index, item in enumerate(raw):
+            line = line_of(raw, index)
+            if not isinstance(item, dict):
+                self.log.add(line, f"{self.where}: each rule must be a mapping "
+                             "{check: ..., message: ...}")
+                continue
+            rule = self._rule(item, line_of(item) or line, names, field_names)
+            if rule is not None:
+                rules.append(rule)
+        return tuple(rules)
+
+    def _rule(self, item: dict, line: int | None, names: set[str],
+              field_names: set[str]) -> FormRule | None:
+        where = f"{self.where} rule"
+        for key in set(item) - {"check", "message", "message_en", "field"}:
+            self.log.add(line_of(item, key), f"{where}: unknown key '{key}'")
+        reader = _OptionReader(self.log, item, where)
+        check = reader.expression("check", required=True)
+        message = reader.text("message", required=True)
+        field = reader.text("field")
+        if field is not None and field not in field_names:
+            self.log.add(line_of(item, "field"), f"{where}: field '{field}' is not in this form")
+        if check is None or message is None:
+            return None
+        for name in sorted(check.names() - names):
+            self.log.add(line_of(item, "check"), f"{where}: refers to unknown field '{name}'")
+        return FormRule(check, message, reader.text("message_en"), field, line)
+
+
+def _replace(spec: FieldSpec, **changes: Any) -> FieldSpec:
+    from dataclasses import replace
+    return replace(spec, **changes)
+
+
+class _OptionReader:
+    """Reads and checks the options of one field, logging what is wrong."""
+
+    def __init__(self, log: ProblemLog, item: dict, where: str):
+        self.log, self.item, self.where = log, item, where
+
+    def bad(self, key: str, message: str) -> None:
+        self.log.add(line_of(self.item, key), f"{self.where}: {message}")
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.item.get(key)
+        if value is None:
+            if required:
+                self.log.add(line_of(self.item), f"{self.where}: '{key}' is required")
+            return None
+        if isinstance(value, (dict, list)):
+            self.bad(key, f"'{key}' must be text")
+            return None
+        return str(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.item.get(key, False)
+        if not isinstance(value, bool):
+            self.bad(key, f"'{key}' must be true or false")
+            return False
+        return value
+
+    def count(self, key: str, *, least: int = 0) -> int | None:
+        value = self.item.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            self.bad(key, f"'{key}' must be a whole number of at least {least}")
+            return None
+        return value
+
+    def expression(self, key: str, *, required: bool = False) -> expr.Expr | None:
+        value = self.item.get(key)
+        if value is None:
+            if required:
+                self.log.add(line_of(self.item), f"{self.where}: '{key}' is required")
+            return None
+        try:
+            return expr.parse(value)
+        except ExpressionError as exc:
+            self.bad(key, f"'{key}': {exc.message('en')}")
+            return None
+
+    def number(self, key: str, *, whole: bool) -> int | Decimal | None:
+        value = self.item.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            value = "bad"
+        if whole:
+            if isinstance(value, int):
+                return value
+            self.bad(key, f"'{key}' must be a whole number")
+            return None
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            self.bad(key, f"'{key}' must be a number")
+            return None
+        return number
+
+    def day(self, key: str, *, with_time: bool) -> str | None:
+        value = self.item.get(key)
+        if value is None:
+            return None
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        try:
+            parsed = (datetime if with_time else date).fromisoformat(str(value))
+        except ValueError:
+            self.bad(key, f"'{key}' must be an ISO date like 2025-05-01")
+            return None
+        return parsed.isoformat()
+
+
+def _no_options(reader: _OptionReader) -> dict[str, Any]:
+    return {}
+
+
+def _text_options(reader: _OptionReader) -> dict[str, Any]:
+    out = _length_options(reader)
+    pattern = reader.text("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            reader.bad("pattern", f"'pattern' is not a valid regular expression ({exc})")
+            pattern = None
+    out.update(pattern=pattern, pattern_message=reader.text("pattern_message"),
+               pattern_message_en=reader.text("pattern_message_en"))
+    return out
+
+
+def _length_options(reader: _OptionReader) -> dict[str, Any]:
+    least, most = reader.count("min_length"), reader.count("max_length", least=1)
+    if least is not None and most is not None and least > most:
+        reader.bad("min_length", "min_length is larger than max_length")
+    return {"min_length": least, "max_length": most}
+
+
+def _range_options(whole: bool) -> Any:
+    def read(reader: _OptionReader) -> dict[str, Any]:
+        least, most = reader.number("min", whole=whole), reader.number("max", whole=whole)
+        if least is not None and most is not None and least > most:
+            reader.bad("min", "min is larger than max")
+        out: dict[str, Any] = {"min": least, "max": most}
+        if not whole:
+            out["places"] = reader.count("places")
+        return out
+    return read
+
+
+def _date_options(with_time: bool) -> Any:
+    def read(reader: _OptionReader) -> dict[str, Any]:
+        least = reader.day("min", with_time=with_time)
+        most = reader.day("max", with_time=with_time)
+        if least is not None and most is not None and least > most:
+            reader.bad("min", "min is later than max")
+        return {"min": least, "max": most}
+    return read
+
+
+def _choice_options(multiple: bool) -> Any:
+    def read(reader: _OptionReader) -> dict[str, Any]:
+        out: dict[str, Any] = {"choices": _choices(reader)}
+        if multiple:
+            least, most = reader.count("min"), reader.count("max", least=1)
+            if least is not None and most is not None and least > most:
+                reader.bad("min", "min is larger than max")
+            out.update(min=least, max=most)
+        return out
+    return read
+
+
+def _choices(reader: _OptionReader) -> tuple[Choice, ...]:
+    raw = reader.item.get("choices")
+    if raw is None or (isinstance(raw, (dict, list)) and not raw):
+        reader.log.add(line_of(reader.item), f"{reader.where}: a choice field needs 'choices'")
+        return ()
+    if isinstance(raw, dict):
+        entries = [(value, raw[value], line_of(raw, value)) for value in raw]
+    elif isinstance(raw, list):
+        entries = [_choice_entry(item, line_of(raw, i)) for i, item in enumerate(raw)]
+    else:
+        reader.bad("choices", "'choices' must be a mapping {value: label} or a list")
+        return ()
+    choices: list[Choice] = []
+    for value, label, line in entries:
+        choice = _choice(reader, value, label, line)
+        if choice is None:
+            continue
+        if any(c.value == choice.value for c in choices):
+            reader.log.add(line, f"{reader.where}: duplicate choice '{choice.value}'")
+            continue
+        choices.append(choice)
+    return tuple(choices)
+
+
+def _choice_entry(item: Any, line: int | None) -> tuple[Any, Any, int | None]:
+    if isinstance(item, dict):
+        return item.get("value"), item, line_of(item) or line
+    return item, item, line  # a bare value is its own label
+
+
+def _choice(reader: _OptionReader, value: Any, label: Any, line: int | None) -> Choice | None:
+    if value is None or isinstance(value, (dict, list, bool)):
+        reader.log.add(line, f"{reader.where}: each choice needs a text value")
+        return None
+    label_en = None
+    if isinstance(label, dict):
+        label_en = label.get("label_en")
+        label = label.get("label", value)
+    if label is None or isinstance(label, (dict, list)):
+        reader.log.add(line, f"{reader.where}: choice '{value}' needs a text label")
+        return None
+    return Choice(str(value), str(label), None if label_en is None else str(label_en))
+
+
+def _file_options(reader: _OptionReader) -> dict[str, Any]:
+    accept = reader.item.get("accept", ())
+    if isinstance(accept, str):
+        accept = [part.strip() for part in accept.split(",") if part.strip()]
+    if not isinstance(accept, list) or not all(
+            isinstance(a, str) and re.match(r"^[\w.+-]+/([\w.+-]+|\*)$|^\.\w+$", a) for a in accept):
+        reader.bad("accept", "'accept' must list MIME types like image/* or application/pdf")
+        accept = []
+    return {"accept": tuple(accept), "max_size": _size(reader),
+            "max_files": reader.count("max_files", least=1) or 1}
+
+
+def _size(reader: _OptionReader) -> int | None:
+    value = reader.item.get("max_size")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.match(str(value)) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) == 0:
+        reader.bad("max_size", "'max_size' must be a size like 5MB, 500KB or a number of bytes")
+        return None
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower() or None]
+
+
+def _org_unit_options(reader: _OptionReader) -> dict[str, Any]:
+    kinds = reader.item.get("unit_kinds", [])
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    if not isinstance(kinds, list):
+        reader.bad("unit_kinds", "'unit_kinds' must be a list of unit kinds")
+        return {}
+    unknown = [k for k in kinds if k not in UNIT_KIND_KEYS]
+    if unknown:
+        reader.bad("unit_kinds", f"unknown unit kind(s) {', '.join(map(str, unknown))} "
+                   f"(known: {', '.join(sorted(UNIT_KIND_KEYS))})")
+        return {}
+    return {"unit_kinds": tuple(kinds)}
+
+
+def _record_options(reader: _OptionReader) -> dict[str, Any]:
+    source = reader.text("source", required=True)
+    if source is not None and not FIELD_NAME.match(source):
+        reader.bad("source", "'source' must be a short name like course or retreat_batch")
+        source = None
+    return {"source": source}
+
+
+_TYPE_OPTIONS = {
+    "text": _text_options,
+    "textarea": _length_options,
+    "integer": _range_options(whole=True),
+    "decimal": _range_options(whole=False),
+    "date": _date_options(with_time=False),
+    "datetime": _date_options(with_time=True),
+    "choice": _choice_options(multiple=False),
+    "multichoice": _choice_options(multiple=True),
+    "file": _file_options,
+    "org_unit": _org_unit_options,
+    "record": _record_options,
+}
+
+
+def form_to_dict(spec: FormSpec) -> dict[str, Any]:
+    """A JSON-ready description of a form, for the API and for client-side hints."""
+    return {"fields": [_field_to_dict(f) for f in spec.fields],
+            "rules": [{"check": r.check.source, "message": r.message,
+                       "message_en": r.message_en, "field": r.field} for r in spec.rules]}
+
+
+def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": spec.name, "type": spec.type, "label": spec.label}
+    defaults = FieldSpec(name="", type="", label="")
+    for key in ("label_en", "required", "help", "help_en", "min_length", "max_length",
+                "pattern", "pattern_message", "pattern_message_en", "max_size", "max_files",
+                "private", "default", "places", "source"):
+        value = getattr(spec, key)
+        if value != getattr(defaults, key):
+            out[key] = value
+    for key in ("min", "max"):
+        value = getattr(spec, key)
+        if value is not None:
+            out[key] = str(value) if isinstance(value, Decimal) else value
+    if spec.choices:
+        out["choices"] = [{"value": c.value, "label": c.label, "label_en": c.label_en}
+                          for c in spec.choices]
+    if spec.accept:
+        out["accept"] = list(spec.accept)
+    if spec.unit_kinds:
+        out["unit_kinds"] = list(spec.unit_kinds)
+    if spec.show_if is not None:
+        out["show_if"] = spec.show_if.source
+    return out

@@ -1,0 +1,183 @@
+"""``approval``: people found by a rule approve, reject or return for revision.
+
+Modes: ``single`` (the first decision of any approver decides), ``any_of`` (one
+approval is enough; all must reject to reject), ``all_of`` (all must approve; one
+rejection rejects), ``n_of_m`` (``n`` approvals; rejected once ``n`` can no longer be
+reached).  A return by any approver returns at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from workflows.errors import InvalidInput, NotAllowed
+from workflows.kinds.base import StepKind, StepReader
+from workflows.kinds.common import (checked_form, comment_of, require_assignee,
+                                    require_undecided)
+from workflows.problems import ProblemLog
+from workflows.rules import PersonRule
+
+if TYPE_CHECKING:
+    from workflows.runtime import Action, Run
+    from workflows.spec import ProcessSpec, StepSpec
+    from workflows.state import Task
+
+MODES = ("single", "any_of", "all_of", "n_of_m")
+ACTIONS = ("approve", "reject", "return")
+APPLICANT = "applicant"
+
+
+@dataclass(frozen=True)
+class ApprovalConfig:
+    approvers: PersonRule | None
+    mode: str = "single"
+    n: int | None = None
+    actions: tuple[str, ...] = ACTIONS
+    return_to: tuple[str, ...] = (APPLICANT,)
+
+
+class ApprovalKind(StepKind):
+    name = "approval"
+    label, label_en = "审批", "Approval"
+    keys = frozenset({"approvers", "mode", "n", "actions", "return_to"})
+    outcomes = ("approve", "reject")
+    required_outcomes = ("approve",)
+    task_actions = frozenset(ACTIONS)
+
+    def parse(self, reader: StepReader) -> ApprovalConfig:
+        rule = reader.rule("approvers", "assignee") if reader.require("approvers") else None
+        if rule is not None and rule.special in ("anyone", "claimer"):
+            reader.bad("approvers", f"approvers cannot be '{rule.special}'; name a role and "
+                       "whose it is, e.g. {role: unit_admin, of: applicant}")
+            rule = None
+        mode = reader.raw.get("mode", "single")
+        if mode not in MODES:
+            reader.bad("mode", f"unknown approval mode {mode!r} (known: {', '.join(MODES)})")
+            mode = "single"
+        n = None
+        if mode == "n_of_m":
+            n = reader.count("n", 0) if "n" in reader.raw else None
+            if n is None:
+                reader.bad("mode", "mode n_of_m needs n (how many approvals are enough)")
+        elif "n" in reader.raw:
+            reader.bad("n", "'n' only applies to mode n_of_m")
+        actions = self._actions(reader)
+        return_to = self._return_to(reader) if "return" in actions else ()
+        return ApprovalConfig(rule, mode, n or None, actions, return_to)
+
+    def _actions(self, reader: StepReader) -> tuple[str, ...]:
+        raw = reader.raw.get("actions", list(ACTIONS))
+        if not isinstance(raw, list) or not raw:
+            reader.bad("actions", "'actions' must list some of approve, reject, return")
+            return ACTIONS
+        unknown = [a for a in raw if a not in ACTIONS]
+        if unknown:
+            reader.bad("actions", f"unknown approval action(s) {', '.join(map(str, unknown))} "
+                       f"(known: {', '.join(ACTIONS)})")
+        if "approve" not in raw:
+            reader.bad("actions", "an approval step must allow approve")
+        return tuple(a for a in ACTIONS if a in raw)
+
+    def _return_to(self, reader: StepReader) -> tuple[str, ...]:
+        raw = reader.raw.get("return_to", [APPLICANT])
+        raw = [raw] if isinstance(raw, str) else raw
+        if not isinstance(raw, list) or not raw or not all(isinstance(r, str) for r in raw):
+            reader.bad("return_to", "'return_to' must list applicant and/or earlier step ids")
+            return (APPLICANT,)
+        return tuple(raw)
+
+    def default_targets(self, step: StepSpec, spec: ProcessSpec) -> dict[str, str]:
+        # Leaving out "reject" means: end as rejected, when the definition has one such end.
+        rejected = [e.id for e in spec.ends if e.status == "rejected"]
+        if "reject" in step.config.actions and len(rejected) == 1:
+            return {"reject": rejected[0]}
+        return {}
+
+    def targets(self, step: StepSpec) -> dict[str, str]:
+        out = dict(step.next)
+        for target in step.config.return_to:
+            if target != APPLICANT:
+                out[f"return:{target}"] = target
+        return out
+
+    def check(self, step: StepSpec, spec: ProcessSpec, log: ProblemLog) -> None:
+        config: ApprovalConfig = step.config
+        if "reject" in config.actions and "reject" not in step.next:
+            log.add(step.line, f"step '{step.id}': say where reject goes (next: {{reject: ...}}) "
+                    "or add one end with status rejected")
+        for target in config.return_to:
+            if target == APPLICANT:
+                continue
+            if spec.step(target) is None:
+                log.add(step.line, f"step '{step.id}': return_to '{target}' is not a step")
+            elif target == step.id or step.id not in _reachable(spec, target):
+                log.add(step.line, f"step '{step.id}': return_to '{target}' is not a step "
+                        "that comes before it")
+
+    # ---------------------------------------------------------------- runtime
+    def enter(self, run: Run, step: StepSpec) -> None:
+        rule = step.config.approvers
+        run.open_task(step, "approval", assignees=run.people(rule), rule=rule.describe("en"))
+
+    def permit(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
+        if action.kind not in step.config.actions:
+            raise NotAllowed("此步骤不允许该操作", f"This step does not allow '{action.kind}'")
+        require_assignee(run, task)
+        require_undecided(run, task)
+
+    def apply(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
+        if action.kind == "return":
+            self._return(run, step, task, action)
+            return
+        comment = comment_of(action, required=action.kind == "reject",
+                             what_zh="驳回理由", what_en="a reason for rejecting")
+        changes = {}
+        if action.kind == "approve":
+            changes = run.merge_data(checked_form(run, step.form, action.data))
+        task = run.decide(task, action.kind, comment)
+        run.log(action.kind, step=step.id, task=task.id, comment=comment, changes=changes)
+        verdict = tally(step.config, task)
+        if verdict is not None:
+            run.close_task(task, verdict)
+            run.route(step, verdict)
+
+    def _return(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
+        comment = comment_of(action, required=True, what_zh="退回理由",
+                             what_en="a reason for returning")
+        target = action.to or step.config.return_to[0]
+        if target not in step.config.return_to:
+            raise InvalidInput("不能退回到该步骤", f"This step cannot return to '{target}'",
+                               code="bad_return_target")
+        task = run.decide(task, "return", comment)
+        run.log("return", step=step.id, task=task.id, comment=comment, to=target)
+        run.close_task(task, "return")
+        if target != APPLICANT:
+            run.goto(target)
+            return
+        run.status = "returned"
+        revise = run.open_task(step, "revise", assignees=[run.applicant], main=False)
+        run.notify([run.applicant], "returned", revise, comment=comment, priority="high")
+
+
+def tally(config: ApprovalConfig, task: Task) -> str | None:
+    """"approve", "reject" or None (still waiting) from the decisions so far."""
+    approvals = sum(1 for d in task.decisions if d.action == "approve")
+    rejections = sum(1 for d in task.decisions if d.action == "reject")
+    total = max(len(task.assignees), 1)
+    if config.mode == "single":
+        return "approve" if approvals else "reject" if rejections else None
+    if config.mode == "any_of":
+        return "approve" if approvals else "reject" if rejections >= total else None
+    if config.mode == "all_of":
+        return "reject" if rejections else "approve" if approvals >= total else None
+    needed = config.n or 1
+    if approvals >= needed:
+        return "approve"
+    # Only a rejection can make n unreachable: fewer approvers than n may still grow by
+    # escalation or reassignment.
+    return "reject" if rejections and total - rejections < needed else None
+
+
+def _reachable(spec: ProcessSpec, start: str) -> set[str]:
+    from workflows.graph import reachable_from
+    return reachable_from(spec, start, include_returns=False)

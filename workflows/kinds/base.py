@@ -1,0 +1,159 @@
+"""The contract of a step kind, and the reader kinds use to parse their YAML keys.
+
+Adding a kind is one subclass of ``StepKind`` plus ``register(...)`` in
+``workflows.kinds``: it names its extra YAML keys and outcomes, parses its settings
+into a frozen config, says where it can go (for the validator and the diagram), and
+handles entering the step, its task actions and its ``wait`` timer.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from workflows import expr
+from workflows.durations import Duration, parse_duration
+from workflows.errors import ExpressionError, NotAllowed
+from workflows.fields import FieldSpec
+from workflows.problems import ProblemLog
+from workflows.rules import PersonRule, parse_rule, record_source
+from workflows.spec import Template
+from workflows.yamlio import line_of
+
+if TYPE_CHECKING:
+    from workflows.runtime import Action, Run
+    from workflows.spec import ProcessSpec, StepSpec
+    from workflows.state import Task
+
+
+class StepReader:
+    """Reads one step's mapping, logging every problem with its line."""
+
+    def __init__(self, raw: Mapping[str, Any], log: ProblemLog, step_id: str, kind: str,
+                 fields: Mapping[str, FieldSpec], step_line: int | None = None):
+        self.raw, self.log, self.step_id, self.kind, self.fields = raw, log, step_id, kind, fields
+        self.where = f"step '{step_id}'"
+        self.step_line = step_line
+
+    def line(self, key: str | None = None) -> int | None:
+        """The line of ``key``; without a key, the line naming the step."""
+        if key is None:
+            return self.step_line or line_of(self.raw)
+        return line_of(self.raw, key)
+
+    def bad(self, key: str | None, message: str) -> None:
+        self.log.add(self.line(key), f"{self.where}: {message}")
+
+    def require(self, key: str) -> Any:
+        if key not in self.raw:
+            self.bad(None, f"{self.kind} steps need '{key}'")
+        return self.raw.get(key)
+
+    def rule(self, key: str, purpose: str, raw: Any = None) -> PersonRule | None:
+        value = self.raw.get(key) if raw is None else raw
+        return parse_rule(value, self.log, f"{self.where} {key}", self.line(key),
+                          fields=self.fields, purpose=purpose)
+
+    def duration(self, key: str, raw: Any = None, line: int | None = None) -> Duration | None:
+        value = self.raw.get(key) if raw is None else raw
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.log.add(line or self.line(key), f"{self.where} {key}: {exc}")
+            return None
+
+    def count(self, key: str, default: int, least: int = 1) -> int:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            self.bad(key, f"'{key}' must be a whole number of at least {least}")
+            return default
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            self.bad(key, f"'{key}' must be true or false")
+            return default
+        return value
+
+    def expression(self, raw: Any, line: int | None, what: str) -> expr.Expr | None:
+        try:
+            parsed = expr.parse(raw)
+        except ExpressionError as exc:
+            self.log.add(line, f"{self.where} {what}: {exc.message('en')}")
+            return None
+        self.check_names(parsed.names(), line, what)
+        return parsed
+
+    def check_names(self, names: Any, line: int | None, what: str) -> None:
+        for name in sorted(names):
+            problem = unknown_name(name, self.fields)
+            if problem:
+                self.log.add(line, f"{self.where} {what}: {problem}")
+
+    def template(self, key: str) -> Template | None:
+        value = self.raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            self.bad(key, f"'{key}' must be text like course:{{form.course}}")
+            return None
+        template = Template(value.strip())
+        self.check_names(template.names(), self.line(key), key)
+        return template
+
+
+def unknown_name(name: str, fields: Mapping[str, FieldSpec]) -> str | None:
+    """Why a dotted name in a condition cannot be resolved, or None if it can."""
+    parts = name.split(".")
+    head = parts[0]
+    if head == "now" and len(parts) == 1:
+        return None
+    if head == "applicant" and (len(parts) == 1 or parts[1:] in (["id"], ["unit"])):
+        return None
+    if head == "form" and len(parts) >= 2:
+        return None if parts[1] in fields else f"refers to unknown field '{name}'"
+    if head == "record" and len(parts) >= 3:
+        spec = fields.get(parts[1])
+        if spec is not None and record_source(spec) is not None:
+            return None
+        return f"'{name}': '{parts[1]}' is not a record, slot or station field"
+    return (f"refers to unknown name '{name}' (use form.<field>, record.<field>.<attribute>, "
+            "applicant.id, applicant.unit or now)")
+
+
+class StepKind:
+    """One kind of step.  Subclasses set the class attributes and override the hooks."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    label_en: ClassVar[str] = ""
+    keys: ClassVar[frozenset[str]] = frozenset()      # extra YAML keys this kind reads
+    outcomes: ClassVar[tuple[str, ...]] = ("done",)   # names usable in `next`
+    required_outcomes: ClassVar[tuple[str, ...]] = ("done",)
+    task_actions: ClassVar[frozenset[str]] = frozenset()
+
+    def parse(self, reader: StepReader) -> Any:
+        """The kind's frozen settings from the step mapping (problems go to the reader)."""
+        return None
+
+    def targets(self, step: StepSpec) -> dict[str, str]:
+        """Label → target of every way out of the step (for validation and diagrams)."""
+        return dict(step.next)
+
+    def check(self, step: StepSpec, spec: ProcessSpec, log: ProblemLog) -> None:
+        """Checks that need the whole definition (e.g. that return targets are earlier)."""
+
+    def default_targets(self, step: StepSpec, spec: ProcessSpec) -> dict[str, str]:
+        """Outcomes that may be left out of `next` because they have an obvious target."""
+        return {}
+
+    # ---------------------------------------------------------------- runtime hooks
+    def enter(self, run: Run, step: StepSpec) -> None:
+        raise NotImplementedError
+
+    def permit(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
+        """Raise if ``run.actor`` may not do ``action`` on ``task``."""
+        raise NotAllowed("此步骤不支持该操作", f"A {self.name} step does not take '{action.kind}'")
+
+    def apply(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
+        raise NotImplementedError
+
+    def fire(self, run: Run, step: StepSpec, task: Task) -> None:
+        """The step's own ``wait`` timer fired."""

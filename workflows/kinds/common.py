@@ -1,0 +1,50 @@
+"""Checks shared by several step kinds and actions."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from workflows import values
+from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
+from workflows.fields import FormSpec
+
+if TYPE_CHECKING:
+    from workflows.runtime import Action, Run
+    from workflows.state import Task
+
+MAX_COMMENT = 2000
+
+
+def require_assignee(run: Run, task: Task) -> None:
+    if run.actor not in task.assignees:
+        raise NotAllowed("这不是您的待办任务", "This task is not assigned to you")
+
+
+def require_undecided(run: Run, task: Task) -> None:
+    if task.decided_by(run.actor) is not None:
+        raise AlreadyDecided("您已处理过此任务", "You have already decided this task")
+
+
+def comment_of(action: Action, *, required: bool, what_zh: str = "意见",
+               what_en: str = "a comment") -> str | None:
+    """The trimmed comment; InvalidInput when it is required and missing or too long."""
+    text = (action.comment or "").strip()
+    if required and not text:
+        raise InvalidInput(f"请填写{what_zh}", f"Please give {what_en}", code="comment_required",
+                           field_errors={"comment": [(f"请填写{what_zh}",
+                                                      f"Please give {what_en}")]})
+    if len(text) > MAX_COMMENT:
+        raise InvalidInput(f"内容不能超过 {MAX_COMMENT} 字",
+                           f"At most {MAX_COMMENT} characters", code="comment_too_long")
+    return text or None
+
+
+def checked_form(run: Run, form: FormSpec, data: Mapping[str, Any] | None,
+                 base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Cleaned form data, or InvalidInput carrying the errors beside each field."""
+    if data is not None and not isinstance(data, Mapping):
+        raise InvalidInput("表单数据格式不正确", "The form data is not a mapping")
+    known = values.typed(run.spec.all_forms, run.data) if base is None else base
+    cleaned, errors = values.clean_form(form, data or {}, known)
+    if errors:
+        raise InvalidInput(field_errors=errors)
+    return cleaned

@@ -1,0 +1,118 @@
+"""``reserve``: take a place of a shared resource (course seats, a duty slot, a quota).
+
+The resource is named by a template over the form (``course:{form.course}``); the
+directory's capacity port decides atomically: granted → go on; waitlisted → wait in
+this step until promoted; refused → ``next.refused`` if given, else CapacityExhausted.
+Places are given back when the instance ends with a status in ``release_on``; a
+waiting-list entry is always given back when the instance leaves the list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from workflows.directory import GRANTED, REFUSED, RESERVATION_RESULTS, WAITLISTED
+from workflows.errors import CapacityExhausted, Conflict, InvalidInput, StateError
+from workflows.expr import Expr
+from workflows.kinds.base import StepKind, StepReader
+from workflows.spec import END_STATUSES, Template
+from workflows.state import Reservation
+
+if TYPE_CHECKING:
+    from workflows.runtime import Run
+    from workflows.spec import StepSpec
+
+DEFAULT_RELEASE_ON = ("rejected", "withdrawn", "cancelled", "expired")
+
+
+@dataclass(frozen=True)
+class ReserveConfig:
+    resource: Template | None
+    capacity: int | Expr | None = None
+    waitlist: bool = True
+    release_on: tuple[str, ...] = DEFAULT_RELEASE_ON
+
+
+class ReserveKind(StepKind):
+    name = "reserve"
+    label, label_en = "名额", "Reserve a place"
+    keys = frozenset({"resource", "capacity", "waitlist", "release_on"})
+    outcomes = ("granted", "refused")
+    required_outcomes = ("granted",)
+
+    def parse(self, reader: StepReader) -> ReserveConfig:
+        resource = reader.template("resource") if reader.require("resource") else None
+        return ReserveConfig(resource, self._capacity(reader), reader.flag("waitlist", True),
+                             self._release_on(reader))
+
+    def _capacity(self, reader: StepReader) -> int | Expr | None:
+        raw = reader.raw.get("capacity")
+        if raw is None:
+            return None  # the resource knows its own capacity
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            if raw < 1:
+                reader.bad("capacity", "'capacity' must be at least 1")
+            return raw
+        return reader.expression(raw, reader.line("capacity"), "capacity")
+
+    def _release_on(self, reader: StepReader) -> tuple[str, ...]:
+        raw = reader.raw.get("release_on", list(DEFAULT_RELEASE_ON))
+        if not isinstance(raw, list) or any(s not in END_STATUSES for s in raw):
+            reader.bad("release_on", f"'release_on' must list end statuses "
+                       f"({', '.join(END_STATUSES)})")
+            return DEFAULT_RELEASE_ON
+        return tuple(raw)
+
+    def enter(self, run: Run, step: StepSpec) -> None:
+        resource = resource_key(run, step)
+        result = self.ask(run, step, resource)
+        if result == GRANTED:
+            run.route(step, "granted")
+        elif result == WAITLISTED:
+            run.status = "waitlisted"
+            task = run.open_task(step, "reserve")
+            run.notify([run.applicant], "waitlisted", task)
+        elif "refused" in step.next:
+            run.route(step, "refused")
+        else:
+            raise CapacityExhausted("名额已满，无法报名", "There are no places left",
+                                    details={"resource": resource})
+
+    def ask(self, run: Run, step: StepSpec, resource: str) -> str:
+        config: ReserveConfig = step.config
+        capacity = config.capacity
+        if isinstance(capacity, Expr):
+            value = run.value(capacity)
+            capacity = int(value) if isinstance(value, (int, float)) or \
+                (isinstance(value, str) and value.isdigit()) else None
+        result = run.directory.reserve(resource, run.instance, capacity,
+                                       waitlist=config.waitlist)
+        if result not in RESERVATION_RESULTS:
+            raise StateError(en=f"the capacity port answered {result!r}")
+        run.reservations = [r for r in run.reservations if r.resource != resource]
+        if result != REFUSED:
+            run.reservations.append(Reservation(resource, result, step.id))
+        run.log("reserve", step=step.id, resource=resource, result=result)
+        return result
+
+    def promote(self, run: Run, step: StepSpec) -> None:
+        """The port moved this instance off the waiting list: go on."""
+        waiting = run.open_tasks(step.id)
+        if run.status != "waitlisted" or not waiting:
+            raise Conflict("该申请不在候补名单中", "This request is not on a waiting list",
+                           code="not_waitlisted")
+        if self.ask(run, step, resource_key(run, step)) != GRANTED:
+            raise Conflict("尚未轮到候补", "No place has been freed for this request yet",
+                           code="still_waitlisted")
+        run.close_task(waiting[0], "granted")
+        run.notify([run.applicant], "promoted", waiting[0], priority="high")
+        run.status = "running"
+        run.route(step, "granted")
+
+
+def resource_key(run: Run, step: StepSpec) -> str:
+    key = step.config.resource.render(run.lookup_name)
+    if key is None:
+        raise InvalidInput("表单未说明要预约的名额", "The form does not say which place to reserve",
+                           code="no_resource")
+    return key

@@ -1,0 +1,86 @@
+"""``timer``: wait until a date (from the form, a record or fixed) or for a duration."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
+
+from workflows.durations import Duration
+from workflows.expr import Expr
+from workflows.kinds.base import StepKind, StepReader
+
+if TYPE_CHECKING:
+    from workflows.runtime import Run
+    from workflows.spec import StepSpec
+    from workflows.state import Task
+
+
+@dataclass(frozen=True)
+class TimerConfig:
+    until: Expr | None = None
+    fixed: datetime | None = None
+    after: Duration | None = None
+
+
+class TimerKind(StepKind):
+    name = "timer"
+    label, label_en = "等待", "Wait"
+    keys = frozenset({"until", "after"})
+
+    def parse(self, reader: StepReader) -> TimerConfig:
+        has_until, has_after = "until" in reader.raw, "after" in reader.raw
+        if has_until == has_after:
+            reader.bad(None, "a timer step needs exactly one of 'until' (a date) or "
+                       "'after' (a duration)")
+            return TimerConfig()
+        if has_after:
+            return TimerConfig(after=reader.duration("after"))
+        raw = reader.raw["until"]
+        if isinstance(raw, (date, datetime)):
+            return TimerConfig(fixed=_moment(raw, None))
+        if isinstance(raw, str) and raw[:4].isdigit():
+            try:
+                return TimerConfig(fixed=_moment(datetime.fromisoformat(raw), None))
+            except ValueError:
+                reader.bad("until", f"'until' {raw!r} is not an ISO date like 2025-05-01")
+                return TimerConfig()
+        return TimerConfig(until=reader.expression(raw, reader.line("until"), "until"))
+
+    def enter(self, run: Run, step: StepSpec) -> None:
+        config: TimerConfig = step.config
+        if config.after is not None:
+            at = run.later(config.after)
+        elif config.fixed is not None:
+            at = _moment(config.fixed, run.now)
+        else:
+            at = _moment(run.value(config.until), run.now)
+        if at is None or at <= run.now:
+            # A date already past (or missing) does not hold the process up.
+            run.log("timer_passed", step=step.id)
+            run.route(step, "done")
+            return
+        task = run.open_task(step, "timer")
+        run.schedule(task, "wait", at)
+
+    def fire(self, run: Run, step: StepSpec, task: Task) -> None:
+        run.close_task(task, "done")
+        run.route(step, "done")
+
+
+def _moment(value: object, now: datetime | None) -> datetime | None:
+    """A datetime from a date, datetime or ISO text, in ``now``'s time zone."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value or " " in value \
+                else date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    else:
+        return None
+    if now is not None and (moment.tzinfo is None) != (now.tzinfo is None):
+        moment = moment.replace(tzinfo=now.tzinfo)
+    return moment

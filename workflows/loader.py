@@ -1,0 +1,445 @@
+"""Loading and validating definition files.
+
+``load_text``/``load_file`` return ``(spec, problems)``: the spec is None whenever
+there is any problem, and the problems list every one found, each with file and line.
+See docs/definitions.md for the format.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from workflows.fields import FieldSpec, FormSpec, parse_form
+from workflows.graph import edges, reachable_from, reaches_an_end
+from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
+from workflows.problems import Problem, ProblemLog
+from workflows.rules import PersonRule, parse_rule
+from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartSpec, StepSpec,
+                            Timeout, status_label)
+from workflows.yamlio import line_of, load_yaml, plain
+
+IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "start",
+                      "steps", "ends"})
+START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
+                        "withdraw"})
+STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "form", "next", "sla",
+                       "timeout", "notify", "withdraw"})
+SLA_KEYS = frozenset({"remind_after", "escalate_after", "escalate_to"})
+
+
+def load_file(path: str | Path) -> tuple[ProcessSpec | None, list[Problem]]:
+    """Read and validate one definition file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(str(path), None, f"cannot read the file: {exc}")]
+    return load_text(text, str(path))
+
+
+def load_text(text: str, filename: str = "<definition>") -> tuple[ProcessSpec | None,
+                                                                  list[Problem]]:
+    """Parse and validate definition text; the spec is None if anything is wrong."""
+    log = ProblemLog(filename)
+    data = load_yaml(text, log)
+    if data is None:
+        return None, sorted(log.problems, key=_order)
+    if not isinstance(data, dict):
+        log.add(line_of(data), "a definition must be a mapping (key: ..., name: ..., steps: ...)")
+        return None, log.problems
+    spec = _Parser(data, log, filename).parse()
+    problems = sorted(dict.fromkeys(log.problems), key=_order)
+    return (spec if not problems else None), problems
+
+
+def check_units(spec: ProcessSpec, directory: Any) -> list[Problem]:
+    """Problems with named units ({code: ...}) that the organisation does not have.
+
+    Run at publish time with the real directory: codes cannot be checked from the file.
+    """
+    problems = []
+    for rule in spec.person_rules():
+        ref = rule.of or rule.within
+        if ref is not None and ref.base == "code" and directory.unit_by_code(ref.arg) is None:
+            problems.append(Problem(spec.file, rule.line,
+                                    f"there is no unit with code '{ref.arg}'"))
+    return problems
+
+
+def _order(problem: Problem) -> tuple:
+    return (problem.line or 0, problem.message)
+
+
+def spec_digest(source: str | Mapping[str, Any] | ProcessSpec) -> str:
+    """A sha256 of the definition's data in canonical JSON.
+
+    Same data → same digest, whatever the comments, key order or spacing; any change
+    of content → a new digest (and, in the web layer, a new version).  Accepts the
+    definition text, its parsed data or a loaded spec.
+    """
+    if isinstance(source, ProcessSpec):
+        return source.digest
+    if isinstance(source, str):
+        data = load_yaml(source, ProblemLog("<digest>"))
+        if data is None:  # unreadable text: still tell different texts apart
+            return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+        source = data
+    canonical = json.dumps(plain(source), sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class _Parser:
+    def __init__(self, data: dict, log: ProblemLog, filename: str):
+        self.data, self.log, self.filename = data, log, filename
+        self.fields: dict[str, FieldSpec] = {}
+
+    def parse(self) -> ProcessSpec | None:
+        data, log = self.data, self.log
+        for key in data:
+            if key not in TOP_KEYS:
+                log.add(line_of(data, key), f"unknown key '{key}' (a definition has "
+                        f"{', '.join(sorted(TOP_KEYS))})")
+        key = data.get("key")
+        if not isinstance(key, str) or not IDENT.match(key):
+            log.add(line_of(data, "key") or 1, "'key' is required: lower-case letters, digits "
+                    "and _ , e.g. micro_wish")
+            key = "invalid"
+        name = self._text(data, "name", "the definition", required=True) or key
+        raw_start = data.get("start")
+        if not isinstance(raw_start, dict):
+            log.add(line_of(data, "start") or 1, "'start' is required: who may start and the "
+                    "start form")
+            raw_start = {}
+        raw_steps = data.get("steps")
+        if not isinstance(raw_steps, dict) or not raw_steps:
+            log.add(line_of(data, "steps") or 1, "'steps' is required: a mapping of step id "
+                    "to step")
+            raw_steps = {}
+        forms = self._forms(raw_start, raw_steps)
+        ends = self._ends(data.get("ends"))
+        steps = [s for s in (self._step(sid, raw, forms.get(sid, FormSpec()))
+                             for sid, raw in raw_steps.items()) if s is not None]
+        start = self._start(raw_start, forms.get("", FormSpec()), steps)
+        spec = ProcessSpec(
+            key=key, name=name, start=start, steps=tuple(steps), ends=tuple(ends),
+            name_en=self._text(data, "name_en", "the definition"),
+            description=self._text(data, "description", "the definition"),
+            description_en=self._text(data, "description_en", "the definition"),
+            file=self.filename, digest=spec_digest(data))
+        spec = replace(spec, steps=tuple(self._with_defaults(s, spec) for s in spec.steps))
+        self._check_graph(spec, raw_steps)
+        return spec
+
+    # ------------------------------------------------------------------ pieces
+    def _text(self, raw: Mapping, key: str, where: str, *, required: bool = False,
+              line: int | None = None) -> str | None:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                self.log.add(line or line_of(raw), f"{where}: '{key}' is required")
+            return None
+        if isinstance(value, (dict, list)):
+            self.log.add(line_of(raw, key), f"{where}: '{key}' must be text")
+            return None
+        return str(value)
+
+    def _forms(self, raw_start: Mapping, raw_steps: Mapping) -> dict[str, FormSpec]:
+        """Every form (start form under ""), with field names unique across them all."""
+        sections = [("", "start form", raw_start.get("form"))]
+        sections += [(sid, f"step '{sid}' form", raw.get("form"))
+                     for sid, raw in raw_steps.items() if isinstance(raw, dict)]
+        known = {f"form.{item['name']}" for _, _, raw in sections
+                 for item in _field_items(raw) if isinstance(item.get("name"), str)}
+        forms: dict[str, FormSpec] = {}
+        where_defined: dict[str, tuple[str, int | None]] = {}
+        for sid, where, raw in sections:
+            form, problems = parse_form(raw, self.filename, known_names=known, where=where)
+            self.log.problems.extend(problems)
+            kept = []
+            for spec in form.fields:
+                if spec.name in where_defined:
+                    other, line = where_defined[spec.name]
+                    self.log.add(spec.line, f"{where}: field '{spec.name}' is already defined "
+                                 f"in the {other}" + (f" (line {line})" if line else ""))
+                    continue
+                where_defined[spec.name] = (where, spec.line)
+                kept.append(spec)
+            forms[sid] = replace(form, fields=tuple(kept))
+            self.fields.update({f.name: f for f in kept})
+        return forms
+
+    def _ends(self, raw: Any) -> list[EndSpec]:
+        if not isinstance(raw, dict) or not raw:
+            self.log.add(line_of(self.data, "ends") or 1, "'ends' is required: a mapping of "
+                         "end id to status, e.g. {done: completed, rejected: rejected}")
+            return []
+        ends = []
+        for end_id, value in raw.items():
+            line = line_of(raw, end_id)
+            if not IDENT.match(end_id):
+                self.log.add(line, f"end id '{end_id}' must be lower-case letters, digits and _")
+                continue
+            if isinstance(value, str):
+                value = {"status": value}
+            if not isinstance(value, dict):
+                self.log.add(line, f"end '{end_id}': write a status, or {{status: ..., name: ...}}")
+                continue
+            for key in set(value) - {"status", "name", "name_en"}:
+                self.log.add(line_of(value, key) or line, f"end '{end_id}': unknown key '{key}'")
+            status = value.get("status")
+            if status not in END_STATUSES:
+                self.log.add(line, f"end '{end_id}': unknown status {status!r} "
+                             f"(known: {', '.join(END_STATUSES)})")
+                continue
+            name = self._text(value, "name", f"end '{end_id}'") or status_label(status)
+            name_en = self._text(value, "name_en", f"end '{end_id}'") or status_label(status, "en")
+            ends.append(EndSpec(end_id, status, name, name_en, line))
+        return ends
+
+    def _start(self, raw: Mapping, form: FormSpec, steps: list[StepSpec]) -> StartSpec:
+        for key in raw:
+            if key not in START_KEYS:
+                self.log.add(line_of(raw, key), f"start: unknown key '{key}' "
+                             f"(known: {', '.join(sorted(START_KEYS))})")
+        who = self._who(raw)
+        first = raw.get("first", steps[0].id if steps else "")
+        if not isinstance(first, str):
+            self.log.add(line_of(raw, "first"), "start: 'first' must be a step id")
+            first = ""
+        unique = None
+        if "unique" in raw:
+            reader = StepReader(raw, self.log, "start", "start", self.fields)
+            reader.where = "start"
+            unique = reader.template("unique")
+        flags = {}
+        for key in ("one_active_per_applicant", "withdraw"):
+            value = raw.get(key, key == "withdraw")
+            if not isinstance(value, bool):
+                self.log.add(line_of(raw, key), f"start: '{key}' must be true or false")
+                value = key == "withdraw"
+            flags[key] = value
+        return StartSpec(who, form, first, flags["one_active_per_applicant"], unique,
+                         flags["withdraw"])
+
+    def _who(self, raw: Mapping) -> tuple[PersonRule, ...]:
+        value = raw.get("who")
+        if value is None:
+            self.log.add(line_of(raw) or 1, "start: 'who' is required (who may start it, e.g. "
+                         "{role: worker} or anyone)")
+            return ()
+        items = value if isinstance(value, list) else [value]
+        rules = []
+        for index, item in enumerate(items):
+            line = line_of(value, index) if isinstance(value, list) else line_of(raw, "who")
+            rule = parse_rule(item, self.log, "start who", line, fields=self.fields,
+                              purpose="start")
+            if rule is not None:
+                ref = rule.of or rule.within
+                if ref is not None and ref.base in ("form", "record"):
+                    self.log.add(line, "start who: cannot depend on the form, which is "
+                                 "filled in only after starting")
+                    continue
+                if rule.special == "claimer":
+                    self.log.add(line, "start who: 'claimer' cannot start a process")
+                    continue
+                if rule.special == "applicant":
+                    self.log.add(line, "start who: use 'anyone' or a role, not 'applicant'")
+                    continue
+                rules.append(rule)
+        return tuple(rules)
+
+    def _step(self, step_id: Any, raw: Any, form: FormSpec) -> StepSpec | None:
+        line = line_of(self.data.get("steps"), step_id)
+        if not isinstance(step_id, str) or not IDENT.match(step_id):
+            self.log.add(line, f"step id '{step_id}' must be lower-case letters, digits and _")
+            return None
+        if not isinstance(raw, dict):
+            self.log.add(line, f"step '{step_id}' must be a mapping with at least 'kind'")
+            return None
+        kind_name = raw.get("kind")
+        kind = lookup(kind_name) if isinstance(kind_name, str) else None
+        if kind is None:
+            known = ", ".join(sorted(set(KINDS) | set(ALIASES)))
+            self.log.add(line_of(raw, "kind") or line, f"step '{step_id}': unknown step kind "
+                         f"{kind_name!r} (known: {known})")
+            return None
+        where = f"step '{step_id}'"
+        for key in raw:
+            if key not in STEP_KEYS and key not in kind.keys:
+                self.log.add(line_of(raw, key), f"{where}: unknown key '{key}' for "
+                             f"{kind.name} steps")
+        reader = StepReader(raw, self.log, step_id, kind.name, self.fields, line)
+        config = kind.parse(reader)
+        return StepSpec(
+            id=step_id, kind=kind.name, line=line,
+            name=self._text(raw, "name", where, required=True, line=line) or step_id,
+            name_en=self._text(raw, "name_en", where),
+            description=self._text(raw, "description", where),
+            form=form, next=self._next(raw, reader, kind), sla=self._sla(raw, reader),
+            timeout=self._timeout(raw, reader), notify=self._notify(raw, reader),
+            withdraw=reader.flag("withdraw", True), config=config)
+
+    def _next(self, raw: Mapping, reader: StepReader, kind: Any) -> dict[str, str]:
+        value = raw.get("next")
+        if value is None:
+            return {}
+        if not kind.outcomes:
+            reader.bad("next", f"{kind.name} steps route with their own keys, not 'next'")
+            return {}
+        if isinstance(value, str):
+            return {kind.outcomes[0]: value}
+        if not isinstance(value, dict):
+            reader.bad("next", "'next' must be a step/end id or a mapping {outcome: id}")
+            return {}
+        out = {}
+        for outcome, target in value.items():
+            if outcome not in kind.outcomes:
+                self.log.add(line_of(value, outcome), f"{reader.where}: 'next' has unknown "
+                             f"outcome '{outcome}' ({kind.name} steps have: "
+                             f"{', '.join(kind.outcomes)})")
+            elif not isinstance(target, str):
+                self.log.add(line_of(value, outcome), f"{reader.where}: next.{outcome} must be "
+                             "a step or end id")
+            else:
+                out[outcome] = target
+        return out
+
+    def _sla(self, raw: Mapping, reader: StepReader) -> Sla | None:
+        value = raw.get("sla")
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            reader.bad("sla", "'sla' must be a mapping {remind_after, escalate_after, escalate_to}")
+            return None
+        for key in set(value) - SLA_KEYS:
+            self.log.add(line_of(value, key), f"{reader.where} sla: unknown key '{key}' "
+                         f"(known: {', '.join(sorted(SLA_KEYS))})")
+        sla_reader = StepReader(value, self.log, reader.step_id, reader.kind, self.fields)
+        sla_reader.where = f"{reader.where} sla"
+        remind = sla_reader.duration("remind_after") if "remind_after" in value else None
+        escalate = sla_reader.duration("escalate_after") if "escalate_after" in value else None
+        target = sla_reader.rule("escalate_to", "assignee") if "escalate_to" in value else None
+        if "escalate_to" in value and escalate is None and "escalate_after" not in value:
+            sla_reader.bad("escalate_to", "escalate_to needs escalate_after")
+        if remind and escalate and _minutes(remind) >= _minutes(escalate):
+            sla_reader.bad("remind_after", "remind_after should come before escalate_after")
+        return Sla(remind, escalate, target)
+
+    def _timeout(self, raw: Mapping, reader: StepReader) -> Timeout | None:
+        value = raw.get("timeout")
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"after", "go"} \
+                or not isinstance(value.get("go"), str):
+            reader.bad("timeout", "'timeout' must be {after: <duration>, go: <step or end id>}")
+            return None
+        duration = reader.duration("timeout", value["after"], line_of(value, "after"))
+        if duration is None:
+            return None
+        return Timeout(duration, value["go"], line_of(value, "go"))
+
+    def _notify(self, raw: Mapping, reader: StepReader) -> tuple[PersonRule, ...]:
+        value = raw.get("notify")
+        if value is None:
+            return ()
+        items = value if isinstance(value, list) else [value]
+        rules = []
+        for index, item in enumerate(items):
+            line = line_of(value, index) if isinstance(value, list) else reader.line("notify")
+            rule = parse_rule(item, self.log, f"{reader.where} notify", line,
+                              fields=self.fields, purpose="assignee")
+            if rule is not None and rule.special == "anyone":
+                self.log.add(line, f"{reader.where} notify: cannot notify 'anyone'; name "
+                             "the people")
+            elif rule is not None:
+                rules.append(rule)
+        return tuple(rules)
+
+    # ------------------------------------------------------------------ whole graph
+    def _with_defaults(self, step: StepSpec, spec: ProcessSpec) -> StepSpec:
+        defaults = kind_of(step).default_targets(step, spec)
+        if not defaults:
+            return step
+        return replace(step, next={**defaults, **step.next})
+
+    def _check_graph(self, spec: ProcessSpec, raw_steps: Mapping) -> None:
+        log = self.log
+        ids = {s.id for s in spec.steps}
+        for end in spec.ends:
+            if end.id in ids:
+                log.add(end.line, f"'{end.id}' is both a step and an end")
+        if spec.start.first and spec.start.first not in ids:
+            log.add(line_of(self.data.get("start"), "first"),
+                    f"start: first step '{spec.start.first}' is not a step")
+            return
+        nodes = ids | {e.id for e in spec.ends}
+        for step in spec.steps:
+            kind = kind_of(step)
+            for outcome in kind.required_outcomes:
+                if outcome not in step.next:
+                    where = "next" if outcome == kind.outcomes[0] else f"next.{outcome}"
+                    log.add(step.line, f"step '{step.id}': say where '{outcome}' goes "
+                            f"({where}: <step or end id>)")
+            for label, target in edges(spec, step, include_returns=False):
+                if target not in nodes:
+                    log.add(_target_line(raw_steps, step, label), f"step '{step.id}': "
+                            f"'{label}' goes to '{target}', which is neither a step nor an end")
+            kind.check(step, spec, log)
+            self._check_escalation(step)
+        if not spec.steps or not spec.start.first:
+            return
+        reachable = reachable_from(spec, spec.start.first)
+        for step in spec.steps:
+            if step.id not in reachable:
+                log.add(step.line, f"step '{step.id}' can never be reached from the first "
+                        f"step '{spec.start.first}'")
+        good = reaches_an_end(spec)
+        for step in spec.steps:
+            if step.id in reachable and step.id not in good:
+                log.add(step.line, f"step '{step.id}': there is no path from here to an end")
+        for end in spec.ends:
+            if end.id not in reachable:
+                log.add(end.line, f"end '{end.id}' is never reached")
+
+
+    def _check_escalation(self, step: StepSpec) -> None:
+        if step.sla is None or step.sla.escalate_after is None or step.sla.escalate_to:
+            return
+        rule = getattr(step.config, "approvers", None) or getattr(step.config, "assignee", None)
+        if rule is None or rule.one_level_up() is None:
+            self.log.add(step.line, f"step '{step.id}' sla: say whom to escalate to "
+                         "(escalate_to: {role: ..., of: ...})")
+
+
+def _field_items(raw: Any) -> list[dict]:
+    if isinstance(raw, dict):
+        raw = raw.get("fields")
+    return [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
+
+
+def _target_line(raw_steps: Mapping, step: StepSpec, label: str) -> int | None:
+    raw = raw_steps.get(step.id)
+    if not isinstance(raw, dict):
+        return step.line
+    if label == "timeout":
+        return line_of(raw.get("timeout"), "go") or line_of(raw, "timeout")
+    nxt = raw.get("next")
+    if isinstance(nxt, dict) and label in nxt:
+        return line_of(nxt, label)
+    if "next" in raw:
+        return line_of(raw, "next")
+    return line_of(raw, "default") if label == "default" else step.line
+
+
+def _minutes(duration: Any) -> float:
+    per = {"m": 1, "h": 60, "d": 1440, "w": 10080, "wd": 1440 * 7 / 5}
+    return duration.amount * per[duration.unit]
+
+
+__all__ = ["load_file", "load_text", "spec_digest", "check_units", "Problem"]

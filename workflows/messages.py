@@ -1,0 +1,49 @@
+"""Default Chinese and English titles for ``Notify`` effects.
+
+The web layer may use its own catalogue (``Notify.title_key`` is stable); these are the
+defaults, filled from ``Notify.params``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from workflows.spec import status_label
+
+TITLES: dict[str, tuple[str, str]] = {
+    "task_assigned": ("您有一项待办：{process_name}·{step_name}",
+                      "New task: {process_name_en} – {step_name_en}"),
+    "reminder": ("提醒：{process_name}·{step_name} 仍待您处理",
+                 "Reminder: {process_name_en} – {step_name_en} is waiting for you"),
+    "escalated": ("督办：{process_name}·{step_name} 已超时，请协助处理",
+                  "Escalated: {process_name_en} – {step_name_en} is overdue"),
+    "returned": ("您的{process_name}被退回修改：{comment}",
+                 "Your {process_name_en} was returned for changes: {comment}"),
+    "ended": ("您的{process_name}{status_zh}", "Your {process_name_en} is {status_en}"),
+    "withdrawn": ("{process_name} 已被申请人撤回", "{process_name_en} was withdrawn"),
+    "objection": ("{process_name} 公示收到异议", "An objection to {process_name_en}"),
+    "promoted": ("候补成功：{process_name}", "A place is yours: {process_name_en}"),
+    "waitlisted": ("名额已满，您已进入候补：{process_name}",
+                   "Full – you are on the waiting list: {process_name_en}"),
+    "claimed": ("您的{process_name}已被认领", "Your {process_name_en} has been claimed"),
+    "released": ("{process_name} 的认领已释放", "The claim on {process_name_en} was released"),
+    "comment": ("{process_name} 有新留言：{comment}", "New comment on {process_name_en}: {comment}"),
+    "step_entered": ("{process_name} 已进入：{step_name}",
+                     "{process_name_en} is now at: {step_name_en}"),
+}
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render_title(kind: str, params: Mapping[str, Any], locale: str = "zh") -> str:
+    """The title of a notification of ``kind`` in ``locale``; missing params are blank."""
+    zh, en = TITLES.get(kind, ("{process_name}", "{process_name_en}"))
+    values = _Blank(params)
+    status = params.get("status")
+    if status:
+        values["status_zh"] = status_label(status, "zh")
+        values["status_en"] = status_label(status, "en").lower()
+    template = en if str(locale).startswith("en") else zh
+    return template.format_map(values)

@@ -1,0 +1,359 @@
+"""Rules that say who may do something: approvers, assignees, claim pools, starters.
+
+A rule is written in a definition as one of
+
+* ``applicant`` / ``claimer`` / ``anyone`` (anyone signed in);
+* ``{role: R}`` — anyone holding R anywhere (only for who may start or object);
+* ``{role: R, of: REF}`` — who holds R at the unit REF points to, or above it (a role
+  covers the units below); ``exact: true`` keeps only holders at that very unit;
+* ``{role: R, within: REF}`` — anyone holding R at REF or any unit below it (a pool).
+
+REF names a unit relative to the instance: ``applicant`` (the applicant's unit),
+``form.<field>`` (an org_unit / station field), ``record.<field>.<attribute>`` (a unit
+id held by a record, e.g. a course's organiser), or ``{code: CODE}``; followed by any of
+``.parent`` (one level up), ``.paired`` (the paired branch/station) or ``.<kind>`` (the
+nearest unit of that kind at or above, e.g. ``applicant.district``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from workflows.directory import Directory, UnitId, UserId
+from workflows.fields import FieldSpec
+from workflows.org import (ROLE_KEYS, ROLE_UNIT_KINDS, ROLES, UNIT_KIND_KEYS, UNIT_KINDS,
+                           kinds_above, kinds_below, term)
+from workflows.problems import ProblemLog
+from workflows.yamlio import line_of
+
+SPECIAL = ("applicant", "claimer", "anyone")
+_UNIT_FIELD_TYPES = ("org_unit", "station")
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """A path to a unit: a base (applicant, form field, record attribute, code) + steps."""
+
+    base: str                 # "applicant" | "form" | "record" | "code"
+    arg: str | None = None    # field name, or the code
+    attr: str | None = None   # record attribute
+    path: tuple[str, ...] = ()  # "parent", "paired" or a unit kind
+    text: str = ""
+
+    def up(self) -> UnitRef:
+        return replace(self, path=self.path + ("parent",), text=f"{self.text}.parent")
+
+
+@dataclass(frozen=True)
+class PersonRule:
+    special: str | None = None      # "applicant" | "claimer" | "anyone"
+    role: str | None = None
+    of: UnitRef | None = None
+    within: UnitRef | None = None
+    exact: bool = False
+    line: int | None = field(default=None, compare=False)
+
+    @property
+    def listable(self) -> bool:
+        """Whether the people can be listed (and notified) rather than only checked."""
+        return self.special in ("applicant", "claimer") or self.of is not None
+
+    def one_level_up(self) -> PersonRule | None:
+        """The same role one level higher: the default escalation target."""
+        if self.role is None or self.of is None:
+            return None
+        return replace(self, of=self.of.up(), exact=False)
+
+    def describe(self, locale: str = "zh") -> str:
+        en = str(locale).startswith("en")
+        if self.special:
+            return {"applicant": ("申请人", "the applicant"), "claimer": ("认领人", "the claimer"),
+                    "anyone": ("任何登录用户", "anyone signed in")}[self.special][en]
+        role = term(ROLES, self.role or "", locale)
+        ref = self.of or self.within
+        if ref is None:
+            return role
+        where = describe_ref(ref, locale)
+        if en:
+            return f"{role} {'within' if self.within else 'of'} {where}"
+        return f"{where}{'范围内' if self.within else ''}的{role}"
+
+
+def describe_ref(ref: UnitRef, locale: str = "zh") -> str:
+    en = str(locale).startswith("en")
+    base = {"applicant": ("申请人单位", "the applicant's unit"),
+            "form": (f"表单“{ref.arg}”", f"form field {ref.arg}"),
+            "record": (f"{ref.arg}的{ref.attr}", f"{ref.arg}'s {ref.attr}"),
+            "code": (f"单位 {ref.arg}", f"unit {ref.arg}")}[ref.base][en]
+    for step in ref.path:
+        if step == "parent":
+            base = f"the level above {base}" if en else f"{base}的上级"
+        elif step == "paired":
+            base = f"the unit paired with {base}" if en else f"{base}的结对单位"
+        else:
+            kind = term(UNIT_KINDS, step, locale)
+            base = f"{kind} of {base}" if en else f"{base}所在{kind}"
+    return base
+
+
+# ---------------------------------------------------------------------------- parsing
+def parse_rule(raw: Any, log: ProblemLog, where: str, line: int | None, *,
+               fields: Mapping[str, FieldSpec], purpose: str) -> PersonRule | None:
+    """Read and check a rule; ``purpose`` is "assignee", "pool" or "start"."""
+    if isinstance(raw, str):
+        if raw not in SPECIAL:
+            log.add(line, f"{where}: unknown person {raw!r} (use applicant, claimer, anyone "
+                    "or a mapping like {role: unit_admin, of: applicant})")
+            return None
+        return PersonRule(special=raw, line=line)
+    if not isinstance(raw, dict):
+        log.add(line, f"{where}: a rule must be applicant, claimer, anyone or a mapping "
+                "like {role: unit_admin, of: applicant}")
+        return None
+    line = line_of(raw) or line
+    for key in set(raw) - {"role", "of", "within", "exact"}:
+        log.add(line_of(raw, key), f"{where}: unknown key '{key}' in a rule "
+                "(use role, of, within, exact)")
+    role = raw.get("role")
+    if role not in ROLE_KEYS:
+        log.add(line_of(raw, "role") or line, f"{where}: unknown role {role!r} "
+                f"(known: {', '.join(sorted(ROLE_KEYS))})")
+        role = None
+    exact = raw.get("exact", False)
+    if not isinstance(exact, bool):
+        log.add(line_of(raw, "exact"), f"{where}: 'exact' must be true or false")
+        exact = False
+    if "of" in raw and "within" in raw:
+        log.add(line, f"{where}: give either 'of' or 'within', not both")
+    of = _parse_ref(raw["of"], log, where, line_of(raw, "of"), fields) if "of" in raw else None
+    within = _parse_ref(raw["within"], log, where, line_of(raw, "within"), fields) \
+        if "within" in raw and "of" not in raw else None
+    if role is None or ("of" in raw and of is None) or ("within" in raw and within is None):
+        return None
+    rule = PersonRule(role=role, of=of, within=within, exact=exact, line=line)
+    _check_purpose(rule, log, where, line, purpose)
+    _check_possible(rule, log, where, line, fields)
+    return rule
+
+
+def _check_purpose(rule: PersonRule, log: ProblemLog, where: str, line: int | None,
+                   purpose: str) -> None:
+    if purpose == "assignee" and rule.of is None:
+        log.add(line, f"{where}: say whose {rule.role} it is, e.g. of: applicant.district "
+                "(a role without 'of' would reach every holder in the city)")
+    if purpose == "pool" and rule.of is None and rule.within is None:
+        log.add(line, f"{where}: say where the pool is, e.g. within: applicant.district")
+
+
+def _parse_ref(raw: Any, log: ProblemLog, where: str, line: int | None,
+               fields: Mapping[str, FieldSpec]) -> UnitRef | None:
+    if isinstance(raw, dict):
+        code = raw.get("code")
+        if set(raw) != {"code"} or not isinstance(code, (str, int)) or isinstance(code, bool):
+            log.add(line, f"{where}: a named unit is written {{code: UNIT_CODE}}")
+            return None
+        return UnitRef("code", str(code), text=f"code:{code}")
+    if not isinstance(raw, str) or not raw.strip():
+        log.add(line, f"{where}: unknown unit target {raw!r}")
+        return None
+    parts = raw.strip().split(".")
+    ref = _ref_base(parts, raw, log, where, line, fields)
+    if ref is None:
+        return None
+    base_len = {"applicant": 1, "form": 2, "record": 3}[ref.base]
+    if ref.base == "applicant" and len(parts) > 1 and parts[1] == "unit":
+        base_len = 2
+    path = tuple(parts[base_len:])
+    for step in path:
+        if step not in UNIT_KIND_KEYS and step not in ("parent", "paired"):
+            log.add(line, f"{where}: unknown unit target {raw!r}: '{step}' is not parent, "
+                    f"paired or a unit kind ({', '.join(k.key for k in UNIT_KINDS)})")
+            return None
+    return replace(ref, path=path, text=raw.strip())
+
+
+def _ref_base(parts: list[str], raw: str, log: ProblemLog, where: str, line: int | None,
+              fields: Mapping[str, FieldSpec]) -> UnitRef | None:
+    head = parts[0]
+    if head == "applicant":
+        return UnitRef("applicant")
+    if head == "form" and len(parts) >= 2:
+        spec = fields.get(parts[1])
+        if spec is None:
+            log.add(line, f"{where}: unknown unit target {raw!r}: there is no field "
+                    f"'{parts[1]}'")
+            return None
+        if spec.type not in _UNIT_FIELD_TYPES:
+            log.add(line, f"{where}: field '{parts[1]}' is of type {spec.type}; a unit "
+                    "target needs an org_unit or station field")
+            return None
+        return UnitRef("form", parts[1])
+    if head == "record" and len(parts) >= 3:
+        spec = fields.get(parts[1])
+        if spec is None or record_source(spec) is None:
+            log.add(line, f"{where}: unknown unit target {raw!r}: '{parts[1]}' is not a "
+                    "record, slot or station field")
+            return None
+        return UnitRef("record", parts[1], parts[2])
+    log.add(line, f"{where}: unknown unit target {raw!r} (start with applicant, "
+            "form.<field>, record.<field>.<attribute> or write {code: UNIT_CODE})")
+    return None
+
+
+def ref_kinds(ref: UnitRef, fields: Mapping[str, FieldSpec]) -> frozenset[str]:
+    """The kinds of unit ``ref`` can point to (all kinds when it cannot be known)."""
+    kinds: frozenset[str] = UNIT_KIND_KEYS
+    if ref.base == "form":
+        spec = fields.get(ref.arg or "")
+        if spec is not None and spec.type == "station":
+            kinds = frozenset({"station"})
+        elif spec is not None and spec.unit_kinds:
+            kinds = frozenset(spec.unit_kinds)
+    for step in ref.path:
+        if step == "parent":
+            kinds = frozenset(k for k in UNIT_KIND_KEYS
+                              if any(c in kinds for c in _children(k)))
+        elif step == "paired":
+            paired = {"branch": "station", "station": "branch"}
+            kinds = frozenset(paired[k] for k in kinds if k in paired)
+        else:
+            kinds = frozenset({step}) if step in kinds or kinds & kinds_below(step) \
+                else frozenset()
+    return kinds
+
+
+def _children(kind: str) -> frozenset[str]:
+    from workflows.org import UNIT_CHILDREN
+    return UNIT_CHILDREN.get(kind, frozenset())
+
+
+def _check_possible(rule: PersonRule, log: ProblemLog, where: str, line: int | None,
+                    fields: Mapping[str, FieldSpec]) -> None:
+    """Report a rule that can match nobody, whatever the organisation looks like."""
+    ref = rule.of or rule.within
+    if ref is None or rule.role is None:
+        return
+    kinds = ref_kinds(ref, fields)
+    if not kinds:
+        log.add(line, f"{where}: '{ref.text}' can never name a unit "
+                "(e.g. only branches and stations have a paired unit)")
+        return
+    held = ROLE_UNIT_KINDS.get(rule.role, UNIT_KIND_KEYS)
+    if rule.within is not None:
+        reachable = set(kinds).union(*(kinds_below(k) for k in kinds))
+    elif rule.exact:
+        reachable = set(kinds)
+    else:
+        reachable = set(kinds).union(*(kinds_above(k) for k in kinds))
+    if not held & reachable:
+        places = ", ".join(sorted(held))
+        log.add(line, f"{where}: nobody can match {rule.role} {'within' if rule.within else 'of'} "
+                f"{ref.text}: that role is held at {places} units, which never "
+                f"{'lie below' if rule.within else 'are at or above' if not rule.exact else 'are'} "
+                f"a {'/'.join(sorted(kinds))}")
+
+
+# ---------------------------------------------------------------------------- runtime
+@dataclass(frozen=True)
+class RuleContext:
+    """What rules are resolved against while an instance runs."""
+
+    directory: Directory
+    applicant: UserId
+    applicant_unit: UnitId | None
+    data: Mapping[str, Any]
+    fields: Mapping[str, FieldSpec]
+    claimers: Sequence[UserId] = ()
+
+
+def resolve_unit(ref: UnitRef, ctx: RuleContext) -> UnitId | None:
+    """The id of the unit ``ref`` points to for this instance, or None."""
+    directory = ctx.directory
+    if ref.base == "applicant":
+        unit_id = ctx.applicant_unit
+    elif ref.base == "form":
+        unit_id = ctx.data.get(ref.arg or "")
+    elif ref.base == "record":
+        unit_id = record_value(ctx, ref.arg or "", ref.attr or "")
+    else:
+        unit = directory.unit_by_code(ref.arg or "")
+        unit_id = unit.id if unit else None
+    for step in ref.path:
+        if unit_id is None:
+            return None
+        unit_id = _walk(directory, unit_id, step)
+    return unit_id
+
+
+def _walk(directory: Directory, unit_id: UnitId, step: str) -> UnitId | None:
+    if step == "paired":
+        return directory.paired_unit(unit_id)
+    if step == "parent":
+        unit = directory.unit(unit_id)
+        return unit.parent_id if unit else None
+    return next((u.id for u in directory.ancestors(unit_id) if u.kind == step), None)
+
+
+def record_source(spec: FieldSpec) -> str | None:
+    """Where the attributes of a field's value come from: ``record.<field>.<attribute>``."""
+    if spec.type == "record":
+        return spec.source
+    return spec.type if spec.type in ("slot", "station") else None
+
+
+def record_value(ctx: RuleContext, field_name: str, attr: str) -> Any:
+    spec = ctx.fields.get(field_name)
+    value = ctx.data.get(field_name)
+    source = record_source(spec) if spec is not None else None
+    if source is None or value is None:
+        return None
+    record = ctx.directory.record(source, value)
+    return record.get(attr) if record else None
+
+
+def resolve_people(rule: PersonRule, ctx: RuleContext) -> tuple[UserId, ...]:
+    """The people a listable rule names, in a stable order (empty if none)."""
+    if rule.special == "applicant":
+        return (ctx.applicant,)
+    if rule.special == "claimer":
+        return tuple(ctx.claimers)
+    if rule.of is None or rule.role is None:
+        return ()
+    unit_id = resolve_unit(rule.of, ctx)
+    if unit_id is None:
+        return ()
+    people = ctx.directory.users_with_role(rule.role, unit_id, inherit=not rule.exact)
+    return tuple(dict.fromkeys(people))
+
+
+def is_eligible(rule: PersonRule, user: UserId, ctx: RuleContext) -> bool:
+    """Whether ``user`` satisfies ``rule`` for this instance."""
+    if rule.special == "anyone":
+        return user is not None
+    if rule.special == "applicant":
+        return user == ctx.applicant
+    if rule.special == "claimer":
+        return user in ctx.claimers
+    held = [unit for role, unit in ctx.directory.roles_of(user) if role == rule.role]
+    if not held:
+        return False
+    if rule.of is None and rule.within is None:
+        return True
+    target = resolve_unit(rule.of or rule.within, ctx)  # type: ignore[arg-type]
+    if target is None:
+        return False
+    if rule.of is not None:
+        if rule.exact:
+            return target in held
+        return any(u.id in held for u in ctx.directory.ancestors(target))
+    return any(target in {u.id for u in ctx.directory.ancestors(unit)} for unit in held)
+
+
+def eligible_any(rules: Sequence[PersonRule], user: UserId, ctx: RuleContext) -> bool:
+    return any(is_eligible(rule, user, ctx) for rule in rules)
+
+
+def uses_applicant_unit(rule: PersonRule | None) -> bool:
+    ref = None if rule is None else (rule.of or rule.within)
+    return ref is not None and ref.base == "applicant"
+

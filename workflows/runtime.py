@@ -1,0 +1,306 @@
+"""The working copy of an instance while one engine call runs.
+
+``Run`` holds mutable copies of the state's parts and collects effects; the public
+functions in ``workflows.engine`` create one, apply an action, and freeze the result
+into a new ``InstanceState``.  Step kinds and action handlers use its helpers to open
+and close tasks, route along transitions and record history.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Hashable, Iterable, Mapping
+
+from workflows import values
+from workflows.directory import Directory
+from workflows.durations import Duration, WorkCalendar, add_duration
+from workflows.effects import (Assign, CancelTimer, Finished, Notify, OfferToPool, Promoted,
+                               ScheduleTimer, TaskClosed, Unassigned)
+from workflows.errors import DefinitionError
+from workflows.expr import Expr, lookup
+from workflows.rules import PersonRule, RuleContext, record_value, resolve_people
+from workflows.spec import ProcessSpec, StepSpec
+from workflows.state import (ClaimGroup, Decision, HistoryEntry, InstanceState, Pool,
+                             Reservation, Task, TimerRef, freeze)
+
+SYSTEM = "system"  # the actor of timer firings and promotions; never a real user id
+MAX_HOPS = 64      # automatic steps (decisions, past timers) in one call; more is a loop
+
+
+@dataclass(frozen=True)
+class Action:
+    """What someone asks the engine to do with an instance.
+
+    ``kind``: approve, reject, return, resubmit, complete, withdraw, cancel, delegate,
+    reassign, claim, unclaim, comment, object, fire (timers), promote (waiting lists).
+    """
+
+    kind: str
+    task: str | None = None
+    comment: str | None = None
+    data: Mapping[str, Any] | None = None
+    to: str | None = None          # return: "applicant" or an earlier step id
+    user: Hashable | None = None   # delegate / reassign: the new assignee
+    timer: str | None = None       # fire: the timer key
+    expected_version: int | None = None
+
+
+class Run:
+    """Mutable working state for one ``start``/``act`` call."""
+
+    def __init__(self, spec: ProcessSpec, state: InstanceState, directory: Directory,
+                 now: datetime, actor: Hashable):
+        self.spec, self.directory, self.now, self.actor = spec, directory, now, actor
+        self.instance = state.instance_id
+        self.base = state
+        self.status = state.status
+        self.current = list(state.current)
+        self.tasks: dict[str, Task] = {t.id: t for t in state.tasks}
+        self.data: dict[str, Any] = dict(state.data)
+        self.claim = state.claim
+        self.reservations = list(state.reservations)
+        self.timers = list(state.timers)
+        self.history = list(state.history)
+        self.end, self.ended_at = state.end, state.ended_at
+        self.task_counter = state.task_counter
+        self.effects: list[Any] = []
+        self.hops = 0
+        self._calendar: WorkCalendar | None = None
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def applicant(self) -> Hashable:
+        return self.base.applicant
+
+    @property
+    def finished(self) -> bool:
+        return self.ended_at is not None
+
+    def rule_context(self) -> RuleContext:
+        return RuleContext(self.directory, self.base.applicant, self.base.applicant_unit,
+                           self.data, self.spec.fields,
+                           self.claim.claimers if self.claim else ())
+
+    def people(self, rule: PersonRule) -> tuple[Hashable, ...]:
+        return resolve_people(rule, self.rule_context())
+
+    def expression_context(self, expr: Expr | None = None) -> dict[str, Any]:
+        """Names a condition can read: form, applicant, now and the records it uses."""
+        context: dict[str, Any] = {
+            "form": values.typed(self.spec.all_forms, self.data),
+            "applicant": {"id": self.base.applicant, "unit": self.base.applicant_unit},
+            "now": self.now,
+        }
+        names = expr.names() if expr is not None else frozenset()
+        records: dict[str, dict[str, Any]] = {}
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "record" and len(parts) >= 3:
+                records.setdefault(parts[1], {})[parts[2]] = \
+                    record_value(self.rule_context(), parts[1], parts[2])
+        context["record"] = records
+        return context
+
+    def holds(self, expr: Expr) -> bool:
+        return expr.holds(self.expression_context(expr))
+
+    def value(self, expr: Expr) -> Any:
+        return expr.evaluate(self.expression_context(expr))
+
+    def lookup_name(self, dotted: str) -> Any:
+        parts = dotted.split(".")
+        if parts[0] == "record" and len(parts) >= 3:
+            return record_value(self.rule_context(), parts[1], parts[2])
+        return lookup(self.expression_context(), dotted)
+
+    def calendar(self) -> WorkCalendar:
+        if self._calendar is None:
+            self._calendar = self.directory.calendar()
+        return self._calendar
+
+    def later(self, duration: Duration) -> datetime:
+        return add_duration(self.now, duration, self.calendar())
+
+    def step(self, step_id: str) -> StepSpec:
+        step = self.spec.step(step_id)
+        if step is None:
+            raise DefinitionError(en=f"the definition has no step '{step_id}'")
+        return step
+
+    def open_tasks(self, step_id: str | None = None) -> list[Task]:
+        return [t for t in self.tasks.values()
+                if t.open and (step_id is None or t.step == step_id)]
+
+    # ------------------------------------------------------------------ history
+    def log(self, action: str, *, step: str | None = None, task: str | None = None,
+            comment: str | None = None, changes: Mapping[str, Any] | None = None,
+            **details: Any) -> None:
+        actor = self.actor if self.actor is not None else SYSTEM
+        self.history.append(HistoryEntry(
+            self.now, actor, action, step, task, comment,
+            freeze(changes or {}), freeze({k: v for k, v in details.items() if v is not None})))
+
+    def merge_data(self, new: Mapping[str, Any]) -> dict[str, list[Any]]:
+        """Store form values; returns {field: [old, new]} for the ones that changed."""
+        changes = {}
+        for name, value in new.items():
+            old = self.data.get(name)
+            if old != value:
+                changes[name] = [old, value]
+            self.data[name] = value
+        return changes
+
+    # ------------------------------------------------------------------ tasks
+    def open_task(self, step: StepSpec, kind: str, *, assignees: Iterable[Hashable] = (),
+                  pool: Pool | None = None, main: bool = True, rule: str = "") -> Task:
+        """Create a task; tell its people; start its SLA and timeout timers if ``main``."""
+        self.task_counter += 1
+        task = Task(f"t{self.task_counter}", step.id, kind, self.now,
+                    assignees=tuple(dict.fromkeys(assignees)), pool=pool)
+        self.tasks[task.id] = task
+        if pool is not None:
+            self.effects.append(OfferToPool(self.instance, task.id, step.id, pool.role,
+                                            pool.unit, pool.within, pool.anyone))
+        elif task.assignees:
+            self.effects.append(Assign(self.instance, task.id, step.id, task.assignees))
+            self.notify(task.assignees, "task_assigned", task)
+        elif kind in ("approval", "task", "revise"):
+            self.effects.append(Unassigned(self.instance, task.id, step.id, rule))
+            self.log("unassigned", step=step.id, task=task.id, rule=rule)
+        if main:
+            self._start_timers(step, task)
+        return task
+
+    def _start_timers(self, step: StepSpec, task: Task) -> None:
+        sla = step.sla
+        if sla is not None and sla.remind_after is not None:
+            self.schedule(task, "remind", self.later(sla.remind_after))
+        if sla is not None and sla.escalate_after is not None:
+            self.schedule(task, "escalate", self.later(sla.escalate_after))
+        if step.timeout is not None:
+            self.schedule(task, "timeout", self.later(step.timeout.after))
+
+    def update_task(self, task: Task, **changes: Any) -> Task:
+        task = replace(task, **changes)
+        self.tasks[task.id] = task
+        if "assignees" in changes:
+            self.effects.append(Assign(self.instance, task.id, task.step, task.assignees))
+        return task
+
+    def decide(self, task: Task, action: str, comment: str | None = None) -> Task:
+        decision = Decision(self.actor, action, self.now, comment)
+        return self.update_task(task, decisions=task.decisions + (decision,))
+
+    def close_task(self, task: Task, outcome: str) -> Task:
+        task = self.update_task(self.tasks[task.id], closed_at=self.now, outcome=outcome)
+        for timer in [t for t in self.timers if t.task == task.id]:
+            self.cancel_timer(timer)
+        self.effects.append(TaskClosed(self.instance, task.id, task.step, outcome))
+        return task
+
+    def close_step_tasks(self, step_id: str, outcome: str) -> None:
+        for task in self.open_tasks(step_id):
+            self.close_task(task, outcome)
+
+    # ------------------------------------------------------------------ timers
+    def timer_key(self, task: Task, purpose: str) -> str:
+        return f"{self.instance}:{task.id}:{purpose}"
+
+    def schedule(self, task: Task, purpose: str, at: datetime) -> None:
+        key = self.timer_key(task, purpose)
+        self.timers = [t for t in self.timers if t.key != key]
+        self.timers.append(TimerRef(key, at, purpose, task.id))
+        self.effects.append(ScheduleTimer(key, at, purpose, self.instance, task.id))
+
+    def cancel_timer(self, timer: TimerRef) -> None:
+        self.timers = [t for t in self.timers if t.key != timer.key]
+        self.effects.append(CancelTimer(timer.key, self.instance))
+
+    # ------------------------------------------------------------------ notify
+    def notify(self, recipients: Iterable[Hashable], kind: str, task: Task | None = None,
+               *, priority: str = "normal", **params: Any) -> None:
+        people = tuple(p for p in dict.fromkeys(recipients) if p is not None and p != SYSTEM)
+        if not people:
+            return
+        step = self.spec.step(task.step) if task is not None else None
+        base = {"process": self.spec.key, "process_name": self.spec.name,
+                "process_name_en": self.spec.name_en or self.spec.name}
+        if step is not None:
+            base.update(step=step.id, step_name=step.name, step_name_en=step.name_en or step.name)
+        base.update({k: v for k, v in params.items() if v is not None})
+        self.effects.append(Notify(people, kind, self.instance,
+                                   task.id if task is not None else None,
+                                   f"workflows.{kind}", MappingProxyType(base), priority))
+
+    # ------------------------------------------------------------------ routing
+    def route(self, step: StepSpec, outcome: str) -> None:
+        """Leave ``step`` along its ``outcome`` transition."""
+        target = step.target(outcome)
+        if target is None:
+            raise DefinitionError(en=f"step '{step.id}' has no transition for '{outcome}'")
+        self.goto(target)
+
+    def goto(self, target: str) -> None:
+        """Enter a step or an end (closing whatever is still open in the current step)."""
+        self.hops += 1
+        if self.hops > MAX_HOPS:
+            raise DefinitionError(en="the definition loops through automatic steps without "
+                                  "waiting for anyone")
+        for step_id in self.current:
+            self.close_step_tasks(step_id, "left")
+        end = self.spec.end(target)
+        if end is not None:
+            self.finish(end.status, end.id)
+            return
+        step = self.step(target)
+        self.current = [step.id]
+        self.status = "running"
+        self.log("enter", step=step.id)
+        for rule in step.notify:
+            self.notify(self.people(rule), "step_entered", None, step=step.id,
+                        step_name=step.name, step_name_en=step.name_en or step.name)
+        from workflows.kinds import kind_of
+        kind_of(step).enter(self, step)
+
+    def finish(self, status: str, end_id: str | None) -> None:
+        """Reach a final status: close everything, stop timers, give places back."""
+        for task in self.open_tasks():
+            self.close_task(task, status)
+        for timer in list(self.timers):
+            self.cancel_timer(timer)
+        for reservation in list(self.reservations):
+            if self._releases(reservation, status):
+                self.release(reservation)
+        self.status, self.end, self.ended_at = status, end_id, self.now
+        self.current = []
+        self.log("end", status=status, end=end_id)
+        self.effects.append(Finished(self.instance, status, end_id))
+        self.notify([self.base.applicant], "ended", None, status=status, end=end_id,
+                    priority="normal")
+
+    def _releases(self, reservation: Reservation, status: str) -> bool:
+        if reservation.status != "granted":
+            return True
+        step = self.spec.step(reservation.step)
+        release_on = getattr(step.config, "release_on", ()) if step else ()
+        return status in release_on
+
+    def release(self, reservation: Reservation) -> None:
+        promoted = self.directory.release(reservation.resource, self.instance)
+        self.reservations = [r for r in self.reservations if r.resource != reservation.resource]
+        self.log("released", step=reservation.step, resource=reservation.resource)
+        if promoted is not None and promoted != self.instance:
+            self.effects.append(Promoted(promoted, reservation.resource))
+
+    def set_claim(self, group: ClaimGroup | None) -> None:
+        self.claim = group
+
+    # ------------------------------------------------------------------ result
+    def freeze(self, *, bump: bool = True) -> InstanceState:
+        return replace(
+            self.base, status=self.status, current=tuple(self.current),
+            tasks=tuple(self.tasks.values()), data=freeze(self.data),
+            version=self.base.version + (1 if bump else 0), history=tuple(self.history),
+            claim=self.claim, reservations=tuple(self.reservations), timers=tuple(self.timers),
+            end=self.end, ended_at=self.ended_at, task_counter=self.task_counter)

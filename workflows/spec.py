@@ -1,0 +1,173 @@
+"""The parsed, frozen form of a process definition (what the loader returns).
+
+A spec never changes once loaded; running instances refer to it by key and digest.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from workflows.durations import Duration
+from workflows.fields import FieldSpec, FormSpec
+from workflows.rules import PersonRule
+
+END_STATUSES = ("completed", "approved", "rejected", "withdrawn", "cancelled", "expired")
+RUNNING_STATUSES = ("running", "returned", "waitlisted")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class Template:
+    """Text with ``{dotted.name}`` placeholders, e.g. ``course:{form.course}``."""
+
+    text: str
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in _PLACEHOLDER.findall(self.text))
+
+    def render(self, lookup: Any) -> str | None:
+        """The text with each placeholder replaced; None if any value is missing."""
+        missing = False
+
+        def substitute(match: re.Match) -> str:
+            nonlocal missing
+            value = lookup(match.group(1).strip())
+            if value is None or value == "":
+                missing = True
+                return ""
+            return str(value)
+
+        rendered = _PLACEHOLDER.sub(substitute, self.text)
+        return None if missing else rendered
+
+
+@dataclass(frozen=True)
+class Sla:
+    """Reminder, escalation and their targets for the tasks of a step."""
+
+    remind_after: Duration | None = None
+    escalate_after: Duration | None = None
+    escalate_to: PersonRule | None = None
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """When a step has waited ``after``, it is left towards ``go`` (a step or an end)."""
+
+    after: Duration
+    go: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    id: str
+    kind: str
+    name: str
+    name_en: str | None = None
+    description: str | None = None
+    form: FormSpec = FormSpec()
+    next: Mapping[str, str] = field(default_factory=dict)  # outcome -> step or end id
+    sla: Sla | None = None
+    timeout: Timeout | None = None
+    notify: tuple[PersonRule, ...] = ()
+    withdraw: bool = True
+    config: Any = None  # the kind's own settings (see workflows.kinds)
+    line: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "next", MappingProxyType(dict(self.next)))
+
+    def label(self, locale: str = "zh") -> str:
+        return self.name_en if str(locale).startswith("en") and self.name_en else self.name
+
+    def target(self, outcome: str) -> str | None:
+        return self.next.get(outcome)
+
+
+@dataclass(frozen=True)
+class EndSpec:
+    id: str
+    status: str
+    name: str
+    name_en: str | None = None
+    line: int | None = None
+
+    def label(self, locale: str = "zh") -> str:
+        return self.name_en if str(locale).startswith("en") and self.name_en else self.name
+
+
+@dataclass(frozen=True)
+class StartSpec:
+    who: tuple[PersonRule, ...]
+    form: FormSpec = FormSpec()
+    first: str = ""
+    one_active_per_applicant: bool = False
+    unique: Template | None = None
+    withdraw: bool = True
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    key: str
+    name: str
+    start: StartSpec
+    steps: tuple[StepSpec, ...]
+    ends: tuple[EndSpec, ...]
+    name_en: str | None = None
+    description: str | None = None
+    description_en: str | None = None
+    file: str = "<definition>"
+    digest: str = ""
+
+    def step(self, step_id: str) -> StepSpec | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def end(self, end_id: str) -> EndSpec | None:
+        return next((e for e in self.ends if e.id == end_id), None)
+
+    def label(self, locale: str = "zh") -> str:
+        return self.name_en if str(locale).startswith("en") and self.name_en else self.name
+
+    @cached_property
+    def fields(self) -> Mapping[str, FieldSpec]:
+        """Every field of the start form and of the step forms, by name."""
+        out = {f.name: f for f in self.start.form.fields}
+        for step in self.steps:
+            for spec in step.form.fields:
+                out.setdefault(spec.name, spec)
+        return MappingProxyType(out)
+
+    def person_rules(self) -> list[PersonRule]:
+        """Every person rule in the definition (starters, approvers, pools, …)."""
+        rules = list(self.start.who)
+        for step in self.steps:
+            rules += [getattr(step.config, name, None)
+                      for name in ("approvers", "assignee", "pool", "objectors")]
+            rules += list(step.notify) + [step.sla.escalate_to if step.sla else None]
+        return [rule for rule in rules if rule is not None]
+
+    @cached_property
+    def all_forms(self) -> FormSpec:
+        return FormSpec(tuple(self.fields.values()))
+
+# Labels of instance statuses, for lists, diagrams and notifications.
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "running": ("办理中", "In progress"),
+    "returned": ("已退回修改", "Returned for revision"),
+    "waitlisted": ("候补中", "On the waiting list"),
+    "completed": ("已完成", "Completed"),
+    "approved": ("已通过", "Approved"),
+    "rejected": ("未通过", "Rejected"),
+    "withdrawn": ("已撤回", "Withdrawn"),
+    "cancelled": ("已取消", "Cancelled"),
+    "expired": ("已过期", "Expired"),
+}
+
+
+def status_label(status: str, locale: str = "zh") -> str:
+    zh, en = STATUS_LABELS.get(status, (status, status))
+    return en if str(locale).startswith("en") else zh

@@ -1,0 +1,303 @@
+"""Checking submitted form data against a ``FormSpec``.
+
+The forms package validates in the browser-facing layer; the engine checks again here
+because it is the last line before data is stored in an instance.  Values are kept
+JSON-ready (dates as ISO text, decimals as text); ``typed`` turns them back into
+``date``/``Decimal`` for conditions.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from fnmatch import fnmatch
+from typing import Any, Callable, Mapping
+
+from workflows.fields import FieldSpec, FormSpec
+
+Message = tuple[str, str]  # (zh, en)
+Cleaner = Callable[[FieldSpec, Any], tuple[Any, list[Message]]]
+
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ID_CARD = re.compile(r"^\d{17}[\dX]$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, tuple, dict)) and not value) or \
+        (isinstance(value, str) and not value.strip())
+
+
+def _text(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    if isinstance(value, (dict, list, bool)):
+        return None, [("请输入文字", "Enter text")]
+    text = str(value).strip() if spec.type == "text" else str(value).replace("\r\n", "\n")
+    errors: list[Message] = []
+    if spec.min_length is not None and len(text) < spec.min_length:
+        errors.append((f"至少 {spec.min_length} 个字", f"At least {spec.min_length} characters"))
+    if spec.max_length is not None and len(text) > spec.max_length:
+        errors.append((f"最多 {spec.max_length} 个字", f"At most {spec.max_length} characters"))
+    if spec.pattern and not re.fullmatch(spec.pattern, text):
+        errors.append((spec.pattern_message or "格式不正确",
+                       spec.pattern_message_en or spec.pattern_message or "Wrong format"))
+    return text, errors
+
+
+def _range_errors(spec: FieldSpec, value: Any) -> list[Message]:
+    errors: list[Message] = []
+    if spec.min is not None and value < _bound(spec, spec.min):
+        errors.append((f"不能小于 {spec.min}", f"Must be at least {spec.min}"))
+    if spec.max is not None and value > _bound(spec, spec.max):
+        errors.append((f"不能大于 {spec.max}", f"Must be at most {spec.max}"))
+    return errors
+
+
+def _bound(spec: FieldSpec, bound: Any) -> Any:
+    if spec.type == "date":
+        return date.fromisoformat(str(bound))
+    if spec.type == "datetime":
+        return _naive(datetime.fromisoformat(str(bound)))
+    return bound
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _integer(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,18}\s*", value):
+        number = int(value)
+    elif isinstance(value, (float, Decimal)) and value == int(value):
+        number = int(value)
+    if number is None:
+        return None, [("请输入整数", "Enter a whole number")]
+    return number, _range_errors(spec, number)
+
+
+def _decimal(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, (bool, dict, list)) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        return None, [("请输入数字", "Enter a number")]
+    errors = _range_errors(spec, number)
+    if spec.places is not None and -number.as_tuple().exponent > spec.places:
+        errors.append((f"最多 {spec.places} 位小数", f"At most {spec.places} decimal places"))
+    return str(number), errors
+
+
+def _date(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    try:
+        if isinstance(value, datetime):
+            day = value.date()
+        elif isinstance(value, date):
+            day = value
+        else:
+            day = date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return None, [("请输入日期，如 2025-05-01", "Enter a date like 2025-05-01")]
+    return day.isoformat(), _range_errors(spec, day)
+
+
+def _datetime(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    try:
+        moment = value if isinstance(value, datetime) else \
+            datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None, [("请输入日期时间", "Enter a date and time")]
+    return moment.isoformat(), _range_errors(spec, _naive(moment))
+
+
+def _choice(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if text is None or spec.choice(text) is None:
+        return None, [("请从选项中选择", "Pick one of the options")]
+    return text, []
+
+
+def _multichoice(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        return None, [("请从选项中选择", "Pick from the options")]
+    picked: list[str] = []
+    for item in items:
+        chosen, errors = _choice(spec, item)
+        if errors:
+            return None, errors
+        if chosen not in picked:
+            picked.append(chosen)
+    errors: list[Message] = []
+    if spec.min is not None and len(picked) < spec.min:
+        errors.append((f"至少选择 {spec.min} 项", f"Pick at least {spec.min}"))
+    if spec.max is not None and len(picked) > spec.max:
+        errors.append((f"最多选择 {spec.max} 项", f"Pick at most {spec.max}"))
+    return picked, errors
+
+
+_TRUE = {"true", "1", "yes", "on", "y", "是"}
+_FALSE = {"false", "0", "no", "off", "n", "否"}
+
+
+def _boolean(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    if isinstance(value, bool):
+        return value, []
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True, []
+    if text in _FALSE:
+        return False, []
+    return None, [("请选择是或否", "Choose yes or no")]
+
+
+def _phone(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    digits = re.sub(r"[\s-]", "", str(value))
+    digits = digits[3:] if digits.startswith("+86") else digits
+    if not _PHONE.match(digits):
+        return None, [("请输入 11 位手机号", "Enter an 11-digit mobile number")]
+    return digits, []
+
+
+def id_card_ok(number: str) -> bool:
+    """Whether an 18-digit resident ID number has a correct check digit (GB 11643)."""
+    if not _ID_CARD.match(number):
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
+    return _ID_CHECK[total % 11] == number[17]
+
+
+def _id_card(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    number = str(value).strip().upper()
+    if not id_card_ok(number):
+        return None, [("身份证号码不正确", "Not a valid ID card number")]
+    return number, []
+
+
+def _email(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    text = str(value).strip()
+    if len(text) > 254 or not _EMAIL.match(text):
+        return None, [("邮箱格式不正确", "Not a valid email address")]
+    return text, []
+
+
+def _file(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    # Files are uploaded by the web layer; the engine stores references to them: an id
+    # or a mapping like {"id": ..., "name": ..., "mime": ..., "size": ...}.
+    items = value if isinstance(value, list) else [value]
+    if len(items) > spec.max_files:
+        return None, [(f"最多上传 {spec.max_files} 个文件", f"At most {spec.max_files} files")]
+    for item in items:
+        problem = _file_problem(spec, item)
+        if problem:
+            return None, [problem]
+    return (items if spec.max_files > 1 else items[0]), []
+
+
+def _file_problem(spec: FieldSpec, item: Any) -> Message | None:
+    if isinstance(item, (str, int)) and not isinstance(item, bool):
+        return None
+    if not isinstance(item, Mapping) or not ("id" in item or "key" in item):
+        return ("文件无效", "Not a valid file")
+    mime = item.get("mime")
+    if spec.accept and mime is not None and not any(
+            fnmatch(str(mime), pattern) for pattern in spec.accept if "/" in pattern):
+        return ("文件类型不允许", "This type of file is not allowed")
+    size = item.get("size")
+    if spec.max_size is not None and isinstance(size, int) and size > spec.max_size:
+        return ("文件太大", "The file is too large")
+    return None
+
+
+def _reference(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    # Units, stations and slots are chosen from lists; the web layer checks they exist.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, []
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        return (int(text) if text.isdigit() else text), []
+    return None, [("请选择", "Please choose one")]
+
+
+CLEANERS: dict[str, Cleaner] = {
+    "text": _text, "textarea": _text, "integer": _integer, "decimal": _decimal,
+    "date": _date, "datetime": _datetime, "choice": _choice, "multichoice": _multichoice,
+    "boolean": _boolean, "phone": _phone, "id_card": _id_card, "email": _email,
+    "file": _file, "org_unit": _reference, "station": _reference, "slot": _reference,
+    "record": _reference,
+}
+
+
+def clean_value(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
+    """The stored form of ``value`` for this field and the problems with it."""
+    if is_empty(value):
+        return None, []
+    return CLEANERS[spec.type](spec, value)
+
+
+def typed(form: FormSpec, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with dates and decimals as Python values, for conditions to compare."""
+    out = dict(data)
+    for spec in form.fields:
+        value = out.get(spec.name)
+        if value is None:
+            continue
+        try:
+            if spec.type == "decimal":
+                out[spec.name] = Decimal(str(value))
+            elif spec.type == "date":
+                out[spec.name] = date.fromisoformat(str(value)[:10])
+            elif spec.type == "datetime":
+                out[spec.name] = datetime.fromisoformat(str(value))
+        except (ValueError, InvalidOperation):
+            pass  # leave the text; conditions on it are then simply false
+    return out
+
+
+def clean_form(form: FormSpec, data: Mapping[str, Any] | None,
+               base: Mapping[str, Any] | None = None
+               ) -> tuple[dict[str, Any], dict[str, list[Message]]]:
+    """Check ``data`` against ``form``: the cleaned values and the errors per field.
+
+    Unknown keys are dropped; fields whose ``show_if`` does not hold are dropped too
+    (and not required).  Cross-field rules run only when every field is fine, so a
+    person sees the simple problems first.  Errors of the whole form are under "".
+    ``base`` is data already known (typed, e.g. the start form when a step form is
+    filled): show_if and rules see it under ``form`` beneath this form's own values.
+    """
+    data = data or {}
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[Message]] = {}
+    for spec in form.fields:
+        raw = data[spec.name] if spec.name in data else spec.default
+        value, problems = clean_value(spec, raw)
+        cleaned[spec.name] = value
+        if problems:
+            errors[spec.name] = problems
+    visible = _visible(form, cleaned, base)
+    errors = {name: msgs for name, msgs in errors.items() if name in visible}
+    for spec in form.fields:
+        if spec.name in visible and spec.required and is_empty(visible[spec.name]) \
+                and spec.name not in errors:
+            errors[spec.name] = [("此项必填", "This field is required")]
+    if not errors:
+        scope = {"form": {**(base or {}), **typed(form, visible)}}
+        for rule in form.rules:
+            if not rule.check.holds(scope):
+                errors.setdefault(rule.field or "", []).append(
+                    (rule.message, rule.message_en or rule.message))
+    return visible, errors
+
+
+def _visible(form: FormSpec, cleaned: dict[str, Any],
+             base: Mapping[str, Any] | None) -> dict[str, Any]:
+    visible = dict(cleaned)
+    for spec in form.fields:
+        if spec.show_if is not None and \
+                not spec.show_if.holds({"form": {**(base or {}), **typed(form, visible)}}):
+            visible.pop(spec.name, None)
+    return visible

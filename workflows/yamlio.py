@@ -1,0 +1,147 @@
+"""Reading YAML while keeping the line of every mapping, key and list item.
+
+PyYAML's safe loader drops positions and silently keeps the last of duplicate keys.
+This loader builds ``LineMap``/``LineList`` (plain ``dict``/``list`` subclasses that
+also carry line numbers) and reports duplicate keys.  Mapping keys are always kept as
+the text written: YAML 1.1 would otherwise turn a choice value ``yes`` into ``True``.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from workflows.problems import ProblemLog
+
+MAX_BYTES = 512 * 1024      # a definition is a page or two; anything bigger is a mistake
+MAX_EXPANDED_NODES = 50_000  # aliases can multiply a small file ("billion laughs")
+
+
+class LineMap(dict):
+    """A dict from YAML, with ``line`` (of the mapping) and ``key_lines``."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.key_lines: dict[str, int] = {}
+
+
+class LineList(list):
+    """A list from YAML, with ``line`` (of the list) and ``item_lines``."""
+
+    line: int | None = None
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.item_lines: list[int] = []
+
+
+def line_of(container: Any, key: Any = None) -> int | None:
+    """The line of ``container[key]`` (or of the container); None for plain data."""
+    if key is not None:
+        if isinstance(container, LineMap) and key in container.key_lines:
+            return container.key_lines[key]
+        if isinstance(container, LineList) and isinstance(key, int) \
+                and 0 <= key < len(container.item_lines):
+            return container.item_lines[key]
+    return getattr(container, "line", None)
+
+
+class _Loader(yaml.SafeLoader):
+    log: ProblemLog
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineMap:
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            if key_node.value in seen:
+                loader.log.add(_line(key_node), f"duplicate key '{key_node.value}' "
+                               f"(first at line {seen[key_node.value]}); YAML would keep only the last")
+            else:
+                seen[key_node.value] = _line(key_node)
+    loader.flatten_mapping(node)  # resolves "<<: *anchor" merges
+    mapping = LineMap()
+    mapping.line = _line(node)
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            loader.log.add(_line(key_node), "a key must be plain text")
+            continue
+        key = key_node.value
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_lines[key] = _line(key_node)
+    return mapping
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+    items = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    items.line = _line(node)
+    items.item_lines = [_line(child) for child in node.value]
+    return items
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a cycle counts once; the constructor rejects real recursion
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[id(node)] = size
+    return size
+
+
+def load_yaml(text: str, log: ProblemLog) -> Any:
+    """The YAML document in ``text`` as LineMap/LineList data; problems go to ``log``."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        log.add(None, f"the file is larger than {MAX_BYTES // 1024} KB")
+        return None
+    loader = _Loader(text)
+    loader.log = log
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            log.add(None, "the file is empty")
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            log.add(_line(node), "the document is too large once its aliases (*name) are expanded")
+            return None
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        log.add(line, f"not valid YAML: {exc.problem or exc.context}")
+        return None
+    except RecursionError:
+        log.add(None, "not valid YAML: it is nested too deeply")
+        return None
+    except yaml.YAMLError as exc:
+        log.add(None, f"not valid YAML: {exc}")
+        return None
+    finally:
+        loader.dispose()
+
+
+def plain(data: Any) -> Any:
+    """A JSON-ready copy of YAML data: plain dicts and lists, dates as ISO text."""
+    if isinstance(data, dict):
+        return {str(k): plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [plain(v) for v in data]
+    if isinstance(data, (date, datetime)):
+        return data.isoformat()
+    if isinstance(data, bytes):
+        return data.hex()
+    return data
