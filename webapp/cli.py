@@ -36,6 +36,7 @@ def seed_demo_command():
     except UserError as exc:
         raise click.ClickException(f"DEMO_PASSWORD: {exc}") from exc
     added = demo.seed(password)
+    added["process versions"] = demo.publish_processes()
     db.session.commit()
     summary = ", ".join(f"{n} {what}" for what, n in added.items())
     click.echo(f"Demo data: added {summary}." if any(added.values())
@@ -117,5 +118,8 @@ def queue_check_command(timeout):
 
 
 def init_app(app: Flask) -> None:
-    for command in (seed_demo_command, create_user_command, worker_command, queue_check_command):
+    from webapp.workflow_cli import workflows_cli
+
+    for command in (seed_demo_command, create_user_command, worker_command, queue_check_command,
+                    workflows_cli):
         app.cli.add_command(command)

@@ -149,6 +149,13 @@ def _ensure_pairing(branch_code: str, station_code: str) -> int:
     return 1
 
 
+def publish_processes() -> int:
+    """Publish the shipped definitions; returns how many new versions that made."""
+    from webapp.services.workflow import publish_file, shipped_definitions
+
+    return sum(publish_file(path).created for path in shipped_definitions())
+
+
 def demo_user_rows() -> list[tuple[str, str, str]]:
     return [(u.username, u.display_name, u.does) for u in USERS]
 

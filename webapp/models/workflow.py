@@ -1,0 +1,205 @@
+"""Persistence of the workflow engine: definitions and their versions, running instances,
+the inbox index of their tasks, the append-only history, timers and shared capacity.
+
+The engine's ``InstanceState`` (JSON in ``Instance.state``) is the truth about an instance;
+``Task``/``TaskAssignee`` rows are the index that lets an inbox or a pool be one indexed
+query, kept in step with the state by the engine's effects in the same transaction.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.org import OrgUnit
+from webapp.models.types import UTCDateTime, binary_string, utcnow
+from webapp.models.users import User
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ProcessDefinition(db.Model):
+    """A process (by key) across all its published versions."""
+
+    __tablename__ = "process_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    # Retired: no new starts; running instances finish on their version.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list[DefinitionVersion]] = relationship(
+        back_populates="definition", order_by="DefinitionVersion.version")
+
+    @property
+    def latest(self) -> DefinitionVersion | None:
+        return self.versions[-1] if self.versions else None
+
+
+class DefinitionVersion(db.Model):
+    __tablename__ = "definition_versions"
+    __table_args__ = (UniqueConstraint("definition_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    definition: Mapped[ProcessDefinition] = relationship(back_populates="versions")
+    published_by: Mapped[User | None] = relationship()
+
+
+class Instance(db.Model):
+    """One run of a process, pinned to the version it started on."""
+
+    __tablename__ = "instances"
+    __table_args__ = (
+        Index("ix_instances_process_status", "process_key", "status"),
+        Index("ix_instances_applicant_status", "applicant_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("definition_versions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(64))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    # The applicant's unit path at the start: staff see instances below their units.
+    unit_path: Mapped[str] = mapped_column(binary_string(512), index=True, default="")
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    steps: Mapped[str] = mapped_column(String(200), default="")  # current step ids, comma-separated
+    title: Mapped[str] = mapped_column(String(200), default="")
+    # For "one active per applicant" rules: the engine's key for what must be unique.
+    unique_key: Mapped[str | None] = mapped_column(String(200))
+    # Set while the instance runs if its process allows one at a time per applicant (or
+    # per unique key); the unique index turns a race of two starts into one refusal.
+    active_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    state: Mapped[dict] = mapped_column(JSONType)
+    # Bumped by every action; a write that read an older one is a conflict (409).
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    version: Mapped[DefinitionVersion] = relationship()
+    applicant: Mapped[User] = relationship()
+    unit: Mapped[OrgUnit | None] = relationship()
+
+
+class Task(db.Model):
+    """The inbox index of one engine task (open or closed)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "key"),
+        Index("ix_tasks_pool", "status", "pool_role", "pool_unit_path"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))  # the engine's task id in the instance
+    step: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | closed
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    pool_role: Mapped[str | None] = mapped_column(String(32))
+    pool_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    pool_unit_path: Mapped[str | None] = mapped_column(binary_string(512))
+    pool_within: Mapped[bool] = mapped_column(Boolean, default=True)
+    pool_anyone: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    instance: Mapped[Instance] = relationship()
+    assignees: Mapped[list[TaskAssignee]] = relationship(cascade="all, delete-orphan")
+
+
+class TaskAssignee(db.Model):
+    """A person the task is for (resolved by the step's rule, or its claimer)."""
+
+    __tablename__ = "task_assignees"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class HistoryEntry(db.Model):
+    """Append-only: who did what to an instance, when, with what comment and data."""
+
+    __tablename__ = "history"
+    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str | None] = mapped_column(String(64))
+    task_key: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSONType)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Timer(db.Model):
+    """A wake-up the engine asked for; the database is the truth, RQ only the alarm clock."""
+
+    __tablename__ = "timers"
+    __table_args__ = (UniqueConstraint("instance_id", "key"),
+                      Index("ix_timers_status_fire_at", "status", "fire_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(String(20))
+    task_key: Mapped[str | None] = mapped_column(String(64))
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|fired|cancelled
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CapacityResource(db.Model):
+    """Something with a limited number of places: a course's seats, a duty slot, a quota."""
+
+    __tablename__ = "capacity_resources"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+    next_seq: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Reservation(db.Model):
+    __tablename__ = "reservations"
+    __table_args__ = (UniqueConstraint("resource_key", "instance_id"),
+                      Index("ix_reservations_queue", "resource_key", "status", "seq"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_key: Mapped[str] = mapped_column(ForeignKey("capacity_resources.key"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    status: Mapped[str] = mapped_column(String(12))  # granted | waitlisted | released
+    seq: Mapped[int] = mapped_column(Integer)  # arrival order on the waiting list
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarDay(db.Model):
+    """An exception to Monday–Friday: a public holiday, or a make-up working day (调休)."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(50), default="")

@@ -1,0 +1,199 @@
+"""The engine's view of the organisation and of shared capacity, over the database.
+
+Implements ``workflows.directory.Directory``.  One instance lives for one transaction:
+it caches units it has read, and its capacity operations take part in the caller's
+transaction, so a rolled-back step gives its places back.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import Membership, OrgUnit, Pairing, User
+from webapp.models.workflow import CalendarDay, CapacityResource, Instance, Reservation
+from workflows.directory import GRANTED, REFUSED, WAITLISTED, Unit
+from workflows.durations import WorkCalendar
+
+# Record sources a definition's ``record`` fields may name ("course", "retreat_batch"…):
+# name → function(record_id) → attributes or None.  Domain modules register theirs.
+RECORD_SOURCES: dict[str, Callable[[Any], Mapping[str, Any] | None]] = {}
+
+
+def _as_unit(row: OrgUnit) -> Unit:
+    return Unit(row.id, row.code, row.kind, row.parent_id, row.name)
+
+
+class DbDirectory:
+    def __init__(self) -> None:
+        self._units: dict[int, OrgUnit] = {}
+
+    # -------------------------------------------------------------- organisation
+    def _unit_row(self, unit_id) -> OrgUnit | None:
+        if not isinstance(unit_id, int) or isinstance(unit_id, bool):
+            return None
+        if unit_id not in self._units:
+            row = db.session.get(OrgUnit, unit_id)
+            if row is None:
+                return None
+            self._units[unit_id] = row
+        return self._units[unit_id]
+
+    def unit(self, unit_id) -> Unit | None:
+        row = self._unit_row(unit_id)
+        return _as_unit(row) if row is not None else None
+
+    def unit_by_code(self, code: str) -> Unit | None:
+        row = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+        if row is None:
+            return None
+        self._units[row.id] = row
+        return _as_unit(row)
+
+    def ancestors(self, unit_id) -> list[Unit]:
+        row = self._unit_row(unit_id)
+        if row is None:
+            return []
+        missing = [i for i in row.ancestor_ids if i not in self._units]
+        if missing:
+            for found in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(missing))):
+                self._units[found.id] = found
+        return [_as_unit(self._units[i]) for i in reversed(row.ancestor_ids) if i in self._units]
+
+    def unit_of(self, user_id) -> int | None:
+        return db.session.scalar(select(User.unit_id).where(User.id == user_id))
+
+    def roles_of(self, user_id) -> list[tuple[str, int]]:
+        rows = db.session.execute(select(Membership.role, Membership.unit_id)
+                                  .where(Membership.user_id == user_id))
+        return [(role, unit_id) for role, unit_id in rows]
+
+    def users_with_role(self, role: str, unit_id, *, inherit: bool = True) -> list[int]:
+        row = self._unit_row(unit_id)
+        if row is None:
+            return []
+        unit_ids = row.ancestor_ids if inherit else [row.id]
+        stmt = (select(Membership.user_id).join(User, User.id == Membership.user_id)
+                .where(Membership.role == role, Membership.unit_id.in_(unit_ids),
+                       User.active.is_(True))
+                .distinct().order_by(Membership.user_id))
+        return list(db.session.scalars(stmt))
+
+    def paired_unit(self, unit_id) -> int | None:
+        row = db.session.execute(
+            select(Pairing.branch_id, Pairing.station_id)
+            .where(Pairing.active.is_(True),
+                   (Pairing.branch_id == unit_id) | (Pairing.station_id == unit_id))
+            .order_by(Pairing.id)).first()
+        if row is None:
+            return None
+        return row.station_id if row.branch_id == unit_id else row.branch_id
+
+    def record(self, source: str, record_id) -> Mapping[str, Any] | None:
+        lookup = RECORD_SOURCES.get(source)
+        return lookup(record_id) if lookup else None
+
+    def has_active(self, process_key: str, user_id, unique_key: str | None) -> bool:
+        # Open, and not the row of the instance being started right now.
+        stmt = select(Instance.id).where(Instance.process_key == process_key,
+                                         Instance.applicant_id == user_id,
+                                         Instance.closed_at.is_(None),
+                                         Instance.status != "starting")
+        if unique_key is not None:
+            stmt = stmt.where(Instance.unique_key == unique_key)
+        return db.session.scalar(stmt.limit(1)) is not None
+
+    # -------------------------------------------------------------- capacity
+    def reserve(self, resource: str, instance_id, capacity: int | None, *,
+                waitlist: bool) -> str:
+        existing = db.session.scalar(select(Reservation).where(
+            Reservation.resource_key == resource, Reservation.instance_id == instance_id,
+            Reservation.status != "released"))
+        if existing is not None:
+            return GRANTED if existing.status == "granted" else WAITLISTED
+        if not self._ensure_resource(resource, capacity):
+            return REFUSED
+        # One conditional UPDATE is the whole race: concurrent callers queue on the row
+        # (PostgreSQL re-checks the WHERE after the lock; SQLite has one writer at a time).
+        took = db.session.execute(
+            update(CapacityResource)
+            .where(CapacityResource.key == resource,
+                   CapacityResource.capacity.is_(None)
+                   | (CapacityResource.granted < CapacityResource.capacity))
+            .values(granted=CapacityResource.granted + 1, next_seq=CapacityResource.next_seq + 1)
+            .returning(CapacityResource.next_seq)).scalar()
+        if took is not None:
+            self._add_reservation(resource, instance_id, GRANTED, took - 1)
+            return GRANTED
+        if not waitlist:
+            return REFUSED
+        seq = db.session.execute(
+            update(CapacityResource).where(CapacityResource.key == resource)
+            .values(next_seq=CapacityResource.next_seq + 1)
+            .returning(CapacityResource.next_seq)).scalar()
+        self._add_reservation(resource, instance_id, WAITLISTED, seq - 1)
+        return WAITLISTED
+
+    def release(self, resource: str, instance_id):
+        held = db.session.scalar(select(Reservation).where(
+            Reservation.resource_key == resource, Reservation.instance_id == instance_id,
+            Reservation.status != "released").with_for_update())
+        if held is None:
+            return None
+        was_granted = held.status == "granted"
+        held.status = "released"
+        db.session.flush()
+        if not was_granted:
+            return None
+        db.session.execute(update(CapacityResource).where(CapacityResource.key == resource)
+                           .values(granted=CapacityResource.granted - 1))
+        first = db.session.scalar(
+            select(Reservation).where(Reservation.resource_key == resource,
+                                      Reservation.status == WAITLISTED)
+            .order_by(Reservation.seq).limit(1).with_for_update())
+        if first is None:
+            return None
+        took = db.session.execute(
+            update(CapacityResource)
+            .where(CapacityResource.key == resource,
+                   CapacityResource.capacity.is_(None)
+                   | (CapacityResource.granted < CapacityResource.capacity))
+            .values(granted=CapacityResource.granted + 1)
+            .returning(CapacityResource.key)).scalar()
+        if took is None:
+            return None
+        first.status = GRANTED
+        db.session.flush()
+        return first.instance_id
+
+    def _ensure_resource(self, resource: str, capacity: int | None) -> bool:
+        if db.session.get(CapacityResource, resource) is not None:
+            return True
+        if capacity is None:
+            return False  # a resource nobody set up has no places
+        try:
+            with db.session.begin_nested():
+                db.session.add(CapacityResource(key=resource, capacity=capacity, granted=0,
+                                                next_seq=1))
+        except IntegrityError:
+            pass  # created by a concurrent transaction: use theirs
+        return True
+
+    @staticmethod
+    def _add_reservation(resource: str, instance_id, status: str, seq: int) -> None:
+        db.session.add(Reservation(resource_key=resource, instance_id=instance_id,
+                                   status=status, seq=seq))
+        db.session.flush()
+
+    # -------------------------------------------------------------- calendar
+    def calendar(self) -> WorkCalendar:
+        today = date.today()
+        rows = db.session.execute(select(CalendarDay.day, CalendarDay.working).where(
+            CalendarDay.day.between(today - timedelta(days=60), today + timedelta(days=400))))
+        holidays, workdays = set(), set()
+        for day, working in rows:
+            (workdays if working else holidays).add(day)
+        return WorkCalendar(frozenset(holidays), frozenset(workdays))

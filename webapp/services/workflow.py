@@ -1,0 +1,388 @@
+"""Running the engine against the database: publish definitions, start instances, act.
+
+Every write locks the instance row (``SELECT … FOR UPDATE``), hands the stored state to
+the pure engine, and saves what comes back — state, inbox index, timers, history and
+notifications — in the caller's transaction.  Jobs that follow (deliveries, timer
+wake-ups) are queued only after that transaction commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import OrgUnit, User
+from webapp.models.notifications import Notification
+from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
+                                    ProcessDefinition, Task, TaskAssignee, Timer)
+from webapp.services.directory import DbDirectory
+from workflows import engine
+from workflows.effects import Notify, Promoted
+from workflows.errors import Conflict, DefinitionError, NotAllowed, NotFound
+from workflows.loader import check_units, load_file, load_text, spec_digest
+from workflows.problems import Problem
+from workflows.runtime import SYSTEM, Action
+from workflows.spec import ProcessSpec
+from workflows.state import InstanceState
+
+DEFINITIONS_DIR = Path(__file__).resolve().parents[2] / "workflows" / "definitions"
+# Promotions cascade (a promoted instance may free or take other places); bound the chain.
+MAX_CASCADE = 50
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DefinitionProblems(DefinitionError):
+    """A definition that did not validate; ``problems`` says every reason with its line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        text = "\n".join(str(p) for p in problems)
+        super().__init__(f"流程定义有误：\n{text}", f"The definition has problems:\n{text}")
+
+
+# ---------------------------------------------------------------------------- definitions
+
+@dataclass(frozen=True)
+class Published:
+    version: DefinitionVersion
+    created: bool
+
+
+@lru_cache(maxsize=128)
+def _parse(source: str, filename: str) -> ProcessSpec:
+    # Keyed by the text itself: a cache hit is always the same definition.
+    spec, problems = load_text(source, filename)
+    if spec is None or problems:
+        raise DefinitionProblems(problems)
+    return spec
+
+
+def spec_of(version: DefinitionVersion) -> ProcessSpec:
+    return _parse(version.source, version.filename or f"{version.definition.key}.yaml")
+
+
+def validate_text(text: str, filename: str) -> tuple[ProcessSpec | None, list[Problem]]:
+    """Parse and check a definition, including that the units it names exist."""
+    spec, problems = load_text(text, filename)
+    if spec is not None and not problems:
+        problems = check_units(spec, DbDirectory())
+    return spec, problems
+
+
+def publish_text(text: str, filename: str, actor: User | None = None) -> Published:
+    """Publish a definition: a new version if it changed, else the current one."""
+    spec, problems = validate_text(text, filename)
+    if spec is None or problems:
+        raise DefinitionProblems(problems)
+    definition = db.session.scalar(select(ProcessDefinition).where(
+        ProcessDefinition.key == spec.key).with_for_update())
+    if definition is None:
+        definition = ProcessDefinition(key=spec.key, name=spec.name, name_en=spec.name_en)
+        db.session.add(definition)
+        db.session.flush()
+    latest = definition.latest
+    digest = spec_digest(text)
+    if latest is not None and latest.digest == digest:
+        return Published(latest, created=False)
+    definition.name, definition.name_en = spec.name, spec.name_en
+    version = DefinitionVersion(definition=definition, digest=digest, source=text,
+                                filename=Path(filename).name,
+                                version=(latest.version + 1) if latest else 1,
+                                published_by_id=actor.id if actor else None)
+    db.session.add(version)
+    db.session.flush()
+    return Published(version, created=True)
+
+
+def publish_file(path: str | Path, actor: User | None = None) -> Published:
+    path = Path(path)
+    return publish_text(path.read_text(encoding="utf-8"), str(path), actor)
+
+
+def shipped_definitions() -> list[Path]:
+    return sorted(DEFINITIONS_DIR.glob("*.yaml"))
+
+
+def current_version(process_key: str) -> DefinitionVersion:
+    definition = db.session.scalar(select(ProcessDefinition).where(
+        ProcessDefinition.key == process_key))
+    if definition is None or definition.retired or definition.latest is None:
+        raise NotFound("找不到该流程", f"No process {process_key!r}", code="no_process")
+    return definition.latest
+
+
+def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec]]:
+    """The published, not retired processes ``user`` may start."""
+    directory = DbDirectory()
+    out = []
+    for definition in db.session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.retired.is_(False)).order_by(ProcessDefinition.id)):
+        if definition.latest is None:
+            continue
+        spec = spec_of(definition.latest)
+        if engine.can_start(spec, user.id, directory):
+            out.append((definition, spec))
+    return out
+
+
+# ---------------------------------------------------------------------------- instances
+
+def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | None,
+                   *, now: datetime | None = None) -> Instance:
+    """Start ``process_key`` for ``applicant``; engine errors leave nothing behind."""
+    version = current_version(process_key)
+    spec = spec_of(version)
+    now = now or utcnow()
+    unit = db.session.get(OrgUnit, applicant.unit_id) if applicant.unit_id else None
+    directory = DbDirectory()
+    try:
+        with db.session.begin_nested():  # a refusal rolls back the row and any places
+            instance = Instance(version=version, process_key=spec.key,
+                                applicant_id=applicant.id, unit_id=unit.id if unit else None,
+                                unit_path=unit.path if unit else "", state={},
+                                status="starting",
+                                created_at=now, updated_at=now)
+            db.session.add(instance)
+            db.session.flush()
+            state, effects = engine.start(spec, applicant.id, data, now, directory,
+                                          instance_id=instance.id)
+            _save(instance, spec, None, state, effects, directory, now)
+    except IntegrityError as exc:
+        if "active_key" not in str(exc.orig):
+            raise
+        # Another request of the same applicant started one a moment ago.
+        raise NotAllowed(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
+                         f"You already have an open '{spec.name_en or spec.name}'",
+                         code="already_active") from None
+    return instance
+
+
+def lock_instance(instance_id: int) -> Instance:
+    instance = db.session.scalar(select(Instance).where(Instance.id == instance_id)
+                                 .with_for_update())
+    if instance is None:
+        raise NotFound("找不到该申请", "No such request", code="no_instance")
+    return instance
+
+
+def perform(instance_id: int, action: Action, actor: User | None, *,
+            now: datetime | None = None, _depth: int = 0) -> Instance:
+    """Do ``action`` on the instance as ``actor`` (None: the system, for timers).
+
+    The row lock makes a second, simultaneous decision wait for the first and then see
+    its result: the engine answers it with ``AlreadyDecided`` or ``Conflict`` (409).
+    """
+    now = now or utcnow()
+    instance = lock_instance(instance_id)
+    # A write that read an older version of the instance must not overwrite a newer one.
+    if action.expected_version is not None and action.expected_version != instance.lock_version:
+        raise Conflict("该申请已被他人处理或更新，请刷新后查看最新状态",
+                       "Someone else has already acted on this request; reload to see it",
+                       code="stale")
+    spec = spec_of(instance.version)
+    state = InstanceState.from_dict(instance.state)
+    directory = DbDirectory()
+    with db.session.begin_nested():
+        new_state, effects = engine.act(spec, state, action,
+                                        actor.id if actor is not None else SYSTEM, now,
+                                        directory)
+        _save(instance, spec, state, new_state, effects, directory, now, _depth)
+    return instance
+
+
+def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
+          new: InstanceState, effects: list, directory: DbDirectory, now: datetime,
+          depth: int = 0) -> None:
+    instance.state = new.to_dict()
+    instance.status = new.status
+    instance.steps = ",".join(new.current)
+    instance.lock_version = new.version
+    instance.unique_key = new.unique_key
+    instance.active_key = None if new.finished else _active_key(spec, new)
+    instance.updated_at = now
+    instance.closed_at = new.ended_at
+    if not instance.title:
+        instance.title = _title(spec, new)
+    _append_history(instance, old, new)
+    _sync_tasks(instance, new)
+    _sync_timers(instance, new)
+    db.session.flush()
+    for effect in effects:
+        if isinstance(effect, Notify):
+            _notify(instance, spec, effect, now)
+        elif isinstance(effect, Promoted) and effect.instance != instance.id:
+            if depth >= MAX_CASCADE:
+                raise Conflict(en="too many promotions in one step")
+            perform(effect.instance, Action("promote"), None, now=now, _depth=depth + 1)
+
+
+def _active_key(spec: ProcessSpec, state: InstanceState) -> str | None:
+    if spec.start.one_active_per_applicant:
+        return f"{spec.key}|{state.applicant}"
+    if state.unique_key is not None:
+        return f"{spec.key}|{state.applicant}|{state.unique_key}"
+    return None
+
+
+def _title(spec: ProcessSpec, state: InstanceState) -> str:
+    for name in ("title", "subject", "course", "category"):
+        value = state.data.get(name)
+        if isinstance(value, str) and value:
+            return value[:200]
+    return spec.name[:200]
+
+
+def _append_history(instance: Instance, old: InstanceState | None, new: InstanceState) -> None:
+    first = len(old.history) if old else 0
+    for seq, entry in enumerate(new.history[first:], start=first + 1):
+        data = {}
+        if entry.changes:
+            data["changes"] = _plain(entry.changes)
+        if entry.details:
+            data["details"] = _plain(entry.details)
+        db.session.add(HistoryEntry(
+            instance_id=instance.id, seq=seq, at=entry.at,
+            actor_id=entry.actor if isinstance(entry.actor, int) else None,
+            action=entry.action, step=entry.step, task_key=entry.task,
+            comment=entry.comment, data=data or None))
+
+
+def _plain(value):
+    from workflows.state import thaw
+
+    return thaw(value)
+
+
+def _sync_tasks(instance: Instance, state: InstanceState) -> None:
+    """Make the inbox index match the engine's tasks for this instance."""
+    rows = {t.key: t for t in db.session.scalars(select(Task).where(
+        Task.instance_id == instance.id))}
+    due = {}
+    for timer in state.timers:
+        if timer.task and timer.purpose in ("timeout", "escalate", "remind"):
+            due[timer.task] = min(due.get(timer.task, timer.at), timer.at)
+    for task in state.tasks:
+        row = rows.get(task.id)
+        if row is None:
+            row = Task(instance_id=instance.id, key=task.id, step=task.step, kind=task.kind,
+                       opened_at=task.opened_at)
+            db.session.add(row)
+        row.status = "open" if task.open else "closed"
+        row.outcome = task.outcome
+        row.closed_at = task.closed_at
+        row.due_at = due.get(task.id)
+        pool = task.pool
+        if pool is not None and not task.claimed_by:
+            unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
+            row.pool_role, row.pool_unit_id = pool.role, unit.id if unit else None
+            row.pool_unit_path = unit.path if unit else None
+            row.pool_within, row.pool_anyone = pool.within, pool.anyone
+        else:
+            row.pool_role = row.pool_unit_id = row.pool_unit_path = None
+            row.pool_anyone = False
+        people = set(task.assignees) | set(task.claimed_by)
+        db.session.flush()
+        current = {a.user_id for a in row.assignees}
+        wanted = {p for p in people if isinstance(p, int)} if task.open else current
+        for user_id in wanted - current:
+            row.assignees.append(TaskAssignee(user_id=user_id))
+        if task.open:
+            for assignee in [a for a in row.assignees if a.user_id not in wanted]:
+                row.assignees.remove(assignee)
+
+
+def _sync_timers(instance: Instance, state: InstanceState) -> None:
+    pending = {t.key: t for t in state.timers}
+    rows = {t.key: t for t in db.session.scalars(select(Timer).where(
+        Timer.instance_id == instance.id))}
+    for key, ref in pending.items():
+        row = rows.get(key)
+        if row is None:
+            db.session.add(Timer(instance_id=instance.id, key=key, purpose=ref.purpose,
+                                 task_key=ref.task, fire_at=ref.at, status="pending"))
+        elif row.status != "pending" or row.fire_at != ref.at:
+            row.status, row.fire_at, row.fired_at = "pending", ref.at, None
+    for key, row in rows.items():
+        if key not in pending and row.status == "pending":
+            row.status = "cancelled"
+
+
+def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:
+    params = dict(effect.params)
+    params.setdefault("process_name", spec.name)
+    params.setdefault("process_name_en", spec.name_en or spec.name)
+    for user_id in dict.fromkeys(effect.recipients):
+        if not isinstance(user_id, int):
+            continue
+        db.session.add(Notification(user_id=user_id, kind=effect.kind,
+                                    title_key=effect.title_key, params=_plain(params),
+                                    instance_id=instance.id, task_key=effect.task,
+                                    priority=effect.priority, created_at=now))
+
+
+def fire_due_timers(now: datetime | None = None, limit: int = 500) -> int:
+    """Fire every pending timer that is due; returns how many fired."""
+    now = now or utcnow()
+    due = db.session.execute(select(Timer.id, Timer.instance_id, Timer.key).where(
+        Timer.status == "pending", Timer.fire_at <= now).order_by(Timer.fire_at).limit(limit)).all()
+    fired = 0
+    for timer_id, instance_id, key in due:
+        timer = db.session.get(Timer, timer_id)
+        if timer is None or timer.status != "pending":
+            continue
+        perform(instance_id, Action("fire", timer=key), None, now=now)
+        timer = db.session.get(Timer, timer_id)
+        if timer.status == "pending":  # the engine kept it (e.g. rescheduled): leave as is
+            continue
+        fired += 1
+    return fired
+
+
+# ---------------------------------------------------------------------------- inbox
+
+def assigned_tasks_query(user: User):
+    return (select(Task).join(TaskAssignee, TaskAssignee.task_id == Task.id)
+            .where(Task.status == "open", TaskAssignee.user_id == user.id)
+            .order_by(Task.opened_at))
+
+
+def pool_tasks_query(user: User):
+    """Open pooled tasks ``user`` may claim: by role and where they hold it (indexed)."""
+    from sqlalchemy import and_, false, or_
+
+    from webapp.models.org import subtree_range
+
+    clauses = []
+    for membership in user.memberships:
+        unit = membership.unit
+        clauses.append(and_(Task.pool_role == membership.role, or_(
+            Task.pool_anyone.is_(True),
+            and_(Task.pool_within.is_(True), Task.pool_unit_id.in_(unit.ancestor_ids)),
+            and_(Task.pool_within.is_(False), subtree_range(Task.pool_unit_path, unit.path)))))
+    condition = or_(*clauses) if clauses else false()
+    return (select(Task).where(Task.status == "open", Task.pool_role.is_not(None), condition)
+            .order_by(Task.opened_at))
+
+
+
+def state_of(instance: Instance) -> InstanceState:
+    return InstanceState.from_dict(instance.state)
+
+
+def available_actions(instance: Instance, user: User) -> list:
+    spec = spec_of(instance.version)
+    return engine.available_actions(spec, state_of(instance), user.id, DbDirectory(), utcnow())
+
+
+__all__ = ["publish_text", "publish_file", "start_instance", "perform", "fire_due_timers",
+           "assigned_tasks_query", "pool_tasks_query", "available_actions", "Action",
+           "DefinitionProblems", "shipped_definitions", "spec_of", "startable_processes"]
