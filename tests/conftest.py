@@ -121,7 +121,7 @@ class FreshContextClient(FlaskClient):
     def open(self, *args, **kwargs):
         # End the test body's transaction first: what it wrote is what the request sees,
         # and on SQLite (BEGIN IMMEDIATE) an open transaction would hold the write lock.
-        if db.session.registry.has() and db.session.in_transaction():
+        if db.session.registry.has() and db.session().in_transaction():
             db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
