@@ -38,6 +38,14 @@ def error_response(status: int, message: str | None = None, fields: dict | None 
 
 
 def init_app(app: Flask) -> None:
+    from workflows.errors import WorkflowError
+
+    @app.errorhandler(WorkflowError)
+    def workflow_error(exc: WorkflowError):
+        from webapp.i18n import current_locale_short
+
+        return error_response(exc.http_status, exc.message(current_locale_short()))
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return error_response(400, _("页面已过期或来源不明（安全校验失败），请刷新页面后重新提交。"))

@@ -1,6 +1,8 @@
 """Chinese first, English second: which language a request is answered in."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import Flask, current_app, request, session
 from flask_login import current_user
 
@@ -31,4 +33,5 @@ def init_app(app: Flask) -> None:
     def locale_context():
         locale = select_locale()
         return {"current_locale": locale, "html_lang": "en" if locale == "en" else "zh-CN",
-                "locale_short": "en" if locale == "en" else "zh"}
+                "locale_short": "en" if locale == "en" else "zh",
+                "tz": ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])}

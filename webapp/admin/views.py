@@ -53,3 +53,46 @@ def users():
                               .offset((page - 1) * PER_PAGE)).all()
     return render_template("admin/users.html", users=rows, total=total, page=page,
                            per_page=PER_PAGE, q=q, ROLES=ROLES, term=term)
+
+
+@bp.route("/instances")
+@roles_required(*ADMIN_ROLES)
+def instances():
+    """Every request in the viewer's part of the tree: search, filters, pages."""
+    from datetime import datetime, time, timezone
+
+    from webapp.models import Instance, ProcessDefinition
+    from webapp.services.access import staff_instances_clause
+
+    args = request.args
+    q = (args.get("q") or "").strip()[:100]
+    process = args.get("process") or None
+    status = args.get("status") or None
+    stmt = (select(Instance).join(User, User.id == Instance.applicant_id)
+            .where(staff_instances_clause(current_user), Instance.status != "starting"))
+    if process:
+        stmt = stmt.where(Instance.process_key == process)
+    if status:
+        stmt = stmt.where(Instance.status == status)
+    if q:
+        stmt = stmt.where(or_(Instance.title.contains(q), User.display_name.contains(q),
+                              User.username.contains(q)))
+    for name, op in (("since", "__ge__"), ("until", "__le__")):
+        raw = args.get(name)
+        try:
+            day = datetime.strptime(raw, "%Y-%m-%d").date() if raw else None
+        except ValueError:
+            day = None
+        if day is not None:
+            bound = datetime.combine(day, time.min if name == "since" else time.max,
+                                     tzinfo=timezone.utc)
+            stmt = stmt.where(getattr(Instance.created_at, op)(bound))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = _page()
+    rows = db.session.scalars(stmt.order_by(Instance.id.desc()).limit(PER_PAGE)
+                              .offset((page - 1) * PER_PAGE)).all()
+    processes = db.session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id)).all()
+    return render_template("admin/instances.html", rows=rows, total=total, page=page,
+                           per_page=PER_PAGE, q=q, process=process, status=status,
+                           processes=processes, since=args.get("since", ""),
+                           until=args.get("until", ""))

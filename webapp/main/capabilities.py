@@ -24,6 +24,13 @@ EVERYONE = frozenset({"worker", "volunteer", "branch_secretary", "station_head",
                       "district_admin", "city_admin", "platform_admin", "supervisor"})
 
 CAPABILITIES: tuple[Capability, ...] = (
+    Capability("processes.index", _l("办事"),
+               _l("提交微心愿、反映诉求、报名培训、报名当一日站长等。"), EVERYONE),
+    Capability("processes.mine", _l("我的申请"), _l("查看您提交的事项、进度和处理记录。"), EVERYONE),
+    Capability("tasks.inbox", _l("待办与认领"),
+               _l("处理交给您的事项，认领心愿墙等待认领的事项。"), EVERYONE),
+    Capability("admin.instances", _l("事项查询"),
+               _l("按流程、状态、时间查询您负责范围内的全部事项。"), ADMIN_ROLES),
     Capability("admin.units", _l("组织架构"),
                _l("查看您负责范围内的各级工会、党支部和驿站。"), ADMIN_ROLES),
     Capability("admin.users", _l("人员与角色"),

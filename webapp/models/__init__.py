@@ -5,3 +5,4 @@ from webapp.models.workflow import (CalendarDay, CapacityResource, DefinitionVer
                                     HistoryEntry, Instance, ProcessDefinition, Reservation, Task,
                                     TaskAssignee, Timer)
 from webapp.models.notifications import Notification  # noqa: F401,E402
+from webapp.models.files import StoredFile  # noqa: F401,E402

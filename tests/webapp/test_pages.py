@@ -1,0 +1,242 @@
+"""The process pages as people use them: start, follow, inbox, decide, withdraw, files."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Instance, Task
+from webapp.services.org import unit_by_code
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+
+PASSWORD = "demo-pass-2026"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
+       b"\x00\x00\x00IEND\xaeB`\x82")
+
+
+@pytest.fixture
+def login(client):
+    def sign_in(username):
+        client.post("/auth/logout")
+        response = client.post("/auth/login", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 302
+        return client
+    return sign_in
+
+
+def wish_form(**changes):
+    form = {"title": "一个新头盔", "category": "goods", "story": "电动车头盔摔坏了，想要一个新的",
+            "budget": "80", "station": str(unit_by_code("st-jfb").id), "contact_name": "马超",
+            "phone": "138 0013 8000"}
+    form.update(changes)
+    return form
+
+
+def submit_wish(client, **changes):
+    response = client.post("/processes/micro_wish/start", data=wish_form(**changes))
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def errors(response) -> list[str]:
+    return re.findall(r'invalid-feedback[^>]*>([^<]*)<', response.get_data(as_text=True))
+
+
+def alerts(response) -> list[str]:
+    return re.findall(r'class="alert [^"]*"[^>]*>([^<]*)<', response.get_data(as_text=True))
+
+
+def task_id_of(instance_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(Task.id).where(Task.instance_id == instance_id,
+                                                   Task.status == "open"))
+
+
+def test_worker_sees_the_processes_they_may_start(login, demo):
+    page = login("rider1").get("/processes").get_data(as_text=True)
+    assert "微心愿" in page and "/processes/micro_wish/start" in page
+    volunteer = login("volunteer1").get("/processes").get_data(as_text=True)
+    assert "/processes/micro_wish/start" not in volunteer  # only workers post wishes
+
+
+def test_start_form_keeps_what_was_typed_and_shows_errors_beside_fields(login, demo):
+    client = login("rider1")
+    response = client.post("/processes/micro_wish/start",
+                           data=wish_form(title="", phone="12345", story="太短"))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "此项为必填项" in page and "11 位手机号码" in page
+    assert 'value="12345"' in page and "太短</textarea>" in page  # kept for correction
+    assert 'value="马超"' in page
+    assert db.session.scalar(select(Instance.id)) is None
+
+
+def test_submit_confirms_and_says_what_comes_next(login, demo):
+    client = login("rider1")
+    instance_id = submit_wish(client)
+    page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "已提交“微心愿”" in page and "下一步：驿站核实" in page and "孙伟" in page
+    mine = client.get("/requests").get_data(as_text=True)
+    assert "一个新头盔" in mine and "办理中" in mine
+
+
+def test_second_wish_while_one_is_open_is_explained(login, demo):
+    client = login("rider1")
+    submit_wish(client)
+    response = client.post("/processes/micro_wish/start", data=wish_form())
+    assert response.status_code == 403
+    assert "您已有一个进行中的“微心愿”" in response.get_data(as_text=True)
+
+
+def test_station_head_decides_in_the_inbox_and_a_second_decision_is_explained(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    client = login("station_head")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    task_id = task_id_of(instance_id)
+    assert f"/tasks/{task_id}" in inbox and "一个新头盔" in inbox
+    task_page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "13800138000" in task_page  # the verifier may see the phone number
+    no_reason = client.post(f"/tasks/{task_id}", data={"action": "reject", "comment": " "})
+    assert no_reason.status_code == 422 and any("请填写理由" in a for a in alerts(no_reason))
+    done = client.post(f"/tasks/{task_id}", data={"action": "approve", "comment": "属实"},
+                       follow_redirects=True)
+    assert "已通过" in done.get_data(as_text=True) and "心愿墙待认领" in done.get_data(as_text=True)
+    again = client.post(f"/tasks/{task_id}", data={"action": "approve"})
+    assert again.status_code == 409
+    assert any("已由他人处理" in a for a in alerts(again))
+
+
+def test_stale_page_is_a_conflict_not_a_second_step(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    client = login("station_head")
+    task_id = task_id_of(instance_id)
+    client.post(f"/instances/{instance_id}/comments", data={"text": "我先看看"})
+    stale = client.post(f"/tasks/{task_id}", data={"action": "approve", "version": "1"})
+    assert stale.status_code == 409
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).steps == "verify"
+
+
+def test_volunteer_claims_from_the_wall_sees_personal_data_only_after(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    client = login("station_head")
+    client.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "approve"})
+    client = login("volunteer1")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    task_id = task_id_of(instance_id)
+    assert f"/tasks/{task_id}/claim" in inbox
+    before = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "13800138000" not in before
+    assert "138****8000" in before
+    assert "马超" not in before  # neither the contact name nor the applicant's name
+    claimed = client.post(f"/tasks/{task_id}/claim", follow_redirects=True)
+    assert "认领成功" in claimed.get_data(as_text=True)
+    assert "13800138000" in claimed.get_data(as_text=True)
+    # Another district's volunteer neither sees it on the wall nor can open it.
+    other = login("volunteer2")
+    assert "一个新头盔" not in other.get("/inbox").get_data(as_text=True)
+    assert other.get(f"/instances/{instance_id}").status_code == 404
+
+
+def test_fulfil_with_a_photo_then_the_photo_is_only_for_those_involved(login, demo, tmp_path):
+    import io
+
+    instance_id = submit_wish(login("rider1"))
+    login("station_head").post(f"/tasks/{task_id_of(instance_id)}", data={"action": "approve"})
+    client = login("volunteer1")
+    client.post(f"/tasks/{task_id_of(instance_id)}/claim")
+    fulfil = task_id_of(instance_id)
+    wrong = client.post(f"/tasks/{fulfil}", data={"action": "complete", "proof": (
+        io.BytesIO(b"%PDF-1.4 not a photo"), "proof.png")}, content_type="multipart/form-data")
+    assert wrong.status_code == 422 and errors(wrong)
+    ok = client.post(f"/tasks/{fulfil}", data={"action": "complete", "fulfil_note": "已送达",
+                                               "proof": (io.BytesIO(PNG), "头盔.png")},
+                     content_type="multipart/form-data")
+    assert ok.status_code == 302, errors(ok)
+    page = login("rider1").get(f"/instances/{instance_id}").get_data(as_text=True)
+    key = re.search(r'href="/files/([0-9a-f]+)"', page).group(1)
+    with login("rider1").get(f"/files/{key}") as photo:
+        assert photo.status_code == 200 and photo.data == PNG
+        assert photo.headers["Cache-Control"] == "private, no-store"
+    assert login("driver1").get(f"/files/{key}").status_code == 404
+    assert login("rider1").get("/files/../../etc/passwd").status_code == 404
+
+
+def test_withdraw_and_comment_from_the_request_page(login, demo):
+    client = login("rider1")
+    instance_id = submit_wish(client)
+    client.post(f"/instances/{instance_id}/comments", data={"text": "请尽快处理，谢谢"})
+    page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "请尽快处理，谢谢" in page
+    done = client.post(f"/instances/{instance_id}/withdraw", follow_redirects=True)
+    assert "已撤回" in done.get_data(as_text=True) and "流程已结束" in done.get_data(as_text=True)
+    again = client.post(f"/instances/{instance_id}/withdraw", follow_redirects=True)
+    assert "已结束" in again.get_data(as_text=True)
+
+
+def test_return_for_revision_then_resubmit(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    head = login("station_head")
+    head.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "return",
+                                                         "comment": "请写清楚头盔尺码"})
+    client = login("rider1")
+    revise = task_id_of(instance_id)
+    page = client.get(f"/tasks/{revise}").get_data(as_text=True)
+    assert "一个新头盔" in page  # the form comes back filled in
+    response = client.post(f"/tasks/{revise}", data={
+        **wish_form(story="电动车头盔摔坏了，尺码是 L 号，想要一个新的"), "action": "resubmit"})
+    assert response.status_code == 302, alerts(response) + errors(response)
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).steps == "verify"
+
+
+def test_bulk_approve_many_similar_tasks(login, demo):
+    ids = [submit_wish(login(name)) for name in ("rider1", "courier1", "driver1")]
+    client = login("station_head")
+    tasks = [task_id_of(i) for i in ids]
+    response = client.post("/tasks/bulk", data={"task_ids": [str(t) for t in tasks] + ["x"]},
+                           follow_redirects=True)
+    assert "已批量通过 3 项" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert all(db.session.get(Instance, i).steps == "wall" for i in ids)
+    again = client.post("/tasks/bulk", data={"task_ids": [str(tasks[0])]}, follow_redirects=True)
+    assert "未能处理" in again.get_data(as_text=True)
+
+
+def test_staff_search_filters_and_scope(login, demo):
+    submit_wish(login("rider1"))
+    submit_wish(login("driver1"), title="停车位")
+    yz = login("yuzhong_admin")
+    page = yz.get("/admin/instances").get_data(as_text=True)
+    assert "一个新头盔" in page and "停车位" not in page  # driver1 is in 江北区
+    assert "停车位" in login("jiangbei_admin").get("/admin/instances").get_data(as_text=True)
+    city = login("city_admin")
+    assert "停车位" in city.get("/admin/instances?q=停车").get_data(as_text=True)
+    assert "一个新头盔" not in city.get("/admin/instances?q=停车").get_data(as_text=True)
+    assert "停车位" not in city.get("/admin/instances?status=withdrawn").get_data(as_text=True)
+    assert city.get("/admin/instances?since=not-a-date&page=-3").status_code == 200
+    assert login("rider1").get("/admin/instances").status_code == 403
+
+
+def test_diagrams_are_svg_with_the_current_step_marked(login, demo):
+    client = login("rider1")
+    instance_id = submit_wish(client)
+    svg = client.get(f"/instances/{instance_id}/diagram.svg")
+    assert svg.mimetype == "image/svg+xml" and "驿站核实" in svg.get_data(as_text=True)
+    assert client.get("/processes/micro_wish/diagram.svg").status_code == 200
+    assert client.get("/processes/no_such/diagram.svg").status_code == 404
+    assert login("driver1").get(f"/instances/{instance_id}/diagram.svg").status_code == 404
+
+
+def test_nobody_sees_other_peoples_requests_or_tasks(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    task_id = task_id_of(instance_id)
+    other = login("courier1")
+    assert other.get(f"/instances/{instance_id}").status_code == 404
+    assert other.get(f"/tasks/{task_id}").status_code == 404
+    assert other.post(f"/tasks/{task_id}", data={"action": "approve"}).status_code == 404
+    assert other.post(f"/instances/{instance_id}/withdraw").status_code == 404
+    assert other.get("/instances/999999").status_code == 404

@@ -1,0 +1,41 @@
+"""Words for engine actions and statuses, through the translation catalogue."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+ACTION_LABELS = {
+    "submit": _l("提交申请"), "approve": _l("通过"), "reject": _l("驳回"),
+    "return": _l("退回修改"), "resubmit": _l("重新提交"), "complete": _l("提交"),
+    "withdraw": _l("撤回"), "cancel": _l("取消"), "delegate": _l("转办"),
+    "reassign": _l("改派"), "claim": _l("认领"), "unclaim": _l("放弃认领"),
+    "comment": _l("留言"), "object": _l("提出异议"), "fire": _l("到期处理"),
+    "promote": _l("候补转正"), "enter": _l("进入环节"), "route": _l("自动分流"),
+    "end": _l("办结"), "remind": _l("提醒"), "escalate": _l("督办升级"),
+    "timeout": _l("超时流转"), "timer_passed": _l("等待期满"), "reserve": _l("占用名额"),
+    "released": _l("释放名额"), "claim_released": _l("认领已释放"),
+    "claim_promoted": _l("候补认领成功"), "claim_waitlisted": _l("进入认领候补"),
+    "unassigned": _l("无人可处理，待管理员指派"),
+}
+
+STATUS_STYLES = {"running": "primary", "returned": "warning", "waitlisted": "info",
+                 "completed": "success", "approved": "success", "rejected": "danger",
+                 "withdrawn": "secondary", "cancelled": "secondary", "expired": "dark"}
+
+STATUS_LABELS = {
+    "running": _l("办理中"), "returned": _l("待修改"), "waitlisted": _l("候补中"),
+    "completed": _l("已办结"), "approved": _l("已通过"), "rejected": _l("未通过"),
+    "withdrawn": _l("已撤回"), "cancelled": _l("已取消"), "expired": _l("已过期"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals.update(action_label=action_label, status_label=status_label,
+                                 STATUS_STYLES=STATUS_STYLES)

@@ -1,0 +1,108 @@
+"""Shared by the process and task pages: building forms, showing data, reporting errors."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from forms import build_form_class, mask_data
+from webapp.i18n import current_locale_short, select_locale
+from webapp.models import Instance, OrgUnit, StoredFile
+from webapp.extensions import db
+from webapp.services import access
+from webapp.services.choices import provider
+from webapp.services.workflow import spec_of
+from workflows.errors import InvalidInput
+from workflows.fields import FormSpec
+from workflows.spec import ProcessSpec
+
+
+def form_class(form_spec: FormSpec, context: dict | None = None) -> type:
+    locale = select_locale()
+    return build_form_class(form_spec, locale=locale, base=FlaskForm,
+                            choices=provider(locale), context=context)
+
+
+def viewable_instance(instance_id: int) -> Instance:
+    """The instance, if the signed-in person may see it; 404 otherwise."""
+    instance = db.session.get(Instance, instance_id)
+    if instance is None or not access.can_view(current_user, instance):
+        abort(404)
+    return instance
+
+
+def show_errors(form, error: InvalidInput) -> None:
+    """Put the engine's field errors beside the fields (and the rest above the form)."""
+    messages = error.field_messages(current_locale_short())
+    for name, texts in messages.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors or []) + texts
+        else:
+            form.form_errors = list(getattr(form, "form_errors", []) or []) + texts
+    if not messages:
+        form.form_errors = list(getattr(form, "form_errors", []) or []) + [
+            error.message(current_locale_short())]
+
+
+def all_fields(spec: ProcessSpec) -> list:
+    """Every field of the start form and the step forms, first appearance wins."""
+    seen, out = set(), []
+    for fs in [spec.start.form] + [s.form for s in spec.steps]:
+        for f in fs.fields:
+            if f.name not in seen:
+                seen.add(f.name)
+                out.append(f)
+    return out
+
+
+def display_rows(instance: Instance, spec: ProcessSpec) -> list[dict[str, Any]]:
+    """(label, text, files) for each field with a value, masked for this viewer."""
+    fields = all_fields(spec)
+    data = instance.state.get("data", {})
+    may_see = access.can_see_private(current_user, instance)
+    masked = mask_data(FormSpec(fields=tuple(fields)), data, may_see)
+    locale = current_locale_short()
+    rows = []
+    for f in fields:
+        if f.name not in data or data[f.name] in (None, "", []):
+            continue
+        label = f.label_en if locale == "en" and f.label_en else f.label
+        rows.append({"name": f.name, "label": label,
+                     **_render_value(f, masked.get(f.name), data[f.name], may_see, locale)})
+    return rows
+
+
+def _render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
+    if f.type == "file":
+        if not may_see:
+            return {"text": "***"}
+        records = raw if isinstance(raw, list) else [raw]
+        return {"files": [r for r in records if isinstance(r, dict) and r.get("key")]}
+    if shown != raw:  # masked
+        return {"text": str(shown)}
+    if f.type in ("choice", "multichoice"):
+        labels = {c.value: (c.label_en if locale == "en" and c.label_en else c.label)
+                  for c in f.choices}
+        values = raw if isinstance(raw, list) else [raw]
+        return {"text": "、".join(labels.get(str(v), str(v)) for v in values)}
+    if f.type == "boolean":
+        return {"text": ("Yes" if raw else "No") if locale == "en" else ("是" if raw else "否")}
+    if f.type in ("station", "org_unit") and isinstance(raw, int):
+        unit = db.session.get(OrgUnit, raw)
+        return {"text": unit.label(locale) if unit else str(raw)}
+    return {"text": str(raw)}
+
+
+def file_visible(stored: StoredFile) -> bool:
+    if stored.instance_id is None:
+        return stored.uploaded_by_id == current_user.id
+    instance = db.session.get(Instance, stored.instance_id)
+    return (instance is not None and access.can_view(current_user, instance)
+            and access.can_see_private(current_user, instance))
+
+
+def spec_for(instance: Instance) -> ProcessSpec:
+    return spec_of(instance.version)

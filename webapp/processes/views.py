@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from flask import (Response, abort, flash, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.i18n import current_locale_short
+from webapp.models import HistoryEntry, Instance, StoredFile, User
+from webapp.processes import bp
+from webapp.processes.helpers import (display_rows, file_visible, form_class, show_errors,
+                                      spec_for, viewable_instance)
+from webapp.services import access, uploads
+from webapp.services.privacy import mask_name
+from webapp.services import workflow as wf
+from webapp.services.progress import next_text, step_label
+from workflows import engine
+from workflows.diagram import render_svg
+from workflows.errors import InvalidInput, WorkflowError
+from workflows.runtime import Action
+
+PER_PAGE = 20
+
+
+@bp.route("/processes")
+@login_required
+def index():
+    return render_template("processes/index.html",
+                           processes=wf.startable_processes(current_user))
+
+
+@bp.route("/processes/<key>/start", methods=["GET", "POST"])
+@login_required
+def start(key: str):
+    version = wf.current_version(key)  # NotFound → 404 page
+    spec = wf.spec_of(version)
+    if not engine.can_start(spec, current_user.id, wf.DbDirectory()):
+        abort(403)
+    form = form_class(spec.start.form)()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            data = uploads.store(form.clean_data(), current_user)
+            instance = wf.start_instance(key, current_user, data)
+            uploads.attach(instance.id, data, current_user)
+            db.session.commit()
+        except InvalidInput as exc:
+            db.session.rollback()
+            show_errors(form, exc)
+            status = 422
+        except WorkflowError as exc:
+            db.session.rollback()
+            form.form_errors = [exc.message(current_locale_short())]
+            status = exc.http_status
+        else:
+            flash(_("已提交“%(name)s”。", name=spec.name if current_locale_short() == "zh"
+                    else spec.name_en or spec.name) + " " + next_text(
+                spec, instance, current_locale_short()), "success")
+            return redirect(url_for("processes.instance", instance_id=instance.id))
+    elif request.method == "POST":
+        status = 422
+    return render_template("processes/start.html", spec=spec, form=form), status
+
+
+@bp.route("/processes/<key>/diagram.svg")
+@login_required
+def process_diagram(key: str):
+    spec = wf.spec_of(wf.current_version(key))
+    return _svg(render_svg(spec, locale=current_locale_short()))
+
+
+def _svg(text: str) -> Response:
+    response = Response(text, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+@bp.route("/requests")
+@login_required
+def mine():
+    status = request.args.get("status") or None
+    stmt = select(Instance).where(Instance.applicant_id == current_user.id,
+                                  Instance.status != "starting")
+    if status:
+        stmt = stmt.where(Instance.status == status)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.order_by(Instance.id.desc()).limit(PER_PAGE)
+                              .offset((page - 1) * PER_PAGE)).all()
+    items = [(row, spec_for(row)) for row in rows]
+    return render_template("processes/mine.html", items=items, total=total, page=page,
+                           per_page=PER_PAGE, status=status, next_text=next_text,
+                           locale=current_locale_short())
+
+
+@bp.route("/instances/<int:instance_id>")
+@login_required
+def instance(instance_id: int):
+    inst = viewable_instance(instance_id)
+    spec = spec_for(inst)
+    locale = current_locale_short()
+    available = wf.available_actions(inst, current_user)
+    may_see = access.can_see_private(current_user, inst)
+    history = [(entry, name if may_see or entry.actor_id != inst.applicant_id else mask_name(name))
+               for entry, name in db.session.execute(
+                   select(HistoryEntry, User.display_name)
+                   .outerjoin(User, User.id == HistoryEntry.actor_id)
+                   .where(HistoryEntry.instance_id == inst.id).order_by(HistoryEntry.seq))]
+    my_tasks = _my_tasks(inst, available)
+    return render_template(
+        "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec),
+        history=history, next_line=next_text(spec, inst, locale),
+        step_label=lambda s: step_label(spec, s, locale) if s else "",
+        my_tasks=my_tasks, can_withdraw=any(a.action == "withdraw" for a in available),
+        can_comment=any(a.action == "comment" for a in available),
+        applicant_name=inst.applicant.display_name if may_see else mask_name(
+            inst.applicant.display_name))
+
+
+def _my_tasks(inst: Instance, available) -> list[dict]:
+    from webapp.models import Task
+
+    by_key = {}
+    for a in available:
+        if a.task is not None or a.action == "claim":
+            by_key.setdefault(a.task, []).append(a.action)
+    tasks = []
+    for row in db.session.scalars(select(Task).where(Task.instance_id == inst.id,
+                                                     Task.status == "open")):
+        actions = by_key.get(row.key, []) + (by_key.get(None, []) if row.pool_role else [])
+        if actions:
+            tasks.append({"task": row, "actions": actions})
+    return tasks
+
+
+@bp.route("/instances/<int:instance_id>/diagram.svg")
+@login_required
+def instance_diagram(instance_id: int):
+    inst = viewable_instance(instance_id)
+    current = [s for s in inst.steps.split(",") if s] or (
+        [inst.state.get("end")] if inst.state.get("end") else [])
+    return _svg(render_svg(spec_for(inst), current=current, locale=current_locale_short()))
+
+
+@bp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(instance_id: int):
+    inst = viewable_instance(instance_id)
+    return _instance_action(inst, Action("withdraw", comment=request.form.get("comment")),
+                            _("已撤回。"))
+
+
+@bp.route("/instances/<int:instance_id>/comments", methods=["POST"])
+@login_required
+def comment(instance_id: int):
+    inst = viewable_instance(instance_id)
+    text = (request.form.get("text") or "").strip()
+    if not text:
+        flash(_("留言不能为空。"), "error")
+        return redirect(url_for("processes.instance", instance_id=inst.id))
+    return _instance_action(inst, Action("comment", comment=text[:2000]), _("留言已发送。"))
+
+
+def _instance_action(inst: Instance, action: Action, done: str):
+    try:
+        wf.perform(inst.id, action, current_user)
+        db.session.commit()
+    except WorkflowError as exc:
+        db.session.rollback()
+        flash(exc.message(current_locale_short()), "error")
+    else:
+        flash(done + " " + next_text(spec_for(inst), inst, current_locale_short()), "success")
+    return redirect(url_for("processes.instance", instance_id=inst.id))
+
+
+@bp.route("/files/<key>")
+@login_required
+def download(key: str):
+    stored = db.session.scalar(select(StoredFile).where(StoredFile.key == key))
+    if stored is None or not file_visible(stored):
+        abort(404)
+    path = uploads.path_of(stored)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=stored.mime, download_name=stored.name,
+                         as_attachment=not stored.mime.startswith("image/"), max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+

@@ -1,0 +1,71 @@
+"""Who may see an instance, and whether they may see its personal data.
+
+Anyone without the right to see an instance gets 404, never a hint that it exists.
+"""
+from __future__ import annotations
+
+from sqlalchemy import exists, false, or_, select
+
+from webapp.extensions import db
+from webapp.models import Instance, Task, TaskAssignee, User
+from webapp.models.org import subtree_range
+
+# Roles that oversee everything below the unit where they hold them.
+OVERSIGHT_ROLES = frozenset({"unit_admin", "district_admin", "city_admin", "platform_admin",
+                             "supervisor"})
+
+
+def oversight_clause(user: User):
+    """WHERE clause: instances whose applicant unit lies below one of the user's
+    oversight units (None when the user oversees nothing)."""
+    ranges = [subtree_range(Instance.unit_path, m.unit.path) for m in user.memberships
+              if m.role in OVERSIGHT_ROLES]
+    return or_(*ranges) if ranges else None
+
+
+def visible_clause(user: User):
+    """WHERE clause for every instance ``user`` may open."""
+    from webapp.services.workflow import pool_tasks_query
+
+    involved = exists(select(TaskAssignee.task_id).join(Task, Task.id == TaskAssignee.task_id)
+                      .where(Task.instance_id == Instance.id, TaskAssignee.user_id == user.id))
+    pooled = Instance.id.in_(pool_tasks_query(user).with_only_columns(Task.instance_id)
+                             .order_by(None))
+    clauses = [Instance.applicant_id == user.id, involved, pooled]
+    oversight = oversight_clause(user)
+    if oversight is not None:
+        clauses.append(oversight)
+    return or_(*clauses)
+
+
+def can_view(user: User, instance: Instance) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return db.session.scalar(select(Instance.id).where(
+        Instance.id == instance.id, visible_clause(user))) is not None
+
+
+def can_see_private(user: User, instance: Instance) -> bool:
+    """The applicant, the people the instance was given to, and overseers in scope.
+
+    A volunteer who may only claim from the wall sees the wish masked until it is theirs.
+    """
+    if user.id == instance.applicant_id:
+        return True
+    given = db.session.scalar(select(TaskAssignee.task_id).join(
+        Task, Task.id == TaskAssignee.task_id).where(
+        Task.instance_id == instance.id, TaskAssignee.user_id == user.id).limit(1))
+    if given is not None:
+        return True
+    oversight = oversight_clause(user)
+    return oversight is not None and db.session.scalar(select(Instance.id).where(
+        Instance.id == instance.id, oversight)) is not None
+
+
+def staff_instances_clause(user: User):
+    clause = oversight_clause(user)
+    return clause if clause is not None else false()
+
+
+__all__ = ["can_view", "can_see_private", "visible_clause", "staff_instances_clause",
+           "OVERSIGHT_ROLES"]

@@ -1,0 +1,56 @@
+"""Options for the fields whose choices live in the database: stations, units, records.
+
+Passed to ``forms`` as the ``choices`` provider, so a select lists exactly what the
+server then accepts.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from webapp.extensions import db
+from webapp.models import OrgUnit, Station
+from workflows.fields import FieldSpec
+
+# Record sources ("course", "retreat_batch") and slot lists register here:
+# name → function(field_spec, locale) → [(value, label)].
+RECORD_CHOICES: dict[str, Callable[[FieldSpec, str], list[tuple[str, str]]]] = {}
+
+
+def station_choices(locale: str) -> list[tuple[str, str]]:
+    district = aliased(OrgUnit)
+    rows = db.session.execute(
+        select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en)
+        .join(Station, Station.unit_id == OrgUnit.id)
+        .outerjoin(district, district.id == Station.district_id)
+        .where(OrgUnit.active.is_(True), Station.is_open.is_(True))
+        .order_by(district.path, OrgUnit.name))
+    english = locale.startswith("en")
+    return [(str(uid), f"{(name_en if english and name_en else name)} · "
+                       f"{(d_en if english and d_en else d_name) or ''}".rstrip(" ·"))
+            for uid, name, name_en, d_name, d_en in rows]
+
+
+def unit_choices(field: FieldSpec, locale: str) -> list[tuple[str, str]]:
+    kinds = getattr(field, "unit_kinds", ()) or ()
+    stmt = select(OrgUnit).where(OrgUnit.active.is_(True))
+    if kinds:
+        stmt = stmt.where(OrgUnit.kind.in_(kinds))
+    english = locale.startswith("en")
+    return [(str(u.id), ("\u3000" * max(u.depth - 1, 0)) + u.label("en" if english else "zh"))
+            for u in db.session.scalars(stmt.order_by(OrgUnit.path))]
+
+
+def provider(locale: str):
+    """A ``forms`` choices provider for this request's language."""
+    def choices(field: FieldSpec) -> list[tuple[str, str]]:
+        if field.type == "station":
+            return station_choices(locale)
+        if field.type == "org_unit":
+            return unit_choices(field, locale)
+        source = field.type if field.type == "slot" else getattr(field, "source", None)
+        lookup = RECORD_CHOICES.get(source or "")
+        return lookup(field, locale) if lookup else []
+    return choices

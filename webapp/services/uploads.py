@@ -1,0 +1,64 @@
+"""Storing uploads under the instance folder (never under static/) and linking them to
+the instance that holds them, which decides who may download them."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Iterable
+
+from flask import current_app
+from sqlalchemy import select
+
+from forms import Upload, save_uploads
+from webapp.extensions import db
+from webapp.models import StoredFile, User
+
+
+def upload_root() -> Path:
+    root = Path(current_app.config.get("UPLOAD_FOLDER")
+                or Path(current_app.instance_path) / "uploads")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def path_of(stored: StoredFile) -> Path:
+    # The key is ours (random hex), never the uploader's file name: no path tricks.
+    return upload_root() / stored.key[:2] / stored.key
+
+
+def store(clean: dict[str, Any], uploader: User) -> dict[str, Any]:
+    """Save every Upload in ``clean``; returns the data with their JSON records."""
+    def save(upload: Upload) -> str:
+        key = secrets.token_hex(16)
+        stored = StoredFile(key=key, name=upload.filename, mime=upload.content_type,
+                            size=upload.size, sha256=upload.sha256, uploaded_by_id=uploader.id)
+        target = path_of(stored)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(upload.content)
+        db.session.add(stored)
+        return key
+
+    return save_uploads(clean, save)
+
+
+def file_keys(data: Any) -> Iterable[str]:
+    """Keys of the stored files referred to anywhere in instance data."""
+    if isinstance(data, dict):
+        if isinstance(data.get("key"), str) and "sha256" in data:
+            yield data["key"]
+        for value in data.values():
+            yield from file_keys(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from file_keys(value)
+
+
+def attach(instance_id: int, data: Any, uploader: User) -> None:
+    """Give the instance the files its data names (only the uploader's unattached ones)."""
+    keys = list(file_keys(data))
+    if not keys:
+        return
+    for stored in db.session.scalars(select(StoredFile).where(
+            StoredFile.key.in_(keys), StoredFile.uploaded_by_id == uploader.id,
+            StoredFile.instance_id.is_(None))):
+        stored.instance_id = instance_id

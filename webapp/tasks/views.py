@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.i18n import current_locale_short
+from webapp.labels import action_label
+from webapp.models import Instance, Task
+from webapp.processes.helpers import display_rows, form_class, show_errors, spec_for
+from webapp.services import access, uploads
+from webapp.services import workflow as wf
+from webapp.services.progress import next_text, step_label
+from webapp.services.users import find_user
+from webapp.tasks import bp
+from workflows.errors import Conflict, InvalidInput, WorkflowError
+from workflows.runtime import Action
+
+PER_PAGE = 20
+DECISIONS = ("approve", "reject", "return", "complete", "object")
+NEEDS_REASON = ("reject", "return", "object")
+
+
+def _page(name: str) -> int:
+    return max(1, request.args.get(name, 1, type=int) or 1)
+
+
+def _paged(stmt, page: int):
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    return rows, total
+
+
+@bp.route("/inbox")
+@login_required
+def inbox():
+    mine, mine_total = _paged(wf.assigned_tasks_query(current_user), _page("page"))
+    pool, pool_total = _paged(wf.pool_tasks_query(current_user), _page("pool_page"))
+    locale = current_locale_short()
+
+    def describe(task: Task) -> dict:
+        spec = spec_for(task.instance)
+        return {"task": task, "instance": task.instance, "spec": spec,
+                "step": step_label(spec, task.step, locale),
+                "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
+                "bulk": task.kind == "approval"}
+
+    return render_template("tasks/inbox.html", mine=[describe(t) for t in mine],
+                           mine_total=mine_total, pool=[describe(t) for t in pool],
+                           pool_total=pool_total, page=_page("page"),
+                           pool_page=_page("pool_page"), per_page=PER_PAGE)
+
+
+def _task(task_id: int) -> tuple[Task, Instance]:
+    task = db.session.get(Task, task_id)
+    if task is None or not access.can_view(current_user, task.instance):
+        abort(404)
+    return task, task.instance
+
+
+def _actions_for(instance: Instance, task: Task) -> list[str]:
+    return [a.action for a in wf.available_actions(instance, current_user)
+            if a.task == task.key or (a.task is None and a.action in ("claim", "resubmit")
+                                      and task.status == "open")]
+
+
+def _step_form(spec, task: Task, instance: Instance):
+    if task.kind == "revise":
+        return form_class(spec.start.form)
+    step = next((s for s in spec.steps if s.id == task.step), None)
+    return form_class(step.form if step else spec.start.form.__class__(),
+                      context={"start": instance.state.get("data", {})})
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int):
+    task, instance = _task(task_id)
+    spec = spec_for(instance)
+    locale = current_locale_short()
+    actions = _actions_for(instance, task)
+    FormClass = _step_form(spec, task, instance)
+    data = instance.state.get("data", {}) if task.kind == "revise" else None
+    form = FormClass(data=data) if request.method == "GET" else FormClass()
+    status = 200
+    comment = (request.form.get("comment") or "").strip()
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        if action not in actions or action not in DECISIONS + ("resubmit",):
+            form.form_errors = [_("此任务已由他人处理，或您不能进行该操作。")]
+            status = 409
+        elif action in NEEDS_REASON and not comment:
+            form.form_errors = [_("请填写理由：驳回、退回和异议都需要说明原因。")]
+            status = 422
+        elif action in ("approve", "complete", "resubmit") and not form.validate_on_submit():
+            status = 422
+        else:
+            result = _decide(instance, task, action, form, comment)
+            if result is None:
+                return redirect(url_for("processes.instance", instance_id=instance.id))
+            status = result
+    return render_template("tasks/task.html", task=task, instance=instance, spec=spec,
+                           form=form, actions=actions, rows=display_rows(instance, spec),
+                           step_name=step_label(spec, task.step, locale), comment=comment,
+                           return_targets=_return_targets(spec, task),
+                           next_line=next_text(spec, instance, locale)), status
+
+
+def _return_targets(spec, task: Task) -> list[tuple[str, str]]:
+    step = next((s for s in spec.steps if s.id == task.step), None)
+    targets = getattr(getattr(step, "config", None), "return_to", ()) or ()
+    locale = current_locale_short()
+    return [(t, _("申请人") if t == "applicant" else step_label(spec, t, locale)) for t in targets]
+
+
+def _decide(instance: Instance, task: Task, action: str, form, comment: str) -> int | None:
+    """Perform the decision; None on success (the caller redirects), else an HTTP status."""
+    data = None
+    if action in ("approve", "complete", "resubmit"):
+        data = uploads.store(form.clean_data(), current_user) or None
+    expected = request.form.get("version", type=int)
+    to = request.form.get("to") or None
+    try:
+        wf.perform(instance.id, Action(action if action != "resubmit" else "resubmit",
+                                       task=task.key, comment=comment or None, data=data,
+                                       to=to, expected_version=expected), current_user)
+        if data:
+            uploads.attach(instance.id, data, current_user)
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        show_errors(form, exc)
+        return 422
+    except Conflict as exc:
+        db.session.rollback()
+        db.session.expire_all()
+        form.form_errors = [_("此任务已由他人处理，您的操作未执行。") + " " +
+                            exc.message(current_locale_short())]
+        return 409
+    except WorkflowError as exc:
+        db.session.rollback()
+        form.form_errors = [exc.message(current_locale_short())]
+        return exc.http_status
+    spec = spec_for(instance)
+    flash(_("已%(action)s。", action=action_label(action)) + " " +
+          next_text(spec, instance, current_locale_short()), "success")
+    return None
+
+
+def _simple(task_id: int, make_action, done: str, target: str = "instance"):
+    task, instance = _task(task_id)
+    try:
+        wf.perform(instance.id, make_action(task), current_user)
+        db.session.commit()
+    except WorkflowError as exc:
+        db.session.rollback()
+        flash(exc.message(current_locale_short()), "error")
+        return redirect(request.referrer if _safe_referrer() else
+                        url_for("processes.instance", instance_id=instance.id))
+    flash(done + " " + next_text(spec_for(instance), instance, current_locale_short()), "success")
+    return redirect(url_for("processes.instance", instance_id=instance.id))
+
+
+def _safe_referrer() -> bool:
+    from webapp.security import is_safe_next
+
+    ref = request.referrer or ""
+    host = request.host_url.rstrip("/")
+    return ref.startswith(host) and is_safe_next(ref[len(host):] or "/")
+
+
+@bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: int):
+    return _simple(task_id, lambda t: Action("claim", task=t.key), _("认领成功。"))
+
+
+@bp.route("/tasks/<int:task_id>/unclaim", methods=["POST"])
+@login_required
+def unclaim(task_id: int):
+    return _simple(task_id, lambda t: Action("unclaim", task=t.key), _("已放弃认领。"))
+
+
+@bp.route("/tasks/<int:task_id>/delegate", methods=["POST"])
+@login_required
+def delegate(task_id: int):
+    target = find_user(request.form.get("username", ""))
+    if target is None:
+        flash(_("找不到该用户，请核对用户名。"), "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    return _simple(task_id, lambda t: Action("delegate", task=t.key, user=target.id,
+                                             comment=request.form.get("comment") or None),
+                   _("已转办给 %(name)s。", name=target.display_name))
+
+
+@bp.route("/tasks/bulk", methods=["POST"])
+@login_required
+def bulk():
+    """Approve many similar tasks at once; each one succeeds or fails on its own."""
+    ids = [int(i) for i in request.form.getlist("task_ids") if i.isdigit()][:200]
+    done, failed = 0, []
+    for task_id in ids:
+        task = db.session.get(Task, task_id)
+        if task is None or not access.can_view(current_user, task.instance):
+            continue
+        try:
+            with db.session.begin_nested():
+                wf.perform(task.instance_id, Action("approve", task=task.key), current_user)
+            done += 1
+        except WorkflowError as exc:
+            failed.append(f"#{task.instance_id} {exc.message(current_locale_short())}")
+    db.session.commit()
+    if done:
+        flash(_("已批量通过 %(n)s 项。", n=done), "success")
+    if failed:
+        flash(_("以下 %(n)s 项未能处理：", n=len(failed)) + "；".join(failed), "warning")
+    if not ids:
+        flash(_("请先勾选要通过的任务。"), "warning")
+    return redirect(url_for("tasks.inbox"))
