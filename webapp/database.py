@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-from flask import Flask
+from flask import Flask, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db, migrate
 
@@ -26,14 +29,68 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
+# SQLite has no SELECT … FOR UPDATE.  A transaction that reads and then writes fails at
+# once with "database is locked" if another writer committed in between.  So a
+# transaction that is going to write takes the write lock when it begins (BEGIN
+# IMMEDIATE): a second writer then waits (busy_timeout) and reads the first one's
+# result.  Reads (GET pages) begin deferred and never wait for writers (WAL).
+_IMMEDIATE: ContextVar[bool] = ContextVar("sqlite_begin_immediate", default=False)
+
+
 @event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn):
-    # SQLite has no SELECT … FOR UPDATE.  Taking the write lock when the transaction
-    # begins makes a second writer wait (busy_timeout) and then read the first one's
-    # result, instead of failing with "database is locked" when it tries to upgrade a
-    # stale read to a write.  It also makes SAVEPOINTs work as documented.
+def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = _IMMEDIATE.get()
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.info["sqlite_immediate"] = immediate
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_written(session, flush_context):
+    session.info["wrote"] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_written(session, transaction):
+    if transaction.parent is None:
+        session.info.pop("wrote", None)
+
+
+@contextmanager
+def write_lock():
+    """Run the block in a transaction that writes; on SQLite, one that holds the lock.
+
+    PostgreSQL needs nothing here (rows are locked with FOR UPDATE).  On SQLite a
+    transaction that has only read so far is ended first (it wrote nothing) and a new
+    one begins with BEGIN IMMEDIATE, so its reads see the latest committed data.
+    """
+    session = db.session()
+    if session.get_bind().dialect.name != "sqlite" or session.info.get("wrote"):
+        yield
+        return
+    if session.in_transaction():
+        if session.connection().info.get("sqlite_immediate"):
+            yield  # this transaction began holding the lock (a form post)
+            return
+        session.commit()
+    token = _IMMEDIATE.set(True)
+    try:
+        session.connection()  # begins now, holding the write lock
+    finally:
+        _IMMEDIATE.reset(token)
+    yield
+
+
+def _unsafe_request_writes() -> None:
+    # Form posts and API writes read, then write: give them the lock up front.
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        g._sqlite_immediate_token = _IMMEDIATE.set(True)
+
+
+def _end_request(exc=None) -> None:
+    token = g.pop("_sqlite_immediate_token", None)
+    if token is not None:
+        _IMMEDIATE.reset(token)
 
 
 def init_app(app: Flask) -> None:
@@ -42,3 +99,5 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True,
                      compare_type=True)
+    app.before_request(_unsafe_request_writes)
+    app.teardown_request(_end_request)

@@ -106,7 +106,7 @@ def test_station_head_decides_in_the_inbox_and_a_second_decision_is_explained(lo
     assert "已通过" in done.get_data(as_text=True) and "心愿墙待认领" in done.get_data(as_text=True)
     again = client.post(f"/tasks/{task_id}", data={"action": "approve"})
     assert again.status_code == 409
-    assert any("已由他人处理" in a for a in alerts(again))
+    assert any("已由 解放碑驿站站长 孙伟" in a and "通过" in a for a in alerts(again))
 
 
 def test_stale_page_is_a_conflict_not_a_second_step(login, demo):

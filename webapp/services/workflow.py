@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.models import OrgUnit, User
 from webapp.models.notifications import Notification
@@ -80,6 +81,11 @@ def validate_text(text: str, filename: str) -> tuple[ProcessSpec | None, list[Pr
 
 def publish_text(text: str, filename: str, actor: User | None = None) -> Published:
     """Publish a definition: a new version if it changed, else the current one."""
+    with write_lock():
+        return _publish_text(text, filename, actor)
+
+
+def _publish_text(text: str, filename: str, actor: User | None) -> Published:
     spec, problems = validate_text(text, filename)
     if spec is None or problems:
         raise DefinitionProblems(problems)
@@ -139,6 +145,11 @@ def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec
 def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | None,
                    *, now: datetime | None = None) -> Instance:
     """Start ``process_key`` for ``applicant``; engine errors leave nothing behind."""
+    with write_lock():
+        return _start_instance(process_key, applicant, data, now)
+
+
+def _start_instance(process_key, applicant, data, now):
     version = current_version(process_key)
     spec = spec_of(version)
     now = now or utcnow()
@@ -182,6 +193,12 @@ def perform(instance_id: int, action: Action, actor: User | None, *,
     its result: the engine answers it with ``AlreadyDecided`` or ``Conflict`` (409).
     """
     now = now or utcnow()
+    with write_lock():
+        return _perform(instance_id, action, actor, now, _depth)
+
+
+def _perform(instance_id: int, action: Action, actor: User | None, now: datetime,
+             _depth: int) -> Instance:
     instance = lock_instance(instance_id)
     # A write that read an older version of the instance must not overwrite a newer one.
     if action.expected_version is not None and action.expected_version != instance.lock_version:
