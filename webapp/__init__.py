@@ -60,6 +60,7 @@ def _ensure_secret_key(app: Flask, env: str) -> None:
 
 def _init_database(app: Flask) -> None:
     from webapp import database
+    from webapp.services import activities  # noqa: F401  (registers record sources)
 
     database.init_app(app)
 

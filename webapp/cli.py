@@ -37,6 +37,7 @@ def seed_demo_command():
         raise click.ClickException(f"DEMO_PASSWORD: {exc}") from exc
     added = demo.seed(password)
     added["process versions"] = demo.publish_processes()
+    added["courses, slots, batches and quotas"] = demo.seed_activities()
     db.session.commit()
     summary = ", ".join(f"{n} {what}" for what, n in added.items())
     click.echo(f"Demo data: added {summary}." if any(added.values())

@@ -149,6 +149,68 @@ def _ensure_pairing(branch_code: str, station_code: str) -> int:
     return 1
 
 
+# (title, kind, unit code, venue, sessions, capacity, requires approval, days from today:
+#  registration opens, closes, course starts, ends)
+COURSES = [
+    ("电工技能提升班", "电工", "cq-yz-jfb", "渝中区职工服务中心三楼", 10, 30, False, (-20, 20, 25, 40)),
+    ("育婴员（初级）培训", "育婴", "cq-yz-jfb", "解放碑职工之家", 8, 20, True, (-10, 25, 30, 45)),
+    ("电商直播带货实训", "电商", "cq-yz-jfb", "重庆市职工大学", 6, 40, False, (-5, 30, 35, 42)),
+    ("骑手交通安全与应急救护", "安全", "cq-yz-jfb", "解放碑户外劳动者驿站", 2, 25, False, (-3, 10, 12, 13)),
+]
+# (station code, days from today, capacity)
+SLOTS = [("st-jfb", d, 2) for d in (3, 4, 5, 10, 11)] + [("st-gyq", d, 2) for d in (3, 6, 9)] + [
+    ("st-dp", 7, 1)]
+# (unit code, amount): city first, then down the tree.
+QUOTAS = [("cq", 40), ("cq-yz", 15), ("cq-jb", 12), ("cq-spb", 10), ("cq-yz-jfb", 6),
+          ("cq-yz-logistics", 3), ("cq-jb-gyq", 5), ("cq-jb-ridehail", 2)]
+
+
+def seed_activities() -> int:
+    """Courses, duty slots and a retreat batch with quotas, dated from today."""
+    from datetime import datetime, time, timedelta
+
+    from webapp.models import Course, DutySlot, RetreatBatch, RetreatQuota
+    from webapp.services.activities import CHINA, allocate_quota, create_course, create_slot
+
+    added = 0
+    today = datetime.now(CHINA).date()
+    for title, kind, unit, venue, sessions, capacity, approval, days in COURSES:
+        if db.session.scalar(select(Course).where(Course.title == title)):
+            continue
+        opens, closes, starts, ends = (today + timedelta(days=d) for d in days)
+        create_course(title=title, kind=kind, unit=unit_by_code(unit), venue=venue,
+                      sessions=sessions, capacity=capacity, requires_approval=approval,
+                      opens_on=opens, closes_on=closes, starts_on=starts, ends_on=ends,
+                      description=f"{kind}方向免费技能培训，共 {sessions} 次课。")
+        added += 1
+    for code, day, capacity in SLOTS:
+        station = unit_by_code(code)
+        starts = datetime.combine(today + timedelta(days=day), time(9), tzinfo=CHINA)
+        if db.session.scalar(select(DutySlot).where(DutySlot.station_id == station.id,
+                                                    DutySlot.starts_at == starts)):
+            continue
+        create_slot(station, starts, starts + timedelta(hours=8), capacity)
+        added += 1
+    name = "2027年第一期劳模疗休养（武隆仙女山）"
+    batch = db.session.scalar(select(RetreatBatch).where(RetreatBatch.name == name))
+    if batch is None:
+        batch = RetreatBatch(name=name, site="武隆仙女山职工疗休养基地", capacity=40,
+                             starts_on=today + timedelta(days=60),
+                             ends_on=today + timedelta(days=65),
+                             nominations_close_on=today + timedelta(days=30),
+                             owner_unit=unit_by_code("cq"))
+        db.session.add(batch)
+        db.session.flush()
+        added += 1
+    for code, amount in QUOTAS:
+        unit = unit_by_code(code)
+        if not db.session.scalar(select(RetreatQuota).where(RetreatQuota.batch_id == batch.id,
+                                                            RetreatQuota.unit_id == unit.id)):
+            allocate_quota(batch, unit, amount)
+            added += 1
+    return added
+
+
 def publish_processes() -> int:
     """Publish the shipped definitions; returns how many new versions that made."""
     from webapp.services.workflow import publish_file, shipped_definitions

@@ -240,3 +240,41 @@ def test_nobody_sees_other_peoples_requests_or_tasks(login, demo):
     assert other.post(f"/tasks/{task_id}", data={"action": "approve"}).status_code == 404
     assert other.post(f"/instances/{instance_id}/withdraw").status_code == 404
     assert other.get("/instances/999999").status_code == 404
+
+
+def test_worker_demand_end_to_end_through_the_pages(login, demo):
+    """停车难: rider → 渝中区 dispatches → street union acknowledges and answers → rider rates."""
+    client = login("rider1")
+    response = client.post("/processes/worker_demand/start", data={
+        "category": "parking", "station": str(unit_by_code("st-jfb").id),
+        "location": "解放碑步行街东口", "phone": "13800138000",
+        "description": "送餐高峰期电动车没有地方停，经常被贴条，希望增加临时停车位。"})
+    assert response.status_code == 302, errors(response) + alerts(response)
+    instance_id = int(response.headers["Location"].rsplit("/", 1)[1])
+
+    district = login("yuzhong_admin")
+    dispatch = task_id_of(instance_id)
+    page = district.get(f"/tasks/{dispatch}").get_data(as_text=True)
+    assert "责任单位" in page and "解放碑街道工会" in page
+    missing = district.post(f"/tasks/{dispatch}", data={"action": "approve"})
+    assert missing.status_code == 422 and errors(missing)  # the responsible unit is required
+    done = district.post(f"/tasks/{dispatch}", data={
+        "action": "approve", "responsible_unit": str(unit_by_code("cq-yz-jfb").id),
+        "dispatch_note": "请三个工作日内签收"}, follow_redirects=True)
+    assert "责任单位签收" in done.get_data(as_text=True)
+
+    unit = login("unit_admin")
+    unit.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "complete",
+                                                        "handler_name": "赵丽"})
+    answered = unit.post(f"/tasks/{task_id_of(instance_id)}", data={
+        "action": "complete", "answer": "已协调城管在东口划设 20 个临时停车位。"},
+        follow_redirects=True)
+    assert "职工评价" in answered.get_data(as_text=True)
+
+    client = login("rider1")
+    rate = task_id_of(instance_id)
+    closed = client.post(f"/tasks/{rate}", data={"action": "complete", "result": "satisfied",
+                                                 "rating": "5"}, follow_redirects=True)
+    assert "流程已结束" in closed.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).status == "completed"

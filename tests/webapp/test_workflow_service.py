@@ -23,9 +23,12 @@ NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def demo(app):
+    from webapp.demo import seed_activities
+
     seed("demo-pass-2026")
     for path in wf.shipped_definitions():
         wf.publish_file(path)
+    seed_activities()
     db.session.commit()
     return {name: find_user(name) for name in
             ("rider1", "courier1", "driver1", "station_head", "volunteer1", "volunteer2",

@@ -6,3 +6,4 @@ from webapp.models.workflow import (CalendarDay, CapacityResource, DefinitionVer
                                     TaskAssignee, Timer)
 from webapp.models.notifications import Notification  # noqa: F401,E402
 from webapp.models.files import StoredFile  # noqa: F401,E402
+from webapp.models.activities import Course, DutySlot, RetreatBatch, RetreatQuota  # noqa: F401,E402

@@ -1,0 +1,208 @@
+"""Training, station master for a day and retreat nominations, each driven to its end
+through the web pages by the demo users (waiting periods pass by the timers)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.models import (Course, DutySlot, Instance, RetreatBatch, Task, TaskAssignee,
+                           User)
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+
+
+def id_card(first17: str = "50010319900307123") -> str:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(d) * w for d, w in zip(first17, weights))
+    return first17 + "10X98765432"[total % 11]
+
+
+def start(client, key: str, data: dict) -> int:
+    response = client.post(f"/processes/{key}/start", data=data)
+    assert response.status_code == 302, errors(response) + alerts(response)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def drive(login, instance_id: int, answers: dict, *, max_steps: int = 20) -> Instance:
+    """Act on each open task as its assignee through the task page, firing timers when
+    the instance only waits, until it ends."""
+    clock = datetime.now(timezone.utc)
+    for _ in range(max_steps):
+        db.session.expire_all()
+        instance = db.session.get(Instance, instance_id)
+        if instance.closed_at is not None:
+            return instance
+        task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                    Task.status == "open", Task.kind != "timer"))
+        if task is None or task.step not in answers:
+            clock += timedelta(days=70)  # let the waiting step's time pass
+            wf.fire_due_timers(clock)
+            db.session.commit()
+            continue
+        username = db.session.scalar(select(User.username).join(
+            TaskAssignee, TaskAssignee.user_id == User.id).where(TaskAssignee.task_id == task.id)
+            .order_by(User.id))
+        assert username, f"nobody is assigned to {task.step}"
+        client = login(username)
+        assert client.get(f"/tasks/{task.id}").status_code == 200
+        response = client.post(f"/tasks/{task.id}", data=answers[task.step])
+        assert response.status_code == 302, (task.step, errors(response) + alerts(response))
+    raise AssertionError("the instance did not end")
+
+
+def test_training_registration_to_certificate(login, demo):
+    course = db.session.scalar(select(Course).where(Course.title == "电工技能提升班"))
+    client = login("rider1")
+    page = client.get("/processes/training_registration/start").get_data(as_text=True)
+    assert "电工技能提升班" in page and "余 30 位" in page
+    instance_id = start(client, "training_registration", {
+        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
+        "id_card": id_card(), "motivation": "想考电工证，多一门手艺"})
+    again = client.post("/processes/training_registration/start", data={
+        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
+        "id_card": id_card()})
+    assert again.status_code == 403  # the same course twice is refused
+    assert "余 29 位" in client.get("/processes/training_registration/start").get_data(
+        as_text=True)
+    instance = drive(login, instance_id, {
+        "attendance": {"action": "complete", "sessions_attended": "9"},
+        "certificate": {"action": "complete", "certificate_no": "CQ-2026-0001"},
+    })
+    assert (instance.status, instance.state["end"]) == ("completed", "completed")
+
+
+def test_training_with_too_little_attendance_does_not_complete(login, demo):
+    course = db.session.scalar(select(Course).where(Course.title == "电工技能提升班"))
+    instance_id = start(login("courier1"), "training_registration", {
+        "course": str(course.id), "occupation": "courier", "phone": "13900139000",
+        "id_card": id_card("50010319920611456")})
+    instance = drive(login, instance_id, {
+        "attendance": {"action": "complete", "sessions_attended": "5"}})
+    assert instance.state["end"] == "not_completed"
+
+
+def test_course_that_asks_for_approval_goes_to_the_unit_first(login, demo):
+    course = db.session.scalar(select(Course).where(Course.requires_approval.is_(True)))
+    instance_id = start(login("rider1"), "training_registration", {
+        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
+        "id_card": id_card()})
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).steps == "unit_review"
+    instance = drive(login, instance_id, {
+        "unit_review": {"action": "reject", "comment": "本期名额优先安排育婴从业人员"}})
+    assert instance.status == "rejected"
+
+
+def test_station_master_for_a_day(login, demo):
+    station = unit_by_code("st-jfb")
+    slot = db.session.scalars(select(DutySlot).where(DutySlot.station_id == station.id)
+                              .order_by(DutySlot.starts_at)).first()
+    client = login("volunteer1")
+    instance_id = start(client, "station_master", {
+        "station": str(station.id), "slot": str(slot.id), "phone": "13700137000",
+        "skills": ["legal", "policy"]})
+    assert client.post("/processes/station_master/start", data={
+        "station": str(station.id), "slot": str(slot.id),
+        "phone": "13700137000"}).status_code == 403  # no duplicate sign-up
+    instance = drive(login, instance_id, {
+        "check_in": {"action": "complete", "arrival_note": "准时到岗"},
+        "report": {"action": "complete", "checklist": ["clean", "water", "charging"],
+                   "hours": "8", "opinions_count": "5", "opinions": "骑手反映充电桩不够用",
+                   "wishes_lit": "2", "event_held": "y", "event_summary": "开展了法律咨询活动"},
+        "confirm": {"action": "approve", "confirmed_hours": "7.5"},
+    })
+    assert instance.status == "completed"
+    assert instance.state["data"]["confirmed_hours"] in ("7.5", 7.5)
+
+
+def test_duty_report_needs_three_checks(login, demo):
+    station = unit_by_code("st-jfb")
+    slot = db.session.scalars(select(DutySlot).where(DutySlot.station_id == station.id)
+                              .order_by(DutySlot.starts_at)).first()
+    instance_id = start(login("volunteer1"), "station_master", {
+        "station": str(station.id), "slot": str(slot.id), "phone": "13700137000"})
+    with pytest.raises(AssertionError, match="至少完成 3 项检查"):
+        drive(login, instance_id, {
+            "check_in": {"action": "complete"},
+            "report": {"action": "complete", "checklist": ["clean", "water"], "hours": "8"}})
+
+
+def test_a_full_duty_slot_puts_the_next_volunteer_on_the_waiting_list(login, demo):
+    slot = db.session.scalar(select(DutySlot).where(DutySlot.capacity == 1))
+    station = slot.station
+    db.session.commit()
+    first = start(login("volunteer1"), "station_master", {
+        "station": str(station.id), "slot": str(slot.id), "phone": "13700137000"})
+    second = start(login("branch_secretary"), "station_master", {
+        "station": str(station.id), "slot": str(slot.id), "phone": "13600136000"})
+    db.session.expire_all()
+    assert db.session.get(Instance, first).steps == "wait_duty"
+    assert db.session.get(Instance, second).status == "waitlisted"
+    login("volunteer1").post(f"/instances/{first}/withdraw")
+    db.session.expire_all()
+    assert db.session.get(Instance, second).steps == "wait_duty"  # promoted automatically
+
+
+def test_retreat_nomination_through_the_approval_chain(login, demo):
+    batch = db.session.scalar(select(RetreatBatch))
+    nomination = {"batch": str(batch.id), "honour": "frontline", "frontline": "y",
+                  "new_employment": "y", "id_card": id_card(), "phone": "13800138000",
+                  "health_ok": "y", "deeds": "从事外卖配送五年，累计安全配送三万余单，"
+                                             "多次见义勇为，获评区级优秀骑手。"}
+    client = login("rider1")
+    missing_health = client.post("/processes/retreat_nomination/start",
+                                 data={**nomination, "health_ok": ""})
+    assert missing_health.status_code == 422
+    instance_id = start(client, "retreat_nomination", nomination)
+    assert client.post("/processes/retreat_nomination/start",
+                       data=nomination).status_code == 403  # once per batch
+    instance = drive(login, instance_id, {
+        "unit_review": {"action": "approve", "comment": "同意推荐"},
+        "district_review": {"action": "approve"},
+        "city_review": {"action": "approve"},
+        "briefing": {"action": "complete", "discipline_ack": "y"},
+        "summary": {"action": "complete", "travelled": "yes", "summary_text":
+                    "参加了为期五天的疗休养，身心得到放松，结识了来自各行业的劳模，"
+                    "回到岗位后将继续做好配送服务工作，把党和工会的关怀传递给更多骑手。"},
+    })
+    assert instance.status == "completed"
+
+
+def test_retreat_quota_of_a_unit_is_enforced(login, demo):
+    batch = db.session.scalar(select(RetreatBatch))
+    from webapp.services.activities import allocate_quota
+
+    allocate_quota(batch, unit_by_code("cq-yz-logistics"), 1)  # only one place now
+    db.session.commit()
+    base = {"batch": str(batch.id), "honour": "frontline", "id_card": id_card(),
+            "phone": "13800138000", "health_ok": "y",
+            "deeds": "从事快递配送五年，服务群众热情周到，多次获得客户表扬。"}
+    start(login("rider1"), "retreat_nomination", base)
+    refused = login("courier1").post("/processes/retreat_nomination/start", data={
+        **base, "id_card": id_card("50010319920611456"), "phone": "13900139000"})
+    assert refused.status_code == 409
+    assert "名额" in " ".join(alerts(refused))
+
+
+def test_quotas_never_exceed_the_level_above(demo):
+    from webapp.services.activities import QuotaError, allocate_quota, return_unused_quota
+
+    batch = db.session.scalar(select(RetreatBatch))
+    # The city holds 40: 江北 12 and 沙坪坝 10 leave at most 18 for 渝中.
+    with pytest.raises(QuotaError, match="18"):
+        allocate_quota(batch, unit_by_code("cq-yz"), 19)
+    allocate_quota(batch, unit_by_code("cq-yz"), 18)
+    # 渝中 holds 18 and 解放碑 already has 6 of them: 大坪 may get 12, not 13.
+    with pytest.raises(QuotaError, match="12"):
+        allocate_quota(batch, unit_by_code("cq-yz-dp"), 13)
+    allocate_quota(batch, unit_by_code("cq-yz-dp"), 12)
+    # A unit cannot go below what it already handed down (解放碑 gave 3 to the couriers).
+    with pytest.raises(QuotaError):
+        allocate_quota(batch, unit_by_code("cq-yz-jfb"), 2)
+    # Unused places go back: 大坪 used none of its 12.
+    assert return_unused_quota(batch, unit_by_code("cq-yz-dp")) == 12

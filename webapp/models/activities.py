@@ -1,0 +1,88 @@
+"""The union activities' own data that processes refer to: training courses, duty slots
+at stations, retreat batches and the quotas handed down the tree for them."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.org import OrgUnit
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class Course(db.Model):
+    """A free skills-training course (技能培训) run by a union unit."""
+
+    __tablename__ = "courses"
+    __table_args__ = (CheckConstraint("capacity > 0", name="capacity_positive"),
+                      CheckConstraint("sessions > 0", name="sessions_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))  # e.g. 电工, 育婴, 驾驶安全, 电商直播
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    sessions: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    opens_on: Mapped[date] = mapped_column(Date)     # registration window
+    closes_on: Mapped[date] = mapped_column(Date)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[OrgUnit] = relationship()
+
+
+class DutySlot(db.Model):
+    """A station × day with a number of places for station masters (一日站长)."""
+
+    __tablename__ = "duty_slots"
+    __table_args__ = (UniqueConstraint("station_id", "starts_at"),
+                      CheckConstraint("capacity > 0", name="capacity_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    station: Mapped[OrgUnit] = relationship()
+
+
+class RetreatBatch(db.Model):
+    """A model-worker retreat (疗休养) batch: dates, site and places in all."""
+
+    __tablename__ = "retreat_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    site: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    capacity: Mapped[int] = mapped_column(Integer)
+    nominations_close_on: Mapped[date] = mapped_column(Date)
+    owner_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))  # the city
+
+    owner_unit: Mapped[OrgUnit] = relationship()
+
+
+class RetreatQuota(db.Model):
+    """Places of a batch handed to a unit by the level above; never more than it holds."""
+
+    __tablename__ = "retreat_quotas"
+    __table_args__ = (UniqueConstraint("batch_id", "unit_id"),
+                      CheckConstraint("amount >= 0", name="amount_not_negative"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("retreat_batches.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+
+    batch: Mapped[RetreatBatch] = relationship()
+    unit: Mapped[OrgUnit] = relationship()

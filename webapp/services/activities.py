@@ -1,0 +1,213 @@
+"""Courses, duty slots and retreat batches: creating them with their capacity, and
+telling the engine and the forms about them (record attributes and choices)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+
+from webapp.extensions import db
+from webapp.models import (CapacityResource, Course, DutySlot, OrgUnit, RetreatBatch,
+                           RetreatQuota, Station)
+from webapp.services.choices import RECORD_CHOICES
+from webapp.services.directory import RECORD_SOURCES
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+class QuotaError(ValueError):
+    """A quota that would hand out more places than the level above holds."""
+
+
+def _set_capacity(key: str, capacity: int) -> None:
+    resource = db.session.get(CapacityResource, key)
+    if resource is None:
+        db.session.add(CapacityResource(key=key, capacity=capacity, granted=0, next_seq=1))
+    else:
+        if capacity < resource.granted:
+            raise QuotaError(f"{key}: {resource.granted} places are already taken")
+        resource.capacity = capacity
+    db.session.flush()
+
+
+def create_course(**fields) -> Course:
+    course = Course(**fields)
+    db.session.add(course)
+    db.session.flush()
+    _set_capacity(f"course:{course.id}", course.capacity)
+    return course
+
+
+def create_slot(station: OrgUnit, starts_at: datetime, ends_at: datetime, capacity: int,
+                published_by=None) -> DutySlot:
+    slot = DutySlot(station=station, starts_at=starts_at, ends_at=ends_at, capacity=capacity,
+                    published_by_id=published_by.id if published_by else None)
+    db.session.add(slot)
+    db.session.flush()
+    _set_capacity(f"slot:{slot.id}", capacity)
+    return slot
+
+
+def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int) -> RetreatQuota:
+    """Give ``unit`` ``amount`` places of ``batch``, taken from what its parent holds.
+
+    The city's own quota may not exceed the batch; every other unit's children together
+    may not exceed the unit's own quota.  The unit's nominations use the places through
+    the capacity resource ``retreat:<batch>:<unit>``.
+    """
+    if amount < 0:
+        raise QuotaError("a quota cannot be negative")
+    quota = db.session.scalar(select(RetreatQuota).where(
+        RetreatQuota.batch_id == batch.id, RetreatQuota.unit_id == unit.id).with_for_update())
+    siblings = select(func.coalesce(func.sum(RetreatQuota.amount), 0)).join(
+        OrgUnit, OrgUnit.id == RetreatQuota.unit_id).where(RetreatQuota.batch_id == batch.id)
+    if unit.id == batch.owner_unit_id:
+        limit = batch.capacity
+        used = 0
+    else:
+        parent = db.session.scalar(select(RetreatQuota).where(
+            RetreatQuota.batch_id == batch.id, RetreatQuota.unit_id == unit.parent_id)
+            .with_for_update())
+        if parent is None:
+            raise QuotaError("the level above has no quota of this batch to hand down")
+        limit = parent.amount
+        used = db.session.scalar(siblings.where(OrgUnit.parent_id == unit.parent_id,
+                                                OrgUnit.id != unit.id))
+    if used + amount > limit:
+        raise QuotaError(f"only {limit - used} places are left to hand down")
+    handed_down = db.session.scalar(siblings.where(OrgUnit.parent_id == unit.id))
+    if amount < handed_down:
+        raise QuotaError(f"{handed_down} places are already handed down below this unit")
+    if quota is None:
+        quota = RetreatQuota(batch=batch, unit=unit, amount=amount)
+        db.session.add(quota)
+    else:
+        quota.amount = amount
+    _set_capacity(f"retreat:{batch.id}:{unit.id}", amount - handed_down)
+    db.session.flush()
+    return quota
+
+
+def return_unused_quota(batch: RetreatBatch, unit: OrgUnit) -> int:
+    """Give back the places a unit did not use (nor hand down); returns how many."""
+    quota = db.session.scalar(select(RetreatQuota).where(
+        RetreatQuota.batch_id == batch.id, RetreatQuota.unit_id == unit.id).with_for_update())
+    if quota is None:
+        return 0
+    resource = db.session.get(CapacityResource, f"retreat:{batch.id}:{unit.id}",
+                              with_for_update=True)
+    unused = (resource.capacity or 0) - resource.granted if resource else 0
+    if unused <= 0:
+        return 0
+    quota.amount -= unused
+    db.session.execute(update(CapacityResource).where(CapacityResource.key == resource.key)
+                       .values(capacity=CapacityResource.capacity - unused))
+    db.session.flush()
+    return unused
+
+
+# ------------------------------------------------------------------ engine records
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _remaining(key: str) -> int | None:
+    resource = db.session.get(CapacityResource, key)
+    if resource is None or resource.capacity is None:
+        return None
+    return max(resource.capacity - resource.granted, 0)
+
+
+def course_record(record_id):
+    course = db.session.get(Course, _as_int(record_id)) if _as_int(record_id) else None
+    if course is None:
+        return None
+    return {"title": course.title, "kind": course.kind, "unit": course.unit_id,
+            "sessions": course.sessions, "capacity": course.capacity,
+            "requires_approval": course.requires_approval, "starts_on": course.starts_on,
+            "ends_on": _end_of_day(course.ends_on), "venue": course.venue}
+
+
+def slot_record(record_id):
+    slot = db.session.get(DutySlot, _as_int(record_id)) if _as_int(record_id) else None
+    if slot is None:
+        return None
+    return {"station": slot.station_id, "starts_at": slot.starts_at, "ends_at": slot.ends_at,
+            "capacity": slot.capacity}
+
+
+def batch_record(record_id):
+    batch = db.session.get(RetreatBatch, _as_int(record_id)) if _as_int(record_id) else None
+    if batch is None:
+        return None
+    return {"name": batch.name, "site": batch.site, "starts_on": batch.starts_on,
+            "ends_on": _end_of_day(batch.ends_on), "capacity": batch.capacity}
+
+
+def station_record(record_id):
+    station = db.session.get(Station, _as_int(record_id)) if _as_int(record_id) else None
+    if station is None:
+        return None
+    return {"district": station.district_id, "address": station.address,
+            "is_open": station.is_open, "charging_piles": station.charging_piles,
+            "car_parking": station.car_parking, "motorcycle_parking": station.motorcycle_parking}
+
+
+def _end_of_day(day: date) -> datetime:
+    return datetime.combine(day, datetime.max.time().replace(microsecond=0), tzinfo=CHINA)
+
+
+# ------------------------------------------------------------------ choices
+
+def _today() -> date:
+    return datetime.now(CHINA).date()
+
+
+def course_choices(field, locale: str) -> list[tuple[str, str]]:
+    today = _today()
+    rows = db.session.scalars(select(Course).where(Course.opens_on <= today,
+                                                   Course.closes_on >= today)
+                              .order_by(Course.starts_on, Course.id))
+    en = locale.startswith("en")
+    out = []
+    for course in rows:
+        left = _remaining(f"course:{course.id}")
+        places = (f"{left} places left" if en else f"余 {left} 位") if left else (
+            "full - waiting list" if en else "已满，可候补")
+        out.append((str(course.id), f"{course.title} · {course.starts_on:%m-%d} · {places}"))
+    return out
+
+
+def slot_choices(field, locale: str) -> list[tuple[str, str]]:
+    now = datetime.now(timezone.utc)
+    rows = db.session.execute(select(DutySlot, OrgUnit.name).join(
+        OrgUnit, OrgUnit.id == DutySlot.station_id).where(DutySlot.starts_at > now)
+        .order_by(DutySlot.starts_at, OrgUnit.name).limit(500))
+    en = locale.startswith("en")
+    out = []
+    for slot, station in rows:
+        start, end = slot.starts_at.astimezone(CHINA), slot.ends_at.astimezone(CHINA)
+        left = _remaining(f"slot:{slot.id}")
+        places = (f"{left} left" if en else f"余 {left} 位") if left else (
+            "full - waiting list" if en else "已满，可候补")
+        out.append((str(slot.id), f"{station} · {start:%m-%d %H:%M}-{end:%H:%M} · {places}"))
+    return out
+
+
+def batch_choices(field, locale: str) -> list[tuple[str, str]]:
+    today = _today()
+    rows = db.session.scalars(select(RetreatBatch).where(
+        RetreatBatch.nominations_close_on >= today).order_by(RetreatBatch.starts_on))
+    return [(str(b.id), f"{b.name} · {b.site} · {b.starts_on:%m-%d}~{b.ends_on:%m-%d}")
+            for b in rows]
+
+
+RECORD_SOURCES.update({"course": course_record, "slot": slot_record,
+                       "retreat_batch": batch_record, "station": station_record})
+RECORD_CHOICES.update({"course": course_choices, "slot": slot_choices,
+                       "retreat_batch": batch_choices})
