@@ -66,7 +66,7 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from webapp import errors, i18n, labels, queue, security
+    from webapp import errors, i18n, labels, notifications, queue, security
     from webapp.auth import login
     from webapp.extensions import bootstrap, csrf, limiter
 
@@ -83,6 +83,7 @@ def _init_extensions(app: Flask) -> None:
     errors.init_app(app)
     queue.init_app(app)
     labels.init_app(app)
+    notifications.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -90,11 +91,13 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.auth import bp as auth_bp
     from webapp.main import bp as main_bp
     from webapp.processes import bp as processes_bp
+    from webapp.notifications import bp as notifications_bp
     from webapp.tasks import bp as tasks_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(processes_bp)
     app.register_blueprint(tasks_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
 

@@ -278,3 +278,46 @@ def test_worker_demand_end_to_end_through_the_pages(login, demo):
     assert "流程已结束" in closed.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Instance, instance_id).status == "completed"
+
+
+def test_delegate_to_an_eligible_colleague_only(login, demo, make_user):
+    instance_id = submit_wish(login("rider1"))
+    station = unit_by_code("st-jfb")  # a deputy appointed after the wish came in
+    make_user("station_head2", ("station_head", station), unit=station, password=PASSWORD,
+              name="驿站副站长 钱芳")
+    client = login("station_head")
+    task_id = task_id_of(instance_id)
+    assert "转办给（用户名）" in client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    wrong = client.post(f"/tasks/{task_id}/delegate", data={"username": "volunteer1"},
+                        follow_redirects=True)
+    assert "该人员不符合办理条件" in wrong.get_data(as_text=True)
+    unknown = client.post(f"/tasks/{task_id}/delegate", data={"username": "nobody"},
+                          follow_redirects=True)
+    assert "找不到该用户" in unknown.get_data(as_text=True)
+    done = client.post(f"/tasks/{task_id}/delegate", data={"username": "station_head2"},
+                       follow_redirects=True)
+    assert "已转办给 驿站副站长 钱芳" in done.get_data(as_text=True), alerts(done)
+    assert f"/tasks/{task_id}" not in login("station_head").get("/inbox").get_data(as_text=True)
+    assert f"/tasks/{task_id}" in login("station_head2").get("/inbox").get_data(as_text=True)
+
+
+def test_notification_centre_counts_unread_and_links_to_the_request(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    head = login("station_head")
+    home = head.get("/").get_data(as_text=True)
+    assert re.search(r'id="unread-count">1<', home)  # "您有一项待办：微心愿·驿站核实"
+    page = head.get("/notifications").get_data(as_text=True)
+    assert "您有一项待办：微心愿·驿站核实" in page
+    head.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "reject",
+                                                         "comment": "不属于微心愿范围"})
+    rider = login("rider1")
+    assert "您的微心愿未通过" in rider.get("/notifications?unread=1").get_data(as_text=True)
+    note_id = re.search(r'/notifications/(\d+)/read', rider.get("/notifications")
+                        .get_data(as_text=True)).group(1)
+    opened = rider.post(f"/notifications/{note_id}/read")
+    assert opened.headers["Location"].endswith(f"/instances/{instance_id}")
+    assert 'id="unread-count"' not in rider.get("/").get_data(as_text=True)
+    rider.post("/auth/locale", data={"locale": "en"})
+    assert "Your Micro-wish is rejected" in rider.get("/notifications").get_data(as_text=True)
+    # Nobody reads or marks another person's notifications.
+    assert login("courier1").post(f"/notifications/{note_id}/read").status_code == 404

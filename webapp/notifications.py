@@ -1,0 +1,78 @@
+"""The in-app notification centre: the bell's unread count, the list, mark read."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from flask_login import current_user, login_required
+from sqlalchemy import func, select, update
+
+from webapp.extensions import db
+from webapp.i18n import current_locale_short
+from webapp.models import Notification
+from workflows.messages import render_title
+
+bp = Blueprint("notifications", __name__)
+PER_PAGE = 30
+
+
+def unread_count(user) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def title_of(notification: Notification, locale: str) -> str:
+    return render_title(notification.kind, notification.params or {}, locale)
+
+
+@bp.route("/notifications")
+@login_required
+def index():
+    unread_only = request.args.get("unread") == "1"
+    stmt = select(Notification).where(Notification.user_id == current_user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.order_by(Notification.id.desc()).limit(PER_PAGE)
+                              .offset((page - 1) * PER_PAGE)).all()
+    locale = current_locale_short()
+    return render_template("notifications.html", rows=rows, total=total, page=page,
+                           per_page=PER_PAGE, unread_only=unread_only,
+                           title_of=lambda n: title_of(n, locale))
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def read(notification_id: int):
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != current_user.id:
+        abort(404)
+    if notification.read_at is None:
+        notification.read_at = datetime.now(timezone.utc)
+        db.session.commit()
+    if notification.instance_id:
+        return redirect(url_for("processes.instance", instance_id=notification.instance_id))
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def read_all():
+    db.session.execute(update(Notification).where(
+        Notification.user_id == current_user.id, Notification.read_at.is_(None))
+        .values(read_at=datetime.now(timezone.utc)))
+    db.session.commit()
+    return redirect(url_for("notifications.index"))
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def notification_badge():
+        if current_user and current_user.is_authenticated:
+            return {"unread_notifications": unread_count(current_user)}
+        return {"unread_notifications": 0}
+
+
+__all__ = ["bp", "init_app"]
