@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
 from webapp import create_app
+from webapp.database import write_lock
 from webapp.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -154,8 +155,9 @@ def make_unit(app):
     from webapp.services.org import create_unit, unit_by_code
 
     def make(code, kind, parent=None, name=None):
-        parent_unit = unit_by_code(parent) if isinstance(parent, str) else parent
-        unit = create_unit(code, name or code, kind, parent_unit)
+        with write_lock():
+            parent_unit = unit_by_code(parent) if isinstance(parent, str) else parent
+            unit = create_unit(code, name or code, kind, parent_unit)
         db.session.commit()
         return unit
 
@@ -168,9 +170,10 @@ def make_user(app):
 
     def make(username, *roles, unit=None, password=PASSWORD, name=None):
         """``roles`` are (role, unit) pairs; ``unit`` is the home unit."""
-        user = create_user(username, password, name or username, unit=unit)
-        for role, role_unit in roles:
-            grant_role(user, role, role_unit)
+        with write_lock():
+            user = create_user(username, password, name or username, unit=unit)
+            for role, role_unit in roles:
+                grant_role(user, role, role_unit)
         db.session.commit()
         return user
 

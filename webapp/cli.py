@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
+from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.services.org import unit_by_code
 from webapp.services.users import UserError, check_password_strength, create_user, find_user, grant_role
@@ -35,7 +36,8 @@ def seed_demo_command():
         check_password_strength(password)
     except UserError as exc:
         raise click.ClickException(f"DEMO_PASSWORD: {exc}") from exc
-    added = demo.seed(password)
+    with write_lock():  # SQLite: a web server may be writing at the same time
+        added = demo.seed(password)
     added["process versions"] = demo.publish_processes()
     added["courses, slots, batches and quotas"] = demo.seed_activities()
     db.session.commit()
@@ -57,6 +59,11 @@ def seed_demo_command():
               help="Password (asked for when not given).")
 def create_user_command(username, display_name, role, unit_code, password):
     """Create an account, or grant an existing one the role; never changes a password."""
+    with write_lock():
+        _create_or_grant(username, display_name, role, unit_code, password)
+
+
+def _create_or_grant(username, display_name, role, unit_code, password):
     unit = None
     if unit_code:
         unit = unit_by_code(unit_code)
@@ -90,10 +97,15 @@ def worker_command(burst):
 
     from webapp.queue import runtime
 
+    from webapp.queue import start_sweeper
+
     rt = runtime()
     if rt.embedded:
         raise click.ClickException("REDIS_URL is not set: without it jobs run inside the web "
                                    "process, and no separate worker is needed")
+    interval = current_app.config.get("SWEEP_INTERVAL")
+    if interval and not burst:
+        start_sweeper(current_app._get_current_object(), interval)
     Worker([rt.queue()], connection=rt.connection).work(with_scheduler=True, burst=burst)
 
 

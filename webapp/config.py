@@ -45,6 +45,17 @@ class Config:
     RATELIMIT_STORAGE_URI: str | None = None  # None: REDIS_URL if set, else memory
     RATELIMIT_HEADERS_ENABLED = False
 
+    # Notifications: e-mail backend "file" (instance/outbox, development), "console" or
+    # "smtp" (MAIL_SERVER, MAIL_PORT, MAIL_USERNAME, MAIL_PASSWORD, MAIL_USE_TLS).
+    MAIL_BACKEND = "file"
+    MAIL_FROM = "noreply@unionflow.local"
+    PUBLIC_URL = "http://127.0.0.1:5000"  # links in e-mails
+    DELIVERY_MAX_ATTEMPTS = 5
+    DELIVERY_STALE_SECONDS = 60  # a "sending" row older than this was abandoned by a worker
+    SWEEP_INTERVAL = 15.0  # seconds between sweeps (due timers, lost deliveries, digests)
+    EMBEDDED_WORKER = True  # without REDIS_URL: run jobs in a thread of the web process
+    EMBEDDED_WORKER_AUTOSTART = True  # start it with the first request, for timers
+
     PROXY_FIX = False  # production: trust one proxy in front for X-Forwarded-*
     HSTS = False
 
@@ -76,6 +87,9 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret-key-not-for-production-use-0123456789"
     LOGIN_FAILURE_LIMITS = ("5 per 5 minutes",)
+    SWEEP_INTERVAL = None  # tests sweep when they choose to
+    EMBEDDED_WORKER = False  # tests run jobs themselves, or turn the thread on
+    EMBEDDED_WORKER_AUTOSTART = False
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -93,6 +94,19 @@ def _end_request(exc=None) -> None:
         _IMMEDIATE.reset(token)
 
 
+# Engines of this process.  A forked child (an RQ work horse) must not reuse the
+# parent's pooled connections: two processes on one socket corrupt both sessions.
+_ENGINES: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def init_app(app: Flask) -> None:
     import webapp.models  # noqa: F401  (registers every table on the metadata)
 
@@ -101,3 +115,5 @@ def init_app(app: Flask) -> None:
                      compare_type=True)
     app.before_request(_unsafe_request_writes)
     app.teardown_request(_end_request)
+    with app.app_context():
+        _ENGINES.add(db.engine)

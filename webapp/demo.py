@@ -115,7 +115,8 @@ def seed(password: str) -> dict[str, int]:
         user = find_user(demo.username)
         if user is None:
             user = create_user(demo.username, password, demo.display_name,
-                               unit=unit_by_code(demo.home_unit))
+                               unit=unit_by_code(demo.home_unit),
+                               email=f"{demo.username}@demo.unionflow.cn")
             added["users"] += 1
         for role, unit_code in demo.roles:
             before = len(user.memberships)

@@ -30,3 +30,44 @@ def ping(token: str) -> str:
         answered = datetime.now(timezone.utc).isoformat()
         runtime(app).connection.set(f"unionflow:ping:{token}", answered, ex=300)
         return answered
+
+
+def deliver(delivery_ids: list[int]) -> None:
+    """Send these outbox rows; raising makes RQ retry the job (claims stop repeats)."""
+    app = job_app()
+    with app.app_context():
+        from webapp.services.outbox import deliver as send
+
+        failed = send(list(delivery_ids))
+        if failed:
+            raise RuntimeError(f"deliveries {failed} failed; they will be retried")
+
+
+def fire_timer(timer_id: int) -> None:
+    """Wake one stored timer if it is still pending and due (a repeat does nothing)."""
+    app = job_app()
+    with app.app_context():
+        from webapp.services.workflow import fire_timer as fire
+
+        fire(timer_id)
+
+
+def sweep() -> dict:
+    """Fire due timers, re-drive due or abandoned deliveries, send digests."""
+    app = job_app()
+    with app.app_context():
+        from datetime import datetime, timezone
+
+        from webapp.extensions import db
+        from webapp.queue import enqueue
+        from webapp.services import outbox
+        from webapp.services.workflow import fire_due_timers
+
+        now = datetime.now(timezone.utc)
+        fired = fire_due_timers(now)
+        db.session.commit()
+        ids = outbox.due_ids(now)
+        for i in range(0, len(ids), outbox.BATCH):
+            enqueue(deliver, ids[i:i + outbox.BATCH])
+        digests = outbox.send_digests(now)
+        return {"timers": fired, "deliveries": len(ids), "digests": digests}

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
-from rq import Queue, SimpleWorker
+from rq import Queue, Retry, SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -74,30 +74,77 @@ def start_embedded_worker(app: Flask) -> None:
 
         rt._worker_thread = threading.Thread(target=work, name="unionflow-jobs", daemon=True)
         rt._worker_thread.start()
+        interval = app.config.get("SWEEP_INTERVAL")
+        if interval:
+            start_sweeper(app, interval)
+
+
+def start_sweeper(app: Flask, interval: float) -> threading.Thread:
+    """A thread that re-drives due deliveries and fires due timers every ``interval`` s."""
+    def sweep_forever():
+        from webapp import jobs
+
+        stop = threading.Event()
+        while not stop.wait(interval):
+            with app.app_context():
+                try:
+                    jobs.sweep()
+                except Exception:  # noqa: BLE001 - keep sweeping; the log tells why
+                    app.logger.exception("sweep failed")
+
+    thread = threading.Thread(target=sweep_forever, name="unionflow-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 def enqueue(func, *args, **kwargs):
-    """Put a job on the queue now (use ``enqueue_after_commit`` inside a transaction)."""
+    """Put a job on the queue now (use ``enqueue_after_commit`` inside a transaction).
+
+    Failed jobs are retried by RQ a few times; the outbox sweeper covers the rest.
+    """
     app = current_app._get_current_object()
     rt = runtime(app)
     if rt.embedded and app.config.get("EMBEDDED_WORKER", True):
         start_embedded_worker(app)
+    kwargs.setdefault("retry", Retry(max=3, interval=[5, 30, 120]))
     return rt.queue().enqueue(func, *args, **kwargs)
 
 
-def enqueue_after_commit(func, *args, **kwargs) -> None:
-    """Enqueue once the current transaction commits; drop it if it rolls back."""
+def enqueue_at(when, func, *args):
+    """Wake a job at ``when`` (RQ's scheduler, run by ``flask worker``).
+
+    The embedded queue has no scheduler process; its sweeper thread finds due timers in
+    the database instead, which is also what catches wake-ups lost with Redis.
+    """
+    app = current_app._get_current_object()
+    rt = runtime(app)
+    if rt.embedded:
+        return None
+    return rt.queue().enqueue_at(when, func, *args)
+
+
+def enqueue_after_commit(func, *args, at=None, **kwargs) -> None:
+    """Enqueue once the current transaction commits (at ``at``, if given); drop it if the
+    transaction rolls back."""
     session = db.session()
     if not session.in_transaction():
         session.begin()  # so a rollback of "this transaction" has something to roll back
     pending = session.info.setdefault("jobs_after_commit", [])
-    pending.append((func, args, kwargs))
+    pending.append((func, args, kwargs, at))
 
 
 def _after_commit(session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released; the real commit is still to come
     jobs = session.info.pop("jobs_after_commit", [])
-    for func, args, kwargs in jobs:
-        enqueue(func, *args, **kwargs)
+    for func, args, kwargs, at in jobs:
+        try:
+            if at is None:
+                enqueue(func, *args, **kwargs)
+            else:
+                enqueue_at(at, func, *args)
+        except Exception:  # noqa: BLE001 - Redis down: the sweeper re-drives from the database
+            current_app.logger.exception("could not enqueue %s after commit", func.__name__)
 
 
 def _after_rollback(session) -> None:
@@ -116,3 +163,11 @@ event.listen(Session, "after_soft_rollback", _after_soft_rollback)
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = _connect(app)
+    rt = app.extensions[EXTENSION_KEY]
+    if rt.embedded and app.config.get("EMBEDDED_WORKER") and app.config.get(
+            "EMBEDDED_WORKER_AUTOSTART"):
+        # With the first request, so CLI commands and imports start no threads.
+        @app.before_request
+        def _start_jobs():
+            if rt._worker_thread is None:
+                start_embedded_worker(app)

@@ -23,6 +23,7 @@ def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch, tmp_
 
 def test_production_hardens_cookies_and_trusts_the_proxy():
     app = create_app({"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "EMBEDDED_WORKER": False,
                       "SECRET_KEY": "x" * 40})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

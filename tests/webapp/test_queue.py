@@ -23,7 +23,7 @@ def _wait_for(conn, key, seconds=10.0):
 
 @pytest.fixture
 def app_config(app_config, redis_url):
-    return {**app_config, "REDIS_URL": redis_url}
+    return {**app_config, "REDIS_URL": redis_url, "EMBEDDED_WORKER": True}
 
 
 def test_job_runs_only_after_commit(app, redis_url):

@@ -96,3 +96,41 @@ def instances():
                            per_page=PER_PAGE, q=q, process=process, status=status,
                            processes=processes, since=args.get("since", ""),
                            until=args.get("until", ""))
+
+
+DELIVERY_ADMINS = ("platform_admin", "city_admin")
+
+
+@bp.route("/deliveries")
+@roles_required(*DELIVERY_ADMINS)
+def deliveries():
+    """The outbox: what failed (and why), with a button to send it again."""
+    from webapp.models import Delivery
+
+    status = request.args.get("status") or "failed"
+    stmt = select(Delivery).where(Delivery.status == status)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = _page()
+    rows = db.session.scalars(stmt.order_by(Delivery.id.desc()).limit(PER_PAGE)
+                              .offset((page - 1) * PER_PAGE)).all()
+    return render_template("admin/deliveries.html", rows=rows, total=total, page=page,
+                           per_page=PER_PAGE, status=status)
+
+
+@bp.route("/deliveries/<int:delivery_id>/redrive", methods=["POST"])
+@roles_required(*DELIVERY_ADMINS)
+def redrive(delivery_id: int):
+    from flask import abort, flash, redirect, url_for
+    from flask_babel import gettext as _
+
+    from webapp.models import Delivery
+    from webapp.services.outbox import redrive as send_again
+
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None:
+        abort(404)
+    if delivery.status == "failed":
+        send_again(delivery)
+        db.session.commit()
+        flash(_("已重新发送。"), "success")
+    return redirect(url_for("admin.deliveries"))

@@ -35,6 +35,8 @@ CAPABILITIES: tuple[Capability, ...] = (
                _l("查看您负责范围内的各级工会、党支部和驿站。"), ADMIN_ROLES),
     Capability("admin.users", _l("人员与角色"),
                _l("查看您负责范围内的人员及其在各单位的角色。"), ADMIN_ROLES),
+    Capability("admin.deliveries", _l("消息投递"), _l("查看发送失败的邮件和机器人消息，并重新发送。"),
+               frozenset({"platform_admin", "city_admin"})),
     Capability("main.account", _l("我的账户"),
                _l("查看您的身份与所属单位，切换界面语言。"), EVERYONE),
 )

@@ -4,6 +4,7 @@ from webapp.models.users import Membership, User  # noqa: F401
 from webapp.models.workflow import (CalendarDay, CapacityResource, DefinitionVersion,  # noqa: F401
                                     HistoryEntry, Instance, ProcessDefinition, Reservation, Task,
                                     TaskAssignee, Timer)
-from webapp.models.notifications import Notification  # noqa: F401,E402
+from webapp.models.notifications import (Delivery, Notification,  # noqa: F401,E402
+                                         NotificationSettings, UnitWebhook)
 from webapp.models.files import StoredFile  # noqa: F401,E402
 from webapp.models.activities import Course, DutySlot, RetreatBatch, RetreatQuota  # noqa: F401,E402

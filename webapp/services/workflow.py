@@ -22,6 +22,8 @@ from webapp.models import OrgUnit, User
 from webapp.models.notifications import Notification
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
+from webapp.queue import enqueue_after_commit
+from webapp.services import outbox
 from webapp.services.directory import DbDirectory
 from workflows import engine
 from workflows.effects import Notify, Promoted
@@ -240,6 +242,7 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
             if depth >= MAX_CASCADE:
                 raise Conflict(en="too many promotions in one step")
             perform(effect.instance, Action("promote"), None, now=now, _depth=depth + 1)
+    outbox.queue_new()
 
 
 def _active_key(spec: ProcessSpec, state: InstanceState) -> str | None:
@@ -321,47 +324,68 @@ def _sync_timers(instance: Instance, state: InstanceState) -> None:
     pending = {t.key: t for t in state.timers}
     rows = {t.key: t for t in db.session.scalars(select(Timer).where(
         Timer.instance_id == instance.id))}
+    woken = []
     for key, ref in pending.items():
         row = rows.get(key)
         if row is None:
-            db.session.add(Timer(instance_id=instance.id, key=key, purpose=ref.purpose,
-                                 task_key=ref.task, fire_at=ref.at, status="pending"))
+            row = Timer(instance_id=instance.id, key=key, purpose=ref.purpose,
+                        task_key=ref.task, fire_at=ref.at, status="pending")
+            db.session.add(row)
+            woken.append(row)
         elif row.status != "pending" or row.fire_at != ref.at:
             row.status, row.fire_at, row.fired_at = "pending", ref.at, None
+            woken.append(row)
+    if woken:
+        db.session.flush()
+        from webapp import jobs
+
+        for row in woken:  # RQ's scheduler is the alarm clock; the row stays the truth
+            enqueue_after_commit(jobs.fire_timer, row.id, at=row.fire_at)
     for key, row in rows.items():
         if key not in pending and row.status == "pending":
             row.status = "cancelled"
 
 
 def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:
+    """In-app notifications now, in this transaction; e-mail and webhooks via the outbox."""
     params = dict(effect.params)
     params.setdefault("process_name", spec.name)
     params.setdefault("process_name_en", spec.name_en or spec.name)
-    for user_id in dict.fromkeys(effect.recipients):
-        if not isinstance(user_id, int):
-            continue
-        db.session.add(Notification(user_id=user_id, kind=effect.kind,
-                                    title_key=effect.title_key, params=_plain(params),
-                                    instance_id=instance.id, task_key=effect.task,
-                                    priority=effect.priority, created_at=now))
+    rows = [Notification(user_id=user_id, kind=effect.kind, title_key=effect.title_key,
+                         params=_plain(params), instance_id=instance.id, task_key=effect.task,
+                         priority=effect.priority, created_at=now)
+            for user_id in dict.fromkeys(effect.recipients) if isinstance(user_id, int)]
+    db.session.add_all(rows)
+    outbox.plan(rows, instance, now)
+
+
+def fire_timer(timer_id: int, now: datetime | None = None) -> bool:
+    """Fire one timer if it is pending and due, in its own transaction; False if there
+    was nothing to do (already fired, cancelled, not due, or the request moved on)."""
+    now = now or utcnow()
+    timer = db.session.get(Timer, timer_id)
+    if timer is None or timer.status != "pending" or timer.fire_at > now:
+        return False
+    instance_id, key = timer.instance_id, timer.key
+    try:
+        perform(instance_id, Action("fire", timer=key), None, now=now)
+    except (Conflict, NotFound):
+        db.session.rollback()  # the instance ended or changed meanwhile
+        return False
+    timer = db.session.get(Timer, timer_id)
+    if timer.status != "pending":  # the engine kept a rescheduled timer pending
+        timer.status, timer.fired_at = "fired", now
+    db.session.commit()
+    return True
 
 
 def fire_due_timers(now: datetime | None = None, limit: int = 500) -> int:
     """Fire every pending timer that is due; returns how many fired."""
     now = now or utcnow()
-    due = db.session.execute(select(Timer.id, Timer.instance_id, Timer.key).where(
-        Timer.status == "pending", Timer.fire_at <= now).order_by(Timer.fire_at).limit(limit)).all()
-    fired = 0
-    for timer_id, instance_id, key in due:
-        timer = db.session.get(Timer, timer_id)
-        if timer is None or timer.status != "pending":
-            continue
-        perform(instance_id, Action("fire", timer=key), None, now=now)
-        timer = db.session.get(Timer, timer_id)
-        if timer.status == "pending":  # the engine kept it (e.g. rescheduled): leave as is
-            continue
-        fired += 1
-    return fired
+    due = db.session.scalars(select(Timer.id).where(
+        Timer.status == "pending", Timer.fire_at <= now).order_by(Timer.fire_at)
+        .limit(limit)).all()
+    return sum(fire_timer(timer_id, now) for timer_id in due)
 
 
 # ---------------------------------------------------------------------------- inbox

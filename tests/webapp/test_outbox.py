@@ -1,0 +1,273 @@
+"""Notifications through the outbox: after commit only, never twice, retried, re-driven,
+quiet hours and digests, fan-out in batches, timers woken by RQ."""
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from datetime import datetime, time as clock, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.webapp.test_workflow_service import NOW, demo, open_task, wish_data  # noqa: F401
+from webapp.extensions import db
+from webapp.models import Delivery, Notification, NotificationSettings, UnitWebhook
+from webapp.queue import runtime
+from webapp.services import outbox
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+from workflows.runtime import Action
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path, redis_url):
+    # Jobs are run by the test itself, so each step can be looked at; on a real Redis
+    # when TEST_REDIS_URL is set.
+    return {**app_config, "EMBEDDED_WORKER": False, "REDIS_URL": redis_url,
+            "MAIL_OUTBOX": str(tmp_path / "outbox")}
+
+
+def outbox_files(app):
+    from pathlib import Path
+
+    folder = Path(app.config["MAIL_OUTBOX"])
+    return sorted(p.name for p in folder.glob("*.eml")) if folder.exists() else []
+
+
+def submit(demo):
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.commit()
+    return instance
+
+
+def test_a_step_makes_its_deliveries_in_the_same_transaction_and_queues_after_commit(app,
+                                                                                    demo):
+    rt = runtime(app)
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    mail = db.session.scalars(select(Delivery)).all()
+    assert [(d.channel, d.target) for d in mail] == [("email",
+                                                      "station_head@demo.unionflow.cn")]
+    assert rt.queue().count == 0  # nothing is queued before the commit
+    db.session.commit()
+    assert rt.queue().count == 1
+    assert instance.status == "running"
+
+
+def test_a_rolled_back_step_leaves_no_notification_and_queues_nothing(app, demo):
+    rt = runtime(app)
+    wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.rollback()
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    assert rt.queue().count == 0
+
+
+def test_a_job_run_twice_delivers_once(app, demo):
+    submit(demo)
+    delivery = db.session.scalar(select(Delivery))
+    soon = NOW + timedelta(minutes=1)
+    assert outbox.deliver([delivery.id], now=soon) == []
+    assert outbox.deliver([delivery.id], now=soon) == []  # a duplicate or retried job
+    db.session.refresh(delivery)
+    assert delivery.status == "sent" and delivery.attempts == 1
+    assert outbox_files(app) == [f"delivery-{delivery.id}.eml"]
+    text = (__import__("pathlib").Path(app.config["MAIL_OUTBOX"]) /
+            f"delivery-{delivery.id}.eml").read_text()
+    assert f"Message-ID: <delivery-{delivery.id}@unionflow>" in text
+
+
+class FlakyHook(http.server.BaseHTTPRequestHandler):
+    answers: list[int] = []
+    seen: list[str] = []
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        self.rfile.read(int(self.headers["Content-Length"]))
+        FlakyHook.seen.append(self.headers["Idempotency-Key"])
+        code = FlakyHook.answers.pop(0) if FlakyHook.answers else 200
+        self.send_response(code)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyHook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FlakyHook.answers, FlakyHook.seen = [], []
+    yield f"http://127.0.0.1:{server.server_port}/robot"
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhook_failure_is_retried_with_backoff_then_succeeds(app, demo, hook_server):
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url=hook_server))
+    db.session.commit()
+    FlakyHook.answers = [500]
+    submit(demo)
+    hook = db.session.scalar(select(Delivery).where(Delivery.channel == "webhook"))
+    assert outbox.deliver([hook.id], now=NOW) == [hook.id]
+    db.session.refresh(hook)
+    assert hook.status == "pending" and hook.attempts == 1 and "500" in hook.last_error
+    assert hook.due_at > NOW  # backs off before the next try
+    assert outbox.deliver([hook.id], now=NOW + timedelta(seconds=1)) == []  # not due yet
+    assert FlakyHook.seen == [f"delivery-{hook.id}"]
+    later = NOW + timedelta(minutes=5)
+    assert outbox.deliver([hook.id], now=later) == []
+    db.session.refresh(hook)
+    assert hook.status == "sent" and hook.attempts == 2
+    assert FlakyHook.seen == [f"delivery-{hook.id}"] * 2  # the receiver can de-duplicate
+
+
+def test_after_the_last_attempt_it_is_failed_and_an_admin_can_redrive_it(app, demo, client,
+                                                                         auth):
+    app.config["DELIVERY_MAX_ATTEMPTS"] = 2
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url="http://127.0.0.1:9/x"))
+    db.session.commit()
+    submit(demo)
+    hook = db.session.scalar(select(Delivery).where(Delivery.channel == "webhook"))
+    outbox.deliver([hook.id], now=NOW)
+    outbox.deliver([hook.id], now=NOW + timedelta(hours=1))
+    db.session.refresh(hook)
+    assert hook.status == "failed" and hook.attempts == 2
+    auth.login("admin", "demo-pass-2026")
+    page = client.get("/admin/deliveries").get_data(as_text=True)
+    assert "http://127.0.0.1:9/x" in page and "重新发送" in page
+    client.post(f"/admin/deliveries/{hook.id}/redrive")
+    db.session.expire_all()
+    assert db.session.get(Delivery, hook.id).status == "pending"
+    assert runtime(app).queue().count >= 1
+    auth.logout()
+    auth.login("rider1", "demo-pass-2026")
+    assert client.get("/admin/deliveries").status_code == 403
+
+
+def test_quiet_hours_hold_mail_until_they_end(app, demo):
+    head = demo["station_head"]
+    db.session.add(NotificationSettings(user_id=head.id, email_enabled=True,
+                                        quiet_start=clock(22), quiet_end=clock(7),
+                                        digest_low_priority=True))
+    db.session.commit()
+    late = datetime(2026, 12, 1, 15, 30, tzinfo=timezone.utc)  # 23:30 in Chongqing
+    wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=late)
+    db.session.commit()
+    mail = db.session.scalar(select(Delivery).where(Delivery.user_id == head.id))
+    assert mail.due_at == datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)  # 07:00 local
+    assert outbox.deliver([mail.id], now=late + timedelta(hours=1)) == []
+    db.session.refresh(mail)
+    assert mail.status == "pending"  # still quiet at 00:30
+    assert mail.id not in outbox.due_ids(late + timedelta(hours=1))
+    assert mail.id in outbox.due_ids(late + timedelta(hours=8))
+
+
+def test_people_who_turned_mail_off_get_only_the_in_app_message(app, demo):
+    db.session.add(NotificationSettings(user_id=demo["station_head"].id, email_enabled=False,
+                                        digest_low_priority=True))
+    db.session.commit()
+    submit(demo)
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_low_priority_messages_wait_for_the_daily_digest(app, demo):
+    instance = submit(demo)
+    note = db.session.scalar(select(Notification))
+    outbox.plan([Notification(user_id=note.user_id, kind="comment", title_key="x",
+                              params={"process_name": "微心愿", "comment": "一"},
+                              instance_id=instance.id, priority="low", created_at=NOW)],
+                instance, NOW)
+    outbox.plan([Notification(user_id=note.user_id, kind="comment", title_key="x",
+                              params={"process_name": "微心愿", "comment": "二"},
+                              instance_id=instance.id, priority="low", created_at=NOW)],
+                instance, NOW)
+    outbox.queue_new()
+    db.session.commit()
+    assert outbox.send_digests(NOW) == 0  # not 20:00 yet
+    assert outbox.send_digests(NOW + timedelta(days=1)) == 1
+    summary = db.session.scalar(select(Delivery).where(Delivery.subject.contains("汇总")))
+    assert "一" in summary.body and "二" in summary.body and summary.digest is False
+
+
+def test_one_event_to_a_thousand_people_is_a_handful_of_jobs(app, demo):
+    from webapp.models import User
+
+    instance = submit(demo)
+    users = [User(username=f"w{i:04d}", display_name=f"职工{i}", password_hash="x",
+                  email=f"w{i}@demo.unionflow.cn") for i in range(1000)]
+    db.session.add_all(users)
+    db.session.flush()
+    rt = runtime(app)
+    before = rt.queue().count
+    notes = [Notification(user_id=u.id, kind="comment", title_key="x",
+                          params={"process_name": "微心愿", "comment": "通知"},
+                          instance_id=instance.id, created_at=NOW) for u in users]
+    db.session.add_all(notes)
+    outbox.plan(notes, instance, NOW)
+    outbox.queue_new()
+    db.session.commit()
+    assert rt.queue().count - before == 10
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) >= 1000
+
+
+def test_timers_are_handed_to_rqs_scheduler_on_real_redis(app, demo, redis_url):
+    if not redis_url:
+        pytest.skip("needs TEST_REDIS_URL: the embedded queue has no scheduler process")
+    from rq.registry import ScheduledJobRegistry
+
+    submit(demo)
+    registry = ScheduledJobRegistry(queue=runtime(app).queue())
+    names = {registry.job_class.fetch(i, connection=runtime(app).connection).func_name
+             for i in registry.get_job_ids()}
+    assert names == {"webapp.jobs.fire_timer"}
+
+
+def test_a_timer_woken_twice_fires_once(app, demo):
+    from webapp.models import Instance, Timer
+
+    instance = submit(demo)
+    wf.perform(instance.id, Action("approve", task=open_task(instance).key),
+               demo["station_head"], now=NOW)
+    db.session.commit()
+    timer = db.session.scalar(select(Timer).where(Timer.purpose == "timeout",
+                                                  Timer.status == "pending"))
+    assert not wf.fire_timer(timer.id, now=NOW + timedelta(days=1))  # not due yet
+    late = NOW + timedelta(days=31)
+    assert wf.fire_timer(timer.id, now=late)  # the scheduler's wake-up
+    assert not wf.fire_timer(timer.id, now=late)  # the sweeper's, a moment later
+    db.session.expire_all()
+    instance = db.session.get(Instance, instance.id)
+    assert instance.status == "expired"
+    assert db.session.get(Timer, timer.id).status == "fired"
+    assert [h["action"] for h in instance.state["history"]].count("timeout") == 1
+
+
+def test_sweeper_fires_due_timers_and_redrives_lost_deliveries(app, demo):
+    from webapp import jobs
+
+    submit(demo)
+    mail = db.session.scalar(select(Delivery))
+    # The job was lost (Redis flushed, worker gone): only the row remains.
+    runtime(app).connection.flushdb()
+    mail.due_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    db.session.commit()
+    result = jobs.sweep()
+    assert result["deliveries"] == 1 and runtime(app).queue().count == 1
+    assert mail.status == "pending"
+
+
+def test_a_person_sets_channels_and_quiet_hours(app, demo, client, auth):
+    auth.login("station_head", "demo-pass-2026")
+    bad = client.post("/account/notifications", data={"email_enabled": "y",
+                                                       "quiet_start": "22:00"})
+    assert bad.status_code == 422 and "同时填写" in bad.get_data(as_text=True)
+    ok = client.post("/account/notifications", data={"quiet_start": "22:00",
+                                                     "quiet_end": "07:00"},
+                     follow_redirects=True)
+    assert "通知设置已保存" in ok.get_data(as_text=True)
+    db.session.expire_all()
+    settings = db.session.get(NotificationSettings, demo["station_head"].id)
+    assert settings.email_enabled is False and settings.quiet_start == clock(22)
