@@ -130,9 +130,42 @@ def queue_check_command(timeout):
     raise click.ClickException(f"no worker answered within {timeout:g} s — is `flask worker` running?")
 
 
+@click.command("webhook")
+@click.argument("unit_code")
+@click.argument("url", required=False)
+@click.option("--off", is_flag=True, help="Stop posting to this unit's webhook.")
+def webhook_command(unit_code, url, off):
+    """Post notifications about requests below UNIT_CODE to URL (a WeCom/DingTalk robot)."""
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import select
+
+    from webapp.models import UnitWebhook
+
+    unit = unit_by_code(unit_code)
+    if unit is None:
+        raise click.ClickException(f"no unit with code {unit_code!r}")
+    hook = db.session.scalar(select(UnitWebhook).where(UnitWebhook.unit_id == unit.id))
+    if off:
+        if hook is not None:
+            hook.active = False
+        db.session.commit()
+        click.echo(f"{unit.code}: webhook off")
+        return
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.ClickException("give an http(s) URL, e.g. https://robot.example/send?key=...")
+    if hook is None:
+        hook = UnitWebhook(unit_id=unit.id, url=url)
+        db.session.add(hook)
+    hook.url, hook.active = url, True
+    db.session.commit()
+    click.echo(f"{unit.code}: notifications about requests below it go to {url}")
+
+
 def init_app(app: Flask) -> None:
     from webapp.workflow_cli import workflows_cli
 
     for command in (seed_demo_command, create_user_command, worker_command, queue_check_command,
-                    workflows_cli):
+                    webhook_command, workflows_cli):
         app.cli.add_command(command)

@@ -271,3 +271,21 @@ def test_a_person_sets_channels_and_quiet_hours(app, demo, client, auth):
     db.session.expire_all()
     settings = db.session.get(NotificationSettings, demo["station_head"].id)
     assert settings.email_enabled is False and settings.quiet_start == clock(22)
+
+
+def test_an_administrator_points_a_unit_at_a_robot_webhook(app, demo, runner):
+    bad = runner.invoke(args=["webhook", "cq-yz", "ftp://robot"])
+    assert bad.exit_code != 0 and "http(s)" in bad.output
+    assert runner.invoke(args=["webhook", "nowhere", "https://robot.example/x"]).exit_code != 0
+    ok = runner.invoke(args=["webhook", "cq-yz", "https://robot.example/send?key=1"])
+    assert ok.exit_code == 0, ok.output
+    submit(demo)
+    hooks = db.session.scalars(select(Delivery).where(Delivery.channel == "webhook")).all()
+    assert [h.target for h in hooks] == ["https://robot.example/send?key=1"]
+    assert '"instance_id"' in hooks[0].body and "待办" in hooks[0].body
+    runner.invoke(args=["webhook", "cq-yz", "--off"])
+    submit_other = wf.start_instance("micro_wish", demo["courier1"], wish_data(), now=NOW)
+    db.session.commit()
+    assert not db.session.scalars(select(Delivery).where(
+        Delivery.channel == "webhook", Delivery.notification_id.in_(
+            select(Notification.id).where(Notification.instance_id == submit_other.id)))).all()
