@@ -6,21 +6,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, User
 from webapp.models.org import subtree_range
-from workflows.org import UNIT_KIND_KEYS
-
-# Which kinds may hang below which: the shape of 全总 → city → district → street /
-# enterprise union → party branch, station.
-ALLOWED_CHILDREN: dict[str | None, frozenset[str]] = {
-    None: frozenset({"federation", "city"}),
-    "federation": frozenset({"city"}),
-    "city": frozenset({"district", "enterprise"}),
-    "district": frozenset({"street", "enterprise", "branch", "station"}),
-    "street": frozenset({"enterprise", "branch", "station"}),
-    "enterprise": frozenset({"branch", "station"}),
-    "branch": frozenset(),
-    "station": frozenset(),
-}
-
+from workflows.org import UNIT_CHILDREN, UNIT_KIND_KEYS
 
 class OrgError(ValueError):
     """A unit that cannot be created where it was asked for."""
@@ -31,7 +17,7 @@ def create_unit(code: str, name: str, kind: str, parent: OrgUnit | None = None,
     if kind not in UNIT_KIND_KEYS:
         raise OrgError(f"unknown unit kind {kind!r}")
     parent_kind = parent.kind if parent is not None else None
-    if kind not in ALLOWED_CHILDREN[parent_kind]:
+    if kind not in UNIT_CHILDREN[parent_kind]:
         raise OrgError(f"a {kind} cannot be placed under {parent_kind or 'the root'}")
     unit = OrgUnit(code=code, name=name, name_en=name_en, kind=kind, parent=parent,
                    path="", depth=0 if parent is None else parent.depth + 1)
