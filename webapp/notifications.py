@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import Notification
+from webapp.pagination import paginate
 from workflows.messages import render_title
 
 bp = Blueprint("notifications", __name__)
@@ -33,12 +34,10 @@ def index():
     stmt = select(Notification).where(Notification.user_id == current_user.id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.order_by(Notification.id.desc()).limit(PER_PAGE)
-                              .offset((page - 1) * PER_PAGE)).all()
+    found = paginate(stmt.order_by(Notification.id.desc()), PER_PAGE)
     locale = current_locale_short()
-    return render_template("notifications.html", rows=rows, total=total, page=page,
+    return render_template("notifications.html", rows=found.rows, total=found.total,
+                           page=found.page,
                            per_page=PER_PAGE, unread_only=unread_only,
                            title_of=lambda n: title_of(n, locale))
 

@@ -2,21 +2,18 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from webapp.admin import bp
 from webapp.auth.login import roles_required
 from webapp.extensions import db
 from webapp.main.capabilities import ADMIN_ROLES
 from webapp.models import Membership, OrgUnit, User
+from webapp.pagination import paginate
 from webapp.services.org import in_scope_clause
 from workflows.org import ROLES, UNIT_KINDS, term
 
 PER_PAGE = 50
-
-
-def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
 
 
 @bp.route("/units")
@@ -30,12 +27,10 @@ def units():
         stmt = stmt.where(OrgUnit.kind == kind)
     if q:
         stmt = stmt.where(or_(OrgUnit.name.contains(q), OrgUnit.code.contains(q)))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = _page()
-    rows = db.session.scalars(stmt.order_by(OrgUnit.path).limit(PER_PAGE)
-                              .offset((page - 1) * PER_PAGE)).all()
-    return render_template("admin/units.html", units=rows, total=total, page=page,
-                           per_page=PER_PAGE, kind=kind, q=q, UNIT_KINDS=UNIT_KINDS, term=term)
+    found = paginate(stmt.order_by(OrgUnit.path), PER_PAGE)
+    return render_template("admin/units.html", units=found.rows, total=found.total,
+                           page=found.page, per_page=PER_PAGE, kind=kind, q=q, UNIT_KINDS=UNIT_KINDS,
+                           term=term)
 
 
 @bp.route("/users")
@@ -47,12 +42,9 @@ def users():
             .join(OrgUnit, OrgUnit.id == Membership.unit_id).where(scope).distinct())
     if q:
         stmt = stmt.where(or_(User.username.contains(q), User.display_name.contains(q)))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = _page()
-    rows = db.session.scalars(stmt.order_by(User.username).limit(PER_PAGE)
-                              .offset((page - 1) * PER_PAGE)).all()
-    return render_template("admin/users.html", users=rows, total=total, page=page,
-                           per_page=PER_PAGE, q=q, ROLES=ROLES, term=term)
+    found = paginate(stmt.order_by(User.username), PER_PAGE)
+    return render_template("admin/users.html", users=found.rows, total=found.total,
+                           page=found.page, per_page=PER_PAGE, q=q, ROLES=ROLES, term=term)
 
 
 @bp.route("/instances")
@@ -87,12 +79,10 @@ def instances():
             bound = datetime.combine(day, time.min if name == "since" else time.max,
                                      tzinfo=timezone.utc)
             stmt = stmt.where(getattr(Instance.created_at, op)(bound))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = _page()
-    rows = db.session.scalars(stmt.order_by(Instance.id.desc()).limit(PER_PAGE)
-                              .offset((page - 1) * PER_PAGE)).all()
+    found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE)
     processes = db.session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id)).all()
-    return render_template("admin/instances.html", rows=rows, total=total, page=page,
+    return render_template("admin/instances.html", rows=found.rows, total=found.total,
+                           page=found.page,
                            per_page=PER_PAGE, q=q, process=process, status=status,
                            processes=processes, since=args.get("since", ""),
                            until=args.get("until", ""))
@@ -109,11 +99,9 @@ def deliveries():
 
     status = request.args.get("status") or "failed"
     stmt = select(Delivery).where(Delivery.status == status)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = _page()
-    rows = db.session.scalars(stmt.order_by(Delivery.id.desc()).limit(PER_PAGE)
-                              .offset((page - 1) * PER_PAGE)).all()
-    return render_template("admin/deliveries.html", rows=rows, total=total, page=page,
+    found = paginate(stmt.order_by(Delivery.id.desc()), PER_PAGE)
+    return render_template("admin/deliveries.html", rows=found.rows, total=found.total,
+                           page=found.page,
                            per_page=PER_PAGE, status=status)
 
 

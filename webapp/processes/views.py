@@ -4,11 +4,12 @@ from flask import (Response, abort, flash, redirect, render_template, request, s
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import HistoryEntry, Instance, StoredFile, User
+from webapp.pagination import paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, file_visible, form_class, show_errors,
                                       spec_for, viewable_instance)
@@ -85,12 +86,10 @@ def mine():
                                   Instance.status != "starting")
     if status:
         stmt = stmt.where(Instance.status == status)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.order_by(Instance.id.desc()).limit(PER_PAGE)
-                              .offset((page - 1) * PER_PAGE)).all()
-    items = [(row, spec_for(row)) for row in rows]
-    return render_template("processes/mine.html", items=items, total=total, page=page,
+    found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE)
+    items = [(row, spec_for(row)) for row in found.rows]
+    return render_template("processes/mine.html", items=items, total=found.total,
+                           page=found.page,
                            per_page=PER_PAGE, status=status, next_text=next_text,
                            locale=current_locale_short())
 

@@ -28,7 +28,7 @@ from webapp.services.directory import DbDirectory
 from workflows import engine
 from workflows.effects import Notify, Promoted
 from workflows.errors import Conflict, DefinitionError, NotAllowed, NotFound
-from workflows.loader import check_units, load_file, load_text, spec_digest
+from workflows.loader import check_units, load_text, spec_digest
 from workflows.problems import Problem
 from workflows.runtime import SYSTEM, Action
 from workflows.spec import ProcessSpec

@@ -3,12 +3,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.labels import action_label
 from webapp.models import Instance, Task
+from webapp.pagination import paginate
 from webapp.processes.helpers import display_rows, form_class, show_errors, spec_for
 from webapp.services import access, uploads
 from webapp.services import workflow as wf
@@ -23,21 +23,11 @@ DECISIONS = ("approve", "reject", "return", "complete", "object")
 NEEDS_REASON = ("reject", "return", "object")
 
 
-def _page(name: str) -> int:
-    return max(1, request.args.get(name, 1, type=int) or 1)
-
-
-def _paged(stmt, page: int):
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return rows, total
-
-
 @bp.route("/inbox")
 @login_required
 def inbox():
-    mine, mine_total = _paged(wf.assigned_tasks_query(current_user), _page("page"))
-    pool, pool_total = _paged(wf.pool_tasks_query(current_user), _page("pool_page"))
+    mine = paginate(wf.assigned_tasks_query(current_user), PER_PAGE)
+    pool = paginate(wf.pool_tasks_query(current_user), PER_PAGE, "pool_page")
     locale = current_locale_short()
 
     def describe(task: Task) -> dict:
@@ -47,10 +37,10 @@ def inbox():
                 "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
                 "bulk": task.kind == "approval"}
 
-    return render_template("tasks/inbox.html", mine=[describe(t) for t in mine],
-                           mine_total=mine_total, pool=[describe(t) for t in pool],
-                           pool_total=pool_total, page=_page("page"),
-                           pool_page=_page("pool_page"), per_page=PER_PAGE)
+    return render_template("tasks/inbox.html", mine=[describe(t) for t in mine.rows],
+                           mine_total=mine.total, pool=[describe(t) for t in pool.rows],
+                           pool_total=pool.total, page=mine.page, pool_page=pool.page,
+                           per_page=PER_PAGE)
 
 
 def _task(task_id: int) -> tuple[Task, Instance]:
