@@ -61,6 +61,8 @@ def _formdata(form_spec: FormSpec, data: Mapping[Any, Any], files: Mapping[Any, 
             formdata[key] = kind_of(spec).api_input(spec, value)
         except InputError as problem:
             wrong[key] = problem
+        except ValueError:  # str() refuses an integer of thousands of digits
+            wrong[key] = InputError(M.INVALID_INPUT)
     for key, value in files.items():
         spec = form_spec.field(key) if isinstance(key, str) else None
         if spec is None or spec.type != "file":

@@ -1,4 +1,4 @@
-"""Masking personal data for people who may not see it (the wish wall, reports).
+"""Masking personal data for people who may not see it (the wish wall, reports, history).
 
 Phone and ID numbers are personal data whatever the definition says; any other field
 is when the definition marks it ``private: true``.  Masks keep just enough to
@@ -6,10 +6,13 @@ recognise one's own entry: 138****5678, 500103********1234, a***@example.com, å¼
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 from forms.registry import KINDS
 from workflows.fields import FieldSpec, FormSpec
+from workflows.state import HistoryEntry
 
 STAR = "*"
 # Types whose values keep a recognisable part; any other kind of value is hidden whole.
@@ -51,6 +54,33 @@ def mask_data(form_spec: FormSpec, data: Mapping[str, Any], may_see_private: boo
         if spec.name in out and is_personal(spec):
             out[spec.name] = mask_value(spec, out[spec.name])
     return out
+
+
+def mask_changes(form_spec: FormSpec, changes: Mapping[str, Any], may_see_private: bool
+                 ) -> dict[str, Any]:
+    """A copy of a history entry's ``changes`` (``{field: [old, new]}``, as the engine
+    records them and the web layer stores them) with both values of personal fields
+    masked unless the viewer may see them.  Pass the definition's ``spec.all_forms``:
+    history holds values of the start form and of every step form."""
+    out = dict(changes)
+    if may_see_private:
+        return out
+    for spec in form_spec.fields:
+        if spec.name in out and is_personal(spec):
+            pair = out[spec.name]
+            out[spec.name] = [mask_value(spec, v) for v in pair] \
+                if isinstance(pair, (list, tuple)) else mask_value(spec, pair)
+    return out
+
+
+def mask_history(form_spec: FormSpec, history: Iterable[HistoryEntry], may_see_private: bool
+                 ) -> list[HistoryEntry]:
+    """An instance's history (``state.history``) with ``mask_changes`` applied to every
+    entry, for a viewer without the right to see personal data."""
+    return [entry if may_see_private or not entry.changes else
+            replace(entry, changes=MappingProxyType(
+                mask_changes(form_spec, entry.changes, may_see_private)))
+            for entry in history]
 
 
 def _keep(value: str, head: int, tail: int) -> str:

@@ -86,6 +86,7 @@ class Resubmit(Handler):
         merged = {k: v for k, v in run.data.items() if k in start_fields}
         merged.update(action.data or {})
         cleaned = checked_form(run, run.spec.start.form, merged, base={})
+        _check_fixed_fields(run, cleaned)
         changes = run.merge_data(cleaned)
         comment = (action.comment or "").strip() or None
         run.decide(task, "resubmit", comment)
@@ -93,6 +94,22 @@ class Resubmit(Handler):
         run.log("resubmit", step=task.step, task=task.id, comment=comment, changes=changes)
         run.status = "running"
         run.goto(task.step)
+
+
+def _check_fixed_fields(run: Run, cleaned: dict) -> None:
+    """Refuse a resubmission that changes what the instance's unique key or a place it
+    holds was taken for (the batch, the course, the slot): the key and the place would
+    no longer match the form, letting a second request or an unpaid quota through."""
+    templates = [run.spec.start.unique] + [
+        getattr(run.step(r.step).config, "resource", None) for r in run.reservations]
+    fixed = {name.split(".")[1] for t in templates if t is not None for name in t.names()
+             if name.split(".")[0] in ("form", "record") and "." in name}
+    changed = sorted(n for n in fixed if n in cleaned and cleaned[n] != run.data.get(n))
+    if changed:
+        message = ("提交后不能修改此项；如需更改，请撤回后重新申请",
+                   "This cannot be changed once submitted; withdraw and apply again")
+        raise InvalidInput(*message, code="fixed_field",
+                           field_errors={name: [message] for name in changed})
 
 
 class Withdraw(Handler):
@@ -144,6 +161,9 @@ def _check_new_assignee(run: Run, task: Task, user: object) -> None:
     if user in task.assignees:
         raise InvalidInput("该人员已是办理人", "That person already has this task",
                            code="already_assignee")
+    if task.kind == "approval" and user == run.applicant:
+        raise NotAllowed("不能转交给申请人本人审批", "The applicant cannot approve their own "
+                         "request", code="not_eligible")
     if not any(is_eligible(rule, user, run.rule_context()) for rule in assignee_rules(run, task)):
         raise NotAllowed("该人员不符合办理条件", "That person may not handle this task",
                          code="not_eligible")

@@ -18,7 +18,7 @@ from workflows.actions import HANDLERS, STEP_TASK_ACTIONS
 from workflows.directory import Directory
 from workflows.errors import (Conflict, DefinitionError, InvalidInput, NotAllowed, StateError,
                               WorkflowError)
-from workflows.kinds.common import checked_form
+from workflows.kinds.common import checked_form, comment_of
 from workflows.rules import eligible_any, uses_applicant_unit
 from workflows.runtime import SYSTEM, Action, Run
 from workflows.spec import ProcessSpec
@@ -119,9 +119,11 @@ def _prepare(spec: ProcessSpec, state: InstanceState, action: Action, actor: Has
     if state.process != spec.key or state.definition_digest != spec.digest:
         raise StateError("流程定义版本不匹配", "The instance belongs to another definition "
                          "version; load the version it started with")
-    if not isinstance(action, Action) or action.kind not in HANDLERS:
+    if not isinstance(action, Action) or not isinstance(action.kind, str) \
+            or action.kind not in HANDLERS:
         kind = getattr(action, "kind", action)
         raise InvalidInput("不支持的操作", f"Unknown action {kind!r}", code="unknown_action")
+    _check_arguments(action)
     if action.expected_version is not None and action.expected_version != state.version:
         raise Conflict(code="version_conflict")
     if state.finished:
@@ -134,6 +136,26 @@ def _prepare(spec: ProcessSpec, state: InstanceState, action: Action, actor: Has
                          "Only the system does this" if system_only
                          else "The system cannot do this", code="system_only")
     return Run(spec, state, directory, now, actor)
+
+
+def _check_arguments(action: Action) -> None:
+    """Refuse arguments of the wrong type before any handler looks at them."""
+    wrong = [name for name in ("task", "comment", "to", "timer")
+             if getattr(action, name) is not None and not isinstance(getattr(action, name), str)]
+    if action.data is not None and not isinstance(action.data, Mapping):
+        wrong.append("data")
+    version = action.expected_version
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        wrong.append("expected_version")
+    try:
+        hash(action.user)
+    except TypeError:
+        wrong.append("user")
+    if wrong:
+        raise InvalidInput("操作参数有误", f"Bad action argument(s): {', '.join(wrong)}",
+                           code="bad_argument",
+                           field_errors={name: [("格式不正确", "Wrong type")] for name in wrong})
+    comment_of(action, required=False)  # length and characters, for every action
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,11 @@ def _fn_number(value: Any) -> Any:
     return _as_number(value)
 
 
+def as_number(value: Any) -> int | float | Decimal | None:
+    """``value`` as a number the way conditions read one ("12" → 12), or None."""
+    return _as_number(value)
+
+
 # name -> (function, min args, max args, whether a missing last arg is context["now"])
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int, bool]] = {
     "len": (_fn_len, 1, 1, False),
@@ -420,8 +425,7 @@ def _eval(tree: tuple, ctx: Mapping[str, Any]) -> Any:
     if kind == "not":
         return not _truth(_eval(tree[1], ctx))
     if kind == "neg":
-        number = _as_number(_eval(tree[1], ctx))
-        return -number if number is not None else None
+        return _negate(_as_number(_eval(tree[1], ctx)))
     if kind == "cmp":
         return _eval_compare(tree[1], tree[2], ctx)
     if kind == "bin":
@@ -431,6 +435,13 @@ def _eval(tree: tuple, ctx: Mapping[str, Any]) -> Any:
     if kind == "call":
         return _eval_call(tree[1], tree[2], ctx)
     raise ExpressionError(f"unknown node {kind}")  # unreachable: trees come from _translate
+
+
+def _negate(number: Any) -> Any:
+    try:
+        return -number if number is not None else None
+    except ArithmeticError:  # a Decimal beyond the context's exponent range overflows
+        return None
 
 
 def _eval_compare(ops: tuple[str, ...], operands: tuple, ctx: Mapping[str, Any]) -> bool:

@@ -36,6 +36,12 @@ COMMON_OPTIONS = frozenset({"name", "type", "label", "label_en", "required", "he
 _TEXT = frozenset({"min_length", "max_length", "pattern", "pattern_message",
                    "pattern_message_en"})
 _RANGE = frozenset({"min", "max"})
+# What a file field without ``accept`` takes: photos and PDF documents, the types the
+# forms package can recognise by their bytes.
+DEFAULT_ACCEPT: tuple[str, ...] = ("image/*", "application/pdf")
+# The longest text a field without ``max_length`` takes (forms and engine alike):
+# nobody's answer is longer, and unbounded text is a storage and display hazard.
+DEFAULT_MAX_LENGTH: dict[str, int] = {"text": 200, "textarea": 5000}
 
 FIELD_TYPES: dict[str, FieldType] = {}
 
@@ -112,6 +118,11 @@ class FieldSpec:
     def choice(self, value: Any) -> Choice | None:
         return next((c for c in self.choices if c.value == value), None)
 
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """The file types a file field takes: its ``accept``, else ``DEFAULT_ACCEPT``."""
+        return self.accept or DEFAULT_ACCEPT
+
     def label_in(self, locale: str = "zh") -> str:
         return self.label_en if str(locale).startswith("en") and self.label_en else self.label
 
@@ -148,7 +159,7 @@ class FormSpec:
 
 
 # ---------------------------------------------------------------------------- parsing
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|k|mb|m|gb|g)?\s*$", re.I)
+_SIZE = re.compile(r"\s*([0-9]{1,15})\s*(b|kb|k|mb|m|gb|g)?\s*", re.I)
 _SIZE_UNITS = {None: 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
                "g": 1024 ** 3, "gb": 1024 ** 3}
 
@@ -376,6 +387,8 @@ class _OptionReader:
         value = self.item.get(key)
         if value is None:
             return None
+        if isinstance(value, datetime) and not with_time:
+            return value.date().isoformat()  # YAML reads "2025-05-01 10:00" as a datetime
         if isinstance(value, (date, datetime)):
             return value.isoformat()
         try:
@@ -490,11 +503,13 @@ def _choice(reader: _OptionReader, value: Any, label: Any, line: int | None) -> 
 
 
 def _file_options(reader: _OptionReader) -> dict[str, Any]:
-    accept = reader.item.get("accept", ())
+    # Left out (or empty), accept stays (): the platform's DEFAULT_ACCEPT applies.
+    accept = reader.item.get("accept") or []
     if isinstance(accept, str):
         accept = [part.strip() for part in accept.split(",") if part.strip()]
     if not isinstance(accept, list) or not all(
-            isinstance(a, str) and re.match(r"^[\w.+-]+/([\w.+-]+|\*)$|^\.\w+$", a) for a in accept):
+            isinstance(a, str) and re.fullmatch(r"[\w.+-]+/([\w.+-]+|\*)|\.\w+", a, re.ASCII)
+            for a in accept):
         reader.bad("accept", "'accept' must list MIME types like image/* or application/pdf")
         accept = []
     return {"accept": tuple(accept), "max_size": _size(reader),
@@ -507,7 +522,7 @@ def _size(reader: _OptionReader) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    match = _SIZE.match(str(value)) if isinstance(value, str) else None
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
     if match is None or int(match.group(1)) == 0:
         reader.bad("max_size", "'max_size' must be a size like 5MB, 500KB or a number of bytes")
         return None
@@ -515,13 +530,14 @@ def _size(reader: _OptionReader) -> int | None:
 
 
 def _org_unit_options(reader: _OptionReader) -> dict[str, Any]:
-    kinds = reader.item.get("unit_kinds", [])
+    # Left out (or empty), unit_kinds stays (): any kind of unit may be chosen.
+    kinds = reader.item.get("unit_kinds") or []
     if isinstance(kinds, str):
         kinds = [kinds]
     if not isinstance(kinds, list):
         reader.bad("unit_kinds", "'unit_kinds' must be a list of unit kinds")
         return {}
-    unknown = [k for k in kinds if k not in UNIT_KIND_KEYS]
+    unknown = [k for k in kinds if not isinstance(k, str) or k not in UNIT_KIND_KEYS]
     if unknown:
         reader.bad("unit_kinds", f"unknown unit kind(s) {', '.join(map(str, unknown))} "
                    f"(known: {', '.join(sorted(UNIT_KIND_KEYS))})")
@@ -575,8 +591,8 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
     if spec.choices:
         out["choices"] = [{"value": c.value, "label": c.label, "label_en": c.label_en}
                           for c in spec.choices]
-    if spec.accept:
-        out["accept"] = list(spec.accept)
+    if spec.type == "file":
+        out["accept"] = list(spec.accepted)
     if spec.unit_kinds:
         out["unit_kinds"] = list(spec.unit_kinds)
     if spec.show_if is not None:

@@ -91,7 +91,7 @@ def spec_digest(source: str | Mapping[str, Any] | ProcessSpec) -> str:
         source = data
     canonical = json.dumps(plain(source), sort_keys=True, ensure_ascii=False,
                            separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _Parser:

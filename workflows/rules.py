@@ -115,7 +115,7 @@ def parse_rule(raw: Any, log: ProblemLog, where: str, line: int | None, *,
         log.add(line_of(raw, key), f"{where}: unknown key '{key}' in a rule "
                 "(use role, of, within, exact)")
     role = raw.get("role")
-    if role not in ROLE_KEYS:
+    if not isinstance(role, str) or role not in ROLE_KEYS:
         log.add(line_of(raw, "role") or line, f"{where}: unknown role {role!r} "
                 f"(known: {', '.join(sorted(ROLE_KEYS))})")
         role = None

@@ -178,7 +178,7 @@ class InstanceState:
             raise StateError("流程数据版本不受支持", f"Unsupported state schema {schema!r}")
         try:
             return _load_state(raw)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(en=f"The saved process state cannot be read ({exc})") from None
 
 
@@ -192,6 +192,8 @@ def _dump(value: Any) -> Any:
 
 def _load_state(raw: Mapping[str, Any]) -> InstanceState:
     claim = raw.get("claim")
+    if not isinstance(raw.get("data", {}), Mapping):
+        raise TypeError("data is not a mapping")
     return InstanceState(
         instance_id=raw["instance_id"], process=raw["process"],
         definition_digest=raw["definition_digest"], applicant=raw["applicant"],

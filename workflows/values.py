@@ -8,19 +8,24 @@ JSON-ready (dates as ISO text, decimals as text); ``typed`` turns them back into
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from fnmatch import fnmatch
+from fnmatch import fnmatchcase
 from typing import Any, Callable, Mapping
 
-from workflows.fields import FieldSpec, FormSpec
+from workflows.fields import DEFAULT_MAX_LENGTH, FieldSpec, FormSpec
 
 Message = tuple[str, str]  # (zh, en)
 Cleaner = Callable[[FieldSpec, Any], tuple[Any, list[Message]]]
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: \d would also take "١٣٨…" and "²", which int() refuses or stores oddly.
+_PHONE = re.compile(r"1[3-9][0-9]{9}")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ID_CARD = re.compile(r"^\d{17}[\dX]$")
+_ID_CARD = re.compile(r"[0-9]{17}[0-9X]")
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_TOO_LARGE = 10 ** 30  # no field takes a number this large
+_FILE_KEYS = ("id", "key", "name", "mime", "size", "sha256")  # forms.uploads.Upload.record
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -30,15 +35,38 @@ def is_empty(value: Any) -> bool:
         (isinstance(value, str) and not value.strip())
 
 
+def has_bad_characters(text: str) -> bool:
+    """Control characters other than tab and newlines, or lone surrogates: NUL and
+    surrogates cannot be stored (PostgreSQL refuses them), the others are never typed."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r"
+               for ch in text)
+
+
+def _plain_text(value: Any) -> str | None:
+    """A single value as text; None for anything else (a list, a mapping, a yes/no).
+
+    str() of a structure would store its Python repr, and raises on a number of
+    thousands of digits inside it."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        return None
+    if isinstance(value, int) and abs(value) >= _TOO_LARGE:
+        return None
+    return str(value)
+
+
 def _text(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
-    if isinstance(value, (dict, list, bool)):
+    text = _plain_text(value)
+    if text is None:
         return None, [("请输入文字", "Enter text")]
-    text = str(value).strip() if spec.type == "text" else str(value).replace("\r\n", "\n")
+    text = text.strip() if spec.type == "text" else text.replace("\r\n", "\n")
+    if has_bad_characters(text):
+        return None, [("内容含有无效字符", "The text contains characters that are not allowed")]
     errors: list[Message] = []
     if spec.min_length is not None and len(text) < spec.min_length:
         errors.append((f"至少 {spec.min_length} 个字", f"At least {spec.min_length} characters"))
-    if spec.max_length is not None and len(text) > spec.max_length:
-        errors.append((f"最多 {spec.max_length} 个字", f"At most {spec.max_length} characters"))
+    most = spec.max_length or DEFAULT_MAX_LENGTH[spec.type]
+    if len(text) > most:
+        errors.append((f"最多 {most} 个字", f"At most {most} characters"))
     if spec.pattern and not re.fullmatch(spec.pattern, text):
         errors.append((spec.pattern_message or "格式不正确",
                        spec.pattern_message_en or spec.pattern_message or "Wrong format"))
@@ -70,11 +98,13 @@ def _integer(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,18}\s*", value):
+    elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]{1,18}\s*", value):
         number = int(value)
-    elif isinstance(value, (float, Decimal)) and value == int(value):
+    elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    if number is None:
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        number = int(value)
+    if number is None or abs(number) >= 10 ** 18:
         return None, [("请输入整数", "Enter a whole number")]
     return number, _range_errors(spec, number)
 
@@ -82,7 +112,7 @@ def _integer(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
 def _decimal(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, (bool, dict, list)) else None
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):  # ValueError: an int too long to turn into text
         number = None
     if number is None or not number.is_finite():
         return None, [("请输入数字", "Enter a number")]
@@ -115,7 +145,7 @@ def _datetime(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
 
 
 def _choice(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
-    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    text = _plain_text(value) if not isinstance(value, (float, Decimal)) else None
     if text is None or spec.choice(text) is None:
         return None, [("请从选项中选择", "Pick one of the options")]
     return text, []
@@ -147,7 +177,7 @@ _FALSE = {"false", "0", "no", "off", "n", "否"}
 def _boolean(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
     if isinstance(value, bool):
         return value, []
-    text = str(value).strip().lower()
+    text = (_plain_text(value) or "").strip().lower()
     if text in _TRUE:
         return True, []
     if text in _FALSE:
@@ -156,30 +186,30 @@ def _boolean(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
 
 
 def _phone(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
-    digits = re.sub(r"[\s-]", "", str(value))
+    digits = re.sub(r"[\s-]", "", _plain_text(value) or "")
     digits = digits[3:] if digits.startswith("+86") else digits
-    if not _PHONE.match(digits):
+    if not _PHONE.fullmatch(digits):
         return None, [("请输入 11 位手机号", "Enter an 11-digit mobile number")]
     return digits, []
 
 
 def id_card_ok(number: str) -> bool:
     """Whether an 18-digit resident ID number has a correct check digit (GB 11643)."""
-    if not _ID_CARD.match(number):
+    if not _ID_CARD.fullmatch(number):
         return False
     total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
     return _ID_CHECK[total % 11] == number[17]
 
 
 def _id_card(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
-    number = str(value).strip().upper()
+    number = (_plain_text(value) or "").strip().upper()
     if not id_card_ok(number):
         return None, [("身份证号码不正确", "Not a valid ID card number")]
     return number, []
 
 
 def _email(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
-    text = str(value).strip()
+    text = (_plain_text(value) or "").strip()
     if len(text) > 254 or not _EMAIL.match(text):
         return None, [("邮箱格式不正确", "Not a valid email address")]
     return text, []
@@ -195,17 +225,27 @@ def _file(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
         problem = _file_problem(spec, item)
         if problem:
             return None, [problem]
+    items = [_file_record(item) for item in items]
     return (items if spec.max_files > 1 else items[0]), []
 
 
+def _file_record(item: Any) -> Any:
+    # Only the record's own keys are kept: anything else (say a list nested a thousand
+    # deep) would be stored in the instance for ever.
+    if not isinstance(item, Mapping):
+        return item
+    return {k: v for k, v in item.items() if k in _FILE_KEYS
+            and isinstance(v, (str, int, float)) and _plain_text(v) is not None}
+
+
 def _file_problem(spec: FieldSpec, item: Any) -> Message | None:
-    if isinstance(item, (str, int)) and not isinstance(item, bool):
+    if _is_id(item):
         return None
-    if not isinstance(item, Mapping) or not ("id" in item or "key" in item):
+    if not isinstance(item, Mapping) or not any(_is_id(item.get(k)) for k in ("id", "key")):
         return ("文件无效", "Not a valid file")
-    mime = item.get("mime")
-    if spec.accept and mime is not None and not any(
-            fnmatch(str(mime), pattern) for pattern in spec.accept if "/" in pattern):
+    mime, name = item.get("mime"), item.get("name")
+    if mime is not None and not (isinstance(mime, str) and _accepted(
+            spec, mime, name if isinstance(name, str) else "")):
         return ("文件类型不允许", "This type of file is not allowed")
     size = item.get("size")
     if spec.max_size is not None and isinstance(size, int) and size > spec.max_size:
@@ -213,13 +253,28 @@ def _file_problem(spec: FieldSpec, item: Any) -> Message | None:
     return None
 
 
+def _is_id(value: Any) -> bool:
+    return isinstance(value, (str, int)) and _plain_text(value) is not None
+
+
+def _accepted(spec: FieldSpec, mime: str, name: str) -> bool:
+    # MIME patterns ("image/*") match the type; extensions (".pdf") match the stored
+    # name, which the forms package ends with the real type's extension.
+    mime, name = mime.lower(), name.lower()
+    return any(fnmatchcase(mime, pattern.lower()) if "/" in pattern
+               else name.endswith(pattern.lower()) for pattern in spec.accepted)
+
+
 def _reference(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
     # Units, stations and slots are chosen from lists; the web layer checks they exist.
     if isinstance(value, int) and not isinstance(value, bool):
         return value, []
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        return (int(text) if text.isdigit() else text), []
+    text = value.strip() if isinstance(value, str) else ""
+    # An id is ASCII: isdigit() is also true of "²" and "١", which int() refuses.
+    if re.fullmatch(r"[0-9]{1,18}", text):
+        return int(text), []
+    if _REFERENCE.fullmatch(text):
+        return text, []  # ids that are not numbers (codes, uuids)
     return None, [("请选择", "Please choose one")]
 
 
@@ -236,6 +291,10 @@ def clean_value(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
     """The stored form of ``value`` for this field and the problems with it."""
     if is_empty(value):
         return None, []
+    if isinstance(value, int) and abs(value) >= _TOO_LARGE:
+        # No field takes such a number, and one of thousands of digits cannot even be
+        # turned into text (str() raises ValueError).
+        return None, [("数值过大", "The number is too large")]
     return CLEANERS[spec.type](spec, value)
 
 

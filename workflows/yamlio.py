@@ -86,8 +86,23 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return items
 
 
+def _checked(construct: Any) -> Any:
+    """A scalar constructor whose ValueError (2025-02-30, an integer of thousands of
+    digits) becomes a YAML error with the line of the value."""
+    def checked(loader: _Loader, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError):
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {shown!r}", node.start_mark) from None
+    return checked
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"):
+    _Loader.add_constructor(_tag, _checked(yaml.SafeLoader.yaml_constructors[_tag]))
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
@@ -108,9 +123,10 @@ def load_yaml(text: str, log: ProblemLog) -> Any:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         log.add(None, f"the file is larger than {MAX_BYTES // 1024} KB")
         return None
-    loader = _Loader(text)
-    loader.log = log
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters right away
+        loader.log = log
         node = loader.get_single_node()
         if node is None:
             log.add(None, "the file is empty")
@@ -118,7 +134,10 @@ def load_yaml(text: str, log: ProblemLog) -> Any:
         if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
             log.add(_line(node), "the document is too large once its aliases (*name) are expanded")
             return None
-        return loader.construct_document(node)
+        data = loader.construct_document(node)
+        if data is None:
+            log.add(_line(node), "the file is empty")
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -130,8 +149,12 @@ def load_yaml(text: str, log: ProblemLog) -> Any:
     except yaml.YAMLError as exc:
         log.add(None, f"not valid YAML: {exc}")
         return None
+    except (ValueError, OverflowError) as exc:  # any other value the constructors refuse
+        log.add(None, f"not valid YAML: {exc}")
+        return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def plain(data: Any) -> Any:

@@ -11,7 +11,7 @@ from forms.kinds.base import BuildContext, FieldKind
 from forms.messages import InputError, pick
 from forms.registry import register
 from forms.validators import Length, Pattern
-from workflows.fields import FieldSpec
+from workflows.fields import DEFAULT_MAX_LENGTH, FieldSpec
 
 
 @register
@@ -19,9 +19,8 @@ class TextKind(FieldKind):
     """One line of text, with the definition's length limits and pattern."""
 
     name = "text"
-    # Without a limit in the definition a text box still has one: nobody's answer
-    # is longer, and unbounded text is a storage and display hazard.
-    default_max_length: ClassVar[int] = 200
+    # Without a limit in the definition a text box still has one, the engine's too.
+    default_max_length: ClassVar[int] = DEFAULT_MAX_LENGTH["text"]
 
     def max_length(self, spec: FieldSpec) -> int:
         return spec.max_length or self.default_max_length
@@ -56,7 +55,7 @@ class TextareaKind(TextKind):
 
     name = "textarea"
     multiline = True
-    default_max_length = 5000
+    default_max_length = DEFAULT_MAX_LENGTH["textarea"]
 
     def widget(self, spec: FieldSpec) -> Any:
         return widgets.TextArea()

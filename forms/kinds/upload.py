@@ -30,12 +30,12 @@ class FileKind(FieldKind):
         return spec.max_size or DEFAULT_MAX_SIZE
 
     def make_field(self, spec: FieldSpec, ctx: BuildContext, **options: Any) -> Any:
-        reader = partial(receive, accept=spec.accept, max_size=self.max_size(spec))
+        reader = partial(receive, accept=spec.accepted, max_size=self.max_size(spec))
         return UploadField(reader=reader, max_files=max(spec.max_files, 1), **options)
 
     def render_attrs(self, spec: FieldSpec) -> dict[str, Any]:
         # The browser's file picker offers only what we accept (images open the camera).
-        accepted = allowed_types(spec.accept)
+        accepted = allowed_types(spec.accepted)
         return {"accept": ",".join(t.mime for t in accepted)}
 
     def api_input(self, spec: FieldSpec, value: Any) -> list[Any]:
@@ -54,12 +54,12 @@ class FileKind(FieldKind):
         return []  # stored files cannot go back into a file input
 
     def limits(self, spec: FieldSpec) -> dict[str, Any]:
-        return {"accept": [t.mime for t in allowed_types(spec.accept)],
+        return {"accept": [t.mime for t in allowed_types(spec.accepted)],
                 "max_size": self.max_size(spec), "max_files": max(spec.max_files, 1)}
 
     def schema(self, spec: FieldSpec) -> dict[str, Any]:
         one = {"type": "string", "format": "binary",
-               "contentMediaType": ",".join(t.mime for t in allowed_types(spec.accept))}
+               "contentMediaType": ",".join(t.mime for t in allowed_types(spec.accepted))}
         if spec.max_files > 1:
             return {"type": "array", "items": one, "maxItems": spec.max_files}
         return one

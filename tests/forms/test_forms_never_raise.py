@@ -8,7 +8,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from forms import Upload, build_form_class, validate_data
+from forms import Upload, build_form_class, describe_form, validate_data
 from workflows.fields import parse_form
 from workflows.values import clean_form
 
@@ -147,3 +147,19 @@ def test_huge_input_in_every_field():
     assert set(errors) >= {"text", "integer", "decimal", "phone", "id_card"}
     form = build_form_class(SPEC, choices=provider)(formdata=MultiDict({n: huge for n in NAMES}))
     assert not form.validate()
+
+
+def test_numbers_too_long_to_be_text_are_field_errors():
+    # Not from json.loads (it refuses them), but from any Python caller.
+    clean, errors = validate_data(SPEC, {"integer": 10 ** 5000, "choice": 10 ** 5000,
+                                         "phone": 10 ** 5000, "textarea": "x"},
+                                  choices=provider)
+    assert clean == {} and set(errors) == {"integer", "choice", "phone"}
+
+
+def test_a_file_field_without_accept_offers_photos_and_pdf():
+    spec, problems = parse_form([{"name": "proof", "type": "file", "label": "凭证"}])
+    assert problems == []
+    (field,) = describe_form(spec)["fields"]
+    assert field["accept"] == ["image/jpeg", "image/png", "image/gif", "image/webp",
+                               "image/heic", "application/pdf"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from forms import mask_data, mask_value
+from forms import mask_changes, mask_data, mask_history, mask_value
 from workflows.fields import FieldSpec
 
 FIELDS = [
@@ -64,3 +64,28 @@ def test_masking_does_not_touch_the_stored_data(spec):
 ])
 def test_mask_value(type_, value, masked):
     assert mask_value(FieldSpec("x", type_, "x"), value) == masked
+
+
+def test_history_changes_are_masked_like_the_data(spec):
+    # What the engine records on submit: {field: [old, new]}; the web layer stores it so.
+    changes = {"title": [None, "一辆旧自行车"], "phone": [None, "13812345678"],
+               "name": ["张三", "李四"], "photo": [None, DATA["photo"]], "legacy": [1, 2]}
+    assert mask_changes(spec, changes, may_see_private=False) == {
+        "title": [None, "一辆旧自行车"], "phone": [None, "138****5678"],
+        "name": ["张*", "李*"], "photo": [None, None], "legacy": [1, 2]}
+    assert mask_changes(spec, changes, may_see_private=True) == changes
+
+
+def test_an_instance_history_is_masked_entry_by_entry(spec):
+    from datetime import datetime
+
+    from workflows.state import HistoryEntry, freeze
+
+    history = (HistoryEntry(datetime(2025, 5, 5), "rider", "submit",
+                            changes=freeze({"phone": [None, "13812345678"]})),
+               HistoryEntry(datetime(2025, 5, 6), "head", "approve", comment="同意"))
+    masked = mask_history(spec, history, may_see_private=False)
+    assert dict(masked[0].changes) == {"phone": [None, "138****5678"]}
+    assert masked[0].actor == "rider" and masked[1] == history[1]
+    assert history[0].changes["phone"] == (None, "13812345678")  # the record is untouched
+    assert mask_history(spec, history, may_see_private=True) == list(history)

@@ -28,6 +28,10 @@ def comment_of(action: Action, *, required: bool, what_zh: str = "意见",
                what_en: str = "a comment") -> str | None:
     """The trimmed comment; InvalidInput when it is required and missing or too long."""
     text = (action.comment or "").strip()
+    if values.has_bad_characters(text):
+        raise InvalidInput("内容含有无效字符", "The text contains characters that are not "
+                           "allowed", code="bad_characters",
+                           field_errors={"comment": [("内容含有无效字符", "Invalid characters")]})
     if required and not text:
         raise InvalidInput(f"请填写{what_zh}", f"Please give {what_en}", code="comment_required",
                            field_errors={"comment": [(f"请填写{what_zh}",

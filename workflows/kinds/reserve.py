@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from workflows.directory import GRANTED, REFUSED, RESERVATION_RESULTS, WAITLISTED
 from workflows.errors import CapacityExhausted, Conflict, InvalidInput, StateError
-from workflows.expr import Expr
+from workflows.expr import Expr, as_number
 from workflows.kinds.base import StepKind, StepReader
 from workflows.spec import END_STATUSES, Template
 from workflows.state import Reservation
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from workflows.runtime import Run
     from workflows.spec import StepSpec
 
+MAX_PLACES = 10 ** 9
 DEFAULT_RELEASE_ON = ("rejected", "withdrawn", "cancelled", "expired")
 
 
@@ -82,9 +83,7 @@ class ReserveKind(StepKind):
         config: ReserveConfig = step.config
         capacity = config.capacity
         if isinstance(capacity, Expr):
-            value = run.value(capacity)
-            capacity = int(value) if isinstance(value, (int, float)) or \
-                (isinstance(value, str) and value.isdigit()) else None
+            capacity = _places(run.value(capacity))
         result = run.directory.reserve(resource, run.instance, capacity,
                                        waitlist=config.waitlist)
         if result not in RESERVATION_RESULTS:
@@ -108,6 +107,14 @@ class ReserveKind(StepKind):
         run.notify([run.applicant], "promoted", waiting[0], priority="high")
         run.status = "running"
         run.route(step, "granted")
+
+
+def _places(value: object) -> int | None:
+    """A capacity from a condition's value; None (the resource knows) if it is no count."""
+    number = as_number(value)
+    if number is None or number != number or number < 0:  # number != number: NaN
+        return None
+    return int(min(number, MAX_PLACES))  # int(Decimal("1e999999")) would be huge
 
 
 def resource_key(run: Run, step: StepSpec) -> str:
