@@ -21,9 +21,14 @@ def page_arg(name: str = "page") -> int:
     return max(1, request.args.get(name, 1, type=int) or 1)
 
 
-def paginate(stmt, per_page: int, name: str = "page") -> Page:
-    """Rows of ``stmt`` (already ordered) for the asked page, and how many there are."""
+def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False) -> Page:
+    """Rows of ``stmt`` (already ordered) for the asked page, and how many there are.
+
+    ``tuples``: the statement selects several entities; rows are tuples of them.
+    """
     page = page_arg(name)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    window = stmt.limit(per_page).offset((page - 1) * per_page)
+    rows = (db.session.execute(window).all() if tuples
+            else db.session.scalars(window).all())
     return Page(rows, total or 0, page, per_page)

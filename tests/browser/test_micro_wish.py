@@ -134,3 +134,21 @@ def test_conditional_field_appears_only_when_it_applies(live_server, browser, de
     page.get_by_label("类别").select_option("service")
     assert not budget.is_visible()
     ctx.close()
+
+
+def test_station_directory_and_wish_wall_on_a_phone(live_server, browser, demo):
+    ctx, page = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+    sign_in(page, live_server, "rider1")
+    page.goto(f"{live_server}/stations")
+    page.get_by_label("充电").check()
+    page.get_by_role("button", name="查找").click()
+    assert page.get_by_text("大坪爱心驿站").is_visible()
+    assert not page.get_by_text("小龙坎新就业形态劳动者驿站").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "stations-phone")
+    assert not serious_violations(page)
+    page.goto(f"{live_server}/wishes")
+    assert page.get_by_role("heading", name="心愿墙").is_visible()
+    screenshot(page, "wall-phone")
+    assert not serious_violations(page)
+    ctx.close()

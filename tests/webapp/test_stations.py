@@ -1,0 +1,61 @@
+"""The station directory and the wish wall, as riders and volunteers use them."""
+from __future__ import annotations
+
+import re
+
+from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.services.org import unit_by_code
+
+
+def names(page: str) -> list[str]:
+    return re.findall(r'<div class="fw-semibold">([^<]+)</div>', page)
+
+
+def test_find_a_station_with_charging_near_a_landmark(login, demo):
+    client = login("rider1")
+    everything = names(client.get("/stations").get_data(as_text=True))
+    assert len(everything) == 6
+    near = names(client.get("/stations?q=解放碑").get_data(as_text=True))
+    assert near == ["解放碑户外劳动者驿站"]
+    charging = names(client.get("/stations?service=charging").get_data(as_text=True))
+    assert "小龙坎新就业形态劳动者驿站" not in charging and "大坪爱心驿站" in charging
+    jiangbei = unit_by_code("cq-jb")
+    both = client.get(f"/stations?district={jiangbei.id}&service=parking&open=1")
+    assert names(both.get_data(as_text=True)) == ["观音桥商圈工会驿站"]
+    assert client.get("/stations?district=abc&service=bogus&page=-1").status_code == 200
+
+
+def test_station_page_shows_services_and_unknown_ones_are_404(login, demo):
+    client = login("rider1")
+    station = unit_by_code("st-dp")
+    page = client.get(f"/stations/{station.id}").get_data(as_text=True)
+    assert "大坪正街118号" in page and "充电桩：10" in page
+    assert client.get("/stations/999999").status_code == 404
+    assert client.get(f"/stations/{unit_by_code('cq-yz').id}").status_code == 404
+
+
+def test_the_wish_wall_masks_who_wished_and_filters(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    login("station_head").post(f"/tasks/{task_id_of(instance_id)}", data={"action": "approve"})
+    volunteer = login("volunteer1")
+    wall = volunteer.get("/wishes").get_data(as_text=True)
+    assert "一个新头盔" in wall and "电动车头盔摔坏了" in wall
+    assert "马超" not in wall and "13800138000" not in wall
+    assert "认领这个心愿" in wall  # a 渝中区 volunteer may claim it
+    other = login("volunteer2").get("/wishes").get_data(as_text=True)
+    assert "一个新头盔" in other and "认领这个心愿" not in other  # shown, not theirs to claim
+    yz, jb = unit_by_code("cq-yz").id, unit_by_code("cq-jb").id
+    volunteer = login("volunteer1")
+    assert "一个新头盔" in volunteer.get(f"/wishes?district={yz}").get_data(as_text=True)
+    assert "一个新头盔" not in volunteer.get(f"/wishes?district={jb}").get_data(as_text=True)
+    assert "一个新头盔" in volunteer.get("/wishes?category=goods").get_data(as_text=True)
+    assert "一个新头盔" not in volunteer.get("/wishes?category=study").get_data(as_text=True)
+    claimed = volunteer.post(f"/tasks/{task_id_of(instance_id)}/claim", follow_redirects=True)
+    assert "认领成功" in claimed.get_data(as_text=True)
+    assert "一个新头盔" not in volunteer.get("/wishes").get_data(as_text=True)
+
+
+def test_unverified_wishes_are_not_on_the_wall(login, demo):
+    submit_wish(login("rider1"))
+    assert "一个新头盔" not in login("volunteer1").get("/wishes").get_data(as_text=True)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+
+from forms import mask_data
+from webapp.extensions import db
+from webapp.i18n import current_locale_short
+from webapp.models import Instance, OrgUnit, Station, Task
+from webapp.pagination import paginate
+from webapp.services.workflow import current_version, pool_tasks_query, spec_of
+from workflows.errors import NotFound
+from webapp.stations import bp
+
+PER_PAGE = 20
+# Filter name → the station column that must be true / positive.
+SERVICES = {
+    "parking": Station.car_parking > 0,
+    "motorcycle_parking": Station.motorcycle_parking > 0,
+    "charging": Station.charging_piles > 0,
+    "toilet": Station.has_toilet.is_(True),
+    "microwave": Station.has_microwave.is_(True),
+    "water": Station.has_water.is_(True),
+}
+
+
+def _districts() -> list[OrgUnit]:
+    return db.session.scalars(select(OrgUnit).where(OrgUnit.kind == "district")
+                              .order_by(OrgUnit.path)).all()
+
+
+@bp.route("/stations")
+@login_required
+def index():
+    q = (request.args.get("q") or "").strip()[:50]
+    district = request.args.get("district", type=int)
+    services = [s for s in request.args.getlist("service") if s in SERVICES]
+    open_only = request.args.get("open") == "1"
+    stmt = select(Station).join(OrgUnit, OrgUnit.id == Station.unit_id).where(
+        OrgUnit.active.is_(True))
+    if q:
+        stmt = stmt.where(or_(OrgUnit.name.contains(q), Station.address.contains(q),
+                              Station.landmark.contains(q)))
+    if district:
+        stmt = stmt.where(Station.district_id == district)
+    for service in services:
+        stmt = stmt.where(SERVICES[service])
+    if open_only:
+        stmt = stmt.where(Station.is_open.is_(True))
+    found = paginate(stmt.order_by(OrgUnit.name), PER_PAGE)
+    return render_template("stations/index.html", rows=found.rows, total=found.total,
+                           page=found.page, per_page=PER_PAGE, q=q, district=district,
+                           services=services, open_only=open_only, districts=_districts())
+
+
+@bp.route("/stations/<int:unit_id>")
+@login_required
+def station(unit_id: int):
+    row = db.session.get(Station, unit_id)
+    if row is None or not row.unit.active:
+        abort(404)
+    return render_template("stations/station.html", station=row)
+
+
+@bp.route("/wishes")
+@login_required
+def wall():
+    """Wishes waiting for someone to claim them: what they are, never who wished."""
+    district = request.args.get("district", type=int)
+    category = request.args.get("category") or None
+    stmt = (select(Instance, Task).join(Task, Task.instance_id == Instance.id)
+            .where(Instance.process_key == "micro_wish", Task.status == "open",
+                   Task.pool_role.is_not(None)))
+    if district:
+        stmt = stmt.where(Task.pool_unit_id == district)
+    if category:
+        stmt = stmt.where(Instance.state["data"]["category"].as_string() == category)
+    found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE, tuples=True)
+    rows = found.rows
+    locale = current_locale_short()
+    cards, categories = [], {}
+    claimable = set(db.session.scalars(pool_tasks_query(current_user).with_only_columns(
+        Task.id))) if rows else set()
+    for instance, task in rows:
+        spec = spec_of(instance.version)
+        form = spec.start.form
+        data = mask_data(form, instance.state.get("data", {}), False)
+        field = form.field("category")
+        labels = {c.value: (c.label_en if locale == "en" and c.label_en else c.label)
+                  for c in (field.choices if field else ())}
+        categories.update(labels)
+        station = db.session.get(OrgUnit, data.get("station")) if isinstance(
+            data.get("station"), int) else None
+        cards.append({"instance": instance, "task": task, "data": data,
+                      "category": labels.get(data.get("category"), ""),
+                      "station": station.label(locale) if station else "",
+                      "can_claim": task.id in claimable})
+    return render_template("stations/wall.html", cards=cards, total=found.total,
+                           page=found.page,
+                           per_page=PER_PAGE, district=district, category=category,
+                           districts=_districts(), categories=categories or _categories())
+
+
+def _categories() -> dict:
+    try:
+        field = spec_of(current_version("micro_wish")).start.form.field("category")
+    except NotFound:  # the process is not published on this installation
+        return {}
+    locale = current_locale_short()
+    return {c.value: (c.label_en if locale == "en" and c.label_en else c.label)
+            for c in (field.choices if field else ())}
