@@ -202,8 +202,8 @@ def test_one_event_to_a_thousand_people_is_a_handful_of_jobs(app, demo):
     db.session.flush()
     rt = runtime(app)
     before = rt.queue().count
-    notes = [Notification(user_id=u.id, kind="comment", title_key="x",
-                          params={"process_name": "微心愿", "comment": "通知"},
+    notes = [Notification(user_id=u.id, kind="escalated", title_key="x",
+                          params={"process_name": "微心愿", "step_name": "驿站核实"},
                           instance_id=instance.id, created_at=NOW) for u in users]
     db.session.add_all(notes)
     outbox.plan(notes, instance, NOW)
@@ -289,3 +289,14 @@ def test_an_administrator_points_a_unit_at_a_robot_webhook(app, demo, runner):
     assert not db.session.scalars(select(Delivery).where(
         Delivery.channel == "webhook", Delivery.notification_id.in_(
             select(Notification.id).where(Notification.instance_id == submit_other.id)))).all()
+
+
+def test_a_comment_is_news_for_the_digest_a_task_is_mailed_now(app, demo):
+    instance = submit(demo)
+    wf.perform(instance.id, Action("comment", comment="请尽快处理"), demo["rider1"], now=NOW)
+    db.session.commit()
+    mails = db.session.scalars(select(Delivery).join(Notification).order_by(Delivery.id)).all()
+    kinds = [(m.notification.kind, m.digest) for m in mails]
+    assert ("task_assigned", False) in kinds
+    assert any(kind == "comment" for kind, _ in kinds)
+    assert all(digest for kind, digest in kinds if kind == "comment")

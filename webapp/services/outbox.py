@@ -22,6 +22,9 @@ from workflows.messages import render_title
 
 CHINA = ZoneInfo("Asia/Shanghai")
 BACKOFF_SECONDS = (10, 60, 300, 1800)
+# News that asks nothing of the reader waits for the daily digest by e-mail (it is in the
+# notification centre at once); tasks, returns, decisions and escalations go out now.
+LOW_PRIORITY_KINDS = frozenset({"comment", "step_entered", "claimed", "objection_noted"})
 BATCH = 100  # deliveries per job: one event to 1,000 people is ten jobs, not 1,000
 DIGEST_HOUR = 20
 
@@ -49,7 +52,9 @@ def plan(notifications: list[Notification], instance: Instance, now: datetime) -
             continue
         locale = "en" if user.locale == "en" else "zh"
         subject = render_title(note.kind, note.params or {}, locale)
-        digest = note.priority == "low" and pref.digest_low_priority
+        low = note.priority == "low" or (note.priority == "normal"
+                                          and note.kind in LOW_PRIORITY_KINDS)
+        digest = low and pref.digest_low_priority
         due = _next_digest(now) if digest else (
             now if note.priority == "high" else _after_quiet_hours(now, pref))
         rows.append(Delivery(notification=note, user_id=user.id, channel="email",
