@@ -321,3 +321,13 @@ def test_notification_centre_counts_unread_and_links_to_the_request(login, demo)
     assert "Your Micro-wish is rejected" in rider.get("/notifications").get_data(as_text=True)
     # Nobody reads or marks another person's notifications.
     assert login("courier1").post(f"/notifications/{note_id}/read").status_code == 404
+
+
+def test_the_applicant_hears_at_once_when_the_request_moves_on(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    assert 'id="unread-count"' not in login("rider1").get("/").get_data(as_text=True)
+    login("station_head").post(f"/tasks/{task_id_of(instance_id)}", data={"action": "approve"})
+    home = login("rider1").get("/").get_data(as_text=True)
+    assert re.search(r'id="unread-count">1<', home)
+    assert "微心愿 已进入：心愿墙待认领" in login("rider1").get("/notifications").get_data(
+        as_text=True)
