@@ -59,3 +59,35 @@ def test_the_wish_wall_masks_who_wished_and_filters(login, demo):
 def test_unverified_wishes_are_not_on_the_wall(login, demo):
     submit_wish(login("rider1"))
     assert "一个新头盔" not in login("volunteer1").get("/wishes").get_data(as_text=True)
+
+
+def test_the_station_head_publishes_duty_slots_and_volunteers_see_the_places(login, demo):
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import CapacityResource, DutySlot
+
+    station = unit_by_code("st-jck")  # 较场口: no slots in the demo
+    day = (date.today() + timedelta(days=20)).isoformat()
+    volunteer = login("volunteer1")
+    assert "还没有发布值守时段" in volunteer.get(f"/stations/{station.id}/slots").get_data(
+        as_text=True)
+    assert volunteer.post(f"/stations/{station.id}/slots", data={
+        "day": day, "starts": "09:00", "ends": "17:00", "capacity": "2"}).status_code == 403
+    head = login("unit_admin")  # 解放碑街道工会 looks after 较场口 too
+    bad = head.post(f"/stations/{station.id}/slots", data={
+        "day": day, "starts": "17:00", "ends": "09:00", "capacity": "2"})
+    assert bad.status_code == 422 and "结束时间应晚于开始时间" in bad.get_data(as_text=True)
+    ok = head.post(f"/stations/{station.id}/slots", data={
+        "day": day, "starts": "09:00", "ends": "17:00", "capacity": "3"}, follow_redirects=True)
+    assert "值守时段已发布" in ok.get_data(as_text=True) and "已报 0 / 3" in ok.get_data(
+        as_text=True)
+    twice = head.post(f"/stations/{station.id}/slots", data={
+        "day": day, "starts": "09:00", "ends": "17:00", "capacity": "3"})
+    assert twice.status_code == 422 and "已经发布过" in twice.get_data(as_text=True)
+    slot = db.session.scalar(select(DutySlot).where(DutySlot.station_id == station.id))
+    assert db.session.get(CapacityResource, f"slot:{slot.id}").capacity == 3
+    assert login("station_head").post(f"/stations/{station.id}/slots", data={
+        "day": day, "starts": "09:00", "ends": "12:00", "capacity": "1"}).status_code == 403

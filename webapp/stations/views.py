@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, literal, or_, select
 
 from forms import mask_data
 from webapp.extensions import db
@@ -110,3 +110,56 @@ def _categories() -> dict:
     locale = current_locale_short()
     return {c.value: (c.label_en if locale == "en" and c.label_en else c.label)
             for c in (field.choices if field else ())}
+
+
+SLOT_MANAGERS = ("station_head", "unit_admin", "district_admin", "city_admin", "platform_admin")
+
+
+def _may_manage(station_unit: OrgUnit) -> bool:
+    """A station head (or an administrator) of this station or a unit above it."""
+    above = set(station_unit.ancestor_ids)
+    return any(m.role in SLOT_MANAGERS and m.unit_id in above for m in current_user.memberships)
+
+
+@bp.route("/stations/<int:unit_id>/slots", methods=["GET", "POST"])
+@login_required
+def slots(unit_id: int):
+    """Duty slots (一日站长) of a station: the head publishes them, people see the places."""
+    from datetime import datetime, timezone
+
+    from flask import flash, redirect, url_for
+    from flask_babel import gettext as _
+
+    from webapp.models import CapacityResource, DutySlot
+    from webapp.services.activities import CHINA, create_slot
+    from webapp.stations.forms import DutySlotForm
+
+    row = db.session.get(Station, unit_id)
+    if row is None or not row.unit.active:
+        abort(404)
+    manager = _may_manage(row.unit)
+    form = DutySlotForm()
+    if request.method == "POST":
+        if not manager:
+            abort(403)
+        if form.validate_on_submit():
+            starts = datetime.combine(form.day.data, form.starts.data, tzinfo=CHINA)
+            ends = datetime.combine(form.day.data, form.ends.data, tzinfo=CHINA)
+            taken = db.session.scalar(select(DutySlot.id).where(
+                DutySlot.station_id == unit_id, DutySlot.starts_at == starts))
+            if taken:
+                form.day.errors.append(_("这个时段已经发布过了。"))
+            else:
+                create_slot(row.unit, starts, ends, form.capacity.data, current_user)
+                db.session.commit()
+                flash(_("值守时段已发布，志愿者现在可以报名。"), "success")
+                return redirect(url_for("stations.slots", unit_id=unit_id))
+    upcoming = db.session.execute(
+        select(DutySlot, CapacityResource.granted).outerjoin(
+            CapacityResource,
+            CapacityResource.key == literal("slot:", String) + cast(DutySlot.id, String))
+        .where(DutySlot.station_id == unit_id,
+               DutySlot.starts_at >= datetime.now(timezone.utc))
+        .order_by(DutySlot.starts_at)).all()
+    return render_template("stations/slots.html", station=row, slots=upcoming, form=form,
+                           manager=manager, tz=CHINA), (422 if form.errors else 200)
