@@ -58,11 +58,14 @@ def all_fields(spec: ProcessSpec) -> list:
     return out
 
 
-def display_rows(instance: Instance, spec: ProcessSpec) -> list[dict[str, Any]]:
-    """(label, text, files) for each field with a value, masked for this viewer."""
+def display_rows(instance: Instance, spec: ProcessSpec, may_see: bool | None = None
+                 ) -> list[dict[str, Any]]:
+    """(label, text, files) for each field with a value, masked unless ``may_see``
+    (asked of the access rules when the caller has not already)."""
     fields = all_fields(spec)
     data = instance.state.get("data", {})
-    may_see = access.can_see_private(current_user, instance)
+    if may_see is None:
+        may_see = access.can_see_private(current_user, instance)
     masked = mask_data(FormSpec(fields=tuple(fields)), data, may_see)
     locale = current_locale_short()
     rows = []

@@ -109,7 +109,7 @@ def instance(instance_id: int):
                    .where(HistoryEntry.instance_id == inst.id).order_by(HistoryEntry.seq))]
     my_tasks = _my_tasks(inst, available)
     return render_template(
-        "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec),
+        "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),
         history=history, next_line=next_text(spec, inst, locale),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
         my_tasks=my_tasks, can_withdraw=any(a.action == "withdraw" for a in available),

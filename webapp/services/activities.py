@@ -116,11 +116,15 @@ def _as_int(value) -> int | None:
         return None
 
 
-def _remaining(key: str) -> int | None:
-    resource = db.session.get(CapacityResource, key)
-    if resource is None or resource.capacity is None:
-        return None
-    return max(resource.capacity - resource.granted, 0)
+def _places_left(keys: list[str], en: bool) -> dict[str, str]:
+    """"余 3 位" / "已满，可候补" for each capacity resource, in one query."""
+    left = {key: max((capacity or 0) - granted, 0) for key, capacity, granted in
+            db.session.execute(select(CapacityResource.key, CapacityResource.capacity,
+                                      CapacityResource.granted)
+                               .where(CapacityResource.key.in_(keys)))}
+    full = "full - waiting list" if en else "已满，可候补"
+    return {key: (f"{left[key]} places left" if en else f"余 {left[key]} 位")
+            if left.get(key) else full for key in keys}
 
 
 def course_record(record_id):
@@ -173,14 +177,10 @@ def course_choices(field, locale: str) -> list[tuple[str, str]]:
     rows = db.session.scalars(select(Course).where(Course.opens_on <= today,
                                                    Course.closes_on >= today)
                               .order_by(Course.starts_on, Course.id))
-    en = locale.startswith("en")
-    out = []
-    for course in rows:
-        left = _remaining(f"course:{course.id}")
-        places = (f"{left} places left" if en else f"余 {left} 位") if left else (
-            "full - waiting list" if en else "已满，可候补")
-        out.append((str(course.id), f"{course.title} · {course.starts_on:%m-%d} · {places}"))
-    return out
+    rows = rows.all()
+    places = _places_left([f"course:{c.id}" for c in rows], locale.startswith("en"))
+    return [(str(c.id), f"{c.title} · {c.starts_on:%m-%d} · {places[f'course:{c.id}']}")
+            for c in rows]
 
 
 def slot_choices(field, locale: str) -> list[tuple[str, str]]:
@@ -188,14 +188,13 @@ def slot_choices(field, locale: str) -> list[tuple[str, str]]:
     rows = db.session.execute(select(DutySlot, OrgUnit.name).join(
         OrgUnit, OrgUnit.id == DutySlot.station_id).where(DutySlot.starts_at > now)
         .order_by(DutySlot.starts_at, OrgUnit.name).limit(500))
-    en = locale.startswith("en")
+    rows = rows.all()
+    places = _places_left([f"slot:{slot.id}" for slot, _ in rows], locale.startswith("en"))
     out = []
     for slot, station in rows:
         start, end = slot.starts_at.astimezone(CHINA), slot.ends_at.astimezone(CHINA)
-        left = _remaining(f"slot:{slot.id}")
-        places = (f"{left} left" if en else f"余 {left} 位") if left else (
-            "full - waiting list" if en else "已满，可候补")
-        out.append((str(slot.id), f"{station} · {start:%m-%d %H:%M}-{end:%H:%M} · {places}"))
+        out.append((str(slot.id), f"{station} · {start:%m-%d %H:%M}-{end:%H:%M} · "
+                                  f"{places[f'slot:{slot.id}']}"))
     return out
 
 

@@ -27,6 +27,26 @@ def _as_unit(row: OrgUnit) -> Unit:
     return Unit(row.id, row.code, row.kind, row.parent_id, row.name)
 
 
+def _take_place(resource: str, *, queue_number: bool):
+    """Take one place if one is free: the resource's next queue number (or its key), or
+    None when it is full.
+
+    One conditional UPDATE is the whole race: concurrent callers queue on the row
+    (PostgreSQL re-checks the WHERE after the lock; SQLite has one writer at a time).
+    """
+    values = {"granted": CapacityResource.granted + 1}
+    if queue_number:
+        values["next_seq"] = CapacityResource.next_seq + 1
+    return db.session.execute(
+        update(CapacityResource)
+        .where(CapacityResource.key == resource,
+               CapacityResource.capacity.is_(None)
+               | (CapacityResource.granted < CapacityResource.capacity))
+        .values(**values)
+        .returning(CapacityResource.next_seq if queue_number else CapacityResource.key)
+    ).scalar()
+
+
 class DbDirectory:
     def __init__(self) -> None:
         self._units: dict[int, OrgUnit] = {}
@@ -116,15 +136,7 @@ class DbDirectory:
             return GRANTED if existing.status == "granted" else WAITLISTED
         if not self._ensure_resource(resource, capacity):
             return REFUSED
-        # One conditional UPDATE is the whole race: concurrent callers queue on the row
-        # (PostgreSQL re-checks the WHERE after the lock; SQLite has one writer at a time).
-        took = db.session.execute(
-            update(CapacityResource)
-            .where(CapacityResource.key == resource,
-                   CapacityResource.capacity.is_(None)
-                   | (CapacityResource.granted < CapacityResource.capacity))
-            .values(granted=CapacityResource.granted + 1, next_seq=CapacityResource.next_seq + 1)
-            .returning(CapacityResource.next_seq)).scalar()
+        took = _take_place(resource, queue_number=True)
         if took is not None:
             self._add_reservation(resource, instance_id, GRANTED, took - 1)
             return GRANTED
@@ -156,14 +168,7 @@ class DbDirectory:
             .order_by(Reservation.seq).limit(1).with_for_update())
         if first is None:
             return None
-        took = db.session.execute(
-            update(CapacityResource)
-            .where(CapacityResource.key == resource,
-                   CapacityResource.capacity.is_(None)
-                   | (CapacityResource.granted < CapacityResource.capacity))
-            .values(granted=CapacityResource.granted + 1)
-            .returning(CapacityResource.key)).scalar()
-        if took is None:
+        if _take_place(resource, queue_number=False) is None:
             return None
         first.status = GRANTED
         db.session.flush()
