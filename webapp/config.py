@@ -42,6 +42,9 @@ class Config:
 
     # Failed sign-ins allowed before further attempts are refused for a while.
     LOGIN_FAILURE_LIMITS = ("5 per 5 minutes", "20 per hour")
+    # JSON API bearer tokens: how long one lives, and how many a person may ask for.
+    API_TOKEN_TTL = timedelta(days=30)
+    TOKEN_ISSUE_LIMITS = ("30 per hour",)
     RATELIMIT_STORAGE_URI: str | None = None  # None: REDIS_URL if set, else memory
     RATELIMIT_HEADERS_ENABLED = False
 

@@ -8,3 +8,4 @@ from webapp.models.notifications import (Delivery, Notification,  # noqa: F401,E
                                          NotificationSettings, UnitWebhook)
 from webapp.models.files import StoredFile  # noqa: F401,E402
 from webapp.models.activities import Course, DutySlot, RetreatBatch, RetreatQuota  # noqa: F401,E402
+from webapp.models.tokens import ApiToken  # noqa: F401,E402

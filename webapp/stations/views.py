@@ -2,27 +2,20 @@ from __future__ import annotations
 
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import String, cast, literal, or_, select
+from sqlalchemy import String, cast, literal, select
 
 from forms import mask_data
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import Instance, OrgUnit, Station, Task
 from webapp.pagination import paginate
+from webapp.services import stations
+from webapp.services.stations import SERVICES
 from webapp.services.workflow import current_version, pool_tasks_query, spec_of
 from workflows.errors import NotFound
 from webapp.stations import bp
 
 PER_PAGE = 20
-# Filter name → the station column that must be true / positive.
-SERVICES = {
-    "parking": Station.car_parking > 0,
-    "motorcycle_parking": Station.motorcycle_parking > 0,
-    "charging": Station.charging_piles > 0,
-    "toilet": Station.has_toilet.is_(True),
-    "microwave": Station.has_microwave.is_(True),
-    "water": Station.has_water.is_(True),
-}
 
 
 def _districts() -> list[OrgUnit]:
@@ -37,18 +30,7 @@ def index():
     district = request.args.get("district", type=int)
     services = [s for s in request.args.getlist("service") if s in SERVICES]
     open_only = request.args.get("open") == "1"
-    stmt = select(Station).join(OrgUnit, OrgUnit.id == Station.unit_id).where(
-        OrgUnit.active.is_(True))
-    if q:
-        stmt = stmt.where(or_(OrgUnit.name.contains(q), Station.address.contains(q),
-                              Station.landmark.contains(q)))
-    if district:
-        stmt = stmt.where(Station.district_id == district)
-    for service in services:
-        stmt = stmt.where(SERVICES[service])
-    if open_only:
-        stmt = stmt.where(Station.is_open.is_(True))
-    found = paginate(stmt.order_by(OrgUnit.name), PER_PAGE)
+    found = paginate(stations.search(q, district, services, open_only), PER_PAGE)
     return render_template("stations/index.html", rows=found.rows, total=found.total,
                            page=found.page, per_page=PER_PAGE, q=q, district=district,
                            services=services, open_only=open_only, districts=_districts())

@@ -1,0 +1,110 @@
+"""JSON Schemas (2020-12, as OpenAPI 3.1 uses) of the API's bodies, by component name.
+
+The views build their answers with the functions in ``webapp.api.present``; a test
+validates real answers against these schemas, and schemathesis does so for every route.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(properties: dict[str, Any], required: tuple[str, ...] | None = None,
+         extra: bool = False) -> dict[str, Any]:
+    return {"type": "object", "properties": properties,
+            "required": list(properties if required is None else required),
+            "additionalProperties": extra}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return _obj({"items": {"type": "array", "items": _ref(item)},
+                 "total": {"type": "integer", "minimum": 0},
+                 "page": {"type": "integer", "minimum": 1},
+                 "per_page": {"type": "integer", "minimum": 1}})
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+TIME = {"type": "string", "format": "date-time"}
+OPT_TIME = {"type": ["string", "null"], "format": "date-time"}
+OPT_STR = {"type": ["string", "null"]}
+STATUS = {"type": "string", "enum": ["running", "approved", "rejected", "withdrawn",
+                                     "cancelled", "expired", "completed"]}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": _obj({"error": _obj({
+        "code": STR, "message": STR,
+        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": STR}},
+    }, required=("code", "message"))}),
+    "TokenRequest": _obj({"username": {"type": "string", "minLength": 1, "maxLength": 64},
+                          "password": {"type": "string", "minLength": 1, "maxLength": 200}}),
+    "Token": _obj({"token": STR, "expires_at": TIME}),
+    "Unit": _obj({"id": INT, "code": STR, "name": STR, "kind": STR}),
+    "Role": _obj({"role": STR, "label": STR, "unit": _ref("Unit")}),
+    "Me": _obj({"id": INT, "username": STR, "display_name": STR, "locale": STR,
+                "unit": {"anyOf": [_ref("Unit"), {"type": "null"}]},
+                "roles": {"type": "array", "items": _ref("Role")}}),
+    "FormField": _obj({"name": STR, "type": STR, "label": STR, "required": BOOL},
+                      extra=True),
+    "Form": _obj({"fields": {"type": "array", "items": _ref("FormField")},
+                  "rules": {"type": "array", "items": {"type": "object"}}}),
+    "ProcessSummary": _obj({"key": STR, "name": STR, "version": INT,
+                            "description": OPT_STR}),
+    "ProcessList": _obj({"items": {"type": "array", "items": _ref("ProcessSummary")}}),
+    "Step": _obj({"id": STR, "name": STR, "kind": STR, "form": _ref("Form")}),
+    "Process": _obj({"key": STR, "name": STR, "version": INT, "description": OPT_STR,
+                     "can_start": BOOL, "form": _ref("Form"),
+                     "steps": {"type": "array", "items": _ref("Step")}}),
+    "StartRequest": _obj({"data": {"type": "object"}}, required=()),
+    "Person": _obj({"name": STR, "username": OPT_STR}),
+    "TaskBrief": _obj({"id": INT, "step": STR, "name": STR, "kind": STR, "due_at": OPT_TIME,
+                       "actions": {"type": "array", "items": STR}}),
+    "HistoryItem": _obj({"at": TIME, "actor": OPT_STR, "action": STR, "step": OPT_STR,
+                         "comment": OPT_STR}),
+    "InstanceSummary": _obj({"id": INT, "process": STR, "process_name": STR, "version": INT,
+                             "title": STR, "state": STR, "status": STATUS,
+                             "created_at": TIME, "updated_at": TIME}),
+    "InstancePage": _page("InstanceSummary"),
+    "Instance": _obj({"id": INT, "process": STR, "process_name": STR, "version": INT,
+                      "title": STR, "state": STR, "status": STATUS,
+                      "lock_version": INT, "data": {"type": "object"},
+                      "applicant": _ref("Person"), "created_at": TIME, "updated_at": TIME,
+                      "closed_at": OPT_TIME,
+                      "tasks": {"type": "array", "items": _ref("TaskBrief")},
+                      "history": {"type": "array", "items": _ref("HistoryItem")}}),
+    "WithdrawRequest": _obj({"comment": {"type": ["string", "null"], "maxLength": 2000}},
+                            required=()),
+    "CommentRequest": _obj({"text": {"type": "string", "minLength": 1, "maxLength": 2000}}),
+    "Task": _obj({"id": INT, "instance_id": INT, "process": STR, "title": STR, "step": STR,
+                  "name": STR, "kind": STR, "actions": {"type": "array", "items": STR},
+                  "form": _ref("Form"), "due_at": OPT_TIME, "opened_at": TIME}),
+    "TaskPage": _page("Task"),
+    "CompleteRequest": _obj({
+        "action": {"type": "string", "enum": ["approve", "reject", "return", "complete",
+                                              "object", "resubmit"]},
+        "comment": {"type": ["string", "null"], "maxLength": 2000},
+        "data": {"type": "object"},
+        "to": {"type": ["string", "null"],
+               "description": "for return: the step (or 'applicant') to send it back to"},
+        "version": {"type": ["integer", "null"],
+                    "description": "the instance's lock_version the caller saw; stale: 409"},
+    }, required=("action",)),
+    "DelegateRequest": _obj({"to": {"type": "string", "minLength": 1, "maxLength": 64},
+                             "comment": {"type": ["string", "null"], "maxLength": 2000}},
+                            required=("to",)),
+    "Notification": _obj({"id": INT, "kind": STR, "title": STR, "body": STR,
+                          "instance_id": {"type": ["integer", "null"]},
+                          "created_at": TIME, "read": BOOL}),
+    "NotificationPage": _page("Notification"),
+    "Station": _obj({"id": INT, "code": STR, "name": STR, "district": OPT_STR,
+                     "address": STR, "landmark": OPT_STR, "hours": OPT_STR, "open": BOOL,
+                     "services": _obj({"water": BOOL, "toilet": BOOL, "microwave": BOOL,
+                                       "charging_piles": INT, "car_parking": INT,
+                                       "motorcycle_parking": INT}),
+                     "phone": OPT_STR}),
+    "StationPage": _page("Station"),
+}

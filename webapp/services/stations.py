@@ -1,0 +1,34 @@
+"""Finding stations: the one query behind the directory page and the API."""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from webapp.models import OrgUnit, Station
+
+# Filter name → the station column that must be true / positive.
+SERVICES = {
+    "parking": Station.car_parking > 0,
+    "motorcycle_parking": Station.motorcycle_parking > 0,
+    "charging": Station.charging_piles > 0,
+    "toilet": Station.has_toilet.is_(True),
+    "microwave": Station.has_microwave.is_(True),
+    "water": Station.has_water.is_(True),
+}
+
+
+def search(q: str = "", district: int | None = None, services: list[str] = (),
+           open_only: bool = False):
+    """SELECT of active stations matching the text (name, address or landmark), the
+    district and every named service, by name."""
+    stmt = select(Station).join(OrgUnit, OrgUnit.id == Station.unit_id).where(
+        OrgUnit.active.is_(True))
+    if q:
+        stmt = stmt.where(or_(OrgUnit.name.contains(q), Station.address.contains(q),
+                              Station.landmark.contains(q)))
+    if district:
+        stmt = stmt.where(Station.district_id == district)
+    for service in services:
+        stmt = stmt.where(SERVICES[service])
+    if open_only:
+        stmt = stmt.where(Station.is_open.is_(True))
+    return stmt.order_by(OrgUnit.name)

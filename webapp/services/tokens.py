@@ -1,0 +1,57 @@
+"""Issuing, resolving and revoking the JSON API's bearer tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import ApiToken, User
+from webapp.models.types import utcnow
+
+PREFIX = "uf_"  # recognisable in logs and secret scanners
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def issue(user: User, now: datetime | None = None) -> tuple[str, ApiToken]:
+    """A new token for ``user``: the raw token (shown once) and its stored row."""
+    now = now or utcnow()
+    raw = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, digest=_digest(raw), created_at=now,
+                   expires_at=now + current_app.config["API_TOKEN_TTL"])
+    db.session.add(row)
+    db.session.flush()
+    return raw, row
+
+
+def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
+    """The live token row for ``raw`` (its user active), or None."""
+    if not raw or len(raw) > 200:
+        return None
+    now = now or utcnow()
+    row = db.session.scalar(select(ApiToken).where(ApiToken.digest == _digest(raw)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if not row.user.active:
+        return None
+    return row
+
+
+def revoke(row: ApiToken, now: datetime | None = None) -> None:
+    if row.revoked_at is None:
+        row.revoked_at = now or utcnow()
+
+
+def revoke_all(user: User, now: datetime | None = None) -> int:
+    """End every token of ``user`` (a password reset or a lost phone)."""
+    rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                     ApiToken.revoked_at.is_(None))).all()
+    for row in rows:
+        revoke(row, now)
+    return len(rows)
