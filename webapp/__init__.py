@@ -87,7 +87,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webapp.extensions import csrf
     from webapp.admin import bp as admin_bp
+    from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
     from webapp.main import bp as main_bp
     from webapp.processes import bp as processes_bp
@@ -102,6 +104,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(stations_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp)
+    # Cookies never authenticate the API (only bearer tokens do), so no CSRF token is needed.
+    csrf.exempt(api_bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -9,10 +9,13 @@ from flask_wtf import FlaskForm
 
 from forms import build_form_class, mask_data
 from webapp.i18n import current_locale_short, select_locale
-from webapp.models import Instance, OrgUnit, StoredFile
+from sqlalchemy import select
+
+from webapp.models import HistoryEntry, Instance, OrgUnit, StoredFile, User
 from webapp.extensions import db
 from webapp.services import access
 from webapp.services.choices import provider
+from webapp.services.privacy import mask_name
 from webapp.services.workflow import spec_of
 from workflows.errors import InvalidInput
 from workflows.fields import FormSpec
@@ -97,6 +100,15 @@ def _render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
         unit = db.session.get(OrgUnit, raw)
         return {"text": unit.label(locale) if unit else str(raw)}
     return {"text": str(raw)}
+
+
+def history_rows(instance: Instance, may_see: bool) -> list[tuple[HistoryEntry, str | None]]:
+    """(entry, actor's name) in order; the applicant's name masked unless ``may_see``."""
+    rows = db.session.execute(
+        select(HistoryEntry, User.display_name).outerjoin(User, User.id == HistoryEntry.actor_id)
+        .where(HistoryEntry.instance_id == instance.id).order_by(HistoryEntry.seq))
+    return [(entry, name if may_see or name is None or entry.actor_id != instance.applicant_id
+             else mask_name(name)) for entry, name in rows]
 
 
 def file_visible(stored: StoredFile) -> bool:

@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
-from webapp.models import HistoryEntry, Instance, StoredFile, User
+from webapp.models import Instance, StoredFile
 from webapp.pagination import paginate
 from webapp.processes import bp
-from webapp.processes.helpers import (display_rows, file_visible, form_class, show_errors,
-                                      spec_for, viewable_instance)
+from webapp.processes.helpers import (display_rows, file_visible, form_class, history_rows,
+                                      show_errors, spec_for, viewable_instance)
 from webapp.services import access, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
@@ -102,11 +102,7 @@ def instance(instance_id: int):
     locale = current_locale_short()
     available = wf.available_actions(inst, current_user)
     may_see = access.can_see_private(current_user, inst)
-    history = [(entry, name if may_see or entry.actor_id != inst.applicant_id else mask_name(name))
-               for entry, name in db.session.execute(
-                   select(HistoryEntry, User.display_name)
-                   .outerjoin(User, User.id == HistoryEntry.actor_id)
-                   .where(HistoryEntry.instance_id == inst.id).order_by(HistoryEntry.seq))]
+    history = history_rows(inst, may_see)
     my_tasks = _my_tasks(inst, available)
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),

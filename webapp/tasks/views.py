@@ -12,6 +12,8 @@ from webapp.pagination import paginate
 from webapp.processes.helpers import display_rows, form_class, show_errors, spec_for
 from webapp.services import access, uploads
 from webapp.services import workflow as wf
+from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_context,
+                                      step_form, task_actions)
 from webapp.services.progress import next_text, step_label
 from webapp.services.users import find_user
 from webapp.tasks import bp
@@ -19,8 +21,6 @@ from workflows.errors import Conflict, InvalidInput, WorkflowError
 from workflows.runtime import Action
 
 PER_PAGE = 20
-DECISIONS = ("approve", "reject", "return", "complete", "object")
-NEEDS_REASON = ("reject", "return", "object")
 
 
 @bp.route("/inbox")
@@ -50,18 +50,9 @@ def _task(task_id: int) -> tuple[Task, Instance]:
     return task, task.instance
 
 
-def _actions_for(instance: Instance, task: Task) -> list[str]:
-    return [a.action for a in wf.available_actions(instance, current_user)
-            if a.task == task.key or (a.task is None and a.action in ("claim", "resubmit")
-                                      and task.status == "open")]
-
-
 def _step_form(spec, task: Task, instance: Instance):
-    if task.kind == "revise":
-        return form_class(spec.start.form)
-    step = next((s for s in spec.steps if s.id == task.step), None)
-    return form_class(step.form if step else spec.start.form.__class__(),
-                      context={"start": instance.state.get("data", {})})
+    context = None if task.kind == "revise" else form_context(instance)
+    return form_class(step_form(spec, task), context=context)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -70,7 +61,7 @@ def task(task_id: int):
     task, instance = _task(task_id)
     spec = spec_for(instance)
     locale = current_locale_short()
-    actions = _actions_for(instance, task)
+    actions = task_actions(instance, task, current_user)
     FormClass = _step_form(spec, task, instance)
     data = instance.state.get("data", {}) if task.kind == "revise" else None
     form = FormClass(data=data) if request.method == "GET" else FormClass()
@@ -84,7 +75,7 @@ def task(task_id: int):
         elif action in NEEDS_REASON and not comment:
             form.form_errors = [_("请填写理由：驳回、退回和异议都需要说明原因。")]
             status = 422
-        elif action in ("approve", "complete", "resubmit") and not form.validate_on_submit():
+        elif action in WITH_DATA and not form.validate_on_submit():
             status = 422
         else:
             result = _decide(instance, task, action, form, comment)
@@ -127,7 +118,7 @@ def _return_targets(spec, task: Task) -> list[tuple[str, str]]:
 def _decide(instance: Instance, task: Task, action: str, form, comment: str) -> int | None:
     """Perform the decision; None on success (the caller redirects), else an HTTP status."""
     data = None
-    if action in ("approve", "complete", "resubmit"):
+    if action in WITH_DATA:
         data = uploads.store(form.clean_data(), current_user) or None
     expected = request.form.get("version", type=int)
     to = request.form.get("to") or None

@@ -1,0 +1,120 @@
+"""Reading requests and answering errors the way API.md says, whatever comes in."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp.errors import error_response
+from webapp.extensions import db
+from webapp.i18n import current_locale_short
+from workflows.errors import InvalidInput, WorkflowError
+
+
+class ApiError(Exception):
+    """An answer in the error shape: status, message, and per-field messages for 422."""
+
+    def __init__(self, status: int, message: str | None = None,
+                 fields: dict[str, list[str]] | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.fields, self.error_code = status, message, fields, code
+
+
+def fail(status: int, message: str | None = None, fields: dict | None = None,
+         code: str | None = None):
+    raise ApiError(status, message, fields, code)
+
+
+def invalid(fields: dict[str, list[str]]):
+    fail(422, _("提交的内容有误，请检查后重试。"), fields)
+
+
+def body() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON object sent (and any files, for multipart requests with a ``json`` part).
+
+    Not JSON at all: 400.  JSON, but not an object: 400 as well (there is nothing to
+    read fields from).  An empty body is an empty object.
+    """
+    if request.mimetype == "multipart/form-data":
+        raw, files = request.form.get("json", "{}"), request.files.to_dict(flat=False)
+    else:
+        raw, files = request.get_data(cache=True, as_text=False), {}
+    if isinstance(raw, bytes):
+        if not raw.strip():
+            return {}, files
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            fail(400, _("请求体不是有效的 UTF-8 JSON。"), code="malformed_json")
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except (ValueError, RecursionError):
+        fail(400, _("请求体不是有效的 JSON。"), code="malformed_json")
+    if not isinstance(value, dict):
+        fail(400, _("请求体应为 JSON 对象，例如 {\"data\": {...}}。"), code="not_an_object")
+    return value, files
+
+
+def text_field(payload: dict, name: str, *, required: bool = False, max_length: int = 2000,
+               errors: dict | None = None) -> str | None:
+    """A string member, trimmed; wrong type, too long or missing go into ``errors``."""
+    value = payload.get(name)
+    errors = errors if errors is not None else {}
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors[name] = [_("此项必填。")]
+        return None
+    if not isinstance(value, str):
+        errors[name] = [_("应为文本。")]
+        return None
+    if len(value) > max_length or "\x00" in value:
+        errors[name] = [_("不能超过 %(n)s 个字符，且不能含控制字符。", n=max_length)]
+        return None
+    return value.strip()
+
+
+def int_arg(name: str, default: int, least: int, most: int) -> int:
+    """A whole-number query argument clamped into range; anything odd is the default."""
+    value = request.args.get(name, type=int)
+    if value is None:
+        return default
+    return max(least, min(most, value))
+
+
+def user():
+    if not current_user.is_authenticated:
+        abort(401)
+    return current_user._get_current_object()
+
+
+def init_errors(bp) -> None:
+    @bp.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        db.session.rollback()
+        return shaped(exc.status, exc.error_code, exc.message, exc.fields)
+
+    @bp.errorhandler(WorkflowError)
+    def workflow_error(exc: WorkflowError):
+        db.session.rollback()
+        if exc.http_status >= 500:  # a broken definition or state: our fault, logged as such
+            raise exc
+        locale = current_locale_short()
+        fields = exc.field_messages(locale) if isinstance(exc, InvalidInput) else None
+        return shaped(exc.http_status, exc.code, exc.message(locale), fields or None)
+
+
+def shaped(status: int, code: str | None = None, message: str | None = None,
+           fields: dict | None = None):
+    """The error shape of API.md: ``{"error": {"code", "message", "fields"?}}``."""
+    response, status = error_response(status, message, fields)
+    if code:
+        payload = response.get_json()
+        payload["error"]["code"] = code
+        response = jsonify(payload)
+    return response, status
+
+
+__all__ = ["ApiError", "fail", "invalid", "body", "text_field", "int_arg", "user", "shaped"]

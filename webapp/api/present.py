@@ -1,0 +1,134 @@
+"""Objects as the API shows them: the same masking and the same labels as the pages."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from forms import describe_form, mask_data
+from webapp.i18n import current_locale_short, select_locale
+from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
+from webapp.extensions import db
+from webapp.notifications import title_of
+from webapp.processes.helpers import all_fields, history_rows, spec_for
+from webapp.services import access
+from webapp.services.choices import provider
+from webapp.services.decisions import step_form, task_actions
+from webapp.services.privacy import mask_name
+from webapp.services.progress import step_label
+from workflows.fields import FormSpec
+from workflows.org import ROLES, term
+from workflows.spec import ProcessSpec
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 with the offset, in the union's time zone (China time)."""
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).isoformat()
+
+
+def unit(row: OrgUnit | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"id": row.id, "code": row.code, "name": row.label(current_locale_short()),
+            "kind": row.kind}
+
+
+def me(user: User) -> dict[str, Any]:
+    locale = current_locale_short()
+    return {"id": user.id, "username": user.username, "display_name": user.display_name,
+            "locale": user.locale, "unit": unit(user.unit),
+            "roles": [{"role": m.role, "label": term(ROLES, m.role, locale), "unit": unit(m.unit)}
+                      for m in sorted(user.memberships, key=lambda m: (m.unit.path, m.role))]}
+
+
+def form(form_spec: FormSpec) -> dict[str, Any]:
+    locale = select_locale()
+    return describe_form(form_spec, locale=locale, choices=provider(locale))
+
+
+def process_summary(definition, spec: ProcessSpec, version: int) -> dict[str, Any]:
+    en = current_locale_short() == "en"
+    return {"key": spec.key, "name": spec.label(current_locale_short()), "version": version,
+            "description": (spec.description_en if en and spec.description_en
+                            else spec.description)}
+
+
+def process(definition, spec: ProcessSpec, version: int, can_start: bool) -> dict[str, Any]:
+    locale = current_locale_short()
+    return {**process_summary(definition, spec, version), "can_start": can_start,
+            "form": form(spec.start.form),
+            "steps": [{"id": s.id, "name": s.label(locale), "kind": s.kind, "form": form(s.form)}
+                      for s in spec.steps]}
+
+
+def _state(instance: Instance) -> str:
+    return instance.steps or instance.state.get("end") or ""
+
+
+def instance_summary(instance: Instance) -> dict[str, Any]:
+    spec = spec_for(instance)
+    return {"id": instance.id, "process": instance.process_key,
+            "process_name": spec.label(current_locale_short()),
+            "version": instance.version.version, "title": instance.title or "",
+            "state": _state(instance), "status": instance.status,
+            "created_at": iso(instance.created_at), "updated_at": iso(instance.updated_at)}
+
+
+def instance(row: Instance, user: User) -> dict[str, Any]:
+    """The whole instance as ``user`` may see it (personal data masked as on the page)."""
+    spec = spec_for(row)
+    locale = current_locale_short()
+    may_see = access.can_see_private(user, row)
+    data = mask_data(FormSpec(fields=tuple(all_fields(spec))), row.state.get("data", {}),
+                     may_see)
+    name = row.applicant.display_name
+    open_tasks = db.session.scalars(select(Task).where(
+        Task.instance_id == row.id, Task.status == "open").order_by(Task.id)).all()
+    return {
+        **instance_summary(row), "lock_version": row.lock_version, "data": data,
+        "applicant": {"name": name if may_see else mask_name(name),
+                      "username": row.applicant.username if may_see else None},
+        "closed_at": iso(row.closed_at),
+        "tasks": [{"id": t.id, "step": t.step, "name": step_label(spec, t.step, locale),
+                   "kind": t.kind, "due_at": iso(t.due_at),
+                   "actions": task_actions(row, t, user)} for t in open_tasks],
+        "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
+                     "step": entry.step, "comment": entry.comment}
+                    for entry, actor in history_rows(row, may_see)],
+    }
+
+
+def task(row: Task, user: User) -> dict[str, Any]:
+    inst = row.instance
+    spec = spec_for(inst)
+    locale = current_locale_short()
+    return {"id": row.id, "instance_id": inst.id, "process": inst.process_key,
+            "title": inst.title or "", "step": row.step,
+            "name": step_label(spec, row.step, locale), "kind": row.kind,
+            "actions": task_actions(inst, row, user), "form": form(step_form(spec, row)),
+            "due_at": iso(row.due_at), "opened_at": iso(row.opened_at)}
+
+
+def notification(row: Notification, instance_title: str | None) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "title": title_of(row, current_locale_short()),
+            "body": instance_title or "", "instance_id": row.instance_id,
+            "created_at": iso(row.created_at), "read": row.read_at is not None}
+
+
+def station(row: Station) -> dict[str, Any]:
+    locale = current_locale_short()
+    return {"id": row.unit_id, "code": row.unit.code, "name": row.unit.label(locale),
+            "district": row.district.label(locale) if row.district else None,
+            "address": row.address or "", "landmark": row.landmark or None,
+            "hours": row.opening_hours or None, "open": bool(row.is_open),
+            "services": {"water": bool(row.has_water), "toilet": bool(row.has_toilet),
+                         "microwave": bool(row.has_microwave),
+                         "charging_piles": row.charging_piles or 0,
+                         "car_parking": row.car_parking or 0,
+                         "motorcycle_parking": row.motorcycle_parking or 0},
+            "phone": row.phone or None}

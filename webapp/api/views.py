@@ -1,0 +1,331 @@
+"""The routes of API.md.  Thin: every rule lives in the services the pages use too."""
+from __future__ import annotations
+
+from flask import request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+
+from forms import validate_data
+from webapp.api import present
+from webapp.api.http import body, fail, int_arg, invalid, text_field, user
+from webapp.api.registry import Param, page_params, route
+from webapp.extensions import db
+from webapp.i18n import select_locale
+from webapp.models import Instance, Notification, Task
+from webapp.models.types import utcnow
+from webapp.services import access, stations, uploads
+from webapp.services import workflow as wf
+from webapp.services.choices import provider
+from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_context,
+                                       step_form, task_actions)
+from webapp.services.stations import SERVICES
+from webapp.services.users import find_user
+from workflows import engine
+from workflows.runtime import Action
+
+STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expired", "completed")
+
+
+def _page(stmt, present_row) -> dict:
+    page = int_arg("page", 1, 1, 100_000)
+    per_page = int_arg("per_page", 20, 1, 100)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": [present_row(r) for r in rows], "total": total or 0, "page": page,
+            "per_page": per_page}
+
+
+def _validated(form_spec, data, files, context=None) -> dict:
+    """The clean data, or 422 with the same messages the web form would show."""
+    locale = select_locale()
+    clean, errors = validate_data(form_spec, data if data is not None else {}, locale=locale,
+                                  choices=provider(locale), files=files, context=context)
+    if errors:
+        invalid({name or "data": texts for name, texts in errors.items()})
+    return clean
+
+
+# ---------------------------------------------------------------------------- processes
+
+@route("/processes", "GET", summary="The published processes the caller may start",
+       tag="processes", responses={200: "ProcessList"})
+def processes():
+    me = user()
+    return {"items": [present.process_summary(d, spec, d.latest.version)
+                      for d, spec in wf.startable_processes(me)]}
+
+
+@route("/processes/<key>", "GET", summary="One process: its start form and its steps",
+       tag="processes", responses={200: "Process"})
+def process(key: str):
+    me = user()
+    version = wf.current_version(key)  # unknown or retired: 404
+    spec = wf.spec_of(version)
+    return present.process(version.definition, spec, version.version,
+                           engine.can_start(spec, me.id, wf.DbDirectory()))
+
+
+@route("/processes/<key>/instances", "POST", summary="Start the process with the start form's data",
+       tag="processes", body="StartRequest", responses={201: "Instance"}, errors=(403, 409),
+       multipart=True)
+def start(key: str):
+    me = user()
+    version = wf.current_version(key)
+    spec = wf.spec_of(version)
+    payload, files = body()
+    if not engine.can_start(spec, me.id, wf.DbDirectory()):
+        fail(403, _("您不能发起此流程。"))
+    data = payload.get("data", {})
+    clean = _validated(spec.start.form, data, files)
+    clean = uploads.store(clean, me)
+    instance = wf.start_instance(key, me, clean)
+    uploads.attach(instance.id, clean, me)
+    db.session.commit()
+    return present.instance(instance, me), 201, {
+        "Location": url_for("api.instance", instance_id=instance.id)}
+
+
+# ---------------------------------------------------------------------------- instances
+
+@route("/instances", "GET", summary="The caller's requests, or (mine=0) all they may see",
+       tag="instances", responses={200: "InstancePage"},
+       query=(Param("mine", {"type": "string", "enum": ["0", "1"], "default": "1"},
+                    "1: the caller's own requests; 0: every one in the caller's scope"),
+              Param("process", {"type": "string"}, "process key"),
+              Param("status", {"type": "string", "enum": list(STATUSES)}),
+              Param("state", {"type": "string"}, "a current step id (or an end id)"),
+              *page_params()))
+def instances():
+    me = user()
+    stmt = select(Instance).where(Instance.status != "starting")
+    if request.args.get("mine", "1") == "0":
+        stmt = stmt.where(access.visible_clause(me))
+    else:
+        stmt = stmt.where(Instance.applicant_id == me.id)
+    errors = {}
+    if request.args.get("process"):
+        stmt = stmt.where(Instance.process_key == request.args["process"])
+    status = request.args.get("status")
+    if status:
+        if status not in STATUSES:
+            errors["status"] = [_("应为以下之一：%(values)s", values=", ".join(STATUSES))]
+        stmt = stmt.where(Instance.status == status)
+    state = request.args.get("state")
+    if state:
+        stmt = stmt.where(or_(Instance.steps == state, Instance.steps.startswith(state + ","),
+                              Instance.steps.endswith("," + state),
+                              Instance.steps.contains("," + state + ","),
+                              Instance.state["end"].as_string() == state))
+    if errors:
+        invalid(errors)
+    return _page(stmt.order_by(Instance.id.desc()), present.instance_summary)
+
+
+def _visible(instance_id: int) -> Instance:
+    me = user()
+    row = db.session.get(Instance, instance_id)
+    if row is None or not access.can_view(me, row):
+        fail(404, _("找不到该申请。"))
+    return row
+
+
+@route("/instances/<int:instance_id>", "GET", summary="One request as the caller may see it",
+       tag="instances", responses={200: "Instance"})
+def instance(instance_id: int):
+    return present.instance(_visible(instance_id), user())
+
+
+@route("/instances/<int:instance_id>/withdraw", "POST", summary="The applicant withdraws",
+       tag="instances", body="WithdrawRequest", responses={200: "Instance"}, errors=(403, 409))
+def withdraw(instance_id: int):
+    row = _visible(instance_id)
+    payload, _files = body()
+    errors: dict = {}
+    comment = text_field(payload, "comment", errors=errors)
+    if errors:
+        invalid(errors)
+    if row.status != "running":
+        fail(409, _("该申请已结束，不能撤回。"), code="already_decided")
+    wf.perform(row.id, Action("withdraw", comment=comment), user())
+    db.session.commit()
+    return present.instance(row, user())
+
+
+@route("/instances/<int:instance_id>/comments", "POST", summary="Add a comment",
+       tag="instances", body="CommentRequest", responses={201: "Instance"}, errors=(403, 409))
+def comment(instance_id: int):
+    row = _visible(instance_id)
+    payload, _files = body()
+    errors: dict = {}
+    text = text_field(payload, "text", required=True, errors=errors)
+    if errors:
+        invalid(errors)
+    wf.perform(row.id, Action("comment", comment=text), user())
+    db.session.commit()
+    return present.instance(row, user()), 201
+
+
+# ---------------------------------------------------------------------------- tasks
+
+@route("/tasks", "GET", summary="Open tasks: assigned to the caller, or in a pool to claim",
+       tag="tasks", responses={200: "TaskPage"},
+       query=(Param("scope", {"type": "string", "enum": ["mine", "pool"], "default": "mine"}),
+              *page_params()))
+def tasks():
+    me = user()
+    scope = request.args.get("scope", "mine")
+    if scope not in ("mine", "pool"):
+        invalid({"scope": [_("应为 mine 或 pool。")]})
+    stmt = wf.assigned_tasks_query(me) if scope == "mine" else wf.pool_tasks_query(me)
+    return _page(stmt.order_by(None).order_by(Task.opened_at, Task.id),
+                 lambda t: present.task(t, me))
+
+
+def _task(task_id: int) -> Task:
+    me = user()
+    row = db.session.get(Task, task_id)
+    if row is None or not access.can_view(me, row.instance):
+        fail(404, _("找不到该任务。"))
+    return row
+
+
+@route("/tasks/<int:task_id>/claim", "POST", summary="Take a pooled task", tag="tasks",
+       responses={200: "Instance"}, errors=(403, 409))
+def claim(task_id: int):
+    task = _task(task_id)
+    me = user()
+    if task.status != "open":
+        fail(409, _("此任务已由他人处理。"), code="already_decided")
+    if "claim" not in task_actions(task.instance, task, me):
+        if task.pool_role and not db.session.scalar(
+                wf.pool_tasks_query(me).where(Task.id == task.id)):
+            fail(409, _("已被他人认领。"), code="claimed")
+        fail(403, _("您不能认领此任务。"))
+    wf.perform(task.instance_id, Action("claim", task=task.key), me)
+    db.session.commit()
+    return present.instance(task.instance, me)
+
+
+@route("/tasks/<int:task_id>/complete", "POST", summary="Decide or complete a task",
+       tag="tasks", body="CompleteRequest", responses={200: "Instance"}, errors=(403, 409),
+       multipart=True)
+def complete(task_id: int):
+    task = _task(task_id)
+    me = user()
+    instance = task.instance
+    payload, files = body()
+    errors: dict = {}
+    action = payload.get("action")
+    comment = text_field(payload, "comment", errors=errors)
+    to = text_field(payload, "to", max_length=64, errors=errors)
+    version = payload.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        errors["version"] = [_("应为整数。")]
+    if not isinstance(action, str) or action not in DECISIONS + ("resubmit",):
+        errors["action"] = [_("应为以下之一：%(values)s",
+                              values=", ".join(DECISIONS + ("resubmit",)))]
+    if errors:
+        invalid(errors)
+    if action not in task_actions(instance, task, me):
+        if task.status != "open":
+            fail(409, _("此任务已办结，您的操作未执行。"), code="already_decided")
+        fail(403, _("您不能对此任务进行该操作。"))
+    if action in NEEDS_REASON and not comment:
+        invalid({"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]})
+    data = None
+    if action in WITH_DATA:
+        context = None if task.kind == "revise" else form_context(instance)
+        data = uploads.store(_validated(step_form(wf.spec_of(instance.version), task),
+                                        payload.get("data", {}), files, context), me) or None
+    elif payload.get("data"):
+        invalid({"data": [_("此操作不接受表单数据。")]})
+    wf.perform(instance.id, Action(action, task=task.key, comment=comment, data=data, to=to,
+                                   expected_version=version), me)
+    if data:
+        uploads.attach(instance.id, data, me)
+    db.session.commit()
+    return present.instance(instance, me)
+
+
+@route("/tasks/<int:task_id>/delegate", "POST", summary="Hand a task to someone eligible",
+       tag="tasks", body="DelegateRequest", responses={200: "Instance"}, errors=(403, 409))
+def delegate(task_id: int):
+    task = _task(task_id)
+    me = user()
+    payload, _files = body()
+    errors: dict = {}
+    to = text_field(payload, "to", required=True, max_length=64, errors=errors)
+    comment = text_field(payload, "comment", errors=errors)
+    target = find_user(to) if to else None
+    if to and target is None:
+        errors["to"] = [_("找不到该用户，请核对用户名。")]
+    if errors:
+        invalid(errors)
+    if task.status != "open":
+        fail(409, _("此任务已办结。"), code="already_decided")
+    wf.perform(task.instance_id, Action("delegate", task=task.key, user=target.id,
+                                        comment=comment), me)
+    db.session.commit()
+    return present.instance(task.instance, me)
+
+
+# ---------------------------------------------------------------------------- notifications
+
+@route("/notifications", "GET", summary="The caller's in-app notifications, newest first",
+       tag="notifications", responses={200: "NotificationPage"},
+       query=(Param("unread", {"type": "string", "enum": ["0", "1"], "default": "0"}),
+              *page_params()))
+def notifications():
+    me = user()
+    stmt = select(Notification).where(Notification.user_id == me.id)
+    if request.args.get("unread") == "1":
+        stmt = stmt.where(Notification.read_at.is_(None))
+    page = _page(stmt.order_by(Notification.id.desc()), lambda n: n)
+    titles = dict(db.session.execute(select(Instance.id, Instance.title).where(
+        Instance.id.in_({n.instance_id for n in page["items"] if n.instance_id}))).all())
+    page["items"] = [present.notification(n, titles.get(n.instance_id)) for n in page["items"]]
+    return page
+
+
+@route("/notifications/<int:notification_id>/read", "POST", summary="Mark a notification read",
+       tag="notifications", responses={200: "Notification"})
+def read_notification(notification_id: int):
+    me = user()
+    row = db.session.get(Notification, notification_id)
+    if row is None or row.user_id != me.id:
+        fail(404, _("找不到该通知。"))
+    if row.read_at is None:
+        row.read_at = utcnow()
+        db.session.commit()
+    title = db.session.scalar(select(Instance.title).where(Instance.id == row.instance_id)) \
+        if row.instance_id else None
+    return present.notification(row, title)
+
+
+# ---------------------------------------------------------------------------- stations
+
+@route("/stations", "GET", summary="The station directory", tag="stations",
+       responses={200: "StationPage"},
+       query=(Param("district", {"type": "integer"}, "district unit id"),
+              Param("service", {"type": "string", "enum": sorted(SERVICES)},
+                    "a service the station must offer (repeatable)"),
+              Param("q", {"type": "string", "maxLength": 50}, "name, address or landmark"),
+              Param("open", {"type": "string", "enum": ["0", "1"]}, "1: open ones only"),
+              *page_params()))
+def station_list():
+    user()
+    errors = {}
+    services = request.args.getlist("service")
+    unknown = [s for s in services if s not in SERVICES]
+    if unknown:
+        errors["service"] = [_("未知的服务：%(names)s", names=", ".join(unknown)[:200])]
+    district = request.args.get("district")
+    if district is not None and not district.strip().isdigit():
+        errors["district"] = [_("应为区县单位的编号（整数）。")]
+    if errors:
+        invalid(errors)
+    q = (request.args.get("q") or "").strip()[:50]
+    stmt = stations.search(q, int(district) if district else None, services,
+                           request.args.get("open") == "1")
+    return _page(stmt, present.station)
+
