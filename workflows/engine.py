@@ -90,11 +90,11 @@ def _needs_applicant_unit(spec: ProcessSpec) -> bool:
 def _check_active(spec: ProcessSpec, applicant: Hashable, unique_key: str | None,
                   directory: Directory) -> None:
     if spec.start.one_active_per_applicant and directory.has_active(spec.key, applicant, None):
-        raise NotAllowed(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
+        raise Conflict(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
                          f"You already have an open '{spec.name_en or spec.name}'",
                          code="already_active")
     if unique_key is not None and directory.has_active(spec.key, applicant, unique_key):
-        raise NotAllowed("您已提交过相同的申请", "You have already made this same request",
+        raise Conflict("您已提交过相同的申请", "You have already made this same request",
                          code="duplicate")
 
 

@@ -87,7 +87,7 @@ def test_second_wish_while_one_is_open_is_explained(login, demo):
     client = login("rider1")
     submit_wish(client)
     response = client.post("/processes/micro_wish/start", data=wish_form())
-    assert response.status_code == 403
+    assert response.status_code == 409
     assert "您已有一个进行中的“微心愿”" in response.get_data(as_text=True)
 
 

@@ -11,7 +11,7 @@ from webapp.models import HistoryEntry, Instance
 from webapp.services import workflow as wf
 from webapp.services.users import grant_role
 from webapp.services.org import unit_by_code
-from workflows.errors import Conflict, NotAllowed, WorkflowError
+from workflows.errors import Conflict, WorkflowError
 from workflows.runtime import Action
 
 
@@ -103,7 +103,7 @@ def test_the_same_worker_submitting_twice_at_once_gets_one_wish(app, demo):
     results = race(app, submit, submit)
     assert sum(isinstance(r, int) for r in results) == 1, results
     refused = next(r for r in results if not isinstance(r, int))
-    assert isinstance(refused, NotAllowed) and refused.code == "already_active"
+    assert isinstance(refused, Conflict) and refused.code == "already_active"
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Instance)) == 1
 

@@ -169,7 +169,7 @@ def test_one_active_wish_per_worker_on_the_database(demo):
     rider = demo["rider1"]
     first = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
     db.session.commit()
-    with pytest.raises(NotAllowed) as err:
+    with pytest.raises(Conflict) as err:
         wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
     assert err.value.code == "already_active"
     wf.perform(first.id, Action("withdraw"), rider, now=NOW)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from workflows.effects import Assign, Notify, OfferToPool, ScheduleTimer, TaskClosed
-from workflows.errors import AlreadyDecided, CapacityExhausted, InvalidInput, NotAllowed
+from workflows.errors import AlreadyDecided, CapacityExhausted, Conflict, InvalidInput, NotAllowed
 
 WISH = {"title": "一个新头盔", "category": "goods", "story": "电动车头盔摔坏了，想要一个新的",
         "budget": "80", "station": 5, "contact_name": "张三", "phone": "13800138000"}
@@ -51,7 +51,7 @@ def test_budget_only_kept_for_goods(drive, shipped):
 
 
 def test_one_active_wish_per_worker(wish, drive, shipped):
-    with pytest.raises(NotAllowed) as err:
+    with pytest.raises(Conflict) as err:
         drive(shipped("micro_wish")).start("courier", WISH)
     assert err.value.code == "already_active"
     assert "进行中" in err.value.message("zh")

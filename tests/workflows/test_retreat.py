@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from workflows.effects import Notify, ScheduleTimer
-from workflows.errors import AlreadyDecided, CapacityExhausted, InvalidInput, NotAllowed
+from workflows.errors import AlreadyDecided, CapacityExhausted, Conflict, InvalidInput, NotAllowed
 
 NOMINATION = {"batch": 1, "honour": "city", "frontline": True, "id_card": "11010519491231002X",
               "phone": "13900002222", "health_ok": True,
@@ -80,7 +80,7 @@ def test_unit_quota_is_enforced_and_released_on_rejection(nominate, directory):
 def test_duplicate_nomination_is_refused(nominate, directory):
     directory.set_capacity("retreat:1:7", 5)
     nominate("rider")
-    with pytest.raises(NotAllowed) as err:
+    with pytest.raises(Conflict) as err:
         nominate("rider")
     assert err.value.code == "duplicate"
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from workflows.effects import Promoted
-from workflows.errors import InvalidInput, NotAllowed
+from workflows.errors import Conflict, InvalidInput, NotAllowed
 
 SIGNUP = {"station": 5, "slot": 11, "phone": "13700003333", "skills": ["legal"]}
 REPORT = {"checklist": ["clean", "water", "safety"], "hours": "6.5", "opinions_count": 3,
@@ -56,7 +56,7 @@ def test_head_returns_the_report(sign_up):
 
 def test_no_duplicate_sign_up_for_a_slot(sign_up):
     sign_up("vol1")
-    with pytest.raises(NotAllowed) as err:
+    with pytest.raises(Conflict) as err:
         sign_up("vol1")
     assert err.value.code == "duplicate"
 

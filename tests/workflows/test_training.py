@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from workflows.effects import Notify, Promoted, ScheduleTimer
-from workflows.errors import CapacityExhausted, Conflict, NotAllowed
+from workflows.errors import CapacityExhausted, Conflict
 from workflows.engine import SYSTEM
 
 ID_CARD = "11010519491231002X"
@@ -69,7 +69,7 @@ def test_waiting_too_long_gives_up_the_waiting_place(register, directory):
 
 def test_same_course_twice_is_refused(register):
     register("rider")
-    with pytest.raises(NotAllowed) as err:
+    with pytest.raises(Conflict) as err:
         register("rider")
     assert err.value.code == "duplicate"
 

@@ -27,7 +27,7 @@ from webapp.services import outbox
 from webapp.services.directory import DbDirectory
 from workflows import engine
 from workflows.effects import Notify, Promoted
-from workflows.errors import Conflict, DefinitionError, NotAllowed, NotFound
+from workflows.errors import Conflict, DefinitionError, NotFound
 from workflows.loader import check_units, load_text, spec_digest
 from workflows.problems import Problem
 from workflows.runtime import SYSTEM, Action
@@ -173,7 +173,7 @@ def _start_instance(process_key, applicant, data, now):
         if "active_key" not in str(exc.orig):
             raise
         # Another request of the same applicant started one a moment ago.
-        raise NotAllowed(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
+        raise Conflict(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
                          f"You already have an open '{spec.name_en or spec.name}'",
                          code="already_active") from None
     return instance
