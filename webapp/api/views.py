@@ -192,14 +192,15 @@ def _task(task_id: int) -> Task:
 @route("/tasks/<int:task_id>/claim", "POST", summary="Take a pooled task", tag="tasks",
        responses={200: "Instance"}, errors=(403, 409))
 def claim(task_id: int):
-    task = _task(task_id)
     me = user()
+    task = db.session.get(Task, task_id)
+    if task is not None and not access.can_view(me, task.instance) and db.session.scalar(
+            select(Task.id).where(Task.id == task.id, wf.pool_clause(me))):
+        fail(409, _("已被他人认领。"), code="claimed")
+    task = _task(task_id)
     if task.status != "open":
         fail(409, _("此任务已由他人处理。"), code="already_decided")
     if "claim" not in task_actions(task.instance, task, me):
-        if task.pool_role and not db.session.scalar(
-                wf.pool_tasks_query(me).where(Task.id == task.id)):
-            fail(409, _("已被他人认领。"), code="claimed")
         fail(403, _("您不能认领此任务。"))
     wf.perform(task.instance_id, Action("claim", task=task.key), me)
     db.session.commit()

@@ -301,7 +301,9 @@ def _sync_tasks(instance: Instance, state: InstanceState) -> None:
         row.closed_at = task.closed_at
         row.due_at = due.get(task.id)
         pool = task.pool
-        if pool is not None and not task.claimed_by:
+        # A closed task keeps the pool it was offered to: whoever lost the race to claim
+        # it is told "claimed by someone else", not "no such task".
+        if pool is not None and (not task.claimed_by or not task.open):
             unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
             row.pool_role, row.pool_unit_id = pool.role, unit.id if unit else None
             row.pool_unit_path = unit.path if unit else None
@@ -398,6 +400,13 @@ def assigned_tasks_query(user: User):
 
 def pool_tasks_query(user: User):
     """Open pooled tasks ``user`` may claim: by role and where they hold it (indexed)."""
+    return (select(Task).where(Task.status == "open", Task.pool_role.is_not(None),
+                               pool_clause(user))
+            .order_by(Task.opened_at))
+
+
+def pool_clause(user: User):
+    """WHERE clause: tasks offered to a pool ``user`` belongs to (open or not)."""
     from sqlalchemy import and_, false, or_
 
     from webapp.models.org import subtree_range
@@ -409,10 +418,7 @@ def pool_tasks_query(user: User):
             Task.pool_anyone.is_(True),
             and_(Task.pool_within.is_(True), Task.pool_unit_id.in_(unit.ancestor_ids)),
             and_(Task.pool_within.is_(False), subtree_range(Task.pool_unit_path, unit.path)))))
-    condition = or_(*clauses) if clauses else false()
-    return (select(Task).where(Task.status == "open", Task.pool_role.is_not(None), condition)
-            .order_by(Task.opened_at))
-
+    return or_(*clauses) if clauses else false()
 
 
 def state_of(instance: Instance) -> InstanceState:

@@ -1,0 +1,376 @@
+"""The JSON API of shared/API.md: each route's success and failure answers."""
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import ApiToken, Instance, Notification, Task
+from webapp.services.org import unit_by_code
+from tests.webapp.test_pages import PNG
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+class Api:
+    """A client that signs in through POST /api/v1/tokens and sends the bearer token."""
+
+    def __init__(self, client):
+        self.client, self.tokens = client, {}
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            r = self.client.post("/api/v1/tokens",
+                                 json={"username": username, "password": DEMO_PASSWORD})
+            assert r.status_code == 201, r.get_json()
+            self.tokens[username] = r.get_json()["token"]
+        return self.tokens[username]
+
+    def __call__(self, method: str, path: str, who: str | None = None, **kwargs):
+        headers = dict(kwargs.pop("headers", {}))
+        if who:
+            headers["Authorization"] = "Bearer " + self.token(who)
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def api(client):
+    return Api(client)
+
+
+def wish(**changes):
+    data = {"title": "一个新头盔", "category": "goods", "story": "电动车头盔摔坏了，想要一个新的",
+            "budget": "80", "station": unit_by_code("st-jfb").id, "contact_name": "马超",
+            "phone": "13800138000"}
+    return {**data, **changes}
+
+
+def error_of(response) -> dict:
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["code"], str) and body["error"]["message"]
+    return body["error"]
+
+
+def start_wish(api, who="rider1", **changes) -> dict:
+    r = api("POST", "/processes/micro_wish/instances", who, json={"data": wish(**changes)})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def open_task_id(instance_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(Task.id).where(Task.instance_id == instance_id,
+                                                   Task.status == "open"))
+
+
+# ---------------------------------------------------------------------------- tokens
+
+def test_token_issue_use_and_revoke(api, demo):
+    r = api.client.post("/api/v1/tokens", json={"username": "rider1", "password": DEMO_PASSWORD})
+    assert r.status_code == 201
+    body = r.get_json()
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert expires.utcoffset() is not None and expires > datetime.now(timezone.utc)
+    headers = {"Authorization": "Bearer " + body["token"]}
+    assert api.client.get("/api/v1/me", headers=headers).get_json()["username"] == "rider1"
+    # Only a digest is stored.
+    assert db.session.scalar(select(ApiToken.digest)) != body["token"]
+    assert api.client.delete("/api/v1/tokens/current", headers=headers).status_code == 204
+    again = api.client.get("/api/v1/me", headers=headers)
+    assert again.status_code == 401 and error_of(again)["code"] == "invalid_token"
+
+
+def test_bad_credentials_are_one_answer_and_repeats_are_refused(api, demo):
+    wrong = api.client.post("/api/v1/tokens", json={"username": "rider1", "password": "nope"})
+    nobody = api.client.post("/api/v1/tokens", json={"username": "ghost", "password": "nope"})
+    assert wrong.status_code == nobody.status_code == 401
+    assert error_of(wrong) == error_of(nobody)
+    for _ in range(6):
+        last = api.client.post("/api/v1/tokens", json={"username": "rider1", "password": "x"})
+    assert last.status_code == 429 and error_of(last)["code"] == "too_many_requests"
+    # Even the right password waits until the window has passed.
+    right = api.client.post("/api/v1/tokens",
+                            json={"username": "rider1", "password": DEMO_PASSWORD})
+    assert right.status_code == 429
+
+
+def test_token_requests_per_person_are_limited(app, api, demo):
+    app.config["TOKEN_ISSUE_LIMITS"] = ("3 per hour",)
+    answers = [api.client.post("/api/v1/tokens", json={"username": "driver1",
+                                                       "password": DEMO_PASSWORD}).status_code
+               for _ in range(4)]
+    assert answers == [201, 201, 201, 429]
+
+
+def test_missing_expired_and_deactivated_tokens_are_401(api, demo):
+    assert error_of(api("GET", "/me"))["code"] == "unauthorized"
+    assert api("GET", "/me", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    assert api("GET", "/me", headers={"Authorization": "Basic cmlkZXIxOng="}).status_code == 401
+    token = api.token("courier1")
+    row = db.session.scalars(select(ApiToken)).one()
+    row.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    db.session.commit()
+    assert api("GET", "/me", "courier1").status_code == 401
+    row.expires_at = datetime.now(timezone.utc) + timedelta(days=1)
+    row.user.active = False
+    db.session.commit()
+    assert api("GET", "/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_signed_in_browser_cookie_does_not_authenticate_the_api(client, demo):
+    signed_in = client.post("/auth/login", data={"username": "rider1",
+                                                 "password": DEMO_PASSWORD})
+    assert signed_in.status_code == 302
+    assert client.get("/inbox").status_code == 200
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_bearer_calls_need_no_csrf_token_but_pages_still_do(app, api, demo):
+    app.config["WTF_CSRF_ENABLED"] = True
+    token = api.token("rider1")
+    r = api.client.post("/api/v1/processes/micro_wish/instances",
+                        headers={"Authorization": f"Bearer {token}"}, json={"data": wish()})
+    assert r.status_code == 201
+    page = api.client.post("/auth/login", data={"username": "rider1", "password": "x"})
+    assert page.status_code == 400
+
+
+def test_me_lists_roles_at_units(api, demo):
+    me = api("GET", "/me", "branch_secretary").get_json()
+    assert me["username"] == "branch_secretary" and me["display_name"] == "支部书记 李红"
+    assert {(r["role"], r["unit"]["code"]) for r in me["roles"]} == {
+        ("branch_secretary", "cq-yz-jfb-branch1"), ("volunteer", "cq-yz-jfb-branch1")}
+    en = api("GET", "/me", "branch_secretary", headers={"Accept-Language": "en"}).get_json()
+    # The person's own language setting wins over the header, as on the pages.
+    assert en["roles"][0]["label"] in ("支部书记", "志愿者（党员）")
+
+
+# ---------------------------------------------------------------------------- processes
+
+def test_processes_the_caller_may_start_and_one_with_its_form(api, demo):
+    keys = {p["key"] for p in api("GET", "/processes", "rider1").get_json()["items"]}
+    assert {"micro_wish", "worker_demand", "training_registration"} <= keys
+    assert "station_master" not in keys  # volunteers sign up for duty, not riders
+    volunteer = {p["key"] for p in api("GET", "/processes", "volunteer1").get_json()["items"]}
+    assert "station_master" in volunteer
+    process = api("GET", "/processes/micro_wish", "rider1").get_json()
+    assert process["can_start"] is True and process["version"] == 1
+    fields = {f["name"]: f for f in process["form"]["fields"]}
+    assert fields["title"] == {"name": "title", "type": "text", "label": "心愿",
+                               "required": True, "max_length": 40}
+    assert {"value": "goods", "label": "物品"} in fields["category"]["choices"]
+    assert fields["station"]["type"] == "station" and fields["station"]["choices"]
+    assert fields["phone"]["private"] is True
+    assert [s["id"] for s in process["steps"]][:3] == ["verify", "wall", "fulfil"]
+    missing = api("GET", "/processes/no_such_thing", "rider1")
+    assert missing.status_code == 404 and error_of(missing)
+
+
+def test_start_answers_201_with_the_instance(api, demo):
+    r = api("POST", "/processes/micro_wish/instances", "rider1", json={"data": wish()})
+    assert r.status_code == 201
+    body = r.get_json()
+    assert r.headers["Location"].endswith(f"/api/v1/instances/{body['id']}")
+    assert body["status"] == "running" and body["state"] == "verify"
+    assert body["data"]["phone"] == "13800138000"  # the applicant sees their own data
+    assert body["history"][0]["action"] == "submit"
+
+
+def test_start_with_invalid_data_is_422_with_field_messages(api, demo):
+    r = api("POST", "/processes/micro_wish/instances", "rider1",
+            json={"data": {"title": "", "category": "car", "story": 5, "phone": "123",
+                           "station": "abc", "nonsense": 1}})
+    assert r.status_code == 422
+    fields = error_of(r)["fields"]
+    assert {"title", "category", "story", "phone", "station", "nonsense",
+            "contact_name"} <= set(fields)
+    assert all(isinstance(m, str) and m for texts in fields.values() for m in texts)
+    en = api("POST", "/processes/micro_wish/instances", "driver1",
+             headers={"Accept-Language": "en"}, json={"data": {}})
+    assert en.status_code == 422
+    assert db.session.scalar(select(Instance.id)) is None  # nothing saved half-way
+
+
+def test_malformed_json_and_non_objects_are_400(api, demo):
+    for raw in (b"{not json", b"[1, 2]", b"\xff\xfe", b'"text"', b"{" * 5000):
+        r = api("POST", "/processes/micro_wish/instances", "rider1", data=raw,
+                content_type="application/json")
+        assert r.status_code == 400, raw
+        assert error_of(r)["code"] in ("malformed_json", "not_an_object")
+    r = api("POST", "/processes/micro_wish/instances", "rider1", json={"data": [1]})
+    assert r.status_code == 422
+
+
+def test_second_open_wish_is_a_conflict_and_others_may_not_start(api, demo):
+    start_wish(api)
+    second = api("POST", "/processes/micro_wish/instances", "rider1", json={"data": wish()})
+    assert second.status_code == 409 and error_of(second)["code"] == "already_active"
+    refused = api("POST", "/processes/micro_wish/instances", "station_head",
+                  json={"data": wish()})
+    assert refused.status_code == 403
+
+
+# ---------------------------------------------------------------------------- a wish, end to end
+
+def test_micro_wish_end_to_end_through_the_api(api, demo):
+    started = start_wish(api)
+    wish_id = started["id"]
+    inbox = api("GET", "/tasks?scope=mine", "station_head").get_json()
+    task = next(t for t in inbox["items"] if t["instance_id"] == wish_id)
+    assert set(task["actions"]) >= {"approve", "reject", "return"} and task["name"] == "驿站核实"
+    no_reason = api("POST", f"/tasks/{task['id']}/complete", "station_head",
+                    json={"action": "reject"})
+    assert no_reason.status_code == 422 and "comment" in error_of(no_reason)["fields"]
+    approved = api("POST", f"/tasks/{task['id']}/complete", "station_head",
+                   json={"action": "approve", "comment": "情况属实"})
+    assert approved.status_code == 200 and approved.get_json()["state"] == "wall"
+    again = api("POST", f"/tasks/{task['id']}/complete", "station_head",
+                json={"action": "approve"})
+    assert again.status_code == 409
+
+    pool = api("GET", "/tasks?scope=pool", "volunteer1").get_json()["items"]
+    wall = next(t for t in pool if t["instance_id"] == wish_id)
+    assert wall["actions"] == ["claim"]
+    before = api("GET", f"/instances/{wish_id}", "volunteer1").get_json()
+    assert before["data"]["phone"] == "138****8000" and "马超" not in json.dumps(
+        before, ensure_ascii=False)
+    assert before["applicant"]["username"] is None
+    assert api("GET", f"/instances/{wish_id}", "volunteer2").status_code == 404
+    assert api("POST", f"/tasks/{wall['id']}/claim", "volunteer2").status_code == 404
+    claimed = api("POST", f"/tasks/{wall['id']}/claim", "volunteer1")
+    assert claimed.status_code == 200 and claimed.get_json()["data"]["phone"] == "13800138000"
+    assert api("POST", f"/tasks/{wall['id']}/claim", "branch_secretary").status_code == 409
+
+    fulfil = open_task_id(wish_id)
+    no_photo = api("POST", f"/tasks/{fulfil}/complete", "volunteer1",
+                   json={"action": "complete", "data": {"fulfil_note": "已送达"}})
+    assert no_photo.status_code == 422 and "proof" in error_of(no_photo)["fields"]
+    not_theirs = api("POST", f"/tasks/{fulfil}/complete", "station_head",
+                     json={"action": "complete"})
+    assert not_theirs.status_code in (403, 404)
+    done = api("POST", f"/tasks/{fulfil}/complete", "volunteer1",
+               data={"json": json.dumps({"action": "complete", "data": {"fulfil_note": "已送达"}}),
+                     "proof": (io.BytesIO(PNG), "头盔.png")},
+               content_type="multipart/form-data")
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["state"] == "confirm"
+
+    confirm = open_task_id(wish_id)
+    bad = api("POST", f"/tasks/{confirm}/complete", "rider1",
+              json={"action": "complete", "data": {"satisfied": "yes", "rating": 9}})
+    assert bad.status_code == 422 and "rating" in error_of(bad)["fields"]
+    closed = api("POST", f"/tasks/{confirm}/complete", "rider1",
+                 json={"action": "complete", "data": {"satisfied": "yes", "rating": 5}})
+    assert closed.status_code == 200 and closed.get_json()["status"] == "completed"
+    late = api("POST", f"/instances/{wish_id}/withdraw", "rider1")
+    assert late.status_code == 409
+
+
+def test_stale_version_is_409_not_a_second_step(api, demo):
+    started = start_wish(api)
+    task = open_task_id(started["id"])
+    stale = api("POST", f"/tasks/{task}/complete", "station_head",
+                json={"action": "approve", "version": started["lock_version"] - 1})
+    assert stale.status_code == 409
+    ok = api("POST", f"/tasks/{task}/complete", "station_head",
+             json={"action": "approve", "version": started["lock_version"]})
+    assert ok.status_code == 200
+
+
+def test_complete_refuses_unknown_actions_and_strangers(api, demo):
+    task = open_task_id(start_wish(api)["id"])
+    unknown = api("POST", f"/tasks/{task}/complete", "station_head", json={"action": "explode"})
+    assert unknown.status_code == 422 and "action" in error_of(unknown)["fields"]
+    assert api("POST", f"/tasks/{task}/complete", "courier1",
+               json={"action": "approve"}).status_code == 404
+    # The applicant sees the request but may not decide its verification.
+    assert api("POST", f"/tasks/{task}/complete", "rider1",
+               json={"action": "approve"}).status_code == 403
+    assert api("POST", "/tasks/999999/complete", "station_head",
+               json={"action": "approve"}).status_code == 404
+
+
+def test_withdraw_comment_and_lists(api, demo):
+    wish_id = start_wish(api)["id"]
+    assert api("POST", f"/instances/{wish_id}/withdraw", "station_head").status_code == 403
+    empty = api("POST", f"/instances/{wish_id}/comments", "rider1", json={"text": "  "})
+    assert empty.status_code == 422 and "text" in error_of(empty)["fields"]
+    said = api("POST", f"/instances/{wish_id}/comments", "rider1", json={"text": "周末都在"})
+    assert said.status_code == 201
+    assert said.get_json()["history"][-1]["comment"] == "周末都在"
+    gone = api("POST", f"/instances/{wish_id}/withdraw", "rider1", json={"comment": "不需要了"})
+    assert gone.status_code == 200 and gone.get_json()["status"] == "withdrawn"
+    mine = api("GET", "/instances", "rider1").get_json()
+    assert mine["total"] == 1 and mine["items"][0]["status"] == "withdrawn"
+    assert api("GET", "/instances?status=running", "rider1").get_json()["total"] == 0
+    assert api("GET", "/instances?status=bogus", "rider1").status_code == 422
+    assert api("GET", "/instances", "courier1").get_json()["total"] == 0
+    staff = api("GET", "/instances?mine=0", "yuzhong_admin").get_json()
+    assert [i["id"] for i in staff["items"]] == [wish_id]
+    assert api("GET", "/instances?mine=0", "jiangbei_admin").get_json()["total"] == 0
+    assert api("GET", "/instances?mine=0&process=worker_demand",
+               "yuzhong_admin").get_json()["total"] == 0
+
+
+def test_task_scope_must_be_mine_or_pool(api, demo):
+    assert api("GET", "/tasks?scope=everything", "station_head").status_code == 422
+    assert api("GET", "/tasks?per_page=1000&page=-4", "station_head").get_json()["per_page"] == 100
+
+
+def test_delegate_to_a_colleague_by_username(api, demo, make_user):
+    task = open_task_id(start_wish(api)["id"])
+    nobody = api("POST", f"/tasks/{task}/delegate", "station_head", json={"to": "ghost"})
+    assert nobody.status_code == 422 and "to" in error_of(nobody)["fields"]
+    make_user("deputy", ("station_head", unit_by_code("st-jfb")), password=DEMO_PASSWORD)
+    given = api("POST", f"/tasks/{task}/delegate", "station_head", json={"to": "deputy"})
+    assert given.status_code == 200, given.get_json()
+    assert any(t["id"] == task for t in api("GET", "/tasks", "deputy").get_json()["items"])
+
+
+# ---------------------------------------------------------------------------- notifications, stations
+
+def test_notifications_newest_first_and_mark_read(api, demo):
+    wish_id = start_wish(api)["id"]
+    task = open_task_id(wish_id)
+    api("POST", f"/tasks/{task}/complete", "station_head", json={"action": "approve"})
+    listed = api("GET", "/notifications?unread=1", "rider1").get_json()
+    assert listed["total"] >= 1
+    first = listed["items"][0]
+    assert first["instance_id"] == wish_id and first["read"] is False and first["title"]
+    assert first["body"] == "一个新头盔"
+    marked = api("POST", f"/notifications/{first['id']}/read", "rider1")
+    assert marked.status_code == 200 and marked.get_json()["read"] is True
+    assert api("POST", f"/notifications/{first['id']}/read", "courier1").status_code == 404
+    assert api("GET", "/notifications?unread=1", "rider1").get_json()["total"] == listed[
+        "total"] - 1
+    assert db.session.scalar(select(Notification.read_at).where(
+        Notification.id == first["id"])) is not None
+
+
+def test_station_directory_filters(api, demo):
+    everything = api("GET", "/stations", "rider1").get_json()
+    assert everything["total"] >= 3
+    charging = api("GET", "/stations?service=charging&service=parking", "rider1").get_json()
+    assert charging["items"] and all(s["services"]["charging_piles"] > 0
+                                     and s["services"]["car_parking"] > 0
+                                     for s in charging["items"])
+    near = api("GET", "/stations?q=解放碑", "rider1").get_json()
+    assert near["items"] and all("解放碑" in (s["name"] + s["address"] + (s["landmark"] or ""))
+                                 for s in near["items"])
+    yuzhong = unit_by_code("cq-yz").id
+    assert all(s["district"] == "渝中区总工会" for s in api(
+        "GET", f"/stations?district={yuzhong}", "rider1").get_json()["items"])
+    assert api("GET", "/stations?service=spa", "rider1").status_code == 422
+    assert api("GET", "/stations?district=abc", "rider1").status_code == 422
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_shape(api, demo):
+    assert error_of(api("GET", "/nothing/here", "rider1"))["code"] == "not_found"
+    wrong = api("PUT", "/me", "rider1")
+    assert wrong.status_code == 405 and error_of(wrong)
