@@ -88,6 +88,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from webapp.extensions import csrf
+    from webapp.pagination import IdConverter
+
+    # <int:…> in every route takes only ids the database can hold; others are 404.
+    app.url_map.converters["int"] = IdConverter
     from webapp.admin import bp as admin_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp

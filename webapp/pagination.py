@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from flask import request
+from werkzeug.routing import IntegerConverter
 from sqlalchemy import func, select
 
 from webapp.extensions import db
@@ -16,9 +17,28 @@ class Page(NamedTuple):
     per_page: int
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: anything bigger names nothing
+MAX_PAGE = 100_000
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` for ids: 1 to MAX_ID, so an absurd number is a 404, not a database error."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = 1,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def page_arg(name: str = "page") -> int:
-    """The page number in the query string; anything odd (0, -3, "abc") is page 1."""
-    return max(1, request.args.get(name, 1, type=int) or 1)
+    """The page number in the query string; anything odd (0, -3, "abc", 10**30) is
+    page 1 or the last page we would ever count to."""
+    return min(MAX_PAGE, max(1, request.args.get(name, 1, type=int) or 1))
+
+
+def id_arg(name: str) -> int | None:
+    """An id in the query string, or None for anything that cannot be one."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 < value <= MAX_ID else None
 
 
 def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False) -> Page:

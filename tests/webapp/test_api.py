@@ -320,7 +320,11 @@ def test_withdraw_comment_and_lists(api, demo):
 
 def test_task_scope_must_be_mine_or_pool(api, demo):
     assert api("GET", "/tasks?scope=everything", "station_head").status_code == 422
-    assert api("GET", "/tasks?per_page=1000&page=-4", "station_head").get_json()["per_page"] == 100
+    for odd in ("per_page=1000", "page=-4", "page=", "per_page=x", "page=99999999999999"):
+        answer = api("GET", f"/tasks?{odd}", "station_head")
+        assert answer.status_code == 422, odd
+        assert set(error_of(answer)["fields"]) == {odd.split("=")[0]}
+    assert api("GET", "/tasks?per_page=100&page=2", "station_head").get_json()["per_page"] == 100
 
 
 def test_delegate_to_a_colleague_by_username(api, demo, make_user):

@@ -12,7 +12,7 @@ from limits import parse_many
 
 from webapp.api import present
 from webapp.api.http import body, fail, invalid, text_field, user
-from webapp.api.registry import bp, route
+from webapp.api.registry import BY_ENDPOINT, bp, query_problems, route
 from webapp.extensions import db, limiter
 from webapp.security import login_throttle
 from webapp.services import tokens
@@ -29,14 +29,26 @@ def authenticate_bearer():
         row = tokens.resolve(raw.strip())
         if row is not None:
             g._login_user, g.api_token = row.user, row
-    view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or getattr(view, "api_public", False):
+    doc = BY_ENDPOINT.get(request.endpoint or "")
+    if doc is None:
         return None
-    if not current_user.is_authenticated:
+    if doc.auth and not current_user.is_authenticated:
         if raw.strip():
             fail(401, _("登录令牌无效、已过期或已注销，请重新登录。"), code="invalid_token")
         fail(401, _("请先登录：请求头需带 Authorization: Bearer <令牌>。"))
+    problems = query_problems(doc, request.args)
+    if problems:
+        invalid({name: [QUERY_MESSAGES[kind]()] for name, kind in problems.items()})
     return None
+
+
+QUERY_MESSAGES = {
+    "integer": lambda: _("应为整数。"),
+    "range": lambda: _("超出允许的范围。"),
+    "enum": lambda: _("不是允许的取值之一。"),
+    "length": lambda: _("太长了。"),
+    "unknown": lambda: _("没有这个查询参数。"),
+}
 
 
 @route("/tokens", "POST", summary="Sign in: exchange username and password for a token",

@@ -16,6 +16,7 @@ from webapp.api.registry import ROUTES, RouteDoc, openapi_path, route
 from webapp.api.schemas import SCHEMAS
 from webapp.extensions import db
 from webapp.models import ProcessDefinition
+from webapp.pagination import MAX_ID
 from webapp.services.workflow import spec_of
 
 ERROR_TEXT = {400: "malformed JSON or a body that is not an object",
@@ -49,7 +50,7 @@ def _operation(doc: RouteDoc, body_schema: dict | None = None, *, suffix: str = 
     op: dict[str, Any] = {"operationId": doc.endpoint + suffix, "summary": doc.summary,
                           "tags": [doc.tag], "responses": {}}
     parameters = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "integer", "minimum": 1} if conv == "int"
+                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID} if conv == "int"
                    else {"type": "string"}} for name, conv in params]
     parameters += [{"name": p.name, "in": "query", "required": False, "schema": p.schema,
                     **({"description": p.description} if p.description else {})}

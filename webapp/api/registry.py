@@ -37,6 +37,7 @@ class RouteDoc:
 
 
 ROUTES: list[RouteDoc] = []
+BY_ENDPOINT: dict[str, RouteDoc] = {}
 
 
 def route(rule: str, method: str, *, summary: str, tag: str, responses: dict[int, str | None],
@@ -44,10 +45,11 @@ def route(rule: str, method: str, *, summary: str, tag: str, responses: dict[int
           errors: tuple[int, ...] = (), multipart: bool = False) -> Callable:
     def decorator(view: Callable) -> Callable:
         bp.add_url_rule(rule, view.__name__, view, methods=[method])
-        ROUTES.append(RouteDoc(rule=rule, method=method.lower(), endpoint=view.__name__,
-                               summary=summary, tag=tag, auth=auth, body=body, query=query,
-                               responses=responses, errors=errors, multipart=multipart))
-        view.api_public = not auth
+        doc = RouteDoc(rule=rule, method=method.lower(), endpoint=view.__name__,
+                       summary=summary, tag=tag, auth=auth, body=body, query=query,
+                       responses=responses, errors=errors, multipart=multipart)
+        ROUTES.append(doc)
+        BY_ENDPOINT[f"{bp.name}.{view.__name__}"] = doc
         return view
     return decorator
 
@@ -62,6 +64,44 @@ def openapi_path(rule: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def page_params() -> tuple[Param, ...]:
-    return (Param("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),
+    return (Param("page", {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 1},
+                  "page number"),
             Param("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                   "items per page"))
+
+
+def query_problems(doc: RouteDoc, args) -> dict[str, str]:
+    """Query arguments that break the route's declared schema: name → what is wrong.
+
+    The document promises these limits, so the route keeps them: a bad or unknown
+    argument is a 422 (as unknown body fields are), never silently read as something else.
+    """
+    problems = {}
+    known = {param.name for param in doc.query}
+    for name in args:
+        if name not in known:
+            problems[name[:40]] = "unknown"
+    for param in doc.query:
+        for raw in args.getlist(param.name):
+            problem = _value_problem(param.schema, raw)
+            if problem:
+                problems[param.name] = problem
+                break
+    return problems
+
+
+def _value_problem(schema: dict[str, Any], raw: str) -> str | None:
+    if schema.get("type") == "integer":
+        text = raw.strip()
+        if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
+            return "integer"
+        value = int(text)
+        if ("minimum" in schema and value < schema["minimum"]) or (
+                "maximum" in schema and value > schema["maximum"]):
+            return "range"
+        return None
+    if "enum" in schema and raw not in schema["enum"]:
+        return "enum"
+    if "maxLength" in schema and len(raw) > schema["maxLength"]:
+        return "length"
+    return None

@@ -13,6 +13,7 @@ from webapp.extensions import db
 from webapp.i18n import select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
+from webapp.pagination import MAX_PAGE, id_arg
 from webapp.services import access, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
@@ -27,7 +28,7 @@ STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expire
 
 
 def _page(stmt, present_row) -> dict:
-    page = int_arg("page", 1, 1, 100_000)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     per_page = int_arg("per_page", 20, 1, 100)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
@@ -321,12 +322,12 @@ def station_list():
     if unknown:
         errors["service"] = [_("未知的服务：%(names)s", names=", ".join(unknown)[:200])]
     district = request.args.get("district")
-    if district is not None and not district.strip().isdigit():
+    if district is not None and id_arg("district") is None:
         errors["district"] = [_("应为区县单位的编号（整数）。")]
     if errors:
         invalid(errors)
     q = (request.args.get("q") or "").strip()[:50]
-    stmt = stations.search(q, int(district) if district else None, services,
+    stmt = stations.search(q, id_arg("district"), services,
                            request.args.get("open") == "1")
     return _page(stmt, present.station)
 

@@ -8,7 +8,7 @@ from forms import mask_data
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import Instance, OrgUnit, Station, Task
-from webapp.pagination import paginate
+from webapp.pagination import id_arg, paginate
 from webapp.services import stations
 from webapp.services.stations import SERVICES
 from webapp.services.workflow import current_version, pool_tasks_query, spec_of
@@ -27,7 +27,7 @@ def _districts() -> list[OrgUnit]:
 @login_required
 def index():
     q = (request.args.get("q") or "").strip()[:50]
-    district = request.args.get("district", type=int)
+    district = id_arg("district")
     services = [s for s in request.args.getlist("service") if s in SERVICES]
     open_only = request.args.get("open") == "1"
     found = paginate(stations.search(q, district, services, open_only), PER_PAGE)
@@ -49,7 +49,7 @@ def station(unit_id: int):
 @login_required
 def wall():
     """Wishes waiting for someone to claim them: what they are, never who wished."""
-    district = request.args.get("district", type=int)
+    district = id_arg("district")
     category = request.args.get("category") or None
     stmt = (select(Instance, Task).join(Task, Task.instance_id == Instance.id)
             .where(Instance.process_key == "micro_wish", Task.status == "open",
