@@ -140,22 +140,31 @@ def instance(instance_id: int):
        tag="instances", body="WithdrawRequest", responses={200: "Instance"}, errors=(403, 409))
 def withdraw(instance_id: int):
     row = _visible(instance_id)
+    if row.status != "running":
+        fail(409, _("该申请已结束，不能撤回。"), code="already_decided")
+    _require(row, "withdraw", _("只有申请人可以撤回。"))
     payload, _files = body()
     errors: dict = {}
     comment = text_field(payload, "comment", errors=errors)
     if errors:
         invalid(errors)
-    if row.status != "running":
-        fail(409, _("该申请已结束，不能撤回。"), code="already_decided")
     wf.perform(row.id, Action("withdraw", comment=comment), user())
     db.session.commit()
     return present.instance(row, user())
+
+
+def _require(row: Instance, action: str, refusal: str) -> None:
+    """403 unless the engine lets the caller do ``action`` on the instance now
+    (asked before the body is read: who may act comes before what they sent)."""
+    if action not in {a.action for a in wf.available_actions(row, user()) if a.task is None}:
+        fail(403, refusal)
 
 
 @route("/instances/<int:instance_id>/comments", "POST", summary="Add a comment",
        tag="instances", body="CommentRequest", responses={201: "Instance"}, errors=(403, 409))
 def comment(instance_id: int):
     row = _visible(instance_id)
+    _require(row, "comment", _("您不能在此留言（申请已结束，或您未参与）。"))
     payload, _files = body()
     errors: dict = {}
     text = text_field(payload, "text", required=True, errors=errors)
@@ -215,6 +224,11 @@ def complete(task_id: int):
     task = _task(task_id)
     me = user()
     instance = task.instance
+    actions = task_actions(instance, task, me)
+    if not any(a in DECISIONS + ("resubmit",) for a in actions):
+        if task.status != "open":
+            fail(409, _("此任务已办结，您的操作未执行。"), code="already_decided")
+        fail(403, _("您不能处理此任务。"))
     payload, files = body()
     errors: dict = {}
     action = payload.get("action")
@@ -228,9 +242,7 @@ def complete(task_id: int):
                               values=", ".join(DECISIONS + ("resubmit",)))]
     if errors:
         invalid(errors)
-    if action not in task_actions(instance, task, me):
-        if task.status != "open":
-            fail(409, _("此任务已办结，您的操作未执行。"), code="already_decided")
+    if action not in actions:
         fail(403, _("您不能对此任务进行该操作。"))
     if action in NEEDS_REASON and not comment:
         invalid({"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]})
@@ -254,6 +266,10 @@ def complete(task_id: int):
 def delegate(task_id: int):
     task = _task(task_id)
     me = user()
+    if task.status != "open":
+        fail(409, _("此任务已办结。"), code="already_decided")
+    if "delegate" not in task_actions(task.instance, task, me):
+        fail(403, _("只有任务的处理人可以转办。"))
     payload, _files = body()
     errors: dict = {}
     to = text_field(payload, "to", required=True, max_length=64, errors=errors)
@@ -263,8 +279,6 @@ def delegate(task_id: int):
         errors["to"] = [_("找不到该用户，请核对用户名。")]
     if errors:
         invalid(errors)
-    if task.status != "open":
-        fail(409, _("此任务已办结。"), code="already_decided")
     wf.perform(task.instance_id, Action("delegate", task=task.key, user=target.id,
                                         comment=comment), me)
     db.session.commit()
