@@ -10,12 +10,21 @@ from webapp.extensions import babel
 
 
 def select_locale() -> str:
-    """The signed-in person's choice, else this browser's choice, else zh_CN."""
+    """The signed-in person's choice, else this browser's choice, else zh_CN.
+
+    API calls that send Accept-Language get that language: the app asks for what its
+    user chose on the phone."""
     languages = current_app.config["LANGUAGES"]
+    if request.path.startswith("/api/") and request.accept_languages:
+        return _from_header()  # an app sends the language its user chose on the phone
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     if session.get("locale") in languages:
         return session["locale"]
+    return _from_header()
+
+
+def _from_header() -> str:
     # Any Chinese variant the browser asks for is answered in zh_CN.
     best = request.accept_languages.best_match(["zh_CN", "zh", "zh-CN", "en"], default="zh_CN")
     return "en" if best == "en" else "zh_CN"

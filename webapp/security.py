@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, abort, current_app, request
 from limits import parse_many
 
 from webapp.extensions import limiter
@@ -52,6 +52,13 @@ login_throttle = LoginThrottle()
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_in_query():
+        # No one types a NUL; PostgreSQL refuses it in text, so it would surface as a 500.
+        if any("\x00" in key or "\x00" in value
+               for key, value in request.args.items(multi=True)):
+            abort(400)
+
     @app.after_request
     def security_headers(response):
         headers = response.headers

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import ApiToken, Instance, Notification, Task
 from webapp.services.org import unit_by_code
-from tests.webapp.test_pages import PNG
+from tests.webapp.test_pages import PNG, login  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -147,8 +147,7 @@ def test_me_lists_roles_at_units(api, demo):
     assert {(r["role"], r["unit"]["code"]) for r in me["roles"]} == {
         ("branch_secretary", "cq-yz-jfb-branch1"), ("volunteer", "cq-yz-jfb-branch1")}
     en = api("GET", "/me", "branch_secretary", headers={"Accept-Language": "en"}).get_json()
-    # The person's own language setting wins over the header, as on the pages.
-    assert en["roles"][0]["label"] in ("支部书记", "志愿者（党员）")
+    assert {r["label"] for r in en["roles"]} == {"Branch secretary", "Volunteer (party member)"}
 
 
 # ---------------------------------------------------------------------------- processes
@@ -194,6 +193,9 @@ def test_start_with_invalid_data_is_422_with_field_messages(api, demo):
     en = api("POST", "/processes/micro_wish/instances", "driver1",
              headers={"Accept-Language": "en"}, json={"data": {}})
     assert en.status_code == 422
+    assert error_of(en)["message"] == ("Something in what you sent is not right. "
+                                       "Please check and try again.")
+    assert all(m.isascii() for texts in error_of(en)["fields"].values() for m in texts)
     assert db.session.scalar(select(Instance.id)) is None  # nothing saved half-way
 
 
@@ -378,3 +380,8 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(api, demo):
     assert error_of(api("GET", "/nothing/here", "rider1"))["code"] == "not_found"
     wrong = api("PUT", "/me", "rider1")
     assert wrong.status_code == 405 and error_of(wrong)
+
+
+def test_nul_characters_in_query_strings_are_refused_everywhere(api, login, demo):
+    assert api("GET", "/stations?q=%00", "rider1").status_code == 400
+    assert login("rider1").get("/stations?q=a%00b").status_code == 400

@@ -19,7 +19,8 @@ from webapp.models import ProcessDefinition
 from webapp.pagination import MAX_ID
 from webapp.services.workflow import spec_of
 
-ERROR_TEXT = {400: "malformed JSON or a body that is not an object",
+ERROR_TEXT = {400: "malformed request: JSON that does not parse, a body that is not an "
+                   "object, a NUL character",
               401: "no, expired or revoked token", 403: "not allowed",
               404: "unknown, or not visible to the caller",
               409: "conflict: already done, stale, capacity or quota exhausted, claimed",
@@ -31,7 +32,7 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _error_statuses(doc: RouteDoc, has_path_params: bool) -> set[int]:
-    statuses = set(doc.errors)
+    statuses = set(doc.errors) | {400}  # e.g. a NUL in the query string
     if doc.auth:
         statuses.add(401)
     if doc.body or doc.method in ("post", "put", "patch"):

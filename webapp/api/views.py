@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.i18n import select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
-from webapp.pagination import MAX_PAGE, id_arg
+from webapp.pagination import MAX_ID, MAX_PAGE, id_arg
 from webapp.services import access, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
@@ -92,9 +92,10 @@ def start(key: str):
        tag="instances", responses={200: "InstancePage"},
        query=(Param("mine", {"type": "string", "enum": ["0", "1"], "default": "1"},
                     "1: the caller's own requests; 0: every one in the caller's scope"),
-              Param("process", {"type": "string"}, "process key"),
+              Param("process", {"type": "string", "maxLength": 64}, "process key"),
               Param("status", {"type": "string", "enum": list(STATUSES)}),
-              Param("state", {"type": "string"}, "a current step id (or an end id)"),
+              Param("state", {"type": "string", "maxLength": 64},
+                    "a current step id (or an end id)"),
               *page_params()))
 def instances():
     me = user()
@@ -103,22 +104,16 @@ def instances():
         stmt = stmt.where(access.visible_clause(me))
     else:
         stmt = stmt.where(Instance.applicant_id == me.id)
-    errors = {}
     if request.args.get("process"):
         stmt = stmt.where(Instance.process_key == request.args["process"])
-    status = request.args.get("status")
-    if status:
-        if status not in STATUSES:
-            errors["status"] = [_("应为以下之一：%(values)s", values=", ".join(STATUSES))]
-        stmt = stmt.where(Instance.status == status)
+    if request.args.get("status"):  # one of STATUSES, checked against the schema
+        stmt = stmt.where(Instance.status == request.args["status"])
     state = request.args.get("state")
     if state:
         stmt = stmt.where(or_(Instance.steps == state, Instance.steps.startswith(state + ","),
                               Instance.steps.endswith("," + state),
                               Instance.steps.contains("," + state + ","),
                               Instance.state["end"].as_string() == state))
-    if errors:
-        invalid(errors)
     return _page(stmt.order_by(Instance.id.desc()), present.instance_summary)
 
 
@@ -183,9 +178,7 @@ def comment(instance_id: int):
               *page_params()))
 def tasks():
     me = user()
-    scope = request.args.get("scope", "mine")
-    if scope not in ("mine", "pool"):
-        invalid({"scope": [_("应为 mine 或 pool。")]})
+    scope = request.args.get("scope", "mine")  # mine | pool, checked against the schema
     stmt = wf.assigned_tasks_query(me) if scope == "mine" else wf.pool_tasks_query(me)
     return _page(stmt.order_by(None).order_by(Task.opened_at, Task.id),
                  lambda t: present.task(t, me))
@@ -322,26 +315,17 @@ def read_notification(notification_id: int):
 
 @route("/stations", "GET", summary="The station directory", tag="stations",
        responses={200: "StationPage"},
-       query=(Param("district", {"type": "integer"}, "district unit id"),
+       query=(Param("district", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    "district unit id"),
               Param("service", {"type": "string", "enum": sorted(SERVICES)},
                     "a service the station must offer (repeatable)"),
               Param("q", {"type": "string", "maxLength": 50}, "name, address or landmark"),
               Param("open", {"type": "string", "enum": ["0", "1"]}, "1: open ones only"),
               *page_params()))
 def station_list():
-    user()
-    errors = {}
-    services = request.args.getlist("service")
-    unknown = [s for s in services if s not in SERVICES]
-    if unknown:
-        errors["service"] = [_("未知的服务：%(names)s", names=", ".join(unknown)[:200])]
-    district = request.args.get("district")
-    if district is not None and id_arg("district") is None:
-        errors["district"] = [_("应为区县单位的编号（整数）。")]
-    if errors:
-        invalid(errors)
-    q = (request.args.get("q") or "").strip()[:50]
-    stmt = stations.search(q, id_arg("district"), services,
+    user()  # the arguments were checked against the declared schema already
+    q = (request.args.get("q") or "").strip()
+    stmt = stations.search(q, id_arg("district"), request.args.getlist("service"),
                            request.args.get("open") == "1")
     return _page(stmt, present.station)
 

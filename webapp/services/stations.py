@@ -22,6 +22,7 @@ def search(q: str = "", district: int | None = None, services: list[str] = (),
     district and every named service, by name."""
     stmt = select(Station).join(OrgUnit, OrgUnit.id == Station.unit_id).where(
         OrgUnit.active.is_(True))
+    q = q.replace("\x00", "")  # PostgreSQL refuses NUL in text
     if q:
         stmt = stmt.where(or_(OrgUnit.name.contains(q), Station.address.contains(q),
                               Station.landmark.contains(q)))
