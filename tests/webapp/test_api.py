@@ -100,6 +100,13 @@ def test_bad_credentials_are_one_answer_and_repeats_are_refused(api, demo):
     assert right.status_code == 429
 
 
+def test_token_lifetime_comes_from_the_environment_in_seconds(app, api, demo):
+    app.config["API_TOKEN_TTL"] = 3600
+    r = api.client.post("/api/v1/tokens", json={"username": "rider1", "password": DEMO_PASSWORD})
+    left = datetime.fromisoformat(r.get_json()["expires_at"]) - datetime.now(timezone.utc)
+    assert timedelta(minutes=59) < left <= timedelta(hours=1)
+
+
 def test_token_requests_per_person_are_limited(app, api, demo):
     app.config["TOKEN_ISSUE_LIMITS"] = ("3 per hour",)
     answers = [api.client.post("/api/v1/tokens", json={"username": "driver1",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -23,8 +23,10 @@ def issue(user: User, now: datetime | None = None) -> tuple[str, ApiToken]:
     """A new token for ``user``: the raw token (shown once) and its stored row."""
     now = now or utcnow()
     raw = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, digest=_digest(raw), created_at=now,
-                   expires_at=now + current_app.config["API_TOKEN_TTL"])
+    ttl = current_app.config["API_TOKEN_TTL"]
+    if not isinstance(ttl, timedelta):  # seconds, as the environment gives it
+        ttl = timedelta(seconds=int(ttl))
+    row = ApiToken(user_id=user.id, digest=_digest(raw), created_at=now, expires_at=now + ttl)
     db.session.add(row)
     db.session.flush()
     return raw, row
