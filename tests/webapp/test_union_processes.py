@@ -66,7 +66,7 @@ def test_training_registration_to_certificate(login, demo):
     again = client.post("/processes/training_registration/start", data={
         "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
         "id_card": id_card()})
-    assert again.status_code == 403  # the same course twice is refused
+    assert again.status_code == 409  # the same course twice is refused
     assert "余 29 位" in client.get("/processes/training_registration/start").get_data(
         as_text=True)
     instance = drive(login, instance_id, {
@@ -108,7 +108,7 @@ def test_station_master_for_a_day(login, demo):
         "skills": ["legal", "policy"]})
     assert client.post("/processes/station_master/start", data={
         "station": str(station.id), "slot": str(slot.id),
-        "phone": "13700137000"}).status_code == 403  # no duplicate sign-up
+        "phone": "13700137000"}).status_code == 409  # no duplicate sign-up
     instance = drive(login, instance_id, {
         "check_in": {"action": "complete", "arrival_note": "准时到岗"},
         "report": {"action": "complete", "checklist": ["clean", "water", "charging"],
@@ -160,7 +160,7 @@ def test_retreat_nomination_through_the_approval_chain(login, demo):
     assert missing_health.status_code == 422
     instance_id = start(client, "retreat_nomination", nomination)
     assert client.post("/processes/retreat_nomination/start",
-                       data=nomination).status_code == 403  # once per batch
+                       data=nomination).status_code == 409  # once per batch
     instance = drive(login, instance_id, {
         "unit_review": {"action": "approve", "comment": "同意推荐"},
         "district_review": {"action": "approve"},
