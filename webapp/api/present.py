@@ -51,16 +51,16 @@ def form(form_spec: FormSpec) -> dict[str, Any]:
     return describe_form(form_spec, locale=locale, choices=provider(locale))
 
 
-def process_summary(definition, spec: ProcessSpec, version: int) -> dict[str, Any]:
+def process_summary(spec: ProcessSpec, version: int) -> dict[str, Any]:
     en = current_locale_short() == "en"
     return {"key": spec.key, "name": spec.label(current_locale_short()), "version": version,
             "description": (spec.description_en if en and spec.description_en
                             else spec.description)}
 
 
-def process(definition, spec: ProcessSpec, version: int, can_start: bool) -> dict[str, Any]:
+def process(spec: ProcessSpec, version: int, can_start: bool) -> dict[str, Any]:
     locale = current_locale_short()
-    return {**process_summary(definition, spec, version), "can_start": can_start,
+    return {**process_summary(spec, version), "can_start": can_start,
             "form": form(spec.start.form),
             "steps": [{"id": s.id, "name": s.label(locale), "kind": s.kind, "form": form(s.form)}
                       for s in spec.steps]}

@@ -52,7 +52,7 @@ def _validated(form_spec, data, files, context=None) -> dict:
        tag="processes", responses={200: "ProcessList"})
 def processes():
     me = user()
-    return {"items": [present.process_summary(d, spec, d.latest.version)
+    return {"items": [present.process_summary(spec, d.latest.version)
                       for d, spec in wf.startable_processes(me)]}
 
 
@@ -62,8 +62,7 @@ def process(key: str):
     me = user()
     version = wf.current_version(key)  # unknown or retired: 404
     spec = wf.spec_of(version)
-    return present.process(version.definition, spec, version.version,
-                           engine.can_start(spec, me.id, wf.DbDirectory()))
+    return present.process(spec, version.version, engine.can_start(spec, me.id, wf.DbDirectory()))
 
 
 @route("/processes/<key>/instances", "POST", summary="Start the process with the start form's data",
