@@ -86,7 +86,7 @@ def report(user: User, district: OrgUnit | None = None,
                bucket.label("bucket"))
         .join(Station, Station.unit_id == Instance.state["data"]["station"].as_integer())
         .where(Instance.process_key == PROCESS, Instance.status == "running",
-               Instance.steps.in_(WAITING_STEPS),
+               Instance.steps.in_(WAITING_STEPS), Instance.created_at <= now,
                Station.district_id.in_(list(by_district)))
         .subquery())
     rows = db.session.execute(

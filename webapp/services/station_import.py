@@ -113,9 +113,9 @@ def decode(data: bytes) -> tuple[str, str]:
     text"), and GBK/GB18030 (Excel's "CSV" on a Chinese Windows) are understood.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return _decode(data[len(codecs.BOM_UTF8):], "utf-8"), "UTF-8 (BOM)"
+        return _decode(data[len(codecs.BOM_UTF8):], "UTF-8"), "UTF-8 (BOM)"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode(data, "utf-16"), "UTF-16"
+        return _decode(data, "UTF-16"), "UTF-16"
     try:
         return data.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError:
