@@ -72,6 +72,8 @@ class SpecForm:
         scope = {**self.condition_context, "form": typed(self.form_spec, self.clean_data())}
         ok = True
         for rule in self.form_spec.rules:
+            if rule.record_names and "record" not in scope:
+                continue  # needs rows only the engine can read; it checks them on submit
             if rule.check.holds(scope):
                 continue
             ok = False

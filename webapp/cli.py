@@ -38,8 +38,11 @@ def seed_demo_command():
         raise click.ClickException(f"DEMO_PASSWORD: {exc}") from exc
     with write_lock():  # SQLite: a web server may be writing at the same time
         added = demo.seed(password)
+        added["city stations"] = demo.seed_city_stations()
     added["process versions"] = demo.publish_processes()
     added["courses, slots, batches and quotas"] = demo.seed_activities()
+    with write_lock():
+        added["branches, people, duties, wishes and demands"] = demo.seed_city_life(password)
     db.session.commit()
     summary = ", ".join(f"{n} {what}" for what, n in added.items())
     click.echo(f"Demo data: added {summary}." if any(added.values())
@@ -163,9 +166,59 @@ def webhook_command(unit_code, url, off):
     click.echo(f"{unit.code}: notifications about requests below it go to {url}")
 
 
+stations_cli = click.Group("stations", help="Rest stations (工会驿站).")
+
+
+@stations_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; save nothing.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language of the report.")
+def import_stations_command(path, dry_run, lang):
+    """Create or update stations from a CSV file (columns: docs/stations-csv.md).
+
+    Valid rows are saved, rejected ones reported with their line and reason; exits 1
+    when any row was rejected.
+    """
+    from webapp.services.station_import import StationFileError, import_stations
+
+    data = Path(path).read_bytes()
+    try:
+        with write_lock():
+            report = import_stations(data, None, dry_run=dry_run)
+    except StationFileError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message(lang)) from exc
+    db.session.commit()
+    for line in report_lines(report, lang):
+        click.echo(line)
+    if report.rejected:
+        raise SystemExit(1)
+
+
+def report_lines(report, lang: str) -> list[str]:
+    en = lang == "en"
+    head = ("Dry run: nothing was saved. " if en else "试导入：没有保存任何数据。") if report.dry_run else ""
+    if en:
+        lines = [f"{head}Read {report.rows} rows ({report.encoding}): {len(report.created)} "
+                 f"new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+                 f"{len(report.rejected)} rejected (rejected rows are not saved)."]
+    else:
+        lines = [f"{head}共读取 {report.rows} 行（{report.encoding}）：新增 {len(report.created)}，"
+                 f"更新 {len(report.updated)}，未变 {len(report.unchanged)}，"
+                 f"退回 {len(report.rejected)}（退回的行未保存）。"]
+    if report.ignored_columns:
+        lines.append(("Ignored columns: " if en else "未识别的列（已忽略）：")
+                     + ", ".join(report.ignored_columns))
+    for problem in report.rejected:
+        where = f"line {problem.line}" if en else f"第 {problem.line} 行"
+        lines.append(f"  {where} {problem.code or '-'}: {problem.text(lang)}")
+    return lines
+
+
 def init_app(app: Flask) -> None:
     from webapp.workflow_cli import workflows_cli
 
     for command in (seed_demo_command, create_user_command, worker_command, queue_check_command,
-                    webhook_command, workflows_cli):
+                    webhook_command, workflows_cli, stations_cli):
         app.cli.add_command(command)

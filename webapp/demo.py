@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -21,6 +22,12 @@ UNITS: list[tuple[str, str, str, str, str | None]] = [
     ("cq-yz", "渝中区总工会", "Yuzhong District Federation", "district", "cq"),
     ("cq-jb", "江北区总工会", "Jiangbei District Federation", "district", "cq"),
     ("cq-spb", "沙坪坝区总工会", "Shapingba District Federation", "district", "cq"),
+    ("cq-jlp", "九龙坡区总工会", "Jiulongpo District Federation", "district", "cq"),
+    ("cq-na", "南岸区总工会", "Nan'an District Federation", "district", "cq"),
+    ("cq-yb", "渝北区总工会", "Yubei District Federation", "district", "cq"),
+    ("cq-bn", "巴南区总工会", "Banan District Federation", "district", "cq"),
+    ("cq-bb", "北碚区总工会", "Beibei District Federation", "district", "cq"),
+    ("cq-ddk", "大渡口区总工会", "Dadukou District Federation", "district", "cq"),
     ("cq-yz-jfb", "解放碑街道工会", "Jiefangbei Street Union", "street", "cq-yz"),
     ("cq-yz-dp", "大坪街道工会", "Daping Street Union", "street", "cq-yz"),
     ("cq-jb-gyq", "观音桥街道工会", "Guanyinqiao Street Union", "street", "cq-jb"),
@@ -224,3 +231,227 @@ def demo_user_rows() -> list[tuple[str, str, str]]:
 
 
 __all__ = ["seed", "USERS", "demo_user_rows", "OrgUnit", "User"]
+
+
+# ---------------------------------------------------------------- the city at scale
+
+CITY_STATIONS_CSV = Path(__file__).resolve().parent / "demo_data" / "stations.csv"
+
+
+def seed_city_stations() -> int:
+    """The city's other stations (webapp/demo_data/stations.csv), through the CSV importer
+    an administrator uses; returns how many were new."""
+    from webapp.services.station_import import import_stations
+
+    report = import_stations(CITY_STATIONS_CSV.read_bytes(), None)
+    if report.rejected:  # the shipped file is checked by the tests; never half a demo
+        raise RuntimeError(f"demo stations rejected: {report.rejected}")
+    return len(report.created)
+
+
+# Party branches beyond the first two, each paired with a station of the CSV file:
+# (code, name, English name, district code, station code)
+CITY_BRANCHES = [
+    ("cq-jlp-branch1", "杨家坪街道第一党支部", "Yangjiaping Street Party Branch No. 1",
+     "cq-jlp", "cq-st-jlp-01"),
+    ("cq-na-branch1", "南坪街道机关党支部", "Nanping Street Party Branch", "cq-na",
+     "cq-st-na-01"),
+    ("cq-yb-branch1", "龙头寺社区党支部", "Longtousi Community Party Branch", "cq-yb",
+     "cq-st-yb-01"),
+]
+# Background people who make the pages look lived in (the demo password, like the rest).
+CITY_USERS: tuple[DemoUser, ...] = (
+    DemoUser("head_gyq", "观音桥驿站站长 冉静", "st-gyq", (("station_head", "st-gyq"),), ""),
+    DemoUser("head_jlp", "杨家坪驿站站长 谭刚", "cq-st-jlp-01",
+             (("station_head", "cq-st-jlp-01"),), ""),
+    DemoUser("head_na", "南坪驿站站长 蒋丽", "cq-st-na-01", (("station_head", "cq-st-na-01"),), ""),
+    DemoUser("head_yb", "龙头寺驿站站长 邓波", "cq-st-yb-01",
+             (("station_head", "cq-st-yb-01"),), ""),
+    DemoUser("vol_jlp", "党员志愿者 秦勇", "cq-jlp-branch1", (("volunteer", "cq-jlp-branch1"),), ""),
+    DemoUser("vol_na", "党员志愿者 曾燕", "cq-na-branch1", (("volunteer", "cq-na-branch1"),), ""),
+    DemoUser("vol_yb", "党员志愿者 彭浩", "cq-yb-branch1", (("volunteer", "cq-yb-branch1"),), ""),
+    DemoUser("rider_jlp", "外卖骑手 冯强", "cq-jlp", (("worker", "cq-jlp"),), ""),
+    DemoUser("rider_na", "外卖骑手 唐敏", "cq-na", (("worker", "cq-na"),), ""),
+    DemoUser("courier_yb", "快递员 罗杰", "cq-yb", (("worker", "cq-yb"),), ""),
+    DemoUser("driver_jb", "网约车司机 许峰", "cq-jb-ridehail", (("worker", "cq-jb-ridehail"),), ""),
+    DemoUser("rider_yz", "外卖骑手 袁超", "cq-yz-logistics", (("worker", "cq-yz-logistics"),), ""),
+    DemoUser("rider_spb", "闪送员 田甜", "cq-spb", (("worker", "cq-spb"),), ""),
+)
+FULL_CHECK = ["clean", "water", "charging", "medicine", "safety"]
+# Duties already served this year: (volunteer, station, days ago, report or None, confirm)
+CITY_DUTIES = [
+    ("volunteer1", "st-jfb", 40, {"checklist": FULL_CHECK, "hours": "8", "opinions_count": "6",
+                                  "opinions": "骑手反映解放碑周边电动车停放点不足，希望增设临时停车区。",
+                                  "wishes_lit": "2", "event_held": "y",
+                                  "event_summary": "联合律师开展劳动权益法律咨询。"}, True),
+    ("volunteer2", "st-gyq", 21, {"checklist": ["clean", "water", "safety"], "hours": "6",
+                                  "opinions_count": "3", "opinions": "快递员希望驿站延长开放时间。",
+                                  "wishes_lit": "0", "event_held": ""}, True),
+    ("vol_jlp", "cq-st-jlp-01", 33, {"checklist": FULL_CHECK, "hours": "8",
+                                     "opinions_count": "4", "opinions": "反映杨家坪商圈充电桩排队久。",
+                                     "wishes_lit": "1", "event_held": ""}, True),
+    ("vol_jlp", "cq-st-jlp-01", 12, {"checklist": ["clean", "water", "charging", "medicine"],
+                                     "hours": "7.5", "opinions_count": "2", "wishes_lit": "0",
+                                     "event_held": "y", "event_summary": "开展夏季防暑降温送清凉活动。"},
+     True),
+    ("vol_na", "cq-st-na-01", 8, {"checklist": FULL_CHECK, "hours": "8", "opinions_count": "5",
+                                  "opinions": "骑手希望南坪商圈增加如厕点。", "wishes_lit": "1",
+                                  "event_held": ""}, False),
+]
+# Wishes on the wall or waiting to be verified: (worker, station, title, category, story,
+# days ago, verified)
+CITY_WISHES = [
+    ("rider_jlp", "cq-st-jlp-01", "一副防寒手套", "goods", "冬天骑车手冻得发麻，想要一副防水保暖手套。", 3, True),
+    ("rider_na", "cq-st-na-01", "学习电动车简单维修", "study", "车子常在路上坏，想学会补胎和换刹车片。", 5, True),
+    ("courier_yb", "cq-st-yb-01", "给孩子的课外书", "goods", "孩子上三年级，想给他买几本科普课外书。", 2, True),
+    ("driver_jb", "st-gyq", "车载手机支架", "goods", "原来的支架断了，导航时只能拿在手上，不安全。", 6, True),
+    ("rider_spb", "st-jfb", "理发服务", "service", "每天跑单到很晚，想在驿站理一次发。", 1, True),
+    ("rider_yz", "st-jfb", "一个充电宝", "goods", "手机一天要用好多电，跑单途中经常没电。", 0, False),
+]
+# Demands: (worker, station, category, description, days ago, how far it went)
+CITY_DEMANDS = [
+    ("rider_yz", "cq-st-yz-01", "parking", "解放碑写字楼下电动车没有地方停，经常被贴条。", 1, "submitted"),
+    ("rider_yz", "cq-st-yz-03", "toilet", "七星岗附近晚上十点后找不到开放的厕所。", 2, "dispatched"),
+    ("rider_yz", "st-dp", "charging", "大坪驿站充电桩经常被占满，排队要一个小时。", 5, "acknowledged"),
+    ("rider_yz", "cq-st-yz-05", "rest", "两路口一带没有遮阳避雨的地方可以歇脚。", 9, "dispatched"),
+    ("rider_yz", "cq-st-yz-02", "parking", "朝天门送餐只能停在很远的地方，来回要走十分钟。", 20, "acknowledged"),
+    ("driver_jb", "cq-st-jb-01", "parking", "观音桥商圈网约车临时上下客点太少。", 4, "submitted"),
+    ("driver_jb", "cq-st-jb-03", "rights", "平台抽成调整没有提前告知司机。", 16, "submitted"),
+    ("rider_spb", "cq-st-spb-02", "charging", "磁器口周边没有公共换电柜。", 3, "submitted"),
+    ("rider_spb", "cq-st-spb-03", "rest", "大学城熙街附近希望增设骑手休息点。", 12, "submitted"),
+    ("rider_spb", "st-xlk", "other", "小龙坎驿站的饮水机坏了一周没人修。", 25, "submitted"),
+]
+# Future duty slots at the paired city stations: (station, days ahead, capacity)
+CITY_SLOTS = [(code, d, 2) for code in ("cq-st-jlp-01", "cq-st-na-01", "cq-st-yb-01")
+              for d in (2, 5, 9, 16)] + [("st-gyq", 12, 3), ("st-jck", 8, 2)]
+
+
+def seed_city_life(password: str) -> int:
+    """Branches, people, served duties, wishes and demands of the city, dated from today.
+
+    Runs the real processes (start, decide, report) with past clocks; a second run finds
+    the background people's requests and adds nothing.  Returns how many were added.
+    """
+    from datetime import datetime, time, timedelta
+
+    from webapp.models import DutySlot, Instance
+    from webapp.services.activities import CHINA, create_slot
+
+    added = 0
+    for code, name, name_en, district, station in CITY_BRANCHES:
+        if unit_by_code(code) is None:
+            create_unit(code, name, "branch", unit_by_code(district), name_en=name_en)
+            added += 1
+        added += _ensure_pairing(code, station)
+    for demo in CITY_USERS:
+        user = find_user(demo.username)
+        if user is None:
+            user = create_user(demo.username, password, demo.display_name,
+                               unit=unit_by_code(demo.home_unit),
+                               email=f"{demo.username}@demo.unionflow.cn")
+            added += 1
+        for role, unit_code in demo.roles:
+            grant_role(user, role, unit_by_code(unit_code))
+    db.session.flush()
+    today = datetime.now(CHINA).date()
+    for code, day, capacity in CITY_SLOTS:
+        station = unit_by_code(code)
+        starts = datetime.combine(today + timedelta(days=day), time(9), tzinfo=CHINA)
+        if not db.session.scalar(select(DutySlot.id).where(DutySlot.station_id == station.id,
+                                                           DutySlot.starts_at == starts)):
+            create_slot(station, starts, starts + timedelta(hours=8), capacity)
+            added += 1
+    background = [find_user(u.username).id for u in CITY_USERS]
+    if db.session.scalar(select(Instance.id).where(Instance.applicant_id.in_(background))
+                         .limit(1)) is not None:
+        return added
+    now = datetime.now(CHINA)
+    for volunteer, code, days_ago, report, confirmed in CITY_DUTIES:
+        added += _served_duty(volunteer, code, now - timedelta(days=days_ago), report, confirmed)
+    for worker, code, title, category, story, days_ago, verified in CITY_WISHES:
+        _wish(worker, code, title, category, story, now - timedelta(days=days_ago, hours=3),
+              verified)
+        added += 1
+    for worker, code, category, text, days_ago, stage in CITY_DEMANDS:
+        _demand(worker, code, category, text, now - timedelta(days=days_ago, hours=2), stage)
+        added += 1
+    return added
+
+
+def _act(instance, now, kind: str, data: dict | None = None) -> None:
+    """Fire what is due on the instance at ``now``, then act on its open task as the
+    first person it waits for."""
+    from webapp.models import Task, TaskAssignee, Timer
+    from webapp.services import workflow as wf
+    from workflows.runtime import Action
+
+    for timer in db.session.scalars(select(Timer).where(
+            Timer.instance_id == instance.id, Timer.status == "pending",
+            Timer.fire_at <= now).order_by(Timer.fire_at)).all():
+        wf.perform(instance.id, Action("fire", timer=timer.key), None, now=now)
+        if timer.status == "pending":
+            timer.status, timer.fired_at = "fired", now
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance.id,
+                                                Task.status == "open", Task.kind != "timer"))
+    user_id = db.session.scalar(select(TaskAssignee.user_id).where(
+        TaskAssignee.task_id == task.id).order_by(TaskAssignee.user_id))
+    wf.perform(instance.id, Action(kind, task=task.key, data=data or {}),
+               db.session.get(User, user_id), now=now)
+
+
+def _served_duty(username, code, day, report, confirmed) -> int:
+    from datetime import datetime, time, timedelta
+
+    from webapp.models import DutySlot
+    from webapp.services.activities import CHINA, create_slot
+    from webapp.services.workflow import start_instance
+
+    station = unit_by_code(code)
+    # Early in January "40 days ago" is last year; the demo wants this year's progress.
+    start_of_year = datetime(datetime.now(CHINA).year, 1, 1, 9, tzinfo=CHINA)
+    starts = max(datetime.combine(day.date(), time(9), tzinfo=CHINA), start_of_year)
+    slot = db.session.scalar(select(DutySlot).where(DutySlot.station_id == station.id,
+                                                    DutySlot.starts_at == starts))
+    if slot is None:
+        slot = create_slot(station, starts, starts + timedelta(hours=8), 2)
+    instance = start_instance("station_master", find_user(username),
+                              {"station": station.id, "slot": slot.id, "phone": "13900139000",
+                               "skills": ["policy"]}, now=starts - timedelta(days=6))
+    _act(instance, starts + timedelta(minutes=5), "complete", {"arrival_note": "准时到岗"})
+    _act(instance, starts + timedelta(hours=8), "complete", report)
+    if confirmed:
+        _act(instance, starts + timedelta(days=1), "approve",
+             {"confirmed_hours": report["hours"]})
+    return 1
+
+
+def _wish(username, code, title, category, story, when, verified) -> None:
+    from datetime import timedelta
+
+    from webapp.services.workflow import start_instance
+
+    user = find_user(username)
+    data = {"title": title, "category": category, "story": story,
+            "station": unit_by_code(code).id, "contact_name": user.display_name.split()[-1],
+            "phone": "13800138123"}
+    if category == "goods":
+        data["budget"] = "60"
+    instance = start_instance("micro_wish", user, data, now=when)
+    if verified:
+        _act(instance, when + timedelta(hours=5), "approve")
+
+
+def _demand(username, code, category, text, when, stage) -> None:
+    from datetime import timedelta
+
+    from webapp.services.workflow import start_instance
+
+    instance = start_instance("worker_demand", find_user(username), {
+        "category": category, "station": unit_by_code(code).id, "description": text,
+        "phone": "13700137123"}, now=when)
+    if stage in ("dispatched", "acknowledged"):
+        _act(instance, when + timedelta(hours=20), "approve",
+             {"responsible_unit": unit_by_code("cq-yz-jfb").id,
+              "dispatch_note": "请尽快核实并答复职工。"})
+    if stage == "acknowledged":
+        _act(instance, when + timedelta(days=1, hours=4), "complete", {"handler_name": "赵丽"})

@@ -141,6 +141,15 @@ class FormRule:
     field: str | None = None
     line: int | None = None
 
+    @property
+    def record_names(self) -> frozenset[str]:
+        """The ``record.<field>.<attribute>`` names it reads (looked up by the engine)."""
+        return frozenset(n for n in self.check.names() if n.startswith("record."))
+
+
+# Field types whose value names a row with attributes (``record.<field>.<attribute>``).
+RECORD_TYPES = frozenset({"record", "slot", "station"})
+
 
 @dataclass(frozen=True)
 class FormSpec:
@@ -198,7 +207,10 @@ class _FormParser:
         if raw_rules is not None and not isinstance(raw_rules, list):
             self.log.add(line_of(data, "rules"), f"{self.where}: rules must be a list")
             raw_rules = None
-        rules = self._rules(raw_rules, names, {f.name for f in fields})
+        # Rules may also read attributes of this form's records (``record.slot.station``);
+        # the engine looks them up through its directory when it checks the form.
+        records = {f"record.{f.name}" for f in fields if f.type in RECORD_TYPES}
+        rules = self._rules(raw_rules, names, {f.name for f in fields}, records)
         return FormSpec(fields, rules)
 
     def _fields(self, raw: list) -> tuple[FieldSpec, ...]:
@@ -277,7 +289,8 @@ class _FormParser:
                          "depend on the field itself")
         return spec
 
-    def _rules(self, raw: Any, names: set[str], field_names: set[str]) -> tuple[FormRule, ...]:
+    def _rules(self, raw: Any, names: set[str], field_names: set[str],
+               records: set[str] = frozenset()) -> tuple[FormRule, ...]:
         if raw is None:
             return ()
         rules = []
@@ -287,13 +300,13 @@ class _FormParser:
                 self.log.add(line, f"{self.where}: each rule must be a mapping "
                              "{check: ..., message: ...}")
                 continue
-            rule = self._rule(item, line_of(item) or line, names, field_names)
+            rule = self._rule(item, line_of(item) or line, names, field_names, records)
             if rule is not None:
                 rules.append(rule)
         return tuple(rules)
 
     def _rule(self, item: dict, line: int | None, names: set[str],
-              field_names: set[str]) -> FormRule | None:
+              field_names: set[str], records: set[str]) -> FormRule | None:
         where = f"{self.where} rule"
         for key in set(item) - {"check", "message", "message_en", "field"}:
             self.log.add(line_of(item, key), f"{where}: unknown key '{key}'")
@@ -306,6 +319,8 @@ class _FormParser:
         if check is None or message is None:
             return None
         for name in sorted(check.names() - names):
+            if name.count(".") == 2 and name.rsplit(".", 1)[0] in records:
+                continue
             self.log.add(line_of(item, "check"), f"{where}: refers to unknown field '{name}'")
         return FormRule(check, message, reader.text("message_en"), field, line)
 

@@ -318,7 +318,8 @@ def typed(form: FormSpec, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def clean_form(form: FormSpec, data: Mapping[str, Any] | None,
-               base: Mapping[str, Any] | None = None
+               base: Mapping[str, Any] | None = None,
+               records: Callable[[str, str, Mapping[str, Any]], Any] | None = None
                ) -> tuple[dict[str, Any], dict[str, list[Message]]]:
     """Check ``data`` against ``form``: the cleaned values and the errors per field.
 
@@ -327,6 +328,9 @@ def clean_form(form: FormSpec, data: Mapping[str, Any] | None,
     person sees the simple problems first.  Errors of the whole form are under "".
     ``base`` is data already known (typed, e.g. the start form when a step form is
     filled): show_if and rules see it under ``form`` beneath this form's own values.
+    ``records(field, attribute, values)`` answers the ``record.<field>.<attribute>``
+    names rules read (the engine passes its directory's lookup); without it they are
+    null.
     """
     data = data or {}
     cleaned: dict[str, Any] = {}
@@ -345,11 +349,25 @@ def clean_form(form: FormSpec, data: Mapping[str, Any] | None,
             errors[spec.name] = [("此项必填", "This field is required")]
     if not errors:
         scope = {"form": {**(base or {}), **typed(form, visible)}}
+        scope["record"] = _records(form, visible, base, records)
         for rule in form.rules:
             if not rule.check.holds(scope):
                 errors.setdefault(rule.field or "", []).append(
                     (rule.message, rule.message_en or rule.message))
     return visible, errors
+
+
+def _records(form: FormSpec, visible: dict[str, Any], base: Mapping[str, Any] | None,
+             records) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    names = {n for rule in form.rules for n in rule.record_names}
+    if records is None or not names:
+        return found
+    values = {**(base or {}), **visible}
+    for name in names:
+        _, field_name, attribute = name.split(".")
+        found.setdefault(field_name, {})[attribute] = records(field_name, attribute, values)
+    return found
 
 
 def _visible(form: FormSpec, cleaned: dict[str, Any],

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from webapp.demo import USERS
+from webapp.demo import CITY_USERS, USERS
 from webapp.extensions import db
-from webapp.models import Membership, OrgUnit, Pairing, Station, User
+from webapp.models import Instance, Membership, OrgUnit, Pairing, Station, User
 
 
 def _counts():
@@ -19,9 +19,13 @@ def test_seed_demo_creates_the_chongqing_demo_and_is_idempotent(app, runner):
     assert result.exit_code == 0, result.output
     first = _counts()
     names = {u.username for u in db.session.scalars(select(User))}
-    assert names == {u.username for u in USERS}
-    assert {"渝中区总工会", "江北区总工会", "沙坪坝区总工会"} <= {
+    assert names == {u.username for u in USERS + CITY_USERS}
+    assert {"渝中区总工会", "江北区总工会", "沙坪坝区总工会", "九龙坡区总工会", "南岸区总工会",
+            "渝北区总工会", "巴南区总工会", "北碚区总工会"} <= {
         u.name for u in db.session.scalars(select(OrgUnit).where(OrgUnit.kind == "district"))}
+    assert db.session.scalar(select(func.count()).select_from(Station)) >= 66
+    # The city's life: the reports and the wall have something to show.
+    assert db.session.scalar(select(func.count()).select_from(Instance)) >= 20
     assert first[1] >= 3 and first[2] >= 1
 
     hash_before = db.session.scalar(select(User.password_hash).where(User.username == "admin"))

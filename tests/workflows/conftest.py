@@ -63,7 +63,7 @@ def build_directory() -> MemoryDirectory:
     d.add_record("retreat_batch", 1, ends_on="2025-07-01")
     d.set_capacity("retreat:1:7", 1)
     d.set_capacity("retreat:1:5", 1)
-    d.add_record("slot", 11, starts_at="2025-05-10T09:00:00")
+    d.add_record("slot", 11, starts_at="2025-05-10T09:00:00", station=5)
     d.set_capacity("slot:11", 2)
     return d
 

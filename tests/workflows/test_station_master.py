@@ -78,3 +78,15 @@ def test_no_withdrawal_once_on_duty(sign_up):
     d = on_duty(sign_up())
     with pytest.raises(NotAllowed):
         d.act("withdraw", "vol1")
+
+
+def test_the_slot_must_be_one_of_the_chosen_stations(drive, shipped):
+    d = drive(shipped("station_master"))
+    d.directory.add_record("slot", 12, starts_at="2025-05-10T09:00:00", station=6)  # elsewhere
+    with pytest.raises(InvalidInput) as err:
+        d.start("vol1", {**SIGNUP, "slot": 12})
+    assert err.value.field_messages("zh") == {"slot": ["所选时段不属于所选驿站，请重新选择"]}
+    with pytest.raises(InvalidInput):
+        d.start("vol1", {**SIGNUP, "slot": 99})  # no such slot: not this station's either
+    d.start("vol1", SIGNUP)
+    assert d.current == ("wait_duty",)

@@ -122,3 +122,47 @@ def redrive(delivery_id: int):
         db.session.commit()
         flash(_("已重新发送。"), "success")
     return redirect(url_for("admin.deliveries"))
+
+
+@bp.route("/stations/import", methods=["GET", "POST"])
+@roles_required("platform_admin", "city_admin")
+def import_stations():
+    """Upload a CSV of stations: a report of every row; saved unless it is a dry run."""
+    from flask import flash
+    from flask_babel import gettext as _
+
+    from webapp.admin.forms import StationImportForm
+    from webapp.database import write_lock
+    from webapp.i18n import current_locale_short
+    from webapp.services.station_import import COLUMNS, StationFileError, import_stations as run
+
+    form = StationImportForm()
+    report = None
+    if form.validate_on_submit():
+        data = form.file.data.read()
+        try:
+            with write_lock():
+                report = run(data, current_user, dry_run=form.dry_run.data)
+        except StationFileError as exc:
+            db.session.rollback()
+            form.file.errors.append(exc.message(current_locale_short()))
+        else:
+            db.session.commit()
+            if not report.dry_run and report.created + report.updated:
+                flash(_("已保存 %(n)s 个驿站。", n=len(report.created) + len(report.updated)),
+                      "success")
+    return render_template("admin/stations_import.html", form=form, report=report,
+                           columns=COLUMNS), (422 if form.errors else 200)
+
+
+@bp.route("/stations/import/example.csv")
+@roles_required("platform_admin", "city_admin")
+def stations_template():
+    """A few rows of the demo file, as a starting point (UTF-8 with BOM for Excel)."""
+    from flask import Response
+
+    from webapp.demo import CITY_STATIONS_CSV
+
+    lines = CITY_STATIONS_CSV.read_text(encoding="utf-8").splitlines()[:4]
+    return Response("\ufeff" + "\n".join(lines) + "\n", mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=stations-example.csv"})

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from workflows import values
 from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
 from workflows.fields import FormSpec
+from workflows.rules import record_source
 
 if TYPE_CHECKING:
     from workflows.runtime import Action, Run
@@ -48,7 +49,15 @@ def checked_form(run: Run, form: FormSpec, data: Mapping[str, Any] | None,
     if data is not None and not isinstance(data, Mapping):
         raise InvalidInput("表单数据格式不正确", "The form data is not a mapping")
     known = values.typed(run.spec.all_forms, run.data) if base is None else base
-    cleaned, errors = values.clean_form(form, data or {}, known)
+
+    def records(field_name: str, attribute: str, current: Mapping[str, Any]) -> Any:
+        spec = form.field(field_name) or run.spec.fields.get(field_name)
+        source = record_source(spec) if spec is not None else None
+        value = current.get(field_name, run.data.get(field_name))
+        found = run.directory.record(source, value) if source and value is not None else None
+        return found.get(attribute) if found else None
+
+    cleaned, errors = values.clean_form(form, data or {}, known, records)
     if errors:
         raise InvalidInput(field_errors=errors)
     return cleaned

@@ -1,0 +1,177 @@
+"""Importing stations from CSV: the report, encodings, scope, the CLI and the upload page."""
+from __future__ import annotations
+
+import io
+import time
+
+from sqlalchemy import func, select
+
+from tests.webapp.test_pages import login  # noqa: F401
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp import demo as demo_data
+from webapp.extensions import db
+from webapp.models import Station
+from webapp.services.org import unit_by_code
+from webapp.services.station_import import StationFileError, import_stations
+from webapp.services.users import find_user
+
+HEADER = "code,name,district,parent,address,landmark,hours,water,toilet,microwave," \
+         "charging_piles,car_parking,motorcycle_parking,open\n"
+
+
+def csv_bytes(*rows: str, header: str = HEADER, encoding: str = "utf-8") -> bytes:
+    return (header + "\n".join(rows) + "\n").encode(encoding)
+
+
+GOOD = "t-1,杨家坪测试驿站,九龙坡区,,九龙坡区杨家坪正街1号,步行街,08:00-20:00,是,有,0,4,2,10,是"
+
+
+def test_valid_rows_import_and_bad_rows_are_reported_with_line_and_reason(demo):
+    data = csv_bytes(
+        GOOD,
+        ",没有编码的驿站,渝中区,,,,,,,,,,,",
+        "t-2,,渝中区,,,,,,,,,,,",
+        "t-3,未知区县驿站,火星区,,,,,,,,,,,",
+        "t-4,坏数字驿站,江北区,,,,,,,,abc,-1,,",
+        "t-1,重复编码驿站,江北区,,,,,,,,,,,",
+        "t-5,坏开关驿站,江北区,,,,,也许,,,,,,",
+        "cq-yz,编码被占用,渝中区,,,,,,,,,,,",
+        "t-6,上级不对,江北区,cq-yz-jfb,,,,,,,,,,",
+        "t-7,观音桥第二驿站,江北区总工会,cq-jb-gyq,江北区建新东路2号,,,,,,,,,",
+    )
+    report = import_stations(data, None)
+    db.session.commit()
+    assert report.rows == 10 and report.created == ["t-1", "t-7"]
+    reasons = {p.line: p.text("zh") for p in report.rejected}
+    assert "缺少编码" in reasons[3]
+    assert "缺少名称" in reasons[4]
+    assert "未知的区县“火星区”" in reasons[5]
+    assert "充电桩" in reasons[6] and "汽车车位" in reasons[6] and "abc" in reasons[6]
+    assert "编码与第 2 行重复" in reasons[7]
+    assert "“是”或“否”" in reasons[8]
+    assert "不是驿站" in reasons[9]
+    assert "不是江北区总工会下的街道或企业工会" in reasons[10]
+    assert "duplicate code (line 2)" in {p.line: p.text("en") for p in report.rejected}[7]
+    station = db.session.get(Station, unit_by_code("t-1").id)
+    assert (station.district.code, station.has_toilet, station.has_microwave,
+            station.charging_piles, station.car_parking, station.is_open) == (
+        "cq-jlp", True, False, 4, 2, True)
+    assert unit_by_code("t-7").parent.code == "cq-jb-gyq"
+    assert unit_by_code("t-3") is None and unit_by_code("t-4") is None
+
+
+def test_import_again_updates_what_changed_and_counts_the_rest(demo):
+    import_stations(csv_bytes(GOOD, "t-9,另一个驿站,渝北区,,,,,,,,,,,"), None)
+    db.session.commit()
+    changed = GOOD.replace(",0,4,2,10,是", ",0,8,2,10,否")
+    report = import_stations(csv_bytes(changed, "t-9,另一个驿站,渝北区,,,,,,,,,,,"), None)
+    db.session.commit()
+    assert (report.created, report.updated, report.unchanged) == ([], ["t-1"], ["t-9"])
+    station = db.session.get(Station, unit_by_code("t-1").id)
+    assert station.charging_piles == 8 and not station.is_open
+    moved = import_stations(csv_bytes(GOOD.replace("九龙坡区,", "南岸区,")), None)
+    assert "不能更改" in moved.rejected[0].text("zh")
+
+
+def test_a_dry_run_reports_the_same_and_saves_nothing(demo):
+    report = import_stations(csv_bytes(GOOD, "t-2,,渝中区,,,,,,,,,,,"), None, dry_run=True)
+    db.session.commit()
+    assert report.created == ["t-1"] and len(report.rejected) == 1
+    assert unit_by_code("t-1") is None
+
+
+def test_bom_gbk_chinese_headers_and_unreadable_files(demo):
+    chinese = "编码,名称,区县,充电桩,备注\n"
+    row = "t-gbk,南坪测试驿站,南岸区,3,随便写\n"
+    for data, encoding in ((b"\xef\xbb\xbf" + (chinese + row).encode(), "UTF-8 (BOM)"),
+                           ((chinese + row).encode("gbk"), "GBK"),
+                           ((chinese + row).encode("utf-16"), "UTF-16")):
+        report = import_stations(data, None, dry_run=True)
+        assert (report.encoding, report.created, report.ignored_columns) == (
+            encoding, ["t-gbk"], ["备注"])
+    tab = import_stations((chinese + row).replace(",", "\t").encode(), None, dry_run=True)
+    assert tab.created == ["t-gbk"]
+    for bad, words in ((b"\xff\xfe\x00\xd8" + b"\x00" * 3, "UTF-16"),
+                       (b"\x81\x30\x81", "另存为 CSV UTF-8"),
+                       (b"", "文件是空的"),
+                       ("名称,地址\n甲,乙\n".encode(), "编码（code）")):
+        try:
+            import_stations(bad, None)
+        except StationFileError as exc:
+            assert words in exc.zh, exc.zh
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_a_city_admin_imports_only_into_their_city(demo, make_unit):
+    other_city = make_unit("sc", "city", name="四川省成都市总工会")
+    make_unit("sc-jj", "district", other_city, name="锦江区总工会")
+    admin = find_user("city_admin")
+    report = import_stations(csv_bytes("t-sc,春熙路驿站,锦江区,,,,,,,,,,,", GOOD), admin)
+    assert report.created == ["t-1"]
+    assert "未知的区县“锦江区”" in report.rejected[0].text("zh")
+
+
+def test_cli_import_and_dry_run(demo, runner, tmp_path):
+    path = tmp_path / "stations.csv"
+    path.write_bytes(csv_bytes(GOOD, "t-2,,渝中区,,,,,,,,,,,"))
+    dry = runner.invoke(args=["stations", "import", str(path), "--dry-run"])
+    assert dry.exit_code == 1 and "Dry run: nothing was saved" in dry.output
+    assert "line 3 t-2: missing name" in dry.output
+    assert unit_by_code("t-1") is None
+    real = runner.invoke(args=["stations", "import", str(path), "--lang", "zh"])
+    assert "新增 1" in real.output
+    assert "第 3 行 t-2: 缺少名称" in real.output
+    db.session.expire_all()
+    assert unit_by_code("t-1") is not None
+    path.write_bytes(b"\x81\x30\x81")
+    broken = runner.invoke(args=["stations", "import", str(path)])
+    assert broken.exit_code == 1 and "CSV UTF-8" in broken.output
+
+
+def test_the_upload_page(login, demo):
+    assert login("yuzhong_admin").get("/admin/stations/import").status_code == 403
+    client = login("city_admin")
+    page = client.get("/admin/stations/import").get_data(as_text=True)
+    assert "charging_piles" in page and "试导入" in page
+    data = csv_bytes(GOOD, "t-2,,渝中区,,,,,,,,,,,", encoding="gbk")
+    dry = client.post("/admin/stations/import", data={
+        "file": (io.BytesIO(data), "驿站.csv"), "dry_run": "y"},
+        content_type="multipart/form-data").get_data(as_text=True)
+    assert "没有保存任何数据" in dry and "新增 1" in dry and "缺少名称" in dry and "GBK" in dry
+    assert unit_by_code("t-1") is None
+    saved = client.post("/admin/stations/import", data={
+        "file": (io.BytesIO(data), "驿站.csv")}, content_type="multipart/form-data")
+    assert "已保存 1 个驿站" in saved.get_data(as_text=True)
+    db.session.expire_all()
+    assert unit_by_code("t-1") is not None
+    missing = client.post("/admin/stations/import", data={}, content_type="multipart/form-data")
+    assert missing.status_code == 422 and "请选择要导入的 CSV 文件" in missing.get_data(as_text=True)
+    broken = client.post("/admin/stations/import", data={
+        "file": (io.BytesIO(b"\x81\x30\x81"), "x.csv")}, content_type="multipart/form-data")
+    assert broken.status_code == 422 and "CSV UTF-8" in broken.get_data(as_text=True)
+    client.post("/auth/locale", data={"locale": "en"})
+    english = client.post("/admin/stations/import", data={
+        "file": (io.BytesIO(data), "s.csv"), "dry_run": "y"},
+        content_type="multipart/form-data").get_data(as_text=True)
+    assert "missing name" in english
+    example = client.get("/admin/stations/import/example.csv")
+    assert example.data.startswith(b"\xef\xbb\xbfcode,name,district")
+
+
+def test_the_city_demo_stations_load_quickly_and_once(demo):
+    started = time.perf_counter()
+    added = demo_data.seed_city_stations()
+    elapsed = time.perf_counter() - started
+    db.session.commit()
+    print(f"\n64 demo stations through the importer: {elapsed:.2f} s")
+    assert added >= 60
+    count = db.session.scalar(select(func.count()).select_from(Station))
+    assert count == 6 + added
+    assert demo_data.seed_city_stations() == 0
+    closed = db.session.scalar(select(func.count()).select_from(Station).where(
+        Station.is_open.is_(False)))
+    assert closed >= 2
+    districts = {s.district.name for s in db.session.scalars(select(Station))}
+    assert {"渝中区总工会", "九龙坡区总工会", "南岸区总工会", "渝北区总工会", "巴南区总工会",
+            "北碚区总工会"} <= districts
