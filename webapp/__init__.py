@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.auth import bp as auth_bp
     from webapp.main import bp as main_bp
     from webapp.processes import bp as processes_bp
+    from webapp.retreat import bp as retreat_bp
     from webapp.notifications import bp as notifications_bp
     from webapp.reports import bp as reports_bp
     from webapp.stations import bp as stations_bp
@@ -107,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(stations_bp)
+    app.register_blueprint(retreat_bp)
     app.register_blueprint(reports_bp, url_prefix="/reports")
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")

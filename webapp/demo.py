@@ -178,7 +178,8 @@ def seed_activities() -> int:
     from datetime import datetime, time, timedelta
 
     from webapp.models import Course, DutySlot, RetreatBatch, RetreatQuota
-    from webapp.services.activities import CHINA, allocate_quota, create_course, create_slot
+    from webapp.services.activities import CHINA, create_course, create_slot
+    from webapp.services.quotas import allocate_quota
 
     added = 0
     today = datetime.now(CHINA).date()

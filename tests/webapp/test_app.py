@@ -105,3 +105,13 @@ def test_schema_comes_from_migrations(app):
     from webapp.extensions import db
 
     assert "alembic_version" in inspect(db.engine).get_table_names()
+
+
+def test_templates_carry_no_inline_styles_the_csp_would_block():
+    """style-src 'self' blocks style="…" attributes: a width set that way never shows."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "webapp" / "templates"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.html")
+                 if 'style="' in p.read_text(encoding="utf-8")]
+    assert not offenders

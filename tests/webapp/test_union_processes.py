@@ -175,7 +175,7 @@ def test_retreat_nomination_through_the_approval_chain(login, demo):
 
 def test_retreat_quota_of_a_unit_is_enforced(login, demo):
     batch = db.session.scalar(select(RetreatBatch))
-    from webapp.services.activities import allocate_quota
+    from webapp.services.quotas import allocate_quota
 
     allocate_quota(batch, unit_by_code("cq-yz-logistics"), 1)  # only one place now
     db.session.commit()
@@ -190,7 +190,7 @@ def test_retreat_quota_of_a_unit_is_enforced(login, demo):
 
 
 def test_quotas_never_exceed_the_level_above(demo):
-    from webapp.services.activities import QuotaError, allocate_quota, return_unused_quota
+    from webapp.services.quotas import QuotaError, allocate_quota, return_unused_quota
 
     batch = db.session.scalar(select(RetreatBatch))
     # The city holds 40: 江北 12 and 沙坪坝 10 leave at most 18 for 渝中.

@@ -37,6 +37,8 @@ CAPABILITIES: tuple[Capability, ...] = (
                _l("查看您负责范围内的各级工会、党支部和驿站。"), ADMIN_ROLES),
     Capability("admin.users", _l("人员与角色"),
                _l("查看您负责范围内的人员及其在各单位的角色。"), ADMIN_ROLES),
+    Capability("retreat.index", _l("疗休养名额"),
+               _l("查看各级疗休养名额的下拨和使用，向下级下拨、退回未用名额。"), ADMIN_ROLES),
     Capability("reports.five_ones_index", _l("“五个一”进度"),
                _l("各党支部本年度一日站长“五个一”完成情况。"),
                frozenset({"branch_secretary", "unit_admin", "district_admin", "city_admin",

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import (CapacityResource, Course, DutySlot, OrgUnit, RetreatBatch,
-                           RetreatQuota, Station)
+from webapp.models import CapacityResource, Course, DutySlot, OrgUnit, RetreatBatch, Station
 from webapp.services.choices import RECORD_CHOICES
 from webapp.services.directory import RECORD_SOURCES
 
@@ -17,7 +16,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class QuotaError(ValueError):
-    """A quota that would hand out more places than the level above holds."""
+    """A capacity below the places already taken."""
 
 
 def _set_capacity(key: str, capacity: int) -> None:
@@ -47,64 +46,6 @@ def create_slot(station: OrgUnit, starts_at: datetime, ends_at: datetime, capaci
     db.session.flush()
     _set_capacity(f"slot:{slot.id}", capacity)
     return slot
-
-
-def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int) -> RetreatQuota:
-    """Give ``unit`` ``amount`` places of ``batch``, taken from what its parent holds.
-
-    The city's own quota may not exceed the batch; every other unit's children together
-    may not exceed the unit's own quota.  The unit's nominations use the places through
-    the capacity resource ``retreat:<batch>:<unit>``.
-    """
-    if amount < 0:
-        raise QuotaError("a quota cannot be negative")
-    quota = db.session.scalar(select(RetreatQuota).where(
-        RetreatQuota.batch_id == batch.id, RetreatQuota.unit_id == unit.id).with_for_update())
-    siblings = select(func.coalesce(func.sum(RetreatQuota.amount), 0)).join(
-        OrgUnit, OrgUnit.id == RetreatQuota.unit_id).where(RetreatQuota.batch_id == batch.id)
-    if unit.id == batch.owner_unit_id:
-        limit = batch.capacity
-        used = 0
-    else:
-        parent = db.session.scalar(select(RetreatQuota).where(
-            RetreatQuota.batch_id == batch.id, RetreatQuota.unit_id == unit.parent_id)
-            .with_for_update())
-        if parent is None:
-            raise QuotaError("the level above has no quota of this batch to hand down")
-        limit = parent.amount
-        used = db.session.scalar(siblings.where(OrgUnit.parent_id == unit.parent_id,
-                                                OrgUnit.id != unit.id))
-    if used + amount > limit:
-        raise QuotaError(f"only {limit - used} places are left to hand down")
-    handed_down = db.session.scalar(siblings.where(OrgUnit.parent_id == unit.id))
-    if amount < handed_down:
-        raise QuotaError(f"{handed_down} places are already handed down below this unit")
-    if quota is None:
-        quota = RetreatQuota(batch=batch, unit=unit, amount=amount)
-        db.session.add(quota)
-    else:
-        quota.amount = amount
-    _set_capacity(f"retreat:{batch.id}:{unit.id}", amount - handed_down)
-    db.session.flush()
-    return quota
-
-
-def return_unused_quota(batch: RetreatBatch, unit: OrgUnit) -> int:
-    """Give back the places a unit did not use (nor hand down); returns how many."""
-    quota = db.session.scalar(select(RetreatQuota).where(
-        RetreatQuota.batch_id == batch.id, RetreatQuota.unit_id == unit.id).with_for_update())
-    if quota is None:
-        return 0
-    resource = db.session.get(CapacityResource, f"retreat:{batch.id}:{unit.id}",
-                              with_for_update=True)
-    unused = (resource.capacity or 0) - resource.granted if resource else 0
-    if unused <= 0:
-        return 0
-    quota.amount -= unused
-    db.session.execute(update(CapacityResource).where(CapacityResource.key == resource.key)
-                       .values(capacity=CapacityResource.capacity - unused))
-    db.session.flush()
-    return unused
 
 
 # ------------------------------------------------------------------ engine records
