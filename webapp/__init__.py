@@ -60,7 +60,7 @@ def _ensure_secret_key(app: Flask, env: str) -> None:
 
 def _init_database(app: Flask) -> None:
     from webapp import database
-    from webapp.services import activities  # noqa: F401  (registers record sources)
+    from webapp.services import activities, training  # noqa: F401  (register record sources)
 
     database.init_app(app)
 
@@ -94,12 +94,14 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.notifications import bp as notifications_bp
     from webapp.stations import bp as stations_bp
     from webapp.tasks import bp as tasks_bp
+    from webapp.training import bp as training_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(processes_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(stations_bp)
+    app.register_blueprint(training_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
