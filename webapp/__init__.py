@@ -60,7 +60,7 @@ def _ensure_secret_key(app: Flask, env: str) -> None:
 
 def _init_database(app: Flask) -> None:
     from webapp import database
-    from webapp.services import activities  # noqa: F401  (registers record sources)
+    from webapp.services import activities, training  # noqa: F401  (register record sources)
 
     database.init_app(app)
 
@@ -102,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.reports import bp as reports_bp
     from webapp.stations import bp as stations_bp
     from webapp.tasks import bp as tasks_bp
+    from webapp.training import bp as training_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(processes_bp)
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(stations_bp)
     app.register_blueprint(retreat_bp)
     app.register_blueprint(reports_bp, url_prefix="/reports")
+    app.register_blueprint(training_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp)

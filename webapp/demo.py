@@ -158,13 +158,45 @@ def _ensure_pairing(branch_code: str, station_code: str) -> int:
 
 
 # (title, kind, unit code, venue, sessions, capacity, requires approval, days from today:
-#  registration opens, closes, course starts, ends)
+#  registration opens, closes, course starts, ends; occupations it is for (none: anyone),
+#  (youngest, oldest) age)
 COURSES = [
-    ("电工技能提升班", "电工", "cq-yz-jfb", "渝中区职工服务中心三楼", 10, 30, False, (-20, 20, 25, 40)),
-    ("育婴员（初级）培训", "育婴", "cq-yz-jfb", "解放碑职工之家", 8, 20, True, (-10, 25, 30, 45)),
-    ("电商直播带货实训", "电商", "cq-yz-jfb", "重庆市职工大学", 6, 40, False, (-5, 30, 35, 42)),
-    ("骑手交通安全与应急救护", "安全", "cq-yz-jfb", "解放碑户外劳动者驿站", 2, 25, False, (-3, 10, 12, 13)),
+    ("电工技能提升班", "电工", "cq-yz-jfb", "渝中区职工服务中心三楼", 10, 30, False, (-20, 20, 25, 40),
+     (), (18, 60)),
+    ("育婴员（初级）培训", "育婴", "cq-yz-jfb", "解放碑职工之家", 8, 20, True, (-10, 25, 30, 45),
+     (), (18, 55)),
+    ("电商直播带货实训", "电商", "cq-yz-jfb", "重庆市职工大学", 6, 40, False, (-5, 30, 35, 42),
+     (), (None, None)),
+    ("骑手交通安全与应急救护", "安全", "cq-yz-jfb", "解放碑户外劳动者驿站", 2, 25, False, (-3, 10, 12, 13),
+     ("delivery", "courier"), (None, None)),
+    ("网约车驾驶员安全行车培训", "驾驶安全", "cq-yz-jfb", "渝中区职工服务中心二楼", 3, 30, False,
+     (-2, 15, 18, 20), ("ride_hailing",), (21, 60)),
+    # Under way: registration closed, half the sessions held, attendance being kept.
+    ("外卖快递骑手职业技能提升班", "配送", "cq-yz-jfb", "解放碑户外劳动者驿站", 6, 20, False,
+     (-30, -8, -6, 8), ("delivery", "courier"), (None, None)),
 ]
+RUNNING_COURSE = "外卖快递骑手职业技能提升班"
+# Who registered for the running course (username, occupation, phone, id card) and the
+# sessions they missed so far (1-based).
+TRAINEES = [("rider1", "delivery", "13800138000", "500103199003071239", ()),
+            ("courier1", "courier", "13900139000", "500103199206114569", (2,))]
+
+
+def course_schedule(starts, ends, sessions: int, kind: str):
+    """Evening classes (19:00-21:00) spread evenly from the first day to the last."""
+    from datetime import datetime, time, timedelta
+
+    from webapp.services.activities import CHINA
+
+    span = (ends - starts).days
+    out = []
+    for i in range(sessions):
+        day = starts + timedelta(days=round(i * span / max(sessions - 1, 1)))
+        begin = datetime.combine(day, time(19), tzinfo=CHINA)
+        out.append((begin, begin + timedelta(hours=2), f"{kind} 第{i + 1}讲"))
+    return out
+
+
 # (station code, days from today, capacity)
 SLOTS = [("st-jfb", d, 2) for d in (3, 4, 5, 10, 11)] + [("st-gyq", d, 2) for d in (3, 6, 9)] + [
     ("st-dp", 7, 1)]
@@ -173,8 +205,9 @@ QUOTAS = [("cq", 40), ("cq-yz", 15), ("cq-jb", 12), ("cq-spb", 10), ("cq-yz-jfb"
           ("cq-yz-logistics", 3), ("cq-jb-gyq", 5), ("cq-jb-ridehail", 2)]
 
 
-def seed_activities() -> int:
-    """Courses, duty slots and a retreat batch with quotas, dated from today."""
+def seed_activities(registrations: bool = True) -> int:
+    """Courses, duty slots and a retreat batch with quotas, dated from today; with
+    ``registrations``, the running course's trainees and the attendance kept so far."""
     from datetime import datetime, time, timedelta
 
     from webapp.models import Course, DutySlot, RetreatBatch, RetreatQuota
@@ -183,15 +216,20 @@ def seed_activities() -> int:
 
     added = 0
     today = datetime.now(CHINA).date()
-    for title, kind, unit, venue, sessions, capacity, approval, days in COURSES:
+    for (title, kind, unit, venue, sessions, capacity, approval, days, occupations,
+         (youngest, oldest)) in COURSES:
         if db.session.scalar(select(Course).where(Course.title == title)):
             continue
         opens, closes, starts, ends = (today + timedelta(days=d) for d in days)
         create_course(title=title, kind=kind, unit=unit_by_code(unit), venue=venue,
-                      sessions=sessions, capacity=capacity, requires_approval=approval,
+                      capacity=capacity, requires_approval=approval,
                       opens_on=opens, closes_on=closes, starts_on=starts, ends_on=ends,
+                      schedule=course_schedule(starts, ends, sessions, kind),
+                      occupations=occupations, min_age=youngest, max_age=oldest,
                       description=f"{kind}方向免费技能培训，共 {sessions} 次课。")
         added += 1
+    if registrations:
+        added += _seed_trainees()
     for code, day, capacity in SLOTS:
         station = unit_by_code(code)
         starts = datetime.combine(today + timedelta(days=day), time(9), tzinfo=CHINA)
@@ -217,6 +255,40 @@ def seed_activities() -> int:
                                                             RetreatQuota.unit_id == unit.id)):
             allocate_quota(batch, unit, amount)
             added += 1
+    return added
+
+
+def _seed_trainees() -> int:
+    """Register the demo workers for the running course (as on a day its registration
+    was open) and mark the sessions held so far; needs the published definitions."""
+    from datetime import datetime, time, timedelta
+
+    from webapp.models import Course, Instance, ProcessDefinition
+    from webapp.services import training, workflow
+    from webapp.services.activities import CHINA
+    from webapp.services.users import find_user
+
+    if db.session.scalar(select(ProcessDefinition).where(
+            ProcessDefinition.key == "training_registration")) is None:
+        return 0
+    course = db.session.scalar(select(Course).where(Course.title == RUNNING_COURSE))
+    when = datetime.combine(course.opens_on + timedelta(days=1), time(10), tzinfo=CHINA)
+    organiser = find_user("unit_admin")
+    added, ticked = 0, set()
+    held = training.held_sessions(course)
+    for username, occupation, phone, id_card, missed in TRAINEES:
+        user = find_user(username)
+        instance = db.session.scalar(select(Instance).where(
+            Instance.process_key == "training_registration", Instance.applicant_id == user.id,
+            Instance.unique_key == f"course:{course.id}"))
+        if instance is None:
+            instance = workflow.start_instance("training_registration", user, {
+                "course": course.id, "occupation": occupation, "phone": phone,
+                "id_card": id_card, "motivation": "想多学一门手艺"}, now=when)
+            added += 1
+        ticked |= {(s.id, instance.id) for n, s in enumerate(held, start=1) if n not in missed}
+    if added:
+        training.save_register(course, organiser, ticked)
     return added
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from workflows.errors import (AlreadyDecided, Conflict, InvalidInput, NotAllowed, NotFound)
 from workflows.kinds import kind_of
 from workflows.kinds import claim as claiming
-from workflows.kinds.common import checked_form, comment_of, require_assignee
+from workflows.kinds.common import check_start, checked_form, comment_of, require_assignee
 from workflows.kinds.reserve import ReserveKind
 from workflows.rules import PersonRule, is_eligible
 from workflows.runtime import SYSTEM, Action, Run
@@ -88,6 +88,7 @@ class Resubmit(Handler):
         cleaned = checked_form(run, run.spec.start.form, merged, base={})
         _check_fixed_fields(run, cleaned)
         changes = run.merge_data(cleaned)
+        check_start(run)
         comment = (action.comment or "").strip() or None
         run.decide(task, "resubmit", comment)
         run.close_task(task, "resubmitted")

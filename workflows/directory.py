@@ -88,3 +88,7 @@ class Directory(Protocol):
 
     def calendar(self) -> WorkCalendar:
         """Holidays and make-up working days, for durations in working days."""
+
+    def attendance(self, register: str, instance_id: InstanceId) -> tuple[int, int] | None:
+        """(sessions attended, sessions held) of an instance in a register such as
+        "course:12", or None when there is no such register."""

@@ -18,7 +18,7 @@ from workflows.actions import HANDLERS, STEP_TASK_ACTIONS
 from workflows.directory import Directory
 from workflows.errors import (Conflict, DefinitionError, InvalidInput, NotAllowed, StateError,
                               WorkflowError)
-from workflows.kinds.common import checked_form, comment_of
+from workflows.kinds.common import check_start, checked_form, comment_of
 from workflows.rules import eligible_any, uses_applicant_unit
 from workflows.runtime import SYSTEM, Action, Run
 from workflows.spec import ProcessSpec
@@ -49,6 +49,7 @@ def start(spec: ProcessSpec, applicant: Hashable, data: Mapping[str, Any] | None
     permit_start(run)
     cleaned = checked_form(run, spec.start.form, data, base={})
     run.data.update(cleaned)
+    check_start(run)
     unique_key = spec.start.unique.render(run.lookup_name) if spec.start.unique else None
     _check_active(spec, applicant, unique_key, directory)
     run.log("submit", changes={k: [None, v] for k, v in cleaned.items() if v is not None})

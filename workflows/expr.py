@@ -208,6 +208,24 @@ def _fn_year(value: Any) -> int | None:
     return day.year if day is not None else None
 
 
+def _birth_date(value: Any) -> date | None:
+    """A date, or the birth date inside an 18-digit resident ID (digits 7-14)."""
+    if isinstance(value, str) and len(value) == 18 and value[:17].isdigit():
+        try:
+            return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+        except ValueError:
+            return None
+    return _day(value)
+
+
+def _fn_age(value: Any, now: Any = None) -> int | None:
+    """Whole years from a birth date (or a resident ID's) to ``now``."""
+    born, today = _birth_date(value), _day(now)
+    if born is None or today is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
 def _fn_number(value: Any) -> Any:
     return _as_number(value)
 
@@ -226,6 +244,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int, bool]] = {
     "year": (_fn_year, 1, 1, False),
     "days_since": (_fn_days_since, 1, 2, True),
     "days_until": (_fn_days_until, 1, 2, True),
+    "age": (_fn_age, 1, 2, True),
 }
 
 

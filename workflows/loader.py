@@ -18,15 +18,16 @@ from workflows.graph import edges, reachable_from, reaches_an_end
 from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
 from workflows.problems import Problem, ProblemLog
 from workflows.rules import PersonRule, parse_rule
-from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartSpec, StepSpec,
-                            Timeout, status_label)
+from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartCheck, StartSpec,
+                            StepSpec, Template, Timeout, status_label)
 from workflows.yamlio import line_of, load_yaml, plain
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "start",
                       "steps", "ends"})
 START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
-                        "withdraw"})
+                        "withdraw", "checks"})
+CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
 STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "form", "next", "sla",
                        "timeout", "notify", "withdraw"})
 SLA_KEYS = frozenset({"remind_after", "escalate_after", "escalate_to"})
@@ -225,7 +226,47 @@ class _Parser:
                 value = key == "withdraw"
             flags[key] = value
         return StartSpec(who, form, first, flags["one_active_per_applicant"], unique,
-                         flags["withdraw"])
+                         flags["withdraw"], self._checks(raw, form))
+
+    def _checks(self, raw: Mapping, form: FormSpec) -> tuple[StartCheck, ...]:
+        items = raw.get("checks")
+        if items is None:
+            return ()
+        if not isinstance(items, list):
+            self.log.add(line_of(raw, "checks"), "start: 'checks' must be a list of "
+                         "{check: ..., message: ...}")
+            return ()
+        reader = StepReader(raw, self.log, "start", "start", self.fields)
+        reader.where = "start checks"
+        checks = []
+        for index, item in enumerate(items):
+            line = line_of(items, index)
+            if not isinstance(item, dict) or "check" not in item \
+                    or not isinstance(item.get("message"), str):
+                self.log.add(line, "start checks: each needs 'check' (a condition) and "
+                             "'message'")
+                continue
+            for key in sorted(set(item) - CHECK_KEYS):
+                self.log.add(line_of(item, key), f"start checks: unknown key '{key}'")
+            check = reader.expression(item["check"], line_of(item, "check") or line, "check")
+            messages = []
+            for key in ("message", "message_en"):
+                text = item.get(key)
+                if text is not None and not isinstance(text, str):
+                    self.log.add(line_of(item, key), f"start checks: '{key}' must be text")
+                    text = None
+                template = Template(text) if text else None
+                if template is not None:
+                    reader.check_names(template.names(), line_of(item, key) or line, key)
+                messages.append(template)
+            field = item.get("field")
+            if field is not None and form.field(field) is None:
+                self.log.add(line_of(item, "field"),
+                             f"start checks: field '{field}' is not in the start form")
+                field = None
+            if check is not None:
+                checks.append(StartCheck(check, messages[0], messages[1], field, line))
+        return tuple(checks)
 
     def _who(self, raw: Mapping) -> tuple[PersonRule, ...]:
         value = raw.get("who")

@@ -28,6 +28,9 @@ class MemoryDirectory:
         self.active: dict[Hashable, tuple[str, Hashable, str | None]] = {}
         self.holidays: set[date] = set()
         self.workdays: set[date] = set()
+        # register → total sessions, and (register, instance) → sessions attended
+        self.sessions: dict[str, int] = {}
+        self.attended: dict[tuple[str, Hashable], int] = {}
 
     # ---------------------------------------------------------------- building
     def add_unit(self, unit_id: Hashable, code: str, kind: str, parent: Hashable | None = None,
@@ -144,3 +147,8 @@ class MemoryDirectory:
 
     def calendar(self) -> WorkCalendar:
         return WorkCalendar(frozenset(self.holidays), frozenset(self.workdays))
+
+    def attendance(self, register: str, instance_id: Hashable) -> tuple[int, int] | None:
+        if register not in self.sessions:
+            return None
+        return self.attended.get((register, instance_id), 0), self.sessions[register]

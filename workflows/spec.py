@@ -101,6 +101,19 @@ class EndSpec:
 
 
 @dataclass(frozen=True)
+class StartCheck:
+    """A condition the start data must meet, which (unlike a form rule) may read records:
+    e.g. that the applicant is eligible for the course they chose.  The messages are
+    templates, so they can say what the record asks (``{record.course.age_range}``)."""
+
+    check: Any  # workflows.expr.Expr
+    message: Template
+    message_en: Template | None = None
+    field: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class StartSpec:
     who: tuple[PersonRule, ...]
     form: FormSpec = FormSpec()
@@ -108,6 +121,7 @@ class StartSpec:
     one_active_per_applicant: bool = False
     unique: Template | None = None
     withdraw: bool = True
+    checks: tuple[StartCheck, ...] = ()
 
 
 @dataclass(frozen=True)

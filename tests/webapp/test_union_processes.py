@@ -55,37 +55,6 @@ def drive(login, instance_id: int, answers: dict, *, max_steps: int = 20) -> Ins
     raise AssertionError("the instance did not end")
 
 
-def test_training_registration_to_certificate(login, demo):
-    course = db.session.scalar(select(Course).where(Course.title == "电工技能提升班"))
-    client = login("rider1")
-    page = client.get("/processes/training_registration/start").get_data(as_text=True)
-    assert "电工技能提升班" in page and "余 30 位" in page
-    instance_id = start(client, "training_registration", {
-        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
-        "id_card": id_card(), "motivation": "想考电工证，多一门手艺"})
-    again = client.post("/processes/training_registration/start", data={
-        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
-        "id_card": id_card()})
-    assert again.status_code == 409  # the same course twice is refused
-    assert "余 29 位" in client.get("/processes/training_registration/start").get_data(
-        as_text=True)
-    instance = drive(login, instance_id, {
-        "attendance": {"action": "complete", "sessions_attended": "9"},
-        "certificate": {"action": "complete", "certificate_no": "CQ-2026-0001"},
-    })
-    assert (instance.status, instance.state["end"]) == ("completed", "completed")
-
-
-def test_training_with_too_little_attendance_does_not_complete(login, demo):
-    course = db.session.scalar(select(Course).where(Course.title == "电工技能提升班"))
-    instance_id = start(login("courier1"), "training_registration", {
-        "course": str(course.id), "occupation": "courier", "phone": "13900139000",
-        "id_card": id_card("50010319920611456")})
-    instance = drive(login, instance_id, {
-        "attendance": {"action": "complete", "sessions_attended": "5"}})
-    assert instance.state["end"] == "not_completed"
-
-
 def test_course_that_asks_for_approval_goes_to_the_unit_first(login, demo):
     course = db.session.scalar(select(Course).where(Course.requires_approval.is_(True)))
     instance_id = start(login("rider1"), "training_registration", {

@@ -28,7 +28,7 @@ def demo(app):
     seed("demo-pass-2026")
     for path in wf.shipped_definitions():
         wf.publish_file(path)
-    seed_activities()
+    seed_activities(registrations=False)
     db.session.commit()
     return {name: find_user(name) for name in
             ("rider1", "courier1", "driver1", "station_head", "volunteer1", "volunteer2",

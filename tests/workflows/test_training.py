@@ -1,4 +1,5 @@
-"""training_registration: optional approval, shared course seats with a waiting list."""
+"""training_registration: eligibility, optional approval, shared course seats with a
+waiting list, completion decided from the attendance register."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from workflows.effects import Notify, Promoted, ScheduleTimer
-from workflows.errors import CapacityExhausted, Conflict
+from workflows.errors import CapacityExhausted, Conflict, InvalidInput, NotAllowed
 from workflows.engine import SYSTEM
 
 ID_CARD = "11010519491231002X"
@@ -24,7 +25,7 @@ def register(drive, shipped):
     return make
 
 
-def test_main_path_without_approval(register):
+def test_main_path_without_approval(register, directory):
     d = register("rider")
     assert d.current == ("course_runs",)  # seat granted, waiting for the course to end
     assert d.state.reservations[0].resource == "course:1"
@@ -33,16 +34,73 @@ def test_main_path_without_approval(register):
     d.advance(timedelta(days=40))
     assert d.current == ("attendance",)
     assert set(d.task().assignees) == {"unit_admin", "unit_admin2"}  # the course's unit
-    d.do("complete", "unit_admin", data={"sessions_attended": 8})
-    assert d.current == ("certificate",)
-    d.do("complete", "unit_admin2", data={"certificate_no": "CQ-2025-001"})
+    directory.attended[("course:1", d.state.instance_id)] = 8  # exactly 80 %
+    d.do("complete", "unit_admin", data={"sessions_attended": 0})  # a typed count is ignored
     assert (d.status, d.state.end) == ("completed", "completed")
+    assert d.state.data["attendance"] == {"attended": 8, "total": 10, "rate": 80}
 
 
-def test_below_80_percent_does_not_complete(register):
+def test_below_80_percent_does_not_complete(register, directory):
     d = register("rider").advance(timedelta(days=40))
-    d.do("complete", "unit_admin", data={"sessions_attended": 7})
-    assert d.state.end == "not_completed"
+    directory.attended[("course:1", d.state.instance_id)] = 7
+    d.do("complete", "unit_admin")
+    assert (d.status, d.state.end) == ("expired", "not_completed")
+
+
+def test_attendance_needs_sessions_and_the_assignee(register, directory):
+    d = register("rider").advance(timedelta(days=40))
+    with pytest.raises(NotAllowed):
+        d.do("complete", "rider")
+    directory.sessions["course:1"] = 0
+    with pytest.raises(InvalidInput) as err:
+        d.do("complete", "unit_admin")
+    assert err.value.code == "no_sessions"
+
+
+def test_pass_rate_comes_from_the_definition(drive, inline, directory):
+    spec = inline("""
+key: t
+name: 培训
+start: {who: anyone, form: [{name: course, type: record, source: course, label: 课程}]}
+steps:
+  check:
+    kind: attendance
+    name: 出勤
+    assignee: {role: unit_admin, of: record.course.unit}
+    register: "course:{form.course}"
+    pass_rate: 50
+    next: {passed: done, failed: failed}
+ends: {done: completed, failed: expired}
+""")
+    d = drive(spec).start("rider", {"course": 1})
+    directory.attended[("course:1", d.state.instance_id)] = 5
+    d.do("complete", "unit_admin")
+    assert d.state.end == "done"
+
+
+def test_occupation_age_and_window_are_checked_at_registration(drive, shipped, directory):
+    directory.records[("course", 1)].update(occupations=["courier"], min_age=18, max_age=60,
+                                            occupation_names="快递员",
+                                            occupation_names_en="couriers",
+                                            age_range="18–60 周岁",
+                                            age_range_en="aged 18 to 60")
+    spec = shipped("training_registration")
+    with pytest.raises(InvalidInput) as err:
+        drive(spec).start("rider", registration())  # a delivery rider born in 1949
+    assert err.value.code == "not_eligible"
+    assert err.value.field_messages() == {"occupation": ["本课程只面向快递员报名"],
+                                          "id_card": ["本课程只招收18–60 周岁的学员"]}
+    fits = {**registration(), "occupation": "courier", "id_card": "110105199001010010"}
+    too_young = {**fits, "id_card": "110105201001010010"}
+    with pytest.raises(InvalidInput) as err:
+        drive(spec).start("rider", too_young)
+    assert err.value.field_messages("en") == {
+        "id_card": ["This course is only open to trainees aged 18 to 60"]}
+    drive(spec).start("rider", fits)
+    directory.records[("course", 1)]["closes_on"] = "2025-05-01"  # before MONDAY
+    with pytest.raises(InvalidInput) as err:
+        drive(spec).start("courier", fits)
+    assert list(err.value.field_errors) == ["course"]
 
 
 def test_full_course_waitlists_and_promotes_on_withdrawal(register, directory):
@@ -103,3 +161,66 @@ ends: {ok: completed}
     with pytest.raises(CapacityExhausted) as err:
         drive(spec).start("courier", {"course": 1})
     assert err.value.message("en") == "There are no places left"
+
+
+def test_age_reads_a_resident_id_or_a_date():
+    from workflows.expr import parse
+
+    now = {"now": "2026-03-07"}
+    assert parse("age('110105199003070010')").evaluate(now) == 36  # birthday today
+    assert parse("age('110105199003080010')").evaluate(now) == 35  # tomorrow
+    assert parse("age('2000-02-29', '2026-02-28')").evaluate({}) == 25
+    assert parse("age('not an id')").evaluate(now) is None
+    assert parse("age('110105199013400010')").evaluate(now) is None  # no 13th month
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("checks: [{check: 'form.course > 0'}]", "each needs 'check' (a condition) and 'message'"),
+    ("checks: [{check: 'form.nope == 1', message: x}]", "unknown field 'form.nope'"),
+    ("checks: [{check: 'true', message: x, field: nope}]", "field 'nope' is not in the start form"),
+    ("checks: [{check: 'true', message: 'x {form.nope}'}]", "unknown field 'form.nope'"),
+    ("checks: {check: 'true'}", "'checks' must be a list"),
+])
+def test_start_checks_are_validated(bad, words):
+    from workflows.loader import load_text
+
+    text = f"""
+key: t
+name: 报名
+start:
+  who: anyone
+  form: [{{name: course, type: record, source: course, label: 课程}}]
+  {bad}
+steps:
+  go: {{kind: decision, name: 分支, branches: [{{when: "true", go: ok}}], default: ok}}
+ends: {{ok: completed}}
+"""
+    spec, problems = load_text(text, "t.yaml")
+    assert spec is None and any(words in p.message for p in problems), problems
+
+
+@pytest.mark.parametrize("register, bad, words", [
+    ('"course:{form.course}"', "pass_rate: 120", "'pass_rate' must be a whole percentage"),
+    ('"course:{form.course}"', "pass_rate: true", "'pass_rate' must be a whole percentage"),
+    ("''", "pass_rate: 80", "'register' must be text"),
+    ('"course:{form.nope}"', "pass_rate: 80", "unknown field 'form.nope'"),
+])
+def test_attendance_step_is_validated(register, bad, words):
+    from workflows.loader import load_text
+
+    text = f"""
+key: t
+name: 培训
+start: {{who: anyone, form: [{{name: course, type: record, source: course, label: 课程}}]}}
+steps:
+  check:
+    kind: attendance
+    name: 出勤
+    assignee: {{role: unit_admin, of: record.course.unit}}
+    register: {register}
+    {bad}
+    next: {{passed: done, failed: done}}
+ends: {{done: completed}}
+"""
+    spec, problems = load_text(text, "t.yaml")
+    assert spec is None and any(words in p.message for p in problems), problems

@@ -112,7 +112,7 @@ CASES = [
     ("bad step id", edit("  review:", "  Review:"), 10, "step id 'Review'"),
     ("step not mapping", add_step("  later: 5\n"), 15, "step 'later' must be a mapping"),
     ("unknown kind", edit("kind: approval", "kind: aproval"), 11,
-     "unknown step kind 'aproval' (known: approval, claim, decision, form, publicity"),
+     "unknown step kind 'aproval' (known: approval, attendance, claim, decision, form, publicity"),
     ("unknown step key", add_step_keys("    colour: red\n"), 15,
      "unknown key 'colour' for approval steps"),
     ("step name missing", edit("    name: 审核\n", ""), 10, "step 'review': 'name' is required"),

@@ -7,5 +7,6 @@ from webapp.models.workflow import (CalendarDay, CapacityResource, DefinitionVer
 from webapp.models.notifications import (Delivery, Notification,  # noqa: F401,E402
                                          NotificationSettings, UnitWebhook)
 from webapp.models.files import StoredFile  # noqa: F401,E402
-from webapp.models.activities import Course, DutySlot, RetreatBatch, RetreatQuota  # noqa: F401,E402
+from webapp.models.activities import (Attendance, Course, CourseSession,  # noqa: F401,E402
+                                      DutySlot, RetreatBatch, RetreatQuota)
 from webapp.models.tokens import ApiToken  # noqa: F401,E402

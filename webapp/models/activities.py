@@ -34,8 +34,57 @@ class Course(db.Model):
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Eligibility, checked at registration (the definition's start checks): the
+    # occupations it is for (comma-separated keys of the form's choices; empty: anyone)
+    # and the age range in whole years on the day of registration (either end open).
+    occupations: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    min_age: Mapped[int | None] = mapped_column(Integer)
+    max_age: Mapped[int | None] = mapped_column(Integer)
 
     unit: Mapped[OrgUnit] = relationship()
+    schedule: Mapped[list["CourseSession"]] = relationship(
+        back_populates="course", order_by="CourseSession.starts_at")
+
+    @property
+    def occupation_keys(self) -> list[str]:
+        return [k for k in (self.occupations or "").split(",") if k]
+
+    @property
+    def hours(self) -> float:
+        """Teaching hours (学时): the sessions' lengths added up."""
+        seconds = sum((s.ends_at - s.starts_at).total_seconds() for s in self.schedule)
+        return round(seconds / 3600, 1)
+
+
+class CourseSession(db.Model):
+    """One class of a course (第 n 次课): when it is held and what it teaches."""
+
+    __tablename__ = "course_sessions"
+    __table_args__ = (UniqueConstraint("course_id", "starts_at"),
+                      CheckConstraint("ends_at > starts_at", name="ends_after_start"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    topic: Mapped[str] = mapped_column(String(100), default="")
+
+    course: Mapped[Course] = relationship(back_populates="schedule")
+
+
+class Attendance(db.Model):
+    """Whether a trainee (their registration) was present at one session; changed in
+    place when the organiser corrects the register, with who and when."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("session_id", "instance_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("course_sessions.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    present: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DutySlot(db.Model):

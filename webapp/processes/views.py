@@ -13,7 +13,7 @@ from webapp.pagination import paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, file_visible, form_class, history_rows,
                                       show_errors, spec_for, viewable_instance)
-from webapp.services import access, uploads
+from webapp.services import access, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
 from webapp.services.progress import next_text, step_label
@@ -109,6 +109,8 @@ def instance(instance_id: int):
         history=history, next_line=next_text(spec, inst, locale),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
         my_tasks=my_tasks, can_withdraw=any(a.action == "withdraw" for a in available),
+        attendance=training.attendance_summary(inst) if may_see else None,
+        certificate=training.certificate_facts(inst, current_user) is not None,
         can_comment=any(a.action == "comment" for a in available),
         applicant_name=inst.applicant.display_name if may_see else mask_name(
             inst.applicant.display_name))

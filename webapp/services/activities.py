@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import CapacityResource, Course, DutySlot, OrgUnit, RetreatBatch, Station
+from webapp.models import (CapacityResource, Course, CourseSession, DutySlot, OrgUnit,
+                           RetreatBatch, Station)
 from webapp.services.choices import RECORD_CHOICES
 from webapp.services.directory import RECORD_SOURCES
 
@@ -30,11 +31,20 @@ def _set_capacity(key: str, capacity: int) -> None:
     db.session.flush()
 
 
-def create_course(**fields) -> Course:
-    course = Course(**fields)
+def create_course(*, schedule=(), occupations=(), **fields) -> Course:
+    """A course with its sessions: ``schedule`` is ``(starts_at, ends_at, topic)`` per
+    session (aware datetimes); the number of sessions is the schedule's length."""
+    schedule = sorted(schedule)
+    if schedule:
+        fields["sessions"] = len(schedule)
+    course = Course(occupations=",".join(occupations), **fields)
     db.session.add(course)
     db.session.flush()
+    for starts_at, ends_at, topic in schedule:
+        db.session.add(CourseSession(course=course, starts_at=starts_at, ends_at=ends_at,
+                                     topic=topic))
     _set_capacity(f"course:{course.id}", course.capacity)
+    db.session.flush()
     return course
 
 
@@ -75,7 +85,34 @@ def course_record(record_id):
     return {"title": course.title, "kind": course.kind, "unit": course.unit_id,
             "sessions": course.sessions, "capacity": course.capacity,
             "requires_approval": course.requires_approval, "starts_on": course.starts_on,
-            "ends_on": _end_of_day(course.ends_on), "venue": course.venue}
+            "ends_on": _end_of_day(course.ends_on), "venue": course.venue,
+            "opens_on": course.opens_on, "closes_on": course.closes_on,
+            "window": f"{course.opens_on:%Y-%m-%d} 至 {course.closes_on:%Y-%m-%d}",
+            "window_en": f"from {course.opens_on:%Y-%m-%d} to {course.closes_on:%Y-%m-%d}",
+            **_eligibility(course)}
+
+
+# The occupations of the registration form (training_registration.yaml), for messages.
+OCCUPATIONS = {"delivery": ("外卖配送员", "food delivery riders"), "courier": ("快递员", "couriers"),
+               "ride_hailing": ("网约车司机", "ride-hailing drivers"),
+               "trucker": ("货车司机", "truck drivers"), "other": ("其他从业人员", "others")}
+
+
+def _eligibility(course: Course) -> dict:
+    keys = course.occupation_keys
+    low, high = course.min_age, course.max_age
+    if low is not None and high is not None:
+        ages = (f"{low}–{high} 周岁", f"aged {low} to {high}")
+    elif low is not None:
+        ages = (f"{low} 周岁及以上", f"aged {low} or over")
+    elif high is not None:
+        ages = (f"{high} 周岁及以下", f"aged {high} or under")
+    else:
+        ages = ("任何年龄", "of any age")
+    return {"occupations": keys, "min_age": low, "max_age": high,
+            "occupation_names": "、".join(OCCUPATIONS.get(k, (k, k))[0] for k in keys),
+            "occupation_names_en": ", ".join(OCCUPATIONS.get(k, (k, k))[1] for k in keys),
+            "age_range": ages[0], "age_range_en": ages[1]}
 
 
 def slot_record(record_id):

@@ -21,6 +21,9 @@ from workflows.durations import WorkCalendar
 # Record sources a definition's ``record`` fields may name ("course", "retreat_batch"…):
 # name → function(record_id) → attributes or None.  Domain modules register theirs.
 RECORD_SOURCES: dict[str, Callable[[Any], Mapping[str, Any] | None]] = {}
+# Attendance registers ("course:12" → the "course" one): prefix → function(rest of the
+# key, instance id) → (sessions attended, sessions held) or None.
+ATTENDANCE_REGISTERS: dict[str, Callable[[str, Any], tuple[int, int] | None]] = {}
 
 
 def _as_unit(row: OrgUnit) -> Unit:
@@ -192,6 +195,11 @@ class DbDirectory:
         db.session.add(Reservation(resource_key=resource, instance_id=instance_id,
                                    status=status, seq=seq))
         db.session.flush()
+
+    def attendance(self, register: str, instance_id) -> tuple[int, int] | None:
+        prefix, _, rest = register.partition(":")
+        lookup = ATTENDANCE_REGISTERS.get(prefix)
+        return lookup(rest, instance_id) if lookup else None
 
     # -------------------------------------------------------------- calendar
     def calendar(self) -> WorkCalendar:

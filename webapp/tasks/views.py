@@ -10,7 +10,7 @@ from webapp.labels import action_label
 from webapp.models import Instance, Task
 from webapp.pagination import paginate
 from webapp.processes.helpers import display_rows, form_class, show_errors, spec_for
-from webapp.services import access, uploads
+from webapp.services import access, training, uploads
 from webapp.services import workflow as wf
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_context,
                                       step_form, task_actions)
@@ -86,7 +86,16 @@ def task(task_id: int):
                            form=form, actions=actions, rows=display_rows(instance, spec),
                            step_name=step_label(spec, task.step, locale), comment=comment,
                            return_targets=_return_targets(spec, task),
+                           attendance=_attendance(spec, task, instance),
                            next_line=next_text(spec, instance, locale)), status
+
+
+def _attendance(spec, task: Task, instance: Instance) -> dict | None:
+    """For an attendance step: the counts so far and the register to keep them in."""
+    step = next((s for s in spec.steps if s.id == task.step), None)
+    if step is None or step.kind != "attendance":
+        return None
+    return training.attendance_summary(instance)
 
 
 def _already_decided(instance: Instance, task: Task) -> str:

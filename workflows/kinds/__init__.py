@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workflows.kinds.approval import ApprovalKind
+from workflows.kinds.attendance import AttendanceKind
 from workflows.kinds.base import StepKind, StepReader
 from workflows.kinds.claim import ClaimKind
 from workflows.kinds.decision import DecisionKind
@@ -26,7 +27,7 @@ def register(kind: StepKind) -> StepKind:
 
 
 for _kind in (TaskKind(), ApprovalKind(), DecisionKind(), ClaimKind(), ReserveKind(),
-              TimerKind(), PublicityKind()):
+              TimerKind(), PublicityKind(), AttendanceKind()):
     register(_kind)
 
 

@@ -61,3 +61,27 @@ def checked_form(run: Run, form: FormSpec, data: Mapping[str, Any] | None,
     if errors:
         raise InvalidInput(field_errors=errors)
     return cleaned
+
+
+def check_start(run: Run) -> None:
+    """The definition's ``start.checks`` on the start data (which may read records);
+    InvalidInput with each failed check's message beside its field."""
+    errors: dict[str, list[tuple[str, str]]] = {}
+    for item in run.spec.start.checks:
+        if run.holds(item.check):
+            continue
+        zh = _fill(item.message, run)
+        en = _fill(item.message_en, run) if item.message_en is not None else zh
+        errors.setdefault(item.field or "", []).append((zh, en))
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise InvalidInput(*first, code="not_eligible", field_errors=errors)
+
+
+def _fill(template, run: Run) -> str:
+    """The message with its placeholders filled in; a missing value leaves a blank."""
+    def value(name: str):
+        found = run.lookup_name(name)
+        return "-" if found is None or found == "" else found
+
+    return template.render(value)

@@ -1,0 +1,252 @@
+"""Skills training: eligibility at registration, the attendance register (trainees ×
+sessions), completion decided from it, and the certificate PDF."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
+from tests.webapp.test_union_processes import id_card, start
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.models import Attendance, Course, CourseSession, Instance, Task
+from webapp.services import workflow as wf
+from webapp.services.users import find_user
+from workflows.errors import InvalidInput
+
+TRAINEES = {"rider1": ("delivery", "13800138000", "50010319900307123"),
+            "courier1": ("courier", "13900139000", "50010319920611456"),
+            "driver1": ("ride_hailing", "13700137000", "50010319880102789")}
+
+
+def course_named(title: str) -> Course:
+    return db.session.scalar(select(Course).where(Course.title == title))
+
+
+def register(login, username: str, course: Course, **changes) -> int:
+    occupation, phone, first17 = TRAINEES[username]
+    return start(login(username), "training_registration", {
+        "course": str(course.id), "occupation": occupation, "phone": phone,
+        "id_card": id_card(first17), **changes})
+
+
+def move_into_the_past(course: Course, days: int = 60) -> None:
+    """The course took place: every session is over (registration came before)."""
+    shift = timedelta(days=days)
+    for session in course.schedule:
+        session.starts_at -= shift
+        session.ends_at -= shift
+    course.starts_on -= shift
+    course.ends_on -= shift
+    db.session.commit()
+
+
+def end_the_course() -> None:
+    wf.fire_due_timers(datetime.now(timezone.utc) + timedelta(days=70))
+    db.session.commit()
+
+
+def marks(course: Course, attended: dict[int, int]) -> list[str]:
+    """Checkbox values for the first n sessions of each registration."""
+    sessions = [s.id for s in course.schedule]
+    return [f"{sid}-{iid}" for iid, n in attended.items() for sid in sessions[:n]]
+
+
+# ---------------------------------------------------------------- attendance → completion
+
+def test_attendance_register_decides_completion_at_80_percent(login, demo):
+    course = course_named("电工技能提升班")
+    assert len(course.schedule) == 10 and course.sessions == 10
+    ids = {name: register(login, name, course) for name in TRAINEES}
+    move_into_the_past(course)
+    organiser = login("unit_admin")
+    assert "电工技能提升班" in organiser.get("/courses").get_data(as_text=True)
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "马超" in page and "杨洋" in page and "何军" in page
+    assert 'value="decide"' not in page  # the course runs: nothing to decide yet
+    # 10/10, 8/10 (exactly 80 %), 7/10
+    attended = {ids["rider1"]: 10, ids["courier1"]: 8, ids["driver1"]: 7}
+    response = organiser.post(f"/courses/{course.id}/attendance",
+                              data={"present": marks(course, attended), "action": "save"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Attendance).where(
+        Attendance.present.is_(True))) == 25
+    end_the_course()
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert 'value="decide"' in page and "8/10" in page and "7/10" in page
+    organiser.post(f"/courses/{course.id}/attendance",
+                   data={"present": marks(course, attended), "action": "decide"})
+    db.session.expire_all()
+    ends = {name: db.session.get(Instance, i).state["end"] for name, i in ids.items()}
+    assert ends == {"rider1": "completed", "courier1": "completed", "driver1": "not_completed"}
+    result = db.session.get(Instance, ids["courier1"]).state["data"]["attendance"]
+    assert result == {"attended": 8, "total": 10, "rate": 80}
+
+
+def test_the_count_is_computed_from_the_register_not_typed_in(login, demo):
+    course = course_named("电工技能提升班")
+    instance_id = register(login, "rider1", course)
+    move_into_the_past(course)
+    end_the_course()
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                Task.status == "open"))
+    client = login("unit_admin")
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "已到课 0 次 / 共 10 次课" in page and f"/courses/{course.id}/attendance" in page
+    # A number slipped into the form changes nothing: nobody was marked present.
+    client.post(f"/tasks/{task.id}", data={"action": "complete", "sessions_attended": "10"})
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).state["end"] == "not_completed"
+
+
+def test_sessions_still_to_come_cannot_be_marked(login, demo):
+    course = course_named("电工技能提升班")
+    instance_id = register(login, "rider1", course)
+    first, *rest = course.schedule
+    first.starts_at = datetime.now(timezone.utc) - timedelta(hours=3)
+    first.ends_at = first.starts_at + timedelta(hours=2)
+    db.session.commit()
+    client = login("unit_admin")
+    page = client.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert page.count(" disabled>") == 9
+    client.post(f"/courses/{course.id}/attendance", data={
+        "present": [f"{s.id}-{instance_id}" for s in course.schedule], "action": "save"})
+    present = db.session.scalars(select(Attendance.session_id).where(
+        Attendance.present.is_(True))).all()
+    assert present == [first.id]
+    # Unticking a mark keeps the row, with who changed it.
+    client.post(f"/courses/{course.id}/attendance", data={"action": "save"})
+    row = db.session.scalar(select(Attendance))
+    db.session.refresh(row)
+    assert row.present is False and row.recorded_by_id == find_user("unit_admin").id
+
+
+def test_only_the_course_organisers_keep_the_register(login, demo):
+    course = course_named("电工技能提升班")
+    for username in ("rider1", "volunteer1", "station_head", "jiangbei_admin"):
+        client = login(username)
+        assert client.get(f"/courses/{course.id}/attendance").status_code == 404
+        assert client.post(f"/courses/{course.id}/attendance",
+                           data={"action": "save"}).status_code == 404
+        assert "电工技能提升班" not in client.get("/courses").get_data(as_text=True)
+    assert login("yuzhong_admin").get(f"/courses/{course.id}/attendance").status_code == 200
+
+
+# ---------------------------------------------------------------- certificate
+
+def test_certificate_for_the_trainee_who_completed_only(login, demo):
+    course = course_named("电工技能提升班")
+    passed, failed = register(login, "rider1", course), register(login, "courier1", course)
+    move_into_the_past(course)
+    end_the_course()
+    organiser = login("unit_admin")
+    assert organiser.get(f"/instances/{passed}/certificate.pdf").status_code == 404
+    organiser.post(f"/courses/{course.id}/attendance", data={
+        "present": marks(course, {passed: 9, failed: 2}), "action": "decide"})
+
+    client = login("rider1")
+    page = client.get(f"/instances/{passed}").get_data(as_text=True)
+    assert f"/instances/{passed}/certificate.pdf" in page and "已到课 9 次" in page
+    response = client.get(f"/instances/{passed}/certificate.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = response.get_data()
+    assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf  # the Chinese font is embedded
+    number = f"PX{course.starts_on:%Y}{course.id:04d}{passed:06d}"
+    assert number in response.headers["Content-Disposition"]
+    assert b"UnionFlowCertSans" in pdf
+
+    from webapp.services.training import certificate_facts
+
+    facts = certificate_facts(db.session.get(Instance, passed), find_user("rider1"))
+    assert (facts.name, facts.attended, facts.total, facts.hours) == ("外卖骑手 马超", 9, 10, 20)
+    assert facts.unit_name == "解放碑街道工会" and facts.id_card.startswith("500103********")
+
+    courier = login("courier1")
+    assert f"certificate.pdf" not in courier.get(f"/instances/{failed}").get_data(as_text=True)
+    assert courier.get(f"/instances/{failed}/certificate.pdf").status_code == 404
+    assert courier.get(f"/instances/{passed}/certificate.pdf").status_code == 404
+    assert login("unit_admin").get(f"/instances/{passed}/certificate.pdf").status_code == 404
+    assert login("rider1").get("/instances/999999/certificate.pdf").status_code == 404
+
+
+def test_certificate_text_uses_the_committed_font_glyphs(demo):
+    """Everything a certificate prints in Chinese is in the committed font."""
+    from fontTools.ttLib import TTFont
+
+    from webapp.training.certificate import FONT
+
+    assert FONT.stat().st_size < 1_500_000
+    cmap = TTFont(FONT)["cmap"].getBestCmap()
+    text = ("结业证书同志身份证号于年月日至参加举办的培训共次课学时出勤率达到要求准予特发此证"
+            "编号地点") + "".join(c.title + c.venue + c.unit.name for c in
+                            db.session.scalars(select(Course)))
+    assert [ch for ch in set(text) if ord(ch) not in cmap] == []
+
+
+# ---------------------------------------------------------------- eligibility
+
+def test_occupation_outside_the_course_is_refused_beside_the_field(login, demo, client):
+    course = course_named("骑手交通安全与应急救护")  # for riders and couriers only
+    occupation, phone, first17 = TRAINEES["driver1"]
+    data = {"course": str(course.id), "occupation": occupation, "phone": phone,
+            "id_card": id_card(first17)}
+    response = login("driver1").post("/processes/training_registration/start", data=data)
+    assert response.status_code == 422
+    assert "本课程只面向外卖配送员、快递员报名" in errors(response)
+    client.post("/auth/locale", data={"locale": "en"})
+    response = client.post("/processes/training_registration/start", data=data)
+    assert "This course is only open to: food delivery riders, couriers" in errors(response)
+    assert response.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(Instance)) == 0
+    assert register(login, "rider1", course)  # a rider may
+
+
+def test_age_outside_the_course_range_is_refused(login, demo):
+    course = course_named("电工技能提升班")  # 18 to 60
+    young = datetime.now().year - 16
+    response = login("rider1").post("/processes/training_registration/start", data={
+        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
+        "id_card": id_card(f"500103{young}0307123")})
+    assert response.status_code == 422
+    assert "本课程只招收18–60 周岁的学员" in errors(response)
+    old = datetime.now().year - 61
+    with pytest.raises(InvalidInput) as refused:
+        wf.start_instance("training_registration", find_user("rider1"), {
+            "course": course.id, "occupation": "delivery", "phone": "13800138000",
+            "id_card": id_card(f"500103{old}0101123")})
+    assert refused.value.code == "not_eligible"
+    assert refused.value.field_messages("en") == {
+        "id_card": ["This course is only open to trainees aged 18 to 60"]}
+
+
+def test_registration_outside_the_window_is_refused(demo):
+    course = course_named("电工技能提升班")
+    course.closes_on = datetime.now().date() - timedelta(days=1)
+    db.session.commit()
+    with pytest.raises(InvalidInput) as refused:
+        wf.start_instance("training_registration", find_user("rider1"), {
+            "course": course.id, "occupation": "delivery", "phone": "13800138000",
+            "id_card": id_card()})
+    assert "现在不能报名" in refused.value.field_messages("zh")["course"][0]
+    db.session.rollback()
+
+
+# ---------------------------------------------------------------- demo data
+
+def test_demo_has_a_running_course_with_attendance(app, login):
+    from webapp.demo import RUNNING_COURSE, seed, seed_activities
+
+    seed("demo-pass-2026")
+    for path in wf.shipped_definitions():
+        wf.publish_file(path)
+    seed_activities()
+    db.session.commit()
+    assert seed_activities() == 0  # running it again changes nothing
+    course = course_named(RUNNING_COURSE)
+    assert db.session.scalar(select(func.count()).select_from(CourseSession).where(
+        CourseSession.course_id == course.id)) == 6
+    assert db.session.scalar(select(func.count()).select_from(Attendance)) >= 3
+    page = login("unit_admin").get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "马超" in page and "杨洋" in page and " checked" in page

@@ -1,0 +1,311 @@
+"""Skills training beyond the registration form: the attendance register of a course
+(trainees × sessions), deciding completion from it, and the completion certificate.
+
+The register is what the engine's ``attendance`` step reads through the directory
+(``course:<id>`` registers); the decision itself — at least the definition's
+``pass_rate`` of the sessions — is the engine's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import func, or_, select
+
+from webapp.database import write_lock
+from webapp.extensions import db
+from webapp.models import (Attendance, Course, CourseSession, Instance, Membership, OrgUnit,
+                           Reservation, Task, TaskAssignee, User)
+from webapp.services.directory import ATTENDANCE_REGISTERS
+from workflows.errors import WorkflowError
+from workflows.runtime import Action
+
+# Who runs a course's register besides the people its attendance step is given to:
+# the course unit's administrators (a role covers the units below).
+ORGANISER_ROLES = ("unit_admin", "district_admin", "city_admin", "platform_admin")
+ATTENDANCE_KIND = "attendance"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def course_key(course: Course) -> str:
+    return f"course:{course.id}"
+
+
+# ------------------------------------------------------------------ who may record
+
+def may_record(user: User, course: Course) -> bool:
+    """The course unit's administrators (at it or above), and whoever an attendance
+    step of one of its trainees was given to."""
+    unit = db.session.get(OrgUnit, course.unit_id)
+    held = db.session.scalar(select(Membership.id).where(
+        Membership.user_id == user.id, Membership.role.in_(ORGANISER_ROLES),
+        Membership.unit_id.in_(unit.ancestor_ids)).limit(1))
+    if held is not None:
+        return True
+    return db.session.scalar(
+        _attendance_tasks(course).join(TaskAssignee, TaskAssignee.task_id == Task.id)
+        .where(TaskAssignee.user_id == user.id).with_only_columns(Task.id).limit(1)) is not None
+
+
+def courses_for(user: User) -> list[Course]:
+    """Courses whose register ``user`` may keep, newest first."""
+    paths = [m.unit.path for m in user.memberships if m.role in ORGANISER_ROLES]
+    from webapp.models.org import subtree_range
+
+    by_unit = select(Course.id).join(OrgUnit, OrgUnit.id == Course.unit_id).where(
+        or_(*[subtree_range(OrgUnit.path, p) for p in paths])) if paths else None
+    assigned = (select(Reservation.resource_key).join(Task, Task.instance_id ==
+                                                      Reservation.instance_id)
+                .join(TaskAssignee, TaskAssignee.task_id == Task.id)
+                .where(TaskAssignee.user_id == user.id, Task.step.in_(_attendance_steps()),
+                       Task.status == "open", Reservation.resource_key.like("course:%")))
+    ids = {int(key.split(":", 1)[1]) for key in db.session.scalars(assigned)}
+    if by_unit is not None:
+        ids |= set(db.session.scalars(by_unit))
+    if not ids:
+        return []
+    return db.session.scalars(select(Course).where(Course.id.in_(ids))
+                              .order_by(Course.starts_on.desc(), Course.id)).all()
+
+
+# ------------------------------------------------------------------ the register
+
+@dataclass
+class Trainee:
+    instance: Instance
+    name: str
+    present: set[int]  # session ids
+    deciding: bool      # the attendance step is open for this trainee
+
+
+def trainees(course: Course) -> list[Trainee]:
+    """Everyone holding a place on the course, in the order they got it."""
+    rows = db.session.execute(
+        select(Instance, User.display_name).join(
+            Reservation, Reservation.instance_id == Instance.id)
+        .join(User, User.id == Instance.applicant_id)
+        .where(Reservation.resource_key == course_key(course),
+               Reservation.status == "granted")
+        .order_by(Reservation.seq)).all()
+    ids = [instance.id for instance, _ in rows]
+    present: dict[int, set[int]] = {i: set() for i in ids}
+    if ids:
+        for session_id, instance_id in db.session.execute(
+                select(Attendance.session_id, Attendance.instance_id).where(
+                    Attendance.instance_id.in_(ids), Attendance.present.is_(True))):
+            present[instance_id].add(session_id)
+    deciding = set(db.session.scalars(_attendance_tasks(course).with_only_columns(
+        Task.instance_id)))
+    return [Trainee(instance, name, present[instance.id], instance.id in deciding)
+            for instance, name in rows]
+
+
+def held_sessions(course: Course, now: datetime | None = None) -> list[CourseSession]:
+    """Sessions that have begun: only those can be attended (or missed)."""
+    now = now or utcnow()
+    return [s for s in course.schedule if s.starts_at <= now]
+
+
+def save_register(course: Course, actor: User, ticked: set[tuple[int, int]],
+                  now: datetime | None = None) -> int:
+    """Make the register match the ticked (session id, instance id) pairs for the
+    sessions held so far; returns how many marks changed.  Sessions still to come and
+    people without a place on the course are left alone."""
+    now = now or utcnow()
+    with write_lock():
+        sessions = {s.id for s in held_sessions(course, now)}
+        people = {t.instance.id for t in trainees(course)}
+        existing = {(a.session_id, a.instance_id): a for a in db.session.scalars(
+            select(Attendance).where(Attendance.session_id.in_(sessions or {0}),
+                                     Attendance.instance_id.in_(people or {0})))}
+        changed = 0
+        for session_id in sessions:
+            for instance_id in people:
+                present = (session_id, instance_id) in ticked
+                row = existing.get((session_id, instance_id))
+                if row is None:
+                    if not present:
+                        continue  # no row means absent: nothing to write
+                    db.session.add(Attendance(session_id=session_id, instance_id=instance_id,
+                                              present=True, recorded_by_id=actor.id,
+                                              recorded_at=now))
+                    changed += 1
+                elif row.present != present:
+                    row.present, row.recorded_by_id, row.recorded_at = present, actor.id, now
+                    changed += 1
+        db.session.flush()
+    return changed
+
+
+def counts(course_id: int, instance_id: int) -> tuple[int, int] | None:
+    """(sessions attended, sessions of the course); the directory's register port."""
+    course = db.session.get(Course, course_id)
+    if course is None:
+        return None
+    total = db.session.scalar(select(func.count()).select_from(CourseSession).where(
+        CourseSession.course_id == course_id))
+    attended = db.session.scalar(
+        select(func.count()).select_from(Attendance)
+        .join(CourseSession, CourseSession.id == Attendance.session_id)
+        .where(CourseSession.course_id == course_id, Attendance.instance_id == instance_id,
+               Attendance.present.is_(True)))
+    return attended, total
+
+
+def _course_register(key: str, instance_id):
+    try:
+        course_id = int(key)
+    except ValueError:
+        return None
+    return counts(course_id, instance_id) if isinstance(instance_id, int) else None
+
+
+ATTENDANCE_REGISTERS["course"] = _course_register
+
+
+# ------------------------------------------------------------------ deciding completion
+
+def _attendance_tasks(course: Course):
+    """Open attendance tasks of the course's trainees."""
+    return (select(Task).join(Reservation, Reservation.instance_id == Task.instance_id)
+            .join(Instance, Instance.id == Task.instance_id)
+            .where(Reservation.resource_key == course_key(course),
+                   Reservation.status == "granted", Task.status == "open",
+                   Task.step.in_(_attendance_steps())))
+
+
+def _attendance_steps() -> set[str]:
+    """Ids of the attendance steps in the published definitions."""
+    from webapp.models import DefinitionVersion
+    from webapp.services.workflow import spec_of
+
+    steps = set()
+    for version in db.session.scalars(select(DefinitionVersion)):
+        steps |= {s.id for s in spec_of(version).steps if s.kind == ATTENDANCE_KIND}
+    return steps
+
+
+def course_pass_rate() -> int:
+    """The pass rate the published definitions' attendance steps on course registers
+    ask for (the strictest, if several do); 80 when none says."""
+    from webapp.models import ProcessDefinition
+    from webapp.services.workflow import spec_of
+
+    rates = []
+    for definition in db.session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.retired.is_(False))):
+        if definition.latest is None:
+            continue
+        rates += [s.config.pass_rate for s in spec_of(definition.latest).steps
+                  if s.kind == ATTENDANCE_KIND
+                  and s.config.register.text.startswith("course:")]
+    return max(rates, default=80)
+
+
+@dataclass
+class Decided:
+    passed: int = 0
+    failed: int = 0
+    errors: list[str] | None = None
+
+
+def decide_completion(course: Course, actor: User, locale: str = "zh",
+                      now: datetime | None = None) -> Decided:
+    """Complete every open attendance step of the course that is ``actor``'s: the
+    engine counts the register and moves each request on to completed or not."""
+    from webapp.services import workflow as wf
+
+    result = Decided(errors=[])
+    tasks = db.session.execute(
+        _attendance_tasks(course).join(TaskAssignee, TaskAssignee.task_id == Task.id)
+        .where(TaskAssignee.user_id == actor.id)
+        .with_only_columns(Task.instance_id, Task.key).order_by(Task.instance_id)).all()
+    for instance_id, task_key in tasks:
+        try:
+            with db.session.begin_nested():
+                instance = wf.perform(instance_id, Action("complete", task=task_key, data={}),
+                                      actor, now=now)
+        except WorkflowError as exc:
+            result.errors.append(exc.message(locale))
+            continue
+        if instance.state.get("end") == "completed" or instance.status == "completed":
+            result.passed += 1
+        else:
+            result.failed += 1
+    return result
+
+
+# ------------------------------------------------------------------ one registration
+
+def register_of(instance: Instance):
+    """(the attendance step, the course) of a registration, or None if its process
+    keeps no course register."""
+    from webapp.services.workflow import spec_of
+
+    spec = spec_of(instance.version)
+    step = next((s for s in spec.steps if s.kind == ATTENDANCE_KIND), None)
+    if step is None:
+        return None
+    key = step.config.register.text
+    if not key.startswith("course:{form.") or not key.endswith("}"):
+        return None
+    value = instance.state.get("data", {}).get(key[len("course:{form."):-1])
+    course = db.session.get(Course, value) if isinstance(value, int) else None
+    return (step, course) if course is not None else None
+
+
+def attendance_summary(instance: Instance) -> dict | None:
+    """The course, sessions attended so far and in all, and the pass rate; for the
+    trainee's page and the attendance task."""
+    found = register_of(instance)
+    if found is None:
+        return None
+    step, course = found
+    attended, total = counts(course.id, instance.id)
+    return {"course": course, "attended": attended, "total": total,
+            "pass_rate": step.config.pass_rate, "step": step.id}
+
+
+# ------------------------------------------------------------------ certificates
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    number: str
+    name: str
+    id_card: str
+    course: Course
+    unit_name: str
+    hours: float
+    attended: int
+    total: int
+    issued_on: datetime
+
+
+def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None:
+    """What a certificate prints, if ``user`` is the trainee and passed; else None."""
+    if instance.applicant_id != user.id or instance.status != "completed":
+        return None
+    data = instance.state.get("data", {})
+    found = register_of(instance)
+    if found is None or found[0].id not in data:
+        return None
+    step, course = found
+    result = data[step.id]
+    if result["attended"] * 100 < step.config.pass_rate * result["total"]:
+        return None
+    id_card = str(data.get("id_card") or "")
+    return CertificateFacts(
+        number=f"PX{course.starts_on:%Y}{course.id:04d}{instance.id:06d}",
+        name=user.display_name, id_card=(id_card[:6] + "********" + id_card[-4:])
+        if len(id_card) == 18 else "", course=course,
+        unit_name=db.session.get(OrgUnit, course.unit_id).name, hours=course.hours,
+        attended=result["attended"], total=result["total"],
+        issued_on=instance.closed_at or instance.updated_at)
+
+
+__all__ = ["register_of", "attendance_summary", "course_pass_rate", "may_record",
+           "courses_for", "trainees", "held_sessions", "save_register", "counts",
+           "decide_completion", "certificate_facts", "Trainee", "Decided", "CertificateFacts"]
