@@ -16,7 +16,7 @@ from webapp.services.directory import RECORD_SOURCES
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
-class QuotaError(ValueError):
+class CapacityError(ValueError):
     """A capacity below the places already taken."""
 
 
@@ -26,7 +26,7 @@ def _set_capacity(key: str, capacity: int) -> None:
         db.session.add(CapacityResource(key=key, capacity=capacity, granted=0, next_seq=1))
     else:
         if capacity < resource.granted:
-            raise QuotaError(f"{key}: {resource.granted} places are already taken")
+            raise CapacityError(f"{key}: {resource.granted} places are already taken")
         resource.capacity = capacity
     db.session.flush()
 
