@@ -62,6 +62,8 @@ def test_city_admin_sees_the_whole_tree_and_hands_places_down(login, batch):
                        data={f"u{spb.id}-amount": "13"}, follow_redirects=True)
     assert "已将 沙坪坝区总工会 的名额设为 13 个。" in alerts(done)
     assert amount(batch, "cq-spb") == 13 and kept(batch, "cq") == 0
+    city = unit_by_code("cq")  # the city's places have no level above to go back to
+    assert client.post(f"/retreat/quotas/{batch.id}/units/{city.id}/return").status_code == 403
     for bad in ("", "-1", "abc", "9999999"):
         answer = client.post(f"/retreat/quotas/{batch.id}/units/{spb.id}",
                              data={f"u{spb.id}-amount": bad})

@@ -103,7 +103,7 @@ def allocate(batch_id: int, unit_id: int):
 def give_back(batch_id: int, unit_id: int):
     _viewer_may_see()
     batch, unit = _batch(batch_id), _unit(unit_id)
-    if not quotas.may_return(current_user, unit):
+    if not quotas.may_return(current_user, batch, unit):
         abort(403)
     if not ReturnForm().validate_on_submit():
         abort(400)

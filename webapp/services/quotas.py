@@ -161,8 +161,10 @@ def may_allocate(viewer: User, batch: RetreatBatch, unit: OrgUnit) -> bool:
         batch.owner_unit.path])
 
 
-def may_return(viewer: User, unit: OrgUnit) -> bool:
-    return _under(unit.path, _admin_paths(viewer))
+def may_return(viewer: User, batch: RetreatBatch, unit: OrgUnit) -> bool:
+    """Admins at the unit or above give its unused places back to the level above (the
+    city's own places have no level above to go to)."""
+    return unit.id != batch.owner_unit_id and _under(unit.path, _admin_paths(viewer))
 
 
 def quota_rows(batch: RetreatBatch, viewer: User) -> list[QuotaRow]:
@@ -197,7 +199,7 @@ def quota_rows(batch: RetreatBatch, viewer: User) -> list[QuotaRow]:
                              handed_down=down, used=granted or 0,
                              waiting=waiting.get(unit.id, 0),
                              may_allocate=may_allocate(viewer, batch, unit),
-                             may_return=quota is not None and may_return(viewer, unit)))
+                             may_return=quota is not None and may_return(viewer, batch, unit)))
     return rows
 
 
