@@ -121,3 +121,19 @@ def test_retreat_nomination_through_the_api(api, demo):
                     "回到岗位后将继续做好配送服务工作，把党和工会的关怀传递给更多骑手。"}},
     })
     assert done["status"] == "completed"
+
+
+def test_a_waitlisted_sign_up_is_running_in_the_api(api, demo):
+    slot = db.session.scalar(select(DutySlot).where(DutySlot.capacity == 1))
+    station = slot.station
+    first = start(api, "volunteer1", "station_master", {
+        "station": station.id, "slot": slot.id, "phone": "13700137000"})
+    second = start(api, "branch_secretary", "station_master", {
+        "station": station.id, "slot": slot.id, "phone": "13600136000"})
+    db.session.expire_all()
+    assert db.session.get(Instance, second).status == "waitlisted"
+    shown = api("GET", f"/instances/{second}", "branch_secretary").get_json()
+    assert shown["status"] == "running"
+    assert [i["id"] for i in api("GET", "/instances?status=running", "branch_secretary")
+            .get_json()["items"]] == [second]
+    assert first != second

@@ -66,6 +66,10 @@ def process(spec: ProcessSpec, version: int, can_start: bool) -> dict[str, Any]:
                       for s in spec.steps]}
 
 
+# Statuses the pages show in more detail; API.md names seven, and these are still running.
+API_STATUS = {"returned": "running", "waitlisted": "running"}
+
+
 def _state(instance: Instance) -> str:
     return instance.steps or instance.state.get("end") or ""
 
@@ -75,7 +79,7 @@ def instance_summary(instance: Instance) -> dict[str, Any]:
     return {"id": instance.id, "process": instance.process_key,
             "process_name": spec.label(current_locale_short()),
             "version": instance.version.version, "title": instance.title or "",
-            "state": _state(instance), "status": instance.status,
+            "state": _state(instance), "status": API_STATUS.get(instance.status, instance.status),
             "created_at": iso(instance.created_at), "updated_at": iso(instance.updated_at)}
 
 

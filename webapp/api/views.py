@@ -106,7 +106,9 @@ def instances():
     if request.args.get("process"):
         stmt = stmt.where(Instance.process_key == request.args["process"])
     if request.args.get("status"):  # one of STATUSES, checked against the schema
-        stmt = stmt.where(Instance.status == request.args["status"])
+        wanted = [request.args["status"]] + [inner for inner, shown in present.API_STATUS.items()
+                                             if shown == request.args["status"]]
+        stmt = stmt.where(Instance.status.in_(wanted))
     state = request.args.get("state")
     if state:
         stmt = stmt.where(or_(Instance.steps == state, Instance.steps.startswith(state + ","),

@@ -28,6 +28,8 @@ CAPABILITIES: tuple[Capability, ...] = (
                _l("提交微心愿、反映诉求、报名培训、报名当一日站长等。"), EVERYONE),
     Capability("stations.index", _l("找驿站"), _l("按区县、停车、充电等服务查找附近的工会驿站。"), EVERYONE),
     Capability("stations.wall", _l("心愿墙"), _l("看看大家的微心愿，志愿者可以在这里认领。"), EVERYONE),
+    Capability("processes.notices", _l("公示栏"),
+               _l("正在公示的推荐名单等事项，有异议可以实名提出。"), EVERYONE),
     Capability("processes.mine", _l("我的申请"), _l("查看您提交的事项、进度和处理记录。"), EVERYONE),
     Capability("tasks.inbox", _l("待办与认领"),
                _l("处理交给您的事项，认领心愿墙等待认领的事项。"), EVERYONE),

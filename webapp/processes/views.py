@@ -78,6 +78,26 @@ def _svg(text: str) -> Response:
     return response
 
 
+@bp.route("/notices")
+@login_required
+def notices():
+    """The public notice board (公示栏): requests in a publicity period, open to objection
+    by anyone signed in, with their real name and a reason."""
+    from webapp.models import Task
+
+    stmt = (select(Instance, Task).join(Task, Task.instance_id == Instance.id)
+            .where(Task.status == "open", Task.kind == "publicity")
+            .order_by(Task.due_at.is_(None), Task.due_at, Instance.id))
+    found = paginate(stmt, PER_PAGE, tuples=True)
+    locale = current_locale_short()
+    items = [{"instance": inst, "task": task, "spec": spec_for(inst),
+              "applicant": inst.applicant.display_name,
+              "unit": inst.unit.label(locale) if inst.unit else ""}
+             for inst, task in found.rows]
+    return render_template("processes/notices.html", items=items, total=found.total,
+                           page=found.page, per_page=PER_PAGE, locale=locale)
+
+
 @bp.route("/requests")
 @login_required
 def mine():

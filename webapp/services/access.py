@@ -31,11 +31,18 @@ def visible_clause(user: User):
                       .where(Task.instance_id == Instance.id, TaskAssignee.user_id == user.id))
     pooled = Instance.id.in_(pool_tasks_query(user).with_only_columns(Task.instance_id)
                              .order_by(None))
-    clauses = [Instance.applicant_id == user.id, involved, pooled]
+    clauses = [Instance.applicant_id == user.id, involved, pooled, on_public_notice()]
     oversight = oversight_clause(user)
     if oversight is not None:
         clauses.append(oversight)
     return or_(*clauses)
+
+
+def on_public_notice():
+    """WHERE clause: instances in a publicity period (公示), which every signed-in person
+    may read (personal data stays masked) and object to, as a public notice means."""
+    return exists(select(Task.id).where(Task.instance_id == Instance.id, Task.status == "open",
+                                        Task.kind == "publicity"))
 
 
 def can_view(user: User, instance: Instance) -> bool:
@@ -68,4 +75,5 @@ def staff_instances_clause(user: User):
 
 
 __all__ = ["can_view", "can_see_private", "visible_clause", "staff_instances_clause",
+           "on_public_notice",
            "OVERSIGHT_ROLES"]

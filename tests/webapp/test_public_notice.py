@@ -1,0 +1,80 @@
+"""公示: a nomination in its publicity period is on the notice board for everyone signed
+in, who may read it (personal data masked) and object with their real name and a reason."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
+from tests.webapp.test_union_processes import id_card, start
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.models import Instance, RetreatBatch, Task, TaskAssignee, User
+from webapp.services import workflow as wf
+from workflows.runtime import Action
+
+
+def nomination_on_notice(login) -> int:
+    batch = db.session.scalar(select(RetreatBatch))
+    instance_id = start(login("rider1"), "retreat_nomination", {
+        "batch": str(batch.id), "honour": "frontline", "frontline": "y", "new_employment": "y",
+        "id_card": id_card(), "phone": "13800138000", "health_ok": "y",
+        "deeds": "从事外卖配送五年，累计安全配送三万余单，多次见义勇为，获评区级优秀骑手。"})
+    for _step in ("unit_review", "district_review", "city_review"):
+        db.session.expire_all()
+        task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                    Task.status == "open"))
+        approver = db.session.scalar(select(User).join(
+            TaskAssignee, TaskAssignee.user_id == User.id).where(TaskAssignee.task_id == task.id))
+        wf.perform(instance_id, Action("approve", task=task.key), approver)
+        db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).steps == "publicity"
+    return instance_id
+
+
+def test_everyone_signed_in_sees_the_notice_and_may_object_once(login, demo):
+    instance_id = nomination_on_notice(login)
+    client = login("driver1")  # another district, no part in the case
+    board = client.get("/notices").get_data(as_text=True)
+    assert "外卖骑手 马超" in board and f"/instances/{instance_id}" in board
+    page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert id_card() not in page and "13800138000" not in page
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                Task.kind == "publicity"))
+    assert f"/tasks/{task.id}" in page
+    no_reason = client.post(f"/tasks/{task.id}", data={"action": "object"})
+    assert no_reason.status_code == 422
+    objected = client.post(f"/tasks/{task.id}", data={
+        "action": "object", "comment": "据我所知该同志去年已参加过疗休养。"})
+    assert objected.status_code == 302
+    again = client.post(f"/tasks/{task.id}", data={"action": "object", "comment": "再说一次"})
+    assert again.status_code == 409
+    wf.fire_due_timers(datetime.now(timezone.utc) + timedelta(days=10))
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).steps == "objection_review"
+    # Off the board once the period is over, and out of sight again for strangers.
+    assert f"/instances/{instance_id}" not in client.get("/notices").get_data(as_text=True)
+    assert client.get(f"/instances/{instance_id}").status_code == 404
+
+
+def test_the_board_is_empty_without_a_notice(login, demo):
+    assert "目前没有正在公示的事项" in login("courier1").get("/notices").get_data(as_text=True)
+
+
+def test_objection_through_the_api(login, client, demo):
+    from tests.webapp.test_api import Api, error_of
+
+    instance_id = nomination_on_notice(login)
+    api = Api(client)
+    seen = api("GET", f"/instances/{instance_id}", "volunteer2").get_json()
+    notice = next(t for t in seen["tasks"] if t["kind"] == "publicity")
+    assert notice["actions"] == ["object"] and seen["data"]["id_card"] != id_card()
+    bare = api("POST", f"/tasks/{notice['id']}/complete", "volunteer2", json={"action": "object"})
+    assert bare.status_code == 422 and "comment" in error_of(bare)["fields"]
+    done = api("POST", f"/tasks/{notice['id']}/complete", "volunteer2",
+               json={"action": "object", "comment": "推荐材料与事实不符"})
+    assert done.status_code == 200
+    assert done.get_json()["history"][-1]["comment"] == "推荐材料与事实不符"
