@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from workflows.errors import InvalidInput, StateError
-from workflows.kinds.base import StepKind, StepReader
-from workflows.kinds.common import checked_form, require_assignee
+from workflows.kinds.base import StepReader
+from workflows.kinds.common import checked_form
+from workflows.kinds.task import TaskKind
 from workflows.problems import ProblemLog
 from workflows.rules import PersonRule
 from workflows.spec import Template
@@ -34,7 +35,9 @@ class AttendanceConfig:
     pass_rate: int = DEFAULT_PASS_RATE
 
 
-class AttendanceKind(StepKind):
+class AttendanceKind(TaskKind):
+    """A task (same assignment and permission) whose completion the register decides."""
+
     name = "attendance"
     label, label_en = "出勤判定", "Attendance"
     keys = frozenset({"assignee", "register", "pass_rate"})
@@ -61,15 +64,6 @@ class AttendanceKind(StepKind):
         if step.id in spec.fields:
             log.add(step.line, f"step '{step.id}': a field has the same name; the counts "
                     "are kept under the step's id")
-
-    def enter(self, run: Run, step: StepSpec) -> None:
-        rule = step.config.assignee
-        run.open_task(step, "task", assignees=run.people(rule), rule=rule.describe("en"))
-
-    def permit(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
-        if action.kind != "complete":
-            super().permit(run, step, task, action)
-        require_assignee(run, task)
 
     def apply(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         cleaned = checked_form(run, step.form, action.data)
