@@ -1,18 +1,24 @@
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import String, cast, literal, select
 
 from forms import mask_data
+from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
-from webapp.models import Instance, OrgUnit, Station, Task
+from webapp.models import Instance, OrgUnit, Pairing, Station, Task
 from webapp.pagination import id_arg, paginate
-from webapp.services import stations
+from webapp.services import pairings, stations
+from webapp.services.activities import CHINA
 from webapp.services.stations import SERVICES
 from webapp.services.workflow import current_version, pool_tasks_query, spec_of
-from workflows.errors import NotFound
+from workflows.errors import NotFound, WorkflowError
 from webapp.stations import bp
 
 PER_PAGE = 20
@@ -42,7 +48,56 @@ def station(unit_id: int):
     row = db.session.get(Station, unit_id)
     if row is None or not row.unit.active:
         abort(404)
-    return render_template("stations/station.html", station=row)
+    pairs = pairings.active_pairings(row.unit)
+    paired_ids = {p.branch_id for p in pairs}
+    return render_template(
+        "stations/station.html", station=row, pairings=pairs,
+        can_end={p.id for p in pairs if pairings.may_manage(current_user, p.branch)},
+        my_branches=[b for b in pairings.branches_for(current_user) if b.id not in paired_ids],
+        pair_form=FlaskForm())
+
+
+@bp.route("/stations/<int:unit_id>/pairings", methods=["POST"])
+@login_required
+def pair(unit_id: int):
+    """The branch secretary pairs their branch with this station (结对)."""
+    row = db.session.get(Station, unit_id)
+    branch = db.session.get(OrgUnit, request.form.get("branch", type=int) or 0)
+    if row is None or not row.unit.active:
+        abort(404)
+    if not FlaskForm().validate_on_submit() or branch is None:
+        abort(400)
+    return _pairing_change(unit_id, lambda: pairings.pair(
+        branch, row.unit, current_user, datetime.now(CHINA).date()),
+        _("%(branch)s 已与本驿站结对。", branch=branch.label(current_locale_short())))
+
+
+@bp.route("/stations/<int:unit_id>/pairings/<int:pairing_id>/end", methods=["POST"])
+@login_required
+def end_pairing(unit_id: int, pairing_id: int):
+    pairing = db.session.get(Pairing, pairing_id)
+    if pairing is None or pairing.station_id != unit_id:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    return _pairing_change(unit_id, lambda: pairings.end(pairing, current_user),
+                           _("已解除 %(branch)s 与本驿站的结对。",
+                             branch=pairing.branch.label(current_locale_short())))
+
+
+def _pairing_change(unit_id: int, change, done: str):
+    try:
+        with write_lock():
+            change()
+        db.session.commit()
+    except WorkflowError as exc:
+        db.session.rollback()
+        if exc.http_status == 403:
+            abort(403)
+        flash(exc.message(current_locale_short()), "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("stations.station", unit_id=unit_id) + "#pairings")
 
 
 @bp.route("/wishes")
