@@ -64,6 +64,11 @@ class Directory(Protocol):
     def record(self, source: str, record_id: Any) -> Mapping[str, Any] | None:
         """Attributes of a record field's value (a course, a retreat batch), or None."""
 
+    def overlaps(self, process_key: str, user_id: UserId, field: str, source: str,
+                 starts_at: Any, ends_at: Any) -> bool:
+        """Whether another open instance of the user's, of this process, holds in
+        ``field`` a record (from ``source``) whose [starts_at, ends_at) meets this one."""
+
     def has_active(self, process_key: str, user_id: UserId, unique_key: str | None) -> bool:
         """Whether the user already has a running instance of the process.
 

@@ -19,7 +19,7 @@ from workflows.directory import Directory
 from workflows.errors import (Conflict, DefinitionError, InvalidInput, NotAllowed, StateError,
                               WorkflowError)
 from workflows.kinds.common import check_start, checked_form, comment_of
-from workflows.rules import eligible_any, uses_applicant_unit
+from workflows.rules import eligible_any, record_source, uses_applicant_unit
 from workflows.runtime import SYSTEM, Action, Run
 from workflows.spec import ProcessSpec
 from workflows.state import InstanceState
@@ -52,6 +52,7 @@ def start(spec: ProcessSpec, applicant: Hashable, data: Mapping[str, Any] | None
     check_start(run)
     unique_key = spec.start.unique.render(run.lookup_name) if spec.start.unique else None
     _check_active(spec, applicant, unique_key, directory)
+    _check_overlap(run)
     run.log("submit", changes={k: [None, v] for k, v in cleaned.items() if v is not None})
     run.goto(spec.start.first)
     new = run.freeze()
@@ -86,6 +87,23 @@ def _needs_applicant_unit(spec: ProcessSpec) -> bool:
         return True
     templates = [spec.start.unique] + [getattr(s.config, "resource", None) for s in spec.steps]
     return any("applicant.unit" in t.names() for t in templates if t is not None)
+
+
+def _check_overlap(run: Run) -> None:
+    """Refuse a second open instance whose record's time window overlaps this one's
+    (a volunteer cannot be on duty at two stations at once)."""
+    name = run.spec.start.no_overlap
+    value = run.data.get(name) if name else None
+    if value is None:
+        return
+    source = record_source(run.spec.start.form.field(name))
+    window = run.directory.record(source, value) or {}
+    if window.get("starts_at") is None or window.get("ends_at") is None:
+        return
+    if run.directory.overlaps(run.spec.key, run.applicant, name, source,
+                              window["starts_at"], window["ends_at"]):
+        raise Conflict("这个时段与您已报名的另一个时段重叠", "This overlaps another time you "
+                       "have signed up for", code="overlap")
 
 
 def _check_active(spec: ProcessSpec, applicant: Hashable, unique_key: str | None,

@@ -17,7 +17,7 @@ from workflows.fields import FieldSpec, FormSpec, parse_form
 from workflows.graph import edges, reachable_from, reaches_an_end
 from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
 from workflows.problems import Problem, ProblemLog
-from workflows.rules import PersonRule, parse_rule
+from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartCheck, StartSpec,
                             StepSpec, Template, Timeout, status_label)
 from workflows.yamlio import line_of, load_yaml, plain
@@ -26,7 +26,7 @@ IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "start",
                       "steps", "ends"})
 START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
-                        "withdraw", "checks"})
+                        "withdraw", "checks", "no_overlap"})
 CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
 STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "form", "next", "sla",
                        "timeout", "notify", "withdraw"})
@@ -226,7 +226,19 @@ class _Parser:
                 value = key == "withdraw"
             flags[key] = value
         return StartSpec(who, form, first, flags["one_active_per_applicant"], unique,
-                         flags["withdraw"], self._checks(raw, form))
+                         flags["withdraw"], self._checks(raw, form),
+                         self._no_overlap(raw, form))
+
+    def _no_overlap(self, raw: Mapping, form: FormSpec) -> str | None:
+        name = raw.get("no_overlap")
+        if name is None:
+            return None
+        field = form.field(name) if isinstance(name, str) else None
+        if field is None or record_source(field) is None:
+            self.log.add(line_of(raw, "no_overlap"), "start: 'no_overlap' must name a field of "
+                         "the start form whose value is a record with a time window (e.g. a slot)")
+            return None
+        return name
 
     def _checks(self, raw: Mapping, form: FormSpec) -> tuple[StartCheck, ...]:
         items = raw.get("checks")

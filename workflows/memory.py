@@ -26,6 +26,7 @@ class MemoryDirectory:
         self.holders: dict[str, list[Hashable]] = {}
         self.waiting: dict[str, list[Hashable]] = {}
         self.active: dict[Hashable, tuple[str, Hashable, str | None]] = {}
+        self.active_data: dict[Hashable, dict[str, Any]] = {}
         self.holidays: set[date] = set()
         self.workdays: set[date] = set()
         # register → total sessions, and (register, instance) → sessions attended
@@ -71,8 +72,10 @@ class MemoryDirectory:
         """Remember whether an instance is running (call after each start/act)."""
         if state.finished:
             self.active.pop(state.instance_id, None)
+            self.active_data.pop(state.instance_id, None)
         else:
             self.active[state.instance_id] = (state.process, state.applicant, state.unique_key)
+            self.active_data[state.instance_id] = dict(state.data)
 
     # ---------------------------------------------------------------- Directory
     def unit(self, unit_id: Hashable) -> Unit | None:
@@ -105,6 +108,17 @@ class MemoryDirectory:
 
     def record(self, source: str, record_id: Any) -> Mapping[str, Any] | None:
         return self.records.get((source, record_id))
+
+    def overlaps(self, process_key: str, user_id: Hashable, field: str, source: str,
+                 starts_at: Any, ends_at: Any) -> bool:
+        for instance_id, (process, user, _key) in self.active.items():
+            if process != process_key or user != user_id:
+                continue
+            other = self.records.get((source, self.active_data[instance_id].get(field))) or {}
+            if other.get("starts_at") is not None and other["starts_at"] < ends_at \
+                    and starts_at < other["ends_at"]:
+                return True
+        return False
 
     def has_active(self, process_key: str, user_id: Hashable, unique_key: str | None) -> bool:
         return any(p == process_key and u == user_id and (unique_key is None or k == unique_key)

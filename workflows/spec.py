@@ -122,6 +122,9 @@ class StartSpec:
     unique: Template | None = None
     withdraw: bool = True
     checks: tuple[StartCheck, ...] = ()
+    # A record field (e.g. a duty slot) whose time window may not overlap the window of
+    # the applicant's other open instances of the process.
+    no_overlap: str | None = None
 
 
 @dataclass(frozen=True)

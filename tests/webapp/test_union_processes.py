@@ -175,3 +175,23 @@ def test_quotas_never_exceed_the_level_above(demo):
         allocate_quota(batch, unit_by_code("cq-yz-jfb"), 2)
     # Unused places go back: 大坪 used none of its 12.
     assert return_unused_quota(batch, unit_by_code("cq-yz-dp")) == 12
+
+
+def test_no_duty_at_two_stations_at_once(login, demo):
+    from webapp.services.activities import create_slot
+
+    jfb, dp = unit_by_code("st-jfb"), unit_by_code("st-dp")
+    day = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=20)
+    morning = create_slot(jfb, day, day + timedelta(hours=4), 2)
+    overlapping = create_slot(dp, day + timedelta(hours=3), day + timedelta(hours=6), 2)
+    afterwards = create_slot(dp, day + timedelta(hours=4), day + timedelta(hours=8), 2)
+    db.session.commit()
+    client = login("volunteer1")
+    start(client, "station_master", {"station": str(jfb.id), "slot": str(morning.id),
+                                     "phone": "13700137000"})
+    refused = client.post("/processes/station_master/start", data={
+        "station": str(dp.id), "slot": str(overlapping.id), "phone": "13700137000"})
+    assert refused.status_code == 409
+    assert "这个时段与您已报名的另一个时段重叠" in refused.get_data(as_text=True)
+    start(client, "station_master", {"station": str(dp.id), "slot": str(afterwards.id),
+                                     "phone": "13700137000"})

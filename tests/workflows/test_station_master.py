@@ -90,3 +90,22 @@ def test_the_slot_must_be_one_of_the_chosen_stations(drive, shipped):
         d.start("vol1", {**SIGNUP, "slot": 99})  # no such slot: not this station's either
     d.start("vol1", SIGNUP)
     assert d.current == ("wait_duty",)
+
+
+def test_no_overlapping_sign_ups(drive, shipped, directory):
+    """Nobody is on duty at two places at once; back-to-back slots are fine."""
+    for slot, starts, ends in ((11, "09:00", "17:00"), (12, "13:00", "18:00"),
+                               (13, "17:00", "21:00"), (14, "10:00", "12:00")):
+        directory.add_record("slot", slot, starts_at=f"2025-05-10T{starts}:00",
+                             ends_at=f"2025-05-10T{ends}:00", station=5)
+        directory.set_capacity(f"slot:{slot}", 2)
+    first = drive(shipped("station_master")).start("vol1", SIGNUP)
+    with pytest.raises(Conflict) as err:
+        drive(shipped("station_master")).start("vol1", {**SIGNUP, "slot": 12})
+    assert err.value.code == "overlap" and "重叠" in err.value.message("zh")
+    drive(shipped("station_master")).start("vol1", {**SIGNUP, "slot": 13})
+    drive(shipped("station_master")).start("vol2", {**SIGNUP, "slot": 12})  # someone else
+    with pytest.raises(Conflict):
+        drive(shipped("station_master")).start("vol1", {**SIGNUP, "slot": 14})
+    first.act("withdraw", "vol1")
+    drive(shipped("station_master")).start("vol1", {**SIGNUP, "slot": 14})  # free again

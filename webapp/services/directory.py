@@ -119,6 +119,18 @@ class DbDirectory:
         lookup = RECORD_SOURCES.get(source)
         return lookup(record_id) if lookup else None
 
+    def overlaps(self, process_key: str, user_id, field: str, source: str, starts_at,
+                 ends_at) -> bool:
+        # Open instances of the person (the one being started is still "starting").
+        for data in db.session.scalars(select(Instance.state["data"]).where(
+                Instance.process_key == process_key, Instance.applicant_id == user_id,
+                Instance.closed_at.is_(None), Instance.status != "starting")):
+            other = self.record(source, (data or {}).get(field)) or {}
+            if other.get("starts_at") is not None and other["starts_at"] < ends_at \
+                    and starts_at < other["ends_at"]:
+                return True
+        return False
+
     def has_active(self, process_key: str, user_id, unique_key: str | None) -> bool:
         # Open, and not the row of the instance being started right now.
         stmt = select(Instance.id).where(Instance.process_key == process_key,
