@@ -15,6 +15,8 @@ ACTION_LABELS = {
     "released": _l("释放名额"), "claim_released": _l("认领已释放"),
     "claim_promoted": _l("候补认领成功"), "claim_waitlisted": _l("进入认领候补"),
     "unassigned": _l("无人可处理，待管理员指派"),
+    "recuse": _l("回避：申请人本人，由其他人处理"),
+    "recuse_escalate": _l("回避：申请人本人，转由上级处理"),
 }
 
 STATUS_STYLES = {"running": "primary", "returned": "warning", "waitlisted": "info",

@@ -14,7 +14,7 @@ from workflows.kinds import claim as claiming
 from workflows.kinds.common import check_start, checked_form, comment_of, require_assignee
 from workflows.kinds.reserve import ReserveKind
 from workflows.rules import PersonRule, is_eligible
-from workflows.runtime import SYSTEM, Action, Run
+from workflows.runtime import SYSTEM, Action, Run, escalation_rule
 
 if TYPE_CHECKING:
     from workflows.state import Task
@@ -149,7 +149,7 @@ def assignee_rules(run: Run, task: Task) -> list[PersonRule]:
     if rule is None or rule.special is not None:
         return []
     rules = [rule]
-    escalation = (step.sla.escalate_to if step.sla else None) or rule.one_level_up()
+    escalation = escalation_rule(step, rule)
     if escalation is not None:
         rules.append(escalation)
     return rules
@@ -162,9 +162,10 @@ def _check_new_assignee(run: Run, task: Task, user: object) -> None:
     if user in task.assignees:
         raise InvalidInput("该人员已是办理人", "That person already has this task",
                            code="already_assignee")
-    if task.kind == "approval" and user == run.applicant:
-        raise NotAllowed("不能转交给申请人本人审批", "The applicant cannot approve their own "
-                         "request", code="not_eligible")
+    if user == run.applicant:
+        raise NotAllowed("申请人本人不能办理自己的申请，请另选他人",
+                         "The applicant cannot handle their own request; choose someone else",
+                         code="not_eligible")
     if not any(is_eligible(rule, user, run.rule_context()) for rule in assignee_rules(run, task)):
         raise NotAllowed("该人员不符合办理条件", "That person may not handle this task",
                          code="not_eligible")
@@ -185,28 +186,63 @@ class Delegate(Handler):
         task = run.tasks[action.task]
         _check_new_assignee(run, task, action.user)
         people = tuple(action.user if p == run.actor else p for p in task.assignees)
-        task = run.update_task(task, assignees=people)
+        # Whoever takes over from an escalation target takes over that standing too.
+        escalated = tuple(action.user if p == run.actor else p for p in task.escalated)
+        task = run.update_task(task, assignees=people, escalated=escalated)
         run.log("delegate", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
         run.notify([action.user], "task_assigned", task, delegated_by=run.actor)
 
 
+# Roles whose holders may give a task nobody holds to someone, for requests whose
+# applicant belongs to their part of the tree.  A platform administrator may reassign any.
+REASSIGN_ROLES = frozenset({"unit_admin", "district_admin", "city_admin"})
+
+
+def is_stuck(task: Task) -> bool:
+    """Nobody holds the task: no assignee is still to act on it."""
+    return not any(task.decided_by(p) is None for p in task.assignees)
+
+
+def _oversees_applicant(run: Run) -> bool:
+    unit = run.base.applicant_unit
+    if unit is None:
+        return False
+    above = {u.id for u in run.directory.ancestors(unit)}
+    return any(role in REASSIGN_ROLES and at in above
+               for role, at in run.directory.roles_of(run.actor))
+
+
 class Reassign(Handler):
-    """A platform administrator gives a stuck task to an eligible person."""
+    """An administrator gives a stuck task to an eligible person: a platform
+    administrator any task, a unit/district/city administrator a task nobody holds on
+    a request from their part of the tree.  Never on their own request."""
 
     def permit(self, run: Run, action: Action) -> None:
         task = open_task(run, action)
-        if not _is_platform_admin(run):
-            raise NotAllowed("只有平台管理员可以改派任务",
-                             "Only a platform administrator can reassign tasks")
         if task.kind not in ("approval", "task") or not assignee_rules(run, task):
             raise NotAllowed("此任务不能改派", "This task cannot be reassigned")
+        if run.actor == run.applicant:
+            raise NotAllowed("不能改派自己申请中的任务", "You cannot reassign a task of your "
+                             "own request", code="own_request")
+        if _is_platform_admin(run):
+            return
+        if not _oversees_applicant(run):
+            raise NotAllowed("只有负责该范围的管理员可以改派任务",
+                             "Only an administrator responsible for the applicant's unit "
+                             "can reassign tasks")
+        if not is_stuck(task):
+            raise NotAllowed("此任务已有人办理，只有平台管理员可以改派",
+                             "Someone already holds this task; only a platform "
+                             "administrator can reassign it", code="task_held")
 
     def apply(self, run: Run, action: Action) -> None:
         task = run.tasks[action.task]
         _check_new_assignee(run, task, action.user)
         decided = tuple(d.by for d in task.decisions if d.by in task.assignees)
-        task = run.update_task(task, assignees=decided + (action.user,))
+        people = decided + (action.user,)
+        task = run.update_task(task, assignees=people,
+                               escalated=tuple(p for p in task.escalated if p in people))
         run.log("reassign", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
         run.notify([action.user], "task_assigned", task)
@@ -276,10 +312,16 @@ class Fire(Handler):
 
 
 def _escalate(run: Run, step, task: Task) -> None:
-    """Bring in the next level: as extra assignees of a named task, else as watchers."""
+    """Bring in the next level: as extra assignees of a named task, else as watchers.
+
+    The people brought in are marked ``escalated``: on an approval they decide for the
+    step on their own (``approval.tally``) rather than becoming one more required vote.
+    The applicant is never brought in to handle their own request.
+    """
     rules = assignee_rules(run, task)
     rule = rules[-1] if len(rules) > 1 else (step.sla.escalate_to if step.sla else None)
-    people = [p for p in run.people(rule) if p not in task.assignees] if rule else []
+    people = [p for p in run.people(rule)
+              if p not in task.assignees and p != run.applicant] if rule else []
     run.log("escalate", step=step.id, task=task.id, to=list(people) or None)
     if not people:
         return

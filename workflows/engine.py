@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Hashable, Mapping
 
-from workflows.actions import HANDLERS, STEP_TASK_ACTIONS
+from workflows.actions import HANDLERS, STEP_TASK_ACTIONS, assignee_rules
 from workflows.directory import Directory
 from workflows.errors import (Conflict, DefinitionError, InvalidInput, NotAllowed, StateError,
                               WorkflowError)
@@ -25,7 +25,7 @@ from workflows.spec import ProcessSpec
 from workflows.state import InstanceState
 
 __all__ = ["start", "act", "available_actions", "Action", "SYSTEM", "Available",
-           "can_start"]
+           "can_start", "reassign_candidates"]
 
 
 def start(spec: ProcessSpec, applicant: Hashable, data: Mapping[str, Any] | None,
@@ -217,3 +217,22 @@ def _permitted(run: Run, action: Action) -> bool:
     except WorkflowError:
         return False
     return True
+
+
+def reassign_candidates(spec: ProcessSpec, state: InstanceState, task_id: str,
+                        directory: Directory) -> tuple[Hashable, ...]:
+    """Who a task could be reassigned to: the people its step's rule or that rule's
+    escalation names, other than the applicant and those who already hold it.
+
+    For suggesting names to an administrator; ``reassign`` itself checks eligibility.
+    """
+    task = state.task(task_id)
+    if task is None or not task.open:
+        return ()
+    run = Run(spec, state, directory, state.started_at, SYSTEM)
+    found: dict[Hashable, None] = {}
+    for rule in assignee_rules(run, task):
+        for person in run.people(rule):
+            if person != state.applicant and person not in task.assignees:
+                found[person] = None
+    return tuple(found)

@@ -46,6 +46,14 @@ class Action:
     expected_version: int | None = None
 
 
+def escalation_rule(step: StepSpec, rule: PersonRule | None) -> PersonRule | None:
+    """The next level for a step whose people ``rule`` names: the SLA's ``escalate_to``,
+    else the same role one level up (None for rules that name no role)."""
+    if rule is None or rule.special is not None:
+        return None
+    return (step.sla.escalate_to if step.sla else None) or rule.one_level_up()
+
+
 class Run:
     """Mutable working state for one ``start``/``act`` call."""
 
@@ -84,6 +92,27 @@ class Run:
 
     def people(self, rule: PersonRule) -> tuple[Hashable, ...]:
         return resolve_people(rule, self.rule_context())
+
+    def handlers(self, step: StepSpec, rule: PersonRule) -> tuple[Hashable, ...]:
+        """Who handles ``step`` under ``rule`` — never the applicant, by a role they hold.
+
+        Nobody decides their own request.  When the applicant is among the people a role
+        rule names, they step aside (回避): the others handle it; if nobody else is left,
+        the step's escalation target does (``sla.escalate_to``, else the same role one
+        level up).  Either way a history line says so; with nobody at all the caller's
+        task is unassigned and an administrator reassigns it.
+        """
+        people = self.people(rule)
+        if rule.special is not None or self.applicant not in people:
+            return people
+        others = tuple(p for p in people if p != self.applicant)
+        if others:
+            self.log("recuse", step=step.id, to=list(others))
+            return others
+        up = escalation_rule(step, rule)
+        others = tuple(p for p in self.people(up) if p != self.applicant) if up else ()
+        self.log("recuse_escalate", step=step.id, to=list(others) or None)
+        return others
 
     def expression_context(self, expr: Expr | None = None) -> dict[str, Any]:
         """Names a condition can read: form, applicant, now and the records it uses."""

@@ -108,7 +108,7 @@ def test_nobody_found_is_flagged_and_an_admin_reassigns(inline, drive):
     assert d.task().assignees == ()
     assert d.effects_of(Unassigned)[0].step == "review"
     with pytest.raises(NotAllowed):
-        d.do("reassign", "yz_admin", user="street_admin")
+        d.do("reassign", "jb_admin", user="street_admin")  # another district's admin
     d.do("reassign", "padmin", user="street_admin")  # eligible one level up
     assert d.task().assignees == ("street_admin",)
     d.do("approve", "street_admin")

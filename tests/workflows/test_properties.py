@@ -7,7 +7,8 @@ bad — while the clock moves and timers fire.  After every step it checks:
 * a refused action changes nothing; an accepted one adds history and bumps the version
   by exactly one (history only grows, the old entries unchanged);
 * a finished instance has one final status, no open task or timer, and never changes;
-* every open task is held only by people its step's rule allows;
+* every open task is held only by people its step's rule allows, and never by the
+  applicant unless the rule names the applicant (staff who apply themselves included);
 * no claim step and no shared resource ever holds more people than its capacity.
 """
 from __future__ import annotations
@@ -59,7 +60,10 @@ VOLUNTEERS = ["vol1", "vol2", "vol3"]
 LIKELY = {"approval": ["approve", "approve", "reject", "return", "delegate"],
           "task": ["complete", "complete", "delegate", "unclaim"], "claim": ["claim", "unclaim"],
           "publicity": ["object"], "revise": ["resubmit"], "reserve": ["withdraw"]}
-STARTERS = ["rider", "welder", "courier", "driver_jb", "vol1", "vol2", "vol3"]
+STARTERS = ["rider", "welder", "courier", "driver_jb", "vol1", "vol2", "vol3", "head",
+            "unit_admin", "yz_admin", "street_admin"]
+# Staff who are also workers: their own requests must go to someone else.
+STAFF_WORKERS = [("head", 5), ("unit_admin", 7), ("yz_admin", 2), ("street_admin", 4)]
 ACTIONS = ["approve", "reject", "return", "complete", "object", "delegate", "reassign",
            "claim", "unclaim", "comment", "withdraw", "cancel", "resubmit"]
 
@@ -71,6 +75,8 @@ def make_machine(shipped, org_factory):
         @initialize()
         def setup(self):
             self.directory = org_factory()
+            for user, unit in STAFF_WORKERS:
+                self.directory.grant(user, "worker", unit)
             self.now = MONDAY_NINE
             self.instances: list = []  # [spec, state]
             self.promotions: list[Promoted] = []
@@ -178,6 +184,8 @@ def make_machine(shipped, org_factory):
                 for task in state.open_tasks:
                     for person in task.assignees:
                         assert _eligible(spec, state, task, person, ctx), (task, person)
+                    if state.applicant in task.assignees:
+                        assert _names_the_applicant(spec, task), (task, state.applicant)
 
         @invariant()
         def capacity_is_never_exceeded(self):
@@ -207,6 +215,14 @@ def _eligible(spec, state, task, person, ctx) -> bool:
             return spec.step(step_id)
     rules = assignee_rules(_Run(), task)
     return any(is_eligible(r, person, ctx) for r in rules)
+
+
+def _names_the_applicant(spec, task) -> bool:
+    if task.kind == "revise":
+        return True
+    step = spec.step(task.step)
+    rule = getattr(step.config, "assignee", None) or getattr(step.config, "approvers", None)
+    return rule is not None and rule.special == "applicant"
 
 
 @pytest.mark.filterwarnings("error")

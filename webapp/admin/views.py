@@ -166,3 +166,72 @@ def stations_template():
     lines = CITY_STATIONS_CSV.read_text(encoding="utf-8").splitlines()[:4]
     return Response("\ufeff" + "\n".join(lines) + "\n", mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=stations-example.csv"})
+
+
+# ---------------------------------------------------------------------------- unassigned
+UNASSIGNED_PER_PAGE = 20
+
+
+@bp.route("/unassigned")
+@roles_required("unit_admin", "district_admin", "city_admin", "platform_admin")
+def unassigned():
+    """Tasks nobody holds in the viewer's part of the tree, each with a reassign form."""
+    return _unassigned_page({}, 200)
+
+
+def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
+    from webapp.i18n import current_locale_short
+    from webapp.services.progress import step_label
+    from webapp.services.unassigned import candidates, unassigned_tasks_query
+    from webapp.services.workflow import spec_of
+
+    locale = current_locale_short()
+    found = paginate(unassigned_tasks_query(current_user), UNASSIGNED_PER_PAGE)
+    rows = []
+    for task in found.rows:
+        spec = spec_of(task.instance.version)
+        step = spec.step(task.step)
+        config = getattr(step, "config", None)
+        rule = getattr(config, "approvers", None) or getattr(config, "assignee", None)
+        rows.append({"task": task, "instance": task.instance,
+                     "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
+                     "step": step_label(spec, task.step, locale),
+                     "rule": rule.describe(locale) if rule is not None else "",
+                     "candidates": candidates(task)})
+    # A task that left the list meanwhile (someone else assigned it) still gets its answer.
+    listed = {row["task"].id for row in rows}
+    elsewhere = [message for task_id, message in errors.items() if task_id not in listed]
+    return render_template("admin/unassigned.html", rows=rows, total=found.total,
+                           page=found.page, per_page=UNASSIGNED_PER_PAGE, errors=errors,
+                           elsewhere=elsewhere, typed=typed or {}), status
+
+
+@bp.route("/unassigned/<int:task_id>/reassign", methods=["POST"])
+@roles_required("unit_admin", "district_admin", "city_admin", "platform_admin")
+def reassign(task_id: int):
+    from flask import abort, flash, redirect, url_for
+    from flask_babel import gettext as _
+
+    from webapp.i18n import current_locale_short
+    from webapp.models import Task
+    from webapp.services import access
+    from webapp.services.unassigned import reassign as give
+    from workflows.errors import WorkflowError
+
+    task = db.session.get(Task, task_id)
+    if task is None or not access.can_view(current_user, task.instance):
+        abort(404)
+    username = (request.form.get("username") or "").strip()[:64]
+    comment = (request.form.get("comment") or "").strip() or None
+    if not username:
+        return _unassigned_page({task.id: _("请填写要指派的用户名。")}, 422)
+    try:
+        target = give(task, username, current_user, comment)
+        db.session.commit()
+    except WorkflowError as exc:
+        db.session.rollback()
+        status = 422 if exc.http_status == 404 else exc.http_status
+        return _unassigned_page({task_id: exc.message(current_locale_short())}, status,
+                                {task_id: username})
+    flash(_("已指派给 %(name)s。", name=target.display_name), "success")
+    return redirect(url_for("admin.unassigned"))

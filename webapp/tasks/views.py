@@ -40,7 +40,19 @@ def inbox():
     return render_template("tasks/inbox.html", mine=[describe(t) for t in mine.rows],
                            mine_total=mine.total, pool=[describe(t) for t in pool.rows],
                            pool_total=pool.total, page=mine.page, pool_page=pool.page,
-                           per_page=PER_PAGE)
+                           per_page=PER_PAGE, unassigned=_unassigned_count())
+
+
+def _unassigned_count() -> int | None:
+    """How many tasks nobody holds this administrator could reassign (None: not theirs)."""
+    from sqlalchemy import func, select
+
+    from webapp.services.unassigned import may_reassign, unassigned_tasks_query
+
+    if not may_reassign(current_user):
+        return None
+    query = unassigned_tasks_query(current_user).order_by(None).subquery()
+    return db.session.scalar(select(func.count()).select_from(query))
 
 
 def _task(task_id: int) -> tuple[Task, Instance]:
@@ -84,6 +96,7 @@ def task(task_id: int):
             status = result
     return render_template("tasks/task.html", task=task, instance=instance, spec=spec,
                            form=form, actions=actions, rows=display_rows(instance, spec),
+                           escalated=_escalated_to_me(instance, task),
                            step_name=step_label(spec, task.step, locale), comment=comment,
                            return_targets=_return_targets(spec, task),
                            attendance=_attendance(spec, task, instance),
@@ -96,6 +109,12 @@ def _attendance(spec, task: Task, instance: Instance) -> dict | None:
     if step is None or step.kind != "attendance":
         return None
     return training.attendance_summary(instance)
+
+
+def _escalated_to_me(instance: Instance, task: Task) -> bool:
+    """Whether the viewer was brought in by escalation (and so decides the step alone)."""
+    entry = next((t for t in instance.state.get("tasks", []) if t.get("id") == task.key), {})
+    return task.kind == "approval" and current_user.id in (entry.get("escalated") or [])
 
 
 def _already_decided(instance: Instance, task: Task) -> str:

@@ -3,7 +3,8 @@
 Modes: ``single`` (the first decision of any approver decides), ``any_of`` (one
 approval is enough; all must reject to reject), ``all_of`` (all must approve; one
 rejection rejects), ``n_of_m`` (``n`` approvals; rejected once ``n`` can no longer be
-reached).  A return by any approver returns at once.
+reached).  A return by any approver returns at once.  Someone brought in by SLA
+escalation is no extra vote: their approve or reject decides the step on its own.
 """
 from __future__ import annotations
 
@@ -117,7 +118,8 @@ class ApprovalKind(StepKind):
     # ---------------------------------------------------------------- runtime
     def enter(self, run: Run, step: StepSpec) -> None:
         rule = step.config.approvers
-        run.open_task(step, "approval", assignees=run.people(rule), rule=rule.describe("en"))
+        run.open_task(step, "approval", assignees=run.handlers(step, rule),
+                      rule=rule.describe("en"))
 
     def permit(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         if action.kind not in step.config.actions:
@@ -135,7 +137,9 @@ class ApprovalKind(StepKind):
         if action.kind == "approve":
             changes = run.merge_data(checked_form(run, step.form, action.data))
         task = run.decide(task, action.kind, comment)
-        run.log(action.kind, step=step.id, task=task.id, comment=comment, changes=changes)
+        # An escalation target decides for the step: the history says so.
+        run.log(action.kind, step=step.id, task=task.id, comment=comment, changes=changes,
+                escalated=True if run.actor in task.escalated else None)
         verdict = tally(step.config, task)
         if verdict is not None:
             run.close_task(task, verdict)
@@ -160,10 +164,20 @@ class ApprovalKind(StepKind):
 
 
 def tally(config: ApprovalConfig, task: Task) -> str | None:
-    """"approve", "reject" or None (still waiting) from the decisions so far."""
-    approvals = sum(1 for d in task.decisions if d.action == "approve")
-    rejections = sum(1 for d in task.decisions if d.action == "reject")
-    total = max(len(task.assignees), 1)
+    """"approve", "reject" or None (still waiting) from the decisions so far.
+
+    People brought in by escalation are not extra votes: the first of them to approve
+    or reject decides for the whole step, whatever the mode.  The mode counts only the
+    step's own approvers.
+    """
+    escalated = set(task.escalated)
+    for decision in task.decisions:
+        if decision.by in escalated and decision.action in ("approve", "reject"):
+            return decision.action
+    own = [d for d in task.decisions if d.by not in escalated]
+    approvals = sum(1 for d in own if d.action == "approve")
+    rejections = sum(1 for d in own if d.action == "reject")
+    total = max(sum(1 for p in task.assignees if p not in escalated), 1)
     if config.mode == "single":
         return "approve" if approvals else "reject" if rejections else None
     if config.mode == "any_of":
@@ -174,7 +188,7 @@ def tally(config: ApprovalConfig, task: Task) -> str | None:
     if approvals >= needed:
         return "approve"
     # Only a rejection can make n unreachable: fewer approvers than n may still grow by
-    # escalation or reassignment.
+    # reassignment (and escalation may decide outright).
     return "reject" if rejections and total - rejections < needed else None
 
 

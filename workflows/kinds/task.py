@@ -37,7 +37,8 @@ class TaskKind(StepKind):
 
     def enter(self, run: Run, step: StepSpec) -> None:
         rule = step.config.assignee
-        run.open_task(step, "task", assignees=run.people(rule), rule=rule.describe("en"))
+        run.open_task(step, "task", assignees=run.handlers(step, rule),
+                      rule=rule.describe("en"))
 
     def permit(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         if action.kind != "complete":

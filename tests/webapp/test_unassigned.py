@@ -1,0 +1,143 @@
+"""On the database and the pages: an applicant who holds the approver role steps aside,
+an escalated approver decides for the step, and administrators reassign tasks nobody
+holds from the 待指派任务 page."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, select
+
+from webapp.extensions import db
+from webapp.models import HistoryEntry, Membership, Task
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+from webapp.services.users import find_user, grant_role
+from tests.webapp.test_pages import alerts, errors, login, submit_wish, task_id_of  # noqa: F401
+from tests.webapp.test_workflow_service import NOW, demo, wish_data  # noqa: F401
+
+PASSWORD = "demo-pass-2026"
+
+
+def page(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_a_station_head_wishing_at_their_own_station_is_not_their_own_approver(login, demo):
+    head = find_user("station_head")
+    grant_role(head, "worker", unit_by_code("st-jfb"))
+    db.session.commit()
+    client = login("station_head")
+    instance_id = submit_wish(client, contact_name="孙伟")
+    task_id = task_id_of(instance_id)
+    assert f"/tasks/{task_id}" not in page(client.get("/inbox"))
+    assert client.post(f"/tasks/{task_id}", data={"action": "approve"}).status_code == 409
+    timeline = page(client.get(f"/instances/{instance_id}"))
+    assert "回避：申请人本人，转由上级处理" in timeline
+    district = login("yuzhong_admin")  # the SLA's escalation target for the station
+    assert f"/tasks/{task_id}" in page(district.get("/inbox"))
+    done = district.post(f"/tasks/{task_id}", data={"action": "approve"})
+    assert done.status_code == 302
+
+
+def test_the_escalated_approver_is_told_they_decide_and_the_record_says_so(login, demo):
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.commit()
+    wf.fire_due_timers(NOW + timedelta(days=6))  # reminder, then escalation
+    db.session.commit()
+    task_id = task_id_of(instance.id)
+    client = login("yuzhong_admin")
+    assert "督办升级给您" in page(client.get(f"/tasks/{task_id}"))
+    assert "督办升级给您" not in page(login("station_head").get(f"/tasks/{task_id}"))
+    client = login("yuzhong_admin")
+    assert client.post(f"/tasks/{task_id}", data={"action": "approve"}).status_code == 302
+    entry = db.session.scalar(select(HistoryEntry).where(
+        HistoryEntry.instance_id == instance.id, HistoryEntry.action == "approve"))
+    assert entry.data["details"]["escalated"] is True
+    assert "督办决定" in page(client.get(f"/instances/{instance.id}"))
+
+
+@pytest.fixture
+def stuck(login, demo):
+    """A wish at a station that has lost its head: its verify task has nobody."""
+    db.session.execute(delete(Membership).where(Membership.role == "station_head",
+                                                Membership.unit_id == unit_by_code("st-jfb").id))
+    db.session.commit()
+    instance_id = submit_wish(login("rider1"))
+    task_id = task_id_of(instance_id)
+    assert db.session.get(Task, task_id).assignees == []
+    return task_id
+
+
+def test_administrators_in_scope_see_tasks_nobody_holds(login, stuck):
+    listed = login("yuzhong_admin").get("/admin/unassigned")
+    assert listed.status_code == 200
+    text = page(listed)
+    assert "一个新头盔" in text and f"/admin/unassigned/{stuck}/reassign" in text
+    assert "<code>yuzhong_admin</code>" in text  # a suggestion: the escalation target
+    assert "1 项任务无人可办理" in page(login("yuzhong_admin").get("/inbox"))
+    assert "/admin/unassigned" in page(login("unit_admin").get("/"))
+    assert f"/admin/unassigned/{stuck}/" in page(login("admin").get("/admin/unassigned"))
+    other = page(login("jiangbei_admin").get("/admin/unassigned"))
+    assert "一个新头盔" not in other and "没有待指派的任务" in other
+    assert "/admin/unassigned" not in page(login("jiangbei_admin").get("/inbox"))
+    for outsider in ("supervisor", "station_head", "rider1"):
+        assert login(outsider).get("/admin/unassigned").status_code == 403
+
+
+@pytest.mark.parametrize("username, status, message", [
+    ("ghost", 422, "找不到该用户"),
+    ("volunteer1", 403, "该人员不符合办理条件"),
+    ("rider1", 403, "申请人本人不能办理自己的申请"),
+    ("", 422, "请填写要指派的用户名"),
+])
+def test_a_wrong_person_is_refused_with_a_reason(login, stuck, username, status, message):
+    response = login("yuzhong_admin").post(f"/admin/unassigned/{stuck}/reassign",
+                                           data={"username": username})
+    assert response.status_code == status
+    assert any(message in e for e in errors(response)), errors(response)
+    assert f'value="{username}"' in page(response)
+    db.session.expire_all()
+    assert db.session.get(Task, stuck).assignees == []
+
+
+def test_reassigning_gives_the_task_to_an_eligible_person(login, make_user, stuck):
+    station = unit_by_code("st-jfb")
+    make_user("new_head", ("station_head", station), unit=station, password=PASSWORD,
+              name="新站长 钱芳")
+    assert login("jiangbei_admin").post(f"/admin/unassigned/{stuck}/reassign",
+                                        data={"username": "new_head"}).status_code == 404
+    done = login("yuzhong_admin").post(f"/admin/unassigned/{stuck}/reassign",
+                                       data={"username": "new_head", "comment": "新任站长"},
+                                       follow_redirects=True)
+    assert "已指派给 新站长 钱芳" in page(done), alerts(done)
+    assert "没有待指派的任务" in page(done)
+    assert f"/tasks/{stuck}" in page(login("new_head").get("/inbox"))
+    entry = db.session.scalar(select(HistoryEntry).where(HistoryEntry.action == "reassign"))
+    assert entry.comment == "新任站长" and entry.actor_id == find_user("yuzhong_admin").id
+
+
+def test_a_held_task_is_not_taken_away_by_an_administrator_in_scope(login, make_user, stuck):
+    station = unit_by_code("st-jfb")
+    for name in ("head_a", "head_b"):
+        make_user(name, ("station_head", station), unit=station, password=PASSWORD)
+    client = login("yuzhong_admin")
+    client.post(f"/admin/unassigned/{stuck}/reassign", data={"username": "head_a"})
+    again = client.post(f"/admin/unassigned/{stuck}/reassign", data={"username": "head_b"})
+    assert again.status_code == 403
+    assert any("此任务已有人办理" in a for a in alerts(again)), alerts(again)
+    db.session.expire_all()
+    assert [a.user_id for a in db.session.get(Task, stuck).assignees] == \
+        [find_user("head_a").id]
+
+
+def test_nobody_sees_their_own_request_to_reassign(login, demo):
+    admin = find_user("unit_admin")
+    street = unit_by_code("cq-yz-jfb")
+    grant_role(admin, "worker", street)
+    db.session.execute(delete(Membership).where(Membership.role == "station_head",
+                                                Membership.unit_id == unit_by_code("st-jfb").id))
+    db.session.commit()
+    submit_wish(login("unit_admin"), contact_name="赵丽")
+    assert "一个新头盔" not in page(login("unit_admin").get("/admin/unassigned"))
+    assert "一个新头盔" in page(login("yuzhong_admin").get("/admin/unassigned"))

@@ -1,0 +1,211 @@
+"""Nobody decides their own request; escalation decides rather than adds votes; who may
+reassign a task nobody holds."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from workflows.effects import Assign, Notify, Unassigned
+from workflows.engine import reassign_candidates
+from workflows.errors import NotAllowed
+
+WISH = {"title": "一个新头盔", "category": "goods", "story": "电动车头盔摔坏了，想要一个新的",
+        "station": 5, "contact_name": "张三", "phone": "13800138000"}
+DEMAND = {"category": "parking", "station": 5, "description": "送餐时电动车没有地方停，经常被贴条",
+          "phone": "13600004444"}
+
+APPROVAL = """
+key: approve_it
+name: 审批
+start:
+  who: {{role: worker}}
+  form: [{{name: amount, type: integer, label: 金额, required: true}}]
+steps:
+  review:
+    kind: approval
+    name: 审核
+    approvers: {{role: unit_admin, of: applicant}}
+    mode: {mode}
+    {n}
+    {sla}
+    next: done
+ends:
+  done: {{status: approved}}
+  rejected: rejected
+"""
+ESCALATE = "sla: {escalate_after: 2d, escalate_to: {role: district_admin, of: applicant.district}}"
+
+
+def approval(inline, mode="single", n=None, sla=""):
+    return inline(APPROVAL.format(mode=mode, n=f"n: {n}" if n else "", sla=sla))
+
+
+def actions(d):
+    return [h.action for h in d.state.history]
+
+
+# ---------------------------------------------------------------------------- recusal
+def test_a_station_head_never_verifies_their_own_wish(drive, shipped, directory):
+    directory.grant("head", "worker", 5)
+    d = drive(shipped("micro_wish")).start("head", WISH)
+    # the only station head is the applicant: it goes where the SLA would escalate it
+    assert d.task().assignees == ("yz_admin",)
+    assert d.effects_of(Assign)[0].users == ("yz_admin",)
+    entry = next(h for h in d.state.history if h.action == "recuse_escalate")
+    assert entry.step == "verify" and entry.details["to"] == ("yz_admin",)
+    with pytest.raises(NotAllowed):
+        d.do("approve", "head")
+    d.do("approve", "yz_admin")
+    assert d.current == ("wall",)
+
+
+def test_another_holder_of_the_role_takes_it_without_going_up(drive, shipped, directory):
+    directory.grant("head", "worker", 5)
+    directory.add_user("deputy_head", 5, [("station_head", 5)])
+    d = drive(shipped("micro_wish")).start("head", WISH)
+    assert d.task().assignees == ("deputy_head",)
+    assert "recuse" in actions(d) and "recuse_escalate" not in actions(d)
+
+
+def test_a_unit_admin_nominating_themselves_goes_to_a_colleague(drive, shipped, directory):
+    directory.grant("unit_admin", "worker", 7)
+    d = drive(shipped("retreat_nomination")).start("unit_admin", {
+        "batch": 1, "honour": "city", "frontline": True, "id_card": "11010519491231002X",
+        "phone": "13900002222", "health_ok": True,
+        "deeds": "连续十年安全行驶无事故，带教新人三十余名，获评市级劳动模范。"})
+    assert d.task().assignees == ("unit_admin2",)
+
+
+def test_without_an_sla_the_same_role_one_level_up_takes_it(inline, drive, directory):
+    directory.grant("street_admin", "worker", 4)
+    directory.add_user("yz_unit_admin", 2, [("unit_admin", 2)])
+    spec = inline(APPROVAL.format(mode="single", n="", sla="").replace(
+        "of: applicant}", "of: applicant, exact: true}"))
+    d = drive(spec).start("street_admin", {"amount": 5})
+    assert d.task().assignees == ("yz_unit_admin",)
+    assert d.state.history[-1].action == "recuse_escalate"
+
+
+def test_with_nobody_above_either_the_task_waits_for_an_administrator(inline, drive, directory):
+    directory.grant("street_admin", "worker", 4)
+    d = drive(approval(inline)).start("street_admin", {"amount": 5})
+    assert d.task().assignees == ()
+    assert d.effects_of(Unassigned)[0].step == "review"
+    assert actions(d)[-2:] == ["recuse_escalate", "unassigned"]
+    assert not [n for n in d.effects_of(Notify) if "street_admin" in n.recipients
+                and n.kind == "task_assigned"]
+    with pytest.raises(NotAllowed) as err:  # the applicant does not pick their approver
+        d.do("reassign", "street_admin", user="unit_admin")
+    assert err.value.code == "own_request"
+    with pytest.raises(NotAllowed) as err:  # nor get it back through an administrator
+        d.do("reassign", "yz_admin", user="street_admin")
+    assert err.value.code == "not_eligible"
+
+
+def test_a_task_step_skips_the_applicant_too(drive, shipped, directory):
+    directory.grant("unit_admin", "worker", 7)
+    d = drive(shipped("worker_demand")).start("unit_admin", DEMAND)
+    d.do("approve", "yz_admin", data={"responsible_unit": 7})
+    assert d.current == ("acknowledge",) and d.task().assignees == ("unit_admin2",)
+    with pytest.raises(NotAllowed) as err:
+        d.do("delegate", "unit_admin2", user="unit_admin")
+    assert err.value.code == "not_eligible"
+
+
+def test_escalation_never_brings_in_the_applicant(drive, shipped, directory):
+    directory.grant("yz_admin", "worker", 2)
+    d = drive(shipped("micro_wish")).start("yz_admin", WISH)
+    assert d.task().assignees == ("head",)  # not recused: they are not the approver here
+    d.advance(timedelta(days=5))
+    assert "yz_admin" not in d.task().assignees and d.task().escalated == ()
+    assert [h for h in d.state.history if h.action == "escalate"][0].details == {}
+
+
+def test_a_district_admin_filing_a_demand_in_their_district(drive, shipped, directory):
+    directory.grant("yz_admin", "worker", 2)
+    d = drive(shipped("worker_demand")).start("yz_admin", DEMAND)
+    assert d.task().assignees == ("city_admin",)  # the SLA's escalate_to
+
+
+# ---------------------------------------------------------------------------- escalation
+# (mode, n, decisions after escalation, the end or step it is at afterwards)
+ESCALATED = [
+    ("single", None, [("yz_admin", "approve")], "done"),
+    ("all_of", None, [("yz_admin", "approve")], "done"),
+    ("all_of", None, [("unit_admin", "approve"), ("yz_admin", "approve")], "done"),
+    ("all_of", None, [("unit_admin", "approve"), ("unit_admin2", "approve")], "done"),
+    ("all_of", None, [("unit_admin", "approve"), ("yz_admin", "reject")], "rejected"),
+    ("any_of", None, [("yz_admin", "reject")], "rejected"),
+    ("any_of", None, [("unit_admin", "reject"), ("unit_admin2", "reject")], "rejected"),
+    ("any_of", None, [("unit_admin", "reject"), ("yz_admin", "approve")], "done"),
+    ("n_of_m", 2, [("yz_admin", "approve")], "done"),
+    ("n_of_m", 2, [("unit_admin", "approve"), ("unit_admin2", "approve")], "done"),
+    ("n_of_m", 2, [("unit_admin", "reject")], "rejected"),  # 2 of the own 2: unreachable
+    ("n_of_m", 2, [("unit_admin", "approve"), ("yz_admin", "reject")], "rejected"),
+]
+
+
+@pytest.mark.parametrize("mode, n, decisions, where", ESCALATED)
+def test_the_escalation_target_decides_for_the_step(inline, drive, mode, n, decisions, where):
+    d = drive(approval(inline, mode, n, ESCALATE)).start("rider", {"amount": 5})
+    d.advance(timedelta(days=2))
+    task = d.task()
+    assert task.assignees == ("unit_admin", "unit_admin2", "yz_admin")
+    assert task.escalated == ("yz_admin",)
+    for who, verdict in decisions:
+        d.do(verdict, who, comment="理由" if verdict == "reject" else None)
+    assert (d.state.end or d.current[0]) == where
+    votes = [h for h in d.state.history if h.action in ("approve", "reject")]
+    assert [h.actor for h in votes] == [who for who, _ in decisions]
+    assert [h.details.get("escalated", False) for h in votes] == \
+        [who == "yz_admin" for who, _ in decisions]
+
+
+def test_all_of_still_waits_for_every_own_approver(inline, drive):
+    d = drive(approval(inline, "all_of", sla=ESCALATE)).start("rider", {"amount": 5})
+    d.advance(timedelta(days=2))
+    d.do("approve", "unit_admin")
+    assert d.current == ("review",)
+
+
+def test_who_takes_over_from_the_escalation_target_decides_as_they_would(inline, drive,
+                                                                          directory):
+    d = drive(approval(inline, "all_of", sla=ESCALATE)).start("rider", {"amount": 5})
+    d.advance(timedelta(days=2))
+    directory.add_user("yz_deputy", 2, [("district_admin", 2)])
+    d.do("delegate", "yz_admin", user="yz_deputy")
+    assert d.task().escalated == ("yz_deputy",)
+    d.do("approve", "yz_deputy")
+    assert d.state.end == "done"
+
+
+# ---------------------------------------------------------------------------- reassign
+@pytest.fixture
+def stuck(inline, drive):
+    """A request at station 5 whose unit has no unit_admin of its own (exact)."""
+    spec = inline(APPROVAL.format(mode="single", n="", sla="").replace(
+        "of: applicant}", "of: applicant, exact: true}"))
+    return drive(spec).start("courier", {"amount": 5})
+
+
+def test_an_administrator_in_scope_reassigns_a_task_nobody_holds(stuck):
+    assert stuck.task().assignees == ()
+    assert reassign_candidates(stuck.spec, stuck.state, stuck.task().id,
+                               stuck.directory) == ("street_admin",)
+    for outsider in ("jb_admin", "unit_admin", "supervisor", "head"):
+        with pytest.raises(NotAllowed):
+            stuck.do("reassign", outsider, user="street_admin")
+    stuck.do("reassign", "yz_admin", user="street_admin", comment="由街道审核")
+    assert stuck.task().assignees == ("street_admin",)
+    assert stuck.state.history[-1].details["to"] == "street_admin"
+
+
+def test_a_held_task_is_reassigned_only_by_a_platform_administrator(stuck):
+    stuck.do("reassign", "city_admin", user="street_admin")
+    with pytest.raises(NotAllowed) as err:
+        stuck.do("reassign", "yz_admin", user="unit_admin")  # not eligible either way
+    assert err.value.code == "task_held"
+    stuck.directory.add_user("street_admin2", 4, [("unit_admin", 4)])
+    stuck.do("reassign", "padmin", user="street_admin2")
+    assert stuck.task().assignees == ("street_admin2",)

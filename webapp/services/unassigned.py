@@ -1,0 +1,77 @@
+"""Tasks nobody holds (no one has the role the step asks for), and giving them to someone.
+
+The engine decides who may reassign (``workflows.actions.Reassign``): a platform
+administrator, or a unit/district/city administrator over the applicant's unit.  The
+list here shows each administrator the same part of the tree, so every row it offers is
+one they can act on.
+"""
+from __future__ import annotations
+
+from sqlalchemy import exists, false, select, true
+
+from webapp.models import Instance, Task, TaskAssignee, User
+from webapp.services import workflow as wf
+from webapp.services.directory import DbDirectory
+from webapp.services.org import in_scope_clause
+from webapp.services.users import find_user
+from workflows import engine
+from workflows.actions import REASSIGN_ROLES
+from workflows.errors import NotFound
+from workflows.runtime import Action
+
+# Step kinds whose tasks are for named people (revise tasks always go to the applicant).
+NAMED_KINDS = ("approval", "task")
+MAY_REASSIGN = REASSIGN_ROLES | {"platform_admin"}
+
+
+def may_reassign(user: User) -> bool:
+    return any(m.role in MAY_REASSIGN for m in user.memberships)
+
+
+def scope_clause(user: User):
+    """WHERE clause on Instance: the requests whose stuck tasks ``user`` may reassign."""
+    if any(m.role == "platform_admin" for m in user.memberships):
+        return true()
+    clause = in_scope_clause(user, REASSIGN_ROLES, Instance.unit_path)
+    return clause if clause is not None else false()
+
+
+def unassigned_tasks_query(user: User):
+    """Open tasks for named people that nobody holds, in ``user``'s scope, oldest first.
+
+    Requests of ``user`` themselves are left out: nobody reassigns their own request.
+    """
+    held = exists(select(TaskAssignee.task_id).where(TaskAssignee.task_id == Task.id))
+    return (select(Task).join(Instance, Instance.id == Task.instance_id)
+            .where(Task.status == "open", Task.kind.in_(NAMED_KINDS),
+                   Task.pool_role.is_(None), ~held, Instance.applicant_id != user.id,
+                   scope_clause(user))
+            .order_by(Task.opened_at, Task.id))
+
+
+def candidates(task: Task, limit: int = 5) -> list[User]:
+    """A few people the task could go to (its step's rule or that rule's escalation)."""
+    instance = task.instance
+    ids = engine.reassign_candidates(wf.spec_of(instance.version), wf.state_of(instance),
+                                     task.key, DbDirectory())[:limit]
+    if not ids:
+        return []
+    from webapp.extensions import db
+
+    found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def reassign(task: Task, username: str, actor: User, comment: str | None = None) -> User:
+    """Give ``task`` to the user called ``username``; the engine checks who may and who
+    is eligible.  NotFound when there is no such user."""
+    target = find_user(username)
+    if target is None or not target.active:
+        raise NotFound("找不到该用户，请核对用户名", "There is no such user; check the username",
+                       code="no_user")
+    wf.perform(task.instance_id, Action("reassign", task=task.key, user=target.id,
+                                        comment=comment or None), actor)
+    return target
+
+
+__all__ = ["unassigned_tasks_query", "candidates", "reassign", "may_reassign"]
