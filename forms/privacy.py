@@ -22,6 +22,8 @@ _PARTLY_SHOWN = frozenset({"text", "textarea", "phone", "id_card", "email"})
 def is_personal(field_spec: FieldSpec) -> bool:
     """Whether the field holds personal data (flagged private, or phone / ID number)."""
     kind = KINDS.get(field_spec.type)
+    if field_spec.public:
+        return False
     return field_spec.private or (kind is not None and kind.personal)
 
 

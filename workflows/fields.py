@@ -67,7 +67,7 @@ for _name, _options, _zh, _en in (
     ("phone", (), "手机号", "Mobile phone"),
     ("id_card", (), "身份证号", "ID card number"),
     ("email", (), "电子邮箱", "Email"),
-    ("file", {"accept", "max_size", "max_files"}, "附件", "File"),
+    ("file", {"accept", "max_size", "max_files", "public"}, "附件", "File"),
     ("org_unit", {"unit_kinds"}, "组织单位", "Organisation unit"),
     ("station", (), "工会驿站", "Rest station"),
     ("slot", (), "值守时段", "Duty slot"),
@@ -114,6 +114,9 @@ class FieldSpec:
     unit_kinds: tuple[str, ...] = ()
     places: int | None = None
     source: str | None = None
+    # A file anyone who may see the request may see too (a wish's photo on the wall):
+    # files are otherwise shown only to those who may see personal data.
+    public: bool = False
 
     def choice(self, value: Any) -> Choice | None:
         return next((c for c in self.choices if c.value == value), None)
@@ -527,8 +530,12 @@ def _file_options(reader: _OptionReader) -> dict[str, Any]:
             for a in accept):
         reader.bad("accept", "'accept' must list MIME types like image/* or application/pdf")
         accept = []
+    public = reader.flag("public")
+    if public and reader.item.get("private"):
+        reader.bad("public", "a file field cannot be both public and private")
+        public = False
     return {"accept": tuple(accept), "max_size": _size(reader),
-            "max_files": reader.count("max_files", least=1) or 1}
+            "max_files": reader.count("max_files", least=1) or 1, "public": public}
 
 
 def _size(reader: _OptionReader) -> int | None:
@@ -595,7 +602,7 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
     defaults = FieldSpec(name="", type="", label="")
     for key in ("label_en", "required", "help", "help_en", "min_length", "max_length",
                 "pattern", "pattern_message", "pattern_message_en", "max_size", "max_files",
-                "private", "default", "places", "source"):
+                "private", "default", "places", "source", "public"):
         value = getattr(spec, key)
         if value != getattr(defaults, key):
             out[key] = value

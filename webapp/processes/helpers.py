@@ -83,7 +83,7 @@ def display_rows(instance: Instance, spec: ProcessSpec, may_see: bool | None = N
 
 def _render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
     if f.type == "file":
-        if not may_see:
+        if not may_see and not f.public:
             return {"text": "***"}
         records = raw if isinstance(raw, list) else [raw]
         return {"files": [r for r in records if isinstance(r, dict) and r.get("key")]}
@@ -112,11 +112,35 @@ def history_rows(instance: Instance, may_see: bool) -> list[tuple[HistoryEntry, 
 
 
 def file_visible(stored: StoredFile) -> bool:
+    """Files are for those who may see the request's personal data — except files of a
+    ``public`` field (a wish's photo), shown to whoever sees the request or its card on
+    a claim wall."""
     if stored.instance_id is None:
         return stored.uploaded_by_id == current_user.id
     instance = db.session.get(Instance, stored.instance_id)
-    return (instance is not None and access.can_view(current_user, instance)
-            and access.can_see_private(current_user, instance))
+    if instance is None:
+        return False
+    if stored.key in public_file_keys(instance):
+        return access.can_view(current_user, instance) or on_a_wall(instance)
+    return access.can_view(current_user, instance) and access.can_see_private(current_user,
+                                                                              instance)
+
+
+def public_file_keys(instance: Instance) -> set[str]:
+    from webapp.services.uploads import file_keys
+
+    data = instance.state.get("data", {})
+    return {key for f in all_fields(spec_for(instance)) if f.type == "file" and f.public
+            for key in file_keys(data.get(f.name))}
+
+
+def on_a_wall(instance: Instance) -> bool:
+    """Whether the request waits in a claim pool, whose card everyone signed in sees."""
+    from webapp.models import Task
+
+    return db.session.scalar(select(Task.id).where(
+        Task.instance_id == instance.id, Task.status == "open",
+        Task.pool_role.is_not(None)).limit(1)) is not None
 
 
 def spec_for(instance: Instance) -> ProcessSpec:

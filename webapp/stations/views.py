@@ -129,7 +129,10 @@ def wall():
         categories.update(labels)
         station = db.session.get(OrgUnit, data.get("station")) if isinstance(
             data.get("station"), int) else None
+        photos = data.get("photo") if form.field("photo") is not None else None
+        photo = (photos[0] if isinstance(photos, list) and photos else photos)
         cards.append({"instance": instance, "task": task, "data": data,
+                      "photo": photo.get("key") if isinstance(photo, dict) else None,
                       "category": labels.get(data.get("category"), ""),
                       "station": station.label(locale) if station else "",
                       "can_claim": task.id in claimable})
