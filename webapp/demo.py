@@ -119,18 +119,25 @@ def seed(password: str) -> dict[str, int]:
     for branch_code, station_code in PAIRINGS:
         added["pairings"] += _ensure_pairing(branch_code, station_code)
     for demo in USERS:
-        user = find_user(demo.username)
-        if user is None:
-            user = create_user(demo.username, password, demo.display_name,
-                               unit=unit_by_code(demo.home_unit),
-                               email=f"{demo.username}@demo.unionflow.cn")
-            added["users"] += 1
-        for role, unit_code in demo.roles:
-            before = len(user.memberships)
-            grant_role(user, role, unit_by_code(unit_code))
-            added["roles"] += len(user.memberships) - before
+        users, roles = _ensure_user(demo, password)
+        added["users"] += users
+        added["roles"] += roles
     db.session.flush()
     return added
+
+
+def _ensure_user(demo: DemoUser, password: str) -> tuple[int, int]:
+    """The demo person with their roles; (people added, roles added)."""
+    user, created = find_user(demo.username), 0
+    if user is None:
+        user = create_user(demo.username, password, demo.display_name,
+                           unit=unit_by_code(demo.home_unit),
+                           email=f"{demo.username}@demo.unionflow.cn")
+        created = 1
+    before = len(user.memberships)
+    for role, unit_code in demo.roles:
+        grant_role(user, role, unit_by_code(unit_code))
+    return created, len(user.memberships) - before
 
 
 def _ensure_station(code, name, parent_code, address, landmark, hours, water, toilet,
@@ -417,14 +424,7 @@ def seed_city_life(password: str) -> int:
             added += 1
         added += _ensure_pairing(code, station)
     for demo in CITY_USERS:
-        user = find_user(demo.username)
-        if user is None:
-            user = create_user(demo.username, password, demo.display_name,
-                               unit=unit_by_code(demo.home_unit),
-                               email=f"{demo.username}@demo.unionflow.cn")
-            added += 1
-        for role, unit_code in demo.roles:
-            grant_role(user, role, unit_by_code(unit_code))
+        added += _ensure_user(demo, password)[0]
     db.session.flush()
     today = datetime.now(CHINA).date()
     for code, day, capacity in CITY_SLOTS:
