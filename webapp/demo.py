@@ -448,7 +448,28 @@ def seed_city_life(password: str) -> int:
     for worker, code, category, text, days_ago, stage in CITY_DEMANDS:
         _demand(worker, code, category, text, now - timedelta(days=days_ago, hours=2), stage)
         added += 1
+    added += _nomination_on_notice("rider_yz", now - timedelta(days=1))
     return added
+
+
+def _nomination_on_notice(username: str, when) -> int:
+    """A retreat nomination approved up to the city and now on public notice (公示)."""
+    from datetime import timedelta
+
+    from webapp.models import RetreatBatch
+    from webapp.services.workflow import start_instance
+
+    batch = db.session.scalar(select(RetreatBatch).order_by(RetreatBatch.id))
+    if batch is None:
+        return 0
+    instance = start_instance("retreat_nomination", find_user(username), {
+        "batch": batch.id, "honour": "frontline", "frontline": True, "new_employment": True,
+        "id_card": "500103199105123415", "phone": "13800138456", "health_ok": True,
+        "deeds": "从事外卖配送六年，雨雪天坚持送餐，两次协助路人送医，获评渝中区优秀骑手。"},
+        now=when - timedelta(hours=6))
+    for hours_before in (5, 4, 3):  # unit, district, city
+        _act(instance, when - timedelta(hours=hours_before), "approve")
+    return 1
 
 
 def _act(instance, now, kind: str, data: dict | None = None) -> None:
