@@ -75,6 +75,11 @@ class Directory(Protocol):
         With ``unique_key`` (e.g. "slot:42"), only instances started with that key count.
         """
 
+    def has_ended(self, process_key: str, user_id: UserId, unique_key: str,
+                  statuses: tuple[str, ...]) -> bool:
+        """Whether an instance of the user's with ``unique_key`` ended in one of
+        ``statuses`` (e.g. a retreat already taken this year)."""
+
     def reserve(self, resource: str, instance_id: InstanceId, capacity: int | None, *,
                 waitlist: bool) -> str:
         """Take a place of a shared resource for an instance: GRANTED, WAITLISTED or REFUSED.

@@ -112,9 +112,12 @@ def _check_active(spec: ProcessSpec, applicant: Hashable, unique_key: str | None
         raise Conflict(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
                          f"You already have an open '{spec.name_en or spec.name}'",
                          code="already_active")
-    if unique_key is not None and directory.has_active(spec.key, applicant, unique_key):
+    if unique_key is not None and (
+            directory.has_active(spec.key, applicant, unique_key)
+            or (spec.start.unique_counts and directory.has_ended(
+                spec.key, applicant, unique_key, spec.start.unique_counts))):
         raise Conflict("您已提交过相同的申请", "You have already made this same request",
-                         code="duplicate")
+                       code="duplicate")
 
 
 def act(spec: ProcessSpec, state: InstanceState, action: Action, actor: Hashable,

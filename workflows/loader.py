@@ -26,7 +26,7 @@ IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "start",
                       "steps", "ends"})
 START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
-                        "withdraw", "checks", "no_overlap"})
+                        "withdraw", "checks", "no_overlap", "unique_counts"})
 CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
 STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "form", "next", "sla",
                        "timeout", "notify", "withdraw"})
@@ -227,7 +227,17 @@ class _Parser:
             flags[key] = value
         return StartSpec(who, form, first, flags["one_active_per_applicant"], unique,
                          flags["withdraw"], self._checks(raw, form),
-                         self._no_overlap(raw, form))
+                         self._no_overlap(raw, form), self._unique_counts(raw, unique))
+
+    def _unique_counts(self, raw: Mapping, unique) -> tuple[str, ...]:
+        value = raw.get("unique_counts", [])
+        if not isinstance(value, list) or not all(v in END_STATUSES for v in value):
+            self.log.add(line_of(raw, "unique_counts"), "start: 'unique_counts' must list end "
+                         f"statuses ({', '.join(sorted(END_STATUSES))})")
+            return ()
+        if value and unique is None:
+            self.log.add(line_of(raw, "unique_counts"), "start: 'unique_counts' needs 'unique'")
+        return tuple(value)
 
     def _no_overlap(self, raw: Mapping, form: FormSpec) -> str | None:
         name = raw.get("no_overlap")

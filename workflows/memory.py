@@ -27,6 +27,7 @@ class MemoryDirectory:
         self.waiting: dict[str, list[Hashable]] = {}
         self.active: dict[Hashable, tuple[str, Hashable, str | None]] = {}
         self.active_data: dict[Hashable, dict[str, Any]] = {}
+        self.ended: dict[Hashable, tuple[str, Hashable, str | None, str]] = {}
         self.holidays: set[date] = set()
         self.workdays: set[date] = set()
         # register → total sessions, and (register, instance) → sessions attended
@@ -73,6 +74,8 @@ class MemoryDirectory:
         if state.finished:
             self.active.pop(state.instance_id, None)
             self.active_data.pop(state.instance_id, None)
+            self.ended[state.instance_id] = (state.process, state.applicant, state.unique_key,
+                                             state.status)
         else:
             self.active[state.instance_id] = (state.process, state.applicant, state.unique_key)
             self.active_data[state.instance_id] = dict(state.data)
@@ -119,6 +122,11 @@ class MemoryDirectory:
                     and starts_at < other["ends_at"]:
                 return True
         return False
+
+    def has_ended(self, process_key: str, user_id: Hashable, unique_key: str,
+                  statuses: tuple[str, ...]) -> bool:
+        return any(p == process_key and u == user_id and k == unique_key and status in statuses
+                   for p, u, k, status in self.ended.values())
 
     def has_active(self, process_key: str, user_id: Hashable, unique_key: str | None) -> bool:
         return any(p == process_key and u == user_id and (unique_key is None or k == unique_key)

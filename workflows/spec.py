@@ -125,6 +125,9 @@ class StartSpec:
     # A record field (e.g. a duty slot) whose time window may not overlap the window of
     # the applicant's other open instances of the process.
     no_overlap: str | None = None
+    # Ended statuses that still count against ``unique`` (e.g. a retreat already taken
+    # this year): by default only running instances do.
+    unique_counts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def build_directory() -> MemoryDirectory:
     d.sessions.update({"course:1": 10, "course:2": 10})
     d.set_capacity("course:1", 2)
     d.set_capacity("course:2", 1)
-    d.add_record("retreat_batch", 1, ends_on="2025-07-01")
+    d.add_record("retreat_batch", 1, ends_on="2025-07-01", year=2025)
     d.set_capacity("retreat:1:7", 1)
     d.set_capacity("retreat:1:5", 1)
     d.add_record("slot", 11, starts_at="2025-05-10T09:00:00", station=5)

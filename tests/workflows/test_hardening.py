@@ -307,12 +307,12 @@ def test_delegating_an_approval_to_the_applicant_is_refused(wish):
 
 
 def test_a_resubmission_cannot_move_the_place_or_the_unique_key(drive, shipped, directory):
-    directory.add_record("retreat_batch", 2, ends_on="2025-08-01")
+    directory.add_record("retreat_batch", 2, ends_on="2025-08-01", year=2026)
     directory.set_capacity("retreat:2:7", 1)
     d = drive(shipped("retreat_nomination")).start("rider", {
         "batch": 1, "honour": "city", "id_card": "11010519491231002X", "phone": "13800138000",
         "health_ok": True, "deeds": "连续十年安全行驶无事故，带教新人三十余名。"})
-    assert d.state.unique_key == "batch:1"
+    assert d.state.unique_key == "retreat-year:2025"
     d.do("return", "unit_admin", comment="请补充事迹")
     with pytest.raises(InvalidInput) as err:
         d.act("resubmit", "rider", data={"batch": 2})

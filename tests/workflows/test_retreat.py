@@ -131,3 +131,22 @@ def test_not_travelling_ends_cancelled(nominate):
     d.advance(timedelta(days=60))
     d.do("complete", "rider", data={"travelled": "no", "absence_reason": "家中有事"})
     assert (d.status, d.state.end) == ("cancelled", "not_travelled")
+
+
+def test_one_nomination_per_person_per_year_even_after_it_ended(nominate, directory):
+    """A second batch the same year is refused, also once the first nomination is over;
+    a batch the next year is not."""
+    directory.set_capacity("retreat:1:7", 5)
+    for batch, year in ((3, 2025), (4, 2026)):
+        directory.add_record("retreat_batch", batch, ends_on=f"{year}-09-01", year=year)
+        directory.set_capacity(f"retreat:{batch}:7", 5)
+    first = through_the_chain(nominate("rider")).advance(timedelta(days=3))
+    assert first.state.unique_key == "retreat-year:2025"
+    first.do("complete", "rider", data={"discipline_ack": True})
+    first.advance(timedelta(days=60))
+    first.do("complete", "rider", data={"travelled": "no", "absence_reason": "家中有事"})
+    assert first.status == "cancelled"
+    with pytest.raises(Conflict) as err:
+        nominate("rider", batch=3)
+    assert err.value.code == "duplicate"
+    nominate("rider", batch=4)

@@ -128,6 +128,7 @@ def batch_record(record_id):
     if batch is None:
         return None
     return {"name": batch.name, "site": batch.site, "starts_on": batch.starts_on,
+            "year": batch.starts_on.year,
             "ends_on": _end_of_day(batch.ends_on), "capacity": batch.capacity}
 
 

@@ -131,6 +131,12 @@ class DbDirectory:
                 return True
         return False
 
+    def has_ended(self, process_key: str, user_id, unique_key: str,
+                  statuses: tuple[str, ...]) -> bool:
+        return db.session.scalar(select(Instance.id).where(
+            Instance.process_key == process_key, Instance.applicant_id == user_id,
+            Instance.unique_key == unique_key, Instance.status.in_(statuses)).limit(1)) is not None
+
     def has_active(self, process_key: str, user_id, unique_key: str | None) -> bool:
         # Open, and not the row of the instance being started right now.
         stmt = select(Instance.id).where(Instance.process_key == process_key,
