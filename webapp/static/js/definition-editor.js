@@ -12,6 +12,7 @@
   var list = document.getElementById("problems");
   var diagram = document.getElementById("diagram");
   var empty = document.getElementById("diagram-empty");
+  var stale = document.getElementById("diagram-stale");
   var cursor = document.getElementById("cursor-line");
   var csrf = form.querySelector("input[name=csrf_token]");
   var msg = function (name, n) {
@@ -28,7 +29,8 @@
       parts.push('<div class="uf-gutter-line' + (badLines[i] ? " uf-bad" : "") +
                  '" data-line="' + i + '">' + i + "</div>");
     }
-    gutter.innerHTML = parts.join("");
+    // Absolutely placed inside: the numbers never make the row taller than the textarea.
+    gutter.innerHTML = '<div class="uf-gutter-lines">' + parts.join("") + "</div>";
     gutter.scrollTop = source.scrollTop;
   }
 
@@ -64,7 +66,7 @@
     li.appendChild(text);
     if (p.excerpt) {
       var pre = document.createElement("pre"), code = document.createElement("code");
-      pre.className = "small mb-0 mt-1 p-1 bg-light border rounded";
+      pre.className = "uf-excerpt small mb-0 mt-1 p-1 bg-light border rounded";
       code.textContent = p.excerpt;
       pre.appendChild(code);
       li.appendChild(pre);
@@ -90,6 +92,10 @@
       diagram.classList.remove("d-none");
       empty.classList.add("d-none");
     }
+    // A diagram of the last good text stays, dimmed and said to be the last good one.
+    var old = !ok && !!diagram.getAttribute("src");
+    stale.classList.toggle("d-none", !old);
+    diagram.classList.toggle("opacity-50", old);
     drawGutter();
   }
 
@@ -135,6 +141,7 @@
   source.addEventListener("scroll", function () { gutter.scrollTop = source.scrollTop; });
   source.addEventListener("input", function () {
     drawGutter();
+    showCursor();
     clearTimeout(timer);
     timer = setTimeout(check, 600);
   });
