@@ -95,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
+    from webapp.definitions import bp as definitions_bp
     from webapp.main import bp as main_bp
     from webapp.processes import bp as processes_bp
     from webapp.retreat import bp as retreat_bp
@@ -114,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(training_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(definitions_bp, url_prefix="/admin/definitions")
     app.register_blueprint(api_bp)
     # Cookies never authenticate the API (only bearer tokens do), so no CSRF token is needed.
     csrf.exempt(api_bp)

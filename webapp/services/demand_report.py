@@ -102,11 +102,11 @@ def report(user: User, district: OrgUnit | None = None,
 
 def category_labels(locale: str) -> dict[str, str]:
     """The category choices of the published worker_demand definition, in ``locale``."""
-    from webapp.services.workflow import current_version, spec_of
+    from webapp.services.workflow import latest_version, spec_of
     from workflows.errors import NotFound
 
     try:
-        field_ = spec_of(current_version(PROCESS)).start.form.field("category")
+        field_ = spec_of(latest_version(PROCESS)).start.form.field("category")
     except NotFound:
         return {}
     en = locale.startswith("en")

@@ -128,6 +128,16 @@ def current_version(process_key: str) -> DefinitionVersion:
     return definition.latest
 
 
+def latest_version(process_key: str) -> DefinitionVersion:
+    """The newest version whether or not the process is retired: for reading its labels
+    (a retired process's requests still run and are still listed)."""
+    definition = db.session.scalar(select(ProcessDefinition).where(
+        ProcessDefinition.key == process_key))
+    if definition is None or definition.latest is None:
+        raise NotFound("找不到该流程", f"No process {process_key!r}", code="no_process")
+    return definition.latest
+
+
 def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec]]:
     """The published, not retired processes ``user`` may start."""
     directory = DbDirectory()

@@ -17,7 +17,7 @@ from webapp.pagination import id_arg, paginate
 from webapp.services import pairings, stations
 from webapp.services.activities import CHINA
 from webapp.services.stations import SERVICES
-from webapp.services.workflow import current_version, pool_tasks_query, spec_of
+from webapp.services.workflow import latest_version, pool_tasks_query, spec_of
 from workflows.errors import NotFound, WorkflowError
 from webapp.stations import bp
 
@@ -144,7 +144,7 @@ def wall():
 
 def _categories() -> dict:
     try:
-        field = spec_of(current_version("micro_wish")).start.form.field("category")
+        field = spec_of(latest_version("micro_wish")).start.form.field("category")
     except NotFound:  # the process is not published on this installation
         return {}
     locale = current_locale_short()
