@@ -155,7 +155,8 @@ def _jsonable(value):
 
 
 def _changed(before: dict, after: dict) -> tuple[dict, dict]:
-    same = {k for k in before.keys() & after.keys() if before[k] == after[k]}
+    # A field missing on one side was empty there: "None → None" is no change either.
+    same = {k for k in before.keys() | after.keys() if before.get(k) == after.get(k)}
     return ({k: v for k, v in before.items() if k not in same},
             {k: v for k, v in after.items() if k not in same})
 
