@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
@@ -231,8 +232,13 @@ def verify(anchor: tuple[int, str] | None = None, batch: int = 1000) -> Verifica
     """Walk the chain in ``seq`` order and recompute every hash; stop at the first
     broken link.  ``anchor`` (seq, hash), written down earlier, must still be there:
     that catches a rewrite of the whole chain after it, which hashes alone cannot."""
+    with closing(_rows(batch)) as rows:  # a server-side cursor: closed however we leave
+        return _walk(rows, anchor)
+
+
+def _walk(rows, anchor: tuple[int, str] | None) -> Verification:
     count, prev, head_hash = 0, GENESIS, None
-    for row in _rows(batch):
+    for row in rows:
         expected = count + 1
         if row.seq != expected:
             return Verification(count, count or None, head_hash, expected,
@@ -262,8 +268,8 @@ def verify(anchor: tuple[int, str] | None = None, batch: int = 1000) -> Verifica
     return Verification(count, count or None, head_hash)
 
 
-def _rows(batch: int) -> Iterator:
+def _rows(batch: int):
     table = AuditEntry.__table__
     stmt = select(table).where(table.c.seq.is_not(None)).order_by(table.c.seq)
     # Streamed: a log of millions of entries is checked in constant memory.
-    yield from db.session.execute(stmt.execution_options(yield_per=batch))
+    return db.session.execute(stmt.execution_options(yield_per=batch))
