@@ -108,7 +108,7 @@ def test_verify_reports_ok_with_the_count_and_head(runner, org):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     head = entries()[-1]
-    assert f"OK: 3 audit entries" in result.output and f"3:{head.hash}" in result.output
+    assert "OK: 3 audit entries" in result.output and f"3:{head.hash}" in result.output
 
 
 def test_verify_finds_an_entry_changed_in_place(runner, org):
