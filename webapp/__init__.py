@@ -61,6 +61,7 @@ def _ensure_secret_key(app: Flask, env: str) -> None:
 def _init_database(app: Flask) -> None:
     from webapp import database
     from webapp.services import activities, training  # noqa: F401  (register record sources)
+    from webapp.services import audit  # noqa: F401  (seals audit entries at each commit)
 
     database.init_app(app)
 

@@ -216,9 +216,38 @@ def report_lines(report, lang: str) -> list[str]:
     return lines
 
 
+audit_cli = click.Group("audit", help="The append-only, hash-chained audit log.")
+
+
+@audit_cli.command("verify")
+@click.option("--anchor", metavar="SEQ:HASH",
+              help="An entry's seq and hash written down earlier (as printed by a previous "
+                   "run); it must still be in the chain unchanged.")
+def audit_verify_command(anchor):
+    """Recompute every entry's hash in order; report the first broken link (exit 1)."""
+    from webapp.services.audit import verify
+
+    pinned = None
+    if anchor:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise click.BadParameter("expected SEQ:HASH, e.g. 120:3f5a…(64 hex digits)",
+                                     param_hint="--anchor")
+        pinned = (int(seq), digest.lower())
+    result = verify(pinned)
+    if result.ok:
+        head = f"; head {result.head_seq}:{result.head_hash}" if result.head_seq else ""
+        click.echo(f"OK: {result.count} audit entries, chain intact{head}")
+        return
+    where = f"at entry {result.broken_seq}" if result.broken_seq else "outside the chain"
+    click.echo(f"BROKEN {where}: {result.problem}", err=True)
+    click.echo(f"The first {result.count} entries are intact.", err=True)
+    raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     from webapp.workflow_cli import workflows_cli
 
     for command in (seed_demo_command, create_user_command, worker_command, queue_check_command,
-                    webhook_command, workflows_cli, stations_cli):
+                    webhook_command, workflows_cli, stations_cli, audit_cli):
         app.cli.add_command(command)

@@ -62,6 +62,9 @@ CAPABILITIES: tuple[Capability, ...] = (
                frozenset({"platform_admin"})),
     Capability("admin.deliveries", _l("消息投递"), _l("查看发送失败的邮件和机器人消息，并重新发送。"),
                frozenset({"platform_admin", "city_admin"})),
+    Capability("admin.audit", _l("审计日志"),
+               _l("谁在什么时候改了什么：每项操作的前后内容，只增不改、防篡改。"),
+               frozenset({"district_admin", "city_admin", "platform_admin", "supervisor"})),
     Capability("main.account", _l("我的账户"),
                _l("查看您的身份与所属单位，切换界面语言。"), EVERYONE),
 )

@@ -10,3 +10,4 @@ from webapp.models.files import StoredFile  # noqa: F401,E402
 from webapp.models.activities import (Attendance, Course, CourseSession,  # noqa: F401,E402
                                       DutySlot, RetreatBatch, RetreatQuota)
 from webapp.models.tokens import ApiToken  # noqa: F401,E402
+from webapp.models.audit import AuditEntry  # noqa: F401,E402

@@ -87,7 +87,7 @@ def allocate(batch_id: int, unit_id: int):
         return _page(batch, {unit.id: form}, 422)
     try:
         with write_lock():
-            quotas.allocate_quota(batch, unit, form.amount.data)
+            quotas.allocate_quota(batch, unit, form.amount.data, actor=current_user)
         db.session.commit()
     except quotas.QuotaError as exc:
         db.session.rollback()
@@ -108,7 +108,7 @@ def give_back(batch_id: int, unit_id: int):
     if not ReturnForm().validate_on_submit():
         abort(400)
     with write_lock():
-        returned = quotas.return_unused_quota(batch, unit)
+        returned = quotas.return_unused_quota(batch, unit, actor=current_user)
     db.session.commit()
     if returned:
         flash(_("%(unit)s 退回了 %(n)s 个未使用的名额。", unit=unit.label(current_locale_short()),

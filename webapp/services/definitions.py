@@ -258,7 +258,7 @@ def publish(text: str, actor: User, *, key: str | None = None, new: bool = False
 def set_retired(definition: ProcessDefinition, retired: bool, actor: User) -> None:
     """Retire (no new starts; running requests finish on their version) or restore."""
     _require_editor(actor)
-    definition.retired = retired
+    wf.set_retired(definition.key, retired, actor)  # audited there
 
 
 # ---------------------------------------------------------------------------- comparing

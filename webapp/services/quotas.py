@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from webapp.extensions import db
 from webapp.models import CapacityResource, OrgUnit, RetreatBatch, RetreatQuota, User
+from webapp.services import audit
 from webapp.services.activities import _set_capacity
 from workflows.errors import Conflict
 
@@ -31,7 +32,8 @@ def resource_key(batch: RetreatBatch, unit: OrgUnit) -> str:
     return f"retreat:{batch.id}:{unit.id}"
 
 
-def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int) -> RetreatQuota:
+def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int, *,
+                   actor: User | None = None) -> RetreatQuota:
     """Give ``unit`` ``amount`` places of ``batch``, taken from what its parent holds.
 
     The city's own quota may not exceed the batch; every other unit's children together
@@ -63,6 +65,7 @@ def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int) -> RetreatQu
         raise QuotaError(f"已下拨 {below} 个、已使用 {taken} 个名额，不能少于 {below + taken}",
                          f"{below} places are handed down and {taken} used here: "
                          f"at least {below + taken}")
+    previous = quota.amount if quota is not None else None
     if quota is None:
         quota = RetreatQuota(batch=batch, unit=unit, amount=amount)
         db.session.add(quota)
@@ -72,6 +75,7 @@ def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int) -> RetreatQu
     if parent is not None:
         _set_capacity(resource_key(batch, parent.unit), parent.amount - siblings - amount)
     db.session.flush()
+    audit.record(actor, "quota.allocate", quota, {"amount": previous}, {"amount": amount})
     return quota
 
 
@@ -89,7 +93,7 @@ def _taken(batch: RetreatBatch, unit_id: int) -> int:
         CapacityResource.key == f"retreat:{batch.id}:{unit_id}")) or 0
 
 
-def return_unused_quota(batch: RetreatBatch, unit: OrgUnit) -> int:
+def return_unused_quota(batch: RetreatBatch, unit: OrgUnit, *, actor: User | None = None) -> int:
     """Give back the places a unit neither used nor handed down; returns how many.
 
     They go back to the level above, which may nominate with them or hand them on.
@@ -102,6 +106,8 @@ def return_unused_quota(batch: RetreatBatch, unit: OrgUnit) -> int:
     unused = (resource.capacity or 0) - resource.granted
     if unused <= 0:
         return 0
+    audit.record(actor, "quota.return", quota, {"amount": quota.amount},
+                 {"amount": quota.amount - unused})
     quota.amount -= unused
     resource.capacity -= unused
     if unit.id != batch.owner_unit_id and unit.parent_id is not None:

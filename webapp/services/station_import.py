@@ -18,6 +18,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import OrgUnit, Station, User
 from webapp.models.org import subtree_range
+from webapp.services import audit
 from webapp.services.org import create_unit
 
 Message = tuple[str, str]  # (zh, en)
@@ -322,9 +323,9 @@ def _import_rows(parsed, positions, actor, report: ImportReport) -> None:
         if problems:
             report.rejected.append(RowProblem(line, code, problems))
         elif existing is None:
-            known[code] = _create(values, parent, district)
+            known[code] = _create(values, parent, district, actor)
             report.created.append(code)
-        elif _update(existing, values, district):
+        elif _update(existing, values, district, actor):
             report.updated.append(code)
         else:
             report.unchanged.append(code)
@@ -365,14 +366,22 @@ def _check_existing(unit: OrgUnit, parent: OrgUnit, scope) -> Message | None:
     return None
 
 
-def _create(values: dict, parent: OrgUnit, district: OrgUnit) -> OrgUnit:
+def _create(values: dict, parent: OrgUnit, district: OrgUnit, actor: User | None) -> OrgUnit:
     unit = create_unit(values["code"], values["name"], "station", parent)
     db.session.add(Station(unit=unit, district_id=district.id,
                            **{attr: values[key] for key, attr in _ATTRS.items()}))
+    audit.record(actor, "station.import", unit, {}, _audited(unit.name, values))
     return unit
 
 
-def _update(unit: OrgUnit, values: dict, district: OrgUnit) -> bool:
+def _audited(name: str, values) -> dict:
+    """A station's imported values as the audit log records them (by column key)."""
+    get = values.get if isinstance(values, dict) else (lambda k: getattr(values, _ATTRS[k]))
+    return {"name": name, **{key: get(key) for key in _ATTRS}}
+
+
+def _update(unit: OrgUnit, values: dict, district: OrgUnit, actor: User | None) -> bool:
+    before = _audited(unit.name, unit.station) if unit.station is not None else {}
     station = unit.station
     changed = unit.name != values["name"]
     if station is None:  # a station unit made without its data (by hand, or older data)
@@ -384,4 +393,6 @@ def _update(unit: OrgUnit, values: dict, district: OrgUnit) -> bool:
         if getattr(station, attr) != values[key]:
             setattr(station, attr, values[key])
             changed = True
+    if changed:
+        audit.record(actor, "station.import", unit, before, _audited(unit.name, values))
     return changed

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.types import utcnow
+from webapp.services import audit
 
 PREFIX = "uf_"  # recognisable in logs and secret scanners
 
@@ -19,8 +20,11 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue(user: User, now: datetime | None = None) -> tuple[str, ApiToken]:
-    """A new token for ``user``: the raw token (shown once) and its stored row."""
+def issue(user: User, now: datetime | None = None, *, actor: User | None = None
+          ) -> tuple[str, ApiToken]:
+    """A new token for ``user``: the raw token (shown once) and its stored row.
+
+    ``actor`` (for the audit log) is ``user`` unless someone else issues it."""
     now = now or utcnow()
     raw = PREFIX + secrets.token_urlsafe(32)
     ttl = current_app.config["API_TOKEN_TTL"]
@@ -29,6 +33,8 @@ def issue(user: User, now: datetime | None = None) -> tuple[str, ApiToken]:
     row = ApiToken(user_id=user.id, digest=_digest(raw), created_at=now, expires_at=now + ttl)
     db.session.add(row)
     db.session.flush()
+    audit.record(actor or user, "token.issue", row, {}, {"user": user.username,
+                                                          "expires_at": row.expires_at})
     return raw, row
 
 
@@ -45,15 +51,18 @@ def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
     return row
 
 
-def revoke(row: ApiToken, now: datetime | None = None) -> None:
+def revoke(row: ApiToken, now: datetime | None = None, *, actor: User | None = None) -> None:
+    """End one token; ``actor`` (for the audit log) is its owner signing out unless given."""
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
+        audit.record(actor or row.user, "token.revoke", row, {"revoked_at": None},
+                     {"revoked_at": row.revoked_at})
 
 
-def revoke_all(user: User, now: datetime | None = None) -> int:
+def revoke_all(user: User, now: datetime | None = None, *, actor: User | None = None) -> int:
     """End every token of ``user`` (a password reset or a lost phone)."""
     rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
                                                      ApiToken.revoked_at.is_(None))).all()
     for row in rows:
-        revoke(row, now)
+        revoke(row, now, actor=actor)
     return len(rows)

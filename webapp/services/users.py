@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, User
+from webapp.services import audit
 from workflows.org import ROLE_KEYS
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
@@ -29,7 +30,7 @@ def find_user(username: str) -> User | None:
 
 def create_user(username: str, password: str, display_name: str, *, unit: OrgUnit | None = None,
                 email: str | None = None, phone: str | None = None,
-                locale: str = "zh_CN") -> User:
+                locale: str = "zh_CN", actor: User | None = None) -> User:
     if not USERNAME_RE.match(username or ""):
         raise UserError("username must be 3–64 letters, digits, '.', '_' or '-'")
     if find_user(username) is not None:
@@ -40,6 +41,9 @@ def create_user(username: str, password: str, display_name: str, *, unit: OrgUni
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
+    audit.record(actor, "user.create", user, {}, {
+        "username": user.username, "display_name": user.display_name,
+        "unit": unit.code if unit else None, "email": email, "phone": phone, "locale": locale})
     return user
 
 
@@ -48,7 +52,7 @@ def check_password_strength(password: str) -> None:
         raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
-def grant_role(user: User, role: str, unit: OrgUnit) -> Membership:
+def grant_role(user: User, role: str, unit: OrgUnit, *, actor: User | None = None) -> Membership:
     """Give ``user`` ``role`` at ``unit``; granting one already held changes nothing."""
     if role not in ROLE_KEYS:
         raise UserError(f"unknown role {role!r}")
@@ -58,6 +62,8 @@ def grant_role(user: User, role: str, unit: OrgUnit) -> Membership:
     membership = Membership(user=user, unit=unit, role=role)
     db.session.add(membership)
     db.session.flush()
+    audit.record(actor, "membership.grant", membership, {},
+                 {"user": user.username, "role": role, "unit": unit.code})
     return membership
 
 

@@ -23,7 +23,7 @@ from webapp.models.notifications import Notification
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.queue import enqueue_after_commit
-from webapp.services import outbox
+from webapp.services import audit, outbox
 from webapp.services.directory import DbDirectory
 from workflows import engine
 from workflows.effects import Notify, Promoted
@@ -108,12 +108,30 @@ def _publish_text(text: str, filename: str, actor: User | None) -> Published:
                                 published_by_id=actor.id if actor else None)
     db.session.add(version)
     db.session.flush()
+    audit.record(actor, "definition.publish", version,
+                 {"version": latest.version if latest else None},
+                 {"key": spec.key, "version": version.version, "digest": digest})
     return Published(version, created=True)
 
 
 def publish_file(path: str | Path, actor: User | None = None) -> Published:
     path = Path(path)
     return publish_text(path.read_text(encoding="utf-8"), str(path), actor)
+
+
+def set_retired(process_key: str, retired: bool, actor: User | None = None) -> ProcessDefinition:
+    """Retire a process (no new starts; running requests finish on their version), or
+    bring a retired one back."""
+    definition = db.session.scalar(select(ProcessDefinition).where(
+        ProcessDefinition.key == process_key).with_for_update())
+    if definition is None:
+        raise NotFound("找不到该流程", f"No process {process_key!r}", code="no_process")
+    if definition.retired != retired:
+        audit.record(actor, "definition.retire" if retired else "definition.reinstate",
+                     definition, {"retired": definition.retired}, {"retired": retired})
+        definition.retired = retired
+        db.session.flush()
+    return definition
 
 
 def shipped_definitions() -> list[Path]:
@@ -284,6 +302,7 @@ def _append_history(instance: Instance, old: InstanceState | None, new: Instance
             actor_id=entry.actor if isinstance(entry.actor, int) else None,
             action=entry.action, step=entry.step, task_key=entry.task,
             comment=entry.comment, data=data or None))
+    audit.record_instance(instance, old, new)
 
 
 def _plain(value):

@@ -1,0 +1,339 @@
+"""The audit log: entries sealed into a hash chain at commit, append-only in the database,
+`flask audit verify` finding the first broken link, the hooks, and the scoped viewer."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from tests.webapp.test_workflow_service import NOW, act, demo, wish_data  # noqa: F401
+from webapp.database import write_lock
+from webapp.extensions import db
+from webapp.models import AuditEntry, Instance
+from webapp.services import audit, tokens
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+from webapp.services.station_import import import_stations
+from webapp.services.users import find_user
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+def entries(**where) -> list[AuditEntry]:
+    stmt = select(AuditEntry).order_by(AuditEntry.seq)
+    for name, value in where.items():
+        stmt = stmt.where(getattr(AuditEntry, name) == value)
+    return list(db.session.scalars(stmt))
+
+
+def is_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def tamper(sql: str, **params) -> None:
+    """Run ``sql`` with the append-only trigger out of the way, as an intruder with the
+    database owner's rights would."""
+    db.session.rollback()  # the test's own reads end here: verify then sees the change
+    with db.engine.begin() as conn:
+        if is_postgres():
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text(sql), params)
+        else:
+            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
+            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_delete")
+            conn.execute(text(sql), params)
+
+
+def three_entries(org):
+    with write_lock():
+        for n in range(3):
+            audit.record(None, "test.action", ("thing", n), {"n": None}, {"n": n},
+                         unit=org["yz"])
+    db.session.commit()
+
+
+# ---------------------------------------------------------------------------- the chain
+
+def test_entries_are_sealed_into_a_chain_when_the_transaction_commits(app, org):
+    three_entries(org)
+    rows = entries(action="test.action")
+    assert [r.seq for r in rows] == [1, 2, 3]
+    assert rows[0].prev_hash == audit.GENESIS
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert all(r.hash == audit.entry_hash(r, r.prev_hash) for r in rows)
+    assert audit.verify().ok and audit.verify().count == 3
+
+
+def test_an_entry_rolls_back_with_the_change_it_describes(app, org):
+    with write_lock():
+        audit.record(None, "test.action", ("thing", 1), {}, {"n": 1})
+    db.session.rollback()
+    with write_lock():
+        with db.session.begin_nested() as savepoint:
+            audit.record(None, "test.action", ("thing", 2), {}, {"n": 2})
+            savepoint.rollback()
+        audit.record(None, "test.action", ("thing", 3), {}, {"n": 3})
+    db.session.commit()
+    rows = entries(action="test.action")
+    assert [(r.seq, r.object_id) for r in rows] == [(1, "3")]  # no gap, no ghost
+
+
+def test_only_what_changed_is_kept_and_secrets_never(app, org):
+    with write_lock():
+        entry = audit.record(None, "test.action", ("thing", 1),
+                             {"a": 1, "b": "same", "password": "old-secret"},
+                             {"a": 2, "b": "same", "c": None, "nested": {"token": "t0p",
+                                                                        "ok": True}})
+    db.session.commit()
+    assert entry.before == {"a": 1}
+    assert entry.after == {"a": 2, "nested": {"ok": True}}
+
+
+def test_the_table_refuses_update_and_delete(app, org):
+    three_entries(org)
+    for sql in ("UPDATE audit_entries SET action = 'forged' WHERE seq = 2",
+                "DELETE FROM audit_entries WHERE seq = 3"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with db.engine.begin() as conn:
+                conn.execute(text(sql))
+    assert [r.action for r in entries()] == ["test.action"] * 3
+
+
+def test_verify_reports_ok_with_the_count_and_head(runner, org):
+    three_entries(org)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    head = entries()[-1]
+    assert "OK: 3 audit entries" in result.output and f"3:{head.hash}" in result.output
+
+
+def test_verify_finds_an_entry_changed_in_place(runner, org):
+    three_entries(org)
+    tamper("UPDATE audit_entries SET after = :after WHERE seq = 2",
+           after=json.dumps({"n": 99}))
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "BROKEN at entry 2" in result.output and "changed after it was written" in result.output
+    assert "first 1 entries are intact" in result.output
+
+
+def test_verify_finds_a_rehashed_entry_by_the_next_link(runner, org):
+    three_entries(org)
+    forged = {**{c: getattr(entries()[1], c) for c in (
+        "seq", "at", "actor_id", "action", "object_type", "object_id", "unit_path")},
+              "before": {"n": None}, "after": {"n": 99}}
+    new_hash = audit.entry_hash(forged, entries()[0].hash)
+    tamper("UPDATE audit_entries SET after = :after, hash = :hash WHERE seq = 2",
+           after=json.dumps({"n": 99}), hash=new_hash)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "BROKEN at entry 3" in result.output and "does not link to entry 2" in result.output
+
+
+def test_verify_finds_a_deleted_entry(runner, org):
+    three_entries(org)
+    tamper("DELETE FROM audit_entries WHERE seq = 2")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "entry 2 is missing" in result.output
+
+
+def test_an_anchor_catches_a_rewritten_or_shortened_chain(runner, org):
+    three_entries(org)
+    anchor = f"3:{entries()[-1].hash}"
+    assert runner.invoke(args=["audit", "verify", "--anchor", anchor]).exit_code == 0
+    tamper("DELETE FROM audit_entries WHERE seq = 3")  # cutting the tail leaves a sound chain
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+    result = runner.invoke(args=["audit", "verify", "--anchor", anchor])
+    assert result.exit_code == 1 and "entry 3 (anchored) is missing" in result.output
+    bad = runner.invoke(args=["audit", "verify", "--anchor", "three:abc"])
+    assert bad.exit_code == 2 and "SEQ:HASH" in bad.output
+
+
+def test_concurrent_writers_never_fork_the_chain(app, org):
+    """Real connections committing at once each get their own place in the chain."""
+    if not is_postgres():
+        pytest.skip("SQLite lets one writer at a time in; the race needs PostgreSQL")
+    writers, barrier, errors = 12, threading.Barrier(12, timeout=30), []
+
+    def write(n: int) -> None:
+        try:
+            with app.app_context():
+                audit.record(None, "test.race", ("thing", n), {}, {"n": n})
+                db.session.flush()  # every writer has its row in before anyone commits
+                barrier.wait()
+                db.session.commit()
+                db.session.remove()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    db.session.expire_all()
+    rows = entries(action="test.race")
+    assert [r.seq for r in rows] == list(range(1, writers + 1))
+    assert sorted(int(r.object_id) for r in rows) == list(range(writers))
+    result = audit.verify()
+    assert result.ok and result.count == writers
+
+
+# ---------------------------------------------------------------------------- the hooks
+
+def test_every_kind_of_change_is_logged_with_its_actor(demo, client):
+    seeded = {a for (a,) in db.session.execute(select(AuditEntry.action).distinct())}
+    assert {"user.create", "membership.grant", "definition.publish",
+            "quota.allocate"} <= seeded
+    rider, head = demo["rider1"], demo["station_head"]
+    instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+    db.session.commit()
+    act(instance, "approve", head, comment="核实无误")
+    submit = entries(action="instance.submit", object_id=str(instance.id))[0]
+    assert submit.actor_id == rider.id and submit.object_type == "instance"
+    assert submit.after["title"] == "一个新头盔" and submit.unit_path == instance.unit_path
+    approve = entries(action="instance.approve", object_id=str(instance.id))[0]
+    assert approve.actor_id == head.id and approve.after["comment"] == "核实无误"
+    last = entries(object_id=str(instance.id), object_type="instance")[-1]
+    assert last.before["steps"] == ["verify"] and last.after["steps"] == ["wall"]
+    assert "status" not in last.after  # still running: only what changed is logged
+    assert audit.verify().ok
+
+
+def test_tokens_and_retirement_are_logged_without_the_token(demo, client):
+    rider = demo["rider1"]
+    with write_lock():
+        raw, row = tokens.issue(rider)
+        tokens.revoke(row)
+        wf.set_retired("micro_wish", True, actor=demo["city_admin"])
+    db.session.commit()
+    issued, = entries(action="token.issue")
+    assert issued.actor_id == rider.id and issued.object_id == str(row.id)
+    assert entries(action="token.revoke")[0].after["revoked_at"]
+    assert raw not in json.dumps([[e.before, e.after] for e in entries()])
+    assert row.digest not in json.dumps([[e.before, e.after] for e in entries()])
+    retired, = entries(action="definition.retire")
+    assert retired.actor_id == demo["city_admin"].id and retired.after == {"retired": True}
+
+
+def test_a_dry_run_import_logs_nothing_and_a_real_one_logs_each_station(demo):
+    before = db.session.scalar(select(func.count(AuditEntry.id)))
+    csv = ("编码,名称,区县,上级单位编码,充电桩\nst-new,新驿站,渝中区,,2\n"
+           "st-jfb,解放碑户外劳动者驿站,渝中区,cq-yz-jfb,9\n")
+    admin = find_user("city_admin")
+    with write_lock():
+        import_stations(csv.encode(), admin, dry_run=True)
+    db.session.commit()
+    assert db.session.scalar(select(func.count(AuditEntry.id))) == before
+    with write_lock():
+        import_stations(csv.encode(), admin)
+    db.session.commit()
+    created, updated = entries(action="station.import", actor_id=admin.id)
+    assert created.object_id == str(unit_by_code("st-new").id) and created.before == {}
+    assert created.after["charging_piles"] == 2
+    assert updated.before["charging_piles"] == 6 and updated.after["charging_piles"] == 9
+    assert "name" not in updated.after  # unchanged fields are not logged
+
+
+def test_quota_pages_log_who_handed_places_down(demo, client):
+    from webapp.models import RetreatBatch, RetreatQuota
+
+    batch = db.session.scalars(select(RetreatBatch)).first()
+    quota = db.session.scalar(select(RetreatQuota).where(
+        RetreatQuota.batch_id == batch.id, RetreatQuota.unit_id == unit_by_code("cq-yz").id))
+    client.post("/auth/login", data={"username": "city_admin", "password": DEMO_PASSWORD})
+    unit_id = quota.unit_id
+    r = client.post(f"/retreat/quotas/{batch.id}/units/{unit_id}",
+                    data={f"u{unit_id}-amount": quota.amount + 1})
+    assert r.status_code == 302
+    entry = entries(action="quota.allocate", actor_id=demo["city_admin"].id)[-1]
+    assert entry.after["amount"] == entry.before["amount"] + 1
+    assert entry.unit_path == unit_by_code("cq-yz").path
+
+
+# ---------------------------------------------------------------------------- the viewer
+
+def sign_in(client, username):
+    client.post("/auth/logout")
+    r = client.post("/auth/login", data={"username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 302
+
+
+def test_viewers_see_their_part_of_the_tree_only(demo, client):
+    sign_in(client, "jiangbei_admin")
+    page = client.get("/admin/audit?action=user.create").get_data(as_text=True)
+    assert "driver1" in page and "rider1" not in page  # 渝中区 is not theirs
+    sign_in(client, "city_admin")
+    page = client.get("/admin/audit?action=user.create").get_data(as_text=True)
+    assert "driver1" in page and "rider1" in page
+    page = client.get("/admin/audit?action=definition.publish").get_data(as_text=True)
+    assert "micro_wish v1" not in page and "共 0 条" in page
+    sign_in(client, "admin")  # platform-wide entries are the platform administrators'
+    page = client.get("/admin/audit?action=definition.publish").get_data(as_text=True)
+    assert "micro_wish v1" in page
+    for username in ("rider1", "volunteer1", "unit_admin", "station_head"):
+        sign_in(client, username)
+        assert client.get("/admin/audit").status_code == 403
+
+
+def test_personal_data_is_masked_for_those_who_may_not_see_it(demo, client):
+    with write_lock():
+        from webapp.services.users import create_user
+
+        create_user("newbie", "a-long-password", "新人", unit=unit_by_code("cq-yz-jfb"),
+                    phone="13912345678", email="newbie@example.com",
+                    actor=find_user("yuzhong_admin"))
+    db.session.commit()
+    sign_in(client, "yuzhong_admin")
+    page = client.get("/admin/audit?actor=yuzhong_admin").get_data(as_text=True)
+    assert "13912345678" in page and "newbie@example.com" in page
+    sign_in(client, "supervisor")  # reads decisions, not people's contact details
+    page = client.get("/admin/audit?actor=YUZHONG_ADMIN").get_data(as_text=True)
+    assert "newbie" in page and "13912345678" not in page and "139****5678" in page
+    assert "newbie@example.com" not in page and "n***@example.com" in page
+
+
+def test_the_viewer_filters_and_links_to_the_request(demo, client):
+    rider = demo["rider1"]
+    instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+    db.session.commit()
+    act(instance, "approve", demo["station_head"])
+    sign_in(client, "yuzhong_admin")
+    page = client.get(f"/admin/audit?object_type=instance&object_id={instance.id}").get_data(
+        as_text=True)
+    assert f'href="/instances/{instance.id}"' in page
+    assert "事项 · 提交申请" in page and "事项 · 通过" in page and "一个新头盔" in page
+    assert "13800138000" in page  # the district oversees the request: it sees its data
+    only_approve = client.get(f"/admin/audit?action=instance.approve&actor=station_head"
+                              f"&object_id={instance.id}").get_data(as_text=True)
+    assert only_approve.count("uf-audit-entry") == 1
+    future = client.get("/admin/audit?since=2099-01-01").get_data(as_text=True)
+    assert future.count("uf-audit-entry") == 0 and "没有符合条件的记录" in future
+
+
+def test_bad_filters_get_a_message_not_an_error(demo, client):
+    sign_in(client, "city_admin")
+    r = client.get("/admin/audit?since=31/12/2026&object_id=abc&action=drop+table"
+                   "&until=2026-01-01")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "请按 年-月-日 填写日期" in page and "编号应为数字" in page and "没有这种操作" in page
+    r = client.get("/admin/audit?since=2026-05-01&until=2026-01-01&page=999999999999")
+    assert r.status_code == 422 and "截止日期不能早于起始日期" in r.get_data(as_text=True)
+
+
+def test_the_viewer_pages_through_entries(demo, client):
+    sign_in(client, "admin")
+    total = db.session.scalar(select(func.count(AuditEntry.id)))
+    first = client.get("/admin/audit").get_data(as_text=True)
+    assert first.count("uf-audit-entry") == 30 and f"共 {total} 条" in first
+    newest = db.session.scalar(select(func.max(AuditEntry.seq)))
+    assert f"#{newest}<" in first
+    second = client.get("/admin/audit?page=2").get_data(as_text=True)
+    assert f"#{newest - 30}<" in second and f"#{newest}<" not in second

@@ -1,0 +1,275 @@
+"""The audit log: who changed what, when, from what to what — append-only, hash-chained.
+
+``record()`` adds an entry to the caller's transaction, so it is saved exactly when the
+change it describes is, and vanishes with it on a rollback (savepoints included).  When
+the transaction commits, its entries are *sealed*: under a lock that serialises every
+writer of the log (an advisory lock on PostgreSQL; SQLite's write lock, which a writing
+transaction already holds) each gets the next ``seq``, the hash of the entry before it,
+and its own hash over both.  The lock is taken last, just before the commit, so it never
+waits inside a transaction that still has rows to lock (no deadlocks with the instance
+row locks of the workflow).
+
+Passwords, password hashes, session and API tokens are never written to the log.
+Personal data (a phone number, a private form field) is stored as it was saved and
+masked on the way out, for viewers who may not see it (``webapp.admin.audit``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session
+
+from webapp.extensions import db
+from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, Membership, OrgUnit,
+                           ProcessDefinition, RetreatQuota, User)
+from webapp.models.types import utcnow
+
+GENESIS = "0" * 64  # the "previous hash" of the first entry
+# Any key of before/after with one of these names is dropped, at any depth.
+SECRET_KEYS = frozenset({"password", "password_hash", "session_token", "token", "raw_token",
+                         "digest", "secret", "api_token"})
+# One number for "the audit chain" among PostgreSQL's advisory locks ("audit" in ASCII).
+CHAIN_LOCK = 0x6175646974
+_UNSEALED = "audit_unsealed"
+
+_OBJECT_TYPES: tuple[tuple[type, str], ...] = (
+    (Instance, "instance"), (User, "user"), (Membership, "membership"),
+    (RetreatQuota, "retreat_quota"), (DefinitionVersion, "definition_version"),
+    (ProcessDefinition, "process_definition"), (ApiToken, "api_token"),
+)
+
+
+# ------------------------------------------------------------------------------ recording
+
+def record(actor: User | int | None, action: str, obj: Any, before: Mapping | None = None,
+           after: Mapping | None = None, unit: OrgUnit | str | None = None,
+           *, at: datetime | None = None) -> AuditEntry:
+    """Add an audit entry for ``action`` on ``obj`` to the current transaction.
+
+    ``actor`` is a user, a user id, or None for the system (timers, the demo seed, the
+    command line).  ``obj`` is a model row or a ``(type, id)`` pair.  ``before`` and
+    ``after`` hold the fields that changed; keys whose values are equal in both are
+    dropped, and secrets never get in.  ``unit`` (a unit or a path) places the entry in
+    the tree for scoped viewers; by default it is read off ``obj``.
+    """
+    before, after = _changed(_clean(before or {}), _clean(after or {}))
+    object_type, object_id = identify(obj)
+    entry = AuditEntry(at=at or utcnow(), actor_id=_actor_id(actor), action=action[:64],
+                       object_type=object_type, object_id=object_id,
+                       unit_path=_unit_path(unit, obj), before=before, after=after)
+    db.session.add(entry)
+    db.session.info[_UNSEALED] = True
+    return entry
+
+
+def record_instance(instance: Instance, old, new) -> None:
+    """One entry per line the engine added to an instance's history in this step.
+
+    The last of them also carries the change of status and current steps.
+    """
+    first = len(old.history) if old is not None else 0
+    added = new.history[first:]
+    for index, line in enumerate(added, start=1):
+        before = {name: pair[0] for name, pair in line.changes.items()}
+        after = {name: pair[1] for name, pair in line.changes.items()}
+        if line.step:
+            after["step"] = line.step
+        if line.comment:
+            after["comment"] = line.comment
+        if line.details:
+            after["details"] = dict(line.details)
+        if index == len(added):
+            before["status"], after["status"] = old.status if old else None, new.status
+            before["steps"] = list(old.current) if old else []
+            after["steps"] = list(new.current)
+        record(line.actor if isinstance(line.actor, int) else None,
+               f"instance.{line.action}", instance, before, after, at=line.at)
+
+
+def identify(obj: Any) -> tuple[str, str]:
+    if isinstance(obj, tuple):
+        kind, ident = obj
+        return str(kind)[:32], str(ident)[:64]
+    if isinstance(obj, OrgUnit):
+        return ("station" if obj.kind == "station" else "unit"), str(obj.id)
+    for cls, name in _OBJECT_TYPES:
+        if isinstance(obj, cls):
+            return name, str(obj.id)
+    return obj.__tablename__[:32], str(obj.id)
+
+
+def _actor_id(actor) -> int | None:
+    if actor is None:
+        return None
+    if isinstance(actor, int):
+        return actor
+    return getattr(actor, "id", None)
+
+
+def _unit_path(unit, obj) -> str:
+    if isinstance(unit, str):
+        return unit
+    if isinstance(unit, OrgUnit):
+        return unit.path
+    if isinstance(obj, Instance):
+        return obj.unit_path or ""
+    if isinstance(obj, OrgUnit):
+        return obj.path
+    if isinstance(obj, (Membership, RetreatQuota)):
+        return obj.unit.path
+    if isinstance(obj, User):
+        return obj.unit.path if obj.unit is not None else ""
+    if isinstance(obj, ApiToken):
+        owner = obj.user or db.session.get(User, obj.user_id)
+        return owner.unit.path if owner is not None and owner.unit is not None else ""
+    return ""  # platform-wide (definitions): platform administrators see it
+
+
+def _clean(value):
+    """JSON-plain values (dates as ISO text) without secrets, exactly as they will read
+    back from the database, so the hash computed now is the hash recomputed later."""
+    def strip(v):
+        if isinstance(v, Mapping):
+            return {str(k): strip(x) for k, x in v.items() if str(k).lower() not in SECRET_KEYS}
+        if isinstance(v, (list, tuple)):
+            return [strip(x) for x in v]
+        return v
+
+    return json.loads(json.dumps(strip(value), default=_jsonable, ensure_ascii=False))
+
+
+def _jsonable(value):
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (Decimal, set, frozenset)):
+        return str(value) if isinstance(value, Decimal) else sorted(value)
+    return str(value)
+
+
+def _changed(before: dict, after: dict) -> tuple[dict, dict]:
+    # A field missing on one side was empty there: "None → None" is no change either.
+    same = {k for k in before.keys() | after.keys() if before.get(k) == after.get(k)}
+    return ({k: v for k, v in before.items() if k not in same},
+            {k: v for k, v in after.items() if k not in same})
+
+
+# ------------------------------------------------------------------------------ the chain
+
+def entry_hash(entry: Mapping[str, Any] | AuditEntry, prev_hash: str) -> str:
+    """SHA-256 over the canonical JSON of the entry's content and the previous hash."""
+    get = entry.get if isinstance(entry, Mapping) else (lambda k: getattr(entry, k))
+    body = {"seq": get("seq"), "at": _instant(get("at")), "actor_id": get("actor_id"),
+            "action": get("action"), "object_type": get("object_type"),
+            "object_id": get("object_id"), "unit_path": get("unit_path"),
+            "before": get("before"), "after": get("after"), "prev_hash": prev_hash}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _instant(at: datetime) -> str:
+    if at.tzinfo is None:  # SQLite gives the stored UTC time back without its offset
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _lock_chain(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # Held to the end of the transaction: the next writer reads our head after we commit.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    # SQLite: this transaction has inserted rows, so it holds the database's write lock.
+
+
+@event.listens_for(Session, "before_commit")
+def _seal(session: Session) -> None:
+    if not session.info.get(_UNSEALED) or session.in_nested_transaction():
+        return  # a savepoint's entries are sealed with the transaction around it
+    session.info.pop(_UNSEALED, None)
+    unsealed = session.scalars(select(AuditEntry).where(AuditEntry.hash.is_(None))
+                               .order_by(AuditEntry.id)).all()
+    if not unsealed:
+        return  # the entries were rolled back with their savepoint
+    _lock_chain(session)
+    head = session.execute(select(AuditEntry.seq, AuditEntry.hash).where(
+        AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    seq, prev = (head.seq, head.hash) if head is not None else (0, GENESIS)
+    for entry in unsealed:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, prev
+        entry.hash = prev = entry_hash(entry, prev)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_UNSEALED, None)
+
+
+# ------------------------------------------------------------------------------ verifying
+
+@dataclass(frozen=True)
+class Verification:
+    count: int  # entries checked and found sound
+    head_seq: int | None
+    head_hash: str | None
+    broken_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify(anchor: tuple[int, str] | None = None, batch: int = 1000) -> Verification:
+    """Walk the chain in ``seq`` order and recompute every hash; stop at the first
+    broken link.  ``anchor`` (seq, hash), written down earlier, must still be there:
+    that catches a rewrite of the whole chain after it, which hashes alone cannot."""
+    with closing(_rows(batch)) as rows:  # a server-side cursor: closed however we leave
+        return _walk(rows, anchor)
+
+
+def _walk(rows, anchor: tuple[int, str] | None) -> Verification:
+    count, prev, head_hash = 0, GENESIS, None
+    for row in rows:
+        expected = count + 1
+        if row.seq != expected:
+            return Verification(count, count or None, head_hash, expected,
+                                f"entry {expected} is missing (the next one is {row.seq})")
+        if row.prev_hash != prev:
+            return Verification(count, count or None, head_hash, row.seq,
+                                f"entry {row.seq} does not link to entry {row.seq - 1}: "
+                                "its prev_hash is not that entry's hash")
+        if entry_hash(row._mapping, prev) != row.hash:
+            return Verification(count, count or None, head_hash, row.seq,
+                                f"entry {row.seq} was changed after it was written: "
+                                "its content does not match its hash")
+        if anchor is not None and row.seq == anchor[0] and row.hash != anchor[1]:
+            return Verification(count, count or None, head_hash, row.seq,
+                                f"entry {row.seq} is not the one anchored: the chain was "
+                                "rewritten from there or before")
+        count, prev, head_hash = row.seq, row.hash, row.hash
+    if anchor is not None and anchor[0] > count:
+        return Verification(count, count or None, head_hash, anchor[0],
+                            f"entry {anchor[0]} (anchored) is missing: the chain ends at "
+                            f"{count}")
+    unsealed = db.session.scalar(select(func.min(AuditEntry.id)).where(
+        AuditEntry.hash.is_(None)))
+    if unsealed is not None:
+        return Verification(count, count or None, head_hash, None,
+                            f"entry id {unsealed} has no place in the chain (never sealed)")
+    return Verification(count, count or None, head_hash)
+
+
+def _rows(batch: int):
+    table = AuditEntry.__table__
+    stmt = select(table).where(table.c.seq.is_not(None)).order_by(table.c.seq)
+    # Streamed: a log of millions of entries is checked in constant memory.
+    return db.session.execute(stmt.execution_options(yield_per=batch))

@@ -1,0 +1,288 @@
+"""Reading the audit log: who may see which entries, filters, and a readable diff.
+
+Viewers see the entries of their part of the tree (the entry's unit path below a unit
+where they hold a viewer role); platform administrators see every entry, including the
+platform-wide ones (definitions).  Personal data is masked for viewers who could not see
+it elsewhere: a request's private fields follow the request's own rule
+(``access.can_see_private``); an account's e-mail and phone are shown to account
+administrators (platform, city, district) only, not to supervisors.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import false, func, or_, select, true
+
+from forms.privacy import mask_changes
+from webapp.extensions import db
+from webapp.labels import action_label, status_label
+from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, OrgUnit,
+                           ProcessDefinition, RetreatQuota, User)
+from webapp.models.org import subtree_range
+from workflows.fields import FieldSpec, FormSpec
+
+VIEWER_ROLES = frozenset({"platform_admin", "city_admin", "supervisor", "district_admin"})
+ACCOUNT_ADMIN_ROLES = frozenset({"platform_admin", "city_admin", "district_admin"})
+MAX_ID_LENGTH = 64
+
+# The actions the filter offers; "instance." stands for every step of every request.
+ACTIONS: dict[str, Any] = {
+    "instance.": _l("办理事项（全部环节）"),
+    "user.create": _l("新建用户"),
+    "membership.grant": _l("授予角色"),
+    "station.import": _l("导入驿站"),
+    "quota.allocate": _l("下拨疗休养名额"),
+    "quota.return": _l("退回疗休养名额"),
+    "definition.publish": _l("发布流程定义"),
+    "definition.retire": _l("停用流程"),
+    "definition.reinstate": _l("恢复流程"),
+    "token.issue": _l("签发 API 令牌"),
+    "token.revoke": _l("撤销 API 令牌"),
+}
+OBJECT_TYPES: dict[str, Any] = {
+    "instance": _l("事项"), "user": _l("用户"), "membership": _l("角色"),
+    "station": _l("驿站"), "unit": _l("单位"), "retreat_quota": _l("疗休养名额"),
+    "definition_version": _l("流程定义版本"), "process_definition": _l("流程"),
+    "api_token": _l("API 令牌"),
+}
+KEY_LABELS: dict[str, Any] = {
+    "status": _l("状态"), "steps": _l("当前环节"), "step": _l("环节"), "comment": _l("意见"),
+    "details": _l("详情"), "amount": _l("名额"), "username": _l("用户名"),
+    "display_name": _l("姓名"), "unit": _l("单位"), "email": _l("邮箱"), "phone": _l("电话"),
+    "locale": _l("语言"), "role": _l("角色"), "user": _l("用户"), "version": _l("版本"),
+    "key": _l("流程"), "digest": _l("内容摘要"), "retired": _l("已停用"),
+    "revoked_at": _l("撤销时间"), "expires_at": _l("到期时间"), "name": _l("名称"),
+}
+# The personal fields of an account, masked like the same kinds of form field.
+ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),
+                           FieldSpec("email", "email", "邮箱", private=True)))
+
+
+# ------------------------------------------------------------------------------ scope
+
+def may_view(viewer: User) -> bool:
+    return viewer.has_role(*VIEWER_ROLES)
+
+
+def _paths(viewer: User, roles) -> list[str]:
+    return [m.unit.path for m in viewer.memberships if m.role in roles]
+
+
+def scope_clause(viewer: User):
+    """WHERE clause: the entries ``viewer`` may read."""
+    if viewer.has_role("platform_admin"):
+        return true()
+    ranges = [subtree_range(AuditEntry.unit_path, p) for p in _paths(viewer, VIEWER_ROLES)]
+    return or_(*ranges) if ranges else false()
+
+
+def _covers(viewer: User, roles, path: str) -> bool:
+    if viewer.has_role("platform_admin") and "platform_admin" in roles:
+        return True
+    return bool(path) and any(path.startswith(p) for p in _paths(viewer, roles))
+
+
+# ------------------------------------------------------------------------------ filters
+
+@dataclass
+class Filters:
+    since: str = ""
+    until: str = ""
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    errors: dict[str, Any] = field(default_factory=dict)
+
+    def args(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in ("since", "until", "actor", "action",
+                                              "object_type", "object_id")}
+
+
+def parse_filters(args: Mapping[str, str]) -> Filters:
+    """The filters as typed; anything that cannot be used gets a message beside it."""
+    f = Filters(**{k: (args.get(k) or "").strip()[:MAX_ID_LENGTH] for k in (
+        "since", "until", "actor", "action", "object_type", "object_id")})
+    for name in ("since", "until"):
+        if getattr(f, name) and _day(getattr(f, name)) is None:
+            f.errors[name] = _l("请按 年-月-日 填写日期，例如 2026-03-01")
+    if f.since and f.until and not f.errors and _day(f.since) > _day(f.until):
+        f.errors["until"] = _l("截止日期不能早于起始日期")
+    if f.action and f.action not in ACTIONS and not f.action.startswith("instance."):
+        f.errors["action"] = _l("没有这种操作")
+    if f.object_type and f.object_type not in OBJECT_TYPES:
+        f.errors["object_type"] = _l("没有这种对象")
+    if f.object_id and not f.object_id.isdigit():
+        f.errors["object_id"] = _l("编号应为数字")
+    return f
+
+
+def _day(text: str) -> date | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+def entries_query(viewer: User, f: Filters, tz: ZoneInfo):
+    """The viewer's entries matching ``f``, newest first (an unusable filter: none)."""
+    stmt = select(AuditEntry).where(scope_clause(viewer), AuditEntry.seq.is_not(None))
+    if f.errors:
+        return stmt.where(false())
+    if f.since:
+        stmt = stmt.where(AuditEntry.at >= datetime.combine(_day(f.since), time.min, tz))
+    if f.until:
+        end = datetime.combine(_day(f.until) + timedelta(days=1), time.min, tz)
+        stmt = stmt.where(AuditEntry.at < end)
+    if f.actor:
+        actor_ids = select(User.id).where(func.lower(User.username) == f.actor.lower())
+        stmt = stmt.where(AuditEntry.actor_id.in_(actor_ids.scalar_subquery()))
+    if f.action.endswith("."):
+        stmt = stmt.where(AuditEntry.action.startswith(f.action))
+    elif f.action:
+        stmt = stmt.where(AuditEntry.action == f.action)
+    if f.object_type:
+        stmt = stmt.where(AuditEntry.object_type == f.object_type)
+    if f.object_id:
+        stmt = stmt.where(AuditEntry.object_id == f.object_id)
+    return stmt.order_by(AuditEntry.seq.desc())
+
+
+# ------------------------------------------------------------------------------ presenting
+
+@dataclass
+class Change:
+    label: str
+    before: str
+    after: str
+
+
+@dataclass
+class Line:
+    entry: AuditEntry
+    actor: str | None
+    action: str
+    object_label: str
+    object_url: str | None
+    changes: list[Change]
+
+
+def present(entries: list[AuditEntry], viewer: User, locale: str) -> list[Line]:
+    """Entries as a viewer reads them: names, labels, links, and masked personal data."""
+    objects = _load_objects(entries)
+    actors = {u.id: u for u in db.session.scalars(select(User).where(
+        User.id.in_({e.actor_id for e in entries if e.actor_id})))}
+    lines = []
+    for entry in entries:
+        obj = objects.get((entry.object_type, entry.object_id))
+        label, url = _describe(entry, obj, locale)
+        actor = actors.get(entry.actor_id)
+        lines.append(Line(entry, actor.display_name + f" ({actor.username})" if actor else None,
+                          _action_text(entry.action), label, url,
+                          _changes(entry, obj, viewer, locale)))
+    return lines
+
+
+def _action_text(action: str) -> str:
+    if action.startswith("instance."):
+        return f"{OBJECT_TYPES['instance']} · {action_label(action.split('.', 1)[1])}"
+    return str(ACTIONS.get(action, action))
+
+
+_MODELS = {"instance": Instance, "user": User, "station": OrgUnit, "unit": OrgUnit,
+           "retreat_quota": RetreatQuota, "definition_version": DefinitionVersion,
+           "process_definition": ProcessDefinition, "api_token": ApiToken}
+
+
+def _load_objects(entries: list[AuditEntry]) -> dict[tuple[str, str], Any]:
+    """The rows the entries are about, one query per kind of object."""
+    wanted: dict[str, set[int]] = {}
+    for e in entries:
+        if e.object_type in _MODELS and e.object_id.isdigit():
+            wanted.setdefault(e.object_type, set()).add(int(e.object_id))
+    found = {}
+    for kind, ids in wanted.items():
+        model = _MODELS[kind]
+        for row in db.session.scalars(select(model).where(model.id.in_(ids))):
+            found[(kind, str(row.id))] = row
+    return found
+
+
+def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
+    kind = str(OBJECT_TYPES.get(entry.object_type, entry.object_type))
+    fallback = f"{kind} #{entry.object_id}"
+    if obj is None:
+        if entry.object_type == "membership":
+            a = entry.after
+            return f"{kind} · {a.get('user', '')} · {a.get('role', '')}", \
+                url_for("admin.users", q=a.get("user", "")) if a.get("user") else None
+        return fallback, None
+    if isinstance(obj, Instance):
+        return f"{kind} #{obj.id} {obj.title}", url_for("processes.instance",
+                                                         instance_id=obj.id)
+    if isinstance(obj, User):
+        return f"{kind} {obj.username}", url_for("admin.users", q=obj.username)
+    if isinstance(obj, OrgUnit):
+        url = url_for("stations.station", unit_id=obj.id) if obj.kind == "station" else None
+        return f"{kind} {obj.label(locale)}", url
+    if isinstance(obj, RetreatQuota):
+        return f"{kind} · {obj.batch.name} · {obj.unit.label(locale)}", \
+            url_for("retreat.batch", batch_id=obj.batch_id) + f"#unit-{obj.unit_id}"
+    if isinstance(obj, DefinitionVersion):
+        return f"{kind} {obj.definition.key} v{obj.version}", None
+    if isinstance(obj, ProcessDefinition):
+        return f"{kind} {obj.key}", None
+    return fallback, None
+
+
+def _changes(entry: AuditEntry, obj, viewer: User, locale: str) -> list[Change]:
+    before, after = entry.before or {}, entry.after or {}
+    keys = list(dict.fromkeys([*before, *after]))
+    pairs = {k: [before.get(k), after.get(k)] for k in keys}
+    labels: dict[str, str] = {}
+    spec = None
+    if isinstance(obj, Instance):
+        from webapp.services import access
+        from webapp.services.workflow import spec_of
+
+        spec = spec_of(obj.version)
+        forms = spec.all_forms
+        pairs = mask_changes(forms, pairs, access.can_see_private(viewer, obj))
+        labels = {f.name: (f.label_en or f.label) if locale == "en" else f.label
+                  for f in forms.fields}
+    elif entry.object_type == "instance":  # the request is gone: mask what might be personal
+        pairs = {k: ["***" if v is not None else None for v in pair] if k not in (
+            "status", "steps", "step") else pair for k, pair in pairs.items()}
+    elif entry.object_type == "user":
+        pairs = mask_changes(ACCOUNT_FIELDS, pairs,
+                             _covers(viewer, ACCOUNT_ADMIN_ROLES, entry.unit_path))
+    elif entry.object_type == "station":
+        from webapp.services.station_import import COLUMNS
+
+        labels = {c.key: c.zh if locale != "en" else c.key.replace("_", " ") for c in COLUMNS}
+    return [Change(str(labels.get(k) or KEY_LABELS.get(k, k)),
+                   _text(k, pair[0], spec, locale), _text(k, pair[1], spec, locale))
+            for k, pair in pairs.items()]
+
+
+def _text(key: str, value, spec, locale: str) -> str:
+    if value is None or value == [] or value == "":
+        return "—"
+    if key == "status" and isinstance(value, str):
+        return status_label(value)
+    if key in ("steps", "step") and spec is not None:
+        from webapp.services.progress import step_label
+
+        steps = value if isinstance(value, list) else [value]
+        return "、".join(step_label(spec, s, locale) for s in steps)
+    if isinstance(value, bool):
+        return str(_l("是") if value else _l("否"))
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
