@@ -3,6 +3,7 @@ sideways."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.browser.test_micro_wish import sign_in
@@ -26,8 +27,8 @@ def test_audit_log_on_a_phone(phone, live_server, demo):
     phone.get_by_role("button", name="查询").click()
     phone.wait_for_url("**action=instance.**")
     first = phone.locator(".uf-audit-entry").first
-    assert first.get_by_text("一个新头盔").is_visible()
-    assert phone.get_by_text("核实无误，同意上墙").is_visible()
+    expect(first.get_by_text("一个新头盔")).to_be_visible()
+    expect(phone.get_by_text("核实无误，同意上墙")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(phone, "audit-360")
     first.get_by_role("link").click()

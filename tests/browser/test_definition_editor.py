@@ -3,6 +3,7 @@ it at its line (live, as they type), fixes it, publishes, and finds the new vers
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
 from tests.browser.test_micro_wish import new_page, serious_violations, sign_in
@@ -16,7 +17,7 @@ def test_admin_fixes_a_mistake_seen_at_its_line_and_publishes(live_server, brows
     sign_in(page, live_server, "admin")
     page.get_by_role("link", name="流程定义").first.click()
     page.wait_for_url("**/admin/definitions/")
-    assert page.locator('tr[data-key="micro_wish"]').is_visible()
+    expect(page.locator('tr[data-key="micro_wish"]')).to_be_visible()
     assert not serious_violations(page)
     screenshot(page, "definitions-list-desktop")
 
@@ -24,7 +25,7 @@ def test_admin_fixes_a_mistake_seen_at_its_line_and_publishes(live_server, brows
     page.get_by_role("link", name="编辑并发布新版本").click()
     editor = page.get_by_label("流程定义（YAML）")
     page.locator("#check-status.text-success").wait_for()  # the page checks itself on load
-    assert page.locator("#diagram").is_visible()
+    expect(page.locator("#diagram")).to_be_visible()
     original = editor.input_value()
 
     # A typo in a step kind: the live check marks its line, in the list and the gutter.
@@ -35,7 +36,7 @@ def test_admin_fixes_a_mistake_seen_at_its_line_and_publishes(live_server, brows
     problem = page.locator(f'#problems .uf-problem[data-line="{line}"]')
     problem.wait_for()
     assert "aproval" in problem.inner_text() and f"第 {line} 行" in problem.inner_text()
-    assert page.locator(f'.uf-gutter-line.uf-bad[data-line="{line}"]').is_visible()
+    expect(page.locator(f'.uf-gutter-line.uf-bad[data-line="{line}"]')).to_be_visible()
     assert editor.get_attribute("aria-invalid") == "true"
     problem.get_by_role("link").click()  # selects the line in the editor
     assert page.locator("#cursor-line").inner_text() == f"光标在第 {line} 行"
@@ -52,11 +53,11 @@ def test_admin_fixes_a_mistake_seen_at_its_line_and_publishes(live_server, brows
     editor = page.get_by_label("流程定义（YAML）")
     editor.fill(fixed)
     page.locator("#check-status.text-success").wait_for()
-    assert page.locator("#diagram").is_visible()
+    expect(page.locator("#diagram")).to_be_visible()
     page.get_by_role("button", name="发布为新版本").click()
     page.wait_for_url("**/admin/definitions/micro_wish")
-    assert page.get_by_text("已发布“微心愿”第 2 版").is_visible()
-    assert page.locator('#versions tr[data-version="2"]').is_visible()
+    expect(page.get_by_text("已发布“微心愿”第 2 版")).to_be_visible()
+    expect(page.locator('#versions tr[data-version="2"]')).to_be_visible()
     assert not serious_violations(page)
     screenshot(page, "definition-published-desktop")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.browser.test_micro_wish import sign_in
@@ -19,7 +20,7 @@ def test_progress_page_on_a_phone(phone, live_server, demo):
     sign_in(phone, live_server, "city_admin")
     phone.goto(f"{live_server}/reports/five-ones")
     assert phone.locator("#branches .list-group-item").count() == 5
-    assert phone.get_by_text("杨家坪街道第一党支部").is_visible()
+    expect(phone.get_by_text("杨家坪街道第一党支部")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(phone, "five-ones-360")
     phone.get_by_text("杨家坪街道第一党支部").click()

@@ -3,6 +3,7 @@ validation beside the fields, a second approver told it was already decided, and
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
 from tests.webapp.test_workflow_service import demo  # noqa: F401
@@ -62,7 +63,7 @@ def test_rider_submits_on_a_phone_admin_approves_on_a_desktop_rider_sees_it(
     rider.get_by_label("联系电话").fill("138 0013 8000")
     rider.get_by_role("button", name="提交").click()
     rider.wait_for_url("**/instances/*")
-    assert rider.get_by_text("已提交“微心愿”").is_visible()
+    expect(rider.get_by_text("已提交“微心愿”")).to_be_visible()
     assert rider.locator("#status").inner_text() == "办理中"
     instance_url = rider.url
     screenshot(rider, "wish-submitted-phone")
@@ -73,19 +74,19 @@ def test_rider_submits_on_a_phone_admin_approves_on_a_desktop_rider_sees_it(
     head.goto(f"{live_server}/inbox")
     assert not serious_violations(head)
     head.get_by_role("link", name="一个新头盔").click()
-    assert head.get_by_text("13800138000").is_visible()
+    expect(head.get_by_text("13800138000")).to_be_visible()
     assert not serious_violations(head)
     head.get_by_label("处理意见").fill("情况属实，同意上墙")
     head.get_by_role("button", name="通过").click()
     head.wait_for_url("**/instances/*")
-    assert head.get_by_text("已通过").first.is_visible()
+    expect(head.get_by_text("已通过").first).to_be_visible()
     screenshot(head, "wish-approved-desktop")
 
     rider.goto(instance_url)
     assert "心愿墙待认领" in rider.get_by_role("status").first.inner_text()
-    assert rider.get_by_text("情况属实，同意上墙").is_visible()
+    expect(rider.get_by_text("情况属实，同意上墙")).to_be_visible()
     rider.goto(f"{live_server}/requests")
-    assert rider.get_by_text("下一步：心愿墙待认领").is_visible()
+    expect(rider.get_by_text("下一步：心愿墙待认领")).to_be_visible()
     screenshot(rider, "wish-my-requests-phone")
     rider_ctx.close()
     head_ctx.close()
@@ -128,11 +129,11 @@ def test_conditional_field_appears_only_when_it_applies(live_server, browser, de
     sign_in(page, live_server, "rider1")
     page.goto(f"{live_server}/processes/micro_wish/start")
     budget = page.get_by_label("预计金额（元）")
-    assert not budget.is_visible()
+    expect(budget).not_to_be_visible()
     page.get_by_label("类别").select_option("goods")
-    assert budget.is_visible()
+    expect(budget).to_be_visible()
     page.get_by_label("类别").select_option("service")
-    assert not budget.is_visible()
+    expect(budget).not_to_be_visible()
     ctx.close()
 
 
@@ -142,13 +143,13 @@ def test_station_directory_and_wish_wall_on_a_phone(live_server, browser, demo):
     page.goto(f"{live_server}/stations")
     page.get_by_label("充电").check()
     page.get_by_role("button", name="查找").click()
-    assert page.get_by_text("大坪爱心驿站").is_visible()
-    assert not page.get_by_text("小龙坎新就业形态劳动者驿站").is_visible()
+    expect(page.get_by_text("大坪爱心驿站")).to_be_visible()
+    expect(page.get_by_text("小龙坎新就业形态劳动者驿站")).not_to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "stations-phone")
     assert not serious_violations(page)
     page.goto(f"{live_server}/wishes")
-    assert page.get_by_role("heading", name="心愿墙").is_visible()
+    expect(page.get_by_role("heading", name="心愿墙")).to_be_visible()
     screenshot(page, "wall-phone")
     assert not serious_violations(page)
     ctx.close()
