@@ -27,10 +27,11 @@ def _message(status: int) -> str:
     }.get(status, _("请求未能完成。"))
 
 
-def error_response(status: int, message: str | None = None, fields: dict | None = None):
+def error_response(status: int, message: str | None = None, fields: dict | None = None,
+                   code: str | None = None):
     message = message or _message(status)
     if request.path.startswith("/api/"):
-        body = {"error": {"code": CODES.get(status, "error"), "message": message}}
+        body = {"error": {"code": code or CODES.get(status, "error"), "message": message}}
         if fields:
             body["error"]["fields"] = fields
         return jsonify(body), status

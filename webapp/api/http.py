@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import abort, jsonify, request
+from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -109,12 +109,7 @@ def init_errors(bp) -> None:
 def shaped(status: int, code: str | None = None, message: str | None = None,
            fields: dict | None = None):
     """The error shape of API.md: ``{"error": {"code", "message", "fields"?}}``."""
-    response, status = error_response(status, message, fields)
-    if code:
-        payload = response.get_json()
-        payload["error"]["code"] = code
-        response = jsonify(payload)
-    return response, status
+    return error_response(status, message, fields, code)
 
 
 __all__ = ["ApiError", "fail", "invalid", "body", "text_field", "int_arg", "user", "shaped"]

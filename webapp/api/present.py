@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.notifications import title_of
 from webapp.processes.helpers import all_fields, history_rows, spec_for
 from webapp.services import access
+from webapp.services import workflow as wf
 from webapp.services.choices import provider
 from webapp.services.decisions import step_form, task_actions
 from webapp.services.privacy import mask_name
@@ -93,6 +94,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
     name = row.applicant.display_name
     open_tasks = db.session.scalars(select(Task).where(
         Task.instance_id == row.id, Task.status == "open").order_by(Task.id)).all()
+    available = wf.available_actions(row, user) if open_tasks else []  # asked once
     return {
         **instance_summary(row), "lock_version": row.lock_version, "data": data,
         "applicant": {"name": name if may_see else mask_name(name),
@@ -100,7 +102,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
         "closed_at": iso(row.closed_at),
         "tasks": [{"id": t.id, "step": t.step, "name": step_label(spec, t.step, locale),
                    "kind": t.kind, "due_at": iso(t.due_at),
-                   "actions": task_actions(row, t, user)} for t in open_tasks],
+                   "actions": task_actions(row, t, user, available)} for t in open_tasks],
         "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
                      "step": entry.step, "comment": entry.comment}
                     for entry, actor in history_rows(row, may_see)],

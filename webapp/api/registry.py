@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 from flask import Blueprint
 
+from webapp.pagination import MAX_PAGE
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
@@ -64,7 +66,7 @@ def openapi_path(rule: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def page_params() -> tuple[Param, ...]:
-    return (Param("page", {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 1},
+    return (Param("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
                   "page number"),
             Param("per_page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                   "items per page"))

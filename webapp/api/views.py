@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from forms import validate_data
 from webapp.api import present
@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.i18n import select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
-from webapp.pagination import MAX_ID, MAX_PAGE, id_arg
+from webapp.pagination import MAX_ID, id_arg, paginate
 from webapp.services import access, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
@@ -28,12 +28,9 @@ STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expire
 
 
 def _page(stmt, present_row) -> dict:
-    page = int_arg("page", 1, 1, MAX_PAGE)
-    per_page = int_arg("per_page", 20, 1, 100)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return {"items": [present_row(r) for r in rows], "total": total or 0, "page": page,
-            "per_page": per_page}
+    found = paginate(stmt, int_arg("per_page", 20, 1, 100))
+    return {"items": [present_row(r) for r in found.rows], "total": found.total,
+            "page": found.page, "per_page": found.per_page}
 
 
 def _validated(form_spec, data, files, context=None) -> dict:

@@ -17,9 +17,13 @@ NEEDS_REASON = ("reject", "return", "object")
 WITH_DATA = ("approve", "complete", "resubmit")  # the decisions that submit the step's form
 
 
-def task_actions(instance: Instance, task: Task, user: User) -> list[str]:
-    """The engine's actions for ``user`` on this task (claim and resubmit included)."""
-    return [a.action for a in wf.available_actions(instance, user)
+def task_actions(instance: Instance, task: Task, user: User, available: list | None = None
+                 ) -> list[str]:
+    """The engine's actions for ``user`` on this task (claim and resubmit included);
+    ``available`` is ``wf.available_actions(instance, user)`` when the caller has it."""
+    if available is None:
+        available = wf.available_actions(instance, user)
+    return [a.action for a in available
             if a.task == task.key or (a.task is None and a.action in ("claim", "resubmit")
                                       and task.status == "open")]
 

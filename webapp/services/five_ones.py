@@ -28,25 +28,19 @@ from webapp.extensions import db
 from webapp.models import DefinitionVersion, DutySlot, Instance, OrgUnit, User
 from webapp.services.activities import CHINA
 from webapp.services.org import in_scope_clause
+from workflows.org import Term
 
 PROCESS = "station_master"
 VIEW_ROLES = frozenset({"branch_secretary", "unit_admin", "district_admin", "city_admin",
                         "platform_admin", "supervisor"})
 
 
-@dataclass(frozen=True)
-class Item:
-    key: str
-    zh: str
-    en: str
-
-
-ITEMS: tuple[Item, ...] = (
-    Item("duty", "一次值守", "One duty served"),
-    Item("checklist", "一份完整清单", "One full checklist"),
-    Item("opinions", "一批社情民意", "Opinions collected"),
-    Item("wish", "一个微心愿", "One wish lit"),
-    Item("event", "一次活动", "One event held"),
+ITEMS: tuple[Term, ...] = (
+    Term("duty", "一次值守", "One duty served"),
+    Term("checklist", "一份完整清单", "One full checklist"),
+    Term("opinions", "一批社情民意", "Opinions collected"),
+    Term("wish", "一个微心愿", "One wish lit"),
+    Term("event", "一次活动", "One event held"),
 )
 
 

@@ -194,15 +194,18 @@ def quota_rows(batch: RetreatBatch, viewer: User) -> list[QuotaRow]:
     else:
         candidates[batch.owner_unit_id] = batch.owner_unit
     waiting = _waiting(batch)
+    handed_down: dict[int, int] = {}
+    for quota in quotas.values():
+        parent_id = quota.unit.parent_id
+        handed_down[parent_id] = handed_down.get(parent_id, 0) + quota.amount
     rows = []
     for unit in sorted(candidates.values(), key=lambda u: u.path):
         if not _under(unit.path, roots):
             continue
         quota = quotas.get(unit.id)
         _cap, granted = resources.get(f"retreat:{batch.id}:{unit.id}", (0, 0))
-        down = sum(q.amount for q in quotas.values() if q.unit.parent_id == unit.id)
         rows.append(QuotaRow(unit=unit, amount=quota.amount if quota else None,
-                             handed_down=down, used=granted or 0,
+                             handed_down=handed_down.get(unit.id, 0), used=granted or 0,
                              waiting=waiting.get(unit.id, 0),
                              may_allocate=may_allocate(viewer, batch, unit),
                              may_return=quota is not None and may_return(viewer, batch, unit)))
