@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from tests.webapp.test_api import Api, api, error_of  # noqa: F401
+from tests.webapp.test_pages import login  # noqa: F401
+from tests.webapp.test_training import end_the_course, marks, move_into_the_past
 from tests.webapp.test_union_processes import id_card
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
@@ -67,7 +69,7 @@ def test_worker_demand_through_the_api(api, demo):
     assert [h["action"] for h in done["history"]][0] == "submit"
 
 
-def test_training_registration_through_the_api(api, demo):
+def test_training_registration_through_the_api(api, login, demo):
     course = db.session.scalar(select(Course).where(Course.title == "电工技能提升班"))
     data = {"course": course.id, "occupation": "delivery", "phone": "13800138000",
             "id_card": id_card(), "motivation": "想考电工证，多一门手艺"}
@@ -80,6 +82,15 @@ def test_training_registration_through_the_api(api, demo):
                 json={"data": data})
     assert again.status_code == 409 and error_of(again)["code"] == "duplicate"
     assert api("GET", f"/instances/{instance_id}", "rider1").get_json()["status"] == "running"
+    # The course is held; the organiser keeps the register on its page, then confirms the
+    # attendance step through the API: the register decides, ≥ 80 % completes.
+    move_into_the_past(course)
+    end_the_course()
+    login("unit_admin").post(f"/courses/{course.id}/attendance", data={
+        "present": marks(course, {instance_id: 9}), "action": "save"})
+    done = drive(api, instance_id, {"attendance": {"action": "complete"}})
+    assert (done["status"], done["data"]["attendance"]) == (
+        "completed", {"attended": 9, "total": 10, "rate": 90})
 
 
 def test_station_master_through_the_api(api, demo):
