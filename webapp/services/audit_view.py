@@ -44,12 +44,17 @@ ACTIONS: dict[str, Any] = {
     "definition.reinstate": _l("恢复流程"),
     "token.issue": _l("签发 API 令牌"),
     "token.revoke": _l("撤销 API 令牌"),
+    "course.create": _l("新建培训课程"),
+    "course.update": _l("修改培训课程"),
+    "course.session_add": _l("增加课次"),
+    "course.session_remove": _l("删除课次"),
 }
 OBJECT_TYPES: dict[str, Any] = {
     "instance": _l("事项"), "user": _l("用户"), "membership": _l("角色"),
     "station": _l("驿站"), "unit": _l("单位"), "retreat_quota": _l("疗休养名额"),
     "definition_version": _l("流程定义版本"), "process_definition": _l("流程"),
     "api_token": _l("API 令牌"),
+    "course": _l("培训课程"),
 }
 KEY_LABELS: dict[str, Any] = {
     "status": _l("状态"), "steps": _l("当前环节"), "step": _l("环节"), "comment": _l("意见"),
@@ -58,6 +63,12 @@ KEY_LABELS: dict[str, Any] = {
     "locale": _l("语言"), "role": _l("角色"), "user": _l("用户"), "version": _l("版本"),
     "key": _l("流程"), "digest": _l("内容摘要"), "retired": _l("已停用"),
     "revoked_at": _l("撤销时间"), "expires_at": _l("到期时间"), "name": _l("名称"),
+    "title": _l("课程名称"), "kind": _l("类别"), "venue": _l("地点"), "capacity": _l("招收人数"),
+    "sessions": _l("课次"), "opens_on": _l("报名开始"), "closes_on": _l("报名截止"),
+    "starts_on": _l("开课日期"), "ends_on": _l("结课日期"), "requires_approval": _l("需要审核"),
+    "description": _l("介绍"), "occupations": _l("面向职业"), "min_age": _l("最低年龄"),
+    "max_age": _l("最高年龄"), "starts_at": _l("开始时间"), "ends_at": _l("结束时间"),
+    "topic": _l("内容"),
 }
 # The personal fields of an account, masked like the same kinds of form field.
 ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),

@@ -309,3 +309,117 @@ def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None
 __all__ = ["register_of", "attendance_summary", "course_pass_rate", "may_record",
            "courses_for", "trainees", "held_sessions", "save_register", "counts",
            "decide_completion", "certificate_facts", "Trainee", "Decided", "CertificateFacts"]
+
+
+# ------------------------------------------------------------------ running courses
+
+# Units that run courses: the union's own levels, not party branches or rest stations.
+COURSE_UNIT_KINDS = ("federation", "city", "district", "street", "enterprise")
+COURSE_FIELDS = ("title", "kind", "venue", "capacity", "sessions", "opens_on", "closes_on",
+                 "starts_on", "ends_on", "requires_approval", "description", "occupations",
+                 "min_age", "max_age")
+
+
+class CourseChangeError(ValueError):
+    """A change to a course that would break what is already under way."""
+
+
+def may_manage(user: User, course: Course) -> bool:
+    """The course unit's administrators, at it or above (not those only given a task)."""
+    unit = db.session.get(OrgUnit, course.unit_id)
+    return db.session.scalar(select(Membership.id).where(
+        Membership.user_id == user.id, Membership.role.in_(ORGANISER_ROLES),
+        Membership.unit_id.in_(unit.ancestor_ids)).limit(1)) is not None
+
+
+def course_units(user: User, limit: int = 500) -> list[OrgUnit]:
+    """The units ``user`` may run a course for, in tree order."""
+    from webapp.services.org import in_scope_clause
+
+    scope = in_scope_clause(user, ORGANISER_ROLES)
+    if scope is None:
+        return []
+    return db.session.scalars(select(OrgUnit).where(
+        scope, OrgUnit.active.is_(True), OrgUnit.kind.in_(COURSE_UNIT_KINDS))
+        .order_by(OrgUnit.path).limit(limit)).all()
+
+
+def _snapshot(course: Course) -> dict:
+    values = {name: getattr(course, name) for name in COURSE_FIELDS}
+    values["unit"] = course.unit.code if course.unit else None
+    return values
+
+
+def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> Course:
+    """Create a course (``course`` None) or change one, keeping its places and audit.
+
+    The capacity cannot drop below the places already given; the number of sessions
+    follows the timetable once there is one.
+    """
+    from webapp.services import audit
+    from webapp.services.activities import CapacityError, _set_capacity, create_course
+
+    occupations = tuple(fields.pop("occupations", ()) or ())
+    if course is None:
+        course = create_course(unit=unit, occupations=occupations, **fields)
+        audit.record(actor, "course.create", ("course", course.id), {}, _snapshot(course), unit=unit)
+        return course
+    before = _snapshot(course)
+    for name, value in fields.items():
+        setattr(course, name, value)
+    course.unit = unit
+    course.occupations = ",".join(occupations)
+    if course.schedule:
+        course.sessions = len(course.schedule)
+    try:
+        _set_capacity(course_key(course), course.capacity)
+    except CapacityError:
+        taken = enrolled_count(course)
+        raise CourseChangeError(taken) from None
+    db.session.flush()
+    audit.record(actor, "course.update", ("course", course.id), before, _snapshot(course), unit=unit)
+    return course
+
+
+def enrolled_count(course: Course) -> int:
+    from webapp.models import CapacityResource
+
+    resource = db.session.get(CapacityResource, course_key(course))
+    return resource.granted if resource is not None else 0
+
+
+def add_session(course: Course, actor: User, starts_at: datetime, ends_at: datetime,
+                topic: str) -> CourseSession:
+    from webapp.services import audit
+
+    if any(s.starts_at == starts_at for s in course.schedule):
+        raise CourseChangeError("taken")
+    session = CourseSession(course=course, starts_at=starts_at, ends_at=ends_at, topic=topic)
+    db.session.add(session)
+    db.session.flush()
+    course.sessions = len(course.schedule)
+    audit.record(actor, "course.session_add", ("course", course.id), {},
+                 {"starts_at": starts_at, "ends_at": ends_at, "topic": topic},
+                 unit=course.unit)
+    return session
+
+
+def remove_session(course: Course, actor: User, session: CourseSession,
+                   now: datetime | None = None) -> None:
+    """Take a session off the timetable: only one not yet held, with nobody marked."""
+    from webapp.services import audit
+
+    now = now or utcnow()
+    marked = db.session.scalar(select(Attendance.id).where(
+        Attendance.session_id == session.id).limit(1))
+    if session.starts_at <= now or marked is not None:
+        raise CourseChangeError("held")
+    if len(course.schedule) <= 1:
+        raise CourseChangeError("last")
+    before = {"starts_at": session.starts_at, "ends_at": session.ends_at,
+              "topic": session.topic}
+    course.schedule.remove(session)
+    db.session.delete(session)
+    db.session.flush()
+    course.sessions = len(course.schedule)
+    audit.record(actor, "course.session_remove", ("course", course.id), before, {}, unit=course.unit)

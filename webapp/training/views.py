@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
-from webapp.models import Course, Instance
+from webapp.models import Course, CourseSession, Instance, OrgUnit
 from webapp.services import training
 from webapp.services.activities import CHINA
 from webapp.training import bp
 from webapp.training.certificate import render
+from webapp.training.forms import CourseForm, SessionForm
 
 
 @bp.route("/courses")
@@ -19,7 +23,124 @@ def courses():
     """The courses whose attendance the signed-in person keeps."""
     rows = [(course, len(training.trainees(course)))
             for course in training.courses_for(current_user)]
-    return render_template("training/courses.html", rows=rows)
+    return render_template("training/courses.html", rows=rows,
+                           may_create=bool(training.course_units(current_user, limit=1)),
+                           may_manage=lambda course: training.may_manage(current_user, course))
+
+
+def _managed(course_id: int) -> Course:
+    course = db.session.get(Course, course_id)
+    if course is None or not training.may_manage(current_user, course):
+        abort(404)
+    return course
+
+
+def _unit_choices(form: CourseForm, course: Course | None) -> dict[int, OrgUnit]:
+    units = {u.id: u for u in training.course_units(current_user)}
+    if course is not None:
+        units.setdefault(course.unit.id, course.unit)
+    locale = current_locale_short()
+    form.unit.choices = [SelectChoice(u.id, u.label(locale)) for u in units.values()]
+    return units
+
+
+@bp.route("/courses/new", methods=["GET", "POST"])
+@login_required
+def new_course():
+    """A new course, by an administrator of the unit that runs it."""
+    form = CourseForm()
+    units = _unit_choices(form, None)
+    if not units:
+        abort(403)
+    if form.validate_on_submit():
+        course = training.save_course(None, current_user, units[form.unit.data],
+                                      **form.course_fields())
+        db.session.commit()
+        flash(_("课程已创建。请排好课表，职工即可在报名期内报名。"), "success")
+        return redirect(url_for("training.edit_course", course_id=course.id))
+    return render_template("training/course_form.html", form=form, course=None,
+                           session_form=None), (422 if form.errors else 200)
+
+
+@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_course(course_id: int):
+    course = _managed(course_id)
+    form = CourseForm(obj=course) if request.method == "GET" else CourseForm()
+    if request.method == "GET":
+        form.unit.data = course.unit_id
+        form.occupations.data = course.occupation_keys
+    units = _unit_choices(form, course)
+    if form.validate_on_submit():
+        try:
+            training.save_course(course, current_user, units[form.unit.data],
+                                 **form.course_fields())
+        except training.CourseChangeError as taken:
+            db.session.rollback()
+            form.capacity.errors.append(
+                _("已录取 %(n)s 人，招收人数不能少于 %(n)s。", n=taken.args[0]))
+        else:
+            db.session.commit()
+            flash(_("课程已保存。"), "success")
+            return redirect(url_for("training.edit_course", course_id=course.id))
+    return _course_page(course, form, SessionForm(prefix="session"))
+
+
+def _course_page(course: Course, form: CourseForm, session_form: SessionForm):
+    status = 422 if form.errors or session_form.errors else 200
+    return render_template("training/course_form.html", form=form, course=course,
+                           session_form=session_form, tz=CHINA,
+                           enrolled=training.enrolled_count(course),
+                           now=training.utcnow()), status
+
+
+@bp.route("/courses/<int:course_id>/sessions", methods=["POST"])
+@login_required
+def add_session(course_id: int):
+    course = _managed(course_id)
+    session_form = SessionForm(prefix="session")
+    if session_form.validate_on_submit():
+        day = session_form.day.data
+        if not course.starts_on <= day <= course.ends_on:
+            session_form.day.errors.append(_("上课日期应在开课和结课日期之间（%(a)s 至 %(b)s）。",
+                                             a=course.starts_on, b=course.ends_on))
+        else:
+            starts = datetime.combine(day, session_form.starts.data, tzinfo=CHINA)
+            ends = datetime.combine(day, session_form.ends.data, tzinfo=CHINA)
+            try:
+                training.add_session(course, current_user, starts, ends,
+                                     session_form.topic.data or "")
+            except training.CourseChangeError:
+                db.session.rollback()
+                session_form.starts.errors.append(_("这个时间已经有一次课了。"))
+            else:
+                db.session.commit()
+                flash(_("已加入课表。"), "success")
+                return redirect(url_for("training.edit_course", course_id=course.id))
+    form = CourseForm(obj=course, formdata=None)
+    form.unit.data = course.unit_id
+    form.occupations.data = course.occupation_keys
+    _unit_choices(form, course)
+    return _course_page(course, form, session_form)
+
+
+@bp.route("/courses/<int:course_id>/sessions/<int:session_id>/delete", methods=["POST"])
+@login_required
+def remove_session(course_id: int, session_id: int):
+    course = _managed(course_id)
+    session = db.session.get(CourseSession, session_id)
+    if session is None or session.course_id != course.id:
+        abort(404)
+    try:
+        training.remove_session(course, current_user, session)
+    except training.CourseChangeError as why:
+        db.session.rollback()
+        flash(_("这次课已经开始或已登记出勤，不能删除。") if why.args[0] == "held"
+              else _("课表至少要保留一次课。"), "error")
+    else:
+        db.session.commit()
+        flash(_("已从课表删除。"), "success")
+    return redirect(url_for("training.edit_course", course_id=course.id))
 
 
 def _course(course_id: int) -> Course:

@@ -1,0 +1,173 @@
+"""Running courses in the browser's forms: an administrator creates a course, lays out its
+timetable and changes it; registration then offers it; nobody outside the unit touches it."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
+from tests.webapp.test_training import TRAINEES, course_named, register
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.models import AuditEntry, CapacityResource, Course, CourseSession
+from webapp.services.activities import CHINA
+from webapp.services.org import unit_by_code
+
+
+def today() -> date:
+    return datetime.now(CHINA).date()
+
+
+def course_form(**changes) -> dict:
+    t = today()
+    form = {"title": "叉车司机安全操作培训", "kind": "叉车", "unit": str(unit_by_code("cq-yz-jfb").id),
+            "venue": "渝中区职工服务中心一楼", "capacity": "2", "sessions": "3",
+            "opens_on": str(t - timedelta(days=1)), "closes_on": str(t + timedelta(days=10)),
+            "starts_on": str(t + timedelta(days=12)), "ends_on": str(t + timedelta(days=20)),
+            "occupations": ["delivery", "courier"], "min_age": "18", "max_age": "60",
+            "description": "理论加实操"}
+    form.update(changes)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def session_form(day: date, starts="19:00", ends="21:00", topic="理论") -> dict:
+    return {"session-day": str(day), "session-starts": starts, "session-ends": ends,
+            "session-topic": topic}
+
+
+def test_an_administrator_creates_a_course_with_a_timetable_and_workers_register(login, demo):
+    client = login("unit_admin")
+    assert "新建课程" in client.get("/courses").get_data(as_text=True)
+    page = client.post("/courses/new", data=course_form())
+    assert page.status_code == 302, errors(page)
+    course = course_named("叉车司机安全操作培训")
+    assert (course.capacity, course.sessions, course.occupation_keys, course.min_age) == (
+        2, 3, ["delivery", "courier"], 18)
+    assert db.session.get(CapacityResource, f"course:{course.id}").capacity == 2
+
+    start = course.starts_on
+    for offset, topic in ((0, "理论"), (2, "实操"), (4, "考核")):
+        page = client.post(f"/courses/{course.id}/sessions",
+                           data=session_form(start + timedelta(days=offset), topic=topic))
+        assert page.status_code == 302, errors(page)
+    db.session.expire_all()
+    assert [s.topic for s in course.schedule] == ["理论", "实操", "考核"]
+    assert course.sessions == 3
+    assert "19:00–21:00" in client.get(f"/courses/{course.id}/edit").get_data(as_text=True)
+
+    # Workers see it at registration and take its places; a driver is not eligible.
+    assert register(login, "rider1", course)
+    assert register(login, "courier1", course)
+    entries = db.session.scalars(select(AuditEntry.action).where(
+        AuditEntry.object_type == "course", AuditEntry.object_id == str(course.id))).all()
+    assert entries == ["course.create"] + ["course.session_add"] * 3
+
+
+def test_capacity_cannot_drop_below_the_places_taken(login, demo):
+    client = login("unit_admin")
+    client.post("/courses/new", data=course_form(capacity="5"))
+    course = course_named("叉车司机安全操作培训")
+    register(login, "rider1", course)
+    register(login, "courier1", course)
+    client = login("unit_admin")
+    page = client.post(f"/courses/{course.id}/edit", data=course_form(capacity="1"))
+    assert page.status_code == 422
+    assert "已录取 2 人，招收人数不能少于 2。" in errors(page)
+    db.session.expire_all()
+    assert course_named("叉车司机安全操作培训").capacity == 5
+    page = client.post(f"/courses/{course.id}/edit", data=course_form(capacity="2",
+                                                                       venue="新地点"))
+    assert page.status_code == 302
+    db.session.expire_all()
+    course = course_named("叉车司机安全操作培训")
+    assert (course.capacity, course.venue) == (2, "新地点")
+    update = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "course.update"))
+    assert update.before == {"capacity": 5, "venue": "渝中区职工服务中心一楼"}
+    assert update.after == {"capacity": 2, "venue": "新地点"}
+
+
+def test_bad_course_input_is_explained_and_nothing_is_saved(login, demo):
+    client = login("unit_admin")
+    cases = [
+        (course_form(title=""), "请填写课程名称"),
+        (course_form(capacity="0"), "招收人数应在 1 到 1000 之间"),
+        (course_form(capacity="abc"), None),
+        (course_form(closes_on=str(today() - timedelta(days=5))), "报名截止日期不能早于开始日期"),
+        (course_form(ends_on=str(today())), "结课日期不能早于开课日期"),
+        (course_form(closes_on=str(today() + timedelta(days=30))), "报名应在结课之前截止"),
+        (course_form(min_age="50", max_age="20"), "最高年龄不能小于最低年龄"),
+        (course_form(occupations=["pilot"]), None),
+        (course_form(unit=str(unit_by_code("cq-jb").id)), None),   # not theirs
+        (course_form(unit=str(unit_by_code("st-jfb").id)), None),  # a station runs no course
+        (course_form(title="课" * 101), "最多 100 个字"),
+    ]
+    for form, message in cases:
+        page = client.post("/courses/new", data=form)
+        assert page.status_code == 422, form
+        assert errors(page), form
+        if message:
+            assert message in errors(page), (message, errors(page))
+    assert db.session.scalar(select(Course).where(Course.title.like("%叉车%"))) is None
+    assert course_named("课" * 101) is None
+
+
+def test_timetable_rules(login, demo):
+    client = login("unit_admin")
+    client.post("/courses/new", data=course_form())
+    course = course_named("叉车司机安全操作培训")
+    day = course.starts_on
+    outside = client.post(f"/courses/{course.id}/sessions",
+                          data=session_form(course.ends_on + timedelta(days=1)))
+    assert outside.status_code == 422
+    assert any("上课日期应在开课和结课日期之间" in e for e in errors(outside))
+    backwards = client.post(f"/courses/{course.id}/sessions",
+                            data=session_form(day, starts="21:00", ends="19:00"))
+    assert "结束时间应晚于开始时间" in errors(backwards)
+    assert client.post(f"/courses/{course.id}/sessions", data=session_form(day)).status_code == 302
+    twice = client.post(f"/courses/{course.id}/sessions", data=session_form(day))
+    assert "这个时间已经有一次课了。" in errors(twice)
+    second = client.post(f"/courses/{course.id}/sessions",
+                         data=session_form(day + timedelta(days=1)))
+    assert second.status_code == 302
+    db.session.expire_all()
+    first, other = course.schedule
+    # A session still to come can go, but never the last one.
+    assert client.post(f"/courses/{course.id}/sessions/{other.id}/delete").status_code == 302
+    page = client.post(f"/courses/{course.id}/sessions/{first.id}/delete", follow_redirects=True)
+    assert "课表至少要保留一次课。" in alerts(page)
+    db.session.expire_all()
+    assert [s.id for s in course_named("叉车司机安全操作培训").schedule] == [first.id]
+
+
+def test_a_held_session_stays_on_the_timetable(login, demo):
+    course = course_named("外卖快递骑手职业技能提升班")   # under way: sessions held
+    held = course.schedule[0]
+    client = login("unit_admin")
+    page = client.post(f"/courses/{course.id}/sessions/{held.id}/delete", follow_redirects=True)
+    assert "这次课已经开始或已登记出勤，不能删除。" in alerts(page)
+    db.session.expire_all()
+    assert db.session.get(CourseSession, held.id) is not None
+
+
+def test_only_the_course_units_administrators_manage_it(login, demo):
+    course = course_named("电工技能提升班")
+    other = login("jiangbei_admin")       # another district
+    assert other.get(f"/courses/{course.id}/edit").status_code == 404
+    assert other.post(f"/courses/{course.id}/edit", data=course_form()).status_code == 404
+    assert other.post(f"/courses/{course.id}/sessions",
+                      data=session_form(course.starts_on)).status_code == 404
+    session = course.schedule[-1]
+    assert other.post(f"/courses/{course.id}/sessions/{session.id}/delete").status_code == 404
+    worker = login(next(iter(TRAINEES)))
+    assert worker.get("/courses/new").status_code == 403
+    assert "新建课程" not in worker.get("/courses").get_data(as_text=True)
+    assert worker.get(f"/courses/{course.id}/edit").status_code == 404
+    # Above the unit, a district administrator manages it.
+    assert login("yuzhong_admin").get(f"/courses/{course.id}/edit").status_code == 200
+    # A session of another course is not reached through this one.
+    mine = course_named("育婴员（初级）培训")
+    assert login("unit_admin").post(
+        f"/courses/{mine.id}/sessions/{session.id}/delete").status_code == 404
+    db.session.expire_all()
+    assert db.session.get(CourseSession, session.id) is not None
