@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo
 
 from workflows.errors import ExpressionError
 
 MAX_LENGTH = 2000  # a condition longer than this is a mistake
 MAX_DEPTH = 60     # evaluation recurses once per level; real conditions are shallow
+# Whole days (days_since, days_until, year) are counted on the union's calendar: a moment
+# is the day it is in China, not in UTC (00:30 on 1 May in Chongqing is 1 May).
+CALENDAR = ZoneInfo("Asia/Shanghai")
 
 _ALIASES = {"true": True, "false": False, "null": None, "True": True, "False": False,
             "None": None}
@@ -188,7 +192,9 @@ def _fn_upper(value: Any) -> str | None:
 
 def _day(value: Any) -> date | None:
     parsed = _as_date(value)
-    return parsed.date() if isinstance(parsed, datetime) else parsed
+    if isinstance(parsed, datetime):
+        return (parsed.astimezone(CALENDAR) if parsed.tzinfo else parsed).date()
+    return parsed
 
 
 def _fn_days_since(value: Any, now: Any = None) -> int | None:

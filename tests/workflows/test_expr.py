@@ -127,3 +127,18 @@ def test_aware_and_naive_times_compare_by_value():
     aware = datetime.fromisoformat("2025-05-01T10:00:00+08:00")
     assert parse("form.a < form.b").evaluate(
         {"form": {"a": aware, "b": datetime(2025, 5, 1, 11)}}) is True
+
+
+def test_whole_days_are_counted_on_the_china_calendar():
+    """Between 00:00 and 08:00 China time the UTC date is still yesterday: a registration
+    window that opens today must already be open then, and a year turns at China's
+    midnight."""
+    from datetime import timezone
+
+    early = {"now": datetime(2026, 11, 28, 17, 30, tzinfo=timezone.utc)}  # 01:30 on 29 Nov
+    assert parse("days_until('2026-11-29')").evaluate(early) == 0
+    assert parse("days_since('2026-11-28')").evaluate(early) == 1
+    new_year = {"when": "2026-12-31T16:30:00+00:00"}                    # 00:30 on 1 Jan
+    assert parse("year(when)").evaluate(new_year) == 2027
+    # Naive moments are taken as they are written.
+    assert parse("days_since('2026-11-28', '2026-11-28T23:59:00')").evaluate({}) == 0
