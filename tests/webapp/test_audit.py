@@ -310,6 +310,10 @@ def test_the_viewer_filters_and_links_to_the_request(demo, client):
     assert f'href="/instances/{instance.id}"' in page
     assert "事项 · 提交申请" in page and "事项 · 通过" in page and "一个新头盔" in page
     assert "13800138000" in page  # the district oversees the request: it sees its data
+    # Choice keys and unit ids read as the form shows them, not as stored.
+    entry = page.split("uf-audit-entry")[-1]  # the oldest: the request's start
+    assert "物品" in entry and ">goods<" not in page
+    assert "解放碑" in entry and f">{unit_by_code('st-jfb').id}<" not in page
     only_approve = client.get(f"/admin/audit?action=instance.approve&actor=station_head"
                               f"&object_id={instance.id}").get_data(as_text=True)
     assert only_approve.count("uf-audit-entry") == 1

@@ -77,11 +77,11 @@ def display_rows(instance: Instance, spec: ProcessSpec, may_see: bool | None = N
             continue
         label = f.label_en if locale == "en" and f.label_en else f.label
         rows.append({"name": f.name, "label": label,
-                     **_render_value(f, masked.get(f.name), data[f.name], may_see, locale)})
+                     **render_value(f, masked.get(f.name), data[f.name], may_see, locale)})
     return rows
 
 
-def _render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
+def render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
     if f.type == "file":
         if not may_see and not f.public:
             return {"text": "***"}

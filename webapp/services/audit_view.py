@@ -277,14 +277,27 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str) -> list[Change]:
         from webapp.services.station_import import COLUMNS
 
         labels = {c.key: c.zh if locale != "en" else c.key.replace("_", " ") for c in COLUMNS}
+    fields = {f.name: f for f in spec.all_forms.fields} if spec is not None else {}
     return [Change(str(labels.get(k) or KEY_LABELS.get(k, k)),
-                   _text(k, pair[0], spec, locale), _text(k, pair[1], spec, locale))
+                   _text(k, pair[0], spec, locale, fields.get(k)),
+                   _text(k, pair[1], spec, locale, fields.get(k)))
             for k, pair in pairs.items()]
 
 
-def _text(key: str, value, spec, locale: str) -> str:
+# Field types whose stored value is a key, shown as what the form called it.
+_LABELLED_TYPES = ("choice", "multichoice", "boolean", "station", "org_unit", "file")
+
+
+def _text(key: str, value, spec, locale: str, field=None) -> str:
     if value is None or value == [] or value == "":
         return "—"
+    if field is not None and field.type in _LABELLED_TYPES and value != "***":
+        from webapp.processes.helpers import render_value
+
+        shown = render_value(field, value, value, True, locale)
+        if "files" in shown:
+            return "、".join(str(f.get("name") or f.get("key")) for f in shown["files"]) or "—"
+        return shown["text"]
     if key == "status" and isinstance(value, str):
         return status_label(value)
     if key in ("steps", "step") and spec is not None:
