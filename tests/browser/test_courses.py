@@ -1,0 +1,61 @@
+"""Running a course on a 360 px phone: a mistake answered beside its field, then the course
+created and a class added to its timetable; the same page at desktop width."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_micro_wish import serious_violations, sign_in
+from tests.webapp.test_course_admin import today
+from tests.webapp.test_training import course_named
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+
+pytestmark = pytest.mark.browser
+
+
+def test_create_a_course_and_its_timetable_on_a_phone(phone, desktop, live_server, demo):
+    sign_in(phone, live_server, "unit_admin")
+    phone.goto(f"{live_server}/courses")
+    phone.get_by_role("link", name="新建课程").click()
+    phone.get_by_label("课程名称").fill("叉车司机安全操作培训")
+    phone.get_by_label("培训类别").fill("叉车")
+    phone.get_by_label("上课地点").fill("渝中区职工服务中心一楼")
+    phone.get_by_label("招收人数").fill("20")
+    t = today()
+    phone.get_by_label("报名开始日期").fill(str(t))
+    phone.get_by_label("报名截止日期").fill(str(t + timedelta(days=40)))   # after it ends
+    phone.get_by_label("开课日期").fill(str(t + timedelta(days=12)))
+    phone.get_by_label("结课日期").fill(str(t + timedelta(days=20)))
+    phone.get_by_label("快递员").check()
+    phone.get_by_role("button", name="创建课程").click()
+    expect(phone.get_by_text("报名应在结课之前截止")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []
+    screenshot(phone, "course-form-error-360")
+
+    phone.get_by_label("报名截止日期").fill(str(t + timedelta(days=10)))
+    phone.get_by_role("button", name="创建课程").click()
+    expect(phone.get_by_text("课程已创建")).to_be_visible()
+    phone.get_by_label("上课日期").fill(str(t + timedelta(days=12)))
+    phone.get_by_label("开始时间").fill("19:00")
+    phone.get_by_label("结束时间").fill("21:00")
+    phone.get_by_label("内容").fill("安全规程")
+    phone.get_by_role("button", name="加入课表").click()
+    expect(phone.get_by_text("已加入课表。")).to_be_visible()
+    expect(phone.get_by_text("19:00–21:00 · 安全规程")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []
+    screenshot(phone, "course-timetable-360")
+    db.session.rollback()   # end the test's read transaction: see what the server wrote
+    course = course_named("叉车司机安全操作培训")
+    assert course is not None and course.occupation_keys == ["courier"]
+
+    sign_in(desktop, live_server, "unit_admin")
+    desktop.goto(f"{live_server}/courses/{course.id}/edit")
+    expect(desktop.get_by_role("heading", name="课表")).to_be_visible()
+    assert serious_violations(desktop) == []
+    screenshot(desktop, "course-timetable-desktop")
