@@ -35,7 +35,18 @@ MAX_ID_LENGTH = 64
 ACTIONS: dict[str, Any] = {
     "instance.": _l("办理事项（全部环节）"),
     "user.create": _l("新建用户"),
+    "user.update": _l("修改用户"),
+    "user.deactivate": _l("停用用户"),
+    "user.reactivate": _l("恢复用户"),
+    "user.password_reset": _l("重置密码"),
     "membership.grant": _l("授予角色"),
+    "membership.revoke": _l("取消角色"),
+    "unit.create": _l("新建单位"),
+    "unit.update": _l("修改单位"),
+    "unit.deactivate": _l("停用单位"),
+    "unit.reactivate": _l("恢复单位"),
+    "user.import": _l("导入人员"),
+    "unit.import": _l("导入单位"),
     "station.import": _l("导入驿站"),
     "quota.allocate": _l("下拨疗休养名额"),
     "quota.return": _l("退回疗休养名额"),
@@ -49,7 +60,7 @@ OBJECT_TYPES: dict[str, Any] = {
     "instance": _l("事项"), "user": _l("用户"), "membership": _l("角色"),
     "station": _l("驿站"), "unit": _l("单位"), "retreat_quota": _l("疗休养名额"),
     "definition_version": _l("流程定义版本"), "process_definition": _l("流程"),
-    "api_token": _l("API 令牌"),
+    "api_token": _l("API 令牌"), "user_import": _l("人员导入"), "unit_import": _l("单位导入"),
 }
 KEY_LABELS: dict[str, Any] = {
     "status": _l("状态"), "steps": _l("当前环节"), "step": _l("环节"), "comment": _l("意见"),
@@ -58,6 +69,10 @@ KEY_LABELS: dict[str, Any] = {
     "locale": _l("语言"), "role": _l("角色"), "user": _l("用户"), "version": _l("版本"),
     "key": _l("流程"), "digest": _l("内容摘要"), "retired": _l("已停用"),
     "revoked_at": _l("撤销时间"), "expires_at": _l("到期时间"), "name": _l("名称"),
+    "active": _l("启用"), "name_en": _l("英文名称"), "code": _l("编码"), "kind": _l("类型"),
+    "parent": _l("上级单位"), "by": _l("操作人"), "tokens_revoked": _l("撤销的令牌数"),
+    "format": _l("文件格式"), "rows": _l("行数"), "created": _l("新建"),
+    "created_count": _l("新建数"), "rejected_count": _l("退回数"),
 }
 # The personal fields of an account, masked like the same kinds of form field.
 ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),
@@ -219,7 +234,7 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
     fallback = f"{kind} #{entry.object_id}"
     if obj is None:
         if entry.object_type == "membership":
-            a = entry.after
+            a = entry.after or entry.before  # a revoked role: what it was
             return f"{kind} · {a.get('user', '')} · {a.get('role', '')}", \
                 url_for("admin.users", q=a.get("user", "")) if a.get("user") else None
         return fallback, None
