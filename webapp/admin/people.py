@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
 from webapp.admin.people_forms import (ActionForm, ConfirmImportForm, GrantForm, PasswordForm,
@@ -71,11 +72,12 @@ def _unit_field(field) -> OrgUnit | None:
     return unit
 
 
-def _all_role_choices() -> list[tuple[str, str]]:
+def _all_role_choices() -> list[SelectChoice]:
     locale = current_locale_short()
     top = max((people.ROLE_RANK[r] for r in current_user.roles if r in people.MANAGER_ROLES),
               default=-1)
-    return [(t.key, term(ROLES, t.key, locale)) for t in ROLES if people.ROLE_RANK[t.key] <= top]
+    return [SelectChoice(t.key, term(ROLES, t.key, locale)) for t in ROLES
+            if people.ROLE_RANK[t.key] <= top]
 
 
 def _refused(exc: people.PeopleError) -> str:
@@ -88,7 +90,7 @@ def _refused(exc: people.PeopleError) -> str:
 @roles_required(*MANAGERS)
 def new_user():
     form = UserCreateForm()
-    form.role.choices = [("", _("（不授予角色）"))] + _all_role_choices()
+    form.role.choices = [SelectChoice("", _("（不授予角色）"))] + _all_role_choices()
     if request.method == "GET":
         form.unit.data = request.args.get("unit", "")[:64]
         form.role.data = "worker"
@@ -264,7 +266,7 @@ def revoke_role(user_id: int, membership_id: int):
 def new_unit():
     form = UnitCreateForm()
     locale = current_locale_short()
-    form.kind.choices = [(t.key, term(UNIT_KINDS, t.key, locale)) for t in UNIT_KINDS]
+    form.kind.choices = [SelectChoice(t.key, term(UNIT_KINDS, t.key, locale)) for t in UNIT_KINDS]
     if request.method == "GET":
         form.parent.data = request.args.get("parent", "")[:64]
     if form.validate_on_submit():

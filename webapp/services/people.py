@@ -306,11 +306,3 @@ def set_unit_active(actor: User | None, unit: OrgUnit, active: bool) -> bool:
     audit.record(actor, "unit.reactivate" if active else "unit.deactivate", unit,
                  {"active": not active}, {"active": active})
     return True
-
-
-def role_choices(keys, locale: str) -> list[tuple[str, str]]:
-    return [(k, term(ROLES, k, locale)) for k in keys]
-
-
-def unit_kind_choices(keys, locale: str) -> list[tuple[str, str]]:
-    return [(k, term(UNIT_KINDS, k, locale)) for k in keys]
