@@ -91,7 +91,7 @@ def grantable_roles(actor: User | None, unit: OrgUnit) -> list[str]:
             and unit.kind in ROLE_UNIT_KINDS[t.key]]
 
 
-def _role_problem(actor, role: str, unit: OrgUnit) -> PeopleError | None:
+def role_problem(actor, role: str, unit: OrgUnit) -> PeopleError | None:
     if role not in ROLE_KEYS:
         return PeopleError(f"没有“{role[:30]}”这种角色", f"there is no role '{role[:30]}'")
     if not unit_in_scope(actor, unit):
@@ -141,7 +141,7 @@ def add_user(actor: User | None, *, username: str, display_name: str, unit: OrgU
     if not unit_in_scope(actor, unit):
         raise PeopleError("该单位不在您的管理范围内", "that unit is outside your part of the tree")
     if role:
-        problem = _role_problem(actor, role, unit)
+        problem = role_problem(actor, role, unit)
         if problem:
             raise problem
     if locale not in LOCALES:
@@ -199,7 +199,7 @@ def reset_password(actor: User | None, user: User, password: str | None = None) 
 
 
 def grant(actor: User | None, user: User, role: str, unit: OrgUnit) -> Membership:
-    problem = _role_problem(actor, role, unit)
+    problem = role_problem(actor, role, unit)
     if problem:
         raise problem
     return grant_role(user, role, unit, actor=actor)

@@ -419,19 +419,22 @@ def _check_users(body, positions, actor, report: ImportReport) -> None:
                              "the tree)"))
             unit = None
         elif unit is not None and not unit.active:
-            problems.append((f"单位“{v['unit'][:30]}”已停用", f"the unit '{v['unit'][:30]}' is deactivated"))
+            problems.append((f"单位“{v['unit'][:30]}”已停用",
+                             f"the unit '{v['unit'][:30]}' is deactivated"))
             unit = None
         role = _term_key(ROLES, ROLE_KEYS, v["role"]) if v["role"] else "worker"
         if role is None:
             problems.append((f"未知的角色“{v['role'][:30]}”", f"unknown role '{v['role'][:30]}'"))
         elif unit is not None:
-            problem = people._role_problem(actor, role, unit)
+            problem = people.role_problem(actor, role, unit)
             if problem:
                 problems.append((problem.zh, problem.en))
         if v["phone"] and not PHONE_RE.match(v["phone"]):
-            problems.append((f"电话“{v['phone'][:20]}”格式不对", f"the phone '{v['phone'][:20]}' is not valid"))
+            problems.append((f"电话“{v['phone'][:20]}”格式不对",
+                             f"the phone '{v['phone'][:20]}' is not valid"))
         if v["email"] and not EMAIL_RE.match(v["email"]):
-            problems.append((f"邮箱“{v['email'][:40]}”格式不对", f"the e-mail '{v['email'][:40]}' is not valid"))
+            problems.append((f"邮箱“{v['email'][:40]}”格式不对",
+                             f"the e-mail '{v['email'][:40]}' is not valid"))
         if problems:
             report.rejected.append(RowProblem(line, name, problems))
         else:
