@@ -174,7 +174,10 @@ def test_password_reset_ends_sessions_and_tokens_and_never_logs_the_password(app
 
 # ------------------------------------------------------------------------------ scope
 
-def test_out_of_scope_users_and_units_are_not_found(client, staff, org):
+def test_out_of_scope_users_and_units_are_not_found(client, staff, org, make_user):
+    mixed = make_user("mixed", ("worker", org["street"]), ("district_admin", org["yz"]),
+                      unit=org["street"])
+    make_user("watcher", ("supervisor", org["city"]), unit=org["city"])
     sign_in(client, "yz_admin")
     jb = staff["jb_worker"]
     assert client.get(f"/admin/users/{jb.id}").status_code == 404
@@ -189,7 +192,16 @@ def test_out_of_scope_users_and_units_are_not_found(client, staff, org):
     sign_in(client, "street_admin")
     assert client.get(f"/admin/users/{staff['yz'].id}").status_code == 404
     assert client.get(f"/admin/users/{staff['worker'].id}").status_code == 200
-    # Supervisors read the lists but manage nothing.
+    # Listed (a role in reach) is not manageable (another role out of reach): no link, 404.
+    listing = page(client.get("/admin/users"))
+    assert f'href="/admin/users/{staff["worker"].id}"' in listing
+    assert "mixed" in listing and f'href="/admin/users/{mixed.id}"' not in listing
+    assert client.get(f"/admin/users/{mixed.id}").status_code == 404
+    # Supervisors read the lists but manage nothing; workers not even that.
+    sign_in(client, "watcher")
+    listing = page(client.get("/admin/users"))
+    assert "worker1" in listing and "/admin/users/new" not in listing
+    assert client.get(f"/admin/users/{staff['worker'].id}").status_code == 403
     sign_in(client, "worker1")
     assert client.get("/admin/users/new").status_code == 403
 

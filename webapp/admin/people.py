@@ -90,7 +90,8 @@ def _refused(exc: people.PeopleError) -> str:
 @roles_required(*MANAGERS)
 def new_user():
     form = UserCreateForm()
-    form.role.choices = [SelectChoice("", _("（不授予角色）"))] + _all_role_choices()
+    # Always a role at the home unit: the list of people is the list of role holders.
+    form.role.choices = _all_role_choices()
     if request.method == "GET":
         form.unit.data = request.args.get("unit", "")[:64]
         form.role.data = "worker"
@@ -102,7 +103,7 @@ def new_user():
                 with write_lock():
                     user, password = people.add_user(
                         _actor(), username=form.username.data, display_name=form.display_name.data,
-                        unit=unit, role=form.role.data or None, phone=form.phone.data,
+                        unit=unit, role=form.role.data or "worker", phone=form.phone.data,
                         email=form.email.data, locale=form.locale.data,
                         password=form.password.data or None)
                 db.session.commit()
