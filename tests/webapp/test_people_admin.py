@@ -398,6 +398,27 @@ def test_users_xlsx_dry_run_and_import_with_reasons(staff):
     assert not any(p in str(summary.after) for p in passwords.values())
 
 
+def test_a_workbook_written_by_a_spreadsheet_library_is_read(staff, tmp_path):
+    """openpyxl writes what Excel writes: styles, a numeric phone, a second sheet."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "单位"
+    sheet.append(["编码", "名称", "类型", "上级单位编码", "备注"])
+    sheet.append(["cq-yz-x1", "新街道", "街道工会", "cq-yz", "随便写"])
+    sheet.append(["cq-yz-x2", "新驿站", "station", "cq-yz-x1", None])
+    for column, value in zip("ABCD", ["cq-yz-x3", "编号单位", "branch", 12345]):
+        sheet[f"{column}6"] = value  # rows 4 and 5 left empty: row numbers stay Excel's
+    book.create_sheet("其他").append(["username"])
+    path = tmp_path / "units.xlsx"
+    book.save(path)
+    report = import_people(path.read_bytes(), fresh(staff["yz"].id), dry_run=True)
+    assert report.kind == "units" and report.ignored_columns == ["备注"]
+    assert [a.key for a in report.accepted] == ["cq-yz-x1", "cq-yz-x2"]
+    assert report.rejected[0].line == 6 and "未知的上级单位“12345”" in report.rejected[0].text("zh")
+
+
 def test_gbk_csv_is_read(staff):
     text = "用户名,姓名,单位编码,角色\nimp.gbk,李四,cq-yz-co,职工\nimp.bad,王五,火星,职工\n"
     report = import_people(text.encode("gbk"), fresh(staff["yz"].id), dry_run=True)
