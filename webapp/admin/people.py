@@ -349,9 +349,12 @@ def _set_unit_active(unit_id: int, active: bool):
 def _import_dir() -> Path:
     folder = Path(current_app.instance_path) / "people-imports"
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.upload"):  # files nobody confirmed
-        if old.stat().st_mtime < time.time() - IMPORT_TTL:
-            old.unlink(missing_ok=True)
+    for old in [*folder.glob("*.upload"), *folder.glob("*.claimed")]:  # left behind
+        try:
+            if old.stat().st_mtime < time.time() - IMPORT_TTL:
+                old.unlink(missing_ok=True)
+        except FileNotFoundError:  # confirmed or swept by another request meanwhile
+            pass
     return folder
 
 
@@ -392,8 +395,11 @@ def confirm_import():
     form = ConfirmImportForm()
     if not form.validate_on_submit():
         abort(400)
-    path = _import_file(form.token.data)
-    if not path.exists():
+    path = _import_file(form.token.data).with_suffix(".claimed")
+    try:
+        # Renaming claims the file: a second click of the same button finds nothing.
+        _import_file(form.token.data).rename(path)
+    except FileNotFoundError:
         flash(_("导入已过期或已完成，请重新上传文件。"), "warning")
         return redirect(url_for("admin.import_people_page"))
     data = path.read_bytes()
