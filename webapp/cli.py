@@ -216,6 +216,51 @@ def report_lines(report, lang: str) -> list[str]:
     return lines
 
 
+people_cli = click.Group("people", help="People and units (人员与单位).")
+
+
+@people_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; save nothing.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language of the report.")
+def import_people_command(path, dry_run, lang):
+    """Create users or units from a CSV or XLSX file (columns: docs/people.md).
+
+    New users' generated passwords are printed once.  Exits 1 when a row was rejected.
+    """
+    from webapp.services.people_import import ImportFileError, import_people
+
+    data = Path(path).read_bytes()
+    try:
+        with write_lock():
+            report = import_people(data, None, dry_run=dry_run)
+    except ImportFileError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message(lang)) from exc
+    db.session.commit()
+    en = lang == "en"
+    what = (report.kind if en else {"users": "人员", "units": "单位"}[report.kind])
+    if report.dry_run:
+        click.echo(f"Dry run ({what}, {report.file_format}): {len(report.accepted)} of "
+                   f"{report.rows} rows can be imported, {len(report.rejected)} rejected; "
+                   "nothing was saved." if en else
+                   f"试导入（{what}，{report.file_format}）：共 {report.rows} 行，可导入 "
+                   f"{len(report.accepted)} 行，退回 {len(report.rejected)} 行；未保存。")
+    else:
+        click.echo(f"Imported {len(report.accepted)} {what} of {report.rows} rows "
+                   f"({report.file_format}); {len(report.rejected)} rejected." if en else
+                   f"已导入{what} {len(report.accepted)} 行（共 {report.rows} 行，"
+                   f"{report.file_format}），退回 {len(report.rejected)} 行。")
+    for username, password in report.passwords:
+        click.echo(f"  {username}\t{password}")
+    for problem in report.rejected:
+        where = f"row {problem.line}" if en else f"第 {problem.line} 行"
+        click.echo(f"  {where} {problem.key or '-'}: {problem.text(lang)}")
+    if report.rejected:
+        raise SystemExit(1)
+
+
 audit_cli = click.Group("audit", help="The append-only, hash-chained audit log.")
 
 
@@ -249,5 +294,5 @@ def init_app(app: Flask) -> None:
     from webapp.workflow_cli import workflows_cli
 
     for command in (seed_demo_command, create_user_command, worker_command, queue_check_command,
-                    webhook_command, workflows_cli, stations_cli, audit_cli):
+                    webhook_command, workflows_cli, stations_cli, audit_cli, people_cli):
         app.cli.add_command(command)

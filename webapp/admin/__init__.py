@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from webapp.admin import audit, views  # noqa: E402,F401
+from webapp.admin import audit, people, views  # noqa: E402,F401

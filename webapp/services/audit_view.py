@@ -35,7 +35,18 @@ MAX_ID_LENGTH = 64
 ACTIONS: dict[str, Any] = {
     "instance.": _l("办理事项（全部环节）"),
     "user.create": _l("新建用户"),
+    "user.update": _l("修改用户"),
+    "user.deactivate": _l("停用用户"),
+    "user.reactivate": _l("恢复用户"),
+    "user.password_reset": _l("重置密码"),
     "membership.grant": _l("授予角色"),
+    "membership.revoke": _l("取消角色"),
+    "unit.create": _l("新建单位"),
+    "unit.update": _l("修改单位"),
+    "unit.deactivate": _l("停用单位"),
+    "unit.reactivate": _l("恢复单位"),
+    "user.import": _l("导入人员"),
+    "unit.import": _l("导入单位"),
     "station.import": _l("导入驿站"),
     "quota.allocate": _l("下拨疗休养名额"),
     "quota.return": _l("退回疗休养名额"),
@@ -53,7 +64,7 @@ OBJECT_TYPES: dict[str, Any] = {
     "instance": _l("事项"), "user": _l("用户"), "membership": _l("角色"),
     "station": _l("驿站"), "unit": _l("单位"), "retreat_quota": _l("疗休养名额"),
     "definition_version": _l("流程定义版本"), "process_definition": _l("流程"),
-    "api_token": _l("API 令牌"),
+    "api_token": _l("API 令牌"), "user_import": _l("人员导入"), "unit_import": _l("单位导入"),
     "course": _l("培训课程"),
 }
 KEY_LABELS: dict[str, Any] = {
@@ -63,12 +74,16 @@ KEY_LABELS: dict[str, Any] = {
     "locale": _l("语言"), "role": _l("角色"), "user": _l("用户"), "version": _l("版本"),
     "key": _l("流程"), "digest": _l("内容摘要"), "retired": _l("已停用"),
     "revoked_at": _l("撤销时间"), "expires_at": _l("到期时间"), "name": _l("名称"),
-    "title": _l("课程名称"), "kind": _l("类别"), "venue": _l("地点"), "capacity": _l("招收人数"),
+    "title": _l("课程名称"), "venue": _l("地点"), "capacity": _l("招收人数"),
     "sessions": _l("课次"), "opens_on": _l("报名开始"), "closes_on": _l("报名截止"),
     "starts_on": _l("开课日期"), "ends_on": _l("结课日期"), "requires_approval": _l("需要审核"),
     "description": _l("介绍"), "occupations": _l("面向职业"), "min_age": _l("最低年龄"),
     "max_age": _l("最高年龄"), "starts_at": _l("开始时间"), "ends_at": _l("结束时间"),
     "topic": _l("内容"),
+    "active": _l("启用"), "name_en": _l("英文名称"), "code": _l("编码"), "kind": _l("类型"),
+    "parent": _l("上级单位"), "by": _l("操作人"), "tokens_revoked": _l("撤销的令牌数"),
+    "format": _l("文件格式"), "rows": _l("行数"), "created": _l("新建"),
+    "created_count": _l("新建数"), "rejected_count": _l("退回数"),
 }
 # The personal fields of an account, masked like the same kinds of form field.
 ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),
@@ -230,7 +245,7 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
     fallback = f"{kind} #{entry.object_id}"
     if obj is None:
         if entry.object_type == "membership":
-            a = entry.after
+            a = entry.after or entry.before  # a revoked role: what it was
             return f"{kind} · {a.get('user', '')} · {a.get('role', '')}", \
                 url_for("admin.users", q=a.get("user", "")) if a.get("user") else None
         return fallback, None

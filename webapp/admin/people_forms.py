@@ -1,0 +1,78 @@
+"""Forms of the people and units pages (choices of roles and kinds are set per request)."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+LOCALE_CHOICES = [SelectChoice("zh_CN", "简体中文"), SelectChoice("en", "English")]
+_PHONE = Regexp(r"^\+?[0-9][0-9 -]{2,19}$", message=_l("请填写有效的电话号码"))
+_EMAIL = Regexp(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", message=_l("请填写有效的邮箱地址"))
+_USERNAME = Regexp(r"^[A-Za-z0-9_.-]{3,64}$", message=_l("用户名为 3–64 个字母、数字或 . _ -"))
+
+
+class _Profile(FlaskForm):
+    display_name = StringField(_l("姓名"), validators=[InputRequired(_l("请填写姓名")),
+                                                     Length(max=100)])
+    unit = StringField(_l("所属单位编码"), validators=[InputRequired(_l("请填写单位编码")),
+                                                   Length(max=64)],
+                       description=_l("单位编码可以在“组织架构”中查到。"))
+    phone = StringField(_l("电话"), validators=[Optional(), Length(max=20), _PHONE],
+                        render_kw={"inputmode": "tel", "autocomplete": "off"})
+    email = StringField(_l("邮箱"), validators=[Optional(), Length(max=254), _EMAIL],
+                        render_kw={"inputmode": "email", "autocomplete": "off"})
+    locale = SelectField(_l("界面语言"), choices=LOCALE_CHOICES, default="zh_CN")
+
+
+class UserCreateForm(_Profile):
+    username = StringField(_l("用户名"), validators=[InputRequired(_l("请填写用户名")), _USERNAME],
+                           render_kw={"autocapitalize": "none", "autocomplete": "off"})
+    role = SelectField(_l("在该单位的角色"), choices=[], validate_choice=False)
+    password = PasswordField(_l("初始密码"), validators=[Optional(), Length(min=8, max=256,
+                                                                         message=_l("密码至少 8 个字符"))],
+                             description=_l("留空则自动生成，只显示一次。"),
+                             render_kw={"autocomplete": "new-password"})
+
+
+class UserEditForm(_Profile):
+    pass
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(_l("新的临时密码"), validators=[Optional(), Length(
+        min=8, max=256, message=_l("密码至少 8 个字符"))],
+        description=_l("留空则自动生成，只显示一次。"), render_kw={"autocomplete": "new-password"})
+
+
+class GrantForm(FlaskForm):
+    role = SelectField(_l("角色"), choices=[], validate_choice=False)
+    unit = StringField(_l("单位编码"), validators=[InputRequired(_l("请填写单位编码")),
+                                               Length(max=64)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class UnitCreateForm(FlaskForm):
+    parent = StringField(_l("上级单位编码"), validators=[InputRequired(_l("请填写上级单位编码")),
+                                                   Length(max=64)])
+    kind = SelectField(_l("类型"), choices=[], validate_choice=False)
+    code = StringField(_l("编码"), validators=[InputRequired(_l("请填写编码")), Length(max=64)],
+                       render_kw={"autocapitalize": "none"})
+    name = StringField(_l("名称"), validators=[InputRequired(_l("请填写名称")), Length(max=200)])
+    name_en = StringField(_l("英文名称"), validators=[Optional(), Length(max=200)])
+
+
+class UnitEditForm(FlaskForm):
+    name = StringField(_l("名称"), validators=[InputRequired(_l("请填写名称")), Length(max=200)])
+    name_en = StringField(_l("英文名称"), validators=[Optional(), Length(max=200)])
+
+
+class PeopleImportForm(FlaskForm):
+    file = FileField(_l("CSV 或 XLSX 文件"), validators=[FileRequired(_l("请选择要导入的文件"))])
+
+
+class ConfirmImportForm(FlaskForm):
+    token = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Za-z0-9_-]{20,64}$")])

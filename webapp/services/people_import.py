@@ -1,0 +1,496 @@
+"""Importing units and users from a CSV or XLSX file, with a report of every row.
+
+Which of the two a file holds is told by its header (a ``username`` column: users;
+otherwise ``kind``: units).  Every row is checked first — a dry run stops there, so it
+writes nothing and costs no password hashing — and a real import then creates the rows
+that passed, in file order.  Rejected rows are reported with their row number and every
+reason, in Chinese and English.  An existing user or unit is never changed by an import:
+its row is rejected as "exists".  Columns: docs/people.md.
+"""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import OrgUnit, User
+from webapp.services import audit, people
+from webapp.services.org import unit_by_code
+from webapp.services.station_import import StationFileError, _reader, decode
+from webapp.services.users import USERNAME_RE, find_user
+from workflows.org import ROLE_KEYS, ROLES, UNIT_CHILDREN, UNIT_KIND_KEYS, UNIT_KINDS, term
+
+Message = tuple[str, str]  # (zh, en)
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_XLSX_UNPACKED = 50 * 1024 * 1024  # a zip bomb stops here
+MAX_ROWS = 20_000
+MAX_USER_ROWS_WEB = 500  # each new user costs a password hash: bigger files go by the CLI
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{2,19}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    en: str
+    required: bool = False
+    max_length: int = 200
+
+
+UNIT_COLUMNS = (
+    Column("code", "编码", "code", True, 64), Column("name", "名称", "name", True, 200),
+    Column("kind", "类型", "kind", True, 40), Column("parent", "上级单位编码", "parent code", False, 64),
+)
+USER_COLUMNS = (
+    Column("username", "用户名", "username", True, 64),
+    Column("display_name", "姓名", "display name", True, 100),
+    Column("unit", "单位编码", "unit code", True, 64), Column("role", "角色", "role", False, 40),
+    Column("phone", "电话", "phone", False, 20), Column("email", "邮箱", "e-mail", False, 254),
+)
+_ALIASES = {"parent_code": "parent", "unit_code": "unit", "name_zh": "name", "姓名/名称": "name",
+            "显示名": "display_name", "手机": "phone", "手机号": "phone", "电子邮箱": "email",
+            "e-mail": "email", "上级编码": "parent", "单位类型": "kind"}
+
+
+class ImportFileError(StationFileError):
+    """The file as a whole cannot be read (format, encoding, header, size)."""
+
+
+@dataclass
+class RowProblem:
+    line: int
+    key: str
+    reasons: list[Message]
+
+    def text(self, locale: str) -> str:
+        index = 1 if locale.startswith("en") else 0
+        return ("; " if index else "；").join(r[index] for r in self.reasons)
+
+
+@dataclass
+class Accepted:
+    line: int
+    key: str
+    values: dict
+
+
+@dataclass
+class ImportReport:
+    kind: str = ""  # "users" | "units"
+    file_format: str = ""  # "CSV (UTF-8)", "XLSX", …
+    dry_run: bool = True
+    rows: int = 0
+    accepted: list[Accepted] = field(default_factory=list)
+    rejected: list[RowProblem] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    passwords: list[tuple[str, str]] = field(default_factory=list)  # shown once, never stored
+
+    @property
+    def created(self) -> int:
+        return 0 if self.dry_run else len(self.accepted)
+
+
+# ------------------------------------------------------------------------------ reading
+
+def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
+    """Rows (row number, cells) of a CSV or XLSX file, header first, and its format."""
+    if not data or not data.strip():
+        raise ImportFileError("文件是空的", "The file is empty")
+    if len(data) > MAX_BYTES:
+        raise ImportFileError(f"文件超过 {MAX_BYTES // 1024 // 1024} MB，请分批导入",
+                              f"The file is larger than {MAX_BYTES // 1024 // 1024} MB; split it")
+    if data[:4] == b"PK\x03\x04":
+        return _xlsx_rows(data), "XLSX"
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportFileError("无法读取：请上传 CSV 或 XLSX 文件",
+                              "Cannot read it: upload a CSV or XLSX file")
+    try:
+        text, encoding = decode(data)
+    except StationFileError as exc:
+        raise ImportFileError(exc.zh, exc.en) from None
+    reader = _reader(text)
+    rows = []
+    try:
+        for cells in reader:
+            rows.append((reader.line_num, cells))
+            if len(rows) > MAX_ROWS + 1:
+                raise _too_many()
+    except Exception as exc:  # csv.Error: a broken quote, a NUL byte
+        if isinstance(exc, ImportFileError):
+            raise
+        raise ImportFileError(f"第 {reader.line_num} 行不是有效的 CSV",
+                              f"Line {reader.line_num} is not valid CSV") from None
+    return rows, f"CSV ({encoding})"
+
+
+def _too_many() -> ImportFileError:
+    return ImportFileError(f"一次最多导入 {MAX_ROWS} 行，请分批导入",
+                           f"At most {MAX_ROWS} rows per import; split the file")
+
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    """The first worksheet's rows, read with the standard library (no formulas evaluated:
+    a formula cell gives its last computed value, as Excel saved it)."""
+    unreadable = ImportFileError("无法读取这个 XLSX 文件，请在 Excel 中重新保存后上传",
+                                 "This XLSX file cannot be read; save it again in Excel")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            if sum(i.file_size for i in book.infolist()) > MAX_XLSX_UNPACKED:
+                raise ImportFileError("XLSX 文件解压后过大，请分批导入",
+                                      "The XLSX file is too large once unpacked; split it")
+            names = set(book.namelist())
+            strings = _shared_strings(book) if "xl/sharedStrings.xml" in names else []
+            sheet = _first_sheet(book, names)
+            root = _parse(book.read(sheet))
+    except ImportFileError:
+        raise
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, OSError,
+            IndexError):
+        raise unreadable from None
+    rows = []
+    for row in root.iterfind("m:sheetData/m:row", _NS):
+        cells: dict[int, str] = {}
+        for cell in row.iterfind("m:c", _NS):
+            ref = cell.get("r", "")
+            column = _column_index(ref) if ref else len(cells)
+            if column > 200:
+                continue
+            cells[column] = _cell_text(cell, strings)
+        width = max(cells, default=-1) + 1
+        number = int(row.get("r") or len(rows) + 1)
+        rows.append((number, [cells.get(i, "") for i in range(width)]))
+        if len(rows) > MAX_ROWS + 1:
+            raise _too_many()
+    return rows
+
+
+def _parse(xml: bytes):
+    if b"<!DOCTYPE" in xml[:2048] or b"<!ENTITY" in xml:  # no entity expansion, ever
+        raise ValueError("DTD in a worksheet")
+    return ElementTree.fromstring(xml)
+
+
+def _shared_strings(book: zipfile.ZipFile) -> list[str]:
+    root = _parse(book.read("xl/sharedStrings.xml"))
+    return ["".join(t.text or "" for t in si.iter(f"{{{_NS['m']}}}t"))
+            for si in root.iterfind("m:si", _NS)]
+
+
+def _first_sheet(book: zipfile.ZipFile, names: set[str]) -> str:
+    try:
+        workbook = _parse(book.read("xl/workbook.xml"))
+        rel_id = workbook.find("m:sheets/m:sheet", _NS).get(_REL)
+        rels = _parse(book.read("xl/_rels/workbook.xml.rels"))
+        for rel in rels:
+            if rel.get("Id") == rel_id:
+                target = rel.get("Target", "").lstrip("/")
+                path = target if target.startswith("xl/") else "xl/" + target
+                if path in names:
+                    return path
+    except (KeyError, AttributeError):
+        pass
+    if "xl/worksheets/sheet1.xml" in names:
+        return "xl/worksheets/sheet1.xml"
+    raise KeyError("no worksheet")
+
+
+def _column_index(ref: str) -> int:
+    index = 0
+    for char in ref:
+        if not char.isalpha():
+            break
+        index = index * 26 + (ord(char.upper()) - 64)
+    return index - 1
+
+
+def _cell_text(cell, strings: list[str]) -> str:
+    kind = cell.get("t")
+    if kind == "inlineStr":
+        return "".join(t.text or "" for t in cell.iter(f"{{{_NS['m']}}}t"))
+    value = cell.find("m:v", _NS)
+    text = value.text if value is not None and value.text else ""
+    if kind == "s":
+        return strings[int(text)] if text.isdigit() and int(text) < len(strings) else ""
+    if kind in (None, "n") and re.fullmatch(r"-?\d+\.0+", text):
+        return text.split(".")[0]  # a phone number typed into a number cell
+    return text
+
+
+# ------------------------------------------------------------------------------ the header
+
+def _positions(header: list[str], report: ImportReport) -> dict[str, int]:
+    names = {}
+    for index, cell in enumerate(header):
+        name = cell.strip().lstrip("\ufeff").lower()
+        names.setdefault(_ALIASES.get(name, name), index)
+    by_name = {}
+    for columns in (USER_COLUMNS, UNIT_COLUMNS):
+        for c in columns:
+            for alias in (c.key, c.zh, c.en):
+                by_name.setdefault(alias.lower(), c.key)
+    found = {by_name.get(n, n) for n in names}
+    if "username" in found or "用户名" in names:
+        report.kind, columns = "users", USER_COLUMNS
+    elif "kind" in found:
+        report.kind, columns = "units", UNIT_COLUMNS
+    else:
+        raise ImportFileError(
+            "看不出这是人员还是单位文件：表头应含“用户名”（人员）或“类型”（单位）",
+            "Cannot tell whether the file holds users or units: the header needs 'username' "
+            "(users) or 'kind' (units)")
+    keys = {c.key for c in columns}
+    positions: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        raw = cell.strip().lstrip("\ufeff")
+        lowered = raw.lower()
+        key = _ALIASES.get(lowered) or by_name.get(lowered)
+        if key not in keys:
+            if raw:
+                report.ignored_columns.append(raw[:40])
+            continue
+        if key in positions:
+            raise ImportFileError(f"表头中“{raw[:40]}”一列出现了两次",
+                                  f"The column '{raw[:40]}' appears twice in the header")
+        positions[key] = index
+    missing = [c for c in columns if c.required and c.key not in positions]
+    if missing:
+        raise ImportFileError("表头缺少必需的列：" + "、".join(f"{c.zh}（{c.key}）" for c in missing),
+                              "The header lacks required columns: "
+                              + ", ".join(c.key for c in missing))
+    return positions
+
+
+def _values(columns, positions, cells, problems: list[Message]) -> dict[str, str]:
+    values = {}
+    for c in columns:
+        index = positions.get(c.key)
+        raw = (cells[index] if index is not None and index < len(cells) else "").strip()
+        if c.required and not raw:
+            problems.append((f"缺少{c.zh}", f"missing {c.en}"))
+        elif len(raw) > c.max_length:
+            problems.append((f"{c.zh}超过 {c.max_length} 字",
+                             f"{c.en} is longer than {c.max_length} characters"))
+            raw = raw[:c.max_length]
+        values[c.key] = raw
+    return values
+
+
+def _term_key(terms, keys, text: str) -> str | None:
+    lowered = text.strip().lower()
+    if lowered in keys:
+        return lowered
+    for t in terms:
+        if text.strip() in (t.zh, t.en) or lowered == t.en.lower():
+            return t.key
+    return None
+
+
+# ------------------------------------------------------------------------------ importing
+
+def import_people(data: bytes, actor: User | None, *, dry_run: bool = True,
+                  max_user_rows: int | None = None) -> ImportReport:
+    """Check every row of ``data`` as ``actor`` (None: the system); unless ``dry_run``,
+    create the accepted ones in the caller's transaction.  Raises ``ImportFileError``
+    when the file as a whole cannot be read."""
+    table, file_format = read_table(data)
+    report = ImportReport(file_format=file_format, dry_run=dry_run)
+    table = [(n, cells) for n, cells in table if any(c.strip() for c in cells)]
+    if not table:
+        raise ImportFileError("文件是空的", "The file is empty")
+    positions = _positions(table[0][1], report)
+    body = table[1:]
+    report.rows = len(body)
+    if not body:
+        raise ImportFileError("文件只有表头，没有数据行", "The file has a header but no rows")
+    if report.kind == "users" and max_user_rows and len(body) > max_user_rows:
+        raise ImportFileError(f"网页上一次最多导入 {max_user_rows} 个人员，请分批导入或使用命令行",
+                              f"At most {max_user_rows} users per upload; split the file or use "
+                              "the command line")
+    if report.kind == "units":
+        _check_units(body, positions, actor, report)
+    else:
+        _check_users(body, positions, actor, report)
+    if not dry_run:
+        _create(report, actor)
+    return report
+
+
+def _check_units(body, positions, actor, report: ImportReport) -> None:
+    codes = {cells[positions[k]].strip() for _, cells in body for k in ("code", "parent")
+             if k in positions and positions[k] < len(cells)}
+    known = _units_by_code(codes)
+    pending: dict[str, tuple[str, int]] = {}  # code → (kind, row) of rows accepted so far
+    for line, cells in body:
+        problems: list[Message] = []
+        v = _values(UNIT_COLUMNS, positions, cells, problems)
+        code = v["code"]
+        if code:
+            problem = people.check_code(code)
+            if problem:
+                problems.append((problem.zh, problem.en))
+            elif code in pending:
+                problems.append((f"编码与第 {pending[code][1]} 行重复",
+                                 f"duplicate code (row {pending[code][1]})"))
+            elif code in known:
+                problems.append((f"编码“{code}”已存在（导入不会修改已有单位）",
+                                 f"the code '{code}' exists already (an import never changes a "
+                                 "unit)"))
+        kind = _term_key(UNIT_KINDS, UNIT_KIND_KEYS, v["kind"]) if v["kind"] else None
+        if v["kind"] and kind is None:
+            problems.append((f"未知的单位类型“{v['kind'][:30]}”",
+                             f"unknown unit kind '{v['kind'][:30]}'"))
+        parent_kind = _parent_kind(v["parent"], known, pending, actor, problems)
+        if kind and parent_kind is not False and kind not in UNIT_CHILDREN[parent_kind]:
+            under = term(UNIT_KINDS, parent_kind) if parent_kind else "顶层"
+            under_en = term(UNIT_KINDS, parent_kind, "en") if parent_kind else "the top"
+            problems.append((f"{term(UNIT_KINDS, kind)}不能设在{under}之下",
+                             f"a {term(UNIT_KINDS, kind, 'en')} cannot be placed under {under_en}"))
+        if problems:
+            report.rejected.append(RowProblem(line, code, problems))
+        else:
+            pending[code] = (kind, line)
+            report.accepted.append(Accepted(line, code, {**v, "kind": kind}))
+
+
+def _parent_kind(code: str, known, pending, actor, problems) -> str | None | bool:
+    """The parent's kind (None: the top of the tree), or False when the parent is wrong."""
+    if not code:
+        if actor is not None and not actor.has_role("platform_admin"):
+            problems.append(("缺少上级单位编码", "missing parent code"))
+            return False
+        return None
+    if code in pending:
+        return pending[code][0]  # a row above, accepted: in scope because its parent is
+    unit = known.get(code)
+    if unit is None:
+        problems.append((f"未知的上级单位“{code[:30]}”（须已存在或在本行之前）",
+                         f"unknown parent '{code[:30]}' (it must exist or come in an earlier "
+                         "row)"))
+        return False
+    if not people.unit_in_scope(actor, unit):
+        problems.append((f"上级单位“{code[:30]}”不在您的管理范围内",
+                         f"the parent '{code[:30]}' is outside your part of the tree"))
+        return False
+    if not unit.active:
+        problems.append((f"上级单位“{code[:30]}”已停用", f"the parent '{code[:30]}' is deactivated"))
+        return False
+    return unit.kind
+
+
+def _check_users(body, positions, actor, report: ImportReport) -> None:
+    units = _units_by_code({cells[positions["unit"]].strip() for _, cells in body
+                            if positions["unit"] < len(cells)})
+    names = [cells[positions["username"]].strip().lower() for _, cells in body
+             if positions["username"] < len(cells)]
+    existing = _existing_usernames(names)
+    seen: dict[str, int] = {}
+    for line, cells in body:
+        problems: list[Message] = []
+        v = _values(USER_COLUMNS, positions, cells, problems)
+        name = v["username"]
+        if name:
+            if not USERNAME_RE.match(name):
+                problems.append(("用户名为 3–64 个字母、数字或 . _ -",
+                                 "the username must be 3–64 letters, digits, '.', '_' or '-'"))
+            elif name.lower() in seen:
+                problems.append((f"用户名与第 {seen[name.lower()]} 行重复",
+                                 f"duplicate username (row {seen[name.lower()]})"))
+            elif name.lower() in existing:
+                problems.append((f"用户“{name}”已存在（导入不会修改已有用户）",
+                                 f"the user '{name}' exists already (an import never changes a "
+                                 "user)"))
+            else:
+                seen[name.lower()] = line
+        unit = units.get(v["unit"]) if v["unit"] else None
+        if v["unit"] and (unit is None or not people.unit_in_scope(actor, unit)):
+            problems.append((f"未知的单位编码“{v['unit'][:30]}”（或不在您的管理范围内）",
+                             f"unknown unit code '{v['unit'][:30]}' (or outside your part of "
+                             "the tree)"))
+            unit = None
+        elif unit is not None and not unit.active:
+            problems.append((f"单位“{v['unit'][:30]}”已停用",
+                             f"the unit '{v['unit'][:30]}' is deactivated"))
+            unit = None
+        role = _term_key(ROLES, ROLE_KEYS, v["role"]) if v["role"] else "worker"
+        if role is None:
+            problems.append((f"未知的角色“{v['role'][:30]}”", f"unknown role '{v['role'][:30]}'"))
+        elif unit is not None:
+            problem = people.role_problem(actor, role, unit)
+            if problem:
+                problems.append((problem.zh, problem.en))
+        if v["phone"] and not PHONE_RE.match(v["phone"]):
+            problems.append((f"电话“{v['phone'][:20]}”格式不对",
+                             f"the phone '{v['phone'][:20]}' is not valid"))
+        if v["email"] and not EMAIL_RE.match(v["email"]):
+            problems.append((f"邮箱“{v['email'][:40]}”格式不对",
+                             f"the e-mail '{v['email'][:40]}' is not valid"))
+        if problems:
+            report.rejected.append(RowProblem(line, name, problems))
+        else:
+            report.accepted.append(Accepted(line, name, {**v, "role": role}))
+
+
+def _units_by_code(codes: set[str]) -> dict[str, OrgUnit]:
+    codes_list = [c for c in codes if c]
+    found: dict[str, OrgUnit] = {}
+    for start in range(0, len(codes_list), 500):
+        chunk = codes_list[start:start + 500]
+        found.update({u.code: u for u in db.session.scalars(
+            select(OrgUnit).where(OrgUnit.code.in_(chunk)))})
+    return found
+
+
+def _existing_usernames(names: list[str]) -> set[str]:
+    from sqlalchemy import func
+
+    wanted = sorted({n for n in names if n})
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        found.update(n.lower() for n in db.session.scalars(
+            select(User.username).where(func.lower(User.username).in_(chunk))))
+    return found
+
+
+def _create(report: ImportReport, actor: User | None) -> None:
+    done: list[Accepted] = []
+    for row in report.accepted:
+        try:
+            if report.kind == "units":
+                parent = unit_by_code(row.values["parent"]) if row.values["parent"] else None
+                people.add_unit(actor, parent=parent, code=row.key, name=row.values["name"],
+                                kind=row.values["kind"])
+            else:
+                v = row.values
+                if find_user(row.key) is not None:  # someone added it since the check
+                    raise people.PeopleError(f"用户“{row.key}”已存在", f"the user '{row.key}' exists")
+                _, password = people.add_user(
+                    actor, username=row.key, display_name=v["display_name"],
+                    unit=unit_by_code(v["unit"]), role=v["role"], phone=v["phone"],
+                    email=v["email"])
+                report.passwords.append((row.key, password))
+            done.append(row)
+        except people.PeopleError as exc:
+            report.rejected.append(RowProblem(row.line, row.key, [(exc.zh, exc.en)]))
+    report.accepted = done
+    report.rejected.sort(key=lambda p: p.line)
+    top = people.manager_units(actor)[0] if actor is not None and people.manager_units(actor) \
+        else None
+    audit.record(actor, f"{report.kind[:-1]}.import", (f"{report.kind[:-1]}_import",
+                                                      actor.id if actor else 0),
+                 {}, {"format": report.file_format, "rows": report.rows,
+                      "created": [r.key for r in done][:200], "created_count": len(done),
+                      "rejected_count": len(report.rejected)},
+                 unit=top.path if top is not None and not actor.has_role("platform_admin")
+                 else "")
