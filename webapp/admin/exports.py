@@ -45,6 +45,7 @@ def instances(fmt: str, stmt, locale: str):
 
     names = process_names(locale)
     steps = step_labels(set(names), locale)
+    statuses: dict[str, str] = {}  # looked up once each, not once a row
     rows = stmt.with_only_columns(Instance.id, Instance.process_key, Instance.title,
                                   User.display_name, Instance.status, Instance.steps,
                                   Instance.created_at, Instance.closed_at)
@@ -55,7 +56,8 @@ def instances(fmt: str, stmt, locale: str):
                Column(_("流程"), lambda r: names.get(r[1], r[1])),
                Column(_("标题"), lambda r: r[2]),
                Column(_("申请人"), lambda r: r[3]),
-               Column(_("状态"), lambda r: status_label(r[4])),
+               Column(_("状态"), lambda r: statuses.get(r[4]) or statuses.setdefault(
+                   r[4], status_label(r[4]))),
                Column(_("当前环节"), current),
                Column(_("提交时间"), lambda r: r[6]),
                Column(_("办结时间"), lambda r: r[7])]
