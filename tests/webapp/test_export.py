@@ -127,7 +127,7 @@ def test_instances_export_respects_scope_and_filters(client, tree, make_user):
 
 def test_headers_in_the_readers_language_and_filename_encoded(client, tree):
     response = sign_in(client, "en_admin").get("/admin/units?format=csv")
-    assert csv_rows(response)[0] == ["Name", "Type", "Code", "Parent unit", "Active"]
+    assert csv_rows(response)[0] == ["Name", "Kind", "Code", "Parent unit", "Active"]
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment; filename=")
     response = sign_in(client, "yz_admin").get("/admin/units?format=xlsx")
