@@ -17,8 +17,8 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH = 400
-FONT = 13
+WIDTH = 360
+FONT = 14
 # Dark, light, middle, …: neighbours differ in lightness (survives greyscale printing).
 COLOURS = ("#1f4e79", "#f0a830", "#5b9bd5", "#7f2704", "#9e9e9e", "#2e7d32")
 PATTERNS = ("solid", "hatch", "solid", "dots", "hatch", "solid")
