@@ -10,6 +10,7 @@ from webapp.extensions import db
 from webapp.main.capabilities import ADMIN_ROLES
 from webapp.models import Membership, OrgUnit, User
 from webapp.pagination import paginate
+from webapp.services import export
 from webapp.services.org import in_scope_clause
 from workflows.org import ROLES, UNIT_KINDS, term
 
@@ -27,6 +28,10 @@ def units():
         stmt = stmt.where(OrgUnit.kind == kind)
     if q:
         stmt = stmt.where(or_(OrgUnit.name.contains(q), OrgUnit.code.contains(q)))
+    if fmt := export.wanted_format(request.args):
+        from webapp.admin import exports
+        from webapp.i18n import current_locale_short
+        return exports.units(fmt, stmt.order_by(OrgUnit.path), current_locale_short())
     found = paginate(stmt.order_by(OrgUnit.path), PER_PAGE)
     return render_template("admin/units.html", units=found.rows, total=found.total,
                            page=found.page, per_page=PER_PAGE, kind=kind, q=q, UNIT_KINDS=UNIT_KINDS,
@@ -42,6 +47,10 @@ def users():
             .join(OrgUnit, OrgUnit.id == Membership.unit_id).where(scope).distinct())
     if q:
         stmt = stmt.where(or_(User.username.contains(q), User.display_name.contains(q)))
+    if fmt := export.wanted_format(request.args):
+        from webapp.admin import exports
+        from webapp.i18n import current_locale_short
+        return exports.users(fmt, stmt.order_by(User.username), current_locale_short())
     found = paginate(stmt.order_by(User.username), PER_PAGE)
     return render_template("admin/users.html", users=found.rows, total=found.total,
                            page=found.page, per_page=PER_PAGE, q=q, ROLES=ROLES, term=term)
@@ -79,6 +88,10 @@ def instances():
             bound = datetime.combine(day, time.min if name == "since" else time.max,
                                      tzinfo=timezone.utc)
             stmt = stmt.where(getattr(Instance.created_at, op)(bound))
+    if fmt := export.wanted_format(request.args):
+        from webapp.admin import exports
+        from webapp.i18n import current_locale_short
+        return exports.instances(fmt, stmt.order_by(Instance.id.desc()), current_locale_short())
     found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE)
     processes = db.session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id)).all()
     return render_template("admin/instances.html", rows=found.rows, total=found.total,
@@ -99,6 +112,9 @@ def deliveries():
 
     status = request.args.get("status") or "failed"
     stmt = select(Delivery).where(Delivery.status == status)
+    if fmt := export.wanted_format(request.args):
+        from webapp.admin import exports
+        return exports.deliveries(fmt, stmt.order_by(Delivery.id.desc()))
     found = paginate(stmt.order_by(Delivery.id.desc()), PER_PAGE)
     return render_template("admin/deliveries.html", rows=found.rows, total=found.total,
                            page=found.page,
@@ -176,6 +192,11 @@ UNASSIGNED_PER_PAGE = 20
 @roles_required("unit_admin", "district_admin", "city_admin", "platform_admin")
 def unassigned():
     """Tasks nobody holds in the viewer's part of the tree, each with a reassign form."""
+    if fmt := export.wanted_format(request.args):
+        from webapp.admin import exports
+        from webapp.i18n import current_locale_short
+        from webapp.services.unassigned import unassigned_tasks_query
+        return exports.unassigned(fmt, unassigned_tasks_query(current_user), current_locale_short())
     return _unassigned_page({}, 200)
 
 

@@ -62,8 +62,10 @@ def districts_in_scope(user: User) -> list[OrgUnit]:
 
 
 def report(user: User, district: OrgUnit | None = None,
-           now: datetime | None = None) -> DemandReport:
-    """Counts of the open demands ``user`` may see (in one grouped query)."""
+           now: datetime | None = None, since: datetime | None = None,
+           until: datetime | None = None) -> DemandReport:
+    """Counts of the open demands ``user`` may see (in one grouped query); ``since`` /
+    ``until`` (exclusive) narrow them to those submitted in that time."""
     now = now or datetime.now(timezone.utc)
     districts = [d for d in districts_in_scope(user) if district is None or d.id == district.id]
     by_district = {d.id: Row(d) for d in districts}
@@ -87,7 +89,9 @@ def report(user: User, district: OrgUnit | None = None,
         .join(Station, Station.unit_id == Instance.state["data"]["station"].as_integer())
         .where(Instance.process_key == PROCESS, Instance.status == "running",
                Instance.steps.in_(WAITING_STEPS), Instance.created_at <= now,
-               Station.district_id.in_(list(by_district)))
+               Station.district_id.in_(list(by_district)),
+               *([Instance.created_at >= since] if since else []),
+               *([Instance.created_at < until] if until else []))
         .subquery())
     rows = db.session.execute(
         select(open_demands.c.district_id, open_demands.c.category, open_demands.c.bucket,

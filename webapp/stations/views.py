@@ -14,7 +14,7 @@ from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import Instance, OrgUnit, Pairing, Station, Task
 from webapp.pagination import id_arg, paginate
-from webapp.services import pairings, stations
+from webapp.services import export, pairings, stations
 from webapp.services.activities import CHINA
 from webapp.services.stations import SERVICES
 from webapp.services.workflow import latest_version, pool_tasks_query, spec_of
@@ -36,6 +36,10 @@ def index():
     district = id_arg("district")
     services = [s for s in request.args.getlist("service") if s in SERVICES]
     open_only = request.args.get("open") == "1"
+    if fmt := export.wanted_format(request.args):
+        from webapp.admin import exports
+        return exports.stations(fmt, stations.search(q, district, services, open_only),
+                                current_locale_short())
     found = paginate(stations.search(q, district, services, open_only), PER_PAGE)
     return render_template("stations/index.html", rows=found.rows, total=found.total,
                            page=found.page, per_page=PER_PAGE, q=q, district=district,

@@ -1,0 +1,309 @@
+"""The report pages: numbers from known data, the viewer's scope, filters, bad filters,
+and each chart drawn as SVG with its numbers in a table beside it."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from webapp.extensions import db
+from webapp.services import reports
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+from workflows.runtime import Action
+from tests.webapp.test_pages import PASSWORD, login  # noqa: F401
+from tests.webapp.test_reports import city  # noqa: F401
+from tests.webapp.test_workflow_service import demo, open_task, wish_data  # noqa: F401
+
+NOW = datetime(2025, 6, 2, 2, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in China
+JUNE = {"since": "2025-06-01", "until": "2025-06-30"}
+
+
+def demand() -> dict:
+    return {"category": "parking", "station": unit_by_code("st-jfb").id,
+            "location": "解放碑步行街东口", "phone": "13800138000",
+            "description": "送餐高峰期电动车没有地方停，经常被贴条，希望增加临时停车位。"}
+
+
+def act(instance, kind, user, at, **kwargs):
+    task = open_task(instance)
+    wf.perform(instance.id, Action(kind, task=task.key, **kwargs), user, now=at)
+    db.session.commit()
+
+
+@pytest.fixture
+def wishes(demo):
+    """Three wishes in June 2025 at 解放碑 (渝中区): A verified after 2 h and claimed,
+    B verified after 4 h, C never verified (its 5-day escalation passes)."""
+    head, vol = demo["station_head"], demo["volunteer1"]
+    made = {}
+    for name, who in (("A", "rider1"), ("B", "courier1"), ("C", "driver1")):
+        made[name] = wf.start_instance("micro_wish", demo[who], wish_data(), now=NOW)
+        db.session.commit()
+    act(made["A"], "approve", head, NOW + timedelta(hours=2))
+    act(made["B"], "approve", head, NOW + timedelta(hours=4))
+    act(made["A"], "claim", vol, NOW + timedelta(hours=5))
+    return made
+
+
+def tables(page: str) -> dict[str, list[list[str]]]:
+    """Each chart's data table: id → rows of cell texts."""
+    out = {}
+    for tid, body in re.findall(r'<table class="table table-sm align-middle uf-chart-data" '
+                                r'id="([^"]+)-data">(.*?)</table>', page, re.S):
+        out[tid] = [[re.sub(r"<[^>]+>", "", c).strip() for c in
+                     re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+                    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    return out
+
+
+def page_of(client, url, status=200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def q(url: str, **args) -> str:
+    from urllib.parse import urlencode
+
+    return f"{url}?{urlencode(args)}"
+
+
+def assert_chart(page: str, chart_id: str) -> None:
+    """An accessible SVG chart: role=img, labelled by its <title> and <desc>."""
+    svg = re.search(rf'<svg [^>]*id="{chart_id}"[^>]*>(.*?)</svg>', page, re.S)
+    assert svg is not None, chart_id
+    assert f'aria-labelledby="{chart_id}-title {chart_id}-desc"' in svg.group(0)
+    assert 'role="img"' in svg.group(0) and "<title id=" in svg.group(1)
+    assert "style=" not in svg.group(0)
+
+
+def chart_ids(page: str) -> list[str]:
+    return re.findall(r'<svg [^>]*id="(chart-\d+)"', page)
+
+
+# ------------------------------------------------------------------------------ index
+
+def test_index_lists_the_reports_each_role_may_open(login, demo):
+    page = page_of(login("city_admin"), "/reports")
+    for path in ("/reports/processes", "/reports/steps", "/reports/wishes", "/reports/courses",
+                 "/reports/quotas", "/reports/five-ones", "/reports/demands"):
+        assert f'href="{path}"' in page
+    secretary = page_of(login("branch_secretary"), "/reports")
+    assert 'href="/reports/five-ones"' in secretary and "/reports/steps" not in secretary
+    assert login("rider1").get("/reports").status_code == 403
+    assert login("rider1").get("/reports/steps").status_code == 403
+
+
+# ------------------------------------------------------------------------------ processes
+
+def test_processes_by_state_and_month(login, wishes):
+    client = login("city_admin")
+    page = page_of(client, q("/reports/processes", **JUNE))
+    data = tables(page)
+    by_state, by_month = chart_ids(page)
+    assert data[by_state] == [["流程", "办理中"], ["微心愿", "3"]]
+    assert data[by_month] == [["月份", "微心愿"], ["2025-06", "3"]]
+    for chart_id in (by_state, by_month):
+        assert_chart(page, chart_id)
+    # Another month: nothing.
+    assert "所选范围内没有数据" in page_of(client, q("/reports/processes", since="2025-07-01"))
+
+
+def test_processes_month_is_china_time(login, wishes, demo):
+    # 23:30 UTC on 30 June is 07:30 on 1 July in Beijing.
+    late = datetime(2025, 6, 30, 23, 30, tzinfo=timezone.utc)
+    wf.start_instance("worker_demand", demo["rider1"], demand(), now=late)
+    db.session.commit()
+    data = tables(page_of(login("city_admin"), q("/reports/processes", since="2025-06-01",
+                                                  process="worker_demand")))
+    assert list(data.values())[1][1:] == [["2025-07", "1"]]
+
+
+# ------------------------------------------------------------------------------ steps
+
+def test_steps_median_and_sla_breaches(login, wishes):
+    page = page_of(login("city_admin"), q("/reports/steps", process="micro_wish", **JUNE))
+    rows = re.search(r'id="steps-table">(.*?)</table>', page, re.S).group(1)
+    cells = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r)]
+             for r in re.findall(r"<tr>(.*?)</tr>", rows, re.S)][1:]
+    # verify: A closed after 2 h, B after 4 h (median 3), C still open past its 5-day
+    # escalation; wall: A claimed after 3 h, B still there past 14 days; fulfil: A's
+    # open past its 10-day reminder (its only SLA).
+    assert cells == [["微心愿", "驿站核实", "3", "2", "3.0", "3", "1"],
+                     ["微心愿", "心愿墙待认领", "2", "1", "3.0", "2", "1"],
+                     ["微心愿", "实现心愿", "1", "0", "—", "1", "1"]]
+    for chart_id in chart_ids(page):
+        assert_chart(page, chart_id)
+
+
+def test_steps_service_counts_only_what_was_late_then(demo, wishes):
+    f = reports.parse_filters(JUNE, demo["city_admin"])
+    early = {r.step: r.breaches for r in reports.steps_report(
+        demo["city_admin"], f, "micro_wish", now=NOW + timedelta(days=1))}
+    assert early == {"verify": 0, "wall": 0, "fulfil": 0}
+    rows = reports.steps_report(demo["city_admin"], f, "micro_wish", now=NOW + timedelta(days=6))
+    assert {r.step: r.breaches for r in rows} == {"verify": 1, "wall": 0, "fulfil": 0}
+
+
+def test_median_of_an_odd_count(demo, wishes, make_user):
+    worker = make_user("rider9", ("worker", unit_by_code("cq-yz-logistics")),
+                       unit=unit_by_code("cq-yz-logistics"))
+    db.session.commit()
+    third = wf.start_instance("micro_wish", worker, wish_data(), now=NOW)
+    db.session.commit()
+    act(third, "approve", demo["station_head"], NOW + timedelta(hours=10))
+    f = reports.parse_filters(JUNE, demo["city_admin"])
+    verify = next(r for r in reports.steps_report(demo["city_admin"], f, "micro_wish")
+                  if r.step == "verify")
+    assert (verify.closed, round(verify.median_hours, 2)) == (3, 4.0)
+
+
+# ------------------------------------------------------------------------------ wishes
+
+def test_wishes_per_district_and_station(login, wishes):
+    page = page_of(login("city_admin"), q("/reports/wishes", **JUNE))
+    by_district, by_station = chart_ids(page)
+    data = tables(page)
+    assert data[by_district] == [["区县", "提交", "已认领", "已实现"], ["渝中区总工会", "3", "1", "0"]]
+    assert data[by_station] == [["驿站", "提交", "已认领", "已实现"],
+                                ["解放碑户外劳动者驿站", "3", "1", "0"]]
+    assert_chart(page, by_district)
+
+
+def test_wishes_stay_in_the_viewers_scope(login, wishes):
+    # 解放碑 is in 渝中区: 江北区's administrator sees none of its wishes.
+    page = page_of(login("jiangbei_admin"), q("/reports/wishes", **JUNE))
+    assert "解放碑" not in page and "所选范围内没有数据" in page
+    page = page_of(login("yuzhong_admin"), q("/reports/wishes", **JUNE))
+    assert "解放碑户外劳动者驿站" in page
+
+
+def test_unit_filter_narrows_the_report(login, wishes):
+    client = login("city_admin")
+    jiangbei = unit_by_code("cq-jb").id
+    page = page_of(client, q("/reports/wishes", unit=jiangbei, **JUNE))
+    assert "解放碑" not in page and "所选范围内没有数据" in page
+    page = page_of(client, q("/reports/wishes", unit=unit_by_code("cq-yz").id, **JUNE))
+    assert "解放碑户外劳动者驿站" in page
+
+
+# ------------------------------------------------------------------------------ bad filters
+
+@pytest.mark.parametrize("args, message", [
+    ({"since": "2025-13-01"}, "请按 年-月-日 填写日期"),
+    ({"until": "yesterday"}, "请按 年-月-日 填写日期"),
+    ({"since": "2025-06-30", "until": "2025-06-01"}, "截止日期不能早于起始日期"),
+    ({"since": "2020-01-01", "until": "2025-06-01"}, "时间范围最长三年"),
+    ({"unit": "99999999999999999999"}, "没有这个单位，或不在您负责的范围内"),
+    ({"unit": "abc"}, "没有这个单位，或不在您负责的范围内"),
+])
+def test_bad_filters_get_a_message_not_an_error(login, wishes, args, message):
+    client = login("city_admin")
+    for url in ("/reports/processes", "/reports/steps", "/reports/wishes", "/reports/courses",
+                "/reports/quotas"):
+        page = page_of(client, q(url, **args), 422)
+        assert message in page and "解放碑户外劳动者驿站" not in page
+        # A download with the same filters answers with the page and its message.
+        response = client.get(q(url, format="csv", **args))
+        assert response.status_code == 422 and "text/html" in response.content_type
+
+
+def test_unit_outside_the_viewers_scope_is_refused(login, wishes):
+    page = page_of(login("yuzhong_admin"), q("/reports/wishes", unit=unit_by_code("cq-jb").id),
+                   422)
+    assert "不在您负责的范围内" in page
+
+
+def test_unknown_process_is_refused(login, wishes):
+    assert "没有这个流程" in page_of(login("city_admin"), q("/reports/steps", process="nope"), 422)
+
+
+# ------------------------------------------------------------------------------ courses
+
+def test_course_fill_rate_and_waitlist(login, demo, wishes):
+    from webapp.models import CapacityResource, Course, Reservation
+    from sqlalchemy import select
+
+    course = db.session.scalars(select(Course).order_by(Course.id)).first()
+    key = f"course:{course.id}"
+    if db.session.get(CapacityResource, key) is None:
+        db.session.add(CapacityResource(key=key, capacity=course.capacity))
+    for seq, (instance, status) in enumerate(((wishes["A"], "granted"), (wishes["B"], "granted"),
+                                              (wishes["C"], "waitlisted")), start=1):
+        db.session.add(Reservation(resource_key=key, instance_id=instance.id, status=status,
+                                   seq=seq))
+    db.session.commit()
+    page = page_of(login("city_admin"), "/reports/courses")
+    fill, waiting = chart_ids(page)
+    data = tables(page)
+    expected = f"{round(200 / course.capacity)}%"
+    assert [course.title, expected] in data[fill]
+    assert [course.title, "1"] in data[waiting]
+    assert_chart(page, fill)
+    # The course starts after the chosen range: left out.
+    assert course.title not in page_of(login("city_admin"), q("/reports/courses", **JUNE))
+
+
+# ------------------------------------------------------------------------------ quotas
+
+def test_quota_use_per_unit_in_scope(login, demo):
+    page = page_of(login("city_admin"), "/reports/quotas")
+    (chart_id,) = chart_ids(page)
+    rows = tables(page)[chart_id]
+    assert rows[0] == ["单位", "已使用", "剩余", "已下拨"]
+    names = [r[0] for r in rows[1:]]
+    assert "重庆市总工会" in names and "江北区总工会" in names
+    assert_chart(page, chart_id)
+    yuzhong = tables(page_of(login("yuzhong_admin"), "/reports/quotas"))
+    names = [r[0] for r in list(yuzhong.values())[0][1:]]
+    assert "渝中区总工会" in names and "江北区总工会" not in names and "重庆市总工会" not in names
+    page = page_of(login("city_admin"), q("/reports/quotas", batch="999999"), 422)
+    assert "没有这个批次" in page
+
+
+# ------------------------------------------------------------------------------ 五个一, demands
+
+def test_five_ones_page_has_charts_of_hours_and_items(login, city):
+    page = page_of(login("city_admin"), "/reports/five-ones")
+    hours, done = chart_ids(page)
+    data = tables(page)
+    assert data[hours][0] == ["党支部", "确认时长（小时）"]
+    assert ["解放碑街道机关第一党支部", "8"] in data[hours]
+    assert ["解放碑街道机关第一党支部", "5"] in data[done]
+    assert len(data[done]) == 1 + 5  # header and the five branches in scope
+    assert_chart(page, hours)
+    yuzhong = tables(page_of(login("yuzhong_admin"), "/reports/five-ones"))
+    assert [r[0] for r in list(yuzhong.values())[0][1:]] == ["解放碑街道机关第一党支部"]
+
+
+def test_demands_page_has_charts_and_a_time_filter(login, demo):
+    at = datetime.now(timezone.utc) - timedelta(days=1)
+    wf.start_instance("worker_demand", demo["rider1"], demand(), now=at)
+    db.session.commit()
+    client = login("city_admin")
+    page = page_of(client, "/reports/demands")
+    district_chart, category_chart = chart_ids(page)
+    assert ["渝中区总工会", "1", "0", "0", "0"] in tables(page)[district_chart]
+    assert tables(page)[category_chart][1][1:] == ["1", "0", "0", "0"]
+    assert_chart(page, category_chart)
+    old = page_of(client, q("/reports/demands", until="2025-01-01"))
+    assert "未办结诉求共 0 件" in old
+    assert "请按 年-月-日 填写日期" in page_of(client, q("/reports/demands", since="x"), 422)
+
+
+# ------------------------------------------------------------------------------ charts
+
+def test_chart_markup_is_accessible_and_escaped():
+    from webapp.charts import Series, bar, line
+
+    chart = bar("标题 <b>", "说明", ["<script>甲</script>", "乙"],
+                [Series("一", [3, 0]), Series("二", [1.5, 2])], stacked=True)
+    svg = str(chart.svg())
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "<title id=" in svg and "<desc id=" in svg and 'role="img"' in svg
+    assert ">4.5</text>" in svg and ">2</text>" in svg  # totals written on the bars
+    assert "<pattern" in svg  # the second series is hatched, not only a colour
+    trend = str(line("趋势", "说明", ["2025-01", "2025-02"], [Series("甲", [1, 4])]).svg())
+    assert "<polyline" in trend and ">4</text>" in trend
