@@ -263,4 +263,5 @@ def test_every_form_route_refuses_a_post_without_csrf_token(app_config, world):
             if answer.status_code != 400:
                 wrong.append(f"POST {url} without a CSRF token → {answer.status_code}")
         db.session.remove()
+        db.engine.dispose()
     assert not wrong, "\n".join(wrong)

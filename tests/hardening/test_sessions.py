@@ -13,6 +13,7 @@ import pytest
 
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp import create_app
+from webapp.extensions import db
 
 PASSWORD = "demo-pass-2026"
 
@@ -105,6 +106,8 @@ def test_cookies_are_httponly_samesite_and_secure_in_production(app_config, demo
             assert "Secure" in header and "HttpOnly" in header, header
         assert answer.headers.getlist("Set-Cookie")
         assert "max-age" in answer.headers["Strict-Transport-Security"]
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_sign_in_guessing_is_throttled_by_address_and_by_name_until_the_window_passes(
