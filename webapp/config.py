@@ -37,6 +37,11 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(days=14)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
 
+    # The largest request taken at all (413 beyond it, before it is read): the biggest
+    # shipped step form carries five 20 MB attachments.  Each file field still has its own
+    # limit; the definitions editor sets a far smaller one for itself.
+    MAX_CONTENT_LENGTH = 110 * 1024 * 1024
+
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session it belongs to
 

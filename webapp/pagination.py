@@ -35,6 +35,15 @@ def page_arg(name: str = "page") -> int:
     return min(MAX_PAGE, max(1, request.args.get(name, 1, type=int) or 1))
 
 
+def as_id(text) -> int | None:
+    """An id sent as form text: plain ASCII digits from 1 to MAX_ID, else None (so "²",
+    "-1" or 10**30 name nothing instead of failing in the database)."""
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def id_arg(name: str) -> int | None:
     """An id in the query string, or None for anything that cannot be one."""
     value = request.args.get(name, type=int)

@@ -19,6 +19,33 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
+def _storage_failed(exc: Exception) -> bool:
+    import redis
+    from limits.errors import StorageError
+
+    return isinstance(exc, (StorageError, redis.exceptions.RedisError, ConnectionError))
+
+
+def rate_limits(call):
+    """``call(strategy)`` on the limiter's storage; if that storage (Redis) is unreachable,
+    on a memory storage of this process instead, so sign-in keeps working — and keeps
+    counting failures — while Redis is down."""
+    try:
+        return call(limiter.limiter)
+    except Exception as exc:
+        if not _storage_failed(exc):
+            raise
+        current_app.logger.warning("rate-limit storage unavailable (%s): counting in memory",
+                                   exc)
+        from limits.storage import MemoryStorage
+
+        fallback = current_app.extensions.get("unionflow_limits_fallback")
+        if fallback is None:
+            fallback = type(limiter.limiter)(MemoryStorage())
+            current_app.extensions["unionflow_limits_fallback"] = fallback
+        return call(fallback)
+
+
 class LoginThrottle:
     """Counts failed sign-ins per client address and per username in the limiter's storage.
 
@@ -34,18 +61,23 @@ class LoginThrottle:
         return parse_many("; ".join(current_app.config["LOGIN_FAILURE_LIMITS"]))
 
     def blocked(self, username: str) -> bool:
-        return any(not limiter.limiter.test(item, scope, key)
-                   for item in self._limits() for scope, key in self._keys(username))
+        return rate_limits(lambda strategy: any(
+            not strategy.test(item, scope, key)
+            for item in self._limits() for scope, key in self._keys(username)))
 
     def failed(self, username: str) -> None:
-        for item in self._limits():
-            for scope, key in self._keys(username):
-                limiter.limiter.hit(item, scope, key)
+        def hit(strategy):
+            for item in self._limits():
+                for scope, key in self._keys(username):
+                    strategy.hit(item, scope, key)
+        rate_limits(hit)
 
     def succeeded(self, username: str) -> None:
         # A good sign-in forgives this username's earlier typos, not the address's.
-        for item in self._limits():
-            limiter.limiter.clear(item, "login-user", self._keys(username)[1][1])
+        def clear(strategy):
+            for item in self._limits():
+                strategy.clear(item, "login-user", self._keys(username)[1][1])
+        rate_limits(clear)
 
 
 login_throttle = LoginThrottle()

@@ -13,8 +13,8 @@ from limits import parse_many
 from webapp.api import present
 from webapp.api.http import body, fail, invalid, text_field, user
 from webapp.api.registry import BY_ENDPOINT, bp, query_problems, route
-from webapp.extensions import db, limiter
-from webapp.security import login_throttle
+from webapp.extensions import db
+from webapp.security import login_throttle, rate_limits
 from webapp.services import tokens
 from webapp.services.users import authenticate
 
@@ -80,7 +80,8 @@ def issue_token():
 def _may_issue(user_id: int) -> bool:
     """Counts tokens issued per person (in Redis when configured, across workers)."""
     items = parse_many("; ".join(current_app.config["TOKEN_ISSUE_LIMITS"]))
-    return all(limiter.limiter.hit(item, "token-issue", str(user_id)) for item in items)
+    return rate_limits(lambda strategy: all(strategy.hit(item, "token-issue", str(user_id))
+                                            for item in items))
 
 
 @route("/tokens/current", "DELETE", summary="Sign out: revoke the token of this request",

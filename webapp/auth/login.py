@@ -31,6 +31,8 @@ def roles_required(*roles: str):
             if not current_user.has_role(*roles):
                 abort(403)
             return view(*args, **kwargs)
+        # Read by the authorisation-matrix tests: who this page is for.
+        wrapped.required_roles = frozenset(roles)
         return wrapped
     return decorator
 

@@ -17,12 +17,15 @@ from webapp.services import access, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
 from webapp.services.progress import next_text, step_label
+from forms.filetypes import FILE_TYPES
 from workflows import engine
 from workflows.diagram import render_svg
 from workflows.errors import InvalidInput, WorkflowError
 from workflows.runtime import Action
 
 PER_PAGE = 20
+KNOWN_TYPES = frozenset(t.mime for t in FILE_TYPES)
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 @bp.route("/processes")
@@ -201,9 +204,16 @@ def download(key: str):
     path = uploads.path_of(stored)
     if not path.exists():
         abort(404)
-    response = send_file(path, mimetype=stored.mime, download_name=stored.name,
-                         as_attachment=not stored.mime.startswith("image/"), max_age=0)
+    # Only types the upload check recognises are served as themselves, and only photos
+    # a browser shows as pictures inline; anything else is a download of opaque bytes.
+    known = stored.mime in KNOWN_TYPES
+    response = send_file(path, mimetype=stored.mime if known else "application/octet-stream",
+                         download_name=stored.name,
+                         as_attachment=stored.mime not in INLINE_TYPES, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Opened directly, a file runs no script and loads nothing, whatever it contains.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
 

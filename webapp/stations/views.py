@@ -13,7 +13,7 @@ from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import Instance, OrgUnit, Pairing, Station, Task
-from webapp.pagination import id_arg, paginate
+from webapp.pagination import as_id, id_arg, paginate
 from webapp.services import export, pairings, stations
 from webapp.services.activities import CHINA
 from webapp.services.stations import SERVICES
@@ -66,7 +66,7 @@ def station(unit_id: int):
 def pair(unit_id: int):
     """The branch secretary pairs their branch with this station (结对)."""
     row = db.session.get(Station, unit_id)
-    branch = db.session.get(OrgUnit, request.form.get("branch", type=int) or 0)
+    branch = db.session.get(OrgUnit, as_id(request.form.get("branch")) or 0)
     if row is None or not row.unit.active:
         abort(404)
     if not FlaskForm().validate_on_submit() or branch is None:

@@ -8,7 +8,7 @@ from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.labels import action_label
 from webapp.models import Instance, Task
-from webapp.pagination import paginate
+from webapp.pagination import as_id, paginate
 from webapp.processes.helpers import display_rows, form_class, show_errors, spec_for
 from webapp.services import access, training, uploads
 from webapp.services import workflow as wf
@@ -227,7 +227,7 @@ def delegate(task_id: int):
 @login_required
 def bulk():
     """Approve many similar tasks at once; each one succeeds or fails on its own."""
-    ids = [int(i) for i in request.form.getlist("task_ids") if i.isdigit()][:200]
+    ids = [i for i in map(as_id, request.form.getlist("task_ids")) if i is not None][:200]
     done, failed = 0, []
     for task_id in ids:
         task = db.session.get(Task, task_id)

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
+from webapp.pagination import as_id
 from webapp.i18n import current_locale_short
 from webapp.models import Course, CourseSession, Instance, OrgUnit
 from webapp.services import training
@@ -157,9 +158,9 @@ def attendance(course_id: int):
     if request.method == "POST":
         ticked = set()
         for name in request.form.getlist("present"):
-            session_id, _sep, instance_id = name.partition("-")
-            if session_id.isdigit() and instance_id.isdigit():
-                ticked.add((int(session_id), int(instance_id)))
+            session_id, _sep, instance_id = (as_id(part) for part in name.partition("-"))
+            if session_id and instance_id:
+                ticked.add((session_id, instance_id))
         changed = training.save_register(course, current_user, ticked)
         if request.form.get("action") == "decide":
             result = training.decide_completion(course, current_user,
