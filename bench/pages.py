@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--only", help="run the pages whose name contains this")
     parser.add_argument("--json", help="append the figures to this file (JSON lines)")
+    parser.add_argument("--label", default="", help="a name for this run in --json")
     args = parser.parse_args(argv)
     size = data_size(args.database)
     print("bench/pages.py  " + conditions(db=args.database.split("@")[-1],
@@ -114,7 +115,9 @@ def main(argv=None) -> int:
             check = requests.get(f"http://127.0.0.1:{port}{path}", timeout=60,
                                  headers={"Cookie": cookies[user], "User-Agent": USER_AGENT}, allow_redirects=False)
             if check.status_code != 200:
-                raise RuntimeError(f"{name}: {path} answered {check.status_code}")
+                print(f"{name:28} FAILED: {path} answered {check.status_code}", flush=True)
+                results[name] = {"p95_ms": None, "failed": check.status_code}
+                continue
             lines = work / "page.txt"
             write_lines(lines, [("GET", path, "cookie:" + cookies[user].split("=", 1)[0] + "="
                                  + cookies[user].split("=", 1)[1], None)])
@@ -127,8 +130,8 @@ def main(argv=None) -> int:
     print("  " + conditions())
     if args.json:
         with open(args.json, "a") as f:
-            f.write(json.dumps({"data": size, "pages": {k: v["p95_ms"] for k, v in
-                                                        results.items()},
+            f.write(json.dumps({"data": size, "code": args.label,
+                                "pages": {k: v["p95_ms"] for k, v in results.items()},
                                 "rss": rss.peak}, ensure_ascii=False) + "\n")
     return 0
 

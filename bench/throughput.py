@@ -50,6 +50,8 @@ def issue_tokens(conn, user_ids) -> dict[int, str]:
     from sqlalchemy import text
 
     now = datetime.now(timezone.utc)
+    if conn.dialect.name == "sqlite":  # stored as the app's UTCDateTime stores it there
+        now = now.replace(tzinfo=None)
     raw = {uid: "uf_" + secrets.token_urlsafe(32) for uid in set(user_ids)}
     conn.execute(text("INSERT INTO api_tokens (user_id, digest, created_at, expires_at) "
                       "VALUES (:u, :d, :c, :e)"),
