@@ -30,6 +30,17 @@ function init(args)
     end
     n = n + 1
   end
+  if #lines == 0 then  -- fewer lines than threads: every thread sends them all
+    for line in io.lines(path) do
+      local method, p, token, body = line:match("^(%S+)\t(%S+)\t(%S+)\t(.*)$")
+      local headers = {["Content-Type"] = "application/json"}
+      if token ~= "-" and token:sub(1, 7) ~= "cookie:" then
+        headers["Authorization"] = "Bearer " .. token
+      end
+      if body == "-" then body = nil end
+      table.insert(lines, wrk.format(method, p, headers, body))
+    end
+  end
   statuses = {}
 end
 
