@@ -121,8 +121,13 @@ def wall():
     rows = found.rows
     locale = current_locale_short()
     cards, categories = [], {}
+    # Of this page's tasks, those the viewer may claim (not every claimable one in the
+    # city), and the stations the page names, in one query each.
     claimable = set(db.session.scalars(pool_tasks_query(current_user).with_only_columns(
-        Task.id))) if rows else set()
+        Task.id).where(Task.id.in_([task.id for _, task in rows])))) if rows else set()
+    station_ids = {i.state.get("data", {}).get("station") for i, _ in rows}
+    units = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(
+        [s for s in station_ids if isinstance(s, int) and not isinstance(s, bool)])))}
     for instance, task in rows:
         spec = spec_of(instance.version)
         form = spec.start.form
@@ -131,7 +136,7 @@ def wall():
         labels = {c.value: (c.label_en if locale == "en" and c.label_en else c.label)
                   for c in (field.choices if field else ())}
         categories.update(labels)
-        station = db.session.get(OrgUnit, data.get("station")) if isinstance(
+        station = units.get(data.get("station")) if isinstance(
             data.get("station"), int) else None
         photos = data.get("photo") if form.field("photo") is not None else None
         photo = (photos[0] if isinstance(photos, list) and photos else photos)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
@@ -26,8 +27,12 @@ PER_PAGE = 20
 @bp.route("/inbox")
 @login_required
 def inbox():
-    mine = paginate(wf.assigned_tasks_query(current_user), PER_PAGE)
-    pool = paginate(wf.pool_tasks_query(current_user), PER_PAGE, "pool_page")
+    # Each row shows its request, its process version and who asked: load them with the
+    # page (three queries) rather than one by one (three per row).
+    rows = selectinload(Task.instance).options(selectinload(Instance.applicant),
+                                               selectinload(Instance.version))
+    mine = paginate(wf.assigned_tasks_query(current_user).options(rows), PER_PAGE)
+    pool = paginate(wf.pool_tasks_query(current_user).options(rows), PER_PAGE, "pool_page")
     locale = current_locale_short()
 
     def describe(task: Task) -> dict:

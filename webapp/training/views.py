@@ -14,7 +14,6 @@ from webapp.models import Course, CourseSession, Instance, OrgUnit
 from webapp.services import training
 from webapp.services.activities import CHINA
 from webapp.training import bp
-from webapp.training.certificate import render
 from webapp.training.forms import CourseForm, SessionForm
 
 
@@ -193,6 +192,9 @@ def certificate(instance_id: int):
     facts = training.certificate_facts(instance, current_user) if instance else None
     if facts is None:
         abort(404)
+    # fpdf (with fontTools) is ~30 MB a process: only the workers that draw one load it.
+    from webapp.training.certificate import render
+
     response = Response(render(facts), mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="certificate-{facts.number}.pdf"')
