@@ -311,11 +311,9 @@ class BareSide:
 # ------------------------------------------------------------------ running
 
 def spiff_available() -> bool:
-    try:
-        import SpiffWorkflow  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("SpiffWorkflow") is not None
 
 
 def _one_instance(side, app, times: list[float]):

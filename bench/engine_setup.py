@@ -95,6 +95,18 @@ def fresh_database(url: str) -> str:
     return url
 
 
+def service_env(url: str, instance_path: str, **settings) -> dict:
+    """The environment for a separate process of the app (gunicorn, ``flask worker``):
+    production settings on ``url``, the given ``UNIONFLOW_*`` settings added."""
+    import secrets
+
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": url, "UNIONFLOW_ENV": "production",
+                "SECRET_KEY": secrets.token_hex(32), "UNIONFLOW_INSTANCE_PATH": instance_path})
+    env.update({f"UNIONFLOW_{k}": str(v) for k, v in settings.items()})
+    return env
+
+
 def make_app(url: str, instance_path: str, **config):
     """The real app on ``url`` — testing settings, no CSRF, the embedded queue unless a
     ``REDIS_URL`` is given."""
@@ -132,8 +144,9 @@ def chain_org(prefix: str = "b"):
     return {"city": city, "district": district, "company": company}, approvers
 
 
-def make_workers(unit, count: int, prefix: str = "w", email: bool = False) -> list[int]:
-    """``count`` workers at ``unit`` (one password hash, copied: hashing 1,000 passwords
+def make_workers(unit, count: int, prefix: str = "w", email: bool = False,
+                 role: str = "worker") -> list[int]:
+    """``count`` people holding ``role`` at ``unit`` (one password hash, copied: hashing 1,000 passwords
     would be the benchmark).  Returns their ids.  Commits."""
     from webapp.database import write_lock
     from webapp.extensions import db
@@ -150,7 +163,7 @@ def make_workers(unit, count: int, prefix: str = "w", email: bool = False) -> li
             for i in range(1, count)]
         db.session.add_all(users)
         db.session.flush()
-        db.session.add_all([Membership(user_id=u.id, unit_id=unit.id, role="worker")
+        db.session.add_all([Membership(user_id=u.id, unit_id=unit.id, role=role)
                             for u in users])
     db.session.commit()
     return [u.id for u in users]
