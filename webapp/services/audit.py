@@ -65,7 +65,7 @@ def record(actor: User | int | None, action: str, obj: Any, before: Mapping | No
                        object_type=object_type, object_id=object_id,
                        unit_path=_unit_path(unit, obj), before=before, after=after)
     db.session.add(entry)
-    db.session.info[_UNSEALED] = True
+    db.session.info.setdefault(_UNSEALED, []).append(entry)
     return entry
 
 
@@ -192,11 +192,13 @@ def _lock_chain(session: Session) -> None:
 def _seal(session: Session) -> None:
     if not session.info.get(_UNSEALED) or session.in_nested_transaction():
         return  # a savepoint's entries are sealed with the transaction around it
-    session.info.pop(_UNSEALED, None)
-    unsealed = session.scalars(select(AuditEntry).where(AuditEntry.hash.is_(None))
-                               .order_by(AuditEntry.id)).all()
+    # In the order they were recorded (their ids' order).  A rolled-back savepoint took
+    # its entries out of the session: they are no longer there to seal.
+    unsealed = [entry for entry in session.info.pop(_UNSEALED)
+                if entry in session and entry.hash is None]
     if not unsealed:
         return  # the entries were rolled back with their savepoint
+    session.flush()  # SQLite: writing first is what holds the write lock while we read
     _lock_chain(session)
     head = session.execute(select(AuditEntry.seq, AuditEntry.hash).where(
         AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq.desc()).limit(1)).first()

@@ -41,8 +41,9 @@ def plan(notifications: list[Notification], instance: Instance, now: datetime) -
         return
     users = {u.id: u for u in db.session.scalars(select(User).where(
         User.id.in_([n.user_id for n in notifications])))}
+    with_email = [u.id for u in users.values() if u.email]  # nobody else gets a delivery
     settings = {s.user_id: s for s in db.session.scalars(select(NotificationSettings).where(
-        NotificationSettings.user_id.in_(list(users))))}
+        NotificationSettings.user_id.in_(with_email)))} if with_email else {}
     rows = []
     for note in notifications:
         user = users.get(note.user_id)
@@ -143,12 +144,17 @@ def claim(delivery_id: int, now: datetime) -> datetime | None:
             or_(Delivery.status == "pending",
                 (Delivery.status == "sending") & (Delivery.claimed_at < stale)))
         .values(status="sending", claimed_at=now, attempts=Delivery.attempts + 1))
-    db.session.commit()  # the claim must be visible before the slow part starts
+    # Visible before the slow part starts (with the outcome of the delivery before it).
+    db.session.commit()
     return now if result.rowcount == 1 else None
 
 
 def deliver(ids: list[int], now: datetime | None = None) -> list[int]:
-    """Send each delivery that can be claimed; returns the ids that failed this time."""
+    """Send each delivery that can be claimed; returns the ids that failed this time.
+
+    One commit per delivery: the outcome of one (sent, or failed) is committed together
+    with the claim of the next, just before that one is sent, and the last at the end.
+    """
     failed = []
     for delivery_id in ids:
         started = now or _now()
@@ -167,7 +173,7 @@ def deliver(ids: list[int], now: datetime | None = None) -> list[int]:
                 Delivery.id == delivery_id, Delivery.status == "sending",
                 Delivery.claimed_at == claimed).values(status="sent", sent_at=_now(),
                                                        last_error=None))
-        db.session.commit()
+    db.session.commit()
     return failed
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
 from webapp.database import write_lock
@@ -60,17 +61,34 @@ class Published:
     created: bool
 
 
+# Specs parsed in this process by their content digest (what an instance's state names):
+# acting on an instance then needs no read of its definition's text.
+_BY_DIGEST: dict[str, ProcessSpec] = {}
+
+
 @lru_cache(maxsize=128)
 def _parse(source: str, filename: str) -> ProcessSpec:
     # Keyed by the text itself: a cache hit is always the same definition.
     spec, problems = load_text(source, filename)
     if spec is None or problems:
         raise DefinitionProblems(problems)
+    if len(_BY_DIGEST) >= 256:
+        _BY_DIGEST.clear()
+    _BY_DIGEST[spec.digest] = spec
     return spec
 
 
 def spec_of(version: DefinitionVersion) -> ProcessSpec:
     return _parse(version.source, version.filename or f"{version.definition.key}.yaml")
+
+
+def spec_of_instance(instance: Instance) -> ProcessSpec:
+    """The spec an instance runs on: by the digest its state carries (the same content
+    is the same definition), else read from its version."""
+    digest = instance.state.get("definition_digest") if isinstance(instance.state, dict) \
+        else None
+    spec = _BY_DIGEST.get(digest) if digest else None
+    return spec if spec is not None else spec_of(instance.version)
 
 
 def validate_text(text: str, filename: str) -> tuple[ProcessSpec | None, list[Problem]]:
@@ -235,7 +253,7 @@ def _perform(instance_id: int, action: Action, actor: User | None, now: datetime
         raise Conflict("该申请已被他人处理或更新，请刷新后查看最新状态",
                        "Someone else has already acted on this request; reload to see it",
                        code="stale")
-    spec = spec_of(instance.version)
+    spec = spec_of_instance(instance)
     state = InstanceState.from_dict(instance.state)
     directory = DbDirectory()
     with db.session.begin_nested():
@@ -260,8 +278,8 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     if not instance.title:
         instance.title = _title(spec, new)
     _append_history(instance, old, new)
-    _sync_tasks(instance, new)
-    _sync_timers(instance, new)
+    _sync_tasks(instance, new, old)
+    _sync_timers(instance, new, old)
     db.session.flush()
     for effect in effects:
         if isinstance(effect, Notify):
@@ -311,19 +329,37 @@ def _plain(value):
     return thaw(value)
 
 
-def _sync_tasks(instance: Instance, state: InstanceState) -> None:
-    """Make the inbox index match the engine's tasks for this instance."""
-    rows = {t.key: t for t in db.session.scalars(select(Task).where(
-        Task.instance_id == instance.id))}
-    due = {}
-    for timer in state.timers:
+def _due_dates(state: InstanceState | None) -> dict[str, datetime]:
+    due: dict[str, datetime] = {}
+    for timer in state.timers if state is not None else ():
         if timer.task and timer.purpose in ("timeout", "escalate", "remind"):
             due[timer.task] = min(due.get(timer.task, timer.at), timer.at)
-    for task in state.tasks:
+    return due
+
+
+def _sync_tasks(instance: Instance, state: InstanceState,
+                old: InstanceState | None = None) -> None:
+    """Make the inbox index match the engine's tasks for this instance.
+
+    Only tasks that changed in this step (or whose due date did) are written: the rows of
+    the others already say what they say, as the step before saved them.
+    """
+    due = _due_dates(state)
+    before = {t.id: t for t in old.tasks} if old is not None else {}
+    due_before = _due_dates(old)
+    changed = [task for task in state.tasks
+               if before.get(task.id) != task or due_before.get(task.id) != due.get(task.id)]
+    if not changed:
+        return
+    known = [task.id for task in changed if task.id in before]
+    rows = {t.key: t for t in db.session.scalars(
+        select(Task).where(Task.instance_id == instance.id, Task.key.in_(known))
+        .options(selectinload(Task.assignees)))} if known else {}
+    for task in changed:
         row = rows.get(task.id)
         if row is None:
             row = Task(instance_id=instance.id, key=task.id, step=task.step, kind=task.kind,
-                       opened_at=task.opened_at)
+                       opened_at=task.opened_at, assignees=[])
             db.session.add(row)
         row.status = "open" if task.open else "closed"
         row.outcome = task.outcome
@@ -341,7 +377,6 @@ def _sync_tasks(instance: Instance, state: InstanceState) -> None:
             row.pool_role = row.pool_unit_id = row.pool_unit_path = None
             row.pool_anyone = False
         people = set(task.assignees) | set(task.claimed_by)
-        db.session.flush()
         current = {a.user_id for a in row.assignees}
         wanted = {p for p in people if isinstance(p, int)} if task.open else current
         for user_id in wanted - current:
@@ -351,7 +386,12 @@ def _sync_tasks(instance: Instance, state: InstanceState) -> None:
                 row.assignees.remove(assignee)
 
 
-def _sync_timers(instance: Instance, state: InstanceState) -> None:
+def _sync_timers(instance: Instance, state: InstanceState,
+                 old: InstanceState | None = None) -> None:
+    if not state.timers and (old is None or not old.timers):
+        # Nothing pending before or after: every row of this instance (if any) was
+        # fired or cancelled already, when it left the state.
+        return
     pending = {t.key: t for t in state.timers}
     rows = {t.key: t for t in db.session.scalars(select(Timer).where(
         Timer.instance_id == instance.id))}

@@ -1,0 +1,457 @@
+"""Engine benchmark: complete three-approval instances, in-process, one transaction per
+transition — beside SpiffWorkflow persisting its state after each step, and beside a
+bare hand-written loop (the floor).
+
+    python bench/engine.py                                  # SQLite file, 200 instances
+    python bench/engine.py --db postgresql://postgres@127.0.0.1:5432/unionflow_bench_engine
+    python bench/engine.py --instances 50 --profile engine.html   # pyinstrument, engine side
+
+A *transition* is one of the four writes of an instance's life — start, then three
+approvals — each done as a web request would: a new session, load the acting user,
+load (and lock) the instance, act, commit.  All three sides use the same database, the
+same SQLAlchemy engine and session, and the same lock (``write_lock``: BEGIN IMMEDIATE
+on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL).
+
+* engine — the real service layer (``webapp.services.workflow``): ``start_instance``,
+  then ``perform(Action("approve", task=…))`` by each level's administrator, on
+  ``bench/definitions/bench_chain.yaml``.  It writes what every step writes: the state,
+  history, the hash-chained audit log, the inbox index (tasks, assignees) and in-app
+  notifications.
+* spiff — SpiffWorkflow (``bench/chain.bpmn``, the same chain with a gateway after each
+  user task).  Every transition reads the serialised workflow from a table in the same
+  database, deserialises it, completes the ready user task, runs the engine steps,
+  serialises it back (UPDATE) and adds a history row (INSERT).
+* bare — a hand-written state machine: read the row, check the step and the actor,
+  UPDATE the state, INSERT a history row.
+
+Sides run interleaved in rounds, so load from other work on the machine falls on all
+of them alike.  The database is emptied and rebuilt first (give it its own database).
+Prints figures and conditions; asserts nothing about time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.engine_setup import (CHAIN_DEFINITION, ROOT, chain_org, conditions,  # noqa: E402
+                                fresh_database, make_app, make_workers, percentile)
+
+BPMN = ROOT / "bench" / "chain.bpmn"
+SIDES = ("engine", "spiff", "bare")
+LEVELS = ("unit_review", "district_review", "city_review")
+TRANSITIONS_PER_INSTANCE = 1 + len(LEVELS)
+# The targets of issue #9 (ratios in one run on one machine).
+TARGET_VS_BARE = 1.25
+TARGET_VS_SPIFF = 2.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ------------------------------------------------------------------ tables of the other sides
+
+def bench_tables():
+    """Tables for the SpiffWorkflow and bare sides (in their own metadata: never part of
+    the app's schema or its migrations)."""
+    import sqlalchemy as sa
+
+    from webapp.models.types import UTCDateTime
+
+    meta = sa.MetaData()
+    spiff = sa.Table("bench_spiff_workflows", meta,
+                     sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("applicant_id", sa.Integer, nullable=False),
+                     sa.Column("serialization", sa.Text, nullable=False),
+                     sa.Column("status", sa.String(20), nullable=False),
+                     sa.Column("version", sa.Integer, nullable=False),
+                     sa.Column("updated_at", UTCDateTime, nullable=False))
+    spiff_history = sa.Table("bench_spiff_history", meta,
+                             sa.Column("id", sa.Integer, primary_key=True),
+                             sa.Column("workflow_id", sa.Integer,
+                                       sa.ForeignKey("bench_spiff_workflows.id"), index=True),
+                             sa.Column("seq", sa.Integer, nullable=False),
+                             sa.Column("at", UTCDateTime, nullable=False),
+                             sa.Column("actor_id", sa.Integer),
+                             sa.Column("action", sa.String(32), nullable=False),
+                             sa.Column("step", sa.String(64)))
+    bare = sa.Table("bench_bare_instances", meta,
+                    sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("applicant_id", sa.Integer, nullable=False),
+                    sa.Column("state", sa.JSON, nullable=False),
+                    sa.Column("step", sa.String(64)),
+                    sa.Column("status", sa.String(20), nullable=False),
+                    sa.Column("version", sa.Integer, nullable=False),
+                    sa.Column("updated_at", UTCDateTime, nullable=False))
+    bare_history = sa.Table("bench_bare_history", meta,
+                            sa.Column("id", sa.Integer, primary_key=True),
+                            sa.Column("instance_id", sa.Integer,
+                                      sa.ForeignKey("bench_bare_instances.id"), index=True),
+                            sa.Column("seq", sa.Integer, nullable=False),
+                            sa.Column("at", UTCDateTime, nullable=False),
+                            sa.Column("actor_id", sa.Integer),
+                            sa.Column("action", sa.String(32), nullable=False),
+                            sa.Column("step", sa.String(64)))
+    return meta, {"spiff": spiff, "spiff_history": spiff_history, "bare": bare,
+                  "bare_history": bare_history}
+
+
+# ------------------------------------------------------------------ the three sides
+
+class EngineSide:
+    """The real service layer, one request per transition."""
+
+    name = "engine"
+
+    def __init__(self, applicant_id: int, approver_ids: list[int]):
+        from webapp.extensions import db
+        from webapp.services.workflow import publish_file
+
+        self.applicant_id, self.approver_ids = applicant_id, approver_ids
+        publish_file(CHAIN_DEFINITION)
+        db.session.commit()
+
+    def start(self) -> tuple[int, str]:
+        from webapp.extensions import db
+        from webapp.models import User
+        from webapp.services.workflow import start_instance
+
+        applicant = db.session.get(User, self.applicant_id)
+        instance = start_instance("bench_chain", applicant, {"title": "基准测试申请"})
+        handle = instance.id, _open_task(instance.state)
+        db.session.commit()
+        return handle
+
+    def approve(self, handle: tuple[int, str], level: int) -> tuple[int, str]:
+        from webapp.extensions import db
+        from webapp.models import User
+        from webapp.services.workflow import Action, perform
+
+        instance_id, task = handle
+        actor = db.session.get(User, self.approver_ids[level])
+        instance = perform(instance_id, Action("approve", task=task), actor)
+        handle = instance_id, _open_task(instance.state)
+        db.session.commit()
+        return handle
+
+    def check(self, handles) -> str:
+        from sqlalchemy import func, select
+
+        from webapp.extensions import db
+        from webapp.models import Instance
+
+        done = db.session.scalar(select(func.count()).select_from(Instance).where(
+            Instance.id.in_([h[0] for h in handles]), Instance.status == "completed"))
+        return f"{done}/{len(handles)} completed"
+
+
+def _open_task(state: dict) -> str | None:
+    return next((t["id"] for t in state["tasks"] if t.get("closed_at") is None), None)
+
+
+class SpiffSide:
+    """SpiffWorkflow, its whole state serialised to the database after every step and
+    read back before the next — what a web request must do."""
+
+    name = "spiff"
+
+    def __init__(self, tables, applicant_id: int, approver_ids: list[int]):
+        from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+        from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+
+        parser = BpmnParser()
+        parser.add_bpmn_file(str(BPMN))
+        self.spec = parser.get_spec("bench_chain")  # parsed once, as an app would cache it
+        self.serializer = BpmnWorkflowSerializer()
+        self.table, self.history = tables["spiff"], tables["spiff_history"]
+        self.applicant_id, self.approver_ids = applicant_id, approver_ids
+
+    def start(self) -> int:
+        from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+        from webapp.database import write_lock
+        from webapp.extensions import db
+        from webapp.models import User
+
+        db.session.get(User, self.applicant_id)  # the signed-in user, as on every request
+        with write_lock():
+            workflow = BpmnWorkflow(self.spec)
+            workflow.do_engine_steps()
+            now = utcnow()
+            wf_id = db.session.execute(self.table.insert().values(
+                applicant_id=self.applicant_id,
+                serialization=self.serializer.serialize_json(workflow), status="running",
+                version=1, updated_at=now).returning(self.table.c.id)).scalar_one()
+            db.session.execute(self.history.insert().values(
+                workflow_id=wf_id, seq=1, at=now, actor_id=self.applicant_id,
+                action="submit", step=None))
+        db.session.commit()
+        return wf_id
+
+    def approve(self, wf_id: int, level: int) -> int:
+        from sqlalchemy import select
+
+        from SpiffWorkflow.util.task import TaskState
+
+        from webapp.database import write_lock
+        from webapp.extensions import db
+        from webapp.models import User
+
+        actor = db.session.get(User, self.approver_ids[level])
+        with write_lock():
+            row = db.session.execute(select(self.table.c.serialization, self.table.c.version)
+                                     .where(self.table.c.id == wf_id)
+                                     .with_for_update()).one()
+            workflow = self.serializer.deserialize_json(row.serialization)
+            task = workflow.get_next_task(state=TaskState.READY, manual=True)
+            if task is None or task.task_spec.name != LEVELS[level]:
+                raise RuntimeError(f"workflow {wf_id}: expected {LEVELS[level]}, got {task}")
+            task.data["approved"] = True
+            task.data[f"{LEVELS[level]}_by"] = actor.id
+            task.run()
+            workflow.do_engine_steps()
+            now = utcnow()
+            db.session.execute(self.table.update().where(self.table.c.id == wf_id).values(
+                serialization=self.serializer.serialize_json(workflow),
+                status="completed" if workflow.is_completed() else "running",
+                version=row.version + 1, updated_at=now))
+            db.session.execute(self.history.insert().values(
+                workflow_id=wf_id, seq=row.version + 1, at=now, actor_id=actor.id,
+                action="approve", step=LEVELS[level]))
+        db.session.commit()
+        return wf_id
+
+    def check(self, handles) -> str:
+        from sqlalchemy import func, select
+
+        from webapp.extensions import db
+
+        done = db.session.scalar(select(func.count()).select_from(self.table).where(
+            self.table.c.id.in_(handles), self.table.c.status == "completed"))
+        return f"{done}/{len(handles)} completed"
+
+
+class BareSide:
+    """The floor: a hand-written state machine with the same persistence — UPDATE the
+    state, INSERT a history row, one transaction per step."""
+
+    name = "bare"
+    NEXT = dict(zip(LEVELS, LEVELS[1:] + (None,)))
+
+    def __init__(self, tables, applicant_id: int, approver_ids: list[int]):
+        self.table, self.history = tables["bare"], tables["bare_history"]
+        self.applicant_id, self.approver_ids = applicant_id, approver_ids
+
+    def start(self) -> int:
+        from webapp.database import write_lock
+        from webapp.extensions import db
+        from webapp.models import User
+
+        db.session.get(User, self.applicant_id)
+        with write_lock():
+            now = utcnow()
+            state = {"data": {"title": "基准测试申请"}, "decisions": []}
+            instance_id = db.session.execute(self.table.insert().values(
+                applicant_id=self.applicant_id, state=state, step=LEVELS[0],
+                status="running", version=1, updated_at=now)
+                .returning(self.table.c.id)).scalar_one()
+            db.session.execute(self.history.insert().values(
+                instance_id=instance_id, seq=1, at=now, actor_id=self.applicant_id,
+                action="submit", step=None))
+        db.session.commit()
+        return instance_id
+
+    def approve(self, instance_id: int, level: int) -> int:
+        from sqlalchemy import select
+
+        from webapp.database import write_lock
+        from webapp.extensions import db
+        from webapp.models import User
+
+        actor = db.session.get(User, self.approver_ids[level])
+        with write_lock():
+            row = db.session.execute(select(self.table.c.state, self.table.c.step,
+                                            self.table.c.version)
+                                     .where(self.table.c.id == instance_id)
+                                     .with_for_update()).one()
+            if row.step != LEVELS[level] or actor.id != self.approver_ids[level]:
+                raise RuntimeError(f"instance {instance_id}: not at {LEVELS[level]}")
+            now = utcnow()
+            state = dict(row.state)
+            state["decisions"] = state["decisions"] + [
+                {"step": row.step, "by": actor.id, "action": "approve", "at": now.isoformat()}]
+            following = self.NEXT[row.step]
+            db.session.execute(self.table.update().where(self.table.c.id == instance_id)
+                               .values(state=state, step=following,
+                                       status="completed" if following is None else "running",
+                                       version=row.version + 1, updated_at=now))
+            db.session.execute(self.history.insert().values(
+                instance_id=instance_id, seq=row.version + 1, at=now, actor_id=actor.id,
+                action="approve", step=row.step))
+        db.session.commit()
+        return instance_id
+
+    def check(self, handles) -> str:
+        from sqlalchemy import func, select
+
+        from webapp.extensions import db
+
+        done = db.session.scalar(select(func.count()).select_from(self.table).where(
+            self.table.c.id.in_(handles), self.table.c.status == "completed"))
+        return f"{done}/{len(handles)} completed"
+
+
+# ------------------------------------------------------------------ running
+
+def spiff_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("SpiffWorkflow") is not None
+
+
+def _one_instance(side, app, times: list[float]):
+    """Start and approve one instance, each transition in its own app context and
+    session (as a request would); the time of each transition goes to ``times``."""
+    from webapp.extensions import db
+
+    handle = None
+    for step in range(TRANSITIONS_PER_INSTANCE):
+        started = time.perf_counter()
+        with app.app_context():
+            handle = side.start() if step == 0 else side.approve(handle, step - 1)
+            db.session.remove()
+        times.append(time.perf_counter() - started)
+    return handle
+
+
+def run(url: str, instances: int = 200, sides=SIDES, rounds: int = 10, warmup: int = 5,
+        profile: str | None = None, quiet: bool = False) -> dict:
+    """Run the benchmark on a fresh database at ``url``; returns the figures per side.
+
+    ``profile``: write a pyinstrument HTML profile of the engine side to that path.
+    """
+    from webapp.extensions import db
+
+    sides = [s for s in sides if s != "spiff" or spiff_available()]
+    url = fresh_database(url)
+    instance_dir = tempfile.mkdtemp(prefix="bench-engine-")
+    app = make_app(url, instance_dir, EMBEDDED_WORKER=False)
+    meta, tables = bench_tables()
+    with app.app_context():
+        meta.create_all(db.engine)
+        units, approvers = chain_org()
+        applicant_id = make_workers(units["company"], 1, prefix="applicant")[0]
+        approver_ids = [u.id for u in approvers]
+        objects = {"engine": lambda: EngineSide(applicant_id, approver_ids),
+                   "spiff": lambda: SpiffSide(tables, applicant_id, approver_ids),
+                   "bare": lambda: BareSide(tables, applicant_id, approver_ids)}
+        runners = {name: objects[name]() for name in sides}
+        db.session.remove()
+
+    # Warm up every side (imports, caches, the parsed definition) before timing.
+    for side in runners.values():
+        for _ in range(warmup):
+            _one_instance(side, app, [])
+
+    times = {name: [] for name in sides}
+    walls = {name: 0.0 for name in sides}
+    handles = {name: [] for name in sides}
+    per_round = max(1, instances // rounds)
+    done = 0
+    profiler = None
+    if profile and "engine" in sides:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+    round_no = 0
+    while done < instances:
+        batch = min(per_round, instances - done)
+        order = sides if round_no % 2 == 0 else list(reversed(sides))
+        for name in order:
+            if name == "engine" and profiler is not None:
+                profiler.start()
+            started = time.perf_counter()
+            for _ in range(batch):
+                handles[name].append(_one_instance(runners[name], app, times[name]))
+            walls[name] += time.perf_counter() - started
+            if name == "engine" and profiler is not None:
+                profiler.stop()
+        done += batch
+        round_no += 1
+
+    with app.app_context():
+        checks = {name: runners[name].check([h for h in handles[name]]) for name in sides}
+        cond = conditions(url, instances=instances, transitions=instances
+                          * TRANSITIONS_PER_INSTANCE)
+        db.session.remove()
+        db.engine.dispose()
+    if profiler is not None:
+        Path(profile).write_text(profiler.output_html(), encoding="utf-8")
+
+    results = {}
+    for name in sides:
+        n = len(times[name])
+        results[name] = {
+            "ms_per_transition": walls[name] / n * 1000,
+            "p50_ms": percentile(times[name], 50) * 1000,
+            "p95_ms": percentile(times[name], 95) * 1000,
+            "instances_per_s": instances / walls[name],
+            "transitions": n, "check": checks[name]}
+    results["_conditions"] = cond
+    if not quiet:
+        report(results)
+    return results
+
+
+def report(results: dict) -> None:
+    print(f"Engine benchmark {results['_conditions']}")
+    print(f"  {'side':7} {'ms/transition':>14} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'instances/s':>12}  check")
+    for name in SIDES:
+        r = results.get(name)
+        if r is None:
+            continue
+        print(f"  {name:7} {r['ms_per_transition']:14.2f} {r['p50_ms']:8.2f} "
+              f"{r['p95_ms']:8.2f} {r['instances_per_s']:12.1f}  {r['check']}")
+    engine = results.get("engine")
+    if engine and "bare" in results:
+        ratio = engine["ms_per_transition"] / results["bare"]["ms_per_transition"]
+        print(f"  engine / bare  = {ratio:.2f}x  (target <= {TARGET_VS_BARE}x: "
+              f"{'met' if ratio <= TARGET_VS_BARE else 'MISSED'})")
+    if engine and "spiff" in results:
+        ratio = results["spiff"]["ms_per_transition"] / engine["ms_per_transition"]
+        print(f"  spiff / engine = {ratio:.2f}x  (target >= {TARGET_VS_SPIFF}x: "
+              f"{'met' if ratio >= TARGET_VS_SPIFF else 'MISSED'})")
+    elif engine:
+        print("  spiff: SpiffWorkflow is not installed (pip install -r bench/requirements.txt)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default=None,
+                        help="database URL (emptied first!); default: a SQLite file in a "
+                             "temporary directory")
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--sides", default=",".join(SIDES))
+    parser.add_argument("--profile", metavar="HTML",
+                        help="pyinstrument profile of the engine side to this file")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args(argv)
+    url = args.db or f"sqlite:///{tempfile.mkdtemp(prefix='bench-engine-db-')}/bench.db"
+    results = run(url, args.instances, args.sides.split(","), args.rounds,
+                  profile=args.profile)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
