@@ -471,6 +471,15 @@ def test_import_page_checks_then_confirms(client, staff):
     assert r.status_code == 422 and "CSV 或 XLSX" in page(r)
 
 
+def test_the_report_speaks_the_readers_language(client, staff):
+    sign_in(client, "yz_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    r = client.post("/admin/people/import", data={"file": (io.BytesIO(xlsx(USERS_ROWS)),
+                                                           "people.xlsx")},
+                    content_type="multipart/form-data")
+    assert "unknown role &#39;boss&#39;" in page(r) and "2 can be imported, 6 rejected" in page(r)
+
+
 def test_import_cli(runner, staff, tmp_path):
     path = tmp_path / "units.csv"
     path.write_text(UNITS_CSV, encoding="utf-8")
