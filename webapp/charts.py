@@ -121,7 +121,7 @@ def _bars(chart: Chart, *, stacked: bool) -> Markup:
     body = []
     y = top
     for i, category in enumerate(chart.categories):
-        body.append(f'<text x="0" y="{y + FONT}" fill="#212529">{escape(category)}</text>')
+        body.append(f'<text x="3" y="{y + FONT}" fill="#212529">{escape(category)}</text>')
         y += FONT + 6
         if stacked:
             x = 0.0
