@@ -111,7 +111,6 @@ def _text_width(text: str) -> int:
 def _bars(chart: Chart, *, stacked: bool) -> Markup:
     defs, fills = _defs(chart)
     legend, top = _legend(chart, fills, 0)
-    n_series = len(chart.series)
     bar = FONT + 2  # room for the number beside each bar
     totals = [sum(s.values[i] for s in chart.series) for i in range(len(chart.categories))]
     values = totals if stacked else [v for s in chart.series for v in s.values]
@@ -121,7 +120,7 @@ def _bars(chart: Chart, *, stacked: bool) -> Markup:
     body = []
     y = top
     for i, category in enumerate(chart.categories):
-        body.append(f'<text x="0" y="{y + FONT}" fill="#212529">{escape(category)}</text>')
+        body.append(f'<text x="3" y="{y + FONT}" fill="#212529">{escape(category)}</text>')
         y += FONT + 6
         if stacked:
             x = 0.0
