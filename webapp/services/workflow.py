@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp.database import write_lock
 from webapp.extensions import db
@@ -313,8 +314,9 @@ def _plain(value):
 
 def _sync_tasks(instance: Instance, state: InstanceState) -> None:
     """Make the inbox index match the engine's tasks for this instance."""
+    # With their assignees in one query, not one per task (an instance has several).
     rows = {t.key: t for t in db.session.scalars(select(Task).where(
-        Task.instance_id == instance.id))}
+        Task.instance_id == instance.id).options(selectinload(Task.assignees)))}
     due = {}
     for timer in state.timers:
         if timer.task and timer.purpose in ("timeout", "escalate", "remind"):
