@@ -51,8 +51,12 @@ def _take_place(resource: str, *, queue_number: bool):
 
 
 class DbDirectory:
+    """The engine's view of the database for one call: units and people's roles are read
+    once per call (an approval asks for the same person's roles several times)."""
+
     def __init__(self) -> None:
         self._units: dict[int, OrgUnit] = {}
+        self._roles: dict[int, list[tuple[str, int]]] = {}
 
     # -------------------------------------------------------------- organisation
     def _unit_row(self, unit_id) -> OrgUnit | None:
@@ -90,9 +94,11 @@ class DbDirectory:
         return db.session.scalar(select(User.unit_id).where(User.id == user_id))
 
     def roles_of(self, user_id) -> list[tuple[str, int]]:
-        rows = db.session.execute(select(Membership.role, Membership.unit_id)
-                                  .where(Membership.user_id == user_id))
-        return [(role, unit_id) for role, unit_id in rows]
+        if user_id not in self._roles:
+            rows = db.session.execute(select(Membership.role, Membership.unit_id)
+                                      .where(Membership.user_id == user_id))
+            self._roles[user_id] = [(role, unit_id) for role, unit_id in rows]
+        return list(self._roles[user_id])
 
     def users_with_role(self, role: str, unit_id, *, inherit: bool = True) -> list[int]:
         row = self._unit_row(unit_id)

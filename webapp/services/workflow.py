@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from webapp.database import write_lock
 from webapp.extensions import db
