@@ -178,19 +178,26 @@ def reactivate_user(user_id: int):
 
 def _set_active(user_id: int, active: bool):
     target = _user_or_404(user_id)
+    return _switch(lambda: people.set_active(_actor(), target, active),
+                   _("账号已恢复。") if active
+                   else _("账号已停用：该用户已被退出登录，API 令牌已撤销。"),
+                   url_for("admin.user", user_id=target.id))
+
+
+def _switch(change, done: str, back: str):
+    """Deactivate or reactivate (a posted button): the change, or why it was refused."""
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
         with write_lock():
-            people.set_active(_actor(), target, active)
+            change()
         db.session.commit()
     except people.PeopleError as exc:
         db.session.rollback()
         flash(_refused(exc), "danger")
     else:
-        flash(_("账号已恢复。") if active else _("账号已停用：该用户已被退出登录，API 令牌已撤销。"),
-              "success")
-    return redirect(url_for("admin.user", user_id=target.id))
+        flash(done, "success")
+    return redirect(back)
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
@@ -330,18 +337,9 @@ def reactivate_unit(unit_id: int):
 
 def _set_unit_active(unit_id: int, active: bool):
     target = _unit_or_404(unit_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        with write_lock():
-            people.set_unit_active(_actor(), target, active)
-        db.session.commit()
-    except people.PeopleError as exc:
-        db.session.rollback()
-        flash(_refused(exc), "danger")
-    else:
-        flash(_("单位已恢复。") if active else _("单位已停用。"), "success")
-    return redirect(url_for("admin.unit", unit_id=target.id))
+    return _switch(lambda: people.set_unit_active(_actor(), target, active),
+                   _("单位已恢复。") if active else _("单位已停用。"),
+                   url_for("admin.unit", unit_id=target.id))
 
 
 # ------------------------------------------------------------------------------ import
