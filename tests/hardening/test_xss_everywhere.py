@@ -1,0 +1,365 @@
+"""Markup typed into every free-text field comes back inert, wherever it is shown.
+
+One demo per test.  Every published process (and the innovation-award template, published
+here) is started with a distinct payload in each free-text field, comments are added and a
+step or two is decided with payloads in the decision comment and the step form.  Payloads
+also go into a person's display name, a unit's and a station's name (admin pages), stations
+imported from CSV and a course made at ``/courses/new``.
+
+Then every GET route of ``app.url_map`` (plain; and ``?format=csv``, ``?format=xlsx``,
+``?q=uf_xss`` where the page offers an export or a search; each request's own pages) is fetched by the applicant, the
+deciding staff and an administrator, and the e-mails in the file outbox are read:
+
+* HTML (and SVG) never carries the raw markup, nor ``javascript:`` in an attribute;
+* the JSON API answers ``application/json`` and parses;
+* a CSV cell never starts with ``= + - @`` (a spreadsheet would run it): neutralised with
+  a leading apostrophe; an .xlsx is well-formed XML with no formula cells;
+* e-mails are plain text, or escaped where HTML.
+
+Each payload must show up (escaped) somewhere, so the checks can fail.
+"""
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import re
+import zipfile
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import select
+
+from tests.hardening.test_page_matrix import _fill, _rules, _token
+from tests.webapp.test_pages import PNG, alerts, errors, task_id_of
+from tests.webapp.test_union_processes import id_card
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.models import (Course, Delivery, DutySlot, Instance, Notification, Pairing,
+                           RetreatBatch, StoredFile, Timer)
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+from webapp.services.users import find_user
+
+PASSWORD = "demo-pass-2026"
+TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "definitions" / "templates"
+RAW = re.compile(r"<script>uf_xss|<img src=x onerror|<svg onload", re.I)
+JS_URL = re.compile(r"""(?:href|src|action|formaction|xlink:href)\s*=\s*["']?\s*javascript:""",
+                    re.I)
+FORMULA_START = ("=", "+", "-", "@")
+NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a number is a number, not a formula
+
+
+class Payloads:
+    """Distinct payloads ``uf_xss_N``, each short enough for its field."""
+
+    def __init__(self):
+        self.planted: dict[int, str] = {}
+
+    def __call__(self, limit: int = 200, lead: str = "") -> str:
+        n = len(self.planted) + 1
+        options = [f'{lead}<script>uf_xss_{n}()</script>"><img src=x onerror=uf_xss_{n}()>',
+                   f"{lead}<img src=x onerror=uf_xss_{n}()>", f"{lead}<script>uf_xss_{n}()"]
+        text = next(o for o in options if len(o) <= limit)
+        self.planted[n] = text
+        return text
+
+    def link(self, limit: int = 200) -> str:
+        n = len(self.planted) + 1
+        text = f"javascript:uf_xss_{n}()"[:limit]
+        self.planted[n] = text
+        return text
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path):
+    return {**app_config, "MAIL_BACKEND": "file", "MAIL_OUTBOX": str(tmp_path / "outbox")}
+
+
+def sign_in(client, who):
+    client.post("/auth/logout")
+    r = client.post("/auth/login", data={"username": who, "password": PASSWORD})
+    assert r.status_code == 302, who
+    return client
+
+
+def ok(response, what):
+    assert response.status_code in (200, 302), (what, response.status_code,
+                                                errors(response) + alerts(response))
+    return response
+
+
+def start(client, key, data, **kwargs):
+    r = ok(client.post(f"/processes/{key}/start", data=data, **kwargs), key)
+    assert r.status_code == 302, (key, errors(r) + alerts(r))
+    return int(r.headers["Location"].rsplit("/", 1)[1])
+
+
+def pass_time(instance_id: int) -> None:
+    """Fire this request's own timers, earliest first, until its step moves on."""
+    db.session.expire_all()
+    before = db.session.get(Instance, instance_id).steps
+    timers = db.session.execute(select(Timer.id, Timer.fire_at).where(
+        Timer.instance_id == instance_id, Timer.status == "pending")
+        .order_by(Timer.fire_at)).all()
+    for timer_id, fire_at in timers:
+        wf.fire_timer(timer_id, fire_at + timedelta(seconds=1))
+        db.session.expire_all()
+        if db.session.get(Instance, instance_id).steps != before:
+            return
+    raise AssertionError(f"request {instance_id} still waits at {before}")
+
+
+def plant(client, p: Payloads) -> dict:
+    """Payloads in every free-text field a person can type into; the ids made."""
+    made: dict = {"instances": {}}
+    today = date.today()
+    # --- people, units, stations, courses (administrators' forms)
+    sign_in(client, "admin")
+    rider = find_user("rider1")
+    ok(client.post(f"/admin/users/{rider.id}", data={
+        "display_name": p(60, lead="="), "unit": "cq-yz-logistics", "phone": "13800138000",
+        "email": "", "locale": "zh_CN"}), "display name")
+    head = find_user("station_head")
+    ok(client.post(f"/admin/users/{head.id}", data={
+        "display_name": p(60), "unit": "st-jfb", "email": "", "locale": "zh_CN"}), "head")
+    for code in ("cq-yz-jfb", "st-jfb"):
+        ok(client.post(f"/admin/units/{unit_by_code(code).id}", data={
+            "name": p(200), "name_en": p(200, lead="+")}), code)
+    sign_in(client, "city_admin")
+    rows = "code,name,district,parent,address,landmark,hours,water,toilet,microwave," \
+           "charging_piles,car_parking,motorcycle_parking,open\n"
+    row = ["xss-st-1", p(100, lead="@"), "渝中区", "cq-yz-jfb", p(200), p(200, lead="-"),
+           "08:00-20:00", "是", "是", "是", "1", "1", "1", "是"]
+    out = io.StringIO()
+    csv.writer(out).writerow(row)
+    imported = client.post("/admin/stations/import", data={
+        "file": (io.BytesIO((rows + out.getvalue()).encode()), "s.csv")},
+        content_type="multipart/form-data")
+    assert "已保存 1 个驿站" in imported.get_data(as_text=True), imported.get_data(as_text=True)
+    sign_in(client, "unit_admin")
+    course_form = {"title": p(100, lead="="), "kind": p(30), "unit": str(unit_by_code(
+        "cq-yz-jfb").id), "venue": p(200), "capacity": "5", "sessions": "1",
+        "opens_on": str(today - timedelta(days=1)), "closes_on": str(today + timedelta(days=10)),
+        "starts_on": str(today + timedelta(days=12)), "ends_on": str(today + timedelta(days=20)),
+        "description": p(2000)}
+    ok(client.post("/courses/new", data=course_form), "course")
+    db.session.expire_all()
+    made["course_id"] = db.session.scalar(select(Course.id).order_by(Course.id.desc()))
+
+    # --- every published process, as an eligible person
+    wf.publish_file(TEMPLATES / "innovation_award.yaml")
+    db.session.commit()
+    sign_in(client, "rider1")
+    wish = start(client, "micro_wish", {
+        "title": p(40, lead="="), "category": "goods", "story": p(500), "budget": "10",
+        "station": str(unit_by_code("st-jfb").id), "contact_name": p(20),
+        "phone": "13800138000", "photo": (io.BytesIO(PNG), "p.png")},
+        content_type="multipart/form-data")
+    demand = start(client, "worker_demand", {
+        "category": "parking", "station": str(unit_by_code("st-jfb").id),
+        "location": p(100, lead="="), "description": p(1000), "phone": "13800138000"})
+    batch = db.session.scalar(select(RetreatBatch))
+    retreat = start(client, "retreat_nomination", {
+        "batch": str(batch.id), "honour": "frontline", "id_card": id_card(),
+        "phone": "13800138000", "health_ok": "y", "health_note": p(300),
+        "deeds": p(1000, lead="+") + "从事外卖配送五年，累计安全配送三万余单"})
+    training = start(client, "training_registration", {
+        "course": str(made["course_id"]), "occupation": "delivery", "phone": "13800138000",
+        "id_card": id_card(), "motivation": p(300)})
+    award = start(client, "innovation_award", {
+        "title": p(60), "category": "invention", "patent_no": p.link(30),
+        "summary": p(2000) + "一种外卖保温箱的改进结构", "benefit": p(1000),
+        "phone": "13800138000"})
+    sign_in(client, "volunteer1")
+    station = unit_by_code("st-jfb")
+    slot = db.session.scalars(select(DutySlot).where(DutySlot.station_id == station.id)
+                              .order_by(DutySlot.starts_at)).first()
+    duty = start(client, "station_master", {"station": str(station.id), "slot": str(slot.id),
+                                            "phone": "13700137000"})
+    made["instances"] = {"micro_wish": wish, "worker_demand": demand,
+                         "retreat_nomination": retreat, "training_registration": training,
+                         "innovation_award": award, "station_master": duty}
+    published = {d.key for d in db.session.scalars(select(wf.ProcessDefinition))}
+    assert published == set(made["instances"]), published
+    # Comments on each, by the person who can see it (javascript: as a comment too).
+    for key, instance_id in made["instances"].items():
+        sign_in(client, "volunteer1" if key == "station_master" else "rider1")
+        ok(client.post(f"/instances/{instance_id}/comments", data={"text": p(1000)}), key)
+    ok(client.post(f"/instances/{duty}/comments", data={"text": p.link()}), "link comment")
+
+    # --- a step or two, decisions carrying payloads
+    sign_in(client, "station_head")
+    ok(client.post(f"/tasks/{task_id_of(wish)}", data={"action": "approve",
+                                                      "comment": p(500)}), "verify")
+    sign_in(client, "volunteer1")
+    ok(client.post(f"/tasks/{task_id_of(wish)}/claim"), "claim")
+    ok(client.post(f"/tasks/{task_id_of(wish)}", data={
+        "action": "complete", "fulfil_note": p(300), "proof": (io.BytesIO(PNG), "q.png")},
+        content_type="multipart/form-data"), "fulfil")
+    sign_in(client, "yuzhong_admin")
+    ok(client.post(f"/tasks/{task_id_of(demand)}", data={
+        "action": "approve", "responsible_unit": str(unit_by_code("cq-yz-jfb").id),
+        "dispatch_note": p(500, lead="-"), "comment": p(500)}), "dispatch")
+    sign_in(client, "unit_admin")
+    ok(client.post(f"/tasks/{task_id_of(demand)}", data={
+        "action": "complete", "handler_name": p(20)}), "acknowledge")
+    ok(client.post(f"/tasks/{task_id_of(demand)}", data={
+        "action": "complete", "answer": p(2000)}), "answer")
+    ok(client.post(f"/tasks/{task_id_of(retreat)}", data={"action": "approve",
+                                                         "comment": p(500)}), "unit review")
+    ok(client.post(f"/tasks/{task_id_of(award)}", data={"action": "return",
+                                                       "comment": p(500)}), "award return")
+    # The nomination on to the notice board; an objection and its finding.
+    for who in ("yuzhong_admin", "city_admin"):
+        sign_in(client, who)
+        ok(client.post(f"/tasks/{task_id_of(retreat)}", data={"action": "approve",
+                                                             "comment": p(500)}), who)
+    sign_in(client, "volunteer1")
+    ok(client.post(f"/tasks/{task_id_of(retreat)}", data={"action": "object",
+                                                         "comment": p(500)}), "objection")
+    pass_time(retreat)  # the notice period ends, with an objection
+    sign_in(client, "city_admin")
+    ok(client.post(f"/tasks/{task_id_of(retreat)}", data={
+        "action": "approve", "objection_finding": p(500), "comment": p(500)}), "finding")
+    # The duty day comes: check in and report with notes.
+    pass_time(duty)
+    sign_in(client, "volunteer1")
+    ok(client.post(f"/tasks/{task_id_of(duty)}", data={"action": "complete",
+                                                       "arrival_note": p(100)}), "check in")
+    ok(client.post(f"/tasks/{task_id_of(duty)}", data={
+        "action": "complete", "checklist": ["clean", "water", "charging"], "hours": "8",
+        "opinions": p(1000, lead="="), "event_held": "y", "event_summary": p(500)}), "report")
+    db.session.expire_all()
+    for key, instance_id in made["instances"].items():
+        assert task_id_of(instance_id), f"{key} stopped: a step above was refused"
+    return made
+
+
+def inspect_answer(target: str, answer, seen: set, problems: list, stats: dict) -> None:
+    body = answer.get_data()
+    mimetype = answer.mimetype or ""
+    if mimetype == "application/json" or target.startswith("/api/"):
+        if answer.status_code < 400 or body:
+            if mimetype != "application/json":
+                problems.append(f"{target}: API answered {mimetype}")
+            else:
+                import json
+                json.loads(body)
+        text = body.decode("utf-8", "replace")
+    elif mimetype in ("text/csv", "text/plain") or "format=csv" in target and body[:3] != b"<!D":
+        text = body.decode("utf-8-sig", "replace")
+        for row in csv.reader(io.StringIO(text)):
+            for cell in row:
+                if cell.startswith(FORMULA_START) and not NUMBER.match(cell):
+                    problems.append(f"{target}: CSV cell would run as a formula: {cell[:60]!r}")
+                elif cell.startswith("'") and cell[1:2] in FORMULA_START and "uf_xss" in cell:
+                    stats["neutralised"] += 1
+    elif body[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(body)) as book:
+            parts = {name: book.read(name) for name in book.namelist()}
+        text = ""
+        for name, part in parts.items():
+            if name.endswith(".xml"):
+                tree = ElementTree.fromstring(part)  # well-formed: nothing broke out
+                if any(el.tag.endswith("}f") for el in tree.iter()):
+                    problems.append(f"{target}: formula cell in {name}")
+                text += part.decode("utf-8", "replace")
+        stats["xlsx"] += "uf_xss" in text
+        if RAW.search(text.replace("&lt;", "\0")):
+            problems.append(f"{target}: raw markup inside the workbook")
+        text = ""
+    elif mimetype in ("text/html", "image/svg+xml") or not mimetype:
+        text = body.decode("utf-8", "replace")
+        if RAW.search(text):
+            problems.append(f"{target}: raw payload markup: "
+                            f"{text[max(0, RAW.search(text).start() - 80):][:200]!r}")
+        if JS_URL.search(text):
+            problems.append(f"{target}: javascript: URL in an attribute")
+    else:  # pictures, PDFs: no text of ours to check
+        return
+    seen.update(int(n) for n in re.findall(r"uf_xss_(\d+)", text))
+
+
+def sweep(app, client, made: dict, people: list[str]) -> tuple[set, list, dict]:
+    """Every GET route for each person, with each request's ids; what each shows."""
+    seen: set[int] = set()
+    problems: list[str] = []
+    stats = {"neutralised": 0, "xlsx": 0, "asked": 0}
+    rider = find_user("rider1")
+    base = {"user_id": rider.id, "person_id": rider.id, "course_id": made["course_id"],
+            "unit_id": unit_by_code("st-jfb").id, "branch_id": unit_by_code(
+                "cq-yz-jfb-branch1").id, "district_id": unit_by_code("cq-yz").id,
+            "batch_id": db.session.scalar(select(RetreatBatch.id)), "number": 1,
+            "pairing_id": db.session.scalar(select(Pairing.id)),
+            "delivery_id": db.session.scalar(select(Delivery.id)) or 1,
+            "notification_id": db.session.scalar(select(Notification.id)) or 1,
+            "file_key": db.session.scalar(select(StoredFile.key))}
+    per_request = [{**base, "instance_id": i, "task_id": task_id_of(i) or 1, "key": key}
+                   for key, i in made["instances"].items()]
+    for who in people:
+        sign_in(client, who)
+        bearer = {"Authorization": "Bearer " + _token(client, who)}
+        for rule in _rules(app, "GET"):
+            if rule.endpoint in ("auth.login", "main.healthz", "api.openapi",
+                                 "admin.stations_template"):
+                continue
+            specific = rule.arguments & {"instance_id", "task_id", "key"}
+            urls = sorted({_fill(app, rule, values)[0]
+                           for values in (per_request if specific else per_request[:1])})
+            for url in urls:
+                joiner = "&" if "?" in url else "?"
+                suffixes = [""]
+                while suffixes:
+                    suffix = suffixes.pop(0)
+                    target = url + (joiner + suffix if suffix else "")
+                    headers = bearer if target.startswith("/api/") else {}
+                    with client.get(target, headers=headers) as answer:
+                        stats["asked"] += 1
+                        if answer.status_code >= 500:
+                            problems.append(f"{who} {target} → {answer.status_code}")
+                        elif answer.status_code == 200:
+                            inspect_answer(f"{who} {target}", answer, seen, problems, stats)
+                            if not suffix and answer.mimetype == "text/html":
+                                # The exports and the search a page offers, with payloads.
+                                html = answer.get_data(as_text=True)
+                                if "format=csv" in html:
+                                    suffixes += ["format=csv", "format=xlsx"]
+                                if 'name="q"' in html:
+                                    suffixes.append("q=uf_xss")
+    return seen, problems, stats
+
+
+def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app, client, demo):
+    p = Payloads()
+    made = plant(client, p)
+    seen, problems, stats = sweep(app, client, made, [
+        "rider1", "volunteer1", "station_head", "unit_admin", "yuzhong_admin", "city_admin",
+        "admin"])
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+    assert stats["asked"] > 400
+    # Every payload was shown somewhere (escaped), so the checks above looked at it.
+    missing = {n: p.planted[n] for n in p.planted if n not in seen}
+    assert not missing, f"never shown: {missing}"
+    assert stats["neutralised"] > 0 and stats["xlsx"] > 0, stats
+
+    # E-mails in the outbox: plain text, or escaped HTML; one-line subjects.
+    from webapp.services import outbox
+
+    db.session.expire_all()
+    ids = [d.id for d in db.session.scalars(select(Delivery).where(Delivery.channel == "email"))]
+    outbox.deliver(ids, now=datetime.now(timezone.utc) + timedelta(days=2))
+    mails = sorted(Path(app.config["MAIL_OUTBOX"]).glob("*.eml"))
+    assert mails, "the steps above send e-mail"
+    for path in mails:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert "\n" not in str(message["Subject"] or "")  # no header injection
+        for part in message.walk():
+            if part.get_content_type() == "text/html":
+                html = part.get_payload(decode=True).decode("utf-8", "replace")
+                assert not RAW.search(html) and not JS_URL.search(html), path.name
+            else:
+                assert part.get_content_maintype() in ("text", "multipart"), path.name
