@@ -135,13 +135,20 @@ def test_every_other_form_route_takes_any_input_without_harm(app, client, demo):
     values = {"instance_id": instance_id, "task_id": task_id_of(instance_id),
               "key": "micro_wish", "number": 1}
     from webapp.services.org import unit_by_code
-    from webapp.models import Course, Pairing, RetreatBatch
+    from webapp.models import Course, CourseSession, Pairing, RetreatBatch
 
     values.update(unit_id=unit_by_code("st-jfb").id,
                   course_id=db.session.scalar(select(Course.id).order_by(Course.id)),
                   batch_id=db.session.scalar(select(RetreatBatch.id)),
                   pairing_id=db.session.scalar(select(Pairing.id)),
                   notification_id=1, delivery_id=1)
+    # The people pages work on someone other than the signed-in fuzzer (id 1 would be the
+    # platform administrator: a fuzzed password reset would lock the fuzzer out).
+    target = find_user("courier1")
+    values.update(user_id=target.id, membership_id=target.memberships[0].id,
+                  session_id=db.session.scalar(select(CourseSession.id).where(
+                      CourseSession.course_id == values["course_id"]).order_by(
+                      CourseSession.starts_at.desc())))
     fuzzed = []
     for rule in _rules(app, "POST"):
         if rule.rule.startswith("/api/") or rule.endpoint in SKIP:
