@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
@@ -309,17 +309,22 @@ def _title(spec: ProcessSpec, state: InstanceState) -> str:
 
 def _append_history(instance: Instance, old: InstanceState | None, new: InstanceState) -> None:
     first = len(old.history) if old else 0
+    rows = []
     for seq, entry in enumerate(new.history[first:], start=first + 1):
         data = {}
         if entry.changes:
             data["changes"] = _plain(entry.changes)
         if entry.details:
             data["details"] = _plain(entry.details)
-        db.session.add(HistoryEntry(
-            instance_id=instance.id, seq=seq, at=entry.at,
-            actor_id=entry.actor if isinstance(entry.actor, int) else None,
-            action=entry.action, step=entry.step, task_key=entry.task,
-            comment=entry.comment, data=data or None))
+        rows.append({"instance_id": instance.id, "seq": seq, "at": entry.at,
+                     "actor_id": entry.actor if isinstance(entry.actor, int) else None,
+                     "action": entry.action, "step": entry.step, "task_key": entry.task,
+                     "comment": entry.comment, "data": data or None})
+    if rows:
+        # Append-only lines nothing reads back in this step: one INSERT for all of them
+        # (no ORM objects; every column given, so a missing comment or data is stored
+        # exactly as the ORM stored it).
+        db.session.execute(insert(HistoryEntry.__table__), rows)
     audit.record_instance(instance, old, new)
 
 
