@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.exc import IntegrityError
 
@@ -356,6 +356,10 @@ def _sync_tasks(instance: Instance, state: InstanceState,
                if before.get(task.id) != task or due_before.get(task.id) != due.get(task.id)]
     if not changed:
         return
+    closing = [task for task in changed if task.id in before and not task.open]
+    for task in closing:
+        _close_task_row(instance, task, due.get(task.id))
+    changed = [task for task in changed if task.id not in before or task.open]
     known = [task.id for task in changed if task.id in before]
     rows = {t.key: t for t in db.session.scalars(
         select(Task).where(Task.instance_id == instance.id, Task.key.in_(known))
@@ -389,6 +393,27 @@ def _sync_tasks(instance: Instance, state: InstanceState,
         if task.open:
             for assignee in [a for a in row.assignees if a.user_id not in wanted]:
                 row.assignees.remove(assignee)
+
+
+def _close_task_row(instance: Instance, task, due_at) -> None:
+    """Write a task that this step closed, without reading its row: a closed task keeps
+    its assignees and the pool it was offered to (whoever lost the race to claim it is
+    told "claimed by someone else", not "no such task") — what ``_sync_tasks`` would set
+    on the loaded row, in one UPDATE."""
+    values = {"status": "closed", "outcome": task.outcome, "closed_at": task.closed_at,
+              "due_at": due_at}
+    pool = task.pool
+    if pool is not None:
+        unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
+        values.update(pool_role=pool.role, pool_unit_id=unit.id if unit else None,
+                      pool_unit_path=unit.path if unit else None, pool_within=pool.within,
+                      pool_anyone=pool.anyone)
+    else:
+        values.update(pool_role=None, pool_unit_id=None, pool_unit_path=None,
+                      pool_anyone=False)
+    # An ORM-enabled UPDATE: a row of this task already in the session is updated too.
+    db.session.execute(update(Task).where(Task.instance_id == instance.id,
+                                          Task.key == task.id).values(**values))
 
 
 def _sync_timers(instance: Instance, state: InstanceState,
