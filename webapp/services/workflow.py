@@ -241,11 +241,14 @@ def perform(instance_id: int, action: Action, actor: User | None, *,
     its result: the engine answers it with ``AlreadyDecided`` or ``Conflict`` (409).
     """
     now = now or utcnow()
+    # Read before the lock: on SQLite taking it commits the read transaction, which
+    # expires ``actor``, and its id would cost a query to read back.
+    actor_id = actor.id if actor is not None else SYSTEM
     with write_lock():
-        return _perform(instance_id, action, actor, now, _depth)
+        return _perform(instance_id, action, actor_id, now, _depth)
 
 
-def _perform(instance_id: int, action: Action, actor: User | None, now: datetime,
+def _perform(instance_id: int, action: Action, actor_id, now: datetime,
              _depth: int) -> Instance:
     instance = lock_instance(instance_id)
     # A write that read an older version of the instance must not overwrite a newer one.
@@ -257,9 +260,7 @@ def _perform(instance_id: int, action: Action, actor: User | None, now: datetime
     state = InstanceState.from_dict(instance.state)
     directory = DbDirectory()
     with db.session.begin_nested():
-        new_state, effects = engine.act(spec, state, action,
-                                        actor.id if actor is not None else SYSTEM, now,
-                                        directory)
+        new_state, effects = engine.act(spec, state, action, actor_id, now, directory)
         _save(instance, spec, state, new_state, effects, directory, now, _depth)
     return instance
 
