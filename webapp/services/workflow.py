@@ -258,7 +258,7 @@ def _perform(instance_id: int, action: Action, actor_id, now: datetime,
                        code="stale")
     spec = spec_of_instance(instance)
     state = InstanceState.from_dict(instance.state)
-    directory = DbDirectory()
+    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
     with db.session.begin_nested():
         new_state, effects = engine.act(spec, state, action, actor_id, now, directory)
         _save(instance, spec, state, new_state, effects, directory, now, _depth)
