@@ -156,22 +156,31 @@ def shipped_definitions() -> list[Path]:
     return sorted(DEFINITIONS_DIR.glob("*.yaml"))
 
 
+def _newest_version(process_key: str) -> tuple[DefinitionVersion, ProcessDefinition] | None:
+    """The process's newest version and the process, in one query (not every version's
+    text, as ``definition.latest`` reads them)."""
+    row = db.session.execute(
+        select(DefinitionVersion, ProcessDefinition)
+        .join(ProcessDefinition, ProcessDefinition.id == DefinitionVersion.definition_id)
+        .where(ProcessDefinition.key == process_key)
+        .order_by(DefinitionVersion.version.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def current_version(process_key: str) -> DefinitionVersion:
-    definition = db.session.scalar(select(ProcessDefinition).where(
-        ProcessDefinition.key == process_key))
-    if definition is None or definition.retired or definition.latest is None:
+    newest = _newest_version(process_key)
+    if newest is None or newest[1].retired:
         raise NotFound("找不到该流程", f"No process {process_key!r}", code="no_process")
-    return definition.latest
+    return newest[0]
 
 
 def latest_version(process_key: str) -> DefinitionVersion:
     """The newest version whether or not the process is retired: for reading its labels
     (a retired process's requests still run and are still listed)."""
-    definition = db.session.scalar(select(ProcessDefinition).where(
-        ProcessDefinition.key == process_key))
-    if definition is None or definition.latest is None:
+    newest = _newest_version(process_key)
+    if newest is None:
         raise NotFound("找不到该流程", f"No process {process_key!r}", code="no_process")
-    return definition.latest
+    return newest[0]
 
 
 def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec]]:
