@@ -17,8 +17,15 @@ from workflows.errors import StateError
 SCHEMA_VERSION = 1
 
 
+# Exact types that freeze and thaw give back as they are: checked first, as most values
+# are these and the Mapping check (an ABC) is slow.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """A read-only copy: mappings become mapping proxies, lists become tuples."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
@@ -28,6 +35,8 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """JSON-ready data from frozen data (times as ISO text, decimals as text)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Mapping):
         return {str(k): thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

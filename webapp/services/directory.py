@@ -54,14 +54,25 @@ class DbDirectory:
     """The engine's view of the database for one call: units and people's roles are read
     once per call (an approval asks for the same person's roles several times)."""
 
-    def __init__(self) -> None:
+    def __init__(self, unit_paths: Mapping[int, str] | None = None) -> None:
+        """``unit_paths``: paths the caller believes units have (an instance's unit and
+        its stored ``unit_path``): the first read of such a unit reads its ancestors in
+        the same query.  Only a hint — the rows read are what is used; a unit that has
+        moved since has its real ancestors read as usual."""
         self._units: dict[int, OrgUnit] = {}
         self._roles: dict[int, list[tuple[str, int]]] = {}
+        self._hints = dict(unit_paths or {})
 
     # -------------------------------------------------------------- organisation
     def _unit_row(self, unit_id) -> OrgUnit | None:
         if not isinstance(unit_id, int) or isinstance(unit_id, bool):
             return None
+        hint = self._hints.pop(unit_id, None) if self._hints else None
+        if hint and unit_id not in self._units:
+            ids = [int(part) for part in hint.strip("/").split("/") if part.isdigit()]
+            if ids and ids[-1] == unit_id:
+                for found in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids))):
+                    self._units[found.id] = found
         if unit_id not in self._units:
             row = db.session.get(OrgUnit, unit_id)
             if row is None:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -156,22 +156,31 @@ def shipped_definitions() -> list[Path]:
     return sorted(DEFINITIONS_DIR.glob("*.yaml"))
 
 
+def _newest_version(process_key: str) -> tuple[DefinitionVersion, ProcessDefinition] | None:
+    """The process's newest version and the process, in one query (not every version's
+    text, as ``definition.latest`` reads them)."""
+    row = db.session.execute(
+        select(DefinitionVersion, ProcessDefinition)
+        .join(ProcessDefinition, ProcessDefinition.id == DefinitionVersion.definition_id)
+        .where(ProcessDefinition.key == process_key)
+        .order_by(DefinitionVersion.version.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def current_version(process_key: str) -> DefinitionVersion:
-    definition = db.session.scalar(select(ProcessDefinition).where(
-        ProcessDefinition.key == process_key))
-    if definition is None or definition.retired or definition.latest is None:
+    newest = _newest_version(process_key)
+    if newest is None or newest[1].retired:
         raise NotFound("找不到该流程", f"No process {process_key!r}", code="no_process")
-    return definition.latest
+    return newest[0]
 
 
 def latest_version(process_key: str) -> DefinitionVersion:
     """The newest version whether or not the process is retired: for reading its labels
     (a retired process's requests still run and are still listed)."""
-    definition = db.session.scalar(select(ProcessDefinition).where(
-        ProcessDefinition.key == process_key))
-    if definition is None or definition.latest is None:
+    newest = _newest_version(process_key)
+    if newest is None:
         raise NotFound("找不到该流程", f"No process {process_key!r}", code="no_process")
-    return definition.latest
+    return newest[0]
 
 
 def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec]]:
@@ -241,11 +250,14 @@ def perform(instance_id: int, action: Action, actor: User | None, *,
     its result: the engine answers it with ``AlreadyDecided`` or ``Conflict`` (409).
     """
     now = now or utcnow()
+    # Read before the lock: on SQLite taking it commits the read transaction, which
+    # expires ``actor``, and its id would cost a query to read back.
+    actor_id = actor.id if actor is not None else SYSTEM
     with write_lock():
-        return _perform(instance_id, action, actor, now, _depth)
+        return _perform(instance_id, action, actor_id, now, _depth)
 
 
-def _perform(instance_id: int, action: Action, actor: User | None, now: datetime,
+def _perform(instance_id: int, action: Action, actor_id, now: datetime,
              _depth: int) -> Instance:
     instance = lock_instance(instance_id)
     # A write that read an older version of the instance must not overwrite a newer one.
@@ -255,11 +267,9 @@ def _perform(instance_id: int, action: Action, actor: User | None, now: datetime
                        code="stale")
     spec = spec_of_instance(instance)
     state = InstanceState.from_dict(instance.state)
-    directory = DbDirectory()
+    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
     with db.session.begin_nested():
-        new_state, effects = engine.act(spec, state, action,
-                                        actor.id if actor is not None else SYSTEM, now,
-                                        directory)
+        new_state, effects = engine.act(spec, state, action, actor_id, now, directory)
         _save(instance, spec, state, new_state, effects, directory, now, _depth)
     return instance
 
@@ -309,17 +319,22 @@ def _title(spec: ProcessSpec, state: InstanceState) -> str:
 
 def _append_history(instance: Instance, old: InstanceState | None, new: InstanceState) -> None:
     first = len(old.history) if old else 0
+    rows = []
     for seq, entry in enumerate(new.history[first:], start=first + 1):
         data = {}
         if entry.changes:
             data["changes"] = _plain(entry.changes)
         if entry.details:
             data["details"] = _plain(entry.details)
-        db.session.add(HistoryEntry(
-            instance_id=instance.id, seq=seq, at=entry.at,
-            actor_id=entry.actor if isinstance(entry.actor, int) else None,
-            action=entry.action, step=entry.step, task_key=entry.task,
-            comment=entry.comment, data=data or None))
+        rows.append({"instance_id": instance.id, "seq": seq, "at": entry.at,
+                     "actor_id": entry.actor if isinstance(entry.actor, int) else None,
+                     "action": entry.action, "step": entry.step, "task_key": entry.task,
+                     "comment": entry.comment, "data": data or None})
+    if rows:
+        # Append-only lines nothing reads back in this step: one INSERT for all of them
+        # (no ORM objects; every column given, so a missing comment or data is stored
+        # exactly as the ORM stored it).
+        db.session.execute(insert(HistoryEntry.__table__), rows)
     audit.record_instance(instance, old, new)
 
 
@@ -351,6 +366,10 @@ def _sync_tasks(instance: Instance, state: InstanceState,
                if before.get(task.id) != task or due_before.get(task.id) != due.get(task.id)]
     if not changed:
         return
+    closing = [task for task in changed if task.id in before and not task.open]
+    for task in closing:
+        _close_task_row(instance, task, due.get(task.id))
+    changed = [task for task in changed if task.id not in before or task.open]
     known = [task.id for task in changed if task.id in before]
     rows = {t.key: t for t in db.session.scalars(
         select(Task).where(Task.instance_id == instance.id, Task.key.in_(known))
@@ -384,6 +403,27 @@ def _sync_tasks(instance: Instance, state: InstanceState,
         if task.open:
             for assignee in [a for a in row.assignees if a.user_id not in wanted]:
                 row.assignees.remove(assignee)
+
+
+def _close_task_row(instance: Instance, task, due_at) -> None:
+    """Write a task that this step closed, without reading its row: a closed task keeps
+    its assignees and the pool it was offered to (whoever lost the race to claim it is
+    told "claimed by someone else", not "no such task") — what ``_sync_tasks`` would set
+    on the loaded row, in one UPDATE."""
+    values = {"status": "closed", "outcome": task.outcome, "closed_at": task.closed_at,
+              "due_at": due_at}
+    pool = task.pool
+    if pool is not None:
+        unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
+        values.update(pool_role=pool.role, pool_unit_id=unit.id if unit else None,
+                      pool_unit_path=unit.path if unit else None, pool_within=pool.within,
+                      pool_anyone=pool.anyone)
+    else:
+        values.update(pool_role=None, pool_unit_id=None, pool_unit_path=None,
+                      pool_anyone=False)
+    # An ORM-enabled UPDATE: a row of this task already in the session is updated too.
+    db.session.execute(update(Task).where(Task.instance_id == instance.id,
+                                          Task.key == task.id).values(**values))
 
 
 def _sync_timers(instance: Instance, state: InstanceState,
