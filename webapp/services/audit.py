@@ -1,13 +1,13 @@
 """The audit log: who changed what, when, from what to what — append-only, hash-chained.
 
 ``record()`` adds an entry to the caller's transaction, so it is saved exactly when the
-change it describes is, and vanishes with it on a rollback (savepoints included).  When
-the transaction commits, its entries are *sealed*: under a lock that serialises every
-writer of the log (an advisory lock on PostgreSQL; SQLite's write lock, which a writing
-transaction already holds) each gets the next ``seq``, the hash of the entry before it,
-and its own hash over both.  The lock is taken last, just before the commit, so it never
-waits inside a transaction that still has rows to lock (no deadlocks with the instance
-row locks of the workflow).
+change it describes is, and vanishes with it on a rollback (savepoints included).  The
+entries wait in the session until the transaction commits; then they are written
+*sealed*, in one INSERT: under a lock that serialises every writer of the log (an
+advisory lock on PostgreSQL; SQLite's write lock) each gets the next ``seq``, the hash of
+the entry before it, and its own hash over both.  The lock is taken last, just before
+the commit, so it never waits inside a transaction that still has rows to lock (no
+deadlocks with the instance row locks of the workflow), and is held only for the commit.
 
 Passwords, password hashes, session and API tokens are never written to the log.
 Personal data (a phone number, a private form field) is stored as it was saved and
@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Mapping
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
@@ -48,9 +48,26 @@ _OBJECT_TYPES: tuple[tuple[type, str], ...] = (
 
 # ------------------------------------------------------------------------------ recording
 
+@dataclass
+class PendingEntry:
+    """An entry recorded in this transaction, written (sealed) when it commits."""
+
+    at: datetime
+    actor_id: int | None
+    action: str
+    object_type: str
+    object_id: str
+    unit_path: str
+    before: dict
+    after: dict
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
 def record(actor: User | int | None, action: str, obj: Any, before: Mapping | None = None,
            after: Mapping | None = None, unit: OrgUnit | str | None = None,
-           *, at: datetime | None = None) -> AuditEntry:
+           *, at: datetime | None = None) -> PendingEntry:
     """Add an audit entry for ``action`` on ``obj`` to the current transaction.
 
     ``actor`` is a user, a user id, or None for the system (timers, the demo seed, the
@@ -61,11 +78,16 @@ def record(actor: User | int | None, action: str, obj: Any, before: Mapping | No
     """
     before, after = _changed(_clean(before or {}), _clean(after or {}))
     object_type, object_id = identify(obj)
-    entry = AuditEntry(at=at or utcnow(), actor_id=_actor_id(actor), action=action[:64],
-                       object_type=object_type, object_id=object_id,
-                       unit_path=_unit_path(unit, obj), before=before, after=after)
-    db.session.add(entry)
-    db.session.info.setdefault(_UNSEALED, []).append(entry)
+    entry = PendingEntry(at=at or utcnow(), actor_id=_actor_id(actor), action=action[:64],
+                         object_type=object_type, object_id=object_id,
+                         unit_path=_unit_path(unit, obj), before=before, after=after)
+    session = db.session()
+    # The (innermost) transaction it belongs to: a savepoint rolled back takes it along.
+    owner = session.get_nested_transaction() or session.get_transaction()
+    if owner is None:  # nothing begun yet: begin, so a rollback before any write sees it
+        session.connection()
+        owner = session.get_transaction()
+    session.info.setdefault(_UNSEALED, []).append((owner, entry))
     return entry
 
 
@@ -185,28 +207,54 @@ def _lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         # Held to the end of the transaction: the next writer reads our head after we commit.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-    # SQLite: this transaction has inserted rows, so it holds the database's write lock.
+        return
+    # SQLite: the head must be read holding the database's write lock, or two writers
+    # could read the same head.  A transaction that began with BEGIN IMMEDIATE or has
+    # written rows holds it; any other takes it with a write that changes nothing.
+    if not (session.info.get("wrote") or session.connection().info.get("sqlite_immediate")):
+        session.execute(text("UPDATE audit_entries SET seq = seq WHERE 0"))
 
 
 @event.listens_for(Session, "before_commit")
 def _seal(session: Session) -> None:
+    """Write this transaction's entries, already sealed: each gets the next ``seq``, the
+    previous entry's hash and its own — one INSERT for all of them, as the last writes
+    before the commit, so the chain's lock is held only for the commit itself."""
     if not session.info.get(_UNSEALED) or session.in_nested_transaction():
         return  # a savepoint's entries are sealed with the transaction around it
-    # In the order they were recorded (their ids' order).  A rolled-back savepoint took
-    # its entries out of the session: they are no longer there to seal.
-    unsealed = [entry for entry in session.info.pop(_UNSEALED)
-                if entry in session and entry.hash is None]
-    if not unsealed:
-        return  # the entries were rolled back with their savepoint
-    session.flush()  # SQLite: writing first is what holds the write lock while we read
+    pending = [entry for _, entry in session.info.pop(_UNSEALED)]
+    session.flush()  # the changes they describe go first (and take SQLite's lock)
     _lock_chain(session)
     head = session.execute(select(AuditEntry.seq, AuditEntry.hash).where(
         AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq, prev = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    for entry in unsealed:
+    rows = []
+    for entry in pending:  # in the order they were recorded
         seq += 1
         entry.seq, entry.prev_hash = seq, prev
         entry.hash = prev = entry_hash(entry, prev)
+        rows.append(asdict(entry))
+    session.execute(insert(AuditEntry.__table__), rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction) -> None:
+    """Entries recorded in a transaction (or savepoint) that rolled back go with it."""
+    pending = session.info.get(_UNSEALED)
+    if not pending:
+        return
+    if previous_transaction.parent is None:
+        session.info.pop(_UNSEALED, None)
+        return
+
+    def inside(owner) -> bool:
+        while owner is not None:
+            if owner is previous_transaction:
+                return True
+            owner = owner.parent
+        return False
+
+    pending[:] = [(owner, entry) for owner, entry in pending if not inside(owner)]
 
 
 @event.listens_for(Session, "after_transaction_end")

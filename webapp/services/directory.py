@@ -62,6 +62,27 @@ class DbDirectory:
         self._units: dict[int, OrgUnit] = {}
         self._roles: dict[int, list[tuple[str, int]]] = {}
         self._hints = dict(unit_paths or {})
+        self._savepoint = None
+
+    # -------------------------------------------------------------- its writes
+    def _writing(self) -> None:
+        """Before the first write (a place taken or given back): a savepoint, so a step
+        the engine then refuses gives its places back (``undo_writes``).  A step that
+        writes nothing here — most of them — costs no SAVEPOINT/RELEASE."""
+        if self._savepoint is None:
+            self._savepoint = db.session.begin_nested()
+
+    def undo_writes(self) -> None:
+        """The step was refused: take back what this directory wrote."""
+        savepoint, self._savepoint = self._savepoint, None
+        if savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
+
+    def keep_writes(self) -> None:
+        """The step went through: its writes join the caller's transaction."""
+        savepoint, self._savepoint = self._savepoint, None
+        if savepoint is not None and savepoint.is_active:
+            savepoint.commit()
 
     # -------------------------------------------------------------- organisation
     def _unit_row(self, unit_id) -> OrgUnit | None:
@@ -167,6 +188,7 @@ class DbDirectory:
     # -------------------------------------------------------------- capacity
     def reserve(self, resource: str, instance_id, capacity: int | None, *,
                 waitlist: bool) -> str:
+        self._writing()
         existing = db.session.scalar(select(Reservation).where(
             Reservation.resource_key == resource, Reservation.instance_id == instance_id,
             Reservation.status != "released"))
@@ -188,6 +210,7 @@ class DbDirectory:
         return WAITLISTED
 
     def release(self, resource: str, instance_id):
+        self._writing()
         held = db.session.scalar(select(Reservation).where(
             Reservation.resource_key == resource, Reservation.instance_id == instance_id,
             Reservation.status != "released").with_for_update())

@@ -268,9 +268,15 @@ def _perform(instance_id: int, action: Action, actor_id, now: datetime,
     spec = spec_of_instance(instance)
     state = InstanceState.from_dict(instance.state)
     directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
-    with db.session.begin_nested():
+    try:
         new_state, effects = engine.act(spec, state, action, actor_id, now, directory)
-        _save(instance, spec, state, new_state, effects, directory, now, _depth)
+    except BaseException:
+        directory.undo_writes()  # a refusal gives back any place it took
+        raise
+    directory.keep_writes()
+    # No savepoint around the save (two statements a step): if it fails, the caller's
+    # transaction is rolled back whole, as every caller does on an error.
+    _save(instance, spec, state, new_state, effects, directory, now, _depth)
     return instance
 
 
@@ -369,7 +375,13 @@ def _sync_tasks(instance: Instance, state: InstanceState,
     closing = [task for task in changed if task.id in before and not task.open]
     for task in closing:
         _close_task_row(instance, task, due.get(task.id))
-    changed = [task for task in changed if task.id not in before or task.open]
+    opening = [task for task in changed if task.id not in before and task.open]
+    if opening:
+        _insert_task_rows(instance, opening, due)
+    changed = [task for task in changed if task.id in before and task.open
+               or task.id not in before and not task.open]
+    if not changed:
+        return
     known = [task.id for task in changed if task.id in before]
     rows = {t.key: t for t in db.session.scalars(
         select(Task).where(Task.instance_id == instance.id, Task.key.in_(known))
@@ -384,17 +396,8 @@ def _sync_tasks(instance: Instance, state: InstanceState,
         row.outcome = task.outcome
         row.closed_at = task.closed_at
         row.due_at = due.get(task.id)
-        pool = task.pool
-        # A closed task keeps the pool it was offered to: whoever lost the race to claim
-        # it is told "claimed by someone else", not "no such task".
-        if pool is not None and (not task.claimed_by or not task.open):
-            unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
-            row.pool_role, row.pool_unit_id = pool.role, unit.id if unit else None
-            row.pool_unit_path = unit.path if unit else None
-            row.pool_within, row.pool_anyone = pool.within, pool.anyone
-        else:
-            row.pool_role = row.pool_unit_id = row.pool_unit_path = None
-            row.pool_anyone = False
+        for name, value in _pool_columns(task).items():
+            setattr(row, name, value)
         people = set(task.assignees) | set(task.claimed_by)
         current = {a.user_id for a in row.assignees}
         wanted = {p for p in people if isinstance(p, int)} if task.open else current
@@ -405,25 +408,51 @@ def _sync_tasks(instance: Instance, state: InstanceState,
                 row.assignees.remove(assignee)
 
 
+def _pool_columns(task) -> dict:
+    """The pool columns of a task's row.  A closed task keeps the pool it was offered to:
+    whoever lost the race to claim it is told "claimed by someone else", not "no such
+    task"; an open task claimed by someone is no longer offered."""
+    pool = task.pool
+    if pool is not None and (not task.claimed_by or not task.open):
+        unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
+        return {"pool_role": pool.role, "pool_unit_id": unit.id if unit else None,
+                "pool_unit_path": unit.path if unit else None, "pool_within": pool.within,
+                "pool_anyone": pool.anyone}
+    return {"pool_role": None, "pool_unit_id": None, "pool_unit_path": None,
+            "pool_anyone": False}
+
+
+def _insert_task_rows(instance: Instance, tasks, due: dict) -> None:
+    """Tasks this step opened: their rows and assignees by plain INSERTs (nothing in
+    this step reads them back as objects)."""
+    table, assignees = Task.__table__, TaskAssignee.__table__
+    for task in tasks:
+        task_id = db.session.execute(insert(table).values(
+            instance_id=instance.id, key=task.id, step=task.step, kind=task.kind,
+            status="open", outcome=task.outcome, closed_at=task.closed_at,
+            due_at=due.get(task.id), opened_at=task.opened_at, **_pool_columns(task))
+            .returning(table.c.id)).scalar_one()
+        people = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])
+                  if isinstance(p, int)]
+        if people:
+            db.session.execute(insert(assignees),
+                               [{"task_id": task_id, "user_id": p} for p in people])
+
+
 def _close_task_row(instance: Instance, task, due_at) -> None:
     """Write a task that this step closed, without reading its row: a closed task keeps
     its assignees and the pool it was offered to (whoever lost the race to claim it is
     told "claimed by someone else", not "no such task") — what ``_sync_tasks`` would set
     on the loaded row, in one UPDATE."""
     values = {"status": "closed", "outcome": task.outcome, "closed_at": task.closed_at,
-              "due_at": due_at}
-    pool = task.pool
-    if pool is not None:
-        unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
-        values.update(pool_role=pool.role, pool_unit_id=unit.id if unit else None,
-                      pool_unit_path=unit.path if unit else None, pool_within=pool.within,
-                      pool_anyone=pool.anyone)
-    else:
-        values.update(pool_role=None, pool_unit_id=None, pool_unit_path=None,
-                      pool_anyone=False)
-    # An ORM-enabled UPDATE: a row of this task already in the session is updated too.
-    db.session.execute(update(Task).where(Task.instance_id == instance.id,
-                                          Task.key == task.id).values(**values))
+              "due_at": due_at, **_pool_columns(task)}
+    table = Task.__table__
+    db.session.execute(update(table).where(table.c.instance_id == instance.id,
+                                           table.c.key == task.id).values(**values))
+    # A plain UPDATE: a row of this task already loaded in this session is out of date.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Task) and obj.instance_id == instance.id and obj.key == task.id:
+            db.session.expire(obj)
 
 
 def _sync_timers(instance: Instance, state: InstanceState,
