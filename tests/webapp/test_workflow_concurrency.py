@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from sqlalchemy import func, select
 
 from tests.webapp.test_workflow_service import NOW, demo, open_task, wish_data  # noqa: F401
@@ -128,3 +130,62 @@ def test_simultaneous_reservations_never_exceed_capacity_and_release_promotes(ap
     holder = ids[results.index("granted")]
     assert DbDirectory().release("demo:seats", holder) == waiting  # first in line moves up
     assert DbDirectory().reserve("demo:seats", waiting, 2, waitlist=True) == "granted"
+
+
+def test_a_decision_on_a_request_read_before_another_committed_sees_that_commit(app, demo,
+                                                                                 make_user):
+    """A request reads the instance (a page, the API's access check), another approves
+    and commits, then the first approves too: locking the row must read it again, not
+    act on the copy read before — else both approvals go through (a lost update)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite ends the read transaction before taking its write lock")
+    station = unit_by_code("st-jfb")
+    second = make_user("station_head2", ("station_head", station), unit=station)
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.commit()
+    task_key, instance_id = open_task(instance).key, instance.id
+    first_id, second_id = demo["station_head"].id, second.id
+    loaded, decided = threading.Event(), threading.Event()
+    results: dict = {}
+
+    def early_reader():
+        with app.app_context():
+            try:
+                user = db.session.get(type(demo["rider1"]), first_id)
+                seen = db.session.get(Instance, instance_id)  # held, as a view holds it
+                assert seen.steps == "verify"  # read without a lock
+                loaded.set()
+                decided.wait(30)
+                results["late"] = wf.perform(instance_id, Action("approve", task=task_key),
+                                             user, now=NOW).id
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - the result the test looks at
+                db.session.rollback()
+                results["late"] = exc
+            finally:
+                loaded.set()
+                db.session.remove()
+
+    def other_approver():
+        with app.app_context():
+            loaded.wait(30)
+            user = db.session.get(type(demo["rider1"]), second_id)
+            results["first"] = wf.perform(instance_id, Action("approve", task=task_key),
+                                          user, now=NOW).id
+            db.session.commit()
+            db.session.remove()
+            decided.set()
+
+    db.session.commit()
+    threads = [threading.Thread(target=early_reader), threading.Thread(target=other_approver)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results["first"] == instance_id
+    assert isinstance(results["late"], WorkflowError) and results["late"].http_status == 409, \
+        results
+    db.session.expire_all()
+    approvals = db.session.scalar(select(func.count()).select_from(HistoryEntry).where(
+        HistoryEntry.instance_id == instance_id, HistoryEntry.action == "approve"))
+    assert approvals == 1

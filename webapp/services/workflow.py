@@ -235,8 +235,12 @@ def _start_instance(process_key, applicant, data, now):
 
 
 def lock_instance(instance_id: int) -> Instance:
+    # populate_existing: a copy of the row this session read earlier (the view's access
+    # check, a page) is replaced by the locked row — else a decision committed by
+    # someone else in between would be overwritten with the stale state.
     instance = db.session.scalar(select(Instance).where(Instance.id == instance_id)
-                                 .with_for_update())
+                                 .with_for_update()
+                                 .execution_options(populate_existing=True))
     if instance is None:
         raise NotFound("找不到该申请", "No such request", code="no_instance")
     return instance
