@@ -204,13 +204,13 @@ def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
     from webapp.i18n import current_locale_short
     from webapp.services.progress import step_label
     from webapp.services.unassigned import candidates, unassigned_tasks_query
-    from webapp.services.workflow import spec_of
+    from webapp.services.workflow import spec_of_instance
 
     locale = current_locale_short()
     found = paginate(unassigned_tasks_query(current_user), UNASSIGNED_PER_PAGE)
     rows = []
     for task in found.rows:
-        spec = spec_of(task.instance.version)
+        spec = spec_of_instance(task.instance)
         step = spec.step(task.step)
         config = getattr(step, "config", None)
         rule = getattr(config, "approvers", None) or getattr(config, "assignee", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from forms import validate_data
 from webapp.api import present
@@ -45,6 +46,13 @@ def _validated(form_spec, data, files, context=None) -> dict:
 
 # ---------------------------------------------------------------------------- processes
 
+def _commit(answer):
+    """Commit, then answer with what was built just before: the request still held the
+    instance's lock, so it is what was committed — and nothing is read twice."""
+    db.session.commit()
+    return answer
+
+
 @route("/processes", "GET", summary="The published processes the caller may start",
        tag="processes", responses={200: "ProcessList"})
 def processes():
@@ -77,8 +85,7 @@ def start(key: str):
     clean = uploads.store(clean, me)
     instance = wf.start_instance(key, me, clean)
     uploads.attach(instance.id, clean, me)
-    db.session.commit()
-    return present.instance(instance, me), 201, {
+    return _commit(present.instance(instance, me)), 201, {
         "Location": url_for("api.instance", instance_id=instance.id)}
 
 
@@ -142,8 +149,7 @@ def withdraw(instance_id: int):
     if errors:
         invalid(errors)
     wf.perform(row.id, Action("withdraw", comment=comment), user())
-    db.session.commit()
-    return present.instance(row, user())
+    return _commit(present.instance(row, user()))
 
 
 def _require(row: Instance, action: str, refusal: str) -> None:
@@ -164,8 +170,7 @@ def comment(instance_id: int):
     if errors:
         invalid(errors)
     wf.perform(row.id, Action("comment", comment=text), user())
-    db.session.commit()
-    return present.instance(row, user()), 201
+    return _commit(present.instance(row, user())), 201
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -184,7 +189,7 @@ def tasks():
 
 def _task(task_id: int) -> Task:
     me = user()
-    row = db.session.get(Task, task_id)
+    row = db.session.get(Task, task_id, options=[joinedload(Task.instance)])
     if row is None or not access.can_view(me, row.instance):
         fail(404, _("找不到该任务。"))
     return row
@@ -204,8 +209,7 @@ def claim(task_id: int):
     if "claim" not in task_actions(task.instance, task, me):
         fail(403, _("您不能认领此任务。"))
     wf.perform(task.instance_id, Action("claim", task=task.key), me)
-    db.session.commit()
-    return present.instance(task.instance, me)
+    return _commit(present.instance(task.instance, me))
 
 
 @route("/tasks/<int:task_id>/complete", "POST", summary="Decide or complete a task",
@@ -240,7 +244,7 @@ def complete(task_id: int):
     data = None
     if action in WITH_DATA:
         context = None if task.kind == "revise" else form_context(instance)
-        data = uploads.store(_validated(step_form(wf.spec_of(instance.version), task),
+        data = uploads.store(_validated(step_form(wf.spec_of_instance(instance), task),
                                         payload.get("data", {}), files, context), me) or None
     elif payload.get("data"):
         invalid({"data": [_("此操作不接受表单数据。")]})
@@ -248,8 +252,7 @@ def complete(task_id: int):
                                    expected_version=version), me)
     if data:
         uploads.attach(instance.id, data, me)
-    db.session.commit()
-    return present.instance(instance, me)
+    return _commit(present.instance(instance, me))
 
 
 @route("/tasks/<int:task_id>/delegate", "POST", summary="Hand a task to someone eligible",
@@ -272,8 +275,7 @@ def delegate(task_id: int):
         invalid(errors)
     wf.perform(task.instance_id, Action("delegate", task=task.key, user=target.id,
                                         comment=comment), me)
-    db.session.commit()
-    return present.instance(task.instance, me)
+    return _commit(present.instance(task.instance, me))
 
 
 # ---------------------------------------------------------------------------- notifications

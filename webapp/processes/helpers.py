@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.services import access
 from webapp.services.choices import provider
 from webapp.services.privacy import mask_name
-from webapp.services.workflow import spec_of
+from webapp.services.workflow import spec_of_instance
 from workflows.errors import InvalidInput
 from workflows.fields import FormSpec
 from workflows.spec import ProcessSpec
@@ -144,4 +144,4 @@ def on_a_wall(instance: Instance) -> bool:
 
 
 def spec_for(instance: Instance) -> ProcessSpec:
-    return spec_of(instance.version)
+    return spec_of_instance(instance)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, Pairing, User
@@ -24,6 +25,21 @@ RECORD_SOURCES: dict[str, Callable[[Any], Mapping[str, Any] | None]] = {}
 # Attendance registers ("course:12" → the "course" one): prefix → function(rest of the
 # key, instance id) → (sessions attended, sessions held) or None.
 ATTENDANCE_REGISTERS: dict[str, Callable[[str, Any], tuple[int, int] | None]] = {}
+
+
+def _loaded(cls, ident):
+    """The row of ``cls`` with this id if this session has already read it (in this
+    transaction: a commit expires it), else None — no query either way."""
+    obj = db.session.identity_map.get(identity_key(cls, ident))
+    return obj if obj is not None and not inspect(obj).expired else None
+
+
+def _memberships_changed() -> bool:
+    """Whether this session holds roles granted or taken away and not yet flushed (a
+    loaded ``user.memberships`` may not show them)."""
+    session = db.session()
+    return any(isinstance(obj, Membership) for obj in (*session.new, *session.deleted)) \
+        or any(isinstance(obj, Membership) for obj in session.dirty)
 
 
 def _as_unit(row: OrgUnit) -> Unit:
@@ -92,8 +108,13 @@ class DbDirectory:
         if hint and unit_id not in self._units:
             ids = [int(part) for part in hint.strip("/").split("/") if part.isdigit()]
             if ids and ids[-1] == unit_id:
-                for found in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids))):
-                    self._units[found.id] = found
+                known = {i: _loaded(OrgUnit, i) for i in ids}
+                self._units.update({i: row for i, row in known.items() if row is not None})
+                missing = [i for i, row in known.items() if row is None]
+                if missing:
+                    for found in db.session.scalars(select(OrgUnit).where(
+                            OrgUnit.id.in_(missing))):
+                        self._units[found.id] = found
         if unit_id not in self._units:
             row = db.session.get(OrgUnit, unit_id)
             if row is None:
@@ -116,6 +137,9 @@ class DbDirectory:
         row = self._unit_row(unit_id)
         if row is None:
             return []
+        for i in row.ancestor_ids:
+            if i not in self._units and (found := _loaded(OrgUnit, i)) is not None:
+                self._units[i] = found
         missing = [i for i in row.ancestor_ids if i not in self._units]
         if missing:
             for found in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(missing))):
@@ -123,13 +147,22 @@ class DbDirectory:
         return [_as_unit(self._units[i]) for i in reversed(row.ancestor_ids) if i in self._units]
 
     def unit_of(self, user_id) -> int | None:
+        user = _loaded(User, user_id)
+        if user is not None:
+            return user.unit_id
         return db.session.scalar(select(User.unit_id).where(User.id == user_id))
 
     def roles_of(self, user_id) -> list[tuple[str, int]]:
         if user_id not in self._roles:
-            rows = db.session.execute(select(Membership.role, Membership.unit_id)
-                                      .where(Membership.user_id == user_id))
-            self._roles[user_id] = [(role, unit_id) for role, unit_id in rows]
+            user = _loaded(User, user_id)
+            if (user is not None and "memberships" in inspect(user).dict
+                    and not _memberships_changed()):
+                # Read already in this transaction (the access check): the same rows.
+                self._roles[user_id] = [(m.role, m.unit_id) for m in user.memberships]
+            else:
+                rows = db.session.execute(select(Membership.role, Membership.unit_id)
+                                          .where(Membership.user_id == user_id))
+                self._roles[user_id] = [(role, unit_id) for role, unit_id in rows]
         return list(self._roles[user_id])
 
     def users_with_role(self, role: str, unit_id, *, inherit: bool = True) -> list[int]:

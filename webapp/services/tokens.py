@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
 from webapp.models import ApiToken, User
@@ -43,7 +44,9 @@ def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
     if not raw or len(raw) > 200:
         return None
     now = now or utcnow()
-    row = db.session.scalar(select(ApiToken).where(ApiToken.digest == _digest(raw)))
+    # The owner in the same query: every API request needs both.
+    row = db.session.scalar(select(ApiToken).where(ApiToken.digest == _digest(raw))
+                            .options(joinedload(ApiToken.user)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if not row.user.active:

@@ -243,9 +243,9 @@ def decide_completion(course: Course, actor: User, locale: str = "zh",
 def register_of(instance: Instance):
     """(the attendance step, the course) of a registration, or None if its process
     keeps no course register."""
-    from webapp.services.workflow import spec_of
+    from webapp.services.workflow import spec_of_instance
 
-    spec = spec_of(instance.version)
+    spec = spec_of_instance(instance)
     step = next((s for s in spec.steps if s.kind == ATTENDANCE_KIND), None)
     if step is None:
         return None

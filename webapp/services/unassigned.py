@@ -52,7 +52,7 @@ def unassigned_tasks_query(user: User):
 def candidates(task: Task, limit: int = 5) -> list[User]:
     """A few people the task could go to (its step's rule or that rule's escalation)."""
     instance = task.instance
-    ids = engine.reassign_candidates(wf.spec_of(instance.version), wf.state_of(instance),
+    ids = engine.reassign_candidates(wf.spec_of_instance(instance), wf.state_of(instance),
                                      task.key, DbDirectory())[:limit]
     if not ids:
         return []

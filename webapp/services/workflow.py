@@ -568,7 +568,7 @@ def state_of(instance: Instance) -> InstanceState:
 
 
 def available_actions(instance: Instance, user: User) -> list:
-    spec = spec_of(instance.version)
+    spec = spec_of_instance(instance)
     return engine.available_actions(spec, state_of(instance), user.id, DbDirectory(), utcnow())
 
 

@@ -17,7 +17,7 @@ from webapp.pagination import as_id, id_arg, paginate
 from webapp.services import export, pairings, stations
 from webapp.services.activities import CHINA
 from webapp.services.stations import SERVICES
-from webapp.services.workflow import latest_version, pool_tasks_query, spec_of
+from webapp.services.workflow import latest_version, pool_tasks_query, spec_of, spec_of_instance
 from workflows.errors import NotFound, WorkflowError
 from webapp.stations import bp
 
@@ -129,7 +129,7 @@ def wall():
     units = {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(
         [s for s in station_ids if isinstance(s, int) and not isinstance(s, bool)])))}
     for instance, task in rows:
-        spec = spec_of(instance.version)
+        spec = spec_of_instance(instance)
         form = spec.start.form
         data = mask_data(form, instance.state.get("data", {}), False)
         field = form.field("category")
