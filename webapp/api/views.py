@@ -37,8 +37,12 @@ def _page(stmt, present_row) -> dict:
 def _validated(form_spec, data, files, context=None) -> dict:
     """The clean data, or 422 with the same messages the web form would show."""
     locale = select_locale()
+    # Units and stations are checked against the values sent, not against every
+    # station of the city (the form is never drawn here).
+    sent = data if isinstance(data, dict) else {}
     clean, errors = validate_data(form_spec, data if data is not None else {}, locale=locale,
-                                  choices=provider(locale), files=files, context=context)
+                                  choices=provider(locale, only=sent), files=files,
+                                  context=context)
     if errors:
         invalid({name or "data": texts for name, texts in errors.items()})
     return clean

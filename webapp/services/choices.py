@@ -5,7 +5,7 @@ server then accepts.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -19,37 +19,58 @@ from workflows.fields import FieldSpec
 RECORD_CHOICES: dict[str, Callable[[FieldSpec, str], list[tuple[str, str]]]] = {}
 
 
-def station_choices(locale: str) -> list[tuple[str, str]]:
+def _ids(values) -> list[int]:
+    """The database ids among submitted values (anything else matches no option)."""
+    values = values if isinstance(values, (list, tuple)) else [values]
+    out = []
+    for value in values:
+        text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) \
+            else ""
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            out.append(int(text))
+    return out
+
+
+def station_choices(locale: str, ids: list[int] | None = None) -> list[tuple[str, str]]:
     district = aliased(OrgUnit)
-    rows = db.session.execute(
-        select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en)
-        .join(Station, Station.unit_id == OrgUnit.id)
-        .outerjoin(district, district.id == Station.district_id)
-        .where(OrgUnit.active.is_(True), Station.is_open.is_(True))
-        .order_by(district.path, OrgUnit.name))
+    stmt = (select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en)
+            .join(Station, Station.unit_id == OrgUnit.id)
+            .outerjoin(district, district.id == Station.district_id)
+            .where(OrgUnit.active.is_(True), Station.is_open.is_(True)))
+    if ids is not None:
+        stmt = stmt.where(OrgUnit.id.in_(ids))
+    rows = db.session.execute(stmt.order_by(district.path, OrgUnit.name))
     english = locale.startswith("en")
     return [(str(uid), f"{(name_en if english and name_en else name)} · "
                        f"{(d_en if english and d_en else d_name) or ''}".rstrip(" ·"))
             for uid, name, name_en, d_name, d_en in rows]
 
 
-def unit_choices(field: FieldSpec, locale: str) -> list[tuple[str, str]]:
+def unit_choices(field: FieldSpec, locale: str,
+                 ids: list[int] | None = None) -> list[tuple[str, str]]:
     kinds = getattr(field, "unit_kinds", ()) or ()
     stmt = select(OrgUnit).where(OrgUnit.active.is_(True))
     if kinds:
         stmt = stmt.where(OrgUnit.kind.in_(kinds))
+    if ids is not None:
+        stmt = stmt.where(OrgUnit.id.in_(ids))
     english = locale.startswith("en")
     return [(str(u.id), ("\u3000" * max(u.depth - 1, 0)) + u.label("en" if english else "zh"))
             for u in db.session.scalars(stmt.order_by(OrgUnit.path))]
 
 
-def provider(locale: str):
-    """A ``forms`` choices provider for this request's language."""
+def provider(locale: str, only: Mapping[str, Any] | None = None):
+    """A ``forms`` choices provider for this request's language.
+
+    ``only`` (submitted data, for checking it): the station and unit options are just
+    those among the values sent for each field — one indexed lookup instead of every
+    station of the city.  Never for a form that will be drawn."""
     def choices(field: FieldSpec) -> list[tuple[str, str]]:
+        ids = _ids(only.get(field.name, [])) if only is not None else None
         if field.type == "station":
-            return station_choices(locale)
+            return station_choices(locale, ids)
         if field.type == "org_unit":
-            return unit_choices(field, locale)
+            return unit_choices(field, locale, ids)
         source = field.type if field.type == "slot" else getattr(field, "source", None)
         lookup = RECORD_CHOICES.get(source or "")
         return lookup(field, locale) if lookup else []
