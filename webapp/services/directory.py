@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from webapp.extensions import db
@@ -25,6 +26,15 @@ RECORD_SOURCES: dict[str, Callable[[Any], Mapping[str, Any] | None]] = {}
 # Attendance registers ("course:12" → the "course" one): prefix → function(rest of the
 # key, instance id) → (sessions attended, sessions held) or None.
 ATTENDANCE_REGISTERS: dict[str, Callable[[str, Any], tuple[int, int] | None]] = {}
+
+
+_UNITS_READ = "directory_units"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_units(session: Session, transaction) -> None:
+    if transaction.parent is None:  # committed or rolled back: read them again
+        session.info.pop(_UNITS_READ, None)
 
 
 def _loaded(cls, ident):
@@ -75,7 +85,10 @@ class DbDirectory:
         its stored ``unit_path``): the first read of such a unit reads its ancestors in
         the same query.  Only a hint — the rows read are what is used; a unit that has
         moved since has its real ancestors read as usual."""
-        self._units: dict[int, OrgUnit] = {}
+        # Units read in this transaction, shared by every directory of it (an API
+        # approval asks one for the buttons, the step another): the same rows, kept
+        # alive here because the session's identity map holds them only weakly.
+        self._units: dict[int, OrgUnit] = db.session.info.setdefault(_UNITS_READ, {})
         self._roles: dict[int, list[tuple[str, int]]] = {}
         self._hints = dict(unit_paths or {})
         self._savepoint = None

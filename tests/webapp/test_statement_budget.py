@@ -1,0 +1,63 @@
+"""How many SQL statements a step costs — counted, never timed.
+
+Each statement is a round trip and ~0.1–1 ms of SQLAlchemy CPU, so the count is what
+decides how many approvals a web worker serves (bench/README.md, issue #9).  These
+budgets are today's counts: a change that reads the same rows again, or goes back to
+writing an audit entry and then updating it, shows up here before it shows up in a
+benchmark."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from tests.webapp.test_api import Api, api, wish  # noqa: F401
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+
+
+@contextmanager
+def counting():
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    def commit(conn):
+        seen.append("-- commit")
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    event.listen(db.engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+        event.remove(db.engine, "commit", commit)
+
+
+def test_an_approval_through_the_api_reads_nothing_twice(api, demo):
+    r = api("POST", "/processes/micro_wish/instances", "rider1", json={"data": wish()})
+    assert r.status_code == 201, r.get_json()
+    task = next(t for t in r.get_json()["tasks"])
+    api.token("station_head")  # signing in is not part of the approval
+    db.session.remove()
+    with counting() as seen:
+        r = api("POST", f"/tasks/{task['id']}/complete", "station_head",
+                json={"action": "approve"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["state"] == "wall"
+    writes = [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    audit_writes = [s for s in writes if "audit_entries" in s]
+    # Audit entries are written once, already sealed: no INSERT-then-UPDATE.
+    assert len(audit_writes) == 1 and audit_writes[0].lstrip().upper().startswith("INSERT")
+    # The answer is built before the commit: nothing is read back after it.
+    assert seen[-1] == "-- commit" and seen.count("-- commit") == 1, seen[-3:]
+    # One read of the token with its owner, one of the task with its instance.
+    assert sum("FROM api_tokens" in s for s in seen) == 1
+    assert sum(s.lstrip().upper().startswith("SELECT USERS.") for s in seen) <= 2
+    statements = [s for s in seen if s != "-- commit"]
+    assert len(statements) <= BUDGET_APPROVE[db.engine.dialect.name], "\n".join(statements)
+
+
+# Today's counts (SQLite has BEGIN IMMEDIATE; PostgreSQL takes the audit chain's lock).
+BUDGET_APPROVE = {"sqlite": 30, "postgresql": 29}
