@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -461,33 +463,40 @@ def _close_task_row(instance: Instance, task, due_at) -> None:
 
 def _sync_timers(instance: Instance, state: InstanceState,
                  old: InstanceState | None = None) -> None:
-    if not state.timers and (old is None or not old.timers):
-        # Nothing pending before or after: every row of this instance (if any) was
-        # fired or cancelled already, when it left the state.
-        return
+    """Make the timer rows match the state's pending timers, from the two states alone:
+    new or moved timers are upserted (a key fired or cancelled earlier is armed again),
+    timers the step dropped are cancelled — no read of the rows first."""
+    before = {t.key: t for t in old.timers} if old is not None else {}
     pending = {t.key: t for t in state.timers}
-    rows = {t.key: t for t in db.session.scalars(select(Timer).where(
-        Timer.instance_id == instance.id))}
-    woken = []
-    for key, ref in pending.items():
-        row = rows.get(key)
-        if row is None:
-            row = Timer(instance_id=instance.id, key=key, purpose=ref.purpose,
-                        task_key=ref.task, fire_at=ref.at, status="pending")
-            db.session.add(row)
-            woken.append(row)
-        elif row.status != "pending" or row.fire_at != ref.at:
-            row.status, row.fire_at, row.fired_at = "pending", ref.at, None
-            woken.append(row)
-    if woken:
-        db.session.flush()
+    armed = [ref for key, ref in pending.items()
+             if key not in before or before[key].at != ref.at]
+    dropped = [key for key in before if key not in pending]
+    if not armed and not dropped:
+        return
+    table = Timer.__table__
+    if armed:
+        dialect = db.session.get_bind().dialect.name
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        stmt = upsert.on_conflict_do_update(
+            index_elements=[table.c.instance_id, table.c.key],
+            set_={"status": "pending", "fire_at": upsert.excluded.fire_at, "fired_at": None})
+        ids = db.session.execute(
+            stmt.returning(table.c.id, sort_by_parameter_order=True),
+            [{"instance_id": instance.id, "key": ref.key, "purpose": ref.purpose,
+              "task_key": ref.task, "fire_at": ref.at, "status": "pending",
+              "fired_at": None} for ref in armed]).scalars().all()
         from webapp import jobs
 
-        for row in woken:  # RQ's scheduler is the alarm clock; the row stays the truth
-            enqueue_after_commit(jobs.fire_timer, row.id, at=row.fire_at)
-    for key, row in rows.items():
-        if key not in pending and row.status == "pending":
-            row.status = "cancelled"
+        for timer_id, ref in zip(ids, armed):  # RQ's scheduler is the alarm clock
+            enqueue_after_commit(jobs.fire_timer, timer_id, at=ref.at)
+    if dropped:
+        db.session.execute(update(table).where(
+            table.c.instance_id == instance.id, table.c.key.in_(dropped),
+            table.c.status == "pending").values(status="cancelled"))
+    # Plain statements: a timer row loaded in this session (``fire_timer``'s) is stale.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Timer) and obj.instance_id == instance.id:
+            db.session.expire(obj)
 
 
 def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:
