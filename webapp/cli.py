@@ -94,9 +94,14 @@ def _create_or_grant(username, display_name, role, unit_code, password):
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
-def worker_command(burst):
+@click.option("--fork/--no-fork", default=False, show_default=True,
+              help="Run each job in a forked work horse (isolation, at ~10–50 ms of CPU "
+                   "per job) or in this process (the default: the jobs are short and ours).")
+@click.option("--max-jobs", type=int, default=None,
+              help="Exit after this many jobs (a supervisor starts a fresh worker).")
+def worker_command(burst, fork, max_jobs):
     """Run an RQ worker (with the scheduler) on REDIS_URL; start as many as you need."""
-    from rq import Worker
+    from rq import SimpleWorker, Worker
 
     from webapp.queue import runtime
 
@@ -109,12 +114,18 @@ def worker_command(burst):
     interval = current_app.config.get("SWEEP_INTERVAL")
     if interval and not burst:
         start_sweeper(current_app._get_current_object(), interval)
-    # Every job runs in a work horse forked from this process: set the ORM up once here,
-    # or each horse does it again (a few hundred ms per job on a busy machine).
+    # Set the ORM up once here: with --fork every job runs in a work horse forked from
+    # this process, which would otherwise do it again (a few hundred ms per job).
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()
-    Worker([rt.queue()], connection=rt.connection).work(with_scheduler=True, burst=burst)
+    # Without fork a job runs in this process: its time limit is still enforced (SIGALRM
+    # in the main thread); a crash takes the worker down and the outbox sweeper re-drives
+    # what it was sending.  Forking a ~100 MB process per job halved what two web workers
+    # could serve on a 2-CPU machine (bench/README.md, "HTTP").
+    worker_class = Worker if fork else SimpleWorker
+    worker_class([rt.queue()], connection=rt.connection).work(
+        with_scheduler=True, burst=burst, max_jobs=max_jobs)
 
 
 @click.command("queue-check")

@@ -77,3 +77,28 @@ def test_worker_command_refuses_without_redis(app, runner, redis_url):
         pytest.skip("REDIS_URL is set in this run")
     result = runner.invoke(args=["worker", "--burst"])
     assert result.exit_code != 0 and "REDIS_URL" in result.output
+
+
+@pytest.mark.parametrize("fork", [False, True])
+def test_worker_runs_jobs_in_its_own_process_unless_told_to_fork(app, redis_url, app_config,
+                                                                 tmp_path, fork):
+    """By default a job runs inside `flask worker` (no ~100 MB fork per job); --fork
+    gives each job its own work horse."""
+    if not redis_url:
+        pytest.skip("needs TEST_REDIS_URL: a separate worker process talks to a real Redis")
+    import os
+
+    job = runtime(app).queue().enqueue(os.getpid)
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+           "UNIONFLOW_ENV": "development", "UNIONFLOW_INSTANCE_PATH": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "webapp", "worker", "--burst",
+         *(["--fork"] if fork else [])], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output
+    job.refresh()
+    assert job.is_finished, output
+    ran_in = job.return_value()
+    assert (ran_in != worker.pid) if fork else (ran_in == worker.pid)

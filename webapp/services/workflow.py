@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.database import write_lock
 from webapp.extensions import db
@@ -240,8 +240,13 @@ def lock_instance(instance_id: int) -> Instance:
     # populate_existing: a copy of the row this session read earlier (the view's access
     # check, a page) is replaced by the locked row — else a decision committed by
     # someone else in between would be overwritten with the stale state.
+    # The version (without its text) and the applicant come in the same query: the
+    # answer to the request shows both.  Only the instance's row is locked.
     instance = db.session.scalar(select(Instance).where(Instance.id == instance_id)
-                                 .with_for_update()
+                                 .options(joinedload(Instance.version)
+                                          .defer(DefinitionVersion.source),
+                                          joinedload(Instance.applicant))
+                                 .with_for_update(of=Instance)
                                  .execution_options(populate_existing=True))
     if instance is None:
         raise NotFound("找不到该申请", "No such request", code="no_instance")
