@@ -51,6 +51,8 @@ RAW = re.compile(r"<script>uf_xss|<img src=x onerror|<svg onload", re.I)
 JS_URL = re.compile(r"""(?:href|src|action|formaction|xlink:href)\s*=\s*["']?\s*javascript:""",
                     re.I)
 FORMULA_START = ("=", "+", "-", "@")
+# A comment's further lines (one a would-be mail header) and more words than a subject holds.
+LONG_LINES = "\r\nBcc: uf-xss@example.com\r\n" + "后续说明" * 100
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a number is a number, not a formula
 
 
@@ -144,7 +146,7 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     rider = find_user("rider1")
     ok(client.post(f"/admin/users/{rider.id}", data={
         "display_name": p(60, lead="="), "unit": "cq-yz-logistics", "phone": "13800138000",
-        "email": "", "locale": "zh_CN"}), "display name")
+        "email": "rider1@demo.unionflow.cn", "locale": "zh_CN"}), "display name")
     head = find_user("station_head")
     ok(client.post(f"/admin/users/{head.id}", data={
         "display_name": p(60), "unit": "st-jfb", "email": "", "locale": "zh_CN"}), "head")
@@ -230,11 +232,28 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     # --- every published process, as an eligible person
     wf.publish_file(TEMPLATES / "innovation_award.yaml")
     db.session.commit()
+    # A process written in the definition editor: its names, labels, help and choices are
+    # typed by an administrator (single-quoted YAML: the payloads carry no apostrophe).
+    sign_in(client, "admin")
+    q = lambda limit=60, lead="": "'" + p(limit, lead) + "'"  # noqa: E731
+    source = "\n".join([
+        "key: xss_defined", f"name: {q()}", f"name_en: {q()}", f"description: {q(200)}",
+        "start:", "  who: {role: worker}", "  form:",
+        f"    - {{name: subject, type: text, label: {q()}, help: {q(200)}, required: true}}",
+        f"    - name: pick", "      type: choice", f"      label: {q()}", "      choices:",
+        f"        one: {{label: {q()}, label_en: {q()}}}", "        two: {label: 二}",
+        "steps:", "  review:", "    kind: approval", f"    name: {q()}", f"    name_en: {q()}",
+        "    approvers: {role: unit_admin, of: applicant}", "    return_to: [applicant]",
+        "    next: done", "ends:", f"  done: {{status: completed, name: {q()}}}",
+        "  rejected: {status: rejected, name: 未通过}", ""])
+    shown(client, client.post("/admin/definitions/new", data={"source": source,
+                                                        "action": "publish"}),
+          "definition", found)
     sign_in(client, "rider1")
     wish = start(client, "micro_wish", {
         "title": p(40, lead="="), "category": "goods", "story": p(500), "budget": "10",
         "station": str(unit_by_code("st-jfb").id), "contact_name": p(20),
-        "phone": "13800138000", "photo": (io.BytesIO(PNG), "p.png")},
+        "phone": "13800138000", "photo": (io.BytesIO(PNG), p(40) + ".png")},  # a file name
         content_type="multipart/form-data")
     demand = start(client, "worker_demand", {
         "category": "parking", "station": str(unit_by_code("st-jfb").id),
@@ -251,6 +270,7 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
         "title": p(60), "category": "invention", "patent_no": p.link(30),
         "summary": p(2000) + "一种外卖保温箱的改进结构", "benefit": p(1000),
         "phone": "13800138000"})
+    defined = start(client, "xss_defined", {"subject": p(100), "pick": "one"})
     sign_in(client, "volunteer1")
     station = unit_by_code("st-jfb")
     slot = db.session.scalars(select(DutySlot).where(DutySlot.station_id == station.id)
@@ -259,13 +279,17 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
                                             "phone": "13700137000"})
     made["instances"] = {"micro_wish": wish, "worker_demand": demand,
                          "retreat_nomination": retreat, "training_registration": training,
-                         "innovation_award": award, "station_master": duty}
+                         "innovation_award": award, "station_master": duty,
+                         "xss_defined": defined}
     published = {d.key for d in db.session.scalars(select(wf.ProcessDefinition))}
     assert published == set(made["instances"]), published
     # Comments on each, by the person who can see it (javascript: as a comment too).
     for key, instance_id in made["instances"].items():
         sign_in(client, "volunteer1" if key == "station_master" else "rider1")
         ok(client.post(f"/instances/{instance_id}/comments", data={"text": p(1000)}), key)
+    ok(client.post(f"/instances/{award}/comments", data={"text": p(1000) + LONG_LINES}),
+       "long comment")  # e-mailed to the reviewer in the evening digest
+    sign_in(client, "volunteer1")
     ok(client.post(f"/instances/{duty}/comments", data={"text": p.link()}), "link comment")
     # Through the API: a request started with payloads, a comment on it; the web pages and
     # the API answers show them.  Then a request withdrawn with a reason.
@@ -295,7 +319,7 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     sign_in(client, "volunteer1")
     ok(client.post(f"/tasks/{task_id_of(wish)}/claim"), "claim")
     ok(client.post(f"/tasks/{task_id_of(wish)}", data={
-        "action": "complete", "fulfil_note": p(300), "proof": (io.BytesIO(PNG), "q.png")},
+        "action": "complete", "fulfil_note": p(300), "proof": (io.BytesIO(PNG), p(40) + ".png")},
         content_type="multipart/form-data"), "fulfil")
     sign_in(client, "yuzhong_admin")
     ok(client.post(f"/tasks/{task_id_of(demand)}", data={
@@ -308,8 +332,11 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
         "action": "complete", "answer": p(2000)}), "answer")
     ok(client.post(f"/tasks/{task_id_of(retreat)}", data={"action": "approve",
                                                          "comment": p(500)}), "unit review")
+    # A return reason (it goes into the applicant's e-mail subject at once) of several
+    # lines and many words: a header line of its own, and longer than a subject is stored.
     ok(client.post(f"/tasks/{task_id_of(award)}", data={"action": "return",
-                                                       "comment": p(500)}), "award return")
+                                                       "comment": p(500) + LONG_LINES}),
+       "award return")
     # The nomination on to the notice board; an objection and its finding.
     for who in ("yuzhong_admin", "city_admin"):
         sign_in(client, who)
@@ -454,17 +481,26 @@ def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app,
     # E-mails in the outbox: plain text, or escaped HTML; one-line subjects.
     from webapp.services import outbox
 
+    later = datetime.now(timezone.utc) + timedelta(days=2)
+    outbox.send_digests(later)
     db.session.expire_all()
     ids = [d.id for d in db.session.scalars(select(Delivery).where(Delivery.channel == "email"))]
-    outbox.deliver(ids, now=datetime.now(timezone.utc) + timedelta(days=2))
+    failed = outbox.deliver(ids, now=later)
+    assert not failed, [(d.subject[:80], d.last_error) for d in map(
+        lambda i: db.session.get(Delivery, i), failed)]  # every mail could be sent
     mails = sorted(Path(app.config["MAIL_OUTBOX"]).glob("*.eml"))
     assert mails, "the steps above send e-mail"
+    bodies = []
     for path in mails:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert "\n" not in str(message["Subject"] or "")  # no header injection
+        assert "uf-xss@example.com" not in str(message["Bcc"] or "") + str(message["To"])
+        bodies.append(message.get_body(("plain",)).get_content())
         for part in message.walk():
             if part.get_content_type() == "text/html":
                 html = part.get_payload(decode=True).decode("utf-8", "replace")
                 assert not RAW.search(html) and not JS_URL.search(html), path.name
             else:
                 assert part.get_content_maintype() in ("text", "multipart"), path.name
+    # A long reason is cut short in the subject only: the mail's text has all of it.
+    assert any("uf-xss@example.com" in b and "后续说明" * 100 in b for b in bodies)
