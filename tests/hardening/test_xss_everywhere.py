@@ -61,9 +61,12 @@ class Payloads:
 
     def __init__(self):
         self.planted: dict[int, str] = {}
+        self.audited: set[int] = set()  # typed on an administrator's form: in the audit log
 
-    def __call__(self, limit: int = 200, lead: str = "") -> str:
+    def __call__(self, limit: int = 200, lead: str = "", audited: bool = False) -> str:
         n = len(self.planted) + 1
+        if audited:
+            self.audited.add(n)
         options = [f'{lead}<script>uf_xss_{n}()</script>"><img src=x onerror=uf_xss_{n}()>',
                    f"{lead}<img src=x onerror=uf_xss_{n}()>", f"{lead}<script>uf_xss_{n}()"]
         text = next(o for o in options if len(o) <= limit)
@@ -145,34 +148,34 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     sign_in(client, "admin")
     rider = find_user("rider1")
     ok(client.post(f"/admin/users/{rider.id}", data={
-        "display_name": p(60, lead="="), "unit": "cq-yz-logistics", "phone": "13800138000",
+        "display_name": p(60, lead="=", audited=True), "unit": "cq-yz-logistics", "phone": "13800138000",
         "email": "rider1@demo.unionflow.cn", "locale": "zh_CN"}), "display name")
     head = find_user("station_head")
     ok(client.post(f"/admin/users/{head.id}", data={
         "display_name": p(60), "unit": "st-jfb", "email": "", "locale": "zh_CN"}), "head")
     for code in ("cq-yz-jfb", "st-jfb"):
         ok(client.post(f"/admin/units/{unit_by_code(code).id}", data={
-            "name": p(200), "name_en": p(200, lead="+")}), code)
+            "name": p(200, audited=True), "name_en": p(200, lead="+")}), code)
     # A person and a unit made on the people pages (their answers shown too: the password
     # page names the new person, the unit's page greets it with a flash message).
     shown(client, client.post("/admin/users/new", data={
-        "username": "xss.new", "display_name": p(100, lead="-"), "unit": "cq-yz-jfb",
+        "username": "xss.new", "display_name": p(100, lead="-", audited=True), "unit": "cq-yz-jfb",
         "role": "worker", "phone": "", "email": "", "locale": "zh_CN"}), "new user", found)
     shown(client, client.post("/admin/units/new", data={
-        "parent": "cq-yz", "kind": "street", "code": "xss-street", "name": p(200, lead="@"),
+        "parent": "cq-yz", "kind": "street", "code": "xss-street", "name": p(200, lead="@", audited=True),
         "name_en": p(200)}), "new unit", found)
     # The people import: a units CSV and a users workbook, checked (the dry-run report
     # echoes names, and the bad values of refused rows), then confirmed (names in lists).
     units_csv = io.StringIO()
     csv.writer(units_csv).writerows([
         ["code", "name", "kind", "parent", p(40)],  # an unknown column is named back
-        ["xss-imp-unit", p(200, lead="="), "street", "cq-yz", ""],
+        ["xss-imp-unit", p(200, lead="=", audited=True), "street", "cq-yz", ""],
         [p(64), "坏编码", "street", "cq-yz", ""],
         ["xss-imp-bad", "坏类型", p(30), "cq-yz", ""],
         ["xss-imp-orphan", "坏上级", "street", p(30), ""]])
     users_rows = [
         ["username", "display_name", "unit", "role", "phone", "email"],
-        ["xss.imp1", p(100, lead="+"), "cq-yz-jfb", "worker", "", ""],
+        ["xss.imp1", p(100, lead="+", audited=True), "cq-yz-jfb", "worker", "", ""],
         [p(64), "坏用户名", "cq-yz-jfb", "worker", "", ""],
         ["xss.imp2", "坏单位", p(30), "worker", "", ""],
         ["xss.imp3", "坏角色", "cq-yz-jfb", p(30), "", ""],
@@ -222,7 +225,7 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     second = db.session.scalar(select(Course.id).order_by(Course.id.desc()))
     assert second != made["course_id"]
     shown(client, client.post(f"/courses/{second}/edit", data={
-        **course_form, "title": p(100), "kind": p(30, lead="+"), "venue": p(200, lead="="),
+        **course_form, "title": p(100, audited=True), "kind": p(30, lead="+"), "venue": p(200, lead="="),
         "description": p(2000)}), "course edit", found)
     shown(client, client.post(f"/courses/{made['course_id']}/sessions", data={
         "session-day": str(today + timedelta(days=13)), "session-starts": "19:00",
@@ -454,13 +457,20 @@ def sweep(app, client, made: dict, people: list[str],
                             problems.append(f"{who} {target} → {answer.status_code}")
                         elif answer.status_code == 200:
                             inspect_answer(f"{who} {target}", answer, seen, problems, stats)
+                            html = (answer.get_data(as_text=True)
+                                    if answer.mimetype == "text/html" else "")
                             if not suffix and answer.mimetype == "text/html":
                                 # The exports and the search a page offers, with payloads.
-                                html = answer.get_data(as_text=True)
                                 if "format=csv" in html:
                                     suffixes += ["format=csv", "format=xlsx"]
                                 if 'name="q"' in html:
                                     suffixes.append("q=uf_xss")
+                            # Every page of a long list (the audit log is one): older
+                            # entries are shown on later pages.
+                            number = int(suffix[5:]) if suffix.startswith("page=") else 1
+                            if (answer.mimetype == "text/html" and (not suffix or number > 1)
+                                    and f"page={number + 1}" in html and number < 30):
+                                suffixes.append(f"page={number + 1}")
     return seen, problems, stats
 
 
@@ -473,6 +483,18 @@ def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app,
         "admin"], found)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
     assert stats["asked"] > 400
+    # The audit viewer shows what administrators typed (before and after), escaped: every
+    # page of it, as the platform administrator.
+    sign_in(client, "admin")
+    in_audit: set[int] = set()
+    for number in range(1, 200):
+        with client.get(f"/admin/audit?page={number}") as answer:
+            html = answer.get_data(as_text=True)
+        assert not RAW.search(html), html[RAW.search(html).start() - 80:][:200]
+        in_audit.update(int(n) for n in re.findall(r"uf_xss_(\d+)", html))
+        if f"page={number + 1}" not in html:
+            break
+    assert p.audited <= in_audit, {n: p.planted[n] for n in p.audited - in_audit}
     # Every payload was shown somewhere (escaped), so the checks above looked at it.
     missing = {n: p.planted[n] for n in p.planted if n not in seen}
     assert not missing, f"never shown: {missing}"
