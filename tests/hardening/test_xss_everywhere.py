@@ -432,8 +432,11 @@ def sweep(app, client, made: dict, people: list[str],
     others = {"course_id": made.get("course_ids", []),
               "unit_id": [u.id for u in map(unit_by_code, ("xss-street", "xss-imp-unit")) if u],
               "user_id": [u.id for u in map(find_user, ("xss.new", "xss.imp1")) if u]}
-    for who in people:
+    for person in people:
+        who, _, language = person.partition("@")  # "admin@en": in English
         sign_in(client, who)
+        if language:
+            ok(client.post("/auth/locale", data={"locale": language}), person)
         bearer = {"Authorization": "Bearer " + _token(client, who)}
         for rule in _rules(app, "GET"):
             if rule.endpoint in ("auth.login", "main.healthz", "api.openapi",
@@ -454,9 +457,9 @@ def sweep(app, client, made: dict, people: list[str],
                     with client.get(target, headers=headers) as answer:
                         stats["asked"] += 1
                         if answer.status_code >= 500:
-                            problems.append(f"{who} {target} → {answer.status_code}")
+                            problems.append(f"{person} {target} → {answer.status_code}")
                         elif answer.status_code == 200:
-                            inspect_answer(f"{who} {target}", answer, seen, problems, stats)
+                            inspect_answer(f"{person} {target}", answer, seen, problems, stats)
                             html = (answer.get_data(as_text=True)
                                     if answer.mimetype == "text/html" else "")
                             if not suffix and answer.mimetype == "text/html":
@@ -480,7 +483,7 @@ def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app,
     made = plant(client, p, found)
     seen, problems, stats = sweep(app, client, made, [
         "rider1", "volunteer1", "station_head", "unit_admin", "yuzhong_admin", "city_admin",
-        "admin"], found)
+        "admin", "rider1@en", "admin@en"], found)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
     assert stats["asked"] > 400
     # The audit viewer shows what administrators typed (before and after), escaped: every
