@@ -28,6 +28,7 @@ import re
 import zipfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import pytest
@@ -54,6 +55,12 @@ FORMULA_START = ("=", "+", "-", "@")
 # A comment's further lines (one a would-be mail header) and more words than a subject holds.
 LONG_LINES = "\r\nBcc: uf-xss@example.com\r\n" + "后续说明" * 100
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a number is a number, not a formula
+# Markup in every query argument a page reads: whatever a page says back (a search, a
+# filter, a date it could not read) is shown inert.
+REFLECTED = urlencode({name: '"><script>uf_xss_0()</script>' for name in (
+    "q", "actor", "action", "object_type", "object_id", "since", "until", "status", "state",
+    "kind", "process", "category", "by", "batch", "district", "year", "scope", "mine",
+    "unread", "open", "service", "unit", "parent", "template", "a", "b", "next")})
 
 
 class Payloads:
@@ -468,6 +475,7 @@ def sweep(app, client, made: dict, people: list[str],
                                     suffixes += ["format=csv", "format=xlsx"]
                                 if 'name="q"' in html:
                                     suffixes.append("q=uf_xss")
+                                suffixes.append(REFLECTED)
                             # Every page of a long list (the audit log is one): older
                             # entries are shown on later pages.
                             number = int(suffix[5:]) if suffix.startswith("page=") else 1
@@ -486,6 +494,7 @@ def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app,
         "admin", "rider1@en", "admin@en"], found)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
     assert stats["asked"] > 400
+    assert 0 in seen  # the query arguments' markup was said back (escaped) somewhere
     # The audit viewer shows what administrators typed (before and after), escaped: every
     # page of it, as the platform administrator.
     sign_in(client, "admin")
