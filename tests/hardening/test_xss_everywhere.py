@@ -209,10 +209,12 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     row = ["xss-st-1", p(100, lead="@"), "渝中区", "cq-yz-jfb", p(200), p(200, lead="-"),
            "08:00-20:00", "是", "是", "是", "1", "1", "1", "是"]
     out = io.StringIO()
-    csv.writer(out).writerow(row)
-    imported = client.post("/admin/stations/import", data={
+    csv.writer(out).writerows([row, [  # a refused row: its bad values are named back
+        "xss-st-2", "坏驿站", p(30), "cq-yz-jfb", "地址", "", "08:00-20:00", p(20), "是", "是",
+        p(20), "1", "1", "是"]])
+    imported = shown(client, client.post("/admin/stations/import", data={
         "file": (io.BytesIO((rows + out.getvalue()).encode()), "s.csv")},
-        content_type="multipart/form-data")
+        content_type="multipart/form-data"), "stations import", found)
     assert "已保存 1 个驿站" in imported.get_data(as_text=True), imported.get_data(as_text=True)
     sign_in(client, "unit_admin")
     course_form = {"title": p(100, lead="="), "kind": p(30), "unit": str(unit_by_code(
