@@ -1,22 +1,33 @@
 """Markup typed into every free-text field comes back inert, wherever it is shown.
 
-One demo per test.  Every published process (and the innovation-award template, published
-here) is started with a distinct payload in each free-text field, comments are added and a
-step or two is decided with payloads in the decision comment and the step form.  Payloads
-also go into a person's display name, a unit's and a station's name (admin pages), stations
-imported from CSV and a course made at ``/courses/new``.
+One demo per test.  Every published process (and the innovation-award template, and a
+process written in the definition editor with payloads in its names, labels, help and
+choices) is started with a distinct payload in each free-text field and in uploaded file
+names, comments are added (one through the API, one long and of several lines) and a step
+or two is decided with payloads in the decision comment and the step form; a request is
+started through the API, another withdrawn with a reason.  Payloads also go into people and
+units edited and made on the people pages, the people import (a units CSV and a users XLSX:
+names, an unknown column, refused rows' bad values; checked, then confirmed), stations
+imported from CSV (and a refused row), a course made at ``/courses/new``, another edited at
+``/courses/<id>/edit``, a session's topic, and a retreat batch's name and site (no form
+makes batches: set as an operator would).  The answer of each of those forms, and the page
+its redirect leads to (flash message), is checked like any page.
 
-Then every GET route of ``app.url_map`` (plain; and ``?format=csv``, ``?format=xlsx``,
-``?q=uf_xss`` where the page offers an export or a search; each request's own pages) is fetched by the applicant, the
-deciding staff and an administrator, and the e-mails in the file outbox are read:
+Then every GET route of ``app.url_map`` (plain; ``?format=csv``, ``?format=xlsx``,
+``?q=uf_xss`` where the page offers an export or a search; markup in every query argument a
+page reads; every page of a long list; each request's, course's, new unit's and new
+person's own pages) is fetched by the applicant, the deciding staff and the administrators,
+the applicant and the platform administrator once more in English; the audit viewer is read
+page by page; and the e-mails in the file outbox are read:
 
 * HTML (and SVG) never carries the raw markup, nor ``javascript:`` in an attribute;
 * the JSON API answers ``application/json`` and parses;
 * a CSV cell never starts with ``= + - @`` (a spreadsheet would run it): neutralised with
   a leading apostrophe; an .xlsx is well-formed XML with no formula cells;
-* e-mails are plain text, or escaped where HTML.
+* every e-mail can be sent; subjects are one line; plain text, or escaped where HTML.
 
-Each payload must show up (escaped) somewhere, so the checks can fail.
+Each payload must show up (escaped) somewhere, so the checks can fail; what administrators
+typed must show up in the audit viewer.
 """
 from __future__ import annotations
 
@@ -155,7 +166,8 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     sign_in(client, "admin")
     rider = find_user("rider1")
     ok(client.post(f"/admin/users/{rider.id}", data={
-        "display_name": p(60, lead="=", audited=True), "unit": "cq-yz-logistics", "phone": "13800138000",
+        "display_name": p(60, lead="=", audited=True), "unit": "cq-yz-logistics",
+        "phone": "13800138000",
         "email": "rider1@demo.unionflow.cn", "locale": "zh_CN"}), "display name")
     head = find_user("station_head")
     ok(client.post(f"/admin/users/{head.id}", data={
@@ -169,7 +181,8 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
         "username": "xss.new", "display_name": p(100, lead="-", audited=True), "unit": "cq-yz-jfb",
         "role": "worker", "phone": "", "email": "", "locale": "zh_CN"}), "new user", found)
     shown(client, client.post("/admin/units/new", data={
-        "parent": "cq-yz", "kind": "street", "code": "xss-street", "name": p(200, lead="@", audited=True),
+        "parent": "cq-yz", "kind": "street", "code": "xss-street",
+        "name": p(200, lead="@", audited=True),
         "name_en": p(200)}), "new unit", found)
     # The people import: a units CSV and a users workbook, checked (the dry-run report
     # echoes names, and the bad values of refused rows), then confirmed (names in lists).
@@ -234,7 +247,8 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     second = db.session.scalar(select(Course.id).order_by(Course.id.desc()))
     assert second != made["course_id"]
     shown(client, client.post(f"/courses/{second}/edit", data={
-        **course_form, "title": p(100, audited=True), "kind": p(30, lead="+"), "venue": p(200, lead="="),
+        **course_form, "title": p(100, audited=True), "kind": p(30, lead="+"),
+        "venue": p(200, lead="="),
         "description": p(2000)}), "course edit", found)
     shown(client, client.post(f"/courses/{made['course_id']}/sessions", data={
         "session-day": str(today + timedelta(days=13)), "session-starts": "19:00",
