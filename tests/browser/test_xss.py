@@ -1,6 +1,7 @@
 """In a real browser: payloads in a request's title, story, comments and decision, and in
-the applicant's name, run nothing on the instance page or the inbox — a ``uf_xss_*`` trap
-records any call and a dialog listener records any alert."""
+the applicant's name, run nothing on the instance page or the inbox; payloads in an imported
+file's names and bad values run nothing on the import's report, the list of people or the
+audit log — a ``uf_xss_*`` trap records any call and a dialog listener records any alert."""
 from __future__ import annotations
 
 import io
@@ -80,6 +81,43 @@ def test_payloads_run_nothing_on_the_instance_page_and_the_inbox(app, live_serve
         assert page.evaluate("window.__uf_xss_calls") == []
         assert page.locator("a[href^='javascript:'], [src^='javascript:']").count() == 0
         # The trap works: a call is recorded (so an empty list above means nothing ran).
+        page.evaluate("uf_xss_0()")
+        assert page.evaluate("window.__uf_xss_calls") == [0]
+    finally:
+        context.close()
+    assert dialogs == []
+
+
+def test_an_imported_files_payloads_run_nothing_on_the_report_lists_and_audit_log(
+        live_server, browser, demo):
+    people = "\n".join([
+        "username,display_name,unit,role,phone,email," + payload(7)[:40],
+        f"xss.browser,{payload(8)[:60]},cq-yz-jfb,worker,,",
+        f"xss.bad,坏角色,cq-yz-jfb,<script>uf_xss_9(),,",
+        f"xss.bad2,坏电话,cq-yz-jfb,worker,<script>uf_xss_10(),"]) + "\n"
+    context = browser.new_context(locale="zh-CN")
+    context.add_init_script(TRAP)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        sign_in(page, live_server, "admin")
+        page.goto(f"{live_server}/admin/people/import")
+        page.set_input_files("#file", files=[{"name": "people.csv", "mimeType": "text/csv",
+                                              "buffer": people.encode()}])
+        page.get_by_role("button", name="上传并检查").click()
+        expect(page.locator("#rejected")).to_contain_text("uf_xss_9()")  # as text
+        expect(page.locator("#accepted")).to_contain_text("uf_xss_8()")
+        assert page.evaluate("window.__uf_xss_calls") == []
+        page.get_by_role("button", name="确认导入 1 行").click()
+        expect(page.locator("#passwords")).to_contain_text("xss.browser")
+        assert page.evaluate("window.__uf_xss_calls") == []
+        page.goto(f"{live_server}/admin/users?q=xss.browser")
+        expect(page.get_by_text("uf_xss_8()").first).to_be_visible()
+        assert page.evaluate("window.__uf_xss_calls") == []
+        page.goto(f"{live_server}/admin/audit")
+        expect(page.get_by_text("uf_xss_8()").first).to_be_visible()
+        assert page.evaluate("window.__uf_xss_calls") == []
         page.evaluate("uf_xss_0()")
         assert page.evaluate("window.__uf_xss_calls") == [0]
     finally:

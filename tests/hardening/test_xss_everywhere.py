@@ -1,22 +1,33 @@
 """Markup typed into every free-text field comes back inert, wherever it is shown.
 
-One demo per test.  Every published process (and the innovation-award template, published
-here) is started with a distinct payload in each free-text field, comments are added and a
-step or two is decided with payloads in the decision comment and the step form.  Payloads
-also go into a person's display name, a unit's and a station's name (admin pages), stations
-imported from CSV and a course made at ``/courses/new``.
+One demo per test.  Every published process (and the innovation-award template, and a
+process written in the definition editor with payloads in its names, labels, help and
+choices) is started with a distinct payload in each free-text field and in uploaded file
+names, comments are added (one through the API, one long and of several lines) and a step
+or two is decided with payloads in the decision comment and the step form; a request is
+started through the API, another withdrawn with a reason.  Payloads also go into people and
+units edited and made on the people pages, the people import (a units CSV and a users XLSX:
+names, an unknown column, refused rows' bad values; checked, then confirmed), stations
+imported from CSV (and a refused row), a course made at ``/courses/new``, another edited at
+``/courses/<id>/edit``, a session's topic, and a retreat batch's name and site (no form
+makes batches: set as an operator would).  The answer of each of those forms, and the page
+its redirect leads to (flash message), is checked like any page.
 
-Then every GET route of ``app.url_map`` (plain; and ``?format=csv``, ``?format=xlsx``,
-``?q=uf_xss`` where the page offers an export or a search; each request's own pages) is fetched by the applicant, the
-deciding staff and an administrator, and the e-mails in the file outbox are read:
+Then every GET route of ``app.url_map`` (plain; ``?format=csv``, ``?format=xlsx``,
+``?q=uf_xss`` where the page offers an export or a search; markup in every query argument a
+page reads; every page of a long list; each request's, course's, new unit's and new
+person's own pages) is fetched by the applicant, the deciding staff and the administrators,
+the applicant and the platform administrator once more in English; the audit viewer is read
+page by page; and the e-mails in the file outbox are read:
 
 * HTML (and SVG) never carries the raw markup, nor ``javascript:`` in an attribute;
 * the JSON API answers ``application/json`` and parses;
 * a CSV cell never starts with ``= + - @`` (a spreadsheet would run it): neutralised with
   a leading apostrophe; an .xlsx is well-formed XML with no formula cells;
-* e-mails are plain text, or escaped where HTML.
+* every e-mail can be sent; subjects are one line; plain text, or escaped where HTML.
 
-Each payload must show up (escaped) somewhere, so the checks can fail.
+Each payload must show up (escaped) somewhere, so the checks can fail; what administrators
+typed must show up in the audit viewer.
 """
 from __future__ import annotations
 
@@ -28,12 +39,14 @@ import re
 import zipfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
 
 from tests.hardening.test_page_matrix import _fill, _rules, _token
+from tests.webapp.test_people_admin import xlsx
 from tests.webapp.test_pages import PNG, alerts, errors, task_id_of
 from tests.webapp.test_union_processes import id_card
 from tests.webapp.test_workflow_service import demo  # noqa: F401
@@ -50,7 +63,15 @@ RAW = re.compile(r"<script>uf_xss|<img src=x onerror|<svg onload", re.I)
 JS_URL = re.compile(r"""(?:href|src|action|formaction|xlink:href)\s*=\s*["']?\s*javascript:""",
                     re.I)
 FORMULA_START = ("=", "+", "-", "@")
+# A comment's further lines (one a would-be mail header) and more words than a subject holds.
+LONG_LINES = "\r\nBcc: uf-xss@example.com\r\n" + "后续说明" * 100
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a number is a number, not a formula
+# Markup in every query argument a page reads: whatever a page says back (a search, a
+# filter, a date it could not read) is shown inert.
+REFLECTED = urlencode({name: '"><script>uf_xss_0()</script>' for name in (
+    "q", "actor", "action", "object_type", "object_id", "since", "until", "status", "state",
+    "kind", "process", "category", "by", "batch", "district", "year", "scope", "mine",
+    "unread", "open", "service", "unit", "parent", "template", "a", "b", "next")})
 
 
 class Payloads:
@@ -58,9 +79,12 @@ class Payloads:
 
     def __init__(self):
         self.planted: dict[int, str] = {}
+        self.audited: set[int] = set()  # typed on an administrator's form: in the audit log
 
-    def __call__(self, limit: int = 200, lead: str = "") -> str:
+    def __call__(self, limit: int = 200, lead: str = "", audited: bool = False) -> str:
         n = len(self.planted) + 1
+        if audited:
+            self.audited.add(n)
         options = [f'{lead}<script>uf_xss_{n}()</script>"><img src=x onerror=uf_xss_{n}()>',
                    f"{lead}<img src=x onerror=uf_xss_{n}()>", f"{lead}<script>uf_xss_{n}()"]
         text = next(o for o in options if len(o) <= limit)
@@ -92,6 +116,26 @@ def ok(response, what):
     return response
 
 
+class Found:
+    """What the checks saw: payload numbers, problems, counts."""
+
+    def __init__(self):
+        self.seen: set[int] = set()
+        self.problems: list[str] = []
+        self.stats = {"neutralised": 0, "xlsx": 0, "asked": 0}
+
+
+def shown(client, response, what, found: Found):
+    """A form's own answer (a report, a page with errors, a password shown once) is checked
+    like any page; after a redirect, the page it leads to (with its flash message) too."""
+    ok(response, what)
+    inspect_answer(f"POST {what}", response, found.seen, found.problems, found.stats)
+    if response.status_code == 302:
+        with client.get(response.headers["Location"]) as after:
+            inspect_answer(f"after {what}", after, found.seen, found.problems, found.stats)
+    return response
+
+
 def start(client, key, data, **kwargs):
     r = ok(client.post(f"/processes/{key}/start", data=data, **kwargs), key)
     assert r.status_code == 302, (key, errors(r) + alerts(r))
@@ -113,32 +157,77 @@ def pass_time(instance_id: int) -> None:
     raise AssertionError(f"request {instance_id} still waits at {before}")
 
 
-def plant(client, p: Payloads) -> dict:
+def plant(client, p: Payloads, found: Found | None = None) -> dict:
     """Payloads in every free-text field a person can type into; the ids made."""
-    made: dict = {"instances": {}}
+    found = found or Found()
+    made: dict = {"instances": {}, "more": []}
     today = date.today()
     # --- people, units, stations, courses (administrators' forms)
     sign_in(client, "admin")
     rider = find_user("rider1")
     ok(client.post(f"/admin/users/{rider.id}", data={
-        "display_name": p(60, lead="="), "unit": "cq-yz-logistics", "phone": "13800138000",
-        "email": "", "locale": "zh_CN"}), "display name")
+        "display_name": p(60, lead="=", audited=True), "unit": "cq-yz-logistics",
+        "phone": "13800138000",
+        "email": "rider1@demo.unionflow.cn", "locale": "zh_CN"}), "display name")
     head = find_user("station_head")
     ok(client.post(f"/admin/users/{head.id}", data={
         "display_name": p(60), "unit": "st-jfb", "email": "", "locale": "zh_CN"}), "head")
     for code in ("cq-yz-jfb", "st-jfb"):
         ok(client.post(f"/admin/units/{unit_by_code(code).id}", data={
-            "name": p(200), "name_en": p(200, lead="+")}), code)
+            "name": p(200, audited=True), "name_en": p(200, lead="+")}), code)
+    # A person and a unit made on the people pages (their answers shown too: the password
+    # page names the new person, the unit's page greets it with a flash message).
+    shown(client, client.post("/admin/users/new", data={
+        "username": "xss.new", "display_name": p(100, lead="-", audited=True), "unit": "cq-yz-jfb",
+        "role": "worker", "phone": "", "email": "", "locale": "zh_CN"}), "new user", found)
+    shown(client, client.post("/admin/units/new", data={
+        "parent": "cq-yz", "kind": "street", "code": "xss-street",
+        "name": p(200, lead="@", audited=True),
+        "name_en": p(200)}), "new unit", found)
+    # The people import: a units CSV and a users workbook, checked (the dry-run report
+    # echoes names, and the bad values of refused rows), then confirmed (names in lists).
+    units_csv = io.StringIO()
+    csv.writer(units_csv).writerows([
+        ["code", "name", "kind", "parent", p(40)],  # an unknown column is named back
+        ["xss-imp-unit", p(200, lead="=", audited=True), "street", "cq-yz", ""],
+        [p(64), "坏编码", "street", "cq-yz", ""],
+        ["xss-imp-bad", "坏类型", p(30), "cq-yz", ""],
+        ["xss-imp-orphan", "坏上级", "street", p(30), ""]])
+    users_rows = [
+        ["username", "display_name", "unit", "role", "phone", "email"],
+        ["xss.imp1", p(100, lead="+", audited=True), "cq-yz-jfb", "worker", "", ""],
+        [p(64), "坏用户名", "cq-yz-jfb", "worker", "", ""],
+        ["xss.imp2", "坏单位", p(30), "worker", "", ""],
+        ["xss.imp3", "坏角色", "cq-yz-jfb", p(30), "", ""],
+        ["xss.imp4", "坏电话", "cq-yz-jfb", "worker", p(20), ""],
+        ["xss.imp5", "坏邮箱", "cq-yz-jfb", "worker", "", p(40)]]
+    for name, data in (("units.csv", units_csv.getvalue().encode()),
+                       ("people.xlsx", xlsx(users_rows))):
+        checked = shown(client, client.post("/admin/people/import", data={
+            "file": (io.BytesIO(data), name)}, content_type="multipart/form-data"), name, found)
+        token = re.search(r'name="token" type="hidden" value="([^"]+)"',
+                          checked.get_data(as_text=True))
+        assert token, (name, errors(checked) + alerts(checked))
+        shown(client, client.post("/admin/people/import/confirm", data={
+            "token": token.group(1)}), f"confirm {name}", found)
+    assert find_user("xss.imp1") is not None and unit_by_code("xss-imp-unit") is not None
+    # Retreat batches are made by the seed or a migration, not by a form: their name and
+    # site are set here as an operator would, then shown on the quota pages and charts.
+    batch = db.session.scalar(select(RetreatBatch).order_by(RetreatBatch.id))
+    batch.name, batch.site = p(100), p(200, lead="-")
+    db.session.commit()
     sign_in(client, "city_admin")
     rows = "code,name,district,parent,address,landmark,hours,water,toilet,microwave," \
            "charging_piles,car_parking,motorcycle_parking,open\n"
     row = ["xss-st-1", p(100, lead="@"), "渝中区", "cq-yz-jfb", p(200), p(200, lead="-"),
            "08:00-20:00", "是", "是", "是", "1", "1", "1", "是"]
     out = io.StringIO()
-    csv.writer(out).writerow(row)
-    imported = client.post("/admin/stations/import", data={
+    csv.writer(out).writerows([row, [  # a refused row: its bad values are named back
+        "xss-st-2", "坏驿站", p(30), "cq-yz-jfb", "地址", "", "08:00-20:00", p(20), "是", "是",
+        p(20), "1", "1", "是"]])
+    imported = shown(client, client.post("/admin/stations/import", data={
         "file": (io.BytesIO((rows + out.getvalue()).encode()), "s.csv")},
-        content_type="multipart/form-data")
+        content_type="multipart/form-data"), "stations import", found)
     assert "已保存 1 个驿站" in imported.get_data(as_text=True), imported.get_data(as_text=True)
     sign_in(client, "unit_admin")
     course_form = {"title": p(100, lead="="), "kind": p(30), "unit": str(unit_by_code(
@@ -149,15 +238,48 @@ def plant(client, p: Payloads) -> dict:
     ok(client.post("/courses/new", data=course_form), "course")
     db.session.expire_all()
     made["course_id"] = db.session.scalar(select(Course.id).order_by(Course.id.desc()))
+    # A second course, made with plain words, then given payloads on its edit page, and a
+    # session with a topic on its timetable.
+    shown(client, client.post("/courses/new", data={**course_form, "title": "叉车培训",
+                                                   "kind": "叉车", "venue": "一楼",
+                                                   "description": "理论"}), "course 2", found)
+    db.session.expire_all()
+    second = db.session.scalar(select(Course.id).order_by(Course.id.desc()))
+    assert second != made["course_id"]
+    shown(client, client.post(f"/courses/{second}/edit", data={
+        **course_form, "title": p(100, audited=True), "kind": p(30, lead="+"),
+        "venue": p(200, lead="="),
+        "description": p(2000)}), "course edit", found)
+    shown(client, client.post(f"/courses/{made['course_id']}/sessions", data={
+        "session-day": str(today + timedelta(days=13)), "session-starts": "19:00",
+        "session-ends": "21:00", "session-topic": p(100, lead="=")}), "session", found)
+    made["course_ids"] = [made["course_id"], second]
 
     # --- every published process, as an eligible person
     wf.publish_file(TEMPLATES / "innovation_award.yaml")
     db.session.commit()
+    # A process written in the definition editor: its names, labels, help and choices are
+    # typed by an administrator (single-quoted YAML: the payloads carry no apostrophe).
+    sign_in(client, "admin")
+    q = lambda limit=60, lead="": "'" + p(limit, lead) + "'"  # noqa: E731
+    source = "\n".join([
+        "key: xss_defined", f"name: {q()}", f"name_en: {q()}", f"description: {q(200)}",
+        "start:", "  who: {role: worker}", "  form:",
+        f"    - {{name: subject, type: text, label: {q()}, help: {q(200)}, required: true}}",
+        f"    - name: pick", "      type: choice", f"      label: {q()}", "      choices:",
+        f"        one: {{label: {q()}, label_en: {q()}}}", "        two: {label: 二}",
+        "steps:", "  review:", "    kind: approval", f"    name: {q()}", f"    name_en: {q()}",
+        "    approvers: {role: unit_admin, of: applicant}", "    return_to: [applicant]",
+        "    next: done", "ends:", f"  done: {{status: completed, name: {q()}}}",
+        "  rejected: {status: rejected, name: 未通过}", ""])
+    shown(client, client.post("/admin/definitions/new", data={"source": source,
+                                                        "action": "publish"}),
+          "definition", found)
     sign_in(client, "rider1")
     wish = start(client, "micro_wish", {
         "title": p(40, lead="="), "category": "goods", "story": p(500), "budget": "10",
         "station": str(unit_by_code("st-jfb").id), "contact_name": p(20),
-        "phone": "13800138000", "photo": (io.BytesIO(PNG), "p.png")},
+        "phone": "13800138000", "photo": (io.BytesIO(PNG), p(40) + ".png")},  # a file name
         content_type="multipart/form-data")
     demand = start(client, "worker_demand", {
         "category": "parking", "station": str(unit_by_code("st-jfb").id),
@@ -174,6 +296,7 @@ def plant(client, p: Payloads) -> dict:
         "title": p(60), "category": "invention", "patent_no": p.link(30),
         "summary": p(2000) + "一种外卖保温箱的改进结构", "benefit": p(1000),
         "phone": "13800138000"})
+    defined = start(client, "xss_defined", {"subject": p(100), "pick": "one"})
     sign_in(client, "volunteer1")
     station = unit_by_code("st-jfb")
     slot = db.session.scalars(select(DutySlot).where(DutySlot.station_id == station.id)
@@ -182,14 +305,38 @@ def plant(client, p: Payloads) -> dict:
                                             "phone": "13700137000"})
     made["instances"] = {"micro_wish": wish, "worker_demand": demand,
                          "retreat_nomination": retreat, "training_registration": training,
-                         "innovation_award": award, "station_master": duty}
+                         "innovation_award": award, "station_master": duty,
+                         "xss_defined": defined}
     published = {d.key for d in db.session.scalars(select(wf.ProcessDefinition))}
     assert published == set(made["instances"]), published
     # Comments on each, by the person who can see it (javascript: as a comment too).
     for key, instance_id in made["instances"].items():
         sign_in(client, "volunteer1" if key == "station_master" else "rider1")
         ok(client.post(f"/instances/{instance_id}/comments", data={"text": p(1000)}), key)
+    ok(client.post(f"/instances/{award}/comments", data={"text": p(1000) + LONG_LINES}),
+       "long comment")  # e-mailed to the reviewer in the evening digest
+    sign_in(client, "volunteer1")
     ok(client.post(f"/instances/{duty}/comments", data={"text": p.link()}), "link comment")
+    # Through the API: a request started with payloads, a comment on it; the web pages and
+    # the API answers show them.  Then a request withdrawn with a reason.
+    sign_in(client, "rider1")
+    bearer = {"Authorization": "Bearer " + _token(client, "rider1")}
+    by_api = client.post("/api/v1/processes/worker_demand/instances", headers=bearer, json={
+        "data": {"category": "parking", "station": unit_by_code("st-jfb").id,
+                 "location": p(100, lead="@"), "description": p(1000),
+                 "phone": "13800138000"}})
+    assert by_api.status_code == 201, by_api.get_json()
+    api_id = by_api.get_json()["id"]
+    said = client.post(f"/api/v1/instances/{api_id}/comments", headers=bearer,
+                       json={"text": p(1000, lead="=")})
+    assert said.status_code == 201, said.get_json()
+    inspect_answer("POST api comment", said, found.seen, found.problems, found.stats)
+    withdrawn = start(client, "worker_demand", {
+        "category": "parking", "station": str(unit_by_code("st-jfb").id),
+        "location": "解放碑", "description": "解放碑附近电动车停放点车位不够", "phone": "13800138000"})
+    shown(client, client.post(f"/instances/{withdrawn}/withdraw", data={
+        "comment": p(500, lead="-")}), "withdraw", found)
+    made["more"] += [("worker_demand", api_id), ("worker_demand", withdrawn)]
 
     # --- a step or two, decisions carrying payloads
     sign_in(client, "station_head")
@@ -198,7 +345,7 @@ def plant(client, p: Payloads) -> dict:
     sign_in(client, "volunteer1")
     ok(client.post(f"/tasks/{task_id_of(wish)}/claim"), "claim")
     ok(client.post(f"/tasks/{task_id_of(wish)}", data={
-        "action": "complete", "fulfil_note": p(300), "proof": (io.BytesIO(PNG), "q.png")},
+        "action": "complete", "fulfil_note": p(300), "proof": (io.BytesIO(PNG), p(40) + ".png")},
         content_type="multipart/form-data"), "fulfil")
     sign_in(client, "yuzhong_admin")
     ok(client.post(f"/tasks/{task_id_of(demand)}", data={
@@ -211,8 +358,11 @@ def plant(client, p: Payloads) -> dict:
         "action": "complete", "answer": p(2000)}), "answer")
     ok(client.post(f"/tasks/{task_id_of(retreat)}", data={"action": "approve",
                                                          "comment": p(500)}), "unit review")
+    # A return reason (it goes into the applicant's e-mail subject at once) of several
+    # lines and many words: a header line of its own, and longer than a subject is stored.
     ok(client.post(f"/tasks/{task_id_of(award)}", data={"action": "return",
-                                                       "comment": p(500)}), "award return")
+                                                       "comment": p(500) + LONG_LINES}),
+       "award return")
     # The nomination on to the notice board; an objection and its finding.
     for who in ("yuzhong_admin", "city_admin"):
         sign_in(client, who)
@@ -284,11 +434,12 @@ def inspect_answer(target: str, answer, seen: set, problems: list, stats: dict) 
     seen.update(int(n) for n in re.findall(r"uf_xss_(\d+)", text))
 
 
-def sweep(app, client, made: dict, people: list[str]) -> tuple[set, list, dict]:
-    """Every GET route for each person, with each request's ids; what each shows."""
-    seen: set[int] = set()
-    problems: list[str] = []
-    stats = {"neutralised": 0, "xlsx": 0, "asked": 0}
+def sweep(app, client, made: dict, people: list[str],
+          found: Found | None = None) -> tuple[set, list, dict]:
+    """Every GET route for each person, with each request's, course's, unit's and
+    person's ids; what each shows."""
+    found = found or Found()
+    seen, problems, stats = found.seen, found.problems, found.stats
     rider = find_user("rider1")
     base = {"user_id": rider.id, "person_id": rider.id, "course_id": made["course_id"],
             "unit_id": unit_by_code("st-jfb").id, "branch_id": unit_by_code(
@@ -299,17 +450,26 @@ def sweep(app, client, made: dict, people: list[str]) -> tuple[set, list, dict]:
             "notification_id": db.session.scalar(select(Notification.id)) or 1,
             "file_key": db.session.scalar(select(StoredFile.key))}
     per_request = [{**base, "instance_id": i, "task_id": task_id_of(i) or 1, "key": key}
-                   for key, i in made["instances"].items()]
-    for who in people:
+                   for key, i in [*made["instances"].items(), *made.get("more", [])]]
+    # The other things made with payloads: a course edited, units and people added.
+    others = {"course_id": made.get("course_ids", []),
+              "unit_id": [u.id for u in map(unit_by_code, ("xss-street", "xss-imp-unit")) if u],
+              "user_id": [u.id for u in map(find_user, ("xss.new", "xss.imp1")) if u]}
+    for person in people:
+        who, _, language = person.partition("@")  # "admin@en": in English
         sign_in(client, who)
+        if language:
+            ok(client.post("/auth/locale", data={"locale": language}), person)
         bearer = {"Authorization": "Bearer " + _token(client, who)}
         for rule in _rules(app, "GET"):
             if rule.endpoint in ("auth.login", "main.healthz", "api.openapi",
                                  "admin.stations_template"):
                 continue
             specific = rule.arguments & {"instance_id", "task_id", "key"}
-            urls = sorted({_fill(app, rule, values)[0]
-                           for values in (per_request if specific else per_request[:1])})
+            choices = per_request if specific else per_request[:1]
+            for name in rule.arguments & set(others):
+                choices = choices + [{**per_request[0], name: v} for v in others[name]]
+            urls = sorted({_fill(app, rule, values)[0] for values in choices})
             for url in urls:
                 joiner = "&" if "?" in url else "?"
                 suffixes = [""]
@@ -320,27 +480,49 @@ def sweep(app, client, made: dict, people: list[str]) -> tuple[set, list, dict]:
                     with client.get(target, headers=headers) as answer:
                         stats["asked"] += 1
                         if answer.status_code >= 500:
-                            problems.append(f"{who} {target} → {answer.status_code}")
+                            problems.append(f"{person} {target} → {answer.status_code}")
                         elif answer.status_code == 200:
-                            inspect_answer(f"{who} {target}", answer, seen, problems, stats)
+                            inspect_answer(f"{person} {target}", answer, seen, problems, stats)
+                            html = (answer.get_data(as_text=True)
+                                    if answer.mimetype == "text/html" else "")
                             if not suffix and answer.mimetype == "text/html":
                                 # The exports and the search a page offers, with payloads.
-                                html = answer.get_data(as_text=True)
                                 if "format=csv" in html:
                                     suffixes += ["format=csv", "format=xlsx"]
                                 if 'name="q"' in html:
                                     suffixes.append("q=uf_xss")
+                                suffixes.append(REFLECTED)
+                            # Every page of a long list (the audit log is one): older
+                            # entries are shown on later pages.
+                            number = int(suffix[5:]) if suffix.startswith("page=") else 1
+                            if (answer.mimetype == "text/html" and (not suffix or number > 1)
+                                    and f"page={number + 1}" in html and number < 30):
+                                suffixes.append(f"page={number + 1}")
     return seen, problems, stats
 
 
 def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app, client, demo):
     p = Payloads()
-    made = plant(client, p)
+    found = Found()
+    made = plant(client, p, found)
     seen, problems, stats = sweep(app, client, made, [
         "rider1", "volunteer1", "station_head", "unit_admin", "yuzhong_admin", "city_admin",
-        "admin"])
+        "admin", "rider1@en", "admin@en"], found)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
     assert stats["asked"] > 400
+    assert 0 in seen  # the query arguments' markup was said back (escaped) somewhere
+    # The audit viewer shows what administrators typed (before and after), escaped: every
+    # page of it, as the platform administrator.
+    sign_in(client, "admin")
+    in_audit: set[int] = set()
+    for number in range(1, 200):
+        with client.get(f"/admin/audit?page={number}") as answer:
+            html = answer.get_data(as_text=True)
+        assert not RAW.search(html), html[RAW.search(html).start() - 80:][:200]
+        in_audit.update(int(n) for n in re.findall(r"uf_xss_(\d+)", html))
+        if f"page={number + 1}" not in html:
+            break
+    assert p.audited <= in_audit, {n: p.planted[n] for n in p.audited - in_audit}
     # Every payload was shown somewhere (escaped), so the checks above looked at it.
     missing = {n: p.planted[n] for n in p.planted if n not in seen}
     assert not missing, f"never shown: {missing}"
@@ -349,17 +531,26 @@ def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app,
     # E-mails in the outbox: plain text, or escaped HTML; one-line subjects.
     from webapp.services import outbox
 
+    later = datetime.now(timezone.utc) + timedelta(days=2)
+    outbox.send_digests(later)
     db.session.expire_all()
     ids = [d.id for d in db.session.scalars(select(Delivery).where(Delivery.channel == "email"))]
-    outbox.deliver(ids, now=datetime.now(timezone.utc) + timedelta(days=2))
+    failed = outbox.deliver(ids, now=later)
+    assert not failed, [(d.subject[:80], d.last_error) for d in map(
+        lambda i: db.session.get(Delivery, i), failed)]  # every mail could be sent
     mails = sorted(Path(app.config["MAIL_OUTBOX"]).glob("*.eml"))
     assert mails, "the steps above send e-mail"
+    bodies = []
     for path in mails:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert "\n" not in str(message["Subject"] or "")  # no header injection
+        assert "uf-xss@example.com" not in str(message["Bcc"] or "") + str(message["To"])
+        bodies.append(message.get_body(("plain",)).get_content())
         for part in message.walk():
             if part.get_content_type() == "text/html":
                 html = part.get_payload(decode=True).decode("utf-8", "replace")
                 assert not RAW.search(html) and not JS_URL.search(html), path.name
             else:
                 assert part.get_content_maintype() in ("text", "multipart"), path.name
+    # A long reason is cut short in the subject only: the mail's text has all of it.
+    assert any("uf-xss@example.com" in b and "后续说明" * 100 in b for b in bodies)

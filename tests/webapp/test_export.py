@@ -153,6 +153,17 @@ def test_stream_writers_round_trip_awkward_text():
     assert book.sheetnames == ["表"]
 
 
+@pytest.mark.parametrize("title, sheet", [
+    ('"Five ones" progress 2026', '"Five ones" progress 2026'),  # the English report title
+    ("a<b>&c", "a<b>&c"), ("'quoted'", "quoted"), ("x/y:z*[1]?", "x y z  1  "),
+    ("长" * 40, "长" * 31)])
+def test_sheet_names_are_escaped_and_as_excel_allows(title, sheet):
+    columns = [export.Column("文本", lambda r: r[0])]
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(export.xlsx_stream(columns, [("a",)],
+                                                                         title))))
+    assert book.sheetnames == [sheet]
+
+
 # ------------------------------------------------------------------------------ 100,000 rows
 
 ROWS = 100_000

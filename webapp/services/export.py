@@ -189,7 +189,11 @@ _SHEET_HEAD = (
 
 
 def _workbook(sheet_name: str) -> str:
-    name = _xml(re.sub(r"[\[\]:*?/\\]", " ", sheet_name)[:31] or "Sheet1")
+    # Excel refuses []:*?/\ in a sheet name, more than 31 characters, an apostrophe at
+    # either end.  The name is an attribute: its quotes are escaped too (the English
+    # title "Five ones" progress had made the workbook unreadable).
+    name = re.sub(r"[\[\]:*?/\\]", " ", sheet_name)[:31].strip("'") or "Sheet1"
+    name = _xml(name).replace('"', "&quot;")
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'

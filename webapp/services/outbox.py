@@ -26,6 +26,7 @@ BACKOFF_SECONDS = (10, 60, 300, 1800)
 # notification centre at once); tasks, returns, decisions and escalations go out now.
 LOW_PRIORITY_KINDS = frozenset({"comment", "step_entered", "claimed", "objection_noted"})
 BATCH = 100  # deliveries per job: one event to 1,000 people is ten jobs, not 1,000
+SUBJECT_MAX = 120  # characters; the column holds 300
 DIGEST_HOUR = 20
 
 
@@ -59,7 +60,7 @@ def plan(notifications: list[Notification], instance: Instance, now: datetime) -
         due = _next_digest(now) if digest else (
             now if note.priority == "high" else _after_quiet_hours(now, pref))
         rows.append(Delivery(notification=note, user_id=user.id, channel="email",
-                             target=user.email, subject=subject, digest=digest,
+                             target=user.email, subject=subject_line(subject), digest=digest,
                              body=_email_body(subject, instance, locale), due_at=due,
                              created_at=now))
     hook = _webhook_for(instance)
@@ -67,7 +68,7 @@ def plan(notifications: list[Notification], instance: Instance, now: datetime) -
         first = notifications[0]
         text = render_title(first.kind, first.params or {}, "zh")
         rows.append(Delivery(notification=first, channel="webhook", target=hook.url,
-                             subject=text, body=json.dumps({
+                             subject=subject_line(text), body=json.dumps({
                                  "msgtype": "text", "text": {"content": text},
                                  "instance_id": instance.id, "kind": first.kind,
                                  "recipients": len(notifications)}, ensure_ascii=False),
@@ -87,6 +88,14 @@ def queue_new() -> None:
         from webapp import jobs
 
         enqueue_after_commit(jobs.deliver, due[i:i + BATCH])
+
+
+def subject_line(text: str) -> str:
+    """A title as a mail subject: one line (a line break would end the header, or make the
+    mail unsendable) and short (a comment can run to 2,000 characters; the message's text
+    keeps all of it)."""
+    line = " ".join(text.split())
+    return line if len(line) <= SUBJECT_MAX else line[:SUBJECT_MAX - 1] + "…"
 
 
 def _email_body(subject: str, instance: Instance, locale: str) -> str:
@@ -198,7 +207,7 @@ def redrive(delivery: Delivery) -> None:
 
 def send_email(delivery: Delivery) -> None:
     message = EmailMessage()
-    message["Subject"] = delivery.subject
+    message["Subject"] = subject_line(delivery.subject)  # rows planned before it was so
     message["From"] = _config("MAIL_FROM", "noreply@unionflow.local")
     message["To"] = delivery.target
     # The same id on every attempt: a receiving server drops a duplicate of a resend.
