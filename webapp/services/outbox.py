@@ -85,16 +85,20 @@ class Note:
 
 
 def write_notifications(rows: list[dict]) -> list[Note]:
-    """Insert these in-app notifications (column dicts) with one multi-row INSERT …
-    RETURNING — no ORM objects — and return them as ``Note``s, in order."""
+    """Insert these in-app notifications (column dicts, one per person) with one multi-row
+    INSERT … RETURNING — no ORM objects — and return them as ``Note``s, in order."""
     if not rows:
         return []
+    if len({r["user_id"] for r in rows}) != len(rows):
+        raise ValueError("one notification per person and event")
     db.session.flush()  # whatever they refer to (the instance) is written first
     table = Notification.__table__
-    ids = db.session.scalars(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
-    return [Note(i, r["user_id"], r["kind"], r["params"], r.get("priority") or "normal")
-            for i, r in zip(ids, rows)]
+    # Matched back by person, not by position: asking for the rows in parameter order
+    # makes SQLAlchemy fall back to one INSERT per row on SQLite.
+    ids = dict((user_id, i) for i, user_id in db.session.execute(
+        insert(table).returning(table.c.id, table.c.user_id), rows))
+    return [Note(ids[r["user_id"]], r["user_id"], r["kind"], r["params"],
+                 r.get("priority") or "normal") for r in rows]
 
 
 def plan(notifications: Iterable[Note | Notification], instance: Instance,
@@ -153,10 +157,12 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
             now))
     if not rows:
         return
-    ids = db.session.scalars(insert(DELIVERIES).returning(
-        DELIVERIES.c.id, sort_by_parameter_order=True), rows).all()
+    t = DELIVERIES
+    # One row per notification and channel; one multi-row INSERT (no per-row order asked:
+    # see write_notifications).
+    made = db.session.execute(insert(t).returning(t.c.id, t.c.digest), rows).all()
     db.session.info.setdefault("new_deliveries", []).extend(
-        (i, r["digest"]) for i, r in zip(ids, rows))
+        sorted((i, bool(digest)) for i, digest in made))
 
 
 @dataclass(frozen=True, slots=True)
