@@ -44,7 +44,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy import case, insert, literal, or_, select, update
 
 from webapp.extensions import db
 from webapp.models import (Delivery, Instance, Notification, NotificationSettings, OrgUnit,
@@ -84,29 +84,31 @@ class Note:
     priority: str = "normal"
 
 
-def write_notifications(rows: list[dict]) -> list[Note]:
-    """Insert these in-app notifications (column dicts, one per person) with one multi-row
-    INSERT … RETURNING — no ORM objects — and return them as ``Note``s, in order."""
-    if not rows:
+def write_notifications(user_ids: Iterable[int], **fields) -> list[Note]:
+    """One in-app notification per person, all alike but for the person (``fields``:
+    kind, title_key, params, instance_id, task_key, priority, created_at), written with
+    one ``INSERT … SELECT … RETURNING`` whose only per-person part is the list of ids —
+    no ORM objects, no row of parameters per person.  Returns them as ``Note``s."""
+    user_ids = list(dict.fromkeys(user_ids))
+    if not user_ids:
         return []
-    if len({r["user_id"] for r in rows}) != len(rows):
-        raise ValueError("one notification per person and event")
     db.session.flush()  # whatever they refer to (the instance) is written first
-    table = Notification.__table__
-    # Matched back by person, not by position: asking for the rows in parameter order
-    # makes SQLAlchemy fall back to one INSERT per row on SQLite.
-    ids = dict((user_id, i) for i, user_id in db.session.execute(
-        insert(table).returning(table.c.id, table.c.user_id), rows))
-    return [Note(ids[r["user_id"]], r["user_id"], r["kind"], r["params"],
-                 r.get("priority") or "normal") for r in rows]
+    n, u = Notification.__table__, User.__table__
+    query = select(u.c.id, *[literal(value, n.c[name].type) for name, value in fields.items()]
+                   ).where(u.c.id.in_(user_ids))
+    made = dict((user_id, i) for i, user_id in db.session.execute(
+        insert(n).from_select(["user_id", *fields], query).returning(n.c.id, n.c.user_id)))
+    return [Note(made[user_id], user_id, fields["kind"], fields.get("params") or {},
+                 fields.get("priority") or "normal") for user_id in user_ids if user_id in made]
 
 
 def plan(notifications: Iterable[Note | Notification], instance: Instance,
          now: datetime) -> None:
     """Outbox rows for these in-app notifications (one event), queued after commit.
 
-    Set-based: one query for the people, one for their settings, one INSERT for all the
-    rows; each distinct subject and body is rendered once.  ORM ``Notification`` objects
+    Set-based: one query for the people, one for their settings, and one
+    ``INSERT … SELECT`` per kind of message (language, digest, quiet hours) whatever the
+    number of people; each distinct subject and body is rendered once.  ORM ``Notification`` objects
     are accepted too (written first if they are new).
     """
     notes = list(notifications)
@@ -126,7 +128,7 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
         NotificationSettings.user_id.in_(with_email)))} if with_email else {}
     subjects: dict[tuple, str] = {}
     bodies: dict[tuple, str] = {}
-    rows = []
+    alike: dict[tuple, list[int]] = {}  # (subject, body, digest, due) → notification ids
     for note in notes:
         user = users.get(note.user_id)
         pref = settings.get(note.user_id) or _DEFAULT_SETTINGS
@@ -142,25 +144,33 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
             body = bodies[(subject, locale)] = _email_body(subject, instance, locale)
         low = note.priority == "low" or (note.priority == "normal"
                                           and note.kind in LOW_PRIORITY_KINDS)
-        digest = low and pref.digest_low_priority
+        digest = bool(low and pref.digest_low_priority)
         due = _next_digest(now) if digest else (
             now if note.priority == "high" else _after_quiet_hours(now, pref))
-        rows.append(_row(note.id, user.id, "email", user.email, subject, body, digest, due,
-                         now))
+        alike.setdefault((subject, body, digest, due), []).append(note.id)
+    made = []
+    d, n, u = DELIVERIES, Notification.__table__, User.__table__
+    for (subject, body, digest, due), note_ids in alike.items():
+        # One INSERT … SELECT per kind of message (language, digest, quiet hours): the
+        # person, address and notification come from the rows just written.
+        fields = _row("email", subject, body, digest, due, now)
+        query = (select(n.c.id, n.c.user_id, u.c.email,
+                        *[literal(value, d.c[name].type) for name, value in fields.items()])
+                 .select_from(n.join(u, u.c.id == n.c.user_id))
+                 .where(n.c.id.in_(note_ids)))
+        made += db.session.execute(insert(d).from_select(
+            ["notification_id", "user_id", "target", *fields], query)
+            .returning(d.c.id, d.c.digest)).all()
     hook = _webhook_for(instance)
     if hook is not None:
         first = notes[0]
         text = render_title(first.kind, first.params or {}, "zh")
-        rows.append(_row(first.id, None, "webhook", hook.url, text, json.dumps({
-            "msgtype": "text", "text": {"content": text}, "instance_id": instance.id,
-            "kind": first.kind, "recipients": len(notes)}, ensure_ascii=False), False, now,
-            now))
-    if not rows:
-        return
-    t = DELIVERIES
-    # One row per notification and channel; one multi-row INSERT (no per-row order asked:
-    # see write_notifications).
-    made = db.session.execute(insert(t).returning(t.c.id, t.c.digest), rows).all()
+        body = json.dumps({"msgtype": "text", "text": {"content": text},
+                           "instance_id": instance.id, "kind": first.kind,
+                           "recipients": len(notes)}, ensure_ascii=False)
+        made += db.session.execute(insert(d).values(
+            notification_id=first.id, user_id=None, target=hook.url,
+            **_row("webhook", text, body, False, now, now)).returning(d.c.id, d.c.digest)).all()
     db.session.info.setdefault("new_deliveries", []).extend(
         sorted((i, bool(digest)) for i, digest in made))
 
@@ -176,11 +186,10 @@ class _Settings:
 _DEFAULT_SETTINGS = _Settings()
 
 
-def _row(notification_id, user_id, channel, target, subject, body, digest, due, now) -> dict:
-    return {"notification_id": notification_id, "user_id": user_id, "channel": channel,
-            "target": target, "subject": subject, "body": body, "digest": digest,
-            "status": "pending", "attempts": 0, "due_at": due, "claimed_at": None,
-            "sent_at": None, "last_error": None, "created_at": now}
+def _row(channel, subject, body, digest, due, now) -> dict:
+    """The columns of an outbox row that are not about its person."""
+    return {"channel": channel, "subject": subject, "body": body, "digest": digest,
+            "status": "pending", "attempts": 0, "due_at": due, "created_at": now}
 
 
 def queue_new() -> None:
