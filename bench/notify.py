@@ -15,7 +15,8 @@ covers the commit, Redis, the worker picking the job up, the send and the final 
   each with one e-mail recipient; p50/p95/max per worker count.
 * fan-out: one step whose approval goes to 1,000 unit administrators (all with e-mail):
   1,000 in-app notifications and 1,000 outbox rows in one transaction, delivered in
-  batches of ``outbox.BATCH`` per job; time from the commit until the last is sent.
+  jobs of ``outbox.BATCH``, each claiming and marking ``DELIVERY_GROUP`` rows at a time;
+  time from the step until the last is sent.
 
 The database is emptied and rebuilt, and the Redis database flushed: give it its own.
 Prints figures and conditions; asserts nothing about time.
@@ -162,7 +163,7 @@ def fanout_run(app, applicant_id: int, recipients: int) -> dict:
 
 
 def run(db_url: str, redis_url: str, notifications: int = 500, rate: float = 20.0,
-        recipients: int = 1000, worker_counts=(1, 2)) -> dict:
+        recipients: int = 1000, worker_counts=(1, 2), group: int | None = None) -> dict:
     import redis
 
     from webapp.extensions import db
@@ -172,8 +173,11 @@ def run(db_url: str, redis_url: str, notifications: int = 500, rate: float = 20.
     redis.Redis.from_url(redis_url).flushdb()
     work = Path(tempfile.mkdtemp(prefix="bench-notify-"))
     mail_dir = work / "outbox"
+    from webapp.services import outbox
+
+    group = group or outbox.GROUP
     app = make_app(url, str(work / "instance"), REDIS_URL=redis_url, MAIL_BACKEND="file",
-                   MAIL_OUTBOX=str(mail_dir))
+                   MAIL_OUTBOX=str(mail_dir), DELIVERY_GROUP=group)
     with app.app_context():
         units, approvers = chain_org()
         for user in approvers:  # the first approver hears of each new request by e-mail
@@ -193,7 +197,7 @@ def run(db_url: str, redis_url: str, notifications: int = 500, rate: float = 20.
         db.session.commit()
         db.session.remove()
     env = service_env(url, str(work / "worker-instance"), MAIL_BACKEND="file",
-                      MAIL_OUTBOX=str(mail_dir))
+                      MAIL_OUTBOX=str(mail_dir), DELIVERY_GROUP=group)
     env["REDIS_URL"] = redis_url
     results = {}
     for count in worker_counts:
@@ -208,6 +212,7 @@ def run(db_url: str, redis_url: str, notifications: int = 500, rate: float = 20.
             stop_workers(procs)
         results[count] = {"latency": lat, "fanout": fan,
                           "conditions": conditions(url, workers=count, redis=redis_url,
+                                                   group=group,
                                                    notifications=notifications,
                                                    rate=f"{rate:g}/s",
                                                    recipients=recipients)}
@@ -242,9 +247,11 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--recipients", type=int, default=1000)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--group", type=int, default=None,
+                        help="DELIVERY_GROUP for the workers (default: the app's, 20)")
     args = parser.parse_args(argv)
     run(args.db, args.redis, args.notifications, args.rate, args.recipients,
-        [int(n) for n in args.workers.split(",")])
+        [int(n) for n in args.workers.split(",")], args.group)
     return 0
 
 

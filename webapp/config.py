@@ -60,6 +60,9 @@ class Config:
     PUBLIC_URL = "http://127.0.0.1:5000"  # links in e-mails
     DELIVERY_MAX_ATTEMPTS = 5
     DELIVERY_STALE_SECONDS = 60  # a "sending" row older than this was abandoned by a worker
+    # Deliveries a job claims, sends and marks sent together (one SMTP connection); a
+    # crash can re-send at most this many (webapp/services/outbox.py).  1: at most one.
+    DELIVERY_GROUP = 20
     SWEEP_INTERVAL = 15.0  # seconds between sweeps (due timers, lost deliveries, digests)
     EMBEDDED_WORKER = True  # without REDIS_URL: run jobs in a thread of the web process
     EMBEDDED_WORKER_AUTOSTART = True  # start it with the first request, for timers

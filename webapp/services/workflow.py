@@ -22,7 +22,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.models import OrgUnit, User
-from webapp.models.notifications import Notification
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.queue import enqueue_after_commit
@@ -505,16 +504,20 @@ def _sync_timers(instance: Instance, state: InstanceState,
 
 
 def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:
-    """In-app notifications now, in this transaction; e-mail and webhooks via the outbox."""
+    """In-app notifications now, in this transaction; e-mail and webhooks via the outbox.
+
+    One event may reach 1,000 people: the notifications are one INSERT … SELECT whose
+    only per-person part is the list of ids (no ORM objects), and the outbox writes its
+    rows the same way."""
     params = dict(effect.params)
     params.setdefault("process_name", spec.name)
     params.setdefault("process_name_en", spec.name_en or spec.name)
-    rows = [Notification(user_id=user_id, kind=effect.kind, title_key=effect.title_key,
-                         params=_plain(params), instance_id=instance.id, task_key=effect.task,
-                         priority=effect.priority, created_at=now)
-            for user_id in dict.fromkeys(effect.recipients) if isinstance(user_id, int)]
-    db.session.add_all(rows)
-    outbox.plan(rows, instance, now)
+    recipients = [user_id for user_id in effect.recipients if isinstance(user_id, int)]
+    notes = outbox.write_notifications(
+        recipients, kind=effect.kind, title_key=effect.title_key, params=_plain(params),
+        instance_id=instance.id, task_key=effect.task, priority=effect.priority,
+        created_at=now)
+    outbox.plan(notes, instance, now)
 
 
 def fire_timer(timer_id: int, now: datetime | None = None) -> bool:
