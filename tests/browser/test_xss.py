@@ -5,6 +5,7 @@ audit log — a ``uf_xss_*`` trap records any call and a dialog listener records
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
@@ -54,15 +55,28 @@ def _plant(app) -> int:
         app.config["WTF_CSRF_ENABLED"] = True
 
 
-def test_payloads_run_nothing_on_the_instance_page_and_the_inbox(app, live_server, browser,
-                                                                  demo):
-    instance_id = _plant(app)
+@contextmanager
+def trapped_page(browser):
+    """A page whose every ``uf_xss_N()`` call is recorded: the test's checks that none ran
+    mean something only if the trap works, so it is sprung at the end; no dialog opens."""
     context = browser.new_context(locale="zh-CN")
     context.add_init_script(TRAP)
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:
+        yield page
+        page.evaluate("uf_xss_0()")
+        assert page.evaluate("window.__uf_xss_calls") == [0]
+    finally:
+        context.close()
+    assert dialogs == []
+
+
+def test_payloads_run_nothing_on_the_instance_page_and_the_inbox(app, live_server, browser,
+                                                                  demo):
+    instance_id = _plant(app)
+    with trapped_page(browser) as page:
         sign_in(page, live_server, "rider1")
         page.goto(f"{live_server}/instances/{instance_id}")
         expect(page.locator("h1")).to_contain_text("uf_xss_2()")  # shown, as text
@@ -80,12 +94,6 @@ def test_payloads_run_nothing_on_the_instance_page_and_the_inbox(app, live_serve
         page.wait_for_load_state("load")
         assert page.evaluate("window.__uf_xss_calls") == []
         assert page.locator("a[href^='javascript:'], [src^='javascript:']").count() == 0
-        # The trap works: a call is recorded (so an empty list above means nothing ran).
-        page.evaluate("uf_xss_0()")
-        assert page.evaluate("window.__uf_xss_calls") == [0]
-    finally:
-        context.close()
-    assert dialogs == []
 
 
 def test_an_imported_files_payloads_run_nothing_on_the_report_lists_and_audit_log(
@@ -93,14 +101,9 @@ def test_an_imported_files_payloads_run_nothing_on_the_report_lists_and_audit_lo
     people = "\n".join([
         "username,display_name,unit,role,phone,email," + payload(7)[:40],
         f"xss.browser,{payload(8)[:60]},cq-yz-jfb,worker,,",
-        f"xss.bad,坏角色,cq-yz-jfb,<script>uf_xss_9(),,",
-        f"xss.bad2,坏电话,cq-yz-jfb,worker,<script>uf_xss_10(),"]) + "\n"
-    context = browser.new_context(locale="zh-CN")
-    context.add_init_script(TRAP)
-    page = context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    try:
+        "xss.bad,坏角色,cq-yz-jfb,<script>uf_xss_9(),,",
+        "xss.bad2,坏电话,cq-yz-jfb,worker,<script>uf_xss_10(),"]) + "\n"
+    with trapped_page(browser) as page:
         sign_in(page, live_server, "admin")
         page.goto(f"{live_server}/admin/people/import")
         page.set_input_files("#file", files=[{"name": "people.csv", "mimeType": "text/csv",
@@ -118,8 +121,3 @@ def test_an_imported_files_payloads_run_nothing_on_the_report_lists_and_audit_lo
         page.goto(f"{live_server}/admin/audit")
         expect(page.get_by_text("uf_xss_8()").first).to_be_visible()
         assert page.evaluate("window.__uf_xss_calls") == []
-        page.evaluate("uf_xss_0()")
-        assert page.evaluate("window.__uf_xss_calls") == [0]
-    finally:
-        context.close()
-    assert dialogs == []
