@@ -67,6 +67,8 @@ class Instance(db.Model):
     __table_args__ = (
         Index("ix_instances_process_status", "process_key", "status"),
         Index("ix_instances_applicant_status", "applicant_id", "status"),
+        Index("ix_instances_process_station", "process_key", "station_id"),
+        Index("ix_instances_process_category", "process_key", "category"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +87,11 @@ class Instance(db.Model):
     # per unique key); the unique index turns a race of two starts into one refusal.
     active_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     state: Mapped[dict] = mapped_column(JSONType)
+    # Copies of the form data's ``station`` (a unit id) and ``category``, kept by every
+    # save (services/instance_columns.py), so reports group and filter by columns instead
+    # of parsing every state.
+    station_id: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(200))
     # Bumped by every action; a write that read an older one is a conflict (409).
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

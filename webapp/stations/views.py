@@ -116,7 +116,7 @@ def wall():
     if district:
         stmt = stmt.where(Task.pool_unit_id == district)
     if category:
-        stmt = stmt.where(Instance.state["data"]["category"].as_string() == category)
+        stmt = stmt.where(Instance.category == category)
     found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE, tuples=True)
     rows = found.rows
     locale = current_locale_short()

@@ -1,0 +1,154 @@
+"""Station and category kept in the instances' columns, so reports need no JSON state.
+
+The open-demands report grouped by ``state->data->category`` and ``->station``: a parse
+of every open demand's state, so its cost grew with the history.  These tests pin the
+columns (written by every save, filled by the migration for rows there were) and that
+the report reads them, giving the numbers the JSON gave.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import and_, case, event, exists, func, or_, select, text
+
+from tests.webapp.test_reports import T0, act_as, demand
+from tests.webapp.test_workflow_service import demo, wish_data  # noqa: F401
+from webapp.extensions import db
+from webapp.models import Instance, Station, Task, Timer
+from webapp.services import demand_report, instance_columns, reports
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+from webapp.services.users import find_user
+
+BEFORE = "2664858edfe3"  # the revision before the columns
+
+
+class Statements:
+    """Every SQL statement run while the block is open."""
+
+    def __enter__(self):
+        self.seen: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", self._hook)
+        return self
+
+    def _hook(self, conn, cursor, statement, *args):
+        self.seen.append(statement)
+
+    def __exit__(self, *exc):
+        event.remove(db.engine, "before_cursor_execute", self._hook)
+
+
+def some_demands():
+    out = [demand("rider1", "st-jfb", "parking", T0),
+           demand("courier1", "st-dp", "toilet", T0 + timedelta(days=6)),
+           demand("driver1", "st-gyq", "charging", T0),
+           demand("rider1", "st-jfb", "rights", T0 - timedelta(days=20)),
+           demand("driver1", "st-gyq", "parking", T0 - timedelta(days=5))]
+    act_as(out[2], "jiangbei_admin", "approve", T0 + timedelta(hours=2),
+           responsible_unit=unit_by_code("cq-yz-jfb").id)
+    return out
+
+
+def json_report(now):
+    """The report's counts as the JSON state gives them (the query as it was)."""
+    overdue = exists(select(Timer.id).join(
+        Task, and_(Task.instance_id == Timer.instance_id, Task.key == Timer.task_key))
+        .where(Timer.instance_id == Instance.id, Task.status == "open",
+               Timer.purpose == "escalate",
+               or_(Timer.status == "fired", and_(Timer.status == "pending",
+                                                 Timer.fire_at <= now))))
+    bucket = case((overdue, "overdue"),
+                  (Instance.created_at > now - timedelta(days=3), "fresh"),
+                  (Instance.created_at >= now - timedelta(days=15), "waiting"),
+                  else_="old")
+    rows = db.session.execute(
+        select(Station.district_id, Instance.state["data"]["category"].as_string(), bucket,
+               func.count())
+        .join(Station, Station.unit_id == Instance.state["data"]["station"].as_integer())
+        .where(Instance.process_key == "worker_demand", Instance.status == "running",
+               Instance.steps.in_(demand_report.WAITING_STEPS), Instance.created_at <= now)
+        .group_by(Station.district_id, Instance.state["data"]["category"].as_string(), bucket))
+    districts, categories = Counter(), Counter()
+    for district_id, category, name, count in rows:
+        districts[(district_id, name)] += count
+        categories[(category or "", name)] += count
+    return districts, categories
+
+
+def counted(result):
+    districts = Counter({(r.key.id, name): n for r in result.districts
+                         for name, n in r.counts.items() if n})
+    categories = Counter({(r.key, name): n for r in result.categories
+                          for name, n in r.counts.items() if n})
+    return districts, categories
+
+
+def test_every_save_copies_station_and_category_into_the_columns(demo):
+    parking = demand("rider1", "st-jfb", "parking", T0)
+    assert (parking.station_id, parking.category) == (unit_by_code("st-jfb").id, "parking")
+    wish = wf.start_instance("micro_wish", find_user("courier1"), wish_data(category="study"))
+    db.session.commit()
+    assert (wish.station_id, wish.category) == (unit_by_code("st-jfb").id, "study")
+    # A later step saves them again from the state (here unchanged).
+    act_as(parking, "yuzhong_admin", "approve", T0 + timedelta(hours=1),
+           responsible_unit=unit_by_code("cq-yz-jfb").id)
+    db.session.refresh(parking)
+    assert (parking.station_id, parking.category) == (unit_by_code("st-jfb").id, "parking")
+
+
+def test_only_ids_and_strings_are_copied():
+    assert instance_columns.station_of({"station": 12}) == 12
+    assert [instance_columns.station_of({"station": v}) for v in
+            (True, "12", 1.5, 0, -3, 2**31, None)] == [None] * 7
+    assert instance_columns.station_of({}) is None
+    assert instance_columns.category_of({"category": "parking"}) == "parking"
+    assert [instance_columns.category_of({"category": v}) for v in
+            (3, ["a"], "x" * 201, None)] == [None] * 4
+
+
+def test_the_demands_report_reads_no_json_state_and_counts_as_the_json_did(demo):
+    some_demands()
+    for days in (1, 7, 30):
+        now = T0 + timedelta(days=days)
+        with Statements() as sql:
+            result = demand_report.report(find_user("city_admin"), now=now)
+        assert result.total and counted(result) == json_report(now)
+        # Neither the grouping nor the join parses a state: their cost does not grow
+        # with the size of every open demand's JSON.
+        assert not [s for s in sql.seen if "state" in s.lower()], sql.seen
+
+
+def test_the_wishes_report_joins_stations_by_the_column(demo):
+    for user in ("rider1", "courier1"):
+        wf.start_instance("micro_wish", find_user(user), wish_data())
+    db.session.commit()
+    stmt = reports.wishes_query(find_user("city_admin"), reports.Filters())
+    assert "state" not in str(stmt.compile(db.engine)).lower()
+    rows = reports.wish_rows(stmt)
+    assert [(r.unit_id, r.submitted) for r in rows] == [(unit_by_code("cq-yz").id, 2)]
+
+
+def test_the_migration_fills_the_columns_of_the_rows_there_are(app, demo):
+    from flask_migrate import downgrade, upgrade
+
+    made = some_demands()
+    wish = wf.start_instance("micro_wish", find_user("driver1"), wish_data(category="study"))
+    db.session.commit()
+    expected = {i.id: (i.station_id, i.category) for i in made + [wish]}
+    toilet, odd = made[1].id, made[0].id  # odd: a state naming its station as text: no station is copied
+    db.session.execute(text("UPDATE instances SET state = :s WHERE id = :i"), {
+        "s": '{"data": {"station": "12", "category": 7}}', "i": odd})
+    expected[odd] = (None, None)
+    db.session.commit()
+    db.session.close()
+    try:
+        downgrade(revision=BEFORE)
+    finally:
+        upgrade()
+    db.session.close()
+    found = {i: (s, c) for i, s, c in db.session.execute(
+        select(Instance.id, Instance.station_id, Instance.category)
+        .where(Instance.id.in_(list(expected))))}
+    assert found == expected
+    assert expected[toilet] == (unit_by_code("st-dp").id, "toilet")
