@@ -1,11 +1,14 @@
-"""instances: station_id and category copied from the form data, indexed
+"""instances: station_id and category copied from the form data, indexed; open pooled
+tasks by request
 
 Reports (open demands, wishes per district) and the wish wall grouped and filtered by
 ``state->data->station`` / ``->category``, a JSON read of every row: their cost grew with
 the number of requests.  The columns are kept by every save
 (webapp/services/instance_columns.py); here they are filled for the rows there are, by
 the same rule: ``station`` when it is a positive integer that fits an int, ``category``
-when it is a string of at most 200 characters.
+when it is a string of at most 200 characters.  The wish wall, newest request first, now
+reads the open pooled tasks by a small partial index instead of walking back through the
+tasks of every newer request.
 
 Revision ID: b7c3e91d5a20
 Revises: 2664858edfe3
@@ -55,12 +58,18 @@ def upgrade():
     with op.batch_alter_table('instances', schema=None) as batch_op:
         batch_op.create_index('ix_instances_process_category', ['process_key', 'category'],
                               unique=False)
-        batch_op.create_index('ix_instances_process_station', ['process_key', 'station_id'],
-                              unique=False)
+        batch_op.create_index('ix_instances_process_status_station',
+                              ['process_key', 'status', 'station_id', 'category', 'steps',
+                               'created_at', 'id'], unique=False)
+
+    op.create_index('ix_tasks_open_pool_instance', 'tasks', ['instance_id'], unique=False,
+                    postgresql_where=sa.text("status = 'open' AND pool_role IS NOT NULL"),
+                    sqlite_where=sa.text("status = 'open' AND pool_role IS NOT NULL"))
 
 
 def downgrade():
-    op.drop_index('ix_instances_process_station', table_name='instances')
+    op.drop_index('ix_tasks_open_pool_instance', table_name='tasks')
+    op.drop_index('ix_instances_process_status_station', table_name='instances')
     op.drop_index('ix_instances_process_category', table_name='instances')
     # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 has it): a batch copy of the table
     # would have to drop ``instances``, which the tasks and history rows refer to.

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, case, event, exists, func, or_, select, text
 
+from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
 from tests.webapp.test_reports import T0, act_as, demand
 from tests.webapp.test_workflow_service import demo, wish_data  # noqa: F401
 from webapp.extensions import db
@@ -152,3 +153,34 @@ def test_the_migration_fills_the_columns_of_the_rows_there_are(app, demo):
         .where(Instance.id.in_(list(expected))))}
     assert found == expected
     assert expected[toilet] == (unit_by_code("st-dp").id, "toilet")
+
+
+def test_the_wall_lists_the_newest_wish_first_and_filters_by_the_column(login, demo):
+    first = submit_wish(login("rider1"), title="第一个心愿", category="goods")
+    second = submit_wish(login("courier1"), title="第二个心愿", category="study")
+    for instance_id in (first, second):
+        login("station_head").post(f"/tasks/{task_id_of(instance_id)}",
+                                   data={"action": "approve"})
+    volunteer = login("volunteer1")
+    wall = volunteer.get("/wishes").get_data(as_text=True)
+    assert 0 < wall.index("第二个心愿") < wall.index("第一个心愿")
+    study = volunteer.get("/wishes?category=study").get_data(as_text=True)
+    assert "第二个心愿" in study and "第一个心愿" not in study
+    # The filter compares the column (what every save copies), not the JSON state.
+    db.session.execute(text("UPDATE instances SET category = 'study' WHERE id = :i"),
+                       {"i": first})
+    db.session.commit()
+    study = volunteer.get("/wishes?category=study").get_data(as_text=True)
+    assert "第二个心愿" in study and "第一个心愿" in study
+
+
+def test_postgresql_sessions_run_without_jit(app):
+    """JIT compiling took half of the open-demands report's query on every request."""
+    import pytest
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert db.session.scalar(text("SHOW jit")) == "off"
+    db.session.rollback()
+    db.session.close()
+    assert db.session.scalar(text("SHOW jit")) == "off"  # on every pooled connection

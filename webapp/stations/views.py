@@ -117,7 +117,9 @@ def wall():
         stmt = stmt.where(Task.pool_unit_id == district)
     if category:
         stmt = stmt.where(Instance.category == category)
-    found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE, tuples=True)
+    # Newest request first, by the task's side of the join: the open pooled tasks' own
+    # index (ix_tasks_open_pool_instance) gives that order without walking every task.
+    found = paginate(stmt.order_by(Task.instance_id.desc()), PER_PAGE, tuples=True)
     rows = found.rows
     locale = current_locale_short()
     cards, categories = [], {}
