@@ -63,13 +63,17 @@ def json_report(now):
                   (Instance.created_at > now - timedelta(days=3), "fresh"),
                   (Instance.created_at >= now - timedelta(days=15), "waiting"),
                   else_="old")
-    rows = db.session.execute(
-        select(Station.district_id, Instance.state["data"]["category"].as_string(), bucket,
-               func.count())
+    demands = (
+        select(Station.district_id.label("district"),
+               Instance.state["data"]["category"].as_string().label("category"),
+               bucket.label("bucket"))
         .join(Station, Station.unit_id == Instance.state["data"]["station"].as_integer())
         .where(Instance.process_key == "worker_demand", Instance.status == "running",
                Instance.steps.in_(demand_report.WAITING_STEPS), Instance.created_at <= now)
-        .group_by(Station.district_id, Instance.state["data"]["category"].as_string(), bucket))
+        .subquery())
+    rows = db.session.execute(
+        select(demands.c.district, demands.c.category, demands.c.bucket, func.count())
+        .group_by(demands.c.district, demands.c.category, demands.c.bucket))
     districts, categories = Counter(), Counter()
     for district_id, category, name, count in rows:
         districts[(district_id, name)] += count
