@@ -3,7 +3,8 @@
 The open-demands report grouped by ``state->data->category`` and ``->station``: a parse
 of every open demand's state, so its cost grew with the history.  These tests pin the
 columns (written by every save, filled by the migration for rows there were) and that
-the report reads them, giving the numbers the JSON gave.
+the report reads them, giving the numbers the JSON gave, and what the pages fixed with
+them cost in queries.
 """
 from __future__ import annotations
 
@@ -188,3 +189,15 @@ def test_postgresql_sessions_run_without_jit(app):
     db.session.rollback()
     db.session.close()
     assert db.session.scalar(text("SHOW jit")) == "off"  # on every pooled connection
+
+
+def test_the_station_list_costs_the_same_queries_for_one_row_or_six(login, demo):
+    client = login("rider1")
+    client.get("/stations")  # warm: what a first request loads once
+    with Statements() as one:
+        page = client.get("/stations?q=解放碑").get_data(as_text=True)
+    assert page.count('class="fw-semibold"') >= 1
+    with Statements() as six:
+        page = client.get("/stations").get_data(as_text=True)
+    assert "观音桥商圈工会驿站" in page and "解放碑户外劳动者驿站" in page
+    assert len(six.seen) == len(one.seen), six.seen

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import String, cast, literal, select
+from sqlalchemy.orm import selectinload
 
 from forms import mask_data
 from webapp.database import write_lock
@@ -40,7 +41,10 @@ def index():
         from webapp.admin import exports
         return exports.stations(fmt, stations.search(q, district, services, open_only),
                                 current_locale_short())
-    found = paginate(stations.search(q, district, services, open_only), PER_PAGE)
+    # Each row shows its station's name: load the page's units with it (one query), not
+    # one by one.
+    found = paginate(stations.search(q, district, services, open_only)
+                     .options(selectinload(Station.unit)), PER_PAGE)
     return render_template("stations/index.html", rows=found.rows, total=found.total,
                            page=found.page, per_page=PER_PAGE, q=q, district=district,
                            services=services, open_only=open_only, districts=_districts())
