@@ -2,9 +2,9 @@
 
 The open-demands report grouped by ``state->data->category`` and ``->station``: a parse
 of every open demand's state, so its cost grew with the history.  These tests pin the
-columns (written by every save, filled by the migration for rows there were) and that
-the report reads them, giving the numbers the JSON gave, and what the pages fixed with
-them cost in queries.
+columns (written by every save, filled by the migration for rows there were); that the
+reports and the wall read them, the report giving the numbers the JSON gave; and that
+the station list costs the same queries whatever the page holds.
 """
 from __future__ import annotations
 
