@@ -470,6 +470,8 @@ def plan(templates: dict, scale: Scale) -> list[tuple[Template, int]]:
 
 def clone_all(loader: Loader, city: City, templates: list[tuple[Template, int]],
               rng: random.Random) -> None:
+    from webapp.services import instance_columns
+
     now = datetime.now(timezone.utc)
     instances, tasks, assignees, history = [], [], [], []
     # A running wish or nomination is "one per applicant": hand workers out once each.
@@ -551,7 +553,9 @@ def clone_all(loader: Loader, city: City, templates: list[tuple[Template, int]],
                 tpl.instance["steps"], (state.get("data") or {}).get("title") or
                 tpl.instance["title"], unique_key, active_key, json.dumps(state),
                 tpl.instance["lock_version"], moved(tpl.instance["created_at"]),
-                moved(tpl.instance["updated_at"]), moved(tpl.instance["closed_at"])))
+                moved(tpl.instance["updated_at"]), moved(tpl.instance["closed_at"]),
+                instance_columns.station_of(state.get("data") or {}),
+                instance_columns.category_of(state.get("data") or {})))
             for task in tpl.tasks:
                 tid = loader.next_id("tasks")
                 pool_unit = task["pool_unit_id"]
@@ -582,7 +586,9 @@ def clone_all(loader: Loader, city: City, templates: list[tuple[Template, int]],
 
 INSTANCE_COLUMNS = ["id", "version_id", "process_key", "applicant_id", "unit_id", "unit_path",
                     "status", "steps", "title", "unique_key", "active_key", "state",
-                    "lock_version", "created_at", "updated_at", "closed_at"]
+                    "lock_version", "created_at", "updated_at", "closed_at",
+                    # what workflow._save copies from the form data (instance_columns.py)
+                    "station_id", "category"]
 
 
 # --- the command -------------------------------------------------------------------

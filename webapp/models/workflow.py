@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,6 +67,11 @@ class Instance(db.Model):
     __table_args__ = (
         Index("ix_instances_process_status", "process_key", "status"),
         Index("ix_instances_applicant_status", "applicant_id", "status"),
+        # Covers the open-demands report (and the wishes report's join to stations): read
+        # from the index alone, never from the rows with their JSON states.
+        Index("ix_instances_process_status_station", "process_key", "status", "station_id",
+              "category", "steps", "created_at", "id"),
+        Index("ix_instances_process_category", "process_key", "category"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +90,11 @@ class Instance(db.Model):
     # per unique key); the unique index turns a race of two starts into one refusal.
     active_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     state: Mapped[dict] = mapped_column(JSONType)
+    # Copies of the form data's ``station`` (a unit id) and ``category``, kept by every
+    # save (services/instance_columns.py), so reports group and filter by columns instead
+    # of parsing every state.
+    station_id: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(200))
     # Bumped by every action; a write that read an older one is a conflict (409).
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -103,6 +113,11 @@ class Task(db.Model):
     __table_args__ = (
         UniqueConstraint("instance_id", "key"),
         Index("ix_tasks_pool", "status", "pool_role", "pool_unit_path"),
+        # The open pooled tasks by request, newest first (the wish wall's order): without
+        # it the wall walked back through every task of every newer request.
+        Index("ix_tasks_open_pool_instance", "instance_id",
+              postgresql_where=text("status = 'open' AND pool_role IS NOT NULL"),
+              sqlite_where=text("status = 'open' AND pool_role IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,8 @@ the district that dispatches it.  Buckets, each demand in exactly one:
 * otherwise by days since submission: under 3, 3 to 15, over 15.
 
 The scope is a range scan on the district's materialised path; the demands themselves
-come by the (process, status) index.
+come by the (process, status) index, their station and category from the instance's own
+columns (never from the JSON state, whose reading grew with the number of demands).
 """
 from __future__ import annotations
 
@@ -82,11 +83,12 @@ def report(user: User, district: OrgUnit | None = None,
                   (Instance.created_at > now - timedelta(days=3), "fresh"),
                   (Instance.created_at >= now - timedelta(days=15), "waiting"),
                   else_="old")
-    category = Instance.state["data"]["category"].as_string()
+    # Category and station come from the instance's columns (copies of its form data,
+    # instance_columns.py), not from parsing each open demand's JSON state.
     open_demands = (
-        select(Station.district_id.label("district_id"), category.label("category"),
+        select(Station.district_id.label("district_id"), Instance.category.label("category"),
                bucket.label("bucket"))
-        .join(Station, Station.unit_id == Instance.state["data"]["station"].as_integer())
+        .join(Station, Station.unit_id == Instance.station_id)
         .where(Instance.process_key == PROCESS, Instance.status == "running",
                Instance.steps.in_(WAITING_STEPS), Instance.created_at <= now,
                Station.district_id.in_(list(by_district)),

@@ -324,7 +324,7 @@ def wishes_query(viewer: User, f: Filters, by: str = "district"):
                    func.sum(case((claimed, 1), else_=0)),
                    func.sum(case((Instance.status == "completed", 1), else_=0)))
             .select_from(Instance)
-            .join(Station, Station.unit_id == Instance.state["data"]["station"].as_integer())
+            .join(Station, Station.unit_id == Instance.station_id)
             .join(station_unit, station_unit.id == Station.unit_id)
             .join(group, group.id == (Station.district_id if by == "district"
                                       else Station.unit_id))

@@ -25,7 +25,7 @@ from webapp.models import OrgUnit, User
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.queue import enqueue_after_commit
-from webapp.services import audit, outbox
+from webapp.services import audit, instance_columns, outbox
 from webapp.services.directory import DbDirectory
 from workflows import engine
 from workflows.effects import Notify, Promoted
@@ -301,6 +301,7 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     instance.active_key = None if new.finished else _active_key(spec, new)
     instance.updated_at = now
     instance.closed_at = new.ended_at
+    instance_columns.fill(instance, new.data)
     if not instance.title:
         instance.title = _title(spec, new)
     _append_history(instance, old, new)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import String, cast, literal, select
+from sqlalchemy.orm import selectinload
 
 from forms import mask_data
 from webapp.database import write_lock
@@ -40,7 +41,10 @@ def index():
         from webapp.admin import exports
         return exports.stations(fmt, stations.search(q, district, services, open_only),
                                 current_locale_short())
-    found = paginate(stations.search(q, district, services, open_only), PER_PAGE)
+    # Each row shows its station's name: load the page's units with it (one query), not
+    # one by one.
+    found = paginate(stations.search(q, district, services, open_only)
+                     .options(selectinload(Station.unit)), PER_PAGE)
     return render_template("stations/index.html", rows=found.rows, total=found.total,
                            page=found.page, per_page=PER_PAGE, q=q, district=district,
                            services=services, open_only=open_only, districts=_districts())
@@ -116,8 +120,10 @@ def wall():
     if district:
         stmt = stmt.where(Task.pool_unit_id == district)
     if category:
-        stmt = stmt.where(Instance.state["data"]["category"].as_string() == category)
-    found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE, tuples=True)
+        stmt = stmt.where(Instance.category == category)
+    # Newest request first, by the task's side of the join: the open pooled tasks' own
+    # index (ix_tasks_open_pool_instance) gives that order without walking every task.
+    found = paginate(stmt.order_by(Task.instance_id.desc()), PER_PAGE, tuples=True)
     rows = found.rows
     locale = current_locale_short()
     cards, categories = [], {}
