@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from webapp.extensions import db
 from webapp.models import HistoryEntry, Membership, Task
@@ -141,3 +141,39 @@ def test_nobody_sees_their_own_request_to_reassign(login, demo):
     submit_wish(login("unit_admin"), contact_name="赵丽")
     assert "一个新头盔" not in page(login("unit_admin").get("/admin/unassigned"))
     assert "一个新头盔" in page(login("yuzhong_admin").get("/admin/unassigned"))
+
+
+def test_every_save_keeps_the_task_s_unheld_flag(login, make_user, stuck):
+    """``tasks.unheld`` is what the list reads first (a small partial index): set when a
+    task opens with nobody, cleared when someone is given it and when it closes."""
+    assert db.session.get(Task, stuck).unheld is True
+    station = unit_by_code("st-jfb")
+    make_user("new_head", ("station_head", station), unit=station, password=PASSWORD)
+    login("yuzhong_admin").post(f"/admin/unassigned/{stuck}/reassign",
+                                data={"username": "new_head"})
+    db.session.expire_all()
+    assert db.session.get(Task, stuck).unheld is False
+    assert login("new_head").post(f"/tasks/{stuck}", data={"action": "approve"}).status_code \
+        == 302
+    db.session.expire_all()
+    held = db.session.scalars(select(Task).where(Task.status == "open")).all()
+    assert held and not any(t.unheld for t in held)  # the wall's pooled task is not "unheld"
+
+
+def test_the_list_reads_the_flag(login, stuck):
+    db.session.execute(update(Task).where(Task.id == stuck).values(unheld=False))
+    db.session.commit()
+    assert "没有待指派的任务" in page(login("yuzhong_admin").get("/admin/unassigned"))
+
+
+def test_the_migration_flags_the_tasks_nobody_holds(app, stuck):
+    from flask_migrate import downgrade, upgrade
+
+    db.session.close()
+    try:
+        downgrade(revision="b7c3e91d5a20")
+    finally:
+        upgrade()
+    db.session.close()
+    flagged = db.session.scalars(select(Task.id).where(Task.unheld)).all()
+    assert flagged == [stuck]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, text)
+                        UniqueConstraint, false, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -118,6 +118,12 @@ class Task(db.Model):
         Index("ix_tasks_open_pool_instance", "instance_id",
               postgresql_where=text("status = 'open' AND pool_role IS NOT NULL"),
               sqlite_where=text("status = 'open' AND pool_role IS NOT NULL")),
+        # Open tasks nobody holds (the administrators' "unassigned" list and its count):
+        # usually none, so the index is tiny; without it every open task was checked
+        # against the assignees.
+        Index("ix_tasks_open_unheld", "opened_at",
+              postgresql_where=text("status = 'open' AND unheld"),
+              sqlite_where=text("status = 'open' AND unheld")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,6 +138,8 @@ class Task(db.Model):
     pool_unit_path: Mapped[str | None] = mapped_column(binary_string(512))
     pool_within: Mapped[bool] = mapped_column(Boolean, default=True)
     pool_anyone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An open task for named people that nobody holds (kept by every save).
+    unheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -19,8 +19,7 @@ from workflows.actions import REASSIGN_ROLES
 from workflows.errors import NotFound
 from workflows.runtime import Action
 
-# Step kinds whose tasks are for named people (revise tasks always go to the applicant).
-NAMED_KINDS = ("approval", "task")
+NAMED_KINDS = wf.NAMED_KINDS  # step kinds whose tasks are for named people
 MAY_REASSIGN = REASSIGN_ROLES | {"platform_admin"}
 
 
@@ -42,8 +41,10 @@ def unassigned_tasks_query(user: User):
     Requests of ``user`` themselves are left out: nobody reassigns their own request.
     """
     held = exists(select(TaskAssignee.task_id).where(TaskAssignee.task_id == Task.id))
+    # ``unheld`` (kept by every save) finds the few candidates by a partial index; the
+    # rest of the rule is checked on those few, as it was on every open task before.
     return (select(Task).join(Instance, Instance.id == Task.instance_id)
-            .where(Task.status == "open", Task.kind.in_(NAMED_KINDS),
+            .where(Task.status == "open", Task.unheld, Task.kind.in_(NAMED_KINDS),
                    Task.pool_role.is_(None), ~held, Instance.applicant_id != user.id,
                    scope_clause(user))
             .order_by(Task.opened_at, Task.id))

@@ -417,6 +417,7 @@ def _sync_tasks(instance: Instance, state: InstanceState,
         if task.open:
             for assignee in [a for a in row.assignees if a.user_id not in wanted]:
                 row.assignees.remove(assignee)
+        row.unheld = _unheld(task, row.pool_role, wanted)
 
 
 def _pool_columns(task) -> dict:
@@ -433,18 +434,30 @@ def _pool_columns(task) -> dict:
             "pool_anyone": False}
 
 
+# Step kinds whose tasks are for named people (revise tasks always go to the applicant).
+NAMED_KINDS = ("approval", "task")
+
+
+def _unheld(task, pool_role, people) -> bool:
+    """An open task for named people that nobody holds: the administrators' list of
+    tasks to reassign (``tasks.unheld``, read by a small partial index)."""
+    return bool(task.open and task.kind in NAMED_KINDS and pool_role is None and not people)
+
+
 def _insert_task_rows(instance: Instance, tasks, due: dict) -> None:
     """Tasks this step opened: their rows and assignees by plain INSERTs (nothing in
     this step reads them back as objects)."""
     table, assignees = Task.__table__, TaskAssignee.__table__
     for task in tasks:
+        pool = _pool_columns(task)
+        people = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])
+                  if isinstance(p, int)]
         task_id = db.session.execute(insert(table).values(
             instance_id=instance.id, key=task.id, step=task.step, kind=task.kind,
             status="open", outcome=task.outcome, closed_at=task.closed_at,
-            due_at=due.get(task.id), opened_at=task.opened_at, **_pool_columns(task))
+            due_at=due.get(task.id), opened_at=task.opened_at,
+            unheld=_unheld(task, pool["pool_role"], people), **pool)
             .returning(table.c.id)).scalar_one()
-        people = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])
-                  if isinstance(p, int)]
         if people:
             db.session.execute(insert(assignees),
                                [{"task_id": task_id, "user_id": p} for p in people])
@@ -456,7 +469,7 @@ def _close_task_row(instance: Instance, task, due_at) -> None:
     told "claimed by someone else", not "no such task") — what ``_sync_tasks`` would set
     on the loaded row, in one UPDATE."""
     values = {"status": "closed", "outcome": task.outcome, "closed_at": task.closed_at,
-              "due_at": due_at, **_pool_columns(task)}
+              "due_at": due_at, "unheld": False, **_pool_columns(task)}
     table = Task.__table__
     db.session.execute(update(table).where(table.c.instance_id == instance.id,
                                            table.c.key == task.id).values(**values))
