@@ -23,9 +23,9 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('unheld', sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
+    # A plain ADD COLUMN (no batch copy of ``tasks``, which the assignees refer to).
+    op.add_column('tasks', sa.Column('unheld', sa.Boolean(), server_default=sa.false(),
+                                     nullable=False))
     op.execute("""
         UPDATE tasks SET unheld = TRUE
         WHERE status = 'open' AND kind IN ('approval', 'task') AND pool_role IS NULL
@@ -40,5 +40,6 @@ def downgrade():
     op.drop_index('ix_tasks_open_unheld', table_name='tasks',
                   postgresql_where=sa.text("status = 'open' AND unheld"),
                   sqlite_where=sa.text("status = 'open' AND unheld"))
-    with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.drop_column('unheld')
+    # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 has it): a batch copy of the table
+    # would have to drop ``tasks``, which the assignees refer to.
+    op.execute('ALTER TABLE tasks DROP COLUMN unheld')
