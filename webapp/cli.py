@@ -160,6 +160,7 @@ def webhook_command(unit_code, url, off):
     from sqlalchemy import select
 
     from webapp.models import UnitWebhook
+    from webapp.services import outbox
 
     unit = unit_by_code(unit_code)
     if unit is None:
@@ -169,6 +170,7 @@ def webhook_command(unit_code, url, off):
         if hook is not None:
             hook.active = False
         db.session.commit()
+        outbox.forget_webhooks()
         click.echo(f"{unit.code}: webhook off")
         return
     parts = urlsplit(url or "")
@@ -179,6 +181,7 @@ def webhook_command(unit_code, url, off):
         db.session.add(hook)
     hook.url, hook.active = url, True
     db.session.commit()
+    outbox.forget_webhooks()
     click.echo(f"{unit.code}: notifications about requests below it go to {url}")
 
 

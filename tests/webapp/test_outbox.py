@@ -107,6 +107,7 @@ def hook_server():
 def test_webhook_failure_is_retried_with_backoff_then_succeeds(app, demo, hook_server):
     db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url=hook_server))
     db.session.commit()
+    outbox.forget_webhooks()  # as `flask webhook` does; else seen within a minute
     FlakyHook.answers = [500]
     submit(demo)
     hook = db.session.scalar(select(Delivery).where(Delivery.channel == "webhook"))
@@ -128,6 +129,7 @@ def test_after_the_last_attempt_it_is_failed_and_an_admin_can_redrive_it(app, de
     app.config["DELIVERY_MAX_ATTEMPTS"] = 2
     db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url="http://127.0.0.1:9/x"))
     db.session.commit()
+    outbox.forget_webhooks()
     submit(demo)
     hook = db.session.scalar(select(Delivery).where(Delivery.channel == "webhook"))
     outbox.deliver([hook.id], now=NOW)
@@ -300,3 +302,31 @@ def test_a_comment_is_news_for_the_digest_a_task_is_mailed_now(app, demo):
     assert ("task_assigned", False) in kinds
     assert any(kind == "comment" for kind, _ in kinds)
     assert all(digest for kind, digest in kinds if kind == "comment")
+
+
+def test_webhooks_are_read_once_a_while_not_at_every_step(app, demo, runner):
+    """A step asks no query about webhooks while the process's copy is fresh; a change
+    made elsewhere is seen once WEBHOOK_CACHE_SECONDS have passed, one made by
+    `flask webhook` in this process at once."""
+    from sqlalchemy import event
+
+    submit(demo)  # the copy is read (no webhooks yet)
+    seen = []
+    listen = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        submit_other = wf.start_instance("micro_wish", demo["courier1"], wish_data(), now=NOW)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert not [s for s in seen if "unit_webhooks" in s]
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url="https://elsewhere/x"))
+    db.session.commit()  # written by another process: not seen yet
+    wf.perform(submit_other.id, Action("comment", comment="还在吗"), demo["courier1"], now=NOW)
+    db.session.commit()
+    assert not db.session.scalars(select(Delivery).where(Delivery.channel == "webhook")).all()
+    app.config["WEBHOOK_CACHE_SECONDS"] = 0  # the copy is now too old
+    wf.perform(submit_other.id, Action("comment", comment="还在吗？"), demo["courier1"], now=NOW)
+    db.session.commit()
+    assert [h.target for h in db.session.scalars(select(Delivery).where(
+        Delivery.channel == "webhook"))] == ["https://elsewhere/x"]

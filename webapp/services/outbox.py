@@ -223,12 +223,44 @@ def _email_body(subject: str, instance: Instance, locale: str) -> str:
     return f"{subject}\n\n查看详情：{link}\n\n——工会服务平台"
 
 
-def _webhook_for(instance: Instance) -> UnitWebhook | None:
-    unit = db.session.get(OrgUnit, instance.unit_id) if instance.unit_id else None
+@dataclass(frozen=True, slots=True)
+class _Hook:
+    unit_id: int
+    url: str
+
+
+_HOOKS_KEY = "unionflow_webhooks"
+
+
+def _active_hooks() -> dict[int, _Hook]:
+    """The active unit webhooks by unit, read at most every WEBHOOK_CACHE_SECONDS per
+    process (a handful of rows that change by `flask webhook`, which clears this
+    process's copy; other processes see a change within that many seconds) — instead of
+    a query in every step that notifies anyone."""
+    app = current_app._get_current_object()
+    ttl = float(app.config.get("WEBHOOK_CACHE_SECONDS", 60))
+    cached = app.extensions.get(_HOOKS_KEY)
+    now = _clock.monotonic()
+    if cached is None or now - cached[0] >= ttl:
+        rows = db.session.execute(select(UnitWebhook.unit_id, UnitWebhook.url)
+                                  .where(UnitWebhook.active.is_(True))).all()
+        cached = app.extensions[_HOOKS_KEY] = (now, {u: _Hook(u, url) for u, url in rows})
+    return cached[1]
+
+
+def forget_webhooks() -> None:
+    """Read the webhooks again at the next step (after they were changed here)."""
+    current_app.extensions.pop(_HOOKS_KEY, None)
+
+
+def _webhook_for(instance: Instance) -> _Hook | None:
+    hooks = _active_hooks()
+    if not hooks or not instance.unit_id:
+        return None
+    # The unit as it is now (the step's directory has it in this session: no query).
+    unit = db.session.get(OrgUnit, instance.unit_id)
     if unit is None:
         return None
-    hooks = {h.unit_id: h for h in db.session.scalars(select(UnitWebhook).where(
-        UnitWebhook.unit_id.in_(unit.ancestor_ids), UnitWebhook.active.is_(True)))}
     return next((hooks[i] for i in reversed(unit.ancestor_ids) if i in hooks), None)
 
 
