@@ -124,6 +124,9 @@ class Task(db.Model):
         Index("ix_tasks_open_unheld", "opened_at",
               postgresql_where=text("status = 'open' AND unheld"),
               sqlite_where=text("status = 'open' AND unheld")),
+        # The open tasks' ids in order, for joining a person's assignments by the index.
+        Index("ix_tasks_open_id", "id", postgresql_where=text("status = 'open'"),
+              sqlite_where=text("status = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,9 +155,15 @@ class TaskAssignee(db.Model):
     """A person the task is for (resolved by the step's rule, or its claimer)."""
 
     __tablename__ = "task_assignees"
+    __table_args__ = (
+        # A person's tasks by the index alone (with ix_tasks_open_id: the inbox's count of
+        # a person's open tasks is an index-only merge join, not a probe per task ever
+        # assigned to them).
+        Index("ix_task_assignees_user_task", "user_id", "task_id"),
+    )
 
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
 
 
 class HistoryEntry(db.Model):
