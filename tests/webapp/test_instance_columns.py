@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import and_, case, event, exists, func, or_, select, text
+from sqlalchemy import event, func, select, text
 
 from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
 from tests.webapp.test_reports import T0, act_as, demand
 from tests.webapp.test_workflow_service import demo, wish_data  # noqa: F401
 from webapp.extensions import db
-from webapp.models import Instance, Station, Task, Timer
+from webapp.models import Instance, Station
 from webapp.services import demand_report, instance_columns, reports
 from webapp.services import workflow as wf
 from webapp.services.org import unit_by_code
@@ -54,16 +54,7 @@ def some_demands():
 
 def json_report(now):
     """The report's counts as the JSON state gives them (the query as it was)."""
-    overdue = exists(select(Timer.id).join(
-        Task, and_(Task.instance_id == Timer.instance_id, Task.key == Timer.task_key))
-        .where(Timer.instance_id == Instance.id, Task.status == "open",
-               Timer.purpose == "escalate",
-               or_(Timer.status == "fired", and_(Timer.status == "pending",
-                                                 Timer.fire_at <= now))))
-    bucket = case((overdue, "overdue"),
-                  (Instance.created_at > now - timedelta(days=3), "fresh"),
-                  (Instance.created_at >= now - timedelta(days=15), "waiting"),
-                  else_="old")
+    bucket = demand_report.age_bucket(now)  # the same classes; category read from the JSON
     demands = (
         select(Station.district_id.label("district"),
                Instance.state["data"]["category"].as_string().label("category"),

@@ -62,6 +62,21 @@ def districts_in_scope(user: User) -> list[OrgUnit]:
         OrgUnit.kind == "district", OrgUnit.active.is_(True), scope).order_by(OrgUnit.id)))
 
 
+def age_bucket(now: datetime):
+    """SQL: an open demand's age class — overdue (its escalation came due while its task
+    is open), fresh (< 3 days), waiting (≤ 15 days) or old."""
+    overdue = exists(select(Timer.id).join(
+        Task, and_(Task.instance_id == Timer.instance_id, Task.key == Timer.task_key))
+        .where(Timer.instance_id == Instance.id, Task.status == "open",
+               Timer.purpose == "escalate",
+               or_(Timer.status == "fired", and_(Timer.status == "pending",
+                                                 Timer.fire_at <= now))))
+    return case((overdue, "overdue"),
+                (Instance.created_at > now - timedelta(days=3), "fresh"),
+                (Instance.created_at >= now - timedelta(days=15), "waiting"),
+                else_="old")
+
+
 def report(user: User, district: OrgUnit | None = None,
            now: datetime | None = None, since: datetime | None = None,
            until: datetime | None = None) -> DemandReport:
@@ -73,16 +88,7 @@ def report(user: User, district: OrgUnit | None = None,
     categories: dict[str, Row] = {}
     if not districts:
         return DemandReport([], [])
-    overdue = exists(select(Timer.id).join(
-        Task, and_(Task.instance_id == Timer.instance_id, Task.key == Timer.task_key))
-        .where(Timer.instance_id == Instance.id, Task.status == "open",
-               Timer.purpose == "escalate",
-               or_(Timer.status == "fired", and_(Timer.status == "pending",
-                                                 Timer.fire_at <= now))))
-    bucket = case((overdue, "overdue"),
-                  (Instance.created_at > now - timedelta(days=3), "fresh"),
-                  (Instance.created_at >= now - timedelta(days=15), "waiting"),
-                  else_="old")
+    bucket = age_bucket(now)
     # Category and station come from the instance's columns (copies of its form data,
     # instance_columns.py), not from parsing each open demand's JSON state.
     open_demands = (
