@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from tests.webapp.test_api import api  # noqa: F401
 from tests.webapp.test_pages import errors, login  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp import demo as demo_data
@@ -165,3 +166,31 @@ def test_home_links_the_new_pages_by_role(login, demo):
     assert "/reports/five-ones" in secretary and "/reports/demands" not in secretary
     rider = login("rider1").get("/").get_data(as_text=True)
     assert "/reports/" not in rider and "/admin/stations/import" not in rider
+
+
+def test_any_upcoming_slot_of_a_city_can_be_signed_up_for(login, demo, api):
+    """A form shows the soonest 500 slots of the city until a station is chosen; a slot
+    beyond those (a city has 20,000) is still accepted when sent, on the page and through
+    the API, and a chosen station lists its own slots."""
+    from webapp.services.activities import SOONEST_SLOTS, create_slot
+
+    soon = datetime.now(timezone.utc) + timedelta(days=1)
+    other = unit_by_code("st-gyq").id
+    db.session.add_all(DutySlot(station_id=other, starts_at=soon + timedelta(hours=i),
+                                ends_at=soon + timedelta(hours=i, minutes=30), capacity=1)
+                       for i in range(SOONEST_SLOTS + 1))
+    jfb = unit_by_code("st-jfb").id
+    far = [create_slot(unit_by_code("st-jfb"), soon + timedelta(days=60 + d),
+                       soon + timedelta(days=60 + d, hours=8), 2) for d in (0, 1)]
+    db.session.commit()
+    client = login("volunteer1")
+    listed = client.get("/processes/station_master/start").get_data(as_text=True)
+    assert f'value="{far[0].id}"' not in listed  # beyond the soonest 500
+    chosen = client.get(f"/processes/station_master/start?station={jfb}").get_data(as_text=True)
+    assert f'value="{far[0].id}"' in chosen and f'value="{far[1].id}"' in chosen
+    ok = client.post("/processes/station_master/start", data={
+        "station": str(jfb), "slot": str(far[0].id), "phone": "13700137000"})
+    assert ok.status_code == 302, (errors(ok), re.findall(r"alert[^>]*>([^<]*)", ok.get_data(as_text=True)))
+    r = api("POST", "/processes/station_master/instances", "volunteer1", json={"data": {
+        "station": jfb, "slot": far[1].id, "phone": "13700137000"}})
+    assert r.status_code == 201, r.get_json()

@@ -151,7 +151,7 @@ def _today() -> date:
     return datetime.now(CHINA).date()
 
 
-def course_choices(field, locale: str) -> list[tuple[str, str]]:
+def course_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
     today = _today()
     rows = db.session.scalars(select(Course).where(Course.opens_on <= today,
                                                    Course.closes_on >= today)
@@ -162,12 +162,26 @@ def course_choices(field, locale: str) -> list[tuple[str, str]]:
             for c in rows]
 
 
-def slot_choices(field, locale: str) -> list[tuple[str, str]]:
+# Slots offered when no station is chosen yet: the soonest, city-wide.
+SOONEST_SLOTS = 500
+
+
+def slot_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
+    """Upcoming duty slots: the chosen station's (``hints["station"]``), else the soonest
+    of the city — and always the slots sent (``hints["slot"]``) if they are upcoming, so
+    any slot of a city of 20,000 can be checked and then judged by the definition's own
+    rule (e.g. "that slot is at another station")."""
+    hints = hints or {}
     now = datetime.now(timezone.utc)
-    rows = db.session.execute(select(DutySlot, OrgUnit.name).join(
-        OrgUnit, OrgUnit.id == DutySlot.station_id).where(DutySlot.starts_at > now)
-        .order_by(DutySlot.starts_at, OrgUnit.name).limit(500))
-    rows = rows.all()
+    base = (select(DutySlot, OrgUnit.name).join(OrgUnit, OrgUnit.id == DutySlot.station_id)
+            .where(DutySlot.starts_at > now))
+    order = (DutySlot.starts_at, OrgUnit.name)
+    stations = hints.get("station") or []
+    listed = base.where(DutySlot.station_id.in_(stations)) if stations else base
+    rows = db.session.execute(listed.order_by(*order).limit(SOONEST_SLOTS)).all()
+    sent = set(hints.get(field.name) or []) - {slot.id for slot, _ in rows}
+    if sent:
+        rows += db.session.execute(base.where(DutySlot.id.in_(sent)).order_by(*order)).all()
     places = _places_left([f"slot:{slot.id}" for slot, _ in rows], locale.startswith("en"))
     out = []
     for slot, station in rows:
@@ -177,7 +191,7 @@ def slot_choices(field, locale: str) -> list[tuple[str, str]]:
     return out
 
 
-def batch_choices(field, locale: str) -> list[tuple[str, str]]:
+def batch_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
     today = _today()
     rows = db.session.scalars(select(RetreatBatch).where(
         RetreatBatch.nominations_close_on >= today).order_by(RetreatBatch.starts_on))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from flask import has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
@@ -15,8 +16,9 @@ from webapp.models import OrgUnit, Station
 from workflows.fields import FieldSpec
 
 # Record sources ("course", "retreat_batch") and slot lists register here:
-# name → function(field_spec, locale) → [(value, label)].
-RECORD_CHOICES: dict[str, Callable[[FieldSpec, str], list[tuple[str, str]]]] = {}
+# name → function(field_spec, locale, hints) → [(value, label)]; ``hints`` maps field names
+# to the ids sent (a chosen station, a sent slot), which a long list may use to narrow.
+RECORD_CHOICES: dict[str, Callable[..., list[tuple[str, str]]]] = {}
 
 
 def _ids(values) -> list[int]:
@@ -64,7 +66,8 @@ def provider(locale: str, only: Mapping[str, Any] | None = None):
 
     ``only`` (submitted data, for checking it): the station and unit options are just
     those among the values sent for each field — one indexed lookup instead of every
-    station of the city.  Never for a form that will be drawn."""
+    station of the city.  Never for a form that will be drawn.  Record lookups (duty
+    slots) are told the ids sent in the data or in the request, as hints."""
     def choices(field: FieldSpec) -> list[tuple[str, str]]:
         ids = _ids(only.get(field.name, [])) if only is not None else None
         if field.type == "station":
@@ -73,5 +76,14 @@ def provider(locale: str, only: Mapping[str, Any] | None = None):
             return unit_choices(field, locale, ids)
         source = field.type if field.type == "slot" else getattr(field, "source", None)
         lookup = RECORD_CHOICES.get(source or "")
-        return lookup(field, locale) if lookup else []
+        return lookup(field, locale, _hints(only)) if lookup else []
     return choices
+
+
+def _hints(only: Mapping[str, Any] | None) -> dict[str, list[int]]:
+    """Ids sent, by field name: from the API's data, else from the form or query string."""
+    if only is not None:
+        return {name: _ids(value) for name, value in only.items() if isinstance(name, str)}
+    if not has_request_context():
+        return {}
+    return {name: _ids(request.values.getlist(name)) for name in request.values.keys()}
