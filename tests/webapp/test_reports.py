@@ -186,8 +186,12 @@ def test_any_upcoming_slot_of_a_city_can_be_signed_up_for(login, demo, api):
     client = login("volunteer1")
     listed = client.get("/processes/station_master/start").get_data(as_text=True)
     assert f'value="{far[0].id}"' not in listed  # beyond the soonest 500
-    chosen = client.get(f"/processes/station_master/start?station={jfb}").get_data(as_text=True)
+    link = f"/processes/station_master/start?station={jfb}"
+    assert link in client.get(f"/stations/{jfb}/slots").get_data(as_text=True)
+    chosen = client.get(link).get_data(as_text=True)
     assert f'value="{far[0].id}"' in chosen and f'value="{far[1].id}"' in chosen
+    assert re.search(rf'<option[^>]*selected[^>]*value="{jfb}"|<option[^>]*value="{jfb}"[^>]*'
+                     r'selected', chosen)  # the station comes chosen
     ok = client.post("/processes/station_master/start", data={
         "station": str(jfb), "slot": str(far[0].id), "phone": "13700137000"})
     assert ok.status_code == 302, (errors(ok), re.findall(r"alert[^>]*>([^<]*)", ok.get_data(as_text=True)))

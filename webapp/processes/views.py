@@ -65,7 +65,23 @@ def start(key: str):
             return redirect(url_for("processes.instance", instance_id=instance.id))
     elif request.method == "POST":
         status = 422
+    else:
+        _preselect(form, spec.start.form)
     return render_template("processes/start.html", spec=spec, form=form), status
+
+
+# Fields a link may preselect (?station=12): choices from the database, never free text.
+PRESELECTABLE = ("station", "org_unit", "slot", "record")
+
+
+def _preselect(form, form_spec) -> None:
+    """A link from a station's page opens the form with that station chosen (its own
+    duty slots are then listed); a value that is not an option is simply not selected."""
+    for field in form_spec.fields:
+        value = request.args.get(field.name)
+        bound = getattr(form, field.name, None)
+        if value and field.type in PRESELECTABLE and bound is not None:
+            bound.data = value
 
 
 @bp.route("/processes/<key>/diagram.svg")
