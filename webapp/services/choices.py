@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
+from webapp.pagination import as_id
 from webapp.models import OrgUnit, Station
 from workflows.fields import FieldSpec
 
@@ -24,13 +25,8 @@ RECORD_CHOICES: dict[str, Callable[..., list[tuple[str, str]]]] = {}
 def _ids(values) -> list[int]:
     """The database ids among submitted values (anything else matches no option)."""
     values = values if isinstance(values, (list, tuple)) else [values]
-    out = []
-    for value in values:
-        text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) \
-            else ""
-        if text.isascii() and text.isdigit() and len(text) <= 18:
-            out.append(int(text))
-    return out
+    ids = (as_id(str(v)) for v in values if isinstance(v, (str, int)) and not isinstance(v, bool))
+    return [i for i in ids if i is not None]
 
 
 def station_choices(locale: str, ids: list[int] | None = None) -> list[tuple[str, str]]:

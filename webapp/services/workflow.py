@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -473,10 +474,19 @@ def _close_task_row(instance: Instance, task, due_at) -> None:
     table = Task.__table__
     db.session.execute(update(table).where(table.c.instance_id == instance.id,
                                            table.c.key == task.id).values(**values))
-    # A plain UPDATE: a row of this task already loaded in this session is out of date.
+    _expire_loaded(Task, instance.id, key=task.id)  # a plain UPDATE: a loaded copy is stale
+
+
+def _expire_loaded(cls, instance_id: int, **match) -> None:
+    """Rows of ``cls`` of this instance that the session holds were just written by a
+    plain statement: expire them.  Only loaded values are compared, so no row is read
+    (an already-expired copy reloads by itself)."""
     for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, Task) and obj.instance_id == instance.id and obj.key == task.id:
-            db.session.expire(obj)
+        if isinstance(obj, cls):
+            loaded = sa_inspect(obj).dict
+            if loaded.get("instance_id") == instance_id and all(
+                    loaded.get(name) == value for name, value in match.items()):
+                db.session.expire(obj)
 
 
 def _sync_timers(instance: Instance, state: InstanceState,
@@ -511,10 +521,7 @@ def _sync_timers(instance: Instance, state: InstanceState,
         db.session.execute(update(table).where(
             table.c.instance_id == instance.id, table.c.key.in_(dropped),
             table.c.status == "pending").values(status="cancelled"))
-    # Plain statements: a timer row loaded in this session (``fire_timer``'s) is stale.
-    for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, Timer) and obj.instance_id == instance.id:
-            db.session.expire(obj)
+    _expire_loaded(Timer, instance.id)  # plain statements: ``fire_timer``'s copy is stale
 
 
 def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:
