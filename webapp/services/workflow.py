@@ -607,7 +607,8 @@ def state_of(instance: Instance) -> InstanceState:
 
 def available_actions(instance: Instance, user: User) -> list:
     spec = spec_of_instance(instance)
-    return engine.available_actions(spec, state_of(instance), user.id, DbDirectory(), utcnow())
+    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
+    return engine.available_actions(spec, state_of(instance), user.id, directory, utcnow())
 
 
 __all__ = ["publish_text", "publish_file", "start_instance", "perform", "fire_due_timers",
