@@ -17,6 +17,9 @@ on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL).
   ``bench/definitions/bench_chain.yaml``.  It writes what every step writes: the state,
   history, the hash-chained audit log, the inbox index (tasks, assignees) and in-app
   notifications.
+* core — the engine itself (``workflows.engine``) with the persistence the spiff and bare
+  sides have: the state read (locked), the step decided, the state UPDATEd and its history
+  INSERTed; approvers through the app's real ``DbDirectory``.  The like-for-like figure.
 * spiff — SpiffWorkflow (``bench/chain.bpmn``, the same chain with a gateway after each
   user task).  Every transition reads the serialised workflow from a table in the same
   database, deserialises it, completes the ready user task, runs the engine steps,
@@ -548,17 +551,23 @@ def report(results: dict) -> None:
               f"{r['p95_ms']:8.2f} {r['instances_per_s']:12.1f} "
               f"{r['cpu_ms_per_transition']:7.2f} {r['statements_per_transition']:6.2f}  "
               f"{r['check']}")
-    engine = results.get("engine")
-    if engine and "bare" in results:
-        ratio = engine["ms_per_transition"] / results["bare"]["ms_per_transition"]
-        print(f"  engine / bare  = {ratio:.2f}x  (target <= {TARGET_VS_BARE}x: "
-              f"{'met' if ratio <= TARGET_VS_BARE else 'MISSED'}; CPU "
-              f"{engine['cpu_ms_per_transition'] / results['bare']['cpu_ms_per_transition']:.2f}x)")
-    if engine and "spiff" in results:
-        ratio = results["spiff"]["ms_per_transition"] / engine["ms_per_transition"]
-        print(f"  spiff / engine = {ratio:.2f}x  (target >= {TARGET_VS_SPIFF}x: "
-              f"{'met' if ratio >= TARGET_VS_SPIFF else 'MISSED'})")
-    elif engine:
+    for name, label in (("engine", "engine (the product's step)"),
+                        ("core", "core (the engine, same persistence)")):
+        side = results.get(name)
+        if side is None:
+            continue
+        print(f"  {label}:")
+        if "bare" in results:
+            bare = results["bare"]
+            ratio = side["ms_per_transition"] / bare["ms_per_transition"]
+            print(f"    {name} / bare  = {ratio:.2f}x  (target <= {TARGET_VS_BARE}x: "
+                  f"{'met' if ratio <= TARGET_VS_BARE else 'MISSED'}; CPU "
+                  f"{side['cpu_ms_per_transition'] / bare['cpu_ms_per_transition']:.2f}x)")
+        if "spiff" in results:
+            ratio = results["spiff"]["ms_per_transition"] / side["ms_per_transition"]
+            print(f"    spiff / {name} = {ratio:.2f}x  (target >= {TARGET_VS_SPIFF}x: "
+                  f"{'met' if ratio >= TARGET_VS_SPIFF else 'MISSED'})")
+    if "spiff" not in results and any(n in results for n in ("engine", "core")):
         print("  spiff: SpiffWorkflow is not installed (pip install -r bench/requirements.txt)")
 
 
