@@ -42,9 +42,14 @@ def start(key: str):
     spec = wf.spec_of(version)
     if not engine.can_start(spec, current_user.id, wf.DbDirectory()):
         abort(403)
-    form = form_class(spec.start.form)()
+    form = form_class(spec.start.form, narrowed=True)()
     status = 200
-    if form.validate_on_submit():
+    # The station filter's button: the same form again, what was typed kept and the
+    # stations it finds listed — nothing checked or saved yet.
+    finding = request.method == "POST" and bool(request.form.get(FIND_STATION))
+    if finding:
+        pass
+    elif form.validate_on_submit():
         try:
             data = uploads.store(form.clean_data(), current_user)
             instance = wf.start_instance(key, current_user, data)
@@ -70,6 +75,8 @@ def start(key: str):
     return render_template("processes/start.html", spec=spec, form=form), status
 
 
+# The station filter's button (see _form.html): redraws the form, submits nothing.
+FIND_STATION = "_find_station"
 # Fields a link may preselect (?station=12): choices from the database, never free text.
 PRESELECTABLE = ("station", "org_unit", "slot", "record")
 
