@@ -66,6 +66,7 @@ class Config:
     # Seconds a process keeps its copy of the unit webhooks (`flask webhook` refreshes it).
     WEBHOOK_CACHE_SECONDS = 60
     CALENDAR_CACHE_SECONDS = 300
+    STATION_CHOICES_LIMIT = 200
     SWEEP_INTERVAL = 15.0  # seconds between sweeps (due timers, lost deliveries, digests)
     EMBEDDED_WORKER = True  # without REDIS_URL: run jobs in a thread of the web process
     EMBEDDED_WORKER_AUTOSTART = True  # start it with the first request, for timers

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import DutySlot, Instance, OrgUnit, Station, User
+from tests.webapp.test_api import Api, api  # noqa: F401
 from tests.webapp.test_pages import login, wish_form  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 
@@ -148,3 +149,20 @@ def test_duty_slots_follow_the_district_until_a_station_is_chosen(login, demo):
     page = login("volunteer1").get("/processes/station_master/start").get_data(as_text=True)
     slots = set(_options(page, "slot"))
     assert in_home and in_home <= slots and not (in_there & slots)
+
+
+def test_the_api_start_form_lists_the_callers_district_and_says_where_to_find_more(api, demo):
+    home = _district_of("rider1")
+    r = api("GET", "/processes/micro_wish", "rider1")
+    assert r.status_code == 200
+    field = next(f for f in r.get_json()["form"]["fields"] if f["name"] == "station")
+    assert {c["value"] for c in field["choices"]} == _open_stations(home)
+    assert field["choices_complete"] is False and field["choices_district"] == home
+    assert field["choices_search"] == "/api/v1/stations"
+    # Any open station is accepted when sent, listed or not.
+    other = sorted(_open_stations() - _open_stations(home))[0]
+    from tests.webapp.test_api import wish
+
+    r = api("POST", "/processes/micro_wish/instances", "rider1",
+            json={"data": wish(station=int(other))})
+    assert r.status_code == 201, r.get_json()
