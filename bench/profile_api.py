@@ -1,6 +1,6 @@
-"""Profile API approvals in-process with pyinstrument (no server, no load tool).
+"""Profile API approvals (or starts) in-process with pyinstrument (no server, no load tool).
 
-    python bench/profile_api.py [--repeat 20] [--html out.html] [--sql 10]
+    python bench/profile_api.py [--repeat 20] [--html out.html] [--sql 10] [--start]
 
 Uses DATABASE_URL (a database filled by ``generate.py``; it approves ``--repeat`` of its
 wishes waiting for a station head, so the data changes) and REDIS_URL if set (else the
@@ -20,7 +20,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import app_env, pg_url  # noqa: E402
-from bench.throughput import _engine, approve_requests  # noqa: E402
+from bench.throughput import _engine, approve_requests, start_requests  # noqa: E402
+
+
+def _open_station_requests(url: str, requests: list) -> list:
+    from sqlalchemy import text
+
+    with _engine(url).connect() as conn:
+        open_ids = set(conn.execute(text("SELECT unit_id FROM stations WHERE is_open")).scalars())
+    return [r for r in requests if r[3]["data"]["station"] in open_ids]
 
 
 def main(argv=None) -> int:
@@ -31,6 +39,8 @@ def main(argv=None) -> int:
     parser.add_argument("--all", action="store_true", help="show library frames too")
     parser.add_argument("--sql", type=int, default=0, help="list the N slowest statements")
     parser.add_argument("--no-profile", action="store_true", help="time only")
+    parser.add_argument("--start", action="store_true",
+                        help="profile starts (a wish by a worker without one) instead")
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL") or pg_url()
     env = app_env(url, os.environ.get("REDIS_URL"))
@@ -43,7 +53,12 @@ def main(argv=None) -> int:
     from webapp import create_app
     from webapp.extensions import db
 
-    requests = approve_requests(_engine(url), random.Random(5))[:args.warmup + args.repeat]
+    wanted = args.warmup + args.repeat
+    requests = (start_requests(_engine(url), wanted * 2, random.Random(5)) if args.start
+                else approve_requests(_engine(url), random.Random(5)))
+    if args.start:  # stations picked at random may be closed (422): keep open ones
+        requests = _open_station_requests(url, requests)
+    requests = requests[:wanted]
     if len(requests) < args.warmup + args.repeat:
         raise SystemExit(f"only {len(requests)} open verify tasks: regenerate the data")
     app = create_app()
@@ -52,7 +67,7 @@ def main(argv=None) -> int:
     def send(request):
         _method, path, token, body = request
         r = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
-        if r.status_code != 200:
+        if r.status_code not in (200, 201):
             raise SystemExit(f"{path}: {r.status_code} {r.get_data(as_text=True)[:300]}")
 
     for request in requests[:args.warmup]:
@@ -85,7 +100,7 @@ def main(argv=None) -> int:
             Path(args.html).write_text(profiler.output_html())
         print(profiler.output_text(unicode=True, color=False, show_all=args.all))
     n = args.repeat
-    print(f"{n} approvals: {wall / n * 1000:.2f} ms wall, {cpu / n * 1000:.2f} ms CPU per "
+    print(f"{n} {'starts' if args.start else 'approvals'}: {wall / n * 1000:.2f} ms wall, {cpu / n * 1000:.2f} ms CPU per "
           f"request (profiler {'on' if profiler else 'off'}); {len(statements) / n:.2f} "
           f"statements, {sum(t for t, _ in statements) / n * 1000:.2f} ms in the database")
     for took, statement in sorted(statements, reverse=True)[:args.sql]:
