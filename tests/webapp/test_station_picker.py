@@ -166,3 +166,23 @@ def test_the_api_start_form_lists_the_callers_district_and_says_where_to_find_mo
     r = api("POST", "/processes/micro_wish/instances", "rider1",
             json={"data": wish(station=int(other))})
     assert r.status_code == 201, r.get_json()
+
+
+def test_the_finder_takes_any_input_calmly(login, demo):
+    client = login("rider1")
+    payload = '"><script>alert(1)</script>' + "站" * 100
+    for district in ("abc", "-1", "99999999999999999999", "1 OR 1=1", ""):
+        response = client.post("/processes/micro_wish/start", data=wish_form(
+            station="", **{"station-district": district, "station-q": payload + "\x00",
+                           "_find_station": "station"}))
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+        assert _selected(page, "station-district") == ""  # not a district: all of them
+        assert "没有找到符合条件的驿站" in page
+    response = client.get("/processes/micro_wish/start?station-district=%E2%80%AE&station-q=%E2%80%AE")
+    assert response.status_code == 200
+    # A NUL is refused before any view (as everywhere), with a message, not a 500.
+    response = client.get("/processes/micro_wish/start?station-q=%00")
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Instance)) == 0
