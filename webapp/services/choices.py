@@ -10,11 +10,12 @@ from typing import Any, Callable, Mapping
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
 from webapp.pagination import as_id
+from webapp.services import stations
 from webapp.models import OrgUnit, Station
 from workflows.fields import FieldSpec
 
@@ -60,8 +61,7 @@ def station_choices(locale: str, ids: list[int] | None = None,
     if scope.district is not None:
         found = found.where(Station.district_id == scope.district)
     if scope.q:
-        found = found.where(or_(OrgUnit.name.contains(scope.q), Station.address.contains(scope.q),
-                                Station.landmark.contains(scope.q)))
+        found = found.where(stations.text_match(scope.q))
     rows = db.session.execute(found.limit(scope.limit + 1)).all()
     scope.more = len(rows) > scope.limit
     rows = rows[:scope.limit]
