@@ -148,3 +148,45 @@ def test_delegation_and_reassignment_comments_render_inert(app, login, demo, mak
         assert message["Set-Cookie"] is None
         assert all(part.get_content_type() in ("text/plain", "multipart/mixed")
                    for part in message.walk())
+
+
+# --- notification titles -------------------------------------------------------------------
+
+def test_a_long_comment_makes_a_short_one_line_notification_title(app, login, demo):
+    """A return reason or a remark can run to 2,000 characters over many lines: the
+    notification's title (page and API, both languages) is one short line ending in "…";
+    the request's page and the e-mail's text keep all of it."""
+    from webapp.notifications import TITLE_MAX
+
+    instance_id = submit_wish(login("rider1"))
+    reason = "请补充头盔尺码。\r\n" + "详细说明" * 200 + "\n" + PAYLOADS[0]
+    head = login("station_head")
+    head.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "return", "comment": reason})
+    remark = "留言第一行\n\n" + "补充" * 500
+    assert head.post(f"/instances/{instance_id}/comments",
+                     data={"text": remark}).status_code == 302
+    rider = login("rider1")
+    token = rider.post("/api/v1/tokens", json={"username": "rider1",
+                                               "password": PASSWORD}).get_json()["token"]
+    for locale, returned in (("zh_CN", "您的微心愿被退回修改：请补充头盔尺码。 详细说明"),
+                             ("en", "Your Micro-wish was returned for changes: 请补充头盔尺码。")):
+        rider.post("/auth/locale", data={"locale": locale})
+        page = inert(rider.get("/notifications"), locale)
+        assert returned in page and "详细说明" * 40 not in page and "补充" * 60 not in page
+        titles = {n["kind"]: n["title"] for n in rider.get(
+            "/api/v1/notifications", headers={"Authorization": f"Bearer {token}"},
+        ).get_json()["items"]}
+        for kind in ("returned", "comment"):
+            title = titles[kind]
+            assert len(title) <= TITLE_MAX and title.endswith("…"), title
+            assert "\n" not in title and "\r" not in title, title
+            assert title in page.replace("&lt;", "<").replace("&gt;", ">"), title
+        assert titles["returned"].startswith(returned), titles
+        assert "留言第一行 补充" in titles["comment"], titles
+    # The request's page keeps the whole of both.
+    html = rider.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "详细说明" * 200 in html and "补充" * 500 in html
+    # The mail's subject is one short line; its text has the whole reason.
+    rider1 = [m for m in sent_mail(app) if str(m["To"]) == "rider1@demo.unionflow.cn"]
+    assert rider1
+    assert any("详细说明" * 200 in m.get_body(("plain",)).get_content() for m in rider1)
