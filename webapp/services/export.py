@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -232,11 +233,41 @@ MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the real (UTF-8) one per RFC 5987."""
-    stem, _, ext = filename.rpartition(".")
-    ascii_name = (re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "export") + "." + ext
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+# Never in a file name: control characters (CR/LF would end the header), path separators
+# (a name is a name, not a place), and the marks that reorder text ("gnp.exe").
+_NAME_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f/\\\\\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+NAME_MAX = 150  # characters of the real name; the header stays short
+
+
+def _split(name: str) -> tuple[str, str]:
+    """Stem and extension (up to ten ASCII letters or digits after the last dot)."""
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and re.fullmatch(r"[A-Za-z0-9]{1,10}", ext):
+        return stem, ext
+    return name, ""
+
+
+def download_name(filename: str, fallback: str = "download") -> str:
+    """``filename`` as a download may be called: one line, no path, at most NAME_MAX
+    characters (the extension kept), never empty or only dots."""
+    name = _NAME_UNSAFE.sub("_", unicodedata.normalize("NFC", str(filename))).strip(" .")
+    stem, ext = _split(name)
+    stem = stem[:NAME_MAX - len(ext) - 1].strip(" .")
+    return (stem or fallback) + ("." + ext if ext else "")
+
+
+def content_disposition(filename: str, fallback: str = "export", inline: bool = False) -> str:
+    """``attachment`` (or ``inline``) with the name in two forms (RFC 6266): ``filename``,
+    plain ASCII letters, digits, ``- _ .`` only (``fallback`` when nothing is left), for
+    old clients, and ``filename*`` (RFC 5987), the real name in UTF-8, percent-encoded.
+    Neither can end the header or add a parameter: no quote, semicolon, CR or LF gets
+    through unencoded, and no path separator at all."""
+    name = download_name(filename, fallback)
+    stem, ext = _split(name)
+    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or fallback
+    ascii_name = ascii_stem + ("." + ext if ext else "")
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def response(fmt: str, filename: str, columns: Sequence[Column], rows: Iterable[Any],
@@ -257,4 +288,4 @@ def response(fmt: str, filename: str, columns: Sequence[Column], rows: Iterable[
 
 
 __all__ = ["Column", "FORMATS", "wanted_format", "batched", "response", "csv_stream",
-           "xlsx_stream", "csv_safe", "cell_text", "content_disposition"]
+           "xlsx_stream", "csv_safe", "cell_text", "content_disposition", "download_name"]
