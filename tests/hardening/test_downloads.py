@@ -71,6 +71,8 @@ def test_an_uploaded_files_hostile_stored_name_cannot_break_its_download(login, 
     assert r.status_code == 302
     stored = db.session.scalar(select(StoredFile))
     for name in HOSTILE:
+        if "\x00" in name:
+            continue  # PostgreSQL stores no NUL: such a name cannot be a stored one
         stored.name = name[:255]
         db.session.commit()
         with client.get(f"/files/{stored.key}") as response:
