@@ -8,6 +8,7 @@ training certificate."""
 from __future__ import annotations
 
 import re
+import zlib
 from urllib.parse import unquote
 
 import pytest
@@ -19,8 +20,9 @@ from tests.webapp.test_training import (course_named, end_the_course, marks,
                                         move_into_the_past, register)
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
-from webapp.models import Course, RetreatBatch, StoredFile
+from webapp.models import Course, OrgUnit, RetreatBatch, StoredFile
 from webapp.services.export import content_disposition
+from webapp.services.users import find_user
 
 PASSWORD = "demo-pass-2026"
 HEADER = re.compile(r"""^(attachment|inline); filename="([A-Za-z0-9_.-]+)"; """
@@ -114,15 +116,28 @@ def test_every_export_template_and_certificate_names_its_file_safely(app, login,
                     answer.get_data()
                 checked += 1
     assert checked > 20, checked
-    # The training certificate.
+    # The training certificate, for a trainee, a course and a unit with hostile names:
+    # drawn all the same, the names only as glyphs (fpdf2 writes glyph ids and escapes
+    # them; the metadata as UTF-16 hex), never as PDF syntax of their own.
     training = course_named("电工技能提升班")
     passed = register(login, "rider1", training)
     move_into_the_past(training)
     end_the_course()
     login("unit_admin").post(f"/courses/{training.id}/attendance", data={
         "present": marks(training, {passed: 10}), "action": "decide"})
-    response = login("rider1").get(f"/instances/{passed}/certificate.pdf")
-    assert response.status_code == 200
-    ascii_name, real = check(response.headers["Content-Disposition"])
+    nasty = '<script>x()</script>") Tj ET BT (\\'
+    training.title, training.venue = nasty + "培训", nasty + "\r\n地点"
+    db.session.get(OrgUnit, training.unit_id).name = nasty + "工会"
+    find_user("rider1").display_name = nasty + "\u202e马超 😀"
+    db.session.commit()
+    with login("rider1").get(f"/instances/{passed}/certificate.pdf") as response:
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+        pdf = response.get_data()
+        ascii_name, real = check(response.headers["Content-Disposition"])
     assert ascii_name == real == f"certificate-PX{training.starts_on:%Y}{training.id:04d}" \
                                  f"{passed:06d}.pdf"
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    assert b"/Author <feff" in pdf  # the unit's name, as hex
+    streams = [zlib.decompress(m.group(1)) for m in re.finditer(
+        rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S) if m.group(1)[:1] == b"x"]
+    assert streams and not any(b"<script>" in s or b") Tj ET BT (" in s for s in streams)
