@@ -448,6 +448,20 @@ def inspect_answer(target: str, answer, seen: set, problems: list, stats: dict) 
                     problems.append(f"{target}: formula cell in {name}")
                 text += part.decode("utf-8", "replace")
         stats["xlsx"] += "uf_xss" in text
+        # A text cell that starts like a formula has the quote-prefix style: edited in
+        # Excel (F2, Enter), it stays text.
+        main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+        styles = ElementTree.fromstring(parts["xl/styles.xml"]).find(f"{main}cellXfs")
+        quoted = {str(i) for i, xf in enumerate(styles) if xf.get("quotePrefix") == "1"}
+        for cell in ElementTree.fromstring(parts["xl/worksheets/sheet1.xml"]).iter(f"{main}c"):
+            value = "".join(cell.itertext())
+            if (cell.get("t") == "inlineStr" and value.startswith(FORMULA_START)
+                    and not re.fullmatch(r"[A-Z]+1", cell.get("r", ""))):
+                if cell.get("s") not in quoted:
+                    problems.append(f"{target}: XLSX cell {cell.get('r')} would run once "
+                                    f"edited: {value[:60]!r}")
+                elif "uf_xss" in value:
+                    stats["xlsx_quoted"] = stats.get("xlsx_quoted", 0) + 1
         if RAW.search(text.replace("&lt;", "\0")):
             problems.append(f"{target}: raw markup inside the workbook")
         text = ""
@@ -555,7 +569,7 @@ def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app,
     # Every payload was shown somewhere (escaped), so the checks above looked at it.
     missing = {n: p.planted[n] for n in p.planted if n not in seen}
     assert not missing, f"never shown: {missing}"
-    assert stats["neutralised"] > 0 and stats["xlsx"] > 0, stats
+    assert stats["neutralised"] > 0 and stats["xlsx"] > 0 and stats.get("xlsx_quoted"), stats
 
     # E-mails in the outbox: plain text, or escaped HTML; one-line subjects.
     from webapp.services import outbox

@@ -9,7 +9,10 @@ and sent, and nothing keeps the whole file.
   apostrophe, so a spreadsheet never runs it as a formula (CSV injection).
 * XLSX: a zip written to a non-seekable stream (``zipfile`` then writes data
   descriptors after each member), the sheet XML generated one row at a time with inline
-  strings — a string cell is never a formula there, so it is written as it is.
+  strings — a string cell is never a formula there, so it is written as it is; one that
+  starts like a formula also gets the "quote prefix" style (what Excel gives a cell typed
+  with a leading apostrophe, which is not shown), so editing the cell and pressing Enter
+  keeps it text instead of running it.
 
 ``response()`` wraps either in a Flask streaming response with the file name in both
 ``filename`` (ASCII fallback) and ``filename*`` (RFC 5987, UTF-8) forms.
@@ -136,6 +139,9 @@ def _column_name(index: int) -> str:
     return name
 
 
+QUOTED = 2  # the cell style (cellXfs index) with quotePrefix: text, even once edited
+
+
 def _xlsx_row(number: int, values: Sequence[Any], style: int = 0) -> str:
     cells = []
     s = f' s="{style}"' if style else ""
@@ -144,8 +150,10 @@ def _xlsx_row(number: int, values: Sequence[Any], style: int = 0) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             cells.append(f'<c r="{ref}"{s}><v>{value}</v></c>')
         elif value != "":
-            cells.append(f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">'
-                         f'{_xml(str(value))}</t></is></c>')
+            text = str(value)
+            own = f' s="{QUOTED}"' if not style and text.startswith(_FORMULA_START) else s
+            cells.append(f'<c r="{ref}"{own} t="inlineStr"><is><t xml:space="preserve">'
+                         f'{_xml(text)}</t></is></c>')
     return f'<row r="{number}">{"".join(cells)}</row>'
 
 
@@ -178,8 +186,10 @@ _STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '</cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '</styleSheet>')
 _SHEET_HEAD = (
