@@ -169,3 +169,36 @@ def test_reassignment_and_delegation_notes_run_nothing(live_server, browser, dem
         expect(page.get_by_text("uf_xss_12()").first).to_be_visible()
         expect(page.get_by_text("uf_xss_11()").first).to_be_visible()
         assert page.evaluate("window.__uf_xss_calls") == []
+
+
+def test_downloads_keep_their_names_and_hostile_ones_set_nothing(app, live_server, browser,
+                                                                  demo):
+    """Chromium takes the real (UTF-8) name from ``filename*``; a stored name with quotes,
+    CR/LF and a path gives a plain file name and sets no cookie."""
+    from sqlalchemy import select
+
+    from webapp.models import StoredFile
+
+    instance_id = _plant(app)  # the wish carries a photo
+    stored = db.session.scalar(select(StoredFile).where(StoredFile.instance_id == instance_id))
+    stored.name, stored.mime = '../../"; x=y\r\nSet-Cookie: a=b; 名单.pdf', "application/pdf"
+    db.session.commit()
+    context = browser.new_context(locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "admin")
+        page.goto(f"{live_server}/admin/units")
+        with page.expect_download() as got:
+            page.get_by_role("link", name="导出 CSV").click()
+        assert got.value.suggested_filename == "组织架构.csv"
+        page.goto(f"{live_server}/instances/{instance_id}")
+        with page.expect_download() as got:
+            page.evaluate(f"() => {{ const a = document.createElement('a'); "
+                          f"a.href = '/files/{stored.key}'; document.body.append(a); "
+                          f"a.click(); }}")
+        name = got.value.suggested_filename
+        assert name.endswith(".pdf") and "名单" in name, name
+        assert not set(name) & set('/\\"\r\n'), name
+        assert "a" not in {c["name"] for c in context.cookies()}
+    finally:
+        context.close()
