@@ -28,10 +28,15 @@ def unread_count(user) -> int:
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
 
 
+# Explicit direction marks (embeddings, overrides, isolates): in a one-line title they
+# would turn what follows around ("\u202egnp.exe"); plain right-to-left text needs none.
+_DIRECTION_MARKS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def summary(text: str, limit: int) -> str:
-    """``text`` on one line (runs of white space, line breaks too, become one space), at
-    most ``limit`` characters, ending in "…" when it was cut."""
-    line = " ".join(str(text).split())
+    """``text`` on one line (runs of white space, line breaks too, become one space, and
+    direction marks go), at most ``limit`` characters, ending in "…" when it was cut."""
+    line = " ".join(str(text).translate(_DIRECTION_MARKS).split())
     return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
 
 
