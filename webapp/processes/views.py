@@ -13,7 +13,7 @@ from webapp.pagination import paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, file_visible, form_class, history_rows,
                                       show_errors, spec_for, viewable_instance)
-from webapp.services import access, training, uploads
+from webapp.services import access, export, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
 from webapp.services.progress import next_text, step_label
@@ -231,8 +231,10 @@ def download(key: str):
     # a browser shows as pictures inline; anything else is a download of opaque bytes.
     known = stored.mime in KNOWN_TYPES
     response = send_file(path, mimetype=stored.mime if known else "application/octet-stream",
-                         download_name=stored.name,
-                         as_attachment=stored.mime not in INLINE_TYPES, max_age=0)
+                         max_age=0)
+    # The name as we write it, whatever a stored name holds (quotes, CR/LF, a path).
+    response.headers["Content-Disposition"] = export.content_disposition(
+        stored.name, fallback="download", inline=stored.mime in INLINE_TYPES)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Opened directly, a file runs no script and loads nothing, whatever it contains.
