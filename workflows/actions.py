@@ -191,7 +191,8 @@ class Delegate(Handler):
         task = run.update_task(task, assignees=people, escalated=escalated)
         run.log("delegate", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
-        run.notify([action.user], "task_assigned", task, delegated_by=run.actor)
+        run.notify([action.user], "task_assigned", task, delegated_by=run.actor,
+                   comment=action.comment)  # why it is theirs now, in their notification
 
 
 # Roles whose holders may give a task nobody holds to someone, for requests whose
@@ -245,7 +246,7 @@ class Reassign(Handler):
                                escalated=tuple(p for p in task.escalated if p in people))
         run.log("reassign", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
-        run.notify([action.user], "task_assigned", task)
+        run.notify([action.user], "task_assigned", task, comment=action.comment)
 
 
 class Claim(Handler):
