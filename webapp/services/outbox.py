@@ -531,11 +531,15 @@ def send_digests(now: datetime) -> int:
     by_target: dict[str, list[Delivery]] = {}
     for row in rows:
         by_target.setdefault(row.target, []).append(row)
+    people = [group[0].user_id for group in by_target.values()]
+    english = set(db.session.scalars(select(User.id).where(
+        User.id.in_(people), User.locale == "en"))) if people else set()
     for target, group in by_target.items():
         lines = "\n".join(f"· {d.subject}" for d in group)
+        subject = (f"Today's messages ({len(group)})" if group[0].user_id in english
+                   else f"今日消息汇总（{len(group)} 条）")  # in the person's language
         digest = Delivery(user_id=group[0].user_id, channel="email", target=target,
-                          subject=f"今日消息汇总（{len(group)} 条）", body=lines, due_at=now,
-                          created_at=now)
+                          subject=subject, body=lines, due_at=now, created_at=now)
         db.session.add(digest)
         for d in group:
             d.status, d.sent_at = "sent", now
