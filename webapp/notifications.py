@@ -42,10 +42,15 @@ def summary(text: str, limit: int) -> str:
 
 def title_of(notification: Notification, locale: str) -> str:
     """The notification's title in ``locale``: short and on one line."""
-    params = dict(notification.params or {})
+    return short_title(notification.kind, notification.params, locale)
+
+
+def short_title(kind: str, params, locale: str) -> str:
+    """A title of ``kind`` from ``params``: one line, a comment in it shortened."""
+    params = dict(params or {})
     if params.get("comment"):
         params["comment"] = summary(params["comment"], COMMENT_MAX)
-    return summary(render_title(notification.kind, params, locale), TITLE_MAX)
+    return summary(render_title(kind, params, locale), TITLE_MAX)
 
 
 @bp.route("/notifications")

@@ -343,3 +343,22 @@ def test_webhooks_are_read_once_a_while_not_at_every_step(app, demo, runner):
     db.session.commit()
     assert [h.target for h in db.session.scalars(select(Delivery).where(
         Delivery.channel == "webhook"))] == ["https://elsewhere/x"]
+
+
+def test_a_group_chats_webhook_gets_the_short_one_line_title(app, demo):
+    """A 2,000-character comment over several lines would exceed a chat bot's text limit:
+    the webhook carries the title as the notification centre shows it."""
+    import json
+
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url="https://bot.example/x"))
+    db.session.commit()
+    outbox.forget_webhooks()
+    instance = submit(demo)
+    long_comment = "第一行\n" + "很长的留言" * 300
+    wf.perform(instance.id, Action("comment", comment=long_comment), demo["rider1"], now=NOW)
+    db.session.commit()
+    hook = db.session.scalars(select(Delivery).where(Delivery.channel == "webhook")
+                              .order_by(Delivery.id.desc())).first()
+    content = json.loads(hook.body)["text"]["content"]
+    assert "\n" not in content and len(content) <= 100 and content.endswith("…")
+    assert content.startswith("微心愿 有新留言：第一行 很长的留言")

@@ -51,6 +51,7 @@ from webapp.extensions import db
 from webapp.models import (Delivery, Instance, Notification, NotificationSettings, OrgUnit,
                            UnitWebhook, User)
 from webapp.queue import enqueue_after_commit
+from webapp.notifications import short_title
 from webapp.services import process_cache
 from workflows.messages import render_title
 
@@ -167,7 +168,8 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
     hook = _webhook_for(instance)
     if hook is not None:
         first = notes[0]
-        text = render_title(first.kind, first.params or {}, "zh")
+        # A group chat's bot: the short one-line title, as in the notification centre.
+        text = short_title(first.kind, first.params, "zh")
         body = json.dumps({"msgtype": "text", "text": {"content": text},
                            "instance_id": instance.id, "kind": first.kind,
                            "recipients": len(notes)}, ensure_ascii=False)
