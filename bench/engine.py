@@ -62,66 +62,46 @@ def utcnow() -> datetime:
 # ------------------------------------------------------------------ tables of the other sides
 
 def bench_tables():
-    """Tables for the SpiffWorkflow and bare sides (in their own metadata: never part of
-    the app's schema or its migrations)."""
+    """Tables for the core, SpiffWorkflow and bare sides (in their own metadata: never
+    part of the app's schema or its migrations)."""
     import sqlalchemy as sa
 
     from webapp.models.types import UTCDateTime
 
     meta = sa.MetaData()
-    spiff = sa.Table("bench_spiff_workflows", meta,
-                     sa.Column("id", sa.Integer, primary_key=True),
-                     sa.Column("applicant_id", sa.Integer, nullable=False),
-                     sa.Column("serialization", sa.Text, nullable=False),
-                     sa.Column("status", sa.String(20), nullable=False),
-                     sa.Column("version", sa.Integer, nullable=False),
-                     sa.Column("updated_at", UTCDateTime, nullable=False))
-    spiff_history = sa.Table("bench_spiff_history", meta,
-                             sa.Column("id", sa.Integer, primary_key=True),
-                             sa.Column("workflow_id", sa.Integer,
-                                       sa.ForeignKey("bench_spiff_workflows.id"), index=True),
-                             sa.Column("seq", sa.Integer, nullable=False),
-                             sa.Column("at", UTCDateTime, nullable=False),
-                             sa.Column("actor_id", sa.Integer),
-                             sa.Column("action", sa.String(32), nullable=False),
-                             sa.Column("step", sa.String(64)))
-    bare = sa.Table("bench_bare_instances", meta,
-                    sa.Column("id", sa.Integer, primary_key=True),
-                    sa.Column("applicant_id", sa.Integer, nullable=False),
-                    sa.Column("state", sa.JSON, nullable=False),
-                    sa.Column("step", sa.String(64)),
-                    sa.Column("status", sa.String(20), nullable=False),
-                    sa.Column("version", sa.Integer, nullable=False),
-                    sa.Column("updated_at", UTCDateTime, nullable=False))
-    bare_history = sa.Table("bench_bare_history", meta,
-                            sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("instance_id", sa.Integer,
-                                      sa.ForeignKey("bench_bare_instances.id"), index=True),
-                            sa.Column("seq", sa.Integer, nullable=False),
-                            sa.Column("at", UTCDateTime, nullable=False),
-                            sa.Column("actor_id", sa.Integer),
-                            sa.Column("action", sa.String(32), nullable=False),
-                            sa.Column("step", sa.String(64)))
-    core = sa.Table("bench_core_instances", meta,
-                    sa.Column("id", sa.Integer, primary_key=True),
-                    sa.Column("state", sa.JSON, nullable=False),
-                    sa.Column("status", sa.String(20), nullable=False),
-                    sa.Column("version", sa.Integer, nullable=False),
-                    sa.Column("updated_at", UTCDateTime, nullable=False))
-    core_history = sa.Table("bench_core_history", meta,
-                            sa.Column("id", sa.Integer, primary_key=True),
-                            sa.Column("instance_id", sa.Integer,
-                                      sa.ForeignKey("bench_core_instances.id"), index=True),
-                            sa.Column("seq", sa.Integer, nullable=False),
-                            sa.Column("at", UTCDateTime, nullable=False),
-                            sa.Column("actor_id", sa.Integer),
-                            sa.Column("action", sa.String(32), nullable=False),
-                            sa.Column("step", sa.String(64)))
-    return meta, {"spiff": spiff, "spiff_history": spiff_history, "bare": bare,
-                  "bare_history": bare_history, "core": core, "core_history": core_history}
+
+    def instances(name: str, *columns) -> sa.Table:
+        return sa.Table(name, meta, sa.Column("id", sa.Integer, primary_key=True), *columns,
+                        sa.Column("status", sa.String(20), nullable=False),
+                        sa.Column("version", sa.Integer, nullable=False),
+                        sa.Column("updated_at", UTCDateTime, nullable=False))
+
+    def history(name: str, parent: str, key: str) -> sa.Table:
+        return sa.Table(name, meta, sa.Column("id", sa.Integer, primary_key=True),
+                        sa.Column(key, sa.Integer, sa.ForeignKey(f"{parent}.id"), index=True),
+                        sa.Column("seq", sa.Integer, nullable=False),
+                        sa.Column("at", UTCDateTime, nullable=False),
+                        sa.Column("actor_id", sa.Integer),
+                        sa.Column("action", sa.String(32), nullable=False),
+                        sa.Column("step", sa.String(64)))
+
+    return meta, {
+        "spiff": instances("bench_spiff_workflows",
+                           sa.Column("applicant_id", sa.Integer, nullable=False),
+                           sa.Column("serialization", sa.Text, nullable=False)),
+        "spiff_history": history("bench_spiff_history", "bench_spiff_workflows",
+                                 "workflow_id"),
+        "bare": instances("bench_bare_instances",
+                          sa.Column("applicant_id", sa.Integer, nullable=False),
+                          sa.Column("state", sa.JSON, nullable=False),
+                          sa.Column("step", sa.String(64))),
+        "bare_history": history("bench_bare_history", "bench_bare_instances", "instance_id"),
+        "core": instances("bench_core_instances", sa.Column("state", sa.JSON, nullable=False)),
+        "core_history": history("bench_core_history", "bench_core_instances", "instance_id"),
+    }
 
 
-# ------------------------------------------------------------------ the three sides
+# ------------------------------------------------------------------ the four sides
 
 class EngineSide:
     """The real service layer, one request per transition."""

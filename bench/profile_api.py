@@ -100,7 +100,8 @@ def main(argv=None) -> int:
             Path(args.html).write_text(profiler.output_html())
         print(profiler.output_text(unicode=True, color=False, show_all=args.all))
     n = args.repeat
-    print(f"{n} {'starts' if args.start else 'approvals'}: {wall / n * 1000:.2f} ms wall, {cpu / n * 1000:.2f} ms CPU per "
+    what = "starts" if args.start else "approvals"
+    print(f"{n} {what}: {wall / n * 1000:.2f} ms wall, {cpu / n * 1000:.2f} ms CPU per "
           f"request (profiler {'on' if profiler else 'off'}); {len(statements) / n:.2f} "
           f"statements, {sum(t for t, _ in statements) / n * 1000:.2f} ms in the database")
     for took, statement in sorted(statements, reverse=True)[:args.sql]:
