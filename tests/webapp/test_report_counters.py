@@ -279,3 +279,30 @@ def test_the_migration_fills_the_column_and_the_table_for_the_rows_there_are(app
     # And the triggers are back: a new demand is counted.
     demand("driver1", "st-gyq", "parking", T0)
     assert sum(table().values()) == 3
+
+
+def test_demands_opened_and_closed_at_once_are_all_counted(app, demo):
+    """Several transactions on one counter row (same district, category and day) at
+    once: each waits for the other's row, none is lost — including a row deleted by its
+    last demand's withdrawal while another demand opens on it."""
+    from tests.webapp.test_workflow_concurrency import race
+
+    first = demand("rider1", "st-jfb", "parking", T0)
+    first_id = first.id
+
+    def open_one(username):
+        def call():
+            return wf.start_instance("worker_demand", find_user(username), {
+                "category": "parking", "station": unit_by_code("st-jfb").id,
+                "description": "电动车没有地方停，经常被贴条。", "phone": "13700137000"},
+                now=T0 + timedelta(hours=1)).id
+        return call
+
+    def withdraw():
+        return wf.perform(first_id, Action("withdraw"), find_user("rider1"),
+                          now=T0 + timedelta(hours=1)).id
+
+    results = race(app, withdraw, open_one("courier1"), open_one("driver1"))
+    assert all(isinstance(r, int) for r in results), results
+    assert table() == recount()
+    assert table()[(unit_by_code("cq-yz").id, "parking", T0.date())] == 2
