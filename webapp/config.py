@@ -65,6 +65,8 @@ class Config:
     DELIVERY_GROUP = 20
     # Seconds a process keeps its copy of the unit webhooks (`flask webhook` refreshes it).
     WEBHOOK_CACHE_SECONDS = 60
+    CALENDAR_CACHE_SECONDS = 300
+    STATION_CHOICES_LIMIT = 200
     # Lists of what is open now (inbox, wish wall) count at most this many rows and then
     # say "1000+": their count no longer grows with the city.
     COUNT_LIMIT = 1000

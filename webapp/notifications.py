@@ -16,6 +16,11 @@ from workflows.messages import render_title
 
 bp = Blueprint("notifications", __name__)
 PER_PAGE = 30
+# A title is a one-line summary: a comment in it (a return reason, a remark) is cut to
+# COMMENT_MAX characters and the whole title to TITLE_MAX.  The full text stays on the
+# request's page (and in the e-mail's body).
+COMMENT_MAX = 40
+TITLE_MAX = 100
 
 
 def unread_count(user) -> int:
@@ -23,8 +28,24 @@ def unread_count(user) -> int:
         Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
 
 
+# Explicit direction marks (embeddings, overrides, isolates): in a one-line title they
+# would turn what follows around ("\u202egnp.exe"); plain right-to-left text needs none.
+_DIRECTION_MARKS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def summary(text: str, limit: int) -> str:
+    """``text`` on one line (runs of white space, line breaks too, become one space, and
+    direction marks go), at most ``limit`` characters, ending in "…" when it was cut."""
+    line = " ".join(str(text).translate(_DIRECTION_MARKS).split())
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+
+
 def title_of(notification: Notification, locale: str) -> str:
-    return render_title(notification.kind, notification.params or {}, locale)
+    """The notification's title in ``locale``: short and on one line."""
+    params = dict(notification.params or {})
+    if params.get("comment"):
+        params["comment"] = summary(params["comment"], COMMENT_MAX)
+    return summary(render_title(notification.kind, params, locale), TITLE_MAX)
 
 
 @bp.route("/notifications")
@@ -74,4 +95,4 @@ def init_app(app) -> None:
         return {"unread_notifications": 0}
 
 
-__all__ = ["bp", "init_app"]
+__all__ = ["bp", "init_app", "title_of", "summary"]

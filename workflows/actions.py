@@ -191,7 +191,8 @@ class Delegate(Handler):
         task = run.update_task(task, assignees=people, escalated=escalated)
         run.log("delegate", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
-        run.notify([action.user], "task_assigned", task, delegated_by=run.actor)
+        run.notify([action.user], "task_assigned", task, delegated_by=run.actor,
+                   comment=action.comment)  # why it is theirs now, in their notification
 
 
 # Roles whose holders may give a task nobody holds to someone, for requests whose
@@ -208,9 +209,9 @@ def _oversees_applicant(run: Run) -> bool:
     unit = run.base.applicant_unit
     if unit is None:
         return False
-    above = {u.id for u in run.directory.ancestors(unit)}
-    return any(role in REASSIGN_ROLES and at in above
-               for role, at in run.directory.roles_of(run.actor))
+    # Roles first: most people hold none of these, and then the tree is not read.
+    posts = {at for role, at in run.directory.roles_of(run.actor) if role in REASSIGN_ROLES}
+    return bool(posts) and any(u.id in posts for u in run.directory.ancestors(unit))
 
 
 class Reassign(Handler):
@@ -245,7 +246,7 @@ class Reassign(Handler):
                                escalated=tuple(p for p in task.escalated if p in people))
         run.log("reassign", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
-        run.notify([action.user], "task_assigned", task)
+        run.notify([action.user], "task_assigned", task, comment=action.comment)
 
 
 class Claim(Handler):

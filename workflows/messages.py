@@ -32,6 +32,13 @@ TITLES: dict[str, tuple[str, str]] = {
 }
 
 
+# With a note (a task handed over "because I am away"): the title carries it.
+WITH_COMMENT: dict[str, tuple[str, str]] = {
+    "task_assigned": ("您有一项待办：{process_name}·{step_name}（附言：{comment}）",
+                      "New task: {process_name_en} – {step_name_en} (note: {comment})"),
+}
+
+
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
         return ""
@@ -39,7 +46,8 @@ class _Blank(dict):
 
 def render_title(kind: str, params: Mapping[str, Any], locale: str = "zh") -> str:
     """The title of a notification of ``kind`` in ``locale``; missing params are blank."""
-    zh, en = TITLES.get(kind, ("{process_name}", "{process_name_en}"))
+    zh, en = (WITH_COMMENT[kind] if params.get("comment") and kind in WITH_COMMENT
+              else TITLES.get(kind, ("{process_name}", "{process_name_en}")))
     values = _Blank(params)
     status = params.get("status")
     if status:

@@ -14,7 +14,7 @@ def test_the_engine_benchmark_completes_every_instance_on_every_side(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a third-party parser's deprecations are not ours
         results = engine.run(url, instances=3, rounds=1, warmup=1, quiet=True)
-    sides = ["engine", "bare"] + (["spiff"] if engine.spiff_available() else [])
+    sides = ["engine", "core", "bare"] + (["spiff"] if engine.spiff_available() else [])
     assert sorted(k for k in results if not k.startswith("_")) == sorted(sides)
     for side in sides:
         assert results[side]["check"] == "3/3 completed", (side, results[side])
@@ -47,3 +47,26 @@ def test_the_engine_side_writes_what_a_step_writes(tmp_path):
         assert db.session.scalar(select(func.count()).select_from(Notification)) > 0
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_core_side_runs_the_real_engine_and_saves_its_state(tmp_path):
+    """The like-for-like side decides each step by the definition (the engine's state,
+    with its decisions) and persists state + history as the loop does."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    engine.run(url, instances=2, sides=["core"], rounds=1, warmup=0, quiet=True)
+    db = create_engine(url)
+    with db.connect() as conn:
+        states = [json_state for (json_state,) in conn.execute(
+            text("SELECT state FROM bench_core_instances ORDER BY id"))]
+        actions = [a for (a,) in conn.execute(text(
+            "SELECT action FROM bench_core_history WHERE instance_id = "
+            "(SELECT MIN(id) FROM bench_core_instances) ORDER BY seq"))]
+    db.dispose()
+    import json
+
+    state = json.loads(states[0]) if isinstance(states[0], str) else states[0]
+    assert state["status"] == "completed" and state["end"] == "approved"
+    assert [t["step"] for t in state["tasks"]] == list(engine.LEVELS)
+    assert actions[0] == "submit" and actions.count("approve") == 3

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.test_micro_wish import sign_in
 from tests.webapp.test_pages import PNG, task_id_of, wish_form
 from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
 from webapp.services.users import find_user
 
 pytestmark = pytest.mark.browser
@@ -121,3 +122,83 @@ def test_an_imported_files_payloads_run_nothing_on_the_report_lists_and_audit_lo
         page.goto(f"{live_server}/admin/audit")
         expect(page.get_by_text("uf_xss_8()").first).to_be_visible()
         assert page.evaluate("window.__uf_xss_calls") == []
+
+
+def test_reassignment_and_delegation_notes_run_nothing(live_server, browser, demo, make_user):
+    """Typed into the real forms: an administrator gives a wish nobody can check to a new
+    station head with a note, the head hands it to a deputy with a note; neither note runs
+    on the 待指派任务 page, the inbox, the notifications or the request's page."""
+    from tests.webapp.test_workflow_service import NOW, wish_data
+    from webapp.services import workflow as wf
+    from webapp.services.org import unit_by_code
+
+    station = unit_by_code("st-gyq")  # no head in the demo: nobody holds the check
+    instance = wf.start_instance("micro_wish", demo["courier1"],
+                                 wish_data(station=station.id), now=NOW)
+    db.session.commit()
+    task_id = task_id_of(instance.id)
+    for name in ("gyq_head", "gyq_deputy"):
+        make_user(name, ("station_head", station), unit=station, password=PASSWORD, name=name)
+    with trapped_page(browser) as page:
+        sign_in(page, live_server, "yuzhong_admin")
+        page.goto(f"{live_server}/admin/unassigned")
+        item = page.locator(f"#task-{task_id}")
+        item.get_by_label("指派给（用户名）").fill("gyq_head")
+        item.get_by_label("说明（可选）").fill(payload(11) + " 改派说明")
+        item.get_by_role("button", name="指派").click()
+        expect(page.get_by_text("已指派给 gyq_head")).to_be_visible()
+        assert page.evaluate("window.__uf_xss_calls") == []
+        page.goto(f"{live_server}/instances/{instance.id}")
+        expect(page.get_by_text("uf_xss_11()").first).to_be_visible()  # shown, as text
+        assert page.evaluate("window.__uf_xss_calls") == []
+        page.context.clear_cookies()
+        sign_in(page, live_server, "gyq_head")
+        page.goto(f"{live_server}/tasks/{task_id}")
+        page.get_by_label("转办给（用户名）").fill("gyq_deputy")
+        page.locator("#delegate-comment").fill(payload(12) + " 转办说明")
+        page.get_by_role("button", name="转办", exact=True).click()
+        expect(page.get_by_text("已转办给 gyq_deputy")).to_be_visible()  # on the inbox
+        assert page.evaluate("window.__uf_xss_calls") == []
+        page.context.clear_cookies()
+        sign_in(page, live_server, "gyq_deputy")
+        for path in ("/inbox", "/notifications", f"/tasks/{task_id}"):
+            page.goto(f"{live_server}{path}")
+            page.wait_for_load_state("load")
+            assert page.evaluate("window.__uf_xss_calls") == [], path
+        page.goto(f"{live_server}/instances/{instance.id}")
+        expect(page.get_by_text("uf_xss_12()").first).to_be_visible()
+        expect(page.get_by_text("uf_xss_11()").first).to_be_visible()
+        assert page.evaluate("window.__uf_xss_calls") == []
+
+
+def test_downloads_keep_their_names_and_hostile_ones_set_nothing(app, live_server, browser,
+                                                                  demo):
+    """Chromium takes the real (UTF-8) name from ``filename*``; a stored name with quotes,
+    CR/LF and a path gives a plain file name and sets no cookie."""
+    from sqlalchemy import select
+
+    from webapp.models import StoredFile
+
+    instance_id = _plant(app)  # the wish carries a photo
+    stored = db.session.scalar(select(StoredFile).where(StoredFile.instance_id == instance_id))
+    stored.name, stored.mime = '../../"; x=y\r\nSet-Cookie: a=b; 名单.pdf', "application/pdf"
+    db.session.commit()
+    context = browser.new_context(locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, "admin")
+        page.goto(f"{live_server}/admin/units")
+        with page.expect_download() as got:
+            page.get_by_role("link", name="导出 CSV").click()
+        assert got.value.suggested_filename == "组织架构.csv"
+        page.goto(f"{live_server}/instances/{instance_id}")
+        with page.expect_download() as got:
+            page.evaluate(f"() => {{ const a = document.createElement('a'); "
+                          f"a.href = '/files/{stored.key}'; document.body.append(a); "
+                          f"a.click(); }}")
+        name = got.value.suggested_filename
+        assert name.endswith(".pdf") and "名单" in name, name
+        assert not set(name) & set('/\\"\r\n'), name
+        assert "a" not in {c["name"] for c in context.cookies()}
+    finally:
+        context.close()

@@ -5,7 +5,8 @@ process written in the definition editor with payloads in its names, labels, hel
 choices) is started with a distinct payload in each free-text field and in uploaded file
 names, comments are added (one through the API, one long and of several lines) and a step
 or two is decided with payloads in the decision comment and the step form; a request is
-started through the API, another withdrawn with a reason.  Payloads also go into people and
+started through the API, another withdrawn with a reason; a wish nobody can check is
+reassigned by an administrator with a note, and its new holder delegates it with a note.  Payloads also go into people and
 units edited and made on the people pages, the people import (a units CSV and a users XLSX:
 names, an unknown column, refused rows' bad values; checked, then confirmed), stations
 imported from CSV (and a refused row), a course made at ``/courses/new``, another edited at
@@ -25,6 +26,7 @@ page by page; and the e-mails in the file outbox are read:
 * a CSV cell never starts with ``= + - @`` (a spreadsheet would run it): neutralised with
   a leading apostrophe; an .xlsx is well-formed XML with no formula cells;
 * every e-mail can be sent; subjects are one line; plain text, or escaped where HTML.
+* every download's Content-Disposition is one well-formed line (RFC 6266 / 5987).
 
 Each payload must show up (escaped) somewhere, so the checks can fail; what administrators
 typed must show up in the audit viewer.
@@ -54,8 +56,9 @@ from webapp.extensions import db
 from webapp.models import (Course, Delivery, DutySlot, Instance, Notification, Pairing,
                            RetreatBatch, StoredFile, Timer)
 from webapp.services import workflow as wf
+from webapp.database import write_lock
 from webapp.services.org import unit_by_code
-from webapp.services.users import find_user
+from webapp.services.users import create_user, find_user, grant_role
 
 PASSWORD = "demo-pass-2026"
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "definitions" / "templates"
@@ -66,6 +69,8 @@ FORMULA_START = ("=", "+", "-", "@")
 # A comment's further lines (one a would-be mail header) and more words than a subject holds.
 LONG_LINES = "\r\nBcc: uf-xss@example.com\r\n" + "后续说明" * 100
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")  # a number is a number, not a formula
+DISPOSITION = re.compile(r"""^(attachment|inline); filename="[A-Za-z0-9_.-]+"; """
+                         r"""filename\*=UTF-8''[A-Za-z0-9%._~-]+$""")
 # Markup in every query argument a page reads: whatever a page says back (a search, a
 # filter, a date it could not read) is shown inert.
 REFLECTED = urlencode({name: '"><script>uf_xss_0()</script>' for name in (
@@ -303,6 +308,27 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
                               .order_by(DutySlot.starts_at)).first()
     duty = start(client, "station_master", {"station": str(station.id), "slot": str(slot.id),
                                             "phone": "13700137000"})
+    # A wish at a station with no head waits for an administrator: given to a new head
+    # with a note on the 待指派任务 page, then handed to a deputy with a note.
+    sign_in(client, "courier1")
+    gyq = unit_by_code("st-gyq")
+    stuck = start(client, "micro_wish", {
+        "title": "一个新头盔", "category": "goods", "story": "电动车头盔摔坏了，想要一个新的",
+        "budget": "80", "station": str(gyq.id), "contact_name": "杨洋",
+        "phone": "13800138000"})
+    with write_lock():
+        for name in ("xss.gyq_head", "xss.gyq_deputy"):
+            grant_role(create_user(name, PASSWORD, name, unit=gyq), "station_head", gyq)
+    db.session.commit()
+    sign_in(client, "yuzhong_admin")
+    shown(client, client.post(f"/admin/unassigned/{task_id_of(stuck)}/reassign", data={
+        "username": "xss.gyq_head", "comment": p(2000, audited=True) + LONG_LINES}),
+        "reassign", found)
+    sign_in(client, "xss.gyq_head")
+    shown(client, client.post(f"/tasks/{task_id_of(stuck)}/delegate", data={
+        "username": "xss.gyq_deputy",
+        "comment": p(2000, lead="=", audited=True) + LONG_LINES}), "delegate", found)
+    made["more"].append(("micro_wish", stuck))
     made["instances"] = {"micro_wish": wish, "worker_demand": demand,
                          "retreat_nomination": retreat, "training_registration": training,
                          "innovation_award": award, "station_master": duty,
@@ -390,6 +416,9 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
 
 
 def inspect_answer(target: str, answer, seen: set, problems: list, stats: dict) -> None:
+    disposition = answer.headers.get("Content-Disposition")
+    if disposition is not None and not DISPOSITION.match(disposition):
+        problems.append(f"{target}: Content-Disposition {disposition!r}")
     body = answer.get_data()
     mimetype = answer.mimetype or ""
     if mimetype == "application/json" or target.startswith("/api/"):
@@ -419,6 +448,20 @@ def inspect_answer(target: str, answer, seen: set, problems: list, stats: dict) 
                     problems.append(f"{target}: formula cell in {name}")
                 text += part.decode("utf-8", "replace")
         stats["xlsx"] += "uf_xss" in text
+        # A text cell that starts like a formula has the quote-prefix style: edited in
+        # Excel (F2, Enter), it stays text.
+        main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+        styles = ElementTree.fromstring(parts["xl/styles.xml"]).find(f"{main}cellXfs")
+        quoted = {str(i) for i, xf in enumerate(styles) if xf.get("quotePrefix") == "1"}
+        for cell in ElementTree.fromstring(parts["xl/worksheets/sheet1.xml"]).iter(f"{main}c"):
+            value = "".join(cell.itertext())
+            if (cell.get("t") == "inlineStr" and value.startswith(FORMULA_START)
+                    and not re.fullmatch(r"[A-Z]+1", cell.get("r", ""))):
+                if cell.get("s") not in quoted:
+                    problems.append(f"{target}: XLSX cell {cell.get('r')} would run once "
+                                    f"edited: {value[:60]!r}")
+                elif "uf_xss" in value:
+                    stats["xlsx_quoted"] = stats.get("xlsx_quoted", 0) + 1
         if RAW.search(text.replace("&lt;", "\0")):
             problems.append(f"{target}: raw markup inside the workbook")
         text = ""
@@ -526,7 +569,7 @@ def test_payloads_in_every_text_field_render_inert_on_every_page_and_export(app,
     # Every payload was shown somewhere (escaped), so the checks above looked at it.
     missing = {n: p.planted[n] for n in p.planted if n not in seen}
     assert not missing, f"never shown: {missing}"
-    assert stats["neutralised"] > 0 and stats["xlsx"] > 0, stats
+    assert stats["neutralised"] > 0 and stats["xlsx"] > 0 and stats.get("xlsx_quoted"), stats
 
     # E-mails in the outbox: plain text, or escaped HTML; one-line subjects.
     from webapp.services import outbox

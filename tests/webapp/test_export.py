@@ -81,6 +81,11 @@ def test_xlsx_of_units_has_strings_never_formulas(client, tree):
     assert rows[0] == ["名称", "类型", "编码", "上级单位", "启用"]
     cell = next(row[0] for row in sheet.iter_rows(min_row=2) if row[2].value == "cq-yz-evil")
     assert cell.value == DANGEROUS and cell.data_type == "s"  # shown as text, never run
+    # ... and marked as typed with a leading apostrophe: edited, it stays text.
+    assert cell.quotePrefix is True
+    assert [c.quotePrefix for c in sheet["A"] if c.value == "江北某公司"] == [False]
+    minus = next(row[0] for row in sheet.iter_rows(min_row=2) if row[2].value == "cq-yz-minus")
+    assert minus.value == "-2+3" and minus.quotePrefix is True
     # The zip was written to a stream: its members carry data descriptors (flag bit 3).
     archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
     assert archive.testzip() is None

@@ -192,6 +192,19 @@ def test_low_priority_messages_wait_for_the_daily_digest(app, demo):
     assert outbox.send_digests(NOW + timedelta(days=1)) == 1
     summary = db.session.scalar(select(Delivery).where(Delivery.subject.contains("汇总")))
     assert "一" in summary.body and "二" in summary.body and summary.digest is False
+    # Someone who reads English gets the digest's subject in English.
+    from webapp.models import User
+
+    db.session.get(User, note.user_id).locale = "en"
+    outbox.plan([Notification(user_id=note.user_id, kind="comment", title_key="x",
+                              params={"process_name": "微心愿", "comment": "三"},
+                              instance_id=instance.id, priority="low", created_at=NOW)],
+                instance, NOW)
+    outbox.queue_new()
+    db.session.commit()
+    assert outbox.send_digests(NOW + timedelta(days=2)) == 1
+    english = db.session.scalar(select(Delivery).where(Delivery.subject.startswith("Today")))
+    assert english.subject == "Today's messages (1)" and "三" not in english.subject
 
 
 def test_one_event_to_a_thousand_people_is_a_handful_of_jobs(app, demo):

@@ -113,6 +113,8 @@ def test_reassigning_gives_the_task_to_an_eligible_person(login, make_user, stuc
     assert "已指派给 新站长 钱芳" in page(done), alerts(done)
     assert "没有待指派的任务" in page(done)
     assert f"/tasks/{stuck}" in page(login("new_head").get("/inbox"))
+    # The note reaches the new holder with the task, not only the request's history.
+    assert "（附言：新任站长）" in page(login("new_head").get("/notifications"))
     entry = db.session.scalar(select(HistoryEntry).where(HistoryEntry.action == "reassign"))
     assert entry.comment == "新任站长" and entry.actor_id == find_user("yuzhong_admin").id
 

@@ -9,6 +9,7 @@ from workflows.effects import Notify, ScheduleTimer, Unassigned
 from workflows.engine import SYSTEM, Action, act, available_actions, can_start
 from workflows.errors import (AlreadyDecided, CapacityExhausted, Conflict, InvalidInput,
                               NotAllowed, NotFound, StateError)
+from workflows.messages import render_title
 
 APPROVAL = """
 key: approve_it
@@ -98,7 +99,10 @@ def test_delegate_to_another_eligible_person(inline, drive, directory):
         d.do("delegate", "yz_admin", user="deputy")  # not an assignee
     d.do("delegate", "unit_admin", user="deputy", comment="出差")
     assert d.task().assignees == ("deputy", "unit_admin2")
-    assert d.effects_of(Notify)[0].recipients == ("deputy",)
+    notify = d.effects_of(Notify)[0]
+    assert notify.recipients == ("deputy",)
+    assert render_title(notify.kind, notify.params, "zh").endswith("（附言：出差）")
+    assert render_title(notify.kind, notify.params, "en").endswith("(note: 出差)")
     d.do("approve", "deputy")
     assert d.state.end == "done"
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -26,6 +28,34 @@ def test_state_round_trips_through_json(drive, shipped):
     stored = json.loads(json.dumps(d.state.to_dict(), ensure_ascii=False))
     assert stored["schema"] == SCHEMA_VERSION
     assert InstanceState.from_dict(stored) == d.state
+
+
+def _reference_json(value):
+    """The obvious, slow serialisation (what to_dict did before its one-pass version)."""
+    from dataclasses import fields, is_dataclass
+    from datetime import date
+    from decimal import Decimal
+    from typing import Mapping
+
+    if is_dataclass(value):
+        return {f.name: _reference_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _reference_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reference_json(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def test_to_dict_is_the_plain_serialisation_of_every_field(drive, shipped):
+    d = busy_instance(drive, shipped)
+    for state in (d.state, replace(d.state, data={"d": Decimal("1.50"), "when": date(2026, 1, 2),
+                                                   "nested": {"k": [1, (2, 3)]}})):
+        assert state.to_dict() == _reference_json(state)
+        assert json.loads(json.dumps(state.to_dict())) == state.to_dict()
 
 
 def test_state_is_immutable(drive, shipped):

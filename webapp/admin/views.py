@@ -181,7 +181,8 @@ def stations_template():
 
     lines = CITY_STATIONS_CSV.read_text(encoding="utf-8").splitlines()[:4]
     return Response("\ufeff" + "\n".join(lines) + "\n", mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=stations-example.csv"})
+                    headers={"Content-Disposition": export.content_disposition(
+                        "stations-example.csv")})
 
 
 # ---------------------------------------------------------------------------- unassigned

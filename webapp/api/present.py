@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import select
 
 from forms import describe_form, mask_data
@@ -16,7 +16,7 @@ from webapp.notifications import title_of
 from webapp.processes.helpers import all_fields, history_rows, spec_for
 from webapp.services import access
 from webapp.services import workflow as wf
-from webapp.services.choices import provider
+from webapp.services.choices import drawn_filter, provider
 from webapp.services.decisions import step_form, task_actions
 from webapp.services.privacy import mask_name
 from webapp.services.progress import step_label
@@ -47,9 +47,21 @@ def me(user: User) -> dict[str, Any]:
                       for m in sorted(user.memberships, key=lambda m: (m.unit.path, m.role))]}
 
 
-def form(form_spec: FormSpec) -> dict[str, Any]:
+def form(form_spec: FormSpec, *, narrowed: bool = False) -> dict[str, Any]:
+    """``narrowed`` (a start form): a station field lists the caller's district only (at
+    most STATION_CHOICES_LIMIT) and says so — ``choices_complete`` false when cut, and
+    ``choices_search`` (the station directory) to find any other; every open station is
+    accepted when sent."""
     locale = select_locale()
-    return describe_form(form_spec, locale=locale, choices=provider(locale))
+    described = describe_form(form_spec, locale=locale,
+                              choices=provider(locale, narrowed=narrowed))
+    for field in described["fields"]:
+        scope = drawn_filter(field["name"]) if narrowed and field["type"] == "station" else None
+        if scope is not None:
+            field.update(choices_complete=not scope.more and scope.district is None,
+                         choices_district=scope.district,
+                         choices_search=url_for("api.station_list"))
+    return described
 
 
 def process_summary(spec: ProcessSpec, version: int) -> dict[str, Any]:
@@ -62,7 +74,7 @@ def process_summary(spec: ProcessSpec, version: int) -> dict[str, Any]:
 def process(spec: ProcessSpec, version: int, can_start: bool) -> dict[str, Any]:
     locale = current_locale_short()
     return {**process_summary(spec, version), "can_start": can_start,
-            "form": form(spec.start.form),
+            "form": form(spec.start.form, narrowed=True),
             "steps": [{"id": s.id, "name": s.label(locale), "kind": s.kind, "form": form(s.form)}
                       for s in spec.steps]}
 

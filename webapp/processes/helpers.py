@@ -22,10 +22,13 @@ from workflows.fields import FormSpec
 from workflows.spec import ProcessSpec
 
 
-def form_class(form_spec: FormSpec, context: dict | None = None) -> type:
+def form_class(form_spec: FormSpec, context: dict | None = None, *,
+               narrowed: bool = False) -> type:
+    """``narrowed``: station selects list what their filter finds (the page draws the
+    filter and handles its "find" button, see ``processes.start``)."""
     locale = select_locale()
     return build_form_class(form_spec, locale=locale, base=FlaskForm,
-                            choices=provider(locale), context=context)
+                            choices=provider(locale, narrowed=narrowed), context=context)
 
 
 def viewable_instance(instance_id: int) -> Instance:

@@ -13,7 +13,7 @@ from webapp.pagination import paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, file_visible, form_class, history_rows,
                                       show_errors, spec_for, viewable_instance)
-from webapp.services import access, training, uploads
+from webapp.services import access, export, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
 from webapp.services.progress import next_text, step_label
@@ -42,9 +42,14 @@ def start(key: str):
     spec = wf.spec_of(version)
     if not engine.can_start(spec, current_user.id, wf.DbDirectory()):
         abort(403)
-    form = form_class(spec.start.form)()
+    form = form_class(spec.start.form, narrowed=True)()
     status = 200
-    if form.validate_on_submit():
+    # The station filter's button: the same form again, what was typed kept and the
+    # stations it finds listed — nothing checked or saved yet.
+    finding = request.method == "POST" and bool(request.form.get(FIND_STATION))
+    if finding:
+        pass
+    elif form.validate_on_submit():
         try:
             data = uploads.store(form.clean_data(), current_user)
             instance = wf.start_instance(key, current_user, data)
@@ -70,6 +75,8 @@ def start(key: str):
     return render_template("processes/start.html", spec=spec, form=form), status
 
 
+# The station filter's button (see _form.html): redraws the form, submits nothing.
+FIND_STATION = "_find_station"
 # Fields a link may preselect (?station=12): choices from the database, never free text.
 PRESELECTABLE = ("station", "org_unit", "slot", "record")
 
@@ -224,8 +231,10 @@ def download(key: str):
     # a browser shows as pictures inline; anything else is a download of opaque bytes.
     known = stored.mime in KNOWN_TYPES
     response = send_file(path, mimetype=stored.mime if known else "application/octet-stream",
-                         download_name=stored.name,
-                         as_attachment=stored.mime not in INLINE_TYPES, max_age=0)
+                         max_age=0)
+    # The name as we write it, whatever a stored name holds (quotes, CR/LF, a path).
+    response.headers["Content-Disposition"] = export.content_disposition(
+        stored.name, fallback="download", inline=stored.mime in INLINE_TYPES)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     # Opened directly, a file runs no script and loads nothing, whatever it contains.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import (CapacityResource, Course, CourseSession, DutySlot, OrgUnit,
                            RetreatBatch, Station)
-from webapp.services.choices import RECORD_CHOICES
+from webapp.services.choices import DISTRICT_HINT, RECORD_CHOICES
 from webapp.services.directory import RECORD_SOURCES
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -168,7 +168,8 @@ SOONEST_SLOTS = 500
 
 def slot_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
     """Upcoming duty slots: the chosen station's (``hints["station"]``), else the soonest
-    of the city — and always the slots sent (``hints["slot"]``) if they are upcoming, so
+    of the district the form's station filter shows (``hints[DISTRICT_HINT]``) or of the
+    city — and always the slots sent (``hints["slot"]``) if they are upcoming, so
     any slot of a city of 20,000 can be checked and then judged by the definition's own
     rule (e.g. "that slot is at another station")."""
     hints = hints or {}
@@ -177,7 +178,13 @@ def slot_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
             .where(DutySlot.starts_at > now))
     order = (DutySlot.starts_at, OrgUnit.name)
     stations = hints.get("station") or []
-    listed = base.where(DutySlot.station_id.in_(stations)) if stations else base
+    if stations:
+        listed = base.where(DutySlot.station_id.in_(stations))
+    elif hints.get(DISTRICT_HINT):  # no station yet: the soonest of the district shown
+        listed = base.join(Station, Station.unit_id == DutySlot.station_id).where(
+            Station.district_id.in_(hints[DISTRICT_HINT]))
+    else:
+        listed = base
     rows = db.session.execute(listed.order_by(*order).limit(SOONEST_SLOTS)).all()
     sent = set(hints.get(field.name) or []) - {slot.id for slot, _ in rows}
     if sent:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Mapping
@@ -215,6 +215,9 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("UPDATE audit_entries SET seq = seq WHERE 0"))
 
 
+_ENTRY_COLUMNS = tuple(f.name for f in fields(PendingEntry))
+
+
 @event.listens_for(Session, "before_commit")
 def _seal(session: Session) -> None:
     """Write this transaction's entries, already sealed: each gets the next ``seq``, the
@@ -233,7 +236,8 @@ def _seal(session: Session) -> None:
         seq += 1
         entry.seq, entry.prev_hash = seq, prev
         entry.hash = prev = entry_hash(entry, prev)
-        rows.append(asdict(entry))
+        # Shallow: ``asdict`` would deep-copy every before/after state, only to insert it.
+        rows.append({name: getattr(entry, name) for name in _ENTRY_COLUMNS})
     session.execute(insert(AuditEntry.__table__), rows)
 
 

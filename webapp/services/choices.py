@@ -5,14 +5,17 @@ server then accepts.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field as dc_field
 from typing import Any, Callable, Mapping
 
-from flask import has_request_context, request
+from flask import current_app, g, has_request_context, request
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
 from webapp.pagination import as_id
+from webapp.services import stations
 from webapp.models import OrgUnit, Station
 from workflows.fields import FieldSpec
 
@@ -20,6 +23,9 @@ from workflows.fields import FieldSpec
 # name → function(field_spec, locale, hints) → [(value, label)]; ``hints`` maps field names
 # to the ids sent (a chosen station, a sent slot), which a long list may use to narrow.
 RECORD_CHOICES: dict[str, Callable[..., list[tuple[str, str]]]] = {}
+# The hint naming the district a page's station filter shows (not a field name: those
+# are identifiers).
+DISTRICT_HINT = "@district"
 
 
 def _ids(values) -> list[int]:
@@ -29,19 +35,106 @@ def _ids(values) -> list[int]:
     return [i for i in ids if i is not None]
 
 
-def station_choices(locale: str, ids: list[int] | None = None) -> list[tuple[str, str]]:
+def station_choices(locale: str, ids: list[int] | None = None,
+                    scope: "StationFilter | None" = None) -> list[tuple[str, str]]:
+    """Open stations as (id, "name · district"): all of them, those with ``ids``, or —
+    for a form drawn on a page (``scope``) — those the person's filter finds (at most
+    STATION_CHOICES_LIMIT) and the ones already chosen."""
     district = aliased(OrgUnit)
     stmt = (select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en)
             .join(Station, Station.unit_id == OrgUnit.id)
             .outerjoin(district, district.id == Station.district_id)
-            .where(OrgUnit.active.is_(True), Station.is_open.is_(True)))
-    if ids is not None:
-        stmt = stmt.where(OrgUnit.id.in_(ids))
-    rows = db.session.execute(stmt.order_by(district.path, OrgUnit.name))
+            .where(OrgUnit.active.is_(True), Station.is_open.is_(True))
+            .order_by(district.path, OrgUnit.name))
     english = locale.startswith("en")
-    return [(str(uid), f"{(name_en if english and name_en else name)} · "
-                       f"{(d_en if english and d_en else d_name) or ''}".rstrip(" ·"))
-            for uid, name, name_en, d_name, d_en in rows]
+
+    def label(row) -> tuple[str, str]:
+        uid, name, name_en, d_name, d_en = row
+        return (str(uid), f"{(name_en if english and name_en else name)} · "
+                          f"{(d_en if english and d_en else d_name) or ''}".rstrip(" ·"))
+
+    if scope is None:
+        if ids is not None:
+            stmt = stmt.where(OrgUnit.id.in_(ids))
+        return [label(row) for row in db.session.execute(stmt)]
+    found = stmt
+    if scope.district is not None:
+        found = found.where(Station.district_id == scope.district)
+    if scope.q:
+        found = found.where(stations.text_match(scope.q))
+    rows = db.session.execute(found.limit(scope.limit + 1)).all()
+    scope.more = len(rows) > scope.limit
+    rows = rows[:scope.limit]
+    listed = {row[0] for row in rows}
+    chosen = [i for i in scope.chosen if i not in listed]
+    if chosen:  # what was chosen stays an option (and is still checked: open, active)
+        rows = db.session.execute(stmt.where(OrgUnit.id.in_(chosen))).all() + rows
+    scope.shown = len(rows)
+    return [label(row) for row in rows]
+
+
+@dataclass
+class StationFilter:
+    """How a station select on a page is narrowed: by district (the person's own, until
+    they pick another or "all") and by text — a city has thousands of stations, too many
+    for one list on a phone.  Its inputs are ``<field>-district`` and ``<field>-q``
+    (names a definition's fields cannot take)."""
+
+    name: str
+    district: int | None
+    q: str
+    chosen: list[int]
+    limit: int
+    districts: list[tuple[int, str]] = dc_field(default_factory=list)
+    more: bool = False
+    shown: int = 0
+
+    @property
+    def district_input(self) -> str:
+        return f"{self.name}-district"
+
+    @property
+    def q_input(self) -> str:
+        return f"{self.name}-q"
+
+
+def station_filter(name: str, locale: str) -> StationFilter:
+    """The filter of the station field ``name`` in this request (made once per request)."""
+    filters = g.setdefault("station_filters", {})
+    if name in filters:
+        return filters[name]
+    values = request.values
+    key = f"{name}-district"
+    if key in values:  # chosen on the form: a district, or "" for all of them
+        district = as_id(values.get(key) or "")
+    else:
+        district = _home_district()
+    q = " ".join((values.get(f"{name}-q") or "").replace("\x00", "").split())[:50]
+    english = locale.startswith("en")
+    districts = [(uid, (name_en if english and name_en else zh)) for uid, zh, name_en in
+                 db.session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en).where(
+                     OrgUnit.kind == "district", OrgUnit.active.is_(True))
+                     .order_by(OrgUnit.path))]
+    if district is not None and district not in {uid for uid, _ in districts}:
+        district = None
+    limit = int(current_app.config.get("STATION_CHOICES_LIMIT", 200))
+    filters[name] = StationFilter(name, district, q, _ids(values.getlist(name)), limit,
+                                  districts)
+    return filters[name]
+
+
+def drawn_filter(name: str) -> StationFilter | None:
+    """For the template: the filter of a station field drawn in this request, if any."""
+    return g.get("station_filters", {}).get(name) if has_request_context() else None
+
+
+def _home_district() -> int | None:
+    """The district the signed-in person's unit lies in (their stations are nearby)."""
+    unit = getattr(current_user, "unit", None) if current_user else None
+    if unit is None:
+        return None
+    return db.session.scalar(select(OrgUnit.id).where(
+        OrgUnit.id.in_(unit.ancestor_ids), OrgUnit.kind == "district"))
 
 
 def unit_choices(field: FieldSpec, locale: str,
@@ -57,22 +150,30 @@ def unit_choices(field: FieldSpec, locale: str,
             for u in db.session.scalars(stmt.order_by(OrgUnit.path))]
 
 
-def provider(locale: str, only: Mapping[str, Any] | None = None):
+def provider(locale: str, only: Mapping[str, Any] | None = None, *, narrowed: bool = False):
     """A ``forms`` choices provider for this request's language.
 
     ``only`` (submitted data, for checking it): the station and unit options are just
     those among the values sent for each field — one indexed lookup instead of every
-    station of the city.  Never for a form that will be drawn.  Record lookups (duty
-    slots) are told the ids sent in the data or in the request, as hints."""
+    station of the city.  Never for a form that will be drawn.  ``narrowed``: a form
+    drawn on a page with the station filter (``StationFilter``): stations found by it
+    and those chosen, duty slots of its district.  Record lookups (duty slots) are told
+    the ids sent in the data or in the request, as hints."""
     def choices(field: FieldSpec) -> list[tuple[str, str]]:
         ids = _ids(only.get(field.name, [])) if only is not None else None
         if field.type == "station":
-            return station_choices(locale, ids)
+            scope = station_filter(field.name, locale) if narrowed and only is None else None
+            return station_choices(locale, ids, scope)
         if field.type == "org_unit":
             return unit_choices(field, locale, ids)
         source = field.type if field.type == "slot" else getattr(field, "source", None)
         lookup = RECORD_CHOICES.get(source or "")
-        return lookup(field, locale, _hints(only)) if lookup else []
+        hints = _hints(only)
+        if narrowed and only is None:
+            for scope in g.get("station_filters", {}).values():
+                if scope.district is not None:
+                    hints.setdefault(DISTRICT_HINT, [scope.district])
+        return lookup(field, locale, hints) if lookup else []
     return choices
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm.util import identity_key
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, Pairing, User
 from webapp.models.workflow import CalendarDay, CapacityResource, Instance, Reservation
+from webapp.services import process_cache
 from workflows.directory import GRANTED, REFUSED, WAITLISTED, Unit
 from workflows.durations import WorkCalendar
 
@@ -29,6 +30,7 @@ ATTENDANCE_REGISTERS: dict[str, Callable[[str, Any], tuple[int, int] | None]] = 
 
 
 _UNITS_READ = "directory_units"
+_CALENDAR_KEY = "unionflow_calendar"
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -168,9 +170,9 @@ class DbDirectory:
     def roles_of(self, user_id) -> list[tuple[str, int]]:
         if user_id not in self._roles:
             user = _loaded(User, user_id)
-            if (user is not None and "memberships" in inspect(user).dict
-                    and not _memberships_changed()):
-                # Read already in this transaction (the access check): the same rows.
+            if user is not None and not _memberships_changed():
+                # Through the person's loaded row: read once per transaction, and shared
+                # with the access checks and every other directory of the request.
                 self._roles[user_id] = [(m.role, m.unit_id) for m in user.memberships]
             else:
                 rows = db.session.execute(select(Membership.role, Membership.unit_id)
@@ -307,10 +309,22 @@ class DbDirectory:
 
     # -------------------------------------------------------------- calendar
     def calendar(self) -> WorkCalendar:
+        """Holidays and make-up working days around today — announced months ahead, so
+        read at most every CALENDAR_CACHE_SECONDS per process, not in every step that
+        opens a task with a deadline."""
         today = date.today()
-        rows = db.session.execute(select(CalendarDay.day, CalendarDay.working).where(
-            CalendarDay.day.between(today - timedelta(days=60), today + timedelta(days=400))))
-        holidays, workdays = set(), set()
-        for day, working in rows:
-            (workdays if working else holidays).add(day)
-        return WorkCalendar(frozenset(holidays), frozenset(workdays))
+
+        def load() -> WorkCalendar:
+            rows = db.session.execute(select(CalendarDay.day, CalendarDay.working).where(
+                CalendarDay.day.between(today - timedelta(days=60),
+                                        today + timedelta(days=400))))
+            holidays, workdays = set(), set()
+            for day, working in rows:
+                (workdays if working else holidays).add(day)
+            return today, WorkCalendar(frozenset(holidays), frozenset(workdays))
+
+        day, calendar = process_cache.cached(_CALENDAR_KEY, "CALENDAR_CACHE_SECONDS", load, 300)
+        if day != today:  # read around another day: the window has moved
+            process_cache.forget(_CALENDAR_KEY)
+            day, calendar = process_cache.cached(_CALENDAR_KEY, "CALENDAR_CACHE_SECONDS", load)
+        return calendar

@@ -9,7 +9,10 @@ and sent, and nothing keeps the whole file.
   apostrophe, so a spreadsheet never runs it as a formula (CSV injection).
 * XLSX: a zip written to a non-seekable stream (``zipfile`` then writes data
   descriptors after each member), the sheet XML generated one row at a time with inline
-  strings — a string cell is never a formula there, so it is written as it is.
+  strings — a string cell is never a formula there, so it is written as it is; one that
+  starts like a formula also gets the "quote prefix" style (what Excel gives a cell typed
+  with a leading apostrophe, which is not shown), so editing the cell and pressing Enter
+  keeps it text instead of running it.
 
 ``response()`` wraps either in a Flask streaming response with the file name in both
 ``filename`` (ASCII fallback) and ``filename*`` (RFC 5987, UTF-8) forms.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -135,6 +139,9 @@ def _column_name(index: int) -> str:
     return name
 
 
+QUOTED = 2  # the cell style (cellXfs index) with quotePrefix: text, even once edited
+
+
 def _xlsx_row(number: int, values: Sequence[Any], style: int = 0) -> str:
     cells = []
     s = f' s="{style}"' if style else ""
@@ -143,8 +150,10 @@ def _xlsx_row(number: int, values: Sequence[Any], style: int = 0) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             cells.append(f'<c r="{ref}"{s}><v>{value}</v></c>')
         elif value != "":
-            cells.append(f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">'
-                         f'{_xml(str(value))}</t></is></c>')
+            text = str(value)
+            own = f' s="{QUOTED}"' if not style and text.startswith(_FORMULA_START) else s
+            cells.append(f'<c r="{ref}"{own} t="inlineStr"><is><t xml:space="preserve">'
+                         f'{_xml(text)}</t></is></c>')
     return f'<row r="{number}">{"".join(cells)}</row>'
 
 
@@ -177,8 +186,10 @@ _STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '</cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '</styleSheet>')
 _SHEET_HEAD = (
@@ -232,11 +243,41 @@ MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the real (UTF-8) one per RFC 5987."""
-    stem, _, ext = filename.rpartition(".")
-    ascii_name = (re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "export") + "." + ext
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+# Never in a file name: control characters (CR/LF would end the header), path separators
+# (a name is a name, not a place), and the marks that reorder text ("gnp.exe").
+_NAME_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f/\\\\\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+NAME_MAX = 150  # characters of the real name; the header stays short
+
+
+def _split(name: str) -> tuple[str, str]:
+    """Stem and extension (up to ten ASCII letters or digits after the last dot)."""
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and re.fullmatch(r"[A-Za-z0-9]{1,10}", ext):
+        return stem, ext
+    return name, ""
+
+
+def download_name(filename: str, fallback: str = "download") -> str:
+    """``filename`` as a download may be called: one line, no path, at most NAME_MAX
+    characters (the extension kept), never empty or only dots."""
+    name = _NAME_UNSAFE.sub("_", unicodedata.normalize("NFC", str(filename))).strip(" .")
+    stem, ext = _split(name)
+    stem = stem[:NAME_MAX - len(ext) - 1].strip(" .")
+    return (stem or fallback) + ("." + ext if ext else "")
+
+
+def content_disposition(filename: str, fallback: str = "export", inline: bool = False) -> str:
+    """``attachment`` (or ``inline``) with the name in two forms (RFC 6266): ``filename``,
+    plain ASCII letters, digits, ``- _ .`` only (``fallback`` when nothing is left), for
+    old clients, and ``filename*`` (RFC 5987), the real name in UTF-8, percent-encoded.
+    Neither can end the header or add a parameter: no quote, semicolon, CR or LF gets
+    through unencoded, and no path separator at all."""
+    name = download_name(filename, fallback)
+    stem, ext = _split(name)
+    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or fallback
+    ascii_name = ascii_stem + ("." + ext if ext else "")
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def response(fmt: str, filename: str, columns: Sequence[Column], rows: Iterable[Any],
@@ -257,4 +298,4 @@ def response(fmt: str, filename: str, columns: Sequence[Column], rows: Iterable[
 
 
 __all__ = ["Column", "FORMATS", "wanted_format", "batched", "response", "csv_stream",
-           "xlsx_stream", "csv_safe", "cell_text", "content_disposition"]
+           "xlsx_stream", "csv_safe", "cell_text", "content_disposition", "download_name"]

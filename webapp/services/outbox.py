@@ -51,6 +51,7 @@ from webapp.extensions import db
 from webapp.models import (Delivery, Instance, Notification, NotificationSettings, OrgUnit,
                            UnitWebhook, User)
 from webapp.queue import enqueue_after_commit
+from webapp.services import process_cache
 from workflows.messages import render_title
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -237,20 +238,17 @@ def _active_hooks() -> dict[int, _Hook]:
     process (a handful of rows that change by `flask webhook`, which clears this
     process's copy; other processes see a change within that many seconds) — instead of
     a query in every step that notifies anyone."""
-    app = current_app._get_current_object()
-    ttl = float(app.config.get("WEBHOOK_CACHE_SECONDS", 60))
-    cached = app.extensions.get(_HOOKS_KEY)
-    now = _clock.monotonic()
-    if cached is None or now - cached[0] >= ttl:
+    def load() -> dict[int, _Hook]:
         rows = db.session.execute(select(UnitWebhook.unit_id, UnitWebhook.url)
                                   .where(UnitWebhook.active.is_(True))).all()
-        cached = app.extensions[_HOOKS_KEY] = (now, {u: _Hook(u, url) for u, url in rows})
-    return cached[1]
+        return {u: _Hook(u, url) for u, url in rows}
+
+    return process_cache.cached(_HOOKS_KEY, "WEBHOOK_CACHE_SECONDS", load)
 
 
 def forget_webhooks() -> None:
     """Read the webhooks again at the next step (after they were changed here)."""
-    current_app.extensions.pop(_HOOKS_KEY, None)
+    process_cache.forget(_HOOKS_KEY)
 
 
 def _webhook_for(instance: Instance) -> _Hook | None:
@@ -533,11 +531,15 @@ def send_digests(now: datetime) -> int:
     by_target: dict[str, list[Delivery]] = {}
     for row in rows:
         by_target.setdefault(row.target, []).append(row)
+    people = [group[0].user_id for group in by_target.values()]
+    english = set(db.session.scalars(select(User.id).where(
+        User.id.in_(people), User.locale == "en"))) if people else set()
     for target, group in by_target.items():
         lines = "\n".join(f"· {d.subject}" for d in group)
+        subject = (f"Today's messages ({len(group)})" if group[0].user_id in english
+                   else f"今日消息汇总（{len(group)} 条）")  # in the person's language
         digest = Delivery(user_id=group[0].user_id, channel="email", target=target,
-                          subject=f"今日消息汇总（{len(group)} 条）", body=lines, due_at=now,
-                          created_at=now)
+                          subject=subject, body=lines, due_at=now, created_at=now)
         db.session.add(digest)
         for d in group:
             d.status, d.sent_at = "sent", now

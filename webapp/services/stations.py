@@ -16,6 +16,12 @@ SERVICES = {
 }
 
 
+def text_match(q: str):
+    """WHERE clause: the station's name, address or landmark contains ``q``."""
+    return or_(OrgUnit.name.contains(q), Station.address.contains(q),
+               Station.landmark.contains(q))
+
+
 def search(q: str = "", district: int | None = None, services: list[str] = (),
            open_only: bool = False):
     """SELECT of active stations matching the text (name, address or landmark), the
@@ -24,8 +30,7 @@ def search(q: str = "", district: int | None = None, services: list[str] = (),
         OrgUnit.active.is_(True))
     q = q.replace("\x00", "")  # PostgreSQL refuses NUL in text
     if q:
-        stmt = stmt.where(or_(OrgUnit.name.contains(q), Station.address.contains(q),
-                              Station.landmark.contains(q)))
+        stmt = stmt.where(text_match(q))
     if district:
         stmt = stmt.where(Station.district_id == district)
     for service in services:

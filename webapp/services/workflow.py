@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -445,6 +445,14 @@ def _unheld(task, pool_role, people) -> bool:
     return bool(task.open and task.kind in NAMED_KINDS and pool_role is None and not people)
 
 
+# The step's writes to the inbox index, built once (a statement built per call costs
+# more Python than running it): their values come as parameters.
+_INSERT_TASK = insert(Task.__table__).returning(Task.__table__.c.id)
+_CLOSE_TASK = update(Task.__table__).where(
+    Task.__table__.c.instance_id == bindparam("b_instance_id"),
+    Task.__table__.c.key == bindparam("b_key"))
+
+
 def _insert_task_rows(instance: Instance, tasks, due: dict) -> None:
     """Tasks this step opened: their rows and assignees by plain INSERTs (nothing in
     this step reads them back as objects)."""
@@ -453,12 +461,11 @@ def _insert_task_rows(instance: Instance, tasks, due: dict) -> None:
         pool = _pool_columns(task)
         people = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])
                   if isinstance(p, int)]
-        task_id = db.session.execute(insert(table).values(
+        task_id = db.session.execute(_INSERT_TASK, dict(
             instance_id=instance.id, key=task.id, step=task.step, kind=task.kind,
             status="open", outcome=task.outcome, closed_at=task.closed_at,
             due_at=due.get(task.id), opened_at=task.opened_at,
-            unheld=_unheld(task, pool["pool_role"], people), **pool)
-            .returning(table.c.id)).scalar_one()
+            unheld=_unheld(task, pool["pool_role"], people), **pool)).scalar_one()
         if people:
             db.session.execute(insert(assignees),
                                [{"task_id": task_id, "user_id": p} for p in people])
@@ -469,11 +476,10 @@ def _close_task_row(instance: Instance, task, due_at) -> None:
     its assignees and the pool it was offered to (whoever lost the race to claim it is
     told "claimed by someone else", not "no such task") — what ``_sync_tasks`` would set
     on the loaded row, in one UPDATE."""
-    values = {"status": "closed", "outcome": task.outcome, "closed_at": task.closed_at,
-              "due_at": due_at, "unheld": False, **_pool_columns(task)}
-    table = Task.__table__
-    db.session.execute(update(table).where(table.c.instance_id == instance.id,
-                                           table.c.key == task.id).values(**values))
+    db.session.execute(_CLOSE_TASK, {
+        "status": "closed", "outcome": task.outcome, "closed_at": task.closed_at,
+        "due_at": due_at, "unheld": False, **_pool_columns(task),
+        "b_instance_id": instance.id, "b_key": task.id})
     _expire_loaded(Task, instance.id, key=task.id)  # a plain UPDATE: a loaded copy is stale
 
 
@@ -609,7 +615,8 @@ def state_of(instance: Instance) -> InstanceState:
 
 def available_actions(instance: Instance, user: User) -> list:
     spec = spec_of_instance(instance)
-    return engine.available_actions(spec, state_of(instance), user.id, DbDirectory(), utcnow())
+    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
+    return engine.available_actions(spec, state_of(instance), user.id, directory, utcnow())
 
 
 __all__ = ["publish_text", "publish_file", "start_instance", "perform", "fire_due_timers",

@@ -198,6 +198,10 @@ def _simple(task_id: int, make_action, done: str, target: str = "instance"):
         return redirect(request.referrer if _safe_referrer() else
                         url_for("processes.instance", instance_id=instance.id))
     flash(done + " " + next_text(spec_for(instance), instance, current_locale_short()), "success")
+    if not access.can_view(current_user, instance):
+        # Handed on (delegated): the request is no longer theirs to open, and a "not
+        # found" page would swallow the confirmation.
+        return redirect(url_for("tasks.inbox"))
     return redirect(url_for("processes.instance", instance_id=instance.id))
 
 

@@ -11,7 +11,7 @@ from webapp.extensions import db
 from webapp.pagination import as_id
 from webapp.i18n import current_locale_short
 from webapp.models import Course, CourseSession, Instance, OrgUnit
-from webapp.services import training
+from webapp.services import export, training
 from webapp.services.activities import CHINA
 from webapp.training import bp
 from webapp.training.forms import CourseForm, SessionForm
@@ -196,7 +196,7 @@ def certificate(instance_id: int):
     from webapp.training.certificate import render
 
     response = Response(render(facts), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="certificate-{facts.number}.pdf"')
+    response.headers["Content-Disposition"] = export.content_disposition(
+        f"certificate-{facts.number}.pdf", fallback="certificate")
     response.headers["Cache-Control"] = "private, no-store"
     return response

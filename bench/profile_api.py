@@ -1,0 +1,112 @@
+"""Profile API approvals (or starts) in-process with pyinstrument (no server, no load tool).
+
+    python bench/profile_api.py [--repeat 20] [--html out.html] [--sql 10] [--start]
+
+Uses DATABASE_URL (a database filled by ``generate.py``; it approves ``--repeat`` of its
+wishes waiting for a station head, so the data changes) and REDIS_URL if set (else the
+in-process queue, jobs not run).  Each approval is ``POST /api/v1/tasks/<id>/complete``
+with the head's bearer token, as ``throughput.py`` sends it, under production settings.
+Prints the profile, the time per request and the statements per request.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import app_env, pg_url  # noqa: E402
+from bench.throughput import _engine, approve_requests, start_requests  # noqa: E402
+
+
+def _open_station_requests(url: str, requests: list) -> list:
+    from sqlalchemy import text
+
+    with _engine(url).connect() as conn:
+        open_ids = set(conn.execute(text("SELECT unit_id FROM stations WHERE is_open")).scalars())
+    return [r for r in requests if r[3]["data"]["station"] in open_ids]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--html")
+    parser.add_argument("--all", action="store_true", help="show library frames too")
+    parser.add_argument("--sql", type=int, default=0, help="list the N slowest statements")
+    parser.add_argument("--no-profile", action="store_true", help="time only")
+    parser.add_argument("--start", action="store_true",
+                        help="profile starts (a wish by a worker without one) instead")
+    args = parser.parse_args(argv)
+    url = os.environ.get("DATABASE_URL") or pg_url()
+    env = app_env(url, os.environ.get("REDIS_URL"))
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("UNIONFLOW_", "SECRET",
+                                                                     "DATABASE_URL"))})
+    if "REDIS_URL" not in os.environ:
+        os.environ["UNIONFLOW_EMBEDDED_WORKER"] = "false"
+    from sqlalchemy import event
+
+    from webapp import create_app
+    from webapp.extensions import db
+
+    wanted = args.warmup + args.repeat
+    requests = (start_requests(_engine(url), wanted * 2, random.Random(5)) if args.start
+                else approve_requests(_engine(url), random.Random(5)))
+    if args.start:  # stations picked at random may be closed (422): keep open ones
+        requests = _open_station_requests(url, requests)
+    requests = requests[:wanted]
+    if len(requests) < args.warmup + args.repeat:
+        raise SystemExit(f"only {len(requests)} open verify tasks: regenerate the data")
+    app = create_app()
+    client = app.test_client()
+
+    def send(request):
+        _method, path, token, body = request
+        r = client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+        if r.status_code not in (200, 201):
+            raise SystemExit(f"{path}: {r.status_code} {r.get_data(as_text=True)[:300]}")
+
+    for request in requests[:args.warmup]:
+        send(request)
+    with app.app_context():
+        bound = db.engine
+    statements = []
+
+    @event.listens_for(bound, "before_cursor_execute")
+    def _before(conn, cursor, statement, params, context, many):
+        conn.info["t0"] = time.perf_counter()
+
+    @event.listens_for(bound, "after_cursor_execute")
+    def _after(conn, cursor, statement, params, context, many):
+        statements.append((time.perf_counter() - conn.info["t0"], statement))
+
+    profiler = None
+    if not args.no_profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+    started, cpu = time.perf_counter(), time.process_time()
+    for request in requests[args.warmup:]:
+        send(request)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profiler is not None:
+        profiler.stop()
+        if args.html:
+            Path(args.html).write_text(profiler.output_html())
+        print(profiler.output_text(unicode=True, color=False, show_all=args.all))
+    n = args.repeat
+    print(f"{n} {'starts' if args.start else 'approvals'}: {wall / n * 1000:.2f} ms wall, {cpu / n * 1000:.2f} ms CPU per "
+          f"request (profiler {'on' if profiler else 'off'}); {len(statements) / n:.2f} "
+          f"statements, {sum(t for t, _ in statements) / n * 1000:.2f} ms in the database")
+    for took, statement in sorted(statements, reverse=True)[:args.sql]:
+        print(f"{took * 1000:8.2f} ms  {' '.join(statement.split())[:200]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
