@@ -67,6 +67,9 @@ class Config:
     WEBHOOK_CACHE_SECONDS = 60
     CALENDAR_CACHE_SECONDS = 300
     STATION_CHOICES_LIMIT = 200
+    # Lists of what is open now (inbox, wish wall) count at most this many rows and then
+    # say "1000+": their count no longer grows with the city.
+    COUNT_LIMIT = 1000
     SWEEP_INTERVAL = 15.0  # seconds between sweeps (due timers, lost deliveries, digests)
     EMBEDDED_WORKER = True  # without REDIS_URL: run jobs in a thread of the web process
     EMBEDDED_WORKER_AUTOSTART = True  # start it with the first request, for timers

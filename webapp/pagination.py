@@ -1,9 +1,16 @@
-"""One page of a list: which page was asked for, and its rows with the total count."""
+"""One page of a list: which page was asked for, and its rows with the total count.
+
+Lists of what is open now (an inbox, the wish wall) can be long in a city; counting all
+of them on every view grew with their number.  ``paginate(..., limit_count=True)``
+counts at most ``COUNT_LIMIT`` rows (setting ``UNIONFLOW_COUNT_LIMIT``, 1,000 by
+default) and the page then says "1,000+" (``Page.capped``), GitLab-style; whether there
+is a next page is known from the page's own rows (one more than shown is read).
+"""
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from flask import request
+from flask import current_app, request
 from werkzeug.routing import IntegerConverter
 from sqlalchemy import func, select
 
@@ -12,9 +19,14 @@ from webapp.extensions import db
 
 class Page(NamedTuple):
     rows: list
-    total: int
+    total: int  # with ``capped``: the count stopped here, there are more
     page: int
     per_page: int
+    capped: bool = False
+    more: bool = False  # rows after this page
+
+
+DEFAULT_COUNT_LIMIT = 1000
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL: anything bigger names nothing
@@ -50,14 +62,30 @@ def id_arg(name: str) -> int | None:
     return value if value is not None and 0 < value <= MAX_ID else None
 
 
-def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False) -> Page:
+def count_limit() -> int:
+    """How many rows a limited count counts before it says "N+"."""
+    return max(1, int(current_app.config.get("COUNT_LIMIT", DEFAULT_COUNT_LIMIT)))
+
+
+def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False,
+             limit_count: bool = False) -> Page:
     """Rows of ``stmt`` (already ordered) for the asked page, and how many there are.
 
     ``tuples``: the statement selects several entities; rows are tuples of them.
+    ``limit_count``: count at most ``count_limit()`` rows (``Page.capped`` says when
+    there are more): the cost of the count no longer grows with the list.
     """
     page = page_arg(name)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    window = stmt.limit(per_page).offset((page - 1) * per_page)
+    counted = stmt.order_by(None)
+    limit = count_limit() if limit_count else None
+    if limit is not None:
+        counted = counted.limit(limit + 1)
+    total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    capped = limit is not None and total > limit
+    # A limited count may not reach this page: read one row more to know if one follows.
+    window = stmt.limit(per_page + (1 if capped else 0)).offset((page - 1) * per_page)
     rows = (db.session.execute(window).all() if tuples
             else db.session.scalars(window).all())
-    return Page(rows, total or 0, page, per_page)
+    more = len(rows) > per_page if capped else page * per_page < total
+    return Page(list(rows[:per_page]), limit if capped else total, page, per_page,
+                capped, more)

@@ -11,3 +11,4 @@ from webapp.models.activities import (Attendance, Course, CourseSession,  # noqa
                                       DutySlot, RetreatBatch, RetreatQuota)
 from webapp.models.tokens import ApiToken  # noqa: F401,E402
 from webapp.models.audit import AuditEntry  # noqa: F401,E402
+from webapp.models.reports import OpenDemandDay  # noqa: F401,E402

@@ -72,6 +72,10 @@ class Instance(db.Model):
         Index("ix_instances_process_status_station", "process_key", "status", "station_id",
               "category", "steps", "created_at", "id"),
         Index("ix_instances_process_category", "process_key", "category"),
+        # A unit's requests of one process (五个一: the station-master duties of a page of
+        # party branches): without it PostgreSQL intersected every request of the process
+        # with the units' requests.
+        Index("ix_instances_process_unit_path", "process_key", "unit_path"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,10 +164,20 @@ class TaskAssignee(db.Model):
         # a person's open tasks is an index-only merge join, not a probe per task ever
         # assigned to them).
         Index("ix_task_assignees_user_task", "user_id", "task_id"),
+        # A person's open tasks, oldest first (the inbox and its count): read from here
+        # alone, whatever else is open in the city and whatever they held before.
+        Index("ix_task_assignees_open", "user_id", "open_since", "task_id",
+              postgresql_where=text("open_since IS NOT NULL"),
+              sqlite_where=text("open_since IS NOT NULL")),
     )
 
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    # The task's ``opened_at`` while it is open, else NULL.  Kept by the database itself
+    # (triggers of migration e2a7c5d10b64: on inserting an assignee, and when a task's
+    # status changes), so every writer keeps it — the engine's plain INSERT/UPDATEs, the
+    # ORM, a bulk load — without a statement of its own.  Never set it here.
+    open_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HistoryEntry(db.Model):

@@ -579,9 +579,11 @@ def fire_due_timers(now: datetime | None = None, limit: int = 500) -> int:
 # ---------------------------------------------------------------------------- inbox
 
 def assigned_tasks_query(user: User):
+    """``user``'s open tasks, oldest first: by their assignments' ``open_since`` (kept by
+    the database from the task) and its partial index, not by every open task."""
     return (select(Task).join(TaskAssignee, TaskAssignee.task_id == Task.id)
-            .where(Task.status == "open", TaskAssignee.user_id == user.id)
-            .order_by(Task.opened_at))
+            .where(TaskAssignee.user_id == user.id, TaskAssignee.open_since.is_not(None))
+            .order_by(TaskAssignee.open_since, TaskAssignee.task_id))
 
 
 def pool_tasks_query(user: User):

@@ -123,7 +123,9 @@ def wall():
         stmt = stmt.where(Instance.category == category)
     # Newest request first, by the task's side of the join: the open pooled tasks' own
     # index (ix_tasks_open_pool_instance) gives that order without walking every task.
-    found = paginate(stmt.order_by(Task.instance_id.desc()), PER_PAGE, tuples=True)
+    # Counted up to COUNT_LIMIT (the pager says "50+" pages beyond): a city's wall is long.
+    found = paginate(stmt.order_by(Task.instance_id.desc()), PER_PAGE, tuples=True,
+                     limit_count=True)
     rows = found.rows
     locale = current_locale_short()
     cards, categories = [], {}
@@ -152,7 +154,7 @@ def wall():
                       "station": station.label(locale) if station else "",
                       "can_claim": task.id in claimable})
     return render_template("stations/wall.html", cards=cards, total=found.total,
-                           page=found.page,
+                           capped=found.capped, more=found.more, page=found.page,
                            per_page=PER_PAGE, district=district, category=category,
                            districts=_districts(), categories=categories or _categories())
 

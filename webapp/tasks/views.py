@@ -31,8 +31,11 @@ def inbox():
     # page (three queries) rather than one by one (three per row).
     rows = selectinload(Task.instance).options(selectinload(Instance.applicant),
                                                selectinload(Instance.version))
-    mine = paginate(wf.assigned_tasks_query(current_user).options(rows), PER_PAGE)
-    pool = paginate(wf.pool_tasks_query(current_user).options(rows), PER_PAGE, "pool_page")
+    # Counted up to COUNT_LIMIT ("1000+" beyond): what is open can be long in a city.
+    mine = paginate(wf.assigned_tasks_query(current_user).options(rows), PER_PAGE,
+                    limit_count=True)
+    pool = paginate(wf.pool_tasks_query(current_user).options(rows), PER_PAGE, "pool_page",
+                    limit_count=True)
     locale = current_locale_short()
 
     def describe(task: Task) -> dict:
@@ -43,8 +46,10 @@ def inbox():
                 "bulk": task.kind == "approval"}
 
     return render_template("tasks/inbox.html", mine=[describe(t) for t in mine.rows],
-                           mine_total=mine.total, pool=[describe(t) for t in pool.rows],
-                           pool_total=pool.total, page=mine.page, pool_page=pool.page,
+                           mine_total=mine.total, mine_capped=mine.capped, mine_more=mine.more,
+                           pool=[describe(t) for t in pool.rows], pool_total=pool.total,
+                           pool_capped=pool.capped, pool_more=pool.more,
+                           page=mine.page, pool_page=pool.page,
                            per_page=PER_PAGE, unassigned=_unassigned_count())
 
 
