@@ -14,6 +14,8 @@ each page with that person's session cookie:
   stations     ``/stations?q=商圈`` and ``/stations?district=…&service=parking`` as rider1
   reports      ``/reports/demands`` as city_admin (open demands by district, category,
                age) and ``/reports/five-ones`` as city_admin
+  start form   ``/processes/micro_wish/start`` as rider1 (its station select: the city
+               has 6,000 stations)
 
 Every 200 is checked to be the page (not the sign-in form).  Figures are printed with the
 data size and the conditions.
@@ -77,6 +79,7 @@ def pages(url: str) -> list[tuple[str, str, str]]:
         ("stations district+parking", "rider1", f"/stations?district={yz}&service=parking"),
         ("report: open demands", "city_admin", "/reports/demands"),
         ("report: 五个一 progress", "city_admin", "/reports/five-ones"),
+        ("start form: micro-wish", "rider1", "/processes/micro_wish/start"),
     ]
 
 
