@@ -210,3 +210,30 @@ class RssSampler:
 
     def report(self) -> str:
         return "  ".join(f"{k}: {v} MB" for k, v in sorted(self.peak.items()))
+
+
+def timed_statements(app) -> list[tuple[float, str]]:
+    """A list that every SQL statement the app's engine runs from now on is added to, as
+    (seconds, text) — for the profilers' "slowest queries"."""
+    from sqlalchemy import event
+
+    from webapp.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[tuple[float, str]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn, cursor, statement, params, context, many):
+        conn.info["t0"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn, cursor, statement, params, context, many):
+        seen.append((time.perf_counter() - conn.info["t0"], statement))
+
+    return seen
+
+
+def print_slowest(statements: list[tuple[float, str]], n: int, width: int = 300) -> None:
+    for took, statement in sorted(statements, reverse=True)[:n]:
+        print(f"{took * 1000:8.2f} ms  {' '.join(statement.split())[:width]}")

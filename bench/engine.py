@@ -154,7 +154,22 @@ def _open_task(state: dict) -> str | None:
     return next((t["id"] for t in state["tasks"] if t.get("closed_at") is None), None)
 
 
-class CoreSide:
+class _TableSide:
+    """A side keeping its instances in its own ``self.table`` (core, spiff, bare)."""
+
+    table = None
+
+    def check(self, handles) -> str:
+        from sqlalchemy import func, select
+
+        from webapp.extensions import db
+
+        done = db.session.scalar(select(func.count()).select_from(self.table).where(
+            self.table.c.id.in_(handles), self.table.c.status == "completed"))
+        return f"{done}/{len(handles)} completed"
+
+
+class CoreSide(_TableSide):
     """The engine itself (``workflows.engine``) with the persistence the other two sides
     have: the instance's state read (locked) and thawed, the step decided by the
     definition — approvers resolved through the app's real ``DbDirectory`` (the unit
@@ -235,17 +250,8 @@ class CoreSide:
         db.session.commit()
         return instance_id
 
-    def check(self, handles) -> str:
-        from sqlalchemy import func, select
 
-        from webapp.extensions import db
-
-        done = db.session.scalar(select(func.count()).select_from(self.table).where(
-            self.table.c.id.in_(handles), self.table.c.status == "completed"))
-        return f"{done}/{len(handles)} completed"
-
-
-class SpiffSide:
+class SpiffSide(_TableSide):
     """SpiffWorkflow, its whole state serialised to the database after every step and
     read back before the next — what a web request must do."""
 
@@ -317,17 +323,8 @@ class SpiffSide:
         db.session.commit()
         return wf_id
 
-    def check(self, handles) -> str:
-        from sqlalchemy import func, select
 
-        from webapp.extensions import db
-
-        done = db.session.scalar(select(func.count()).select_from(self.table).where(
-            self.table.c.id.in_(handles), self.table.c.status == "completed"))
-        return f"{done}/{len(handles)} completed"
-
-
-class BareSide:
+class BareSide(_TableSide):
     """The floor: a hand-written state machine with the same persistence — UPDATE the
     state, INSERT a history row, one transaction per step."""
 
@@ -386,15 +383,6 @@ class BareSide:
                 action="approve", step=row.step))
         db.session.commit()
         return instance_id
-
-    def check(self, handles) -> str:
-        from sqlalchemy import func, select
-
-        from webapp.extensions import db
-
-        done = db.session.scalar(select(func.count()).select_from(self.table).where(
-            self.table.c.id.in_(handles), self.table.c.status == "completed"))
-        return f"{done}/{len(handles)} completed"
 
 
 # ------------------------------------------------------------------ running

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import app_env, pg_url  # noqa: E402
+from bench.common import app_env, pg_url, print_slowest, timed_statements  # noqa: E402
 from bench.throughput import _engine, approve_requests, start_requests  # noqa: E402
 
 
@@ -48,10 +48,7 @@ def main(argv=None) -> int:
                                                                      "DATABASE_URL"))})
     if "REDIS_URL" not in os.environ:
         os.environ["UNIONFLOW_EMBEDDED_WORKER"] = "false"
-    from sqlalchemy import event
-
     from webapp import create_app
-    from webapp.extensions import db
 
     wanted = args.warmup + args.repeat
     requests = (start_requests(_engine(url), wanted * 2, random.Random(5)) if args.start
@@ -72,17 +69,7 @@ def main(argv=None) -> int:
 
     for request in requests[:args.warmup]:
         send(request)
-    with app.app_context():
-        bound = db.engine
-    statements = []
-
-    @event.listens_for(bound, "before_cursor_execute")
-    def _before(conn, cursor, statement, params, context, many):
-        conn.info["t0"] = time.perf_counter()
-
-    @event.listens_for(bound, "after_cursor_execute")
-    def _after(conn, cursor, statement, params, context, many):
-        statements.append((time.perf_counter() - conn.info["t0"], statement))
+    statements = timed_statements(app)
 
     profiler = None
     if not args.no_profile:
@@ -104,8 +91,7 @@ def main(argv=None) -> int:
     print(f"{n} {what}: {wall / n * 1000:.2f} ms wall, {cpu / n * 1000:.2f} ms CPU per "
           f"request (profiler {'on' if profiler else 'off'}); {len(statements) / n:.2f} "
           f"statements, {sum(t for t, _ in statements) / n * 1000:.2f} ms in the database")
-    for took, statement in sorted(statements, reverse=True)[:args.sql]:
-        print(f"{took * 1000:8.2f} ms  {' '.join(statement.split())[:200]}")
+    print_slowest(statements, args.sql, 200)
     return 0
 
 

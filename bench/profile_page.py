@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import pg_url  # noqa: E402
+from bench.common import pg_url, print_slowest, timed_statements  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -42,24 +42,7 @@ def main(argv=None) -> int:
     client.post("/auth/login", data={"csrf_token": token, "username": args.username,
                                      "password": "demo-pass-2026"})
     assert client.get(args.path).status_code == 200
-    queries = []
-    if args.sql:
-        import time
-
-        from sqlalchemy import event
-
-        from webapp.extensions import db
-
-        with app.app_context():
-            engine = db.engine
-
-        @event.listens_for(engine, "before_cursor_execute")
-        def _before(conn, cursor, statement, params, context, many):
-            conn.info["t0"] = time.perf_counter()
-
-        @event.listens_for(engine, "after_cursor_execute")
-        def _after(conn, cursor, statement, params, context, many):
-            queries.append((time.perf_counter() - conn.info["t0"], statement))
+    queries = timed_statements(app) if args.sql else []
     profiler = Profiler(interval=0.0005)
     profiler.start()
     for _ in range(args.repeat):
@@ -71,8 +54,7 @@ def main(argv=None) -> int:
     if args.sql:
         print(f"{len(queries) / args.repeat:.0f} queries per request, "
               f"{sum(t for t, _ in queries) / args.repeat * 1000:.0f} ms in the database")
-        for took, statement in sorted(queries, reverse=True)[:args.sql]:
-            print(f"{took * 1000:8.1f} ms  {' '.join(statement.split())[:300]}")
+        print_slowest(queries, args.sql)
     return 0
 
 
