@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
+from tests.webapp.test_instance_columns import counted
 from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
 from tests.webapp.test_reports import T0, act_as, demand
 from tests.webapp.test_workflow_service import act, demo, wish_data  # noqa: F401
@@ -158,14 +159,6 @@ def midnight_after(now):
     from webapp.services.activities import CHINA
 
     return datetime.combine(demand_report.local_day(now) + timedelta(days=1), time.min, CHINA)
-
-
-def counted(result):
-    districts = Counter({(r.key.id, name): n for r in result.districts
-                         for name, n in r.counts.items() if n})
-    categories = Counter({(r.key, name): n for r in result.categories
-                          for name, n in r.counts.items() if n})
-    return districts, categories
 
 
 def recount():
