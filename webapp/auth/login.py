@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db, login_manager
 from webapp.models import User
+from webapp.services import org_cache
 
 
 @login_manager.user_loader
@@ -18,8 +19,14 @@ def load_user(session_token: str) -> User | None:
     # token is replaced and an old cookie finds nobody.
     if not session_token:
         return None
-    return db.session.scalar(select(User).where(User.session_token == session_token,
-                                                User.active.is_(True)))
+    # With the organisation's generation: the page's checks and steps then use this
+    # process's copy of the organisation without asking for it (``org_cache``).
+    found = db.session.execute(select(User, org_cache.generation_column()).where(
+        User.session_token == session_token, User.active.is_(True))).first()
+    if found is None:
+        return None
+    org_cache.note_generation(found[1])
+    return found[0]
 
 
 def roles_required(*roles: str):

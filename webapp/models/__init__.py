@@ -1,5 +1,5 @@
 """SQLAlchemy models, one module per aggregate.  Importing this package registers them all."""
-from webapp.models.org import OrgUnit, Pairing, Station  # noqa: F401
+from webapp.models.org import OrgGeneration, OrgUnit, Pairing, Station  # noqa: F401
 from webapp.models.users import Membership, User  # noqa: F401
 from webapp.models.workflow import (CalendarDay, CapacityResource, DefinitionVersion,  # noqa: F401
                                     HistoryEntry, Instance, ProcessDefinition, Reservation, Task,

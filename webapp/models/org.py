@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String,
-                        UniqueConstraint, and_)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer,
+                        String, UniqueConstraint, and_)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -90,6 +90,18 @@ class Station(db.Model):
 
     unit: Mapped[OrgUnit] = relationship(back_populates="station", foreign_keys=[unit_id])
     district: Mapped[OrgUnit | None] = relationship(foreign_keys=[district_id])
+
+
+class OrgGeneration(db.Model):
+    """One row: a number that changes whenever the organisation the engine reads does
+    (units, roles, a person's unit or active flag) — set to a new random number by
+    database triggers (migration f1c8a2b4d6e0), so every process can tell whether its
+    cached copy of the organisation is still current (``webapp.services.org_cache``)."""
+
+    __tablename__ = "org_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class Pairing(db.Model):

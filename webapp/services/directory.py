@@ -6,6 +6,7 @@ transaction, so a rolled-back step gives its places back.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable, Mapping
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm.util import identity_key
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, Pairing, User
 from webapp.models.workflow import CalendarDay, CapacityResource, Instance, Reservation
-from webapp.services import process_cache
+from webapp.services import org_cache, process_cache
 from workflows.directory import GRANTED, REFUSED, WAITLISTED, Unit
 from workflows.durations import WorkCalendar
 
@@ -54,7 +55,24 @@ def _memberships_changed() -> bool:
         or any(isinstance(obj, Membership) for obj in session.dirty)
 
 
-def _as_unit(row: OrgUnit) -> Unit:
+@dataclass(frozen=True, slots=True)
+class _UnitCopy:
+    """What the directory reads of a unit, kept in this process's copy of the
+    organisation (``org_cache``) — not a row of any session."""
+
+    id: int
+    code: str
+    kind: str
+    parent_id: int | None
+    name: str
+    path: str
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
+
+def _as_unit(row) -> Unit:
     return Unit(row.id, row.code, row.kind, row.parent_id, row.name)
 
 
@@ -116,26 +134,49 @@ class DbDirectory:
             savepoint.commit()
 
     # -------------------------------------------------------------- organisation
-    def _unit_row(self, unit_id) -> OrgUnit | None:
+    def unit_row(self, unit_id):
+        """The unit's row (its ``id`` and ``path``…) as this transaction sees it, or None:
+        a row of this session or this process's copy of it (``org_cache``)."""
+        return self._unit_row(unit_id)
+
+    def _unit_row(self, unit_id):
         if not isinstance(unit_id, int) or isinstance(unit_id, bool):
             return None
         hint = self._hints.pop(unit_id, None) if self._hints else None
-        if hint and unit_id not in self._units:
-            ids = [int(part) for part in hint.strip("/").split("/") if part.isdigit()]
-            if ids and ids[-1] == unit_id:
-                known = {i: _loaded(OrgUnit, i) for i in ids}
-                self._units.update({i: row for i, row in known.items() if row is not None})
-                missing = [i for i, row in known.items() if row is None]
-                if missing:
-                    for found in db.session.scalars(select(OrgUnit).where(
-                            OrgUnit.id.in_(missing))):
-                        self._units[found.id] = found
         if unit_id not in self._units:
-            row = db.session.get(OrgUnit, unit_id)
-            if row is None:
-                return None
-            self._units[unit_id] = row
-        return self._units[unit_id]
+            ids = [unit_id]
+            if hint:
+                from_path = [int(part) for part in hint.strip("/").split("/") if part.isdigit()]
+                if from_path and from_path[-1] == unit_id:
+                    ids = from_path
+            self._fill(ids)
+        return self._units.get(unit_id)
+
+    def _fill(self, ids: list[int]) -> None:
+        """Units ``ids`` into ``self._units``: rows this session holds, else this
+        process's copy of the organisation, else one query (its rows go into the copy)."""
+        missing = []
+        for i in ids:
+            if i not in self._units:
+                row = _loaded(OrgUnit, i)
+                if row is not None:
+                    self._units[i] = row
+                else:
+                    missing.append(i)
+        if not missing:
+            return
+        cache = org_cache.store()
+        if cache is not None:
+            copies = {i: cache.get(("unit", i)) for i in missing}
+            self._units.update({i: copy for i, copy in copies.items() if copy is not None})
+            missing = [i for i, copy in copies.items() if copy is None]
+            if not missing:
+                return
+        for row in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(missing))):
+            self._units[row.id] = row
+            if cache is not None:
+                cache[("unit", row.id)] = _UnitCopy(row.id, row.code, row.kind, row.parent_id,
+                                                    row.name, row.path)
 
     def unit(self, unit_id) -> Unit | None:
         row = self._unit_row(unit_id)
@@ -152,44 +193,61 @@ class DbDirectory:
         row = self._unit_row(unit_id)
         if row is None:
             return []
-        for i in row.ancestor_ids:
-            if i not in self._units and (found := _loaded(OrgUnit, i)) is not None:
-                self._units[i] = found
-        missing = [i for i in row.ancestor_ids if i not in self._units]
-        if missing:
-            for found in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(missing))):
-                self._units[found.id] = found
+        self._fill(row.ancestor_ids)
         return [_as_unit(self._units[i]) for i in reversed(row.ancestor_ids) if i in self._units]
 
     def unit_of(self, user_id) -> int | None:
         user = _loaded(User, user_id)
         if user is not None:
             return user.unit_id
-        return db.session.scalar(select(User.unit_id).where(User.id == user_id))
+        return self._through_copy(("unit_of", user_id), lambda: db.session.scalar(
+            select(User.unit_id).where(User.id == user_id)))
 
     def roles_of(self, user_id) -> list[tuple[str, int]]:
         if user_id not in self._roles:
             user = _loaded(User, user_id)
-            if user is not None and not _memberships_changed():
-                # Through the person's loaded row: read once per transaction, and shared
-                # with the access checks and every other directory of the request.
-                self._roles[user_id] = [(m.role, m.unit_id) for m in user.memberships]
+            shared = user is not None and not _memberships_changed()
+            if shared and "memberships" in inspect(user).dict:
+                # Already loaded (the access checks read them): shared with them.
+                roles = [(m.role, m.unit_id) for m in user.memberships]
             else:
-                rows = db.session.execute(select(Membership.role, Membership.unit_id)
-                                          .where(Membership.user_id == user_id))
-                self._roles[user_id] = [(role, unit_id) for role, unit_id in rows]
+                cache = org_cache.store()
+                roles = cache.get(("roles", user_id)) if cache is not None else None
+                if roles is None:
+                    if shared:  # through the person's row: read once per transaction
+                        roles = [(m.role, m.unit_id) for m in user.memberships]
+                    else:
+                        roles = [(role, unit_id) for role, unit_id in db.session.execute(
+                            select(Membership.role, Membership.unit_id)
+                            .where(Membership.user_id == user_id).order_by(Membership.id))]
+                    if cache is not None:
+                        cache[("roles", user_id)] = roles
+            self._roles[user_id] = roles
         return list(self._roles[user_id])
 
     def users_with_role(self, role: str, unit_id, *, inherit: bool = True) -> list[int]:
         row = self._unit_row(unit_id)
         if row is None:
             return []
-        unit_ids = row.ancestor_ids if inherit else [row.id]
-        stmt = (select(Membership.user_id).join(User, User.id == Membership.user_id)
-                .where(Membership.role == role, Membership.unit_id.in_(unit_ids),
-                       User.active.is_(True))
-                .distinct().order_by(Membership.user_id))
-        return list(db.session.scalars(stmt))
+        unit_ids = tuple(row.ancestor_ids if inherit else [row.id])
+        return list(self._through_copy(("holders", role, unit_ids), lambda: tuple(
+            db.session.scalars(select(Membership.user_id)
+                               .join(User, User.id == Membership.user_id)
+                               .where(Membership.role == role,
+                                      Membership.unit_id.in_(unit_ids),
+                                      User.active.is_(True))
+                               .distinct().order_by(Membership.user_id)))))
+
+    @staticmethod
+    def _through_copy(key, read):
+        """``read()``'s answer, from this process's copy of the organisation when it has
+        it for the organisation as this transaction sees it."""
+        cache = org_cache.store()
+        if cache is None:
+            return read()
+        if key not in cache:
+            cache[key] = read()
+        return cache[key]
 
     def paired_unit(self, unit_id) -> int | None:
         row = db.session.execute(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from webapp.extensions import db
 from webapp.models import ApiToken, User
 from webapp.models.types import utcnow
-from webapp.services import audit
+from webapp.services import audit, org_cache
 
 PREFIX = "uf_"  # recognisable in logs and secret scanners
 
@@ -44,9 +44,14 @@ def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
     if not raw or len(raw) > 200:
         return None
     now = now or utcnow()
-    # The owner in the same query: every API request needs both.
-    row = db.session.scalar(select(ApiToken).where(ApiToken.digest == _digest(raw))
-                            .options(joinedload(ApiToken.user)))
+    # The owner in the same query: every API request needs both; and the organisation's
+    # generation, so a step or a check asks no more to use this process's copy of it.
+    found = db.session.execute(select(ApiToken, org_cache.generation_column())
+                               .where(ApiToken.digest == _digest(raw))
+                               .options(joinedload(ApiToken.user))).first()
+    row = found[0] if found is not None else None
+    if found is not None:
+        org_cache.note_generation(found[1])
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if not row.user.active:

@@ -22,11 +22,11 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.database import write_lock
 from webapp.extensions import db
-from webapp.models import OrgUnit, User
+from webapp.models import User
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.queue import enqueue_after_commit
-from webapp.services import audit, instance_columns, outbox
+from webapp.services import audit, instance_columns, org_cache, outbox
 from webapp.services.directory import DbDirectory
 from workflows import engine
 from workflows.effects import Notify, Promoted
@@ -212,8 +212,8 @@ def _start_instance(process_key, applicant, data, now):
     version = current_version(process_key)
     spec = spec_of(version)
     now = now or utcnow()
-    unit = db.session.get(OrgUnit, applicant.unit_id) if applicant.unit_id else None
     directory = DbDirectory()
+    unit = directory.unit_row(applicant.unit_id) if applicant.unit_id else None
     try:
         with db.session.begin_nested():  # a refusal rolls back the row and any places
             instance = Instance(version=version, process_key=spec.key,
@@ -242,15 +242,19 @@ def lock_instance(instance_id: int) -> Instance:
     # someone else in between would be overwritten with the stale state.
     # The version (without its text) and the applicant come in the same query: the
     # answer to the request shows both.  Only the instance's row is locked.
-    instance = db.session.scalar(select(Instance).where(Instance.id == instance_id)
-                                 .options(joinedload(Instance.version)
-                                          .defer(DefinitionVersion.source),
-                                          joinedload(Instance.applicant))
-                                 .with_for_update(of=Instance)
-                                 .execution_options(populate_existing=True))
-    if instance is None:
+    # The organisation's generation comes with it: the step's directory uses this
+    # process's copy of the organisation if it is current (``org_cache``), no query.
+    row = db.session.execute(select(Instance, org_cache.generation_column())
+                             .where(Instance.id == instance_id)
+                             .options(joinedload(Instance.version)
+                                      .defer(DefinitionVersion.source),
+                                      joinedload(Instance.applicant))
+                             .with_for_update(of=Instance)
+                             .execution_options(populate_existing=True)).first()
+    if row is None:
         raise NotFound("找不到该申请", "No such request", code="no_instance")
-    return instance
+    org_cache.note_generation(row[1])
+    return row[0]
 
 
 def perform(instance_id: int, action: Action, actor: User | None, *,
@@ -427,7 +431,7 @@ def _pool_columns(task) -> dict:
     task"; an open task claimed by someone is no longer offered."""
     pool = task.pool
     if pool is not None and (not task.claimed_by or not task.open):
-        unit = db.session.get(OrgUnit, pool.unit) if isinstance(pool.unit, int) else None
+        unit = DbDirectory().unit_row(pool.unit)  # read by the step already, or copied
         return {"pool_role": pool.role, "pool_unit_id": unit.id if unit else None,
                 "pool_unit_path": unit.path if unit else None, "pool_within": pool.within,
                 "pool_anyone": pool.anyone}
@@ -456,7 +460,7 @@ _CLOSE_TASK = update(Task.__table__).where(
 def _insert_task_rows(instance: Instance, tasks, due: dict) -> None:
     """Tasks this step opened: their rows and assignees by plain INSERTs (nothing in
     this step reads them back as objects)."""
-    table, assignees = Task.__table__, TaskAssignee.__table__
+    assignees = TaskAssignee.__table__
     for task in tasks:
         pool = _pool_columns(task)
         people = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])

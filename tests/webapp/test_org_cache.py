@@ -1,0 +1,181 @@
+"""The organisation kept per process (``webapp.services.org_cache``): used while it is
+current, and never once the organisation has changed — whoever changed it, however."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select, text, update
+
+from tests.webapp.test_workflow_service import NOW, demo, wish_data  # noqa: F401
+from webapp.extensions import db
+from webapp.models import Instance, Membership, OrgGeneration, User
+from webapp.services import workflow as wf
+from webapp.services.org import unit_by_code
+from webapp.services.users import find_user
+from workflows.runtime import Action
+
+
+@contextmanager
+def statements():
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def org_reads(seen) -> list[str]:
+    return [s for s in seen if "FROM org_units" in s or "FROM memberships" in s]
+
+
+def submit(applicant: str, data=None):
+    instance = wf.start_instance("micro_wish", find_user(applicant), data or wish_data(),
+                                 now=NOW)
+    db.session.commit()
+    return instance.id
+
+
+def approvers(instance_id) -> set[int]:
+    """Who the wish's open approval is for."""
+    db.session.expire_all()
+    instance = db.session.get(Instance, instance_id)
+    task = next(t for t in instance.state["tasks"] if t.get("closed_at") is None)
+    return set(task["assignees"])
+
+
+def approve(instance_id, user: str):
+    instance = db.session.get(Instance, instance_id)
+    task = next(t for t in instance.state["tasks"] if t.get("closed_at") is None)
+    wf.perform(instance_id, Action("approve", task=task["id"]), find_user(user), now=NOW)
+    db.session.commit()
+
+
+def generation() -> int | None:
+    return db.session.scalar(select(OrgGeneration.n).where(OrgGeneration.id == 1))
+
+
+def test_a_step_uses_the_copy_and_reads_the_generation_with_its_lock(demo):
+    first, second = submit("rider1"), submit("courier1")
+    approve(first, "station_head")  # reads the organisation: who may claim next
+    db.session.remove()
+    instance = db.session.get(Instance, second)
+    task = next(t for t in instance.state["tasks"] if t.get("closed_at") is None)
+    head = find_user("station_head")
+    db.session.commit()
+    with statements() as seen:
+        wf.perform(second, Action("approve", task=task["id"]), head, now=NOW)
+        db.session.commit()
+    assert org_reads(seen) == [], org_reads(seen)
+    # No statement of its own for the generation: it came with the instance's lock.
+    assert not [s for s in seen if "org_generation" in s and "FROM instances" not in s]
+    db.session.expire_all()
+    assert db.session.get(Instance, second).state["data"]["title"]
+
+
+def test_without_a_change_the_organisation_is_not_read_again(demo):
+    submit("rider1")
+    db.session.remove()
+    data = wish_data()
+    with statements() as seen:
+        submit("courier1", data)
+    # Only this applicant's own roles, asked for the first time in this process; the
+    # station, its district and who heads it come from the copy.
+    assert [s for s in seen if "FROM org_units" in s] == [], seen
+    assert len([s for s in seen if "FROM memberships" in s]) == 1
+
+
+def grant_head_to_volunteer1(how: str) -> int:
+    station = unit_by_code("st-jfb")
+    volunteer = find_user("volunteer1")
+    if how == "session":
+        db.session.add(Membership(user_id=volunteer.id, unit_id=station.id,
+                                  role="station_head"))
+    else:  # SQL by hand, as an import or a database console would
+        db.session.execute(text(
+            "INSERT INTO memberships (user_id, unit_id, role, created_at) "
+            "VALUES (:u, :s, 'station_head', CURRENT_TIMESTAMP)"),
+            {"u": volunteer.id, "s": station.id})
+    db.session.commit()
+    return volunteer.id
+
+
+@pytest.mark.parametrize("how", ["session", "sql"])
+def test_a_new_role_holder_gets_the_next_step(demo, how):
+    head = find_user("station_head").id
+    assert approvers(submit("rider1")) == {head}  # the copy now holds "who is head"
+    before = generation()
+    volunteer = grant_head_to_volunteer1(how)
+    assert generation() != before
+    assert approvers(submit("courier1")) == {head, volunteer}
+
+
+def test_a_role_taken_away_and_a_person_deactivated_are_seen(demo):
+    head = find_user("station_head")
+    volunteer = grant_head_to_volunteer1("session")
+    assert approvers(submit("rider1")) == {head.id, volunteer}
+    db.session.execute(text("DELETE FROM memberships WHERE user_id = :u AND role = "
+                            "'station_head'"), {"u": volunteer})
+    db.session.commit()
+    assert approvers(submit("courier1")) == {head.id}
+    db.session.execute(update(User).where(User.id == head.id).values(active=False))
+    db.session.commit()
+    assert head.id not in approvers(submit("driver1"))
+
+
+def test_a_unit_change_is_read_again(demo):
+    submit("rider1")
+    station = unit_by_code("st-jfb")
+    db.session.execute(text("UPDATE org_units SET name = name || ' ' WHERE id = :i"),
+                       {"i": station.id})
+    db.session.commit()
+    db.session.remove()
+    data = wish_data()
+    with statements() as seen:
+        submit("courier1", data)
+    assert [s for s in seen if "FROM org_units" in s]
+
+
+def test_a_change_rolled_back_leaves_the_copy_in_use(demo):
+    head = find_user("station_head").id
+    submit("rider1")
+    before = generation()
+    grant = Membership(user_id=find_user("volunteer1").id,
+                       unit_id=unit_by_code("st-jfb").id, role="station_head")
+    db.session.add(grant)
+    db.session.flush()
+    db.session.rollback()
+    assert generation() == before
+    assert approvers(submit("courier1")) == {head}
+
+
+def test_a_transaction_sees_its_own_changes_not_the_copy(demo):
+    head = find_user("station_head").id
+    submit("rider1")
+    volunteer = find_user("volunteer1")
+    db.session.add(Membership(user_id=volunteer.id, unit_id=unit_by_code("st-jfb").id,
+                              role="station_head"))
+    # Not committed: the start in the same transaction must see the new head.
+    instance = wf.start_instance("micro_wish", find_user("courier1"), wish_data(), now=NOW)
+    db.session.commit()
+    assert approvers(instance.id) == {head, volunteer.id}
+
+
+def test_without_the_generation_row_everything_is_read(demo):
+    submit("rider1")
+    db.session.execute(text("DELETE FROM org_generation"))
+    db.session.commit()
+    db.session.remove()
+    data = wish_data()
+    with statements() as seen:
+        instance_id = submit("courier1", data)
+    assert [s for s in seen if "FROM org_units" in s]
+    assert approvers(instance_id) == {find_user("station_head").id}
+    # The next change to the organisation makes the row again.
+    grant_head_to_volunteer1("sql")
+    assert generation() is not None
