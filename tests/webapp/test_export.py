@@ -144,6 +144,22 @@ def test_headers_in_the_readers_language_and_filename_encoded(client, tree):
 def test_csv_cells_are_neutralised_only_where_a_formula_could_start():
     assert [export.csv_safe(v) for v in ("=1", "+1", "-1", "@a", "\tx", "\rx", "a=1", 5, -3)] \
         == ["'=1", "'+1", "'-1", "'@a", "'\tx", "'\rx", "a=1", 5, -3]
+    # A line feed, leading spaces (some spreadsheets trim them on import) and the
+    # full-width signs of a Chinese input method.
+    tricky = ("\n=1", " =1", "\u3000+1", "\u00a0@a", "＝1+1", "＋1", "－1", "＠SUM(A1)")
+    assert [export.csv_safe(v) for v in tricky] == ["'" + v for v in tricky]
+    assert [export.csv_safe(v) for v in ("a =1", " a", "中＝文", "1－2")] \
+        == ["a =1", " a", "中＝文", "1－2"]
+
+
+def test_xlsx_cells_that_look_like_formulas_get_the_quote_prefix():
+    columns = [export.Column("文本", lambda r: r[0])]
+    values = ["＝1+1", " =1", "\n@a", "plain"]
+    xml = b"".join(export.xlsx_stream(columns, [(v,) for v in values], "表"))
+    book = openpyxl.load_workbook(io.BytesIO(xml))
+    cells = [row[0] for row in book.worksheets[0].iter_rows(min_row=2)]
+    assert [c.value for c in cells] == values
+    assert [c.quotePrefix for c in cells] == [True, True, True, False]
 
 
 def test_stream_writers_round_trip_awkward_text():

@@ -35,7 +35,16 @@ from flask import Response, stream_with_context
 FORMATS = ("csv", "xlsx")
 BATCH = 1000
 CHINA = ZoneInfo("Asia/Shanghai")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may take for the start of a formula (OWASP's list, a line feed, and
+# the full-width signs a Chinese input method types), after any leading spaces: some
+# spreadsheets drop those on import (LibreOffice's "trim spaces").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_LEADING_SPACE = " \u3000\u00a0"
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula."""
+    return text.lstrip(_LEADING_SPACE).startswith(_FORMULA_START)
 # Characters XML 1.0 does not allow; they would make the sheet unreadable.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -82,7 +91,7 @@ def cell_text(value: Any) -> Any:
 
 def csv_safe(value: Any) -> Any:
     """Neutralise a cell a spreadsheet would take for a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and formula_like(value):
         return "'" + value
     return value
 
@@ -151,7 +160,7 @@ def _xlsx_row(number: int, values: Sequence[Any], style: int = 0) -> str:
             cells.append(f'<c r="{ref}"{s}><v>{value}</v></c>')
         elif value != "":
             text = str(value)
-            own = f' s="{QUOTED}"' if not style and text.startswith(_FORMULA_START) else s
+            own = f' s="{QUOTED}"' if not style and formula_like(text) else s
             cells.append(f'<c r="{ref}"{own} t="inlineStr"><is><t xml:space="preserve">'
                          f'{_xml(text)}</t></is></c>')
     return f'<row r="{number}">{"".join(cells)}</row>'
