@@ -186,3 +186,80 @@ def test_the_finder_takes_any_input_calmly(login, demo):
     response = client.get("/processes/micro_wish/start?station-q=%00")
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Instance)) == 0
+
+
+# ------------------------------------------------------------------ a returned request
+
+def _returned_wish(station_id: int) -> tuple[int, int]:
+    """rider1's wish for ``station_id``, returned for revision by whoever it went to:
+    (instance id, the revise task's id)."""
+    from tests.webapp.test_pages import task_id_of
+    from tests.webapp.test_workflow_service import NOW, wish_data
+    from webapp.services import workflow as wf
+    from webapp.services.users import find_user
+    from workflows.runtime import Action
+
+    instance = wf.start_instance("micro_wish", find_user("rider1"),
+                                 wish_data(station=station_id), now=NOW)
+    db.session.commit()
+    task = next(t for t in instance.state["tasks"] if t.get("closed_at") is None)
+    approver = db.session.get(User, sorted(task["assignees"])[0])
+    wf.perform(instance.id, Action("return", task=task["id"], comment="请写清楚尺码",
+                                   to="applicant"), approver, now=NOW)
+    db.session.commit()
+    return instance.id, task_id_of(instance.id)
+
+
+def _far_station_with_a_head() -> int:
+    """An open station outside rider1's district, headed by volunteer2 from now on."""
+    from webapp.models import Membership
+
+    far = int(sorted(_open_stations() - _open_stations(_district_of("rider1")))[0])
+    head = db.session.scalar(select(User).where(User.username == "volunteer2"))
+    db.session.add(Membership(user_id=head.id, unit_id=far, role="station_head"))
+    db.session.commit()
+    return far
+
+
+def test_a_returned_request_lists_its_stations_district_and_keeps_its_station(app, login,
+                                                                            demo):
+    app.config["STATION_CHOICES_LIMIT"] = 2
+    far = _far_station_with_a_head()
+    district = db.session.get(Station, far).district_id
+    _, revise = _returned_wish(far)
+    page = login("rider1").get(f"/tasks/{revise}").get_data(as_text=True)
+    listed = _options(page, "station")
+    assert _selected(page, "station") == str(far)
+    assert set(listed) <= _open_stations(district) | {str(far)} and len(listed) <= 3
+    assert _selected(page, "station-district") == str(district)
+    assert 'name="_find_station"' in page
+
+
+def test_finding_on_a_returned_request_keeps_what_was_typed_and_decides_nothing(login,
+                                                                                 demo):
+    from tests.webapp.test_pages import wish_form
+
+    instance_id, revise = _returned_wish(int(wish_form()["station"]))
+    home = _district_of("rider1")
+    other = _other_district(home)
+    client = login("rider1")
+    response = client.post(f"/tasks/{revise}", data=wish_form(
+        title="尺码 L 的头盔", station="", **{"station-district": str(other),
+                                          "_find_station": "station"}))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    # The district asked for, and the station the request names (still an option).
+    assert set(_options(page, "station")) == _open_stations(other) | {wish_form()["station"]}
+    assert 'value="尺码 L 的头盔"' in page and "invalid-feedback" not in page
+    db.session.expire_all()
+    instance = db.session.get(Instance, instance_id)
+    assert instance.status == "returned" and instance.state["data"]["title"] == "一个新头盔"
+    # Then a station of that district is chosen and the request sent back.
+    chosen = sorted(_open_stations(other))[0]
+    response = client.post(f"/tasks/{revise}", data=wish_form(
+        title="尺码 L 的头盔", station=chosen, action="resubmit",
+        **{"station-district": str(other)}))
+    assert response.status_code == 302, response.get_data(as_text=True)[:1500]
+    db.session.expire_all()
+    instance = db.session.get(Instance, instance_id)
+    assert instance.status == "running" and instance.state["data"]["station"] == int(chosen)

@@ -11,6 +11,7 @@ from webapp.labels import action_label
 from webapp.models import Instance, Task
 from webapp.pagination import as_id, paginate
 from webapp.processes.helpers import display_rows, form_class, show_errors, spec_for
+from webapp.processes.views import FIND_STATION
 from webapp.services import access, training, uploads
 from webapp.services import workflow as wf
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_context,
@@ -73,8 +74,32 @@ def _task(task_id: int) -> tuple[Task, Instance]:
 
 
 def _step_form(spec, task: Task, instance: Instance):
-    context = None if task.kind == "revise" else form_context(instance)
-    return form_class(step_form(spec, task), context=context)
+    if task.kind == "revise":
+        # The start form again: its station select narrowed as on the start page, with
+        # the station the request names kept (and its district shown) however far away.
+        form_spec = step_form(spec, task)
+        _keep_chosen_stations(form_spec, instance)
+        return form_class(form_spec, narrowed=True)
+    return form_class(step_form(spec, task), context=form_context(instance))
+
+
+def _keep_chosen_stations(form_spec, instance: Instance) -> None:
+    from webapp.models import Station
+    from webapp.services.choices import station_filter
+
+    data = instance.state.get("data", {})
+    for field in form_spec.fields:
+        value = data.get(field.name)
+        chosen = as_id(str(value)) if isinstance(value, (int, str)) else None
+        if field.type != "station" or chosen is None:
+            continue
+        scope = station_filter(field.name, current_locale_short())
+        if chosen not in scope.chosen:
+            scope.chosen.append(chosen)
+        if scope.district_input not in request.values:
+            station = db.session.get(Station, chosen)
+            if station is not None and station.district_id in dict(scope.districts):
+                scope.district = station.district_id
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -89,7 +114,10 @@ def task(task_id: int):
     form = FormClass(data=data) if request.method == "GET" else FormClass()
     status = 200
     comment = (request.form.get("comment") or "").strip()
-    if request.method == "POST":
+    # The station filter's button (a returned request's form): the page again with what
+    # was typed and the stations found — no decision taken.
+    finding = request.method == "POST" and bool(request.form.get(FIND_STATION))
+    if request.method == "POST" and not finding:
         action = request.form.get("action", "")
         if action not in actions or action not in DECISIONS + ("resubmit",):
             form.form_errors = [_already_decided(instance, task)]
