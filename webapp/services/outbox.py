@@ -110,7 +110,7 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
          now: datetime) -> None:
     """Outbox rows for these in-app notifications (one event), queued after commit.
 
-    Set-based: one query for the people, one for their settings, and one
+    Set-based: one query for the people with their settings, and one
     ``INSERT … SELECT`` per kind of message (language, digest, quiet hours) whatever the
     number of people; each distinct subject and body is rendered once.  ORM
     ``Notification`` objects are accepted too (written first if they are new).
@@ -122,14 +122,17 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
         db.session.add_all([n for n in notes if isinstance(n, Notification)])
         db.session.flush()
     user_ids = list(dict.fromkeys(n.user_id for n in notes))
-    users = {u.id: u for u in db.session.execute(select(User.id, User.email, User.locale)
-                                                 .where(User.id.in_(user_ids)))}
-    with_email = [u.id for u in users.values() if u.email]  # nobody else gets a delivery
-    settings = {s.user_id: s for s in db.session.execute(select(
-        NotificationSettings.user_id, NotificationSettings.email_enabled,
-        NotificationSettings.quiet_start, NotificationSettings.quiet_end,
-        NotificationSettings.digest_low_priority).where(
-        NotificationSettings.user_id.in_(with_email)))} if with_email else {}
+    # The people with their settings, in one query (no settings row: the defaults).
+    users, settings = {}, {}
+    for row in db.session.execute(
+            select(User.id, User.email, User.locale, NotificationSettings.user_id,
+                   NotificationSettings.email_enabled, NotificationSettings.quiet_start,
+                   NotificationSettings.quiet_end, NotificationSettings.digest_low_priority)
+            .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
+            .where(User.id.in_(user_ids))):
+        users[row.id] = row
+        if row.user_id is not None:
+            settings[row.id] = row
     subjects: dict[tuple, str] = {}
     bodies: dict[tuple, str] = {}
     alike: dict[tuple, list[int]] = {}  # (subject, body, digest, due) → notification ids
