@@ -203,16 +203,21 @@ def _instant(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _lock_chain(session: Session) -> None:
+def _chain_head(session: Session):
+    """The last sealed entry (seq, hash) or None, read holding the chain's lock."""
     if session.get_bind().dialect.name == "postgresql":
-        # Held to the end of the transaction: the next writer reads our head after we commit.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-        return
+        # One round trip (migration b8e4f0a2c6d1): the advisory lock, held to the end of
+        # the transaction, then the head — read after the lock was granted (a VOLATILE
+        # function takes a new snapshot per query), so the writer we waited for is seen.
+        return session.execute(text("SELECT seq, hash FROM audit_chain_head(:key)"),
+                               {"key": CHAIN_LOCK}).first()
     # SQLite: the head must be read holding the database's write lock, or two writers
     # could read the same head.  A transaction that began with BEGIN IMMEDIATE or has
     # written rows holds it; any other takes it with a write that changes nothing.
     if not (session.info.get("wrote") or session.connection().info.get("sqlite_immediate")):
         session.execute(text("UPDATE audit_entries SET seq = seq WHERE 0"))
+    return session.execute(select(AuditEntry.seq, AuditEntry.hash).where(
+        AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq.desc()).limit(1)).first()
 
 
 _ENTRY_COLUMNS = tuple(f.name for f in fields(PendingEntry))
@@ -227,9 +232,7 @@ def _seal(session: Session) -> None:
         return  # a savepoint's entries are sealed with the transaction around it
     pending = [entry for _, entry in session.info.pop(_UNSEALED)]
     session.flush()  # the changes they describe go first (and take SQLite's lock)
-    _lock_chain(session)
-    head = session.execute(select(AuditEntry.seq, AuditEntry.hash).where(
-        AuditEntry.seq.is_not(None)).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    head = _chain_head(session)
     seq, prev = (head.seq, head.hash) if head is not None else (0, GENESIS)
     rows = []
     for entry in pending:  # in the order they were recorded
