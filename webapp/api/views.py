@@ -193,7 +193,14 @@ def tasks():
 
 def _task(task_id: int) -> Task:
     me = user()
-    row = db.session.get(Task, task_id, options=[joinedload(Task.instance)])
+    # With its request, and whether a task of it was given to the caller (the common
+    # reason they may see it): one query.
+    found = db.session.execute(select(Task, access.given_column(me, Task.instance_id))
+                               .where(Task.id == task_id)
+                               .options(joinedload(Task.instance))).first()
+    row = found[0] if found is not None else None
+    if row is not None:
+        access.note_given(me, row.instance, found[1])
     if row is None or not access.can_view(me, row.instance):
         fail(404, _("找不到该任务。"))
     return row
