@@ -1,6 +1,7 @@
 """Profile API approvals (or starts) in-process with pyinstrument (no server, no load tool).
 
     python bench/profile_api.py [--repeat 20] [--html out.html] [--sql 10] [--start]
+    python bench/profile_api.py --cprofile 40     # the functions with most time of their own
 
 Uses DATABASE_URL (a database filled by ``generate.py``; it approves ``--repeat`` of its
 wishes waiting for a station head, so the data changes) and REDIS_URL if set (else the
@@ -39,6 +40,9 @@ def main(argv=None) -> int:
     parser.add_argument("--all", action="store_true", help="show library frames too")
     parser.add_argument("--sql", type=int, default=0, help="list the N slowest statements")
     parser.add_argument("--no-profile", action="store_true", help="time only")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
+                        help="cProfile instead of pyinstrument: the N functions with the "
+                             "most time of their own")
     parser.add_argument("--start", action="store_true",
                         help="profile starts (a wish by a worker without one) instead")
     args = parser.parse_args(argv)
@@ -72,6 +76,17 @@ def main(argv=None) -> int:
     statements = timed_statements(app)
 
     profiler = None
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        own = cProfile.Profile()
+        own.enable()
+        for request in requests[args.warmup:]:
+            send(request)
+        own.disable()
+        pstats.Stats(own).sort_stats("tottime").print_stats(args.cprofile)
+        return 0
     if not args.no_profile:
         from pyinstrument import Profiler
 

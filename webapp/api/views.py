@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
 
 from forms import validate_data
 from webapp.api import present
@@ -193,14 +192,7 @@ def tasks():
 
 def _task(task_id: int) -> Task:
     me = user()
-    # With its request, and whether a task of it was given to the caller (the common
-    # reason they may see it): one query.
-    found = db.session.execute(select(Task, access.given_column(me, Task.instance_id))
-                               .where(Task.id == task_id)
-                               .options(joinedload(Task.instance))).first()
-    row = found[0] if found is not None else None
-    if row is not None:
-        access.note_given(me, row.instance, found[1])
+    row = access.task_for(me, task_id)
     if row is None or not access.can_view(me, row.instance):
         fail(404, _("找不到该任务。"))
     return row

@@ -6,11 +6,16 @@ from functools import wraps
 from flask import Flask, abort
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from webapp.extensions import db, login_manager
 from webapp.models import User
 from webapp.services import org_cache
+
+
+# Built once (every signed-in page runs it); the token comes as a parameter.
+_BY_SESSION_TOKEN = select(User, org_cache.generation_column()).where(
+    User.session_token == bindparam("token"), User.active.is_(True))
 
 
 @login_manager.user_loader
@@ -21,8 +26,7 @@ def load_user(session_token: str) -> User | None:
         return None
     # With the organisation's generation: the page's checks and steps then use this
     # process's copy of the organisation without asking for it (``org_cache``).
-    found = db.session.execute(select(User, org_cache.generation_column()).where(
-        User.session_token == session_token, User.active.is_(True))).first()
+    found = db.session.execute(_BY_SESSION_TOKEN, {"token": session_token}).first()
     if found is None:
         return None
     org_cache.note_generation(found[1])

@@ -37,11 +37,13 @@ _UNREAD = object()
 LIMIT = 50_000
 
 _READ = select(OrgGeneration.n).where(OrgGeneration.id == 1)
+# Built once: a construct built per call costs more Python than the column costs to read.
+_COLUMN = _READ.scalar_subquery().label("org_generation")
 
 
 def generation_column():
     """The current number as a column, to read in a query the step makes anyway."""
-    return _READ.scalar_subquery().label("org_generation")
+    return _COLUMN
 
 
 def note_generation(value: int | None) -> None:

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
@@ -39,6 +39,12 @@ def issue(user: User, now: datetime | None = None, *, actor: User | None = None
     return raw, row
 
 
+# Built once (every API request runs it); the digest comes as a parameter.
+_BY_DIGEST = (select(ApiToken, org_cache.generation_column())
+              .where(ApiToken.digest == bindparam("digest"))
+              .options(joinedload(ApiToken.user)))
+
+
 def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
     """The live token row for ``raw`` (its user active), or None."""
     if not raw or len(raw) > 200:
@@ -46,9 +52,7 @@ def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
     now = now or utcnow()
     # The owner in the same query: every API request needs both; and the organisation's
     # generation, so a step or a check asks no more to use this process's copy of it.
-    found = db.session.execute(select(ApiToken, org_cache.generation_column())
-                               .where(ApiToken.digest == _digest(raw))
-                               .options(joinedload(ApiToken.user))).first()
+    found = db.session.execute(_BY_DIGEST, {"digest": _digest(raw)}).first()
     row = found[0] if found is not None else None
     if found is not None:
         org_cache.note_generation(found[1])

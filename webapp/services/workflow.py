@@ -236,6 +236,15 @@ def _start_instance(process_key, applicant, data, now):
     return instance
 
 
+# Built once; the id comes as a parameter.
+_LOCK_INSTANCE = (select(Instance, org_cache.generation_column())
+                  .where(Instance.id == bindparam("instance_id"))
+                  .options(joinedload(Instance.version).defer(DefinitionVersion.source),
+                           joinedload(Instance.applicant))
+                  .with_for_update(of=Instance)
+                  .execution_options(populate_existing=True))
+
+
 def lock_instance(instance_id: int) -> Instance:
     # populate_existing: a copy of the row this session read earlier (the view's access
     # check, a page) is replaced by the locked row — else a decision committed by
@@ -244,13 +253,7 @@ def lock_instance(instance_id: int) -> Instance:
     # answer to the request shows both.  Only the instance's row is locked.
     # The organisation's generation comes with it: the step's directory uses this
     # process's copy of the organisation if it is current (``org_cache``), no query.
-    row = db.session.execute(select(Instance, org_cache.generation_column())
-                             .where(Instance.id == instance_id)
-                             .options(joinedload(Instance.version)
-                                      .defer(DefinitionVersion.source),
-                                      joinedload(Instance.applicant))
-                             .with_for_update(of=Instance)
-                             .execution_options(populate_existing=True)).first()
+    row = db.session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).first()
     if row is None:
         raise NotFound("找不到该申请", "No such request", code="no_instance")
     org_cache.note_generation(row[1])

@@ -3,8 +3,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
@@ -68,13 +67,7 @@ def _unassigned_count() -> int | None:
 
 
 def _task(task_id: int) -> tuple[Task, Instance]:
-    # With its request, and whether a task of it was given to the viewer: one query.
-    found = db.session.execute(select(Task, access.given_column(current_user, Task.instance_id))
-                               .where(Task.id == task_id)
-                               .options(joinedload(Task.instance))).first()
-    task = found[0] if found is not None else None
-    if task is not None:
-        access.note_given(current_user, task.instance, found[1])
+    task = access.task_for(current_user, task_id)
     if task is None or not access.can_view(current_user, task.instance):
         abort(404)
     return task, task.instance
