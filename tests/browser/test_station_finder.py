@@ -16,19 +16,25 @@ from webapp.models import Instance, OrgUnit
 pytestmark = pytest.mark.browser
 
 
-def _a_station_of(district: int) -> tuple[str, str]:
-    """(id, name) of an open station of ``district``."""
-    station_id = sorted(_open_stations(district))[0]
+def _far_station() -> tuple[str, str]:
+    """(id, name) of an open station outside rider1's district."""
+    station_id = sorted(_open_stations(_other_district(_district_of("rider1"))))[0]
     return station_id, db.session.get(OrgUnit, int(station_id)).name
 
 
-def test_a_rider_finds_a_station_of_another_district_on_a_phone(live_server, browser, demo):
-    other = _other_district(_district_of("rider1"))
-    station_id, name = _a_station_of(other)
+def _rider_filling_a_wish(browser, base):
+    """rider1 on a phone, signed in, the wish form filled in (not sent)."""
     context, page = new_page(browser, PHONE, is_mobile=True, has_touch=True)
-    sign_in(page, live_server, "rider1")
-    page.goto(f"{live_server}/processes/micro_wish/start")
+    sign_in(page, base, "rider1")
+    page.goto(f"{base}/processes/micro_wish/start")
     fill_wish(page)
+    return context, page
+
+
+def test_a_rider_finds_a_station_of_another_district_on_a_phone(live_server, browser, demo):
+    station_id, _name = _far_station()
+    other = _other_district(_district_of("rider1"))
+    context, page = _rider_filling_a_wish(browser, live_server)
     page.get_by_label("驿站所在区县").select_option(str(other))
     page.get_by_role("button", name="查找").click()
     # The same form again: what was typed is kept, the district's stations listed.
@@ -47,12 +53,8 @@ def test_a_rider_finds_a_station_of_another_district_on_a_phone(live_server, bro
 
 
 def test_a_returned_request_finds_its_station_by_name(live_server, browser, demo):
-    other = _other_district(_district_of("rider1"))
-    station_id, name = _a_station_of(other)
-    rider_ctx, rider = new_page(browser, PHONE, is_mobile=True, has_touch=True)
-    sign_in(rider, live_server, "rider1")
-    rider.goto(f"{live_server}/processes/micro_wish/start")
-    fill_wish(rider)
+    station_id, name = _far_station()
+    rider_ctx, rider = _rider_filling_a_wish(browser, live_server)
     rider.get_by_role("button", name="提交").click()
     rider.wait_for_url("**/instances/*")
     instance_url = rider.url
