@@ -5,7 +5,7 @@ holds a role there): reads that came to two or three statements a step, for data
 changes a few times a day.  A process now keeps what it has read and checks it against
 ``org_generation.n`` — one number, set to a new random value by triggers on every write
 to ``org_units`` and ``memberships`` and to a person's ``active`` flag or ``unit_id``
-(deleted people too), whoever writes (the app, an import, SQL by hand).  A random value,
+(new and deleted people too), whoever writes (the app, an import, SQL by hand).  A random value,
 not a counter: a transaction that changed the organisation and rolled back leaves no
 number behind that a later change could give again.
 
@@ -31,7 +31,7 @@ depends_on = None
 WATCHED = (
     ("org_units", ("INSERT", "UPDATE", "DELETE")),
     ("memberships", ("INSERT", "UPDATE", "DELETE")),
-    ("users", ("UPDATE OF active, unit_id", "DELETE")),
+    ("users", ("INSERT", "UPDATE OF active, unit_id", "DELETE")),
 )
 
 
@@ -62,12 +62,16 @@ def upgrade():
                 FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()""")
         return
     op.execute("INSERT INTO org_generation (id, n) VALUES (1, random())")
+    # No conflict clause in the body: the one of the statement that fires a trigger
+    # overrides it (an INSERT OR IGNORE into memberships would skip an upsert here).
     for table, events in WATCHED:
         for event in events:
             op.execute(f"""
                 CREATE TRIGGER {_name(table, event)} AFTER {event} ON {table}
                 BEGIN
-                    INSERT OR REPLACE INTO org_generation (id, n) VALUES (1, random());
+                    UPDATE org_generation SET n = random() WHERE id = 1;
+                    INSERT INTO org_generation (id, n) SELECT 1, random()
+                     WHERE NOT EXISTS (SELECT 1 FROM org_generation);
                 END""")
 
 

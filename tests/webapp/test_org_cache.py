@@ -5,11 +5,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from tests.webapp.test_workflow_service import NOW, demo, wish_data  # noqa: F401
 from webapp.extensions import db
-from webapp.models import Instance, Membership, OrgGeneration, User
+from webapp.models import Instance, Membership, OrgGeneration, OrgUnit, User
 from webapp.services import workflow as wf
 from webapp.services.org import unit_by_code
 from webapp.services.users import find_user
@@ -96,10 +96,14 @@ def grant_head_to_volunteer1(how: str) -> int:
     if how == "session":
         db.session.add(Membership(user_id=volunteer.id, unit_id=station.id,
                                   role="station_head"))
-    else:  # SQL by hand, as an import or a database console would
+    else:  # SQL by hand, as an import or a database console would — "or ignore" too
+        # (on SQLite its conflict clause would override one inside the trigger)
+        sqlite = db.engine.dialect.name == "sqlite"
         db.session.execute(text(
-            "INSERT INTO memberships (user_id, unit_id, role, created_at) "
-            "VALUES (:u, :s, 'station_head', CURRENT_TIMESTAMP)"),
+            f"INSERT {'OR IGNORE ' if sqlite else ''}INTO memberships "
+            "(user_id, unit_id, role, created_at) "
+            "VALUES (:u, :s, 'station_head', CURRENT_TIMESTAMP)"
+            + ("" if sqlite else " ON CONFLICT DO NOTHING")),
             {"u": volunteer.id, "s": station.id})
     db.session.commit()
     return volunteer.id
@@ -151,19 +155,51 @@ def test_a_change_rolled_back_leaves_the_copy_in_use(demo):
     db.session.flush()
     db.session.rollback()
     assert generation() == before
-    assert approvers(submit("courier1")) == {head}
+    db.session.remove()
+    data = wish_data()
+    with statements() as seen:
+        instance_id = submit("courier1", data)
+    assert [s for s in seen if "FROM org_units" in s] == []  # the copy, still good
+    assert approvers(instance_id) == {head}
 
 
 def test_a_transaction_sees_its_own_changes_not_the_copy(demo):
+    from webapp.services.directory import DbDirectory
+
     head = find_user("station_head").id
+    volunteer = find_user("volunteer1").id
+    submit("rider1")  # the copy now knows the station, its head and its district
+    station_id = unit_by_code("st-jfb").id
+    db.session.commit()  # nothing loaded any more: what follows comes from the copy
+    assert DbDirectory().users_with_role("station_head", station_id) == [head]
+    assert DbDirectory().unit(station_id).name == "解放碑户外劳动者驿站"
+    # Not committed: the same transaction must see its new head and the unit's new name,
+    # flushed or not.
+    db.session.add(Membership(user_id=volunteer, unit_id=station_id, role="station_head"))
+    assert set(DbDirectory().users_with_role("station_head", station_id)) == {head, volunteer}
+    db.session.get(OrgUnit, station_id).name = "解放碑驿站（新址）"
+    assert DbDirectory().unit(station_id).name == "解放碑驿站（新址）"
+    db.session.flush()
+    assert DbDirectory().unit(station_id).name == "解放碑驿站（新址）"
+    db.session.rollback()
+
+
+def test_a_new_person_is_seen_with_their_unit(demo):
+    from webapp.services.directory import DbDirectory
+
     submit("rider1")
-    volunteer = find_user("volunteer1")
-    db.session.add(Membership(user_id=volunteer.id, unit_id=unit_by_code("st-jfb").id,
-                              role="station_head"))
-    # Not committed: the start in the same transaction must see the new head.
-    instance = wf.start_instance("micro_wish", find_user("courier1"), wish_data(), now=NOW)
     db.session.commit()
-    assert approvers(instance.id) == {head, volunteer.id}
+    station = unit_by_code("st-jfb")
+    next_id = db.session.scalar(select(func.max(User.id))) + 1
+    assert DbDirectory().unit_of(next_id) is None  # asked before they exist
+    db.session.commit()
+    db.session.execute(text(
+        "INSERT INTO users (id, username, display_name, password_hash, locale, active, "
+        "unit_id, session_token, created_at) VALUES (:i, 'newcomer', '新人', 'x', 'zh', "
+        ":t, :u, 'newcomer-session', CURRENT_TIMESTAMP)"),
+        {"i": next_id, "t": True, "u": station.id})
+    db.session.commit()
+    assert DbDirectory().unit_of(next_id) == station.id
 
 
 def test_without_the_generation_row_everything_is_read(demo):

@@ -109,6 +109,10 @@ class DbDirectory:
         # approval asks one for the buttons, the step another): the same rows, kept
         # alive here because the session's identity map holds them only weakly.
         self._units: dict[int, OrgUnit] = db.session.info.setdefault(_UNITS_READ, {})
+        if self._units and org_cache.wrote_organisation():
+            # Copies of units the transaction has since changed would hide its change.
+            for unit_id in [i for i, row in self._units.items() if isinstance(row, _UnitCopy)]:
+                del self._units[unit_id]
         self._roles: dict[int, list[tuple[str, int]]] = {}
         self._hints = dict(unit_paths or {})
         self._savepoint = None

@@ -10,12 +10,19 @@ A transaction reads the number once — in the same statement as the instance's 
 where a step has one (``generation_column``), else with the first thing it looks up —
 and uses this process's copy only if it was made under that same number; otherwise the
 copy is dropped and refilled from the database.  What a transaction sees is therefore
-exactly what it would have read itself, as of its first look at the organisation.
+the organisation as of the statement that read the number (on PostgreSQL, as of the
+start of that statement: a step that waited for an instance's lock uses the
+organisation from before the wait — a change committed meanwhile is seen by the next
+transaction, as one committed just after the step's own reads always was).
 
 Not used (everything read from the database, as before) when:
 - the transaction has itself written units, roles or people through the session (its
   own changes, not yet committed, are not in the copy);
 - the row is missing (a database emptied by hand: the next write makes it again).
+
+A transaction that writes units or roles with plain SQL statements (not through the
+session) and then, before committing, asks the directory about them may be answered
+from the copy: no code does that today (imports commit before anything runs a step).
 """
 from __future__ import annotations
 
@@ -59,11 +66,17 @@ def _generation() -> int | None:
     return value
 
 
+def wrote_organisation() -> bool:
+    """Whether this transaction has written units, roles or people through the session
+    (flushed or not): then nothing may come from the copy."""
+    session = db.session()
+    return bool(session.info.get(_WROTE)) or _pending_writes(session)
+
+
 def store() -> dict[Any, Any] | None:
     """This process's copy for the organisation as this transaction sees it (a dict to
     read and fill), or None when it must not be used."""
-    session = db.session()
-    if session.info.get(_WROTE) or _pending_writes(session):
+    if wrote_organisation():
         return None
     generation = _generation()
     if generation is None:
