@@ -12,6 +12,11 @@ number behind that a later change could give again.
 PostgreSQL: one statement-level trigger per table (an import of 500,000 roles changes the
 number once per statement, not per row).  SQLite: row triggers (it has no others).
 
+The price: a transaction that writes the organisation holds the number's row until it
+commits, so such transactions take turns (they are few: an administrator's edit, a
+registration, an import), and two of them that each write several rows of the other in
+opposite orders can now deadlock — PostgreSQL then cancels one, which fails cleanly.
+
 Revision ID: f1c8a2b4d6e0
 Revises: e2a7c5d10b64
 Create Date: 2026-11-29 09:00:00.000000
