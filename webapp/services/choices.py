@@ -97,6 +97,18 @@ class StationFilter:
     def q_input(self) -> str:
         return f"{self.name}-q"
 
+    def keep(self, value) -> None:
+        """A station the form is drawn with (a returned request's) stays an option, and
+        its district is shown unless the person asked for another."""
+        for station_id in _ids(value):
+            if station_id not in self.chosen:
+                self.chosen.append(station_id)
+            if self.district_input not in request.values:
+                district = db.session.scalar(select(Station.district_id).where(
+                    Station.unit_id == station_id))
+                if district in dict(self.districts):
+                    self.district = district
+
 
 def station_filter(name: str, locale: str) -> StationFilter:
     """The filter of the station field ``name`` in this request (made once per request)."""

@@ -50,9 +50,7 @@ def _loaded(cls, ident):
 def _memberships_changed() -> bool:
     """Whether this session holds roles granted or taken away and not yet flushed (a
     loaded ``user.memberships`` may not show them)."""
-    session = db.session()
-    return any(isinstance(obj, Membership) for obj in (*session.new, *session.deleted)) \
-        or any(isinstance(obj, Membership) for obj in session.dirty)
+    return org_cache.pending_writes(db.session(), (Membership,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +139,6 @@ class DbDirectory:
     def unit_row(self, unit_id):
         """The unit's row (its ``id`` and ``path``…) as this transaction sees it, or None:
         a row of this session or this process's copy of it (``org_cache``)."""
-        return self._unit_row(unit_id)
-
-    def _unit_row(self, unit_id):
         if not isinstance(unit_id, int) or isinstance(unit_id, bool):
             return None
         hint = self._hints.pop(unit_id, None) if self._hints else None
@@ -183,7 +178,7 @@ class DbDirectory:
                                                     row.name, row.path)
 
     def unit(self, unit_id) -> Unit | None:
-        row = self._unit_row(unit_id)
+        row = self.unit_row(unit_id)
         return _as_unit(row) if row is not None else None
 
     def unit_by_code(self, code: str) -> Unit | None:
@@ -194,7 +189,7 @@ class DbDirectory:
         return _as_unit(row)
 
     def ancestors(self, unit_id) -> list[Unit]:
-        row = self._unit_row(unit_id)
+        row = self.unit_row(unit_id)
         if row is None:
             return []
         self._fill(row.ancestor_ids)
@@ -230,7 +225,7 @@ class DbDirectory:
         return list(self._roles[user_id])
 
     def users_with_role(self, role: str, unit_id, *, inherit: bool = True) -> list[int]:
-        row = self._unit_row(unit_id)
+        row = self.unit_row(unit_id)
         if row is None:
             return []
         unit_ids = tuple(row.ancestor_ids if inherit else [row.id])

@@ -70,7 +70,7 @@ def wrote_organisation() -> bool:
     """Whether this transaction has written units, roles or people through the session
     (flushed or not): then nothing may come from the copy."""
     session = db.session()
-    return bool(session.info.get(_WROTE)) or _pending_writes(session)
+    return bool(session.info.get(_WROTE)) or pending_writes(session)
 
 
 def store() -> dict[Any, Any] | None:
@@ -91,14 +91,15 @@ def store() -> dict[Any, Any] | None:
 _WATCHED = (OrgUnit, Membership, User)
 
 
-def _pending_writes(session: Session) -> bool:
-    return any(isinstance(obj, _WATCHED)
-               for obj in (*session.new, *session.deleted, *session.dirty))
+def pending_writes(session: Session, types: tuple[type, ...] = _WATCHED) -> bool:
+    """Whether the session holds new, changed or deleted rows of ``types``, not yet
+    flushed."""
+    return any(isinstance(obj, types) for obj in (*session.new, *session.deleted, *session.dirty))
 
 
 @event.listens_for(Session, "before_flush")
 def _note_writes(session: Session, flush_context, instances) -> None:
-    if not session.info.get(_WROTE) and _pending_writes(session):
+    if not session.info.get(_WROTE) and pending_writes(session):
         session.info[_WROTE] = True
 
 

@@ -84,22 +84,12 @@ def _step_form(spec, task: Task, instance: Instance):
 
 
 def _keep_chosen_stations(form_spec, instance: Instance) -> None:
-    from webapp.models import Station
     from webapp.services.choices import station_filter
 
     data = instance.state.get("data", {})
     for field in form_spec.fields:
-        value = data.get(field.name)
-        chosen = as_id(str(value)) if isinstance(value, (int, str)) else None
-        if field.type != "station" or chosen is None:
-            continue
-        scope = station_filter(field.name, current_locale_short())
-        if chosen not in scope.chosen:
-            scope.chosen.append(chosen)
-        if scope.district_input not in request.values:
-            station = db.session.get(Station, chosen)
-            if station is not None and station.district_id in dict(scope.districts):
-                scope.district = station.district_id
+        if field.type == "station" and data.get(field.name) is not None:
+            station_filter(field.name, current_locale_short()).keep(data[field.name])
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
