@@ -114,8 +114,66 @@ def app_env(database_url: str, redis: str | None, **extra) -> dict:
     return env
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_owner(pid: str) -> str | None:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return None
+    if "gunicorn" in cmd:
+        return "web"
+    if "postgres" in cmd:
+        return "postgresql"
+    if "redis-server" in cmd:
+        return "redis"
+    if " worker" in cmd and ("flask" in cmd or " rq " in cmd):
+        return "rq worker"
+    return None
+
+
+def cpu_by_owner() -> dict[str, float]:
+    """CPU seconds used so far by the processes the benchmark measures, by what they are
+    (gunicorn's, PostgreSQL's, Redis's, the RQ worker's); ``wrk`` (a child of this
+    process, counted once it has exited) under "wrk"."""
+    totals: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        owner = _cpu_owner(entry)
+        if owner is None:
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime and the ticks of children already reaped (a forked work horse).
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+        totals[owner] = totals.get(owner, 0.0) + ticks / _TICK
+    children = os.times()
+    totals["wrk"] = children.children_user + children.children_system
+    return totals
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float], requests: int) -> str:
+    """Milliseconds of CPU per request by owner, between two ``cpu_by_owner`` readings.
+    Processes that started or ended in between are counted by what they show."""
+    if not requests:
+        return ""
+    parts = []
+    for owner in ("web", "postgresql", "redis", "rq worker", "wrk"):
+        used = after.get(owner, 0.0) - before.get(owner, 0.0)
+        if used > 0:
+            parts.append(f"{owner} {used / requests * 1000:.2f}")
+    return "CPU ms per request: " + ", ".join(parts)
+
+
 def wrk(port: int, lines: Path, seconds: int, connections: int, threads: int = 2) -> dict:
-    """Run wrk over the requests in ``lines``; its figures as a dict."""
+    """Run wrk over the requests in ``lines``; its figures as a dict (with ``cpu``: the
+    CPU per request by process, see ``cpu_split``)."""
+    before = cpu_by_owner()
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
          "--timeout", "10s", "-s", str(BENCH / "requests.lua"), f"http://127.0.0.1:{port}",
@@ -124,6 +182,7 @@ def wrk(port: int, lines: Path, seconds: int, connections: int, threads: int = 2
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
     result = json.loads(line[len("WRKJSON "):])
     result["rps"] = result["requests"] / result["seconds"]
+    result["cpu"] = cpu_split(before, cpu_by_owner(), result["requests"])
     return result
 
 
@@ -141,7 +200,8 @@ def fmt(r: dict) -> str:
     codes = " ".join(f"{k}×{v}" for k, v in sorted(r["statuses"].items()))
     return (f"{r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  "
             f"p99 {r['p99_ms']:7.1f} ms  ({r['requests']} requests, {codes}"
-            f"{', socket errors ' + str(r['socket_errors']) if r['socket_errors'] else ''})")
+            f"{', socket errors ' + str(r['socket_errors']) if r['socket_errors'] else ''})"
+            + (f"\n  {r['cpu']}" if r.get("cpu") else ""))
 
 
 # --- memory ------------------------------------------------------------------------

@@ -43,6 +43,10 @@ def main(argv=None) -> int:
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="cProfile instead of pyinstrument: the N functions with the "
                              "most time of their own")
+    parser.add_argument("--cprofile-sort", default="tottime",
+                        help="cProfile's order: tottime (default) or cumulative")
+    parser.add_argument("--cprofile-only", metavar="REGEX",
+                        help="list only functions whose file matches, e.g. 'webapp|workflows'")
     parser.add_argument("--start", action="store_true",
                         help="profile starts (a wish by a worker without one) instead")
     args = parser.parse_args(argv)
@@ -85,7 +89,8 @@ def main(argv=None) -> int:
         for request in requests[args.warmup:]:
             send(request)
         own.disable()
-        pstats.Stats(own).sort_stats("tottime").print_stats(args.cprofile)
+        stats = pstats.Stats(own).sort_stats(args.cprofile_sort)
+        stats.print_stats(*([args.cprofile_only] if args.cprofile_only else []), args.cprofile)
         return 0
     if not args.no_profile:
         from pyinstrument import Profiler
