@@ -100,7 +100,8 @@ def _create_or_grant(username, display_name, role, unit_code, password):
 @click.option("--max-jobs", type=int, default=None,
               help="Exit after this many jobs (a supervisor starts a fresh worker).")
 def worker_command(burst, fork, max_jobs):
-    """Run an RQ worker (with the scheduler) on REDIS_URL; start as many as you need."""
+    """Run an RQ worker (with the scheduler) and the sweep of due timers and lost
+    deliveries on REDIS_URL; start as many as you need."""
     from rq import SimpleWorker, Worker
 
     from webapp.queue import runtime
@@ -112,7 +113,14 @@ def worker_command(burst, fork, max_jobs):
         raise click.ClickException("REDIS_URL is not set: without it jobs run inside the web "
                                    "process, and no separate worker is needed")
     interval = current_app.config.get("SWEEP_INTERVAL")
-    if interval and not burst:
+    if burst:  # one sweep, then the jobs it queued and any others, then exit
+        from webapp import jobs
+
+        try:
+            jobs.sweep()
+        except Exception:  # noqa: BLE001 - the queued jobs still run
+            current_app.logger.exception("sweep failed")
+    elif interval:
         start_sweeper(current_app._get_current_object(), interval)
     # Set the ORM up once here: with --fork every job runs in a work horse forked from
     # this process, which would otherwise do it again (a few hundred ms per job).

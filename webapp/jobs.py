@@ -64,8 +64,13 @@ def sweep() -> dict:
         from webapp.services.workflow import fire_due_timers
 
         now = datetime.now(timezone.utc)
-        fired = fire_due_timers(now)
-        db.session.commit()
+        try:
+            fired = fire_due_timers(now)
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - deliveries and digests are still due
+            db.session.rollback()
+            app.logger.exception("firing due timers failed; the next sweep tries again")
+            fired = None
         ids = outbox.due_ids(now)
         for i in range(0, len(ids), outbox.BATCH):
             enqueue(deliver, ids[i:i + outbox.BATCH])

@@ -110,39 +110,23 @@ def enqueue(func, *args, **kwargs):
     return rt.queue().enqueue(func, *args, **kwargs)
 
 
-def enqueue_at(when, func, *args):
-    """Wake a job at ``when`` (RQ's scheduler, run by ``flask worker``).
-
-    The embedded queue has no scheduler process; its sweeper thread finds due timers in
-    the database instead, which is also what catches wake-ups lost with Redis.
-    """
-    app = current_app._get_current_object()
-    rt = runtime(app)
-    if rt.embedded:
-        return None
-    return rt.queue().enqueue_at(when, func, *args)
-
-
-def enqueue_after_commit(func, *args, at=None, **kwargs) -> None:
-    """Enqueue once the current transaction commits (at ``at``, if given); drop it if the
-    transaction rolls back."""
+def enqueue_after_commit(func, *args, **kwargs) -> None:
+    """Enqueue once the current transaction commits; drop it if the transaction rolls
+    back.  (Nothing is scheduled for later in Redis: timers are rows the sweep fires.)"""
     session = db.session()
     if not session.in_transaction():
         session.begin()  # so a rollback of "this transaction" has something to roll back
     pending = session.info.setdefault("jobs_after_commit", [])
-    pending.append((func, args, kwargs, at))
+    pending.append((func, args, kwargs))
 
 
 def _after_commit(session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released; the real commit is still to come
     jobs = session.info.pop("jobs_after_commit", [])
-    for func, args, kwargs, at in jobs:
+    for func, args, kwargs in jobs:
         try:
-            if at is None:
-                enqueue(func, *args, **kwargs)
-            else:
-                enqueue_at(at, func, *args)
+            enqueue(func, *args, **kwargs)
         except Exception:  # noqa: BLE001 - Redis down: the sweeper re-drives from the database
             current_app.logger.exception("could not enqueue %s after commit", func.__name__)
 

@@ -10,6 +10,14 @@ import pytest
 from webapp import jobs
 from webapp.extensions import db
 from webapp.queue import enqueue_after_commit, runtime
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+
+
+def _worker_env(redis_url, app_config, tmp_path) -> dict:
+    """The environment of a separate `flask worker` on this test's database and Redis."""
+    return {"REDIS_URL": redis_url, "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+            "UNIONFLOW_ENV": "development", "UNIONFLOW_INSTANCE_PATH": str(tmp_path),
+            "PATH": "/usr/bin:/bin"}
 
 
 def _wait_for(conn, key, seconds=10.0):
@@ -63,9 +71,7 @@ def test_separate_worker_process_on_real_redis(app, runner, redis_url, app_confi
     enqueue_after_commit(jobs.ping, "from-worker")
     db.session.commit()
     assert rt.queue().count == 1
-    env = {"REDIS_URL": redis_url, "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
-           "UNIONFLOW_ENV": "development", "UNIONFLOW_INSTANCE_PATH": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    env = _worker_env(redis_url, app_config, tmp_path)
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "worker", "--burst"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -89,9 +95,7 @@ def test_worker_runs_jobs_in_its_own_process_unless_told_to_fork(app, redis_url,
     import os
 
     job = runtime(app).queue().enqueue(os.getpid)
-    env = {"REDIS_URL": redis_url, "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
-           "UNIONFLOW_ENV": "development", "UNIONFLOW_INSTANCE_PATH": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    env = _worker_env(redis_url, app_config, tmp_path)
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "webapp", "worker", "--burst",
          *(["--fork"] if fork else [])], env=env, stdout=subprocess.PIPE,
@@ -102,3 +106,30 @@ def test_worker_runs_jobs_in_its_own_process_unless_told_to_fork(app, redis_url,
     assert job.is_finished, output
     ran_in = job.return_value()
     assert (ran_in != worker.pid) if fork else (ran_in == worker.pid)
+
+
+def test_a_burst_worker_fires_the_timers_that_are_due(app, demo, redis_url, app_config,
+                                                      tmp_path):
+    """Timers are rows: the real `flask worker` sweeps them (here once, with --burst)."""
+    if not redis_url:
+        pytest.skip("needs TEST_REDIS_URL: a separate worker process talks to a real Redis")
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from tests.webapp.test_workflow_service import wish_data
+    from webapp.models import Timer
+    from webapp.services import workflow as wf
+
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data())
+    db.session.commit()
+    timer = db.session.scalar(select(Timer).where(Timer.instance_id == instance.id,
+                                                  Timer.status == "pending"))
+    timer.fire_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    db.session.commit()
+    env = _worker_env(redis_url, app_config, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "worker", "--burst"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    db.session.expire_all()
+    assert db.session.get(Timer, timer.id).status == "fired"

@@ -60,8 +60,13 @@ def test_an_approval_through_the_api_reads_nothing_twice(api, demo):
     assert len(audit_writes) == 1 and audit_writes[0].lstrip().upper().startswith("INSERT")
     # The answer is built before the commit: nothing is read back after it.
     assert seen[-1] == "-- commit" and seen.count("-- commit") == 1, seen[-3:]
-    # One read of the token with its owner, one of the task with its instance.
+    # One read of the token with its owner, one of the task with its instance — and
+    # that one locks the instance's row: the step does not read it again.
     assert sum("FROM api_tokens" in s for s in seen) == 1
+    instance_reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")
+                      and "FROM instances" in s.replace("\n", " ")
+                      or "JOIN instances" in s.replace("\n", " ")]
+    assert len(instance_reads) == 1, instance_reads
     assert sum(s.lstrip().upper().startswith("SELECT USERS.") for s in seen) <= 2
     # The organisation comes from this process's copy; its generation with the token
     # and with the instance's lock, not on its own.
@@ -73,5 +78,5 @@ def test_an_approval_through_the_api_reads_nothing_twice(api, demo):
 
 
 # Today's counts (SQLite has BEGIN IMMEDIATE; PostgreSQL takes the audit chain's lock).
-# 44 and 41 at 9edc473, 27 and 26 at 075f85f, 23 and 22 at 712c20f.
-BUDGET_APPROVE = {"sqlite": 19, "postgresql": 17}
+# 44 and 41 at 9edc473, 27 and 26 at 075f85f, 23 and 22 at 712c20f, 19 and 17 at a305c13.
+BUDGET_APPROVE = {"sqlite": 18, "postgresql": 16}

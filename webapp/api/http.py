@@ -32,6 +32,16 @@ def invalid(fields: dict[str, list[str]]):
     fail(422, _("提交的内容有误，请检查后重试。"), fields)
 
 
+def receive() -> None:
+    """Read the whole request body now (a multipart form's files spooled), checking
+    nothing: a request about to lock a row takes the lock after a slow phone's upload
+    has arrived, not while it is arriving.  ``body`` then parses what was read."""
+    if request.mimetype == "multipart/form-data":
+        request.files  # noqa: B018 - parsing the form is the point
+    else:
+        request.get_data(cache=True)
+
+
 def body() -> tuple[dict[str, Any], dict[str, Any]]:
     """The JSON object sent (and any files, for multipart requests with a ``json`` part).
 

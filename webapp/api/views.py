@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 
 from forms import validate_data
 from webapp.api import present
-from webapp.api.http import body, fail, int_arg, invalid, text_field, user
+from webapp.api.http import body, fail, int_arg, invalid, receive, text_field, user
 from webapp.api.registry import Param, page_params, route
 from webapp.extensions import db
 from webapp.i18n import select_locale
@@ -190,9 +190,13 @@ def tasks():
                  lambda t: present.task(t, me))
 
 
-def _task(task_id: int) -> Task:
+def _task(task_id: int, *, lock: bool = False) -> Task:
+    """The task if the caller may see it, else 404; ``lock``: about to act on it (its
+    request's row locked until the commit, taken once the body has arrived)."""
     me = user()
-    row = access.task_for(me, task_id)
+    if lock:
+        receive()
+    row = access.task_for(me, task_id, lock=lock)
     if row is None or not access.can_view(me, row.instance):
         fail(404, _("找不到该任务。"))
     return row
@@ -202,11 +206,16 @@ def _task(task_id: int) -> Task:
        responses={200: "Instance"}, errors=(403, 409))
 def claim(task_id: int):
     me = user()
-    task = db.session.get(Task, task_id)
-    if task is not None and not access.can_view(me, task.instance) and db.session.scalar(
-            select(Task.id).where(Task.id == task.id, wf.pool_clause(me))):
-        fail(409, _("已被他人认领。"), code="claimed")
-    task = _task(task_id)
+    # Read (and lock) first: whoever waited here for a rival's claim to commit sees it.
+    receive()
+    task = access.task_for(me, task_id, lock=True)
+    if task is not None and not access.can_view(me, task.instance):
+        # No longer on their wall because someone took it: say so, to the pool only.
+        if db.session.scalar(select(Task.id).where(Task.id == task.id, wf.pool_clause(me))):
+            fail(409, _("已被他人认领。"), code="claimed")
+        task = None
+    if task is None:
+        fail(404, _("找不到该任务。"))
     if task.status != "open":
         fail(409, _("此任务已由他人处理。"), code="already_decided")
     if "claim" not in task_actions(task.instance, task, me):
@@ -219,7 +228,7 @@ def claim(task_id: int):
        tag="tasks", body="CompleteRequest", responses={200: "Instance"}, errors=(403, 409),
        multipart=True)
 def complete(task_id: int):
-    task = _task(task_id)
+    task = _task(task_id, lock=True)
     me = user()
     instance = task.instance
     actions = task_actions(instance, task, me)
@@ -261,7 +270,7 @@ def complete(task_id: int):
 @route("/tasks/<int:task_id>/delegate", "POST", summary="Hand a task to someone eligible",
        tag="tasks", body="DelegateRequest", responses={200: "Instance"}, errors=(403, 409))
 def delegate(task_id: int):
-    task = _task(task_id)
+    task = _task(task_id, lock=True)
     me = user()
     if task.status != "open":
         fail(409, _("此任务已办结。"), code="already_decided")

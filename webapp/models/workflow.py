@@ -201,7 +201,8 @@ class HistoryEntry(db.Model):
 
 
 class Timer(db.Model):
-    """A wake-up the engine asked for; the database is the truth, RQ only the alarm clock."""
+    """A wake-up the engine asked for: the row is the whole alarm, which the workers'
+    sweep fires when due (``workflow.fire_due_timers``)."""
 
     __tablename__ = "timers"
     __table_args__ = (UniqueConstraint("instance_id", "key"),

@@ -5,11 +5,12 @@ Anyone without the right to see an instance gets 404, never a hint that it exist
 from __future__ import annotations
 
 from sqlalchemy import bindparam, event, exists, false, or_, select
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload
 
 from webapp.extensions import db
 from webapp.models import Instance, Task, TaskAssignee, User
 from webapp.models.org import subtree_range
+from webapp.services import org_cache, workflow
 
 # Roles that oversee everything below the unit where they hold them.
 OVERSIGHT_ROLES = frozenset({"unit_admin", "district_admin", "city_admin", "platform_admin",
@@ -55,28 +56,50 @@ def _forget_given(session: Session, transaction) -> None:
         session.info.pop(_GIVEN, None)
 
 
-def _task_with_given():
+def _given_to_viewer():
     other = aliased(Task, name="given_task")
-    given = exists(select(TaskAssignee.task_id).join(other, other.id == TaskAssignee.task_id)
-                   .where(other.instance_id == Task.instance_id,
-                          TaskAssignee.user_id == bindparam("viewer_id")))
-    return (select(Task, given.label("given_to_viewer")).where(Task.id == bindparam("task_id"))
-            .options(joinedload(Task.instance)))
+    return exists(select(TaskAssignee.task_id).join(other, other.id == TaskAssignee.task_id)
+                  .where(other.instance_id == Task.instance_id,
+                         TaskAssignee.user_id == bindparam("viewer_id"))
+                  ).label("given_to_viewer")
 
 
 # Built once (its alias alone makes two dozen column objects): values come as parameters.
-_TASK_WITH_GIVEN = _task_with_given()
+_TASK_WITH_GIVEN = (select(Task, _given_to_viewer()).where(Task.id == bindparam("task_id"))
+                    .options(joinedload(Task.instance)))
+# The same, with the request's row locked as ``workflow.lock_instance`` locks it (and
+# what that loads with it, and the organisation's generation).  PostgreSQL hands back
+# the newest instance row once a concurrent decision commits, but the task's row (not
+# locked) as of the query's start: the instance's version as of that start comes along,
+# so a task changed meanwhile is seen and read again.
+_SNAPSHOT = aliased(Instance, name="snapshot")
+_TASK_LOCKED = (select(Task, _given_to_viewer(), org_cache.generation_column(),
+                       select(_SNAPSHOT.lock_version).where(_SNAPSHOT.id == Task.instance_id)
+                       .scalar_subquery().label("version_at_start"))
+                .join(Task.instance).where(Task.id == bindparam("task_id"))
+                .options(contains_eager(Task.instance).options(*workflow.LOCKED_LOAD))
+                .with_for_update(of=Instance).execution_options(populate_existing=True))
 
 
-def task_for(user: User, task_id: int) -> Task | None:
+def task_for(user: User, task_id: int, *, lock: bool = False) -> Task | None:
     """The task with its request, if it exists — read with whether a task of that request
     was ever given to ``user`` (the usual reason they may see it), which ``was_given``
-    then knows without a query.  Whether they may see it is still ``can_view``'s call."""
-    found = db.session.execute(_TASK_WITH_GIVEN, {"task_id": task_id,
-                                                  "viewer_id": user.id}).first()
+    then knows without a query.  Whether they may see it is still ``can_view``'s call.
+
+    ``lock``: for a request about to act on the task — its instance's row is locked in
+    the same query, so the step (``workflow.perform``) reads it no second time.  A refusal
+    ends the transaction and the lock with it."""
+    found = db.session.execute(_TASK_LOCKED if lock else _TASK_WITH_GIVEN,
+                               {"task_id": task_id, "viewer_id": user.id}).first()
     if found is None:
         return None
-    task, given = found
+    task, given = found[0], found[1]
+    if lock:
+        org_cache.note_generation(found[2])
+        workflow.note_locked(task.instance)
+        if found[3] != task.instance.lock_version:  # decided while this request waited
+            db.session.refresh(task)
+            given = False  # maybe handed on meanwhile: ``was_given`` asks again
     if given:
         db.session.info.setdefault(_GIVEN, set()).add((user.id, task.instance_id))
     return task

@@ -1,9 +1,11 @@
 """Running the engine against the database: publish definitions, start instances, act.
 
-Every write locks the instance row (``SELECT … FOR UPDATE``), hands the stored state to
-the pure engine, and saves what comes back — state, inbox index, timers, history and
-notifications — in the caller's transaction.  Jobs that follow (deliveries, timer
-wake-ups) are queued only after that transaction commits.
+Every write locks the instance row (``SELECT … FOR UPDATE``: ``lock_instance``, or the
+view's read of the task with its request, ``access.task_for(lock=True)``), hands the
+stored state to the pure engine, and saves what comes back — state, inbox index, timers,
+history and notifications — in the caller's transaction.  Jobs that follow (deliveries)
+are queued only after that transaction commits; timers are rows that every worker's
+sweep fires when due (``fire_due_timers``).
 """
 from __future__ import annotations
 
@@ -13,19 +15,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from flask import current_app
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.models import User
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
-from webapp.queue import enqueue_after_commit
 from webapp.services import audit, instance_columns, org_cache, outbox
 from webapp.services.directory import DbDirectory
 from workflows import engine
@@ -236,11 +239,40 @@ def _start_instance(process_key, applicant, data, now):
     return instance
 
 
+# Instances whose row this transaction has locked already (with ``LOCKED_LOAD``: the
+# view read the task with its request FOR UPDATE): the step uses that row, no second read.
+_LOCKED = "instances_locked"
+# What a query that locks an instance row loads with it, as ``lock_instance`` does.
+LOCKED_LOAD = (joinedload(Instance.version).defer(DefinitionVersion.source),
+               joinedload(Instance.applicant))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_locked(session: Session, transaction) -> None:
+    if transaction.parent is None:  # committed or rolled back: the lock is gone
+        session.info.pop(_LOCKED, None)
+
+
+def note_locked(instance: Instance) -> None:
+    """``instance`` was just read with its row locked (FOR UPDATE, with ``LOCKED_LOAD``)
+    and the organisation's generation in this transaction: ``lock_instance`` takes it as
+    it is."""
+    db.session.info.setdefault(_LOCKED, set()).add(instance.id)
+
+
+def _already_locked(instance_id: int) -> Instance | None:
+    if instance_id not in db.session.info.get(_LOCKED, ()):
+        return None
+    row = db.session.identity_map.get(identity_key(Instance, instance_id))
+    if row is None or sa_inspect(row).expired:
+        return None
+    return row
+
+
 # Built once; the id comes as a parameter.
 _LOCK_INSTANCE = (select(Instance, org_cache.generation_column())
                   .where(Instance.id == bindparam("instance_id"))
-                  .options(joinedload(Instance.version).defer(DefinitionVersion.source),
-                           joinedload(Instance.applicant))
+                  .options(*LOCKED_LOAD)
                   .with_for_update(of=Instance)
                   .execution_options(populate_existing=True))
 
@@ -253,6 +285,9 @@ def lock_instance(instance_id: int) -> Instance:
     # answer to the request shows both.  Only the instance's row is locked.
     # The organisation's generation comes with it: the step's directory uses this
     # process's copy of the organisation if it is current (``org_cache``), no query.
+    held = _already_locked(instance_id)
+    if held is not None:
+        return held
     row = db.session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).first()
     if row is None:
         raise NotFound("找不到该申请", "No such request", code="no_instance")
@@ -342,6 +377,9 @@ def _title(spec: ProcessSpec, state: InstanceState) -> str:
     return spec.name[:200]
 
 
+_INSERT_HISTORY = insert(HistoryEntry.__table__)
+
+
 def _append_history(instance: Instance, old: InstanceState | None, new: InstanceState) -> None:
     first = len(old.history) if old else 0
     rows = []
@@ -359,7 +397,7 @@ def _append_history(instance: Instance, old: InstanceState | None, new: Instance
         # Append-only lines nothing reads back in this step: one INSERT for all of them
         # (no ORM objects; every column given, so a missing comment or data is stored
         # exactly as the ORM stored it).
-        db.session.execute(insert(HistoryEntry.__table__), rows)
+        db.session.execute(_INSERT_HISTORY, rows)
     audit.record_instance(instance, old, new)
 
 
@@ -502,6 +540,24 @@ def _expire_loaded(cls, instance_id: int, **match) -> None:
                 db.session.expire(obj)
 
 
+@lru_cache(maxsize=None)
+def _arm_timers(dialect: str):
+    """The upsert of armed timers for this database, built once (a key fired or
+    cancelled earlier is armed again)."""
+    table = Timer.__table__
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.instance_id, table.c.key],
+        set_={"status": "pending", "fire_at": upsert.excluded.fire_at, "fired_at": None})
+
+
+# Timers a step dropped, cancelled (only those still pending).
+_CANCEL_TIMERS = update(Timer.__table__).where(
+    Timer.__table__.c.instance_id == bindparam("b_instance_id"),
+    Timer.__table__.c.key.in_(bindparam("b_keys", expanding=True)),
+    Timer.__table__.c.status == "pending").values(status="cancelled")
+
+
 def _sync_timers(instance: Instance, state: InstanceState,
                  old: InstanceState | None = None) -> None:
     """Make the timer rows match the state's pending timers, from the two states alone:
@@ -514,26 +570,16 @@ def _sync_timers(instance: Instance, state: InstanceState,
     dropped = [key for key in before if key not in pending]
     if not armed and not dropped:
         return
-    table = Timer.__table__
     if armed:
-        dialect = db.session.get_bind().dialect.name
-        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        stmt = upsert.on_conflict_do_update(
-            index_elements=[table.c.instance_id, table.c.key],
-            set_={"status": "pending", "fire_at": upsert.excluded.fire_at, "fired_at": None})
-        ids = db.session.execute(
-            stmt.returning(table.c.id, sort_by_parameter_order=True),
+        # A row is the whole alarm: every worker's sweep fires what is due (``sweep``),
+        # so no job waits weeks in Redis for each reminder and time-out.
+        db.session.execute(
+            _arm_timers(db.session.get_bind().dialect.name),
             [{"instance_id": instance.id, "key": ref.key, "purpose": ref.purpose,
               "task_key": ref.task, "fire_at": ref.at, "status": "pending",
-              "fired_at": None} for ref in armed]).scalars().all()
-        from webapp import jobs
-
-        for timer_id, ref in zip(ids, armed):  # RQ's scheduler is the alarm clock
-            enqueue_after_commit(jobs.fire_timer, timer_id, at=ref.at)
+              "fired_at": None} for ref in armed])
     if dropped:
-        db.session.execute(update(table).where(
-            table.c.instance_id == instance.id, table.c.key.in_(dropped),
-            table.c.status == "pending").values(status="cancelled"))
+        db.session.execute(_CANCEL_TIMERS, {"b_instance_id": instance.id, "b_keys": dropped})
     _expire_loaded(Timer, instance.id)  # plain statements: ``fire_timer``'s copy is stale
 
 
@@ -554,6 +600,12 @@ def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime
     outbox.plan(notes, instance, now)
 
 
+# The request's row if nobody holds it (PostgreSQL): workers sweeping at the same
+# moment share the due timers out instead of queueing on each request in turn.
+_TRY_LOCK = (select(Instance.id).where(Instance.id == bindparam("instance_id"))
+             .with_for_update(skip_locked=True))
+
+
 def fire_timer(timer_id: int, now: datetime | None = None) -> bool:
     """Fire one timer if it is pending and due, in its own transaction; False if there
     was nothing to do (already fired, cancelled, not due, or the request moved on)."""
@@ -562,10 +614,15 @@ def fire_timer(timer_id: int, now: datetime | None = None) -> bool:
     if timer is None or timer.status != "pending" or timer.fire_at > now:
         return False
     instance_id, key = timer.instance_id, timer.key
+    if db.session.get_bind().dialect.name == "postgresql" and db.session.scalar(
+            _TRY_LOCK, {"instance_id": instance_id}) is None:
+        db.session.rollback()  # another worker is firing it, or someone is deciding
+        return False           # on the request: the next sweep comes back to it
     try:
         perform(instance_id, Action("fire", timer=key), None, now=now)
     except (Conflict, NotFound):
         db.session.rollback()  # the instance ended or changed meanwhile
+        _cancel_if_gone(timer_id, instance_id, key)
         return False
     timer = db.session.get(Timer, timer_id)
     if timer.status != "pending":  # the engine kept a rescheduled timer pending
@@ -574,13 +631,44 @@ def fire_timer(timer_id: int, now: datetime | None = None) -> bool:
     return True
 
 
+def _cancel_if_gone(timer_id: int, instance_id: int, key: str) -> None:
+    """A pending row whose request no longer waits for it (ended, or the step moved on
+    in a way the row missed) is cancelled, so no sweep tries it again."""
+    with write_lock():
+        instance = db.session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).first()
+        waiting = instance is not None and any(
+            t.key == key for t in InstanceState.from_dict(instance[0].state).timers)
+        if not waiting:
+            db.session.execute(update(Timer.__table__).where(
+                Timer.__table__.c.id == timer_id, Timer.__table__.c.status == "pending")
+                .values(status="cancelled"))
+    db.session.commit()
+
+
 def fire_due_timers(now: datetime | None = None, limit: int = 500) -> int:
-    """Fire every pending timer that is due; returns how many fired."""
+    """Fire every pending timer that is due, the oldest first, read ``limit`` at a time
+    (a morning's thousands of time-outs are all fired by one sweep); returns how many
+    fired.  A timer that cannot fire (its request moved on meanwhile) is passed over, so
+    the sweep always ends."""
     now = now or utcnow()
-    due = db.session.scalars(select(Timer.id).where(
-        Timer.status == "pending", Timer.fire_at <= now).order_by(Timer.fire_at)
-        .limit(limit)).all()
-    return sum(fire_timer(timer_id, now) for timer_id in due)
+    fired, after = 0, None
+    while True:
+        stmt = select(Timer.fire_at, Timer.id).where(Timer.status == "pending",
+                                                    Timer.fire_at <= now)
+        if after is not None:
+            stmt = stmt.where(tuple_(Timer.fire_at, Timer.id) > tuple_(*after))
+        due = db.session.execute(stmt.order_by(Timer.fire_at, Timer.id).limit(limit)).all()
+        db.session.commit()  # nothing written: each timer fires in its own transaction
+        for _at, timer_id in due:
+            try:
+                fired += fire_timer(timer_id, now)
+            except Exception:  # noqa: BLE001 - one bad timer must not stop the others
+                db.session.rollback()
+                current_app.logger.exception("timer %s could not fire; the next sweep "
+                                             "tries it again", timer_id)
+        if len(due) < limit:
+            return fired
+        after = tuple(due[-1])
 
 
 # ---------------------------------------------------------------------------- inbox

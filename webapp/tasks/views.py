@@ -67,7 +67,10 @@ def _unassigned_count() -> int | None:
 
 
 def _task(task_id: int) -> tuple[Task, Instance]:
-    task = access.task_for(current_user, task_id)
+    # A decision locks the request's row with this read (the step reads it no second
+    # time); the form has been read by then.  The station finder decides nothing.
+    deciding = request.method == "POST" and not request.form.get(FIND_STATION)
+    task = access.task_for(current_user, task_id, lock=deciding)
     if task is None or not access.can_view(current_user, task.instance):
         abort(404)
     return task, task.instance
