@@ -392,3 +392,41 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(api, demo):
 def test_nul_characters_in_query_strings_are_refused_everywhere(api, login, demo):
     assert api("GET", "/stations?q=%00", "rider1").status_code == 400
     assert login("rider1").get("/stations?q=a%00b").status_code == 400
+
+
+def test_the_history_an_answer_shows_is_the_history_table(api, demo):
+    """The answer builds the history from the instance's state (no read of the table):
+    it must say exactly what the table says — times, names (masked the same way), actions,
+    steps and comments — for a decider, a masked viewer, the applicant and the system."""
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.processes.helpers import history_rows
+    from webapp.services import workflow as wf
+
+    def table(instance_id, may_see):
+        db.session.expire_all()
+        instance = db.session.get(Instance, instance_id)
+        return [(e.at, name, e.action, e.step, e.comment)
+                for e, name in history_rows(instance, may_see)]
+
+    def shown(body):
+        return [(datetime.fromisoformat(h["at"]), h["actor"], h["action"], h["step"],
+                 h["comment"]) for h in body["history"]]
+
+    wish_id = start_wish(api)["id"]
+    approved = api("POST", f"/tasks/{open_task_id(wish_id)}/complete", "station_head",
+                   json={"action": "approve", "comment": "情况属实"}).get_json()
+    assert shown(approved) == table(wish_id, True)
+    assert api("POST", f"/instances/{wish_id}/comments", "rider1",
+               json={"text": "周末都在"}).status_code == 201
+    masked = api("GET", f"/instances/{wish_id}", "volunteer1").get_json()  # on the wall
+    own = api("GET", f"/instances/{wish_id}", "rider1").get_json()
+    assert shown(masked) == table(wish_id, False)
+    assert shown(own) == table(wish_id, True)
+    assert masked["history"][0]["actor"] != own["history"][0]["actor"]  # the applicant, masked
+    # The wall's time-out: a line by the system (no name).
+    assert wf.fire_due_timers(datetime.now(timezone.utc) + timedelta(days=400)) >= 1
+    expired = api("GET", f"/instances/{wish_id}", "rider1").get_json()
+    assert expired["status"] == "expired"
+    assert shown(expired) == table(wish_id, True)
+    assert any(h["actor"] is None for h in expired["history"])

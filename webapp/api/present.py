@@ -13,7 +13,7 @@ from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
 from webapp.extensions import db
 from webapp.notifications import title_of
-from webapp.processes.helpers import all_fields, history_rows, spec_for
+from webapp.processes.helpers import all_fields, history_lines, spec_for
 from webapp.services import access
 from webapp.services import workflow as wf
 from webapp.services.choices import drawn_filter, provider
@@ -117,7 +117,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
                    "actions": task_actions(row, t, user, available)} for t in open_tasks],
         "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
                      "step": entry.step, "comment": entry.comment}
-                    for entry, actor in history_rows(row, may_see)],
+                    for entry, actor in history_lines(row, may_see)],
     }
 
 

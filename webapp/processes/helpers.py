@@ -114,6 +114,37 @@ def history_rows(instance: Instance, may_see: bool) -> list[tuple[HistoryEntry, 
              else mask_name(name)) for entry, name in rows]
 
 
+def history_lines(instance: Instance, may_see: bool) -> list[tuple[Any, str | None]]:
+    """What ``history_rows`` reads from the history table, from the instance's own state
+    instead — the engine writes every line of it there and nowhere else, one row per line
+    in order (``workflow._append_history``) — so the API's answer after a step reads no
+    table for it.  Actors' names come from people this session holds, else one query."""
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.orm.util import identity_key
+
+    from workflows.state import InstanceState
+
+    lines = InstanceState.from_dict(instance.state).history
+    ids = {line.actor for line in lines
+           if isinstance(line.actor, int) and not isinstance(line.actor, bool)}
+    names: dict[int, str] = {}
+    for user_id in ids:
+        person = db.session.identity_map.get(identity_key(User, user_id))
+        if person is not None and "display_name" in sa_inspect(person).dict:
+            names[user_id] = person.display_name
+    missing = ids - names.keys()
+    if missing:
+        names.update((user_id, name) for user_id, name in db.session.execute(
+            select(User.id, User.display_name).where(User.id.in_(missing))))
+    out = []
+    for line in lines:
+        name = names.get(line.actor) if line.actor in ids else None
+        if name is not None and not may_see and line.actor == instance.applicant_id:
+            name = mask_name(name)
+        out.append((line, name))
+    return out
+
+
 def file_visible(stored: StoredFile) -> bool:
     """Files are for those who may see the request's personal data — except files of a
     ``public`` field (a wish's photo), shown to whoever sees the request or its card on
