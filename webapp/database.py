@@ -13,6 +13,16 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db, migrate
 
+
+def loaded(cls, ident):
+    """The row of ``cls`` with this id if this session has already read it (in this
+    transaction: a commit expires it), else None — no query either way."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm.util import identity_key
+
+    obj = db.session.identity_map.get(identity_key(cls, ident))
+    return obj if obj is not None and not inspect(obj).expired else None
+
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
 

@@ -119,9 +119,7 @@ def history_lines(instance: Instance, may_see: bool) -> list[tuple[Any, str | No
     instead — the engine writes every line of it there and nowhere else, one row per line
     in order (``workflow._append_history``) — so the API's answer after a step reads no
     table for it.  Actors' names come from people this session holds, else one query."""
-    from sqlalchemy import inspect as sa_inspect
-    from sqlalchemy.orm.util import identity_key
-
+    from webapp.database import loaded
     from workflows.state import InstanceState
 
     lines = InstanceState.from_dict(instance.state).history
@@ -129,8 +127,8 @@ def history_lines(instance: Instance, may_see: bool) -> list[tuple[Any, str | No
            if isinstance(line.actor, int) and not isinstance(line.actor, bool)}
     names: dict[int, str] = {}
     for user_id in ids:
-        person = db.session.identity_map.get(identity_key(User, user_id))
-        if person is not None and "display_name" in sa_inspect(person).dict:
+        person = loaded(User, user_id)
+        if person is not None:
             names[user_id] = person.display_name
     missing = ids - names.keys()
     if missing:

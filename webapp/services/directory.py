@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
+from webapp.database import loaded
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, Pairing, User
 from webapp.models.workflow import CalendarDay, CapacityResource, Instance, Reservation
@@ -38,13 +38,6 @@ _CALENDAR_KEY = "unionflow_calendar"
 def _forget_units(session: Session, transaction) -> None:
     if transaction.parent is None:  # committed or rolled back: read them again
         session.info.pop(_UNITS_READ, None)
-
-
-def _loaded(cls, ident):
-    """The row of ``cls`` with this id if this session has already read it (in this
-    transaction: a commit expires it), else None — no query either way."""
-    obj = db.session.identity_map.get(identity_key(cls, ident))
-    return obj if obj is not None and not inspect(obj).expired else None
 
 
 def _memberships_changed() -> bool:
@@ -157,7 +150,7 @@ class DbDirectory:
         missing = []
         for i in ids:
             if i not in self._units:
-                row = _loaded(OrgUnit, i)
+                row = loaded(OrgUnit, i)
                 if row is not None:
                     self._units[i] = row
                 else:
@@ -196,7 +189,7 @@ class DbDirectory:
         return [_as_unit(self._units[i]) for i in reversed(row.ancestor_ids) if i in self._units]
 
     def unit_of(self, user_id) -> int | None:
-        user = _loaded(User, user_id)
+        user = loaded(User, user_id)
         if user is not None:
             return user.unit_id
         return self._through_copy(("unit_of", user_id), lambda: db.session.scalar(
@@ -204,7 +197,7 @@ class DbDirectory:
 
     def roles_of(self, user_id) -> list[tuple[str, int]]:
         if user_id not in self._roles:
-            user = _loaded(User, user_id)
+            user = loaded(User, user_id)
             shared = user is not None and not _memberships_changed()
             if shared and "memberships" in inspect(user).dict:
                 # Already loaded (the access checks read them): shared with them.

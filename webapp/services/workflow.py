@@ -22,9 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.util import identity_key
 
-from webapp.database import write_lock
+from webapp.database import loaded, write_lock
 from webapp.extensions import db
 from webapp.models import User
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
@@ -263,10 +262,7 @@ def note_locked(instance: Instance) -> None:
 def _already_locked(instance_id: int) -> Instance | None:
     if instance_id not in db.session.info.get(_LOCKED, ()):
         return None
-    row = db.session.identity_map.get(identity_key(Instance, instance_id))
-    if row is None or sa_inspect(row).expired:
-        return None
-    return row
+    return loaded(Instance, instance_id)
 
 
 # Built once; the id comes as a parameter.
@@ -622,7 +618,7 @@ def fire_timer(timer_id: int, now: datetime | None = None) -> bool:
         perform(instance_id, Action("fire", timer=key), None, now=now)
     except (Conflict, NotFound):
         db.session.rollback()  # the instance ended or changed meanwhile
-        _cancel_if_gone(timer_id, instance_id, key)
+        _cancel_if_gone(instance_id, key)
         return False
     timer = db.session.get(Timer, timer_id)
     if timer.status != "pending":  # the engine kept a rescheduled timer pending
@@ -631,7 +627,7 @@ def fire_timer(timer_id: int, now: datetime | None = None) -> bool:
     return True
 
 
-def _cancel_if_gone(timer_id: int, instance_id: int, key: str) -> None:
+def _cancel_if_gone(instance_id: int, key: str) -> None:
     """A pending row whose request no longer waits for it (ended, or the step moved on
     in a way the row missed) is cancelled, so no sweep tries it again."""
     with write_lock():
@@ -639,9 +635,7 @@ def _cancel_if_gone(timer_id: int, instance_id: int, key: str) -> None:
         waiting = instance is not None and any(
             t.key == key for t in InstanceState.from_dict(instance[0].state).timers)
         if not waiting:
-            db.session.execute(update(Timer.__table__).where(
-                Timer.__table__.c.id == timer_id, Timer.__table__.c.status == "pending")
-                .values(status="cancelled"))
+            db.session.execute(_CANCEL_TIMERS, {"b_instance_id": instance_id, "b_keys": [key]})
     db.session.commit()
 
 
