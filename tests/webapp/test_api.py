@@ -281,6 +281,42 @@ def test_micro_wish_end_to_end_through_the_api(api, demo):
     assert late.status_code == 409
 
 
+def test_the_tasks_an_answer_shows_are_the_open_rows_of_the_table(api, demo):
+    """A step's answer lists the open tasks from the state and the ids the step's INSERTs
+    returned (no read back) when the step opened them all, else from the table: either
+    way exactly what the table holds — ids, steps, kinds and due dates."""
+    def table(instance_id):
+        db.session.expire_all()
+        return [(t.id, t.step, t.kind, t.due_at) for t in db.session.scalars(
+            select(Task).where(Task.instance_id == instance_id, Task.status == "open")
+            .order_by(Task.id))]
+
+    def shown(body):
+        return [(t["id"], t["step"], t["kind"],
+                 datetime.fromisoformat(t["due_at"]) if t["due_at"] else None)
+                for t in body["tasks"]]
+
+    started = start_wish(api)
+    wish_id = started["id"]
+    assert shown(started) == table(wish_id) and len(started["tasks"]) == 1
+    approved = api("POST", f"/tasks/{started['tasks'][0]['id']}/complete", "station_head",
+                   json={"action": "approve"}).get_json()
+    assert shown(approved) == table(wish_id) and approved["tasks"][0]["step"] != "verify"
+    # Claiming keeps the task opened by an earlier step: read from the table.
+    claimed = api("POST", f"/tasks/{approved['tasks'][0]['id']}/claim", "volunteer1").get_json()
+    assert shown(claimed) == table(wish_id) and claimed["tasks"]
+    assert claimed["tasks"][0]["actions"]  # the claimer's buttons on the task
+    done = api("POST", f"/tasks/{claimed['tasks'][0]['id']}/complete", "volunteer1",
+               data={"json": json.dumps({"action": "complete",
+                                         "data": {"fulfil_note": "已送达"}}),
+                     "proof": (io.BytesIO(PNG), "头盔.png")},
+               content_type="multipart/form-data").get_json()
+    assert done["state"] == "confirm" and shown(done) == table(wish_id)
+    closed = api("POST", f"/tasks/{done['tasks'][0]['id']}/complete", "rider1",
+                 json={"action": "complete", "data": {"satisfied": "yes", "rating": 5}})
+    assert closed.get_json()["tasks"] == [] == table(wish_id)
+
+
 def test_stale_version_is_409_not_a_second_step(api, demo):
     started = start_wish(api)
     task = open_task_id(started["id"])

@@ -6,12 +6,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
-from sqlalchemy import select
 
 from forms import describe_form, mask_data
 from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
-from webapp.extensions import db
 from webapp.notifications import title_of
 from webapp.processes.helpers import all_fields, history_lines, spec_for
 from webapp.services import access
@@ -104,8 +102,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
     data = mask_data(FormSpec(fields=tuple(all_fields(spec))), row.state.get("data", {}),
                      may_see)
     name = row.applicant.display_name
-    open_tasks = db.session.scalars(select(Task).where(
-        Task.instance_id == row.id, Task.status == "open").order_by(Task.id)).all()
+    open_tasks = wf.open_task_rows(row)
     available = wf.available_actions(row, user) if open_tasks else []  # asked once
     return {
         **instance_summary(row), "lock_version": row.lock_version, "data": data,

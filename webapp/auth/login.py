@@ -7,6 +7,7 @@ from flask import Flask, abort
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db, login_manager
 from webapp.models import User
@@ -14,8 +15,10 @@ from webapp.services import org_cache
 
 
 # Built once (every signed-in page runs it); the token comes as a parameter.
+# The person's roles come joined in (a row each): the page's checks and menu ask for them.
 _BY_SESSION_TOKEN = select(User, org_cache.generation_column()).where(
-    User.session_token == bindparam("token"), User.active.is_(True))
+    User.session_token == bindparam("token"), User.active.is_(True)).options(
+    joinedload(User.memberships))
 
 
 @login_manager.user_loader
@@ -26,7 +29,8 @@ def load_user(session_token: str) -> User | None:
         return None
     # With the organisation's generation: the page's checks and steps then use this
     # process's copy of the organisation without asking for it (``org_cache``).
-    found = db.session.execute(_BY_SESSION_TOKEN, {"token": session_token}).first()
+    rows = db.session.execute(_BY_SESSION_TOKEN, {"token": session_token}).unique().all()
+    found = rows[0] if rows else None
     if found is None:
         return None
     org_cache.note_generation(found[1])

@@ -88,6 +88,21 @@ class Note:
     priority: str = "normal"
 
 
+def _new_notifications(user_ids: list[int], fields: Mapping[str, Any]):
+    """``INSERT … SELECT`` of one notification per person (an id each; only the list of
+    ids is per person), returning the new rows' ids and people."""
+    n, u = Notification.__table__, User.__table__
+    query = select(u.c.id, *[literal(value, n.c[name].type) for name, value in fields.items()]
+                   ).where(u.c.id.in_(user_ids))
+    return insert(n).from_select(["user_id", *fields], query).returning(n.c.id, n.c.user_id)
+
+
+def _notes(user_ids: list[int], made: Mapping[int, int], fields: Mapping[str, Any]
+           ) -> list[Note]:
+    return [Note(made[user_id], user_id, fields["kind"], fields.get("params") or {},
+                 fields.get("priority") or "normal") for user_id in user_ids if user_id in made]
+
+
 def write_notifications(user_ids: Iterable[int], **fields) -> list[Note]:
     """One in-app notification per person, all alike but for the person (``fields``:
     kind, title_key, params, instance_id, task_key, priority, created_at), written with
@@ -97,23 +112,49 @@ def write_notifications(user_ids: Iterable[int], **fields) -> list[Note]:
     if not user_ids:
         return []
     db.session.flush()  # whatever they refer to (the instance) is written first
-    n, u = Notification.__table__, User.__table__
-    query = select(u.c.id, *[literal(value, n.c[name].type) for name, value in fields.items()]
-                   ).where(u.c.id.in_(user_ids))
     made = dict((user_id, i) for i, user_id in db.session.execute(
-        insert(n).from_select(["user_id", *fields], query).returning(n.c.id, n.c.user_id)))
-    return [Note(made[user_id], user_id, fields["kind"], fields.get("params") or {},
-                 fields.get("priority") or "normal") for user_id in user_ids if user_id in made]
+        _new_notifications(user_ids, fields)))
+    return _notes(user_ids, made, fields)
+
+
+# What ``plan`` reads of each person: address, language and settings (a person without
+# a settings row has the defaults).
+_PERSON = (User.id, User.email, User.locale, NotificationSettings.user_id,
+           NotificationSettings.email_enabled, NotificationSettings.quiet_start,
+           NotificationSettings.quiet_end, NotificationSettings.digest_low_priority)
+
+
+def notify(user_ids: Iterable[int], instance: Instance, now: datetime, **fields) -> None:
+    """``write_notifications`` then ``plan``: in-app notifications for one event and
+    their outbox rows.  On PostgreSQL the notifications are written and their people read
+    with their settings in one statement (the ``INSERT`` in a ``WITH``)."""
+    user_ids = list(dict.fromkeys(user_ids))
+    if not user_ids:
+        return
+    if db.session.get_bind().dialect.name != "postgresql":
+        plan(write_notifications(user_ids, **fields), instance, now)
+        return
+    db.session.flush()  # whatever they refer to (the instance) is written first
+    made = _new_notifications(user_ids, fields).cte("made")
+    rows = db.session.execute(
+        select(made.c.id.label("notification_id"), *_PERSON)
+        .select_from(made.join(User, User.id == made.c.user_id)
+                     .outerjoin(NotificationSettings,
+                                NotificationSettings.user_id == made.c.user_id))).all()
+    people = {row.id: row for row in rows}
+    notes = _notes(user_ids, {row.id: row.notification_id for row in rows}, fields)
+    plan(notes, instance, now, people=people)
 
 
 def plan(notifications: Iterable[Note | Notification], instance: Instance,
-         now: datetime) -> None:
+         now: datetime, *, people: Mapping[int, Any] | None = None) -> None:
     """Outbox rows for these in-app notifications (one event), queued after commit.
 
-    Set-based: one query for the people with their settings, and one
-    ``INSERT … SELECT`` per kind of message (language, digest, quiet hours) whatever the
-    number of people; each distinct subject and body is rendered once.  ORM
-    ``Notification`` objects are accepted too (written first if they are new).
+    Set-based: one query for the people with their settings (none when ``people``, rows
+    of ``_PERSON`` by person, are given), and one ``INSERT … SELECT`` per kind of message
+    (language, digest, quiet hours) whatever the number of people; each distinct subject
+    and body is rendered once.  ORM ``Notification`` objects are accepted too (written
+    first if they are new).
     """
     notes = list(notifications)
     if not notes:
@@ -121,18 +162,17 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
     if any(isinstance(n, Notification) and n.id is None for n in notes):
         db.session.add_all([n for n in notes if isinstance(n, Notification)])
         db.session.flush()
-    user_ids = list(dict.fromkeys(n.user_id for n in notes))
-    # The people with their settings, in one query (no settings row: the defaults).
-    users, settings = {}, {}
-    for row in db.session.execute(
-            select(User.id, User.email, User.locale, NotificationSettings.user_id,
-                   NotificationSettings.email_enabled, NotificationSettings.quiet_start,
-                   NotificationSettings.quiet_end, NotificationSettings.digest_low_priority)
+    if people is None:
+        user_ids = list(dict.fromkeys(n.user_id for n in notes))
+        people = {row.id: row for row in db.session.execute(
+            select(*_PERSON)
             .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
-            .where(User.id.in_(user_ids))):
-        users[row.id] = row
+            .where(User.id.in_(user_ids)))}
+    users, settings = {}, {}
+    for user_id, row in people.items():
+        users[user_id] = row
         if row.user_id is not None:
-            settings[row.id] = row
+            settings[user_id] = row
     subjects: dict[tuple, str] = {}
     bodies: dict[tuple, str] = {}
     alike: dict[tuple, list[int]] = {}  # (subject, body, digest, due) → notification ids

@@ -39,10 +39,11 @@ def issue(user: User, now: datetime | None = None, *, actor: User | None = None
     return raw, row
 
 
-# Built once (every API request runs it); the digest comes as a parameter.
+# Built once (every API request runs it); the digest comes as a parameter.  The owner's
+# roles come joined in (a row each): every check and step asks for them.
 _BY_DIGEST = (select(ApiToken, org_cache.generation_column())
               .where(ApiToken.digest == bindparam("digest"))
-              .options(joinedload(ApiToken.user)))
+              .options(joinedload(ApiToken.user).joinedload(User.memberships)))
 
 
 def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
@@ -52,7 +53,9 @@ def resolve(raw: str, now: datetime | None = None) -> ApiToken | None:
     now = now or utcnow()
     # The owner in the same query: every API request needs both; and the organisation's
     # generation, so a step or a check asks no more to use this process's copy of it.
-    found = db.session.execute(_BY_DIGEST, {"digest": _digest(raw)}).first()
+    # ``unique().all()``: the rows of one token, its owner's roles gathered from them.
+    rows = db.session.execute(_BY_DIGEST, {"digest": _digest(raw)}).unique().all()
+    found = rows[0] if rows else None
     row = found[0] if found is not None else None
     if found is not None:
         org_cache.note_generation(found[1])

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from flask import current_app
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import bindparam, event, insert, select, tuple_, update
+from sqlalchemy import bindparam, event, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -246,10 +246,51 @@ LOCKED_LOAD = (joinedload(Instance.version).defer(DefinitionVersion.source),
                joinedload(Instance.applicant))
 
 
+# Task rows this transaction's steps inserted: (instance id, task key) → (row id, the
+# instance's version after that step).  The answer to a step lists the open tasks from
+# the state and these ids when it has them all, without reading the rows back.
+_OPENED = "tasks_opened"
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget_locked(session: Session, transaction) -> None:
     if transaction.parent is None:  # committed or rolled back: the lock is gone
         session.info.pop(_LOCKED, None)
+        session.info.pop(_OPENED, None)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    """An open task as the answer to a step shows it: what its row holds, from the
+    state the step wrote and the id its INSERT returned."""
+
+    id: int
+    instance_id: int
+    key: str
+    step: str
+    kind: str
+    due_at: datetime | None
+    status: str = "open"
+
+
+_OPEN_TASK_ROWS = (select(Task).where(Task.instance_id == bindparam("instance_id"),
+                                      Task.status == "open").order_by(Task.id))
+
+
+def open_task_rows(instance: Instance) -> list:
+    """The instance's open tasks (``Task`` rows, or ``OpenTask``s with the same values
+    when this transaction's step opened every one of them: nothing to read)."""
+    opened = db.session.info.get(_OPENED)
+    if opened:
+        state = InstanceState.from_dict(instance.state)
+        found = [opened.get((instance.id, task.id)) for task in state.open_tasks]
+        if all(row is not None and row[1] == instance.lock_version for row in found):
+            due = _due_dates(state)
+            return sorted((OpenTask(row[0], instance.id, task.id, task.step, task.kind,
+                                    due.get(task.id))
+                           for row, task in zip(found, state.open_tasks)),
+                          key=lambda t: t.id)
+    return list(db.session.scalars(_OPEN_TASK_ROWS, {"instance_id": instance.id}))
 
 
 def note_locked(instance: Instance) -> None:
@@ -507,6 +548,8 @@ def _insert_task_rows(instance: Instance, tasks, due: dict) -> None:
             status="open", outcome=task.outcome, closed_at=task.closed_at,
             due_at=due.get(task.id), opened_at=task.opened_at,
             unheld=_unheld(task, pool["pool_role"], people), **pool)).scalar_one()
+        db.session.info.setdefault(_OPENED, {})[(instance.id, task.id)] = (
+            task_id, instance.lock_version)
         if people:
             db.session.execute(insert(assignees),
                                [{"task_id": task_id, "user_id": p} for p in people])
@@ -544,7 +587,8 @@ def _arm_timers(dialect: str):
     upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     return upsert.on_conflict_do_update(
         index_elements=[table.c.instance_id, table.c.key],
-        set_={"status": "pending", "fire_at": upsert.excluded.fire_at, "fired_at": None})
+        set_={"status": "pending", "fire_at": upsert.excluded.fire_at, "fired_at": None,
+              "purpose": upsert.excluded.purpose, "task_key": upsert.excluded.task_key})
 
 
 # Timers a step dropped, cancelled (only those still pending).
@@ -552,6 +596,30 @@ _CANCEL_TIMERS = update(Timer.__table__).where(
     Timer.__table__.c.instance_id == bindparam("b_instance_id"),
     Timer.__table__.c.key.in_(bindparam("b_keys", expanding=True)),
     Timer.__table__.c.status == "pending").values(status="cancelled")
+
+
+# PostgreSQL: the timers a step dropped cancelled and those it armed upserted in one
+# statement (the update in a WITH runs whether or not anything reads it; the two touch
+# different keys).  The same as ``_CANCEL_TIMERS`` then ``_arm_timers``.
+_REARM_TIMERS_PG = text("""
+WITH cancelled AS (
+    UPDATE timers SET status = 'cancelled'
+    WHERE instance_id = :instance_id AND key = ANY(CAST(:dropped AS varchar[]))
+      AND status = 'pending')
+INSERT INTO timers (instance_id, key, purpose, task_key, fire_at, status, fired_at)
+SELECT :instance_id, armed.key, armed.purpose, armed.task_key, armed.fire_at, 'pending', NULL
+FROM unnest(CAST(:keys AS varchar[]), CAST(:purposes AS varchar[]),
+            CAST(:tasks AS varchar[]), CAST(:fire_ats AS timestamptz[]))
+     AS armed (key, purpose, task_key, fire_at)
+ON CONFLICT (instance_id, key) DO UPDATE
+SET status = 'pending', fire_at = excluded.fire_at, fired_at = NULL,
+    purpose = excluded.purpose, task_key = excluded.task_key""")
+
+
+def _utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return at.astimezone(timezone.utc)
 
 
 def _sync_timers(instance: Instance, state: InstanceState,
@@ -566,7 +634,15 @@ def _sync_timers(instance: Instance, state: InstanceState,
     dropped = [key for key in before if key not in pending]
     if not armed and not dropped:
         return
-    if armed:
+    if armed and dropped and db.session.get_bind().dialect.name == "postgresql":
+        # A step that moves on from one task to the next does both: one statement.
+        db.session.execute(_REARM_TIMERS_PG, {
+            "instance_id": instance.id, "dropped": dropped,
+            "keys": [ref.key for ref in armed], "purposes": [ref.purpose for ref in armed],
+            "tasks": [ref.task for ref in armed],
+            "fire_ats": [_utc(ref.at) for ref in armed]})
+        dropped = []  # cancelled by that statement
+    elif armed:
         # A row is the whole alarm: every worker's sweep fires what is due (``sweep``),
         # so no job waits weeks in Redis for each reminder and time-out.
         db.session.execute(
@@ -589,11 +665,9 @@ def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime
     params.setdefault("process_name", spec.name)
     params.setdefault("process_name_en", spec.name_en or spec.name)
     recipients = [user_id for user_id in effect.recipients if isinstance(user_id, int)]
-    notes = outbox.write_notifications(
-        recipients, kind=effect.kind, title_key=effect.title_key, params=_plain(params),
-        instance_id=instance.id, task_key=effect.task, priority=effect.priority,
-        created_at=now)
-    outbox.plan(notes, instance, now)
+    outbox.notify(recipients, instance, now, kind=effect.kind, title_key=effect.title_key,
+                  params=_plain(params), instance_id=instance.id, task_key=effect.task,
+                  priority=effect.priority, created_at=now)
 
 
 # The request's row if nobody holds it (PostgreSQL): workers sweeping at the same
