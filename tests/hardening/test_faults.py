@@ -56,8 +56,10 @@ class ConnectionKiller:
             conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
 
     def before_execute(self, conn, cursor, statement, parameters, context, executemany):
-        if not self.fired and self.at != "commit" and statement.lstrip().upper().startswith(
-                self.at):
+        # Anywhere in the statement: on PostgreSQL a step's writes are parts of one
+        # statement (``WITH step_instance AS (UPDATE …), step_history AS (INSERT …)``).
+        if not self.fired and self.at != "commit" and self.at in " ".join(
+                statement.upper().split()):
             self._kill(cursor.connection)
 
     def before_commit(self, conn):
@@ -65,7 +67,7 @@ class ConnectionKiller:
             self._kill(conn.connection.dbapi_connection)
 
     def mark_write(self, conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "WITH")):
             conn.info["wrote_in_request"] = True
 
     def __enter__(self):
@@ -99,7 +101,8 @@ def postgres(app):
     return app
 
 
-@pytest.mark.parametrize("at", ["INSERT INTO HISTORY", "UPDATE TASKS", "commit"])
+@pytest.mark.parametrize("at", ["INSERT INTO HISTORY", "UPDATE TASKS", "INSERT INTO NOTIFICATIONS",
+                                "INSERT INTO AUDIT_ENTRIES", "commit"])
 def test_connection_dropped_mid_approval_fails_cleanly_and_leaves_no_half_step(
         postgres, client, demo, at):
     instance_id = submit_wish(sign_in(client, "rider1"))

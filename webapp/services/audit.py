@@ -189,12 +189,17 @@ def _changed(before: dict, after: dict) -> tuple[dict, dict]:
 def entry_hash(entry: Mapping[str, Any] | AuditEntry, prev_hash: str) -> str:
     """SHA-256 over the canonical JSON of the entry's content and the previous hash."""
     get = entry.get if isinstance(entry, Mapping) else (lambda k: getattr(entry, k))
-    body = {"seq": get("seq"), "at": _instant(get("at")), "actor_id": get("actor_id"),
+    canonical = _canonical(entry, get("seq"), prev_hash)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _canonical(entry, seq, prev_hash) -> str:
+    get = entry.get if isinstance(entry, Mapping) else (lambda k: getattr(entry, k))
+    body = {"seq": seq, "at": _instant(get("at")), "actor_id": get("actor_id"),
             "action": get("action"), "object_type": get("object_type"),
             "object_id": get("object_id"), "unit_path": get("unit_path"),
             "before": get("before"), "after": get("after"), "prev_hash": prev_hash}
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _instant(at: datetime) -> str:
@@ -221,6 +226,64 @@ def _chain_head(session: Session):
 
 
 _ENTRY_COLUMNS = tuple(f.name for f in fields(PendingEntry))
+_CONTENT = ("at", "actor_id", "action", "object_type", "object_id", "unit_path", "before",
+            "after")
+
+# PostgreSQL: the chain's lock and head (``audit_chain_head``), then each entry's
+# ``seq``, previous hash and SHA-256 — of the same canonical JSON ``entry_hash`` makes,
+# the entry's content rendered here around its two links (the previous hash and
+# ``seq``), which the database fills in, one entry after the other — in one INSERT.
+# ``tests/webapp/test_audit.py`` recomputes every hash with ``entry_hash``.
+_SEAL = text("""
+WITH RECURSIVE
+head AS (SELECT coalesce(max(h.seq), 0) AS seq, coalesce(max(h.hash), :genesis) AS hash
+         FROM audit_chain_head(:key) AS h),
+entry AS (SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:actor_id AS integer[]),
+                               CAST(:action AS varchar[]), CAST(:object_type AS varchar[]),
+                               CAST(:object_id AS varchar[]), CAST(:unit_path AS varchar[]),
+                               CAST(:before AS text[]), CAST(:after AS text[]),
+                               CAST(:before_link AS text[]), CAST(:between AS text[]),
+                               CAST(:after_seq AS text[])) WITH ORDINALITY
+          AS e ("at", actor_id, action, object_type, object_id, unit_path, "before", "after",
+                before_link, between_links, after_seq, n)),
+chain (n, seq, prev_hash, hash) AS (
+    SELECT 0::bigint, head.seq, NULL::varchar, head.hash::varchar FROM head
+    UNION ALL
+    SELECT chain.n + 1, chain.seq + 1, chain.hash,
+           encode(sha256(convert_to(entry.before_link || chain.hash || entry.between_links
+                                    || CAST(chain.seq + 1 AS text) || entry.after_seq,
+                                    'UTF8')), 'hex')::varchar
+    FROM chain JOIN entry ON entry.n = chain.n + 1)
+INSERT INTO audit_entries (seq, "at", actor_id, action, object_type, object_id, unit_path,
+                           "before", "after", prev_hash, hash)
+SELECT chain.seq, entry."at", entry.actor_id, entry.action, entry.object_type,
+       entry.object_id, entry.unit_path, CAST(entry."before" AS json),
+       CAST(entry."after" AS json), chain.prev_hash, chain.hash
+FROM chain JOIN entry ON entry.n = chain.n
+ORDER BY chain.n
+RETURNING seq, prev_hash, hash""")
+_LINK, _SEQ = "\x00prev_hash\x00", "\x00seq\x00"  # stand-ins no content can hold
+
+
+def _utc(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return at.astimezone(timezone.utc)
+
+
+def _canonical_around_link(entry: PendingEntry) -> tuple[str, str, str] | None:
+    """``entry_hash``'s canonical JSON of ``entry`` cut where the previous hash and the
+    ``seq`` go: (up to the hash, between the hash and ``seq``, after ``seq``); None if
+    the stand-ins cannot be found exactly once each."""
+    canonical = _canonical(entry, _SEQ, _LINK)
+    link, seq = json.dumps(_LINK), json.dumps(_SEQ)
+    if canonical.count(link) != 1 or canonical.count(seq) != 1:
+        return None
+    before_link, rest = canonical.split(link)
+    between, after_seq = rest.split(seq)
+    if seq in before_link:
+        return None
+    return before_link + '"', '"' + between, after_seq
 
 
 @event.listens_for(Session, "before_commit")
@@ -232,6 +295,22 @@ def _seal(session: Session) -> None:
         return  # a savepoint's entries are sealed with the transaction around it
     pending = [entry for _, entry in session.info.pop(_UNSEALED)]
     session.flush()  # the changes they describe go first (and take SQLite's lock)
+    if session.get_bind().dialect.name == "postgresql":
+        parts = [_canonical_around_link(entry) for entry in pending]
+        if None not in parts:  # sealed by the database: one statement
+            params = {"key": CHAIN_LOCK, "genesis": GENESIS,
+                      "before_link": [p[0] for p in parts], "between": [p[1] for p in parts],
+                      "after_seq": [p[2] for p in parts]}
+            for name in _CONTENT:
+                params[name] = [getattr(entry, name) for entry in pending]
+            params["at"] = [_utc(at) for at in params["at"]]
+            # As the JSON columns' own serialiser writes them.
+            params["before"] = [json.dumps(value) for value in params["before"]]
+            params["after"] = [json.dumps(value) for value in params["after"]]
+            rows = session.execute(_SEAL, params).all()
+            for entry, (seq, prev_hash, hash_) in zip(pending, sorted(rows)):
+                entry.seq, entry.prev_hash, entry.hash = seq, prev_hash, hash_
+            return
     head = _chain_head(session)
     seq, prev = (head.seq, head.hash) if head is not None else (0, GENESIS)
     rows = []

@@ -9,6 +9,7 @@ sweep fires when due (``fire_due_timers``).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 
 from webapp.database import loaded, write_lock
 from webapp.extensions import db
@@ -384,9 +386,12 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     instance_columns.fill(instance, new.data)
     if not instance.title:
         instance.title = _title(spec, new)
-    _append_history(instance, old, new)
-    _sync_tasks(instance, new, old)
-    _sync_timers(instance, new, old)
+    batch = _Batch() if db.session.get_bind().dialect.name == "postgresql" else None
+    _append_history(instance, old, new, batch)
+    _sync_tasks(instance, new, old, batch)
+    _sync_timers(instance, new, old, batch)
+    if batch is not None:
+        batch.send(instance)
     db.session.flush()
     for effect in effects:
         if isinstance(effect, Notify):
@@ -417,7 +422,8 @@ def _title(spec: ProcessSpec, state: InstanceState) -> str:
 _INSERT_HISTORY = insert(HistoryEntry.__table__)
 
 
-def _append_history(instance: Instance, old: InstanceState | None, new: InstanceState) -> None:
+def _append_history(instance: Instance, old: InstanceState | None, new: InstanceState,
+                    batch: _Batch | None = None) -> None:
     first = len(old.history) if old else 0
     rows = []
     for seq, entry in enumerate(new.history[first:], start=first + 1):
@@ -430,7 +436,9 @@ def _append_history(instance: Instance, old: InstanceState | None, new: Instance
                      "actor_id": entry.actor if isinstance(entry.actor, int) else None,
                      "action": entry.action, "step": entry.step, "task_key": entry.task,
                      "comment": entry.comment, "data": data or None})
-    if rows:
+    if rows and batch is not None:
+        batch.history = rows
+    elif rows:
         # Append-only lines nothing reads back in this step: one INSERT for all of them
         # (no ORM objects; every column given, so a missing comment or data is stored
         # exactly as the ORM stored it).
@@ -453,7 +461,7 @@ def _due_dates(state: InstanceState | None) -> dict[str, datetime]:
 
 
 def _sync_tasks(instance: Instance, state: InstanceState,
-                old: InstanceState | None = None) -> None:
+                old: InstanceState | None = None, batch: _Batch | None = None) -> None:
     """Make the inbox index match the engine's tasks for this instance.
 
     Only tasks that changed in this step (or whose due date did) are written: the rows of
@@ -468,9 +476,14 @@ def _sync_tasks(instance: Instance, state: InstanceState,
         return
     closing = [task for task in changed if task.id in before and not task.open]
     for task in closing:
-        _close_task_row(instance, task, due.get(task.id))
+        if batch is not None:
+            batch.closing.append((task, due.get(task.id)))
+        else:
+            _close_task_row(instance, task, due.get(task.id))
     opening = [task for task in changed if task.id not in before and task.open]
-    if opening:
+    if opening and batch is not None:
+        batch.opening.extend((task, due.get(task.id)) for task in opening)
+    elif opening:
         _insert_task_rows(instance, opening, due)
     changed = [task for task in changed if task.id in before and task.open
                or task.id not in before and not task.open]
@@ -598,32 +611,8 @@ _CANCEL_TIMERS = update(Timer.__table__).where(
     Timer.__table__.c.status == "pending").values(status="cancelled")
 
 
-# PostgreSQL: the timers a step dropped cancelled and those it armed upserted in one
-# statement (the update in a WITH runs whether or not anything reads it; the two touch
-# different keys).  The same as ``_CANCEL_TIMERS`` then ``_arm_timers``.
-_REARM_TIMERS_PG = text("""
-WITH cancelled AS (
-    UPDATE timers SET status = 'cancelled'
-    WHERE instance_id = :instance_id AND key = ANY(CAST(:dropped AS varchar[]))
-      AND status = 'pending')
-INSERT INTO timers (instance_id, key, purpose, task_key, fire_at, status, fired_at)
-SELECT :instance_id, armed.key, armed.purpose, armed.task_key, armed.fire_at, 'pending', NULL
-FROM unnest(CAST(:keys AS varchar[]), CAST(:purposes AS varchar[]),
-            CAST(:tasks AS varchar[]), CAST(:fire_ats AS timestamptz[]))
-     AS armed (key, purpose, task_key, fire_at)
-ON CONFLICT (instance_id, key) DO UPDATE
-SET status = 'pending', fire_at = excluded.fire_at, fired_at = NULL,
-    purpose = excluded.purpose, task_key = excluded.task_key""")
-
-
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return at.astimezone(timezone.utc)
-
-
 def _sync_timers(instance: Instance, state: InstanceState,
-                 old: InstanceState | None = None) -> None:
+                 old: InstanceState | None = None, batch: _Batch | None = None) -> None:
     """Make the timer rows match the state's pending timers, from the two states alone:
     new or moved timers are upserted (a key fired or cancelled earlier is armed again),
     timers the step dropped are cancelled — no read of the rows first."""
@@ -634,15 +623,10 @@ def _sync_timers(instance: Instance, state: InstanceState,
     dropped = [key for key in before if key not in pending]
     if not armed and not dropped:
         return
-    if armed and dropped and db.session.get_bind().dialect.name == "postgresql":
-        # A step that moves on from one task to the next does both: one statement.
-        db.session.execute(_REARM_TIMERS_PG, {
-            "instance_id": instance.id, "dropped": dropped,
-            "keys": [ref.key for ref in armed], "purposes": [ref.purpose for ref in armed],
-            "tasks": [ref.task for ref in armed],
-            "fire_ats": [_utc(ref.at) for ref in armed]})
-        dropped = []  # cancelled by that statement
-    elif armed:
+    if batch is not None:
+        batch.armed, batch.dropped = armed, dropped
+        return
+    if armed:
         # A row is the whole alarm: every worker's sweep fires what is due (``sweep``),
         # so no job waits weeks in Redis for each reminder and time-out.
         db.session.execute(
@@ -653,6 +637,223 @@ def _sync_timers(instance: Instance, state: InstanceState,
     if dropped:
         db.session.execute(_CANCEL_TIMERS, {"b_instance_id": instance.id, "b_keys": dropped})
     _expire_loaded(Timer, instance.id)  # plain statements: ``fire_timer``'s copy is stale
+
+
+# ------------------------------------------------------------------ one statement a step
+#
+# On PostgreSQL a step's writes to its own rows — the instance, its history lines, the
+# tasks it closed and opened (with their assignees), the timers it dropped and armed —
+# go to the database as one statement: each is a data-modifying part of a WITH, all
+# run whether or not anything reads them (they touch different rows, and every foreign
+# key and trigger is checked after the whole statement; an assignee's ``open_since``
+# trigger sees the task row inserted before it by the same statement).  SQLite runs the
+# same writes one statement each, as ``_append_history``, ``_close_task_row``,
+# ``_insert_task_rows`` and ``_sync_timers`` do.
+
+class _Batch:
+    """The step's writes, gathered to be sent together (``send``)."""
+
+    __slots__ = ("history", "closing", "opening", "armed", "dropped")
+
+    def __init__(self) -> None:
+        self.history: list[dict] = []
+        self.closing: list[tuple] = []  # (task, due_at)
+        self.opening: list[tuple] = []  # (task, due_at)
+        self.armed: list = []           # TimerRef
+        self.dropped: list[str] = []    # timer keys
+
+    def send(self, instance: Instance) -> None:
+        columns = _instance_changes(instance)
+        people = {}
+        for task, _due in self.opening:
+            people[task.id] = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])
+                               if isinstance(p, int)]
+        assignees = [(key, p) for key, ps in people.items() for p in ps]
+        shape = (tuple(columns), bool(self.history), bool(self.closing), bool(self.opening),
+                 bool(assignees), bool(self.armed), bool(self.dropped))
+        if not any(shape):
+            return
+        params: dict[str, Any] = {"instance_id": instance.id}
+        for name, value in columns.items():
+            params["i_" + name] = value
+        if self.history:
+            rows = self.history
+            params.update(
+                h_seq=[r["seq"] for r in rows], h_at=[_utc(r["at"]) for r in rows],
+                h_actor=[r["actor_id"] for r in rows], h_action=[r["action"] for r in rows],
+                h_step=[r["step"] for r in rows], h_task=[r["task_key"] for r in rows],
+                h_comment=[r["comment"] for r in rows],
+                h_data=[None if r["data"] is None else json.dumps(r["data"]) for r in rows])
+        if self.closing:
+            pools = [_pool_columns(task) for task, _due in self.closing]
+            params.update(
+                c_key=[task.id for task, _due in self.closing],
+                c_outcome=[task.outcome for task, _due in self.closing],
+                c_closed=[_utc(task.closed_at) for task, _due in self.closing],
+                c_due=[_utc(due) for _task, due in self.closing],
+                **_pool_arrays("c", pools))
+        if self.opening:
+            pools = [_pool_columns(task) for task, _due in self.opening]
+            params.update(
+                o_key=[task.id for task, _due in self.opening],
+                o_step=[task.step for task, _due in self.opening],
+                o_kind=[task.kind for task, _due in self.opening],
+                o_outcome=[task.outcome for task, _due in self.opening],
+                o_unheld=[_unheld(task, pool["pool_role"], people[task.id])
+                          for (task, _due), pool in zip(self.opening, pools)],
+                o_due=[_utc(due) for _task, due in self.opening],
+                o_opened=[_utc(task.opened_at) for task, _due in self.opening],
+                o_closed=[_utc(task.closed_at) for task, _due in self.opening],
+                **_pool_arrays("o", pools))
+        if assignees:
+            params.update(a_key=[key for key, _p in assignees], a_user=[p for _k, p in assignees])
+        if self.armed:
+            params.update(t_key=[t.key for t in self.armed],
+                          t_purpose=[t.purpose for t in self.armed],
+                          t_task=[t.task for t in self.armed],
+                          t_at=[_utc(t.at) for t in self.armed])
+        if self.dropped:
+            params["t_dropped"] = self.dropped
+        # The instance's columns are written by this statement: the session must not
+        # write them again (its autoflush runs before the statement).
+        for name, value in columns.items():
+            set_committed_value(instance, name, value)
+        result = db.session.execute(_batch_statement(*shape), params)
+        if self.opening:
+            opened = db.session.info.setdefault(_OPENED, {})
+            for task_id, key in result:
+                opened[(instance.id, key)] = (task_id, instance.lock_version)
+        for task, _due in self.closing:
+            _expire_loaded(Task, instance.id, key=task.id)  # plain statements: a loaded
+        if self.armed or self.dropped:                      # copy is stale
+            _expire_loaded(Timer, instance.id)
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    if at is not None:
+        if at.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        at = at.astimezone(timezone.utc)
+    return at
+
+
+_POOL = ("pool_role", "pool_unit_id", "pool_unit_path", "pool_within", "pool_anyone")
+
+
+def _pool_arrays(prefix: str, pools: list[dict]) -> dict[str, list]:
+    """``_pool_columns`` of each task as arrays; ``pool_within`` is left as it was (or
+    its default) where a task has no pool, as the one-statement writers leave it."""
+    arrays = {f"{prefix}_{name}": [pool.get(name) for pool in pools] for name in _POOL}
+    arrays[f"{prefix}_has_pool"] = ["pool_within" in pool for pool in pools]
+    return arrays
+
+
+_INSTANCE_COLUMNS = {attr.key: attr.columns[0] for attr in Instance.__mapper__.column_attrs}
+
+
+def _instance_changes(instance: Instance) -> dict[str, Any]:
+    """The instance's columns this step changed and the session has not written yet,
+    with their new values — {} when the session must write it itself (new, or a change
+    that is not a plain column, or already flushed)."""
+    state = sa_inspect(instance)
+    if not state.persistent or not state.committed_state:
+        return {}
+    changes = {}
+    for name, before in state.committed_state.items():
+        if name not in _INSTANCE_COLUMNS or name == "id":
+            return {}
+        value = state.dict.get(name, NO_VALUE)
+        if value is NO_VALUE:
+            return {}
+        if before is NO_VALUE or before != value:
+            changes[name] = value
+    return dict(sorted(changes.items()))
+
+
+def _arr(name: str, kind: str) -> str:
+    return f"CAST(:{name} AS {kind}[])"
+
+
+@lru_cache(maxsize=None)
+def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, opening: bool,
+                     assignees: bool, armed: bool, dropped: bool):
+    """The statement for one shape of step (which parts it has), built once."""
+    parts, binds = [], []
+    if columns:
+        sets = ", ".join(f'"{name}" = :i_{name}' for name in columns)
+        parts.append(f"step_instance AS (UPDATE instances SET {sets} WHERE id = :instance_id)")
+        binds += [bindparam("i_" + name, type_=_INSTANCE_COLUMNS[name].type)
+                  for name in columns]
+    if history:
+        parts.append(f"""step_history AS (
+    INSERT INTO history (instance_id, seq, "at", actor_id, action, step, task_key, comment, data)
+    SELECT :instance_id, h.seq, h."at", h.actor_id, h.action, h.step, h.task_key, h.comment,
+           CAST(h.data AS jsonb)
+    FROM unnest({_arr('h_seq', 'integer')}, {_arr('h_at', 'timestamptz')},
+                {_arr('h_actor', 'integer')}, {_arr('h_action', 'varchar')},
+                {_arr('h_step', 'varchar')}, {_arr('h_task', 'varchar')},
+                {_arr('h_comment', 'text')}, {_arr('h_data', 'text')}) WITH ORDINALITY
+         AS h (seq, "at", actor_id, action, step, task_key, comment, data, n)
+    ORDER BY h.n)""")
+    pool_in = ", ".join(_arr(f"{{p}}_{name}", kind) for name, kind in (
+        ("pool_role", "varchar"), ("pool_unit_id", "integer"), ("pool_unit_path", "varchar"),
+        ("pool_within", "boolean"), ("pool_anyone", "boolean"), ("has_pool", "boolean")))
+    pool_as = "pool_role, pool_unit_id, pool_unit_path, pool_within, pool_anyone, has_pool"
+    if closing:
+        parts.append(f"""step_closed AS (
+    UPDATE tasks SET status = 'closed', outcome = c.outcome, closed_at = c.closed_at,
+           due_at = c.due_at, unheld = false, pool_role = c.pool_role,
+           pool_unit_id = c.pool_unit_id, pool_unit_path = c.pool_unit_path,
+           pool_within = CASE WHEN c.has_pool THEN c.pool_within ELSE tasks.pool_within END,
+           pool_anyone = c.pool_anyone
+    FROM unnest({_arr('c_key', 'varchar')}, {_arr('c_outcome', 'varchar')},
+                {_arr('c_closed', 'timestamptz')}, {_arr('c_due', 'timestamptz')},
+                {pool_in.format(p='c')})
+         AS c ("key", outcome, closed_at, due_at, {pool_as})
+    WHERE tasks.instance_id = :instance_id AND tasks."key" = c."key")""")
+    if opening:
+        parts.append(f"""step_opened AS (
+    INSERT INTO tasks (instance_id, "key", step, kind, status, outcome, pool_role,
+                       pool_unit_id, pool_unit_path, pool_within, pool_anyone, unheld,
+                       due_at, opened_at, closed_at)
+    SELECT :instance_id, o."key", o.step, o.kind, 'open', o.outcome, o.pool_role,
+           o.pool_unit_id, o.pool_unit_path,
+           CASE WHEN o.has_pool THEN o.pool_within ELSE true END, o.pool_anyone, o.unheld,
+           o.due_at, o.opened_at, o.closed_at
+    FROM unnest({_arr('o_key', 'varchar')}, {_arr('o_step', 'varchar')},
+                {_arr('o_kind', 'varchar')}, {_arr('o_outcome', 'varchar')},
+                {_arr('o_unheld', 'boolean')}, {_arr('o_due', 'timestamptz')},
+                {_arr('o_opened', 'timestamptz')}, {_arr('o_closed', 'timestamptz')},
+                {pool_in.format(p='o')}) WITH ORDINALITY
+         AS o ("key", step, kind, outcome, unheld, due_at, opened_at, closed_at, {pool_as}, n)
+    ORDER BY o.n
+    RETURNING id, "key")""")
+    if assignees:
+        parts.append(f"""step_assignees AS (
+    INSERT INTO task_assignees (task_id, user_id)
+    SELECT o.id, a.user_id
+    FROM step_opened o
+    JOIN unnest({_arr('a_key', 'varchar')}, {_arr('a_user', 'integer')}) AS a ("key", user_id)
+      ON a."key" = o."key")""")
+    if dropped:
+        parts.append(f"""step_timers_dropped AS (
+    UPDATE timers SET status = 'cancelled'
+    WHERE instance_id = :instance_id AND "key" = ANY({_arr('t_dropped', 'varchar')})
+      AND status = 'pending')""")
+    if armed:
+        # A key fired or cancelled earlier is armed again.
+        parts.append(f"""step_timers_armed AS (
+    INSERT INTO timers (instance_id, "key", purpose, task_key, fire_at, status, fired_at)
+    SELECT :instance_id, t."key", t.purpose, t.task_key, t.fire_at, 'pending', NULL
+    FROM unnest({_arr('t_key', 'varchar')}, {_arr('t_purpose', 'varchar')},
+                {_arr('t_task', 'varchar')}, {_arr('t_at', 'timestamptz')})
+         AS t ("key", purpose, task_key, fire_at)
+    ON CONFLICT (instance_id, "key") DO UPDATE
+    SET status = 'pending', fire_at = excluded.fire_at, fired_at = NULL,
+        purpose = excluded.purpose, task_key = excluded.task_key)""")
+    main = 'SELECT id, "key" FROM step_opened' if opening else "SELECT 1"
+    statement = text("WITH " + ",\n".join(parts) + "\n" + main)
+    return statement.bindparams(*binds) if binds else statement
 
 
 def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:

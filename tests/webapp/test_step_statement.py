@@ -1,0 +1,149 @@
+"""PostgreSQL writes a step's rows with one statement (``workflow._Batch``): the same
+rows, to the last column, as the statement-per-write path SQLite uses.
+
+Each flow runs twice on the same database — once gathered into one statement, once with
+the gathering switched off — and everything the steps wrote is compared: the instance's
+columns and state, its tasks (with their pools, due dates and assignees, and the
+``open_since`` the database's trigger sets), its history lines and its timers."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.webapp.test_workflow_service import NOW, demo, open_task, wish_data  # noqa: F401
+from webapp.extensions import db
+from webapp.models import HistoryEntry, Instance, Notification, Task, Timer
+from webapp.services import workflow as wf
+from workflows.runtime import Action
+
+INSTANCE_COLUMNS = ("status", "steps", "title", "unique_key", "active_key", "station_id",
+                    "category", "lock_version", "updated_at", "closed_at", "unit_path",
+                    "state")
+
+
+@pytest.fixture
+def postgresql(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes each row with its own statement: nothing to compare")
+
+
+def _keyed(value, instance_id: int):
+    """Timer keys name their instance ("12:t1:remind"), and the state its id: the same
+    for both runs."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace(f'"instance_id": {instance_id},', '"instance_id": "#",')
+    return json.loads(text.replace(f'"{instance_id}:', '"#:'))  # only at a string's start
+
+
+def written(instance_id: int):
+    db.session.expire_all()
+    instance = db.session.get(Instance, instance_id)
+    tasks = db.session.scalars(select(Task).where(Task.instance_id == instance_id)
+                               .order_by(Task.id)).all()
+    return {
+        "instance": _keyed({name: getattr(instance, name) for name in INSTANCE_COLUMNS},
+                           instance_id),
+        "tasks": [(t.key, t.step, t.kind, t.status, t.outcome, t.pool_role, t.pool_unit_id,
+                   t.pool_unit_path, t.pool_within, t.pool_anyone, t.unheld, t.due_at,
+                   t.opened_at, t.closed_at,
+                   sorted((a.user_id, a.open_since) for a in t.assignees)) for t in tasks],
+        "history": [(h.seq, h.at, h.actor_id, h.action, h.step, h.task_key, h.comment, h.data)
+                    for h in db.session.scalars(select(HistoryEntry).where(
+                        HistoryEntry.instance_id == instance_id).order_by(HistoryEntry.seq))],
+        "timers": sorted((_keyed(t.key, instance_id), t.purpose, t.task_key, t.fire_at, t.status, t.fired_at)
+                         for t in db.session.scalars(select(Timer).where(
+                             Timer.instance_id == instance_id))),
+        "notifications": sorted((n.user_id, n.kind, n.title_key, n.task_key, n.priority)
+                                for n in db.session.scalars(select(Notification).where(
+                                    Notification.instance_id == instance_id))),
+    }
+
+
+def act(instance_id, kind, user, now=NOW, **kwargs):
+    task = open_task(db.session.get(Instance, instance_id))
+    wf.perform(instance_id, Action(kind, task=task.key, **kwargs), user, now=now)
+    db.session.commit()
+
+
+def run_twice(monkeypatch, flow):
+    """``flow()`` → instance id, gathered into one statement and then not."""
+    with_batch = flow()
+    with monkeypatch.context() as patched:
+        patched.setattr(wf, "_Batch", lambda: None)  # ``_save`` then writes row by row
+        without = flow()
+    return written(with_batch), written(without)
+
+
+def test_a_wish_from_start_to_thanks_writes_the_same_rows(demo, postgresql, monkeypatch):
+    rider, head, volunteer = demo["rider1"], demo["station_head"], demo["volunteer1"]
+    proof = {"proof": [{"key": "abc", "name": "helmet.jpg", "mime": "image/jpeg",
+                        "size": 20000, "sha256": "0" * 64}]}
+
+    def flow():
+        instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+        db.session.commit()
+        act(instance.id, "return", head, comment="请补充心愿故事", to="applicant")
+        act(instance.id, "resubmit", rider,
+            data=wish_data(story="电动车头盔摔坏了，每天送餐需要戴头盔"))
+        act(instance.id, "approve", head, comment="情况属实")
+        act(instance.id, "claim", volunteer)
+        act(instance.id, "complete", volunteer, data=proof)
+        act(instance.id, "complete", rider, data={"satisfied": "yes", "rating": 5})
+        return instance.id
+
+    batched, row_by_row = run_twice(monkeypatch, flow)
+    assert batched["instance"]["status"] == "completed"
+    assert len(batched["tasks"]) >= 5 and len(batched["history"]) >= 7
+    assert batched == row_by_row
+
+
+@pytest.mark.parametrize("days", [(3,), (3, 6)], ids=["reminded", "escalated"])
+def test_reminders_escalation_and_a_rejection_write_the_same_rows(demo, postgresql,
+                                                                 monkeypatch, days):
+    rider, head = demo["rider1"], demo["station_head"]
+
+    def flow():
+        instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+        db.session.commit()
+        for day in days:  # the station head is reminded, then the district told
+            wf.fire_due_timers(NOW + timedelta(days=day))
+            db.session.commit()
+        act(instance.id, "reject", head, now=NOW + timedelta(days=7), comment="不符合条件")
+        return instance.id
+
+    batched, row_by_row = run_twice(monkeypatch, flow)
+    assert batched["instance"]["status"] == "rejected"
+    statuses = {t[4] for t in batched["timers"]}
+    if days == (3,):  # the escalation still pending was cancelled by the rejection
+        assert statuses == {"fired", "cancelled"}
+    else:
+        assert any(n[1] == "escalated" for n in batched["notifications"])
+    assert batched == row_by_row
+
+
+def test_named_approvers_get_their_tasks_with_open_since(demo, postgresql, monkeypatch):
+    """A step that opens a task for named people inserts its assignees in the same
+    statement; the database's trigger still gives each the task's opening time."""
+    rider, head = demo["rider1"], demo["station_head"]
+
+    def flow():
+        instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+        db.session.commit()
+        act(instance.id, "return", head, comment="请补充", to="applicant")
+        returned.append(written(instance.id))
+        # Withdrawn, so the second run may start another.
+        wf.perform(instance.id, Action("withdraw", comment="不需要了"), rider, now=NOW)
+        db.session.commit()
+        return instance.id
+
+    returned = []
+    batched, row_by_row = run_twice(monkeypatch, flow)
+    revise = [t for t in returned[0]["tasks"] if t[3] == "open"]
+    assert revise and revise[0][-1] == [(rider.id, revise[0][12])]  # open_since = opened_at
+    assert returned[0] == returned[1]
+    assert batched["instance"]["status"] == "withdrawn"
+    assert all(not a[1] for t in batched["tasks"] for a in t[-1])  # none open any more
+    assert batched == row_by_row
