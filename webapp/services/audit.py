@@ -233,7 +233,9 @@ _CONTENT = ("at", "actor_id", "action", "object_type", "object_id", "unit_path",
 # ``seq``, previous hash and SHA-256 — of the same canonical JSON ``entry_hash`` makes,
 # the entry's content rendered here around its two links (the previous hash and
 # ``seq``), which the database fills in, one entry after the other — in one INSERT.
-# ``tests/webapp/test_audit.py`` recomputes every hash with ``entry_hash``.
+# ``tests/webapp/test_audit.py`` recomputes every hash with ``entry_hash``.  (The same
+# bytes as Python's ``.encode("utf-8")``: the database's encoding is UTF-8, as
+# ``flask db upgrade`` and ``.ci/run`` create it.)
 _SEAL = text("""
 WITH RECURSIVE
 head AS (SELECT coalesce(max(h.seq), 0) AS seq, coalesce(max(h.hash), :genesis) AS hash
@@ -262,6 +264,10 @@ SELECT chain.seq, entry."at", entry.actor_id, entry.action, entry.object_type,
 FROM chain JOIN entry ON entry.n = chain.n
 ORDER BY chain.n
 RETURNING seq, prev_hash, hash""")
+# Entries sealed by that statement at most (a step records two): its recursive part
+# joins every entry at each link, so a bulk import's thousands are chained here in
+# Python instead, as before — the chain's lock is held no longer than they need.
+SEAL_IN_SQL = 32
 _LINK, _SEQ = "\x00prev_hash\x00", "\x00seq\x00"  # stand-ins no content can hold
 
 
@@ -295,7 +301,7 @@ def _seal(session: Session) -> None:
         return  # a savepoint's entries are sealed with the transaction around it
     pending = [entry for _, entry in session.info.pop(_UNSEALED)]
     session.flush()  # the changes they describe go first (and take SQLite's lock)
-    if session.get_bind().dialect.name == "postgresql":
+    if len(pending) <= SEAL_IN_SQL and session.get_bind().dialect.name == "postgresql":
         parts = [_canonical_around_link(entry) for entry in pending]
         if None not in parts:  # sealed by the database: one statement
             params = {"key": CHAIN_LOCK, "genesis": GENESIS,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable, Mapping
 
+from flask import current_app
 from sqlalchemy import bindparam, event, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -97,12 +98,21 @@ _ALL_UNITS = (select(OrgUnit.id, OrgUnit.code, OrgUnit.kind, OrgUnit.parent_id, 
                      OrgUnit.path).order_by(OrgUnit.id).limit(bindparam("n")))
 
 
+_TOO_MANY_UNITS = "unionflow_too_many_units"  # app.extensions: found larger once
+
+
 def _copy_all_units(cache: dict) -> None:
+    extensions = current_app.extensions
+    if extensions.get(_TOO_MANY_UNITS):  # an organisation does not shrink that much
+        cache[ALL_UNITS] = False
+        return
     rows = db.session.execute(_ALL_UNITS, {"n": PRELOAD_UNITS + 1}).all()
     whole = len(rows) <= PRELOAD_UNITS
     if whole:
         for row in rows:
             cache[("unit", row[0])] = _UnitCopy(*row)
+    else:
+        extensions[_TOO_MANY_UNITS] = True
     cache[ALL_UNITS] = whole  # tried under this generation: not again
 
 

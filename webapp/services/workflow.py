@@ -264,7 +264,8 @@ def _forget_locked(session: Session, transaction) -> None:
 @dataclass(frozen=True, slots=True)
 class OpenTask:
     """An open task as the answer to a step shows it: what its row holds, from the
-    state the step wrote and the id its INSERT returned."""
+    state the step wrote and the id its INSERT returned.  Only these fields — not a
+    ``Task`` (no assignees, pool or opening time): for showing, not for writing."""
 
     id: int
     instance_id: int
@@ -663,19 +664,12 @@ class _Batch:
         self.dropped: list[str] = []    # timer keys
 
     def send(self, instance: Instance) -> None:
-        columns = _instance_changes(instance)
         people = {}
         for task, _due in self.opening:
             people[task.id] = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])
                                if isinstance(p, int)]
         assignees = [(key, p) for key, ps in people.items() for p in ps]
-        shape = (tuple(columns), bool(self.history), bool(self.closing), bool(self.opening),
-                 bool(assignees), bool(self.armed), bool(self.dropped))
-        if not any(shape):
-            return
         params: dict[str, Any] = {"instance_id": instance.id}
-        for name, value in columns.items():
-            params["i_" + name] = value
         if self.history:
             rows = self.history
             params.update(
@@ -714,10 +708,18 @@ class _Batch:
                           t_at=[_utc(t.at) for t in self.armed])
         if self.dropped:
             params["t_dropped"] = self.dropped
-        # The instance's columns are written by this statement: the session must not
-        # write them again (its autoflush runs before the statement).
+        # Last, after anything above that might have read (and so flushed) through the
+        # session: the instance's columns it has not written yet.  This statement writes
+        # them, so the session must not write them again (its autoflush runs before it).
+        columns = _instance_changes(instance)
+        for name, value in columns.items():
+            params["i_" + name] = value
         for name, value in columns.items():
             set_committed_value(instance, name, value)
+        shape = (tuple(columns), bool(self.history), bool(self.closing), bool(self.opening),
+                 bool(assignees), bool(self.armed), bool(self.dropped))
+        if not any(shape):
+            return
         result = db.session.execute(_batch_statement(*shape), params)
         if self.opening:
             opened = db.session.info.setdefault(_OPENED, {})
@@ -774,13 +776,13 @@ def _arr(name: str, kind: str) -> str:
     return f"CAST(:{name} AS {kind}[])"
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=256)
 def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, opening: bool,
                      assignees: bool, armed: bool, dropped: bool):
     """The statement for one shape of step (which parts it has), built once."""
     parts, binds = [], []
     if columns:
-        sets = ", ".join(f'"{name}" = :i_{name}' for name in columns)
+        sets = ", ".join(f'"{_INSTANCE_COLUMNS[name].name}" = :i_{name}' for name in columns)
         parts.append(f"step_instance AS (UPDATE instances SET {sets} WHERE id = :instance_id)")
         binds += [bindparam("i_" + name, type_=_INSTANCE_COLUMNS[name].type)
                   for name in columns]
