@@ -36,8 +36,12 @@ def test_rider_signs_in_on_a_phone_and_sees_home(live_server, phone, rider):
 
     # The menu folds away on a phone and opens with the toggler (Bootstrap JS served locally).
     phone.get_by_role("button", name="展开菜单").click()
-    phone.get_by_role("button", name="退出").click()
-    phone.wait_for_url("**/auth/login")
+    # Once the menu has finished opening (a tap while it still slides open can land on
+    # whatever is under it on a busy machine).
+    phone.locator("#nav-main.show").wait_for()
+    phone.wait_for_function("!document.querySelector('.collapsing')")
+    with phone.expect_navigation(url="**/auth/login"):
+        phone.get_by_role("button", name="退出").click()
     assert phone.get_by_text("您已安全退出").is_visible()
 
 
