@@ -664,50 +664,38 @@ class _Batch:
         self.dropped: list[str] = []    # timer keys
 
     def send(self, instance: Instance) -> None:
+        # Each part is one JSON document of rows (read by ``jsonb_to_recordset``): one
+        # parameter to adapt instead of an array per column.
+        params: dict[str, Any] = {"instance_id": instance.id}
         people = {}
         for task, _due in self.opening:
             people[task.id] = [p for p in dict.fromkeys([*task.assignees, *task.claimed_by])
                                if isinstance(p, int)]
-        assignees = [(key, p) for key, ps in people.items() for p in ps]
-        params: dict[str, Any] = {"instance_id": instance.id}
+        assignees = [{"key": key, "user_id": p} for key, ps in people.items() for p in ps]
         if self.history:
-            rows = self.history
-            params.update(
-                h_seq=[r["seq"] for r in rows], h_at=[_utc(r["at"]) for r in rows],
-                h_actor=[r["actor_id"] for r in rows], h_action=[r["action"] for r in rows],
-                h_step=[r["step"] for r in rows], h_task=[r["task_key"] for r in rows],
-                h_comment=[r["comment"] for r in rows],
-                h_data=[None if r["data"] is None else json.dumps(r["data"]) for r in rows])
+            params["history"] = _document([_present(row) for row in self.history])
         if self.closing:
-            pools = [_pool_columns(task) for task, _due in self.closing]
-            params.update(
-                c_key=[task.id for task, _due in self.closing],
-                c_outcome=[task.outcome for task, _due in self.closing],
-                c_closed=[_utc(task.closed_at) for task, _due in self.closing],
-                c_due=[_utc(due) for _task, due in self.closing],
-                **_pool_arrays("c", pools))
+            params["closing"] = _document([{
+                "key": task.id, "outcome": task.outcome, "closed_at": task.closed_at,
+                "due_at": due, **_pool_fields(task)} for task, due in self.closing])
         if self.opening:
-            pools = [_pool_columns(task) for task, _due in self.opening]
-            params.update(
-                o_key=[task.id for task, _due in self.opening],
-                o_step=[task.step for task, _due in self.opening],
-                o_kind=[task.kind for task, _due in self.opening],
-                o_outcome=[task.outcome for task, _due in self.opening],
-                o_unheld=[_unheld(task, pool["pool_role"], people[task.id])
-                          for (task, _due), pool in zip(self.opening, pools)],
-                o_due=[_utc(due) for _task, due in self.opening],
-                o_opened=[_utc(task.opened_at) for task, _due in self.opening],
-                o_closed=[_utc(task.closed_at) for task, _due in self.opening],
-                **_pool_arrays("o", pools))
+            rows = []
+            for task, due in self.opening:
+                pool = _pool_fields(task)
+                rows.append({"key": task.id, "step": task.step, "kind": task.kind,
+                             "outcome": task.outcome, "due_at": due,
+                             "opened_at": task.opened_at, "closed_at": task.closed_at,
+                             "unheld": _unheld(task, pool["pool_role"], people[task.id]),
+                             **pool})
+            params["opening"] = _document(rows)
         if assignees:
-            params.update(a_key=[key for key, _p in assignees], a_user=[p for _k, p in assignees])
+            params["assignees"] = _document(assignees)
         if self.armed:
-            params.update(t_key=[t.key for t in self.armed],
-                          t_purpose=[t.purpose for t in self.armed],
-                          t_task=[t.task for t in self.armed],
-                          t_at=[_utc(t.at) for t in self.armed])
+            params["armed"] = _document([{"key": t.key, "purpose": t.purpose,
+                                          "task_key": t.task, "fire_at": t.at}
+                                         for t in self.armed])
         if self.dropped:
-            params["t_dropped"] = self.dropped
+            params["dropped"] = _document(self.dropped)
         # Last, after anything above that might have read (and so flushed) through the
         # session: the instance's columns it has not written yet.  This statement writes
         # them, so the session must not write them again (its autoflush runs before it).
@@ -731,23 +719,32 @@ class _Batch:
             _expire_loaded(Timer, instance.id)
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    if at is not None:
-        if at.tzinfo is None:
+def _present(row: dict) -> dict:
+    """A row without its empty values: a key left out is NULL to ``jsonb_to_recordset``
+    (a JSON ``null`` would be a JSON value in a ``jsonb`` column)."""
+    return {key: value for key, value in row.items() if value is not None}
+
+
+def _document(rows) -> str:
+    """Rows (dicts) as one JSON document, each with its place ``n``; or a list of
+    values."""
+    rows = [{**row, "n": n} if isinstance(row, dict) else row for n, row in enumerate(rows)]
+    return json.dumps(rows, default=_instant, ensure_ascii=False, separators=(",", ":"))
+
+
+def _instant(value):
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        at = at.astimezone(timezone.utc)
-    return at
+        return value.astimezone(timezone.utc).isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-_POOL = ("pool_role", "pool_unit_id", "pool_unit_path", "pool_within", "pool_anyone")
-
-
-def _pool_arrays(prefix: str, pools: list[dict]) -> dict[str, list]:
-    """``_pool_columns`` of each task as arrays; ``pool_within`` is left as it was (or
-    its default) where a task has no pool, as the one-statement writers leave it."""
-    arrays = {f"{prefix}_{name}": [pool.get(name) for pool in pools] for name in _POOL}
-    arrays[f"{prefix}_has_pool"] = ["pool_within" in pool for pool in pools]
-    return arrays
+def _pool_fields(task) -> dict:
+    """``_pool_columns`` of a task, and whether it has a pool: ``pool_within`` is left as
+    it was (or its default) where a task has none, as the one-statement writers leave it."""
+    pool = _pool_columns(task)
+    return {**pool, "has_pool": "pool_within" in pool}
 
 
 _INSTANCE_COLUMNS = {attr.key: attr.columns[0] for attr in Instance.__mapper__.column_attrs}
@@ -772,8 +769,13 @@ def _instance_changes(instance: Instance) -> dict[str, Any]:
     return dict(sorted(changes.items()))
 
 
-def _arr(name: str, kind: str) -> str:
-    return f"CAST(:{name} AS {kind}[])"
+def _rows(param: str, columns: str) -> str:
+    """The rows of a JSON document parameter, typed, with their place ``n``."""
+    return f"jsonb_to_recordset(CAST(:{param} AS jsonb)) AS {param[0]} ({columns}, n integer)"
+
+
+_POOL_AS = ("pool_role varchar, pool_unit_id integer, pool_unit_path varchar, "
+            "pool_within boolean, pool_anyone boolean, has_pool boolean")
 
 
 @lru_cache(maxsize=256)
@@ -790,17 +792,10 @@ def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, ope
         parts.append(f"""step_history AS (
     INSERT INTO history (instance_id, seq, "at", actor_id, action, step, task_key, comment, data)
     SELECT :instance_id, h.seq, h."at", h.actor_id, h.action, h.step, h.task_key, h.comment,
-           CAST(h.data AS jsonb)
-    FROM unnest({_arr('h_seq', 'integer')}, {_arr('h_at', 'timestamptz')},
-                {_arr('h_actor', 'integer')}, {_arr('h_action', 'varchar')},
-                {_arr('h_step', 'varchar')}, {_arr('h_task', 'varchar')},
-                {_arr('h_comment', 'text')}, {_arr('h_data', 'text')}) WITH ORDINALITY
-         AS h (seq, "at", actor_id, action, step, task_key, comment, data, n)
+           h.data
+    FROM {_rows("history", 'seq integer, "at" timestamptz, actor_id integer, action varchar, '
+                           'step varchar, task_key varchar, comment text, data jsonb')}
     ORDER BY h.n)""")
-    pool_in = ", ".join(_arr(f"{{p}}_{name}", kind) for name, kind in (
-        ("pool_role", "varchar"), ("pool_unit_id", "integer"), ("pool_unit_path", "varchar"),
-        ("pool_within", "boolean"), ("pool_anyone", "boolean"), ("has_pool", "boolean")))
-    pool_as = "pool_role, pool_unit_id, pool_unit_path, pool_within, pool_anyone, has_pool"
     if closing:
         parts.append(f"""step_closed AS (
     UPDATE tasks SET status = 'closed', outcome = c.outcome, closed_at = c.closed_at,
@@ -808,10 +803,8 @@ def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, ope
            pool_unit_id = c.pool_unit_id, pool_unit_path = c.pool_unit_path,
            pool_within = CASE WHEN c.has_pool THEN c.pool_within ELSE tasks.pool_within END,
            pool_anyone = c.pool_anyone
-    FROM unnest({_arr('c_key', 'varchar')}, {_arr('c_outcome', 'varchar')},
-                {_arr('c_closed', 'timestamptz')}, {_arr('c_due', 'timestamptz')},
-                {pool_in.format(p='c')})
-         AS c ("key", outcome, closed_at, due_at, {pool_as})
+    FROM {_rows("closing", '"key" varchar, outcome varchar, closed_at timestamptz, '
+                           'due_at timestamptz, ' + _POOL_AS)}
     WHERE tasks.instance_id = :instance_id AND tasks."key" = c."key")""")
     if opening:
         parts.append(f"""step_opened AS (
@@ -822,34 +815,29 @@ def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, ope
            o.pool_unit_id, o.pool_unit_path,
            CASE WHEN o.has_pool THEN o.pool_within ELSE true END, o.pool_anyone, o.unheld,
            o.due_at, o.opened_at, o.closed_at
-    FROM unnest({_arr('o_key', 'varchar')}, {_arr('o_step', 'varchar')},
-                {_arr('o_kind', 'varchar')}, {_arr('o_outcome', 'varchar')},
-                {_arr('o_unheld', 'boolean')}, {_arr('o_due', 'timestamptz')},
-                {_arr('o_opened', 'timestamptz')}, {_arr('o_closed', 'timestamptz')},
-                {pool_in.format(p='o')}) WITH ORDINALITY
-         AS o ("key", step, kind, outcome, unheld, due_at, opened_at, closed_at, {pool_as}, n)
+    FROM {_rows("opening", '"key" varchar, step varchar, kind varchar, outcome varchar, '
+                           'unheld boolean, due_at timestamptz, opened_at timestamptz, '
+                           'closed_at timestamptz, ' + _POOL_AS)}
     ORDER BY o.n
     RETURNING id, "key")""")
     if assignees:
         parts.append(f"""step_assignees AS (
     INSERT INTO task_assignees (task_id, user_id)
     SELECT o.id, a.user_id
-    FROM step_opened o
-    JOIN unnest({_arr('a_key', 'varchar')}, {_arr('a_user', 'integer')}) AS a ("key", user_id)
+    FROM step_opened o JOIN {_rows("assignees", '"key" varchar, user_id integer')}
       ON a."key" = o."key")""")
     if dropped:
-        parts.append(f"""step_timers_dropped AS (
+        parts.append("""step_timers_dropped AS (
     UPDATE timers SET status = 'cancelled'
-    WHERE instance_id = :instance_id AND "key" = ANY({_arr('t_dropped', 'varchar')})
-      AND status = 'pending')""")
+    WHERE instance_id = :instance_id AND status = 'pending'
+      AND "key" IN (SELECT jsonb_array_elements_text(CAST(:dropped AS jsonb))))""")
     if armed:
         # A key fired or cancelled earlier is armed again.
         parts.append(f"""step_timers_armed AS (
     INSERT INTO timers (instance_id, "key", purpose, task_key, fire_at, status, fired_at)
-    SELECT :instance_id, t."key", t.purpose, t.task_key, t.fire_at, 'pending', NULL
-    FROM unnest({_arr('t_key', 'varchar')}, {_arr('t_purpose', 'varchar')},
-                {_arr('t_task', 'varchar')}, {_arr('t_at', 'timestamptz')})
-         AS t ("key", purpose, task_key, fire_at)
+    SELECT :instance_id, a."key", a.purpose, a.task_key, a.fire_at, 'pending', NULL
+    FROM {_rows("armed", '"key" varchar, purpose varchar, task_key varchar, '
+                         'fire_at timestamptz')}
     ON CONFLICT (instance_id, "key") DO UPDATE
     SET status = 'pending', fire_at = excluded.fire_at, fired_at = NULL,
         purpose = excluded.purpose, task_key = excluded.task_key)""")
