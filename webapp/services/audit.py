@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from webapp.extensions import db
 from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, Membership, OrgUnit,
                            ProcessDefinition, RetreatQuota, User)
-from webapp.models.types import utcnow
+from webapp.models.types import as_utc, utcnow
 
 GENESIS = "0" * 64  # the "previous hash" of the first entry
 # Any key of before/after with one of these names is dropped, at any depth.
@@ -271,12 +271,6 @@ SEAL_IN_SQL = 32
 _LINK, _SEQ = "\x00prev_hash\x00", "\x00seq\x00"  # stand-ins no content can hold
 
 
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return at.astimezone(timezone.utc)
-
-
 def _canonical_around_link(entry: PendingEntry) -> tuple[str, str, str] | None:
     """``entry_hash``'s canonical JSON of ``entry`` cut where the previous hash and the
     ``seq`` go: (up to the hash, between the hash and ``seq``, after ``seq``); None if
@@ -309,7 +303,7 @@ def _seal(session: Session) -> None:
                       "after_seq": [p[2] for p in parts]}
             for name in _CONTENT:
                 params[name] = [getattr(entry, name) for entry in pending]
-            params["at"] = [_utc(at) for at in params["at"]]
+            params["at"] = [as_utc(at) for at in params["at"]]
             # As the JSON columns' own serialiser writes them.
             params["before"] = [json.dumps(value) for value in params["before"]]
             params["after"] = [json.dumps(value) for value in params["after"]]

@@ -28,6 +28,7 @@ from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from webapp.database import loaded, write_lock
 from webapp.extensions import db
 from webapp.models import User
+from webapp.models.types import as_utc
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.services import audit, instance_columns, org_cache, outbox
@@ -702,7 +703,6 @@ class _Batch:
         columns = _instance_changes(instance)
         for name, value in columns.items():
             params["i_" + name] = value
-        for name, value in columns.items():
             set_committed_value(instance, name, value)
         shape = (tuple(columns), bool(self.history), bool(self.closing), bool(self.opening),
                  bool(assignees), bool(self.armed), bool(self.dropped))
@@ -734,9 +734,7 @@ def _document(rows) -> str:
 
 def _instant(value):
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).isoformat()
+        return as_utc(value).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
