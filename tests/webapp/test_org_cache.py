@@ -202,6 +202,37 @@ def test_a_new_person_is_seen_with_their_unit(demo):
     assert DbDirectory().unit_of(next_id) == station.id
 
 
+def test_a_new_person_leaves_the_copy_in_use(demo):
+    """Sign-ups and imports add people all day: a person added keeps the generation (no
+    worker reads the organisation again for it); their unit is read when asked for."""
+    from webapp.services.directory import DbDirectory
+
+    head = find_user("station_head").id
+    submit("rider1")  # the copy now holds the station, its head and its district
+    before = generation()
+    station_id = unit_by_code("st-jfb").id
+    next_id = db.session.scalar(select(func.max(User.id))) + 1
+    db.session.commit()
+    db.session.execute(text(
+        "INSERT INTO users (id, username, display_name, password_hash, locale, active, "
+        "unit_id, session_token, created_at) VALUES (:i, 'newcomer', '新人', 'x', 'zh', "
+        ":t, :u, 'newcomer-session', CURRENT_TIMESTAMP)"),
+        {"i": next_id, "t": True, "u": station_id})
+    db.session.commit()
+    assert generation() == before
+    db.session.remove()
+    data = wish_data()
+    with statements() as seen:
+        instance_id = submit("courier1", data)
+    assert [s for s in seen if "FROM org_units" in s] == []
+    assert approvers(instance_id) == {head}
+    assert DbDirectory().unit_of(next_id) == station_id
+    # Moving them, or switching them off, still changes it.
+    db.session.execute(update(User).where(User.id == next_id).values(active=False))
+    db.session.commit()
+    assert generation() != before
+
+
 def test_without_the_generation_row_everything_is_read(demo):
     submit("rider1")
     db.session.execute(text("DELETE FROM org_generation"))

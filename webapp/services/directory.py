@@ -224,7 +224,7 @@ class DbDirectory:
         if user is not None:
             return user.unit_id
         return self._through_copy(("unit_of", user_id), lambda: db.session.scalar(
-            select(User.unit_id).where(User.id == user_id)))
+            select(User.unit_id).where(User.id == user_id)), keep_none=False)
 
     def roles_of(self, user_id) -> list[tuple[str, int]]:
         if user_id not in self._roles:
@@ -262,14 +262,19 @@ class DbDirectory:
                                .distinct().order_by(Membership.user_id)))))
 
     @staticmethod
-    def _through_copy(key, read):
+    def _through_copy(key, read, *, keep_none: bool = True):
         """``read()``'s answer, from this process's copy of the organisation when it has
-        it for the organisation as this transaction sees it."""
+        it for the organisation as this transaction sees it.  ``keep_none=False``: a
+        None answer is not kept (someone who does not exist yet: adding a person does
+        not change the organisation's generation)."""
         cache = org_cache.store()
         if cache is None:
             return read()
         if key not in cache:
-            cache[key] = read()
+            answer = read()
+            if answer is None and not keep_none:
+                return None
+            cache[key] = answer
         return cache[key]
 
     def paired_unit(self, unit_id) -> int | None:
