@@ -47,6 +47,8 @@ def main(argv=None) -> int:
                         help="cProfile's order: tottime (default) or cumulative")
     parser.add_argument("--cprofile-only", metavar="REGEX",
                         help="list only functions whose file matches, e.g. 'webapp|workflows'")
+    parser.add_argument("--cprofile-callers", metavar="REGEX",
+                        help="also list who called the functions matching REGEX")
     parser.add_argument("--start", action="store_true",
                         help="profile starts (a wish by a worker without one) instead")
     args = parser.parse_args(argv)
@@ -91,6 +93,8 @@ def main(argv=None) -> int:
         own.disable()
         stats = pstats.Stats(own).sort_stats(args.cprofile_sort)
         stats.print_stats(*([args.cprofile_only] if args.cprofile_only else []), args.cprofile)
+        if args.cprofile_callers:
+            stats.print_callers(args.cprofile_callers)
         return 0
     if not args.no_profile:
         from pyinstrument import Profiler

@@ -233,3 +233,48 @@ def test_timers_rearmed_and_cancelled_together(api, demo):
                     "done": ("fired", at, at, "timeout", None)}  # fired stays fired
     assert len(seen) == (1 if postgresql else 2), seen
     db.session.rollback()
+
+
+def test_an_approval_parses_the_stored_state_once(api, demo, monkeypatch):
+    """Who may act, the step, the tasks and history the answer shows all read the same
+    state: it is parsed from its JSON once (the step's new state is known, not parsed)."""
+    from workflows.state import InstanceState
+
+    first, task = _submitted(api, "courier1"), _submitted(api, "rider1")
+    api.token("station_head")
+    _approve(api, first)
+    db.session.remove()
+    parsed = []
+    real = InstanceState.from_dict.__func__
+
+    def counted(cls, raw):
+        parsed.append(raw.get("instance_id"))
+        return real(cls, raw)
+
+    monkeypatch.setattr(InstanceState, "from_dict", classmethod(counted))
+    answer = _approve(api, task)
+    assert answer["state"] == "wall"
+    assert len(parsed) == 1, parsed
+
+
+def test_a_state_changed_elsewhere_is_parsed_again(api, demo):
+    """The kept parse belongs to one stored value: a reload (another session's step, a
+    refresh) is parsed afresh, never answered from the old one."""
+    from sqlalchemy import select
+
+    from webapp.models import Instance
+    from webapp.services import workflow as wf
+
+    task = _submitted(api, "rider1")
+    instance_id = db.session.scalar(select(Instance.id).order_by(Instance.id.desc()))
+    instance = db.session.get(Instance, instance_id)
+    before = wf.state_of(instance)
+    assert wf.state_of(instance) is before  # kept while the stored value is the same
+    # Another request approves it (its own session, its own commit)…
+    _approve(api, task)
+    db.session.refresh(instance)  # …this session reads the row again
+    after = wf.state_of(instance)
+    assert after.version == before.version + 1
+    assert after.current != before.current
+    db.session.expire(instance)
+    assert wf.state_of(instance) == after and wf.state_of(instance) is not after

@@ -120,9 +120,9 @@ def history_lines(instance: Instance, may_see: bool) -> list[tuple[Any, str | No
     in order (``workflow._append_history``) — so the API's answer after a step reads no
     table for it.  Actors' names come from people this session holds, else one query."""
     from webapp.database import loaded
-    from workflows.state import InstanceState
+    from webapp.services.workflow import state_of
 
-    lines = InstanceState.from_dict(instance.state).history
+    lines = state_of(instance).history
     ids = {line.actor for line in lines
            if isinstance(line.actor, int) and not isinstance(line.actor, bool)}
     names: dict[int, str] = {}

@@ -286,7 +286,7 @@ def open_task_rows(instance: Instance) -> list:
     when this transaction's step opened every one of them: nothing to read)."""
     opened = db.session.info.get(_OPENED)
     if opened:
-        state = InstanceState.from_dict(instance.state)
+        state = state_of(instance)
         found = [opened.get((instance.id, task.id)) for task in state.open_tasks]
         if all(row is not None and row[1] == instance.lock_version for row in found):
             due = _due_dates(state)
@@ -360,7 +360,7 @@ def _perform(instance_id: int, action: Action, actor_id, now: datetime,
                        "Someone else has already acted on this request; reload to see it",
                        code="stale")
     spec = spec_of_instance(instance)
-    state = InstanceState.from_dict(instance.state)
+    state = state_of(instance)
     directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
     try:
         new_state, effects = engine.act(spec, state, action, actor_id, now, directory)
@@ -378,6 +378,7 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
           new: InstanceState, effects: list, directory: DbDirectory, now: datetime,
           depth: int = 0) -> None:
     instance.state = new.to_dict()
+    instance.__dict__[_PARSED] = (instance.state, new)  # what state_of would parse from it
     instance.status = new.status
     instance.steps = ",".join(new.current)
     instance.lock_version = new.version
@@ -961,8 +962,26 @@ def pool_clause(user: User):
     return or_(*clauses) if clauses else false()
 
 
+_PARSED = "_unionflow_parsed_state"  # on the Instance object: (the stored dict, its parse)
+
+
 def state_of(instance: Instance) -> InstanceState:
-    return InstanceState.from_dict(instance.state)
+    """The instance's state, parsed once per stored value.
+
+    A request reads it several times (who may act, the step, the tasks it shows, the
+    history it answers with): the parse is kept on the object beside the very dict it
+    came from, and used while ``instance.state`` is still that object.  A reload, a
+    refresh or a step puts a new dict there, which is parsed again (or, after a step, is
+    known: ``_save`` keeps the state it wrote).  Nothing changes a stored dict in place —
+    the column would not notice, so it would not be saved either.
+    """
+    raw = instance.state
+    kept = instance.__dict__.get(_PARSED)
+    if kept is not None and kept[0] is raw:
+        return kept[1]
+    state = InstanceState.from_dict(raw)
+    instance.__dict__[_PARSED] = (raw, state)
+    return state
 
 
 def available_actions(instance: Instance, user: User) -> list:
