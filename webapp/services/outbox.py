@@ -45,7 +45,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import case, insert, literal, or_, select, update
+from sqlalchemy import bindparam, case, insert, literal, or_, select, update
 
 from webapp.extensions import db
 from webapp.models import (Delivery, Instance, Notification, NotificationSettings, OrgUnit,
@@ -88,13 +88,22 @@ class Note:
     priority: str = "normal"
 
 
-def _new_notifications(user_ids: list[int], fields: Mapping[str, Any]):
+@lru_cache(maxsize=64)
+def _new_notifications(names: tuple[str, ...]):
     """``INSERT … SELECT`` of one notification per person (an id each; only the list of
-    ids is per person), returning the new rows' ids and people."""
+    ids, ``user_ids``, is per person), returning the new rows' ids and people.  Built
+    once per set of ``names`` (the columns given, as parameters ``f_<name>``): a
+    statement made afresh each time costs more CPU to build than to send."""
     n, u = Notification.__table__, User.__table__
-    query = select(u.c.id, *[literal(value, n.c[name].type) for name, value in fields.items()]
-                   ).where(u.c.id.in_(user_ids))
-    return insert(n).from_select(["user_id", *fields], query).returning(n.c.id, n.c.user_id)
+    query = select(u.c.id, *[bindparam(f"f_{name}", type_=n.c[name].type) for name in names]
+                   ).where(u.c.id.in_(bindparam("user_ids", expanding=True)))
+    return insert(n).from_select(["user_id", *names], query).returning(n.c.id, n.c.user_id)
+
+
+def _notification_params(user_ids: list[int], fields: Mapping[str, Any]) -> dict[str, Any]:
+    params = {f"f_{name}": value for name, value in fields.items()}
+    params["user_ids"] = user_ids
+    return params
 
 
 def _notes(user_ids: list[int], made: Mapping[int, int], fields: Mapping[str, Any]
@@ -113,7 +122,7 @@ def write_notifications(user_ids: Iterable[int], **fields) -> list[Note]:
         return []
     db.session.flush()  # whatever they refer to (the instance) is written first
     made = dict((user_id, i) for i, user_id in db.session.execute(
-        _new_notifications(user_ids, fields)))
+        _new_notifications(tuple(fields)), _notification_params(user_ids, fields)))
     return _notes(user_ids, made, fields)
 
 
@@ -135,15 +144,22 @@ def notify(user_ids: Iterable[int], instance: Instance, now: datetime, **fields)
         plan(write_notifications(user_ids, **fields), instance, now)
         return
     db.session.flush()  # whatever they refer to (the instance) is written first
-    made = _new_notifications(user_ids, fields).cte("made")
-    rows = db.session.execute(
-        select(made.c.id.label("notification_id"), *_PERSON)
-        .select_from(made.join(User, User.id == made.c.user_id)
-                     .outerjoin(NotificationSettings,
-                                NotificationSettings.user_id == made.c.user_id))).all()
+    rows = db.session.execute(_notified_people(tuple(fields)),
+                              _notification_params(user_ids, fields)).all()
     people = {row.id: row for row in rows}
     notes = _notes(user_ids, {row.id: row.notification_id for row in rows}, fields)
     plan(notes, instance, now, people=people)
+
+
+@lru_cache(maxsize=64)
+def _notified_people(names: tuple[str, ...]):
+    """PostgreSQL: ``_new_notifications`` in a WITH, and the people it wrote to with their
+    settings (``_PERSON``) — built once per set of ``names``."""
+    made = _new_notifications(names).cte("made")
+    return (select(made.c.id.label("notification_id"), *_PERSON)
+            .select_from(made.join(User, User.id == made.c.user_id)
+                         .outerjoin(NotificationSettings,
+                                    NotificationSettings.user_id == made.c.user_id)))
 
 
 def plan(notifications: Iterable[Note | Notification], instance: Instance,
