@@ -47,8 +47,13 @@ def main(argv=None) -> int:
                         help="cProfile's order: tottime (default) or cumulative")
     parser.add_argument("--cprofile-only", metavar="REGEX",
                         help="list only functions whose file matches, e.g. 'webapp|workflows'")
+    parser.add_argument("--cprofile-cpu", action="store_true",
+                        help="cProfile counts CPU time (process_time), not wall time: "
+                             "waits for the database drop out")
     parser.add_argument("--cprofile-callers", metavar="REGEX",
                         help="also list who called the functions matching REGEX")
+    parser.add_argument("--cprofile-callees", metavar="REGEX",
+                        help="also list what the functions matching REGEX called")
     parser.add_argument("--start", action="store_true",
                         help="profile starts (a wish by a worker without one) instead")
     args = parser.parse_args(argv)
@@ -86,7 +91,7 @@ def main(argv=None) -> int:
         import cProfile
         import pstats
 
-        own = cProfile.Profile()
+        own = cProfile.Profile(time.process_time) if args.cprofile_cpu else cProfile.Profile()
         own.enable()
         for request in requests[args.warmup:]:
             send(request)
@@ -95,6 +100,8 @@ def main(argv=None) -> int:
         stats.print_stats(*([args.cprofile_only] if args.cprofile_only else []), args.cprofile)
         if args.cprofile_callers:
             stats.print_callers(args.cprofile_callers)
+        if args.cprofile_callees:
+            stats.print_callees(args.cprofile_callees)
         return 0
     if not args.no_profile:
         from pyinstrument import Profiler

@@ -240,14 +240,10 @@ _SEAL = text("""
 WITH RECURSIVE
 head AS (SELECT coalesce(max(h.seq), 0) AS seq, coalesce(max(h.hash), :genesis) AS hash
          FROM audit_chain_head(:key) AS h),
-entry AS (SELECT * FROM unnest(CAST(:at AS timestamptz[]), CAST(:actor_id AS integer[]),
-                               CAST(:action AS varchar[]), CAST(:object_type AS varchar[]),
-                               CAST(:object_id AS varchar[]), CAST(:unit_path AS varchar[]),
-                               CAST(:before AS text[]), CAST(:after AS text[]),
-                               CAST(:before_link AS text[]), CAST(:between AS text[]),
-                               CAST(:after_seq AS text[])) WITH ORDINALITY
-          AS e ("at", actor_id, action, object_type, object_id, unit_path, "before", "after",
-                before_link, between_links, after_seq, n)),
+entry AS (SELECT * FROM jsonb_to_recordset(CAST(:entries AS jsonb))
+          AS e ("at" timestamptz, actor_id integer, action varchar, object_type varchar,
+                object_id varchar, unit_path varchar, "before" text, "after" text,
+                before_link text, between_links text, after_seq text, n bigint)),
 chain (n, seq, prev_hash, hash) AS (
     SELECT 0::bigint, head.seq, NULL::varchar, head.hash::varchar FROM head
     UNION ALL
@@ -298,15 +294,21 @@ def _seal(session: Session) -> None:
     if len(pending) <= SEAL_IN_SQL and session.get_bind().dialect.name == "postgresql":
         parts = [_canonical_around_link(entry) for entry in pending]
         if None not in parts:  # sealed by the database: one statement
+            # The entries as one JSON document (``n`` from 1, in the order recorded):
+            # one parameter, escaped by the JSON encoder, not eleven text arrays whose
+            # every quote psycopg escapes one by one.
+            rows = []
+            for n, (entry, (before_link, between, after_seq)) in enumerate(
+                    zip(pending, parts), start=1):
+                row = {name: getattr(entry, name) for name in _CONTENT}
+                row["at"] = as_utc(row["at"]).isoformat()
+                # As the JSON columns' own serialiser writes them.
+                row["before"], row["after"] = json.dumps(row["before"]), json.dumps(row["after"])
+                row.update(before_link=before_link, between_links=between,
+                           after_seq=after_seq, n=n)
+                rows.append(row)
             params = {"key": CHAIN_LOCK, "genesis": GENESIS,
-                      "before_link": [p[0] for p in parts], "between": [p[1] for p in parts],
-                      "after_seq": [p[2] for p in parts]}
-            for name in _CONTENT:
-                params[name] = [getattr(entry, name) for entry in pending]
-            params["at"] = [as_utc(at) for at in params["at"]]
-            # As the JSON columns' own serialiser writes them.
-            params["before"] = [json.dumps(value) for value in params["before"]]
-            params["after"] = [json.dumps(value) for value in params["after"]]
+                      "entries": json.dumps(rows, ensure_ascii=False, separators=(",", ":"))}
             rows = session.execute(_SEAL, params).all()
             for entry, (seq, prev_hash, hash_) in zip(pending, sorted(rows)):
                 entry.seq, entry.prev_hash, entry.hash = seq, prev_hash, hash_
