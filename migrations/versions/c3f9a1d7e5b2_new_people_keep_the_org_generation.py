@@ -7,7 +7,8 @@ the number's row.  Nothing a process keeps depends on a person being added: a ne
 person's unit is read when first asked for (a "no such person" answer is not kept, see
 ``DbDirectory.unit_of``), and their roles arrive as ``memberships`` rows, which still
 change the number.  Changes to a person's ``active`` flag or ``unit_id``, deletions and
-TRUNCATE still change it.
+TRUNCATE still change it, and so does, on SQLite, an insert that replaces a person
+(``INSERT OR REPLACE``: its delete fires no trigger).
 
 Revision ID: c3f9a1d7e5b2
 Revises: b8e4f0a2c6d1
@@ -23,6 +24,19 @@ down_revision = 'b8e4f0a2c6d1'
 branch_labels = None
 depends_on = None
 
+# SQLite: ``INSERT OR REPLACE`` / ``REPLACE`` over an existing person deletes their row
+# and inserts the new one, and the delete fires no trigger (``recursive_triggers`` is
+# off): an insert that will replace someone — the id, username or session token is
+# taken — still changes the number.  (Before the insert: afterwards the old row is gone.)
+_SQLITE_REPLACE = """
+    CREATE TRIGGER users_org_generation_replace BEFORE INSERT ON users
+    WHEN EXISTS (SELECT 1 FROM users WHERE id = NEW.id OR username = NEW.username
+                 OR session_token = NEW.session_token)
+    BEGIN
+        UPDATE org_generation SET n = random() WHERE id = 1;
+        INSERT INTO org_generation (id, n) SELECT 1, random()
+         WHERE NOT EXISTS (SELECT 1 FROM org_generation);
+    END"""
 _SQLITE_INSERT = """
     CREATE TRIGGER users_org_generation_insert AFTER INSERT ON users
     BEGIN
@@ -45,10 +59,12 @@ def upgrade():
         _postgresql_trigger("UPDATE OF active, unit_id OR DELETE")
     else:
         op.execute("DROP TRIGGER users_org_generation_insert")
+        op.execute(_SQLITE_REPLACE)
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         _postgresql_trigger("INSERT OR UPDATE OF active, unit_id OR DELETE")
     else:
+        op.execute("DROP TRIGGER users_org_generation_replace")
         op.execute(_SQLITE_INSERT)

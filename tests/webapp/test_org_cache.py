@@ -246,3 +246,44 @@ def test_without_the_generation_row_everything_is_read(demo):
     # The next change to the organisation makes the row again.
     grant_head_to_volunteer1("sql")
     assert generation() is not None
+
+
+def test_a_person_replaced_by_hand_sql_changes_the_generation(demo):
+    """An upsert over an existing person is a change to them, not a new person: on
+    SQLite ``INSERT OR REPLACE`` (a delete that fires no trigger, then an insert), on
+    PostgreSQL ``INSERT … ON CONFLICT DO UPDATE``."""
+    head = find_user("station_head").id
+    assert approvers(submit("rider1")) == {head}  # the copy now holds who is head
+    before = generation()
+    db.session.commit()
+    columns = [c.name for c in User.__table__.columns]
+    listed = ", ".join(columns)
+    values = ", ".join("false" if c == "active" else c for c in columns)
+    if db.engine.dialect.name == "sqlite":
+        sql = f"INSERT OR REPLACE INTO users ({listed}) SELECT {values} FROM users WHERE id = :i"
+    else:
+        sql = (f"INSERT INTO users ({listed}) SELECT {values} FROM users WHERE id = :i "
+               "ON CONFLICT (id) DO UPDATE SET active = EXCLUDED.active")
+    db.session.execute(text(sql), {"i": head})
+    db.session.commit()
+    assert db.session.scalar(select(User.active).where(User.id == head)) is False
+    assert generation() != before
+    db.session.remove()
+    assert head not in approvers(submit("courier1"))
+
+
+def test_someone_without_a_unit_is_kept_as_such(demo):
+    from webapp.services.directory import DbDirectory
+
+    submit("rider1")
+    next_id = db.session.scalar(select(func.max(User.id))) + 1
+    db.session.execute(text(
+        "INSERT INTO users (id, username, display_name, password_hash, locale, active, "
+        "session_token, created_at) VALUES (:i, 'unitless', '无单位', 'x', 'zh', :t, "
+        "'unitless-session', CURRENT_TIMESTAMP)"), {"i": next_id, "t": True})
+    db.session.commit()
+    assert DbDirectory().unit_of(next_id) is None
+    db.session.commit()
+    with statements() as seen:
+        assert DbDirectory().unit_of(next_id) is None
+    assert not [s for s in seen if "FROM users" in s], seen

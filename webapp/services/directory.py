@@ -116,6 +116,12 @@ def _copy_all_units(cache: dict) -> None:
     cache[ALL_UNITS] = whole  # tried under this generation: not again
 
 
+def _unit_row(user_id) -> tuple | None:
+    """(unit_id,) of the person, a plain tuple to keep; None if there is no such person."""
+    row = db.session.execute(select(User.unit_id).where(User.id == user_id)).first()
+    return None if row is None else tuple(row)
+
+
 class DbDirectory:
     """The engine's view of the database for one call: units and people's roles are read
     once per call (an approval asks for the same person's roles several times)."""
@@ -223,8 +229,11 @@ class DbDirectory:
         user = loaded(User, user_id)
         if user is not None:
             return user.unit_id
-        return self._through_copy(("unit_of", user_id), lambda: db.session.scalar(
-            select(User.unit_id).where(User.id == user_id)), keep_none=False)
+        # (unit_id,) of someone who exists — kept, even without a unit; None for no one
+        # (not kept: adding a person does not change the organisation's generation).
+        found = self._through_copy(("unit_of", user_id), lambda: _unit_row(user_id),
+                                   keep_none=False)
+        return found[0] if found is not None else None
 
     def roles_of(self, user_id) -> list[tuple[str, int]]:
         if user_id not in self._roles:
