@@ -2,6 +2,7 @@
 
     python bench/profile_api.py [--repeat 20] [--html out.html] [--sql 10] [--start]
     python bench/profile_api.py --cprofile 40     # the functions with most time of their own
+    python bench/profile_api.py --cprofile 40 --cprofile-cpu   # CPU time: database waits left out
 
 Uses DATABASE_URL (a database filled by ``generate.py``; it approves ``--repeat`` of its
 wishes waiting for a station head, so the data changes) and REDIS_URL if set (else the

@@ -56,6 +56,17 @@ def approve(instance_id, user: str):
     db.session.commit()
 
 
+def add_person_by_sql(user_id: int, username: str, unit_id: int | None) -> None:
+    """A person added as an import or a database console would: SQL, committed."""
+    db.session.execute(text(
+        "INSERT INTO users (id, username, display_name, password_hash, locale, active, "
+        "unit_id, session_token, created_at) VALUES (:i, :name, '新人', 'x', 'zh', :t, :u, "
+        ":session, CURRENT_TIMESTAMP)"),
+        {"i": user_id, "name": username, "t": True, "u": unit_id,
+         "session": f"{username}-session"})
+    db.session.commit()
+
+
 def generation() -> int | None:
     return db.session.scalar(select(OrgGeneration.n).where(OrgGeneration.id == 1))
 
@@ -193,12 +204,7 @@ def test_a_new_person_is_seen_with_their_unit(demo):
     next_id = db.session.scalar(select(func.max(User.id))) + 1
     assert DbDirectory().unit_of(next_id) is None  # asked before they exist
     db.session.commit()
-    db.session.execute(text(
-        "INSERT INTO users (id, username, display_name, password_hash, locale, active, "
-        "unit_id, session_token, created_at) VALUES (:i, 'newcomer', '新人', 'x', 'zh', "
-        ":t, :u, 'newcomer-session', CURRENT_TIMESTAMP)"),
-        {"i": next_id, "t": True, "u": station.id})
-    db.session.commit()
+    add_person_by_sql(next_id, "newcomer", station.id)
     assert DbDirectory().unit_of(next_id) == station.id
 
 
@@ -213,12 +219,7 @@ def test_a_new_person_leaves_the_copy_in_use(demo):
     station_id = unit_by_code("st-jfb").id
     next_id = db.session.scalar(select(func.max(User.id))) + 1
     db.session.commit()
-    db.session.execute(text(
-        "INSERT INTO users (id, username, display_name, password_hash, locale, active, "
-        "unit_id, session_token, created_at) VALUES (:i, 'newcomer', '新人', 'x', 'zh', "
-        ":t, :u, 'newcomer-session', CURRENT_TIMESTAMP)"),
-        {"i": next_id, "t": True, "u": station_id})
-    db.session.commit()
+    add_person_by_sql(next_id, "newcomer", station_id)
     assert generation() == before
     db.session.remove()
     data = wish_data()
@@ -277,11 +278,7 @@ def test_someone_without_a_unit_is_kept_as_such(demo):
 
     submit("rider1")
     next_id = db.session.scalar(select(func.max(User.id))) + 1
-    db.session.execute(text(
-        "INSERT INTO users (id, username, display_name, password_hash, locale, active, "
-        "session_token, created_at) VALUES (:i, 'unitless', '无单位', 'x', 'zh', :t, "
-        "'unitless-session', CURRENT_TIMESTAMP)"), {"i": next_id, "t": True})
-    db.session.commit()
+    add_person_by_sql(next_id, "unitless", None)
     assert DbDirectory().unit_of(next_id) is None
     db.session.commit()
     with statements() as seen:
