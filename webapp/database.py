@@ -1,6 +1,7 @@
 """The database connection: SQLAlchemy, Alembic migrations, and SQLite's settings."""
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from contextlib import contextmanager
@@ -22,6 +23,24 @@ def loaded(cls, ident):
 
     obj = db.session.identity_map.get(identity_key(cls, ident))
     return obj if obj is not None and not inspect(obj).expired else None
+
+def rows_document(rows) -> str:
+    """Rows (dicts) as one JSON document for ``jsonb_to_recordset``, each with its place
+    ``n`` (from 0), or a list of plain values as it is: one parameter for a statement
+    instead of an array per column.  Datetimes go as UTC ISO text (``as_utc``)."""
+    rows = [{**row, "n": n} if isinstance(row, dict) else row for n, row in enumerate(rows)]
+    return json.dumps(rows, default=_utc_text, ensure_ascii=False, separators=(",", ":"))
+
+
+def _utc_text(value):
+    from datetime import datetime
+
+    from webapp.models.types import as_utc
+
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 

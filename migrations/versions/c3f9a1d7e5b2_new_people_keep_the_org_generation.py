@@ -24,26 +24,14 @@ down_revision = 'b8e4f0a2c6d1'
 branch_labels = None
 depends_on = None
 
-# SQLite: ``INSERT OR REPLACE`` / ``REPLACE`` over an existing person deletes their row
-# and inserts the new one, and the delete fires no trigger (``recursive_triggers`` is
-# off): an insert that will replace someone — the id, username or session token is
-# taken — still changes the number.  (Before the insert: afterwards the old row is gone.)
-_SQLITE_REPLACE = """
-    CREATE TRIGGER users_org_generation_replace BEFORE INSERT ON users
-    WHEN EXISTS (SELECT 1 FROM users WHERE id = NEW.id OR username = NEW.username
-                 OR session_token = NEW.session_token)
-    BEGIN
-        UPDATE org_generation SET n = random() WHERE id = 1;
-        INSERT INTO org_generation (id, n) SELECT 1, random()
-         WHERE NOT EXISTS (SELECT 1 FROM org_generation);
-    END"""
-_SQLITE_INSERT = """
-    CREATE TRIGGER users_org_generation_insert AFTER INSERT ON users
-    BEGIN
-        UPDATE org_generation SET n = random() WHERE id = 1;
-        INSERT INTO org_generation (id, n) SELECT 1, random()
-         WHERE NOT EXISTS (SELECT 1 FROM org_generation);
-    END"""
+def _sqlite_trigger(name: str, when: str, condition: str = "") -> None:
+    op.execute(f"""
+        CREATE TRIGGER {name} {when} ON users {condition}
+        BEGIN
+            UPDATE org_generation SET n = random() WHERE id = 1;
+            INSERT INTO org_generation (id, n) SELECT 1, random()
+             WHERE NOT EXISTS (SELECT 1 FROM org_generation);
+        END""")
 
 
 def _postgresql_trigger(events: str) -> None:
@@ -59,7 +47,14 @@ def upgrade():
         _postgresql_trigger("UPDATE OF active, unit_id OR DELETE")
     else:
         op.execute("DROP TRIGGER users_org_generation_insert")
-        op.execute(_SQLITE_REPLACE)
+        # ``INSERT OR REPLACE`` / ``REPLACE`` over an existing person deletes their row
+        # and inserts the new one, and the delete fires no trigger (``recursive_triggers``
+        # is off): an insert that will replace someone — the id, username or session
+        # token is taken — still changes the number (before it: after it, the old row
+        # is gone).
+        _sqlite_trigger("users_org_generation_replace", "BEFORE INSERT", """
+            WHEN EXISTS (SELECT 1 FROM users WHERE id = NEW.id OR username = NEW.username
+                         OR session_token = NEW.session_token)""")
 
 
 def downgrade():
@@ -67,4 +62,4 @@ def downgrade():
         _postgresql_trigger("INSERT OR UPDATE OF active, unit_id OR DELETE")
     else:
         op.execute("DROP TRIGGER users_org_generation_replace")
-        op.execute(_SQLITE_INSERT)
+        _sqlite_trigger("users_org_generation_insert", "AFTER INSERT")

@@ -26,10 +26,11 @@ from typing import Any, Mapping
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from webapp.database import rows_document
 from webapp.extensions import db
 from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, Membership, OrgUnit,
                            ProcessDefinition, RetreatQuota, User)
-from webapp.models.types import as_utc, utcnow
+from webapp.models.types import utcnow
 
 GENESIS = "0" * 64  # the "previous hash" of the first entry
 # Any key of before/after with one of these names is dropped, at any depth.
@@ -245,7 +246,7 @@ entry AS (SELECT * FROM jsonb_to_recordset(CAST(:entries AS jsonb))
                 object_id varchar, unit_path varchar, "before" text, "after" text,
                 before_link text, between_links text, after_seq text, n bigint)),
 chain (n, seq, prev_hash, hash) AS (
-    SELECT 0::bigint, head.seq, NULL::varchar, head.hash::varchar FROM head
+    SELECT -1::bigint, head.seq, NULL::varchar, head.hash::varchar FROM head
     UNION ALL
     SELECT chain.n + 1, chain.seq + 1, chain.hash,
            encode(sha256(convert_to(entry.before_link || chain.hash || entry.between_links
@@ -294,21 +295,17 @@ def _seal(session: Session) -> None:
     if len(pending) <= SEAL_IN_SQL and session.get_bind().dialect.name == "postgresql":
         parts = [_canonical_around_link(entry) for entry in pending]
         if None not in parts:  # sealed by the database: one statement
-            # The entries as one JSON document (``n`` from 1, in the order recorded):
-            # one parameter, escaped by the JSON encoder, not eleven text arrays whose
-            # every quote psycopg escapes one by one.
+            # The entries as one JSON document, in the order recorded: one parameter,
+            # escaped by the JSON encoder, not eleven text arrays whose every quote
+            # psycopg escapes one by one.
             rows = []
-            for n, (entry, (before_link, between, after_seq)) in enumerate(
-                    zip(pending, parts), start=1):
+            for entry, (before_link, between, after_seq) in zip(pending, parts):
                 row = {name: getattr(entry, name) for name in _CONTENT}
-                row["at"] = as_utc(row["at"]).isoformat()
                 # As the JSON columns' own serialiser writes them.
                 row["before"], row["after"] = json.dumps(row["before"]), json.dumps(row["after"])
-                row.update(before_link=before_link, between_links=between,
-                           after_seq=after_seq, n=n)
+                row.update(before_link=before_link, between_links=between, after_seq=after_seq)
                 rows.append(row)
-            params = {"key": CHAIN_LOCK, "genesis": GENESIS,
-                      "entries": json.dumps(rows, ensure_ascii=False, separators=(",", ":"))}
+            params = {"key": CHAIN_LOCK, "genesis": GENESIS, "entries": rows_document(rows)}
             rows = session.execute(_SEAL, params).all()
             for entry, (seq, prev_hash, hash_) in zip(pending, sorted(rows)):
                 entry.seq, entry.prev_hash, entry.hash = seq, prev_hash, hash_

@@ -9,7 +9,6 @@ sweep fires when due (``fire_due_timers``).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -25,10 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 
-from webapp.database import loaded, write_lock
+from webapp.database import loaded, rows_document, write_lock
 from webapp.extensions import db
 from webapp.models import User
-from webapp.models.types import as_utc
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.services import audit, instance_columns, org_cache, outbox
@@ -675,9 +673,9 @@ class _Batch:
                                if isinstance(p, int)]
         assignees = [{"key": key, "user_id": p} for key, ps in people.items() for p in ps]
         if self.history:
-            params["history"] = _document([_present(row) for row in self.history])
+            params["history"] = rows_document([_present(row) for row in self.history])
         if self.closing:
-            params["closing"] = _document([{
+            params["closing"] = rows_document([{
                 "key": task.id, "outcome": task.outcome, "closed_at": task.closed_at,
                 "due_at": due, **_pool_fields(task)} for task, due in self.closing])
         if self.opening:
@@ -689,15 +687,15 @@ class _Batch:
                              "opened_at": task.opened_at, "closed_at": task.closed_at,
                              "unheld": _unheld(task, pool["pool_role"], people[task.id]),
                              **pool})
-            params["opening"] = _document(rows)
+            params["opening"] = rows_document(rows)
         if assignees:
-            params["assignees"] = _document(assignees)
+            params["assignees"] = rows_document(assignees)
         if self.armed:
-            params["armed"] = _document([{"key": t.key, "purpose": t.purpose,
+            params["armed"] = rows_document([{"key": t.key, "purpose": t.purpose,
                                           "task_key": t.task, "fire_at": t.at}
                                          for t in self.armed])
         if self.dropped:
-            params["dropped"] = _document(self.dropped)
+            params["dropped"] = rows_document(self.dropped)
         # Last, after anything above that might have read (and so flushed) through the
         # session: the instance's columns it has not written yet.  This statement writes
         # them, so the session must not write them again (its autoflush runs before it).
@@ -724,19 +722,6 @@ def _present(row: dict) -> dict:
     """A row without its empty values: a key left out is NULL to ``jsonb_to_recordset``
     (a JSON ``null`` would be a JSON value in a ``jsonb`` column)."""
     return {key: value for key, value in row.items() if value is not None}
-
-
-def _document(rows) -> str:
-    """Rows (dicts) as one JSON document, each with its place ``n``; or a list of
-    values."""
-    rows = [{**row, "n": n} if isinstance(row, dict) else row for n, row in enumerate(rows)]
-    return json.dumps(rows, default=_instant, ensure_ascii=False, separators=(",", ":"))
-
-
-def _instant(value):
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _pool_fields(task) -> dict:
