@@ -33,6 +33,33 @@ def _open_station_requests(url: str, requests: list) -> list:
     return [r for r in requests if r[3]["data"]["station"] in open_ids]
 
 
+def _package(filename: str) -> str:
+    """The package a profiled function belongs to: the first directory under
+    site-packages or the project, else the standard library or built-ins."""
+    path = Path(filename)
+    parts = path.parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    root = Path(__file__).resolve().parent.parent
+    if path.is_absolute() and path.is_relative_to(root):
+        return path.relative_to(root).parts[0]
+    return "(built-in)" if filename == "~" else "(standard library)"
+
+
+def print_packages(stats, requests: int) -> None:
+    """Own time and calls per request, summed by package, most first."""
+    own: dict[str, list[float]] = {}
+    for (filename, _line, _name), (_cc, calls, tottime, _ct, _callers) in stats.stats.items():
+        entry = own.setdefault(_package(filename), [0.0, 0])
+        entry[0] += tottime
+        entry[1] += calls
+    total = sum(t for t, _ in own.values()) or 1.0
+    print(f"{'package':<22} {'ms/request':>10} {'share':>6} {'calls/request':>14}")
+    for name, (tottime, calls) in sorted(own.items(), key=lambda kv: -kv[1][0]):
+        print(f"{name:<22} {tottime / requests * 1000:>10.2f} {tottime / total:>6.0%} "
+              f"{calls / requests:>14.0f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=20)
@@ -55,6 +82,9 @@ def main(argv=None) -> int:
                         help="also list who called the functions matching REGEX")
     parser.add_argument("--cprofile-callees", metavar="REGEX",
                         help="also list what the functions matching REGEX called")
+    parser.add_argument("--cprofile-packages", action="store_true",
+                        help="also sum cProfile's own time and calls by package "
+                             "(sqlalchemy, psycopg, flask, webapp…) per request")
     parser.add_argument("--start", action="store_true",
                         help="profile starts (a wish by a worker without one) instead")
     args = parser.parse_args(argv)
@@ -103,6 +133,8 @@ def main(argv=None) -> int:
             stats.print_callers(args.cprofile_callers)
         if args.cprofile_callees:
             stats.print_callees(args.cprofile_callees)
+        if args.cprofile_packages:
+            print_packages(stats, args.repeat)
         return 0
     if not args.no_profile:
         from pyinstrument import Profiler

@@ -11,7 +11,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.webapp.test_workflow_service import NOW, demo, open_task, wish_data  # noqa: F401
 from webapp.extensions import db
@@ -147,3 +147,28 @@ def test_named_approvers_get_their_tasks_with_open_since(demo, postgresql, monke
     assert batched["instance"]["status"] == "withdrawn"
     assert all(not a[1] for t in batched["tasks"] for a in t[-1])  # none open any more
     assert batched == row_by_row
+
+
+def test_after_a_step_the_session_has_nothing_left_to_write(demo, postgresql):
+    """The step's statement wrote the instance's columns: the session holds no change
+    for it, so no flush walks its unit of work (one used to, to find no UPDATE to make:
+    ~8 % of an API approval's function calls)."""
+    rider, head = demo["rider1"], demo["station_head"]
+    instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+    db.session.commit()
+    task = open_task(db.session.get(Instance, instance.id))
+    flushed = []
+    listener = lambda session, context, objects: flushed.extend(session.dirty)  # noqa: E731
+    event.listen(db.session(), "before_flush", listener)
+    try:
+        wf.perform(instance.id, Action("approve", task=task.key, comment="情况属实"), head,
+                   now=NOW)
+        assert instance not in db.session.dirty
+        db.session.commit()
+    finally:
+        event.remove(db.session(), "before_flush", listener)
+    assert instance not in flushed
+    db.session.expire_all()
+    saved = db.session.get(Instance, instance.id)  # and what it wrote is there
+    assert saved.lock_version == wf.state_of(saved).version >= 2
+    assert saved.steps == ",".join(wf.state_of(saved).current) and saved.steps
