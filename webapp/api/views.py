@@ -86,10 +86,12 @@ def start(key: str):
     data = payload.get("data", {})
     clean = _validated(spec.start.form, data, files)
     clean = uploads.store(clean, me)
-    instance = wf.start_instance(key, me, clean)
+    instance = wf.start_instance(key, me, clean, version=version)
     uploads.attach(instance.id, clean, me)
-    return _commit(present.instance(instance, me)), 201, {
-        "Location": url_for("api.instance", instance_id=instance.id)}
+    # Its address before the commit: the commit expires the row, and reading its id
+    # afterwards would read the whole request back in a transaction of its own.
+    location = url_for("api.instance", instance_id=instance.id)
+    return _commit(present.instance(instance, me)), 201, {"Location": location}
 
 
 # ---------------------------------------------------------------------------- instances

@@ -52,7 +52,7 @@ def start(key: str):
     elif form.validate_on_submit():
         try:
             data = uploads.store(form.clean_data(), current_user)
-            instance = wf.start_instance(key, current_user, data)
+            instance = wf.start_instance(key, current_user, data, version=version)
             uploads.attach(instance.id, data, current_user)
             db.session.commit()
         except InvalidInput as exc:

@@ -6,11 +6,12 @@ server then accepts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
@@ -40,12 +41,7 @@ def station_choices(locale: str, ids: list[int] | None = None,
     """Open stations as (id, "name · district"): all of them, those with ``ids``, or —
     for a form drawn on a page (``scope``) — those the person's filter finds (at most
     STATION_CHOICES_LIMIT) and the ones already chosen."""
-    district = aliased(OrgUnit)
-    stmt = (select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en)
-            .join(Station, Station.unit_id == OrgUnit.id)
-            .outerjoin(district, district.id == Station.district_id)
-            .where(OrgUnit.active.is_(True), Station.is_open.is_(True))
-            .order_by(district.path, OrgUnit.name))
+    stmt = _open_stations()
     english = locale.startswith("en")
 
     def label(row) -> tuple[str, str]:
@@ -54,9 +50,10 @@ def station_choices(locale: str, ids: list[int] | None = None,
                           f"{(d_en if english and d_en else d_name) or ''}".rstrip(" ·"))
 
     if scope is None:
-        if ids is not None:
-            stmt = stmt.where(OrgUnit.id.in_(ids))
-        return [label(row) for row in db.session.execute(stmt)]
+        if ids is None:
+            return [label(row) for row in db.session.execute(stmt)]
+        return [label(row) for row in db.session.execute(_open_stations(by_id=True),
+                                                         {"ids": ids})]
     found = stmt
     if scope.district is not None:
         found = found.where(Station.district_id == scope.district)
@@ -71,6 +68,22 @@ def station_choices(locale: str, ids: list[int] | None = None,
         rows = db.session.execute(stmt.where(OrgUnit.id.in_(chosen))).all() + rows
     scope.shown = len(rows)
     return [label(row) for row in rows]
+
+
+@lru_cache(maxsize=2)
+def _open_stations(by_id: bool = False):
+    """Open stations with their district's name, in the district's order — built once
+    (its alias alone makes a few dozen objects; every form post that names a station
+    checks it here); ``by_id``: those among the ids given as the parameter ``ids``."""
+    district = aliased(OrgUnit)
+    stmt = (select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en)
+            .join(Station, Station.unit_id == OrgUnit.id)
+            .outerjoin(district, district.id == Station.district_id)
+            .where(OrgUnit.active.is_(True), Station.is_open.is_(True))
+            .order_by(district.path, OrgUnit.name))
+    if by_id:
+        stmt = stmt.where(OrgUnit.id.in_(bindparam("ids", expanding=True)))
+    return stmt
 
 
 @dataclass

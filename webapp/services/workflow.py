@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, event, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, selectinload
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from webapp.database import loaded, rows_document, write_lock
@@ -84,6 +84,11 @@ def _parse(source: str, filename: str) -> ProcessSpec:
 
 
 def spec_of(version: DefinitionVersion) -> ProcessSpec:
+    # A version's digest is its content's (``spec_digest``): one parsed already is used
+    # without reading the text (``_newest_version`` leaves it unread until needed).
+    spec = _BY_DIGEST.get(version.digest)
+    if spec is not None:
+        return spec
     return _parse(version.source, version.filename or f"{version.definition.key}.yaml")
 
 
@@ -168,7 +173,8 @@ def _newest_version(process_key: str) -> tuple[DefinitionVersion, ProcessDefinit
         select(DefinitionVersion, ProcessDefinition)
         .join(ProcessDefinition, ProcessDefinition.id == DefinitionVersion.definition_id)
         .where(ProcessDefinition.key == process_key)
-        .order_by(DefinitionVersion.version.desc()).limit(1)).first()
+        .order_by(DefinitionVersion.version.desc()).limit(1)
+        .options(defer(DefinitionVersion.source))).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -205,14 +211,20 @@ def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec
 # ---------------------------------------------------------------------------- instances
 
 def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | None,
-                   *, now: datetime | None = None) -> Instance:
-    """Start ``process_key`` for ``applicant``; engine errors leave nothing behind."""
+                   *, now: datetime | None = None,
+                   version: DefinitionVersion | None = None) -> Instance:
+    """Start ``process_key`` for ``applicant``; engine errors leave nothing behind.
+
+    ``version``: ``current_version(process_key)`` as the caller has just read it in this
+    request (and checked ``data`` against its form) — started on that one, not read
+    again."""
     with write_lock():
-        return _start_instance(process_key, applicant, data, now)
+        return _start_instance(process_key, applicant, data, now, version)
 
 
-def _start_instance(process_key, applicant, data, now):
-    version = current_version(process_key)
+def _start_instance(process_key, applicant, data, now, version=None):
+    if version is None:
+        version = current_version(process_key)
     spec = spec_of(version)
     now = now or utcnow()
     directory = DbDirectory()
