@@ -172,3 +172,23 @@ def test_after_a_step_the_session_has_nothing_left_to_write(demo, postgresql):
     saved = db.session.get(Instance, instance.id)  # and what it wrote is there
     assert saved.lock_version == wf.state_of(saved).version >= 2
     assert saved.steps == ",".join(wf.state_of(saved).current) and saved.steps
+
+
+def test_a_step_undone_by_its_savepoint_leaves_no_trace_on_the_instance(demo, postgresql):
+    """A step in a savepoint (bulk decisions, a course's completion) that is then rolled
+    back: the row goes back, and so does what the session holds of it."""
+    rider, head = demo["rider1"], demo["station_head"]
+    instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+    db.session.commit()
+    before = (instance.lock_version, instance.steps, instance.state["version"])
+    task = open_task(instance)
+    savepoint = db.session.begin_nested()
+    wf.perform(instance.id, Action("approve", task=task.key, comment="情况属实"), head,
+               now=NOW)
+    assert instance.lock_version > before[0]
+    savepoint.rollback()
+    assert (instance.lock_version, instance.steps, instance.state["version"]) == before
+    assert wf.state_of(instance).version == before[2]
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, instance.id).lock_version == before[0]

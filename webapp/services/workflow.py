@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload
-from sqlalchemy.orm.attributes import NO_VALUE
+from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 
 from webapp.database import loaded, rows_document, write_lock
 from webapp.extensions import db
@@ -714,10 +714,15 @@ class _Batch:
         columns = _instance_changes(instance)
         for name, value in columns.items():
             params["i_" + name] = value
-        if columns:
+        if columns and db.session().in_nested_transaction():
+            # In a savepoint the flush must still see the instance: a rollback to the
+            # savepoint then expires what the statement wrote (the row goes back too).
+            for name, value in columns.items():
+                set_committed_value(instance, name, value)
+        elif columns:
             # Every change the session holds for the instance is in this statement (or
-            # set back to its value): it is clean now, so the commit's flush has nothing
-            # to look at (it would walk the unit of work to find no UPDATE to make).
+            # set back to its value): it is clean now, so no flush walks its unit of work
+            # to find no UPDATE to make.  A rollback expires it all the same.
             state = sa_inspect(instance)
             state._commit_all(state.dict, db.session.identity_map)
         shape = (tuple(columns), bool(self.history), bool(self.closing), bool(self.opening),
