@@ -6,6 +6,7 @@ import os
 import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 
 from flask import Flask, g, request
 from sqlalchemy import event
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db, migrate
+from webapp.models.types import as_utc
 
 
 def loaded(cls, ident):
@@ -24,6 +26,7 @@ def loaded(cls, ident):
     obj = db.session.identity_map.get(identity_key(cls, ident))
     return obj if obj is not None and not inspect(obj).expired else None
 
+
 def rows_document(rows) -> str:
     """Rows (dicts) as one JSON document for ``jsonb_to_recordset``, each with its place
     ``n`` (from 0), or a list of plain values as it is: one parameter for a statement
@@ -33,10 +36,6 @@ def rows_document(rows) -> str:
 
 
 def _utc_text(value):
-    from datetime import datetime
-
-    from webapp.models.types import as_utc
-
     if isinstance(value, datetime):
         return as_utc(value).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -50,10 +50,8 @@ def station_choices(locale: str, ids: list[int] | None = None,
                           f"{(d_en if english and d_en else d_name) or ''}".rstrip(" ·"))
 
     if scope is None:
-        if ids is None:
-            return [label(row) for row in db.session.execute(stmt)]
-        return [label(row) for row in db.session.execute(_open_stations(by_id=True),
-                                                         {"ids": ids})]
+        rows = db.session.execute(stmt) if ids is None else _open_stations_among(ids)
+        return [label(row) for row in rows]
     found = stmt
     if scope.district is not None:
         found = found.where(Station.district_id == scope.district)
@@ -65,7 +63,7 @@ def station_choices(locale: str, ids: list[int] | None = None,
     listed = {row[0] for row in rows}
     chosen = [i for i in scope.chosen if i not in listed]
     if chosen:  # what was chosen stays an option (and is still checked: open, active)
-        rows = db.session.execute(stmt.where(OrgUnit.id.in_(chosen))).all() + rows
+        rows = _open_stations_among(chosen).all() + rows
     scope.shown = len(rows)
     return [label(row) for row in rows]
 
@@ -84,6 +82,10 @@ def _open_stations(by_id: bool = False):
     if by_id:
         stmt = stmt.where(OrgUnit.id.in_(bindparam("ids", expanding=True)))
     return stmt
+
+
+def _open_stations_among(ids: list[int]):
+    return db.session.execute(_open_stations(by_id=True), {"ids": ids})
 
 
 @dataclass

@@ -222,7 +222,7 @@ def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | 
         return _start_instance(process_key, applicant, data, now, version)
 
 
-def _start_instance(process_key, applicant, data, now, version=None):
+def _start_instance(process_key, applicant, data, now, version):
     if version is None:
         version = current_version(process_key)
     spec = spec_of(version)
@@ -704,8 +704,8 @@ class _Batch:
             params["assignees"] = rows_document(assignees)
         if self.armed:
             params["armed"] = rows_document([{"key": t.key, "purpose": t.purpose,
-                                          "task_key": t.task, "fire_at": t.at}
-                                         for t in self.armed])
+                                              "task_key": t.task, "fire_at": t.at}
+                                             for t in self.armed])
         if self.dropped:
             params["dropped"] = rows_document(self.dropped)
         # Last, after anything above that might have read (and so flushed) through the
