@@ -190,27 +190,33 @@ class Available:
 
 
 _INSTANCE_ACTIONS = ("withdraw", "cancel", "claim", "unclaim", "comment", "resubmit")
+_TASK_INSTANCE_ACTIONS = ("claim", "resubmit")  # the instance's actions a task's page offers
 _TASK_ACTIONS = tuple(sorted(STEP_TASK_ACTIONS)) + ("delegate", "reassign")
 
 
 def available_actions(spec: ProcessSpec, state: InstanceState, actor: Hashable,
-                      directory: Directory, now: datetime) -> list[Available]:
+                      directory: Directory, now: datetime, *, task: str | None = None
+                      ) -> list[Available]:
     """What ``actor`` may do with the instance now — the buttons to show.
 
     Only the permission checks run (nothing changes); an action listed here can still
     fail on its input (a missing comment, a form error) or if someone acts first.
+    ``task``: only what concerns that task — its own actions, and claiming or
+    resubmitting the request it belongs to (one task's page or API call asks no more).
     """
     if state.finished or actor is None or actor == SYSTEM:
         return []
     run = Run(spec, state, directory, now, actor)
     found: list[Available] = []
-    for name in _INSTANCE_ACTIONS:
+    for name in _INSTANCE_ACTIONS if task is None else _TASK_INSTANCE_ACTIONS:
         if _permitted(run, Action(name)):
             found.append(Available(name))
-    for task in state.open_tasks:
+    for open_task in state.open_tasks:
+        if task is not None and open_task.id != task:
+            continue
         for name in _TASK_ACTIONS:
-            if _permitted(run, Action(name, task=task.id)):
-                found.append(Available(name, task.id, task.step))
+            if _permitted(run, Action(name, task=open_task.id)):
+                found.append(Available(name, open_task.id, open_task.step))
     return found
 
 

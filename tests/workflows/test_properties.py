@@ -23,7 +23,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 
 from workflows.actions import assignee_rules
 from workflows.effects import Notify, Promoted
-from workflows.engine import SYSTEM, Action, act, start
+from workflows.engine import SYSTEM, Action, act, available_actions, start
 from workflows.errors import WorkflowError
 from workflows.rules import RuleContext, is_eligible
 from workflows.spec import END_STATUSES, RUNNING_STATUSES
@@ -186,6 +186,20 @@ def make_machine(shipped, org_factory):
                         assert _eligible(spec, state, task, person, ctx), (task, person)
                     if state.applicant in task.assignees:
                         assert _names_the_applicant(spec, task), (task, state.applicant)
+
+        @invariant()
+        def one_tasks_actions_are_the_whole_lists(self):
+            # A task's page asks only about its task: it must see what the whole list
+            # says of it (its actions, and claiming or resubmitting its request).
+            for spec, state in getattr(self, "instances", []):
+                for task in state.open_tasks:
+                    for person in {*task.assignees, state.applicant, "vol1", "unit_admin"}:
+                        whole = available_actions(spec, state, person, self.directory,
+                                                  self.now)
+                        assert available_actions(spec, state, person, self.directory,
+                                                 self.now, task=task.id) == [
+                            a for a in whole if a.task == task.id or (
+                                a.task is None and a.action in ("claim", "resubmit"))]
 
         @invariant()
         def capacity_is_never_exceeded(self):

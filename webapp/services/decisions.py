@@ -21,8 +21,8 @@ def task_actions(instance: Instance, task: Task, user: User, available: list | N
                  ) -> list[str]:
     """The engine's actions for ``user`` on this task (claim and resubmit included);
     ``available`` is ``wf.available_actions(instance, user)`` when the caller has it."""
-    if available is None:
-        available = wf.available_actions(instance, user)
+    if available is None:  # the others need not be asked about
+        available = wf.available_actions(instance, user, task=task.key)
     return [a.action for a in available
             if a.task == task.key or (a.task is None and a.action in ("claim", "resubmit")
                                       and task.status == "open")]

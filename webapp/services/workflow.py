@@ -991,10 +991,12 @@ def state_of(instance: Instance) -> InstanceState:
     return state
 
 
-def available_actions(instance: Instance, user: User) -> list:
+def available_actions(instance: Instance, user: User, *, task: str | None = None) -> list:
+    """``engine.available_actions`` for ``user``; ``task``: only that task's (its key)."""
     spec = spec_of_instance(instance)
     directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
-    return engine.available_actions(spec, state_of(instance), user.id, directory, utcnow())
+    return engine.available_actions(spec, state_of(instance), user.id, directory, utcnow(),
+                                    task=task)
 
 
 __all__ = ["publish_text", "publish_file", "start_instance", "perform", "fire_due_timers",
