@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 
 from tests.webapp.test_workflow_service import NOW, demo, open_task, wish_data  # noqa: F401
 from webapp.extensions import db
-from webapp.models import HistoryEntry, Instance, Notification, Task, Timer
+from webapp.models import Delivery, HistoryEntry, Instance, Notification, Task, Timer
 from webapp.services import workflow as wf
 from workflows.runtime import Action
 
@@ -53,12 +53,24 @@ def written(instance_id: int):
         "history": [(h.seq, h.at, h.actor_id, h.action, h.step, h.task_key, h.comment, h.data)
                     for h in db.session.scalars(select(HistoryEntry).where(
                         HistoryEntry.instance_id == instance_id).order_by(HistoryEntry.seq))],
-        "timers": sorted((_keyed(t.key, instance_id), t.purpose, t.task_key, t.fire_at, t.status, t.fired_at)
+        "timers": sorted((_keyed(t.key, instance_id), t.purpose, t.task_key, t.fire_at,
+                          t.status, t.fired_at)
                          for t in db.session.scalars(select(Timer).where(
                              Timer.instance_id == instance_id))),
-        "notifications": sorted((n.user_id, n.kind, n.title_key, n.task_key, n.priority)
+        "notifications": sorted((n.user_id, n.kind, n.title_key, n.task_key, n.priority,
+                                 json.dumps(n.params, sort_keys=True, ensure_ascii=False),
+                                 n.created_at, n.read_at)
                                 for n in db.session.scalars(select(Notification).where(
                                     Notification.instance_id == instance_id))),
+        # The outbox rows planned from them: to whom, what, when, each with its own
+        # notification (its person and kind).
+        "deliveries": sorted((n.user_id, n.kind, d.user_id, d.channel, d.target,
+                              d.subject, d.body.replace(f"/{instance_id}\n", "/#\n"),
+                              d.digest, d.status, d.attempts, d.due_at, d.created_at)
+                             for d, n in db.session.execute(
+                                 select(Delivery, Notification)
+                                 .join(Notification, Notification.id == Delivery.notification_id)
+                                 .where(Notification.instance_id == instance_id))),
     }
 
 
@@ -192,3 +204,46 @@ def test_a_step_undone_by_its_savepoint_leaves_no_trace_on_the_instance(demo, po
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Instance, instance.id).lock_version == before[0]
+
+
+def test_one_steps_notes_reach_each_person_as_their_settings_say(demo, postgresql,
+                                                                monkeypatch):
+    """A claim tells the applicant (claimed) and the volunteer (their task) in the step's
+    statement: each person's outbox row follows their own settings (quiet hours, no
+    e-mail, no digest), as when each note had its own statement."""
+    from datetime import time
+
+    from webapp.models import NotificationSettings
+
+    rider, head, volunteer = demo["rider1"], demo["station_head"], demo["volunteer1"]
+    db.session.add_all([
+        NotificationSettings(user_id=rider.id, email_enabled=True, quiet_start=time(0, 0),
+                             quiet_end=time(23, 59), digest_low_priority=False),
+        NotificationSettings(user_id=head.id, email_enabled=False)])
+    db.session.commit()
+    notes = []
+    send = wf._Batch.send
+
+    def spy(batch, instance):
+        notes.append([fields["kind"] for _, fields in batch.notes])
+        return send(batch, instance)
+
+    def flow():
+        instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+        db.session.commit()
+        act(instance.id, "approve", head, comment="情况属实")
+        act(instance.id, "claim", volunteer)
+        # Withdrawn, so the second run may start another.
+        wf.perform(instance.id, Action("withdraw", comment="不需要了"), rider, now=NOW)
+        db.session.commit()
+        return instance.id
+
+    monkeypatch.setattr(wf._Batch, "send", spy)
+    batched, row_by_row = run_twice(monkeypatch, flow)
+    assert ["claimed", "task_assigned"] in notes  # two notes, one statement
+    assert batched == row_by_row
+    to = {(d[0], d[1]): d for d in batched["deliveries"]}
+    assert (head.id, "task_assigned") not in to  # e-mail switched off
+    claimed = to[(rider.id, "claimed")]
+    assert claimed[-2] > NOW and not claimed[7]  # after the quiet hours, not in the digest
+    assert to[(volunteer.id, "task_assigned")][-2] == NOW  # no settings: at once

@@ -146,8 +146,15 @@ def notify(user_ids: Iterable[int], instance: Instance, now: datetime, **fields)
     db.session.flush()  # whatever they refer to (the instance) is written first
     rows = db.session.execute(_notified_people(tuple(fields)),
                               _notification_params(user_ids, fields)).all()
-    people = {row.id: row for row in rows}
-    notes = _notes(user_ids, {row.id: row.notification_id for row in rows}, fields)
+    plan_written(user_ids, {row.id: row for row in rows}, instance, now, **fields)
+
+
+def plan_written(user_ids: list[int], people: Mapping[int, Any], instance: Instance,
+                 now: datetime, **fields) -> None:
+    """``plan`` for notifications already written (``fields`` alike but for the person)
+    to ``people``: rows of ``_PERSON`` by person, each with its ``notification_id``."""
+    notes = _notes(user_ids, {user_id: row.notification_id for user_id, row in people.items()},
+                   fields)
     plan(notes, instance, now, people=people)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from flask import current_app
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import bindparam, event, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, column, event, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -404,11 +404,20 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     _sync_tasks(instance, new, old, batch)
     _sync_timers(instance, new, old, batch)
     if batch is not None:
+        # The in-app notifications go in the step's statement too (PostgreSQL), which
+        # gives back the people they went to; their outbox rows are planned from those.
+        for effect in effects:
+            if isinstance(effect, Notify):
+                batch.notes.append(_notification(spec, effect, now))
         batch.send(instance)
     db.session.flush()
+    if batch is not None:
+        for recipients, fields, people in batch.noted:
+            outbox.plan_written(recipients, people, instance, now, **fields)
     for effect in effects:
         if isinstance(effect, Notify):
-            _notify(instance, spec, effect, now)
+            if batch is None:
+                _notify(instance, spec, effect, now)
         elif isinstance(effect, Promoted) and effect.instance != instance.id:
             if depth >= MAX_CASCADE:
                 raise Conflict(en="too many promotions in one step")
@@ -666,7 +675,7 @@ def _sync_timers(instance: Instance, state: InstanceState,
 class _Batch:
     """The step's writes, gathered to be sent together (``send``)."""
 
-    __slots__ = ("history", "closing", "opening", "armed", "dropped")
+    __slots__ = ("history", "closing", "opening", "armed", "dropped", "notes", "noted")
 
     def __init__(self) -> None:
         self.history: list[dict] = []
@@ -674,6 +683,10 @@ class _Batch:
         self.opening: list[tuple] = []  # (task, due_at)
         self.armed: list = []           # TimerRef
         self.dropped: list[str] = []    # timer keys
+        self.notes: list[tuple] = []    # (recipients, fields): one per Notify effect
+        # After ``send``: (recipients, fields, people) for each of ``notes`` that reached
+        # anyone — ``people`` the rows of ``outbox.plan``'s ``people``.
+        self.noted: list[tuple] = []
 
     def send(self, instance: Instance) -> None:
         # Each part is one JSON document of rows (read by ``jsonb_to_recordset``): one
@@ -708,6 +721,10 @@ class _Batch:
                                              for t in self.armed])
         if self.dropped:
             params["dropped"] = rows_document(self.dropped)
+        notes = [(recipients, fields) for recipients, fields in self.notes if recipients]
+        if notes:
+            params["notes"] = rows_document([
+                {**fields, "user_ids": recipients} for recipients, fields in notes])
         # Last, after anything above that might have read (and so flushed) through the
         # session: the instance's columns it has not written yet.  This statement writes
         # them, so the session must not write them again (its autoflush runs before it).
@@ -726,14 +743,19 @@ class _Batch:
             state = sa_inspect(instance)
             state._commit_all(state.dict, db.session.identity_map)
         shape = (tuple(columns), bool(self.history), bool(self.closing), bool(self.opening),
-                 bool(assignees), bool(self.armed), bool(self.dropped))
+                 bool(assignees), bool(self.armed), bool(self.dropped), bool(notes))
         if not any(shape):
             return
         result = db.session.execute(_batch_statement(*shape), params)
-        if self.opening:
-            opened = db.session.info.setdefault(_OPENED, {})
-            for task_id, key in result:
-                opened[(instance.id, key)] = (task_id, instance.lock_version)
+        opened = db.session.info.setdefault(_OPENED, {}) if self.opening else None
+        people: list[dict] = [{} for _ in notes]
+        for row in result:
+            if row.part == "task":
+                opened[(instance.id, row.key)] = (row.id, instance.lock_version)
+            elif row.part == "note":
+                people[row.n][row.id] = row
+        self.noted = [(recipients, fields, found)
+                      for (recipients, fields), found in zip(notes, people)]
         for task, _due in self.closing:
             _expire_loaded(Task, instance.id, key=task.id)  # plain statements: a loaded
         if self.armed or self.dropped:                      # copy is stale
@@ -786,8 +808,11 @@ _POOL_AS = ("pool_role varchar, pool_unit_id integer, pool_unit_path varchar, "
 
 @lru_cache(maxsize=256)
 def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, opening: bool,
-                     assignees: bool, armed: bool, dropped: bool):
-    """The statement for one shape of step (which parts it has), built once."""
+                     assignees: bool, armed: bool, dropped: bool, notes: bool = False):
+    """The statement for one shape of step (which parts it has), built once.  Its rows:
+    ``part`` "task" for each task it opened (``id``, ``key``), "note" for each person a
+    notification went to (``n``: which of the notes; ``id``: the person; what
+    ``outbox.plan`` reads of them; and ``notification_id``)."""
     parts, binds = [], []
     if columns:
         sets = ", ".join(f'"{_INSTANCE_COLUMNS[name].name}" = :i_{name}' for name in columns)
@@ -847,24 +872,75 @@ def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, ope
     ON CONFLICT (instance_id, "key") DO UPDATE
     SET status = 'pending', fire_at = excluded.fire_at, fired_at = NULL,
         purpose = excluded.purpose, task_key = excluded.task_key)""")
-    main = 'SELECT id, "key" FROM step_opened' if opening else "SELECT 1"
-    statement = text("WITH " + ",\n".join(parts) + "\n" + main)
-    return statement.bindparams(*binds) if binds else statement
+    if notes:
+        # One row per note and person (the person must exist), its id taken first so
+        # the rows can say which note they belong to (RETURNING could not).
+        parts.append("""step_note_rows AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('notifications', 'id')) AS id, e.n,
+           users.id AS user_id, users.email, users.locale, e.kind, e.title_key, e.params,
+           e.task_key, e.priority, e.created_at, r.k
+    FROM jsonb_to_recordset(CAST(:notes AS jsonb)) AS e (kind varchar, title_key varchar,
+         params jsonb, task_key varchar, priority varchar, created_at timestamptz,
+         user_ids jsonb, n integer)
+    CROSS JOIN LATERAL jsonb_array_elements_text(e.user_ids) WITH ORDINALITY AS r (user_id, k)
+    JOIN users ON users.id = CAST(r.user_id AS integer)
+    ORDER BY e.n, r.k)""")
+        parts.append("""step_notes AS (
+    INSERT INTO notifications (id, user_id, kind, title_key, params, instance_id, task_key,
+                               priority, created_at)
+    SELECT id, user_id, kind, title_key, params, :instance_id, task_key, priority, created_at
+    FROM step_note_rows ORDER BY id)""")
+    main = []
+    if opening:
+        main.append(f'SELECT \'task\' AS part, id, "key", {_NOTE_NULLS} FROM step_opened')
+    if notes:
+        main.append("""SELECT 'note' AS part, r.user_id AS id, NULL::varchar AS "key", r.n AS n,
+       r.id AS notification_id, r.email AS email, r.locale AS locale, s.user_id AS user_id,
+       s.email_enabled AS email_enabled, s.quiet_start AS quiet_start,
+       s.quiet_end AS quiet_end, s.digest_low_priority AS digest_low_priority
+FROM step_note_rows r LEFT JOIN notification_settings s ON s.user_id = r.user_id""")
+    statement = text("WITH " + ",\n".join(parts) + "\n"
+                     + ("\nUNION ALL\n".join(main) if main else "SELECT 'none' AS part"))
+    if binds:
+        statement = statement.bindparams(*binds)
+    # Its columns named in order: the result's description is then matched by position
+    # and kept with the compiled statement, not worked out again at each step.
+    return statement.columns(*(column(name) for name in (_ROW_COLUMNS if main else ("part",))))
+
+
+_ROW_COLUMNS = ("part", "id", "key", "n", "notification_id", "email", "locale", "user_id",
+                "email_enabled", "quiet_start", "quiet_end", "digest_low_priority")
+
+
+# The note columns of ``_batch_statement``'s rows, empty on a task's row.
+_NOTE_NULLS = ("NULL::integer AS n, NULL::integer AS notification_id, NULL::varchar AS email, "
+               "NULL::varchar AS locale, NULL::integer AS user_id, NULL::boolean AS "
+               "email_enabled, NULL::time AS quiet_start, NULL::time AS quiet_end, "
+               "NULL::boolean AS digest_low_priority")
+
+
+def _notification(spec: ProcessSpec, effect: Notify, now: datetime) -> tuple[list, dict]:
+    """(recipients, fields) of the in-app notifications of ``effect``, as
+    ``outbox.notify`` takes them (the instance's id aside)."""
+    params = dict(effect.params)
+    params.setdefault("process_name", spec.name)
+    params.setdefault("process_name_en", spec.name_en or spec.name)
+    recipients = list(dict.fromkeys(user_id for user_id in effect.recipients
+                                    if isinstance(user_id, int)))
+    return recipients, {"kind": effect.kind, "title_key": effect.title_key,
+                        "params": _plain(params), "task_key": effect.task,
+                        "priority": effect.priority, "created_at": now}
 
 
 def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:
-    """In-app notifications now, in this transaction; e-mail and webhooks via the outbox.
+    """In-app notifications now, in this transaction; e-mail and webhooks via the outbox
+    (SQLite: on PostgreSQL they go in the step's own statement).
 
     One event may reach 1,000 people: the notifications are one INSERT … SELECT whose
     only per-person part is the list of ids (no ORM objects), and the outbox writes its
     rows the same way."""
-    params = dict(effect.params)
-    params.setdefault("process_name", spec.name)
-    params.setdefault("process_name_en", spec.name_en or spec.name)
-    recipients = [user_id for user_id in effect.recipients if isinstance(user_id, int)]
-    outbox.notify(recipients, instance, now, kind=effect.kind, title_key=effect.title_key,
-                  params=_plain(params), instance_id=instance.id, task_key=effect.task,
-                  priority=effect.priority, created_at=now)
+    recipients, fields = _notification(spec, effect, now)
+    outbox.notify(recipients, instance, now, instance_id=instance.id, **fields)
 
 
 # The request's row if nobody holds it (PostgreSQL): workers sweeping at the same
