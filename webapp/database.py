@@ -19,12 +19,14 @@ from webapp.models.types import as_utc
 
 def loaded(cls, ident):
     """The row of ``cls`` with this id if this session has already read it (in this
-    transaction: a commit expires it), else None — no query either way."""
-    from sqlalchemy import inspect
-    from sqlalchemy.orm.util import identity_key
+    transaction: a commit expires it), else None — no query either way.
 
-    obj = db.session.identity_map.get(identity_key(cls, ident))
-    return obj if obj is not None and not inspect(obj).expired else None
+    The identity key is made here as SQLAlchemy makes it for a mapped class of its own
+    (no inheritance, one column of primary key, no shard): ``identity_key(cls, ident)``
+    works that out again at every call, and steps ask this many times
+    (``tests/webapp/test_database.py`` checks the two agree)."""
+    obj = db.session().identity_map.get((cls, (ident,), None))
+    return obj if obj is not None and not obj._sa_instance_state.expired else None
 
 
 def rows_document(rows) -> str:

@@ -14,19 +14,24 @@ def select_locale() -> str:
 
     API calls that send Accept-Language get that language: the app asks for what its
     user chose on the phone."""
+    # Each proxy (request, current_user, session) looked up once: every page and API
+    # answer asks this several times.
+    req = request._get_current_object()
+    if req.path.startswith("/api/") and req.accept_languages:
+        return _from_header(req)  # an app sends the language its user chose on the phone
     languages = current_app.config["LANGUAGES"]
-    if request.path.startswith("/api/") and request.accept_languages:
-        return _from_header()  # an app sends the language its user chose on the phone
-    if current_user and current_user.is_authenticated and current_user.locale in languages:
-        return current_user.locale
-    if session.get("locale") in languages:
-        return session["locale"]
-    return _from_header()
+    user = current_user._get_current_object()
+    if user and user.is_authenticated and user.locale in languages:
+        return user.locale
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return _from_header(req)
 
 
-def _from_header() -> str:
+def _from_header(req) -> str:
     # Any Chinese variant the browser asks for is answered in zh_CN.
-    best = request.accept_languages.best_match(["zh_CN", "zh", "zh-CN", "en"], default="zh_CN")
+    best = req.accept_languages.best_match(["zh_CN", "zh", "zh-CN", "en"], default="zh_CN")
     return "en" if best == "en" else "zh_CN"
 
 
