@@ -37,6 +37,8 @@ def validate_data(form_spec: FormSpec, data: Any, *, locale: str = ZH,
     """
     if not isinstance(data, Mapping):
         return {}, {"": [translate(locale, M.NOT_AN_OBJECT)]}
+    if not data and not files and not form_spec.fields and not form_spec.rules:
+        return {}, {}  # nothing asked, nothing sent (most approvals): no form to build
     form_class = build_form_class(form_spec, locale=locale, choices=choices, context=context)
     formdata, wrong = _formdata(form_spec, data, files or {})
     form = form_class(formdata=formdata)

@@ -104,3 +104,27 @@ def test_web_and_api_never_disagree(wish, stations, submit, locale, browser, app
     _, errors = validate_data(wish, app_json, locale=locale, choices=stations)
     assert errors == form.errors
     assert errors  # each of these answers has something wrong
+
+
+def test_an_empty_form_with_nothing_sent_builds_no_form(monkeypatch):
+    """Most approvals ask nothing and send nothing: clean and valid, without building
+    the form's class; anything sent to such a form is still refused, field by field."""
+    from forms import api
+    from workflows.fields import FormSpec
+
+    real = api.build_form_class
+    monkeypatch.setattr(api, "build_form_class", lambda *a, **k: pytest.fail("built"))
+    assert validate_data(FormSpec(), {}) == ({}, {})
+    monkeypatch.setattr(api, "build_form_class", real)
+    clean, errors = validate_data(FormSpec(), {"extra": 1})
+    assert clean == {} and list(errors) == ["extra"]
+    assert validate_data(FormSpec(), {}) == real_path(FormSpec())
+
+
+def real_path(form_spec):
+    """What the form itself says of no input: the shortcut must say the same."""
+    from forms.api import FormInput, build_form_class
+
+    form = build_form_class(form_spec)(formdata=FormInput())
+    assert form.validate()
+    return form.clean_data(), dict(form.errors)

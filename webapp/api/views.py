@@ -40,8 +40,8 @@ def _validated(form_spec, data, files, context=None) -> dict:
     # station of the city (the form is never drawn here).
     sent = data if isinstance(data, dict) else {}
     clean, errors = validate_data(form_spec, data if data is not None else {}, locale=locale,
-                                  choices=provider(locale, only=sent), files=files,
-                                  context=context)
+                                  choices=provider(locale, only=sent) if form_spec else None,
+                                  files=files, context=context)
     if errors:
         invalid({name or "data": texts for name, texts in errors.items()})
     return clean
