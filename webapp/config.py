@@ -51,7 +51,6 @@ class Config:
     API_TOKEN_TTL = timedelta(days=30)
     TOKEN_ISSUE_LIMITS = ("30 per hour",)
     RATELIMIT_STORAGE_URI: str | None = None  # None: REDIS_URL if set, else memory
-    RATELIMIT_HEADERS_ENABLED = False
 
     # Notifications: e-mail backend "file" (instance/outbox, development), "console" or
     # "smtp" (MAIL_SERVER, MAIL_PORT, MAIL_USERNAME, MAIL_PASSWORD, MAIL_USE_TLS).

@@ -1,10 +1,9 @@
 """Extension objects, created unbound and attached in ``create_app`` with ``init_app``."""
 from __future__ import annotations
 
+from flask import Flask, current_app
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -32,5 +31,26 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 bootstrap = Bootstrap5()
-# No default limits: each limited action says its own (sign-in failures, token requests).
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class RateLimits:
+    """Where the throttles count (the ``limits`` package): Redis when configured, so a
+    count holds across gunicorn workers, else this process's memory
+    (``RATELIMIT_STORAGE_URI``).  Nothing is limited per request — each throttled action
+    (sign-in failures, token requests) asks for itself through ``security.rate_limits``
+    — so, unlike a request-limiting extension, no hook runs on every request."""
+
+    def init_app(self, app: Flask) -> None:
+        from limits.storage import storage_from_string
+        from limits.strategies import FixedWindowRateLimiter
+
+        app.extensions["rate_limits"] = FixedWindowRateLimiter(
+            storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
+
+    @property
+    def strategy(self):
+        """This app's fixed-window limiter (``hit``, ``test``, ``clear``)."""
+        return current_app.extensions["rate_limits"]
+
+
+limiter = RateLimits()

@@ -31,7 +31,7 @@ def rate_limits(call):
     on a memory storage of this process instead, so sign-in keeps working — and keeps
     counting failures — while Redis is down."""
     try:
-        return call(limiter.limiter)
+        return call(limiter.strategy)
     except Exception as exc:
         if not _storage_failed(exc):
             raise
@@ -41,7 +41,7 @@ def rate_limits(call):
 
         fallback = current_app.extensions.get("unionflow_limits_fallback")
         if fallback is None:
-            fallback = type(limiter.limiter)(MemoryStorage())
+            fallback = type(limiter.strategy)(MemoryStorage())
             current_app.extensions["unionflow_limits_fallback"] = fallback
         return call(fallback)
 
