@@ -11,11 +11,13 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select, text
 
+from tests.webapp.test_pages import login  # noqa: F401
 from tests.webapp.test_workflow_service import NOW, demo, open_task, wish_data  # noqa: F401
 from webapp.extensions import db
-from webapp.models import Delivery, HistoryEntry, Instance, Notification, Task, Timer
+from webapp.models import (Delivery, DutySlot, HistoryEntry, Instance, Notification, Task,
+                           Timer)
 from webapp.services import workflow as wf
 from workflows.runtime import Action
 
@@ -247,3 +249,102 @@ def test_one_steps_notes_reach_each_person_as_their_settings_say(demo, postgresq
     claimed = to[(rider.id, "claimed")]
     assert claimed[-2] > NOW and not claimed[7]  # after the quiet hours, not in the digest
     assert to[(volunteer.id, "task_assigned")][-2] == NOW  # no settings: at once
+
+
+def _notes_in_order(first: int, second: int) -> list[tuple]:
+    return [("first" if n.instance_id == first else "second", n.kind, n.user_id)
+            for n in db.session.scalars(select(Notification).where(
+                Notification.instance_id.in_([first, second])).order_by(Notification.id))]
+
+
+def test_a_steps_own_notes_come_before_the_promotion_it_causes(login, demo, postgresql,
+                                                               monkeypatch):
+    """A withdrawal that frees a duty slot: its own notes are written first, then the
+    waiting list's next person's promotion (and the notes of that step) — in the same
+    order with the notes in the step's statement as without."""
+    from tests.webapp.test_union_processes import start
+
+    def flow():
+        slot = db.session.scalar(select(DutySlot).where(DutySlot.capacity == 1)
+                                 .order_by(DutySlot.id))
+        data = {"station": str(slot.station_id), "slot": str(slot.id)}
+        db.session.commit()
+        first = start(login("volunteer1"), "station_master", {**data, "phone": "13700137000"})
+        second = start(login("branch_secretary"), "station_master",
+                       {**data, "phone": "13600136000"})
+        login("volunteer1").post(f"/instances/{first}/withdraw")
+        db.session.expire_all()
+        assert db.session.get(Instance, second).steps == "wait_duty"  # promoted
+        notes = _notes_in_order(first, second)
+        login("branch_secretary").post(f"/instances/{second}/withdraw")  # for the next run
+        return notes
+
+    batched = flow()
+    with monkeypatch.context() as patched:
+        patched.setattr(wf, "_Batch", lambda: None)
+        row_by_row = flow()
+    assert batched == row_by_row
+    kinds = [(which, kind) for which, kind, _ in batched]
+    assert kinds.index(("first", "ended")) < kinds.index(("second", "promoted"))
+
+
+def _note(kind="comment"):
+    return {"kind": kind, "title_key": f"workflows.{kind}",
+            "params": {"process_name": "微心愿", "n": 1}, "task_key": None,
+            "priority": "normal", "created_at": NOW}
+
+
+def test_the_steps_statement_takes_notes_of_every_shape(demo, postgresql):
+    """Notes alone (no column changed, no task opened), the same person in two notes, a
+    note to nobody, an id that is no one's, and no note at all."""
+    rider, head = demo["rider1"], demo["station_head"]
+    instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+    db.session.commit()
+    instance = db.session.get(Instance, instance.id)
+    before = db.session.scalar(select(func.count()).select_from(Notification))
+    batch = wf._Batch()
+    batch.notes = [([rider.id, head.id], _note()), ([], _note("withdrawn")),
+                   ([head.id, 99_999_999], _note("reminder"))]
+    batch.send(instance)
+    assert [(recipients, sorted(people)) for recipients, _, people in batch.noted] == [
+        ([rider.id, head.id], sorted([rider.id, head.id])),
+        ([head.id, 99_999_999], [head.id])]
+    ids = {person: row.notification_id for person, row in batch.noted[1][2].items()}
+    written = {(n.id, n.user_id, n.kind) for n in db.session.scalars(
+        select(Notification).where(Notification.instance_id == instance.id,
+                                   Notification.kind.in_(["comment", "reminder"])))}
+    assert written == {(batch.noted[0][2][rider.id].notification_id, rider.id, "comment"),
+                       (batch.noted[0][2][head.id].notification_id, head.id, "comment"),
+                       (ids[head.id], head.id, "reminder")}
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == before + 3
+    instance.title = "换了标题"  # a column and no note: nothing comes back
+    batch = wf._Batch()
+    batch.send(instance)
+    assert batch.noted == []
+    batch = wf._Batch()
+    batch.notes = [([424_242], _note())]  # to no one who exists
+    batch.send(instance)
+    assert batch.noted == [([424_242], _note(), {})]
+    db.session.rollback()
+
+
+def test_one_note_to_a_thousand_people_in_the_steps_statement(demo, postgresql):
+    """The fan-out's only per-person part is the list of ids: 1,000 notifications from
+    one statement, in the order the people were given."""
+    rider = demo["rider1"]
+    instance = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+    db.session.commit()
+    people = list(db.session.execute(text(
+        "INSERT INTO users (username, display_name, password_hash, locale, email, active, "
+        "session_token, created_at) SELECT 'fan' || g, '工友' || g, 'x', 'zh_CN', "
+        "'fan' || g || '@example.org', true, 'token' || g, now() "
+        "FROM generate_series(1, 1000) AS g RETURNING id")).scalars())
+    batch = wf._Batch()
+    batch.notes = [(people, _note("escalated"))]
+    batch.send(instance)
+    assert sorted(batch.noted[0][2]) == sorted(people)
+    assert list(db.session.scalars(
+        select(Notification.user_id).where(Notification.instance_id == instance.id,
+                                           Notification.kind == "escalated")
+        .order_by(Notification.id))) == people
+    db.session.rollback()

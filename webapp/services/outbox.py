@@ -136,7 +136,11 @@ _PERSON = (User.id, User.email, User.locale, NotificationSettings.user_id,
 def notify(user_ids: Iterable[int], instance: Instance, now: datetime, **fields) -> None:
     """``write_notifications`` then ``plan``: in-app notifications for one event and
     their outbox rows.  On PostgreSQL the notifications are written and their people read
-    with their settings in one statement (the ``INSERT`` in a ``WITH``)."""
+    with their settings in one statement (the ``INSERT`` in a ``WITH``).
+
+    A step's notifications on PostgreSQL go in the step's own statement instead
+    (``workflow._Batch``, then ``plan_written``); this path stays the reference that
+    ``tests/webapp/test_step_statement.py`` compares it with, and serves SQLite."""
     user_ids = list(dict.fromkeys(user_ids))
     if not user_ids:
         return

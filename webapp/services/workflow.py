@@ -411,14 +411,17 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
                 batch.notes.append(_notification(spec, effect, now))
         batch.send(instance)
     db.session.flush()
+    # This step's notifications (and their outbox rows) first, on either database, then
+    # the steps it causes on other requests (a waiting list's next person promoted).
     if batch is not None:
         for recipients, fields, people in batch.noted:
             outbox.plan_written(recipients, people, instance, now, **fields)
-    for effect in effects:
-        if isinstance(effect, Notify):
-            if batch is None:
+    else:
+        for effect in effects:
+            if isinstance(effect, Notify):
                 _notify(instance, spec, effect, now)
-        elif isinstance(effect, Promoted) and effect.instance != instance.id:
+    for effect in effects:
+        if isinstance(effect, Promoted) and effect.instance != instance.id:
             if depth >= MAX_CASCADE:
                 raise Conflict(en="too many promotions in one step")
             perform(effect.instance, Action("promote"), None, now=now, _depth=depth + 1)
