@@ -76,7 +76,7 @@ def fan_out(instance, recipients, now=NOW, kind="escalated", spec=None):
                     task="verify", title_key=kind,
                     params=MappingProxyType({"step_name": "驿站核实",
                                              "step_name_en": "Station check"}))
-    wf._notify(instance, spec, effect, now)
+    wf._notify(instance, wf._notification(spec, effect, now), now)
     outbox.queue_new()
 
 

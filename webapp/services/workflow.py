@@ -403,23 +403,25 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     _append_history(instance, old, new, batch)
     _sync_tasks(instance, new, old, batch)
     _sync_timers(instance, new, old, batch)
+    notes = [_notification(spec, effect, now) for effect in effects
+             if isinstance(effect, Notify)]
     if batch is not None:
         # The in-app notifications go in the step's statement too (PostgreSQL), which
         # gives back the people they went to; their outbox rows are planned from those.
-        for effect in effects:
-            if isinstance(effect, Notify):
-                batch.notes.append(_notification(spec, effect, now))
+        batch.notes = notes
         batch.send(instance)
     db.session.flush()
     # This step's notifications (and their outbox rows) first, on either database, then
     # the steps it causes on other requests (a waiting list's next person promoted).
+    # One event may reach 1,000 people: either way the notifications are one INSERT …
+    # SELECT whose only per-person part is the list of ids (no ORM objects), and the
+    # outbox writes its rows the same way.
     if batch is not None:
         for recipients, fields, people in batch.noted:
             outbox.plan_written(recipients, people, instance, now, **fields)
     else:
-        for effect in effects:
-            if isinstance(effect, Notify):
-                _notify(instance, spec, effect, now)
+        for note in notes:
+            _notify(instance, note, now)
     for effect in effects:
         if isinstance(effect, Promoted) and effect.instance != instance.id:
             if depth >= MAX_CASCADE:
@@ -687,8 +689,8 @@ class _Batch:
         self.armed: list = []           # TimerRef
         self.dropped: list[str] = []    # timer keys
         self.notes: list[tuple] = []    # (recipients, fields): one per Notify effect
-        # After ``send``: (recipients, fields, people) for each of ``notes`` that reached
-        # anyone — ``people`` the rows of ``outbox.plan``'s ``people``.
+        # After ``send``: (recipients, fields, people) for each of ``notes`` with
+        # recipients — ``people`` the rows of ``outbox.plan``'s ``people`` (maybe none).
         self.noted: list[tuple] = []
 
     def send(self, instance: Instance) -> None:
@@ -811,7 +813,7 @@ _POOL_AS = ("pool_role varchar, pool_unit_id integer, pool_unit_path varchar, "
 
 @lru_cache(maxsize=256)
 def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, opening: bool,
-                     assignees: bool, armed: bool, dropped: bool, notes: bool = False):
+                     assignees: bool, armed: bool, dropped: bool, notes: bool):
     """The statement for one shape of step (which parts it has), built once.  Its rows:
     ``part`` "task" for each task it opened (``id``, ``key``), "note" for each person a
     notification went to (``n``: which of the notes; ``id``: the person; what
@@ -911,20 +913,18 @@ FROM step_note_rows r LEFT JOIN notification_settings s ON s.user_id = r.user_id
     return statement.columns(*(column(name) for name in (_ROW_COLUMNS if main else ("part",))))
 
 
-_ROW_COLUMNS = ("part", "id", "key", "n", "notification_id", "email", "locale", "user_id",
-                "email_enabled", "quiet_start", "quiet_end", "digest_low_priority")
-
-
-# The note columns of ``_batch_statement``'s rows, empty on a task's row.
-_NOTE_NULLS = ("NULL::integer AS n, NULL::integer AS notification_id, NULL::varchar AS email, "
-               "NULL::varchar AS locale, NULL::integer AS user_id, NULL::boolean AS "
-               "email_enabled, NULL::time AS quiet_start, NULL::time AS quiet_end, "
-               "NULL::boolean AS digest_low_priority")
+# The note columns of ``_batch_statement``'s rows, with their types: empty on a task's row.
+_NOTE_COLUMNS = (("n", "integer"), ("notification_id", "integer"), ("email", "varchar"),
+                 ("locale", "varchar"), ("user_id", "integer"), ("email_enabled", "boolean"),
+                 ("quiet_start", "time"), ("quiet_end", "time"),
+                 ("digest_low_priority", "boolean"))
+_ROW_COLUMNS = ("part", "id", "key", *(name for name, _ in _NOTE_COLUMNS))
+_NOTE_NULLS = ", ".join(f"NULL::{kind} AS {name}" for name, kind in _NOTE_COLUMNS)
 
 
 def _notification(spec: ProcessSpec, effect: Notify, now: datetime) -> tuple[list, dict]:
     """(recipients, fields) of the in-app notifications of ``effect``, as
-    ``outbox.notify`` takes them (the instance's id aside)."""
+    ``outbox.notify`` takes them (the instance's id aside) and ``_Batch`` sends them."""
     params = dict(effect.params)
     params.setdefault("process_name", spec.name)
     params.setdefault("process_name_en", spec.name_en or spec.name)
@@ -935,14 +935,10 @@ def _notification(spec: ProcessSpec, effect: Notify, now: datetime) -> tuple[lis
                         "priority": effect.priority, "created_at": now}
 
 
-def _notify(instance: Instance, spec: ProcessSpec, effect: Notify, now: datetime) -> None:
-    """In-app notifications now, in this transaction; e-mail and webhooks via the outbox
-    (SQLite: on PostgreSQL they go in the step's own statement).
-
-    One event may reach 1,000 people: the notifications are one INSERT … SELECT whose
-    only per-person part is the list of ids (no ORM objects), and the outbox writes its
-    rows the same way."""
-    recipients, fields = _notification(spec, effect, now)
+def _notify(instance: Instance, note: tuple[list, dict], now: datetime) -> None:
+    """The statement-per-write path of one of a step's notes, as ``_notification`` makes
+    it (SQLite; the reference the PostgreSQL statement is compared with)."""
+    recipients, fields = note
     outbox.notify(recipients, instance, now, instance_id=instance.id, **fields)
 
 
