@@ -1,14 +1,29 @@
-"""Build the certificate font: a TrueType subset of Noto Sans CJK SC (SIL OFL 1.1).
+"""Build the certificate fonts: OpenType subsets of Noto Sans CJK SC (SIL OFL 1.1).
 
-The committed file ``webapp/training/fonts/CertSans-SC.ttf`` was made by this script,
-so a fresh machine needs no system fonts to print a certificate.  It keeps ASCII,
-common punctuation, the 3,755 hanzi of GB 2312 level 1 (the everyday characters) and
-every other hanzi the project's own text uses (definitions, demo data, messages: 驿…),
-converts the CFF outlines to TrueType ones (fpdf2 embeds those as /FontFile2), and
-renames the family as the OFL asks of a modified version.  At render time fpdf2
-subsets it again to the glyphs a certificate uses.
+The committed files in ``webapp/training/fonts/`` were made by this script, so a fresh
+machine needs no system fonts to print a certificate.  A certificate prints people's
+names, units' names, course titles and venues, and a name may use any hanzi:
+
+- ``CertSans-SC.otf``, loaded for every certificate: ASCII and Latin-1, common
+  punctuation and full-width forms, all of GB 2312 (its 6,763 hanzi, pinyin letters,
+  Greek, Cyrillic, kana, symbols) and every other hanzi the project's own text uses
+  (so a new one there changes this file and the names of the others);
+- ``CertSans-SC-ext-*.otf``, a few thousand characters each: every other character the
+  source has — the rest of the CJK Unified Ideographs block, Extension A and what it
+  has of Extensions B on (玥, 堃, 䶮, 𠮷, 𫖯…), the compatibility ideographs, radicals,
+  symbols (①, ℃, ㎡), Latin letters of other languages (Ł, ễ), Hangul.  A file's name
+  gives the first and last code point it holds.  A certificate loads only the files that hold a
+  character it needs: a parsed font costs memory and time by its number of glyphs (the
+  whole block in one file: ~45 MB more for the worker and 0.3–0.4 s; the system's
+  whole Noto Sans CJK: ~90 MB and 1.5 s).
+
+The outlines stay CFF (fpdf2 embeds them as /FontFile3, CIDFontType0C): about a third
+smaller than TrueType ones.  The family is
+renamed, as the OFL asks of a modified version.  At render time fpdf2 subsets again to
+the glyphs a certificate uses.
 
 Run: python scripts/build_certificate_font.py [path/to/NotoSansCJK-Regular.ttc]
+(Debian: ``apt-get install fonts-noto-cjk``; a few minutes.)
 """
 from __future__ import annotations
 
@@ -16,100 +31,102 @@ import sys
 from pathlib import Path
 
 from fontTools import subset
-from fontTools.pens.cu2quPen import Cu2QuPen
-from fontTools.pens.ttGlyphPen import TTGlyphPen
-from fontTools.ttLib import TTFont, newTable
+from fontTools.ttLib import TTFont
 
 SOURCE = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 SC_INDEX = 2  # Noto Sans CJK SC in the collection
-TARGET = Path(__file__).resolve().parents[1] / "webapp" / "training" / "fonts" / "CertSans-SC.ttf"
+FONTS = Path(__file__).resolve().parents[1] / "webapp" / "training" / "fonts"
+TARGET = FONTS / "CertSans-SC.otf"
 FAMILY = "UnionFlow Cert Sans"
+EXT_CHUNK = 3000  # characters per extra file
 
-
-def gb2312_level1() -> str:
-    chars = []
-    for high in range(0xB0, 0xD8):
-        for low in range(0xA1, 0xFF):
-            try:
-                chars.append(bytes([high, low]).decode("gb2312"))
-            except UnicodeDecodeError:
-                pass  # the unused end of row 0xD7
-    return "".join(chars)
-
-
+# (first, last) code points kept, all of each range the source font has.
+COMMON_RANGES = (
+    (0x0020, 0x007E),  # ASCII
+    (0x00A0, 0x00FF),  # Latin-1 (names and venues in English lines: é, ·, ×)
+    (0x2010, 0x2027),  # dashes, quotes, ellipsis
+    (0x3000, 0x303F),  # CJK symbols and punctuation: 、。〈〉「」【】〇
+    (0xFF00, 0xFFEF),  # full-width forms: ，（）：０-９
+)
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_TEXT = ("workflows/definitions/*.yaml", "webapp/**/*.py", "webapp/translations/*.pot")
 
 
-def project_hanzi() -> str:
+def gb2312() -> set[int]:
+    """All of GB 2312: both levels of hanzi and its symbols, pinyin letters (ǎ, ǚ),
+    Greek, Cyrillic and kana."""
+    found = set()
+    for high in range(0xA1, 0xF8):
+        for low in range(0xA1, 0xFF):
+            try:
+                found.add(ord(bytes([high, low]).decode("gb2312")))
+            except UnicodeDecodeError:
+                pass  # the unused cells
+    return found
+
+
+def project_hanzi() -> set[int]:
     found = set()
     for pattern in PROJECT_TEXT:
         for path in ROOT.glob(pattern):
-            found |= {ch for ch in path.read_text(encoding="utf-8") if "\u4e00" <= ch <= "\u9fff"}
-    return "".join(sorted(found))
+            found |= {ord(ch) for ch in path.read_text(encoding="utf-8")
+                      if "\u4e00" <= ch <= "\u9fff"}
+    return found
 
 
-def wanted_text() -> str:
-    ascii_ = "".join(chr(c) for c in range(0x20, 0x7F))
-    punctuation = "，。、；：？！“”‘’（）《》【】—…·～－／℃％：　"
-    digits = "０１２３４５６７８９"
-    return ascii_ + punctuation + digits + gb2312_level1() + project_hanzi()
+def _span(ranges) -> set[int]:
+    return {code for first, last in ranges for code in range(first, last + 1)}
 
 
-def to_truetype(font: TTFont) -> None:
-    """Replace CFF outlines by quadratic TrueType ones (fontTools' otf2ttf recipe)."""
-    order = font.getGlyphOrder()
-    glyphs = font.getGlyphSet()
-    glyf = newTable("glyf")
-    glyf.glyphOrder = order
-    glyf.glyphs = {}
-    for name in order:
-        pen = TTGlyphPen(glyphs)
-        glyphs[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
-        glyf[name] = pen.glyph()
-    font["glyf"] = glyf
-    font["loca"] = newTable("loca")
-    font["maxp"].tableVersion = 0x00010000
-    for attr in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs",
-                 "maxInstructionDefs", "maxStackElements", "maxSizeOfInstructions",
-                 "maxComponentElements"):
-        setattr(font["maxp"], attr, 0)
-    font["maxp"].maxZones = 1
-    font["maxp"].maxComponentDepth = 0
-    font["head"].glyphDataFormat = 0
-    font["post"].formatType = 3.0  # no glyph names: smaller
-    for tag in ("CFF ", "VORG"):
-        if tag in font:
-            del font[tag]
-    font.sfntVersion = "\x00\x01\x00\x00"
+def common() -> set[int]:
+    return _span(COMMON_RANGES) | gb2312() | project_hanzi()
 
 
-def rename(font: TTFont) -> None:
+def extra_chunks(available: set[int]) -> list[list[int]]:
+    """Every other character the source has (hanzi of every extension, symbols, Latin
+    letters of other languages, Hangul…), in code point order, a few thousand a file."""
+    rest = sorted({code for code in available if code > 0x20} - common())
+    return [rest[i:i + EXT_CHUNK] for i in range(0, len(rest), EXT_CHUNK)]
+
+
+def rename(font: TTFont, family: str = FAMILY) -> None:
     names = font["name"]
     keep = {0, 7, 8, 9, 11, 12, 13, 14}  # copyright, trademark, vendor, designer, licence
     names.names = [n for n in names.names if n.nameID in keep]
-    for name_id, text in ((1, FAMILY), (2, "Regular"), (3, f"{FAMILY} Regular"),
-                          (4, f"{FAMILY} Regular"), (5, "Version 1.0"),
-                          (6, FAMILY.replace(" ", "") + "-Regular")):
+    for name_id, text in ((1, family), (2, "Regular"), (3, f"{family} Regular"),
+                          (4, f"{family} Regular"), (5, "Version 2.0"),
+                          (6, family.replace(" ", "") + "-Regular")):
         names.setName(text, name_id, 3, 1, 0x409)
 
 
-def main(source: str = SOURCE) -> None:
+def _subset(source: str, unicodes, target: Path, family: str = FAMILY) -> None:
     font = TTFont(source, fontNumber=SC_INDEX)
     options = subset.Options()
     options.layout_features = []  # no shaping needed for horizontal Chinese and Latin
     options.hinting = False
     options.name_IDs = ["*"]
-    options.notdef_outline = True
+    options.notdef_outline = True  # a missing character shows as a box, not as nothing
     subsetter = subset.Subsetter(options)
-    subsetter.populate(text=wanted_text())
+    # The space too: fpdf2 takes a font's first character for its .notdef glyph id, and
+    # one above U+FFFF (a file of Extension B alone) makes it log a bogus warning.
+    subsetter.populate(unicodes=sorted({0x20, *unicodes}))
     subsetter.subset(font)
-    to_truetype(font)
-    rename(font)
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    font.save(TARGET)
-    print(f"{TARGET}: {TARGET.stat().st_size // 1024} KB, "
-          f"{len(font.getGlyphOrder())} glyphs")
+    rename(font, family)  # a name of its own: a PDF's fonts should not share one
+    font.recalcTimestamp = False  # the same source makes the same bytes
+    font.save(target)
+    print(f"{target.name}: {target.stat().st_size // 1024} KB, "
+          f"{len(font.getBestCmap())} characters")
+
+
+def main(source: str = SOURCE) -> None:
+    FONTS.mkdir(parents=True, exist_ok=True)
+    for old in FONTS.glob("CertSans-SC*.otf"):
+        old.unlink()
+    _subset(source, common(), TARGET)
+    available = set(TTFont(source, fontNumber=SC_INDEX).getBestCmap())
+    for chunk in extra_chunks(available):
+        _subset(source, chunk, FONTS / f"CertSans-SC-ext-{chunk[0]:04X}-{chunk[-1]:04X}.otf",
+                f"{FAMILY} Ext {chunk[0]:04X}")
 
 
 if __name__ == "__main__":

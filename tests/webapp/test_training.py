@@ -3,6 +3,7 @@ sessions), completion decided from it, and the certificate PDF."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -152,7 +153,7 @@ def test_certificate_for_the_trainee_who_completed_only(login, demo):
     response = client.get(f"/instances/{passed}/certificate.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     pdf = response.get_data()
-    assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf  # the Chinese font is embedded
+    assert pdf.startswith(b"%PDF") and b"/FontFile3" in pdf  # the Chinese font is embedded
     number = f"PX{course.starts_on:%Y}{course.id:04d}{passed:06d}"
     assert number in response.headers["Content-Disposition"]
     assert b"UnionFlowCertSans" in pdf
@@ -173,16 +174,130 @@ def test_certificate_for_the_trainee_who_completed_only(login, demo):
 
 def test_certificate_text_uses_the_committed_font_glyphs(demo):
     """Everything a certificate prints in Chinese is in the committed font."""
-    from fontTools.ttLib import TTFont
+    from webapp.training.certificate import FONT, _characters
 
-    from webapp.training.certificate import FONT
-
-    assert FONT.stat().st_size < 1_500_000
-    cmap = TTFont(FONT)["cmap"].getBestCmap()
+    assert FONT.stat().st_size < 2_000_000  # parsed for every certificate
+    cmap = _characters(str(FONT))
     text = ("结业证书同志身份证号于年月日至参加举办的培训共次课学时出勤率达到要求准予特发此证"
             "编号地点") + "".join(c.title + c.venue + c.unit.name for c in
                             db.session.scalars(select(Course)))
     assert [ch for ch in set(text) if ord(ch) not in cmap] == []
+
+
+def test_the_committed_font_has_every_hanzi_a_name_may_use():
+    """Names use characters well beyond the 3,755 everyday ones (梓, 萱, 睿, 玥, 堃…):
+    the committed fonts hold the whole CJK Unified Ideographs block and Extension A (as
+    far as Unicode 11: Noto Sans CJK has it all), what Noto Sans CJK SC has of
+    Extension B (𠮷), the full-width forms and Latin-1.  The extra files stay small: a
+    certificate parses the one it needs."""
+    from webapp.training.certificate import EXTRA_FONTS, FONT, _characters
+
+    assert len(EXTRA_FONTS) >= 7 and all(f.stat().st_size < 1_000_000 for f in EXTRA_FONTS)
+    cmap = _characters(str(FONT)).union(*(_characters(str(f)) for f in EXTRA_FONTS))
+    wanted = [*range(0x4E00, 0x9FEF + 1), *range(0x3400, 0x4DB5 + 1),
+              *range(0xFF01, 0xFF5E + 1), *range(0x20, 0x7E + 1), *range(0xC0, 0xFF + 1),
+              0x20BB7, 0x2460]
+    missing = [chr(c) for c in wanted if c not in cmap]
+    assert missing == []
+
+
+def _facts(name: str, *, title: str = "电工技能提升班", venue: str = "解放碑街道职工之家"):
+    from webapp.services.training import CertificateFacts
+
+    course = Course(title=title, venue=venue, starts_on=datetime(2026, 3, 2).date(),
+                    ends_on=datetime(2026, 3, 20).date())
+    return CertificateFacts(number="PX202600070000042", name=name, id_card="",
+                            course=course, unit_name="解放碑街道工会", hours=20, attended=9,
+                            total=10, issued_on=datetime(2026, 3, 21, tzinfo=timezone.utc))
+
+
+def _font_warnings(caplog) -> list[str]:
+    """What fpdf2 logs about glyphs (it leaves out, unseen, a character its fonts lack)
+    and what the certificate logs about characters no font has."""
+    return [r.getMessage() for r in caplog.records
+            if r.levelname == "WARNING" and r.name.startswith(("fpdf", "webapp.training"))]
+
+
+GB2312_NAMES = ["王梓萱", "李睿琦", "阿卜杜拉·买买提", "Lǚ Xiǎo", "José Ng"]  # its second level
+RARE_NAMES = ["张玥", "刘䶮", "陈堃喆", "𠮷田", "王𫖯", "⑪号 杨", "Nguyễn Văn", "金민준"]
+
+
+@pytest.mark.parametrize("name", GB2312_NAMES + RARE_NAMES)
+def test_a_certificate_prints_every_character_of_the_name(caplog, name):
+    """fpdf2 drops (with a warning) any character its fonts lack: 王梓萱 printed as 王
+    with the old font of GB 2312's first level.  The committed fonts (no system font
+    needed, as on a fresh machine) print them all: Extension B's 𠮷 and 𫖯, pinyin,
+    other Latin letters, Hangul."""
+    with caplog.at_level("WARNING"):
+        pdf = certificate_render(_facts(name, title=f"{name[-1]}式面点培训"))
+    assert pdf.startswith(b"%PDF")
+    assert _font_warnings(caplog) == []
+    # Beyond GB 2312, an extra font is embedded beside the main one.
+    assert (b"UnionFlowCertSansExt" in pdf) == (name in RARE_NAMES)
+
+
+def test_text_is_printed_composed_and_without_invisible_characters(caplog):
+    """"José" typed as e + a combining accent prints as é (one glyph); a variation
+    selector after a hanzi, a zero-width space and a byte order mark are left out (no
+    font draws them); a line break in a venue is a space."""
+    from fpdf import FPDF
+
+    from webapp.training.certificate import _printable
+
+    with caplog.at_level("WARNING"):
+        texts = _printable(FPDF(), ["Jose\u0301", "葛\U000E0100明\u200b", "\ufeff地点\r\n二楼"],
+                           "PX1")
+    assert texts == ["José", "葛明", "地点  二楼"]
+    assert _font_warnings(caplog) == []
+
+
+def test_a_certificate_loads_only_the_fonts_its_text_needs(monkeypatch):
+    """Each parsed font costs the worker memory by its glyphs: an everyday name loads the
+    main font alone, a rarer one the single extra file that holds its character."""
+    from fpdf import FPDF
+
+    from webapp.training import certificate
+
+    loaded = []
+    add_font = FPDF.add_font
+
+    def recording(self, family=None, style="", fname=None, **kwargs):
+        loaded.append(Path(str(fname)).name)
+        return add_font(self, family, style, fname, **kwargs)
+
+    monkeypatch.setattr(FPDF, "add_font", recording)
+    certificate.render(_facts("外卖骑手 马超"))
+    assert loaded == ["CertSans-SC.otf"]
+    loaded.clear()
+    certificate._characters.cache_clear()
+    certificate.render(_facts("张玥", title="面点培训"))  # 玥: beyond GB 2312
+    assert loaded[0] == "CertSans-SC.otf" and len(loaded) == 2
+    assert loaded[1].startswith("CertSans-SC-ext-")
+    # The file is found by the range its name gives: no other font's map is read.
+    assert certificate._characters.cache_info().currsize == 2
+
+
+def test_a_character_no_font_has_prints_as_a_box_and_is_logged(caplog):
+    """A character of another script (Tibetan ཀ) is in none of the committed fonts:
+    fpdf2 would leave it out unseen; it prints as □, and the log names the character and
+    the certificate."""
+    from fpdf import FPDF
+
+    from webapp.training.certificate import _printable
+
+    with caplog.at_level("WARNING"):
+        assert _printable(FPDF(), ["扎西ཀ", "解放碑街道工会"], "PX202600070000042") == [
+            "扎西□", "解放碑街道工会"]
+        pdf = certificate_render(_facts("扎西ཀ"))
+    assert pdf.startswith(b"%PDF")
+    warnings = _font_warnings(caplog)
+    assert warnings and all("PX202600070000042" in m and "U+0F40" in m for m in warnings)
+
+
+def certificate_render(facts):
+    from webapp.training.certificate import render
+
+    return render(facts)
 
 
 # ---------------------------------------------------------------- eligibility
