@@ -75,7 +75,7 @@ def test_a_job_run_twice_delivers_once(app, demo):
     assert outbox_files(app) == [f"delivery-{delivery.id}.eml"]
     text = (__import__("pathlib").Path(app.config["MAIL_OUTBOX"]) /
             f"delivery-{delivery.id}.eml").read_text()
-    assert f"Message-ID: <delivery-{delivery.id}@unionflow>" in text
+    assert f"Message-ID: <delivery-{delivery.id}@unionflow.local>" in text
 
 
 class FlakyHook(http.server.BaseHTTPRequestHandler):

@@ -311,8 +311,11 @@ def test_one_smtp_connection_per_group_and_a_broken_one_is_replaced(app, demo, m
     assert to == [mail.target] and sender == "工会 <noreply@unionflow.local>"
     message = email.message_from_bytes(content, policy=email.policy.default)
     assert message["Subject"] == mail.subject and message["To"] == mail.target
-    assert message["Message-ID"] == f"<delivery-{mail.id}@unionflow>"
-    assert message.get_content() == mail.body + "\n"
+    assert message["Message-ID"] == f"<delivery-{mail.id}@unionflow.local>"
+    assert message["From"].addresses[0].addr_spec == "noreply@unionflow.local"
+    assert message["From"].addresses[0].display_name == "工会"
+    assert message.get_content() == mail.body.replace("\n", "\r\n") + "\r\n"
+    assert b"\n" not in content.replace(b"\r\n", b"")  # CRLF only: smtplib sends bytes as is
     assert message.get_content_type() == "text/plain"
     db.session.expire_all()
     failed = db.session.get(Delivery, ids[5])
@@ -325,4 +328,36 @@ def test_a_subject_cannot_add_a_header(app):
     message = email.message_from_bytes(outbox.email_bytes(row, "noreply@x"),
                                        policy=email.policy.default)
     assert message["Bcc"] is None and "Bcc: evil" in message["Subject"]
-    assert message.get_content() == "正文\nline\n"
+    assert message.get_content() == "正文\r\nline\r\n"
+
+
+@pytest.mark.parametrize("body", ["正文\n第二行", "plain ascii\nsecond line", "x" * 200])
+def test_a_message_is_what_mail_services_accept(body):
+    """CRLF line ends (smtplib sends bytes as they are; strict servers refuse a bare LF
+    since the SMTP smuggling fixes), a Date, a From whose Chinese name is encoded but
+    whose address stays readable (encoding the whole value left a From with no address,
+    which mail services refuse), and a Message-ID with the sender's domain."""
+    row = type("Row", (), {"id": 7, "target": "rider@example.cn", "body": body,
+                           "subject": "微心愿已认领：" + "长" * 100})()
+    sent = datetime(2026, 11, 30, 5, 0, tzinfo=timezone.utc)
+    raw = outbox.email_bytes(row, "重庆市总工会 <noreply@union.example.cn>", now=sent)
+    assert b"\n" not in raw.replace(b"\r\n", b"") and raw.endswith(b"\r\n")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    sender = message["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == ("重庆市总工会", "noreply@union.example.cn")
+    assert message["To"].addresses[0].addr_spec == "rider@example.cn"
+    assert message["Date"].datetime == sent and message["Date"].endswith("+0800")
+    assert message["Message-ID"] == "<delivery-7@union.example.cn>"
+    assert message["Subject"] == "微心愿已认领：" + "长" * 100
+    assert message.get_content() == body.replace("\n", "\r\n") + "\r\n"
+    assert not message.defects and not message["From"].defects
+
+
+def test_addresses_in_other_scripts_are_sent_or_refused_clearly():
+    row = type("Row", (), {"id": 8, "target": "rider@工会.中国", "body": "b", "subject": "s"})()
+    message = email.message_from_bytes(outbox.email_bytes(row, "noreply@x.cn"),
+                                       policy=email.policy.default)
+    assert message["To"].addresses[0].domain == "xn--6oq837a.xn--fiqs8s"
+    row.target = "骑手@example.cn"  # a Chinese mailbox needs SMTPUTF8: a clear error
+    with pytest.raises(ValueError, match="not ASCII"):
+        outbox.email_bytes(row, "noreply@x.cn")

@@ -39,6 +39,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -511,17 +512,20 @@ def _smtp_connect():
     return smtp
 
 
-def email_bytes(delivery, sender: str) -> bytes:
+def email_bytes(delivery, sender: str, now: datetime | None = None) -> bytes:
     """The message as sent: plain text in UTF-8, one-line headers (RFC 2047 when not
-    ASCII).  Built from cached pieces — a fan-out sends the same subject and body to
-    everyone — instead of an ``email.message`` object per message (about 1 ms each)."""
+    ASCII), every line ended by CRLF — smtplib sends bytes as they are, and a bare LF is
+    refused by strict servers since the SMTP smuggling fixes.  Built from cached pieces —
+    a fan-out sends the same subject and body to everyone — instead of an
+    ``email.message`` object per message (about 1 ms each)."""
     # subject_line: rows planned before subjects were made one short line.
-    return (f"Subject: {_header(subject_line(delivery.subject))}\n"
-            f"From: {_header(sender)}\n"
-            f"To: {_header(delivery.target)}\n"
+    return (f"Subject: {_header(subject_line(delivery.subject))}\r\n"
+            f"From: {_address(sender)}\r\n"
+            f"To: {_address(delivery.target)}\r\n"
+            f"Date: {format_datetime((now or datetime.now(timezone.utc)).astimezone(CHINA))}\r\n"
             # The same id on every attempt: a receiving server drops a duplicate resend.
-            f"Message-ID: <delivery-{delivery.id}@unionflow>\n"
-            "MIME-Version: 1.0\n").encode("ascii") + _body(delivery.body)
+            f"Message-ID: <delivery-{delivery.id}@{_message_domain(sender)}>\r\n"
+            "MIME-Version: 1.0\r\n").encode("ascii") + _body(delivery.body)
 
 
 @lru_cache(maxsize=512)
@@ -529,17 +533,45 @@ def _header(value: str) -> str:
     value = " ".join(str(value).splitlines())  # one line: nothing can inject a header
     if value.isascii() and "=?" not in value and len(value) < 900:
         return value
-    return Header(value, "utf-8", header_name="Subject").encode()
+    return Header(value, "utf-8", header_name="Subject").encode(linesep="\r\n")
+
+
+@lru_cache(maxsize=512)
+def _address(value: str) -> str:
+    """An address header: a display name encoded (``重庆市总工会 <noreply@…>``), the
+    address itself left readable — encoding the whole value, as a subject is, leaves a
+    From with no address in it, which mail services refuse."""
+    name, address = parseaddr(" ".join(str(value).splitlines()))
+    if not address:
+        return _header(value)
+    local, _at, domain = address.rpartition("@")
+    if domain and not domain.isascii():
+        domain = domain.encode("idna").decode("ascii")  # 工会.中国 → xn--…
+        address = f"{local}@{domain}"
+    if not address.isascii():
+        # A non-ASCII mailbox needs SMTPUTF8, which this sender does not speak.
+        raise ValueError(f"e-mail address {address!r} is not ASCII")
+    return formataddr((name, address), charset="utf-8")
+
+
+@lru_cache(maxsize=64)
+def _message_domain(sender: str) -> str:
+    """The sender's domain, for Message-IDs (a bare word is not a valid id's right part)."""
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    if not domain or not domain.isascii():
+        return "unionflow.invalid"
+    return "".join(ch for ch in domain if ch.isalnum() or ch in ".-") or "unionflow.invalid"
 
 
 @lru_cache(maxsize=64)
 def _body(text: str) -> bytes:
-    text = "\n".join(str(text).splitlines()) + "\n"
-    if text.isascii() and all(len(line) <= 78 for line in text.split("\n")):
-        return (b'Content-Type: text/plain; charset="utf-8"\n'
-                b"Content-Transfer-Encoding: 7bit\n\n" + text.encode("ascii"))
-    return (b'Content-Type: text/plain; charset="utf-8"\n'
-            b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(text.encode("utf-8")))
+    text = "\r\n".join(str(text).splitlines()) + "\r\n"
+    if text.isascii() and all(len(line) <= 78 for line in text.split("\r\n")):
+        return (b'Content-Type: text/plain; charset="utf-8"\r\n'
+                b"Content-Transfer-Encoding: 7bit\r\n\r\n" + text.encode("ascii"))
+    encoded = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    return (b'Content-Type: text/plain; charset="utf-8"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded)
 
 
 def send_email(delivery, mailer: _Mailer | None = None) -> None:
