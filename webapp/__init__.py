@@ -7,7 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from webapp.config import CONFIGS, Config, normalise_database_url, secret_key_problem
+from webapp.config import (CONFIGS, Config, normalise_database_url, public_url_problem,
+                           secret_key_problem)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -41,6 +42,21 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     _ensure_secret_key(app, env)
+    _check_public_url(app, env)
+
+
+def _check_public_url(app: Flask, env: str) -> None:
+    """Links in e-mails are made from PUBLIC_URL: in production, one that leads nowhere
+    (the default, this machine's own address) stops a server that sends real e-mail from
+    starting, and is logged otherwise."""
+    problem = public_url_problem(app.config.get("PUBLIC_URL"))
+    if problem is None or env != "production":
+        return
+    if app.config.get("MAIL_BACKEND") == "smtp":
+        raise RuntimeError(f"{problem}: e-mails would link to it. Set UNIONFLOW_PUBLIC_URL to "
+                           "the address people open, e.g. https://union.example.cn")
+    app.logger.warning("%s: links in e-mails and webhooks will not open for anyone else",
+                       problem)
 
 
 def _ensure_secret_key(app: Flask, env: str) -> None:

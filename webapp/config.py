@@ -7,8 +7,10 @@ also be given as ``UNIONFLOW_<NAME>`` (Flask's ``from_prefixed_env``), e.g.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 # Placeholders that must never sign a production session.
 INSECURE_SECRET_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "development"})
@@ -130,4 +132,20 @@ def secret_key_problem(key: str | None) -> str | None:
         return "SECRET_KEY is not set"
     if len(key) < MIN_SECRET_KEY_LENGTH:
         return f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    return None
+
+
+def public_url_problem(url: str | None) -> str | None:
+    """Why ``url`` cannot be the site's address in e-mails (links people open on their
+    phones), or None if it can."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"UNIONFLOW_PUBLIC_URL ({url!r}) is not an http(s) address"
+    host = parts.hostname
+    try:
+        local = ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        local = host == "localhost" or host.endswith(".localhost")
+    if local:
+        return f"UNIONFLOW_PUBLIC_URL ({url}) is this machine's own address"
     return None

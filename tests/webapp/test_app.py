@@ -35,6 +35,34 @@ def test_production_hardens_cookies_and_trusts_the_proxy():
     assert "max-age" in response.headers["Strict-Transport-Security"]
 
 
+@pytest.mark.parametrize("url", [None, "", "http://127.0.0.1:5000", "http://localhost:8000",
+                                 "https://0.0.0.0", "http://[::1]:5000", "union.example.cn",
+                                 "ftp://union.example.cn"])
+def test_production_sending_e_mail_refuses_a_public_url_that_leads_nowhere(url, caplog):
+    """E-mails link to PUBLIC_URL: left at its default (this machine), every link a
+    worker opens on their phone fails.  A server that sends real e-mail refuses to start;
+    one that does not logs it."""
+    config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+              "EMBEDDED_WORKER": False, "SECRET_KEY": "x" * 40, "PUBLIC_URL": url}
+    with pytest.raises(RuntimeError, match="UNIONFLOW_PUBLIC_URL"):
+        create_app({**config, "MAIL_BACKEND": "smtp"})
+    with caplog.at_level("WARNING"):
+        create_app({**config, "MAIL_BACKEND": "file"})
+    assert any("UNIONFLOW_PUBLIC_URL" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("url", ["https://union.example.cn", "http://10.2.3.4:8000",
+                                 "https://工会.中国/uf"])
+def test_a_real_public_url_starts_production_quietly(url, caplog):
+    config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+              "EMBEDDED_WORKER": False, "SECRET_KEY": "x" * 40, "PUBLIC_URL": url,
+              "MAIL_BACKEND": "smtp"}
+    with caplog.at_level("WARNING"):
+        create_app(config)
+    assert not any("PUBLIC_URL" in r.getMessage() for r in caplog.records)
+    create_app({**config, "UNIONFLOW_ENV": "development", "PUBLIC_URL": None})  # not checked
+
+
 def test_development_keeps_a_generated_secret_key_in_the_instance_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     config = {"UNIONFLOW_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://",
