@@ -102,6 +102,11 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(self)")
+        if request.endpoint != "static":
+            # Pages and answers carry people's names, phones and ID numbers: nothing kept
+            # on a shared phone or a rest station's tablet for the next person to page
+            # back to after signing out.  Static files keep Flask's own caching.
+            headers.setdefault("Cache-Control", "no-store")
         if app.config["HSTS"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.webapp.test_api import api  # noqa: F401
+from tests.webapp.test_pages import login  # noqa: F401
+from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp import create_app
 
 
@@ -91,6 +94,18 @@ def test_security_headers_on_every_page(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "Strict-Transport-Security" not in response.headers  # only in production
+
+
+def test_pages_and_api_answers_are_not_kept_by_the_browser(login, api, demo):
+    """A rest station's shared tablet: after one worker signs out, the next must not page
+    back to their pages (name, phone, ID number) from the browser's cache."""
+    client = login("rider1")
+    for path in ("/", "/inbox", "/auth/login"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    assert api("GET", "/me", "rider1").headers["Cache-Control"] == "no-store"
+    static = client.get("/static/css/app.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
 
 
 def test_pages_load_bootstrap_from_this_server_not_a_cdn(client):
