@@ -63,3 +63,44 @@ def test_desktop_home_and_language_switch(live_server, desktop, rider):
     desktop.wait_for_load_state()
     assert desktop.get_by_role("heading", name="Hello, 外卖骑手 马超").is_visible()
     screenshot(desktop, "home-desktop-en")
+
+
+@pytest.fixture
+def shared_tablet(browser):
+    """A browser as a person's is: Playwright turns Chromium's back/forward cache off by
+    default (for steadier tests); this one keeps it on."""
+    from tests.browser.conftest import CHROMIUM, PHONE
+
+    launched = browser.browser_type.launch(
+        executable_path=CHROMIUM, ignore_default_args=["--disable-back-forward-cache"],
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+    context = launched.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                   locale="zh-CN")
+    yield context.new_page()
+    context.close()
+    launched.close()
+
+
+def test_back_after_signing_out_shows_nothing_of_the_last_person(live_server, shared_tablet,
+                                                                  rider):
+    """A rest station's shared tablet: after the rider signs out, the next person's Back
+    button must not bring their page back from the browser's caches (pages are
+    ``Cache-Control: no-store``); the browser asks again and gets the sign-in page."""
+    phone = shared_tablet
+    phone.goto(f"{live_server}/auth/login")
+    phone.get_by_label("用户名").fill("rider1")
+    phone.get_by_label("密码").fill(PASSWORD)
+    phone.get_by_role("button", name="登录").click()
+    phone.wait_for_url(f"{live_server}/")
+    phone.goto(f"{live_server}/account")
+    assert "外卖骑手 马超" in phone.content()
+    phone.get_by_role("button", name="展开菜单").click()
+    phone.locator("#nav-main.show").wait_for()
+    phone.wait_for_function("!document.querySelector('.collapsing')")
+    with phone.expect_navigation(url="**/auth/login"):
+        phone.get_by_role("button", name="退出").click()
+    # "commit": a page restored from the back/forward cache fires no load event.
+    phone.go_back(wait_until="commit")
+    phone.wait_for_function("document.readyState === 'complete'")
+    assert "外卖骑手 马超" not in phone.content()
+    assert "/auth/login" in phone.url
