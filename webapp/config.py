@@ -38,6 +38,9 @@ class Config:
     REMEMBER_COOKIE_SECURE = False
     REMEMBER_COOKIE_DURATION = timedelta(days=14)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # A signed-in browser left idle this long is signed out (0: never) — a rest station's
+    # shared tablet; "remember me" (one's own phone) is not.
+    SESSION_IDLE_MINUTES = 120
 
     # The largest request taken at all (413 beyond it, before it is read): the biggest
     # shipped step form carries five 20 MB attachments.  Each file field still has its own

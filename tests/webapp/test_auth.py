@@ -148,3 +148,64 @@ class TestCsrf:
         response = client.post("/auth/login", data={"username": "rider1", "password": PASSWORD,
                                                     "csrf_token": token})
         assert response.status_code == 302
+
+
+# ------------------------------------------------------------------ idle sessions
+
+class Clock:
+    def __init__(self, monkeypatch):
+        import webapp.auth.login as login_module
+
+        self.now = 1_800_000_000
+        monkeypatch.setattr(login_module, "_now", lambda: self.now)
+
+    def advance(self, minutes: float) -> None:
+        self.now += int(minutes * 60)
+
+
+def test_a_session_left_idle_is_signed_out_and_comes_back_to_the_page(
+        app, client, auth, rider, monkeypatch):
+    """A rest station's shared tablet: whoever picks it up two hours after a rider walked
+    away without signing out finds the sign-in page, not the rider's account."""
+    clock = Clock(monkeypatch)
+    assert app.config["SESSION_IDLE_MINUTES"] == 120
+    auth.login("rider1")
+    assert client.get("/").status_code == 200
+    clock.advance(121)
+    response = client.get("/account?tab=1")
+    assert response.status_code == 302
+    assert "/auth/login?next=" in response.location and "account" in response.location
+    page = client.get(response.location).get_data(as_text=True)
+    assert "分钟未操作" in page and "外卖骑手" not in page
+    assert client.get("/account").status_code == 302  # still signed out
+    assert client.get("/").status_code == 302
+    # Signing in again leads back to the page.
+    response = client.post(response.location, data={"username": "rider1",
+                                                     "password": PASSWORD})
+    assert response.status_code == 302 and response.location.endswith("/account?tab=1")
+
+
+def test_activity_keeps_a_session_and_only_the_gap_counts(app, client, auth, rider,
+                                                          monkeypatch):
+    clock = Clock(monkeypatch)
+    auth.login("rider1")
+    for _ in range(5):  # ten hours of work, a page every 100 minutes
+        clock.advance(100)
+        assert client.get("/").status_code == 200
+    app.config["SESSION_IDLE_MINUTES"] = 0  # turned off: never
+    clock.advance(10_000)
+    assert client.get("/").status_code == 200
+
+
+def test_remember_me_and_the_api_are_not_signed_out_by_idleness(app, client, auth, rider,
+                                                                monkeypatch):
+    """"Remember me" is asked for on one's own phone; a bearer token has its own expiry."""
+    clock = Clock(monkeypatch)
+    auth.login("rider1", remember="y")
+    clock.advance(600)
+    assert client.get("/").status_code == 200
+    token = client.post("/api/v1/tokens", json={"username": "rider1",
+                                                "password": PASSWORD}).get_json()["token"]
+    clock.advance(600)
+    assert client.get("/api/v1/me",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 200

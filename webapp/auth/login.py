@@ -1,9 +1,11 @@
 """Flask-Login wiring and the role checks views use."""
 from __future__ import annotations
 
+import time
 from functools import wraps
 
-from flask import Flask, abort
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import bindparam, select
@@ -58,3 +60,38 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("请先登录。")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    app.before_request(end_idle_session)
+
+
+_SEEN = "seen"  # session: when this browser last asked for a page (seconds, rounded)
+_SEEN_STEP = 60  # the cookie is rewritten at most once a minute for it
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def end_idle_session():
+    """Sign out a browser session left idle longer than ``SESSION_IDLE_MINUTES``: the next
+    person at a shared tablet must not find the last one still signed in.  Not for the
+    API (bearer tokens have their own lifetime) nor for "remember me", which a person
+    asks for on their own phone."""
+    idle = int(current_app.config.get("SESSION_IDLE_MINUTES") or 0)
+    if not idle or request.blueprint == "api" or request.endpoint == "static":
+        return
+    if "_user_id" not in session:
+        return
+    now = _now()
+    seen = session.get(_SEEN)
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in \
+        request.cookies
+    if isinstance(seen, int) and now - seen > idle * 60 and not remembered:
+        session.clear()
+        flash(_("您已超过 %(minutes)s 分钟未操作，为保护个人信息已自动退出，请重新登录。",
+                minutes=idle), "info")
+        # Back to this page once signed in again (a form sent now is not kept).
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=target))
+    if not isinstance(seen, int) or now - seen >= _SEEN_STEP:
+        session[_SEEN] = now
+    return None
