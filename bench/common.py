@@ -104,6 +104,7 @@ def app_env(database_url: str, redis: str | None, **extra) -> dict:
                 "UNIONFLOW_ENV": "production", "UNIONFLOW_SESSION_COOKIE_SECURE": "false",
                 "UNIONFLOW_REMEMBER_COOKIE_SECURE": "false", "UNIONFLOW_HSTS": "false",
                 "UNIONFLOW_PROXY_FIX": "false", "UNIONFLOW_MAIL_BACKEND": "console",
+                "UNIONFLOW_PUBLIC_URL": "https://unionflow.bench.example",
                 "UNIONFLOW_INSTANCE_PATH": str(Path("/tmp/unionflow-bench-instance")),
                 # One token per person here; the limit is for real clients.
                 "UNIONFLOW_TOKEN_ISSUE_LIMITS": '["100000 per hour"]',
