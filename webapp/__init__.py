@@ -48,11 +48,22 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
 def _check_public_url(app: Flask, env: str) -> None:
     """Links in e-mails are made from PUBLIC_URL: in production, one that leads nowhere
     (the default, this machine's own address) stops a server that sends real e-mail from
-    starting, and is logged otherwise."""
-    problem = public_url_problem(app.config.get("PUBLIC_URL"))
-    if problem is None or env != "production":
+    starting, and is logged otherwise; so does a MAIL_FROM that is not one address."""
+    if env != "production":
         return
-    if app.config.get("MAIL_BACKEND") == "smtp":
+    sends_mail = app.config.get("MAIL_BACKEND") == "smtp"
+    if sends_mail:  # every message would fail on it
+        from webapp.services.outbox import AddressError, mailbox
+
+        try:
+            mailbox(app.config.get("MAIL_FROM") or "")
+        except AddressError as exc:
+            raise RuntimeError(f"UNIONFLOW_MAIL_FROM: {exc}; give one address, with a name "
+                               "if wanted: 重庆市总工会 <noreply@union.example.cn>") from None
+    problem = public_url_problem(app.config.get("PUBLIC_URL"))
+    if problem is None:
+        return
+    if sends_mail:
         raise RuntimeError(f"{problem}: e-mails would link to it. Set UNIONFLOW_PUBLIC_URL to "
                            "the address people open, e.g. https://union.example.cn")
     app.logger.warning("%s: links in e-mails and webhooks will not open for anyone else",

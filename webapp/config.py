@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -142,12 +143,22 @@ def public_url_problem(url: str | None) -> str | None:
     """Why ``url`` cannot be the site's address in e-mails (links people open on their
     phones), or None if it can."""
     parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or url != url.strip():
         return f"UNIONFLOW_PUBLIC_URL ({url!r}) is not an http(s) address"
-    host = parts.hostname
+    host = parts.hostname.rstrip(".")
     try:
-        local = ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+        address = ipaddress.ip_address(host)
     except ValueError:
+        try:  # the shorthands a browser also takes: 127.1, 0, 2130706433
+            address = ipaddress.ip_address(socket.inet_aton(host)) \
+                if host.replace(".", "").isdigit() else None
+        except OSError:
+            address = None
+    if address is not None and getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    if address is not None:
+        local = address.is_loopback or address.is_unspecified
+    else:
         local = host == "localhost" or host.endswith(".localhost")
     if local:
         return f"UNIONFLOW_PUBLIC_URL ({url}) is this machine's own address"

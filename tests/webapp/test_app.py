@@ -40,7 +40,9 @@ def test_production_hardens_cookies_and_trusts_the_proxy():
 
 @pytest.mark.parametrize("url", [None, "", "http://127.0.0.1:5000", "http://localhost:8000",
                                  "https://0.0.0.0", "http://[::1]:5000", "union.example.cn",
-                                 "ftp://union.example.cn"])
+                                 "ftp://union.example.cn", "http://localhost.", "http://127.1",
+                                 "http://0", "http://[::ffff:127.0.0.1]", "http://2130706433",
+                                 " https://union.example.cn", "https://union.example.cn\n"])
 def test_production_sending_e_mail_refuses_a_public_url_that_leads_nowhere(url, caplog):
     """E-mails link to PUBLIC_URL: left at its default (this machine), every link a
     worker opens on their phone fails.  A server that sends real e-mail refuses to start;
@@ -52,6 +54,17 @@ def test_production_sending_e_mail_refuses_a_public_url_that_leads_nowhere(url, 
     with caplog.at_level("WARNING"):
         create_app({**config, "MAIL_BACKEND": "file"})
     assert any("UNIONFLOW_PUBLIC_URL" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("sender", ["重庆市总工会", "", "a@x.cn, b@y.cn", "骑手@x.cn"])
+def test_production_sending_e_mail_refuses_a_sender_that_is_not_one_address(sender):
+    """Every message would fail on it (or carry a From with no address in it)."""
+    config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+              "EMBEDDED_WORKER": False, "SECRET_KEY": "x" * 40, "MAIL_BACKEND": "smtp",
+              "PUBLIC_URL": "https://union.example.cn", "MAIL_FROM": sender}
+    with pytest.raises(RuntimeError, match="MAIL_FROM"):
+        create_app(config)
+    create_app({**config, "MAIL_FROM": "重庆市总工会 <noreply@union.example.cn>"})
 
 
 @pytest.mark.parametrize("url", ["https://union.example.cn", "http://10.2.3.4:8000",
@@ -99,9 +112,11 @@ def test_security_headers_on_every_page(client):
 def test_pages_and_api_answers_are_not_kept_by_the_browser(login, api, demo):
     """A rest station's shared tablet: after one worker signs out, the next must not page
     back to their pages (name, phone, ID number) from the browser's cache."""
+    assert api.client.get("/auth/login").headers["Cache-Control"] == "no-store"  # signed out
     client = login("rider1")
-    for path in ("/", "/inbox", "/auth/login"):
-        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    for path in ("/", "/inbox", "/account"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert api("GET", "/me", "rider1").headers["Cache-Control"] == "no-store"
     static = client.get("/static/css/app.css")
     assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, AuthActions
 
 
 @pytest.fixture
@@ -199,13 +199,58 @@ def test_activity_keeps_a_session_and_only_the_gap_counts(app, client, auth, rid
 
 def test_remember_me_and_the_api_are_not_signed_out_by_idleness(app, client, auth, rider,
                                                                 monkeypatch):
-    """"Remember me" is asked for on one's own phone; a bearer token has its own expiry."""
+    """"Remember me" is asked for on one's own phone; a bearer token has its own expiry
+    (the API is not signed out even when the same browser's session went idle)."""
     clock = Clock(monkeypatch)
     auth.login("rider1", remember="y")
     clock.advance(600)
     assert client.get("/").status_code == 200
-    token = client.post("/api/v1/tokens", json={"username": "rider1",
-                                                "password": PASSWORD}).get_json()["token"]
+
+    other = app.test_client()  # no remember-me: a session that goes idle
+    AuthActions(other).login("rider1")
+    assert other.get("/").status_code == 200
+    token = other.post("/api/v1/tokens", json={"username": "rider1",
+                                               "password": PASSWORD}).get_json()["token"]
     clock.advance(600)
-    assert client.get("/api/v1/me",
-                      headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert other.get("/api/v1/me",
+                     headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert other.get("/").status_code == 302  # the page is signed out
+
+
+def test_a_stale_remember_me_cookie_does_not_keep_the_next_person_signed_in(
+        app, client, auth, rider, make_user, org, monkeypatch):
+    """Signing out deletes the remember-me cookie; one left from someone else (or from
+    before a sign-out) does not spare the next person's session from the idle limit."""
+    clock = Clock(monkeypatch)
+    make_user("rider2", ("worker", org["company"]), unit=org["company"])
+    auth.login("rider1", remember="y")
+    stale = client.get_cookie("remember_token").value
+    auth.logout()
+    assert client.get_cookie("remember_token") is None
+    client.set_cookie("remember_token", stale)  # as if it had stayed
+    auth.login("rider2")
+    assert client.get("/").status_code == 200
+    clock.advance(121)
+    assert client.get("/").status_code == 302
+
+
+def test_an_idle_sign_out_keeps_the_language(app, client, auth, rider, monkeypatch):
+    clock = Clock(monkeypatch)
+    auth.login("rider1")
+    client.post("/auth/locale", data={"locale": "en"})
+    assert client.get("/").status_code == 200
+    clock.advance(121)
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert "You were signed out after 120 minutes without activity" in page
+
+
+def test_an_idle_session_that_opens_the_sign_in_page_just_gets_it(app, client, auth, rider,
+                                                                  monkeypatch):
+    clock = Clock(monkeypatch)
+    auth.login("rider1")
+    assert client.get("/").status_code == 200
+    clock.advance(121)
+    assert client.get("/auth/login").status_code == 200  # no hop through a redirect
+    assert client.get("/").status_code == 302
+    assert auth.login("rider1").status_code == 302
+    assert client.get("/").status_code == 200

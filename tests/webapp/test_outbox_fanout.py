@@ -274,7 +274,12 @@ class FakeSMTP:
         FakeSMTP.connections.append(self)
 
     def sendmail(self, sender, to, content):
+        import smtplib
+
         assert not self.closed
+        # What smtplib itself would send: MAIL FROM / RCPT TO must be ASCII.
+        for address in (sender, *to):
+            ("mail from:" + smtplib.quoteaddr(address)).encode("ascii")
         if to[0] in FakeSMTP.fail_on:
             FakeSMTP.fail_on.discard(to[0])
             raise OSError("connection reset by peer")
@@ -308,7 +313,7 @@ def test_one_smtp_connection_per_group_and_a_broken_one_is_replaced(app, demo, m
     assert len(carried) == 44
     sender, to, content = carried[0]
     mail = rows[ids[0]]
-    assert to == [mail.target] and sender == "工会 <noreply@unionflow.local>"
+    assert to == [mail.target] and sender == "noreply@unionflow.local"  # the envelope
     message = email.message_from_bytes(content, policy=email.policy.default)
     assert message["Subject"] == mail.subject and message["To"] == mail.target
     assert message["Message-ID"] == f"<delivery-{mail.id}@unionflow.local>"
@@ -353,11 +358,47 @@ def test_a_message_is_what_mail_services_accept(body):
     assert not message.defects and not message["From"].defects
 
 
-def test_addresses_in_other_scripts_are_sent_or_refused_clearly():
-    row = type("Row", (), {"id": 8, "target": "rider@工会.中国", "body": "b", "subject": "s"})()
-    message = email.message_from_bytes(outbox.email_bytes(row, "noreply@x.cn"),
-                                       policy=email.policy.default)
+def test_addresses_in_other_scripts_are_sent_or_refused_clearly(app, demo, monkeypatch):
+    """A Chinese domain is sent punycoded, in the header and the envelope; a Chinese
+    mailbox needs SMTPUTF8, which this sender does not speak: it fails at once (no
+    retries for an hour) with a readable reason."""
+    import smtplib
+
+    app.config.update(MAIL_BACKEND="smtp", MAIL_FROM="工会 <noreply@工会.中国>")
+    monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    FakeSMTP.connections = []
+    ids = deliveries(demo, 2)
+    rows = db.session.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
+    rows[0].target, rows[1].target = "rider@工会.中国", "骑手@example.cn"
+    db.session.commit()
+    assert outbox.deliver(ids, now=NOW + timedelta(minutes=1)) == [rows[1].id]
+    (sender, to, content), = [m for c in FakeSMTP.connections for m in c.messages]
+    assert (sender, to) == ("noreply@xn--6oq837a.xn--fiqs8s", ["rider@xn--6oq837a.xn--fiqs8s"])
+    message = email.message_from_bytes(content, policy=email.policy.default)
     assert message["To"].addresses[0].domain == "xn--6oq837a.xn--fiqs8s"
-    row.target = "骑手@example.cn"  # a Chinese mailbox needs SMTPUTF8: a clear error
-    with pytest.raises(ValueError, match="not ASCII"):
-        outbox.email_bytes(row, "noreply@x.cn")
+    db.session.expire_all()
+    failed = db.session.get(Delivery, rows[1].id)
+    assert (failed.status, failed.attempts) == ("failed", 1)
+    assert "SMTPUTF8" in failed.last_error and "骑手@example.cn" in failed.last_error
+
+
+@pytest.mark.parametrize("sender", ["重庆市总工会", "", "a@x.cn, b@y.cn", "重庆市总工会 <>",
+                                    "name <@x.cn>"])
+def test_a_sender_that_is_not_one_address_is_refused(sender):
+    row = type("Row", (), {"id": 9, "target": "a@b.cn", "body": "b", "subject": "s"})()
+    with pytest.raises(outbox.AddressError):
+        outbox.email_bytes(row, sender)
+
+
+def test_a_long_chinese_sender_name_is_folded_within_the_limits():
+    row = type("Row", (), {"id": 9, "target": "a@b.cn", "body": "b", "subject": "s"})()
+    name = "重庆市渝中区解放碑街道总工会职工服务中心" * 3
+    raw = outbox.email_bytes(row, f"{name} <noreply@union.example.cn>")
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    # RFC 2047: the space between adjacent encoded-words is not part of the name (as mail
+    # clients read it; Python's address parser keeps it, its decode_header does not).
+    from email.header import decode_header, make_header
+
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert str(make_header(decode_header(message["From"]))) == \
+        f"{name} <noreply@union.example.cn>"

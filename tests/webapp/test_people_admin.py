@@ -512,3 +512,21 @@ class TestCsrf:
                           page(client.get(f"/admin/users/{worker.id}"))).group(1)
         r = client.post(f"/admin/users/{worker.id}/deactivate", data={"csrf_token": token})
         assert r.status_code == 302 and not fresh(worker.id).active
+
+
+@pytest.mark.parametrize("address, accepted", [("骑手@example.cn", False), ("a b@example.cn", False),
+                                               ("rider@工会.中国", True), ("x+tag@163.com", True)])
+def test_an_e_mail_address_the_mail_sender_cannot_use_is_refused_at_entry(
+        client, staff, address, accepted):
+    """A mailbox in Chinese needs SMTPUTF8, which the sender does not speak: refused where
+    it is typed (a Chinese domain is fine: it is sent punycoded)."""
+    from webapp.services.people_import import EMAIL_RE
+
+    assert bool(EMAIL_RE.match(address)) is accepted
+    sign_in(client, "yz_admin")
+    r = client.post("/admin/users/new", data={
+        "username": "mail.rider", "display_name": "新骑手", "unit": "cq-yz-co",
+        "role": "worker", "phone": "", "email": address, "locale": "zh_CN", "password": ""})
+    assert (find_user("mail.rider") is not None) is accepted
+    if not accepted:
+        assert r.status_code == 422 and "请填写有效的邮箱地址" in page(r)

@@ -6,9 +6,11 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
+from webapp.services.people_import import EMAIL_RE
+
 LOCALE_CHOICES = [SelectChoice("zh_CN", "简体中文"), SelectChoice("en", "English")]
 _PHONE = Regexp(r"^\+?[0-9][0-9 -]{2,19}$", message=_l("请填写有效的电话号码"))
-_EMAIL = Regexp(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", message=_l("请填写有效的邮箱地址"))
+_EMAIL = Regexp(EMAIL_RE, message=_l("请填写有效的邮箱地址"))
 _USERNAME = Regexp(r"^[A-Za-z0-9_.-]{3,64}$", message=_l("用户名为 3–64 个字母、数字或 . _ -"))
 
 

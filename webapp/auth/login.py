@@ -8,6 +8,7 @@ from flask import Flask, abort, current_app, flash, redirect, request, session, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_login.utils import decode_cookie
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
@@ -71,6 +72,14 @@ def _now() -> int:
     return int(time.time())
 
 
+def _remembered() -> bool:
+    """Whether this browser carries a remember-me cookie for the person signed in (a
+    stale one, of someone else or from before a sign-out, does not count)."""
+    cookie = request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME",
+                                                        "remember_token"))
+    return bool(cookie) and decode_cookie(cookie) == session.get("_user_id")
+
+
 def end_idle_session():
     """Sign out a browser session left idle longer than ``SESSION_IDLE_MINUTES``: the next
     person at a shared tablet must not find the last one still signed in.  Not for the
@@ -83,10 +92,13 @@ def end_idle_session():
         return
     now = _now()
     seen = session.get(_SEEN)
-    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in \
-        request.cookies
-    if isinstance(seen, int) and now - seen > idle * 60 and not remembered:
+    if isinstance(seen, int) and now - seen > idle * 60 and not _remembered():
+        locale = session.get("locale")
         session.clear()
+        if locale:
+            session["locale"] = locale  # the sign-in page in the language they chose
+        if request.endpoint == "auth.login":
+            return None  # already where it would be sent (or signing in again)
         flash(_("您已超过 %(minutes)s 分钟未操作，为保护个人信息已自动退出，请重新登录。",
                 minutes=idle), "info")
         # Back to this page once signed in again (a form sent now is not kept).

@@ -58,6 +58,8 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()
+    # logout_user asked for the remember-me cookie to go; clear() dropped that request.
+    session["_remember"] = "clear"
     flash(_("您已安全退出。"), "info")
     return redirect(url_for("auth.login"))
 

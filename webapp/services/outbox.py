@@ -39,7 +39,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -447,7 +447,8 @@ def _release(ids: list[int], claimed: datetime) -> None:
 
 def _failed(delivery, claimed: datetime, exc: Exception) -> None:
     attempts = delivery.attempts
-    final = attempts >= _config("DELIVERY_MAX_ATTEMPTS", 5)
+    # An address that cannot be used fails at once: trying again would not help.
+    final = attempts >= _config("DELIVERY_MAX_ATTEMPTS", 5) or isinstance(exc, AddressError)
     wait = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
     t = DELIVERIES
     db.session.execute(update(t).where(
@@ -478,7 +479,7 @@ class _Mailer:
             if self.smtp is None:
                 self.smtp = _smtp_connect()
             try:
-                self.smtp.sendmail(sender, [delivery.target], content)
+                self.smtp.sendmail(mailbox(sender), [mailbox(delivery.target)], content)
             except Exception:
                 self.close()
                 raise
@@ -536,31 +537,59 @@ def _header(value: str) -> str:
     return Header(value, "utf-8", header_name="Subject").encode(linesep="\r\n")
 
 
+_CRLF = "\r\n"
+
+
+class AddressError(ValueError):
+    """An e-mail address this sender cannot use: sending again will not help."""
+
+
+@lru_cache(maxsize=512)
+def _parsed(value: str) -> tuple[str, str]:
+    """(display name, ASCII addr-spec) of exactly one address, its domain punycoded
+    (工会.中国 → xn--…); ``AddressError`` for anything else — no address, several, no
+    domain, or a mailbox in another script (it needs SMTPUTF8, which this sender does
+    not speak)."""
+    found = getaddresses([" ".join(str(value).splitlines())])
+    if len(found) != 1:
+        raise AddressError(f"not one e-mail address: {value!r}")
+    name, address = found[0]
+    local, _at, domain = address.rpartition("@")
+    if not local or not domain or any(ch.isspace() for ch in address):
+        raise AddressError(f"not an e-mail address: {value!r}")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise AddressError(f"not a valid domain: {value!r}") from None
+    if not local.isascii():
+        raise AddressError(f"the mailbox of {value!r} is not in ASCII letters (SMTPUTF8)")
+    return name, f"{local}@{domain}"
+
+
+def mailbox(value: str) -> str:
+    """The address as the SMTP envelope carries it (MAIL FROM, RCPT TO)."""
+    return _parsed(value)[1]
+
+
 @lru_cache(maxsize=512)
 def _address(value: str) -> str:
     """An address header: a display name encoded (``重庆市总工会 <noreply@…>``), the
     address itself left readable — encoding the whole value, as a subject is, leaves a
     From with no address in it, which mail services refuse."""
-    name, address = parseaddr(" ".join(str(value).splitlines()))
-    if not address:
-        return _header(value)
-    local, _at, domain = address.rpartition("@")
-    if domain and not domain.isascii():
-        domain = domain.encode("idna").decode("ascii")  # 工会.中国 → xn--…
-        address = f"{local}@{domain}"
-    if not address.isascii():
-        # A non-ASCII mailbox needs SMTPUTF8, which this sender does not speak.
-        raise ValueError(f"e-mail address {address!r} is not ASCII")
-    return formataddr((name, address), charset="utf-8")
+    name, address = _parsed(value)
+    if name and not name.isascii():  # folded into encoded-words of RFC 2047's length
+        encoded = Header(name, "utf-8", header_name="From").encode(linesep=_CRLF)
+        last = encoded.rpartition(_CRLF)[2] if _CRLF in encoded else "From: " + encoded
+        fold = _CRLF if len(last) + len(address) + 3 > 78 else ""
+        return f"{encoded}{fold} <{address}>"
+    return formataddr((name, address))
 
 
 @lru_cache(maxsize=64)
 def _message_domain(sender: str) -> str:
     """The sender's domain, for Message-IDs (a bare word is not a valid id's right part)."""
-    domain = parseaddr(sender)[1].rpartition("@")[2]
-    if not domain or not domain.isascii():
-        return "unionflow.invalid"
-    return "".join(ch for ch in domain if ch.isalnum() or ch in ".-") or "unionflow.invalid"
+    return _parsed(sender)[1].rpartition("@")[2]
 
 
 @lru_cache(maxsize=64)
