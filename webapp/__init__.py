@@ -42,10 +42,10 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     _ensure_secret_key(app, env)
-    _check_public_url(app, env)
+    _check_mail_settings(app, env)
 
 
-def _check_public_url(app: Flask, env: str) -> None:
+def _check_mail_settings(app: Flask, env: str) -> None:
     """Links in e-mails are made from PUBLIC_URL: in production, one that leads nowhere
     (the default, this machine's own address) stops a server that sends real e-mail from
     starting, and is logged otherwise; so does a MAIL_FROM that is not one address."""

@@ -586,9 +586,9 @@ def _address(value: str) -> str:
     return formataddr((name, address))
 
 
-@lru_cache(maxsize=64)
 def _message_domain(sender: str) -> str:
-    """The sender's domain, for Message-IDs (a bare word is not a valid id's right part)."""
+    """The sender's domain, for Message-IDs (a bare word is not a valid id's right part);
+    ``_parsed`` keeps the parse."""
     return _parsed(sender)[1].rpartition("@")[2]
 
 
