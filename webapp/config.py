@@ -51,8 +51,11 @@ class Config:
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session it belongs to
 
-    # Failed sign-ins allowed before further attempts are refused for a while.
+    # Failed sign-ins allowed before further attempts are refused for a while: per
+    # username, and per client address — larger, as a rest station's shared tablet or a
+    # mobile network puts many people behind one address.
     LOGIN_FAILURE_LIMITS = ("5 per 5 minutes", "20 per hour")
+    LOGIN_ADDRESS_FAILURE_LIMITS = ("30 per 5 minutes", "100 per hour")
     # JSON API bearer tokens: how long one lives, and how many a person may ask for.
     API_TOKEN_TTL = timedelta(days=30)
     TOKEN_ISSUE_LIMITS = ("30 per hour",)
@@ -110,6 +113,7 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "testing-secret-key-not-for-production-use-0123456789"
     LOGIN_FAILURE_LIMITS = ("5 per 5 minutes",)
+    LOGIN_ADDRESS_FAILURE_LIMITS = ("12 per 5 minutes",)
     SWEEP_INTERVAL = None  # tests sweep when they choose to
     EMBEDDED_WORKER = False  # tests run jobs themselves, or turn the thread on
     EMBEDDED_WORKER_AUTOSTART = False

@@ -1,6 +1,8 @@
 """Cross-cutting web security: safe redirects, sign-in throttling, response headers."""
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, request
@@ -47,37 +49,50 @@ def rate_limits(call):
 
 
 class LoginThrottle:
-    """Counts failed sign-ins per client address and per username in the limiter's storage.
+    """Counts failed sign-ins per username and per client address in the limiter's storage.
 
     Only failures count, so a person who types the password right is never slowed; the
-    storage is Redis when configured, so the count holds across gunicorn workers.
+    storage is Redis when configured, so the count holds across gunicorn workers.  An
+    address gets a far larger allowance than a name: a rest station's shared tablet, or
+    riders behind one mobile network's address, must not all be locked out by one
+    person's typos — while one address guessing through many names is still stopped.
     """
 
-    def _keys(self, username: str) -> list[tuple[str, str]]:
-        return [("login-ip", request.remote_addr or "?"),
-                ("login-user", (username or "").strip().lower()[:64])]
-
-    def _limits(self):
-        return parse_many("; ".join(current_app.config["LOGIN_FAILURE_LIMITS"]))
+    def _keyed_limits(self, username: str) -> list[tuple[Any, str, str]]:
+        config = current_app.config
+        name = (username or "").strip().lower()[:64]
+        return ([(item, "login-user", name)
+                 for item in _parsed(config["LOGIN_FAILURE_LIMITS"])]
+                + [(item, "login-ip", request.remote_addr or "?")
+                   for item in _parsed(config["LOGIN_ADDRESS_FAILURE_LIMITS"])])
 
     def blocked(self, username: str) -> bool:
         return rate_limits(lambda strategy: any(
             not strategy.test(item, scope, key)
-            for item in self._limits() for scope, key in self._keys(username)))
+            for item, scope, key in self._keyed_limits(username)))
 
     def failed(self, username: str) -> None:
         def hit(strategy):
-            for item in self._limits():
-                for scope, key in self._keys(username):
-                    strategy.hit(item, scope, key)
+            for item, scope, key in self._keyed_limits(username):
+                strategy.hit(item, scope, key)
         rate_limits(hit)
 
     def succeeded(self, username: str) -> None:
         # A good sign-in forgives this username's earlier typos, not the address's.
         def clear(strategy):
-            for item in self._limits():
-                strategy.clear(item, "login-user", self._keys(username)[1][1])
+            for item, scope, key in self._keyed_limits(username):
+                if scope == "login-user":
+                    strategy.clear(item, scope, key)
         rate_limits(clear)
+
+
+def _parsed(limits) -> tuple:
+    return _parse(tuple(limits or ()))
+
+
+@lru_cache(maxsize=16)
+def _parse(limits: tuple[str, ...]) -> tuple:
+    return tuple(parse_many("; ".join(limits))) if limits else ()
 
 
 login_throttle = LoginThrottle()
