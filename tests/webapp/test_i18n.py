@@ -37,6 +37,30 @@ def test_a_signed_in_person_switches_language_and_it_sticks(app, client, auth, o
     assert "You can" in page and "Worker" in page
 
 
+def test_a_language_picked_on_the_sign_in_page_carries_into_the_account(
+        app, client, auth, org, make_user):
+    from webapp.models import User
+    from webapp.extensions import db
+
+    make_user("rider1", ("worker", org["company"]))
+    make_user("rider2", ("worker", org["company"]))
+    db.session.execute(db.update(User).values(locale="zh_CN"))
+    db.session.commit()
+    client.post("/auth/locale", data={"locale": "en", "next": "/auth/login"})
+    assert "Sign in" in client.get("/auth/login").get_data(as_text=True)
+    auth.login("rider1")
+    assert "My account" in client.get("/account").get_data(as_text=True)
+    assert db.session.scalar(db.select(User.locale).where(User.username == "rider1")) == "en"
+    # The next person at this browser sees the sign-in page in that language, but signing
+    # in does not change their own saved choice: they did not pick it.
+    auth.logout()
+    with client.session_transaction() as session:
+        session["locale"] = "en"  # as the idle sign-out leaves it
+    auth.login("rider2")
+    assert "我的账户" in client.get("/account").get_data(as_text=True)
+    assert db.session.scalar(db.select(User.locale).where(User.username == "rider2")) == "zh_CN"
+
+
 def test_unknown_locale_is_ignored(client):
     client.post("/auth/locale", data={"locale": "xx"})
     assert "登录" in client.get("/auth/login").get_data(as_text=True)

@@ -17,6 +17,10 @@ def _next_url(candidate: str | None) -> str:
     return candidate if is_safe_next(candidate) else url_for("main.home")
 
 
+# Set when a signed-out person picks a language (the sign-in page's switch).
+_PICKED = "locale_picked"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -38,8 +42,14 @@ def login():
                 status = 401
             else:
                 login_throttle.succeeded(username)
-                session.clear()  # nothing from before sign-in carries over
+                # A language picked on the sign-in page is this person's choice: it
+                # carries over (and is kept, as a switch when signed in is); a language
+                # left in the session by whoever used this browser before is not.
+                picked = session.get("locale") if session.get(_PICKED) else None
+                session.clear()  # nothing else from before sign-in carries over
                 login_user(user, remember=form.remember.data)
+                if picked:
+                    user.locale = picked
                 user.last_login_at = utcnow()
                 db.session.commit()
                 flash(_("欢迎回来，%(name)s。", name=user.display_name), "success")
@@ -72,4 +82,6 @@ def set_locale():
         if current_user.is_authenticated:
             current_user.locale = locale
             db.session.commit()
+        else:
+            session[_PICKED] = True  # for the sign-in that follows
     return redirect(_next_url(request.form.get("next")))
