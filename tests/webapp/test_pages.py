@@ -193,6 +193,27 @@ def test_return_for_revision_then_resubmit(login, demo):
     assert db.session.get(Instance, instance_id).steps == "verify"
 
 
+def test_a_returned_request_leads_its_applicant_to_the_fix_and_says_why(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    login("station_head").post(f"/tasks/{task_id_of(instance_id)}", data={
+        "action": "return", "comment": "请写清楚头盔尺码"})
+    client = login("rider1")
+    revise = task_id_of(instance_id)
+    page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "需要您处理" in page and f'href="/tasks/{revise}"' in page
+    assert "去处理：修改后重新提交" in page and "请写清楚头盔尺码" in page
+    task_page = client.get(f"/tasks/{revise}").get_data(as_text=True)
+    title = re.search(r"<h1[^>]*>([^<]*)</h1>", task_page).group(1)
+    assert title == "修改后重新提交"  # not the reviewer's step, 驿站核实
+    reason = task_page.index("请写清楚头盔尺码")
+    assert 'id="return-reason"' in task_page and reason < task_page.index('value="resubmit"')
+    client.post("/auth/locale", data={"locale": "en"})
+    assert "Correct and resubmit" in client.get(f"/tasks/{revise}").get_data(as_text=True)
+    # Someone else who may see the request is not asked to fix it.
+    other = login("station_head").get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert f'href="/tasks/{revise}"' not in other and "请写清楚头盔尺码" in other  # history
+
+
 def test_bulk_approve_many_similar_tasks(login, demo):
     ids = [submit_wish(login(name)) for name in ("rider1", "courier1", "driver1")]
     client = login("station_head")

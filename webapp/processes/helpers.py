@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -11,10 +12,11 @@ from forms import build_form_class, mask_data
 from webapp.i18n import current_locale_short, select_locale
 from sqlalchemy import select
 
-from webapp.models import HistoryEntry, Instance, OrgUnit, StoredFile, User
+from webapp.models import HistoryEntry, Instance, StoredFile, User
 from webapp.extensions import db
 from webapp.services import access
 from webapp.services.choices import provider
+from webapp.services.display import field_text
 from webapp.services.privacy import mask_name
 from webapp.services.workflow import spec_of_instance
 from workflows.errors import InvalidInput
@@ -23,12 +25,14 @@ from workflows.spec import ProcessSpec
 
 
 def form_class(form_spec: FormSpec, context: dict | None = None, *,
-               narrowed: bool = False) -> type:
+               narrowed: bool = False, instance: Instance | None = None) -> type:
     """``narrowed``: station selects list what their filter finds (the page draws the
-    filter and handles its "find" button, see ``processes.start``)."""
+    filter and handles its "find" button, see ``processes.start``).  ``instance``: the
+    request a step form is for (its unit selects list the units it may take)."""
     locale = select_locale()
     return build_form_class(form_spec, locale=locale, base=FlaskForm,
-                            choices=provider(locale, narrowed=narrowed), context=context)
+                            choices=provider(locale, narrowed=narrowed, instance=instance),
+                            context=context)
 
 
 def viewable_instance(instance_id: int) -> Instance:
@@ -92,17 +96,8 @@ def render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
         return {"files": [r for r in records if isinstance(r, dict) and r.get("key")]}
     if shown != raw:  # masked
         return {"text": str(shown)}
-    if f.type in ("choice", "multichoice"):
-        labels = {c.value: (c.label_en if locale == "en" and c.label_en else c.label)
-                  for c in f.choices}
-        values = raw if isinstance(raw, list) else [raw]
-        return {"text": "、".join(labels.get(str(v), str(v)) for v in values)}
-    if f.type == "boolean":
-        return {"text": ("Yes" if raw else "No") if locale == "en" else ("是" if raw else "否")}
-    if f.type in ("station", "org_unit") and isinstance(raw, int):
-        unit = db.session.get(OrgUnit, raw)
-        return {"text": unit.label(locale) if unit else str(raw)}
-    return {"text": str(raw)}
+    # A choice's label, a station's or a course's name (``services.display``).
+    return {"text": field_text(f, raw, locale)}
 
 
 def history_rows(instance: Instance, may_see: bool) -> list[tuple[HistoryEntry, str | None]]:
@@ -177,3 +172,30 @@ def on_a_wall(instance: Instance) -> bool:
 
 def spec_for(instance: Instance) -> ProcessSpec:
     return spec_of_instance(instance)
+
+
+def task_label(spec: ProcessSpec, task, locale: str) -> str:
+    """What a task asks of its holder.  A request returned to its applicant keeps the
+    reviewer's step (it goes back there), but what the applicant does is correct it."""
+    from webapp.services.progress import step_label
+
+    if task.kind == "revise":
+        return _("修改后重新提交")
+    return step_label(spec, task.step, locale)
+
+
+def return_reason(instance: Instance) -> dict[str, Any] | None:
+    """The latest return of the request to its applicant while it waits for them:
+    the reason, who gave it and when — what the applicant has to fix."""
+    from webapp.services.workflow import state_of
+    from workflows.kinds.approval import APPLICANT
+
+    if instance.status != "returned":
+        return None
+    entry = next((line for line in reversed(state_of(instance).history)
+                  if line.action == "return" and line.details.get("to") == APPLICANT), None)
+    if entry is None:
+        return None
+    who = db.session.get(User, entry.actor) if isinstance(entry.actor, int) else None
+    return {"comment": entry.comment, "at": entry.at,
+            "by": who.display_name if who else None}

@@ -12,7 +12,8 @@ from webapp.models import Instance, StoredFile
 from webapp.pagination import paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, file_visible, form_class, history_rows,
-                                      show_errors, spec_for, viewable_instance)
+                                      return_reason, show_errors, spec_for, task_label,
+                                      viewable_instance)
 from webapp.services import access, export, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
@@ -149,12 +150,13 @@ def instance(instance_id: int):
     available = wf.available_actions(inst, current_user)
     may_see = access.can_see_private(current_user, inst)
     history = history_rows(inst, may_see)
-    my_tasks = _my_tasks(inst, available)
+    my_tasks = _my_tasks(inst, available, spec, locale)
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),
         history=history, next_line=next_text(spec, inst, locale),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
-        my_tasks=my_tasks, can_withdraw=any(a.action == "withdraw" for a in available),
+        my_tasks=my_tasks, returned=return_reason(inst) if my_tasks else None,
+        can_withdraw=any(a.action == "withdraw" for a in available),
         attendance=training.attendance_summary(inst) if may_see else None,
         certificate=training.certificate_facts(inst, current_user) is not None,
         can_comment=any(a.action == "comment" for a in available),
@@ -162,19 +164,26 @@ def instance(instance_id: int):
             inst.applicant.display_name))
 
 
-def _my_tasks(inst: Instance, available) -> list[dict]:
+def _my_tasks(inst: Instance, available, spec, locale: str) -> list[dict]:
+    """The viewer's open tasks on this request, each with what they may do and its name.
+    Claiming and resubmitting are the request's own actions (no task named): they
+    belong to the pool's task and to the task that returned the request, respectively."""
     from webapp.models import Task
 
     by_key = {}
     for a in available:
-        if a.task is not None or a.action == "claim":
+        if a.task is not None or a.action in ("claim", "resubmit"):
             by_key.setdefault(a.task, []).append(a.action)
+    instance_wide = by_key.get(None, [])
     tasks = []
     for row in db.session.scalars(select(Task).where(Task.instance_id == inst.id,
                                                      Task.status == "open")):
-        actions = by_key.get(row.key, []) + (by_key.get(None, []) if row.pool_role else [])
+        actions = by_key.get(row.key, []) + [
+            a for a in instance_wide if (a == "claim" and row.pool_role)
+            or (a == "resubmit" and row.kind == "revise")]
         if actions:
-            tasks.append({"task": row, "actions": actions})
+            tasks.append({"task": row, "actions": actions,
+                          "label": task_label(spec, row, locale)})
     return tasks
 
 

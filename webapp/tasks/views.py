@@ -10,7 +10,8 @@ from webapp.i18n import current_locale_short
 from webapp.labels import action_label
 from webapp.models import Instance, Task
 from webapp.pagination import as_id, paginate
-from webapp.processes.helpers import display_rows, form_class, show_errors, spec_for
+from webapp.processes.helpers import (display_rows, form_class, return_reason, show_errors,
+                                      spec_for, task_label)
 from webapp.processes.views import FIND_STATION
 from webapp.services import access, training, uploads
 from webapp.services import workflow as wf
@@ -42,7 +43,7 @@ def inbox():
     def describe(task: Task) -> dict:
         spec = spec_for(task.instance)
         return {"task": task, "instance": task.instance, "spec": spec,
-                "step": step_label(spec, task.step, locale),
+                "step": task_label(spec, task, locale),
                 "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
                 "bulk": task.kind == "approval"}
 
@@ -83,7 +84,7 @@ def _step_form(spec, task: Task, instance: Instance):
         form_spec = step_form(spec, task)
         _keep_chosen_stations(form_spec, instance)
         return form_class(form_spec, narrowed=True)
-    return form_class(step_form(spec, task), context=form_context(instance))
+    return form_class(step_form(spec, task), context=form_context(instance), instance=instance)
 
 
 def _keep_chosen_stations(form_spec, instance: Instance) -> None:
@@ -128,7 +129,8 @@ def task(task_id: int):
     return render_template("tasks/task.html", task=task, instance=instance, spec=spec,
                            form=form, actions=actions, rows=display_rows(instance, spec),
                            escalated=_escalated_to_me(instance, task),
-                           step_name=step_label(spec, task.step, locale), comment=comment,
+                           step_name=task_label(spec, task, locale), comment=comment,
+                           returned=return_reason(instance) if task.kind == "revise" else None,
                            return_targets=_return_targets(spec, task),
                            attendance=_attendance(spec, task, instance),
                            next_line=next_text(spec, instance, locale)), status
