@@ -74,6 +74,18 @@ def test_start_form_keeps_what_was_typed_and_shows_errors_beside_fields(login, d
     assert db.session.scalar(select(Instance.id)) is None
 
 
+def test_form_help_is_in_the_readers_language(login, demo):
+    client = login("rider1")
+    chinese = client.get("/processes/micro_wish/start").get_data(as_text=True)
+    assert "选填：一张物品或场景的照片" in chinese
+    client.post("/auth/locale", data={"locale": "en"})
+    english = client.get("/processes/micro_wish/start").get_data(as_text=True)
+    assert "Optional: a photo of the thing or place, shown on the wish wall" in english
+    assert "选填" not in english
+    help_id = re.search(r'id="(photo-help)"', english).group(1)
+    assert f'aria-describedby="{help_id}"' in english  # still tied to its input
+
+
 def test_submit_confirms_and_says_what_comes_next(login, demo):
     client = login("rider1")
     instance_id = submit_wish(client)
