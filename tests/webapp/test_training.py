@@ -86,6 +86,43 @@ def test_attendance_register_decides_completion_at_80_percent(login, demo):
     assert result == {"attended": 8, "total": 10, "rate": 80}
 
 
+def test_the_register_downloads_as_csv_and_xlsx_as_the_page_shows_it(login, demo):
+    import csv
+    import io
+    import zipfile
+
+    course = course_named("电工技能提升班")
+    ids = {name: register(login, name, course) for name in ("rider1", "courier1")}
+    first, second, *rest = course.schedule
+    for session, hours_ago in ((first, 50), (second, 26)):  # two held, eight to come
+        session.starts_at = datetime.now(timezone.utc) - timedelta(hours=hours_ago)
+        session.ends_at = session.starts_at + timedelta(hours=2)
+    db.session.commit()
+    organiser = login("unit_admin")
+    organiser.post(f"/courses/{course.id}/attendance",
+                   data={"present": [f"{first.id}-{ids['rider1']}",
+                                     f"{second.id}-{ids['rider1']}",
+                                     f"{second.id}-{ids['courier1']}"], "action": "save"})
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert f"/courses/{course.id}/attendance?format=csv" in page
+    answer = organiser.get(f"/courses/{course.id}/attendance?format=csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
+    assert rows[0][0] == "学员" and rows[0][1].startswith("第1次 ") and len(rows[0]) == 14
+    assert rows[0][-3:] == ["出勤次数", "总课次", "达标"]
+    by_name = {row[0].split()[-1]: row for row in rows[1:]}
+    assert by_name["马超"][1:4] == ["到", "到", ""] and by_name["马超"][-3:] == ["2", "10", ""]
+    assert by_name["杨洋"][1:4] == ["缺", "到", ""] and by_name["杨洋"][-3:-1] == ["1", "10"]
+    workbook = organiser.get(f"/courses/{course.id}/attendance?format=xlsx")
+    assert workbook.status_code == 200
+    sheet = zipfile.ZipFile(io.BytesIO(workbook.get_data())).read(
+        "xl/worksheets/sheet1.xml").decode()
+    assert "马超" in sheet and "缺" in sheet
+    # Only for those who keep the register.
+    assert login("rider1").get(f"/courses/{course.id}/attendance?format=csv").status_code == 404
+
+
 def test_the_count_is_computed_from_the_register_not_typed_in(login, demo):
     course = course_named("电工技能提升班")
     instance_id = register(login, "rider1", course)

@@ -178,10 +178,34 @@ def attendance(course_id: int):
     people = training.trainees(course)
     total = len(course.schedule)
     rate = training.course_pass_rate()
+    if fmt := export.wanted_format(request.args):
+        return _register_download(fmt, course, people, held, rate)
     return render_template("training/attendance.html", course=course, people=people,
                            held=held, total=total, tz=CHINA, pass_rate=rate,
                            deciding=any(p.deciding for p in people),
                            on_track=lambda p: len(p.present) * 100 >= rate * total)
+
+
+def _register_download(fmt: str, course: Course, people: list, held: set[int], rate: int):
+    """The register as the page shows it, one trainee a row: each session held is 到 or
+    缺, one still to come is blank; then sessions attended, sessions in all and whether that reaches the pass
+    rate — for the organiser's files and the training provider's claim."""
+    total = len(course.schedule)
+    present, absent = _("到"), _("缺")
+
+    def mark(session_id: int):
+        return lambda p: (present if session_id in p.present
+                          else absent if session_id in held else "")
+    columns = [export.Column(_("学员"), lambda p: p.name)]
+    columns += [export.Column(_("第%(n)s次", n=n) + " " + s.starts_at.astimezone(CHINA)
+                              .strftime("%m-%d"), mark(s.id))
+                for n, s in enumerate(course.schedule, start=1)]
+    # Two numbers, not "3/5": a spreadsheet would read that as a date.
+    columns += [export.Column(_("出勤次数"), lambda p: len(p.present)),
+                export.Column(_("总课次"), lambda p: total),
+                export.Column(_("达标"), lambda p: len(p.present) * 100 >= rate * total)]
+    return export.response(fmt, _("出勤登记") + " " + course.title, columns, people,
+                           sheet_name=_("出勤登记"))
 
 
 @bp.route("/instances/<int:instance_id>/certificate.pdf")
