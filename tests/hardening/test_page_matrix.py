@@ -265,3 +265,31 @@ def test_every_form_route_refuses_a_post_without_csrf_token(app_config, world):
         db.session.remove()
         db.engine.dispose()
     assert not wrong, "\n".join(wrong)
+
+
+_LINK = re.compile(r'<a\b[^>]*\bhref="(/[^"#]*)"')
+
+
+def _menu_links(html: str) -> set[str]:
+    """The links of the navigation bar and of the home page's cards."""
+    nav = html.split("<nav", 1)[1].split("</nav>", 1)[0]
+    cards = re.findall(r'<a class="card[^"]*uf-card"[^>]*>', html)
+    return set(_LINK.findall(nav)) | {h for card in cards for h in _LINK.findall(card)}
+
+
+def test_every_menu_link_opens_for_the_person_it_is_shown_to(client, demo):
+    """A link is shown exactly when its page opens: no menu entry ends in 403."""
+    wrong, shown = [], {}
+    for who in PEOPLE:
+        _sign_in(client, who)
+        links = _menu_links(client.get("/").get_data(as_text=True))
+        shown[who] = links
+        for link in sorted(links):
+            status = client.get(link, follow_redirects=True).status_code
+            if status != 200:
+                wrong.append(f"{who}: {link} → {status}")
+    assert not wrong, "\n".join(wrong)
+    # ...and the check can fail: the administrator pages are in some menus, not in all.
+    assert "/admin/instances" in shown["yuzhong_admin"] and "/admin/units" in shown["admin"]
+    for who in ("station_head", "branch_secretary", "rider1"):
+        assert not {"/admin/instances", "/admin/units"} & shown[who], who

@@ -46,13 +46,29 @@ def roles_required(*roles: str):
         @wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
-            if not current_user.has_role(*roles):
+            if not permits(wrapped, current_user):
                 abort(403)
             return view(*args, **kwargs)
-        # Read by the authorisation-matrix tests: who this page is for.
+        # Who this page is for: read by ``permits`` (the guard above, the menu) and by
+        # the authorisation-matrix tests.
         wrapped.required_roles = frozenset(roles)
         return wrapped
     return decorator
+
+
+def permits(view, user) -> bool:
+    """Whether ``user`` gets past ``view``'s role check (views without one: yes)."""
+    roles = getattr(view, "required_roles", None)
+    return roles is None or user.has_role(*roles)
+
+
+def may_open(endpoint: str, user=None) -> bool:
+    """Whether a link to ``endpoint`` would open for ``user`` (default: who is signed
+    in) rather than end in 403 — the same check as the view's guard, so the menu and
+    the page cannot disagree.  An endpoint this installation lacks: no."""
+    view = current_app.view_functions.get(endpoint)
+    user = current_user if user is None else user
+    return view is not None and user.is_authenticated and permits(view, user)
 
 
 def init_app(app: Flask) -> None:
@@ -62,6 +78,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     app.before_request(end_idle_session)
+    app.jinja_env.globals["may_open"] = may_open
 
 
 _SEEN = "seen"  # session: when this browser last asked for a page (seconds, rounded)

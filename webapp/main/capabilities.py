@@ -1,14 +1,15 @@
 """What each role can do, as cards on the home page.
 
-A card names the page it leads to; cards whose page is not part of this installation
-are left out, so the home page never offers a dead link.
+A card names the page it leads to; cards whose page is not part of this installation,
+or would refuse the person, are left out, so the home page never offers a dead link.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
+
+from webapp.auth.login import may_open
 
 
 class Capability(NamedTuple):
@@ -74,6 +75,7 @@ CAPABILITIES: tuple[Capability, ...] = (
 )
 
 
-def capabilities_for(roles: set[str]) -> list[Capability]:
-    available = current_app.view_functions
-    return [c for c in CAPABILITIES if c.roles & roles and c.endpoint in available]
+def capabilities_for(user) -> list[Capability]:
+    """The cards for ``user``: meant for one of their roles, and a page that would open
+    for them (the view's own check, ``may_open``), never one ending in 403."""
+    return [c for c in CAPABILITIES if c.roles & user.roles and may_open(c.endpoint, user)]

@@ -12,7 +12,7 @@ from workflows.org import ROLES, term
 @login_required
 def home():
     return render_template("main/home.html",
-                           capabilities=capabilities_for(current_user.roles),
+                           capabilities=capabilities_for(current_user),
                            memberships=current_user.memberships, ROLES=ROLES, term=term)
 
 
