@@ -91,3 +91,15 @@ def test_the_station_head_publishes_duty_slots_and_volunteers_see_the_places(log
     assert db.session.get(CapacityResource, f"slot:{slot.id}").capacity == 3
     assert login("station_head").post(f"/stations/{station.id}/slots", data={
         "day": day, "starts": "09:00", "ends": "12:00", "capacity": "1"}).status_code == 403
+
+
+def test_only_people_who_may_sign_up_see_the_station_master_button(login, demo):
+    """The button leads to the station_master start page: shown exactly to whom it opens."""
+    station = unit_by_code("st-jfb")
+    for who in ("volunteer1", "volunteer2", "rider1", "unit_admin", "yuzhong_admin",
+                "city_admin", "admin", "station_head"):
+        client = login(who)
+        page = client.get(f"/stations/{station.id}/slots").get_data(as_text=True)
+        start = client.get(f"/processes/station_master/start?station={station.id}")
+        assert ("报名当一日站长" in page) == (start.status_code == 200), (who, start.status_code)
+        assert ("报名当一日站长" in page) == who.startswith("volunteer"), who

@@ -208,6 +208,16 @@ def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec
     return out
 
 
+def may_start(user: User, process_key: str) -> bool:
+    """Whether ``user`` may start ``process_key`` now (published, not retired): the check
+    the start page guards with, for showing a link to it."""
+    try:
+        version = current_version(process_key)
+    except NotFound:
+        return False
+    return engine.can_start(spec_of(version), user.id, DbDirectory())
+
+
 # ---------------------------------------------------------------------------- instances
 
 def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | None,

@@ -18,7 +18,8 @@ from webapp.pagination import as_id, id_arg, paginate
 from webapp.services import export, pairings, stations
 from webapp.services.activities import CHINA
 from webapp.services.stations import SERVICES
-from webapp.services.workflow import latest_version, pool_tasks_query, spec_of, spec_of_instance
+from webapp.services.workflow import (latest_version, may_start, pool_tasks_query, spec_of,
+                                      spec_of_instance)
 from workflows.errors import NotFound, WorkflowError
 from webapp.stations import bp
 
@@ -219,4 +220,6 @@ def slots(unit_id: int):
                DutySlot.starts_at >= datetime.now(timezone.utc))
         .order_by(DutySlot.starts_at)).all()
     return render_template("stations/slots.html", station=row, slots=upcoming, form=form,
-                           manager=manager, tz=CHINA), (422 if form.errors else 200)
+                           manager=manager, tz=CHINA,
+                           may_sign_up=may_start(current_user, "station_master")), \
+        (422 if form.errors else 200)
