@@ -54,6 +54,21 @@ def test_main_path_with_an_objection(nominate):
     assert (d.status, d.state.end) == ("completed", "done")
 
 
+def test_the_nominee_cannot_object_to_their_own_nomination(nominate, directory):
+    from workflows.engine import available_actions
+
+    d = through_the_chain(nominate())
+    assert d.current == ("publicity",)
+    mine = available_actions(d.spec, d.state, "rider", directory, d.now)
+    assert "object" not in {a.action for a in mine}  # no "需要您处理: 公示" for them
+    theirs = available_actions(d.spec, d.state, "vol1", directory, d.now)
+    assert "object" in {a.action for a in theirs}
+    with pytest.raises(NotAllowed):
+        d.do("object", "rider", comment="我反对我自己")
+    d.advance(timedelta(days=3))
+    assert d.current == ("briefing",)  # nobody else objected: it passed
+
+
 def test_publicity_without_objection_goes_straight_on(nominate):
     d = through_the_chain(nominate())
     d.advance(timedelta(days=3))
@@ -83,6 +98,15 @@ def test_duplicate_nomination_is_refused(nominate, directory):
     with pytest.raises(Conflict) as err:
         nominate("rider")
     assert err.value.code == "duplicate"
+
+
+def test_the_last_retreat_cannot_be_in_a_future_year(nominate, monday):
+    year = monday.year  # the engine's day, not the clock's
+    with pytest.raises(InvalidInput) as err:
+        nominate(last_retreat_year=year + 1)
+    assert err.value.field_messages("zh") == {"last_retreat_year": [f"不能大于 {year}"]}
+    assert err.value.field_messages("en") == {"last_retreat_year": [f"Must be at most {year}"]}
+    assert nominate(last_retreat_year=year).current == ("unit_review",)
 
 
 def test_district_returns_to_the_unit(nominate):

@@ -1,6 +1,7 @@
 """``publicity`` (公示): a period during which people may object, with their real name.
 
 When the period ends the step goes ``passed`` if nobody objected, else ``objected``.
+The applicant is never among the objectors: the notice is about their own request.
 """
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ class PublicityKind(StepKind):
     def permit(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         if action.kind != "object":
             super().permit(run, step, task, action)
+        if run.actor == run.applicant:
+            # The notice is about the applicant's own request: others object, not them.
+            raise NotAllowed("不能对自己的事项提出异议", "You cannot object to your own request")
         if not is_eligible(step.config.objectors, run.actor, run.rule_context()):
             raise NotAllowed("您不能对此公示提出异议", "You may not object to this notice")
         if any(d.by == run.actor and d.action == "object" for d in task.decisions):
