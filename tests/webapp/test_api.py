@@ -225,6 +225,23 @@ def test_second_open_wish_is_a_conflict_and_others_may_not_start(api, demo):
     assert refused.status_code == 403
 
 
+def test_claiming_again_says_you_already_claimed_it(api, demo):
+    wish_id = start_wish(api)["id"]
+    assert api("POST", f"/tasks/{open_task_id(wish_id)}/complete", "station_head",
+               json={"action": "approve", "comment": "情况属实"}).status_code == 200
+    wall = open_task_id(wish_id)
+    assert api("POST", f"/tasks/{wall}/claim", "volunteer1").status_code == 200
+    again = api("POST", f"/tasks/{wall}/claim", "volunteer1")
+    assert again.status_code == 409
+    error = error_of(again)
+    assert error["code"] == "already_decided" and "您已认领" in error["message"]
+    assert "他人" not in error["message"]
+    en = api("POST", f"/tasks/{wall}/claim", "volunteer1", headers={"Accept-Language": "en"})
+    assert en.status_code == 409 and "already claimed" in error_of(en)["message"]
+    other = api("POST", f"/tasks/{wall}/claim", "branch_secretary")
+    assert other.status_code == 409 and "您已认领" not in error_of(other)["message"]
+
+
 # ---------------------------------------------------------------------------- a wish, end to end
 
 def test_micro_wish_end_to_end_through_the_api(api, demo):

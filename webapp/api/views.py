@@ -22,6 +22,7 @@ from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_
 from webapp.services.stations import SERVICES
 from webapp.services.users import find_user
 from workflows import engine
+from workflows.errors import AlreadyDecided
 from workflows.runtime import Action
 
 STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expired", "completed")
@@ -218,12 +219,25 @@ def claim(task_id: int):
         task = None
     if task is None:
         fail(404, _("找不到该任务。"))
+    _refuse_own_claim(task, me)
     if task.status != "open":
         fail(409, _("此任务已由他人处理。"), code="already_decided")
     if "claim" not in task_actions(task.instance, task, me):
         fail(403, _("您不能认领此任务。"))
     wf.perform(task.instance_id, Action("claim", task=task.key), me)
     return _commit(present.instance(task.instance, me))
+
+
+def _refuse_own_claim(task: Task, me) -> None:
+    """Claiming again what the caller already holds (or waits for): 409 saying so, as
+    the engine says it on the web page — not "someone else handled it"."""
+    group = wf.state_of(task.instance).claim
+    if group is None or group.step != task.step:
+        return
+    if me.id in group.claimers:
+        raise AlreadyDecided("您已认领此任务", "You have already claimed this task")
+    if me.id in group.waitlist:
+        raise AlreadyDecided("您已在候补名单中", "You are already on the waiting list")
 
 
 @route("/tasks/<int:task_id>/complete", "POST", summary="Decide or complete a task",
