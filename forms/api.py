@@ -12,7 +12,7 @@ from forms.builder import build_form_class
 from forms.kinds.base import BuildContext, ChoicesProvider
 from forms.messages import ZH, InputError, normalise_locale, pick, translate, translations
 from forms.registry import kind_of
-from workflows.fields import FormSpec
+from workflows.fields import FormSpec, on_day
 
 Errors = dict[str, list[str]]
 
@@ -85,6 +85,7 @@ def describe_form(form_spec: FormSpec, *, locale: str = ZH,
     ``max_files``), ``private``, ``show_if`` and ``default``.
     """
     ctx = BuildContext(normalise_locale(locale), choices)
+    form_spec = on_day(form_spec)  # limits as they stand today
     return {
         "fields": [kind_of(spec).describe(spec, ctx) for spec in form_spec.fields],
         "rules": [{"check": rule.check.source, "field": rule.field,

@@ -15,7 +15,7 @@ from forms.registry import kind_of
 from forms.spec_form import SpecForm
 from forms.visibility import conditional_fields
 from workflows.errors import DefinitionError
-from workflows.fields import FormSpec
+from workflows.fields import FormSpec, on_day
 
 # Set on every form instance (by WTForms, Flask-WTF or the builder); a field may not
 # take these names, nor any attribute of the base class.
@@ -36,6 +36,7 @@ def build_form_class(form_spec: FormSpec, *, locale: str = ZH, base: type = wtfo
     """
     locale = normalise_locale(locale)
     ctx = BuildContext(locale, choices)
+    form_spec = on_day(form_spec)  # ``max: this_year`` is this year's number today
     attrs: dict[str, Any] = {
         "Meta": _meta_class(locale),
         "form_spec": form_spec,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from forms.registry import kind_of
-from workflows.fields import FieldSpec, FormSpec
+from workflows.fields import FieldSpec, FormSpec, on_day
 
 
 def json_schema(form_spec: FormSpec) -> dict[str, Any]:
@@ -18,6 +18,7 @@ def json_schema(form_spec: FormSpec) -> dict[str, Any]:
     File fields appear as ``format: binary`` (multipart parts, in OpenAPI's way);
     ``x-show-if`` and ``x-private`` carry what JSON Schema has no words for.
     """
+    form_spec = on_day(form_spec)  # limits as they stand today
     return {
         "type": "object",
         "properties": {spec.name: _field_schema(spec) for spec in form_spec.fields},

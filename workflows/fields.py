@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
@@ -85,6 +85,56 @@ class Choice:
     label_en: str | None = None
 
 
+# A bound that moves with the calendar: ``max: this_year`` on an integer (a year),
+# ``max: today`` or ``min: today - 30`` on a date, with an offset in years or days.
+_RELATIVE = re.compile(r"\s*(this_year|today)\s*(?:([+-])\s*([0-9]{1,4}))?\s*")
+RELATIVE_BASES = {"integer": "this_year", "date": "today"}
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A field's ``min``/``max`` counted from the day a value is checked (on the union's
+    calendar): ``this_year`` (± years) for a year, ``today`` (± days) for a date."""
+
+    base: str
+    offset: int = 0
+
+    def on(self, today: date) -> int | str:
+        """The bound on ``today``: a year, or a date as ISO text (how date bounds are kept)."""
+        if self.base == "this_year":
+            return today.year + self.offset
+        return (today + timedelta(days=self.offset)).isoformat()
+
+    def __str__(self) -> str:
+        if not self.offset:
+            return self.base
+        return f"{self.base} {'+' if self.offset > 0 else '-'} {abs(self.offset)}"
+
+
+def union_today(now: datetime | None = None) -> date:
+    """The day ``now`` (else the present moment) is on the union's calendar (China)."""
+    from workflows.expr import CALENDAR
+
+    moment = now if now is not None else datetime.now(CALENDAR)
+    return (moment.astimezone(CALENDAR) if moment.tzinfo else moment).date()
+
+
+def on_day(form: "FormSpec", today: date | None = None) -> "FormSpec":
+    """``form`` with its calendar-relative bounds read on ``today`` (the union's today
+    when not given): the limits a value is checked against and a page shows.  The same
+    object when it has none, as most forms do."""
+    from dataclasses import replace
+
+    if not any(isinstance(f.min, Relative) or isinstance(f.max, Relative)
+               for f in form.fields):
+        return form
+    day = today if today is not None else union_today()
+    fields = tuple(replace(f, **{k: getattr(f, k).on(day) for k in ("min", "max")
+                                 if isinstance(getattr(f, k), Relative)})
+                   for f in form.fields)
+    return replace(form, fields=fields)
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One field of a form.  Options a type does not use stay at their defaults."""
@@ -96,8 +146,8 @@ class FieldSpec:
     required: bool = False
     help: str | None = None
     choices: tuple[Choice, ...] = ()
-    min: int | Decimal | str | None = None
-    max: int | Decimal | str | None = None
+    min: int | Decimal | str | Relative | None = None
+    max: int | Decimal | str | Relative | None = None
     min_length: int | None = None
     max_length: int | None = None
     pattern: str | None = None
@@ -381,6 +431,19 @@ class _OptionReader:
             self.bad(key, f"'{key}': {exc.message('en')}")
             return None
 
+    def relative(self, key: str, base: str) -> Relative | None:
+        """``key`` as a calendar-relative bound (``this_year - 1``) if it is written as
+        one; None otherwise (then it is read as a plain bound)."""
+        value = self.item.get(key)
+        match = _RELATIVE.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            return None
+        if match.group(1) != base:
+            self.bad(key, f"'{key}': {match.group(1)} does not apply here (use {base})")
+            return None
+        offset = int(match.group(3) or 0)
+        return Relative(base, -offset if match.group(2) == "-" else offset)
+
     def number(self, key: str, *, whole: bool) -> int | Decimal | None:
         value = self.item.get(key)
         if value is None:
@@ -443,9 +506,16 @@ def _length_options(reader: _OptionReader) -> dict[str, Any]:
 
 
 def _range_options(whole: bool) -> Any:
+    def bound(reader: _OptionReader, key: str) -> Any:
+        if whole and key in reader.item:  # a year may be counted from this one
+            relative = reader.relative(key, "this_year")
+            if relative is not None or _RELATIVE.fullmatch(str(reader.item[key])):
+                return relative
+        return reader.number(key, whole=whole)
+
     def read(reader: _OptionReader) -> dict[str, Any]:
-        least, most = reader.number("min", whole=whole), reader.number("max", whole=whole)
-        if least is not None and most is not None and least > most:
+        least, most = bound(reader, "min"), bound(reader, "max")
+        if _inverted(least, most):
             reader.bad("min", "min is larger than max")
         out: dict[str, Any] = {"min": least, "max": most}
         if not whole:
@@ -455,13 +525,30 @@ def _range_options(whole: bool) -> Any:
 
 
 def _date_options(with_time: bool) -> Any:
+    def bound(reader: _OptionReader, key: str) -> Any:
+        if not with_time and key in reader.item:  # a day may be counted from today
+            relative = reader.relative(key, "today")
+            if relative is not None or _RELATIVE.fullmatch(str(reader.item[key])):
+                return relative
+        return reader.day(key, with_time=with_time)
+
     def read(reader: _OptionReader) -> dict[str, Any]:
-        least = reader.day("min", with_time=with_time)
-        most = reader.day("max", with_time=with_time)
-        if least is not None and most is not None and least > most:
+        least, most = bound(reader, "min"), bound(reader, "max")
+        if _inverted(least, most):
             reader.bad("min", "min is later than max")
         return {"min": least, "max": most}
     return read
+
+
+def _inverted(least: Any, most: Any) -> bool:
+    """Whether ``min`` is past ``max``: known for two fixed bounds or two counted from
+    the same day; a fixed bound against a relative one depends on the day."""
+    if least is None or most is None:
+        return False
+    relative = isinstance(least, Relative) + isinstance(most, Relative)
+    if relative == 2:
+        return least.offset > most.offset
+    return relative == 0 and least > most
 
 
 def _choice_options(multiple: bool) -> Any:
@@ -609,7 +696,7 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
     for key in ("min", "max"):
         value = getattr(spec, key)
         if value is not None:
-            out[key] = str(value) if isinstance(value, Decimal) else value
+            out[key] = str(value) if isinstance(value, (Decimal, Relative)) else value
     if spec.choices:
         out["choices"] = [{"value": c.value, "label": c.label, "label_en": c.label_en}
                           for c in spec.choices]

@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Mapping
 
-from workflows.fields import DEFAULT_MAX_LENGTH, FieldSpec, FormSpec
+from workflows.fields import (DEFAULT_MAX_LENGTH, FieldSpec, FormSpec, Relative, on_day,
+                              union_today)
 
 Message = tuple[str, str]  # (zh, en)
 Cleaner = Callable[[FieldSpec, Any], tuple[Any, list[Message]]]
@@ -75,11 +76,18 @@ def _text(spec: FieldSpec, value: Any) -> tuple[Any, list[Message]]:
 
 def _range_errors(spec: FieldSpec, value: Any) -> list[Message]:
     errors: list[Message] = []
-    if spec.min is not None and value < _bound(spec, spec.min):
-        errors.append((f"不能小于 {spec.min}", f"Must be at least {spec.min}"))
-    if spec.max is not None and value > _bound(spec, spec.max):
-        errors.append((f"不能大于 {spec.max}", f"Must be at most {spec.max}"))
+    least, most = _on_today(spec.min), _on_today(spec.max)
+    if least is not None and value < _bound(spec, least):
+        errors.append((f"不能小于 {least}", f"Must be at least {least}"))
+    if most is not None and value > _bound(spec, most):
+        errors.append((f"不能大于 {most}", f"Must be at most {most}"))
     return errors
+
+
+def _on_today(bound: Any) -> Any:
+    # ``clean_form`` reads relative bounds on its day first; a value checked alone (a
+    # definition's default) is checked on the union's today.
+    return bound.on(union_today()) if isinstance(bound, Relative) else bound
 
 
 def _bound(spec: FieldSpec, bound: Any) -> Any:
@@ -319,7 +327,8 @@ def typed(form: FormSpec, data: Mapping[str, Any]) -> dict[str, Any]:
 
 def clean_form(form: FormSpec, data: Mapping[str, Any] | None,
                base: Mapping[str, Any] | None = None,
-               records: Callable[[str, str, Mapping[str, Any]], Any] | None = None
+               records: Callable[[str, str, Mapping[str, Any]], Any] | None = None,
+               today: date | None = None
                ) -> tuple[dict[str, Any], dict[str, list[Message]]]:
     """Check ``data`` against ``form``: the cleaned values and the errors per field.
 
@@ -330,8 +339,10 @@ def clean_form(form: FormSpec, data: Mapping[str, Any] | None,
     filled): show_if and rules see it under ``form`` beneath this form's own values.
     ``records(field, attribute, values)`` answers the ``record.<field>.<attribute>``
     names rules read (the engine passes its directory's lookup); without it they are
-    null.
+    null.  ``today`` is the day bounds like ``max: this_year`` are read on (the union's
+    today when not given).
     """
+    form = on_day(form, today)
     data = data or {}
     cleaned: dict[str, Any] = {}
     errors: dict[str, list[Message]] = {}

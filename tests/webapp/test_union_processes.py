@@ -142,6 +142,27 @@ def test_retreat_nomination_through_the_approval_chain(login, demo):
     assert instance.status == "completed"
 
 
+def test_a_future_last_retreat_year_is_refused(login, demo):
+    this_year = datetime.now(timezone(timedelta(hours=8))).year
+    batch = db.session.scalar(select(RetreatBatch))
+    nomination = {"batch": str(batch.id), "honour": "frontline", "id_card": id_card(),
+                  "phone": "13800138000", "health_ok": "y",
+                  "deeds": "从事外卖配送五年，累计安全配送三万余单，获评区级优秀骑手。"}
+    client = login("rider1")
+    page = client.get("/processes/retreat_nomination/start").get_data(as_text=True)
+    assert f'max="{this_year}"' in page  # the phone's number pad knows the limit too
+    refused = client.post("/processes/retreat_nomination/start",
+                          data={**nomination, "last_retreat_year": str(this_year + 1)})
+    assert refused.status_code == 422
+    assert errors(refused) == [f"请输入不大于 {this_year} 的数。"]
+    client.post("/auth/locale", data={"locale": "en"})
+    english = client.post("/processes/retreat_nomination/start",
+                          data={**nomination, "last_retreat_year": "2099"})
+    assert errors(english) == [f"Enter a number of at most {this_year}."]
+    assert db.session.scalar(select(Instance.id)) is None
+    start(client, "retreat_nomination", {**nomination, "last_retreat_year": str(this_year)})
+
+
 def test_retreat_quota_of_a_unit_is_enforced(login, demo):
     batch = db.session.scalar(select(RetreatBatch))
     from webapp.services.quotas import allocate_quota

@@ -100,6 +100,15 @@ def test_duplicate_nomination_is_refused(nominate, directory):
     assert err.value.code == "duplicate"
 
 
+def test_the_last_retreat_cannot_be_in_a_future_year(nominate, monday):
+    year = monday.year  # the engine's day, not the clock's
+    with pytest.raises(InvalidInput) as err:
+        nominate(last_retreat_year=year + 1)
+    assert err.value.field_messages("zh") == {"last_retreat_year": [f"不能大于 {year}"]}
+    assert err.value.field_messages("en") == {"last_retreat_year": [f"Must be at most {year}"]}
+    assert nominate(last_retreat_year=year).current == ("unit_review",)
+
+
 def test_district_returns_to_the_unit(nominate):
     d = nominate()
     d.do("approve", "unit_admin")

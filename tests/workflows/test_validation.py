@@ -332,6 +332,14 @@ CASES = [
      "'min' must be an ISO date like 2025-05-01"),
     ("dates crossed", add_field("{name: day, type: date, label: 日期, min: 2025-06-01, "
                                 "max: 2025-05-01}"), 9, "min is later than max"),
+    ("year bound for a date", add_field("{name: day, type: date, label: 日期, "
+                                        "max: this_year}"), 9,
+     "'max': this_year does not apply here (use today)"),
+    ("day bound for a year", add_field("{name: year, type: integer, label: 年份, max: today}"),
+     9, "'max': today does not apply here (use this_year)"),
+    ("relative bounds crossed", add_field("{name: year, type: integer, label: 年份, "
+                                          "min: this_year, max: this_year - 1}"), 9,
+     "min is larger than max"),
     ("picks crossed", add_field("{name: pick, type: multichoice, label: 选, choices: [a, b], "
                                 "min: 2, max: 1}"), 9, "min is larger than max"),
     ("no choices", add_field("{name: pick, type: choice, label: 选}"), 9,

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from workflows import values
 from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
-from workflows.fields import FormSpec
+from workflows.fields import FormSpec, union_today
 from workflows.rules import record_source
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ def checked_form(run: Run, form: FormSpec, data: Mapping[str, Any] | None,
         found = run.directory.record(source, value) if source and value is not None else None
         return found.get(attribute) if found else None
 
-    cleaned, errors = values.clean_form(form, data or {}, known, records)
+    cleaned, errors = values.clean_form(form, data or {}, known, records,
+                                        today=union_today(run.now))
     if errors:
         raise InvalidInput(field_errors=errors)
     return cleaned
