@@ -68,7 +68,7 @@ for _name, _options, _zh, _en in (
     ("id_card", (), "身份证号", "ID card number"),
     ("email", (), "电子邮箱", "Email"),
     ("file", {"accept", "max_size", "max_files", "public"}, "附件", "File"),
-    ("org_unit", {"unit_kinds"}, "组织单位", "Organisation unit"),
+    ("org_unit", {"unit_kinds", "within"}, "组织单位", "Organisation unit"),
     ("station", (), "工会驿站", "Rest station"),
     ("slot", (), "值守时段", "Duty slot"),
     # A row the web layer lists by name (a training course, a retreat batch); conditions
@@ -162,6 +162,10 @@ class FieldSpec:
     help_en: str | None = None
     pattern_message_en: str | None = None
     unit_kinds: tuple[str, ...] = ()
+    # An org_unit field's area: a unit target (``form.station.district``,
+    # ``applicant.district``); only that unit and the units below it may be chosen.
+    # Checked against the other fields by the loader (``workflows.unit_fields``).
+    within: str | None = None
     places: int | None = None
     source: str | None = None
     # A file anyone who may see the request may see too (a wish's photo on the wall):
@@ -639,19 +643,28 @@ def _size(reader: _OptionReader) -> int | None:
 
 
 def _org_unit_options(reader: _OptionReader) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    within = reader.item.get("within")
+    if within is not None:
+        # Only its form here: the loader checks the target against every field.
+        if isinstance(within, str) and within.strip():
+            out["within"] = within.strip()
+        else:
+            reader.bad("within", "'within' must be a unit target like form.station.district "
+                       "or applicant.district")
     # Left out (or empty), unit_kinds stays (): any kind of unit may be chosen.
     kinds = reader.item.get("unit_kinds") or []
     if isinstance(kinds, str):
         kinds = [kinds]
     if not isinstance(kinds, list):
         reader.bad("unit_kinds", "'unit_kinds' must be a list of unit kinds")
-        return {}
+        return out
     unknown = [k for k in kinds if not isinstance(k, str) or k not in UNIT_KIND_KEYS]
     if unknown:
         reader.bad("unit_kinds", f"unknown unit kind(s) {', '.join(map(str, unknown))} "
                    f"(known: {', '.join(sorted(UNIT_KIND_KEYS))})")
-        return {}
-    return {"unit_kinds": tuple(kinds)}
+        return out
+    return {**out, "unit_kinds": tuple(kinds)}
 
 
 def _record_options(reader: _OptionReader) -> dict[str, Any]:
@@ -689,7 +702,7 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
     defaults = FieldSpec(name="", type="", label="")
     for key in ("label_en", "required", "help", "help_en", "min_length", "max_length",
                 "pattern", "pattern_message", "pattern_message_en", "max_size", "max_files",
-                "private", "default", "places", "source", "public"):
+                "private", "default", "places", "source", "public", "within"):
         value = getattr(spec, key)
         if value != getattr(defaults, key):
             out[key] = value

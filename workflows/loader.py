@@ -20,6 +20,7 @@ from workflows.problems import Problem, ProblemLog
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartCheck, StartSpec,
                             StepSpec, Template, Timeout, status_label)
+from workflows.unit_fields import check_within
 from workflows.yamlio import line_of, load_yaml, plain
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -173,6 +174,9 @@ class _Parser:
                 kept.append(spec)
             forms[sid] = replace(form, fields=tuple(kept))
             self.fields.update({f.name: f for f in kept})
+        for sid, where, _raw in sections:
+            for spec in forms.get(sid, FormSpec()).fields:
+                check_within(spec, self.fields, self.log, where)
         return forms
 
     def _ends(self, raw: Any) -> list[EndSpec]:

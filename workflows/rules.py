@@ -64,7 +64,10 @@ class PersonRule:
             return None
         return replace(self, of=self.of.up(), exact=False)
 
-    def describe(self, locale: str = "zh") -> str:
+    def describe(self, locale: str = "zh", fields: Mapping[str, FieldSpec] | None = None,
+                 unit: str | None = None) -> str:
+        """Who, in words: "责任单位（解放碑街道工会）的基层工会管理员".  ``fields`` gives the
+        labels of the fields the rule reads; ``unit`` names the unit it resolved to."""
         en = str(locale).startswith("en")
         if self.special:
             return {"applicant": ("申请人", "the applicant"), "claimer": ("认领人", "the claimer"),
@@ -73,17 +76,23 @@ class PersonRule:
         ref = self.of or self.within
         if ref is None:
             return role
-        where = describe_ref(ref, locale)
+        where = describe_ref(ref, locale, fields)
+        if unit:
+            where = f"{where} ({unit})" if en else f"{where}（{unit}）"
         if en:
             return f"{role} {'within' if self.within else 'of'} {where}"
         return f"{where}{'范围内' if self.within else ''}的{role}"
 
 
-def describe_ref(ref: UnitRef, locale: str = "zh") -> str:
+def describe_ref(ref: UnitRef, locale: str = "zh",
+                 fields: Mapping[str, FieldSpec] | None = None) -> str:
     en = str(locale).startswith("en")
+    spec = (fields or {}).get(ref.arg or "") if ref.base in ("form", "record") else None
+    named = spec.label_in(locale) if spec is not None else ref.arg
     base = {"applicant": ("申请人单位", "the applicant's unit"),
-            "form": (f"表单“{ref.arg}”", f"form field {ref.arg}"),
-            "record": (f"{ref.arg}的{ref.attr}", f"{ref.arg}'s {ref.attr}"),
+            "form": ((named if spec else f"表单“{ref.arg}”"),
+                     (named if spec else f"form field {ref.arg}")),
+            "record": (f"{named}的{ref.attr}", f"{named}'s {ref.attr}"),
             "code": (f"单位 {ref.arg}", f"unit {ref.arg}")}[ref.base][en]
     for step in ref.path:
         if step == "parent":
@@ -143,6 +152,13 @@ def _check_purpose(rule: PersonRule, log: ProblemLog, where: str, line: int | No
                 "(a role without 'of' would reach every holder in the city)")
     if purpose == "pool" and rule.of is None and rule.within is None:
         log.add(line, f"{where}: say where the pool is, e.g. within: applicant.district")
+
+
+def parse_ref(raw: Any, log: ProblemLog, where: str, line: int | None,
+              fields: Mapping[str, FieldSpec]) -> UnitRef | None:
+    """A unit target (``form.station.district``, ``applicant``, {code: X}) read and checked
+    against the definition's fields; None (and a problem logged) when it is wrong."""
+    return _parse_ref(raw, log, where, line, fields)
 
 
 def _parse_ref(raw: Any, log: ProblemLog, where: str, line: int | None,

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import event, func, select, text
 
 from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
-from tests.webapp.test_reports import T0, act_as, demand
+from tests.webapp.test_reports import T0, act_as, demand, jiangbei_street
 from tests.webapp.test_workflow_service import demo, wish_data  # noqa: F401
 from webapp.extensions import db
 from webapp.models import Instance, Station
@@ -48,7 +48,7 @@ def some_demands():
            demand("rider1", "st-jfb", "rights", T0 - timedelta(days=20)),
            demand("driver1", "st-gyq", "parking", T0 - timedelta(days=5))]
     act_as(out[2], "jiangbei_admin", "approve", T0 + timedelta(hours=2),
-           responsible_unit=unit_by_code("cq-yz-jfb").id)
+           responsible_unit=jiangbei_street())
     return out
 
 

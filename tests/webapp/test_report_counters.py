@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 
 from tests.webapp.test_instance_columns import counted
 from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
-from tests.webapp.test_reports import T0, act_as, demand
+from tests.webapp.test_reports import T0, act_as, demand, jiangbei_street
 from tests.webapp.test_workflow_service import act, demo, wish_data  # noqa: F401
 from webapp.extensions import db
 from webapp.models import Instance, OpenDemandDay, Station, Task, TaskAssignee
@@ -203,7 +203,7 @@ def test_the_report_equals_the_demands_counted_one_by_one(demo):
     assert table()[(unit_by_code("cq-yz").id, "parking", T0.date())] == 2  # one row, two
     # Dispatched and acknowledged: still open, still counted once (the row is unchanged).
     act_as(made[2], "jiangbei_admin", "approve", T0 + timedelta(hours=2),
-           responsible_unit=unit_by_code("cq-yz-jfb").id)
+           responsible_unit=jiangbei_street())
     check()
     act_as(made[2], "unit_admin", "complete", T0 + timedelta(days=1), handler_name="周")
     check()

@@ -16,7 +16,7 @@ from webapp.models import DutySlot, Task
 from webapp.services import demand_report, five_ones
 from webapp.services import workflow as wf
 from webapp.services.org import unit_by_code
-from webapp.services.users import find_user
+from webapp.services.users import find_user, grant_role
 from workflows.runtime import Action
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # a Tuesday, 10:00 in Chongqing
@@ -97,12 +97,21 @@ def act_as(instance, username, kind, when, **data):
     db.session.commit()
 
 
+def jiangbei_street() -> int:
+    """观音桥街道工会, whose administrator is then the demo's ``unit_admin`` too: a 江北
+    demand is dispatched to a unit of its own district with someone to acknowledge it."""
+    street = unit_by_code("cq-jb-gyq")
+    grant_role(find_user("unit_admin"), "unit_admin", street)
+    db.session.commit()
+    return street.id
+
+
 def test_open_demands_by_district_category_and_age(demo):
     parking = demand("rider1", "st-jfb", "parking", T0)
     demand("courier1", "st-dp", "toilet", T0 + timedelta(days=6))
     answered = demand("driver1", "st-gyq", "charging", T0)
     act_as(answered, "jiangbei_admin", "approve", T0 + timedelta(hours=2),
-           responsible_unit=unit_by_code("cq-yz-jfb").id)
+           responsible_unit=jiangbei_street())
     fresh = demand_report.report(find_user("city_admin"), now=T0 + timedelta(days=1))
     assert fresh.total == 2  # the third is not submitted yet at that time
     counts = {r.key.code: r.counts for r in fresh.districts}

@@ -360,6 +360,24 @@ CASES = [
      9, "'unit_kinds' must be a list of unit kinds"),
     ("unit_kinds unknown", add_field("{name: unit, type: org_unit, label: 单位, "
                                      "unit_kinds: [planet]}"), 9, "unknown unit kind(s) planet"),
+    ("within not text", add_field("{name: unit, type: org_unit, label: 单位, within: [a]}"),
+     9, "'within' must be a unit target like form.station.district"),
+    ("within unknown field", add_field("{name: unit, type: org_unit, label: 单位, "
+                                       "within: form.nope.district}"), 9,
+     "start form field 'unit' within: unknown unit target 'form.nope.district'"),
+    ("within not a unit field", add_field("{name: unit, type: org_unit, label: 单位, "
+                                          "within: form.amount}"), 9,
+     "field 'amount' is of type integer; a unit target needs an org_unit or station field"),
+    ("within itself", add_field("{name: unit, type: org_unit, label: 单位, "
+                                "within: form.unit.district}"), 9,
+     "a field cannot be limited by its own value"),
+    ("within never holds the kinds", add_field(
+        "{name: unit, type: org_unit, label: 单位, unit_kinds: [city], "
+        "within: form.station.district}"), 9,
+     "no city unit can lie within 'form.station.district' (a district)"),
+    ("within on a station field", add_field("{name: near, type: station, label: 驿站2, "
+                                            "within: applicant.district}"), 9,
+     "option 'within' does not apply to station fields"),
     ("record source missing", add_field("{name: batch, type: record, label: 批次}"), 9,
      "'source' is required"),
     ("record source bad", add_field("{name: batch, type: record, label: 批次, "

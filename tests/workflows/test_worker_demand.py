@@ -85,3 +85,57 @@ def test_returned_for_more_detail(demand):
     assert demand.current == ("dispatch",)
     assert demand.state.data["photo"] == ({"id": 3, "name": "p.jpg", "mime": "image/jpeg",
                                            "size": 1000},)
+
+
+def refusal(demand, unit) -> list:
+    with pytest.raises(InvalidInput) as err:
+        demand.do("approve", "yz_admin", data={"responsible_unit": unit})
+    assert set(err.value.field_errors) == {"responsible_unit"}
+    return err.value.field_errors["responsible_unit"]
+
+
+def test_dispatch_only_to_a_street_or_enterprise_union_of_the_demands_district(demand):
+    demand.directory.add_unit(9, "jb.express", "enterprise", 3, "江北快递企业工会")
+    demand.directory.add_user("jb_unit_admin", 9, [("unit_admin", 9)])
+    assert refusal(demand, 9) == [("请选择渝中区总工会范围内的单位",
+                                   "Choose a unit within 渝中区总工会")]
+    assert refusal(demand, 5) == [("请选择街道工会、企业工会",
+                                   "Choose one of: Street union, Enterprise union")]
+    assert refusal(demand, 404)[0][0] == "没有这个单位，请从列表中选择"
+    assert demand.current == ("dispatch",) and "responsible_unit" not in demand.state.data
+    demand.do("approve", "yz_admin", data={"responsible_unit": 4})  # the street union
+    assert demand.task().assignees == ("street_admin",)
+
+
+def test_dispatch_refuses_a_unit_with_nobody_to_acknowledge_it(demand):
+    demand.directory.add_unit(10, "yz.daping", "street", 2, "大坪街道工会")
+    assert refusal(demand, 10) == [("该单位暂无基层工会管理员，请选择其他单位",
+                                    "This unit has no unit administrator; choose another unit")]
+    assert demand.current == ("dispatch",)
+
+
+def test_a_unit_field_may_be_limited_to_the_applicants_district(drive, inline):
+    spec = inline("""\
+key: report
+name: 上报
+start:
+  who: {role: worker}
+  form:
+    - {name: unit, type: org_unit, label: 所在单位, within: applicant.district}
+steps:
+  review: {kind: approval, name: 审核, approvers: {role: district_admin, of: applicant.district},
+           next: done}
+ends: {done: completed, no: rejected}
+""")
+    with pytest.raises(InvalidInput) as err:
+        drive(spec).start("driver_jb", {"unit": 7})  # 7 is in 渝中区, the driver in 江北区
+    assert err.value.field_errors == {"unit": [("请选择江北区总工会范围内的单位",
+                                                "Choose a unit within 江北区总工会")]}
+    assert drive(spec).start("driver_jb", {"unit": 8}).current == ("review",)
+
+
+def test_who_acknowledges_is_described_with_the_fields_label(shipped):
+    spec = shipped("worker_demand")
+    rule = spec.step("acknowledge").config.assignee
+    assert rule.describe("zh", spec.fields, "解放碑街道工会") == "责任单位（解放碑街道工会）的基层工会管理员"
+    assert rule.describe("en", spec.fields) == "Unit administrator of Responsible unit"

@@ -204,7 +204,7 @@ def unassigned():
 def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
     from webapp.i18n import current_locale_short
     from webapp.services.progress import step_label
-    from webapp.services.unassigned import candidates, unassigned_tasks_query
+    from webapp.services.unassigned import candidates, unassigned_tasks_query, who_should_act
     from webapp.services.workflow import spec_of_instance
 
     locale = current_locale_short()
@@ -218,7 +218,7 @@ def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
         rows.append({"task": task, "instance": task.instance,
                      "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
                      "step": step_label(spec, task.step, locale),
-                     "rule": rule.describe(locale) if rule is not None else "",
+                     "rule": who_should_act(task, rule, locale) if rule is not None else "",
                      "candidates": candidates(task)})
     # A task that left the list meanwhile (someone else assigned it) still gets its answer.
     listed = {row["task"].id for row in rows}

@@ -45,14 +45,16 @@ def me(user: User) -> dict[str, Any]:
                       for m in sorted(user.memberships, key=lambda m: (m.unit.path, m.role))]}
 
 
-def form(form_spec: FormSpec, *, narrowed: bool = False) -> dict[str, Any]:
+def form(form_spec: FormSpec, *, narrowed: bool = False,
+         instance: Instance | None = None) -> dict[str, Any]:
     """``narrowed`` (a start form): a station field lists the caller's district only (at
     most STATION_CHOICES_LIMIT) and says so — ``choices_complete`` false when cut, and
     ``choices_search`` (the station directory) to find any other; every open station is
-    accepted when sent."""
+    accepted when sent.  ``instance``: a task's form, whose unit fields list the units
+    that request may take."""
     locale = select_locale()
     described = describe_form(form_spec, locale=locale,
-                              choices=provider(locale, narrowed=narrowed))
+                              choices=provider(locale, narrowed=narrowed, instance=instance))
     for field in described["fields"]:
         scope = drawn_filter(field["name"]) if narrowed and field["type"] == "station" else None
         if scope is not None:
@@ -125,7 +127,8 @@ def task(row: Task, user: User) -> dict[str, Any]:
     return {"id": row.id, "instance_id": inst.id, "process": inst.process_key,
             "title": inst.title or "", "step": row.step,
             "name": step_label(spec, row.step, locale), "kind": row.kind,
-            "actions": task_actions(inst, row, user), "form": form(step_form(spec, row)),
+            "actions": task_actions(inst, row, user),
+            "form": form(step_form(spec, row), instance=inst),
             "due_at": iso(row.due_at), "opened_at": iso(row.opened_at)}
 
 

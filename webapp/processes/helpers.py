@@ -24,12 +24,14 @@ from workflows.spec import ProcessSpec
 
 
 def form_class(form_spec: FormSpec, context: dict | None = None, *,
-               narrowed: bool = False) -> type:
+               narrowed: bool = False, instance: Instance | None = None) -> type:
     """``narrowed``: station selects list what their filter finds (the page draws the
-    filter and handles its "find" button, see ``processes.start``)."""
+    filter and handles its "find" button, see ``processes.start``).  ``instance``: the
+    request a step form is for (its unit selects list the units it may take)."""
     locale = select_locale()
     return build_form_class(form_spec, locale=locale, base=FlaskForm,
-                            choices=provider(locale, narrowed=narrowed), context=context)
+                            choices=provider(locale, narrowed=narrowed, instance=instance),
+                            context=context)
 
 
 def viewable_instance(instance_id: int) -> Instance:

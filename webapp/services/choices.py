@@ -11,14 +11,16 @@ from typing import Any, Callable, Mapping
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, false, select
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
 from webapp.pagination import as_id
 from webapp.services import stations
-from webapp.models import OrgUnit, Station
+from webapp.models import Instance, Membership, OrgUnit, Station, User
 from workflows.fields import FieldSpec
+from workflows.rules import PersonRule, RuleContext
+from workflows.unit_fields import acting_rules, area_of
 
 # Record sources ("course", "retreat_batch") and slot lists register here:
 # name → function(field_spec, locale, hints) → [(value, label)]; ``hints`` maps field names
@@ -164,20 +166,98 @@ def _home_district() -> int | None:
         OrgUnit.id.in_(unit.ancestor_ids), OrgUnit.kind == "district"))
 
 
-def unit_choices(field: FieldSpec, locale: str,
-                 ids: list[int] | None = None) -> list[tuple[str, str]]:
+def unit_choices(field: FieldSpec, locale: str, ids: list[int] | None = None,
+                 scope: "UnitScope | None" = None) -> list[tuple[str, str]]:
+    """Active units (of the field's kinds) as (id, indented name): all of them, those
+    with ``ids``, or — for a form drawn for a request (``scope``) — those in its area
+    with someone to act there, and the ones just sent (the engine says what is wrong
+    with those, beside the field)."""
     kinds = getattr(field, "unit_kinds", ()) or ()
-    stmt = select(OrgUnit).where(OrgUnit.active.is_(True))
-    if kinds:
-        stmt = stmt.where(OrgUnit.kind.in_(kinds))
+    active = select(OrgUnit).where(OrgUnit.active.is_(True))
+    # Sent values are checked for their kind (and area) by the engine, which says what
+    # it asks for beside the field; a list shows only the kinds the field takes.
+    stmt = active.where(OrgUnit.kind.in_(kinds)) if kinds and ids is None else active
     if ids is not None:
         stmt = stmt.where(OrgUnit.id.in_(ids))
+    units = list(db.session.scalars(stmt.order_by(OrgUnit.path))) if scope is None \
+        else scope.units(stmt, active)
     english = locale.startswith("en")
     return [(str(u.id), ("\u3000" * max(u.depth - 1, 0)) + u.label("en" if english else "zh"))
-            for u in db.session.scalars(stmt.order_by(OrgUnit.path))]
+            for u in units]
 
 
-def provider(locale: str, only: Mapping[str, Any] | None = None, *, narrowed: bool = False):
+@dataclass
+class UnitScope:
+    """Which units an org_unit field of one request offers (``workflows.unit_fields``):
+    those below ``area`` (when ``limited``), where the ``rules`` of the steps it names
+    find someone — plus the ``sent`` ids, kept so a refusal is explained, not dropped."""
+
+    limited: bool
+    area: int | None
+    rules: tuple[PersonRule, ...]
+    sent: list[int]
+
+    def units(self, stmt, active) -> list[OrgUnit]:
+        found = stmt
+        if self.limited:
+            root = db.session.get(OrgUnit, self.area) if self.area is not None else None
+            if root is None:
+                found = found.where(false())
+            else:
+                found = found.where(root.subtree_clause())
+        units = [u for u in db.session.scalars(found.order_by(OrgUnit.path))]
+        units = self._staffed(units)
+        listed = {u.id for u in units}
+        sent = [i for i in self.sent if i not in listed]
+        if sent:
+            units += list(db.session.scalars(active.where(OrgUnit.id.in_(sent))))
+            units.sort(key=lambda u: u.path)
+        return units
+
+    def _staffed(self, units: list[OrgUnit]) -> list[OrgUnit]:
+        """The units where each rule finds an active holder of its role — at the unit or
+        above it (a role covers the units below), or at it for an ``exact`` rule.  Rules
+        that step away from the unit (``form.x.parent``) are left to the engine."""
+        for rule in self.rules:
+            if rule.of is None or rule.of.path or not units:
+                continue
+            places = {i for u in units for i in ([u.id] if rule.exact else u.ancestor_ids)}
+            held = set(db.session.scalars(
+                select(Membership.unit_id).join(User, User.id == Membership.user_id)
+                .where(Membership.role == rule.role, Membership.unit_id.in_(places),
+                       User.active.is_(True)).distinct()))
+            units = [u for u in units
+                     if held & ({u.id} if rule.exact else set(u.ancestor_ids))]
+        return units
+
+
+def unit_scope(field: FieldSpec, instance: "Instance | None") -> UnitScope | None:
+    """The scope of an org_unit field drawn for ``instance`` (None: a start form, whose
+    applicant is the signed-in person); None when the field is not limited at all."""
+    from webapp.services import workflow as wf
+    from webapp.services.directory import DbDirectory
+
+    if instance is not None:
+        spec, state = wf.spec_of_instance(instance), wf.state_of(instance)
+        fields, rules = spec.fields, acting_rules(spec.steps, field.name)
+        ctx = RuleContext(DbDirectory(), state.applicant, state.applicant_unit, state.data,
+                          fields)
+    else:
+        rules = ()
+        ctx = RuleContext(DbDirectory(), getattr(current_user, "id", None),
+                          getattr(current_user, "unit_id", None), {}, {field.name: field})
+    if not field.within and not rules:
+        return None
+    limited, area = area_of(field, ctx) if field.within else (False, None)
+    if limited and area is None and instance is None:
+        limited = False  # read from a start-form field not filled in yet: the engine checks
+    sent = _ids(request.values.getlist(field.name)) if has_request_context() \
+        and request.method == "POST" else []
+    return UnitScope(limited, area, rules, sent)
+
+
+def provider(locale: str, only: Mapping[str, Any] | None = None, *, narrowed: bool = False,
+             instance: "Instance | None" = None):
     """A ``forms`` choices provider for this request's language.
 
     ``only`` (submitted data, for checking it): the station and unit options are just
@@ -185,14 +265,17 @@ def provider(locale: str, only: Mapping[str, Any] | None = None, *, narrowed: bo
     station of the city.  Never for a form that will be drawn.  ``narrowed``: a form
     drawn on a page with the station filter (``StationFilter``): stations found by it
     and those chosen, duty slots of its district.  Record lookups (duty slots) are told
-    the ids sent in the data or in the request, as hints."""
+    the ids sent in the data or in the request, as hints.  A form drawn for a request
+    (``instance``, else the signed-in person's start form) lists the units an org_unit
+    field may take for it (``UnitScope``)."""
     def choices(field: FieldSpec) -> list[tuple[str, str]]:
         ids = _ids(only.get(field.name, [])) if only is not None else None
         if field.type == "station":
             scope = station_filter(field.name, locale) if narrowed and only is None else None
             return station_choices(locale, ids, scope)
         if field.type == "org_unit":
-            return unit_choices(field, locale, ids)
+            scope = unit_scope(field, instance) if only is None else None
+            return unit_choices(field, locale, ids, scope)
         source = field.type if field.type == "slot" else getattr(field, "source", None)
         lookup = RECORD_CHOICES.get(source or "")
         hints = _hints(only)

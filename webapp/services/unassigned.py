@@ -63,6 +63,25 @@ def candidates(task: Task, limit: int = 5) -> list[User]:
     return [found[i] for i in ids if i in found]
 
 
+def who_should_act(task: Task, rule, locale: str) -> str:
+    """The step's rule in words, with the unit it named for this request:
+    "责任单位（歇马工会驿站）的基层工会管理员" — what the administrator has to find."""
+    from webapp.extensions import db
+    from webapp.models import OrgUnit
+    from workflows.rules import RuleContext, resolve_unit
+
+    spec = wf.spec_of_instance(task.instance)
+    ref = rule.of or rule.within
+    unit = None
+    if ref is not None:
+        state = wf.state_of(task.instance)
+        unit_id = resolve_unit(ref, RuleContext(DbDirectory(), state.applicant,
+                                                state.applicant_unit, state.data, spec.fields))
+        row = db.session.get(OrgUnit, unit_id) if isinstance(unit_id, int) else None
+        unit = row.label(locale) if row is not None else None
+    return rule.describe(locale, spec.fields, unit)
+
+
 def reassign(task: Task, username: str, actor: User, comment: str | None = None) -> User:
     """Give ``task`` to the user called ``username``; the engine checks who may and who
     is eligible.  NotFound when there is no such user."""
@@ -75,4 +94,5 @@ def reassign(task: Task, username: str, actor: User, comment: str | None = None)
     return target
 
 
-__all__ = ["unassigned_tasks_query", "candidates", "reassign", "may_reassign"]
+__all__ = ["unassigned_tasks_query", "candidates", "reassign", "may_reassign",
+           "who_should_act"]

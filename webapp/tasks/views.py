@@ -84,7 +84,7 @@ def _step_form(spec, task: Task, instance: Instance):
         form_spec = step_form(spec, task)
         _keep_chosen_stations(form_spec, instance)
         return form_class(form_spec, narrowed=True)
-    return form_class(step_form(spec, task), context=form_context(instance))
+    return form_class(step_form(spec, task), context=form_context(instance), instance=instance)
 
 
 def _keep_chosen_stations(form_spec, instance: Instance) -> None:

@@ -1,12 +1,14 @@
 """Checks shared by several step kinds and actions."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from workflows import values
 from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
 from workflows.fields import FormSpec, union_today
 from workflows.rules import record_source
+from workflows.unit_fields import unit_errors
 
 if TYPE_CHECKING:
     from workflows.runtime import Action, Run
@@ -59,6 +61,9 @@ def checked_form(run: Run, form: FormSpec, data: Mapping[str, Any] | None,
 
     cleaned, errors = values.clean_form(form, data or {}, known, records,
                                         today=union_today(run.now))
+    if not errors:
+        ctx = replace(run.rule_context(), data={**run.data, **cleaned})
+        errors = unit_errors(form, cleaned, run.spec.steps, ctx)
     if errors:
         raise InvalidInput(field_errors=errors)
     return cleaned
