@@ -89,3 +89,35 @@ def test_a_returned_request_finds_its_station_by_name(live_server, browser, demo
     wish = db.session.get(Instance, int(instance_url.rsplit("/", 1)[1]))
     assert wish.status == "running" and wish.state["data"]["station"] == int(station_id)
     rider_ctx.close()
+
+
+def test_the_duty_slots_follow_the_station_chosen(live_server, browser, demo):
+    """js/slots.js: choosing another station lists its slots at once, no button."""
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.services.activities import create_slot
+
+    here, there = sorted(_open_stations(_district_of("volunteer1")))[:2]
+    soon = datetime.now(timezone.utc) + timedelta(days=3)
+    slot = create_slot(db.session.get(OrgUnit, int(there)), soon, soon + timedelta(hours=4), 2,
+                       None)
+    db.session.commit()
+    context, page = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+    sign_in(page, live_server, "volunteer1")
+    page.goto(f"{live_server}/processes/station_master/start?station={here}")
+    page.get_by_label("联系电话").fill("13700137000")
+    expect(page.locator("[data-uf-slot-refresh]")).to_be_hidden()  # not needed with JS
+    assert str(slot.id) not in page.locator("#slot option").evaluate_all(
+        "options => options.map(o => o.value)")
+    page.locator("#station").select_option(there)
+    expect(page.locator(f"#slot option[value='{slot.id}']")).to_have_count(1)
+    expect(page.locator("#slot")).to_have_value("")
+    expect(page.get_by_label("联系电话")).to_have_value("13700137000")  # the page stayed
+    screenshot(page, "slots-follow-station-phone")
+    page.locator("#slot").select_option(str(slot.id))
+    with page.expect_navigation():
+        page.get_by_role("button", name="提交").click()
+    screenshot(page, "slots-follow-station-submitted-phone")
+    expect(page.get_by_text("所选时段不属于所选驿站")).to_have_count(0)
+    page.wait_for_url("**/instances/*")
+    context.close()

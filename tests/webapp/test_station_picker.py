@@ -263,3 +263,39 @@ def test_finding_on_a_returned_request_keeps_what_was_typed_and_decides_nothing(
     db.session.expire_all()
     instance = db.session.get(Instance, instance_id)
     assert instance.status == "running" and instance.state["data"]["station"] == int(chosen)
+
+
+def test_the_slot_list_follows_the_station_chosen(login, demo):
+    """A link opens the form with one station's slots; choosing another station and
+    asking again (the button without JavaScript, or js/slots.js) lists that station's
+    slots, with the link's station gone and the old station's slot no longer chosen."""
+    now = datetime.now(timezone.utc)
+    here = db.session.get(OrgUnit, int(wish_form()["station"]))
+    there = db.session.scalar(select(OrgUnit).join(Station, Station.unit_id == OrgUnit.id)
+                              .where(Station.unit_id != here.id, Station.is_open.is_(True)))
+    for station in (here, there):
+        db.session.add(DutySlot(station_id=station.id, starts_at=now + timedelta(days=2),
+                                ends_at=now + timedelta(days=2, hours=4), capacity=1))
+    db.session.commit()
+
+    def upcoming(station):
+        return {str(i) for i in db.session.scalars(select(DutySlot.id).where(
+            DutySlot.station_id == station.id, DutySlot.starts_at > now))}
+
+    client = login("volunteer1")
+    page = client.get(f"/processes/station_master/start?station={here.id}").get_data(
+        as_text=True)
+    assert set(_options(page, "slot")) == upcoming(here)
+    assert 'data-uf-slot-refresh' in page and "列出所选驿站的时段" in page
+    action = re.search(r'<form method="post" action="([^"]*)" enctype', page).group(1)
+    assert action == "/processes/station_master/start"  # not ?station=: the form decides
+    old_slot = sorted(upcoming(here))[0]
+    again = client.post(action, data={"station": str(there.id), "slot": old_slot,
+                                      "phone": "13700137000", "_find_station": "slot"})
+    assert again.status_code == 200
+    redrawn = again.get_data(as_text=True)
+    assert upcoming(there) <= set(_options(redrawn, "slot"))
+    assert not (upcoming(here) - {old_slot}) & set(_options(redrawn, "slot"))
+    assert _selected(redrawn, "slot") is None and _selected(redrawn, "station") == str(there.id)
+    assert 'value="13700137000"' in redrawn  # what was typed is kept
+    assert db.session.scalar(select(func.count(Instance.id))) == 0  # nothing submitted

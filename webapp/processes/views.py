@@ -49,7 +49,7 @@ def start(key: str):
     # stations it finds listed — nothing checked or saved yet.
     finding = request.method == "POST" and bool(request.form.get(FIND_STATION))
     if finding:
-        pass
+        _forget_slot_of_another_station(form, spec.start.form)
     elif form.validate_on_submit():
         try:
             data = uploads.store(form.clean_data(), current_user)
@@ -90,6 +90,14 @@ def _preselect(form, form_spec) -> None:
         bound = getattr(form, field.name, None)
         if value and field.type in PRESELECTABLE and bound is not None:
             bound.data = value
+
+
+def _forget_slot_of_another_station(form, form_spec) -> None:
+    """The slot list was asked for again after the station changed (its button, or
+    js/slots.js): the slot chosen before was the old station's, so none is chosen."""
+    field = form_spec.field(request.form.get(FIND_STATION, ""))
+    if field is not None and field.type == "slot":
+        getattr(form, field.name).data = None
 
 
 @bp.route("/processes/<key>/diagram.svg")
