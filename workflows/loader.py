@@ -19,13 +19,16 @@ from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
 from workflows.problems import Problem, ProblemLog
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartCheck, StartSpec,
-                            StepSpec, Template, Timeout, status_label)
+                            StepSpec, Template, Timeout, status_label, title_field)
 from workflows.unit_fields import check_within
 from workflows.yamlio import line_of, load_yaml, plain
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "start",
-                      "steps", "ends"})
+TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "title",
+                      "start", "steps", "ends"})
+# Field types a title cannot show: files have no text, and personal data (phone and ID
+# numbers, any ``private`` field) would be shown unmasked in every list.
+_UNTITLED_TYPES = frozenset({"file", "phone", "id_card"})
 START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
                         "withdraw", "checks", "no_overlap", "unique_counts"})
 CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
@@ -133,7 +136,8 @@ class _Parser:
             name_en=self._text(data, "name_en", "the definition"),
             description=self._text(data, "description", "the definition"),
             description_en=self._text(data, "description_en", "the definition"),
-            file=self.filename, digest=spec_digest(data))
+            file=self.filename, digest=spec_digest(data),
+            title=self._title(data, forms.get("", FormSpec())))
         spec = replace(spec, steps=tuple(self._with_defaults(s, spec) for s in spec.steps))
         self._check_graph(spec, raw_steps)
         return spec
@@ -150,6 +154,29 @@ class _Parser:
             self.log.add(line_of(raw, key), f"{where}: '{key}' must be text")
             return None
         return str(value)
+
+    def _title(self, data: Mapping, form: FormSpec) -> Template | None:
+        if "title" not in data:
+            return None
+        line, text = line_of(data, "title"), data["title"]
+        if not isinstance(text, str) or not text.strip():
+            self.log.add(line, "'title' must be text naming start-form fields, e.g. "
+                         "\"{category} · {station}\"")
+            return None
+        template = Template(text)
+        start_fields = [f.name for f in form.fields]
+        for name in template.names():
+            field = form.field(title_field(name))
+            if field is None:
+                elsewhere = " (it is a step's field, filled in later)" \
+                    if title_field(name) in self.fields else ""
+                self.log.add(line, f"title: '{{{name}}}' is not a field of the start form"
+                             f"{elsewhere}; known: {', '.join(start_fields) or 'none'}")
+            elif field.private or field.type in _UNTITLED_TYPES:
+                what = "a file" if field.type == "file" else "personal data"
+                self.log.add(line, f"title: '{{{name}}}' is {what} and cannot be shown in "
+                             "the title, which lists show to everyone who sees the request")
+        return template
 
     def _forms(self, raw_start: Mapping, raw_steps: Mapping) -> dict[str, FormSpec]:
         """Every form (start form under ""), with field names unique across them all."""

@@ -44,6 +44,11 @@ class Template:
         return None if missing else rendered
 
 
+def title_field(name: str) -> str:
+    """The field a title placeholder names: ``{category}`` or ``{form.category}``."""
+    return name[len("form."):] if name.startswith("form.") else name
+
+
 @dataclass(frozen=True)
 class Sla:
     """Reminder, escalation and their targets for the tasks of a step."""
@@ -142,6 +147,16 @@ class ProcessSpec:
     description_en: str | None = None
     file: str = "<definition>"
     digest: str = ""
+    # What lists call an instance, e.g. "{category} · {station}": start-form fields,
+    # each shown as its display text; None: the web layer's fallback.
+    title: Template | None = None
+
+    @cached_property
+    def title_fields(self) -> tuple[str, ...]:
+        """The start-form fields the title is made from (``{name}`` or ``{form.name}``)."""
+        if self.title is None:
+            return ()
+        return tuple(dict.fromkeys(title_field(name) for name in self.title.names()))
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -394,6 +394,19 @@ CASES = [
     ("rule check missing", field_rules("      - {message: 太小}\n"), 11, "'check' is required"),
     ("rule message missing", field_rules("      - {check: 'form.amount > 1'}\n"), 11,
      "'message' is required"),
+    # ------------------------------------------------------------------ title
+    ("title unknown field", edit("start:\n", "title: '{nope} · {station}'\nstart:\n"), 3,
+     "title: '{nope}' is not a field of the start form; known: amount, station, course"),
+    ("title step field", add_step_keys("    form: [{name: note, type: text, label: 意见}]\n")
+     .replace("start:\n", "title: '{form.note}'\nstart:\n"), 3,
+     "'{form.note}' is not a field of the start form (it is a step's field"),
+    ("title personal data", add_field("{name: phone, type: phone, label: 电话}")
+     .replace("start:\n", "title: '{amount} {phone}'\nstart:\n"), 3,
+     "title: '{phone}' is personal data"),
+    ("title private field", add_field("{name: who, type: text, label: 姓名, private: true}")
+     .replace("start:\n", "title: '{who}'\nstart:\n"), 3, "title: '{who}' is personal data"),
+    ("title not text", edit("start:\n", "title: [amount]\nstart:\n"), 3,
+     "'title' must be text naming start-form fields"),
 ]
 
 
@@ -448,3 +461,9 @@ def test_named_units_are_checked_against_the_organisation(directory):
     spec, _ = load_text(text.replace("code: cq", "code: cq.nowhere"), "demo.yaml")
     assert [str(p) for p in check_units(spec, directory)] == [
         "demo.yaml:13: there is no unit with code 'cq.nowhere'"]
+
+
+def test_a_title_names_start_form_fields_with_or_without_form():
+    spec, problems = load_text(edit("start:\n", "title: '{amount} · {form.station}'\nstart:\n"),
+                               "demo.yaml")
+    assert problems == [] and spec.title_fields == ("amount", "station")

@@ -16,6 +16,8 @@ from webapp.services import access
 from webapp.services import workflow as wf
 from webapp.services.choices import drawn_filter, provider
 from webapp.services.decisions import step_form, task_actions
+from webapp.services.directory import DbDirectory
+from webapp.services.display import field_text, is_empty
 from webapp.services.privacy import mask_name
 from webapp.services.progress import step_label
 from workflows.fields import FormSpec
@@ -108,6 +110,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
     available = wf.available_actions(row, user) if open_tasks else []  # asked once
     return {
         **instance_summary(row), "lock_version": row.lock_version, "data": data,
+        "data_text": data_text(spec, row.state.get("data", {}), data, locale),
         "applicant": {"name": name if may_see else mask_name(name),
                       "username": row.applicant.username if may_see else None},
         "closed_at": iso(row.closed_at),
@@ -118,6 +121,21 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
                      "step": entry.step, "comment": entry.comment}
                     for entry, actor in history_lines(row, may_see)],
     }
+
+
+def data_text(spec: ProcessSpec, raw: dict, shown: dict, locale: str) -> dict[str, str]:
+    """Each value as the page shows it — a choice's label, a station's or a course's name
+    instead of its code or id — masked as ``shown`` is; files are only in ``data``."""
+    directory = DbDirectory()
+    out = {}
+    for f in all_fields(spec):
+        value = raw.get(f.name)
+        if f.type == "file" or is_empty(value):
+            continue
+        masked = shown.get(f.name) != value
+        out[f.name] = str(shown.get(f.name)) if masked else field_text(f, value, locale,
+                                                                       directory)
+    return out
 
 
 def task(row: Task, user: User) -> dict[str, Any]:

@@ -72,6 +72,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Instance": _obj({"id": INT, "process": STR, "process_name": STR, "version": INT,
                       "title": STR, "state": STR, "status": STATUS,
                       "lock_version": INT, "data": {"type": "object"},
+                      "data_text": {"type": "object",
+                                    "additionalProperties": {"type": "string"}},
                       "applicant": _ref("Person"), "created_at": TIME, "updated_at": TIME,
                       "closed_at": OPT_TIME,
                       "tasks": {"type": "array", "items": _ref("TaskBrief")},

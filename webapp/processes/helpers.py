@@ -12,10 +12,11 @@ from forms import build_form_class, mask_data
 from webapp.i18n import current_locale_short, select_locale
 from sqlalchemy import select
 
-from webapp.models import HistoryEntry, Instance, OrgUnit, StoredFile, User
+from webapp.models import HistoryEntry, Instance, StoredFile, User
 from webapp.extensions import db
 from webapp.services import access
 from webapp.services.choices import provider
+from webapp.services.display import field_text
 from webapp.services.privacy import mask_name
 from webapp.services.workflow import spec_of_instance
 from workflows.errors import InvalidInput
@@ -95,17 +96,8 @@ def render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
         return {"files": [r for r in records if isinstance(r, dict) and r.get("key")]}
     if shown != raw:  # masked
         return {"text": str(shown)}
-    if f.type in ("choice", "multichoice"):
-        labels = {c.value: (c.label_en if locale == "en" and c.label_en else c.label)
-                  for c in f.choices}
-        values = raw if isinstance(raw, list) else [raw]
-        return {"text": "、".join(labels.get(str(v), str(v)) for v in values)}
-    if f.type == "boolean":
-        return {"text": ("Yes" if raw else "No") if locale == "en" else ("是" if raw else "否")}
-    if f.type in ("station", "org_unit") and isinstance(raw, int):
-        unit = db.session.get(OrgUnit, raw)
-        return {"text": unit.label(locale) if unit else str(raw)}
-    return {"text": str(raw)}
+    # A choice's label, a station's or a course's name (``services.display``).
+    return {"text": field_text(f, raw, locale)}
 
 
 def history_rows(instance: Instance, may_see: bool) -> list[tuple[HistoryEntry, str | None]]:

@@ -12,6 +12,7 @@ from webapp.models import (CapacityResource, Course, CourseSession, DutySlot, Or
                            RetreatBatch, Station)
 from webapp.services.choices import DISTRICT_HINT, RECORD_CHOICES
 from webapp.services.directory import RECORD_SOURCES
+from webapp.services.display import RECORD_NAMES
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -206,7 +207,31 @@ def batch_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
             for b in rows]
 
 
+# ------------------------------------------------------------------ names
+
+def course_name(record_id, locale: str, directory) -> str | None:
+    course = db.session.get(Course, _as_int(record_id)) if _as_int(record_id) else None
+    return course.title if course is not None else None
+
+
+def batch_name(record_id, locale: str, directory) -> str | None:
+    batch = db.session.get(RetreatBatch, _as_int(record_id)) if _as_int(record_id) else None
+    return batch.name if batch is not None else None
+
+
+def slot_name(record_id, locale: str, directory) -> str | None:
+    """"解放碑驿站 · 06-01 09:00-17:00" (China time), as the slot select lists it."""
+    slot = db.session.get(DutySlot, _as_int(record_id)) if _as_int(record_id) else None
+    if slot is None:
+        return None
+    station = directory.unit_row(slot.station_id)
+    start, end = slot.starts_at.astimezone(CHINA), slot.ends_at.astimezone(CHINA)
+    when = f"{start:%m-%d %H:%M}-{end:%H:%M}"
+    return f"{station.label(locale)} · {when}" if station is not None else when
+
+
 RECORD_SOURCES.update({"course": course_record, "slot": slot_record,
                        "retreat_batch": batch_record, "station": station_record})
 RECORD_CHOICES.update({"course": course_choices, "slot": slot_choices,
                        "retreat_batch": batch_choices})
+RECORD_NAMES.update({"course": course_name, "slot": slot_name, "retreat_batch": batch_name})

@@ -300,7 +300,8 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str) -> list[Change]:
 
 
 # Field types whose stored value is a key, shown as what the form called it.
-_LABELLED_TYPES = ("choice", "multichoice", "boolean", "station", "org_unit", "file")
+_LABELLED_TYPES = ("choice", "multichoice", "boolean", "station", "org_unit", "record",
+                   "slot", "file")
 
 
 def _text(key: str, value, spec, locale: str, field=None) -> str:

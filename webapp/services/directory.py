@@ -58,6 +58,13 @@ class _UnitCopy:
     parent_id: int | None
     name: str
     path: str
+    name_en: str | None = None
+
+    def label(self, locale: str = "zh") -> str:
+        """As ``OrgUnit.label``: the name shown in ``locale``."""
+        if locale.startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
 
     @property
     def ancestor_ids(self) -> list[int]:
@@ -95,7 +102,7 @@ def _take_place(resource: str, *, queue_number: bool):
 ALL_UNITS = "all_units"
 PRELOAD_UNITS = 20_000
 _ALL_UNITS = (select(OrgUnit.id, OrgUnit.code, OrgUnit.kind, OrgUnit.parent_id, OrgUnit.name,
-                     OrgUnit.path).order_by(OrgUnit.id).limit(bindparam("n")))
+                     OrgUnit.path, OrgUnit.name_en).order_by(OrgUnit.id).limit(bindparam("n")))
 
 
 _TOO_MANY_UNITS = "unionflow_too_many_units"  # app.extensions: found larger once
@@ -205,7 +212,7 @@ class DbDirectory:
             self._units[row.id] = row
             if cache is not None:
                 cache[("unit", row.id)] = _UnitCopy(row.id, row.code, row.kind, row.parent_id,
-                                                    row.name, row.path)
+                                                    row.name, row.path, row.name_en)
 
     def unit(self, unit_id) -> Unit | None:
         row = self.unit_row(unit_id)

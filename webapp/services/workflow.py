@@ -31,6 +31,7 @@ from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.services import audit, instance_columns, org_cache, outbox
 from webapp.services.directory import DbDirectory
+from webapp.services.display import instance_title, title_inputs
 from workflows import engine
 from workflows.effects import Notify, Promoted
 from workflows.errors import Conflict, DefinitionError, NotFound
@@ -407,8 +408,11 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     instance.updated_at = now
     instance.closed_at = new.ended_at
     instance_columns.fill(instance, new.data)
-    if not instance.title:
-        instance.title = _title(spec, new)
+    # Made again only when what it is made from changed (a resubmitted return): a step
+    # that leaves the data alone costs nothing for it.
+    if not instance.title or old is None \
+            or title_inputs(spec, old.data) != title_inputs(spec, new.data):
+        instance.title = instance_title(spec, new.data, directory)
     batch = _Batch() if db.session.get_bind().dialect.name == "postgresql" else None
     _append_history(instance, old, new, batch)
     _sync_tasks(instance, new, old, batch)
@@ -446,14 +450,6 @@ def _active_key(spec: ProcessSpec, state: InstanceState) -> str | None:
     if state.unique_key is not None:
         return f"{spec.key}|{state.applicant}|{state.unique_key}"
     return None
-
-
-def _title(spec: ProcessSpec, state: InstanceState) -> str:
-    for name in ("title", "subject", "course", "category"):
-        value = state.data.get(name)
-        if isinstance(value, str) and value:
-            return value[:200]
-    return spec.name[:200]
 
 
 _INSERT_HISTORY = insert(HistoryEntry.__table__)
