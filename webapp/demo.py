@@ -341,6 +341,10 @@ CITY_BRANCHES = [
 ]
 # Background people who make the pages look lived in (the demo password, like the rest).
 CITY_USERS: tuple[DemoUser, ...] = (
+    # Workers' demands of 江北区 and 沙坪坝区 are dispatched to these street unions: a
+    # responsible unit must have someone to sign for the task.
+    DemoUser("admin_gyq", "观音桥街道工会 郑洁", "cq-jb-gyq", (("unit_admin", "cq-jb-gyq"),), ""),
+    DemoUser("admin_xlk", "小龙坎街道工会 胡斌", "cq-spb-xq", (("unit_admin", "cq-spb-xq"),), ""),
     DemoUser("head_gyq", "观音桥驿站站长 冉静", "st-gyq", (("station_head", "st-gyq"),), ""),
     DemoUser("head_jlp", "杨家坪驿站站长 谭刚", "cq-st-jlp-01",
              (("station_head", "cq-st-jlp-01"),), ""),

@@ -121,3 +121,23 @@ def test_the_unassigned_list_says_in_words_who_should_answer(login, dispatch):
     html = login("yuzhong_admin").get("/admin/unassigned").get_data(as_text=True)
     assert "应由：责任单位（解放碑街道工会）的基层工会管理员" in html
     assert "responsible_unit" not in html
+
+
+@pytest.mark.parametrize("district_admin, station, unit", [
+    ("yuzhong_admin", "st-jfb", "cq-yz-jfb"),
+    ("jiangbei_admin", "st-gyq", "cq-jb-gyq"),
+    ("shapingba_admin", "st-xlk", "cq-spb-xq")])
+def test_the_demo_can_dispatch_a_demand_in_each_of_its_three_districts(
+        app, runner, client, district_admin, station, unit):
+    """``seed-demo`` gives each district with a demo administrator a street union with
+    someone to acknowledge what it is sent: the walk-through's demand is never stuck."""
+    from tests.conftest import PASSWORD
+
+    app.config["DEMO_PASSWORD"] = PASSWORD
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    instance = wf.start_instance("worker_demand", find_user("driver1"),
+                                 {**DEMAND, "station": unit_by_code(station).id})
+    db.session.commit()
+    client.post("/auth/login", data={"username": district_admin, "password": PASSWORD})
+    html = client.get(f"/tasks/{task_id_of(instance.id)}").get_data(as_text=True)
+    assert unit_by_code(unit).id in options(html, "responsible_unit")
