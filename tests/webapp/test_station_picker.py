@@ -299,3 +299,20 @@ def test_the_slot_list_follows_the_station_chosen(login, demo):
     assert _selected(redrawn, "slot") is None and _selected(redrawn, "station") == str(there.id)
     assert 'value="13700137000"' in redrawn  # what was typed is kept
     assert db.session.scalar(select(func.count(Instance.id))) == 0  # nothing submitted
+
+
+def test_two_stations_of_one_name_are_told_apart_by_their_address(login, demo):
+    """A city has many "XX工会驿站": two lines reading the same would leave a rider
+    guessing which one they mean."""
+    from webapp.demo import _ensure_station
+    from webapp.services.org import unit_by_code
+
+    jfb = unit_by_code("st-jfb")
+    _ensure_station("st-jfb-2", jfb.name, "cq-yz-jfb", "渝中区民族路 1 号", "", "", True,
+                    True, False, 0, 0, 0, True)
+    db.session.commit()
+    page = login("rider1").get("/processes/micro_wish/start").get_data(as_text=True)
+    assert f"{jfb.name}（{jfb.station.address}） · " in page
+    assert f"{jfb.name}（渝中区民族路 1 号） · " in page
+    other = unit_by_code("st-dp")  # a name of its own: shown as it is
+    assert f">{other.name} · " in page

@@ -5,6 +5,7 @@ server then accepts.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -46,14 +47,23 @@ def station_choices(locale: str, ids: list[int] | None = None,
     stmt = _open_stations()
     english = locale.startswith("en")
 
-    def label(row) -> tuple[str, str]:
-        uid, name, name_en, d_name, d_en = row
-        return (str(uid), f"{(name_en if english and name_en else name)} · "
-                          f"{(d_en if english and d_en else d_name) or ''}".rstrip(" ·"))
+    def labels(rows) -> list[tuple[str, str]]:
+        # Two stations of one name (a city has many "XX工会驿站") are told apart by
+        # their address, or a rider cannot know which of two same lines to pick.
+        rows = list(rows)
+        names = Counter((row[1], row[3]) for row in rows)
+        out = []
+        for uid, name, name_en, d_name, d_en, address in rows:
+            shown = name_en if english and name_en else name
+            if names[(name, d_name)] > 1 and address:
+                shown = f"{shown}（{address}）"
+            out.append((str(uid), f"{shown} · {(d_en if english and d_en else d_name) or ''}"
+                                  .rstrip(" ·")))
+        return out
 
     if scope is None:
         rows = db.session.execute(stmt) if ids is None else _open_stations_among(ids)
-        return [label(row) for row in rows]
+        return labels(rows)
     found = stmt
     if scope.district is not None:
         found = found.where(Station.district_id == scope.district)
@@ -67,7 +77,7 @@ def station_choices(locale: str, ids: list[int] | None = None,
     if chosen:  # what was chosen stays an option (and is still checked: open, active)
         rows = _open_stations_among(chosen).all() + rows
     scope.shown = len(rows)
-    return [label(row) for row in rows]
+    return labels(rows)
 
 
 @lru_cache(maxsize=2)
@@ -76,7 +86,8 @@ def _open_stations(by_id: bool = False):
     (its alias alone makes a few dozen objects; every form post that names a station
     checks it here); ``by_id``: those among the ids given as the parameter ``ids``."""
     district = aliased(OrgUnit)
-    stmt = (select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en)
+    stmt = (select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, district.name, district.name_en,
+                   Station.address)
             .join(Station, Station.unit_id == OrgUnit.id)
             .outerjoin(district, district.id == Station.district_id)
             .where(OrgUnit.active.is_(True), Station.is_open.is_(True))
