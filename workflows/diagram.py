@@ -53,9 +53,9 @@ def _edge_label(label: str, locale: str) -> str:
     return label.strip()
 
 
-def render_svg(spec: ProcessSpec, current: Iterable[str] = (), locale: str = "zh") -> str:
-    """The diagram as an SVG document string; ids in ``current`` are highlighted."""
-    highlight = set(current)
+def _layout(spec: ProcessSpec):
+    """Where everything goes: the links (all, long ones down the left, those back up on
+    the right), the box column's left edge and width, the size, each node's corner."""
     rows = layers(spec)
     row_of = {node: depth for depth, row in enumerate(rows) for node in row}
     links = [(step.id, label, target) for step in spec.steps
@@ -73,7 +73,23 @@ def render_svg(spec: ProcessSpec, current: Iterable[str] = (), locale: str = "zh
         left = MARGIN + left_pad + (inner - row_w) / 2
         for index, node in enumerate(row):
             pos[node] = (left + index * (BOX_W + GAP_X), MARGIN + 40 + depth * (BOX_H + GAP_Y))
-    box_left = MARGIN + left_pad
+    return links, long_links, back_links, MARGIN + left_pad, inner, width, height, pos
+
+
+def focus(spec: ProcessSpec, current: Iterable[str]) -> float | None:
+    """Where across the diagram (0 = left edge, 1 = right) the first current step's box
+    is centred: a phone showing the diagram at its natural size scrolls there."""
+    *_rest, width, _height, pos = _layout(spec)
+    for node in current:
+        if node in pos:
+            return round((pos[node][0] + BOX_W / 2) / width, 3)
+    return None
+
+
+def render_svg(spec: ProcessSpec, current: Iterable[str] = (), locale: str = "zh") -> str:
+    """The diagram as an SVG document string; ids in ``current`` are highlighted."""
+    highlight = set(current)
+    links, long_links, back_links, box_left, inner, width, height, pos = _layout(spec)
     box_right = box_left + inner
     title = spec.label(locale)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '

@@ -64,6 +64,13 @@ def test_narrow_columns_buttons_and_the_diagram_fit(live_server, browser, demo, 
     page_width = head.evaluate("document.documentElement.scrollWidth")
     assert page_width <= viewport["width"]  # the diagram scrolls in its box, not the page
     if natural > box_width:
-        assert head.locator(".uf-diagram-scroll").evaluate("el => el.scrollWidth") == natural
+        box = head.locator(".uf-diagram-scroll")
+        assert box.evaluate("el => el.scrollWidth") == natural
+        # It opens on the current step (驿站核实), not at its left edge.
+        head.wait_for_function(
+            "document.querySelector('.uf-diagram-scroll').scrollLeft > 0")
+        left, centre = box.evaluate(
+            "el => [el.scrollLeft, parseFloat(el.dataset.focus) * el.scrollWidth]")
+        assert left < centre < left + box_width
     screenshot(head, f"layout-diagram-{size}")
     context.close()

@@ -56,3 +56,20 @@ ends: {done: {status: completed, name: "完成 & \\"好\\""}}
 def test_english_labels(shipped):
     svg = render_svg(shipped("micro_wish"), locale="en")
     assert "Verify at the station" in svg and "Approval" in svg
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_focus_is_where_the_highlighted_box_is_centred(shipped, key):
+    import re
+
+    from workflows.diagram import focus
+
+    spec = shipped(key)
+    for step in spec.steps:
+        svg = render_svg(spec, current=[step.id])
+        width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+        current = re.search(r'<g class="current">.*?<rect x="([\d.]+)" y="[\d.]+" '
+                            r'width="([\d.]+)"', svg, re.S)
+        x, w = float(current.group(1)), float(current.group(2))
+        assert focus(spec, [step.id]) == pytest.approx((x + w / 2) / width, abs=0.002)
+    assert focus(spec, ["no-such-step"]) is None and focus(spec, []) is None

@@ -20,7 +20,7 @@ from webapp.services import workflow as wf
 from webapp.services.progress import next_text, step_label
 from forms.filetypes import FILE_TYPES
 from workflows import engine
-from workflows.diagram import render_svg
+from workflows.diagram import focus, render_svg
 from workflows.errors import InvalidInput, WorkflowError
 from workflows.runtime import Action
 
@@ -162,6 +162,7 @@ def instance(instance_id: int):
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),
         history=history, next_line=next_text(spec, inst, locale),
+        diagram_focus=focus(spec, _current_nodes(inst)),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
         my_tasks=my_tasks, returned=return_reason(inst) if my_tasks else None,
         can_withdraw=any(a.action == "withdraw" for a in available),
@@ -199,9 +200,14 @@ def _my_tasks(inst: Instance, available, spec, locale: str) -> list[dict]:
 @login_required
 def instance_diagram(instance_id: int):
     inst = viewable_instance(instance_id)
-    current = [s for s in inst.steps.split(",") if s] or (
+    return _svg(render_svg(spec_for(inst), current=_current_nodes(inst),
+                           locale=current_locale_short()))
+
+
+def _current_nodes(inst: Instance) -> list[str]:
+    """The steps a request is at, or the end it reached: what its diagram highlights."""
+    return [s for s in inst.steps.split(",") if s] or (
         [inst.state.get("end")] if inst.state.get("end") else [])
-    return _svg(render_svg(spec_for(inst), current=current, locale=current_locale_short()))
 
 
 @bp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])

@@ -120,6 +120,19 @@
     }
   });
 
+  // A diagram wider than the phone is shown at its own size in a box that scrolls
+  // sideways: open it with the current step in the middle, not at its left edge.
+  document.querySelectorAll(".uf-diagram-scroll[data-focus]").forEach(function (box) {
+    var img = box.querySelector("img");
+    function centre() {
+      var at = parseFloat(box.getAttribute("data-focus"));
+      if (!isNaN(at) && box.scrollWidth > box.clientWidth) {
+        box.scrollLeft = Math.max(0, at * box.scrollWidth - box.clientWidth / 2);
+      }
+    }
+    if (img && !img.complete) img.addEventListener("load", centre); else centre();
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-confirm]");
     if (button && !window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
