@@ -214,6 +214,9 @@ def test_a_returned_request_leads_its_applicant_to_the_fix_and_says_why(login, d
     page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
     assert "需要您处理" in page and f'href="/tasks/{revise}"' in page
     assert "去处理：修改后重新提交" in page and "请写清楚头盔尺码" in page
+    # What comes next is the applicant's correction, not the reviewer's step again.
+    assert "下一步：修改后重新提交（等待" in page and "下一步：驿站核实" not in page
+    assert "下一步：修改后重新提交" in client.get("/requests").get_data(as_text=True)
     task_page = client.get(f"/tasks/{revise}").get_data(as_text=True)
     title = re.search(r"<h1[^>]*>([^<]*)</h1>", task_page).group(1)
     assert title == "修改后重新提交"  # not the reviewer's step, 驿站核实

@@ -42,7 +42,10 @@ def next_text(spec: ProcessSpec, instance: Instance, locale: str) -> str:
         end = instance.state.get("end")
         label = step_label(spec, end, locale) if end else status_label(instance.status, locale)
         return f"This request has ended: {label}." if en else f"流程已结束：{label}。"
-    steps = [step_label(spec, s, locale) for s in instance.steps.split(",") if s]
+    if instance.status == "returned":  # back with its applicant, who corrects it
+        steps = ["Correct and resubmit" if en else "修改后重新提交"]
+    else:
+        steps = [step_label(spec, s, locale) for s in instance.steps.split(",") if s]
     people, pools = waiting_for(instance, locale)
     if en:
         who = [f"waiting for {', '.join(people)}"] if people else []
