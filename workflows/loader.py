@@ -201,9 +201,10 @@ class _Parser:
                 kept.append(spec)
             forms[sid] = replace(form, fields=tuple(kept))
             self.fields.update({f.name: f for f in kept})
+        start_fields = frozenset(f.name for f in forms.get("", FormSpec()).fields)
         for sid, where, _raw in sections:
             for spec in forms.get(sid, FormSpec()).fields:
-                check_within(spec, self.fields, self.log, where)
+                check_within(spec, self.fields, self.log, where, start_fields)
         return forms
 
     def _ends(self, raw: Any) -> list[EndSpec]:

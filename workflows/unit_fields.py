@@ -93,9 +93,11 @@ def _unit_error(field: FieldSpec, value: Any, rules: tuple[PersonRule, ...],
 
 
 def check_within(field: FieldSpec, fields: Mapping[str, FieldSpec], log: ProblemLog,
-                 where: str) -> None:
-    """Report a ``within`` that names no unit target, or whose area can never hold a
-    unit of the field's ``unit_kinds``."""
+                 where: str, start_fields: frozenset[str] = frozenset()) -> None:
+    """Report a ``within`` that names no unit target, whose area can never hold a unit
+    of the field's ``unit_kinds``, or that would not be known when the field's list is
+    drawn: ``form.X`` must be a start-form field and limit a step's field (a field of
+    the same or a later form has no value yet, and the list would be empty)."""
     if not field.within:
         return
     where = f"{where} field '{field.name}' within"
@@ -104,6 +106,11 @@ def check_within(field: FieldSpec, fields: Mapping[str, FieldSpec], log: Problem
         return
     if ref.base == "form" and ref.arg == field.name:
         log.add(field.line, f"{where}: a field cannot be limited by its own value")
+        return
+    if ref.base == "form" and (ref.arg not in start_fields or field.name in start_fields):
+        log.add(field.line, f"{where}: '{ref.text}' must be a start-form field limiting a "
+                "step's field — it is known then; a field filled in the same or a later "
+                "form has no value when the list is drawn")
         return
     kinds = ref_kinds(ref, fields)
     if not kinds:

@@ -371,10 +371,17 @@ CASES = [
     ("within itself", add_field("{name: unit, type: org_unit, label: 单位, "
                                 "within: form.unit.district}"), 9,
      "a field cannot be limited by its own value"),
-    ("within never holds the kinds", add_field(
-        "{name: unit, type: org_unit, label: 单位, unit_kinds: [city], "
-        "within: form.station.district}"), 9,
+    ("within never holds the kinds", add_step_keys(
+        "    form: [{name: unit, type: org_unit, label: 单位, unit_kinds: [city], "
+        "within: form.station.district}]\n"), 15,
      "no city unit can lie within 'form.station.district' (a district)"),
+    ("within a field of the same form", add_field(
+        "{name: unit, type: org_unit, label: 单位, within: form.station.district}"), 9,
+     "'form.station.district' must be a start-form field limiting a step's field"),
+    ("within a later step's field", add_step_keys(
+        "    form: [{name: unit, type: org_unit, label: 单位, within: form.area},\n"
+        "           {name: area, type: org_unit, label: 范围}]\n"), 15,
+     "'form.area' must be a start-form field limiting a step's field"),
     ("within on a station field", add_field("{name: near, type: station, label: 驿站2, "
                                             "within: applicant.district}"), 9,
      "option 'within' does not apply to station fields"),
