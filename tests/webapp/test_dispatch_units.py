@@ -141,3 +141,15 @@ def test_the_demo_can_dispatch_a_demand_in_each_of_its_three_districts(
     client.post("/auth/login", data={"username": district_admin, "password": PASSWORD})
     html = client.get(f"/tasks/{task_id_of(instance.id)}").get_data(as_text=True)
     assert unit_by_code(unit).id in options(html, "responsible_unit")
+
+
+def test_a_list_open_to_a_whole_city_asks_for_the_role_holders_without_listing_units(
+        login, dispatch, monkeypatch):
+    """Past a couple of thousand candidate units (an old definition's field with no
+    kinds or area), the holders are read without an IN list of every unit — and the
+    same units are offered."""
+    from webapp.services import choices
+
+    monkeypatch.setattr(choices, "_PLACES_LISTED", 0)
+    html = login("yuzhong_admin").get(f"/tasks/{dispatch}").get_data(as_text=True)
+    assert options(html, "responsible_unit") == ids("cq-yz-jfb", "cq-yz-logistics")

@@ -197,6 +197,9 @@ def unit_choices(field: FieldSpec, locale: str, ids: list[int] | None = None,
             for u in units]
 
 
+_PLACES_LISTED = 2000  # units named in one query's IN list, at most
+
+
 @dataclass
 class UnitScope:
     """Which units an org_unit field of one request offers (``workflows.unit_fields``):
@@ -233,10 +236,13 @@ class UnitScope:
             if rule.of is None or rule.of.path or not units:
                 continue
             places = {i for u in units for i in ([u.id] if rule.exact else u.ancestor_ids)}
-            held = set(db.session.scalars(
-                select(Membership.unit_id).join(User, User.id == Membership.user_id)
-                .where(Membership.role == rule.role, Membership.unit_id.in_(places),
-                       User.active.is_(True)).distinct()))
+            holders = (select(Membership.unit_id).join(User, User.id == Membership.user_id)
+                       .where(Membership.role == rule.role, User.active.is_(True)))
+            if len(places) <= _PLACES_LISTED:
+                holders = holders.where(Membership.unit_id.in_(places))
+            # else (a field open to a whole city): every holder of the role, rather than
+            # thousands of ids as parameters (PostgreSQL takes at most 65,535)
+            held = set(db.session.scalars(holders.distinct()))
             units = [u for u in units
                      if held & ({u.id} if rule.exact else set(u.ancestor_ids))]
         return units
