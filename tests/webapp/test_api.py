@@ -483,3 +483,16 @@ def test_the_history_an_answer_shows_is_the_history_table(api, demo):
     assert expired["status"] == "expired"
     assert shown(expired) == table(wish_id, True)
     assert any(h["actor"] is None for h in expired["history"])
+
+
+def test_a_returned_request_names_the_applicants_task_for_what_they_do(api, demo):
+    """The app shows the applicant "correct and resubmit", as the pages do — not the
+    reviewer's step the request goes back to."""
+    wish_id = start_wish(api)["id"]
+    assert api("POST", f"/tasks/{open_task_id(wish_id)}/complete", "station_head",
+               json={"action": "return", "comment": "请写清楚尺码"}).status_code == 200
+    revise = open_task_id(wish_id)
+    mine = api("GET", "/tasks?scope=mine", "rider1").get_json()["items"]
+    assert [t["name"] for t in mine if t["id"] == revise] == ["修改后重新提交"]
+    english = api("GET", f"/instances/{wish_id}", "rider1", headers={"Accept-Language": "en"})
+    assert [t["name"] for t in english.get_json()["tasks"]] == ["Correct and resubmit"]

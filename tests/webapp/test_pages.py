@@ -227,6 +227,14 @@ def test_a_returned_request_leads_its_applicant_to_the_fix_and_says_why(login, d
     # Someone else who may see the request is not asked to fix it.
     other = login("station_head").get(f"/instances/{instance_id}").get_data(as_text=True)
     assert f'href="/tasks/{revise}"' not in other and "请写清楚头盔尺码" in other  # history
+    # An administrator who may hand the task on sees why it came back, not an
+    # instruction to correct it.
+    admin = login("admin")
+    page = admin.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "请按退回理由修改" not in page
+    task_page = admin.get(f"/tasks/{revise}").get_data(as_text=True)
+    assert "申请已退回申请人修改" in task_page and "请写清楚头盔尺码" in task_page
+    assert "请按退回理由修改" not in task_page
 
 
 def test_bulk_approve_many_similar_tasks(login, demo):

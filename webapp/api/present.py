@@ -11,7 +11,7 @@ from forms import describe_form, mask_data
 from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
 from webapp.notifications import title_of
-from webapp.processes.helpers import all_fields, history_lines, spec_for
+from webapp.processes.helpers import all_fields, history_lines, spec_for, task_label
 from webapp.services import access
 from webapp.services import workflow as wf
 from webapp.services.choices import drawn_filter, provider
@@ -19,7 +19,6 @@ from webapp.services.decisions import step_form, task_actions
 from webapp.services.directory import DbDirectory
 from webapp.services.display import field_text, is_empty
 from webapp.services.privacy import mask_name
-from webapp.services.progress import step_label
 from workflows.fields import FormSpec
 from workflows.org import ROLES, term
 from workflows.spec import ProcessSpec
@@ -114,7 +113,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
         "applicant": {"name": name if may_see else mask_name(name),
                       "username": row.applicant.username if may_see else None},
         "closed_at": iso(row.closed_at),
-        "tasks": [{"id": t.id, "step": t.step, "name": step_label(spec, t.step, locale),
+        "tasks": [{"id": t.id, "step": t.step, "name": task_label(spec, t, locale),
                    "kind": t.kind, "due_at": iso(t.due_at),
                    "actions": task_actions(row, t, user, available)} for t in open_tasks],
         "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
@@ -144,7 +143,7 @@ def task(row: Task, user: User) -> dict[str, Any]:
     locale = current_locale_short()
     return {"id": row.id, "instance_id": inst.id, "process": inst.process_key,
             "title": inst.title or "", "step": row.step,
-            "name": step_label(spec, row.step, locale), "kind": row.kind,
+            "name": task_label(spec, row, locale), "kind": row.kind,
             "actions": task_actions(inst, row, user),
             "form": form(step_form(spec, row), instance=inst),
             "due_at": iso(row.due_at), "opened_at": iso(row.opened_at)}

@@ -164,7 +164,9 @@ def instance(instance_id: int):
         history=history, next_line=next_text(spec, inst, locale),
         diagram_focus=focus(spec, _current_nodes(inst)),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
-        my_tasks=my_tasks, returned=return_reason(inst) if my_tasks else None,
+        my_tasks=my_tasks, returned_to_me=True,
+        returned=return_reason(inst) if any("resubmit" in t["actions"] for t in my_tasks)
+        else None,
         can_withdraw=any(a.action == "withdraw" for a in available),
         attendance=training.attendance_summary(inst) if may_see else None,
         certificate=training.certificate_facts(inst, current_user) is not None,

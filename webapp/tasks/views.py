@@ -131,6 +131,7 @@ def task(task_id: int):
                            escalated=_escalated_to_me(instance, task),
                            step_name=task_label(spec, task, locale), comment=comment,
                            returned=return_reason(instance) if task.kind == "revise" else None,
+                           returned_to_me="resubmit" in actions,
                            return_targets=_return_targets(spec, task),
                            attendance=_attendance(spec, task, instance),
                            next_line=next_text(spec, instance, locale)), status
