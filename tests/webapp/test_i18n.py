@@ -38,7 +38,7 @@ def test_a_signed_in_person_switches_language_and_it_sticks(app, client, auth, o
 
 
 def test_a_language_picked_on_the_sign_in_page_carries_into_the_account(
-        app, client, auth, org, make_user):
+        app, client, auth, org, make_user, monkeypatch):
     from webapp.models import User
     from webapp.extensions import db
 
@@ -58,6 +58,15 @@ def test_a_language_picked_on_the_sign_in_page_carries_into_the_account(
         session["locale"] = "en"  # as the idle sign-out leaves it
     auth.login("rider2")
     assert "我的账户" in client.get("/account").get_data(as_text=True)
+    assert db.session.scalar(db.select(User.locale).where(User.username == "rider2")) == "zh_CN"
+    # Nor does a pick made by someone who walked away from the sign-in page a while ago.
+    import webapp.auth.login as login_module
+
+    auth.logout()
+    client.post("/auth/locale", data={"locale": "en"})
+    now = login_module._now()
+    monkeypatch.setattr(login_module, "_now", lambda: now + 16 * 60)
+    auth.login("rider2")
     assert db.session.scalar(db.select(User.locale).where(User.username == "rider2")) == "zh_CN"
 
 

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth import bp
+from webapp.auth import login as login_clock  # _now(), which tests move
 from webapp.auth.forms import LoginForm
 from webapp.extensions import db
 from webapp.models.types import utcnow
@@ -17,8 +18,10 @@ def _next_url(candidate: str | None) -> str:
     return candidate if is_safe_next(candidate) else url_for("main.home")
 
 
-# Set when a signed-out person picks a language (the sign-in page's switch).
+# When a signed-out person picked a language (the sign-in page's switch); a pick older
+# than this is someone else's, who walked away from the sign-in page.
 _PICKED = "locale_picked"
+_PICK_KEPT_SECONDS = 15 * 60
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -45,7 +48,9 @@ def login():
                 # A language picked on the sign-in page is this person's choice: it
                 # carries over (and is kept, as a switch when signed in is); a language
                 # left in the session by whoever used this browser before is not.
-                picked = session.get("locale") if session.get(_PICKED) else None
+                picked_at = session.get(_PICKED)
+                picked = session.get("locale") if isinstance(picked_at, int) and (
+                    0 <= login_clock._now() - picked_at <= _PICK_KEPT_SECONDS) else None
                 session.clear()  # nothing else from before sign-in carries over
                 login_user(user, remember=form.remember.data)
                 if picked:
@@ -83,5 +88,5 @@ def set_locale():
             current_user.locale = locale
             db.session.commit()
         else:
-            session[_PICKED] = True  # for the sign-in that follows
+            session[_PICKED] = login_clock._now()  # for the sign-in that follows
     return redirect(_next_url(request.form.get("next")))
