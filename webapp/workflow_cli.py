@@ -77,3 +77,40 @@ def tick_command():
     fired = fire_due_timers()
     db.session.commit()
     click.echo(f"{fired} timer(s) fired")
+
+
+@workflows_cli.command("retitle")
+@click.option("--dry-run", is_flag=True, help="Count the titles that would change; save nothing.")
+def retitle_command(dry_run):
+    """Make every request's title again from its data, as a new request gets it: after
+    an upgrade that changed how titles are made (e.g. "parking" became "停车难 · …")."""
+    from sqlalchemy import select
+
+    from webapp.models import Instance
+    from webapp.services.directory import DbDirectory
+    from webapp.services.display import instance_title
+    from webapp.services.workflow import spec_of_instance
+
+    directory = DbDirectory()
+    changed = seen = 0
+    last_id = 0
+    while True:  # in batches by id: a city holds hundreds of thousands of requests
+        batch = db.session.scalars(select(Instance).where(Instance.id > last_id)
+                                   .order_by(Instance.id).limit(500)).all()
+        if not batch:
+            break
+        for instance in batch:
+            title = instance_title(spec_of_instance(instance),
+                                   (instance.state or {}).get("data", {}), directory)
+            if title and title != instance.title:
+                instance.title = title
+                changed += 1
+        seen += len(batch)
+        last_id = batch[-1].id
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        db.session.expunge_all()
+    click.echo(f"{changed} of {seen} request title(s) "
+               f"{'would change' if dry_run else 'changed'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.webapp.test_api import api  # noqa: F401
 from tests.webapp.test_pages import login, submit_wish, task_id_of, wish_form  # noqa: F401
@@ -110,3 +110,27 @@ def test_a_retreat_batch_is_shown_by_its_name(api, login, demo):
     assert answer["title"] == f"{batch.name} · 一线优秀职工"
     page = login("rider1").get(f"/instances/{answer['id']}").get_data(as_text=True)
     assert shown(page, "疗休养批次") == batch.name
+
+
+def test_requests_saved_before_titles_were_declared_are_retitled_by_the_command(
+        demo, runner):
+    """An upgrade: requests saved with the old titles ("parking") get the new ones from
+    ``flask workflows retitle``; a dry run counts them and saves nothing."""
+    rider = demo["rider1"]
+    instance = wf.start_instance("worker_demand", rider, demand(), now=NOW)
+    wish = wf.start_instance("micro_wish", rider, wish_data(), now=NOW)
+    db.session.commit()
+    instance.title = "parking"  # as the code before declared titles stored it
+    db.session.commit()
+    demand_id, wish_id, wish_title = instance.id, wish.id, wish.title
+    total = db.session.scalar(select(func.count()).select_from(Instance))
+    dry = runner.invoke(args=["workflows", "retitle", "--dry-run"])
+    assert dry.exit_code == 0
+    assert f"1 of {total} request title(s) would change" in dry.output
+    db.session.expire_all()
+    assert db.session.get(Instance, demand_id).title == "parking"
+    result = runner.invoke(args=["workflows", "retitle"])
+    assert result.exit_code == 0 and f"1 of {total} request title(s) changed" in result.output
+    db.session.expire_all()
+    assert db.session.get(Instance, demand_id).title == DEMAND_TITLE
+    assert db.session.get(Instance, wish_id).title == wish_title
