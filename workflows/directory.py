@@ -26,6 +26,7 @@ class Unit(NamedTuple):
     kind: str  # one of workflows.org.UNIT_KIND_KEYS
     parent_id: UnitId | None
     name: str
+    name_en: str | None = None  # for messages in English, where a directory knows it
 
 
 @runtime_checkable

@@ -83,7 +83,8 @@ def _unit_error(field: FieldSpec, value: Any, rules: tuple[PersonRule, ...],
         if area is None:
             return ("无法确定可选单位的范围，请联系管理员",
                     "The area to choose from is not known; ask an administrator")
-        return (f"请选择{area.name}范围内的单位", f"Choose a unit within {area.name}")
+        area_en = area.name_en or area.name
+        return (f"请选择{area.name}范围内的单位", f"Choose a unit within {area_en}")
     for rule in rules:
         if not resolve_people(rule, ctx):
             zh, en = term(ROLES, rule.role or "", "zh"), term(ROLES, rule.role or "", "en")

@@ -91,6 +91,12 @@ def test_the_api_refuses_an_out_of_area_unit_with_a_field_error(api, dispatch):
         headers={"Accept-Language": "en"})
     assert error_of(english)["fields"] == {
         "responsible_unit": ["This unit has no unit administrator; choose another unit"]}
+    elsewhere = api("POST", f"/tasks/{dispatch}/complete", "yuzhong_admin", json={
+        "action": "approve", "data": {"responsible_unit": unit_by_code("cq-jb-gyq").id}},
+        headers={"Accept-Language": "en"})
+    district_en = unit_by_code("cq-yz").name_en
+    assert district_en and error_of(elsewhere)["fields"] == {
+        "responsible_unit": [f"Choose a unit within {district_en}"]}
     untouched(dispatch)
 
 

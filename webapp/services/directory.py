@@ -72,7 +72,7 @@ class _UnitCopy:
 
 
 def _as_unit(row) -> Unit:
-    return Unit(row.id, row.code, row.kind, row.parent_id, row.name)
+    return Unit(row.id, row.code, row.kind, row.parent_id, row.name, row.name_en)
 
 
 def _take_place(resource: str, *, queue_number: bool):
