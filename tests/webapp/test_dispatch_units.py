@@ -159,3 +159,21 @@ def test_a_list_open_to_a_whole_city_asks_for_the_role_holders_without_listing_u
     monkeypatch.setattr(choices, "_PLACES_LISTED", 0)
     html = login("yuzhong_admin").get(f"/tasks/{dispatch}").get_data(as_text=True)
     assert options(html, "responsible_unit") == ids("cq-yz-jfb", "cq-yz-logistics")
+
+
+def test_an_area_with_no_unit_to_send_to_says_so_beside_the_empty_list(login, demo):
+    """沙坪坝区 without a street union administrator (the demo's city people not seeded):
+    the district administrator reads why there is nothing to pick."""
+    instance = wf.start_instance("worker_demand", find_user("rider1"),
+                                 {**DEMAND, "station": unit_by_code("st-xlk").id})
+    db.session.commit()
+    html = login("shapingba_admin").get(f"/tasks/{task_id_of(instance.id)}").get_data(
+        as_text=True)
+    assert options(html, "responsible_unit") == set()
+    assert "暂无可选的单位" in html
+    elsewhere = login("yuzhong_admin")
+    dispatch_jfb = wf.start_instance("worker_demand", find_user("rider1"),
+                                     {**DEMAND, "station": unit_by_code("st-jfb").id})
+    db.session.commit()
+    assert "暂无可选的单位" not in elsewhere.get(
+        f"/tasks/{task_id_of(dispatch_jfb.id)}").get_data(as_text=True)
