@@ -19,16 +19,14 @@ from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
 from workflows.problems import Problem, ProblemLog
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartCheck, StartSpec,
-                            StepSpec, Template, Timeout, status_label, title_field)
+                            StepSpec, Template, Timeout, UNTITLED_TYPES, status_label,
+                            title_field)
 from workflows.unit_fields import check_within
 from workflows.yamlio import line_of, load_yaml, plain
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "title",
                       "start", "steps", "ends"})
-# Field types a title cannot show: files have no text, and personal data (phone and ID
-# numbers, any ``private`` field) would be shown unmasked in every list.
-_UNTITLED_TYPES = frozenset({"file", "phone", "id_card"})
 START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
                         "withdraw", "checks", "no_overlap", "unique_counts"})
 CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
@@ -172,7 +170,7 @@ class _Parser:
                     if title_field(name) in self.fields else ""
                 self.log.add(line, f"title: '{{{name}}}' is not a field of the start form"
                              f"{elsewhere}; known: {', '.join(start_fields) or 'none'}")
-            elif field.private or field.type in _UNTITLED_TYPES:
+            elif field.private or field.type in UNTITLED_TYPES:
                 what = "a file" if field.type == "file" else "personal data"
                 self.log.add(line, f"title: '{{{name}}}' is {what} and cannot be shown in "
                              "the title, which lists show to everyone who sees the request")

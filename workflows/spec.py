@@ -44,6 +44,11 @@ class Template:
         return None if missing else rendered
 
 
+# Field types a title never shows (a file; personal data even when not marked private):
+# the loader refuses them in a ``title``, the web layer leaves them out of a fallback one.
+UNTITLED_TYPES = frozenset({"file", "phone", "id_card"})
+
+
 def title_field(name: str) -> str:
     """The field a title placeholder names: ``{category}`` or ``{form.category}``."""
     return name[len("form."):] if name.startswith("form.") else name

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from webapp.services.directory import DbDirectory
 from workflows.fields import FieldSpec
 from workflows.rules import record_source
-from workflows.spec import ProcessSpec, title_field
+from workflows.spec import UNTITLED_TYPES, ProcessSpec, title_field
 
 # Record sources ("course", "retreat_batch", "slot") register how one of their records
 # is named: source → function(record id, locale, directory) → its name, or None if
@@ -85,6 +85,6 @@ def title_inputs(spec: ProcessSpec, data: dict) -> tuple:
 
 
 def _title_text(field: FieldSpec | None, data: dict, directory) -> str:
-    if field is None or field.private or field.type in ("file", "phone", "id_card"):
+    if field is None or field.private or field.type in UNTITLED_TYPES:
         return ""
     return field_text(field, data.get(field.name), "zh", directory)
