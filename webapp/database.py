@@ -67,6 +67,9 @@ def _postgresql_settings(dbapi_connection, connection_record):
     # took ~40 ms of a ~80 ms query, on every request (each is planned anew).  A web app's
     # short queries never gain it back.
     if type(dbapi_connection).__module__.startswith("psycopg"):
+        from webapp.pg_cursor import LazyDescriptionCursor
+
+        dbapi_connection.cursor_factory = LazyDescriptionCursor
         cursor = dbapi_connection.cursor()
         cursor.execute("SET jit = off")
         cursor.close()
