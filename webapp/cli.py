@@ -160,8 +160,11 @@ def queue_check_command(timeout):
 @click.command("webhook")
 @click.argument("unit_code")
 @click.argument("url", required=False)
+@click.option("--secret", metavar="SEC…",
+              help="The robot's signing secret (DingTalk 加签): messages are signed with "
+                   "it. Each run sets the whole hook: without it, messages go unsigned.")
 @click.option("--off", is_flag=True, help="Stop posting to this unit's webhook.")
-def webhook_command(unit_code, url, off):
+def webhook_command(unit_code, url, secret, off):
     """Post notifications about requests below UNIT_CODE to URL (a WeCom/DingTalk robot)."""
     from urllib.parse import urlsplit
 
@@ -184,13 +187,18 @@ def webhook_command(unit_code, url, off):
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise click.ClickException("give an http(s) URL, e.g. https://robot.example/send?key=...")
+    if secret is not None and (not secret or len(secret) > 200 or secret != secret.strip()
+                               or any(c.isspace() for c in secret)):
+        raise click.ClickException("give the secret as the robot shows it: one word "
+                                   "(DingTalk's start with SEC), at most 200 characters")
     if hook is None:
         hook = UnitWebhook(unit_id=unit.id, url=url)
         db.session.add(hook)
-    hook.url, hook.active = url, True
+    hook.url, hook.active, hook.secret = url, True, secret
     db.session.commit()
     outbox.forget_webhooks()
-    click.echo(f"{unit.code}: notifications about requests below it go to {url}")
+    signed = ", signed with its secret" if secret else ""
+    click.echo(f"{unit.code}: notifications about requests below it go to {url}{signed}")
 
 
 stations_cli = click.Group("stations", help="Rest stations (工会驿站).")

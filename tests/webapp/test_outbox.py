@@ -431,3 +431,148 @@ def test_a_timer_that_fails_is_logged_and_the_others_still_fire(app, demo, monke
     assert db.session.scalar(select(func.count()).select_from(Timer).where(
         Timer.instance_id == broken.id, Timer.status == "pending")) >= 1  # tried next time
     assert "could not fire" in caplog.text
+
+
+class DingTalkRobot(http.server.BaseHTTPRequestHandler):
+    """A group robot as DingTalk runs one: with a secret (加签) it checks ``timestamp`` and
+    ``sign``; a refusal is HTTP 200 with an ``errcode``, as DingTalk and WeCom answer."""
+
+    secret: str | None = None
+    seen: list[dict] = []
+    refuse_next: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        import base64
+        import hashlib
+        import hmac
+        import json
+        from urllib.parse import parse_qs, urlsplit
+
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        query = parse_qs(urlsplit(self.path).query)
+        DingTalkRobot.seen.append({"query": query, "body": json.loads(body)})
+        answer = {"errcode": 0, "errmsg": "ok"}
+        if DingTalkRobot.secret is not None:
+            timestamp = query.get("timestamp", [""])[0]
+            expected = base64.b64encode(hmac.new(
+                DingTalkRobot.secret.encode(), f"{timestamp}\n{DingTalkRobot.secret}".encode(),
+                hashlib.sha256).digest()).decode()
+            fresh = timestamp.isdigit() and abs(int(timestamp) / 1000 - time.time()) < 3600
+            if not fresh or query.get("sign", [""])[0] != expected:
+                answer = {"errcode": 310000, "errmsg": "sign not match"}
+        if DingTalkRobot.refuse_next:
+            answer = DingTalkRobot.refuse_next.pop(0)
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def robot():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DingTalkRobot)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    DingTalkRobot.secret, DingTalkRobot.seen, DingTalkRobot.refuse_next = None, [], []
+    yield f"http://127.0.0.1:{server.server_port}/robot/send?access_token=abc"
+    server.shutdown()
+    server.server_close()
+
+
+def _webhook_delivery():
+    return db.session.scalars(select(Delivery).where(Delivery.channel == "webhook")
+                              .order_by(Delivery.id.desc())).first()
+
+
+def test_a_robot_refusing_with_http_200_is_a_failure_retried_not_a_message_sent(app, demo,
+                                                                                robot):
+    """DingTalk and WeCom answer a refused message (keyword missing, too many a minute, a
+    wrong key) with 200 and an errcode: it must not count as sent."""
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url=robot))
+    db.session.commit()
+    outbox.forget_webhooks()
+    DingTalkRobot.refuse_next = [{"errcode": 410100, "errmsg": "send too fast, exceed 20 times per minute"}]
+    submit(demo)
+    hook = _webhook_delivery()
+    assert outbox.deliver([hook.id], now=NOW) == [hook.id]
+    db.session.refresh(hook)
+    assert hook.status == "pending" and hook.attempts == 1
+    assert "errcode 410100" in hook.last_error and "send too fast" in hook.last_error
+    assert outbox.deliver([hook.id], now=NOW + timedelta(minutes=5)) == []
+    db.session.refresh(hook)
+    assert hook.status == "sent" and hook.last_error is None
+    assert len(DingTalkRobot.seen) == 2
+
+
+@pytest.mark.parametrize("answer, refusal", [
+    (b'{"errcode":0,"errmsg":"ok"}', None),
+    (b'{"errcode":"0"}', None),
+    (b'{"ok":true}', None),  # another kind of receiver: its status code decides
+    (b"", None), (b"OK", None), (b"[1,2]", None), (b"\xff\xfe", None),
+    (b'{"errcode":93000,"errmsg":"invalid webhook url"}',
+     "webhook refused the message: errcode 93000 invalid webhook url"),
+    (b'{"errcode":310000}', "webhook refused the message: errcode 310000"),
+])
+def test_what_counts_as_a_robots_refusal(answer, refusal):
+    assert outbox.robot_refusal(answer) == refusal
+
+
+def test_a_dingtalk_robot_with_a_secret_gets_signed_messages(app, demo, robot, runner, caplog):
+    secret = "SEC" + "0123456789abcdef" * 4
+    DingTalkRobot.secret = secret
+    ok = runner.invoke(args=["webhook", "cq-yz", robot, "--secret", secret])
+    assert ok.exit_code == 0, ok.output
+    assert secret not in ok.output and "signed" in ok.output
+    submit(demo)
+    hook = _webhook_delivery()
+    assert hook.target == robot  # the row keeps the URL; the signature is made per attempt
+    assert secret not in hook.body
+    assert outbox.deliver([hook.id], now=NOW) == []
+    db.session.refresh(hook)
+    assert hook.status == "sent"
+    query = DingTalkRobot.seen[-1]["query"]
+    assert query["access_token"] == ["abc"] and query["timestamp"] and query["sign"]
+
+    # Sent again without it (the hook re-pointed without --secret): refused, and said so.
+    assert runner.invoke(args=["webhook", "cq-yz", robot]).exit_code == 0
+    assert db.session.scalar(select(UnitWebhook.secret)) is None
+    wf.start_instance("micro_wish", demo["courier1"], wish_data(), now=NOW)
+    db.session.commit()
+    unsigned = _webhook_delivery()
+    assert outbox.deliver([unsigned.id], now=NOW) == [unsigned.id]
+    db.session.refresh(unsigned)
+    assert "errcode 310000" in unsigned.last_error and "sign not match" in unsigned.last_error
+    assert "timestamp" not in DingTalkRobot.seen[-1]["query"]
+    assert secret not in unsigned.last_error and secret not in caplog.text
+
+
+def test_the_signature_is_dingtalks(app):
+    """DingTalk's documented example, worked by hand: the timestamp in milliseconds, the
+    HMAC-SHA256 of "timestamp\\nsecret" keyed by the secret, Base64, URL-encoded."""
+    import base64
+    import hashlib
+    import hmac
+    from urllib.parse import quote_plus
+
+    secret, ts = "SECabc", 1700000000000
+    sign = quote_plus(base64.b64encode(hmac.new(b"SECabc", b"1700000000000\nSECabc",
+                                                hashlib.sha256).digest()))
+    assert outbox.signed_url("https://oapi.dingtalk.com/robot/send?access_token=t", secret,
+                             ts) == ("https://oapi.dingtalk.com/robot/send?access_token=t"
+                                     f"&timestamp=1700000000000&sign={sign}")
+    assert outbox.signed_url("https://bot.example/hook", secret, ts).startswith(
+        "https://bot.example/hook?timestamp=1700000000000&sign=")
+    assert outbox.signed_url("https://bot.example/hook", None) == "https://bot.example/hook"
+    assert "%" in sign or "+" not in sign  # Base64's + / = are escaped in the query
+
+
+@pytest.mark.parametrize("secret", ["", "SEC abc", " SECabc", "S" * 201])
+def test_a_secret_that_cannot_be_one_is_refused(app, demo, runner, secret):
+    bad = runner.invoke(args=["webhook", "cq-yz", "https://robot.example/x", "--secret", secret])
+    assert bad.exit_code != 0 and "secret" in bad.output
+    assert db.session.scalar(select(func.count()).select_from(UnitWebhook)) == 0

@@ -49,6 +49,8 @@ class UnitWebhook(db.Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), unique=True)
     url: Mapped[str] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # DingTalk's 加签: messages are signed with it when sent (``outbox.signed_url``).
+    secret: Mapped[str | None] = mapped_column(String(200))
 
 
 class Delivery(db.Model):

@@ -32,9 +32,12 @@ Delivery guarantee — at least once, duplicates bounded by ``DELIVERY_GROUP``:
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time as _clock
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
@@ -628,17 +631,64 @@ def _write_file(delivery, content: bytes) -> None:
 
 
 def send_webhook(delivery, mailer: _Mailer | None = None) -> None:
+    url = signed_url(delivery.target, _secret_for(delivery.target))
     request = urllib.request.Request(
-        delivery.target, data=delivery.body.encode("utf-8"), method="POST",
+        url, data=delivery.body.encode("utf-8"), method="POST",
         headers={"Content-Type": "application/json; charset=utf-8",
                  "Idempotency-Key": f"delivery-{delivery.id}"})
     try:
         with urllib.request.urlopen(request, timeout=float(_config("WEBHOOK_TIMEOUT", 5))) as resp:
             if resp.status >= 300:
                 raise RuntimeError(f"webhook answered {resp.status}")
+            answer = resp.read(_ANSWER_LIMIT)
     except urllib.error.HTTPError as exc:
         exc.close()
         raise RuntimeError(f"webhook answered {exc.code}") from None
+    refusal = robot_refusal(answer)
+    if refusal:
+        raise RuntimeError(refusal)
+
+
+_ANSWER_LIMIT = 64 * 1024  # a robot's answer is a line of JSON; more is not read
+
+
+def robot_refusal(answer: bytes) -> str | None:
+    """Why a WeCom or DingTalk robot refused the message, or None if it did not.
+
+    They answer a refusal — a wrong key or signature, a keyword missing, too many
+    messages a minute — with HTTP 200 and a JSON ``errcode`` other than 0; counted as
+    sent, the message would be lost without a trace.  Any other answer (not JSON, no
+    ``errcode``: another kind of receiver) is taken as the status code says."""
+    try:
+        doc = json.loads(answer)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(doc, dict) or doc.get("errcode") in (None, 0, "0"):
+        return None
+    message = str(doc.get("errmsg") or "")[:300]
+    return f"webhook refused the message: errcode {doc['errcode']} {message}".strip()
+
+
+def _secret_for(url: str) -> str | None:
+    """The signing secret kept with this webhook's URL (``flask webhook … --secret``)."""
+    return db.session.scalar(select(UnitWebhook.secret).where(
+        UnitWebhook.url == url, UnitWebhook.secret.is_not(None))
+        .order_by(UnitWebhook.active.desc()).limit(1))
+
+
+def signed_url(url: str, secret: str | None, now_ms: int | None = None) -> str:
+    """``url`` with DingTalk's 加签 added (``timestamp`` in milliseconds and ``sign``, the
+    Base64 of an HMAC-SHA256 of "timestamp\\nsecret" keyed by the secret), or as it is
+    without a secret.  DingTalk refuses a timestamp more than an hour off: it is taken
+    at each attempt, not when the message was written."""
+    if not secret:
+        return url
+    timestamp = str(now_ms if now_ms is not None else int(_clock.time() * 1000))
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode("utf-8"),
+                      hashlib.sha256).digest()
+    sign = urllib.parse.quote_plus(base64.b64encode(digest))
+    joiner = "&" if urllib.parse.urlsplit(url).query else "?"
+    return f"{url}{joiner}timestamp={timestamp}&sign={sign}"
 
 
 SENDERS = {"email": send_email, "webhook": send_webhook}
