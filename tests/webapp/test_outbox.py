@@ -576,3 +576,70 @@ def test_a_secret_that_cannot_be_one_is_refused(app, demo, runner, secret):
     bad = runner.invoke(args=["webhook", "cq-yz", "https://robot.example/x", "--secret", secret])
     assert bad.exit_code != 0 and "secret" in bad.output
     assert db.session.scalar(select(func.count()).select_from(UnitWebhook)) == 0
+
+
+def test_every_transaction_of_a_delivery_that_writes_begins_with_its_write(app, demo, robot,
+                                                                          runner):
+    """On SQLite a transaction that read first and writes later fails at once with
+    "database is locked" when someone else wrote in between (a sign-in, a step), where
+    one that begins with its write waits its turn: the webhook's secret is read in the
+    claim's transaction, after its UPDATE, not before the sent mark."""
+    from sqlalchemy import event
+
+    DingTalkRobot.secret = "SECsecret"
+    assert runner.invoke(args=["webhook", "cq-yz", robot, "--secret", "SECsecret"]).exit_code == 0
+    submit(demo)
+    hook_id = _webhook_delivery().id
+    db.session.commit()
+    transactions: list[list[str]] = [[]]
+    on_sql = lambda conn, cursor, statement, *rest: transactions[-1].append(  # noqa: E731
+        statement.lstrip().split()[0].upper())
+    on_end = lambda conn: transactions.append([])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", on_sql)
+    event.listen(db.engine, "commit", on_end)
+    event.listen(db.engine, "rollback", on_end)
+    try:
+        assert outbox.deliver([hook_id], now=NOW) == []
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_sql)
+        event.remove(db.engine, "commit", on_end)
+        event.remove(db.engine, "rollback", on_end)
+    hook = db.session.get(Delivery, hook_id)
+    assert hook.status == "sent" and DingTalkRobot.seen[-1]["query"]["sign"]
+    writes = ("UPDATE", "INSERT", "DELETE", "WITH")
+    written = [t for t in transactions if any(s in writes for s in t)]
+    assert len(written) == 2  # the claim, the sent mark
+    for statements in written:
+        first = next(s for s in statements if s not in ("BEGIN", "SAVEPOINT"))
+        assert first in writes, statements
+
+
+def test_a_sweep_sending_digests_waits_for_a_request_that_wrote_instead_of_failing(app, demo):
+    """The sweep reads the due deliveries, then marks the digests: on SQLite, a request
+    (a sign-in, a step) committing in between made those marks fail at once with
+    "database is locked" — logged by the job thread, the digests left for later."""
+    import sqlite3
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's locking; PostgreSQL locks the digest rows it reads")
+    instance = submit(demo)
+    note = db.session.scalar(select(Notification))
+    person_id, someone_id = note.user_id, demo["courier1"].id
+    outbox.plan([Notification(user_id=person_id, kind="comment", title_key="x",
+                              params={"process_name": "微心愿", "comment": "一"},
+                              instance_id=instance.id, priority="low", created_at=NOW)],
+                instance, NOW)
+    outbox.queue_new()
+    db.session.commit()
+    later = NOW + timedelta(days=1)
+    outbox.due_ids(later)  # the sweep's read: its transaction has its snapshot now
+    other = sqlite3.connect(db.engine.url.database, timeout=10)
+    try:  # someone else writes and commits meanwhile (a write that changes nothing is none)
+        other.execute("UPDATE users SET display_name = display_name || '·' WHERE id = ?",
+                      (someone_id,))
+        other.commit()
+    finally:
+        other.close()
+    assert outbox.send_digests(later) == 1
+    assert db.session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.subject.contains("汇总"))) == 1

@@ -45,12 +45,13 @@ from email.header import Header
 from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, case, insert, literal, or_, select, update
 
+from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.models import (Delivery, Instance, Notification, NotificationSettings, OrgUnit,
                            UnitWebhook, User)
@@ -367,11 +368,22 @@ def _config(name: str, default):
     return current_app.config.get(name, default)
 
 
-def claim(ids: list[int], now: datetime) -> list:
+class Claimed(NamedTuple):
+    """A delivery claimed for sending, with what sending it needs."""
+    id: int
+    channel: str
+    target: str
+    subject: str
+    body: str
+    attempts: int
+    secret: str | None = None  # a webhook's signing secret (``flask webhook --secret``)
+
+
+def claim(ids: list[int], now: datetime) -> list[Claimed]:
     """pending (or abandoned sending) → sending, atomically, for those of ``ids`` that can
     be; one ``UPDATE … RETURNING``, committed (with whatever the session had to commit)
     before anything is sent.  Returns the claimed rows (id, channel, target, subject,
-    body, attempts), in the order of ``ids``."""
+    body, attempts, and a webhook's secret), in the order of ``ids``."""
     if not ids:
         return []
     stale = now - timedelta(seconds=_config("DELIVERY_STALE_SECONDS", 60))
@@ -383,9 +395,14 @@ def claim(ids: list[int], now: datetime) -> list:
         .values(status="sending", claimed_at=now, attempts=t.c.attempts + 1)
         .returning(t.c.id, t.c.channel, t.c.target, t.c.subject, t.c.body,
                    t.c.attempts)).all()
+    # Read here, in the transaction that wrote: on SQLite a read that began the next one
+    # (where the sent rows are marked) would make its write fail with "database is
+    # locked" whenever someone else wrote in between, instead of waiting its turn.
+    secrets = _secrets_for({r.target for r in rows if r.channel == "webhook"})
     db.session.commit()
     order = {delivery_id: i for i, delivery_id in enumerate(ids)}
-    return sorted(rows, key=lambda r: order.get(r.id, 0))
+    return sorted((Claimed(*r, secret=secrets.get(r.target)) for r in rows),
+                  key=lambda r: order.get(r.id, 0))
 
 
 def _group_size() -> int:
@@ -631,7 +648,7 @@ def _write_file(delivery, content: bytes) -> None:
 
 
 def send_webhook(delivery, mailer: _Mailer | None = None) -> None:
-    url = signed_url(delivery.target, _secret_for(delivery.target))
+    url = signed_url(delivery.target, getattr(delivery, "secret", None))
     request = urllib.request.Request(
         url, data=delivery.body.encode("utf-8"), method="POST",
         headers={"Content-Type": "application/json; charset=utf-8",
@@ -669,11 +686,15 @@ def robot_refusal(answer: bytes) -> str | None:
     return f"webhook refused the message: errcode {doc['errcode']} {message}".strip()
 
 
-def _secret_for(url: str) -> str | None:
-    """The signing secret kept with this webhook's URL (``flask webhook … --secret``)."""
-    return db.session.scalar(select(UnitWebhook.secret).where(
-        UnitWebhook.url == url, UnitWebhook.secret.is_not(None))
-        .order_by(UnitWebhook.active.desc()).limit(1))
+def _secrets_for(urls: set[str]) -> dict[str, str]:
+    """The signing secrets kept with these webhook URLs (``flask webhook … --secret``);
+    an active hook's first if two units share a URL."""
+    if not urls:
+        return {}
+    rows = db.session.execute(select(UnitWebhook.url, UnitWebhook.secret).where(
+        UnitWebhook.url.in_(urls), UnitWebhook.secret.is_not(None))
+        .order_by(UnitWebhook.active.asc(), UnitWebhook.id.desc())).all()
+    return dict(rows)  # the last of each URL wins: active, then the oldest
 
 
 def signed_url(url: str, secret: str | None, now_ms: int | None = None) -> str:
@@ -707,28 +728,31 @@ def due_ids(now: datetime, limit: int = 5000) -> list[int]:
 
 def send_digests(now: datetime) -> int:
     """One e-mail per person gathering their due low-priority messages."""
-    rows = db.session.scalars(select(Delivery).where(
-        Delivery.digest.is_(True), Delivery.status == "pending", Delivery.due_at <= now)
-        .order_by(Delivery.user_id, Delivery.id).with_for_update()).all()
-    sent = 0
-    by_target: dict[str, list[Delivery]] = {}
-    for row in rows:
-        by_target.setdefault(row.target, []).append(row)
-    people = [group[0].user_id for group in by_target.values()]
-    english = set(db.session.scalars(select(User.id).where(
-        User.id.in_(people), User.locale == "en"))) if people else set()
-    for target, group in by_target.items():
-        lines = "\n".join(f"· {d.subject}" for d in group)
-        subject = (f"Today's messages ({len(group)})" if group[0].user_id in english
-                   else f"今日消息汇总（{len(group)} 条）")  # in the person's language
-        digest = Delivery(user_id=group[0].user_id, channel="email", target=target,
-                          subject=subject, body=lines, due_at=now, created_at=now)
-        db.session.add(digest)
-        for d in group:
-            d.status, d.sent_at = "sent", now
-        db.session.flush()
-        db.session.info.setdefault("new_deliveries", []).append((digest.id, False))
-        sent += 1
-    queue_new()
+    # Read and marked under the write lock: on SQLite a read first would make the marks
+    # fail ("database is locked") whenever a request wrote in between.
+    with write_lock():
+        rows = db.session.scalars(select(Delivery).where(
+            Delivery.digest.is_(True), Delivery.status == "pending", Delivery.due_at <= now)
+            .order_by(Delivery.user_id, Delivery.id).with_for_update()).all()
+        sent = 0
+        by_target: dict[str, list[Delivery]] = {}
+        for row in rows:
+            by_target.setdefault(row.target, []).append(row)
+        people = [group[0].user_id for group in by_target.values()]
+        english = set(db.session.scalars(select(User.id).where(
+            User.id.in_(people), User.locale == "en"))) if people else set()
+        for target, group in by_target.items():
+            lines = "\n".join(f"· {d.subject}" for d in group)
+            subject = (f"Today's messages ({len(group)})" if group[0].user_id in english
+                       else f"今日消息汇总（{len(group)} 条）")  # in the person's language
+            digest = Delivery(user_id=group[0].user_id, channel="email", target=target,
+                              subject=subject, body=lines, due_at=now, created_at=now)
+            db.session.add(digest)
+            for d in group:
+                d.status, d.sent_at = "sent", now
+            db.session.flush()
+            db.session.info.setdefault("new_deliveries", []).append((digest.id, False))
+            sent += 1
+        queue_new()
     db.session.commit()
     return sent
