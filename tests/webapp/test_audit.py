@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime, timezone
 
@@ -383,3 +384,26 @@ def test_the_viewer_pages_through_entries(demo, client):
     assert f"#{newest}<" in first
     second = client.get("/admin/audit?page=2").get_data(as_text=True)
     assert f"#{newest - 30}<" in second and f"#{newest}<" not in second
+
+
+@pytest.mark.parametrize("username", ["admin", "supervisor", "city_admin", "yuzhong_admin"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_viewer_downloads_the_whole_log(demo, client, username, fmt):
+    """The download streams after the view returned: the viewer's roles and units must
+    still be readable then (the platform administrator's file broke after its header)."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    sign_in(client, username)
+    shown = client.get("/admin/audit").get_data(as_text=True)
+    total = int(re.search(r"共 (\d+) 条", shown).group(1))
+    assert total > 0
+    got = client.get(f"/admin/audit?format={fmt}")
+    assert got.status_code == 200
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))))
+    else:
+        rows = list(load_workbook(io.BytesIO(got.get_data()), read_only=True).active.values)
+    assert len(rows) == total + 1  # the header and every entry

@@ -77,7 +77,13 @@ def deliveries(fmt: str, stmt):
 def audit(fmt: str, stmt, viewer: User, locale: str):
     from webapp.services import audit_view
 
+    viewer_id = viewer.id
+
     def lines() -> Iterator:
+        # Written after the view returned, in the session of the response's own context:
+        # the viewer is read again there — their roles and units, which decide what is
+        # masked, would otherwise be loaded through the request's closed session.
+        viewer = db.session.get(User, viewer_id)
         batch = []
         for row in export.batched(db.session, stmt, 500):
             batch.append(row[0])
