@@ -530,3 +530,41 @@ def test_an_e_mail_address_the_mail_sender_cannot_use_is_refused_at_entry(
     assert (find_user("mail.rider") is not None) is accepted
     if not accepted:
         assert r.status_code == 422 and "请填写有效的邮箱地址" in page(r)
+
+
+def test_a_password_too_long_is_called_too_long_not_too_short(client, staff):
+    sign_in(client, "street_admin")
+    worker = staff["worker"]
+    for url, data in ((f"/admin/users/{worker.id}/password", {"password": "x" * 300}),
+                      ("/admin/users/new", {"username": "longpass", "display_name": "长密码",
+                                            "unit": "cq-yz-co", "role": "worker",
+                                            "locale": "zh_CN", "password": "x" * 300})):
+        r = client.post(url, data=data)
+        assert r.status_code == 422, url
+        assert "密码最多 256 个字符" in page(r) and "至少" not in page(r), url
+    assert find_user("longpass") is None
+
+
+def test_each_label_on_a_persons_page_leads_to_its_own_field(client, staff):
+    """The profile form and the grant-a-role form share the page; a screen reader names a
+    field by the label pointing at its id, so no two fields may share one."""
+    from html.parser import HTMLParser
+
+    class Ids(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.labels = [], []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if attrs.get("id") and attrs.get("type") != "hidden":
+                self.ids.append(attrs["id"])
+            if tag == "label" and attrs.get("for"):
+                self.labels.append(attrs["for"])
+
+    sign_in(client, "street_admin")
+    parser = Ids()
+    parser.feed(page(client.get(f"/admin/users/{staff['worker'].id}")))
+    assert "grant_unit" in parser.ids and "unit" in parser.ids
+    assert len(parser.ids) == len(set(parser.ids)), sorted(parser.ids)
+    assert all(parser.ids.count(target) == 1 for target in parser.labels), parser.labels

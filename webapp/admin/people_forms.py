@@ -27,12 +27,16 @@ class _Profile(FlaskForm):
     locale = SelectField(_l("界面语言"), choices=LOCALE_CHOICES, default="zh_CN")
 
 
+# Two messages: a password too long is not one too short.
+_PASSWORD_LENGTH = (Length(min=8, message=_l("密码至少 8 个字符")),
+                    Length(max=256, message=_l("密码最多 256 个字符")))
+
+
 class UserCreateForm(_Profile):
     username = StringField(_l("用户名"), validators=[InputRequired(_l("请填写用户名")), _USERNAME],
                            render_kw={"autocapitalize": "none", "autocomplete": "off"})
     role = SelectField(_l("在该单位的角色"), choices=[], validate_choice=False)
-    password = PasswordField(_l("初始密码"), validators=[Optional(), Length(min=8, max=256,
-                                                                         message=_l("密码至少 8 个字符"))],
+    password = PasswordField(_l("初始密码"), validators=[Optional(), *_PASSWORD_LENGTH],
                              description=_l("留空则自动生成，只显示一次。"),
                              render_kw={"autocomplete": "new-password"})
 
@@ -42,15 +46,16 @@ class UserEditForm(_Profile):
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField(_l("新的临时密码"), validators=[Optional(), Length(
-        min=8, max=256, message=_l("密码至少 8 个字符"))],
+    password = PasswordField(_l("新的临时密码"), validators=[Optional(), *_PASSWORD_LENGTH],
         description=_l("留空则自动生成，只显示一次。"), render_kw={"autocomplete": "new-password"})
 
 
 class GrantForm(FlaskForm):
-    role = SelectField(_l("角色"), choices=[], validate_choice=False)
+    # Ids of their own: the profile form beside it on the same page has a "unit" too, and
+    # a label must lead to its own field (a screen reader names the field by it).
+    role = SelectField(_l("角色"), choices=[], validate_choice=False, id="grant_role")
     unit = StringField(_l("单位编码"), validators=[InputRequired(_l("请填写单位编码")),
-                                               Length(max=64)])
+                                               Length(max=64)], id="grant_unit")
 
 
 class ActionForm(FlaskForm):
