@@ -40,6 +40,19 @@ def current_locale_short() -> str:
     return "en" if select_locale() == "en" else "zh"
 
 
+# Chinese punctuation is full width and takes no space after it; English's is followed by
+# one: "申请人：张三" but "Applicant: Zhang San", "法律咨询、健康义诊" but "Legal, Health".
+_PUNCTUATION = {"zh": {"colon": "：", "list_sep": "、", "clause_sep": "；", "paren_open": "（",
+                       "paren_close": "）"},
+                "en": {"colon": ": ", "list_sep": ", ", "clause_sep": "; ", "paren_open": " (",
+                       "paren_close": ")"}}
+
+
+def punctuation(locale: str) -> dict[str, str]:
+    """The colon, the list separator and the clause separator of ``locale``."""
+    return _PUNCTUATION["en" if str(locale).startswith("en") else "zh"]
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
 
@@ -48,4 +61,4 @@ def init_app(app: Flask) -> None:
         locale = select_locale()
         return {"current_locale": locale, "html_lang": "en" if locale == "en" else "zh-CN",
                 "locale_short": "en" if locale == "en" else "zh",
-                "tz": ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"])}
+                "tz": ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]), **punctuation(locale)}

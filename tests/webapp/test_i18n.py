@@ -1,6 +1,8 @@
 """Chinese first, English when a person asks for it — and no string left untranslated."""
 from __future__ import annotations
 
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,63 @@ def test_english_pages_have_no_chinese_left_in_our_strings(client, path):
     # The language switch names 中文 in Chinese on purpose; nothing else should be Chinese.
     leftover = [ch for ch in text.replace("中文", "") if "\u4e00" <= ch <= "\u9fff"]
     assert not leftover, "".join(leftover)
+
+
+# English text followed by Chinese punctuation: a full-width colon, list comma, semicolon
+# or bracket right after a Latin letter or digit ("Applicant：", "Legal advice、Health").
+_MIXED = re.compile(r"[A-Za-z0-9)][：、；（）]")
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", html)
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+@pytest.mark.parametrize("username", ["volunteer1", "station_head", "yuzhong_admin", "admin"])
+def test_english_pages_use_english_punctuation(app, runner, client, username):
+    """Every page an English reader reaches from the menus, and every request they open
+    from them, reads "Applicant: …", "Water: Yes", "Legal advice, Health check-ups"."""
+    from sqlalchemy import update
+
+    from webapp.extensions import db
+    from webapp.models import User
+
+    app.config["DEMO_PASSWORD"] = "demo-pass-2026"
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    db.session.execute(update(User).values(locale="en"))
+    db.session.commit()
+    assert client.post("/auth/login", data={"username": username,
+                                            "password": "demo-pass-2026"}).status_code == 302
+    todo, seen, found = ["/"], set(), []
+    while todo and len(seen) < 60:
+        path = todo.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get(path)
+        if response.status_code != 200 or "text/html" not in response.content_type:
+            continue
+        html = response.get_data(as_text=True)
+        found += [f"{path}: …{m.string[max(0, m.start() - 30):m.end() + 10]}…"
+                  for m in _MIXED.finditer(_visible_text(html))]
+        for href in re.findall(r'href="(/[^"#?]*)"', html):
+            if href not in seen and not href.startswith(("/static", "/auth")) and (
+                    href.count("/") <= 2 or href.startswith(("/instances/", "/stations/",
+                                                             "/reports/", "/tasks/"))):
+                todo.append(href)
+    assert len(seen) > 5
+    assert not found, "\n".join(found)
+
+
+def test_the_wish_report_counts_what_was_submitted_not_a_button(app, runner, client):
+    from webapp.extensions import db
+    from webapp.services.users import find_user
+
+    app.config["DEMO_PASSWORD"] = "demo-pass-2026"
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    find_user("city_admin").locale = "en"
+    db.session.commit()
+    client.post("/auth/login", data={"username": "city_admin", "password": "demo-pass-2026"})
+    header = client.get("/reports/wishes?format=csv").get_data(as_text=True).splitlines()[0]
+    assert "Submitted" in header and "Submit," not in header
+    assert "Submitted" in client.get("/reports/wishes").get_data(as_text=True)

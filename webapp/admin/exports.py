@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from webapp.extensions import db
+from webapp.i18n import punctuation
 from webapp.labels import status_label
 from webapp.models import Instance, Membership, OrgUnit, Station, User
 from webapp.services import export
@@ -31,8 +32,8 @@ def users(fmt: str, stmt, locale: str):
     stmt = stmt.options(selectinload(User.memberships).joinedload(Membership.unit))
 
     def roles(row) -> str:
-        return "；".join(f"{term(ROLES, m.role, locale)} · {m.unit.label(locale)}"
-                        for m in row[0].memberships)
+        return punctuation(locale)["clause_sep"].join(
+            f"{term(ROLES, m.role, locale)} · {m.unit.label(locale)}" for m in row[0].memberships)
     columns = [Column(_("用户名"), lambda r: r[0].username),
                Column(_("姓名"), lambda r: r[0].display_name),
                Column(_("角色"), roles),
@@ -50,8 +51,10 @@ def instances(fmt: str, stmt, locale: str):
                                   User.display_name, Instance.status, Instance.steps,
                                   Instance.created_at, Instance.closed_at)
 
+    list_sep = punctuation(locale)["list_sep"]
+
     def current(r) -> str:
-        return "、".join(steps.get((r[1], s), s) for s in (r[5] or "").split(",") if s)
+        return list_sep.join(steps.get((r[1], s), s) for s in (r[5] or "").split(",") if s)
     columns = [Column("#", lambda r: r[0]),
                Column(_("流程"), lambda r: names.get(r[1], r[1])),
                Column(_("标题"), lambda r: r[2]),
@@ -95,7 +98,7 @@ def audit(fmt: str, stmt, viewer: User, locale: str):
                Column(_("操作人"), lambda li: li.actor or ""),
                Column(_("操作"), lambda li: li.action),
                Column(_("对象"), lambda li: li.object_label),
-               Column(_("改动"), lambda li: "；".join(
+               Column(_("改动"), lambda li: punctuation(locale)["clause_sep"].join(
                    f"{c.label}: {c.before} → {c.after}" for c in li.changes))]
     return export.response(fmt, _("审计日志"), columns, lines())
 

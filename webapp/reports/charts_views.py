@@ -146,7 +146,7 @@ def wishes():
         stmt = reports.wishes_query(current_user, f, by)
         columns = [export.Column(_("驿站") if by == "station" else _("区县"),
                                  lambda r: r[2] if locale == "en" and r[2] else r[1]),
-                   export.Column(_("提交"), lambda r: r[3]),
+                   export.Column(_("已提交"), lambda r: r[3]),
                    export.Column(_("已认领"), lambda r: int(r[4] or 0)),
                    export.Column(_("已实现"), lambda r: int(r[5] or 0))]
         return export.response(fmt, _("微心愿统计"), columns, export.batched(db.session, stmt))
@@ -155,7 +155,7 @@ def wishes():
 
     def chart(title, rows):
         return bar(title, _("提交、认领、实现的微心愿数。"), [r.label(locale) for r in rows],
-                   [Series(_("提交"), [r.submitted for r in rows]),
+                   [Series(_("已提交"), [r.submitted for r in rows]),
                     Series(_("已认领"), [r.claimed for r in rows]),
                     Series(_("已实现"), [r.fulfilled for r in rows])])
     return _page("reports/wishes.html", f,

@@ -21,6 +21,7 @@ from sqlalchemy import false, func, or_, select, true
 
 from forms.privacy import mask_changes
 from webapp.extensions import db
+from webapp.i18n import punctuation
 from webapp.labels import action_label, status_label
 from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, OrgUnit,
                            ProcessDefinition, RetreatQuota, User)
@@ -312,7 +313,8 @@ def _text(key: str, value, spec, locale: str, field=None) -> str:
 
         shown = render_value(field, value, value, True, locale)
         if "files" in shown:
-            return "、".join(str(f.get("name") or f.get("key")) for f in shown["files"]) or "—"
+            return punctuation(locale)["list_sep"].join(
+                str(f.get("name") or f.get("key")) for f in shown["files"]) or "—"
         return shown["text"]
     if key == "status" and isinstance(value, str):
         return status_label(value)
@@ -320,7 +322,7 @@ def _text(key: str, value, spec, locale: str, field=None) -> str:
         from webapp.services.progress import step_label
 
         steps = value if isinstance(value, list) else [value]
-        return "、".join(step_label(spec, s, locale) for s in steps)
+        return punctuation(locale)["list_sep"].join(step_label(spec, s, locale) for s in steps)
     if isinstance(value, bool):
         return str(_l("是") if value else _l("否"))
     if isinstance(value, (list, dict)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from webapp.i18n import punctuation
 from webapp.services.directory import DbDirectory
 from workflows.fields import FieldSpec
 from workflows.rules import record_source
@@ -43,7 +44,7 @@ def field_text(field: FieldSpec, value: Any, locale: str,
         labels = {c.value: (c.label_en if english and c.label_en else c.label)
                   for c in field.choices}
         values = value if isinstance(value, list) else [value]
-        return "、".join(labels.get(str(v), str(v)) for v in values)
+        return punctuation(locale)["list_sep"].join(labels.get(str(v), str(v)) for v in values)
     if field.type == "boolean":
         return ("Yes" if value else "No") if english else ("是" if value else "否")
     if field.type in ("station", "org_unit"):

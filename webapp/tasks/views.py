@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.i18n import current_locale_short
+from webapp.i18n import current_locale_short, punctuation
 from webapp.labels import action_label
 from webapp.models import Instance, Task
 from webapp.pagination import as_id, paginate
@@ -281,7 +281,7 @@ def bulk():
     if done:
         flash(_("已批量通过 %(n)s 项。", n=done), "success")
     if failed:
-        flash(_("以下 %(n)s 项未能处理：", n=len(failed)) + "；".join(failed), "warning")
+        flash(_("以下 %(n)s 项未能处理：", n=len(failed)) + punctuation(current_locale_short())["clause_sep"].join(failed), "warning")
     if not ids:
         flash(_("请先勾选要通过的任务。"), "warning")
     return redirect(url_for("tasks.inbox"))
