@@ -28,6 +28,48 @@ def healthz():
     return {"status": "ok"}
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """A person sets a password of their own — the temporary one an administrator gave
+    them, or one they fear someone saw.  Every other session and API token ends; this
+    one goes on.  Failed guesses of the current password count as failed sign-ins."""
+    from flask import flash, redirect, url_for
+    from flask_babel import gettext as _
+    from flask_login import login_user
+
+    from webapp.extensions import db
+    from webapp.i18n import current_locale_short
+    from webapp.main.forms import PasswordChangeForm
+    from webapp.security import login_throttle
+    from webapp.services.people import PeopleError, WrongPassword, change_own_password
+
+    form = PasswordChangeForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        if login_throttle.blocked(user.username):
+            form.current.errors.append(_("密码错误次数过多，请稍后再试。"))
+        else:
+            try:
+                revoked = change_own_password(user, form.current.data, form.new.data)
+            except WrongPassword as exc:
+                db.session.rollback()
+                login_throttle.failed(user.username)
+                form.current.errors.append(exc.message(current_locale_short()))
+            except PeopleError as exc:
+                db.session.rollback()
+                form.new.errors.append(exc.message(current_locale_short()))
+            else:
+                db.session.commit()
+                login_user(user)  # this session, with the new session token
+                flash(_("密码已修改。其他设备上的登录和 %(n)s 个 API 令牌已失效，请用新密码重新登录。",
+                        n=revoked) if revoked else
+                      _("密码已修改。其他设备上的登录已失效，请用新密码重新登录。"), "success")
+                return redirect(url_for("main.account"))
+    return render_template("main/password.html", form=form), (
+        422 if form.errors or form.form_errors else 200)
+
+
 @bp.route("/account/notifications", methods=["GET", "POST"])
 @login_required
 def notification_settings():

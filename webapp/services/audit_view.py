@@ -40,6 +40,7 @@ ACTIONS: dict[str, Any] = {
     "user.deactivate": _l("停用用户"),
     "user.reactivate": _l("恢复用户"),
     "user.password_reset": _l("重置密码"),
+    "user.password_change": _l("修改本人密码"),
     "membership.grant": _l("授予角色"),
     "membership.revoke": _l("取消角色"),
     "unit.create": _l("新建单位"),

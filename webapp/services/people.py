@@ -44,6 +44,10 @@ class PeopleError(ValueError):
         return self.en if locale.startswith("en") else self.zh
 
 
+class WrongPassword(PeopleError):
+    """The password given as proof is not the person's."""
+
+
 # ------------------------------------------------------------------------------ scope
 
 def _is_platform(actor: User | None) -> bool:
@@ -196,6 +200,26 @@ def reset_password(actor: User | None, user: User, password: str | None = None) 
     audit.record(actor, "user.password_reset", user, {}, {"by": actor.username if actor else None,
                                                           "tokens_revoked": revoked})
     return password
+
+
+def change_own_password(user: User, current: str, new: str) -> int:
+    """``user`` sets a password of their own, proving the one they have: every other
+    session and every API token of theirs ends (a lost phone, a password someone saw).
+    Returns how many tokens were revoked.  The caller signs this session in again."""
+    if not user.check_password(current or ""):
+        raise WrongPassword("当前密码不正确。", "The current password is not right.")
+    if new == current:
+        raise PeopleError("新密码不能与当前密码相同。",
+                          "The new password must differ from the current one.")
+    try:
+        check_password_strength(new)
+    except UserError:
+        raise PeopleError("密码至少 8 个字符", "the password needs at least 8 characters") from None
+    user.set_password(new)
+    user.rotate_session_token()
+    revoked = tokens.revoke_all(user, actor=user)
+    audit.record(user, "user.password_change", user, {}, {"tokens_revoked": revoked})
+    return revoked
 
 
 def grant(actor: User | None, user: User, role: str, unit: OrgUnit) -> Membership:
