@@ -108,6 +108,7 @@ def task(task_id: int):
     form = FormClass(data=data) if request.method == "GET" else FormClass()
     status = 200
     comment = (request.form.get("comment") or "").strip()
+    comment_error = None  # shown beside the comment, which gets the focus
     # The station filter's button (a returned request's form): the page again with what
     # was typed and the stations found — no decision taken.
     finding = request.method == "POST" and bool(request.form.get(FIND_STATION))
@@ -117,7 +118,7 @@ def task(task_id: int):
             form.form_errors = [_already_decided(instance, task)]
             status = 409
         elif action in NEEDS_REASON and not comment:
-            form.form_errors = [_("请填写理由：驳回、退回和异议都需要说明原因。")]
+            comment_error = _("请填写理由：驳回、退回和异议都需要说明原因。")
             status = 422
         elif action in WITH_DATA and not form.validate_on_submit():
             status = 422
@@ -130,6 +131,7 @@ def task(task_id: int):
                            form=form, actions=actions, rows=display_rows(instance, spec),
                            escalated=_escalated_to_me(instance, task),
                            step_name=task_label(spec, task, locale), comment=comment,
+                           comment_error=comment_error,
                            returned=return_reason(instance) if task.kind == "revise" else None,
                            returned_to_me="resubmit" in actions,
                            return_targets=_return_targets(spec, task),
