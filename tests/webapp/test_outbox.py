@@ -192,6 +192,12 @@ def test_low_priority_messages_wait_for_the_daily_digest(app, demo):
     assert outbox.send_digests(NOW + timedelta(days=1)) == 1
     summary = db.session.scalar(select(Delivery).where(Delivery.subject.contains("汇总")))
     assert "一" in summary.body and "二" in summary.body and summary.digest is False
+    # Which request each message is about, once, with its link — not a list of lines
+    # that all read alike ("微心愿 有新留言" twice).
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    assert summary.body.count(f"{instance.title} #{instance.id}") == 1
+    assert summary.body.count(f"{base}/instances/{instance.id}") == 1
+    assert f"{base}/notifications" in summary.body and summary.body.endswith("——工会服务平台")
     # Someone who reads English gets the digest's subject in English.
     from webapp.models import User
 
@@ -205,6 +211,7 @@ def test_low_priority_messages_wait_for_the_daily_digest(app, demo):
     assert outbox.send_digests(NOW + timedelta(days=2)) == 1
     english = db.session.scalar(select(Delivery).where(Delivery.subject.startswith("Today")))
     assert english.subject == "Today's messages (1)" and "三" not in english.subject
+    assert f"/instances/{instance.id}" in english.body and "All your messages:" in english.body
 
 
 def test_one_event_to_a_thousand_people_is_a_handful_of_jobs(app, demo):

@@ -726,6 +726,41 @@ def due_ids(now: datetime, limit: int = 5000) -> list[int]:
         .order_by(Delivery.id).limit(limit)))
 
 
+def _requests_of(delivery_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """The request (id, title) each of these deliveries is about, if it is about one."""
+    if not delivery_ids:
+        return {}
+    rows = db.session.execute(
+        select(Delivery.id, Instance.id, Instance.title)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .join(Instance, Instance.id == Notification.instance_id)
+        .where(Delivery.id.in_(delivery_ids))).all()
+    return {delivery_id: (instance_id, title or "") for delivery_id, instance_id, title in rows}
+
+
+def _digest_body(group: list, about: dict[int, tuple[int, str]], locale: str) -> str:
+    """The day's messages by the request each is about (its title, number and link), the
+    requests in the order of their first message; messages about none come last."""
+    base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
+    by_request: dict[tuple[int, str] | None, list[str]] = {}
+    for delivery in group:
+        by_request.setdefault(about.get(delivery.id), []).append(delivery.subject)
+    blocks = []
+    for request_, subjects in sorted(by_request.items(), key=lambda kv: kv[0] is None):
+        lines = [f"· {s}" for s in subjects]
+        if request_ is not None:
+            instance_id, title = request_
+            lines = [f"{title} #{instance_id}".strip()] + lines + [
+                f"  {base}/instances/{instance_id}"]
+        else:
+            lines = [("Other messages" if locale == "en" else "其他消息")] + lines
+        blocks.append("\n".join(lines))
+    center = f"{base}/notifications"
+    if locale == "en":
+        return "\n\n".join(blocks) + f"\n\nAll your messages: {center}\n\n— Union Services"
+    return "\n\n".join(blocks) + f"\n\n全部消息：{center}\n\n——工会服务平台"
+
+
 def send_digests(now: datetime) -> int:
     """One e-mail per person gathering their due low-priority messages."""
     # Read and marked under the write lock: on SQLite a read first would make the marks
@@ -741,12 +776,14 @@ def send_digests(now: datetime) -> int:
         people = [group[0].user_id for group in by_target.values()]
         english = set(db.session.scalars(select(User.id).where(
             User.id.in_(people), User.locale == "en"))) if people else set()
+        about = _requests_of([row.id for row in rows])
         for target, group in by_target.items():
-            lines = "\n".join(f"· {d.subject}" for d in group)
-            subject = (f"Today's messages ({len(group)})" if group[0].user_id in english
+            locale = "en" if group[0].user_id in english else "zh"
+            subject = (f"Today's messages ({len(group)})" if locale == "en"
                        else f"今日消息汇总（{len(group)} 条）")  # in the person's language
             digest = Delivery(user_id=group[0].user_id, channel="email", target=target,
-                              subject=subject, body=lines, due_at=now, created_at=now)
+                              subject=subject, body=_digest_body(group, about, locale),
+                              due_at=now, created_at=now)
             db.session.add(digest)
             for d in group:
                 d.status, d.sent_at = "sent", now
