@@ -407,3 +407,34 @@ def test_every_viewer_downloads_the_whole_log(demo, client, username, fmt):
     else:
         rows = list(load_workbook(io.BytesIO(got.get_data()), read_only=True).active.values)
     assert len(rows) == total + 1  # the header and every entry
+
+
+@pytest.mark.parametrize("locale, granted, role", [("zh_CN", "已获得名额", "职工"),
+                                                   ("en", "Place granted", "Worker")])
+def test_the_log_reads_names_not_codes_ids_or_json(app, runner, client, locale, granted, role):
+    """A supervisor must tell from the log who a request was escalated to and which
+    places were booked: people, units, roles, places and languages by their names."""
+    from html import unescape
+
+    app.config["DEMO_PASSWORD"] = "demo-pass-2026"
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    db.session.execute(text("UPDATE users SET locale = :l WHERE username = 'city_admin'"),
+                       {"l": locale})
+    db.session.commit()
+    client.post("/auth/login", data={"username": "city_admin", "password": "demo-pass-2026"})
+    pages = []
+    for number in range(1, 40):
+        html = client.get(f"/admin/audit?page={number}").get_data(as_text=True)
+        if "uf-audit-entry" not in html:
+            break
+        pages.append(unescape(re.sub(r"<[^>]+>", " ", html)))
+    log = "\n".join(pages)
+    assert len(pages) > 3
+    assert "retreat:" not in log and "course:" not in log and "slot:" not in log
+    assert '{"' not in log and '["' not in log  # no JSON shown raw
+    assert granted in log and role in log
+    # Role keys and a language code shown raw, as a change ("角色 — worker") or in what a
+    # role entry is about ("角色 · rider1 · worker"; station_head is a username too).
+    assert not re.search(r"(角色|Role|语言|Language)\s+(?!·)(\S+\s+)?(worker|volunteer|"
+                         r"station_head|unit_admin|zh_CN)\b", log)
+    assert not re.search(r"·\s+(worker|volunteer)\b", log)

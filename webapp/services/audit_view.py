@@ -27,6 +27,7 @@ from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, Or
                            ProcessDefinition, RetreatQuota, User)
 from webapp.models.org import subtree_range
 from workflows.fields import FieldSpec, FormSpec
+from workflows.org import ROLES, term
 
 VIEWER_ROLES = frozenset({"platform_admin", "city_admin", "supervisor", "district_admin"})
 ACCOUNT_ADMIN_ROLES = frozenset({"platform_admin", "city_admin", "district_admin"})
@@ -207,13 +208,14 @@ def present(entries: list[AuditEntry], viewer: User, locale: str) -> list[Line]:
     actors = {u.id: u for u in db.session.scalars(select(User).where(
         User.id.in_({e.actor_id for e in entries if e.actor_id})))}
     lines = []
+    names = _Names(locale)
     for entry in entries:
         obj = objects.get((entry.object_type, entry.object_id))
         label, url = _describe(entry, obj, locale)
         actor = actors.get(entry.actor_id)
         lines.append(Line(entry, actor.display_name + f" ({actor.username})" if actor else None,
                           _action_text(entry.action), label, url,
-                          _changes(entry, obj, viewer, locale)))
+                          _changes(entry, obj, viewer, locale, names)))
     return lines
 
 
@@ -248,7 +250,8 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
     if obj is None:
         if entry.object_type == "membership":
             a = entry.after or entry.before  # a revoked role: what it was
-            return f"{kind} · {a.get('user', '')} · {a.get('role', '')}", \
+            role = term(ROLES, a["role"], locale) if a.get("role") else ""
+            return f"{kind} · {a.get('user', '')} · {role}", \
                 url_for("admin.users", q=a.get("user", "")) if a.get("user") else None
         return fallback, None
     if isinstance(obj, Instance):
@@ -269,7 +272,8 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
     return fallback, None
 
 
-def _changes(entry: AuditEntry, obj, viewer: User, locale: str) -> list[Change]:
+def _changes(entry: AuditEntry, obj, viewer: User, locale: str,
+             names: "_Names | None" = None) -> list[Change]:
     before, after = entry.before or {}, entry.after or {}
     keys = list(dict.fromkeys([*before, *after]))
     pairs = {k: [before.get(k), after.get(k)] for k in keys}
@@ -295,9 +299,10 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str) -> list[Change]:
 
         labels = {c.key: c.zh if locale != "en" else c.key.replace("_", " ") for c in COLUMNS}
     fields = {f.name: f for f in spec.all_forms.fields} if spec is not None else {}
+    names = names or _Names(locale)
     return [Change(str(labels.get(k) or KEY_LABELS.get(k, k)),
-                   _text(k, pair[0], spec, locale, fields.get(k)),
-                   _text(k, pair[1], spec, locale, fields.get(k)))
+                   _text(k, pair[0], spec, locale, fields.get(k), names),
+                   _text(k, pair[1], spec, locale, fields.get(k), names))
             for k, pair in pairs.items()]
 
 
@@ -306,9 +311,20 @@ _LABELLED_TYPES = ("choice", "multichoice", "boolean", "station", "org_unit", "r
                    "slot", "file")
 
 
-def _text(key: str, value, spec, locale: str, field=None) -> str:
+def _text(key: str, value, spec, locale: str, field=None, names: "_Names | None" = None
+          ) -> str:
     if value is None or value == [] or value == "":
         return "—"
+    names = names or _Names(locale)
+    if field is None and isinstance(value, str):  # an account's, a role's, a unit's
+        if key == "role":
+            return term(ROLES, value, locale)
+        if key in ("unit", "parent"):
+            return names.unit(value)
+        if key == "locale":
+            return LANGUAGES.get(value, value)
+    if key == "details" and isinstance(value, dict):
+        return names.details(value, spec)
     if field is not None and field.type in _LABELLED_TYPES and value != "***":
         from webapp.processes.helpers import render_value
 
@@ -326,6 +342,90 @@ def _text(key: str, value, spec, locale: str, field=None) -> str:
         return punctuation(locale)["list_sep"].join(step_label(spec, s, locale) for s in steps)
     if isinstance(value, bool):
         return str(_l("是") if value else _l("否"))
+    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+        return punctuation(locale)["list_sep"].join(str(v) for v in value)
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+# What the engine notes beside a step (``details``), as a reader calls it.
+DETAIL_LABELS: dict[str, Any] = {
+    "to": _l("交给"), "claimer": _l("认领人"), "resource": _l("名额"), "result": _l("结果"),
+    "waitlist": _l("候补"), "when": _l("条件"), "rule": _l("规则"), "status": _l("状态"),
+    "end": _l("结束于")}
+RESERVATION_RESULTS: dict[str, Any] = {"granted": _l("已获得名额"), "waitlisted": _l("进入候补"),
+                                       "refused": _l("名额已满")}
+
+
+class _Names:
+    """Names for the codes and ids entries keep — people, units, places, steps — each
+    looked up once per page or download."""
+
+    def __init__(self, locale: str):
+        self.locale = locale
+        self._people: dict[int, str] = {}
+        self._units: dict[str, str] = {}
+
+    def person(self, user_id: int) -> str:
+        if user_id not in self._people:
+            user = db.session.get(User, user_id)
+            self._people[user_id] = (f"{user.display_name} ({user.username})" if user
+                                     else f"#{user_id}")
+        return self._people[user_id]
+
+    def unit(self, code: str) -> str:
+        if code not in self._units:
+            row = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+            self._units[code] = f"{row.label(self.locale)} ({code})" if row else code
+        return self._units[code]
+
+    def place(self, resource: str) -> str:
+        """A reserved place (``retreat:<batch>:<unit>``, ``course:<id>``, ``slot:<id>``)
+        by the names of what it is a place in."""
+        from webapp.services.directory import DbDirectory
+        from webapp.services.display import RECORD_NAMES
+
+        kind, _sep, rest = str(resource).partition(":")
+        directory = DbDirectory()
+        if kind == "retreat":
+            batch, _sep, unit = rest.partition(":")
+            name = RECORD_NAMES["retreat_batch"](int(batch), self.locale, directory) \
+                if batch.isdigit() and "retreat_batch" in RECORD_NAMES else None
+            row = directory.unit_row(int(unit)) if unit.isdigit() else None
+            parts = [name or batch, row.label(self.locale) if row is not None else unit]
+            return " · ".join(p for p in parts if p)
+        if kind in ("course", "slot") and rest.isdigit() and kind in RECORD_NAMES:
+            return RECORD_NAMES[kind](int(rest), self.locale, directory) or str(resource)
+        return str(resource)
+
+    def details(self, details: Mapping[str, Any], spec) -> str:
+        from webapp.services.progress import step_label
+
+        marks = punctuation(self.locale)
+        step = (lambda s: step_label(spec, s, self.locale)) if spec is not None else str
+
+        def one(value) -> str:
+            return self.person(value) if isinstance(value, int) and not isinstance(
+                value, bool) else step(value) if isinstance(value, str) else str(value)
+
+        parts = []
+        for key, value in details.items():
+            if key == "task" or value is None:
+                continue  # the task's own key: nothing a reader can use
+            if key in ("to", "claimer", "end"):
+                text = marks["list_sep"].join(one(v) for v in value) if isinstance(
+                    value, list) else one(value)
+            elif key == "resource":
+                text = self.place(value)
+            elif key == "result":
+                text = str(RESERVATION_RESULTS.get(value, value))
+            elif key == "status":
+                text = status_label(value)
+            elif isinstance(value, bool):
+                text = str(_l("是") if value else _l("否"))
+            else:
+                text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            parts.append(f"{DETAIL_LABELS.get(key, key)}{marks['colon']}{text or '—'}")
+        return marks["clause_sep"].join(parts) or "—"
