@@ -568,3 +568,27 @@ def test_each_label_on_a_persons_page_leads_to_its_own_field(client, staff):
     assert "grant_unit" in parser.ids and "unit" in parser.ids
     assert len(parser.ids) == len(set(parser.ids)), sorted(parser.ids)
     assert all(parser.ids.count(target) == 1 for target in parser.labels), parser.labels
+
+
+def test_a_role_is_read_as_people_type_it_and_a_wrong_one_lists_the_right_ones(client, staff):
+    """A spreadsheet typed by hand says 志愿者 or Volunteer, not 志愿者（党员）."""
+    yz = fresh(staff["yz"].id)
+    rows = [["用户名", "姓名", "单位编码", "角色"],
+            ["typed.a", "甲", "cq-yz-br", "志愿者"],
+            ["typed.b", "乙", "cq-yz-br", "Volunteer"],
+            ["typed.c", "丙", "cq-yz-br", "志愿者(党员)"],
+            ["typed.d", "丁", "cq-yz-br", " volunteer (party member) "],
+            ["typed.e", "戊", "cq-yz-co", "职工 "],
+            ["typed.f", "己", "cq-yz-co", "队长"]]
+    data = "\n".join(",".join(r) for r in rows).encode("utf-8")
+    report = import_people(data, yz, dry_run=True)
+    db.session.rollback()
+    roles = {a.key: a.values["role"] for a in report.accepted}
+    assert roles == {"typed.a": "volunteer", "typed.b": "volunteer", "typed.c": "volunteer",
+                     "typed.d": "volunteer", "typed.e": "worker"}
+    [refused] = report.rejected
+    assert "未知的角色“队长”，可填：职工、志愿者、支部书记、站长" in refused.text("zh")
+    assert "use one of: Worker, Volunteer, Branch secretary" in refused.text("en")
+    sign_in(client, "yz_admin")
+    page_text = page(client.get("/admin/people/import"))
+    assert "“角色”可填：职工、志愿者、支部书记" in page_text and "“类型”可填：" in page_text

@@ -383,7 +383,8 @@ def import_people_page():
     status = 422 if form.errors else 200
     return render_template("admin/people_import.html", form=form, report=report,
                            confirm=ConfirmImportForm(token=token) if token else None,
-                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS), status
+                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS,
+                           **_cell_choices()), status
 
 
 @bp.route("/people/import/confirm", methods=["POST"])
@@ -414,4 +415,14 @@ def confirm_import():
         path.unlink(missing_ok=True)
     return render_template("admin/people_import.html", form=PeopleImportForm(formdata=None),
                            report=report, confirm=None, user_columns=USER_COLUMNS,
-                           unit_columns=UNIT_COLUMNS)
+                           unit_columns=UNIT_COLUMNS, **_cell_choices())
+
+
+def _cell_choices() -> dict[str, str]:
+    """What the role and kind cells may hold, in the reader's language."""
+    from webapp.services.people_import import cell_choices
+    from workflows.org import ROLES, UNIT_KINDS
+
+    locale = current_locale_short()
+    return {"role_choices": cell_choices(ROLES, locale),
+            "kind_choices": cell_choices(UNIT_KINDS, locale)}

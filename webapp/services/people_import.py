@@ -288,14 +288,31 @@ def _values(columns, positions, cells, problems: list[Message]) -> dict[str, str
     return values
 
 
+def _plain(text: str) -> str:
+    """A label as people type it: case, spaces and the width of brackets do not count."""
+    return "".join(text.lower().replace("（", "(").replace("）", ")").split())
+
+
 def _term_key(terms, keys, text: str) -> str | None:
+    """The key a cell names — by its key, its Chinese or English label, or the label
+    without its bracketed note ("志愿者" for 志愿者（党员）, "Supervisor" for its read-only
+    note), as a spreadsheet typed by hand has it."""
     lowered = text.strip().lower()
     if lowered in keys:
         return lowered
+    typed = _plain(text)
     for t in terms:
-        if text.strip() in (t.zh, t.en) or lowered == t.en.lower():
+        if typed in {_plain(t.zh), _plain(t.en), _plain(t.zh.split("（")[0]),
+                     _plain(t.en.split("(")[0])}:
             return t.key
     return None
+
+
+def cell_choices(terms, locale: str) -> str:
+    """The labels a cell may hold, for a refusal to list."""
+    if locale == "en":
+        return ", ".join(t.en.split(" (")[0] for t in terms)
+    return "、".join(t.zh.split("（")[0] for t in terms)
 
 
 # ------------------------------------------------------------------------------ importing
@@ -350,8 +367,9 @@ def _check_units(body, positions, actor, report: ImportReport) -> None:
                                  "unit)"))
         kind = _term_key(UNIT_KINDS, UNIT_KIND_KEYS, v["kind"]) if v["kind"] else None
         if v["kind"] and kind is None:
-            problems.append((f"未知的单位类型“{v['kind'][:30]}”",
-                             f"unknown unit kind '{v['kind'][:30]}'"))
+            problems.append((f"未知的单位类型“{v['kind'][:30]}”，可填：{cell_choices(UNIT_KINDS, 'zh')}",
+                             f"unknown unit kind '{v['kind'][:30]}'; use one of: "
+                             f"{cell_choices(UNIT_KINDS, 'en')}"))
         parent_kind = _parent_kind(v["parent"], known, pending, actor, problems)
         if kind and parent_kind is not False and kind not in UNIT_CHILDREN[parent_kind]:
             under = term(UNIT_KINDS, parent_kind) if parent_kind else "顶层"
@@ -426,7 +444,9 @@ def _check_users(body, positions, actor, report: ImportReport) -> None:
             unit = None
         role = _term_key(ROLES, ROLE_KEYS, v["role"]) if v["role"] else "worker"
         if role is None:
-            problems.append((f"未知的角色“{v['role'][:30]}”", f"unknown role '{v['role'][:30]}'"))
+            problems.append((f"未知的角色“{v['role'][:30]}”，可填：{cell_choices(ROLES, 'zh')}",
+                             f"unknown role '{v['role'][:30]}'; use one of: "
+                             f"{cell_choices(ROLES, 'en')}"))
         elif unit is not None:
             problem = people.role_problem(actor, role, unit)
             if problem:
