@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, time as clock, timedelta, timezone
 
 import pytest
@@ -93,15 +94,23 @@ class FlakyHook(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def serving(handler):
+    """A receiver on loopback, in a thread, for as long as the block runs: its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def hook_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyHook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     FlakyHook.answers, FlakyHook.seen = [], []
-    yield f"http://127.0.0.1:{server.server_port}/robot"
-    server.shutdown()
-    server.server_close()
+    with serving(FlakyHook) as port:
+        yield f"http://127.0.0.1:{port}/robot"
 
 
 def test_webhook_failure_is_retried_with_backoff_then_succeeds(app, demo, hook_server):
@@ -482,13 +491,9 @@ class DingTalkRobot(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def robot():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DingTalkRobot)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     DingTalkRobot.secret, DingTalkRobot.seen, DingTalkRobot.refuse_next = None, [], []
-    yield f"http://127.0.0.1:{server.server_port}/robot/send?access_token=abc"
-    server.shutdown()
-    server.server_close()
+    with serving(DingTalkRobot) as port:
+        yield f"http://127.0.0.1:{port}/robot/send?access_token=abc"
 
 
 def _webhook_delivery():
