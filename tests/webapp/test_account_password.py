@@ -101,3 +101,19 @@ def test_guessing_the_current_password_is_limited_like_signing_in(app, client, r
     r = change(client)  # the right one, too late
     assert r.status_code == 422 and "密码错误次数过多，请稍后再试。" in field_errors(r)
     assert authenticate("rider1", PASSWORD) is not None
+
+
+def test_remember_me_on_this_device_survives_the_change(app, rider):
+    """The device that changed it stays remembered (a new cookie); another device's
+    remember-me cookie opens nothing any more."""
+    here, there = app.test_client(), app.test_client()
+    for device in (here, there):
+        assert device.post("/auth/login", data={"username": "rider1", "password": PASSWORD,
+                                                "remember": "y"}).status_code == 302
+    old_cookie = there.get_cookie("remember_token").value
+    assert change(here).status_code == 302
+    assert here.get_cookie("remember_token").value != old_cookie
+    for device in (here, there):  # the browser closed: only the cookie is left
+        device.delete_cookie("session")
+    assert here.get("/account").status_code == 200
+    assert there.get("/account").status_code == 302

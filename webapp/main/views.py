@@ -34,7 +34,7 @@ def change_password():
     """A person sets a password of their own — the temporary one an administrator gave
     them, or one they fear someone saw.  Every other session and API token ends; this
     one goes on.  Failed guesses of the current password count as failed sign-ins."""
-    from flask import flash, redirect, url_for
+    from flask import current_app, flash, redirect, request, url_for
     from flask_babel import gettext as _
     from flask_login import login_user
 
@@ -61,7 +61,10 @@ def change_password():
                 form.new.errors.append(exc.message(current_locale_short()))
             else:
                 db.session.commit()
-                login_user(user)  # this session, with the new session token
+                # This session goes on with the new session token, and so does a
+                # "remember me" cookie of this device (the old one no longer opens).
+                cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+                login_user(user, remember=cookie in request.cookies)
                 flash(_("密码已修改。其他设备上的登录和 %(n)s 个 API 令牌已失效，请用新密码重新登录。",
                         n=revoked) if revoked else
                       _("密码已修改。其他设备上的登录已失效，请用新密码重新登录。"), "success")
