@@ -166,8 +166,8 @@ def test_wishes_per_district_and_station(login, wishes):
     page = page_of(login("city_admin"), q("/reports/wishes", **JUNE))
     by_district, by_station = chart_ids(page)
     data = tables(page)
-    assert data[by_district] == [["区县", "提交", "已认领", "已实现"], ["渝中区总工会", "3", "1", "0"]]
-    assert data[by_station] == [["驿站", "提交", "已认领", "已实现"],
+    assert data[by_district] == [["区县", "已提交", "已认领", "已实现"], ["渝中区总工会", "3", "1", "0"]]
+    assert data[by_station] == [["驿站", "已提交", "已认领", "已实现"],
                                 ["解放碑户外劳动者驿站", "3", "1", "0"]]
     assert_chart(page, by_district)
 
