@@ -49,7 +49,7 @@ _PUNCTUATION = {"zh": {"colon": "：", "list_sep": "、", "clause_sep": "；", "
 
 
 def punctuation(locale: str) -> dict[str, str]:
-    """The colon, the list separator and the clause separator of ``locale``."""
+    """``locale``'s colon, separators of list items and of clauses, and brackets."""
     return _PUNCTUATION["en" if str(locale).startswith("en") else "zh"]
 
 

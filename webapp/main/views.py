@@ -69,8 +69,7 @@ def change_password():
                         n=revoked) if revoked else
                       _("密码已修改。其他设备上的登录已失效，请用新密码重新登录。"), "success")
                 return redirect(url_for("main.account"))
-    return render_template("main/password.html", form=form), (
-        422 if form.errors or form.form_errors else 200)
+    return render_template("main/password.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/account/notifications", methods=["GET", "POST"])

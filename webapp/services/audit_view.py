@@ -26,6 +26,7 @@ from webapp.labels import action_label, status_label
 from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, OrgUnit,
                            ProcessDefinition, RetreatQuota, User)
 from webapp.models.org import subtree_range
+from webapp.services.org import unit_by_code
 from workflows.fields import FieldSpec, FormSpec
 from workflows.org import ROLES, term
 
@@ -272,8 +273,8 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
     return fallback, None
 
 
-def _changes(entry: AuditEntry, obj, viewer: User, locale: str,
-             names: "_Names | None" = None) -> list[Change]:
+def _changes(entry: AuditEntry, obj, viewer: User, locale: str, names: "_Names"
+             ) -> list[Change]:
     before, after = entry.before or {}, entry.after or {}
     keys = list(dict.fromkeys([*before, *after]))
     pairs = {k: [before.get(k), after.get(k)] for k in keys}
@@ -299,7 +300,6 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str,
 
         labels = {c.key: c.zh if locale != "en" else c.key.replace("_", " ") for c in COLUMNS}
     fields = {f.name: f for f in spec.all_forms.fields} if spec is not None else {}
-    names = names or _Names(locale)
     return [Change(str(labels.get(k) or KEY_LABELS.get(k, k)),
                    _text(k, pair[0], spec, locale, fields.get(k), names),
                    _text(k, pair[1], spec, locale, fields.get(k), names))
@@ -311,11 +311,9 @@ _LABELLED_TYPES = ("choice", "multichoice", "boolean", "station", "org_unit", "r
                    "slot", "file")
 
 
-def _text(key: str, value, spec, locale: str, field=None, names: "_Names | None" = None
-          ) -> str:
+def _text(key: str, value, spec, locale: str, field, names: "_Names") -> str:
     if value is None or value == [] or value == "":
         return "—"
-    names = names or _Names(locale)
     if field is None and isinstance(value, str):  # an account's, a role's, a unit's
         if key == "role":
             return term(ROLES, value, locale)
@@ -377,7 +375,7 @@ class _Names:
 
     def unit(self, code: str) -> str:
         if code not in self._units:
-            row = db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+            row = unit_by_code(code)
             self._units[code] = f"{row.label(self.locale)} ({code})" if row else code
         return self._units[code]
 

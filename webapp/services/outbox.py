@@ -293,9 +293,13 @@ def subject_line(text: str) -> str:
     return line if len(line) <= SUBJECT_MAX else line[:SUBJECT_MAX - 1] + "…"
 
 
+def _link(path: str) -> str:
+    """An address of this site for a message read elsewhere (``PUBLIC_URL`` + path)."""
+    return current_app.config.get("PUBLIC_URL", "").rstrip("/") + path
+
+
 def _email_body(subject: str, instance: Instance, locale: str) -> str:
-    base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
-    link = f"{base}/instances/{instance.id}"
+    link = _link(f"/instances/{instance.id}")
     if locale == "en":
         return f"{subject}\n\nOpen: {link}\n\n— Union Services"
     return f"{subject}\n\n查看详情：{link}\n\n——工会服务平台"
@@ -648,7 +652,7 @@ def _write_file(delivery, content: bytes) -> None:
 
 
 def send_webhook(delivery, mailer: _Mailer | None = None) -> None:
-    url = signed_url(delivery.target, getattr(delivery, "secret", None))
+    url = signed_url(delivery.target, delivery.secret)
     request = urllib.request.Request(
         url, data=delivery.body.encode("utf-8"), method="POST",
         headers={"Content-Type": "application/json; charset=utf-8",
@@ -741,7 +745,6 @@ def _requests_of(delivery_ids: list[int]) -> dict[int, tuple[int, str]]:
 def _digest_body(group: list, about: dict[int, tuple[int, str]], locale: str) -> str:
     """The day's messages by the request each is about (its title, number and link), the
     requests in the order of their first message; messages about none come last."""
-    base = current_app.config.get("PUBLIC_URL", "").rstrip("/")
     by_request: dict[tuple[int, str] | None, list[str]] = {}
     for delivery in group:
         by_request.setdefault(about.get(delivery.id), []).append(delivery.subject)
@@ -751,11 +754,11 @@ def _digest_body(group: list, about: dict[int, tuple[int, str]], locale: str) ->
         if request_ is not None:
             instance_id, title = request_
             lines = [f"{title} #{instance_id}".strip()] + lines + [
-                f"  {base}/instances/{instance_id}"]
+                "  " + _link(f"/instances/{instance_id}")]
         else:
             lines = [("Other messages" if locale == "en" else "其他消息")] + lines
         blocks.append("\n".join(lines))
-    center = f"{base}/notifications"
+    center = _link("/notifications")
     if locale == "en":
         return "\n\n".join(blocks) + f"\n\nAll your messages: {center}\n\n— Union Services"
     return "\n\n".join(blocks) + f"\n\n全部消息：{center}\n\n——工会服务平台"

@@ -125,11 +125,15 @@ def _snapshot(user: User) -> dict:
 
 def _checked_password(password: str | None) -> str:
     password = password or generate_password()
+    _require_strong(password)
+    return password
+
+
+def _require_strong(password: str) -> None:
     try:
         check_password_strength(password)
     except UserError:
         raise PeopleError("密码至少 8 个字符", "the password needs at least 8 characters") from None
-    return password
 
 
 def add_user(actor: User | None, *, username: str, display_name: str, unit: OrgUnit,
@@ -211,10 +215,7 @@ def change_own_password(user: User, current: str, new: str) -> int:
     if new == current:
         raise PeopleError("新密码不能与当前密码相同。",
                           "The new password must differ from the current one.")
-    try:
-        check_password_strength(new)
-    except UserError:
-        raise PeopleError("密码至少 8 个字符", "the password needs at least 8 characters") from None
+    _require_strong(new)
     user.set_password(new)
     user.rotate_session_token()
     revoked = tokens.revoke_all(user, actor=user)

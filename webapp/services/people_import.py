@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.i18n import punctuation
 from webapp.models import OrgUnit, User
 from webapp.services import audit, people
 from webapp.services.org import unit_by_code
@@ -293,6 +294,12 @@ def _plain(text: str) -> str:
     return "".join(text.lower().replace("（", "(").replace("）", ")").split())
 
 
+def _short(label: str) -> str:
+    """A label without its bracketed note: 志愿者 for 志愿者（党员）, Supervisor for
+    Supervisor (read-only)."""
+    return re.split(r"\s*[（(]", label, maxsplit=1)[0]
+
+
 def _term_key(terms, keys, text: str) -> str | None:
     """The key a cell names — by its key, its Chinese or English label, or the label
     without its bracketed note ("志愿者" for 志愿者（党员）, "Supervisor" for its read-only
@@ -302,17 +309,15 @@ def _term_key(terms, keys, text: str) -> str | None:
         return lowered
     typed = _plain(text)
     for t in terms:
-        if typed in {_plain(t.zh), _plain(t.en), _plain(t.zh.split("（")[0]),
-                     _plain(t.en.split("(")[0])}:
+        if typed in {_plain(t.zh), _plain(t.en), _plain(_short(t.zh)), _plain(_short(t.en))}:
             return t.key
     return None
 
 
 def cell_choices(terms, locale: str) -> str:
     """The labels a cell may hold, for a refusal to list."""
-    if locale == "en":
-        return ", ".join(t.en.split(" (")[0] for t in terms)
-    return "、".join(t.zh.split("（")[0] for t in terms)
+    return punctuation(locale)["list_sep"].join(
+        _short(t.en if locale == "en" else t.zh) for t in terms)
 
 
 # ------------------------------------------------------------------------------ importing
