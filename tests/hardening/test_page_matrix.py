@@ -14,13 +14,14 @@ are generic:
 * an object of another district (a request, a task, a file, a person, a course) is 403
   or 404 for people whose roles are all in 渝中区.
 
-Every form route refuses a POST without a CSRF token (400), and every non-public route
+Every page's element ids are unique.  Every form route refuses a POST without a CSRF token (400), and every non-public route
 sends an anonymous POST to sign in.
 """
 from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import pytest
@@ -173,11 +174,22 @@ def _refusals(app, client, world) -> tuple[list[str], dict]:
                     headers = bearer if target.startswith("/api/") else {}
                     with client.get(target, headers=headers) as answer:
                         status = answer.status_code
+                        if status == 200 and answer.mimetype == "text/html":
+                            twice = _repeated_ids(answer.get_data(as_text=True))
+                            if twice:
+                                wrong.append(f"{who} GET {target}: ids used twice {twice}")
                     seen[(who, rule.endpoint, variant, target)] = status
                     problem = _judge(who, rule, required, variant, scoped, status)
                     if problem:
                         wrong.append(f"{who or 'anonymous'} GET {target} → {status}: {problem}")
     return wrong, seen
+
+
+def _repeated_ids(html: str) -> list[str]:
+    """Ids given to more than one element: a label, ``aria-describedby`` or a skip link
+    pointing at such an id reaches the wrong element (a form's CSRF input was one)."""
+    counts = Counter(re.findall(r'<[a-zA-Z][^>]*?\sid="([^"]+)"', html))
+    return sorted(i for i, n in counts.items() if n > 1)
 
 
 def _judge(who, rule, required, variant, scoped, status) -> str | None:
@@ -245,15 +257,20 @@ def _csrf_token(html: str) -> str:
     return found.group(1)
 
 
+def _guarded_sign_in(client, who: str) -> None:
+    """Sign in on an app with CSRF protection on, as a browser does."""
+    token = _csrf_token(client.get("/auth/login").get_data(as_text=True))
+    signed = client.post("/auth/login", data={"username": who, "password": PASSWORD,
+                                              "csrf_token": token})
+    assert signed.status_code == 302, who
+    assert client.get("/").status_code == 200
+
+
 def test_every_form_route_refuses_a_post_without_csrf_token(app_config, world):
     guarded = create_app({**app_config, "WTF_CSRF_ENABLED": True})
     client = guarded.test_client()
     with guarded.app_context():
-        token = _csrf_token(client.get("/auth/login").get_data(as_text=True))
-        signed = client.post("/auth/login", data={"username": "admin", "password": PASSWORD,
-                                                  "csrf_token": token})
-        assert signed.status_code == 302
-        assert client.get("/").status_code == 200
+        _guarded_sign_in(client, "admin")
         wrong = []
         for rule in _rules(guarded, "POST"):
             if rule.rule.startswith("/api/"):
@@ -264,6 +281,33 @@ def test_every_form_route_refuses_a_post_without_csrf_token(app_config, world):
                 wrong.append(f"POST {url} without a CSRF token → {answer.status_code}")
         db.session.remove()
         db.engine.dispose()
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_page_gives_two_elements_one_id_with_its_csrf_inputs(app_config, world):
+    """With CSRF protection on (as in production) a page with several forms renders
+    several hidden token inputs: none of them may repeat an id."""
+    guarded = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    with guarded.app_context():
+        urls = [_fill(guarded, rule, world["own"])[0] for rule in _rules(guarded, "GET")
+                if not rule.rule.startswith("/api/")]
+    wrong, pages = [], 0
+    # Outside an app context: one around the requests would keep the first signed-in
+    # person for all of them.
+    for who in ("admin", "yuzhong_admin", "station_head", "branch_secretary", "rider1"):
+        client = guarded.test_client()
+        _guarded_sign_in(client, who)
+        for url in urls:
+            with client.get(url) as answer:
+                if answer.status_code == 200 and answer.mimetype == "text/html":
+                    pages += 1
+                    twice = _repeated_ids(answer.get_data(as_text=True))
+                    if twice:
+                        wrong.append(f"{who} GET {url}: {twice}")
+    with guarded.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    assert pages > 50
     assert not wrong, "\n".join(wrong)
 
 

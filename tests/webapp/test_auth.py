@@ -144,7 +144,7 @@ class TestCsrf:
     @staticmethod
     def _login(client):
         page = client.get("/auth/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = re.search(r'type="hidden" name="csrf_token" value="([^"]+)"', page).group(1)
         response = client.post("/auth/login", data={"username": "rider1", "password": PASSWORD,
                                                     "csrf_token": token})
         assert response.status_code == 302

@@ -498,7 +498,7 @@ class TestCsrf:
 
     def test_changes_without_a_token_are_refused(self, client, staff):
         login_page = page(client.get("/auth/login"))
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
+        token = re.search(r'type="hidden" name="csrf_token" value="([^"]+)"', login_page).group(1)
         assert client.post("/auth/login", data={"username": "yz_admin", "password": PASSWORD,
                                                 "csrf_token": token}).status_code == 302
         worker = staff["worker"]
@@ -508,7 +508,7 @@ class TestCsrf:
                                                      "code": "c-1", "name": "n"}).status_code == 400
         assert fresh(worker.id).active and unit_by_code("c-1") is None
         # With the token from the page, it works.
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+        token = re.search(r'type="hidden" name="csrf_token" value="([^"]+)"',
                           page(client.get(f"/admin/users/{worker.id}"))).group(1)
         r = client.post(f"/admin/users/{worker.id}/deactivate", data={"csrf_token": token})
         assert r.status_code == 302 and not fresh(worker.id).active
