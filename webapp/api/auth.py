@@ -53,7 +53,7 @@ QUERY_MESSAGES = {
 
 @route("/tokens", "POST", summary="Sign in: exchange username and password for a token",
        tag="auth", auth=False, body="TokenRequest", responses={201: "Token"},
-       errors=(401, 429))
+       errors=(401, 403, 429))
 def issue_token():
     payload, _files = body()
     errors: dict = {}
@@ -72,6 +72,11 @@ def issue_token():
     if not _may_issue(person.id):
         fail(429, _("申请令牌过于频繁，请稍后再试。"))
     login_throttle.succeeded(username)
+    if person.must_change_password:
+        # An administrator has seen this password: no token until its holder has set
+        # their own (the API has no password change; the web page does it).
+        fail(403, _("这是管理员为您设置的临时密码：请先在网页上登录，设置您自己的密码，"
+                    "再使用本应用。"), code="password_change_required")
     raw, row = tokens.issue(person)
     db.session.commit()
     return {"token": raw, "expires_at": present.iso(row.expires_at)}, 201

@@ -78,6 +78,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     app.before_request(end_idle_session)
+    app.before_request(require_own_password)
     app.jinja_env.globals["may_open"] = may_open
 
 
@@ -123,4 +124,22 @@ def end_idle_session():
         return redirect(url_for("auth.login", next=target))
     if not isinstance(seen, int) or now - seen >= _SEEN_STEP:
         session[_SEEN] = now
+    return None
+
+
+# What someone whose password an administrator set may still open: the password change,
+# sign-out, the language switch, and what those pages need.
+_OPEN_BEFORE_OWN_PASSWORD = frozenset({"main.change_password", "auth.logout", "auth.set_locale",
+                                       "static", "bootstrap.static", "main.healthz"})
+
+
+def require_own_password():
+    """Send someone still holding the password an administrator gave them (a new
+    account, a reset) to the password change, whatever page they ask for.  Not for the
+    API: it issues such a person no token (``api.auth.issue_token``)."""
+    if request.blueprint == "api" or request.endpoint in _OPEN_BEFORE_OWN_PASSWORD \
+            or "_user_id" not in session:
+        return None  # nobody signed in: no need to load anyone
+    if current_user.is_authenticated and current_user.must_change_password:
+        return redirect(url_for("main.change_password"))
     return None

@@ -46,6 +46,7 @@ def change_password():
 
     form = PasswordChangeForm()
     user = current_user._get_current_object()
+    temporary = user.must_change_password
     if form.validate_on_submit():
         if login_throttle.blocked(user.username):
             form.current.errors.append(_("密码错误次数过多，请稍后再试。"))
@@ -68,8 +69,10 @@ def change_password():
                 flash(_("密码已修改。其他设备上的登录和 %(n)s 个 API 令牌已失效，请用新密码重新登录。",
                         n=revoked) if revoked else
                       _("密码已修改。其他设备上的登录已失效，请用新密码重新登录。"), "success")
-                return redirect(url_for("main.account"))
-    return render_template("main/password.html", form=form), 422 if form.errors else 200
+                # A first password of one's own: on to what they came for.
+                return redirect(url_for("main.home" if temporary else "main.account"))
+    return (render_template("main/password.html", form=form, temporary=temporary),
+            422 if form.errors else 200)
 
 
 @bp.route("/account/notifications", methods=["GET", "POST"])

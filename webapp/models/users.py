@@ -5,7 +5,8 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint,
+                        false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -32,6 +33,11 @@ class User(UserMixin, db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The password was set by an administrator (a new account, a reset) and handed over:
+    # until its holder sets one of their own, pages lead to the password change and the
+    # API issues no token.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
     # What the session and the remember-me cookie carry instead of the user id.  Changing
     # it (sign-out, password change) makes every copied cookie useless at once.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)

@@ -157,6 +157,8 @@ def add_user(actor: User | None, *, username: str, display_name: str, unit: OrgU
     password = _checked_password(password)
     user = create_user(username, password, (display_name or "").strip() or username, unit=unit,
                        phone=phone or None, email=email or None, locale=locale, actor=actor)
+    # The administrator has seen it: its holder sets one of their own at first sign-in.
+    user.must_change_password = True
     if role:
         grant_role(user, role, unit, actor=actor)
     return user, password
@@ -195,9 +197,12 @@ def set_active(actor: User | None, user: User, active: bool) -> bool:
 
 
 def reset_password(actor: User | None, user: User, password: str | None = None) -> str:
-    """A new password for ``user`` (generated unless given): sessions and tokens end."""
+    """A new password for ``user`` (generated unless given): sessions and tokens end,
+    and its holder must set one of their own at the next sign-in (an administrator
+    has seen this one)."""
     password = _checked_password(password)
     user.set_password(password)
+    user.must_change_password = actor is None or actor.id != user.id
     user.rotate_session_token()
     revoked = tokens.revoke_all(user, actor=actor)
     # The password itself never goes to the log: only that it was reset, and by whom.
@@ -217,6 +222,7 @@ def change_own_password(user: User, current: str, new: str) -> int:
                           "The new password must differ from the current one.")
     _require_strong(new)
     user.set_password(new)
+    user.must_change_password = False
     user.rotate_session_token()
     revoked = tokens.revoke_all(user, actor=user)
     audit.record(user, "user.password_change", user, {}, {"tokens_revoked": revoked})
