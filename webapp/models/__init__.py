@@ -2,7 +2,8 @@
 from webapp.models.org import OrgGeneration, OrgUnit, Pairing, Station  # noqa: F401
 from webapp.models.users import Membership, User  # noqa: F401
 from webapp.models.workflow import (CalendarDay, CapacityResource, DefinitionVersion,  # noqa: F401
-                                    HistoryEntry, Instance, ProcessDefinition, Reservation, Task,
+                                    HistoryEntry, Instance, ProcessDefinition, Reservation,
+                                    Submission, Task,
                                     TaskAssignee, Timer)
 from webapp.models.notifications import (Delivery, Notification,  # noqa: F401,E402
                                          NotificationSettings, UnitWebhook)

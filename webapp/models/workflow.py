@@ -110,6 +110,20 @@ class Instance(db.Model):
     unit: Mapped[OrgUnit | None] = relationship()
 
 
+class Submission(db.Model):
+    """A start form sent once: the key the form (or an API client's ``Idempotency-Key``)
+    carried, and the request it started.  The same form sent again — a flaky network's
+    retry, the browser's "resubmit", a double tap that got past the button — finds it
+    and is shown that request instead of starting a second one.  Its own table: the
+    instances' rows, updated by every step, carry no extra index for it."""
+
+    __tablename__ = "submissions"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "<user id>:<nonce>"
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Task(db.Model):
     """The inbox index of one engine task (open or closed)."""
 

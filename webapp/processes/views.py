@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from flask import (Response, abort, flash, redirect, render_template, request, send_file,
                    url_for)
 from flask_babel import gettext as _
@@ -45,17 +47,30 @@ def start(key: str):
         abort(403)
     form = form_class(spec.start.form, narrowed=True)()
     status = 200
+    # This form's one-time key, made when it is first shown and sent back with it:
+    # the same form sent twice starts one request (see ``Submission``).
+    nonce = request.form.get(SUBMISSION) if request.method == "POST" else None
+    once = wf.submission_key(current_user.id, nonce)
+    if once is None:
+        nonce = secrets.token_urlsafe(16)
     # The station filter's button: the same form again, what was typed kept and the
     # stations it finds listed — nothing checked or saved yet.
     finding = request.method == "POST" and bool(request.form.get(FIND_STATION))
     if finding:
         _forget_slot_of_another_station(form, spec.start.form)
     elif form.validate_on_submit():
+        first = wf.submitted(once)
+        if first is not None:
+            return _already_submitted(first)
         try:
             data = uploads.store(form.clean_data(), current_user)
-            instance = wf.start_instance(key, current_user, data, version=version)
+            instance = wf.start_instance(spec.key, current_user, data,
+                                         version=version, submission=once)
             uploads.attach(instance.id, data, current_user)
             db.session.commit()
+        except wf.AlreadySubmitted as exc:
+            db.session.rollback()
+            return _already_submitted(exc.instance_id)
         except InvalidInput as exc:
             db.session.rollback()
             show_errors(form, exc)
@@ -73,7 +88,17 @@ def start(key: str):
         status = 422
     else:
         _preselect(form, spec.start.form)
-    return render_template("processes/start.html", spec=spec, form=form), status
+    return (render_template("processes/start.html", spec=spec, form=form, submission=nonce),
+            status)
+
+
+# The start form's one-time key (see ``wf.submission_key``).
+SUBMISSION = "_submission"
+
+
+def _already_submitted(instance_id: int):
+    flash(_("这份表单已经提交过了，没有重复提交。下面就是那份申请。"), "info")
+    return redirect(url_for("processes.instance", instance_id=instance_id))
 
 
 # The station filter's button (see _form.html): redraws the form, submits nothing.

@@ -9,6 +9,7 @@ sweep fires when due (``fire_due_timers``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -27,7 +28,7 @@ from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from webapp.database import loaded, rows_document, write_lock
 from webapp.extensions import db
 from webapp.models import User
-from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance,
+from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance, Submission,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.services import audit, instance_columns, org_cache, outbox
 from webapp.services.directory import DbDirectory
@@ -221,19 +222,49 @@ def may_start(user: User, process_key: str) -> bool:
 
 # ---------------------------------------------------------------------------- instances
 
+# What a start form (or an API client's Idempotency-Key) may carry as its one-time key.
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
+
+
+class AlreadySubmitted(Exception):
+    """This very start form was sent before and started ``instance_id``."""
+
+    def __init__(self, instance_id: int):
+        super().__init__(instance_id)
+        self.instance_id = instance_id
+
+
+def submission_key(applicant_id: int, nonce: str | None) -> str | None:
+    """The key a start is recorded under: the person's own (two people's forms never
+    collide), None for a missing or malformed nonce (the start is then not guarded)."""
+    if not isinstance(nonce, str) or not _NONCE.match(nonce):
+        return None
+    return f"{applicant_id}:{nonce}"
+
+
+def submitted(key: str | None) -> int | None:
+    """The request a start form with ``key`` started already, if any."""
+    if key is None:
+        return None
+    return db.session.scalar(select(Submission.instance_id).where(Submission.key == key))
+
+
 def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | None,
                    *, now: datetime | None = None,
-                   version: DefinitionVersion | None = None) -> Instance:
+                   version: DefinitionVersion | None = None,
+                   submission: str | None = None) -> Instance:
     """Start ``process_key`` for ``applicant``; engine errors leave nothing behind.
 
     ``version``: ``current_version(process_key)`` as the caller has just read it in this
     request (and checked ``data`` against its form) — started on that one, not read
-    again."""
+    again.  ``submission``: the form's key (``submission_key``); if a start with it was
+    made already (or is being made by a simultaneous request, which is waited for),
+    ``AlreadySubmitted`` names that request and nothing is started."""
     with write_lock():
-        return _start_instance(process_key, applicant, data, now, version)
+        return _start_instance(process_key, applicant, data, now, version, submission)
 
 
-def _start_instance(process_key, applicant, data, now, version):
+def _start_instance(process_key, applicant, data, now, version, submission=None):
     if version is None:
         version = current_version(process_key)
     spec = spec_of(version)
@@ -252,7 +283,18 @@ def _start_instance(process_key, applicant, data, now, version):
             state, effects = engine.start(spec, applicant.id, data, now, directory,
                                           instance_id=instance.id)
             _save(instance, spec, None, state, effects, directory, now)
+            if submission is not None:
+                db.session.add(Submission(key=submission, instance_id=instance.id,
+                                          created_at=now))
+                db.session.flush()
     except IntegrityError as exc:
+        if "submissions" in str(exc.orig):
+            # The same form, sent again while the first was being saved: the database
+            # made this one wait for the first, whose request it is shown.
+            first = submitted(submission)
+            if first is not None:
+                raise AlreadySubmitted(first) from None
+            raise
         if "active_key" not in str(exc.orig):
             raise
         # Another request of the same applicant started one a moment ago.
