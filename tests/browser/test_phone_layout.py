@@ -74,3 +74,74 @@ def test_narrow_columns_buttons_and_the_diagram_fit(live_server, browser, demo, 
         assert left < centre < left + box_width
     screenshot(head, f"layout-diagram-{size}")
     context.close()
+
+
+def test_a_form_sent_back_on_a_phone_says_where_and_asks_for_the_photo_again(
+        live_server, browser, demo, tmp_path):
+    """The phone's first screen shows the mistakes (the wrong field is below the fold),
+    the focus is on that summary, its link leads to the field, and the photo chosen
+    before is asked for again — a browser never keeps it."""
+    from tests.webapp.test_pages import PNG
+
+    photo = tmp_path / "helmet.png"
+    photo.write_bytes(PNG)
+    context, rider = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+    sign_in(rider, live_server, "rider1")
+    rider.goto(f"{live_server}/processes/micro_wish/start")
+    fill_wish(rider, phone="1380013800")
+    rider.locator("input[type=file]").set_input_files(str(photo))
+    rider.get_by_role("button", name="提交").click()
+    summary = rider.locator("[data-uf-error-summary]")
+    summary.wait_for()
+    assert "有 1 处需要修改" in summary.inner_text() and "联系电话" in summary.inner_text()
+    assert rider.evaluate("document.activeElement.hasAttribute('data-uf-error-summary')")
+    box = summary.bounding_box()
+    assert box is not None and 0 <= box["y"] < PHONE["height"]  # on the first screen
+    assert "请重新选择" in rider.locator(".uf-field:has(input[type=file])").inner_text()
+    screenshot(rider, "form-sent-back-phone")
+    summary.get_by_role("link").first.click()
+    assert rider.evaluate("document.activeElement.id") == "phone"
+    context.close()
+
+
+def test_a_title_without_spaces_wraps_on_a_phone(live_server, browser, demo):
+    """A wish titled forty W's: the inbox, the request and the wall stay 360 px wide and
+    the claim button stays on the screen."""
+    context, rider = new_page(browser, PHONE, is_mobile=True, has_touch=True)
+    sign_in(rider, live_server, "rider1")
+    rider.goto(f"{live_server}/processes/micro_wish/start")
+    fill_wish(rider)
+    rider.get_by_label("心愿", exact=True).fill("W" * 40)
+    rider.get_by_role("button", name="提交").click()
+    rider.wait_for_url(f"{live_server}/instances/*")
+    request_url = rider.url
+    context.close()
+
+    context, head = new_page(browser, PHONE, is_mobile=True)
+    sign_in(head, live_server, "station_head")
+    for url in (f"{live_server}/inbox", request_url):
+        head.goto(url)
+        assert head.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], url
+    # The station head puts it on the wall, from the task page on the phone.
+    head.goto(f"{live_server}/inbox")
+    head.get_by_role("link", name="W" * 40).click()
+    wide = head.evaluate("""() => [...document.querySelectorAll('body *')].filter(
+        e => e.getBoundingClientRect().right > 361).map(e => e.tagName + '.' + e.className
+        + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)""")
+    assert head.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], wide
+    head.get_by_role("button", name="通过").click()
+    head.wait_for_url(request_url)
+    context.close()
+
+    context, volunteer = new_page(browser, PHONE, is_mobile=True)
+    sign_in(volunteer, live_server, "volunteer1")
+    for url in (f"{live_server}/inbox", request_url, f"{live_server}/wishes"):
+        volunteer.goto(url)
+        assert volunteer.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], url
+    volunteer.goto(f"{live_server}/inbox")
+    claim = volunteer.get_by_role("button", name="认领").first
+    right = claim.bounding_box()["x"] + claim.bounding_box()["width"]
+    assert right <= PHONE["width"]
+    assert one_line(volunteer, ".list-group-item form .btn")  # 认领, not 认 over 领
+    screenshot(volunteer, "long-title-inbox-phone")
+    context.close()

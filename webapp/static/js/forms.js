@@ -120,6 +120,11 @@
     }
   });
 
+  // A form sent back with mistakes: bring its summary into view and to the screen
+  // reader (on a phone the first wrong field is often below the fold).
+  var summary = document.querySelector("[data-uf-error-summary]");
+  if (summary) summary.focus();
+
   // A diagram wider than the phone is shown at its own size in a box that scrolls
   // sideways: open it with the current step in the middle, not at its left edge.
   document.querySelectorAll(".uf-diagram-scroll[data-focus]").forEach(function (box) {
