@@ -21,6 +21,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "ended": ("您的{process_name}{status_zh}", "Your {process_name_en} is {status_en}"),
     "withdrawn": ("{process_name} 已被申请人撤回", "{process_name_en} was withdrawn"),
     "objection": ("{process_name} 公示收到异议", "An objection to {process_name_en}"),
+    "publicity_started": ("您的{process_name}已进入公示", "Your {process_name_en} is now on public notice"),
     "promoted": ("候补成功：{process_name}", "A place is yours: {process_name_en}"),
     "waitlisted": ("名额已满，您已进入候补：{process_name}",
                    "Full – you are on the waiting list: {process_name_en}"),

@@ -78,3 +78,29 @@ def test_objection_through_the_api(login, client, demo):
                json={"action": "object", "comment": "推荐材料与事实不符"})
     assert done.status_code == 200
     assert done.get_json()["history"][-1]["comment"] == "推荐材料与事实不符"
+
+
+def test_the_notice_says_until_when_and_the_applicant_is_told(login, demo):
+    """The period's end — when the notice closes by itself — is the task's due time: on
+    the board, on the request's page (China time) and in the API; and the nominee hears
+    that their nomination is on notice."""
+    from zoneinfo import ZoneInfo
+
+    from webapp.models import Notification, Timer
+
+    instance_id = nomination_on_notice(login)
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                Task.kind == "publicity"))
+    ends = db.session.scalar(select(Timer.fire_at).where(Timer.instance_id == instance_id,
+                                                         Timer.status == "pending",
+                                                         Timer.purpose == "wait"))
+    assert task.due_at is not None and task.due_at == ends
+    local = task.due_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    client = login("driver1")
+    assert f"公示至 {local}" in client.get("/notices").get_data(as_text=True)
+    page = login("rider1").get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert f"公示（至 {local}）" in page
+    rider = db.session.scalar(select(User).where(User.username == "rider1"))
+    kinds = db.session.scalars(select(Notification.kind).where(
+        Notification.instance_id == instance_id, Notification.user_id == rider.id)).all()
+    assert "publicity_started" in kinds

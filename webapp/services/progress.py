@@ -1,12 +1,22 @@
 """Plain words for where an instance stands and what comes next, in the reader's language."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Instance, Task, TaskAssignee, User
 from workflows.org import ROLES, term
 from workflows.spec import ProcessSpec, status_label
+
+
+def _local(at: datetime) -> datetime:
+    """``at`` in the installation's time zone (China time by default), as pages show it."""
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(zone)
 
 
 def step_label(spec: ProcessSpec, step_id: str, locale: str) -> str:
@@ -19,11 +29,14 @@ def step_label(spec: ProcessSpec, step_id: str, locale: str) -> str:
     return step_id
 
 
-def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str]]:
-    """Who the open tasks wait for: people by name, and the roles of pools to claim from."""
+def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str], list]:
+    """Who the open tasks wait for: people by name, and the roles of pools to claim from;
+    and when the steps that end by themselves (a notice, a timer) end."""
     tasks = db.session.scalars(select(Task).where(Task.instance_id == instance.id,
                                                   Task.status == "open")).all()
     people, pools = [], []
+    ending = [task.due_at for task in tasks
+              if task.kind in ("publicity", "timer") and task.due_at is not None]
     for task in tasks:
         names = db.session.scalars(select(User.display_name).join(
             TaskAssignee, TaskAssignee.user_id == User.id).where(TaskAssignee.task_id == task.id)
@@ -32,7 +45,7 @@ def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str]]:
             people.extend(names)
         elif task.pool_role:
             pools.append(term(ROLES, task.pool_role, "en" if locale.startswith("en") else "zh"))
-    return list(dict.fromkeys(people)), list(dict.fromkeys(pools))
+    return list(dict.fromkeys(people)), list(dict.fromkeys(pools)), ending
 
 
 def next_text(spec: ProcessSpec, instance: Instance, locale: str) -> str:
@@ -46,11 +59,14 @@ def next_text(spec: ProcessSpec, instance: Instance, locale: str) -> str:
         steps = ["Correct and resubmit" if en else "修改后重新提交"]
     else:
         steps = [step_label(spec, s, locale) for s in instance.steps.split(",") if s]
-    people, pools = waiting_for(instance, locale)
+    people, pools, ending = waiting_for(instance, locale)
+    until = [_local(at).strftime("%Y-%m-%d %H:%M") for at in ending]
     if en:
         who = [f"waiting for {', '.join(people)}"] if people else []
         who += [f"open for a {', '.join(pools).lower()} to claim"] if pools else []
+        who += [f"until {until[0]}"] if until else []
         return f"Next: {', '.join(steps)}" + (f" ({'; '.join(who)})." if who else ".")
     who = [f"等待 {'、'.join(people)} 处理"] if people else []
     who += [f"等待{'、'.join(pools)}认领"] if pools else []
+    who += [f"至 {until[0]}"] if until else []
     return f"下一步：{'、'.join(steps)}" + (f"（{'；'.join(who)}）。" if who else "。")

@@ -530,7 +530,9 @@ def _plain(value):
 def _due_dates(state: InstanceState | None) -> dict[str, datetime]:
     due: dict[str, datetime] = {}
     for timer in state.timers if state is not None else ():
-        if timer.task and timer.purpose in ("timeout", "escalate", "remind"):
+        # "wait": the end of a notice's period (公示) or of a timer step — when the task
+        # closes by itself, which is what its holder and the public need to know.
+        if timer.task and timer.purpose in ("timeout", "escalate", "remind", "wait"):
             due[timer.task] = min(due.get(timer.task, timer.at), timer.at)
     return due
 

@@ -47,6 +47,11 @@ class PublicityKind(StepKind):
         task = run.open_task(step, "publicity", pool=Pool(
             rule.role, None, True, anyone=rule.special == "anyone"))
         run.schedule(task, "wait", run.later(step.config.duration))
+        # The applicant hears of it (a notice about them, open to objections), unless the
+        # definition already tells them each step they enter.
+        told = {p for rule in step.notify for p in run.people(rule)}
+        if run.applicant not in told:
+            run.notify([run.applicant], "publicity_started", task)
 
     def permit(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         if action.kind != "object":
