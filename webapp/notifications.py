@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
-from webapp.models import Notification
+from webapp.models import Instance, Notification
 from webapp.pagination import paginate
 from workflows.messages import render_title
 
@@ -62,8 +62,12 @@ def index():
         stmt = stmt.where(Notification.read_at.is_(None))
     found = paginate(stmt.order_by(Notification.id.desc()), PER_PAGE)
     locale = current_locale_short()
+    # Which request each is about: "已进入：答复诉求" twice says nothing without it.
+    ids = {n.instance_id for n in found.rows if n.instance_id}
+    titles = dict(db.session.execute(select(Instance.id, Instance.title).where(
+        Instance.id.in_(ids))).all()) if ids else {}
     return render_template("notifications.html", rows=found.rows, total=found.total,
-                           page=found.page,
+                           page=found.page, titles=titles,
                            per_page=PER_PAGE, unread_only=unread_only,
                            title_of=lambda n: title_of(n, locale))
 

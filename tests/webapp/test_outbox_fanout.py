@@ -149,6 +149,9 @@ def test_the_bulk_fan_out_keeps_each_persons_language_settings_and_link(app, dem
         assert f"/instances/{instance.id}" in mail.body
     assert mails[en.id].subject.startswith("New task:") and "Open:" in mails[en.id].body
     assert mails[zh[1].id].subject.startswith("您有一项待办") and "查看详情" in mails[zh[1].id].body
+    # Which request it is about, by title and number: two such mails are not the same.
+    assert f"事项：{instance.title} #{instance.id}" in mails[zh[1].id].body
+    assert f"Request: {instance.title} #{instance.id}" in mails[en.id].body
     assert mails[zh[1].id].target == zh[1].email
     assert mails[zh[0].id].due_at == late
     assert mails[quiet.id].due_at == datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)

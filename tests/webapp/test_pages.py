@@ -358,6 +358,8 @@ def test_notification_centre_counts_unread_and_links_to_the_request(login, demo)
     assert re.search(r'id="unread-count">1<', home)  # "您有一项待办：微心愿·驿站核实"
     page = head.get("/notifications").get_data(as_text=True)
     assert "您有一项待办：微心愿·驿站核实" in page
+    # ...and which request it is: its title and number.
+    assert "一个新头盔" in page and f"#{instance_id}" in page
     head.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "reject",
                                                          "comment": "不属于微心愿范围"})
     rider = login("rider1")

@@ -300,9 +300,11 @@ def _link(path: str) -> str:
 
 def _email_body(subject: str, instance: Instance, locale: str) -> str:
     link = _link(f"/instances/{instance.id}")
+    # Which request: two "new task" mails of one process are otherwise the same.
+    about = f"{instance.title} #{instance.id}" if instance.title else f"#{instance.id}"
     if locale == "en":
-        return f"{subject}\n\nOpen: {link}\n\n— Union Services"
-    return f"{subject}\n\n查看详情：{link}\n\n——工会服务平台"
+        return f"{subject}\n\nRequest: {about}\nOpen: {link}\n\n— Union Services"
+    return f"{subject}\n\n事项：{about}\n查看详情：{link}\n\n——工会服务平台"
 
 
 @dataclass(frozen=True, slots=True)
