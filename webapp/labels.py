@@ -30,8 +30,24 @@ STATUS_LABELS = {
 }
 
 
+# A place asked for (``reserve``) has three outcomes the history must not confuse: one
+# who got on the waiting list did not take a place.
+RESERVE_RESULTS = {"granted": _l("占用名额"), "waitlisted": _l("名额已满，进入候补"),
+                   "refused": _l("名额已满，未能报名")}
+
+
 def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
+
+
+def history_label(action: str, data: dict | None) -> str:
+    """The words for one line of a request's history: its action, told apart by its
+    result where that matters (a place granted, or only a spot on the waiting list)."""
+    if action == "reserve":
+        result = ((data or {}).get("details") or {}).get("result")
+        if result in RESERVE_RESULTS:
+            return str(RESERVE_RESULTS[result])
+    return action_label(action)
 
 
 def status_label(status: str) -> str:
@@ -40,4 +56,5 @@ def status_label(status: str) -> str:
 
 def init_app(app) -> None:
     app.jinja_env.globals.update(action_label=action_label, status_label=status_label,
+                                 history_label=history_label,
                                  STATUS_STYLES=STATUS_STYLES)

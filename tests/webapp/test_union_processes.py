@@ -112,9 +112,15 @@ def test_a_full_duty_slot_puts_the_next_volunteer_on_the_waiting_list(login, dem
     db.session.expire_all()
     assert db.session.get(Instance, first).steps == "wait_duty"
     assert db.session.get(Instance, second).status == "waitlisted"
+    # The history tells a place taken from a spot on the waiting list.
+    waiting = login("branch_secretary").get(f"/instances/{second}").get_data(as_text=True)
+    assert "名额已满，进入候补" in waiting and "占用名额" not in waiting
+    assert "占用名额" in login("volunteer1").get(f"/instances/{first}").get_data(as_text=True)
     login("volunteer1").post(f"/instances/{first}/withdraw")
     db.session.expire_all()
     assert db.session.get(Instance, second).steps == "wait_duty"  # promoted automatically
+    promoted = login("branch_secretary").get(f"/instances/{second}").get_data(as_text=True)
+    assert "名额已满，进入候补" in promoted and "占用名额" in promoted
 
 
 def test_retreat_nomination_through_the_approval_chain(login, demo):
