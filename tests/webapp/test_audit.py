@@ -421,6 +421,9 @@ def test_the_log_reads_names_not_codes_ids_or_json(app, runner, client, locale, 
     db.session.execute(text("UPDATE users SET locale = :l WHERE username = 'city_admin'"),
                        {"l": locale})
     db.session.commit()
+    # A token issued: its entry holds the moment it expires.
+    assert client.post("/api/v1/tokens", json={"username": "city_admin",
+                                               "password": "demo-pass-2026"}).status_code == 201
     client.post("/auth/login", data={"username": "city_admin", "password": "demo-pass-2026"})
     pages = []
     for number in range(1, 40):
@@ -438,3 +441,5 @@ def test_the_log_reads_names_not_codes_ids_or_json(app, runner, client, locale, 
     assert not re.search(r"(角色|Role|语言|Language)\s+(?!·)(\S+\s+)?(worker|volunteer|"
                          r"station_head|unit_admin|zh_CN)\b", log)
     assert not re.search(r"·\s+(worker|volunteer)\b", log)
+    # Moments in China time like every other time shown, not as stored (ISO, UTC).
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", log)

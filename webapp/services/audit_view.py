@@ -10,12 +10,13 @@ administrators (platform, city, district) only, not to supervisors.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, or_, select, true
 
@@ -344,7 +345,23 @@ def _text(key: str, value, spec, locale: str, field, names: "_Names") -> str:
         return punctuation(locale)["list_sep"].join(str(v) for v in value)
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and _INSTANT.match(value):
+        return _local_time(value)
     return str(value)
+
+
+# A moment as the log stores it (ISO 8601 with its offset, UTC): shown in the
+# installation's time zone, as every other time on the page and in its downloads.
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})\Z")
+
+
+def _local_time(value: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
