@@ -41,6 +41,8 @@ def test_everyone_signed_in_sees_the_notice_and_may_object_once(login, demo):
     assert "外卖骑手 马超" in board and f"/instances/{instance_id}" in board
     page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
     assert id_card() not in page and "13800138000" not in page
+    # Named as on the board (the notice is public), not masked on one and not the other.
+    assert "外卖骑手 马超" in page and "外**" not in page
     task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
                                                 Task.kind == "publicity"))
     assert f"/tasks/{task.id}" in page

@@ -182,7 +182,10 @@ def instance(instance_id: int):
     locale = current_locale_short()
     available = wf.available_actions(inst, current_user)
     may_see = access.can_see_private(current_user, inst)
-    history = history_rows(inst, may_see)
+    # On public notice (公示) the nominee's name is on the notice board for everyone:
+    # the request's page names them too (their personal data stays masked).
+    named = may_see or _on_notice(inst)
+    history = history_rows(inst, named)
     my_tasks = _my_tasks(inst, available, spec, locale)
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),
@@ -196,8 +199,16 @@ def instance(instance_id: int):
         attendance=training.attendance_summary(inst) if may_see else None,
         certificate=training.certificate_facts(inst, current_user) is not None,
         can_comment=any(a.action == "comment" for a in available),
-        applicant_name=inst.applicant.display_name if may_see else mask_name(
+        applicant_name=inst.applicant.display_name if named else mask_name(
             inst.applicant.display_name))
+
+
+def _on_notice(inst: Instance) -> bool:
+    from webapp.models import Task
+
+    return db.session.scalar(select(Task.id).where(
+        Task.instance_id == inst.id, Task.status == "open", Task.kind == "publicity")
+        .limit(1)) is not None
 
 
 def _my_tasks(inst: Instance, available, spec, locale: str) -> list[dict]:
