@@ -93,6 +93,7 @@ def _may_issue(user_id: int) -> bool:
        tag="auth", responses={204: None})
 def revoke_token():
     user()
+    body()  # takes no members: anything sent is refused, not ignored
     tokens.revoke(g.api_token)
     db.session.commit()
     return "", 204

@@ -8,6 +8,8 @@ from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webapp.api.registry import BY_ENDPOINT
+from webapp.api.schemas import SCHEMAS
 from webapp.errors import error_response
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
@@ -46,7 +48,9 @@ def body() -> tuple[dict[str, Any], dict[str, Any]]:
     """The JSON object sent (and any files, for multipart requests with a ``json`` part).
 
     Not JSON at all: 400.  JSON, but not an object: 400 as well (there is nothing to
-    read fields from).  An empty body is an empty object.
+    read fields from).  An empty body is an empty object.  A member the route's
+    declared body does not have (a typo such as ``comments``) is a 422 naming it: read
+    as absent, it would do something else than was meant, silently.
     """
     if request.mimetype == "multipart/form-data":
         raw, files = request.form.get("json", "{}"), request.files.to_dict(flat=False)
@@ -65,7 +69,18 @@ def body() -> tuple[dict[str, Any], dict[str, Any]]:
         fail(400, _("请求体不是有效的 JSON。"), code="malformed_json")
     if not isinstance(value, dict):
         fail(400, _("请求体应为 JSON 对象，例如 {\"data\": {...}}。"), code="not_an_object")
+    sent = set(value) | (set(request.form) - {"json"})
+    unknown = sorted(sent - _members())
+    if unknown:
+        invalid({name[:40]: [_("没有这个字段。")] for name in unknown})
     return value, files
+
+
+def _members() -> set[str]:
+    """The members the route's declared request body has (none when it declares none)."""
+    doc = BY_ENDPOINT.get(request.endpoint or "")
+    schema = SCHEMAS.get(doc.body) if doc is not None and doc.body else None
+    return set(schema["properties"]) if schema else set()
 
 
 def text_field(payload: dict, name: str, *, required: bool = False, max_length: int = 2000,

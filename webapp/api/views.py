@@ -81,9 +81,9 @@ def start(key: str):
     me = user()
     version = wf.current_version(key)
     spec = wf.spec_of(version)
-    payload, files = body()
     if not engine.can_start(spec, me.id, wf.DbDirectory()):
         fail(403, _("您不能发起此流程。"))
+    payload, files = body()  # who may start comes before what they sent
     data = payload.get("data", {})
     clean = _validated(spec.start.form, data, files)
     clean = uploads.store(clean, me)
@@ -224,6 +224,7 @@ def claim(task_id: int):
         fail(409, _("此任务已由他人处理。"), code="already_decided")
     if "claim" not in task_actions(task.instance, task, me):
         fail(403, _("您不能认领此任务。"))
+    body()  # takes no members: anything sent is refused, not ignored
     wf.perform(task.instance_id, Action("claim", task=task.key), me)
     return _commit(present.instance(task.instance, me))
 
@@ -331,6 +332,7 @@ def read_notification(notification_id: int):
     row = db.session.get(Notification, notification_id)
     if row is None or row.user_id != me.id:
         fail(404, _("找不到该通知。"))
+    body()  # takes no members: anything sent is refused, not ignored
     if row.read_at is None:
         row.read_at = utcnow()
         db.session.commit()

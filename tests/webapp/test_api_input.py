@@ -1,0 +1,87 @@
+"""What the API does with input it cannot take as sent: refused with a 422 naming the
+member or field (never read as absent), in one error shape, and nothing saved."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tests.webapp.test_api import (Api, api, error_of, open_task_id, start_wish,  # noqa: F401
+                                   wish)
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.models import HistoryEntry, Instance, Notification, Task
+
+
+def history_size(instance_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count(HistoryEntry.id)).where(
+        HistoryEntry.instance_id == instance_id))
+
+
+def no_such_field(response, name: str, english: bool = False) -> None:
+    assert response.status_code == 422, response.get_json()
+    error = error_of(response)
+    assert error["code"] == "invalid"
+    assert error["fields"] == {name: ["No such field." if english else "没有这个字段。"]}
+
+
+def test_a_misspelt_member_of_complete_is_refused_and_nothing_is_decided(api, demo):
+    wish_id = start_wish(api)["id"]
+    task = open_task_id(wish_id)
+    typo = api("POST", f"/tasks/{task}/complete", "station_head",
+               json={"action": "approve", "comments": "核实无误"})
+    no_such_field(typo, "comments")
+    db.session.expire_all()
+    assert db.session.get(Task, task).status == "open"
+    english = api("POST", f"/tasks/{task}/complete", "station_head",
+                  headers={"Accept-Language": "en"},
+                  json={"action": "approve", "comments": "ok"})
+    no_such_field(english, "comments", english=True)
+    right = api("POST", f"/tasks/{task}/complete", "station_head",
+                json={"action": "approve", "comment": "核实无误"})
+    assert right.status_code == 200
+    assert {"action": "approve", "comment": "核实无误"}.items() <= next(
+        h for h in right.get_json()["history"] if h["action"] == "approve").items()
+
+
+def test_every_route_with_a_body_refuses_members_it_does_not_have(api, demo):
+    started = start_wish(api)
+    wish_id = started["id"]
+    extra = api("POST", "/processes/micro_wish/instances", "rider1",
+                json={"data": wish(), "extra": 1})
+    no_such_field(extra, "extra")
+    assert db.session.scalar(select(func.count(Instance.id))) == 1
+    comment = api("POST", f"/instances/{wish_id}/comments", "rider1",
+                  json={"text": "ok", "txt": "x"})
+    no_such_field(comment, "txt")
+    withdraw = api("POST", f"/instances/{wish_id}/withdraw", "rider1",
+                   json={"reason": "不需要了"})
+    no_such_field(withdraw, "reason")
+    token = api.client.post("/api/v1/tokens", json={"username": "rider1",
+                                                    "password": "demo-pass-2026",
+                                                    "remember": True})
+    no_such_field(token, "remember")
+    task = open_task_id(wish_id)
+    delegate = api("POST", f"/tasks/{task}/delegate", "station_head",
+                   json={"to": "yuzhong_admin", "note": "x"})
+    no_such_field(delegate, "note")
+    db.session.expire_all()
+    assert db.session.get(Instance, wish_id).status == "running"
+    assert history_size(wish_id) == len(started["history"])
+
+
+def test_routes_without_a_body_refuse_members_too(api, demo):
+    wish_id = start_wish(api)["id"]
+    task = open_task_id(wish_id)
+    api("POST", f"/tasks/{task}/complete", "station_head", json={"action": "approve"})
+    pooled = open_task_id(wish_id)
+    claim = api("POST", f"/tasks/{pooled}/claim", "volunteer1", json={"comment": "我来"})
+    no_such_field(claim, "comment")
+    assert api("POST", f"/tasks/{pooled}/claim", "volunteer1", json={}).status_code == 200
+    note = api("GET", "/notifications?unread=1", "rider1").get_json()["items"][0]["id"]
+    read = api("POST", f"/notifications/{note}/read", "rider1", json={"all": True})
+    no_such_field(read, "all")
+    db.session.expire_all()
+    assert db.session.get(Notification, note).read_at is None
+    revoke = api("DELETE", "/tokens/current", "rider1", json={"everywhere": True})
+    no_such_field(revoke, "everywhere")
+    assert api("GET", "/me", "rider1").status_code == 200
