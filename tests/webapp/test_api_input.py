@@ -85,3 +85,19 @@ def test_routes_without_a_body_refuse_members_too(api, demo):
     revoke = api("DELETE", "/tokens/current", "rider1", json={"everywhere": True})
     no_such_field(revoke, "everywhere")
     assert api("GET", "/me", "rider1").status_code == 200
+
+
+def test_delegating_to_someone_who_cannot_take_the_task_is_a_bad_value_of_to(api, demo):
+    wish_id = start_wish(api)["id"]
+    task = open_task_id(wish_id)
+    for who in ("courier1", "station_head", "rider1"):  # not eligible, themself, applicant
+        refused = api("POST", f"/tasks/{task}/delegate", "station_head", json={"to": who})
+        assert refused.status_code == 422, (who, refused.get_json())
+        error = error_of(refused)
+        assert error["code"] == "invalid"
+        assert set(error["fields"]) == {"to"} and all(error["fields"]["to"]), who
+    english = api("POST", f"/tasks/{task}/delegate", "station_head",
+                  headers={"Accept-Language": "en"}, json={"to": "courier1"})
+    assert error_of(english)["fields"]["to"][0].isascii()
+    db.session.expire_all()
+    assert [a.user_id for a in db.session.get(Task, task).assignees] == [demo["station_head"].id]

@@ -10,7 +10,7 @@ from webapp.api import present
 from webapp.api.http import body, fail, int_arg, invalid, receive, text_field, user
 from webapp.api.registry import Param, page_params, route
 from webapp.extensions import db
-from webapp.i18n import select_locale
+from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
 from webapp.pagination import MAX_ID, id_arg, paginate
@@ -22,7 +22,7 @@ from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_
 from webapp.services.stations import SERVICES
 from webapp.services.users import find_user
 from workflows import engine
-from workflows.errors import AlreadyDecided
+from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
 from workflows.runtime import Action
 
 STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expired", "completed")
@@ -302,9 +302,19 @@ def delegate(task_id: int):
         errors["to"] = [_("找不到该用户，请核对用户名。")]
     if errors:
         invalid(errors)
-    wf.perform(task.instance_id, Action("delegate", task=task.key, user=target.id,
-                                        comment=comment), me)
+    try:
+        wf.perform(task.instance_id, Action("delegate", task=task.key, user=target.id,
+                                            comment=comment), me)
+    except (InvalidInput, NotAllowed) as exc:
+        # Someone who may not take the task, or who holds it already (the caller too):
+        # the value of "to" is wrong — the caller may delegate, just not to them.
+        if exc.code not in NOT_A_DELEGATE:
+            raise
+        invalid({"to": [exc.message(current_locale_short())]})
     return _commit(present.instance(task.instance, me))
+
+
+NOT_A_DELEGATE = ("not_eligible", "already_assignee", "user_required")
 
 
 # ---------------------------------------------------------------------------- notifications
