@@ -101,3 +101,26 @@ def test_delegating_to_someone_who_cannot_take_the_task_is_a_bad_value_of_to(api
     assert error_of(english)["fields"]["to"][0].isascii()
     db.session.expire_all()
     assert [a.user_id for a in db.session.get(Task, task).assignees] == [demo["station_head"].id]
+
+
+def test_who_may_act_is_asked_before_what_they_sent_is_read(api, demo):
+    refused = api("POST", "/processes/micro_wish/instances", "volunteer1", data=b"{bad",
+                  content_type="application/json")
+    assert refused.status_code == 403, refused.get_json()
+    mistyped = api("POST", "/processes/micro_wish/instances", "rider1", data=b"{bad",
+                   content_type="application/json")
+    assert mistyped.status_code == 400
+
+
+def test_a_comment_on_a_request_that_has_ended_is_a_conflict(api, demo):
+    wish_id = start_wish(api)["id"]
+    outsider = api("POST", f"/instances/{wish_id}/comments", "yuzhong_admin",
+                   json={"text": "我看看"})
+    assert outsider.status_code == 403
+    assert api("POST", f"/instances/{wish_id}/withdraw", "rider1").status_code == 200
+    late = api("POST", f"/instances/{wish_id}/comments", "rider1", json={"text": "还在吗"})
+    assert late.status_code == 409
+    assert error_of(late)["code"] == "already_decided" and "结束" in error_of(late)["message"]
+    english = api("POST", f"/instances/{wish_id}/comments", "rider1",
+                  headers={"Accept-Language": "en"}, json={"text": "hello?"})
+    assert english.status_code == 409 and "ended" in error_of(english)["message"]

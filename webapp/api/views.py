@@ -169,7 +169,9 @@ def _require(row: Instance, action: str, refusal: str) -> None:
        tag="instances", body="CommentRequest", responses={201: "Instance"}, errors=(403, 409))
 def comment(instance_id: int):
     row = _visible(instance_id)
-    _require(row, "comment", _("您不能在此留言（申请已结束，或您未参与）。"))
+    if row.closed_at is not None:  # already done: a conflict, as for withdraw
+        fail(409, _("该申请已结束，不能再留言。"), code="already_decided")
+    _require(row, "comment", _("您未参与此申请，不能留言。"))
     payload, _files = body()
     errors: dict = {}
     text = text_field(payload, "text", required=True, errors=errors)
