@@ -20,14 +20,16 @@ class ApiError(Exception):
     """An answer in the error shape: status, message, and per-field messages for 422."""
 
     def __init__(self, status: int, message: str | None = None,
-                 fields: dict[str, list[str]] | None = None, code: str | None = None):
+                 fields: dict[str, list[str]] | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.fields, self.error_code = status, message, fields, code
+        self.headers = headers
 
 
 def fail(status: int, message: str | None = None, fields: dict | None = None,
-         code: str | None = None):
-    raise ApiError(status, message, fields, code)
+         code: str | None = None, headers: dict[str, str] | None = None):
+    raise ApiError(status, message, fields, code, headers)
 
 
 def invalid(fields: dict[str, list[str]]):
@@ -119,7 +121,7 @@ def init_errors(bp) -> None:
     @bp.errorhandler(ApiError)
     def api_error(exc: ApiError):
         db.session.rollback()
-        return shaped(exc.status, exc.error_code, exc.message, exc.fields)
+        return shaped(exc.status, exc.error_code, exc.message, exc.fields, exc.headers)
 
     @bp.errorhandler(WorkflowError)
     def workflow_error(exc: WorkflowError):
@@ -132,9 +134,9 @@ def init_errors(bp) -> None:
 
 
 def shaped(status: int, code: str | None = None, message: str | None = None,
-           fields: dict | None = None):
+           fields: dict | None = None, headers: dict[str, str] | None = None):
     """The error shape of API.md: ``{"error": {"code", "message", "fields"?}}``."""
-    return error_response(status, message, fields, code)
+    return error_response(status, message, fields, code, headers)
 
 
 __all__ = ["ApiError", "fail", "invalid", "body", "text_field", "int_arg", "user", "shaped"]
