@@ -8,7 +8,8 @@ from tests.webapp.test_api import (Api, api, error_of, open_task_id, start_wish,
                                    wish)
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
-from webapp.models import HistoryEntry, Instance, Notification, Task
+from webapp.models import DutySlot, HistoryEntry, Instance, Notification, Task
+from webapp.services.org import unit_by_code
 
 
 def history_size(instance_id: int) -> int:
@@ -124,3 +125,39 @@ def test_a_comment_on_a_request_that_has_ended_is_a_conflict(api, demo):
     english = api("POST", f"/instances/{wish_id}/comments", "rider1",
                   headers={"Accept-Language": "en"}, json={"text": "hello?"})
     assert english.status_code == 409 and "ended" in error_of(english)["message"]
+
+
+GENERIC = "提交的内容有误，请检查后重试。"
+
+
+def test_a_definition_rule_error_is_the_same_422_as_a_form_error(api, demo):
+    station = unit_by_code("st-jfb")
+    elsewhere = db.session.scalars(select(DutySlot).where(DutySlot.station_id != station.id)
+                                   .order_by(DutySlot.starts_at)).first()
+    r = api("POST", "/processes/station_master/instances", "volunteer1", json={"data": {
+        "station": station.id, "slot": elsewhere.id, "phone": "13700137000"}})
+    assert r.status_code == 422, r.get_json()
+    error = error_of(r)
+    assert (error["code"], error["message"]) == ("invalid", GENERIC)
+    assert error["fields"] == {"slot": ["所选时段不属于所选驿站，请重新选择"]}
+    form = api("POST", "/processes/station_master/instances", "volunteer1",
+               json={"data": {"station": station.id}})
+    assert (error_of(form)["code"], error_of(form)["message"]) == ("invalid", GENERIC)
+
+
+def test_a_rule_error_without_a_field_is_the_top_message(api, demo):
+    task = open_task_id(start_wish(api)["id"])
+    r = api("POST", f"/tasks/{task}/complete", "station_head",
+            json={"action": "return", "comment": "请补充", "to": "nowhere"})
+    assert r.status_code == 422, r.get_json()
+    error = error_of(r)
+    assert error["code"] == "invalid" and "fields" not in error
+    assert error["message"] == "不能退回到该步骤"
+
+
+def test_every_404_is_not_found(api, demo):
+    for method, path in (("GET", "/processes/nothing"),
+                         ("POST", "/processes/nothing/instances"),
+                         ("GET", "/instances/999999"), ("POST", "/tasks/999999/claim")):
+        r = api(method, path, "rider1", json={} if method == "POST" else None)
+        assert r.status_code == 404 and error_of(r)["code"] == "not_found", path

@@ -12,7 +12,7 @@ from webapp.api.registry import BY_ENDPOINT
 from webapp.api.schemas import SCHEMAS
 from webapp.errors import error_response
 from webapp.extensions import db
-from webapp.i18n import current_locale_short
+from webapp.i18n import current_locale_short, punctuation
 from workflows.errors import InvalidInput, WorkflowError
 
 
@@ -129,8 +129,24 @@ def init_errors(bp) -> None:
         if exc.http_status >= 500:  # a broken definition or state: our fault, logged as such
             raise exc
         locale = current_locale_short()
-        fields = exc.field_messages(locale) if isinstance(exc, InvalidInput) else None
-        return shaped(exc.http_status, exc.code, exc.message(locale), fields or None)
+        if exc.http_status == 422:
+            return _invalid_input(exc, locale)
+        # One code per status where clients branch on the status alone (a 404 is a 404,
+        # whatever was not there); 409s keep theirs (already decided, claimed, full ...).
+        code = "not_found" if exc.http_status == 404 else exc.code
+        return shaped(exc.http_status, code, exc.message(locale))
+
+
+def _invalid_input(exc: WorkflowError, locale: str):
+    """A definition rule's refusal answered like a form's: code "invalid", the usual top
+    message and each field's own messages; a refusal naming no field is the message."""
+    fields = exc.field_messages(locale) if isinstance(exc, InvalidInput) else {}
+    whole = fields.pop("", [])
+    if whole or not fields:
+        message = punctuation(locale)["clause_sep"].join(whole or [exc.message(locale)])
+    else:
+        message = _("提交的内容有误，请检查后重试。")
+    return shaped(422, "invalid", message, fields or None)
 
 
 def shaped(status: int, code: str | None = None, message: str | None = None,
