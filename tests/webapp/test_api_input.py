@@ -161,3 +161,20 @@ def test_every_404_is_not_found(api, demo):
                          ("GET", "/instances/999999"), ("POST", "/tasks/999999/claim")):
         r = api(method, path, "rider1", json={} if method == "POST" else None)
         assert r.status_code == 404 and error_of(r)["code"] == "not_found", path
+
+
+def test_too_long_always_states_the_fields_own_limit(api, demo):
+    for size in (501, 100_001, 1_000_000):
+        r = api("POST", "/processes/micro_wish/instances", "rider1",
+                json={"data": wish(story="长" * size)})
+        assert r.status_code == 422, size
+        assert error_of(r)["fields"] == {"story": ["最多填写 500 个字。"]}, size
+    english = api("POST", "/processes/micro_wish/instances", "rider1",
+                  headers={"Accept-Language": "en"}, json={"data": wish(title="x" * 200_000)})
+    assert error_of(english)["fields"]["title"] == ["Enter at most 40 characters."]
+
+
+def test_a_numeral_too_long_for_python_is_invalid_input_not_a_crash(api, demo):
+    r = api("POST", "/processes/micro_wish/instances", "rider1",
+            json={"data": wish(station="9" * 5000)})
+    assert r.status_code == 422 and set(error_of(r)["fields"]) == {"station"}
