@@ -178,3 +178,29 @@ def test_a_numeral_too_long_for_python_is_invalid_input_not_a_crash(api, demo):
     r = api("POST", "/processes/micro_wish/instances", "rider1",
             json={"data": wish(station="9" * 5000)})
     assert r.status_code == 422 and set(error_of(r)["fields"]) == {"station"}
+
+
+def unit_fields(form: dict) -> list[dict]:
+    return [f for f in form["fields"] if f["type"] == "org_unit"]
+
+
+def test_unit_choices_have_plain_labels_and_say_where_they_sit(api, demo):
+    process = api("GET", "/processes/worker_demand", "rider1").get_json()
+    fields = unit_fields(process["form"]) + [f for step in process["steps"]
+                                             for f in unit_fields(step["form"])]
+    assert fields and all(f.get("choices") for f in fields)
+    choices = [c for f in fields for c in f["choices"]]
+    assert not any(c["label"].startswith("\u3000") or c["label"] != c["label"].strip()
+                   for c in choices)
+    street = unit_by_code("cq-yz-jfb")
+    listed = next(c for c in choices if c["value"] == str(street.id))
+    assert listed == {"value": str(street.id), "label": "解放碑街道工会",
+                      "depth": street.depth, "parent": str(street.parent_id)}
+    start_id = api("POST", "/processes/worker_demand/instances", "rider1", json={"data": {
+        "category": "parking", "station": unit_by_code("st-jfb").id, "location": "东口",
+        "phone": "13800138000", "description": "送餐高峰期电动车没有地方停，希望增加临时停车位。"}})
+    assert start_id.status_code == 201, start_id.get_json()
+    tasks = api("GET", "/tasks", "yuzhong_admin").get_json()["items"]
+    task_choices = [c for t in tasks for f in unit_fields(t["form"]) for c in f["choices"]]
+    assert task_choices and not any(c["label"].startswith("\u3000") for c in task_choices)
+    assert all(isinstance(c["depth"], int) for c in task_choices)
