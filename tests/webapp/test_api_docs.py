@@ -2,7 +2,6 @@
 example that answers 422 (a station id from someone else's database) teaches nothing."""
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path

@@ -2,7 +2,7 @@
 with a 401, Retry-After with a 429 — on API answers, and on pages where they apply."""
 from __future__ import annotations
 
-from tests.webapp.test_api import DEMO_PASSWORD, Api, api, error_of  # noqa: F401
+from tests.webapp.test_api import DEMO_PASSWORD, api, error_of  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from tests.webapp.test_api import (Api, api, error_of, open_task_id, start_wish,  # noqa: F401
+from tests.webapp.test_api import (api, error_of, open_task_id, start_wish,  # noqa: F401
                                    wish)
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
