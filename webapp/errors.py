@@ -28,14 +28,21 @@ def _message(status: int) -> str:
 
 
 def error_response(status: int, message: str | None = None, fields: dict | None = None,
-                   code: str | None = None):
+                   code: str | None = None, headers: dict[str, str] | None = None):
+    """The error page, or under /api/ the JSON error shape; ``headers`` go with either
+    (``Allow`` on a 405, ``Retry-After`` on a 429, ...)."""
     message = message or _message(status)
+    headers = dict(headers or {})
     if request.path.startswith("/api/"):
-        body = {"error": {"code": code or CODES.get(status, "error"), "message": message}}
+        code = code or CODES.get(status, "error")
+        body = {"error": {"code": code, "message": message}}
         if fields:
             body["error"]["fields"] = fields
-        return jsonify(body), status
-    return render_template("error.html", status=status, message=message), status
+        if status == 401:  # RFC 9110: a 401 names the scheme that would succeed
+            headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"'
+                               if code == "invalid_token" else "Bearer")
+        return jsonify(body), status, headers
+    return render_template("error.html", status=status, message=message), status, headers
 
 
 def init_app(app: Flask) -> None:
@@ -55,7 +62,11 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if isinstance(exc, InternalServerError):
             return internal_error(exc)
-        return error_response(exc.code or 500)
+        # Werkzeug's own headers of the status (Allow, WWW-Authenticate, Retry-After),
+        # but not its Content-Type: the answer is our page or our JSON.
+        headers = {name: value for name, value in exc.get_headers()
+                   if name.lower() != "content-type"}
+        return error_response(exc.code or 500, headers=headers)
 
     @app.errorhandler(Exception)
     def internal_error(exc):

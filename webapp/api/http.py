@@ -8,9 +8,11 @@ from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webapp.api.registry import BY_ENDPOINT
+from webapp.api.schemas import SCHEMAS
 from webapp.errors import error_response
 from webapp.extensions import db
-from webapp.i18n import current_locale_short
+from webapp.i18n import current_locale_short, punctuation
 from workflows.errors import InvalidInput, WorkflowError
 
 
@@ -18,14 +20,16 @@ class ApiError(Exception):
     """An answer in the error shape: status, message, and per-field messages for 422."""
 
     def __init__(self, status: int, message: str | None = None,
-                 fields: dict[str, list[str]] | None = None, code: str | None = None):
+                 fields: dict[str, list[str]] | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.fields, self.error_code = status, message, fields, code
+        self.headers = headers
 
 
 def fail(status: int, message: str | None = None, fields: dict | None = None,
-         code: str | None = None):
-    raise ApiError(status, message, fields, code)
+         code: str | None = None, headers: dict[str, str] | None = None):
+    raise ApiError(status, message, fields, code, headers)
 
 
 def invalid(fields: dict[str, list[str]]):
@@ -46,7 +50,9 @@ def body() -> tuple[dict[str, Any], dict[str, Any]]:
     """The JSON object sent (and any files, for multipart requests with a ``json`` part).
 
     Not JSON at all: 400.  JSON, but not an object: 400 as well (there is nothing to
-    read fields from).  An empty body is an empty object.
+    read fields from).  An empty body is an empty object.  A member the route's
+    declared body does not have (a typo such as ``comments``) is a 422 naming it: read
+    as absent, it would do something else than was meant, silently.
     """
     if request.mimetype == "multipart/form-data":
         raw, files = request.form.get("json", "{}"), request.files.to_dict(flat=False)
@@ -65,7 +71,18 @@ def body() -> tuple[dict[str, Any], dict[str, Any]]:
         fail(400, _("请求体不是有效的 JSON。"), code="malformed_json")
     if not isinstance(value, dict):
         fail(400, _("请求体应为 JSON 对象，例如 {\"data\": {...}}。"), code="not_an_object")
+    sent = set(value) | (set(request.form) - {"json"})
+    unknown = sorted(sent - _members())
+    if unknown:
+        invalid({name[:40]: [_("没有这个字段。")] for name in unknown})
     return value, files
+
+
+def _members() -> set[str]:
+    """The members the route's declared request body has (none when it declares none)."""
+    doc = BY_ENDPOINT.get(request.endpoint or "")
+    schema = SCHEMAS.get(doc.body) if doc is not None and doc.body else None
+    return set(schema["properties"]) if schema else set()
 
 
 def text_field(payload: dict, name: str, *, required: bool = False, max_length: int = 2000,
@@ -104,7 +121,7 @@ def init_errors(bp) -> None:
     @bp.errorhandler(ApiError)
     def api_error(exc: ApiError):
         db.session.rollback()
-        return shaped(exc.status, exc.error_code, exc.message, exc.fields)
+        return shaped(exc.status, exc.error_code, exc.message, exc.fields, exc.headers)
 
     @bp.errorhandler(WorkflowError)
     def workflow_error(exc: WorkflowError):
@@ -112,14 +129,30 @@ def init_errors(bp) -> None:
         if exc.http_status >= 500:  # a broken definition or state: our fault, logged as such
             raise exc
         locale = current_locale_short()
-        fields = exc.field_messages(locale) if isinstance(exc, InvalidInput) else None
-        return shaped(exc.http_status, exc.code, exc.message(locale), fields or None)
+        if exc.http_status == 422:
+            return _invalid_input(exc, locale)
+        # One code per status where clients branch on the status alone (a 404 is a 404,
+        # whatever was not there); 409s keep theirs (already decided, claimed, full ...).
+        code = "not_found" if exc.http_status == 404 else exc.code
+        return shaped(exc.http_status, code, exc.message(locale))
+
+
+def _invalid_input(exc: WorkflowError, locale: str):
+    """A definition rule's refusal answered like a form's: code "invalid", the usual top
+    message and each field's own messages; a refusal naming no field is the message."""
+    fields = exc.field_messages(locale) if isinstance(exc, InvalidInput) else {}
+    whole = fields.pop("", [])
+    if whole or not fields:
+        message = punctuation(locale)["clause_sep"].join(whole or [exc.message(locale)])
+    else:
+        message = _("提交的内容有误，请检查后重试。")
+    return shaped(422, "invalid", message, fields or None)
 
 
 def shaped(status: int, code: str | None = None, message: str | None = None,
-           fields: dict | None = None):
+           fields: dict | None = None, headers: dict[str, str] | None = None):
     """The error shape of API.md: ``{"error": {"code", "message", "fields"?}}``."""
-    return error_response(status, message, fields, code)
+    return error_response(status, message, fields, code, headers)
 
 
 __all__ = ["ApiError", "fail", "invalid", "body", "text_field", "int_arg", "user", "shaped"]

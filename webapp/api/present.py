@@ -6,8 +6,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
+from sqlalchemy import select
 
 from forms import describe_form, mask_data
+from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
 from webapp.notifications import title_of
@@ -57,12 +59,38 @@ def form(form_spec: FormSpec, *, narrowed: bool = False,
     described = describe_form(form_spec, locale=locale,
                               choices=provider(locale, narrowed=narrowed, instance=instance))
     for field in described["fields"]:
+        if field["type"] == "org_unit" and field.get("choices"):
+            field["choices"] = unit_choices(field["choices"])
         scope = drawn_filter(field["name"]) if narrowed and field["type"] == "station" else None
         if scope is not None:
             field.update(choices_complete=not scope.more and scope.district is None,
                          choices_district=scope.district,
                          choices_search=url_for("api.station_list"))
     return described
+
+
+# Units named in one IN list, at most (SQLite's and drivers' limits on bound values).
+_UNITS_PER_QUERY = 2000
+
+
+def unit_choices(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A unit field's options with plain labels: the select on the page indents each
+    name by its depth with full-width spaces, which an app would show as they are; here
+    the tree is given as members instead — ``depth`` (0 for the root) and ``parent``
+    (the parent unit's value, or null)."""
+    ids = [int(c["value"]) for c in choices if c["value"].isdigit()]
+    tree: dict[int, tuple[int, int | None]] = {}
+    for start in range(0, len(ids), _UNITS_PER_QUERY):
+        tree.update((row.id, (row.depth, row.parent_id)) for row in db.session.execute(
+            select(OrgUnit.id, OrgUnit.depth, OrgUnit.parent_id).where(
+                OrgUnit.id.in_(ids[start:start + _UNITS_PER_QUERY]))))
+    out = []
+    for choice in choices:
+        depth, parent = tree.get(int(choice["value"]) if choice["value"].isdigit() else 0,
+                                 (None, None))
+        out.append({**choice, "label": choice["label"].lstrip("\u3000"), "depth": depth,
+                    "parent": None if parent is None else str(parent)})
+    return out
 
 
 def process_summary(spec: ProcessSpec, version: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from webapp.api import present
 from webapp.api.http import body, fail, int_arg, invalid, receive, text_field, user
 from webapp.api.registry import Param, page_params, route
 from webapp.extensions import db
-from webapp.i18n import select_locale
+from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
 from webapp.pagination import MAX_ID, id_arg, paginate
@@ -22,7 +22,7 @@ from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_
 from webapp.services.stations import SERVICES
 from webapp.services.users import find_user
 from workflows import engine
-from workflows.errors import AlreadyDecided
+from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
 from workflows.runtime import Action
 
 STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expired", "completed")
@@ -81,9 +81,9 @@ def start(key: str):
     me = user()
     version = wf.current_version(key)
     spec = wf.spec_of(version)
-    payload, files = body()
     if not engine.can_start(spec, me.id, wf.DbDirectory()):
         fail(403, _("您不能发起此流程。"))
+    payload, files = body()  # who may start comes before what they sent
     data = payload.get("data", {})
     clean = _validated(spec.start.form, data, files)
     clean = uploads.store(clean, me)
@@ -169,7 +169,9 @@ def _require(row: Instance, action: str, refusal: str) -> None:
        tag="instances", body="CommentRequest", responses={201: "Instance"}, errors=(403, 409))
 def comment(instance_id: int):
     row = _visible(instance_id)
-    _require(row, "comment", _("您不能在此留言（申请已结束，或您未参与）。"))
+    if row.closed_at is not None:  # already done: a conflict, as for withdraw
+        fail(409, _("该申请已结束，不能再留言。"), code="already_decided")
+    _require(row, "comment", _("您未参与此申请，不能留言。"))
     payload, _files = body()
     errors: dict = {}
     text = text_field(payload, "text", required=True, errors=errors)
@@ -224,6 +226,7 @@ def claim(task_id: int):
         fail(409, _("此任务已由他人处理。"), code="already_decided")
     if "claim" not in task_actions(task.instance, task, me):
         fail(403, _("您不能认领此任务。"))
+    body()  # takes no members: anything sent is refused, not ignored
     wf.perform(task.instance_id, Action("claim", task=task.key), me)
     return _commit(present.instance(task.instance, me))
 
@@ -301,9 +304,19 @@ def delegate(task_id: int):
         errors["to"] = [_("找不到该用户，请核对用户名。")]
     if errors:
         invalid(errors)
-    wf.perform(task.instance_id, Action("delegate", task=task.key, user=target.id,
-                                        comment=comment), me)
+    try:
+        wf.perform(task.instance_id, Action("delegate", task=task.key, user=target.id,
+                                            comment=comment), me)
+    except (InvalidInput, NotAllowed) as exc:
+        # Someone who may not take the task, or who holds it already (the caller too):
+        # the value of "to" is wrong — the caller may delegate, just not to them.
+        if exc.code not in NOT_A_DELEGATE:
+            raise
+        invalid({"to": [exc.message(current_locale_short())]})
     return _commit(present.instance(task.instance, me))
+
+
+NOT_A_DELEGATE = ("not_eligible", "already_assignee", "user_required")
 
 
 # ---------------------------------------------------------------------------- notifications
@@ -331,6 +344,7 @@ def read_notification(notification_id: int):
     row = db.session.get(Notification, notification_id)
     if row is None or row.user_id != me.id:
         fail(404, _("找不到该通知。"))
+    body()  # takes no members: anything sent is refused, not ignored
     if row.read_at is None:
         row.read_at = utcnow()
         db.session.commit()
