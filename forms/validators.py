@@ -76,6 +76,10 @@ class Pattern:
         self.regex, self.message = re.compile(pattern), message
 
     def __call__(self, form: Any, field: Any) -> None:
+        if field.errors:
+            # Too long already (``Length`` runs first): a definition's expression is not
+            # run over text of any size the request limit lets through.
+            return
         if not self.regex.fullmatch(field.data):
             raise ValidationError(self.message)
 

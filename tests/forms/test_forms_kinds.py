@@ -58,6 +58,9 @@ BAD = [
               "pattern_message_en": "Use the form AB1234"},
      "ab12", "格式如 AB1234", "Use the form AB1234"),
     ("text", {"pattern": r"[0-9]+"}, "12a", "格式不正确。", "The format is not right."),
+    # Too long: the definition's expression is not run over it (nor a second message).
+    ("text", {"pattern": r"[A-Z]{2}[0-9]{4}", "max_length": 6}, "ab12345678",
+     "最多填写 6 个字。", "Enter at most 6 characters."),
     ("text", {}, "bad\x00byte", "内容包含不允许的字符。",
      "The text contains characters that are not allowed."),
     ("text", {"required": True}, "   ", "此项为必填项。", "This field is required."),
