@@ -204,3 +204,13 @@ def test_unit_choices_have_plain_labels_and_say_where_they_sit(api, demo):
     task_choices = [c for t in tasks for f in unit_fields(t["form"]) for c in f["choices"]]
     assert task_choices and not any(c["label"].startswith("\u3000") for c in task_choices)
     assert all(isinstance(c["depth"], int) for c in task_choices)
+
+
+def test_a_multipart_part_without_a_name_is_refused_not_a_crash(api, demo):  # noqa: F811
+    """Werkzeug gives a part sent without a name the key ``None``: not a member either."""
+    body = (b'--X\r\nContent-Disposition: form-data; name="json"\r\n\r\n{"data": {}}\r\n'
+            b'--X\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n--X--\r\n')
+    r = api("POST", "/processes/worker_demand/instances", "rider1", data=body,
+            content_type="multipart/form-data; boundary=X")
+    assert r.status_code == 422, r.get_data(as_text=True)[:300]
+    assert error_of(r)["fields"]["None"] == ["没有这个字段。"]

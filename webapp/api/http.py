@@ -71,7 +71,8 @@ def body() -> tuple[dict[str, Any], dict[str, Any]]:
         fail(400, _("请求体不是有效的 JSON。"), code="malformed_json")
     if not isinstance(value, dict):
         fail(400, _("请求体应为 JSON 对象，例如 {\"data\": {...}}。"), code="not_an_object")
-    sent = set(value) | (set(request.form) - {"json"})
+    # A multipart part may come without a name (``None``): it is no member either.
+    sent = {str(k) for k in value} | {str(k) for k in request.form if k != "json"}
     unknown = sorted(sent - _members())
     if unknown:
         invalid({name[:40]: [_("没有这个字段。")] for name in unknown})

@@ -56,6 +56,9 @@ def _operation(doc: RouteDoc, body_schema: dict | None = None, *, suffix: str = 
     parameters += [{"name": p.name, "in": "query", "required": False, "schema": p.schema,
                     **({"description": p.description} if p.description else {})}
                    for p in doc.query]
+    parameters += [{"name": p.name, "in": "header", "required": False, "schema": p.schema,
+                    **({"description": p.description} if p.description else {})}
+                   for p in doc.headers]
     if parameters:
         op["parameters"] = parameters
     if doc.auth:

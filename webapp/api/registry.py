@@ -33,6 +33,7 @@ class RouteDoc:
     auth: bool = True
     body: str | None = None  # schema name of the JSON request body
     query: tuple[Param, ...] = ()
+    headers: tuple[Param, ...] = ()  # request headers the route reads
     responses: dict[int, str | None] = field(default_factory=dict)  # status -> schema name
     errors: tuple[int, ...] = ()  # error statuses beyond the ones every route can give
     multipart: bool = False  # the body may also come as multipart/form-data with files
@@ -44,12 +45,14 @@ BY_ENDPOINT: dict[str, RouteDoc] = {}
 
 def route(rule: str, method: str, *, summary: str, tag: str, responses: dict[int, str | None],
           auth: bool = True, body: str | None = None, query: tuple[Param, ...] = (),
-          errors: tuple[int, ...] = (), multipart: bool = False) -> Callable:
+          errors: tuple[int, ...] = (), multipart: bool = False,
+          headers: tuple[Param, ...] = ()) -> Callable:
     def decorator(view: Callable) -> Callable:
         bp.add_url_rule(rule, view.__name__, view, methods=[method])
         doc = RouteDoc(rule=rule, method=method.lower(), endpoint=view.__name__,
                        summary=summary, tag=tag, auth=auth, body=body, query=query,
-                       responses=responses, errors=errors, multipart=multipart)
+                       headers=headers, responses=responses, errors=errors,
+                       multipart=multipart)
         ROUTES.append(doc)
         BY_ENDPOINT[f"{bp.name}.{view.__name__}"] = doc
         return view

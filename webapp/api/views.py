@@ -74,25 +74,52 @@ def process(key: str):
     return present.process(spec, version.version, engine.can_start(spec, me.id, wf.DbDirectory()))
 
 
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key", {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+    "a key of the client's own (16–64 letters, digits, - or _) for this one start: sent "
+    "again with the same key (a retry after a lost answer), the request started the first "
+    "time is answered, 200 with Idempotent-Replayed: true, and nothing new is started")
+
+
 @route("/processes/<key>/instances", "POST", summary="Start the process with the start form's data",
-       tag="processes", body="StartRequest", responses={201: "Instance"}, errors=(403, 409),
-       multipart=True)
+       tag="processes", body="StartRequest", responses={201: "Instance", 200: "Instance"},
+       errors=(403, 409), multipart=True, headers=(IDEMPOTENCY_KEY,))
 def start(key: str):
     me = user()
     version = wf.current_version(key)
     spec = wf.spec_of(version)
     if not engine.can_start(spec, me.id, wf.DbDirectory()):
         fail(403, _("您不能发起此流程。"))
+    sent_key = request.headers.get(IDEMPOTENCY_KEY.name)
+    once = wf.submission_key(me.id, sent_key)
+    if sent_key is not None and once is None:
+        fail(400, _("Idempotency-Key 应为 16–64 个字母、数字、- 或 _。"),
+             code="bad_idempotency_key")
+    first = wf.submitted(once)
+    if first is not None:
+        return _started_before(first, me)
     payload, files = body()  # who may start comes before what they sent
     data = payload.get("data", {})
     clean = _validated(spec.start.form, data, files)
     clean = uploads.store(clean, me)
-    instance = wf.start_instance(key, me, clean, version=version)
+    try:
+        instance = wf.start_instance(key, me, clean, version=version, submission=once)
+    except wf.AlreadySubmitted as exc:  # the same key, at the same moment
+        db.session.rollback()
+        return _started_before(exc.instance_id, me)
     uploads.attach(instance.id, clean, me)
     # Its address before the commit: the commit expires the row, and reading its id
     # afterwards would read the whole request back in a transaction of its own.
     location = url_for("api.instance", instance_id=instance.id)
     return _commit(present.instance(instance, me)), 201, {"Location": location}
+
+
+def _started_before(instance_id: int, me):
+    """The answer to a start sent again with its Idempotency-Key: the request it started."""
+    instance = db.session.get(Instance, instance_id)
+    return (present.instance(instance, me), 200,
+            {"Location": url_for("api.instance", instance_id=instance_id),
+             "Idempotent-Replayed": "true"})
 
 
 # ---------------------------------------------------------------------------- instances
