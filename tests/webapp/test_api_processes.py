@@ -145,6 +145,13 @@ def test_a_waitlisted_sign_up_is_running_in_the_api(api, demo):
     assert db.session.get(Instance, second).status == "waitlisted"
     shown = api("GET", f"/instances/{second}", "branch_secretary").get_json()
     assert shown["status"] == "running"
+    # ...but on the waiting list, and its history says so (the first took the place).
+    assert shown["waitlisted"] is True
+    assert [h["label"] for h in shown["history"] if h["action"] == "reserve"] == [
+        "名额已满，进入候补"]
+    placed = api("GET", f"/instances/{first}", "volunteer1").get_json()
+    assert placed["waitlisted"] is False
+    assert [h["label"] for h in placed["history"] if h["action"] == "reserve"] == ["占用名额"]
     assert [i["id"] for i in api("GET", "/instances?status=running", "branch_secretary")
             .get_json()["items"]] == [second]
     assert first != second

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from forms import describe_form, mask_data
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
+from webapp.labels import history_label
 from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
 from webapp.notifications import title_of
 from webapp.processes.helpers import all_fields, history_lines, spec_for, task_label
@@ -122,6 +123,9 @@ def instance_summary(instance: Instance) -> dict[str, Any]:
             "process_name": spec.label(current_locale_short()),
             "version": instance.version.version, "title": instance.title or "",
             "state": _state(instance), "status": API_STATUS.get(instance.status, instance.status),
+            # API.md's statuses call it running; an app must still tell a sign-up on the
+            # waiting list from one that has its place.
+            "waitlisted": instance.status == "waitlisted",
             "created_at": iso(instance.created_at), "updated_at": iso(instance.updated_at)}
 
 
@@ -144,7 +148,10 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
         "tasks": [{"id": t.id, "step": t.step, "name": task_label(spec, t, locale),
                    "kind": t.kind, "due_at": iso(t.due_at),
                    "actions": task_actions(row, t, user, available)} for t in open_tasks],
+        # ``label``: the line in the caller's language, as the page words it — which
+        # tells a place taken from a spot on the waiting list (both ``reserve``).
         "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
+                     "label": history_label(entry.action, {"details": entry.details}),
                      "step": entry.step, "comment": entry.comment}
                     for entry, actor in history_lines(row, may_see)],
     }
