@@ -71,6 +71,13 @@ def test_objection_through_the_api(login, client, demo):
 
     instance_id = nomination_on_notice(login)
     api = Api(client)
+    # An app finds the notice as the board lists it (neither assigned nor to claim).
+    listed = api("GET", "/tasks?scope=notices", "volunteer2").get_json()["items"]
+    assert [(t["instance_id"], t["actions"]) for t in listed] == [(instance_id, ["object"])]
+    assert listed[0]["due_at"] is not None
+    own = api("GET", "/tasks?scope=notices", "rider1").get_json()["items"]
+    assert [t["actions"] for t in own] == [[]]  # the nominee reads it, objects not
+    assert api("GET", "/tasks?scope=mine", "volunteer2").get_json()["items"] == []
     seen = api("GET", f"/instances/{instance_id}", "volunteer2").get_json()
     notice = next(t for t in seen["tasks"] if t["kind"] == "publicity")
     assert notice["actions"] == ["object"] and seen["data"]["id_card"] != id_card()

@@ -210,13 +210,23 @@ def comment(instance_id: int):
 
 # ---------------------------------------------------------------------------- tasks
 
-@route("/tasks", "GET", summary="Open tasks: assigned to the caller, or in a pool to claim",
-       tag="tasks", responses={200: "TaskPage"},
-       query=(Param("scope", {"type": "string", "enum": ["mine", "pool"], "default": "mine"}),
+@route("/tasks", "GET", summary="Open tasks: assigned to the caller, in a pool to claim, "
+       "or public notices to object to", tag="tasks", responses={200: "TaskPage"},
+       query=(Param("scope", {"type": "string", "enum": ["mine", "pool", "notices"],
+                              "default": "mine"},
+                    "mine: assigned to the caller; pool: open to one of the caller's roles, "
+                    "to claim; notices: the public notices (公示) now open to objection, "
+                    "as on the notice board, soonest ending first"),
               *page_params()))
 def tasks():
     me = user()
-    scope = request.args.get("scope", "mine")  # mine | pool, checked against the schema
+    scope = request.args.get("scope", "mine")  # checked against the schema
+    if scope == "notices":
+        # The notice board's tasks (everyone signed in reads them; ``actions`` says
+        # whether this caller may object — not to their own).
+        stmt = select(Task).where(Task.status == "open", Task.kind == "publicity")
+        return _page(stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.id),
+                     lambda t: present.task(t, me))
     stmt = wf.assigned_tasks_query(me) if scope == "mine" else wf.pool_tasks_query(me)
     return _page(stmt.order_by(None).order_by(Task.opened_at, Task.id),
                  lambda t: present.task(t, me))
