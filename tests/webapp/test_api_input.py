@@ -214,3 +214,16 @@ def test_a_multipart_part_without_a_name_is_refused_not_a_crash(api, demo):  # n
             content_type="multipart/form-data; boundary=X")
     assert r.status_code == 422, r.get_data(as_text=True)[:300]
     assert error_of(r)["fields"]["None"] == ["没有这个字段。"]
+
+
+def test_complete_points_a_listed_delegate_to_its_own_route(api, demo):  # noqa: F811
+    """A task lists ``delegate`` among what the caller may do; ``complete`` does decisions
+    and says where a delegation goes instead of a bare list of other values."""
+    wish_id = start_wish(api)["id"]
+    task = open_task_id(wish_id)
+    listed = api("GET", "/tasks?scope=mine", "station_head").get_json()["items"]
+    assert "delegate" in next(t for t in listed if t["id"] == task)["actions"]
+    r = api("POST", f"/tasks/{task}/complete", "station_head", json={"action": "delegate"})
+    assert r.status_code == 422
+    assert error_of(r)["fields"]["action"] == [
+        f"“delegate”请用 POST /api/v1/tasks/{task}/delegate。"]

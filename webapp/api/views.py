@@ -300,7 +300,10 @@ def complete(task_id: int):
     version = payload.get("version")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         errors["version"] = [_("应为整数。")]
-    if not isinstance(action, str) or action not in DECISIONS + ("resubmit",):
+    if action in OWN_ROUTES:  # listed in the task's actions, done by a route of its own
+        errors["action"] = [_("“%(action)s”请用 POST /api/v1/tasks/%(id)s/%(action)s。",
+                              action=action, id=task.id)]
+    elif not isinstance(action, str) or action not in DECISIONS + ("resubmit",):
         errors["action"] = [_("应为以下之一：%(values)s",
                               values=", ".join(DECISIONS + ("resubmit",)))]
     if errors:
@@ -354,6 +357,8 @@ def delegate(task_id: int):
 
 
 NOT_A_DELEGATE = ("not_eligible", "already_assignee", "user_required")
+# Actions a task lists that are not decisions: each has its own route.
+OWN_ROUTES = ("delegate", "claim")
 
 
 # ---------------------------------------------------------------------------- notifications
