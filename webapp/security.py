@@ -1,6 +1,8 @@
 """Cross-cutting web security: safe redirects, sign-in throttling, response headers."""
 from __future__ import annotations
 
+import math
+import time
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,6 +79,10 @@ class LoginThrottle:
                 strategy.hit(item, scope, key)
         rate_limits(hit)
 
+    def retry_after(self, username: str) -> dict[str, str]:
+        """The ``Retry-After`` header of a refused sign-in of ``username``."""
+        return retry_after(self._keyed_limits(username))
+
     def succeeded(self, username: str) -> None:
         # A good sign-in forgives this username's earlier typos, not the address's.
         def clear(strategy):
@@ -84,6 +90,16 @@ class LoginThrottle:
                 if scope == "login-user":
                     strategy.clear(item, scope, key)
         rate_limits(clear)
+
+
+def retry_after(limits: list[tuple[Any, str, str]]) -> dict[str, str]:
+    """``Retry-After`` for a 429: whole seconds until every spent window among ``limits``
+    ((item, scope, key), as counted) has passed, so a client need not guess."""
+    def seconds(strategy) -> float:
+        stats = [strategy.get_window_stats(*limit) for limit in limits]
+        spent = [s.reset_time for s in stats if s.remaining == 0]
+        return max(spent, default=0) - time.time()
+    return {"Retry-After": str(max(1, math.ceil(rate_limits(seconds))))}
 
 
 def _parsed(limits) -> tuple:

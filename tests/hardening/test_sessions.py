@@ -120,7 +120,10 @@ def test_sign_in_guessing_is_throttled_by_address_and_by_name_until_the_window_p
     # rider's name only; the next person at the tablet signs in.
     for _ in range(5):
         assert sign_in(client, "rider1", "guess").status_code == 401
-    assert sign_in(client, "rider1").status_code == 429
+    locked = sign_in(client, "rider1")
+    assert locked.status_code == 429
+    # The page says how long to wait in the header too (seconds, at most the window).
+    assert 1 <= int(locked.headers["Retry-After"]) <= 300
     assert sign_in(client, "courier1").status_code == 302
     client.post("/auth/logout")
     # One address guessing through many names is stopped at the address's allowance ...

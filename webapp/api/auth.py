@@ -5,8 +5,6 @@ another site cannot make the browser send a bearer token.
 """
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 from flask import current_app, g, request
@@ -18,7 +16,7 @@ from webapp.api import present
 from webapp.api.http import body, fail, invalid, text_field, user
 from webapp.api.registry import BY_ENDPOINT, bp, query_problems, route
 from webapp.extensions import db
-from webapp.security import login_throttle, rate_limits
+from webapp.security import login_throttle, rate_limits, retry_after
 from webapp.services import tokens
 from webapp.services.users import authenticate
 
@@ -69,14 +67,14 @@ def issue_token():
         invalid(errors)
     if login_throttle.blocked(username):
         fail(429, _("登录失败次数过多，请稍后再试。"),
-             headers=_retry_after(login_throttle._keyed_limits(username)))
+             headers=login_throttle.retry_after(username))
     person = authenticate(username, password)
     if person is None:
         login_throttle.failed(username)
         fail(401, _("用户名或密码不正确。"), code="bad_credentials")
     if not _may_issue(person.id):
         fail(429, _("申请令牌过于频繁，请稍后再试。"),
-             headers=_retry_after(_issue_limits(person.id)))
+             headers=retry_after(_issue_limits(person.id)))
     login_throttle.succeeded(username)
     if person.must_change_password:
         # An administrator has seen this password: no token until its holder has set
@@ -97,16 +95,6 @@ def _may_issue(user_id: int) -> bool:
     """Counts tokens issued per person (in Redis when configured, across workers)."""
     return rate_limits(lambda strategy: all(strategy.hit(*limit)
                                             for limit in _issue_limits(user_id)))
-
-
-def _retry_after(limits: list[tuple[Any, str, str]]) -> dict[str, str]:
-    """``Retry-After`` for a 429: whole seconds until every spent window among ``limits``
-    ((item, scope, key), as counted) has passed, so a client need not guess."""
-    def seconds(strategy) -> float:
-        stats = [strategy.get_window_stats(*limit) for limit in limits]
-        spent = [s.reset_time for s in stats if s.remaining == 0]
-        return max(spent, default=0) - time.time()
-    return {"Retry-After": str(max(1, math.ceil(rate_limits(seconds))))}
 
 
 @route("/tokens/current", "DELETE", summary="Sign out: revoke the token of this request",

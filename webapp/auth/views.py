@@ -29,14 +29,14 @@ def login():
     if current_user.is_authenticated:
         return redirect(_next_url(request.args.get("next")))
     form = LoginForm(next=request.args.get("next", ""))
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         username = form.username.data.strip()
         if login_throttle.blocked(username):
             current_app.logger.warning("sign-in throttled for %r from %s", username,
                                        request.remote_addr)
             form.form_errors.append(_("登录失败次数过多，请几分钟后再试。"))
-            status = 429
+            status, headers = 429, login_throttle.retry_after(username)
         else:
             user = authenticate(username, form.password.data)
             if user is None:
@@ -61,7 +61,7 @@ def login():
                 return redirect(_next_url(form.next.data))
     elif request.method == "POST":
         status = 422
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
