@@ -1,6 +1,9 @@
 """Words for engine actions and statuses, through the translation catalogue."""
 from __future__ import annotations
 
+from functools import lru_cache
+
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 ACTION_LABELS = {
@@ -40,14 +43,31 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
-def history_label(action: str, data: dict | None) -> str:
+def history_label(action: str, data: dict | None, words: dict[str, str] | None = None) -> str:
     """The words for one line of a request's history: its action, told apart by its
-    result where that matters (a place granted, or only a spot on the waiting list)."""
+    result where that matters (a place granted, or only a spot on the waiting list).
+    ``words``: ``history_words()``, asked once for a whole history."""
+    words = words if words is not None else history_words()
     if action == "reserve":
         result = ((data or {}).get("details") or {}).get("result")
         if result in RESERVE_RESULTS:
-            return str(RESERVE_RESULTS[result])
-    return action_label(action)
+            return words["reserve:" + result]
+    return words.get(action, action)
+
+
+def history_words() -> dict[str, str]:
+    """Every history word in the request's language."""
+    return _history_words(str(get_locale() or ""))
+
+
+@lru_cache(maxsize=8)
+def _history_words(locale: str) -> dict[str, str]:
+    """Every history word in ``locale`` (the request's), translated once per process: an
+    API answer words each line of the history, and each lazy string would look up the
+    catalogue again."""
+    words = {key: str(label) for key, label in ACTION_LABELS.items()}
+    words.update({"reserve:" + key: str(label) for key, label in RESERVE_RESULTS.items()})
+    return words
 
 
 def status_label(status: str) -> str:

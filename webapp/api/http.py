@@ -54,7 +54,8 @@ def body() -> tuple[dict[str, Any], dict[str, Any]]:
     declared body does not have (a typo such as ``comments``) is a 422 naming it: read
     as absent, it would do something else than was meant, silently.
     """
-    if request.mimetype == "multipart/form-data":
+    multipart = request.mimetype == "multipart/form-data"
+    if multipart:
         raw, files = request.form.get("json", "{}"), request.files.to_dict(flat=False)
     else:
         raw, files = request.get_data(cache=True, as_text=False), {}
@@ -71,8 +72,11 @@ def body() -> tuple[dict[str, Any], dict[str, Any]]:
         fail(400, _("请求体不是有效的 JSON。"), code="malformed_json")
     if not isinstance(value, dict):
         fail(400, _("请求体应为 JSON 对象，例如 {\"data\": {...}}。"), code="not_an_object")
-    # A multipart part may come without a name (``None``): it is no member either.
-    sent = {str(k) for k in value} | {str(k) for k in request.form if k != "json"}
+    sent = {str(k) for k in value}
+    if multipart:
+        # A part may come without a name (``None``): it is no member either.  (Asked
+        # only here: ``request.form`` of a JSON request would parse the body once more.)
+        sent |= {str(k) for k in request.form if k != "json"}
     unknown = sorted(sent - _members())
     if unknown:
         invalid({name[:40]: [_("没有这个字段。")] for name in unknown})

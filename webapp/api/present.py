@@ -11,7 +11,7 @@ from sqlalchemy import select
 from forms import describe_form, mask_data
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
-from webapp.labels import history_label
+from webapp.labels import history_label, history_words
 from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
 from webapp.notifications import title_of
 from webapp.processes.helpers import all_fields, history_lines, spec_for, task_label
@@ -137,6 +137,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
     data = mask_data(FormSpec(fields=tuple(all_fields(spec))), row.state.get("data", {}),
                      may_see)
     name = row.applicant.display_name
+    words = history_words()
     open_tasks = wf.open_task_rows(row)
     available = wf.available_actions(row, user) if open_tasks else []  # asked once
     return {
@@ -151,7 +152,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
         # ``label``: the line in the caller's language, as the page words it — which
         # tells a place taken from a spot on the waiting list (both ``reserve``).
         "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
-                     "label": history_label(entry.action, {"details": entry.details}),
+                     "label": history_label(entry.action, {"details": entry.details}, words),
                      "step": entry.step, "comment": entry.comment}
                     for entry, actor in history_lines(row, may_see)],
     }
