@@ -358,6 +358,13 @@ def test_complete_refuses_unknown_actions_and_strangers(api, demo):
                json={"action": "approve"}).status_code == 404
 
 
+def open_task_id_of_any(instance_id: int) -> int:
+    """The request's first task, open or not."""
+    db.session.expire_all()
+    return db.session.scalar(select(Task.id).where(Task.instance_id == instance_id)
+                             .order_by(Task.id))
+
+
 def test_withdraw_comment_and_lists(api, demo):
     wish_id = start_wish(api)["id"]
     assert api("POST", f"/instances/{wish_id}/withdraw", "station_head").status_code == 403
@@ -368,6 +375,11 @@ def test_withdraw_comment_and_lists(api, demo):
     assert said.get_json()["history"][-1]["comment"] == "周末都在"
     gone = api("POST", f"/instances/{wish_id}/withdraw", "rider1", json={"comment": "不需要了"})
     assert gone.status_code == 200 and gone.get_json()["status"] == "withdrawn"
+    # The station head, a moment late, is told how and when it ended — not just "closed".
+    late = api("POST", f"/tasks/{open_task_id_of_any(wish_id)}/complete", "station_head",
+               json={"action": "approve"})
+    assert late.status_code == 409
+    assert error_of(late)["message"].startswith("该申请已结束（已撤回，")
     mine = api("GET", "/instances", "rider1").get_json()
     assert mine["total"] == 1 and mine["items"][0]["status"] == "withdrawn"
     assert api("GET", "/instances?status=running", "rider1").get_json()["total"] == 0

@@ -186,6 +186,7 @@ def test_fulfil_with_a_photo_then_the_photo_is_only_for_those_involved(login, de
 def test_withdraw_and_comment_from_the_request_page(login, demo):
     client = login("rider1")
     instance_id = submit_wish(client)
+    task_id = task_id_of(instance_id)
     client.post(f"/instances/{instance_id}/comments", data={"text": "请尽快处理，谢谢"})
     page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
     assert "请尽快处理，谢谢" in page
@@ -193,6 +194,10 @@ def test_withdraw_and_comment_from_the_request_page(login, demo):
     assert "已撤回" in done.get_data(as_text=True) and "流程已结束" in done.get_data(as_text=True)
     again = client.post(f"/instances/{instance_id}/withdraw", follow_redirects=True)
     assert "已结束" in again.get_data(as_text=True)
+    # The station head's decision, sent from a page opened before, is refused saying why.
+    late = login("station_head").post(f"/tasks/{task_id}", data={"action": "approve"})
+    assert late.status_code == 409
+    assert any(a.startswith("该申请已结束（已撤回，") for a in alerts(late)), alerts(late)
 
 
 def test_return_for_revision_then_resubmit(login, demo):

@@ -17,8 +17,8 @@ from webapp.pagination import MAX_ID, id_arg, paginate
 from webapp.services import access, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
-from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_context,
-                                       step_form, task_actions)
+from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
+                                       form_context, step_form, task_actions)
 from webapp.services.stations import SERVICES
 from webapp.services.users import find_user
 from workflows import engine
@@ -290,7 +290,8 @@ def complete(task_id: int):
     actions = task_actions(instance, task, me)
     if not any(a in DECISIONS + ("resubmit",) for a in actions):
         if task.status != "open":
-            fail(409, _("此任务已办结，您的操作未执行。"), code="already_decided")
+            # Who decided it and when, or how the request ended — as the page says it.
+            fail(409, already_decided(instance, task), code="already_decided")
         fail(403, _("您不能处理此任务。"))
     payload, files = body()
     errors: dict = {}

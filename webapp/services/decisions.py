@@ -5,8 +5,14 @@ and check the same fields.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
+
+from webapp.extensions import db
+from webapp.labels import action_label, status_label
 from webapp.models import Instance, Task, User
 from webapp.services import workflow as wf
 from workflows.fields import FormSpec
@@ -39,3 +45,29 @@ def step_form(spec: ProcessSpec, task: Task) -> FormSpec:
 def form_context(instance: Instance) -> dict[str, Any]:
     """What a step form's conditions may refer to: the data the applicant gave."""
     return {"start": instance.state.get("data", {})}
+
+
+# ------------------------------------------------------------------ refusals
+
+def request_ended(instance: Instance) -> str:
+    """Why a step on an ended request was not done: how and when it ended."""
+    at = instance.closed_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    return _("该申请已结束（%(status)s，%(time)s），您的操作未执行。",
+             status=status_label(instance.status), time=at.strftime("%m-%d %H:%M"))
+
+
+def already_decided(instance: Instance, task: Task) -> str:
+    """Who decided the task, when and how — or a plain refusal if it is still open."""
+    entry = next((t for t in instance.state.get("tasks", []) if t.get("id") == task.key), None)
+    decisions = [d for d in (entry or {}).get("decisions", []) if d.get("action") != "comment"]
+    if task.status == "closed" and not decisions and instance.closed_at is not None:
+        # Closed by the request's end (withdrawn, cancelled, expired), not by a decision.
+        return request_ended(instance)
+    if task.status != "closed" or not decisions:
+        return _("此任务已由他人处理，或您不能进行该操作。")
+    last = decisions[-1]
+    who = db.session.get(User, last["by"]) if isinstance(last.get("by"), int) else None
+    at = datetime.fromisoformat(last["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    return _("这项任务已由 %(name)s 于 %(time)s %(action)s，您的操作未执行。",
+             name=who.display_name if who else _("系统"), time=at.strftime("%m-%d %H:%M"),
+             action=action_label(last["action"]))

@@ -15,8 +15,8 @@ from webapp.processes.helpers import (display_rows, form_class, return_reason, s
 from webapp.processes.views import FIND_STATION
 from webapp.services import access, training, uploads
 from webapp.services import workflow as wf
-from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, form_context,
-                                      step_form, task_actions)
+from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
+                                      form_context, step_form, task_actions)
 from webapp.services.progress import next_text, step_label
 from webapp.services.users import find_user
 from webapp.tasks import bp
@@ -115,7 +115,7 @@ def task(task_id: int):
     if request.method == "POST" and not finding:
         action = request.form.get("action", "")
         if action not in actions or action not in DECISIONS + ("resubmit",):
-            form.form_errors = [_already_decided(instance, task)]
+            form.form_errors = [already_decided(instance, task)]
             status = 409
         elif action in NEEDS_REASON and not comment:
             comment_error = _("请填写理由：驳回、退回和异议都需要说明原因。")
@@ -151,25 +151,6 @@ def _escalated_to_me(instance: Instance, task: Task) -> bool:
     """Whether the viewer was brought in by escalation (and so decides the step alone)."""
     entry = next((t for t in instance.state.get("tasks", []) if t.get("id") == task.key), {})
     return task.kind == "approval" and current_user.id in (entry.get("escalated") or [])
-
-
-def _already_decided(instance: Instance, task: Task) -> str:
-    """Who decided the task, when and how — or a plain refusal if it is still open."""
-    from webapp.models import User
-
-    entry = next((t for t in instance.state.get("tasks", []) if t.get("id") == task.key), None)
-    decisions = [d for d in (entry or {}).get("decisions", []) if d.get("action") != "comment"]
-    if task.status != "closed" or not decisions:
-        return _("此任务已由他人处理，或您不能进行该操作。")
-    last = decisions[-1]
-    who = db.session.get(User, last["by"]) if isinstance(last.get("by"), int) else None
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    at = datetime.fromisoformat(last["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
-    return _("这项任务已由 %(name)s 于 %(time)s %(action)s，您的操作未执行。",
-             name=who.display_name if who else _("系统"), time=at.strftime("%m-%d %H:%M"),
-             action=action_label(last["action"]))
 
 
 def _return_targets(spec, task: Task) -> list[tuple[str, str]]:
