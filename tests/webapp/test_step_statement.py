@@ -67,7 +67,8 @@ def written(instance_id: int):
         # The outbox rows planned from them: to whom, what, when, each with its own
         # notification (its person and kind).
         "deliveries": sorted((n.user_id, n.kind, d.user_id, d.channel, d.target,
-                              d.subject, d.body.replace(f"/{instance_id}\n", "/#\n"),
+                              d.subject, d.body.replace(f"/{instance_id}\n", "/#\n")
+                              .replace(f" #{instance_id}\n", " ##\n"),
                               d.digest, d.status, d.attempts, d.due_at, d.created_at)
                              for d, n in db.session.execute(
                                  select(Delivery, Notification)
