@@ -104,3 +104,28 @@ def test_back_after_signing_out_shows_nothing_of_the_last_person(live_server, sh
     phone.wait_for_function("document.readyState === 'complete'")
     assert "外卖骑手 马超" not in phone.content()
     assert "/auth/login" in phone.url
+
+
+def test_a_new_account_sets_its_own_password_first_on_a_phone(live_server, phone, org):
+    """An account an administrator made: signing in leads to 修改密码, which says why and
+    fits the phone; once changed, the home page opens."""
+    from webapp.extensions import db
+    from webapp.services import people
+
+    _user, temporary = people.add_user(None, username="newrider", display_name="新骑手 王五",
+                                       unit=org["company"], role="worker")
+    db.session.commit()
+    phone.goto(f"{live_server}/auth/login")
+    phone.get_by_label("用户名").fill("newrider")
+    phone.get_by_label("密码").fill(temporary)
+    phone.get_by_role("button", name="登录").click()
+    phone.wait_for_url(f"{live_server}/account/password")
+    assert "管理员设置的临时密码" in phone.get_by_role("alert").first.inner_text()
+    assert _no_horizontal_scroll(phone)
+    screenshot(phone, "temporary-password-phone")
+    phone.get_by_label("管理员给您的临时密码").fill(temporary)
+    phone.get_by_label("新密码", exact=True).fill("my-own-horse-staple")
+    phone.get_by_label("再输入一次新密码").fill("my-own-horse-staple")
+    phone.get_by_role("button", name="修改密码").click()
+    phone.wait_for_url(f"{live_server}/")
+    assert phone.get_by_role("heading", name="您好，新骑手 王五").is_visible()

@@ -47,6 +47,8 @@ def change_password():
     form = PasswordChangeForm()
     user = current_user._get_current_object()
     temporary = user.must_change_password
+    if temporary:  # the password they hold is the one they were handed
+        form.current.label.text = _("管理员给您的临时密码")
     if form.validate_on_submit():
         if login_throttle.blocked(user.username):
             form.current.errors.append(_("密码错误次数过多，请稍后再试。"))
