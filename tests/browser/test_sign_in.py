@@ -121,6 +121,7 @@ def test_a_new_account_sets_its_own_password_first_on_a_phone(live_server, phone
     phone.get_by_role("button", name="登录").click()
     phone.wait_for_url(f"{live_server}/account/password")
     assert "管理员设置的临时密码" in phone.get_by_role("alert").first.inner_text()
+    assert phone.get_by_text("欢迎，新骑手 王五。").is_visible()  # a first sign-in: not "back"
     assert _no_horizontal_scroll(phone)
     screenshot(phone, "temporary-password-phone")
     phone.get_by_label("管理员给您的临时密码").fill(temporary)

@@ -55,9 +55,11 @@ def login():
                 login_user(user, remember=form.remember.data)
                 if picked:
                     user.locale = picked
+                first_time = user.last_login_at is None
                 user.last_login_at = utcnow()
                 db.session.commit()
-                flash(_("欢迎回来，%(name)s。", name=user.display_name), "success")
+                flash(_("欢迎，%(name)s。", name=user.display_name) if first_time else
+                      _("欢迎回来，%(name)s。", name=user.display_name), "success")
                 return redirect(_next_url(form.next.data))
     elif request.method == "POST":
         status = 422
