@@ -21,11 +21,13 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # A plain ADD COLUMN: a batch copy of ``users`` (SQLite) would have to drop a table
+    # half the schema refers to, and would lose its triggers (the organisation's
+    # generation is bumped by them).
+    op.add_column('users', sa.Column('must_change_password', sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
 
 
 def downgrade():
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.drop_column('must_change_password')
+    # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 has it), for the same reason.
+    op.execute('ALTER TABLE users DROP COLUMN must_change_password')
