@@ -280,13 +280,15 @@ def _start_instance(process_key, applicant, data, now, version, submission=None)
                                 created_at=now, updated_at=now)
             db.session.add(instance)
             db.session.flush()
-            state, effects = engine.start(spec, applicant.id, data, now, directory,
-                                          instance_id=instance.id)
-            _save(instance, spec, None, state, effects, directory, now)
             if submission is not None:
+                # First, so a simultaneous sending of the same form waits here for this
+                # one — before it takes any place or quota — and is then shown it.
                 db.session.add(Submission(key=submission, instance_id=instance.id,
                                           created_at=now))
                 db.session.flush()
+            state, effects = engine.start(spec, applicant.id, data, now, directory,
+                                          instance_id=instance.id)
+            _save(instance, spec, None, state, effects, directory, now)
     except IntegrityError as exc:
         if "submissions" in str(exc.orig):
             # The same form, sent again while the first was being saved: the database
