@@ -1,6 +1,7 @@
 """Chinese first, English second: which language a request is answered in."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request, session
@@ -46,6 +47,13 @@ _PUNCTUATION = {"zh": {"colon": "：", "list_sep": "、", "clause_sep": "；", "
                        "paren_close": "）"},
                 "en": {"colon": ": ", "list_sep": ", ", "clause_sep": "; ", "paren_open": " (",
                        "paren_close": ")"}}
+
+
+def local_time(at: datetime) -> datetime:
+    """``at`` in the installation's time zone (``BABEL_DEFAULT_TIMEZONE``, China time),
+    as pages show times; a naive one (SQLite gives UTC back without its offset) is UTC."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(zone)
 
 
 def punctuation(locale: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Words for engine actions and statuses, through the translation catalogue."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 from flask_babel import get_locale
@@ -43,13 +44,14 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
-def history_label(action: str, data: dict | None, words: dict[str, str] | None = None) -> str:
+def history_label(action: str, details: Mapping | None,
+                  words: dict[str, str] | None = None) -> str:
     """The words for one line of a request's history: its action, told apart by its
     result where that matters (a place granted, or only a spot on the waiting list).
     ``words``: ``history_words()``, asked once for a whole history."""
     words = words if words is not None else history_words()
     if action == "reserve":
-        result = ((data or {}).get("details") or {}).get("result")
+        result = (details or {}).get("result")
         if result in RESERVE_RESULTS:
             return words["reserve:" + result]
     return words.get(action, action)

@@ -9,6 +9,7 @@ from flask import current_app, url_for
 from sqlalchemy import select
 
 from forms import describe_form, mask_data
+from webapp.database import loaded
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
 from webapp.labels import history_label, history_words
@@ -80,11 +81,18 @@ def unit_choices(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the tree is given as members instead — ``depth`` (0 for the root) and ``parent``
     (the parent unit's value, or null)."""
     ids = [int(c["value"]) for c in choices if c["value"].isdigit()]
+    # The choices were just read as rows of this session (``choices.unit_choices``):
+    # their depth and parent are there; only a unit not among them costs a query.
     tree: dict[int, tuple[int, int | None]] = {}
-    for start in range(0, len(ids), _UNITS_PER_QUERY):
+    for unit_id in ids:
+        row = loaded(OrgUnit, unit_id)
+        if row is not None:
+            tree[unit_id] = (row.depth, row.parent_id)
+    missing = [i for i in ids if i not in tree]
+    for start in range(0, len(missing), _UNITS_PER_QUERY):
         tree.update((row.id, (row.depth, row.parent_id)) for row in db.session.execute(
             select(OrgUnit.id, OrgUnit.depth, OrgUnit.parent_id).where(
-                OrgUnit.id.in_(ids[start:start + _UNITS_PER_QUERY]))))
+                OrgUnit.id.in_(missing[start:start + _UNITS_PER_QUERY]))))
     out = []
     for choice in choices:
         depth, parent = tree.get(int(choice["value"]) if choice["value"].isdigit() else 0,
@@ -152,7 +160,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
         # ``label``: the line in the caller's language, as the page words it — which
         # tells a place taken from a spot on the waiting list (both ``reserve``).
         "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
-                     "label": history_label(entry.action, {"details": entry.details}, words),
+                     "label": history_label(entry.action, entry.details, words),
                      "step": entry.step, "comment": entry.comment}
                     for entry, actor in history_lines(row, may_see)],
     }

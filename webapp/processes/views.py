@@ -184,7 +184,7 @@ def instance(instance_id: int):
     may_see = access.can_see_private(current_user, inst)
     # On public notice (公示) the nominee's name is on the notice board for everyone:
     # the request's page names them too (their personal data stays masked).
-    named = may_see or _on_notice(inst)
+    named = may_see or _on_notice(inst, spec)
     history = history_rows(inst, named)
     my_tasks = _my_tasks(inst, available, spec, locale)
     return render_template(
@@ -203,12 +203,11 @@ def instance(instance_id: int):
             inst.applicant.display_name))
 
 
-def _on_notice(inst: Instance) -> bool:
-    from webapp.models import Task
-
-    return db.session.scalar(select(Task.id).where(
-        Task.instance_id == inst.id, Task.status == "open", Task.kind == "publicity")
-        .limit(1)) is not None
+def _on_notice(inst: Instance, spec) -> bool:
+    """Whether the request is at a publicity step now (its current steps, no query)."""
+    return inst.closed_at is None and any(
+        (step := spec.step(s)) is not None and step.kind == "publicity"
+        for s in inst.steps.split(",") if s)
 
 
 def _my_tasks(inst: Instance, available, spec, locale: str) -> list[dict]:

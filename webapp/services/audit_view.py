@@ -16,13 +16,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, or_, select, true
 
 from forms.privacy import mask_changes
 from webapp.extensions import db
-from webapp.i18n import punctuation
+from webapp.i18n import local_time, punctuation
 from webapp.labels import action_label, status_label
 from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, OrgUnit,
                            ProcessDefinition, RetreatQuota, User)
@@ -360,8 +360,7 @@ def _local_time(value: str) -> str:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return value
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return local_time(moment).strftime("%Y-%m-%d %H:%M")
 
 
 LANGUAGES = {"zh_CN": "中文", "en": "English"}

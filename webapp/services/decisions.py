@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
 from webapp.extensions import db
+from webapp.i18n import local_time
 from webapp.labels import action_label, status_label
 from webapp.models import Instance, Task, User
 from webapp.services import workflow as wf
@@ -51,7 +51,7 @@ def form_context(instance: Instance) -> dict[str, Any]:
 
 def request_ended(instance: Instance) -> str:
     """Why a step on an ended request was not done: how and when it ended."""
-    at = instance.closed_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    at = local_time(instance.closed_at)
     return _("该申请已结束（%(status)s，%(time)s），您的操作未执行。",
              status=status_label(instance.status), time=at.strftime("%m-%d %H:%M"))
 
@@ -67,7 +67,7 @@ def already_decided(instance: Instance, task: Task) -> str:
         return _("此任务已由他人处理，或您不能进行该操作。")
     last = decisions[-1]
     who = db.session.get(User, last["by"]) if isinstance(last.get("by"), int) else None
-    at = datetime.fromisoformat(last["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    at = local_time(datetime.fromisoformat(last["at"]))
     return _("这项任务已由 %(name)s 于 %(time)s %(action)s，您的操作未执行。",
              name=who.display_name if who else _("系统"), time=at.strftime("%m-%d %H:%M"),
              action=action_label(last["action"]))

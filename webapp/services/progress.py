@@ -1,22 +1,13 @@
 """Plain words for where an instance stands and what comes next, in the reader's language."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
-
-from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.i18n import local_time
 from webapp.models import Instance, Task, TaskAssignee, User
 from workflows.org import ROLES, term
 from workflows.spec import ProcessSpec, status_label
-
-
-def _local(at: datetime) -> datetime:
-    """``at`` in the installation's time zone (China time by default), as pages show it."""
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
-    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(zone)
 
 
 def step_label(spec: ProcessSpec, step_id: str, locale: str) -> str:
@@ -60,7 +51,7 @@ def next_text(spec: ProcessSpec, instance: Instance, locale: str) -> str:
     else:
         steps = [step_label(spec, s, locale) for s in instance.steps.split(",") if s]
     people, pools, ending = waiting_for(instance, locale)
-    until = [_local(at).strftime("%Y-%m-%d %H:%M") for at in ending]
+    until = [local_time(at).strftime("%Y-%m-%d %H:%M") for at in ending]
     if en:
         who = [f"waiting for {', '.join(people)}"] if people else []
         who += [f"open for a {', '.join(pools).lower()} to claim"] if pools else []
