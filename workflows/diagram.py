@@ -101,7 +101,8 @@ def render_svg(spec: ProcessSpec, current: Iterable[str] = (), locale: str = "zh
            'fill="#546e7a"/></marker></defs>']
     out += _start_marker(spec, pos, locale)
     for source, label, target in links:
-        text = _edge_label(label, locale)
+        text = (kind_of(spec.step(source)).target_label(spec.step(source), label, locale)
+                or _edge_label(label, locale))
         if (source, label, target) in long_links:
             index = long_links.index((source, label, target))
             lane = box_left - LANE * (index + 1)

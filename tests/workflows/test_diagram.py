@@ -58,6 +58,44 @@ def test_english_labels(shipped):
     assert "Verify at the station" in svg and "Approval" in svg
 
 
+def _edge_texts(svg: str) -> list[str]:
+    """The full label of every arrow (its <title>; the text shown may be shortened)."""
+    doc = minidom.parseString(svg)
+    return [title.firstChild.data for t in doc.getElementsByTagName("text")
+            for title in t.getElementsByTagName("title") if title.firstChild]
+
+
+@pytest.mark.parametrize("key,zh,en", [
+    ("micro_wish", "未实现，退回认领人", "Not fulfilled, back to the volunteer"),
+    ("retreat_nomination", "未参加", "Did not travel"),
+    ("training_registration", "课程要求审核", "Course requires approval"),
+])
+def test_decision_branches_are_named_in_the_locale(shipped, key, zh, en):
+    spec = shipped(key)
+    english = " ".join(_edge_texts(render_svg(spec, locale="en")))
+    assert en in english and zh not in english
+    assert zh in " ".join(_edge_texts(render_svg(spec, locale="zh")))
+
+
+def test_a_branch_without_english_label_keeps_its_label_or_condition(inline):
+    spec = inline("""
+key: routes
+name: 分流
+start: {who: anyone}
+steps:
+  route:
+    kind: decision
+    name: 分流
+    branches:
+      - {when: "1 == 1", go: a, label: 甲}
+      - {when: "2 == 2", go: b}
+    default: a
+ends: {a: {status: completed, name: 甲}, b: {status: completed, name: 乙}}
+""")
+    texts = _edge_texts(render_svg(spec, locale="en"))
+    assert "甲" in texts and "2 == 2" in texts
+
+
 @pytest.mark.parametrize("key", KEYS)
 def test_focus_is_where_the_highlighted_box_is_centred(shipped, key):
     import re

@@ -137,6 +137,11 @@ class StepKind:
         """Label → target of every way out of the step (for validation and diagrams)."""
         return dict(step.next)
 
+    def target_label(self, step: StepSpec, label: str, locale: str) -> str | None:
+        """How a label of ``targets`` reads in ``locale``, when the step names it itself
+        (a decision's branches); None: the diagram's own words for the outcome."""
+        return None
+
     def check(self, step: StepSpec, spec: ProcessSpec, log: ProblemLog) -> None:
         """Checks that need the whole definition (e.g. that return targets are earlier)."""
 

@@ -19,6 +19,14 @@ class Branch:
     go: str
     label: str | None = None
     line: int | None = None
+    label_en: str | None = None
+
+    def shown(self, locale: str = "zh") -> str:
+        """The branch's name on a diagram: its label in the locale (English falls back to
+        the Chinese label), else its condition."""
+        if str(locale).startswith("en") and self.label_en:
+            return self.label_en
+        return self.label or self.when.source
 
 
 @dataclass(frozen=True)
@@ -54,24 +62,31 @@ class DecisionKind(StepKind):
             reader.log.add(line, f"{reader.where}: each branch needs 'when' (a condition) and "
                            "'go' (a step or end id)")
             return None
-        for key in set(item) - {"when", "go", "label"}:
+        for key in set(item) - {"when", "go", "label", "label_en"}:
             reader.log.add(line_of(item, key), f"{reader.where}: unknown key '{key}' in a branch")
         when = reader.expression(item["when"], line_of(item, "when") or line, "branch 'when'")
         if when is None:
             return None
-        label = item.get("label")
-        return Branch(when, item["go"], None if label is None else str(label), line)
+        label, label_en = item.get("label"), item.get("label_en")
+        return Branch(when, item["go"], None if label is None else str(label), line,
+                      None if label_en is None else str(label_en))
 
     def targets(self, step: StepSpec) -> dict[str, str]:
         out: dict[str, str] = {}
         for branch in step.config.branches:
-            label = branch.label or branch.when.source
+            label = branch.shown()
             while label in out:
                 label += " "
             out[label] = branch.go
         if step.config.default is not None:
             out["default"] = step.config.default
         return out
+
+    def target_label(self, step: StepSpec, label: str, locale: str) -> str | None:
+        for branch in step.config.branches:
+            if branch.shown() == label.rstrip(" "):
+                return branch.shown(locale)
+        return None
 
     def enter(self, run: Run, step: StepSpec) -> None:
         for branch in step.config.branches:
