@@ -87,6 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cprofile-packages", action="store_true",
                         help="also sum cProfile's own time and calls by package "
                              "(sqlalchemy, psycopg, flask, webapp…) per request")
+    parser.add_argument("--prepared", action="store_true",
+                        help="list the statements PostgreSQL kept prepared on the connection")
     parser.add_argument("--start", action="store_true",
                         help="profile starts (a wish by a worker without one) instead")
     args = parser.parse_args(argv)
@@ -158,7 +160,25 @@ def main(argv=None) -> int:
           f"request (profiler {'on' if profiler else 'off'}); {len(statements) / n:.2f} "
           f"statements, {sum(t for t, _ in statements) / n * 1000:.2f} ms in the database")
     print_slowest(statements, args.sql, 200)
+    if args.prepared:
+        print_prepared(app)
     return 0
+
+
+def print_prepared(app) -> None:
+    """psycopg prepares a statement on the server once a connection has run it
+    ``prepare_threshold`` times: what was, and how PostgreSQL planned its executions."""
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(text(
+            "SELECT generic_plans, custom_plans, left(regexp_replace(statement, '\\s+', ' ', 'g'), 110)"
+            " FROM pg_prepared_statements ORDER BY generic_plans + custom_plans DESC")).all()
+    print(f"{len(rows)} prepared statements on the connection (generic / custom plans):")
+    for generic, custom, statement in rows:
+        print(f"  {generic:>5} {custom:>5}  {statement}")
 
 
 if __name__ == "__main__":
