@@ -56,7 +56,7 @@ def test_the_api_gives_no_token_for_a_temporary_password(client, org):
     r = _token(client, "newrider", temporary)
     assert r.status_code == 403
     error = r.get_json()["error"]
-    assert error["code"] == "password_change_required" and "网页" in error["message"]
+    assert error["code"] == "password_change_required" and "新密码" in error["message"]
     assert "fields" not in error
     # A wrong password still gets the usual 401: the 403 tells nothing to a guesser.
     assert _token(client, "newrider", "not-the-password").status_code == 401
@@ -97,3 +97,80 @@ def test_the_administrators_new_account_page_and_an_import_mark_it_too(client, o
     assert r.status_code == 200, r.status_code
     assert db.session.scalar(select(User.must_change_password).where(
         User.username == "webmade"))
+
+
+def test_the_app_sets_its_own_password_when_asking_for_a_token(client, org):
+    """A rider whose account was imported uses only the app: the token request carries
+    the new password, and no web page is needed."""
+    user, temporary = _new_account(org)
+    # A guesser learns nothing and changes nothing: a wrong password is the usual 401.
+    r = client.post("/api/v1/tokens", json={"username": "newrider", "password": "wrong-one-1",
+                                            "new_password": OWN})
+    assert r.status_code == 401
+    r = client.post("/api/v1/tokens", json={"username": "newrider", "password": temporary,
+                                            "new_password": "short"})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"new_password": ["密码至少 8 个字符"]}
+    r = client.post("/api/v1/tokens", json={"username": "newrider", "password": temporary,
+                                            "new_password": temporary},
+                    headers={"Accept-Language": "en"})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {
+        "new_password": ["The new password must differ from the current one."]}
+    db.session.expire_all()
+    assert db.session.get(User, user.id).must_change_password  # nothing changed yet
+    r = client.post("/api/v1/tokens", json={"username": "newrider", "password": temporary,
+                                            "new_password": OWN})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    token = r.get_json()["token"]
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+                      ).status_code == 200
+    db.session.expire_all()
+    assert not db.session.get(User, user.id).must_change_password
+    assert _token(client, "newrider", temporary).status_code == 401
+    assert _token(client, "newrider", OWN).status_code == 201
+
+
+def test_a_signed_in_caller_changes_the_password_and_gets_a_new_token(client, org, make_user):
+    make_user("rider9", ("worker", org["company"]))
+    first = _token(client, "rider9", PASSWORD).get_json()["token"]
+    other = _token(client, "rider9", PASSWORD).get_json()["token"]  # another phone
+    auth = {"Authorization": f"Bearer {first}"}
+    r = client.post("/api/v1/me/password", json={"password": "not-mine-at-all",
+                                                 "new_password": OWN}, headers=auth)
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"password": ["当前密码不正确。"]}
+    r = client.post("/api/v1/me/password", json={"password": PASSWORD}, headers=auth)
+    assert r.status_code == 422 and "new_password" in r.get_json()["error"]["fields"]
+    r = client.post("/api/v1/me/password", json={"password": PASSWORD, "new_password": OWN,
+                                                 "again": OWN}, headers=auth)
+    assert r.status_code == 422 and "again" in r.get_json()["error"]["fields"]
+    assert _token(client, "rider9", PASSWORD).status_code == 201  # still the old password
+    r = client.post("/api/v1/me/password", json={"password": PASSWORD, "new_password": OWN},
+                    headers=auth)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    fresh = r.get_json()["token"]
+    assert r.get_json()["expires_at"]
+    # Every earlier token ends (a lost phone); the new one works.
+    for old in (first, other):
+        assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {old}"}
+                          ).status_code == 401
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {fresh}"}
+                      ).status_code == 200
+    assert _token(client, "rider9", PASSWORD).status_code == 401
+    assert _token(client, "rider9", OWN).status_code == 201
+    assert client.post("/api/v1/me/password", json={"password": OWN, "new_password": PASSWORD}
+                       ).status_code == 401
+
+
+def test_guessing_the_current_password_through_the_api_is_limited(client, org, make_user):
+    make_user("rider8", ("worker", org["company"]))
+    token = _token(client, "rider8", PASSWORD).get_json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    statuses = [client.post("/api/v1/me/password", json={"password": f"guess-{i}-xx",
+                                                         "new_password": OWN},
+                            headers=auth).status_code for i in range(12)]
+    assert statuses[0] == 422 and statuses[-1] == 429
+    r = client.post("/api/v1/me/password", json={"password": PASSWORD, "new_password": OWN},
+                    headers=auth)
+    assert r.status_code == 429 and r.headers.get("Retry-After")

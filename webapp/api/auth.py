@@ -53,9 +53,10 @@ QUERY_MESSAGES = {
 }
 
 
-@route("/tokens", "POST", summary="Sign in: exchange username and password for a token",
+@route("/tokens", "POST", summary="Sign in: exchange username and password for a token "
+       "(with new_password: set one's own password first, as a temporary one requires)",
        tag="auth", auth=False, body="TokenRequest", responses={201: "Token"},
-       errors=(401, 403, 429))
+       errors=(401, 403, 422, 429))
 def issue_token():
     payload, _files = body()
     errors: dict = {}
@@ -63,6 +64,7 @@ def issue_token():
     password = payload.get("password")
     if not isinstance(password, str) or not password:
         errors["password"] = [_("此项必填。")]
+    new_password = _new_password(payload, errors, required=False)
     if errors:
         invalid(errors)
     if login_throttle.blocked(username):
@@ -76,14 +78,71 @@ def issue_token():
         fail(429, _("申请令牌过于频繁，请稍后再试。"),
              headers=retry_after(_issue_limits(person.id)))
     login_throttle.succeeded(username)
-    if person.must_change_password:
+    if new_password is not None:
+        _change_password(person, password, new_password)
+    elif person.must_change_password:
         # An administrator has seen this password: no token until its holder has set
-        # their own (the API has no password change; the web page does it).
-        fail(403, _("这是管理员为您设置的临时密码：请先在网页上登录，设置您自己的密码，"
-                    "再使用本应用。"), code="password_change_required")
+        # their own — here (new_password) or on the web page.
+        fail(403, _("这是管理员为您设置的临时密码：请先设置您自己的密码（在本应用中输入新密码，"
+                    "或在网页上登录后修改），再继续使用。"), code="password_change_required")
     raw, row = tokens.issue(person)
     db.session.commit()
     return {"token": raw, "expires_at": present.iso(row.expires_at)}, 201
+
+
+@route("/me/password", "POST", summary="Change one's own password: every token of the "
+       "caller ends, the answer is a new one", tag="auth", body="PasswordChange",
+       responses={200: "Token"}, errors=(422, 429))
+def change_password():
+    person = user()
+    payload, _files = body()
+    errors: dict = {}
+    password = payload.get("password")
+    if not isinstance(password, str) or not password:
+        errors["password"] = [_("请填写当前密码")]
+    new_password = _new_password(payload, errors, required=True)
+    if errors:
+        invalid(errors)
+    if login_throttle.blocked(person.username):
+        fail(429, _("密码错误次数过多，请稍后再试。"),
+             headers=login_throttle.retry_after(person.username))
+    _change_password(person, password, new_password)
+    raw, row = tokens.issue(person)
+    db.session.commit()
+    return {"token": raw, "expires_at": present.iso(row.expires_at)}
+
+
+def _new_password(payload: dict, errors: dict, *, required: bool) -> str | None:
+    """``new_password`` of a body: the same limits as the web page's 新密码."""
+    value = payload.get("new_password")
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        errors["new_password"] = [_("请填写新密码")]
+    elif len(value) < 8:
+        errors["new_password"] = [_("密码至少 8 个字符")]
+    elif len(value) > 256:
+        errors["new_password"] = [_("密码最多 256 个字符")]
+    else:
+        return value
+    return None
+
+
+def _change_password(person, current: str, new: str) -> None:
+    """The person sets their own password, proving ``current`` (every session and token
+    of theirs ends, as on the web page); refusals are 422s naming the member."""
+    from webapp.i18n import current_locale_short
+    from webapp.services.people import PeopleError, WrongPassword, change_own_password
+
+    try:
+        change_own_password(person, current, new)
+    except WrongPassword as exc:
+        db.session.rollback()
+        login_throttle.failed(person.username)
+        invalid({"password": [exc.message(current_locale_short())]})
+    except PeopleError as exc:
+        db.session.rollback()
+        invalid({"new_password": [exc.message(current_locale_short())]})
 
 
 def _issue_limits(user_id: int) -> list[tuple[Any, str, str]]:
