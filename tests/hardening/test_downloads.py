@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tests.hardening.test_page_matrix import _rules
 from tests.webapp.test_pages import PNG, login, task_id_of, wish_form  # noqa: F401
-from tests.webapp.test_training import (course_named, end_the_course, marks,
+from tests.webapp.test_training import (course_named, decide, end_the_course,
                                         move_into_the_past, register)
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
@@ -123,8 +123,7 @@ def test_every_export_template_and_certificate_names_its_file_safely(app, login,
     passed = register(login, "rider1", training)
     move_into_the_past(training)
     end_the_course()
-    login("unit_admin").post(f"/courses/{training.id}/attendance", data={
-        "present": marks(training, {passed: 10}), "action": "decide"})
+    decide(login("unit_admin"), training, {passed: 10})
     nasty = '<script>x()</script>") Tj ET BT (\\'
     training.title, training.venue = nasty + "培训", nasty + "\r\n地点"
     db.session.get(OrgUnit, training.unit_id).name = nasty + "工会"

@@ -13,6 +13,7 @@ from tests.webapp.test_union_processes import id_card, start
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
 from webapp.models import Attendance, Course, CourseSession, Instance, Task
+from webapp.services.activities import CHINA
 from webapp.services import workflow as wf
 from webapp.services.users import find_user
 from workflows.errors import InvalidInput
@@ -49,6 +50,16 @@ def end_the_course() -> None:
     db.session.commit()
 
 
+def decide(organiser, course: Course, attended: dict[int, int]):
+    """Save the register and decide, as an organiser does: 保存并判定结业 shows who
+    would pass and who not, then 确认判定 decides."""
+    page = organiser.post(f"/courses/{course.id}/attendance",
+                          data={"present": marks(course, attended), "action": "decide"})
+    assert page.status_code == 200 and "确认判定" in page.get_data(as_text=True)
+    return organiser.post(f"/courses/{course.id}/attendance",
+                          data={"action": "decide_confirmed"})
+
+
 def marks(course: Course, attended: dict[int, int]) -> list[str]:
     """Checkbox values for the first n sessions of each registration."""
     sessions = [s.id for s in course.schedule]
@@ -77,8 +88,7 @@ def test_attendance_register_decides_completion_at_80_percent(login, demo):
     end_the_course()
     page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
     assert 'value="decide"' in page and "8/10" in page and "7/10" in page
-    organiser.post(f"/courses/{course.id}/attendance",
-                   data={"present": marks(course, attended), "action": "decide"})
+    decide(organiser, course, attended)
     db.session.expire_all()
     ends = {name: db.session.get(Instance, i).state["end"] for name, i in ids.items()}
     assert ends == {"rider1": "completed", "courier1": "completed", "driver1": "not_completed"}
@@ -109,11 +119,13 @@ def test_the_register_downloads_as_csv_and_xlsx_as_the_page_shows_it(login, demo
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     assert "attachment" in answer.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
-    assert rows[0][0] == "学员" and rows[0][1].startswith("第1次 ") and len(rows[0]) == 14
-    assert rows[0][-3:] == ["出勤次数", "总课次", "达标"]
+    # Each session's full date: a course may run across the new year.
+    assert rows[0][0] == "学员" and len(rows[0]) == 15
+    assert rows[0][1] == "第1次 " + first.starts_at.astimezone(CHINA).strftime("%Y-%m-%d")
+    assert rows[0][-4:] == ["出勤次数", "总课次", "达标", "结果"]
     by_name = {row[0].split()[-1]: row for row in rows[1:]}
-    assert by_name["马超"][1:4] == ["到", "到", ""] and by_name["马超"][-3:] == ["2", "10", ""]
-    assert by_name["杨洋"][1:4] == ["缺", "到", ""] and by_name["杨洋"][-3:-1] == ["1", "10"]
+    assert by_name["马超"][1:4] == ["到", "到", ""] and by_name["马超"][-4:-1] == ["2", "10", ""]
+    assert by_name["杨洋"][1:4] == ["缺", "到", ""] and by_name["杨洋"][-4:-2] == ["1", "10"]
     workbook = organiser.get(f"/courses/{course.id}/attendance?format=xlsx")
     assert workbook.status_code == 200
     sheet = zipfile.ZipFile(io.BytesIO(workbook.get_data())).read(
@@ -181,8 +193,7 @@ def test_certificate_for_the_trainee_who_completed_only(login, demo):
     end_the_course()
     organiser = login("unit_admin")
     assert organiser.get(f"/instances/{passed}/certificate.pdf").status_code == 404
-    organiser.post(f"/courses/{course.id}/attendance", data={
-        "present": marks(course, {passed: 9, failed: 2}), "action": "decide"})
+    decide(organiser, course, {passed: 9, failed: 2})
 
     client = login("rider1")
     page = client.get(f"/instances/{passed}").get_data(as_text=True)
@@ -402,3 +413,69 @@ def test_demo_has_a_running_course_with_attendance(app, login):
     assert db.session.scalar(select(func.count()).select_from(Attendance)) >= 3
     page = login("unit_admin").get(f"/courses/{course.id}/attendance").get_data(as_text=True)
     assert "马超" in page and "杨洋" in page and " checked" in page
+
+
+# ---------------------------------------------------------------- after the decision
+
+def test_deciding_asks_first_and_names_who_would_not_complete(login, demo):
+    course = course_named("电工技能提升班")
+    ids = {name: register(login, name, course) for name in ("rider1", "courier1")}
+    move_into_the_past(course)
+    end_the_course()
+    organiser = login("unit_admin")
+    attended = {ids["rider1"]: 10, ids["courier1"]: 3}
+    page = organiser.post(f"/courses/{course.id}/attendance",
+                          data={"present": marks(course, attended), "action": "decide"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    passing, failing = text.split('id="passing"')[1].split('id="failing"')
+    assert "马超" in passing and "杨洋" not in passing and "杨洋" in failing
+    # Asked, not done: the marks are saved, nobody is decided yet.
+    db.session.expire_all()
+    assert {db.session.get(Instance, i).status for i in ids.values()} == {"running"}
+    assert db.session.scalar(select(func.count()).select_from(Attendance).where(
+        Attendance.present.is_(True))) == 13
+    # Confirming decides on the register as saved (it sends no marks: none are lost).
+    organiser.post(f"/courses/{course.id}/attendance", data={"action": "decide_confirmed"})
+    db.session.expire_all()
+    assert db.session.get(Instance, ids["courier1"]).state["end"] == "not_completed"
+    assert db.session.scalar(select(func.count()).select_from(Attendance).where(
+        Attendance.present.is_(True))) == 13
+
+
+def test_a_trainee_who_did_not_complete_stays_on_the_register_with_the_result(login, demo):
+    import csv
+    import io
+
+    from webapp.models import Reservation
+
+    course = course_named("电工技能提升班")
+    ids = {name: register(login, name, course) for name in ("rider1", "courier1")}
+    move_into_the_past(course)
+    end_the_course()
+    organiser = login("unit_admin")
+    decide(organiser, course, {ids["rider1"]: 10, ids["courier1"]: 3})
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "马超" in page and "杨洋" in page and "已结业" in page and "未结业" in page
+    # The register they were judged on is kept: their marks cannot be changed any more.
+    assert page.count(" disabled>") == 20
+    organiser.post(f"/courses/{course.id}/attendance", data={"action": "save"})
+    assert db.session.scalar(select(func.count()).select_from(Attendance).where(
+        Attendance.present.is_(True))) == 13
+    rows = list(csv.reader(io.StringIO(organiser.get(
+        f"/courses/{course.id}/attendance?format=csv").get_data().decode("utf-8-sig"))))
+    assert rows[0][-1] == "结果"
+    assert {row[0].split()[-1]: row[-1] for row in rows[1:]} == {"马超": "已结业",
+                                                                 "杨洋": "未结业"}
+    # The place was used to the end: it is not handed to someone on the waiting list
+    # of a course that is over.
+    held = db.session.scalar(select(Reservation.status).where(
+        Reservation.instance_id == ids["courier1"]))
+    assert held == "granted"
+    # A registration of an earlier definition gave its place back at the end: still
+    # listed, with its result.
+    db.session.execute(Reservation.__table__.update().where(
+        Reservation.instance_id == ids["courier1"]).values(status="released"))
+    db.session.commit()
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "杨洋" in page and "未结业" in page

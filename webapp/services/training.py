@@ -79,18 +79,34 @@ class Trainee:
     name: str
     present: set[int]  # session ids
     deciding: bool      # the attendance step is open for this trainee
+    result: str | None = None  # "passed" | "failed" once the attendance step decided
+
+    @property
+    def decided(self) -> bool:
+        return self.result is not None
 
 
 def trainees(course: Course) -> list[Trainee]:
-    """Everyone holding a place on the course, in the order they got it."""
+    """Everyone who holds or held a place on the course to its end, in the order they got
+    it: a trainee judged on attendance stays on the register with the result — also one
+    whose place an earlier definition version gave back when the request ended."""
     rows = db.session.execute(
-        select(Instance, User.display_name).join(
+        select(Instance, User.display_name, Reservation.status).join(
             Reservation, Reservation.instance_id == Instance.id)
         .join(User, User.id == Instance.applicant_id)
         .where(Reservation.resource_key == course_key(course),
-               Reservation.status == "granted")
+               Reservation.status.in_(("granted", "released")))
         .order_by(Reservation.seq)).all()
-    ids = [instance.id for instance, _ in rows]
+    steps = _attendance_steps() if rows else set()
+    kept = []
+    for instance, name, status in rows:
+        data = (instance.state or {}).get("data", {})
+        decided = any(step in data for step in steps)
+        if status == "granted" or decided:
+            result = None if not decided else (
+                "passed" if instance.status == "completed" else "failed")
+            kept.append((instance, name, result))
+    ids = [instance.id for instance, _name, _result in kept]
     present: dict[int, set[int]] = {i: set() for i in ids}
     if ids:
         for session_id, instance_id in db.session.execute(
@@ -99,8 +115,8 @@ def trainees(course: Course) -> list[Trainee]:
             present[instance_id].add(session_id)
     deciding = set(db.session.scalars(_attendance_tasks(course).with_only_columns(
         Task.instance_id)))
-    return [Trainee(instance, name, present[instance.id], instance.id in deciding)
-            for instance, name in rows]
+    return [Trainee(instance, name, present[instance.id], instance.id in deciding, result)
+            for instance, name, result in kept]
 
 
 def held_sessions(course: Course, now: datetime | None = None) -> list[CourseSession]:
@@ -112,12 +128,13 @@ def held_sessions(course: Course, now: datetime | None = None) -> list[CourseSes
 def save_register(course: Course, actor: User, ticked: set[tuple[int, int]],
                   now: datetime | None = None) -> int:
     """Make the register match the ticked (session id, instance id) pairs for the
-    sessions held so far; returns how many marks changed.  Sessions still to come and
-    people without a place on the course are left alone."""
+    sessions held so far; returns how many marks changed.  Sessions still to come,
+    people without a place on the course and trainees already judged (the register they
+    were judged on stays as it was) are left alone."""
     now = now or utcnow()
     with write_lock():
         sessions = {s.id for s in held_sessions(course, now)}
-        people = {t.instance.id for t in trainees(course)}
+        people = {t.instance.id for t in trainees(course) if not t.decided}
         existing = {(a.session_id, a.instance_id): a for a in db.session.scalars(
             select(Attendance).where(Attendance.session_id.in_(sessions or {0}),
                                      Attendance.instance_id.in_(people or {0})))}
@@ -210,6 +227,32 @@ class Decided:
     passed: int = 0
     failed: int = 0
     errors: list[str] | None = None
+
+
+@dataclass
+class Outlook:
+    """What deciding now would do, for the organiser to confirm: names that would pass
+    and names that would not, by the register as saved."""
+    passing: list[str]
+    failing: list[str]
+
+
+def completion_outlook(course: Course, actor: User) -> Outlook:
+    """The trainees whose attendance step ``actor`` would complete now, split as the
+    engine will judge them (sessions attended against the step's pass rate)."""
+    mine = set(db.session.scalars(
+        _attendance_tasks(course).join(TaskAssignee, TaskAssignee.task_id == Task.id)
+        .where(TaskAssignee.user_id == actor.id).with_only_columns(Task.instance_id)))
+    total = len(course.schedule)
+    outlook = Outlook([], [])
+    for trainee in trainees(course):
+        if trainee.instance.id not in mine:
+            continue
+        found = register_of(trainee.instance)
+        rate = found[0].config.pass_rate if found else course_pass_rate()
+        passes = len(trainee.present) * 100 >= rate * total
+        (outlook.passing if passes else outlook.failing).append(trainee.name)
+    return outlook
 
 
 def decide_completion(course: Course, actor: User, locale: str = "zh",
@@ -308,7 +351,8 @@ def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None
 
 __all__ = ["register_of", "attendance_summary", "course_pass_rate", "may_record",
            "courses_for", "trainees", "held_sessions", "save_register", "counts",
-           "decide_completion", "certificate_facts", "Trainee", "Decided", "CertificateFacts"]
+           "decide_completion", "completion_outlook", "certificate_facts", "Trainee", "Decided",
+           "Outlook", "CertificateFacts"]
 
 
 # ------------------------------------------------------------------ running courses

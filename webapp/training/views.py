@@ -155,24 +155,33 @@ def _course(course_id: int) -> Course:
 def attendance(course_id: int):
     course = _course(course_id)
     if request.method == "POST":
+        action = request.form.get("action")
+        if action == "decide_confirmed":
+            # The register was saved when the decision was asked for; what the
+            # confirmation page showed is what is decided.
+            result = training.decide_completion(course, current_user,
+                                                current_locale_short())
+            db.session.commit()
+            for message in result.errors:
+                flash(message, "error")
+            flash(_("已判定 %(n)s 人：%(passed)s 人结业，%(failed)s 人出勤不足。",
+                    n=result.passed + result.failed, passed=result.passed,
+                    failed=result.failed), "success")
+            return redirect(url_for("training.attendance", course_id=course.id))
         ticked = set()
         for name in request.form.getlist("present"):
             session_id, _sep, instance_id = (as_id(part) for part in name.partition("-"))
             if session_id and instance_id:
                 ticked.add((session_id, instance_id))
         changed = training.save_register(course, current_user, ticked)
-        if request.form.get("action") == "decide":
-            result = training.decide_completion(course, current_user,
-                                                current_locale_short())
-            db.session.commit()
-            for message in result.errors:
-                flash(message, "error")
-            flash(_("出勤已保存。已判定 %(n)s 人：%(passed)s 人结业，%(failed)s 人出勤不足。",
-                    n=result.passed + result.failed, passed=result.passed,
-                    failed=result.failed), "success")
-        else:
-            db.session.commit()
-            flash(_("出勤已保存（%(n)s 处改动）。", n=changed), "success")
+        db.session.commit()
+        if action == "decide":
+            # A decision ends each request for good: say whom it fails before it does.
+            outlook = training.completion_outlook(course, current_user)
+            if outlook.passing or outlook.failing:
+                return render_template("training/decide.html", course=course,
+                                       outlook=outlook, changed=changed)
+        flash(_("出勤已保存（%(n)s 处改动）。", n=changed), "success")
         return redirect(url_for("training.attendance", course_id=course.id))
     held = {s.id for s in training.held_sessions(course)}
     people = training.trainees(course)
@@ -198,12 +207,15 @@ def _register_download(fmt: str, course: Course, people: list, held: set[int], r
                           else absent if session_id in held else "")
     columns = [export.Column(_("学员"), lambda p: p.name)]
     columns += [export.Column(_("第%(n)s次", n=n) + " " + s.starts_at.astimezone(CHINA)
-                              .strftime("%m-%d"), mark(s.id))
+                              .strftime("%Y-%m-%d"), mark(s.id))
                 for n, s in enumerate(course.schedule, start=1)]
     # Two numbers, not "3/5": a spreadsheet would read that as a date.
+    results = {"passed": _("已结业"), "failed": _("未结业")}
     columns += [export.Column(_("出勤次数"), lambda p: len(p.present)),
                 export.Column(_("总课次"), lambda p: total),
-                export.Column(_("达标"), lambda p: len(p.present) * 100 >= rate * total)]
+                export.Column(_("达标"), lambda p: len(p.present) * 100 >= rate * total),
+                export.Column(_("结果"), lambda p: results.get(p.result)
+                              or (_("待判定") if p.deciding else ""))]
     return export.response(fmt, _("出勤登记") + " " + course.title, columns, people,
                            sheet_name=_("出勤登记"))
 
