@@ -15,7 +15,7 @@ ACTION_LABELS = {
     "comment": _l("留言"), "object": _l("提出异议"), "fire": _l("到期处理"),
     "promote": _l("候补转正"), "enter": _l("进入环节"), "route": _l("自动分流"),
     "end": _l("办结"), "remind": _l("提醒"), "escalate": _l("督办升级"),
-    "timeout": _l("超时流转"), "timer_passed": _l("等待期满"), "reserve": _l("占用名额"),
+    "timeout": _l("超时流转"), "timer_passed": _l("等待期满"), "retime": _l("日期调整"), "reserve": _l("占用名额"),
     "released": _l("释放名额"), "claim_released": _l("认领已释放"),
     "claim_promoted": _l("候补认领成功"), "claim_waitlisted": _l("进入认领候补"),
     "unassigned": _l("无人可处理，待管理员指派"),

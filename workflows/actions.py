@@ -341,6 +341,22 @@ def _timeout(run: Run, step, task: Task) -> None:
     run.goto(step.timeout.go)
 
 
+class Retime(Handler):
+    """The date a waiting step waits for moved (a course's end changed): its timers
+    follow.  Steps that wait for a duration or a fixed date keep theirs."""
+
+    system_only = True
+
+    def permit(self, run: Run, action: Action) -> None:
+        if run.status not in ("running", "waitlisted", "returned"):
+            raise Conflict("申请已结束", "The request has ended", code="ended")
+
+    def apply(self, run: Run, action: Action) -> None:
+        for task in run.open_tasks():
+            step = run.step(task.step)
+            kind_of(step).retime(run, step, task)
+
+
 class Promote(Handler):
     """The capacity port gave this waiting instance a place."""
 
@@ -364,5 +380,5 @@ HANDLERS: dict[str, Handler] = {
     **{name: StepTaskHandler() for name in STEP_TASK_ACTIONS},
     "resubmit": Resubmit(), "withdraw": Withdraw(), "cancel": Cancel(),
     "delegate": Delegate(), "reassign": Reassign(), "claim": Claim(), "unclaim": Unclaim(),
-    "comment": Comment(), "fire": Fire(), "promote": Promote(),
+    "comment": Comment(), "fire": Fire(), "promote": Promote(), "retime": Retime(),
 }

@@ -28,6 +28,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "claimed": ("您的{process_name}已被认领", "Your {process_name_en} has been claimed"),
     "released": ("{process_name} 的认领已释放", "The claim on {process_name_en} was released"),
     "comment": ("{process_name} 有新留言：{comment}", "New comment on {process_name_en}: {comment}"),
+    "retimed": ("您的{process_name}时间有变：{step_name}的日期已调整",
+                "The dates of your {process_name_en} changed: {step_name_en} was moved"),
     "step_entered": ("{process_name} 已进入：{step_name}",
                      "{process_name_en} is now at: {step_name_en}"),
 }

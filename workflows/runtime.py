@@ -33,7 +33,8 @@ class Action:
     """What someone asks the engine to do with an instance.
 
     ``kind``: approve, reject, return, resubmit, complete, withdraw, cancel, delegate,
-    reassign, claim, unclaim, comment, object, fire (timers), promote (waiting lists).
+    reassign, claim, unclaim, comment, object, fire (timers), promote (waiting lists),
+    retime (a date a timer step waits for changed).
     """
 
     kind: str

@@ -171,3 +171,55 @@ def test_only_the_course_units_administrators_manage_it(login, demo):
         f"/courses/{mine.id}/sessions/{session.id}/delete").status_code == 404
     db.session.expire_all()
     assert db.session.get(CourseSession, session.id) is not None
+
+
+def test_moving_a_courses_end_moves_the_registrations_waiting_for_it(login, demo):
+    """A trainee's registration waits for the course to end, then the attendance step
+    opens: shortened or lengthened, it follows the new end, and the trainee is told."""
+    from webapp.models import Instance, Notification, Task, Timer
+    from webapp.services import workflow as wf
+    from webapp.services.activities import CHINA as zone
+
+    client = login("unit_admin")
+    client.post("/courses/new", data=course_form())
+    course = course_named("叉车司机安全操作培训")
+    for offset in (0, 2, 4):
+        client.post(f"/courses/{course.id}/sessions",
+                    data=session_form(course.starts_on + timedelta(days=offset)))
+    instance_id = register(login, "rider1", course)
+
+    def waiting():
+        db.session.expire_all()
+        timer = db.session.scalar(select(Timer).where(
+            Timer.instance_id == instance_id, Timer.purpose == "wait",
+            Timer.status == "pending"))
+        task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                    Task.status == "open"))
+        return timer, task
+
+    timer, task = waiting()
+    old_end = timer.fire_at
+    assert old_end.astimezone(zone).date() >= today() + timedelta(days=20)
+    new_end = today() + timedelta(days=16)
+    page = login("unit_admin").post(f"/courses/{course.id}/edit",
+                                    data=course_form(ends_on=str(new_end)))
+    assert page.status_code == 302, errors(page)
+    timer, task = waiting()
+    assert timer.fire_at < old_end and timer.fire_at.astimezone(zone).date() in (
+        new_end, new_end + timedelta(days=1))
+    assert task.due_at == timer.fire_at  # the request's page and the API say it too
+    notes = db.session.scalars(select(Notification.kind).where(
+        Notification.instance_id == instance_id)).all()
+    assert "retimed" in notes
+    page = login("rider1").get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "日期调整" in page
+    # Other changes of the course move nothing and tell nobody.
+    login("unit_admin").post(f"/courses/{course.id}/edit",
+                             data=course_form(ends_on=str(new_end), venue="新地点"))
+    assert db.session.scalars(select(Notification.kind).where(
+        Notification.instance_id == instance_id)).all().count("retimed") == 1
+    # The new end comes: the attendance step opens then, not at the old end.
+    wf.fire_due_timers(timer.fire_at + timedelta(minutes=1))
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, instance_id).steps == "attendance"

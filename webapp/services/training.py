@@ -409,6 +409,7 @@ def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> 
         audit.record(actor, "course.create", ("course", course.id), {}, _snapshot(course), unit=unit)
         return course
     before = _snapshot(course)
+    dates = (course.starts_on, course.ends_on)
     for name, value in fields.items():
         setattr(course, name, value)
     course.unit = unit
@@ -422,7 +423,38 @@ def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> 
         raise CourseChangeError(taken) from None
     db.session.flush()
     audit.record(actor, "course.update", ("course", course.id), before, _snapshot(course), unit=unit)
+    if (course.starts_on, course.ends_on) != dates:
+        retime_registrations(course)
     return course
+
+
+def retime_registrations(course: Course) -> int:
+    """The course's dates moved: registrations waiting for it to end wait for the new
+    end (and are told); returns how many moved."""
+    from webapp.services import workflow as wf
+
+    running = db.session.scalars(
+        select(Instance.id).join(Reservation, Reservation.instance_id == Instance.id)
+        .where(Reservation.resource_key == course_key(course),
+               Reservation.status == "granted", Instance.closed_at.is_(None))
+        .order_by(Instance.id)).all()
+    moved = 0
+    for instance_id in running:
+        before = _wait_timers(db.session.get(Instance, instance_id))
+        try:
+            with db.session.begin_nested():
+                instance = wf.perform(instance_id, Action("retime"), None)
+        except WorkflowError:
+            continue  # ended meanwhile
+        moved += _wait_timers(instance) != before
+    return moved
+
+
+def _wait_timers(instance: Instance) -> dict:
+    from workflows.state import InstanceState
+
+    return {t.key: t.at for t in InstanceState.from_dict(instance.state).timers
+            if t.purpose == "wait"}
 
 
 def enrolled_count(course: Course) -> int:

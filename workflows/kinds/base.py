@@ -160,5 +160,8 @@ class StepKind:
     def apply(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         raise NotImplementedError
 
+    def retime(self, run: Run, step: StepSpec, task: Task) -> None:
+        """The data the step's own timer was set from may have changed: set it again."""
+
     def fire(self, run: Run, step: StepSpec, task: Task) -> None:
         """The step's own ``wait`` timer fired."""

@@ -62,6 +62,21 @@ class TimerKind(StepKind):
         task = run.open_task(step, "timer")
         run.schedule(task, "wait", at)
 
+    def retime(self, run: Run, step: StepSpec, task: Task) -> None:
+        config: TimerConfig = step.config
+        if config.until is None:
+            return  # a duration from entering, or a date fixed in the definition
+        at = _moment(run.value(config.until), run.now)
+        key = run.timer_key(task, "wait")
+        current = next((t for t in run.timers if t.key == key), None)
+        if at is None or current is None or at == current.at:
+            return
+        # A date moved into the past is due at once: the sweep fires it.
+        run.schedule(task, "wait", max(at, run.now))
+        run.log("retime", step=step.id, task=task.id, before=current.at.isoformat(),
+                after=at.isoformat())
+        run.notify([run.applicant], "retimed", task)
+
     def fire(self, run: Run, step: StepSpec, task: Task) -> None:
         run.close_task(task, "done")
         run.route(step, "done")
