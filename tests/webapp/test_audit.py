@@ -443,3 +443,40 @@ def test_the_log_reads_names_not_codes_ids_or_json(app, runner, client, locale, 
     assert not re.search(r"·\s+(worker|volunteer)\b", log)
     # Moments in China time like every other time shown, not as stored (ISO, UTC).
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", log)
+
+
+def test_imports_units_attendance_and_publishing_read_as_what_they_are(demo, client):
+    """An import is its own entry (one person's imports told apart, by the file's digest);
+    a unit's kind reads as a word, not a key; a course register's counts as counts; a
+    published version keeps its content digest."""
+    import hashlib
+    from html import unescape
+
+    from webapp.services.audit_view import _attended
+    from webapp.services.people_import import import_people
+
+    yz = find_user("yuzhong_admin")
+    files = ["code,name,kind,parent\ncq-yz-a1,甲街道工会,street,cq-yz\n",
+             "code,name,kind,parent\ncq-yz-a2,乙街道工会,street,cq-yz\n"]
+    for data in files:
+        with write_lock():
+            import_people(data.encode(), yz, dry_run=False)
+        db.session.commit()
+    first, second = entries(action="unit.import", actor_id=yz.id)
+    assert first.object_id != second.object_id
+    digest = hashlib.sha256(files[0].encode()).hexdigest()
+    assert first.object_id.startswith(digest[:12]) and first.after["file_digest"] == digest
+    sign_in(client, "yuzhong_admin")
+    page = unescape(re.sub(r"<[^>]+>", " ", client.get(
+        "/admin/audit?action=unit.import").get_data(as_text=True)))
+    assert f"单位导入 · {digest[:12]}" in page and f"单位导入 #{yz.id}" not in page
+    page = unescape(re.sub(r"<[^>]+>", " ", client.get(
+        "/admin/audit?action=unit.create").get_data(as_text=True)))
+    assert "甲街道工会" in page and "街道" in page.replace("甲街道工会", "")
+    assert not re.search(r"类型\s+—\s+street", page)
+    # A published version: its digest is kept (the log drops any member named "digest").
+    publish = entries(action="definition.publish")[0]
+    assert len(publish.after["content_digest"]) == 64
+    with client.application.test_request_context():
+        assert _attended({"attended": 1, "total": 3, "rate": 33}, "zh") == \
+            "到课 1 次 / 共 3 次（33%）"

@@ -29,7 +29,7 @@ from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, Or
 from webapp.models.org import subtree_range
 from webapp.services.org import unit_by_code
 from workflows.fields import FieldSpec, FormSpec
-from workflows.org import ROLES, term
+from workflows.org import ROLES, UNIT_KINDS, term
 
 VIEWER_ROLES = frozenset({"platform_admin", "city_admin", "supervisor", "district_admin"})
 ACCOUNT_ADMIN_ROLES = frozenset({"platform_admin", "city_admin", "district_admin"})
@@ -89,6 +89,7 @@ KEY_LABELS: dict[str, Any] = {
     "parent": _l("上级单位"), "by": _l("操作人"), "tokens_revoked": _l("撤销的令牌数"),
     "format": _l("文件格式"), "rows": _l("行数"), "created": _l("新建"),
     "created_count": _l("新建数"), "rejected_count": _l("退回数"),
+    "file_digest": _l("文件摘要（SHA-256）"), "content_digest": _l("内容摘要（SHA-256）"),
 }
 # The personal fields of an account, masked like the same kinds of form field.
 ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),
@@ -250,6 +251,8 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
     kind = str(OBJECT_TYPES.get(entry.object_type, entry.object_type))
     fallback = f"{kind} #{entry.object_id}"
     if obj is None:
+        if entry.object_type in ("user_import", "unit_import") and "@" in entry.object_id:
+            return f"{kind} · {entry.object_id.partition('@')[0]}", None  # the file's digest
         if entry.object_type == "membership":
             a = entry.after or entry.before  # a revoked role: what it was
             role = term(ROLES, a["role"], locale) if a.get("role") else ""
@@ -299,7 +302,11 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str, names: "_Names"
     elif entry.object_type == "station":
         from webapp.services.station_import import COLUMNS
 
-        labels = {c.key: c.zh if locale != "en" else c.key.replace("_", " ") for c in COLUMNS}
+        labels = {c.key: c.zh if locale != "en" else c.key.replace("_", " ") for c in COLUMNS
+                  if c.key != "parent"}  # a unit's name is shown: 上级单位, as for units
+    if entry.object_type in ("unit", "station") and "kind" in pairs:
+        pairs["kind"] = [term(UNIT_KINDS, v, locale) if isinstance(v, str) else v
+                         for v in pairs["kind"]]
     fields = {f.name: f for f in spec.all_forms.fields} if spec is not None else {}
     return [Change(str(labels.get(k) or KEY_LABELS.get(k, k)),
                    _text(k, pair[0], spec, locale, fields.get(k), names),
@@ -324,6 +331,8 @@ def _text(key: str, value, spec, locale: str, field, names: "_Names") -> str:
             return LANGUAGES.get(value, value)
     if key == "details" and isinstance(value, dict):
         return names.details(value, spec)
+    if isinstance(value, dict) and {"attended", "total"} <= set(value):  # an attendance step
+        return _attended(value, locale)
     if field is not None and field.type in _LABELLED_TYPES and value != "***":
         from webapp.processes.helpers import render_value
 
@@ -363,12 +372,21 @@ def _local_time(value: str) -> str:
     return local_time(moment).strftime("%Y-%m-%d %H:%M")
 
 
+def _attended(value: Mapping[str, Any], locale: str) -> str:
+    text = str(_l("到课 %(attended)s 次 / 共 %(total)s 次", attended=value.get("attended"),
+                  total=value.get("total")))
+    if value.get("rate") is not None:
+        text += f" ({value['rate']}%)" if locale == "en" else f"（{value['rate']}%）"
+    return text
+
+
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 # What the engine notes beside a step (``details``), as a reader calls it.
 DETAIL_LABELS: dict[str, Any] = {
     "to": _l("交给"), "claimer": _l("认领人"), "resource": _l("名额"), "result": _l("结果"),
     "waitlist": _l("候补"), "when": _l("条件"), "rule": _l("规则"), "status": _l("状态"),
-    "end": _l("结束于")}
+    "end": _l("结束于"), "attended": _l("到课次数"), "total": _l("总课次"),
+    "pass_rate": _l("结业出勤率")}
 RESERVATION_RESULTS: dict[str, Any] = {"granted": _l("已获得名额"), "waitlisted": _l("进入候补"),
                                        "refused": _l("名额已满")}
 
@@ -439,6 +457,8 @@ class _Names:
                 text = status_label(value)
             elif isinstance(value, bool):
                 text = str(_l("是") if value else _l("否"))
+            elif key == "pass_rate":
+                text = f"{value}%"
             else:
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             parts.append(f"{DETAIL_LABELS.get(key, key)}{marks['colon']}{text or '—'}")

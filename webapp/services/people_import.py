@@ -9,9 +9,11 @@ its row is rejected as "exists".  Columns: docs/people.md.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import zipfile
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
@@ -98,6 +100,10 @@ class ImportReport:
     @property
     def created(self) -> int:
         return 0 if self.dry_run else len(self.accepted)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -346,7 +352,7 @@ def import_people(data: bytes, actor: User | None, *, dry_run: bool = True,
     else:
         _check_users(body, positions, actor, report)
     if not dry_run:
-        _create(report, actor)
+        _create(report, actor, hashlib.sha256(data).hexdigest())
     return report
 
 
@@ -490,7 +496,7 @@ def _existing_usernames(names: list[str]) -> set[str]:
     return found
 
 
-def _create(report: ImportReport, actor: User | None) -> None:
+def _create(report: ImportReport, actor: User | None, digest: str) -> None:
     done: list[Accepted] = []
     for row in report.accepted:
         try:
@@ -514,9 +520,11 @@ def _create(report: ImportReport, actor: User | None) -> None:
     report.rejected.sort(key=lambda p: p.line)
     top = people.manager_units(actor)[0] if actor is not None and people.manager_units(actor) \
         else None
+    # The entry is the import: named by its file's digest (the same file imported again
+    # shows as such) and the moment, so one person's imports are told apart.
     audit.record(actor, f"{report.kind[:-1]}.import", (f"{report.kind[:-1]}_import",
-                                                      actor.id if actor else 0),
-                 {}, {"format": report.file_format, "rows": report.rows,
+                                                      f"{digest[:12]}@{utcnow():%Y%m%d%H%M%S}"),
+                 {}, {"file_digest": digest, "format": report.file_format, "rows": report.rows,
                       "created": [r.key for r in done][:200], "created_count": len(done),
                       "rejected_count": len(report.rejected)},
                  unit=top.path if top is not None and not actor.has_role("platform_admin")

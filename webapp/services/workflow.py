@@ -140,7 +140,8 @@ def _publish_text(text: str, filename: str, actor: User | None) -> Published:
     db.session.flush()
     audit.record(actor, "definition.publish", version,
                  {"version": latest.version if latest else None},
-                 {"key": spec.key, "version": version.version, "digest": digest})
+                 # not "digest": the log drops that name everywhere (a token's digest)
+                 {"key": spec.key, "version": version.version, "content_digest": digest})
     return Published(version, created=True)
 
 
