@@ -472,10 +472,14 @@ def test_a_trainee_who_did_not_complete_stays_on_the_register_with_the_result(lo
     held = db.session.scalar(select(Reservation.status).where(
         Reservation.instance_id == ids["courier1"]))
     assert held == "granted"
+    # Their request's badge says how it ended, not only the status it is filed under.
+    page = login("courier1").get(f"/instances/{ids['courier1']}").get_data(as_text=True)
+    badge = page.split('id="status"')[1].split("</div>")[0]
+    assert "出勤不足未结业" in badge and "已过期" not in badge
     # A registration of an earlier definition gave its place back at the end: still
     # listed, with its result.
     db.session.execute(Reservation.__table__.update().where(
         Reservation.instance_id == ids["courier1"]).values(status="released"))
     db.session.commit()
-    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    page = login("unit_admin").get(f"/courses/{course.id}/attendance").get_data(as_text=True)
     assert "杨洋" in page and "未结业" in page

@@ -190,6 +190,10 @@ def instance(instance_id: int):
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),
         history=history, next_line=next_text(spec, inst, locale),
+        # An ended request's badge names how it ended (出勤不足未结业), not only the
+        # status the definition files it under (已过期).
+        end_label=step_label(spec, inst.state.get("end"), locale)
+        if inst.closed_at is not None and inst.state.get("end") else None,
         diagram_focus=focus(spec, _current_nodes(inst)),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
         my_tasks=my_tasks, returned_to_me=True,
