@@ -122,6 +122,10 @@ def test_deactivated_user_cannot_sign_in_and_is_logged_out_everywhere(app, clien
     sign_in(other, "worker1")
     assert other.get("/").status_code == 200
     sign_in(client, "yz_admin")
+    # The button asks first (forms.js shows data-confirm before sending).
+    button = client.get(f"/admin/users/{worker.id}").get_data(as_text=True).split(
+        'id="deactivate"')[1].split(">")[0]
+    assert "data-confirm=" in button and "确定停用" in button
     assert client.post(f"/admin/users/{worker.id}/deactivate").status_code == 302
     assert not fresh(worker.id).active
     # The open session ends, the password no longer opens one, the API token is dead.
@@ -223,6 +227,7 @@ def test_role_escalation_and_out_of_scope_grants_are_refused(client, staff):
 
 
 def test_memberships_are_granted_and_revoked_with_audit(client, staff):
+    entries_before = len(entries("membership.grant"))
     sign_in(client, "yz_admin")
     worker = staff["worker"]
     r = client.post(f"/admin/users/{worker.id}/roles", data={"role": "volunteer",
@@ -232,6 +237,14 @@ def test_memberships_are_granted_and_revoked_with_audit(client, staff):
     grant = entries("membership.grant")[-1]
     assert grant.actor_id == staff["yz"].id
     assert grant.after == {"user": "worker1", "role": "volunteer", "unit": "cq-yz-br"}
+    # The same role again changes nothing, and says so (not "已授予角色").
+    client.get(f"/admin/users/{worker.id}")  # the first grant's message, shown
+    r = client.post(f"/admin/users/{worker.id}/roles", data={"role": "volunteer",
+                                                             "unit": "cq-yz-br"},
+                    follow_redirects=True)
+    text = page(r)
+    assert "已有这个角色，没有改动" in text and "已授予角色" not in text
+    assert len(entries("membership.grant")) == 1 + entries_before
     membership = next(m for m in fresh(worker.id).memberships if m.role == "volunteer")
     r = client.post(f"/admin/users/{worker.id}/roles/{membership.id}/revoke")
     assert r.status_code == 302 and fresh(worker.id).roles == {"worker"}

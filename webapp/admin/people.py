@@ -233,6 +233,8 @@ def grant_role(user_id: int):
     if form.validate_on_submit():
         unit = _unit_field(form.unit)
         if unit is not None:
+            held = any(m.role == form.role.data and m.unit_id == unit.id
+                       for m in target.memberships)
             try:
                 with write_lock():
                     people.grant(_actor(), target, form.role.data or "", unit)
@@ -241,7 +243,11 @@ def grant_role(user_id: int):
                 db.session.rollback()
                 form.role.errors.append(_refused(exc))
             else:
-                flash(_("已授予角色。"), "success")
+                if held:
+                    flash(_("%(name)s 在该单位已有这个角色，没有改动。",
+                            name=target.display_name), "info")
+                else:
+                    flash(_("已授予角色。"), "success")
                 return redirect(url_for("admin.user", user_id=target.id))
     return _user_page(target, _edit_form(target), form, 422)
 
