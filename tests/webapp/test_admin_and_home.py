@@ -71,7 +71,14 @@ def test_home_shows_each_person_what_they_can_do(client, auth, people):
     auth.login("yz_admin")
     page = client.get("/").get_data(as_text=True)
     assert "组织架构" in page and "人员与角色" in page
-    assert "区县工会管理员" in page
+    assert "区县工会管理员" in page and "重置密码，批量导入" in page
+    # A supervisor reads: their cards do not offer what the pages will not let them do.
+    auth.logout()
+    auth.login("supervisor")
+    page = client.get("/").get_data(as_text=True)
+    assert "人员与角色" in page and "疗休养名额" in page and "（只读）" in page
+    for offered in ("重置密码", "批量导入", "下拨、退回", "新建、改名、停用"):
+        assert offered not in page, offered
 
 
 def test_person_without_roles_is_told_whom_to_ask(client, auth, make_user):

@@ -17,6 +17,8 @@ class Capability(NamedTuple):
     title: object
     description: object
     roles: frozenset[str]
+    # What a supervisor (纪检监督, read-only everywhere) finds there instead.
+    read_only: object = None
 
 
 ADMIN_ROLES = frozenset({"unit_admin", "district_admin", "city_admin", "platform_admin",
@@ -40,12 +42,14 @@ CAPABILITIES: tuple[Capability, ...] = (
                _l("没有人可以办理的任务（缺少相应角色或需申请人回避），指派给符合条件的人员。"),
                frozenset({"unit_admin", "district_admin", "city_admin", "platform_admin"})),
     Capability("admin.units", _l("组织架构"),
-               _l("您负责范围内的各级工会、党支部和驿站：新建、改名、停用。"), ADMIN_ROLES),
+               _l("您负责范围内的各级工会、党支部和驿站：新建、改名、停用。"), ADMIN_ROLES,
+               _l("查看各级工会、党支部和驿站（只读）。")),
     Capability("admin.users", _l("人员与角色"),
                _l("您负责范围内的人员及其角色：新建、修改、停用账号，重置密码，批量导入。"),
-               ADMIN_ROLES),
+               ADMIN_ROLES, _l("查看人员及其角色（只读）。")),
     Capability("retreat.index", _l("疗休养名额"),
-               _l("查看各级疗休养名额的下拨和使用，向下级下拨、退回未用名额。"), ADMIN_ROLES),
+               _l("查看各级疗休养名额的下拨和使用，向下级下拨、退回未用名额。"), ADMIN_ROLES,
+               _l("查看各级疗休养名额的下拨和使用（只读）。")),
     Capability("reports.index", _l("统计报表"),
                _l("各流程、环节用时、微心愿、培训、疗休养名额等统计图表，可导出 CSV 和 Excel。"),
                ADMIN_ROLES),
@@ -78,4 +82,11 @@ CAPABILITIES: tuple[Capability, ...] = (
 def capabilities_for(user) -> list[Capability]:
     """The cards for ``user``: meant for one of their roles, and a page that would open
     for them (the view's own check, ``may_open``), never one ending in 403."""
-    return [c for c in CAPABILITIES if c.roles & user.roles and may_open(c.endpoint, user)]
+    cards = []
+    for c in CAPABILITIES:
+        held = c.roles & user.roles
+        if held and may_open(c.endpoint, user):
+            # Only the supervisor's role opens it: it is there to read.
+            cards.append(c._replace(description=c.read_only) if c.read_only is not None
+                         and held == {"supervisor"} else c)
+    return cards
