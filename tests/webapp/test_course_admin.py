@@ -101,6 +101,12 @@ def test_bad_course_input_is_explained_and_nothing_is_saved(login, demo):
         (course_form(unit=str(unit_by_code("cq-jb").id)), None),   # not theirs
         (course_form(unit=str(unit_by_code("st-jfb").id)), None),  # a station runs no course
         (course_form(title="课" * 101), "最多 100 个字"),
+        # Every date in the past: nobody could ever register.
+        (course_form(opens_on=str(today() - timedelta(days=40)),
+                     closes_on=str(today() - timedelta(days=30)),
+                     starts_on=str(today() - timedelta(days=20)),
+                     ends_on=str(today() - timedelta(days=10))),
+         "报名截止日期已经过去，职工将无法报名。请检查日期。"),
     ]
     for form, message in cases:
         page = client.post("/courses/new", data=form)

@@ -52,7 +52,7 @@ def new_course():
     units = _unit_choices(form, None)
     if not units:
         abort(403)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _registration_ahead(form):
         course = training.save_course(None, current_user, units[form.unit.data],
                                       **form.course_fields())
         db.session.commit()
@@ -60,6 +60,15 @@ def new_course():
         return redirect(url_for("training.edit_course", course_id=course.id))
     return render_template("training/course_form.html", form=form, course=None,
                            session_form=None), (422 if form.errors else 200)
+
+
+def _registration_ahead(form: CourseForm) -> bool:
+    """A new course nobody could ever register for (its registration already closed) is
+    a typo in a date, not a course."""
+    if form.closes_on.data < datetime.now(CHINA).date():
+        form.closes_on.errors.append(_("报名截止日期已经过去，职工将无法报名。请检查日期。"))
+        return False
+    return True
 
 
 @bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
