@@ -145,3 +145,18 @@ def test_a_title_without_spaces_wraps_on_a_phone(live_server, browser, demo):
     assert one_line(volunteer, ".list-group-item form .btn")  # 认领, not 认 over 领
     screenshot(volunteer, "long-title-inbox-phone")
     context.close()
+
+
+def test_keyboard_focus_shows_on_the_red_navigation_bar(live_server, browser, demo):
+    """Tabbing through the navigation: the focused link is outlined in white, which
+    the red bar shows (Bootstrap's own ring is a faint shadow there)."""
+    context, page = new_page(browser, DESKTOP)
+    sign_in(page, live_server, "supervisor")
+    page.locator(".uf-navbar .navbar-brand").focus()
+    page.keyboard.press("Tab")
+    style = page.evaluate("""() => { const e = document.activeElement;
+        const s = getComputedStyle(e);
+        return [!!e.closest('.uf-navbar'), s.outlineStyle, s.outlineColor, s.outlineWidth]; }""")
+    assert style == [True, "solid", "rgb(255, 255, 255)", "3px"], style
+    screenshot(page, "nav-focus-desktop")
+    context.close()

@@ -68,6 +68,9 @@ def test_city_admin_sees_the_whole_tree_and_hands_places_down(login, batch):
         answer = client.post(f"/retreat/quotas/{batch.id}/units/{spb.id}",
                              data={f"u{spb.id}-amount": bad})
         assert answer.status_code == 422 and errors(answer), bad
+        # The field says it is wrong to a screen reader, and the cursor is put there.
+        field = answer.get_data(as_text=True).split(f'id="u{spb.id}-amount"')[1].split(">")[0]
+        assert 'aria-invalid="true"' in field and "autofocus" in field, bad
 
 
 def test_district_admin_sees_and_changes_only_their_district(login, batch):
