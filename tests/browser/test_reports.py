@@ -30,5 +30,9 @@ def test_report_charts_read_on_phone_and_desktop(request, live_server, wishes, d
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         box = chart.bounding_box()
         assert 0 < box["width"] <= width
+        if device == "desktop":  # wider than the phone's strip (30rem = 480 px)
+            assert box["width"] > 560, box
+            table = page.locator("table.uf-chart-data").first.bounding_box()
+            assert table["width"] > 700, table
         assert serious_violations(page) == []
         screenshot(page, f"report-{name}-{width}")
