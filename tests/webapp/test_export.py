@@ -128,6 +128,11 @@ def test_instances_export_respects_scope_and_filters(client, tree, make_user):
     assert found[1][6] == "2025-06-02 10:00"  # China time
     running = csv_rows(client.get("/admin/instances?format=csv&status=running"))
     assert [r[2] for r in running[1:]] == ["渝中的心愿"]
+    # In a workbook a time is a date cell (China time), which sorts and filters as one.
+    rows, sheet = xlsx_rows(client.get("/admin/instances?format=xlsx"))
+    submitted = sheet.cell(row=2, column=7)
+    assert submitted.is_date and submitted.value == datetime(2025, 6, 2, 10, 0)
+    assert submitted.number_format == "yyyy-mm-dd hh:mm"
 
 
 def test_headers_in_the_readers_language_and_filename_encoded(client, tree):

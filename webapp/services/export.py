@@ -149,6 +149,31 @@ def _column_name(index: int) -> str:
 
 
 QUOTED = 2  # the cell style (cellXfs index) with quotePrefix: text, even once edited
+DATE_STYLE, MOMENT_STYLE = 3, 4  # yyyy-mm-dd, yyyy-mm-dd hh:mm
+_EPOCH = datetime(1899, 12, 30)  # day 0 of a spreadsheet's serial dates
+
+
+class _Serial(float):
+    """A date or moment as a spreadsheet keeps it (days since its epoch), with the cell
+    style that shows it as one: sorting and date filters then work on the column."""
+
+    style = DATE_STYLE
+
+
+class _Moment(_Serial):
+    style = MOMENT_STYLE
+
+
+def xlsx_value(value: Any) -> Any:
+    """``cell_text`` for a workbook: dates and moments (China time) stay dates."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(CHINA).replace(tzinfo=None)
+        value = value.replace(second=0, microsecond=0)
+        return _Moment((value - _EPOCH).total_seconds() / 86400)
+    if isinstance(value, date):
+        return _Serial((value - _EPOCH.date()).days)
+    return cell_text(value)
 
 
 def _xlsx_row(number: int, values: Sequence[Any], style: int = 0) -> str:
@@ -156,7 +181,9 @@ def _xlsx_row(number: int, values: Sequence[Any], style: int = 0) -> str:
     s = f' s="{style}"' if style else ""
     for i, value in enumerate(values):
         ref = f"{_column_name(i)}{number}"
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, _Serial):
+            cells.append(f'<c r="{ref}" s="{value.style}"><v>{float(value)!r}</v></c>')
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             cells.append(f'<c r="{ref}"{s}><v>{value}</v></c>')
         elif value != "":
             text = str(value)
@@ -189,15 +216,19 @@ _WORKBOOK_RELS = (
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '</cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '</styleSheet>')
@@ -235,7 +266,7 @@ def xlsx_stream(columns: Sequence[Column], rows: Iterable[Any], sheet_name: str 
             sheet.write(_xlsx_row(1, [c.header for c in columns], style=1).encode("utf-8"))
             pending: list[str] = []
             for number, row in enumerate(rows, start=2):
-                pending.append(_xlsx_row(number, [cell_text(c.get(row)) for c in columns]))
+                pending.append(_xlsx_row(number, [xlsx_value(c.get(row)) for c in columns]))
                 if len(pending) >= flush_every:
                     sheet.write("".join(pending).encode("utf-8"))
                     pending = []
