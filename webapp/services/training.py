@@ -441,6 +441,8 @@ def retime_registrations(course: Course) -> int:
     moved = 0
     for instance_id in running:
         before = _wait_timers(db.session.get(Instance, instance_id))
+        if not before:
+            continue  # not waiting for the course (under review, being judged): untouched
         try:
             with db.session.begin_nested():
                 instance = wf.perform(instance_id, Action("retime"), None)
