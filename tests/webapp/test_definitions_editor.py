@@ -3,6 +3,7 @@ new process made entirely through the pages that workers then run to its end."""
 from __future__ import annotations
 
 import html
+import io
 import re
 
 import pytest
@@ -114,7 +115,7 @@ def test_check_reports_every_problem_at_its_line(demo):
     ("key: x\nname: y\nsteps:\n\tone: {}\n", "制表符", 4),
     ("key: x\nname: \ufffd\n", "UTF-8", 2),
     ("   \n", "空的", None),
-    ("key: [unclosed\n", "not valid YAML", None),
+    ("key: [unclosed\n", "不是有效的 YAML", None),
 ])
 def test_bad_text_gets_a_plain_answer(demo, text, needle, line):
     checked = defs.check(text, new=True)
@@ -129,6 +130,8 @@ def test_a_yaml_bomb_is_refused_without_expanding_it(demo):
         f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
         f"*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
     checked = defs.check(bomb, new=True)
+    assert [p.message for p in checked.problems if "展开之后内容过大" in p.message]
+    checked = defs.check(bomb, new=True, locale="en")
     assert [p.message for p in checked.problems if "aliases" in p.message]
 
 
@@ -242,6 +245,61 @@ def test_the_live_check_answers_problems_or_the_diagram(login, demo):
     assert not bad["ok"] and bad["svg"] is None
     assert all({"line", "message", "excerpt"} <= set(p) for p in bad["problems"])
     assert any(p["line"] and "aproval" in p["message"] for p in bad["problems"])
+
+
+def broken_like_the_tester(source: str) -> tuple[str, int]:
+    """The QA tester's definition: a top-level ``foo_bar``, ``approverz`` in a step and
+    ``next`` to a step that is not there; and the line of ``approverz``."""
+    broken = "foo_bar: 1\n" + source.replace("next: {approve: wall,", "next: {approve: wal,", 1) \
+        .replace("    approvers: {role: station_head, of: form.station}\n",
+                 "    approvers: {role: station_head, of: form.station}\n    approverz: x\n", 1)
+    return broken, broken.split("\n").index("    approverz: x") + 1
+
+
+def test_problems_are_said_in_the_readers_language_everywhere_the_editor_shows_them(
+        login, demo):
+    client = login("admin")
+    broken, line = broken_like_the_tester(latest_source("micro_wish"))
+    chinese = "环节“verify”：不认识的设置项“approverz”，审批环节没有这一项（是否拼错了？）"
+    english = "step 'verify': unknown key 'approverz' for approval steps"
+    for locale, expected, other in (("zh", chinese, english), ("en", english, chinese)):
+        client.post("/auth/locale", data={"locale": locale})
+        for action in ("check", "publish"):  # 检查, and the refusal of 发布
+            response = client.post(BASE + "/micro_wish/edit",
+                                   data={"source": broken, "action": action})
+            assert response.status_code == 422
+            shown = problems_of(response)
+            assert (str(line), expected) in shown and other not in response.get_data(as_text=True)
+            assert len(shown) >= 4 and all(
+                bool(re.search(r"[\u4e00-\u9fff]", m)) == (locale == "zh") for _, m in shown)
+        live = client.post(BASE + "/check", data={"source": broken, "key": "micro_wish"})
+        assert {"line": line, "message": expected, "excerpt": "    approverz: x"} in \
+            live.get_json()["problems"]
+        upload = {"source": "", "action": "check",
+                  "upload": (io.BytesIO(broken.encode("utf-8")), "micro_wish.yaml")}
+        response = client.post(BASE + "/micro_wish/edit", data=upload,
+                               content_type="multipart/form-data")
+        assert (str(line), expected) in problems_of(response)
+    assert versions_of("micro_wish") == [1]
+
+
+@pytest.mark.parametrize("text, zh, en", [
+    ("key: [unclosed\n", "不是有效的 YAML：", "not valid YAML"),
+    ("- a\n- b\n", "流程定义应是一组“名称: 值”的设置", "a definition must be a mapping"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")),
+     "用别名（*名称）展开之后内容过大", "too large once its aliases"),
+    ("key: Bad-Key\nname: x\n", "key“Bad-Key”的写法不对：只能用小写英文字母、数字和下划线",
+     "'key' 'Bad-Key' is not a valid process key"),
+])
+def test_what_the_tester_found_in_english_reads_in_chinese(login, demo, text, zh, en):
+    client = login("admin")
+    answer = client.post(BASE + "/check", data={"source": text, "new": "1"}).get_json()
+    assert any(p["message"].startswith(zh) for p in answer["problems"]), answer
+    assert not any("required" in p["message"] for p in answer["problems"])
+    client.post("/auth/locale", data={"locale": "en"})
+    answer = client.post(BASE + "/check", data={"source": text, "new": "1"}).get_json()
+    assert any(en in p["message"] for p in answer["problems"]), answer
 
 
 def test_invalid_utf8_and_huge_posts_get_clear_answers_not_500(login, demo):

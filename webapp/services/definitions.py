@@ -202,7 +202,7 @@ def check(text: str, *, key: str | None = None, new: bool = False,
     lines = text.split("\n")
     filename = f"{key or 'definition'}.yaml"
     spec, found = wf.validate_text(text, filename)
-    out = [EditorProblem(p.line, p.message,
+    out = [EditorProblem(p.line, p.text(locale),
                          _excerpt(lines[p.line - 1]) if p.line and p.line <= len(lines) else "")
            for p in found]
     if spec is not None and not found:
