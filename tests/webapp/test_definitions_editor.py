@@ -150,6 +150,11 @@ def test_the_key_of_an_edited_process_cannot_change_and_a_new_one_must_be_new(de
     assert "已有" in problem.message
     assert "保留字" in defs.check(source.replace("key: micro_wish", "key: new", 1),
                                  new=True).problems[0].message
+    name, name_en = defs.check(renamed, new=True).problems  # a copy must be named, too
+    assert "已有流程“微心愿”（key：micro_wish）用了这个名称" in name.message
+    assert "英文名称也是“Micro-wish”" in name_en.message
+    renamed = renamed.replace("name: 微心愿", "name: 微心愿（试行）", 1).replace(
+        "name_en: Micro-wish", "name_en: Micro-wish (trial)", 1)
     assert defs.check(renamed, new=True).ok
 
 
@@ -327,12 +332,13 @@ def test_invalid_utf8_and_huge_posts_get_clear_answers_not_500(login, demo):
         content_type="multipart/form-data")
     assert too_big.status_code == 422 and "文件太大" in too_big.get_data(as_text=True)
     # A good file (with a BOM, as Windows editors write it) is loaded into the editor.
-    good = ("\ufeff" + defs.template_text("simple_approval")).encode("utf-8")
+    named = named_template(defs.template_text("simple_approval"), "my_help", "帮办", "Help")
+    good = ("\ufeff" + named).encode("utf-8")
     response = client.post(BASE + "/new", data={
         "source": "", "action": "check", "upload": (io.BytesIO(good), "my.yaml")},
         content_type="multipart/form-data")
     assert response.status_code == 200
-    assert textarea_of(response) == defs.template_text("simple_approval")
+    assert textarea_of(response) == named
 
     big = client.post(BASE + "/new", data={"source": "# " + "x" * (defs.MAX_SOURCE_BYTES + 10),
                                            "action": "check"})
@@ -366,14 +372,79 @@ def test_new_process_from_a_template_cannot_take_an_existing_key(login, demo):
     response = client.post(BASE + "/new", data={"source": taken, "action": "publish"})
     assert response.status_code == 422 and "已有" in response.get_data(as_text=True)
     assert versions_of("micro_wish") == [1]
-    response = client.post(BASE + "/new", data={"source": template, "action": "publish"})
+    named = named_template(template, "parking_help", "停车求助", "Parking help")
+    response = client.post(BASE + "/new", data={"source": named, "action": "publish"})
     assert response.status_code == 302
-    assert "新流程" in login("rider1").get("/processes").get_data(as_text=True)
+    assert "停车求助" in login("rider1").get("/processes").get_data(as_text=True)
+
+
+def named_template(template: str, key: str, name: str, name_en: str) -> str:
+    for old, new in (("key: my_process", f"key: {key}"), ("name: 新流程", f"name: {name}"),
+                     ("name_en: New process", f"name_en: {name_en}")):
+        assert old in template
+        template = template.replace(old, new, 1)
+    return template
 
 
 @pytest.mark.parametrize("name", sorted(defs.TEMPLATES))
-def test_every_template_validates(demo, name):
-    assert defs.check(defs.template_text(name), new=True).ok
+def test_every_template_validates_once_named(demo, name):
+    text = defs.template_text(name)
+    if name in defs.PLACEHOLDER_TEMPLATES:
+        text = named_template(text, "parking_help", "停车求助", "Parking help")
+    assert defs.check(text, new=True).ok
+
+
+def published_names() -> list[str]:
+    db.session.expire_all()
+    return sorted(db.session.scalars(select(ProcessDefinition.name)))
+
+
+def test_a_template_published_unchanged_is_refused_until_it_is_named(login, demo):
+    client = login("admin")
+    template = textarea_of(client.get(BASE + "/new?template=simple_approval"))
+    before = published_names()
+    for source in (template, template.replace("key: my_process", "key: proc1", 1),
+                   named_template(template, "proc1", "停车求助", "Parking help").replace(
+                       "name_en: Parking help", "name_en: New process", 1)):
+        response = client.post(BASE + "/new", data={"source": source, "action": "publish"})
+        assert response.status_code == 422
+        (problem,) = problems_of(response)
+        assert "是模板里的占位文字" in problem[1] and "起一个自己的名字" in problem[1]
+        assert published_names() == before
+    # the live check says so before anyone presses 发布
+    answer = client.post(BASE + "/check", data={"source": template, "new": "1"}).get_json()
+    assert not answer["ok"] and "key“my_process”、name“新流程”、name_en“New process”" in \
+        answer["problems"][0]["message"]
+
+
+def test_a_process_may_not_take_another_ones_name(login, demo):
+    client = login("admin")
+    template = textarea_of(client.get(BASE + "/new?template=simple_approval"))
+    before = published_names()
+    for name, name_en, said, line_key in (
+            ("微心愿", "Parking help", "已有流程“微心愿”（key：micro_wish）用了这个名称", "name"),
+            (" 微心愿 ", "Parking help", "已有流程“微心愿”（key：micro_wish）用了这个名称", "name"),
+            ("停车求助", "micro-WISH", "已有流程“微心愿”（key：micro_wish）的英文名称也是", "name_en")):
+        source = named_template(template, "proc2", name, "Parking help").replace(
+            "name_en: Parking help", f"name_en: {name_en}", 1)
+        response = client.post(BASE + "/new", data={"source": source, "action": "publish"})
+        assert response.status_code == 422
+        (problem,) = problems_of(response)
+        line = next(i for i, text in enumerate(source.split("\n"), 1)
+                    if text.startswith(f"{line_key}:"))
+        assert problem[0] == str(line) and said in problem[1], problem
+        assert published_names() == before
+    # an edit may not take another process's name either; keeping its own is fine
+    source = latest_source("worker_demand")
+    renamed = re.sub(r"(?m)^name: .*$", "name: 微心愿", source, count=1)
+    response = client.post(BASE + "/worker_demand/edit", data={"source": renamed,
+                                                               "action": "publish"})
+    assert response.status_code == 422 and "micro_wish" in problems_of(response)[0][1]
+    assert defs.check(latest_source("micro_wish") + "\n# x", key="micro_wish").ok
+    client.post("/auth/locale", data={"locale": "en"})
+    answer = client.post(BASE + "/check", data={"source": renamed, "key": "worker_demand"})
+    assert "The process 'micro_wish' is already called '微心愿'" in \
+        answer.get_json()["problems"][0]["message"]
 
 
 # ---------------------------------------------------------------------------- retiring
