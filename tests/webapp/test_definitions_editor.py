@@ -61,6 +61,7 @@ PROTECTED = [
     ("POST", BASE + "/check"), ("POST", BASE + "/micro_wish/retire"),
     ("POST", BASE + "/micro_wish/restore"), ("GET", BASE + "/micro_wish/diff"),
     ("GET", BASE + "/micro_wish/versions/1"), ("GET", BASE + "/micro_wish/versions/1/diagram.svg"),
+    ("GET", BASE + "/reference"),
 ]
 
 
@@ -305,6 +306,34 @@ def test_what_the_tester_found_in_english_reads_in_chinese(login, demo, text, zh
     client.post("/auth/locale", data={"locale": "en"})
     answer = client.post(BASE + "/check", data={"source": text, "new": "1"}).get_json()
     assert any(en in p["message"] for p in answer["problems"]), answer
+
+
+def test_the_help_links_to_the_definitions_reference_served_as_a_page(login, demo):
+    from webapp.definitions.reference import _MD
+
+    client = login("admin")
+    help_line = client.get(BASE + "/micro_wish/edit").get_data(as_text=True)
+    assert "docs/definitions.md" not in help_line  # a path a browser cannot open
+    assert f'href="{BASE}/reference"' in help_line and "查看流程定义格式说明" in help_line
+    page = client.get(BASE + "/reference").get_data(as_text=True)
+    assert '<h1 id="process-definitions">Process definitions</h1>' in page
+    assert '<h2 id="people">People</h2>' in page and 'href="#people"' in page
+    assert "<table>" in page and "<code>{role: district_admin, of: applicant.district}</code>" in page
+    assert "<script>" not in _MD.render("<script>alert(1)</script>\n")  # the file's HTML is text
+    assert "保留字" in defs.check(defs.template_text("innovation_award").replace(
+        "key: innovation_award", "key: reference", 1), new=True).problems[0].message
+    client.post("/auth/locale", data={"locale": "en"})
+    assert "How definitions are written" in client.get(BASE + "/micro_wish/edit").get_data(
+        as_text=True)
+
+
+def test_the_diagram_panel_has_one_note(login, demo):
+    client = login("admin")
+    source = latest_source("micro_wish").replace("kind: approval", "kind: aproval", 1)
+    page = client.post(BASE + "/micro_wish/edit", data={"source": source, "action": "check"})
+    text = page.get_data(as_text=True)
+    assert text.count('id="diagram-note"') == 1 and "diagram-stale" not in text
+    assert "内容检查通过后在这里显示流程图。" in text.split('id="diagram-note"')[1][:200]
 
 
 def test_invalid_utf8_and_huge_posts_get_clear_answers_not_500(login, demo):

@@ -39,8 +39,8 @@ TEMPLATES = {
 # Templates whose key and names are placeholders to be replaced (新流程, my_process): a
 # process published with them unchanged would reach every worker as "新流程".
 PLACEHOLDER_TEMPLATES = ("simple_approval",)
-# Words the editor's own addresses use (/admin/definitions/new, …/check).
-RESERVED_KEYS = frozenset({"new", "check"})
+# Words the editor's own addresses use (/admin/definitions/new, …/check, …/reference).
+RESERVED_KEYS = frozenset({"new", "check", "reference"})
 LEADING_TAB = re.compile(r"^[ ]*\t")
 
 
