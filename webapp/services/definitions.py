@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import case, func, select
@@ -216,7 +217,8 @@ def check(text: str, *, key: str | None = None, new: bool = False,
     return Checked(spec if not out else None, out)
 
 
-def _placeholders() -> dict[str, set[str]]:
+@lru_cache(maxsize=1)
+def _placeholders() -> dict[str, frozenset[str]]:
     """The key, name and name_en the placeholder templates start with."""
     found: dict[str, set[str]] = {"key": set(), "name": set(), "name_en": set()}
     for name in PLACEHOLDER_TEMPLATES:
@@ -224,7 +226,7 @@ def _placeholders() -> dict[str, set[str]]:
         for field_name, values in found.items():
             if isinstance(data.get(field_name), str):
                 values.add(data[field_name].strip())
-    return found
+    return {field_name: frozenset(values) for field_name, values in found.items()}
 
 
 def _same_name(a: str | None, b: str | None) -> bool:
