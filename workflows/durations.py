@@ -42,22 +42,37 @@ class WorkCalendar:
         return day.weekday() < 5 and day not in self.holidays
 
 
+class BadDuration(ValueError):
+    """A duration that cannot be read; ``str()`` is English, ``zh`` the same in Chinese."""
+
+    def __init__(self, en: str, zh: str):
+        super().__init__(en)
+        self.zh = zh
+
+
 def parse_duration(text: object) -> Duration:
-    """Parse "30m", "4h", "2d", "1w" or "3wd"; ValueError with a plain message if not."""
+    """Parse "30m", "4h", "2d", "1w" or "3wd"; BadDuration (a ValueError) with a plain
+    message in English and Chinese if not."""
+    shown = "（空）" if text is None else f"“{text}”"
     if isinstance(text, bool) or not isinstance(text, (str, int)):
-        raise ValueError(f"bad duration {text!r}: write it like 30m, 4h, 2d, 1w or 3wd")
+        raise BadDuration(f"bad duration {text!r}: write it like 30m, 4h, 2d, 1w or 3wd",
+                          f"时长{shown}写法不对：应写成 30m、4h、2d、1w 或 3wd 这样")
     match = _DURATION.match(str(text))
     if match is None:
-        raise ValueError(f"bad duration {text!r}: write it like 30m, 4h, 2d, 1w or 3wd "
-                         "(m minutes, h hours, d days, w weeks, wd working days)")
+        raise BadDuration(f"bad duration {text!r}: write it like 30m, 4h, 2d, 1w or 3wd "
+                          "(m minutes, h hours, d days, w weeks, wd working days)",
+                          f"时长{shown}写法不对：应写成 30m、4h、2d、1w 或 3wd 这样"
+                          "（m 分钟，h 小时，d 天，w 周，wd 工作日）")
     amount, unit = int(match.group(1)), match.group(2)
     unit = "m" if unit == "min" else unit
     if amount == 0:
-        raise ValueError(f"bad duration {text!r}: it must be longer than zero")
+        raise BadDuration(f"bad duration {text!r}: it must be longer than zero",
+                          f"时长{shown}不对：应大于零")
     days = {"m": amount / 1440, "h": amount / 24, "d": amount, "w": amount * 7,
             "wd": amount * 7 / 5}[unit]
     if days > MAX_DAYS:
-        raise ValueError(f"bad duration {text!r}: longer than ten years")
+        raise BadDuration(f"bad duration {text!r}: longer than ten years",
+                          f"时长{shown}太长：不能超过十年")
     return Duration(amount, unit, f"{amount}{unit}")
 
 

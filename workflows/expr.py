@@ -42,6 +42,11 @@ _CONSTRUCT_NAMES = {"IfExp": "'a if b else c'", "Subscript": "indexing with [...
                     "GeneratorExp": "a comprehension", "DictComp": "a comprehension",
                     "SetComp": "a comprehension", "NamedExpr": "':='", "Await": "await",
                     "Starred": "'*'", "Slice": "a slice"}
+_CONSTRUCT_NAMES_ZH = {"IfExp": "“a if b else c”", "Subscript": "下标 [...]", "Lambda": " lambda",
+                       "JoinedStr": " f 字符串", "Dict": "映射 {...}", "Set": "集合 {...}",
+                       "ListComp": "推导式", "GeneratorExp": "推导式", "DictComp": "推导式",
+                       "SetComp": "推导式", "NamedExpr": " :=", "Await": " await",
+                       "Starred": " *", "Slice": "切片"}
 _BIN_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
@@ -293,7 +298,8 @@ def _translate(node: ast.AST) -> tuple:
     if isinstance(node, ast.Call):
         return _translate_call(node)
     what = _CONSTRUCT_NAMES.get(type(node).__name__, type(node).__name__)
-    raise ExpressionError(f"{what} is not allowed in a condition", f"条件中不允许使用 {what}")
+    what_zh = _CONSTRUCT_NAMES_ZH.get(type(node).__name__, type(node).__name__)
+    raise ExpressionError(f"{what} is not allowed in a condition", f"条件中不允许使用{what_zh}")
 
 
 def _translate_name(node: ast.AST) -> tuple:
@@ -376,6 +382,12 @@ class Expr:
         return self.source
 
 
+def problem_zh(exc: ExpressionError) -> str:
+    """What is wrong with a condition, in Chinese, for a definition's problem list."""
+    text = exc.message("zh")
+    return text if text.startswith("条件") else f"条件有误：{text}"
+
+
 def parse(text: str) -> Expr:
     """Parse ``text`` into an ``Expr``; ``ExpressionError`` with a plain message if not."""
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
@@ -392,7 +404,7 @@ def parse(text: str) -> Expr:
         shown = source if len(source) <= 80 else source[:77] + "..."
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(f"syntax error{where} in: {shown}",
-                              f"语法错误{where.replace(' at column ', '（第 ') + ' 列）' if where else ''}：{shown}") from None
+                              f"语法错误{where.replace(' at column ', '（第 ') + ' 列）' if where else ''}：“{shown}”") from None
     except (ValueError, RecursionError, MemoryError):
         raise ExpressionError("the condition cannot be read", "无法解析该条件") from None
     try:

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from workflows import expr
 from workflows.errors import ExpressionError
 from workflows.org import UNIT_KIND_KEYS
-from workflows.problems import Problem, ProblemLog
+from workflows.problems import Problem, ProblemLog, Where
 from workflows.yamlio import line_of
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -231,19 +231,21 @@ _SIZE_UNITS = {None: 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 102
 
 
 def parse_form(data: Any, file: str = "<form>", *, known_names: Iterable[str] = (),
-               where: str = "form") -> tuple[FormSpec, list[Problem]]:
+               where: Where | str = "form") -> tuple[FormSpec, list[Problem]]:
     """Parse a form section into a ``FormSpec`` and the problems found in it.
 
     ``known_names`` are dotted names (besides this form's ``form.<field>``) that
     ``show_if`` and rules may refer to, e.g. the start form's fields for a step form.
     """
     log = ProblemLog(file)
+    if not isinstance(where, Where):
+        where = Where(where, "表单" if where == "form" else where)
     spec = _FormParser(log, where, frozenset(known_names)).parse(data)
     return spec, log.problems
 
 
 class _FormParser:
-    def __init__(self, log: ProblemLog, where: str, known: frozenset[str]):
+    def __init__(self, log: ProblemLog, where: Where, known: frozenset[str]):
         self.log, self.where, self.known = log, where, known
 
     def parse(self, data: Any) -> FormSpec:
@@ -253,16 +255,19 @@ class _FormParser:
         if isinstance(data, dict):
             for key in set(data) - {"fields", "rules"}:
                 self.log.add(line_of(data, key), f"{self.where}: unknown key '{key}' "
-                             "(a form has 'fields' and 'rules')")
+                             "(a form has 'fields' and 'rules')",
+                             f"{self.where.zh}：不认识的设置项“{key}”（表单只有 fields 和 rules）")
             raw_fields, raw_rules = data.get("fields"), data.get("rules")
         if not isinstance(raw_fields, list):
-            self.log.add(line_of(data), f"{self.where}: the fields must be a list")
+            self.log.add(line_of(data), f"{self.where}: the fields must be a list",
+                         f"{self.where.zh}：字段（fields）应写成一个列表")
             return FormSpec()
         fields = self._fields(raw_fields)
         names = {f"form.{f.name}" for f in fields} | self.known
         fields = tuple(self._check_show_if(f, names) for f in fields)
         if raw_rules is not None and not isinstance(raw_rules, list):
-            self.log.add(line_of(data, "rules"), f"{self.where}: rules must be a list")
+            self.log.add(line_of(data, "rules"), f"{self.where}: rules must be a list",
+                         f"{self.where.zh}：规则（rules）应写成一个列表")
             raw_rules = None
         # Rules may also read attributes of this form's records (``record.slot.station``);
         # the engine looks them up through its directory when it checks the form.
@@ -280,7 +285,9 @@ class _FormParser:
                 continue
             if spec.name in seen:
                 self.log.add(line, f"{self.where}: duplicate field name '{spec.name}'"
-                             + (f" (first at line {seen[spec.name]})" if seen[spec.name] else ""))
+                             + (f" (first at line {seen[spec.name]})" if seen[spec.name] else ""),
+                             f"{self.where.zh}：字段名“{spec.name}”重复"
+                             + (f"（第一次出现在第 {seen[spec.name]} 行）" if seen[spec.name] else ""))
                 continue
             seen[spec.name] = line
             out.append(spec)
@@ -289,26 +296,33 @@ class _FormParser:
     def _field(self, item: Any, line: int | None) -> FieldSpec | None:
         if not isinstance(item, dict):
             self.log.add(line, f"{self.where}: each field must be a mapping like "
-                         "{name: ..., type: ..., label: ...}")
+                         "{name: ..., type: ..., label: ...}",
+                         f"{self.where.zh}：每个字段应写成 {{name: …, type: …, label: …}}")
             return None
         line = line_of(item) or line
         name = item.get("name")
         if not isinstance(name, str) or not FIELD_NAME.match(name):
             self.log.add(line, f"{self.where}: field name {name!r} must be lower-case letters, "
-                         "digits and _ , starting with a letter")
+                         "digits and _ , starting with a letter",
+                         (f"{self.where.zh}：字段缺少 name（字段名）" if name is None else
+                          f"{self.where.zh}：字段名“{name}”写法不对")
+                         + "，字段名只能用小写英文字母、数字和下划线，以字母开头")
             return None
-        where = f"{self.where} field '{name}'"
+        where = self.where.then(f"field '{name}'", f"的字段“{name}”")
         type_name = item.get("type", "text")
         field_type = FIELD_TYPES.get(type_name) if isinstance(type_name, str) else None
         if field_type is None:
             known = ", ".join(sorted(FIELD_TYPES))
             self.log.add(line_of(item, "type"), f"{where}: unknown field type {type_name!r} "
-                         f"(known: {known})")
+                         f"(known: {known})", f"{where.zh}：不认识的字段类型“{type_name}”"
+                         f"（可用：{known.replace(', ', '、')}）")
             return None
         for key in item:
             if key not in field_type.options:
                 self.log.add(line_of(item, key), f"{where}: option '{key}' does not apply "
-                             f"to {type_name} fields")
+                             f"to {type_name} fields",
+                             f"{where.zh}：{field_type.label}（{type_name}）字段没有“{key}”"
+                             "这一设置项（是否拼错了？）")
         reader = _OptionReader(self.log, item, where)
         label = reader.text("label", required=True) or name
         values: dict[str, Any] = dict(
@@ -331,7 +345,9 @@ class _FormParser:
         value, errors = clean_value(spec, item["default"])
         if errors:
             self.log.add(line_of(item, "default"), f"{self.where} field '{spec.name}': "
-                         f"the default is not a valid value ({errors[0][1]})")
+                         f"the default is not a valid value ({errors[0][1]})",
+                         f"{self.where.zh}的字段“{spec.name}”：默认值（default）不合要求"
+                         f"（{errors[0][0]}）")
             return spec
         return _replace(spec, default=value)
 
@@ -340,10 +356,14 @@ class _FormParser:
             return spec
         for name in sorted(spec.show_if.names() - names):
             self.log.add(spec.line, f"{self.where} field '{spec.name}': show_if refers to "
-                         f"unknown field '{name}'")
+                         f"unknown field '{name}'",
+                         f"{self.where.zh}的字段“{spec.name}”：显示条件 show_if 用到了"
+                         f"不存在的字段“{name}”")
         if f"form.{spec.name}" in spec.show_if.names():
             self.log.add(spec.line, f"{self.where} field '{spec.name}': show_if may not "
-                         "depend on the field itself")
+                         "depend on the field itself",
+                         f"{self.where.zh}的字段“{spec.name}”：显示条件 show_if 不能取决于"
+                         "这个字段自己")
         return spec
 
     def _rules(self, raw: Any, names: set[str], field_names: set[str],
@@ -355,7 +375,8 @@ class _FormParser:
             line = line_of(raw, index)
             if not isinstance(item, dict):
                 self.log.add(line, f"{self.where}: each rule must be a mapping "
-                             "{check: ..., message: ...}")
+                             "{check: ..., message: ...}",
+                             f"{self.where.zh}：每条规则应写成 {{check: …, message: …}}")
                 continue
             rule = self._rule(item, line_of(item) or line, names, field_names, records)
             if rule is not None:
@@ -364,21 +385,24 @@ class _FormParser:
 
     def _rule(self, item: dict, line: int | None, names: set[str],
               field_names: set[str], records: set[str]) -> FormRule | None:
-        where = f"{self.where} rule"
+        where = self.where.then("rule", "的规则")
         for key in set(item) - {"check", "message", "message_en", "field"}:
-            self.log.add(line_of(item, key), f"{where}: unknown key '{key}'")
+            self.log.add(line_of(item, key), f"{where}: unknown key '{key}'",
+                         f"{where.zh}：不认识的设置项“{key}”（可用 check、message、message_en、field）")
         reader = _OptionReader(self.log, item, where)
         check = reader.expression("check", required=True)
         message = reader.text("message", required=True)
         field = reader.text("field")
         if field is not None and field not in field_names:
-            self.log.add(line_of(item, "field"), f"{where}: field '{field}' is not in this form")
+            self.log.add(line_of(item, "field"), f"{where}: field '{field}' is not in this form",
+                         f"{where.zh}：字段“{field}”不在这张表单里")
         if check is None or message is None:
             return None
         for name in sorted(check.names() - names):
             if name.count(".") == 2 and name.rsplit(".", 1)[0] in records:
                 continue
-            self.log.add(line_of(item, "check"), f"{where}: refers to unknown field '{name}'")
+            self.log.add(line_of(item, "check"), f"{where}: refers to unknown field '{name}'",
+                         f"{where.zh}：条件 check 用到了不存在的字段“{name}”")
         return FormRule(check, message, reader.text("message_en"), field, line)
 
 
@@ -390,27 +414,29 @@ def _replace(spec: FieldSpec, **changes: Any) -> FieldSpec:
 class _OptionReader:
     """Reads and checks the options of one field, logging what is wrong."""
 
-    def __init__(self, log: ProblemLog, item: dict, where: str):
+    def __init__(self, log: ProblemLog, item: dict, where: Where):
         self.log, self.item, self.where = log, item, where
 
-    def bad(self, key: str, message: str) -> None:
-        self.log.add(line_of(self.item, key), f"{self.where}: {message}")
+    def bad(self, key: str, message: str, message_zh: str) -> None:
+        self.log.add(line_of(self.item, key), f"{self.where}: {message}",
+                     f"{self.where.zh}：{message_zh}")
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         value = self.item.get(key)
         if value is None:
             if required:
-                self.log.add(line_of(self.item), f"{self.where}: '{key}' is required")
+                self.log.add(line_of(self.item), f"{self.where}: '{key}' is required",
+                             f"{self.where.zh}缺少 {key}")
             return None
         if isinstance(value, (dict, list)):
-            self.bad(key, f"'{key}' must be text")
+            self.bad(key, f"'{key}' must be text", f"{key} 应是一段文字")
             return None
         return str(value)
 
     def flag(self, key: str) -> bool:
         value = self.item.get(key, False)
         if not isinstance(value, bool):
-            self.bad(key, f"'{key}' must be true or false")
+            self.bad(key, f"'{key}' must be true or false", f"{key} 应为 true 或 false")
             return False
         return value
 
@@ -419,7 +445,8 @@ class _OptionReader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            self.bad(key, f"'{key}' must be a whole number of at least {least}")
+            self.bad(key, f"'{key}' must be a whole number of at least {least}",
+                     f"{key} 应是不小于 {least} 的整数")
             return None
         return value
 
@@ -427,12 +454,13 @@ class _OptionReader:
         value = self.item.get(key)
         if value is None:
             if required:
-                self.log.add(line_of(self.item), f"{self.where}: '{key}' is required")
+                self.log.add(line_of(self.item), f"{self.where}: '{key}' is required",
+                             f"{self.where.zh}缺少 {key}（条件）")
             return None
         try:
             return expr.parse(value)
         except ExpressionError as exc:
-            self.bad(key, f"'{key}': {exc.message('en')}")
+            self.bad(key, f"'{key}': {exc.message('en')}", f"{key}：{expr.problem_zh(exc)}")
             return None
 
     def relative(self, key: str, base: str) -> Relative | None:
@@ -443,7 +471,8 @@ class _OptionReader:
         if match is None:
             return None
         if match.group(1) != base:
-            self.bad(key, f"'{key}': {match.group(1)} does not apply here (use {base})")
+            self.bad(key, f"'{key}': {match.group(1)} does not apply here (use {base})",
+                     f"{key}：这里不能用 {match.group(1)}，请用 {base}")
             return None
         offset = int(match.group(3) or 0)
         return Relative(base, -offset if match.group(2) == "-" else offset)
@@ -457,14 +486,14 @@ class _OptionReader:
         if whole:
             if isinstance(value, int):
                 return value
-            self.bad(key, f"'{key}' must be a whole number")
+            self.bad(key, f"'{key}' must be a whole number", f"{key} 应是整数")
             return None
         try:
             number = Decimal(str(value))
         except InvalidOperation:
             number = None
         if number is None or not number.is_finite():
-            self.bad(key, f"'{key}' must be a number")
+            self.bad(key, f"'{key}' must be a number", f"{key} 应是数字")
             return None
         return number
 
@@ -479,7 +508,9 @@ class _OptionReader:
         try:
             parsed = (datetime if with_time else date).fromisoformat(str(value))
         except ValueError:
-            self.bad(key, f"'{key}' must be an ISO date like 2025-05-01")
+            self.bad(key, f"'{key}' must be an ISO date like 2025-05-01",
+                     f"{key} 应是 2025-05-01 这样的日期" if not with_time
+                     else f"{key} 应是 2025-05-01 或 2025-05-01T09:30 这样的日期时间")
             return None
         return parsed.isoformat()
 
@@ -495,7 +526,9 @@ def _text_options(reader: _OptionReader) -> dict[str, Any]:
         try:
             re.compile(pattern)
         except re.error as exc:
-            reader.bad("pattern", f"'pattern' is not a valid regular expression ({exc})")
+            near = f"（第 {exc.pos + 1} 个字符附近）" if exc.pos is not None else ""
+            reader.bad("pattern", f"'pattern' is not a valid regular expression ({exc})",
+                       f"pattern 不是有效的正则表达式{near}，请检查括号、方括号是否成对")
             pattern = None
     out.update(pattern=pattern, pattern_message=reader.text("pattern_message"),
                pattern_message_en=reader.text("pattern_message_en"))
@@ -505,7 +538,8 @@ def _text_options(reader: _OptionReader) -> dict[str, Any]:
 def _length_options(reader: _OptionReader) -> dict[str, Any]:
     least, most = reader.count("min_length"), reader.count("max_length", least=1)
     if least is not None and most is not None and least > most:
-        reader.bad("min_length", "min_length is larger than max_length")
+        reader.bad("min_length", "min_length is larger than max_length",
+                   "最短长度 min_length 大于最长长度 max_length")
     return {"min_length": least, "max_length": most}
 
 
@@ -520,7 +554,7 @@ def _range_options(whole: bool) -> Any:
     def read(reader: _OptionReader) -> dict[str, Any]:
         least, most = bound(reader, "min"), bound(reader, "max")
         if _inverted(least, most):
-            reader.bad("min", "min is larger than max")
+            reader.bad("min", "min is larger than max", "最小值 min 大于最大值 max")
         out: dict[str, Any] = {"min": least, "max": most}
         if not whole:
             out["places"] = reader.count("places")
@@ -539,7 +573,7 @@ def _date_options(with_time: bool) -> Any:
     def read(reader: _OptionReader) -> dict[str, Any]:
         least, most = bound(reader, "min"), bound(reader, "max")
         if _inverted(least, most):
-            reader.bad("min", "min is later than max")
+            reader.bad("min", "min is later than max", "最早日期 min 晚于最晚日期 max")
         return {"min": least, "max": most}
     return read
 
@@ -561,7 +595,7 @@ def _choice_options(multiple: bool) -> Any:
         if multiple:
             least, most = reader.count("min"), reader.count("max", least=1)
             if least is not None and most is not None and least > most:
-                reader.bad("min", "min is larger than max")
+                reader.bad("min", "min is larger than max", "最少选择数 min 大于最多选择数 max")
             out.update(min=least, max=most)
         return out
     return read
@@ -570,14 +604,16 @@ def _choice_options(multiple: bool) -> Any:
 def _choices(reader: _OptionReader) -> tuple[Choice, ...]:
     raw = reader.item.get("choices")
     if raw is None or (isinstance(raw, (dict, list)) and not raw):
-        reader.log.add(line_of(reader.item), f"{reader.where}: a choice field needs 'choices'")
+        reader.log.add(line_of(reader.item), f"{reader.where}: a choice field needs 'choices'",
+                       f"{reader.where.zh}：选择字段需要写选项 choices")
         return ()
     if isinstance(raw, dict):
         entries = [(value, raw[value], line_of(raw, value)) for value in raw]
     elif isinstance(raw, list):
         entries = [_choice_entry(item, line_of(raw, i)) for i, item in enumerate(raw)]
     else:
-        reader.bad("choices", "'choices' must be a mapping {value: label} or a list")
+        reader.bad("choices", "'choices' must be a mapping {value: label} or a list",
+                   "选项 choices 应写成 {值: 标签}，或一个列表")
         return ()
     choices: list[Choice] = []
     for value, label, line in entries:
@@ -585,7 +621,8 @@ def _choices(reader: _OptionReader) -> tuple[Choice, ...]:
         if choice is None:
             continue
         if any(c.value == choice.value for c in choices):
-            reader.log.add(line, f"{reader.where}: duplicate choice '{choice.value}'")
+            reader.log.add(line, f"{reader.where}: duplicate choice '{choice.value}'",
+                           f"{reader.where.zh}：选项“{choice.value}”重复")
             continue
         choices.append(choice)
     return tuple(choices)
@@ -599,14 +636,16 @@ def _choice_entry(item: Any, line: int | None) -> tuple[Any, Any, int | None]:
 
 def _choice(reader: _OptionReader, value: Any, label: Any, line: int | None) -> Choice | None:
     if value is None or isinstance(value, (dict, list, bool)):
-        reader.log.add(line, f"{reader.where}: each choice needs a text value")
+        reader.log.add(line, f"{reader.where}: each choice needs a text value",
+                       f"{reader.where.zh}：每个选项都要有一个文字的值")
         return None
     label_en = None
     if isinstance(label, dict):
         label_en = label.get("label_en")
         label = label.get("label", value)
     if label is None or isinstance(label, (dict, list)):
-        reader.log.add(line, f"{reader.where}: choice '{value}' needs a text label")
+        reader.log.add(line, f"{reader.where}: choice '{value}' needs a text label",
+                       f"{reader.where.zh}：选项“{value}”需要一个文字标签")
         return None
     return Choice(str(value), str(label), None if label_en is None else str(label_en))
 
@@ -619,11 +658,13 @@ def _file_options(reader: _OptionReader) -> dict[str, Any]:
     if not isinstance(accept, list) or not all(
             isinstance(a, str) and re.fullmatch(r"[\w.+-]+/([\w.+-]+|\*)|\.\w+", a, re.ASCII)
             for a in accept):
-        reader.bad("accept", "'accept' must list MIME types like image/* or application/pdf")
+        reader.bad("accept", "'accept' must list MIME types like image/* or application/pdf",
+                   "accept 应列出文件类型，如 image/* 或 application/pdf")
         accept = []
     public = reader.flag("public")
     if public and reader.item.get("private"):
-        reader.bad("public", "a file field cannot be both public and private")
+        reader.bad("public", "a file field cannot be both public and private",
+                   "附件字段不能既公开（public）又是个人信息（private）")
         public = False
     return {"accept": tuple(accept), "max_size": _size(reader),
             "max_files": reader.count("max_files", least=1) or 1, "public": public}
@@ -637,7 +678,8 @@ def _size(reader: _OptionReader) -> int | None:
         return value
     match = _SIZE.fullmatch(value) if isinstance(value, str) else None
     if match is None or int(match.group(1)) == 0:
-        reader.bad("max_size", "'max_size' must be a size like 5MB, 500KB or a number of bytes")
+        reader.bad("max_size", "'max_size' must be a size like 5MB, 500KB or a number of bytes",
+                   "max_size 应写成 5MB、500KB 这样的大小，或一个字节数")
         return None
     return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower() or None]
 
@@ -651,18 +693,22 @@ def _org_unit_options(reader: _OptionReader) -> dict[str, Any]:
             out["within"] = within.strip()
         else:
             reader.bad("within", "'within' must be a unit target like form.station.district "
-                       "or applicant.district")
+                       "or applicant.district",
+                       "within 应写明单位范围，如 form.station.district 或 applicant.district")
     # Left out (or empty), unit_kinds stays (): any kind of unit may be chosen.
     kinds = reader.item.get("unit_kinds") or []
     if isinstance(kinds, str):
         kinds = [kinds]
     if not isinstance(kinds, list):
-        reader.bad("unit_kinds", "'unit_kinds' must be a list of unit kinds")
+        reader.bad("unit_kinds", "'unit_kinds' must be a list of unit kinds",
+                   "unit_kinds 应是单位类型的列表")
         return out
     unknown = [k for k in kinds if not isinstance(k, str) or k not in UNIT_KIND_KEYS]
     if unknown:
         reader.bad("unit_kinds", f"unknown unit kind(s) {', '.join(map(str, unknown))} "
-                   f"(known: {', '.join(sorted(UNIT_KIND_KEYS))})")
+                   f"(known: {', '.join(sorted(UNIT_KIND_KEYS))})",
+                   f"不认识的单位类型：{'、'.join(map(str, unknown))}"
+                   f"（可用：{'、'.join(sorted(UNIT_KIND_KEYS))}）")
         return out
     return {**out, "unit_kinds": tuple(kinds)}
 
@@ -670,7 +716,8 @@ def _org_unit_options(reader: _OptionReader) -> dict[str, Any]:
 def _record_options(reader: _OptionReader) -> dict[str, Any]:
     source = reader.text("source", required=True)
     if source is not None and not FIELD_NAME.match(source):
-        reader.bad("source", "'source' must be a short name like course or retreat_batch")
+        reader.bad("source", "'source' must be a short name like course or retreat_batch",
+                   "source 应是一个简短的名称，如 course 或 retreat_batch")
         source = None
     return {"source": source}
 

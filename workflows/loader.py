@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from workflows.fields import FieldSpec, FormSpec, parse_form
 from workflows.graph import edges, reachable_from, reaches_an_end
 from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
-from workflows.problems import Problem, ProblemLog
+from workflows.problems import Problem, ProblemLog, Where, step_where
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartCheck, StartSpec,
                             StepSpec, Template, Timeout, UNTITLED_TYPES, status_label,
@@ -33,6 +33,12 @@ CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
 STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "form", "next", "sla",
                        "timeout", "notify", "withdraw"})
 SLA_KEYS = frozenset({"remind_after", "escalate_after", "escalate_to"})
+DEFINITION = Where("the definition", "流程定义")
+# How the outcomes a step's arrows carry read in a Chinese problem message.
+OUTCOMES_ZH = {"approve": "同意", "reject": "不同意", "done": "完成", "passed": "通过",
+               "failed": "未通过", "objected": "有异议", "granted": "占到名额",
+               "refused": "名额已满", "timeout": "超时", "default": "其他情况"}
+START_FORM = Where("start form", "发起表单")
 
 
 def load_file(path: str | Path) -> tuple[ProcessSpec | None, list[Problem]]:
@@ -41,7 +47,8 @@ def load_file(path: str | Path) -> tuple[ProcessSpec | None, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(path), None, f"cannot read the file: {exc}")]
+        return None, [Problem(str(path), None, f"cannot read the file: {exc}",
+                              "无法读取该文件：文件不存在、没有读取权限，或不是 UTF-8 编码")]
     return load_text(text, str(path))
 
 
@@ -53,7 +60,9 @@ def load_text(text: str, filename: str = "<definition>") -> tuple[ProcessSpec | 
     if data is None:
         return None, sorted(log.problems, key=_order)
     if not isinstance(data, dict):
-        log.add(line_of(data), "a definition must be a mapping (key: ..., name: ..., steps: ...)")
+        log.add(line_of(data), "a definition must be a mapping (key: ..., name: ..., steps: ...)",
+                "流程定义应是一组“名称: 值”的设置（key: …、name: …、steps: …），"
+                "而不是单独一个值或一个列表")
         return None, log.problems
     spec = _Parser(data, log, filename).parse()
     problems = sorted(dict.fromkeys(log.problems), key=_order)
@@ -70,7 +79,8 @@ def check_units(spec: ProcessSpec, directory: Any) -> list[Problem]:
         ref = rule.of or rule.within
         if ref is not None and ref.base == "code" and directory.unit_by_code(ref.arg) is None:
             problems.append(Problem(spec.file, rule.line,
-                                    f"there is no unit with code '{ref.arg}'"))
+                                    f"there is no unit with code '{ref.arg}'",
+                                    f"没有代码为“{ref.arg}”的单位"))
     return problems
 
 
@@ -107,22 +117,32 @@ class _Parser:
         for key in data:
             if key not in TOP_KEYS:
                 log.add(line_of(data, key), f"unknown key '{key}' (a definition has "
-                        f"{', '.join(sorted(TOP_KEYS))})")
+                        f"{', '.join(sorted(TOP_KEYS))})",
+                        f"不认识的设置项“{key}”：流程定义的最外层只能有 "
+                        f"{'、'.join(sorted(TOP_KEYS))}")
         key = data.get("key")
-        if not isinstance(key, str) or not IDENT.match(key):
+        if key is None:
             log.add(line_of(data, "key") or 1, "'key' is required: lower-case letters, digits "
-                    "and _ , e.g. micro_wish")
+                    "and _ , e.g. micro_wish",
+                    "缺少 key（流程的标识）：只能用小写英文字母、数字和下划线，如 micro_wish")
             key = "invalid"
-        name = self._text(data, "name", "the definition", required=True) or key
+        elif not isinstance(key, str) or not IDENT.match(key):
+            log.add(line_of(data, "key") or 1, f"'key' {key!r} is not a valid process key: "
+                    "only lower-case letters, digits and _ , starting with a letter and at "
+                    "most 63 characters, e.g. micro_wish",
+                    f"key“{key}”的写法不对：只能用小写英文字母、数字和下划线，以字母开头，"
+                    "最多 63 个字符，如 micro_wish")
+            key = "invalid"
+        name = self._text(data, "name", DEFINITION, required=True) or key
         raw_start = data.get("start")
         if not isinstance(raw_start, dict):
             log.add(line_of(data, "start") or 1, "'start' is required: who may start and the "
-                    "start form")
+                    "start form", "缺少 start：写明谁可以发起，以及发起表单")
             raw_start = {}
         raw_steps = data.get("steps")
         if not isinstance(raw_steps, dict) or not raw_steps:
             log.add(line_of(data, "steps") or 1, "'steps' is required: a mapping of step id "
-                    "to step")
+                    "to step", "缺少 steps：流程的各个环节（环节 id: 环节的设置）")
             raw_steps = {}
         forms = self._forms(raw_start, raw_steps)
         ends = self._ends(data.get("ends"))
@@ -131,9 +151,9 @@ class _Parser:
         start = self._start(raw_start, forms.get("", FormSpec()), steps)
         spec = ProcessSpec(
             key=key, name=name, start=start, steps=tuple(steps), ends=tuple(ends),
-            name_en=self._text(data, "name_en", "the definition"),
-            description=self._text(data, "description", "the definition"),
-            description_en=self._text(data, "description_en", "the definition"),
+            name_en=self._text(data, "name_en", DEFINITION),
+            description=self._text(data, "description", DEFINITION),
+            description_en=self._text(data, "description_en", DEFINITION),
             file=self.filename, digest=spec_digest(data),
             title=self._title(data, forms.get("", FormSpec())))
         spec = replace(spec, steps=tuple(self._with_defaults(s, spec) for s in spec.steps))
@@ -141,15 +161,17 @@ class _Parser:
         return spec
 
     # ------------------------------------------------------------------ pieces
-    def _text(self, raw: Mapping, key: str, where: str, *, required: bool = False,
+    def _text(self, raw: Mapping, key: str, where: Where, *, required: bool = False,
               line: int | None = None) -> str | None:
         value = raw.get(key)
         if value is None:
             if required:
-                self.log.add(line or line_of(raw), f"{where}: '{key}' is required")
+                self.log.add(line or line_of(raw), f"{where}: '{key}' is required",
+                             f"{where.zh}缺少 {key}")
             return None
         if isinstance(value, (dict, list)):
-            self.log.add(line_of(raw, key), f"{where}: '{key}' must be text")
+            self.log.add(line_of(raw, key), f"{where}: '{key}' must be text",
+                         f"{where.zh}的 {key} 应是一段文字")
             return None
         return str(value)
 
@@ -159,7 +181,8 @@ class _Parser:
         line, text = line_of(data, "title"), data["title"]
         if not isinstance(text, str) or not text.strip():
             self.log.add(line, "'title' must be text naming start-form fields, e.g. "
-                         "\"{category} · {station}\"")
+                         "\"{category} · {station}\"",
+                         "title 应是一段文字，由发起表单的字段组成，如 \"{category} · {station}\"")
             return None
         template = Template(text)
         start_fields = [f.name for f in form.fields]
@@ -168,23 +191,29 @@ class _Parser:
             if field is None:
                 elsewhere = " (it is a step's field, filled in later)" \
                     if title_field(name) in self.fields else ""
+                elsewhere_zh = "（它是某个环节的字段，要到后面才填写）" if elsewhere else ""
                 self.log.add(line, f"title: '{{{name}}}' is not a field of the start form"
-                             f"{elsewhere}; known: {', '.join(start_fields) or 'none'}")
+                             f"{elsewhere}; known: {', '.join(start_fields) or 'none'}",
+                             f"title 中的“{{{name}}}”不是发起表单的字段{elsewhere_zh}；"
+                             f"发起表单的字段有：{'、'.join(start_fields) or '（无）'}")
             elif field.private or field.type in UNTITLED_TYPES:
                 what = "a file" if field.type == "file" else "personal data"
+                what_zh = "附件" if field.type == "file" else "个人信息"
                 self.log.add(line, f"title: '{{{name}}}' is {what} and cannot be shown in "
-                             "the title, which lists show to everyone who sees the request")
+                             "the title, which lists show to everyone who sees the request",
+                             f"title 中的“{{{name}}}”是{what_zh}，不能放进标题："
+                             "列表会把标题显示给每一个能看到该事项的人")
         return template
 
     def _forms(self, raw_start: Mapping, raw_steps: Mapping) -> dict[str, FormSpec]:
         """Every form (start form under ""), with field names unique across them all."""
-        sections = [("", "start form", raw_start.get("form"))]
-        sections += [(sid, f"step '{sid}' form", raw.get("form"))
+        sections = [("", START_FORM, raw_start.get("form"))]
+        sections += [(sid, step_where(sid).then("form", "的表单"), raw.get("form"))
                      for sid, raw in raw_steps.items() if isinstance(raw, dict)]
         known = {f"form.{item['name']}" for _, _, raw in sections
                  for item in _field_items(raw) if isinstance(item.get("name"), str)}
         forms: dict[str, FormSpec] = {}
-        where_defined: dict[str, tuple[str, int | None]] = {}
+        where_defined: dict[str, tuple[Where, int | None]] = {}
         for sid, where, raw in sections:
             form, problems = parse_form(raw, self.filename, known_names=known, where=where)
             self.log.problems.extend(problems)
@@ -193,7 +222,10 @@ class _Parser:
                 if spec.name in where_defined:
                     other, line = where_defined[spec.name]
                     self.log.add(spec.line, f"{where}: field '{spec.name}' is already defined "
-                                 f"in the {other}" + (f" (line {line})" if line else ""))
+                                 f"in the {other}" + (f" (line {line})" if line else ""),
+                                 f"{where.zh}：字段“{spec.name}”已在{other.zh}中定义过"
+                                 + (f"（第 {line} 行）" if line else "")
+                                 + "；整个流程里字段名不能重复")
                     continue
                 where_defined[spec.name] = (where, spec.line)
                 kept.append(spec)
@@ -208,28 +240,37 @@ class _Parser:
     def _ends(self, raw: Any) -> list[EndSpec]:
         if not isinstance(raw, dict) or not raw:
             self.log.add(line_of(self.data, "ends") or 1, "'ends' is required: a mapping of "
-                         "end id to status, e.g. {done: completed, rejected: rejected}")
+                         "end id to status, e.g. {done: completed, rejected: rejected}",
+                         "缺少 ends：流程的各个结束及其结果状态，"
+                         "如 {done: completed, rejected: rejected}")
             return []
         ends = []
         for end_id, value in raw.items():
             line = line_of(raw, end_id)
             if not IDENT.match(end_id):
-                self.log.add(line, f"end id '{end_id}' must be lower-case letters, digits and _")
+                self.log.add(line, f"end id '{end_id}' must be lower-case letters, digits and _",
+                             f"结束的 id“{end_id}”只能用小写英文字母、数字和下划线，以字母开头")
                 continue
             if isinstance(value, str):
                 value = {"status": value}
             if not isinstance(value, dict):
-                self.log.add(line, f"end '{end_id}': write a status, or {{status: ..., name: ...}}")
+                self.log.add(line, f"end '{end_id}': write a status, or {{status: ..., name: ...}}",
+                             f"结束“{end_id}”：请写一个结果状态，或写成 {{status: …, name: …}}")
                 continue
             for key in set(value) - {"status", "name", "name_en"}:
-                self.log.add(line_of(value, key) or line, f"end '{end_id}': unknown key '{key}'")
+                self.log.add(line_of(value, key) or line, f"end '{end_id}': unknown key '{key}'",
+                             f"结束“{end_id}”：不认识的设置项“{key}”（可用：status、name、name_en）")
             status = value.get("status")
             if status not in END_STATUSES:
                 self.log.add(line, f"end '{end_id}': unknown status {status!r} "
-                             f"(known: {', '.join(END_STATUSES)})")
+                             f"(known: {', '.join(END_STATUSES)})",
+                             (f"结束“{end_id}”缺少 status" if status is None
+                              else f"结束“{end_id}”：不认识的结果状态“{status}”")
+                             + f"（可用：{'、'.join(END_STATUSES)}）")
                 continue
-            name = self._text(value, "name", f"end '{end_id}'") or status_label(status)
-            name_en = self._text(value, "name_en", f"end '{end_id}'") or status_label(status, "en")
+            where = Where(f"end '{end_id}'", f"结束“{end_id}”")
+            name = self._text(value, "name", where) or status_label(status)
+            name_en = self._text(value, "name_en", where) or status_label(status, "en")
             ends.append(EndSpec(end_id, status, name, name_en, line))
         return ends
 
@@ -237,22 +278,25 @@ class _Parser:
         for key in raw:
             if key not in START_KEYS:
                 self.log.add(line_of(raw, key), f"start: unknown key '{key}' "
-                             f"(known: {', '.join(sorted(START_KEYS))})")
+                             f"(known: {', '.join(sorted(START_KEYS))})",
+                             f"start 中不认识的设置项“{key}”（可用：{'、'.join(sorted(START_KEYS))}）")
         who = self._who(raw)
         first = raw.get("first", steps[0].id if steps else "")
         if not isinstance(first, str):
-            self.log.add(line_of(raw, "first"), "start: 'first' must be a step id")
+            self.log.add(line_of(raw, "first"), "start: 'first' must be a step id",
+                         "start 的 first 应是一个环节的 id")
             first = ""
         unique = None
         if "unique" in raw:
             reader = StepReader(raw, self.log, "start", "start", self.fields)
-            reader.where = "start"
+            reader.where = Where("start", "start")
             unique = reader.template("unique")
         flags = {}
         for key in ("one_active_per_applicant", "withdraw"):
             value = raw.get(key, key == "withdraw")
             if not isinstance(value, bool):
-                self.log.add(line_of(raw, key), f"start: '{key}' must be true or false")
+                self.log.add(line_of(raw, key), f"start: '{key}' must be true or false",
+                             f"start 的 {key} 应为 true 或 false")
                 value = key == "withdraw"
             flags[key] = value
         return StartSpec(who, form, first, flags["one_active_per_applicant"], unique,
@@ -263,10 +307,13 @@ class _Parser:
         value = raw.get("unique_counts", [])
         if not isinstance(value, list) or not all(v in END_STATUSES for v in value):
             self.log.add(line_of(raw, "unique_counts"), "start: 'unique_counts' must list end "
-                         f"statuses ({', '.join(sorted(END_STATUSES))})")
+                         f"statuses ({', '.join(sorted(END_STATUSES))})",
+                         "start 的 unique_counts 应列出结果状态（"
+                         f"{'、'.join(sorted(END_STATUSES))}）")
             return ()
         if value and unique is None:
-            self.log.add(line_of(raw, "unique_counts"), "start: 'unique_counts' needs 'unique'")
+            self.log.add(line_of(raw, "unique_counts"), "start: 'unique_counts' needs 'unique'",
+                         "start 的 unique_counts 要和 unique 一起使用")
         return tuple(value)
 
     def _no_overlap(self, raw: Mapping, form: FormSpec) -> str | None:
@@ -276,7 +323,9 @@ class _Parser:
         field = form.field(name) if isinstance(name, str) else None
         if field is None or record_source(field) is None:
             self.log.add(line_of(raw, "no_overlap"), "start: 'no_overlap' must name a field of "
-                         "the start form whose value is a record with a time window (e.g. a slot)")
+                         "the start form whose value is a record with a time window (e.g. a slot)",
+                         "start 的 no_overlap 应是发起表单中某个字段的名称，"
+                         "该字段的值要是带起止时间的记录（如值守时段 slot）")
             return None
         return name
 
@@ -286,26 +335,31 @@ class _Parser:
             return ()
         if not isinstance(items, list):
             self.log.add(line_of(raw, "checks"), "start: 'checks' must be a list of "
-                         "{check: ..., message: ...}")
+                         "{check: ..., message: ...}",
+                         "start 的 checks 应是一个列表，每一项写成 {check: …, message: …}")
             return ()
         reader = StepReader(raw, self.log, "start", "start", self.fields)
-        reader.where = "start checks"
+        reader.where = Where("start checks", "start.checks")
         checks = []
         for index, item in enumerate(items):
             line = line_of(items, index)
             if not isinstance(item, dict) or "check" not in item \
                     or not isinstance(item.get("message"), str):
                 self.log.add(line, "start checks: each needs 'check' (a condition) and "
-                             "'message'")
+                             "'message'", "start 的 checks：每一项都要有 check（条件）和 "
+                             "message（不满足时的提示）")
                 continue
             for key in sorted(set(item) - CHECK_KEYS):
-                self.log.add(line_of(item, key), f"start checks: unknown key '{key}'")
+                self.log.add(line_of(item, key), f"start checks: unknown key '{key}'",
+                             f"start 的 checks：不认识的设置项“{key}”"
+                             "（可用：check、message、message_en、field）")
             check = reader.expression(item["check"], line_of(item, "check") or line, "check")
             messages = []
             for key in ("message", "message_en"):
                 text = item.get(key)
                 if text is not None and not isinstance(text, str):
-                    self.log.add(line_of(item, key), f"start checks: '{key}' must be text")
+                    self.log.add(line_of(item, key), f"start checks: '{key}' must be text",
+                                 f"start 的 checks：{key} 应是一段文字")
                     text = None
                 template = Template(text) if text else None
                 if template is not None:
@@ -314,7 +368,8 @@ class _Parser:
             field = item.get("field")
             if field is not None and form.field(field) is None:
                 self.log.add(line_of(item, "field"),
-                             f"start checks: field '{field}' is not in the start form")
+                             f"start checks: field '{field}' is not in the start form",
+                             f"start 的 checks：字段“{field}”不在发起表单里")
                 field = None
             if check is not None:
                 checks.append(StartCheck(check, messages[0], messages[1], field, line))
@@ -324,25 +379,29 @@ class _Parser:
         value = raw.get("who")
         if value is None:
             self.log.add(line_of(raw) or 1, "start: 'who' is required (who may start it, e.g. "
-                         "{role: worker} or anyone)")
+                         "{role: worker} or anyone)",
+                         "start 缺少 who：写明谁可以发起，如 {role: worker} 或 anyone")
             return ()
         items = value if isinstance(value, list) else [value]
         rules = []
         for index, item in enumerate(items):
             line = line_of(value, index) if isinstance(value, list) else line_of(raw, "who")
-            rule = parse_rule(item, self.log, "start who", line, fields=self.fields,
-                              purpose="start")
+            rule = parse_rule(item, self.log, Where("start who", "start 的 who"), line,
+                              fields=self.fields, purpose="start")
             if rule is not None:
                 ref = rule.of or rule.within
                 if ref is not None and ref.base in ("form", "record"):
                     self.log.add(line, "start who: cannot depend on the form, which is "
-                                 "filled in only after starting")
+                                 "filled in only after starting",
+                                 "start 的 who 不能取决于表单：表单要在发起时才填写")
                     continue
                 if rule.special == "claimer":
-                    self.log.add(line, "start who: 'claimer' cannot start a process")
+                    self.log.add(line, "start who: 'claimer' cannot start a process",
+                                 "start 的 who：认领人（claimer）不能发起流程")
                     continue
                 if rule.special == "applicant":
-                    self.log.add(line, "start who: use 'anyone' or a role, not 'applicant'")
+                    self.log.add(line, "start who: use 'anyone' or a role, not 'applicant'",
+                                 "start 的 who：请写 anyone 或一个角色，不能写 applicant（申请人）")
                     continue
                 rules.append(rule)
         return tuple(rules)
@@ -350,23 +409,30 @@ class _Parser:
     def _step(self, step_id: Any, raw: Any, form: FormSpec) -> StepSpec | None:
         line = line_of(self.data.get("steps"), step_id)
         if not isinstance(step_id, str) or not IDENT.match(step_id):
-            self.log.add(line, f"step id '{step_id}' must be lower-case letters, digits and _")
+            self.log.add(line, f"step id '{step_id}' must be lower-case letters, digits and _",
+                         f"环节的 id“{step_id}”只能用小写英文字母、数字和下划线，以字母开头")
             return None
         if not isinstance(raw, dict):
-            self.log.add(line, f"step '{step_id}' must be a mapping with at least 'kind'")
+            self.log.add(line, f"step '{step_id}' must be a mapping with at least 'kind'",
+                         f"环节“{step_id}”应是一组设置，至少要有 kind（环节类型）")
             return None
         kind_name = raw.get("kind")
         kind = lookup(kind_name) if isinstance(kind_name, str) else None
         if kind is None:
             known = ", ".join(sorted(set(KINDS) | set(ALIASES)))
             self.log.add(line_of(raw, "kind") or line, f"step '{step_id}': unknown step kind "
-                         f"{kind_name!r} (known: {known})")
+                         f"{kind_name!r} (known: {known})",
+                         (f"环节“{step_id}”缺少 kind（环节类型）" if kind_name is None
+                          else f"环节“{step_id}”：不认识的环节类型“{kind_name}”")
+                         + f"（可用：{known.replace(', ', '、')}）")
             return None
-        where = f"step '{step_id}'"
+        where = step_where(step_id)
         for key in raw:
             if key not in STEP_KEYS and key not in kind.keys:
                 self.log.add(line_of(raw, key), f"{where}: unknown key '{key}' for "
-                             f"{kind.name} steps")
+                             f"{kind.name} steps",
+                             f"{where.zh}：不认识的设置项“{key}”，{kind.label}环节没有这一项"
+                             "（是否拼错了？）")
         reader = StepReader(raw, self.log, step_id, kind.name, self.fields, line)
         config = kind.parse(reader)
         return StepSpec(
@@ -383,22 +449,27 @@ class _Parser:
         if value is None:
             return {}
         if not kind.outcomes:
-            reader.bad("next", f"{kind.name} steps route with their own keys, not 'next'")
+            reader.bad("next", f"{kind.name} steps route with their own keys, not 'next'",
+                       f"{kind.label}环节用自己的设置决定去向，不用 next")
             return {}
         if isinstance(value, str):
             return {kind.outcomes[0]: value}
         if not isinstance(value, dict):
-            reader.bad("next", "'next' must be a step/end id or a mapping {outcome: id}")
+            reader.bad("next", "'next' must be a step/end id or a mapping {outcome: id}",
+                       "next 应是一个环节或结束的 id，或写成 {结果: id}")
             return {}
         out = {}
         for outcome, target in value.items():
             if outcome not in kind.outcomes:
                 self.log.add(line_of(value, outcome), f"{reader.where}: 'next' has unknown "
                              f"outcome '{outcome}' ({kind.name} steps have: "
-                             f"{', '.join(kind.outcomes)})")
+                             f"{', '.join(kind.outcomes)})",
+                             f"{reader.where.zh}：next 里的结果“{outcome}”不存在"
+                             f"（{kind.label}环节的结果有：{'、'.join(kind.outcomes)}）")
             elif not isinstance(target, str):
                 self.log.add(line_of(value, outcome), f"{reader.where}: next.{outcome} must be "
-                             "a step or end id")
+                             "a step or end id",
+                             f"{reader.where.zh}：next.{outcome} 应是一个环节或结束的 id")
             else:
                 out[outcome] = target
         return out
@@ -408,20 +479,25 @@ class _Parser:
         if value is None:
             return None
         if not isinstance(value, dict):
-            reader.bad("sla", "'sla' must be a mapping {remind_after, escalate_after, escalate_to}")
+            reader.bad("sla", "'sla' must be a mapping {remind_after, escalate_after, escalate_to}",
+                       "sla 应是一组设置：{remind_after, escalate_after, escalate_to}")
             return None
         for key in set(value) - SLA_KEYS:
             self.log.add(line_of(value, key), f"{reader.where} sla: unknown key '{key}' "
-                         f"(known: {', '.join(sorted(SLA_KEYS))})")
+                         f"(known: {', '.join(sorted(SLA_KEYS))})",
+                         f"{reader.where.zh}的 sla：不认识的设置项“{key}”"
+                         f"（可用：{'、'.join(sorted(SLA_KEYS))}）")
         sla_reader = StepReader(value, self.log, reader.step_id, reader.kind, self.fields)
-        sla_reader.where = f"{reader.where} sla"
+        sla_reader.where = reader.where.then("sla", "的 sla")
         remind = sla_reader.duration("remind_after") if "remind_after" in value else None
         escalate = sla_reader.duration("escalate_after") if "escalate_after" in value else None
         target = sla_reader.rule("escalate_to", "assignee") if "escalate_to" in value else None
         if "escalate_to" in value and escalate is None and "escalate_after" not in value:
-            sla_reader.bad("escalate_to", "escalate_to needs escalate_after")
+            sla_reader.bad("escalate_to", "escalate_to needs escalate_after",
+                           "写了 escalate_to（督办给谁），还要写 escalate_after（多久后督办）")
         if remind and escalate and _minutes(remind) >= _minutes(escalate):
-            sla_reader.bad("remind_after", "remind_after should come before escalate_after")
+            sla_reader.bad("remind_after", "remind_after should come before escalate_after",
+                           "remind_after（提醒）应早于 escalate_after（督办）")
         return Sla(remind, escalate, target)
 
     def _timeout(self, raw: Mapping, reader: StepReader) -> Timeout | None:
@@ -430,7 +506,8 @@ class _Parser:
             return None
         if not isinstance(value, dict) or set(value) != {"after", "go"} \
                 or not isinstance(value.get("go"), str):
-            reader.bad("timeout", "'timeout' must be {after: <duration>, go: <step or end id>}")
+            reader.bad("timeout", "'timeout' must be {after: <duration>, go: <step or end id>}",
+                       "timeout 应写成 {after: 时长, go: 环节或结束的 id}")
             return None
         duration = reader.duration("timeout", value["after"], line_of(value, "after"))
         if duration is None:
@@ -445,11 +522,12 @@ class _Parser:
         rules = []
         for index, item in enumerate(items):
             line = line_of(value, index) if isinstance(value, list) else reader.line("notify")
-            rule = parse_rule(item, self.log, f"{reader.where} notify", line,
+            where = reader.where.then("notify", "的 notify")
+            rule = parse_rule(item, self.log, where, line,
                               fields=self.fields, purpose="assignee")
             if rule is not None and rule.special == "anyone":
-                self.log.add(line, f"{reader.where} notify: cannot notify 'anyone'; name "
-                             "the people")
+                self.log.add(line, f"{where}: cannot notify 'anyone'; name "
+                             "the people", f"{where.zh}：不能通知 anyone（所有人），请写明通知谁")
             elif rule is not None:
                 rules.append(rule)
         return tuple(rules)
@@ -466,10 +544,12 @@ class _Parser:
         ids = {s.id for s in spec.steps}
         for end in spec.ends:
             if end.id in ids:
-                log.add(end.line, f"'{end.id}' is both a step and an end")
+                log.add(end.line, f"'{end.id}' is both a step and an end",
+                        f"“{end.id}”既是环节又是结束：环节和结束的 id 不能相同")
         if spec.start.first and spec.start.first not in ids:
             log.add(line_of(self.data.get("start"), "first"),
-                    f"start: first step '{spec.start.first}' is not a step")
+                    f"start: first step '{spec.start.first}' is not a step",
+                    f"start 的 first：没有“{spec.start.first}”这个环节")
             return
         nodes = ids | {e.id for e in spec.ends}
         for step in spec.steps:
@@ -478,11 +558,15 @@ class _Parser:
                 if outcome not in step.next:
                     where = "next" if outcome == kind.outcomes[0] else f"next.{outcome}"
                     log.add(step.line, f"step '{step.id}': say where '{outcome}' goes "
-                            f"({where}: <step or end id>)")
+                            f"({where}: <step or end id>)",
+                            f"环节“{step.id}”：请写明{_outcome_zh(outcome)}之后去哪里"
+                            f"（{where}: 环节或结束的 id）")
             for label, target in edges(spec, step, include_returns=False):
                 if target not in nodes:
                     log.add(_target_line(raw_steps, step, label), f"step '{step.id}': "
-                            f"'{label}' goes to '{target}', which is neither a step nor an end")
+                            f"'{label}' goes to '{target}', which is neither a step nor an end",
+                            f"环节“{step.id}”：{_outcome_zh(label)}之后去“{target}”，"
+                            "但既没有这个环节，也没有这个结束")
             kind.check(step, spec, log)
             self._check_escalation(step)
         if not spec.steps or not spec.start.first:
@@ -491,14 +575,18 @@ class _Parser:
         for step in spec.steps:
             if step.id not in reachable:
                 log.add(step.line, f"step '{step.id}' can never be reached from the first "
-                        f"step '{spec.start.first}'")
+                        f"step '{spec.start.first}'",
+                        f"环节“{step.id}”永远不会被走到：从第一个环节“{spec.start.first}”"
+                        "出发，没有路线通到这里")
         good = reaches_an_end(spec)
         for step in spec.steps:
             if step.id in reachable and step.id not in good:
-                log.add(step.line, f"step '{step.id}': there is no path from here to an end")
+                log.add(step.line, f"step '{step.id}': there is no path from here to an end",
+                        f"环节“{step.id}”：从这里出发走不到任何结束，流程会停在半路")
         for end in spec.ends:
             if end.id not in reachable:
-                log.add(end.line, f"end '{end.id}' is never reached")
+                log.add(end.line, f"end '{end.id}' is never reached",
+                        f"结束“{end.id}”永远不会被走到：没有环节通向它")
 
 
     def _check_escalation(self, step: StepSpec) -> None:
@@ -507,7 +595,16 @@ class _Parser:
         rule = getattr(step.config, "approvers", None) or getattr(step.config, "assignee", None)
         if rule is None or rule.one_level_up() is None:
             self.log.add(step.line, f"step '{step.id}' sla: say whom to escalate to "
-                         "(escalate_to: {role: ..., of: ...})")
+                         "(escalate_to: {role: ..., of: ...})",
+                         f"环节“{step.id}”的 sla：请写明督办给谁"
+                         "（escalate_to: {role: …, of: …}）")
+
+
+def _outcome_zh(label: str) -> str:
+    """An outcome (or a decision branch's label) as a Chinese message names it."""
+    if label in OUTCOMES_ZH:
+        return f"{OUTCOMES_ZH[label]}（{label}）"
+    return f"分支“{label}”"
 
 
 def _field_items(raw: Any) -> list[dict]:

@@ -23,7 +23,7 @@ from workflows.directory import Directory, UnitId, UserId
 from workflows.fields import FieldSpec
 from workflows.org import (ROLE_KEYS, ROLE_UNIT_KINDS, ROLES, UNIT_KIND_KEYS, UNIT_KINDS,
                            kinds_above, kinds_below, term)
-from workflows.problems import ProblemLog
+from workflows.problems import ProblemLog, Where
 from workflows.yamlio import line_of
 
 SPECIAL = ("applicant", "claimer", "anyone")
@@ -106,34 +106,44 @@ def describe_ref(ref: UnitRef, locale: str = "zh",
 
 
 # ---------------------------------------------------------------------------- parsing
-def parse_rule(raw: Any, log: ProblemLog, where: str, line: int | None, *,
+def parse_rule(raw: Any, log: ProblemLog, where: Where, line: int | None, *,
                fields: Mapping[str, FieldSpec], purpose: str) -> PersonRule | None:
     """Read and check a rule; ``purpose`` is "assignee", "pool" or "start"."""
     if isinstance(raw, str):
         if raw not in SPECIAL:
             log.add(line, f"{where}: unknown person {raw!r} (use applicant, claimer, anyone "
-                    "or a mapping like {role: unit_admin, of: applicant})")
+                    "or a mapping like {role: unit_admin, of: applicant})",
+                    f"{where.zh}：不认识的人员“{raw}”（可写 applicant 申请人、claimer 认领人、"
+                    "anyone 任何人，或 {role: unit_admin, of: applicant} 这样的规则）")
             return None
         return PersonRule(special=raw, line=line)
     if not isinstance(raw, dict):
         log.add(line, f"{where}: a rule must be applicant, claimer, anyone or a mapping "
-                "like {role: unit_admin, of: applicant}")
+                "like {role: unit_admin, of: applicant}",
+                f"{where.zh}：人员规则应写 applicant、claimer、anyone，"
+                "或 {role: unit_admin, of: applicant} 这样的设置")
         return None
     line = line_of(raw) or line
     for key in set(raw) - {"role", "of", "within", "exact"}:
         log.add(line_of(raw, key), f"{where}: unknown key '{key}' in a rule "
-                "(use role, of, within, exact)")
+                "(use role, of, within, exact)",
+                f"{where.zh}：人员规则里不认识的设置项“{key}”（可用 role、of、within、exact）")
     role = raw.get("role")
     if not isinstance(role, str) or role not in ROLE_KEYS:
         log.add(line_of(raw, "role") or line, f"{where}: unknown role {role!r} "
-                f"(known: {', '.join(sorted(ROLE_KEYS))})")
+                f"(known: {', '.join(sorted(ROLE_KEYS))})",
+                (f"{where.zh}缺少 role（角色）" if role is None
+                 else f"{where.zh}：不认识的角色“{role}”")
+                + f"（可用：{'、'.join(sorted(ROLE_KEYS))}）")
         role = None
     exact = raw.get("exact", False)
     if not isinstance(exact, bool):
-        log.add(line_of(raw, "exact"), f"{where}: 'exact' must be true or false")
+        log.add(line_of(raw, "exact"), f"{where}: 'exact' must be true or false",
+                f"{where.zh}：exact 应为 true 或 false")
         exact = False
     if "of" in raw and "within" in raw:
-        log.add(line, f"{where}: give either 'of' or 'within', not both")
+        log.add(line, f"{where}: give either 'of' or 'within', not both",
+                f"{where.zh}：of 和 within 只能写其中一个")
     of = _parse_ref(raw["of"], log, where, line_of(raw, "of"), fields) if "of" in raw else None
     within = _parse_ref(raw["within"], log, where, line_of(raw, "within"), fields) \
         if "within" in raw and "of" not in raw else None
@@ -145,32 +155,38 @@ def parse_rule(raw: Any, log: ProblemLog, where: str, line: int | None, *,
     return rule
 
 
-def _check_purpose(rule: PersonRule, log: ProblemLog, where: str, line: int | None,
+def _check_purpose(rule: PersonRule, log: ProblemLog, where: Where, line: int | None,
                    purpose: str) -> None:
     if purpose == "assignee" and rule.of is None:
         log.add(line, f"{where}: say whose {rule.role} it is, e.g. of: applicant.district "
-                "(a role without 'of' would reach every holder in the city)")
+                "(a role without 'of' would reach every holder in the city)",
+                f"{where.zh}：请用 of 写明是哪个单位的{term(ROLES, rule.role or '')}，"
+                "如 of: applicant.district（不写 of 会找到全市所有担任这一角色的人）")
     if purpose == "pool" and rule.of is None and rule.within is None:
-        log.add(line, f"{where}: say where the pool is, e.g. within: applicant.district")
+        log.add(line, f"{where}: say where the pool is, e.g. within: applicant.district",
+                f"{where.zh}：请写明在哪个范围内认领，如 within: applicant.district")
 
 
-def parse_ref(raw: Any, log: ProblemLog, where: str, line: int | None,
+def parse_ref(raw: Any, log: ProblemLog, where: Where, line: int | None,
               fields: Mapping[str, FieldSpec]) -> UnitRef | None:
     """A unit target (``form.station.district``, ``applicant``, {code: X}) read and checked
     against the definition's fields; None (and a problem logged) when it is wrong."""
     return _parse_ref(raw, log, where, line, fields)
 
 
-def _parse_ref(raw: Any, log: ProblemLog, where: str, line: int | None,
+def _parse_ref(raw: Any, log: ProblemLog, where: Where, line: int | None,
                fields: Mapping[str, FieldSpec]) -> UnitRef | None:
     if isinstance(raw, dict):
         code = raw.get("code")
         if set(raw) != {"code"} or not isinstance(code, (str, int)) or isinstance(code, bool):
-            log.add(line, f"{where}: a named unit is written {{code: UNIT_CODE}}")
+            log.add(line, f"{where}: a named unit is written {{code: UNIT_CODE}}",
+                    f"{where.zh}：指定某个单位要写成 {{code: 单位代码}}")
             return None
         return UnitRef("code", str(code), text=f"code:{code}")
     if not isinstance(raw, str) or not raw.strip():
-        log.add(line, f"{where}: unknown unit target {raw!r}")
+        log.add(line, f"{where}: unknown unit target {raw!r}",
+                f"{where.zh}：不认识的单位写法“{raw}”" if raw not in (None, "")
+                else f"{where.zh}：没有写明是哪个单位")
         return None
     parts = raw.strip().split(".")
     ref = _ref_base(parts, raw, log, where, line, fields)
@@ -183,12 +199,14 @@ def _parse_ref(raw: Any, log: ProblemLog, where: str, line: int | None,
     for step in path:
         if step not in UNIT_KIND_KEYS and step not in ("parent", "paired"):
             log.add(line, f"{where}: unknown unit target {raw!r}: '{step}' is not parent, "
-                    f"paired or a unit kind ({', '.join(k.key for k in UNIT_KINDS)})")
+                    f"paired or a unit kind ({', '.join(k.key for k in UNIT_KINDS)})",
+                    f"{where.zh}：单位写法“{raw}”有误：“{step}”不是 parent（上级）、"
+                    f"paired（结对单位）或单位类型（{'、'.join(k.key for k in UNIT_KINDS)}）")
             return None
     return replace(ref, path=path, text=raw.strip())
 
 
-def _ref_base(parts: list[str], raw: str, log: ProblemLog, where: str, line: int | None,
+def _ref_base(parts: list[str], raw: str, log: ProblemLog, where: Where, line: int | None,
               fields: Mapping[str, FieldSpec]) -> UnitRef | None:
     head = parts[0]
     if head == "applicant":
@@ -197,22 +215,28 @@ def _ref_base(parts: list[str], raw: str, log: ProblemLog, where: str, line: int
         spec = fields.get(parts[1])
         if spec is None:
             log.add(line, f"{where}: unknown unit target {raw!r}: there is no field "
-                    f"'{parts[1]}'")
+                    f"'{parts[1]}'", f"{where.zh}：单位写法“{raw}”有误：没有字段“{parts[1]}”")
             return None
         if spec.type not in _UNIT_FIELD_TYPES:
             log.add(line, f"{where}: field '{parts[1]}' is of type {spec.type}; a unit "
-                    "target needs an org_unit or station field")
+                    "target needs an org_unit or station field",
+                    f"{where.zh}：字段“{parts[1]}”是 {spec.type} 类型，"
+                    "要指向单位只能用组织单位（org_unit）或驿站（station）字段")
             return None
         return UnitRef("form", parts[1])
     if head == "record" and len(parts) >= 3:
         spec = fields.get(parts[1])
         if spec is None or record_source(spec) is None:
             log.add(line, f"{where}: unknown unit target {raw!r}: '{parts[1]}' is not a "
-                    "record, slot or station field")
+                    "record, slot or station field",
+                    f"{where.zh}：单位写法“{raw}”有误：“{parts[1]}”不是记录（record）、"
+                    "值守时段（slot）或驿站（station）字段")
             return None
         return UnitRef("record", parts[1], parts[2])
     log.add(line, f"{where}: unknown unit target {raw!r} (start with applicant, "
-            "form.<field>, record.<field>.<attribute> or write {code: UNIT_CODE})")
+            "form.<field>, record.<field>.<attribute> or write {code: UNIT_CODE})",
+            f"{where.zh}：不认识的单位写法“{raw}”（应以 applicant、form.字段 或 "
+            "record.字段.属性 开头，或写成 {code: 单位代码}）")
     return None
 
 
@@ -243,7 +267,7 @@ def _children(kind: str) -> frozenset[str]:
     return UNIT_CHILDREN.get(kind, frozenset())
 
 
-def _check_possible(rule: PersonRule, log: ProblemLog, where: str, line: int | None,
+def _check_possible(rule: PersonRule, log: ProblemLog, where: Where, line: int | None,
                     fields: Mapping[str, FieldSpec]) -> None:
     """Report a rule that can match nobody, whatever the organisation looks like."""
     ref = rule.of or rule.within
@@ -252,7 +276,8 @@ def _check_possible(rule: PersonRule, log: ProblemLog, where: str, line: int | N
     kinds = ref_kinds(ref, fields)
     if not kinds:
         log.add(line, f"{where}: '{ref.text}' can never name a unit "
-                "(e.g. only branches and stations have a paired unit)")
+                "(e.g. only branches and stations have a paired unit)",
+                f"{where.zh}：“{ref.text}”永远指不到任何单位（例如只有党支部和驿站才有结对单位）")
         return
     held = ROLE_UNIT_KINDS.get(rule.role, UNIT_KIND_KEYS)
     if rule.within is not None:
@@ -263,10 +288,16 @@ def _check_possible(rule: PersonRule, log: ProblemLog, where: str, line: int | N
         reachable = set(kinds).union(*(kinds_above(k) for k in kinds))
     if not held & reachable:
         places = ", ".join(sorted(held))
+        kinds_zh = "、".join(term(UNIT_KINDS, k) for k in sorted(kinds))
+        never_zh = (f"从不在{kinds_zh}之下" if rule.within else
+                    f"从不是{kinds_zh}本级或上级" if not rule.exact else f"从不是{kinds_zh}")
         log.add(line, f"{where}: nobody can match {rule.role} {'within' if rule.within else 'of'} "
                 f"{ref.text}: that role is held at {places} units, which never "
                 f"{'lie below' if rule.within else 'are at or above' if not rule.exact else 'are'} "
-                f"a {'/'.join(sorted(kinds))}")
+                f"a {'/'.join(sorted(kinds))}",
+                f"{where.zh}：按“{ref.text}”找不到任何{term(ROLES, rule.role)}："
+                f"这一角色只在{'、'.join(term(UNIT_KINDS, k) for k in sorted(held))}担任，"
+                f"而这些单位{never_zh}")
 
 
 # ---------------------------------------------------------------------------- runtime

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from workflows.directory import UnitId
 from workflows.fields import FieldSpec, FormSpec
 from workflows.org import ROLES, UNIT_KINDS, kinds_below, term
-from workflows.problems import ProblemLog
+from workflows.problems import ProblemLog, Where
 from workflows.rules import (PersonRule, RuleContext, UnitRef, parse_ref, ref_kinds,
                              resolve_people, resolve_unit)
 
@@ -25,7 +25,7 @@ def area_ref(field: FieldSpec, fields: Mapping[str, FieldSpec]) -> UnitRef | Non
     """The parsed ``within`` of a field (None without one; the loader has checked it)."""
     if not field.within:
         return None
-    return parse_ref(field.within, ProblemLog("<within>"), "", None, fields)
+    return parse_ref(field.within, ProblemLog("<within>"), Where("", ""), None, fields)
 
 
 def area_of(field: FieldSpec, ctx: RuleContext) -> tuple[bool, UnitId | None]:
@@ -94,30 +94,36 @@ def _unit_error(field: FieldSpec, value: Any, rules: tuple[PersonRule, ...],
 
 
 def check_within(field: FieldSpec, fields: Mapping[str, FieldSpec], log: ProblemLog,
-                 where: str, start_fields: frozenset[str] = frozenset()) -> None:
+                 where: Where, start_fields: frozenset[str] = frozenset()) -> None:
     """Report a ``within`` that names no unit target, whose area can never hold a unit
     of the field's ``unit_kinds``, or that would not be known when the field's list is
     drawn: ``form.X`` must be a start-form field and limit a step's field (a field of
     the same or a later form has no value yet, and the list would be empty)."""
     if not field.within:
         return
-    where = f"{where} field '{field.name}' within"
+    where = where.then(f"field '{field.name}' within", f"的字段“{field.name}”的 within")
     ref = parse_ref(field.within, log, where, field.line, fields)
     if ref is None:
         return
     if ref.base == "form" and ref.arg == field.name:
-        log.add(field.line, f"{where}: a field cannot be limited by its own value")
+        log.add(field.line, f"{where}: a field cannot be limited by its own value",
+                f"{where.zh}：字段的可选范围不能取决于它自己的值")
         return
     if ref.base == "form" and (ref.arg not in start_fields or field.name in start_fields):
         log.add(field.line, f"{where}: '{ref.text}' must be a start-form field limiting a "
                 "step's field — it is known then; a field filled in the same or a later "
-                "form has no value when the list is drawn")
+                "form has no value when the list is drawn",
+                f"{where.zh}：“{ref.text}”须是发起表单的字段，且只能用来限定环节表单里的字段——"
+                "同一张或更晚的表单里的字段，在列出可选单位时还没有值")
         return
     kinds = ref_kinds(ref, fields)
     if not kinds:
-        log.add(field.line, f"{where}: '{ref.text}' can never name a unit")
+        log.add(field.line, f"{where}: '{ref.text}' can never name a unit",
+                f"{where.zh}：“{ref.text}”永远指不到任何单位")
         return
     area = set(kinds).union(*(kinds_below(k) for k in kinds))
     if field.unit_kinds and not area & set(field.unit_kinds):
         log.add(field.line, f"{where}: no {'/'.join(field.unit_kinds)} unit can lie within "
-                f"'{ref.text}' (a {'/'.join(sorted(kinds))})")
+                f"'{ref.text}' (a {'/'.join(sorted(kinds))})",
+                f"{where.zh}：“{ref.text}”（{'、'.join(term(UNIT_KINDS, k) for k in sorted(kinds))}）"
+                f"范围内不会有{'、'.join(term(UNIT_KINDS, k) for k in field.unit_kinds)}")

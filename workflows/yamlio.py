@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import re
+
 import yaml
 
 from workflows.problems import ProblemLog
@@ -63,7 +65,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineMap:
         if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
             if key_node.value in seen:
                 loader.log.add(_line(key_node), f"duplicate key '{key_node.value}' "
-                               f"(first at line {seen[key_node.value]}); YAML would keep only the last")
+                               f"(first at line {seen[key_node.value]}); YAML would keep only the last",
+                               f"“{key_node.value}”重复了（第一次出现在第 {seen[key_node.value]} 行）；"
+                               "YAML 只会保留最后一个")
             else:
                 seen[key_node.value] = _line(key_node)
     loader.flatten_mapping(node)  # resolves "<<: *anchor" merges
@@ -71,7 +75,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineMap:
     mapping.line = _line(node)
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
-            loader.log.add(_line(key_node), "a key must be plain text")
+            loader.log.add(_line(key_node), "a key must be plain text",
+                           "“键: 值”里的键必须是普通文字，不能是列表或映射")
             continue
         key = key_node.value
         mapping[key] = loader.construct_object(value_node, deep=True)
@@ -118,10 +123,50 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return size
 
 
+# What PyYAML's (English) complaints mean, said in Chinese for the editor.  Anything not
+# listed gets the general hint: a Chinese reader is never shown the English sentence.
+_YAML_PROBLEMS_ZH: tuple[tuple[str, str], ...] = (
+    (r"mapping values are not allowed here",
+     "这里不能出现“键: 值”：常见原因是缩进不对，或值里有冒号却没加引号"),
+    (r"expected <block end>, but found",
+     "缩进不一致：这一行没有和上面同一层的内容对齐"),
+    (r"could not find expected ':'", "缺少冒号“:”：常见原因是上一行缩进不对，或键后漏了冒号"),
+    (r"found unexpected end of stream", "引号没有配对：文字在结束引号之前就到了文件末尾"),
+    (r"expected ',' or '\]'", "方括号 […] 没有正确闭合，或其中的项之间缺少逗号"),
+    (r"expected ',' or '\}'", "花括号 {…} 没有正确闭合，或其中的项之间缺少逗号"),
+    (r"found undefined alias '(.*)'", "用到了没有定义的别名 *{0}"),
+    (r"could not determine a constructor for the tag '(.*)'", "不支持标签 {0}"),
+    (r"but found another document", "一个文件只能写一份流程定义（不要用 --- 分成几份）"),
+    (r"found character '\\t' that cannot start any token",
+     "这里有制表符（Tab）：YAML 只能用空格缩进"),
+    (r"found character '(.*)' that cannot start any token",
+     "字符“{0}”不能出现在值的开头：请给这个值加上引号"),
+    (r"found unhashable key", "键不能是列表或映射"),
+    (r"found unknown escape character '(.*)'", "双引号里的“\\{0}”不是有效的转义，"
+     "请改用单引号或去掉反斜杠"),
+    (r"second occurrence", "同一个锚点（&名称）定义了两次"),
+    (r"cannot read the value '(.*)'", "无法读取值“{0}”（可能是不存在的日期，或位数过多的数字）"),
+    (r"unacceptable character", "有不能使用的控制字符"),
+)
+
+
+def _yaml_problem_zh(problem: str) -> str:
+    for pattern, zh in _YAML_PROBLEMS_ZH:
+        match = re.search(pattern, problem)
+        if match:
+            return zh.replace("{0}", match.group(1)) if match.groups() else zh
+    return "格式有误，常见原因是缩进不一致、冒号后缺少空格，或引号、括号不成对"
+
+
+def _not_yaml(log: ProblemLog, line: int | None, problem: str) -> None:
+    log.add(line, f"not valid YAML: {problem}", f"不是有效的 YAML：{_yaml_problem_zh(problem)}")
+
+
 def load_yaml(text: str, log: ProblemLog) -> Any:
     """The YAML document in ``text`` as LineMap/LineList data; problems go to ``log``."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        log.add(None, f"the file is larger than {MAX_BYTES // 1024} KB")
+        log.add(None, f"the file is larger than {MAX_BYTES // 1024} KB",
+                f"文件超过 {MAX_BYTES // 1024} KB")
         return None
     loader = None
     try:
@@ -129,28 +174,31 @@ def load_yaml(text: str, log: ProblemLog) -> Any:
         loader.log = log
         node = loader.get_single_node()
         if node is None:
-            log.add(None, "the file is empty")
+            log.add(None, "the file is empty", "文件是空的")
             return None
         if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-            log.add(_line(node), "the document is too large once its aliases (*name) are expanded")
+            log.add(_line(node), "the document is too large once its aliases (*name) are expanded",
+                    "用别名（*名称）展开之后内容过大，不能读取：一份流程定义不会有这么多内容，"
+                    "请检查 & 和 * 的用法")
             return None
         data = loader.construct_document(node)
         if data is None:
-            log.add(_line(node), "the file is empty")
+            log.add(_line(node), "the file is empty", "文件是空的")
         return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        log.add(line, f"not valid YAML: {exc.problem or exc.context}")
+        _not_yaml(log, line, str(exc.problem or exc.context))
         return None
     except RecursionError:
-        log.add(None, "not valid YAML: it is nested too deeply")
+        log.add(None, "not valid YAML: it is nested too deeply",
+                "不是有效的 YAML：嵌套的层数太多")
         return None
     except yaml.YAMLError as exc:
-        log.add(None, f"not valid YAML: {exc}")
+        _not_yaml(log, None, str(exc))
         return None
     except (ValueError, OverflowError) as exc:  # any other value the constructors refuse
-        log.add(None, f"not valid YAML: {exc}")
+        _not_yaml(log, None, str(exc))
         return None
     finally:
         if loader is not None:

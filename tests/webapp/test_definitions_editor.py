@@ -3,6 +3,7 @@ new process made entirely through the pages that workers then run to its end."""
 from __future__ import annotations
 
 import html
+import io
 import re
 
 import pytest
@@ -60,6 +61,7 @@ PROTECTED = [
     ("POST", BASE + "/check"), ("POST", BASE + "/micro_wish/retire"),
     ("POST", BASE + "/micro_wish/restore"), ("GET", BASE + "/micro_wish/diff"),
     ("GET", BASE + "/micro_wish/versions/1"), ("GET", BASE + "/micro_wish/versions/1/diagram.svg"),
+    ("GET", BASE + "/reference"),
 ]
 
 
@@ -114,7 +116,7 @@ def test_check_reports_every_problem_at_its_line(demo):
     ("key: x\nname: y\nsteps:\n\tone: {}\n", "制表符", 4),
     ("key: x\nname: \ufffd\n", "UTF-8", 2),
     ("   \n", "空的", None),
-    ("key: [unclosed\n", "not valid YAML", None),
+    ("key: [unclosed\n", "不是有效的 YAML", None),
 ])
 def test_bad_text_gets_a_plain_answer(demo, text, needle, line):
     checked = defs.check(text, new=True)
@@ -129,6 +131,8 @@ def test_a_yaml_bomb_is_refused_without_expanding_it(demo):
         f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
         f"*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
     checked = defs.check(bomb, new=True)
+    assert [p.message for p in checked.problems if "展开之后内容过大" in p.message]
+    checked = defs.check(bomb, new=True, locale="en")
     assert [p.message for p in checked.problems if "aliases" in p.message]
 
 
@@ -147,6 +151,11 @@ def test_the_key_of_an_edited_process_cannot_change_and_a_new_one_must_be_new(de
     assert "已有" in problem.message
     assert "保留字" in defs.check(source.replace("key: micro_wish", "key: new", 1),
                                  new=True).problems[0].message
+    name, name_en = defs.check(renamed, new=True).problems  # a copy must be named, too
+    assert "已有流程“微心愿”（key：micro_wish）用了这个名称" in name.message
+    assert "英文名称也是“Micro-wish”" in name_en.message
+    renamed = renamed.replace("name: 微心愿", "name: 微心愿（试行）", 1).replace(
+        "name_en: Micro-wish", "name_en: Micro-wish (trial)", 1)
     assert defs.check(renamed, new=True).ok
 
 
@@ -244,6 +253,89 @@ def test_the_live_check_answers_problems_or_the_diagram(login, demo):
     assert any(p["line"] and "aproval" in p["message"] for p in bad["problems"])
 
 
+def broken_like_the_tester(source: str) -> tuple[str, int]:
+    """The QA tester's definition: a top-level ``foo_bar``, ``approverz`` in a step and
+    ``next`` to a step that is not there; and the line of ``approverz``."""
+    broken = "foo_bar: 1\n" + source.replace("next: {approve: wall,", "next: {approve: wal,", 1) \
+        .replace("    approvers: {role: station_head, of: form.station}\n",
+                 "    approvers: {role: station_head, of: form.station}\n    approverz: x\n", 1)
+    return broken, broken.split("\n").index("    approverz: x") + 1
+
+
+def test_problems_are_said_in_the_readers_language_everywhere_the_editor_shows_them(
+        login, demo):
+    client = login("admin")
+    broken, line = broken_like_the_tester(latest_source("micro_wish"))
+    chinese = "环节“verify”：不认识的设置项“approverz”，审批环节没有这一项（是否拼错了？）"
+    english = "step 'verify': unknown key 'approverz' for approval steps"
+    for locale, expected, other in (("zh", chinese, english), ("en", english, chinese)):
+        client.post("/auth/locale", data={"locale": locale})
+        for action in ("check", "publish"):  # 检查, and the refusal of 发布
+            response = client.post(BASE + "/micro_wish/edit",
+                                   data={"source": broken, "action": action})
+            assert response.status_code == 422
+            shown = problems_of(response)
+            assert (str(line), expected) in shown and other not in response.get_data(as_text=True)
+            assert len(shown) >= 4 and all(
+                bool(re.search(r"[\u4e00-\u9fff]", m)) == (locale == "zh") for _, m in shown)
+        live = client.post(BASE + "/check", data={"source": broken, "key": "micro_wish"})
+        assert {"line": line, "message": expected, "excerpt": "    approverz: x"} in \
+            live.get_json()["problems"]
+        upload = {"source": "", "action": "check",
+                  "upload": (io.BytesIO(broken.encode("utf-8")), "micro_wish.yaml")}
+        response = client.post(BASE + "/micro_wish/edit", data=upload,
+                               content_type="multipart/form-data")
+        assert (str(line), expected) in problems_of(response)
+    assert versions_of("micro_wish") == [1]
+
+
+@pytest.mark.parametrize("text, zh, en", [
+    ("key: [unclosed\n", "不是有效的 YAML：", "not valid YAML"),
+    ("- a\n- b\n", "流程定义应是一组“名称: 值”的设置", "a definition must be a mapping"),
+    ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")),
+     "用别名（*名称）展开之后内容过大", "too large once its aliases"),
+    ("key: Bad-Key\nname: x\n", "key“Bad-Key”的写法不对：只能用小写英文字母、数字和下划线",
+     "'key' 'Bad-Key' is not a valid process key"),
+])
+def test_what_the_tester_found_in_english_reads_in_chinese(login, demo, text, zh, en):
+    client = login("admin")
+    answer = client.post(BASE + "/check", data={"source": text, "new": "1"}).get_json()
+    assert any(p["message"].startswith(zh) for p in answer["problems"]), answer
+    assert not any("required" in p["message"] for p in answer["problems"])
+    client.post("/auth/locale", data={"locale": "en"})
+    answer = client.post(BASE + "/check", data={"source": text, "new": "1"}).get_json()
+    assert any(en in p["message"] for p in answer["problems"]), answer
+
+
+def test_the_help_links_to_the_definitions_reference_served_as_a_page(login, demo):
+    from webapp.definitions.reference import _MD
+
+    client = login("admin")
+    help_line = client.get(BASE + "/micro_wish/edit").get_data(as_text=True)
+    assert "docs/definitions.md" not in help_line  # a path a browser cannot open
+    assert f'href="{BASE}/reference"' in help_line and "查看流程定义格式说明" in help_line
+    page = client.get(BASE + "/reference").get_data(as_text=True)
+    assert '<h1 id="process-definitions">Process definitions</h1>' in page
+    assert '<h2 id="people">People</h2>' in page and 'href="#people"' in page
+    assert "<table>" in page and "<code>{role: district_admin, of: applicant.district}</code>" in page
+    assert "<script>" not in _MD.render("<script>alert(1)</script>\n")  # the file's HTML is text
+    assert "保留字" in defs.check(defs.template_text("innovation_award").replace(
+        "key: innovation_award", "key: reference", 1), new=True).problems[0].message
+    client.post("/auth/locale", data={"locale": "en"})
+    assert "How definitions are written" in client.get(BASE + "/micro_wish/edit").get_data(
+        as_text=True)
+
+
+def test_the_diagram_panel_has_one_note(login, demo):
+    client = login("admin")
+    source = latest_source("micro_wish").replace("kind: approval", "kind: aproval", 1)
+    page = client.post(BASE + "/micro_wish/edit", data={"source": source, "action": "check"})
+    text = page.get_data(as_text=True)
+    assert text.count('id="diagram-note"') == 1 and "diagram-stale" not in text
+    assert "内容检查通过后在这里显示流程图。" in text.split('id="diagram-note"')[1][:200]
+
+
 def test_invalid_utf8_and_huge_posts_get_clear_answers_not_500(login, demo):
     import io
 
@@ -269,12 +361,13 @@ def test_invalid_utf8_and_huge_posts_get_clear_answers_not_500(login, demo):
         content_type="multipart/form-data")
     assert too_big.status_code == 422 and "文件太大" in too_big.get_data(as_text=True)
     # A good file (with a BOM, as Windows editors write it) is loaded into the editor.
-    good = ("\ufeff" + defs.template_text("simple_approval")).encode("utf-8")
+    named = named_template(defs.template_text("simple_approval"), "my_help", "帮办", "Help")
+    good = ("\ufeff" + named).encode("utf-8")
     response = client.post(BASE + "/new", data={
         "source": "", "action": "check", "upload": (io.BytesIO(good), "my.yaml")},
         content_type="multipart/form-data")
     assert response.status_code == 200
-    assert textarea_of(response) == defs.template_text("simple_approval")
+    assert textarea_of(response) == named
 
     big = client.post(BASE + "/new", data={"source": "# " + "x" * (defs.MAX_SOURCE_BYTES + 10),
                                            "action": "check"})
@@ -308,14 +401,79 @@ def test_new_process_from_a_template_cannot_take_an_existing_key(login, demo):
     response = client.post(BASE + "/new", data={"source": taken, "action": "publish"})
     assert response.status_code == 422 and "已有" in response.get_data(as_text=True)
     assert versions_of("micro_wish") == [1]
-    response = client.post(BASE + "/new", data={"source": template, "action": "publish"})
+    named = named_template(template, "parking_help", "停车求助", "Parking help")
+    response = client.post(BASE + "/new", data={"source": named, "action": "publish"})
     assert response.status_code == 302
-    assert "新流程" in login("rider1").get("/processes").get_data(as_text=True)
+    assert "停车求助" in login("rider1").get("/processes").get_data(as_text=True)
+
+
+def named_template(template: str, key: str, name: str, name_en: str) -> str:
+    for old, new in (("key: my_process", f"key: {key}"), ("name: 新流程", f"name: {name}"),
+                     ("name_en: New process", f"name_en: {name_en}")):
+        assert old in template
+        template = template.replace(old, new, 1)
+    return template
 
 
 @pytest.mark.parametrize("name", sorted(defs.TEMPLATES))
-def test_every_template_validates(demo, name):
-    assert defs.check(defs.template_text(name), new=True).ok
+def test_every_template_validates_once_named(demo, name):
+    text = defs.template_text(name)
+    if name in defs.PLACEHOLDER_TEMPLATES:
+        text = named_template(text, "parking_help", "停车求助", "Parking help")
+    assert defs.check(text, new=True).ok
+
+
+def published_names() -> list[str]:
+    db.session.expire_all()
+    return sorted(db.session.scalars(select(ProcessDefinition.name)))
+
+
+def test_a_template_published_unchanged_is_refused_until_it_is_named(login, demo):
+    client = login("admin")
+    template = textarea_of(client.get(BASE + "/new?template=simple_approval"))
+    before = published_names()
+    for source in (template, template.replace("key: my_process", "key: proc1", 1),
+                   named_template(template, "proc1", "停车求助", "Parking help").replace(
+                       "name_en: Parking help", "name_en: New process", 1)):
+        response = client.post(BASE + "/new", data={"source": source, "action": "publish"})
+        assert response.status_code == 422
+        (problem,) = problems_of(response)
+        assert "是模板里的占位文字" in problem[1] and "起一个自己的名字" in problem[1]
+        assert published_names() == before
+    # the live check says so before anyone presses 发布
+    answer = client.post(BASE + "/check", data={"source": template, "new": "1"}).get_json()
+    assert not answer["ok"] and "key“my_process”、name“新流程”、name_en“New process”" in \
+        answer["problems"][0]["message"]
+
+
+def test_a_process_may_not_take_another_ones_name(login, demo):
+    client = login("admin")
+    template = textarea_of(client.get(BASE + "/new?template=simple_approval"))
+    before = published_names()
+    for name, name_en, said, line_key in (
+            ("微心愿", "Parking help", "已有流程“微心愿”（key：micro_wish）用了这个名称", "name"),
+            (" 微心愿 ", "Parking help", "已有流程“微心愿”（key：micro_wish）用了这个名称", "name"),
+            ("停车求助", "micro-WISH", "已有流程“微心愿”（key：micro_wish）的英文名称也是", "name_en")):
+        source = named_template(template, "proc2", name, "Parking help").replace(
+            "name_en: Parking help", f"name_en: {name_en}", 1)
+        response = client.post(BASE + "/new", data={"source": source, "action": "publish"})
+        assert response.status_code == 422
+        (problem,) = problems_of(response)
+        line = next(i for i, text in enumerate(source.split("\n"), 1)
+                    if text.startswith(f"{line_key}:"))
+        assert problem[0] == str(line) and said in problem[1], problem
+        assert published_names() == before
+    # an edit may not take another process's name either; keeping its own is fine
+    source = latest_source("worker_demand")
+    renamed = re.sub(r"(?m)^name: .*$", "name: 微心愿", source, count=1)
+    response = client.post(BASE + "/worker_demand/edit", data={"source": renamed,
+                                                               "action": "publish"})
+    assert response.status_code == 422 and "micro_wish" in problems_of(response)[0][1]
+    assert defs.check(latest_source("micro_wish") + "\n# x", key="micro_wish").ok
+    client.post("/auth/locale", data={"locale": "en"})
+    answer = client.post(BASE + "/check", data={"source": renamed, "key": "worker_demand"})
+    assert "The process 'micro_wish' is already called '微心愿'" in \
+        answer.get_json()["problems"][0]["message"]
 
 
 # ---------------------------------------------------------------------------- retiring

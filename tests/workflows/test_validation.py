@@ -80,7 +80,8 @@ CASES = [
     ("list at top", "- a\n- b\n", 1, "a definition must be a mapping"),
     # ------------------------------------------------------------------ top level
     ("unknown top key", BASE + "colour: red\n", 18, "unknown key 'colour'"),
-    ("bad key", edit("key: demo", "key: Demo Process"), 1, "'key' is required"),
+    ("bad key", edit("key: demo", "key: Demo Process"), 1, "is not a valid process key"),
+    ("missing key", edit("key: demo\n", ""), 1, "'key' is required"),
     ("missing name", edit("name: 演示\n", ""), 1, "the definition: 'name' is required"),
     ("name not text", edit("name: 演示", "name: [a]"), 2, "'name' must be text"),
     ("missing start", edit("start:\n", "start: 5\nold_start:\n"), 3, "'start' is required"),

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from webapp.definitions import bp
 from webapp.definitions.forms import ConfirmForm, SourceForm
+from webapp.definitions.reference import reference_html
 from webapp.extensions import db, login_manager
 from webapp.i18n import current_locale_short
 from webapp.services import definitions as defs
@@ -41,6 +42,13 @@ def _diagram_uri(spec) -> str | None:
 def index():
     return render_template("definitions/index.html", rows=defs.definition_rows(),
                            confirm=ConfirmForm())
+
+
+@bp.route("/reference")
+def reference():
+    """The definition format (docs/definitions.md) as a page: the editor's help links here."""
+    return render_template("definitions/reference.html", html=reference_html(),
+                           locale=current_locale_short())
 
 
 @bp.route("/<key>")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import case, func, select
@@ -36,8 +37,11 @@ TEMPLATES = {
     "innovation_award": ("职工技术创新成果奖（推荐 → 评审 → 公示）",
                          "Worker innovation award (recommend → review → publicity)"),
 }
-# Words the editor's own addresses use (/admin/definitions/new, …/check).
-RESERVED_KEYS = frozenset({"new", "check"})
+# Templates whose key and names are placeholders to be replaced (新流程, my_process): a
+# process published with them unchanged would reach every worker as "新流程".
+PLACEHOLDER_TEMPLATES = ("simple_approval",)
+# Words the editor's own addresses use (/admin/definitions/new, …/check, …/reference).
+RESERVED_KEYS = frozenset({"new", "check", "reference"})
 LEADING_TAB = re.compile(r"^[ ]*\t")
 
 
@@ -202,16 +206,73 @@ def check(text: str, *, key: str | None = None, new: bool = False,
     lines = text.split("\n")
     filename = f"{key or 'definition'}.yaml"
     spec, found = wf.validate_text(text, filename)
-    out = [EditorProblem(p.line, p.message,
+    out = [EditorProblem(p.line, p.text(locale),
                          _excerpt(lines[p.line - 1]) if p.line and p.line <= len(lines) else "")
            for p in found]
     if spec is not None and not found:
-        out += _key_problems(text, spec, key, new, locale, lines)
+        data = load_yaml(text, ProblemLog("<key>"))
+        out += _key_problems(data, spec, key, new, locale, lines)
+        if not out:
+            out += _name_problems(data, spec, new, locale, lines)
     return Checked(spec if not out else None, out)
 
 
-def _key_problems(text, spec, key, new, locale, lines) -> list[EditorProblem]:
-    data = load_yaml(text, ProblemLog("<key>"))
+@lru_cache(maxsize=1)
+def _placeholders() -> dict[str, frozenset[str]]:
+    """The key, name and name_en the placeholder templates start with."""
+    found: dict[str, set[str]] = {"key": set(), "name": set(), "name_en": set()}
+    for name in PLACEHOLDER_TEMPLATES:
+        data = load_yaml(template_text(name), ProblemLog("<template>")) or {}
+        for field_name, values in found.items():
+            if isinstance(data.get(field_name), str):
+                values.add(data[field_name].strip())
+    return {field_name: frozenset(values) for field_name, values in found.items()}
+
+
+def _same_name(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _name_problems(data, spec, new, locale, lines) -> list[EditorProblem]:
+    """A new process must be named, not called by a template's placeholder; and no two
+    processes may share a name, which workers pick processes by."""
+    def at(field_name: str, zh: str, en: str) -> EditorProblem:
+        line = line_of(data, field_name) or line_of(data, "key")
+        return EditorProblem(line, _say(locale, zh, en),
+                             _excerpt(lines[line - 1]) if line else "")
+
+    placeholders = _placeholders()
+    named = {"key": spec.key, "name": spec.name, "name_en": spec.name_en}
+    unchanged = [f for f in ("key", "name", "name_en") if (new or f != "key")
+                 and (named[f] or "").strip() in placeholders[f]]
+    if unchanged:
+        shown = "、".join(f"{f}“{named[f]}”" for f in unchanged)
+        return [at(unchanged[0],
+                   f"{shown}是模板里的占位文字，职工会看到“{spec.name}”这样的名称：请给这个流程"
+                   "起一个自己的名字后再发布（如 key: parking_demand，name: 停车难诉求）",
+                   f"{', '.join(f'{f} {named[f]!r}' for f in unchanged)}: the template's "
+                   "placeholder; workers would see it as the process's name. Give the process "
+                   "its own name before publishing (e.g. key: parking_demand, name: 停车难诉求)")]
+    out = []
+    others = db.session.execute(select(ProcessDefinition.key, ProcessDefinition.name,
+                                       ProcessDefinition.name_en, ProcessDefinition.retired)
+                                .where(ProcessDefinition.key != spec.key)).all()
+    for other_key, other_name, other_name_en, retired in others:
+        state = _say(locale, "（已停用）", " (retired)") if retired else ""
+        if _same_name(spec.name, other_name):
+            out.append(at("name", f"已有流程“{other_name}”（key：{other_key}）{state}用了这个名称，"
+                                  "职工在流程列表里会分不清：请换一个名称",
+                          f"The process '{other_key}'{state} is already called '{other_name}': "
+                          "workers could not tell them apart; choose another name"))
+        if _same_name(spec.name_en, other_name_en):
+            out.append(at("name_en", f"已有流程“{other_name}”（key：{other_key}）{state}的英文名称"
+                                     f"也是“{other_name_en}”：请换一个英文名称",
+                          f"The process '{other_key}'{state} is already called "
+                          f"'{other_name_en}' in English: choose another English name"))
+    return out
+
+
+def _key_problems(data, spec, key, new, locale, lines) -> list[EditorProblem]:
     line = line_of(data, "key")
     excerpt = _excerpt(lines[line - 1]) if line else ""
     if key is not None and spec.key != key:

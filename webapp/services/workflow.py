@@ -56,8 +56,14 @@ class DefinitionProblems(DefinitionError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        text = "\n".join(str(p) for p in problems)
-        super().__init__(f"流程定义有误：\n{text}", f"The definition has problems:\n{text}")
+        zh = "\n".join(_where(p) + p.text("zh") for p in problems)
+        en = "\n".join(str(p) for p in problems)
+        super().__init__(f"流程定义有误：\n{zh}", f"The definition has problems:\n{en}")
+
+
+def _where(problem: Problem) -> str:
+    """``micro_wish.yaml 第 12 行：`` — where a problem is, for the Chinese message."""
+    return f"{problem.file} 第 {problem.line} 行：" if problem.line else f"{problem.file}："
 
 
 # ---------------------------------------------------------------------------- definitions

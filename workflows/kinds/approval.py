@@ -49,19 +49,23 @@ class ApprovalKind(StepKind):
         rule = reader.rule("approvers", "assignee") if reader.require("approvers") else None
         if rule is not None and rule.special in ("anyone", "claimer"):
             reader.bad("approvers", f"approvers cannot be '{rule.special}'; name a role and "
-                       "whose it is, e.g. {role: unit_admin, of: applicant}")
+                       "whose it is, e.g. {role: unit_admin, of: applicant}",
+                       f"审批人不能是 {rule.special}，请写明角色和所属单位，"
+                       "如 {role: unit_admin, of: applicant}")
             rule = None
         mode = reader.raw.get("mode", "single")
         if mode not in MODES:
-            reader.bad("mode", f"unknown approval mode {mode!r} (known: {', '.join(MODES)})")
+            reader.bad("mode", f"unknown approval mode {mode!r} (known: {', '.join(MODES)})",
+                       f"不认识的审批方式“{mode}”（可用：{'、'.join(MODES)}）")
             mode = "single"
         n = None
         if mode == "n_of_m":
             n = reader.count("n", 0) if "n" in reader.raw else None
             if n is None:
-                reader.bad("mode", "mode n_of_m needs n (how many approvals are enough)")
+                reader.bad("mode", "mode n_of_m needs n (how many approvals are enough)",
+                           "审批方式 n_of_m 要写 n（几人同意即可通过）")
         elif "n" in reader.raw:
-            reader.bad("n", "'n' only applies to mode n_of_m")
+            reader.bad("n", "'n' only applies to mode n_of_m", "只有审批方式 n_of_m 才用 n")
         actions = self._actions(reader)
         return_to = self._return_to(reader) if "return" in actions else ()
         return ApprovalConfig(rule, mode, n or None, actions, return_to)
@@ -69,21 +73,26 @@ class ApprovalKind(StepKind):
     def _actions(self, reader: StepReader) -> tuple[str, ...]:
         raw = reader.raw.get("actions", list(ACTIONS))
         if not isinstance(raw, list) or not raw:
-            reader.bad("actions", "'actions' must list some of approve, reject, return")
+            reader.bad("actions", "'actions' must list some of approve, reject, return",
+                       "actions 应列出 approve（同意）、reject（不同意）、return（退回）中的几项")
             return ACTIONS
         unknown = [a for a in raw if a not in ACTIONS]
         if unknown:
             reader.bad("actions", f"unknown approval action(s) {', '.join(map(str, unknown))} "
-                       f"(known: {', '.join(ACTIONS)})")
+                       f"(known: {', '.join(ACTIONS)})",
+                       f"不认识的审批操作：{'、'.join(map(str, unknown))}"
+                       f"（可用：{'、'.join(ACTIONS)}）")
         if "approve" not in raw:
-            reader.bad("actions", "an approval step must allow approve")
+            reader.bad("actions", "an approval step must allow approve",
+                       "审批环节必须允许 approve（同意）")
         return tuple(a for a in ACTIONS if a in raw)
 
     def _return_to(self, reader: StepReader) -> tuple[str, ...]:
         raw = reader.raw.get("return_to", [APPLICANT])
         raw = [raw] if isinstance(raw, str) else raw
         if not isinstance(raw, list) or not raw or not all(isinstance(r, str) for r in raw):
-            reader.bad("return_to", "'return_to' must list applicant and/or earlier step ids")
+            reader.bad("return_to", "'return_to' must list applicant and/or earlier step ids",
+                       "return_to 应列出 applicant（申请人）和/或前面环节的 id")
             return (APPLICANT,)
         return tuple(raw)
 
@@ -105,15 +114,19 @@ class ApprovalKind(StepKind):
         config: ApprovalConfig = step.config
         if "reject" in config.actions and "reject" not in step.next:
             log.add(step.line, f"step '{step.id}': say where reject goes (next: {{reject: ...}}) "
-                    "or add one end with status rejected")
+                    "or add one end with status rejected",
+                    f"环节“{step.id}”：请写明不同意（reject）之后去哪里（next: {{reject: …}}），"
+                    "或添加一个状态为 rejected 的结束")
         for target in config.return_to:
             if target == APPLICANT:
                 continue
             if spec.step(target) is None:
-                log.add(step.line, f"step '{step.id}': return_to '{target}' is not a step")
+                log.add(step.line, f"step '{step.id}': return_to '{target}' is not a step",
+                        f"环节“{step.id}”：return_to 里的“{target}”不是一个环节")
             elif target == step.id or step.id not in _reachable(spec, target):
                 log.add(step.line, f"step '{step.id}': return_to '{target}' is not a step "
-                        "that comes before it")
+                        "that comes before it",
+                        f"环节“{step.id}”：return_to 里的“{target}”不在本环节之前，只能退回到前面的环节")
 
     # ---------------------------------------------------------------- runtime
     def enter(self, run: Run, step: StepSpec) -> None:

@@ -51,19 +51,22 @@ class AttendanceKind(TaskKind):
             rule = reader.rule("assignee", "assignee")
             if rule is not None and rule.special in ("anyone", "claimer"):
                 reader.bad("assignee", "attendance is confirmed by named people, e.g. "
-                           "{role: unit_admin, of: record.course.unit}")
+                           "{role: unit_admin, of: record.course.unit}",
+                           "出勤要由明确的人确认，如 {role: unit_admin, of: record.course.unit}")
                 rule = None
         register = reader.template("register") if reader.require("register") is not None else None
         rate = reader.raw.get("pass_rate", DEFAULT_PASS_RATE)
         if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 100:
-            reader.bad("pass_rate", "'pass_rate' must be a whole percentage from 1 to 100")
+            reader.bad("pass_rate", "'pass_rate' must be a whole percentage from 1 to 100",
+                       "pass_rate（合格出勤率）应是 1 到 100 之间的整数")
             rate = DEFAULT_PASS_RATE
         return AttendanceConfig(rule, register, rate)
 
     def check(self, step: StepSpec, spec: ProcessSpec, log: ProblemLog) -> None:
         if step.id in spec.fields:
             log.add(step.line, f"step '{step.id}': a field has the same name; the counts "
-                    "are kept under the step's id")
+                    "are kept under the step's id",
+                    f"环节“{step.id}”：有一个字段与本环节同名；出勤统计要以环节 id 保存，请改名")
 
     def apply(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         cleaned = checked_form(run, step.form, action.data)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from workflows import expr
-from workflows.durations import Duration, parse_duration
+from workflows.durations import BadDuration, Duration, parse_duration
 from workflows.errors import ExpressionError, NotAllowed
 from workflows.fields import FieldSpec
-from workflows.problems import ProblemLog
+from workflows.problems import ProblemLog, Where, step_where
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import Template
 from workflows.yamlio import line_of
@@ -30,7 +30,7 @@ class StepReader:
     def __init__(self, raw: Mapping[str, Any], log: ProblemLog, step_id: str, kind: str,
                  fields: Mapping[str, FieldSpec], step_line: int | None = None):
         self.raw, self.log, self.step_id, self.kind, self.fields = raw, log, step_id, kind, fields
-        self.where = f"step '{step_id}'"
+        self.where: Where = step_where(step_id)
         self.step_line = step_line
 
     def line(self, key: str | None = None) -> int | None:
@@ -39,68 +39,87 @@ class StepReader:
             return self.step_line or line_of(self.raw)
         return line_of(self.raw, key)
 
-    def bad(self, key: str | None, message: str) -> None:
-        self.log.add(self.line(key), f"{self.where}: {message}")
+    def bad(self, key: str | None, message: str, message_zh: str) -> None:
+        """Log a problem at ``key`` (the step's line without one), in both languages."""
+        self.log.add(self.line(key), f"{self.where}: {message}",
+                     f"{self.where.zh}：{message_zh}")
 
     def require(self, key: str) -> Any:
         if key not in self.raw:
-            self.bad(None, f"{self.kind} steps need '{key}'")
+            from workflows.kinds import lookup  # the registry imports this module
+
+            kind = lookup(self.kind)
+            label = f"{kind.label}环节" if kind is not None else "这类环节"
+            self.bad(None, f"{self.kind} steps need '{key}'", f"{label}必须写 {key}")
         return self.raw.get(key)
+
+    def at(self, key: str, zh: str | None = None) -> Where:
+        """The place of one of the step's keys: ``step 'v' approvers``."""
+        return self.where.then(key, zh or f"的 {key}")
 
     def rule(self, key: str, purpose: str, raw: Any = None) -> PersonRule | None:
         value = self.raw.get(key) if raw is None else raw
-        return parse_rule(value, self.log, f"{self.where} {key}", self.line(key),
+        return parse_rule(value, self.log, self.at(key), self.line(key),
                           fields=self.fields, purpose=purpose)
 
     def duration(self, key: str, raw: Any = None, line: int | None = None) -> Duration | None:
         value = self.raw.get(key) if raw is None else raw
         try:
             return parse_duration(value)
-        except ValueError as exc:
-            self.log.add(line or self.line(key), f"{self.where} {key}: {exc}")
+        except BadDuration as exc:
+            where = self.at(key)
+            self.log.add(line or self.line(key), f"{where}: {exc}", f"{where.zh}：{exc.zh}")
             return None
 
     def count(self, key: str, default: int, least: int = 1) -> int:
         value = self.raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            self.bad(key, f"'{key}' must be a whole number of at least {least}")
+            self.bad(key, f"'{key}' must be a whole number of at least {least}",
+                     f"{key} 应是不小于 {least} 的整数")
             return default
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.raw.get(key, default)
         if not isinstance(value, bool):
-            self.bad(key, f"'{key}' must be true or false")
+            self.bad(key, f"'{key}' must be true or false", f"{key} 应为 true 或 false")
             return default
         return value
 
-    def expression(self, raw: Any, line: int | None, what: str) -> expr.Expr | None:
+    def expression(self, raw: Any, line: int | None, what: str,
+                   what_zh: str | None = None) -> expr.Expr | None:
         try:
             parsed = expr.parse(raw)
         except ExpressionError as exc:
-            self.log.add(line, f"{self.where} {what}: {exc.message('en')}")
+            where = self.at(what, what_zh)
+            self.log.add(line, f"{where}: {exc.message('en')}",
+                         f"{where.zh}：{expr.problem_zh(exc)}")
             return None
-        self.check_names(parsed.names(), line, what)
+        self.check_names(parsed.names(), line, what, what_zh)
         return parsed
 
-    def check_names(self, names: Any, line: int | None, what: str) -> None:
+    def check_names(self, names: Any, line: int | None, what: str,
+                    what_zh: str | None = None) -> None:
+        where = self.at(what, what_zh)
         for name in sorted(names):
             problem = unknown_name(name, self.fields)
             if problem:
-                self.log.add(line, f"{self.where} {what}: {problem}")
+                self.log.add(line, f"{where}: {problem[0]}", f"{where.zh}：{problem[1]}")
 
     def template(self, key: str) -> Template | None:
         value = self.raw.get(key)
         if not isinstance(value, str) or not value.strip():
-            self.bad(key, f"'{key}' must be text like course:{{form.course}}")
+            self.bad(key, f"'{key}' must be text like course:{{form.course}}",
+                     f"{key} 应是一段文字，如 course:{{form.course}}")
             return None
         template = Template(value.strip())
         self.check_names(template.names(), self.line(key), key)
         return template
 
 
-def unknown_name(name: str, fields: Mapping[str, FieldSpec]) -> str | None:
-    """Why a dotted name in a condition cannot be resolved, or None if it can."""
+def unknown_name(name: str, fields: Mapping[str, FieldSpec]) -> tuple[str, str] | None:
+    """Why a dotted name in a condition cannot be resolved, (English, Chinese), or None
+    if it can."""
     parts = name.split(".")
     head = parts[0]
     if head == "now" and len(parts) == 1:
@@ -108,14 +127,18 @@ def unknown_name(name: str, fields: Mapping[str, FieldSpec]) -> str | None:
     if head == "applicant" and (len(parts) == 1 or parts[1:] in (["id"], ["unit"])):
         return None
     if head == "form" and len(parts) >= 2:
-        return None if parts[1] in fields else f"refers to unknown field '{name}'"
+        return None if parts[1] in fields else (
+            f"refers to unknown field '{name}'", f"用到了不存在的字段“{name}”")
     if head == "record" and len(parts) >= 3:
         spec = fields.get(parts[1])
         if spec is not None and record_source(spec) is not None:
             return None
-        return f"'{name}': '{parts[1]}' is not a record, slot or station field"
+        return (f"'{name}': '{parts[1]}' is not a record, slot or station field",
+                f"“{name}”：字段“{parts[1]}”不是记录（record）、值守时段（slot）或驿站（station）字段")
     return (f"refers to unknown name '{name}' (use form.<field>, record.<field>.<attribute>, "
-            "applicant.id, applicant.unit or now)")
+            "applicant.id, applicant.unit or now)",
+            f"用到了不认识的名称“{name}”（可用 form.字段、record.字段.属性、applicant.id、"
+            "applicant.unit 或 now）")
 
 
 class StepKind:

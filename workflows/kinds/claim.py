@@ -37,7 +37,8 @@ class ClaimKind(StepKind):
     def parse(self, reader: StepReader) -> ClaimConfig:
         pool = reader.rule("pool", "pool") if reader.require("pool") is not None else None
         if pool is not None and pool.special in ("applicant", "claimer"):
-            reader.bad("pool", f"a pool cannot be '{pool.special}'")
+            reader.bad("pool", f"a pool cannot be '{pool.special}'",
+                       f"认领范围 pool 不能是 {pool.special}，请写明角色和范围")
             pool = None
         return ClaimConfig(pool, reader.count("capacity", 1), reader.flag("waitlist", False))
 

@@ -46,25 +46,30 @@ class DecisionKind(StepKind):
         raw = reader.require("branches")
         branches: list[Branch] = []
         if raw is not None and (not isinstance(raw, list) or not raw):
-            reader.bad("branches", "'branches' must be a list of {when: ..., go: ...}")
+            reader.bad("branches", "'branches' must be a list of {when: ..., go: ...}",
+                       "branches（分支）应是一个列表，每项写成 {when: 条件, go: 去向}")
         for index, item in enumerate(raw if isinstance(raw, list) else []):
             branch = self._branch(reader, item, line_of(raw, index))
             if branch is not None:
                 branches.append(branch)
         default = reader.require("default")
         if default is not None and not isinstance(default, str):
-            reader.bad("default", "'default' must be a step or end id")
+            reader.bad("default", "'default' must be a step or end id",
+                       "default（其他情况的去向）应是一个环节或结束的 id")
             default = None
         return DecisionConfig(tuple(branches), default)
 
     def _branch(self, reader: StepReader, item: object, line: int | None) -> Branch | None:
         if not isinstance(item, dict) or "when" not in item or not isinstance(item.get("go"), str):
             reader.log.add(line, f"{reader.where}: each branch needs 'when' (a condition) and "
-                           "'go' (a step or end id)")
+                           "'go' (a step or end id)",
+                           f"{reader.where.zh}：每个分支都要有 when（条件）和 go（环节或结束的 id）")
             return None
         for key in set(item) - {"when", "go", "label", "label_en"}:
-            reader.log.add(line_of(item, key), f"{reader.where}: unknown key '{key}' in a branch")
-        when = reader.expression(item["when"], line_of(item, "when") or line, "branch 'when'")
+            reader.log.add(line_of(item, key), f"{reader.where}: unknown key '{key}' in a branch",
+                           f"{reader.where.zh}：分支里不认识的设置项“{key}”（可用 when、go、label、label_en）")
+        when = reader.expression(item["when"], line_of(item, "when") or line, "branch 'when'",
+                                 "的分支条件 when")
         if when is None:
             return None
         label, label_en = item.get("label"), item.get("label_en")

@@ -52,7 +52,7 @@ class ReserveKind(StepKind):
             return None  # the resource knows its own capacity
         if isinstance(raw, int) and not isinstance(raw, bool):
             if raw < 1:
-                reader.bad("capacity", "'capacity' must be at least 1")
+                reader.bad("capacity", "'capacity' must be at least 1", "名额 capacity 至少为 1")
             return raw
         return reader.expression(raw, reader.line("capacity"), "capacity")
 
@@ -60,7 +60,8 @@ class ReserveKind(StepKind):
         raw = reader.raw.get("release_on", list(DEFAULT_RELEASE_ON))
         if not isinstance(raw, list) or any(s not in END_STATUSES for s in raw):
             reader.bad("release_on", f"'release_on' must list end statuses "
-                       f"({', '.join(END_STATUSES)})")
+                       f"({', '.join(END_STATUSES)})",
+                       f"release_on 应列出结果状态（{'、'.join(END_STATUSES)}）")
             return DEFAULT_RELEASE_ON
         return tuple(raw)
 

@@ -31,7 +31,8 @@ class TaskKind(StepKind):
             rule = reader.rule("assignee", "assignee")
             if rule is not None and rule.special == "anyone":
                 reader.bad("assignee", "a task needs named people; use a claim step to offer "
-                           "work to a pool")
+                           "work to a pool",
+                           "办理环节要写明由谁办理；想让一群人自行认领，请用认领（claim）环节")
                 rule = None
         return TaskConfig(rule)
 

@@ -31,7 +31,8 @@ class TimerKind(StepKind):
         has_until, has_after = "until" in reader.raw, "after" in reader.raw
         if has_until == has_after:
             reader.bad(None, "a timer step needs exactly one of 'until' (a date) or "
-                       "'after' (a duration)")
+                       "'after' (a duration)",
+                       "等待环节要在 until（日期）和 after（时长）中写且只写一个")
             return TimerConfig()
         if has_after:
             return TimerConfig(after=reader.duration("after"))
@@ -42,7 +43,8 @@ class TimerKind(StepKind):
             try:
                 return TimerConfig(fixed=_moment(datetime.fromisoformat(raw), None))
             except ValueError:
-                reader.bad("until", f"'until' {raw!r} is not an ISO date like 2025-05-01")
+                reader.bad("until", f"'until' {raw!r} is not an ISO date like 2025-05-01",
+                           f"until 的“{raw}”不是 2025-05-01 这样的日期")
                 return TimerConfig()
         return TimerConfig(until=reader.expression(raw, reader.line("until"), "until"))
 

@@ -11,8 +11,7 @@
   var status = document.getElementById("check-status");
   var list = document.getElementById("problems");
   var diagram = document.getElementById("diagram");
-  var empty = document.getElementById("diagram-empty");
-  var stale = document.getElementById("diagram-stale");
+  var note = document.getElementById("diagram-note");
   var cursor = document.getElementById("cursor-line");
   var csrf = form.querySelector("input[name=csrf_token]");
   var msg = function (name, n) {
@@ -90,12 +89,14 @@
     if (ok && result.svg) {
       diagram.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(result.svg);
       diagram.classList.remove("d-none");
-      empty.classList.add("d-none");
     }
-    // A diagram of the last good text stays, dimmed and said to be the last good one.
+    // A diagram of the last good text stays, dimmed and said to be the last good one;
+    // without one, the note says where the diagram will be.  One note, never both.
     var old = !ok && !!diagram.getAttribute("src");
-    stale.classList.toggle("d-none", !old);
     diagram.classList.toggle("opacity-50", old);
+    note.textContent = msg(old ? "stale" : "empty");
+    diagram.alt = msg(old ? "alt-stale" : "alt");  // what a screen reader hears agrees
+    note.classList.toggle("d-none", ok && !!diagram.getAttribute("src"));
     drawGutter();
   }
 
