@@ -210,7 +210,7 @@ stations_cli = click.Group("stations", help="Rest stations (工会驿站).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the report.")
 def import_stations_command(path, dry_run, lang):
-    """Create or update stations from a CSV file (columns: docs/stations-csv.md).
+    """Create or update stations from a CSV or XLSX file (columns: docs/stations-csv.md).
 
     Valid rows are saved, rejected ones reported with their line and reason; exits 1
     when any row was rejected.

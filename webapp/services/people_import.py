@@ -9,18 +9,15 @@ its row is rejected as "exists".  Columns: docs/people.md.
 """
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
-from xml.etree import ElementTree
 
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.i18n import punctuation
 from webapp.models import OrgUnit, User
-from webapp.services import audit, people
+from webapp.services import audit, people, xlsx
 from webapp.services.org import unit_by_code
 from webapp.services.station_import import StationFileError, _reader, decode
 from webapp.services.users import USERNAME_RE, find_user
@@ -29,7 +26,6 @@ from workflows.org import ROLE_KEYS, ROLES, UNIT_CHILDREN, UNIT_KIND_KEYS, UNIT_
 Message = tuple[str, str]  # (zh, en)
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_XLSX_UNPACKED = 50 * 1024 * 1024  # a zip bomb stops here
 MAX_ROWS = 20_000
 MAX_USER_ROWS_WEB = 500  # each new user costs a password hash: bigger files go by the CLI
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{2,19}$")
@@ -109,8 +105,11 @@ def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
     if len(data) > MAX_BYTES:
         raise ImportFileError(f"文件超过 {MAX_BYTES // 1024 // 1024} MB，请分批导入",
                               f"The file is larger than {MAX_BYTES // 1024 // 1024} MB; split it")
-    if data[:4] == b"PK\x03\x04":
-        return _xlsx_rows(data), "XLSX"
+    if xlsx.looks_like(data):
+        try:
+            return xlsx.sheet_rows(data, MAX_ROWS + 1), "XLSX"
+        except xlsx.SheetError as exc:
+            raise (_too_many() if exc.too_many else ImportFileError(exc.zh, exc.en)) from None
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ImportFileError("无法读取：请上传 CSV 或 XLSX 文件",
                               "Cannot read it: upload a CSV or XLSX file")
@@ -136,98 +135,6 @@ def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
 def _too_many() -> ImportFileError:
     return ImportFileError(f"一次最多导入 {MAX_ROWS} 行，请分批导入",
                            f"At most {MAX_ROWS} rows per import; split the file")
-
-
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-
-
-def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
-    """The first worksheet's rows, read with the standard library (no formulas evaluated:
-    a formula cell gives its last computed value, as Excel saved it)."""
-    unreadable = ImportFileError("无法读取这个 XLSX 文件，请在 Excel 中重新保存后上传",
-                                 "This XLSX file cannot be read; save it again in Excel")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
-            if sum(i.file_size for i in book.infolist()) > MAX_XLSX_UNPACKED:
-                raise ImportFileError("XLSX 文件解压后过大，请分批导入",
-                                      "The XLSX file is too large once unpacked; split it")
-            names = set(book.namelist())
-            strings = _shared_strings(book) if "xl/sharedStrings.xml" in names else []
-            sheet = _first_sheet(book, names)
-            root = _parse(book.read(sheet))
-    except ImportFileError:
-        raise
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, OSError,
-            IndexError):
-        raise unreadable from None
-    rows = []
-    for row in root.iterfind("m:sheetData/m:row", _NS):
-        cells: dict[int, str] = {}
-        for cell in row.iterfind("m:c", _NS):
-            ref = cell.get("r", "")
-            column = _column_index(ref) if ref else len(cells)
-            if column > 200:
-                continue
-            cells[column] = _cell_text(cell, strings)
-        width = max(cells, default=-1) + 1
-        number = int(row.get("r") or len(rows) + 1)
-        rows.append((number, [cells.get(i, "") for i in range(width)]))
-        if len(rows) > MAX_ROWS + 1:
-            raise _too_many()
-    return rows
-
-
-def _parse(xml: bytes):
-    if b"<!DOCTYPE" in xml[:2048] or b"<!ENTITY" in xml:  # no entity expansion, ever
-        raise ValueError("DTD in a worksheet")
-    return ElementTree.fromstring(xml)
-
-
-def _shared_strings(book: zipfile.ZipFile) -> list[str]:
-    root = _parse(book.read("xl/sharedStrings.xml"))
-    return ["".join(t.text or "" for t in si.iter(f"{{{_NS['m']}}}t"))
-            for si in root.iterfind("m:si", _NS)]
-
-
-def _first_sheet(book: zipfile.ZipFile, names: set[str]) -> str:
-    try:
-        workbook = _parse(book.read("xl/workbook.xml"))
-        rel_id = workbook.find("m:sheets/m:sheet", _NS).get(_REL)
-        rels = _parse(book.read("xl/_rels/workbook.xml.rels"))
-        for rel in rels:
-            if rel.get("Id") == rel_id:
-                target = rel.get("Target", "").lstrip("/")
-                path = target if target.startswith("xl/") else "xl/" + target
-                if path in names:
-                    return path
-    except (KeyError, AttributeError):
-        pass
-    if "xl/worksheets/sheet1.xml" in names:
-        return "xl/worksheets/sheet1.xml"
-    raise KeyError("no worksheet")
-
-
-def _column_index(ref: str) -> int:
-    index = 0
-    for char in ref:
-        if not char.isalpha():
-            break
-        index = index * 26 + (ord(char.upper()) - 64)
-    return index - 1
-
-
-def _cell_text(cell, strings: list[str]) -> str:
-    kind = cell.get("t")
-    if kind == "inlineStr":
-        return "".join(t.text or "" for t in cell.iter(f"{{{_NS['m']}}}t"))
-    value = cell.find("m:v", _NS)
-    text = value.text if value is not None and value.text else ""
-    if kind == "s":
-        return strings[int(text)] if text.isdigit() and int(text) < len(strings) else ""
-    if kind in (None, "n") and re.fullmatch(r"-?\d+\.0+", text):
-        return text.split(".")[0]  # a phone number typed into a number cell
-    return text
 
 
 # ------------------------------------------------------------------------------ the header
