@@ -72,6 +72,27 @@ def test_a_language_picked_on_the_sign_in_page_carries_into_the_account(
     assert db.session.scalar(db.select(User.locale).where(User.username == "rider2")) == "zh_CN"
 
 
+def test_the_welcome_after_sign_in_is_in_the_accounts_language(app, org, make_user):
+    """The browser asks for English, the account is Chinese: the page after sign-in —
+    its flash too — is Chinese; and the other way round (L1)."""
+    from webapp.extensions import db
+
+    make_user("admin1", ("worker", org["company"]), name="平台管理员")
+    make_user("rider1", ("worker", org["company"]), name="Ma Chao").locale = "en"
+    db.session.commit()
+    for username, browser, welcome, other in (("admin1", "en-US", "欢迎，平台管理员。", "Welcome"),
+                                              ("rider1", "zh-CN", "Welcome, Ma Chao.", "欢迎")):
+        client = app.test_client()
+        headers = {"Accept-Language": browser}
+        answer = client.post("/auth/login", data={"username": username,
+                                                  "password": "correct-horse-battery"},
+                             headers=headers)
+        assert answer.status_code == 302
+        page = unescape(client.get(answer.headers["Location"], headers=headers)
+                        .get_data(as_text=True))
+        assert welcome in page and other not in page
+
+
 def test_unknown_locale_is_ignored(client):
     client.post("/auth/locale", data={"locale": "xx"})
     assert "登录" in client.get("/auth/login").get_data(as_text=True)
