@@ -19,7 +19,7 @@ from webapp.i18n import punctuation
 from webapp.models import OrgUnit, User
 from webapp.services import audit, people, xlsx
 from webapp.services.org import unit_by_code
-from webapp.services.station_import import StationFileError, _reader, decode
+from webapp.services.station_import import StationFileError, _reader, decode, encoding_label
 from webapp.services.users import USERNAME_RE, find_user
 from workflows.org import ROLE_KEYS, ROLES, UNIT_CHILDREN, UNIT_KIND_KEYS, UNIT_KINDS, term
 
@@ -83,7 +83,8 @@ class Accepted:
 @dataclass
 class ImportReport:
     kind: str = ""  # "users" | "units"
-    file_format: str = ""  # "CSV (UTF-8)", "XLSX", …
+    file_format: str = ""  # "CSV" | "XLSX"
+    encoding: str = ""  # a CSV's: "UTF-8", "UTF-8 (BOM)", "GBK", "UTF-16"
     dry_run: bool = True
     rows: int = 0
     accepted: list[Accepted] = field(default_factory=list)
@@ -95,11 +96,19 @@ class ImportReport:
     def created(self) -> int:
         return 0 if self.dry_run else len(self.accepted)
 
+    def format_text(self, locale: str) -> str:
+        """The file's format as a person reads it: XLSX, CSV，UTF-8，带 BOM, CSV, GBK."""
+        if not self.encoding:
+            return self.file_format
+        sep = ", " if locale.startswith("en") else "，"
+        return f"{self.file_format}{sep}{encoding_label(self.encoding, locale)}"
+
 
 # ------------------------------------------------------------------------------ reading
 
-def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
-    """Rows (row number, cells) of a CSV or XLSX file, header first, and its format."""
+def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str, str]:
+    """Rows (row number, cells) of a CSV or XLSX file, header first, its format ("CSV"
+    or "XLSX") and a CSV's encoding."""
     if not data or not data.strip():
         raise ImportFileError("文件是空的", "The file is empty")
     if len(data) > MAX_BYTES:
@@ -107,7 +116,7 @@ def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
                               f"The file is larger than {MAX_BYTES // 1024 // 1024} MB; split it")
     if xlsx.looks_like(data):
         try:
-            return xlsx.sheet_rows(data, MAX_ROWS + 1), "XLSX"
+            return xlsx.sheet_rows(data, MAX_ROWS + 1), "XLSX", ""
         except xlsx.SheetError as exc:
             raise (_too_many() if exc.too_many else ImportFileError(exc.zh, exc.en)) from None
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -129,7 +138,7 @@ def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
             raise
         raise ImportFileError(f"第 {reader.line_num} 行不是有效的 CSV",
                               f"Line {reader.line_num} is not valid CSV") from None
-    return rows, f"CSV ({encoding})"
+    return rows, "CSV", encoding
 
 
 def _too_many() -> ImportFileError:
@@ -234,8 +243,8 @@ def import_people(data: bytes, actor: User | None, *, dry_run: bool = True,
     """Check every row of ``data`` as ``actor`` (None: the system); unless ``dry_run``,
     create the accepted ones in the caller's transaction.  Raises ``ImportFileError``
     when the file as a whole cannot be read."""
-    table, file_format = read_table(data)
-    report = ImportReport(file_format=file_format, dry_run=dry_run)
+    table, file_format, encoding = read_table(data)
+    report = ImportReport(file_format=file_format, encoding=encoding, dry_run=dry_run)
     table = [(n, cells) for n, cells in table if any(c.strip() for c in cells)]
     if not table:
         raise ImportFileError("文件是空的", "The file is empty")
@@ -423,7 +432,7 @@ def _create(report: ImportReport, actor: User | None) -> None:
         else None
     audit.record(actor, f"{report.kind[:-1]}.import", (f"{report.kind[:-1]}_import",
                                                       actor.id if actor else 0),
-                 {}, {"format": report.file_format, "rows": report.rows,
+                 {}, {"format": report.format_text("en"), "rows": report.rows,
                       "created": [r.key for r in done][:200], "created_count": len(done),
                       "rejected_count": len(report.rejected)},
                  unit=top.path if top is not None and not actor.has_role("platform_admin")

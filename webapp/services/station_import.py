@@ -90,6 +90,17 @@ class RowProblem:
         return ("; " if index else "；").join(r[index] for r in self.reasons)
 
 
+# How an encoding reads to a person: "UTF-8 (BOM)" inside the report's brackets read
+# "CSV (UTF-8 (BOM))".
+_ENCODING_WORDS = {"UTF-8 (BOM)": ("UTF-8，带 BOM", "UTF-8 with BOM")}
+
+
+def encoding_label(encoding: str, locale: str) -> str:
+    """``encoding`` (as ``decode`` names it) in words of ``locale``."""
+    words = _ENCODING_WORDS.get(encoding)
+    return words[1 if locale.startswith("en") else 0] if words else encoding
+
+
 @dataclass
 class ImportReport:
     encoding: str = ""
@@ -104,6 +115,9 @@ class ImportReport:
     @property
     def accepted(self) -> int:
         return len(self.created) + len(self.updated) + len(self.unchanged)
+
+    def encoding_text(self, locale: str) -> str:
+        return encoding_label(self.encoding, locale)
 
 
 # --------------------------------------------------------------------------- reading
