@@ -236,9 +236,9 @@ def report_lines(report, lang: str) -> list[str]:
     head = ("Dry run: nothing was saved. " if en else "试导入：没有保存任何数据。") if report.dry_run else ""
     encoding = report.encoding_text(lang)
     if en:
-        lines = [f"{head}Read {report.rows} rows ({encoding}): {len(report.created)} "
-                 f"new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-                 f"{len(report.rejected)} rejected (rejected rows are not saved)."]
+        lines = [f"{head}Rows read: {report.rows} ({encoding}). New: {len(report.created)}; "
+                 f"updated: {len(report.updated)}; unchanged: {len(report.unchanged)}; "
+                 f"rejected: {len(report.rejected)} (rejected rows are not saved)."]
     else:
         lines = [f"{head}共读取 {report.rows} 行（{encoding}）：新增 {len(report.created)}，"
                  f"更新 {len(report.updated)}，未变 {len(report.unchanged)}，"
@@ -278,14 +278,15 @@ def import_people_command(path, dry_run, lang):
     en = lang == "en"
     what = (report.kind if en else {"users": "人员", "units": "单位"}[report.kind])
     if report.dry_run:
-        click.echo(f"Dry run ({what}, {report.format_text(lang)}): {len(report.accepted)} of "
-                   f"{report.rows} rows can be imported, {len(report.rejected)} rejected; "
-                   "nothing was saved." if en else
+        click.echo(f"Dry run ({what}, {report.format_text(lang)}). Rows: {report.rows}; "
+                   f"can be imported: {len(report.accepted)}; rejected: "
+                   f"{len(report.rejected)}. Nothing was saved." if en else
                    f"试导入（{what}，{report.format_text(lang)}）：共 {report.rows} 行，可导入 "
                    f"{len(report.accepted)} 行，退回 {len(report.rejected)} 行；未保存。")
     else:
-        click.echo(f"Imported {len(report.accepted)} {what} of {report.rows} rows "
-                   f"({report.format_text(lang)}); {len(report.rejected)} rejected." if en else
+        click.echo(f"Imported ({what}, {report.format_text(lang)}). Rows: {report.rows}; "
+                   f"imported: {len(report.accepted)}; rejected: {len(report.rejected)}."
+                   if en else
                    f"已导入{what} {len(report.accepted)} 行（共 {report.rows} 行，"
                    f"{report.format_text(lang)}），退回 {len(report.rejected)} 行。")
     for username, password in report.passwords:

@@ -93,6 +93,22 @@ def test_the_welcome_after_sign_in_is_in_the_accounts_language(app, org, make_us
         assert welcome in page and other not in page
 
 
+def test_english_counts_make_no_plural_guesses(app):
+    """"1 problem(s) found" reads as a form to fill in: counts are written "Problems
+    found: 1", right for any number (L2)."""
+    from flask_babel import force_locale, gettext
+
+    with open(CATALOG / "messages.po", "rb") as f:
+        guesses = [m.string for m in read_po(f)
+                   if m.id and re.search(r"(?<!%)\(s\)", str(m.string))]
+    assert not guesses
+    with app.test_request_context(), force_locale("en"):
+        assert gettext("发现 %(n)s 个问题，改正后才能发布。", n=1) == \
+            "Problems found: 1. Fix them before publishing."
+        assert gettext("%(n)s 份报告待确认", n=1) == "Reports to confirm: 1"
+        assert gettext("已保存 %(n)s 个驿站。", n=1) == "Stations saved: 1."
+
+
 def test_unknown_locale_is_ignored(client):
     client.post("/auth/locale", data={"locale": "xx"})
     assert "登录" in client.get("/auth/login").get_data(as_text=True)

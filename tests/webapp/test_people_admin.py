@@ -479,7 +479,7 @@ def test_the_report_speaks_the_readers_language(client, staff):
     r = client.post("/admin/people/import", data={"file": (io.BytesIO(xlsx(USERS_ROWS)),
                                                            "people.xlsx")},
                     content_type="multipart/form-data")
-    assert "unknown role &#39;boss&#39;" in page(r) and "2 can be imported, 6 rejected" in page(r)
+    assert "unknown role &#39;boss&#39;" in page(r) and "can be imported: 2; rejected: 6" in page(r)
 
 
 def test_import_cli(runner, staff, tmp_path):

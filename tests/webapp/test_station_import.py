@@ -207,6 +207,6 @@ def test_the_stations_export_imports_back_unchanged(login, demo, locale):
     page = client.post("/admin/stations/import", data={
         "file": (io.BytesIO(edited), "stations.csv"), "dry_run": "y"},
         content_type="multipart/form-data").get_data(as_text=True)
-    summary = (f"0 new, 1 updated, {count - 1} unchanged, 0 rejected" if locale == "en"
+    summary = (f"New: 0; updated: 1; unchanged: {count - 1}; rejected: 0" if locale == "en"
                else f"新增 0，更新 1，未变 {count - 1}，退回 0")
     assert summary in page
