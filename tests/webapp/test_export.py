@@ -9,7 +9,7 @@ import tempfile
 import tracemalloc
 import zipfile
 from datetime import datetime, timedelta, timezone
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import openpyxl
 import pytest

@@ -88,7 +88,7 @@ def test_a_page_past_the_end_shows_the_last_page(login, demo, monkeypatch):
     newer = submit_wish(login("courier1"))
     monkeypatch.setattr(views, "PER_PAGE", 1)
     city = login("city_admin")
-    query = f"q=头盔&since=2000-01-01"
+    query = "q=头盔&since=2000-01-01"
     response = city.get(f"{PAGE}?{query}&page=999")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and listed(response) == [older]
