@@ -210,7 +210,7 @@ stations_cli = click.Group("stations", help="Rest stations (工会驿站).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the report.")
 def import_stations_command(path, dry_run, lang):
-    """Create or update stations from a CSV file (columns: docs/stations-csv.md).
+    """Create or update stations from a CSV or XLSX file (columns: docs/stations-csv.md).
 
     Valid rows are saved, rejected ones reported with their line and reason; exits 1
     when any row was rejected.
@@ -234,12 +234,13 @@ def import_stations_command(path, dry_run, lang):
 def report_lines(report, lang: str) -> list[str]:
     en = lang == "en"
     head = ("Dry run: nothing was saved. " if en else "试导入：没有保存任何数据。") if report.dry_run else ""
+    encoding = report.encoding_text(lang)
     if en:
-        lines = [f"{head}Read {report.rows} rows ({report.encoding}): {len(report.created)} "
-                 f"new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-                 f"{len(report.rejected)} rejected (rejected rows are not saved)."]
+        lines = [f"{head}Rows read: {report.rows} ({encoding}). New: {len(report.created)}; "
+                 f"updated: {len(report.updated)}; unchanged: {len(report.unchanged)}; "
+                 f"rejected: {len(report.rejected)} (rejected rows are not saved)."]
     else:
-        lines = [f"{head}共读取 {report.rows} 行（{report.encoding}）：新增 {len(report.created)}，"
+        lines = [f"{head}共读取 {report.rows} 行（{encoding}）：新增 {len(report.created)}，"
                  f"更新 {len(report.updated)}，未变 {len(report.unchanged)}，"
                  f"退回 {len(report.rejected)}（退回的行未保存）。"]
     if report.ignored_columns:
@@ -277,16 +278,17 @@ def import_people_command(path, dry_run, lang):
     en = lang == "en"
     what = (report.kind if en else {"users": "人员", "units": "单位"}[report.kind])
     if report.dry_run:
-        click.echo(f"Dry run ({what}, {report.file_format}): {len(report.accepted)} of "
-                   f"{report.rows} rows can be imported, {len(report.rejected)} rejected; "
-                   "nothing was saved." if en else
-                   f"试导入（{what}，{report.file_format}）：共 {report.rows} 行，可导入 "
+        click.echo(f"Dry run ({what}, {report.format_text(lang)}). Rows: {report.rows}; "
+                   f"can be imported: {len(report.accepted)}; rejected: "
+                   f"{len(report.rejected)}. Nothing was saved." if en else
+                   f"试导入（{what}，{report.format_text(lang)}）：共 {report.rows} 行，可导入 "
                    f"{len(report.accepted)} 行，退回 {len(report.rejected)} 行；未保存。")
     else:
-        click.echo(f"Imported {len(report.accepted)} {what} of {report.rows} rows "
-                   f"({report.file_format}); {len(report.rejected)} rejected." if en else
+        click.echo(f"Imported ({what}, {report.format_text(lang)}). Rows: {report.rows}; "
+                   f"imported: {len(report.accepted)}; rejected: {len(report.rejected)}."
+                   if en else
                    f"已导入{what} {len(report.accepted)} 行（共 {report.rows} 行，"
-                   f"{report.file_format}），退回 {len(report.rejected)} 行。")
+                   f"{report.format_text(lang)}），退回 {len(report.rejected)} 行。")
     for username, password in report.passwords:
         click.echo(f"  {username}\t{password}")
     for problem in report.rejected:

@@ -76,7 +76,14 @@ def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
 
 
+def process_name(process) -> str:
+    """A process's name (a definition, a spec) in the request's language: its ``name_en``
+    for a reader using English, where the definition gives one."""
+    english = str(get_locale() or "").startswith("en")
+    return (process.name_en if english and process.name_en else process.name) or ""
+
+
 def init_app(app) -> None:
     app.jinja_env.globals.update(action_label=action_label, status_label=status_label,
-                                 history_label=history_label,
+                                 history_label=history_label, process_name=process_name,
                                  STATUS_STYLES=STATUS_STYLES)

@@ -69,7 +69,8 @@ def count_limit() -> int:
 
 def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False,
              limit_count: bool = False) -> Page:
-    """Rows of ``stmt`` (already ordered) for the asked page, and how many there are.
+    """Rows of ``stmt`` (already ordered) for the asked page — the last one when the
+    asked page is past the end — and how many there are.
 
     ``tuples``: the statement selects several entities; rows are tuples of them.
     ``limit_count``: count at most ``count_limit()`` rows (``Page.capped`` says when
@@ -82,6 +83,8 @@ def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False,
         counted = counted.limit(limit + 1)
     total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     capped = limit is not None and total > limit
+    if not capped:  # a page past the end (an old link, a typed number) shows the last one
+        page = min(page, max(1, -(-total // per_page)))
     # A limited count may not reach this page: read one row more to know if one follows.
     window = stmt.limit(per_page + (1 if capped else 0)).offset((page - 1) * per_page)
     rows = (db.session.execute(window).all() if tuples

@@ -46,7 +46,7 @@ def validate_command(paths):
         else:
             click.echo(f"{path}: ok ({spec.key}, {len(spec.steps)} steps)")
     if failed:
-        raise click.ClickException(f"{failed} definition(s) with problems")
+        raise click.ClickException(f"Definitions with problems: {failed}")
 
 
 @workflows_cli.command("publish")
@@ -76,7 +76,7 @@ def tick_command():
 
     fired = fire_due_timers()
     db.session.commit()
-    click.echo(f"{fired} timer(s) fired")
+    click.echo(f"Timers fired: {fired}")
 
 
 @workflows_cli.command("retitle")
@@ -112,5 +112,5 @@ def retitle_command(dry_run):
         else:
             db.session.commit()
         db.session.expunge_all()
-    click.echo(f"{changed} of {seen} request title(s) "
-               f"{'would change' if dry_run else 'changed'}")
+    click.echo(f"Request titles {'that would change' if dry_run else 'changed'}: "
+               f"{changed} of {seen}")

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
 from tests.browser.test_micro_wish import new_page, serious_violations, sign_in
 from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
 
@@ -82,4 +83,39 @@ def test_the_editor_works_on_a_phone(live_server, browser, demo):
     page.goto(f"{live_server}/admin/definitions/")
     assert not serious_violations(page)
     screenshot(page, "definitions-list-phone")
+    ctx.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 800}, PHONE],
+                         ids=["desktop-1366", "phone-360"])
+def test_a_version_diff_gives_its_width_to_the_text(live_server, browser, demo, viewport):
+    """The two line-number columns had half the table and the text was cut off
+    ("- {name: budget, type: dec…"): the numbers are as narrow as their digits, and a
+    long line wraps within the page, on a desktop and a phone (M7)."""
+    from webapp.services import definitions as defs
+    from webapp.services import workflow as wf
+    from webapp.services.users import find_user
+
+    source = wf.latest_version("micro_wish").source
+    assert "max: 500, places: 2" in source
+    published = defs.publish(source.replace("max: 500, places: 2", "max: 800, places: 2"),
+                             find_user("admin"), key="micro_wish")
+    assert published.published is not None
+    db.session.commit()
+    ctx, page = new_page(browser, viewport, is_mobile=viewport is PHONE)
+    sign_in(page, live_server, "admin")
+    page.goto(f"{live_server}/admin/definitions/micro_wish/diff?a=1&b=2")
+    table = page.locator("#diff")
+    widths = table.evaluate("""t => [...t.rows[0].cells].map(c => c.getBoundingClientRect().width)""")
+    old_no, new_no, mark, text = widths
+    assert max(old_no, new_no, mark) <= 48, widths  # three digits, not a quarter each
+    assert text >= 0.75 * sum(widths), widths
+    changed = page.locator("#diff tr.uf-diff-add code")
+    assert "max: 800" in changed.inner_text() and "show_if" in changed.inner_text()
+    # Every line is whole on the page: nothing cut off, nothing beyond the screen.
+    assert page.eval_on_selector_all("#diff code", """codes => codes.every(c => {
+        const cell = c.closest('td').getBoundingClientRect();
+        return [...c.getClientRects()].every(r => r.right <= cell.right + 1); })""")
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    screenshot(page, f"definition-diff-{viewport['width']}")
     ctx.close()

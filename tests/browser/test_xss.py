@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -14,6 +15,7 @@ from tests.browser.test_micro_wish import sign_in
 from tests.webapp.test_pages import PNG, task_id_of, wish_form
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
+from webapp.services.export import CHINA
 from webapp.services.users import find_user
 
 pytestmark = pytest.mark.browser
@@ -190,7 +192,8 @@ def test_downloads_keep_their_names_and_hostile_ones_set_nothing(app, live_serve
         page.goto(f"{live_server}/admin/units")
         with page.expect_download() as got:
             page.get_by_role("link", name="导出 CSV").click()
-        assert got.value.suggested_filename == "组织架构.csv"
+        today = datetime.now(CHINA).strftime("%Y-%m-%d")
+        assert got.value.suggested_filename == f"组织架构_{today}.csv"
         page.goto(f"{live_server}/instances/{instance_id}")
         with page.expect_download() as got:
             page.evaluate(f"() => {{ const a = document.createElement('a'); "

@@ -579,3 +579,19 @@ def _act_as_assignee(login, instance_id: int, step: str, answer: dict) -> None:
         .order_by(User.id))
     response = login(username).post(f"/tasks/{task.id}", data=answer)
     assert response.status_code == 302, (step, errors(response) + alerts(response))
+
+
+def test_pages_of_a_process_are_titled_by_its_english_name_in_english(login, demo):
+    """A reader using English sees "Micro-wish · Union Services", not 微心愿 (L2)."""
+    client = login("admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    for path in ("/micro_wish", "/micro_wish/versions/1", "/micro_wish/diff?a=1&b=1",
+                 "/micro_wish/edit"):
+        page = client.get(BASE + path).get_data(as_text=True)
+        title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+        assert "微心愿" not in title and "微心愿" not in re.search(
+            r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1), (path, title)
+    assert "<title>Micro-wish · Union Services</title>" in client.get(
+        BASE + "/micro_wish").get_data(as_text=True)
+    client.post("/auth/locale", data={"locale": "zh_CN"})
+    assert "<title>微心愿 · " in client.get(BASE + "/micro_wish").get_data(as_text=True)

@@ -140,10 +140,30 @@ def test_headers_in_the_readers_language_and_filename_encoded(client, tree):
     assert csv_rows(response)[0] == ["Name", "Kind", "Code", "Parent unit", "Active"]
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment; filename=")
+    before = datetime.now(export.CHINA).date()
     response = sign_in(client, "yz_admin").get("/admin/units?format=xlsx")
     disposition = response.headers["Content-Disposition"]
-    assert f"filename*=UTF-8''{quote('组织架构.xlsx')}" in disposition
-    assert 'filename="export.xlsx"' in disposition
+    # Dated (China time), so a second download of the same list does not collide (L5).
+    assert any(f"filename*=UTF-8''{quote(f'组织架构_{day:%Y-%m-%d}.xlsx')}" in disposition
+               and f'filename="export_{day:%Y-%m-%d}.xlsx"' in disposition
+               for day in (before, datetime.now(export.CHINA).date()))
+    assert xlsx_rows(response)[1].title == "组织架构"  # the sheet is named without it
+
+
+def test_download_names_carry_the_china_date(monkeypatch):
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # 23:30 in UTC is already the next day in China
+            return datetime(2026, 3, 31, 23, 30, tzinfo=timezone.utc).astimezone(tz)
+    monkeypatch.setattr(export, "datetime", Clock)
+    real = 'Five "ones" progress 2026_2026-04-01.csv'
+    assert export.dated('Five "ones" progress 2026', "csv") == real
+    disposition = export.content_disposition(real)
+    assert 'filename="Five_ones_progress_2026_2026-04-01.csv"' in disposition
+    assert f"filename*=UTF-8''{quote(real, safe='')}" in disposition
+    long = export.dated("出勤登记 " + "很长的课程名" * 40, "xlsx")
+    assert long.endswith("长的_2026-04-01.xlsx") and len(long) <= export.NAME_MAX
+    assert export.dated("../名单\r\n", "csv") == "_名单__2026-04-01.csv"
 
 
 def test_csv_cells_are_neutralised_only_where_a_formula_could_start():

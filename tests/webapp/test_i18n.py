@@ -72,6 +72,43 @@ def test_a_language_picked_on_the_sign_in_page_carries_into_the_account(
     assert db.session.scalar(db.select(User.locale).where(User.username == "rider2")) == "zh_CN"
 
 
+def test_the_welcome_after_sign_in_is_in_the_accounts_language(app, org, make_user):
+    """The browser asks for English, the account is Chinese: the page after sign-in —
+    its flash too — is Chinese; and the other way round (L1)."""
+    from webapp.extensions import db
+
+    make_user("admin1", ("worker", org["company"]), name="平台管理员")
+    make_user("rider1", ("worker", org["company"]), name="Ma Chao").locale = "en"
+    db.session.commit()
+    for username, browser, welcome, other in (("admin1", "en-US", "欢迎，平台管理员。", "Welcome"),
+                                              ("rider1", "zh-CN", "Welcome, Ma Chao.", "欢迎")):
+        client = app.test_client()
+        headers = {"Accept-Language": browser}
+        answer = client.post("/auth/login", data={"username": username,
+                                                  "password": "correct-horse-battery"},
+                             headers=headers)
+        assert answer.status_code == 302
+        page = unescape(client.get(answer.headers["Location"], headers=headers)
+                        .get_data(as_text=True))
+        assert welcome in page and other not in page
+
+
+def test_english_counts_make_no_plural_guesses(app):
+    """"1 problem(s) found" reads as a form to fill in: counts are written "Problems
+    found: 1", right for any number (L2)."""
+    from flask_babel import force_locale, gettext
+
+    with open(CATALOG / "messages.po", "rb") as f:
+        guesses = [m.string for m in read_po(f)
+                   if m.id and re.search(r"(?<!%)\(s\)", str(m.string))]
+    assert not guesses
+    with app.test_request_context(), force_locale("en"):
+        assert gettext("发现 %(n)s 个问题，改正后才能发布。", n=1) == \
+            "Problems found: 1. Fix them before publishing."
+        assert gettext("%(n)s 份报告待确认", n=1) == "Reports to confirm: 1"
+        assert gettext("已保存 %(n)s 个驿站。", n=1) == "Stations saved: 1."
+
+
 def test_unknown_locale_is_ignored(client):
     client.post("/auth/locale", data={"locale": "xx"})
     assert "登录" in client.get("/auth/login").get_data(as_text=True)

@@ -272,7 +272,8 @@ def test_staff_search_filters_and_scope(login, demo):
     assert "停车位" in city.get("/admin/instances?q=停车").get_data(as_text=True)
     assert "一个新头盔" not in city.get("/admin/instances?q=停车").get_data(as_text=True)
     assert "停车位" not in city.get("/admin/instances?status=withdrawn").get_data(as_text=True)
-    assert city.get("/admin/instances?since=not-a-date&page=-3").status_code == 200
+    bad_date = city.get("/admin/instances?since=not-a-date&page=-3")
+    assert bad_date.status_code == 422 and "请按 年-月-日 填写日期" in bad_date.get_data(as_text=True)
     assert login("rider1").get("/admin/instances").status_code == 403
 
 

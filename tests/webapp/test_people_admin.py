@@ -6,6 +6,7 @@ import re
 import zipfile
 from xml.sax.saxutils import escape
 
+import lxml.html
 import pytest
 from sqlalchemy import select
 
@@ -435,7 +436,8 @@ def test_a_workbook_written_by_a_spreadsheet_library_is_read(staff, tmp_path):
 def test_gbk_csv_is_read(staff):
     text = "用户名,姓名,单位编码,角色\nimp.gbk,李四,cq-yz-co,职工\nimp.bad,王五,火星,职工\n"
     report = import_people(text.encode("gbk"), fresh(staff["yz"].id), dry_run=True)
-    assert report.file_format == "CSV (GBK)"
+    assert (report.file_format, report.encoding, report.format_text("zh")) == (
+        "CSV", "GBK", "CSV，GBK")
     assert [a.key for a in report.accepted] == ["imp.gbk"]
     assert report.accepted[0].values["display_name"] == "李四"
     assert "未知的单位编码“火星”" in report.rejected[0].text("zh")
@@ -490,7 +492,7 @@ def test_the_report_speaks_the_readers_language(client, staff):
     r = client.post("/admin/people/import", data={"file": (io.BytesIO(xlsx(USERS_ROWS)),
                                                            "people.xlsx")},
                     content_type="multipart/form-data")
-    assert "unknown role &#39;boss&#39;" in page(r) and "2 can be imported, 6 rejected" in page(r)
+    assert "unknown role &#39;boss&#39;" in page(r) and "can be imported: 2; rejected: 6" in page(r)
 
 
 def test_import_cli(runner, staff, tmp_path):
@@ -605,3 +607,43 @@ def test_a_role_is_read_as_people_type_it_and_a_wrong_one_lists_the_right_ones(c
     sign_in(client, "yz_admin")
     page_text = page(client.get("/admin/people/import"))
     assert "“角色”可填：职工、志愿者、支部书记" in page_text and "“类型”可填：" in page_text
+
+
+def _accepted_table(html: str) -> list[list[str]]:
+    """The rows (header first) of the "rows that can be imported" table, as text."""
+    table = lxml.html.fromstring(html).get_element_by_id("accepted")
+    return [[" ".join(cell.text_content().split()) for cell in row.xpath("./th|./td")]
+            for row in table.iter("tr")]
+
+
+def test_the_import_preview_shows_what_will_be_made(client, staff):
+    """The rows that can be imported show each person's name, unit and role, and each
+    unit's kind and parent, so a dry run can be checked; the file's encoding reads as
+    words (L4)."""
+    for code, name in (("cq-yz", "渝中区总工会"), ("cq-yz-co", "渝中某公司工会"),
+                       ("cq-yz-jfb", "解放碑街道工会")):
+        unit_by_code(code).name = name
+    db.session.commit()
+    sign_in(client, "yz_admin")
+    users = ("用户名,姓名,单位编码,角色\nimp.a,张三,cq-yz-co,志愿者\nimp.b,李四,cq-yz-jfb,\n"
+             .encode("utf-8-sig"))
+    html = page(client.post("/admin/people/import", data={"file": (io.BytesIO(users), "p.csv")},
+                            content_type="multipart/form-data"))
+    assert "（CSV，UTF-8，带 BOM）" in html and "(BOM)" not in html
+    assert _accepted_table(html) == [["行号", "用户名", "姓名", "单位", "角色"],
+                                     ["2", "imp.a", "张三", "渝中某公司工会 cq-yz-co", "志愿者（党员）"],
+                                     ["3", "imp.b", "李四", "解放碑街道工会 cq-yz-jfb", "职工"]]
+    units = ("code,name,kind,parent\ncq-yz-n1,新街道,street,cq-yz\ncq-yz-n2,新驿站,station,cq-yz-n1\n"
+             .encode())
+    html = page(client.post("/admin/people/import", data={"file": (io.BytesIO(units), "u.csv")},
+                            content_type="multipart/form-data"))
+    assert _accepted_table(html) == [["行号", "编码", "名称", "类型", "上级单位"],
+                                     ["2", "cq-yz-n1", "新街道", "街道工会", "渝中区总工会 cq-yz"],
+                                     ["3", "cq-yz-n2", "新驿站", "工会驿站", "新街道 cq-yz-n1"]]
+    client.post("/auth/locale", data={"locale": "en"})
+    html = page(client.post("/admin/people/import", data={"file": (io.BytesIO(users), "p.csv")},
+                            content_type="multipart/form-data"))
+    assert "(CSV, UTF-8 with BOM)" in html
+    assert _accepted_table(html)[:2] == [["Line", "Username", "Name", "Unit", "Roles"],
+                                         ["2", "imp.a", "张三", "渝中某公司工会 cq-yz-co",
+                                          "Volunteer (party member)"]]

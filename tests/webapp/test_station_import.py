@@ -1,9 +1,11 @@
 """Importing stations from CSV: the report, encodings, scope, the CLI and the upload page."""
 from __future__ import annotations
 
+import csv
 import io
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.webapp.test_pages import login  # noqa: F401
@@ -12,7 +14,7 @@ from webapp import demo as demo_data
 from webapp.extensions import db
 from webapp.models import Station
 from webapp.services.org import unit_by_code
-from webapp.services.station_import import StationFileError, import_stations
+from webapp.services.station_import import COLUMNS, StationFileError, import_stations
 from webapp.services.users import find_user
 
 HEADER = "code,name,district,parent,address,landmark,hours,water,toilet,microwave," \
@@ -175,3 +177,36 @@ def test_the_city_demo_stations_load_quickly_and_once(demo):
     districts = {s.district.name for s in db.session.scalars(select(Station))}
     assert {"渝中区总工会", "九龙坡区总工会", "南岸区总工会", "渝北区总工会", "巴南区总工会",
             "北碚区总工会"} <= districts
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_the_stations_export_imports_back_unchanged(login, demo, locale):
+    """The directory's download is the importer's file: edited in a spreadsheet and
+    uploaded again, it changes only what was edited (M4)."""
+    demo_data.seed_city_stations()  # closed ones, stations directly under a district
+    awkward = db.session.get(Station, unit_by_code("st-jfb").id)  # under a street
+    awkward.phone, awkward.has_water, awkward.is_open = "+86 23 6380 1234", False, False
+    awkward.landmark = "=解放碑"
+    db.session.commit()
+    client = login("city_admin")
+    if locale == "en":
+        client.post("/auth/locale", data={"locale": "en"})
+    count = db.session.scalar(select(func.count()).select_from(Station))
+    for fmt in ("csv", "xlsx"):
+        data = client.get(f"/stations?format={fmt}").get_data()
+        report = import_stations(data, find_user("city_admin"), dry_run=True)
+        assert (report.created, report.updated, report.rejected, report.ignored_columns) == (
+            [], [], [], []), (fmt, [p.text("zh") for p in report.rejected])
+        assert len(report.unchanged) == report.rows == count
+    header = csv.reader(io.StringIO(client.get("/stations?format=csv")
+                                    .get_data().decode("utf-8-sig"))).__next__()
+    assert header == [c.key if locale == "en" else c.zh for c in COLUMNS]
+    # Edited and uploaded through the page: only the edited station is updated.
+    text = client.get("/stations?format=csv").get_data().decode("utf-8-sig")
+    edited = text.replace("+86 23 6380 1234", "023-6380 1234").encode("utf-8-sig")
+    page = client.post("/admin/stations/import", data={
+        "file": (io.BytesIO(edited), "stations.csv"), "dry_run": "y"},
+        content_type="multipart/form-data").get_data(as_text=True)
+    summary = (f"New: 0; updated: 1; unchanged: {count - 1}; rejected: 0" if locale == "en"
+               else f"新增 0，更新 1，未变 {count - 1}，退回 0")
+    assert summary in page

@@ -24,6 +24,13 @@ def test_find_a_station_with_charging_near_a_landmark(login, demo):
     both = client.get(f"/stations?district={jiangbei.id}&service=parking&open=1")
     assert names(both.get_data(as_text=True)) == ["观音桥商圈工会驿站"]
     assert client.get("/stations?district=abc&service=bogus&page=-1").status_code == 200
+    # % and _ are what they are, not wildcards that find every station.
+    assert names(client.get("/stations?q=%25").get_data(as_text=True)) == []
+    assert names(client.get("/stations?q=_").get_data(as_text=True)) == []
+    admin = login("city_admin")
+    assert "cq-yz-jfb" not in admin.get("/admin/units?q=_").get_data(as_text=True)
+    assert "station_head" not in admin.get("/admin/users?q=%25").get_data(as_text=True)
+    assert "station_head" in admin.get("/admin/users?q=station_").get_data(as_text=True)
 
 
 def test_station_page_shows_services_and_unknown_ones_are_404(login, demo):

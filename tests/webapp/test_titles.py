@@ -126,11 +126,11 @@ def test_requests_saved_before_titles_were_declared_are_retitled_by_the_command(
     total = db.session.scalar(select(func.count()).select_from(Instance))
     dry = runner.invoke(args=["workflows", "retitle", "--dry-run"])
     assert dry.exit_code == 0
-    assert f"1 of {total} request title(s) would change" in dry.output
+    assert f"Request titles that would change: 1 of {total}" in dry.output
     db.session.expire_all()
     assert db.session.get(Instance, demand_id).title == "parking"
     result = runner.invoke(args=["workflows", "retitle"])
-    assert result.exit_code == 0 and f"1 of {total} request title(s) changed" in result.output
+    assert result.exit_code == 0 and f"Request titles changed: 1 of {total}" in result.output
     db.session.expire_all()
     assert db.session.get(Instance, demand_id).title == DEMAND_TITLE
     assert db.session.get(Instance, wish_id).title == wish_title

@@ -60,7 +60,7 @@ def test_publish_refuses_a_broken_file_and_publishes_nothing_of_it(app, runner, 
 
 def test_tick_fires_nothing_when_nothing_is_due(app, runner):
     result = runner.invoke(args=["workflows", "tick"])
-    assert result.exit_code == 0 and "0 timer(s) fired" in result.output
+    assert result.exit_code == 0 and "Timers fired: 0" in result.output
 
 
 def test_models_and_migrations_agree(app):

@@ -119,18 +119,36 @@ def unassigned(fmt: str, stmt, locale: str):
 
 
 def stations(fmt: str, stmt, locale: str):
-    district = aliased(OrgUnit)
-    rows = stmt.outerjoin(district, district.id == Station.district_id).with_only_columns(
-        OrgUnit.name, OrgUnit.name_en, district.name, district.name_en, Station.address,
-        Station.opening_hours, Station.phone, Station.charging_piles, Station.car_parking,
-        Station.motorcycle_parking, Station.has_toilet, Station.has_microwave,
-        Station.is_open)
+    """The station directory as the importer's own file (docs/stations-csv.md): its
+    columns, headers and yes/no words, so a download edited in a spreadsheet can be
+    uploaded again and changes only what was edited."""
+    from webapp.services.station_import import ATTRS, COLUMNS
+
+    district, parent = aliased(OrgUnit), aliased(OrgUnit)
+    rows = (stmt.outerjoin(district, district.id == Station.district_id)
+            .outerjoin(parent, parent.id == OrgUnit.parent_id)
+            .with_only_columns(OrgUnit.code.label("code"), OrgUnit.name.label("name"),
+                               district.name.label("district_zh"),
+                               district.name_en.label("district_en"),
+                               parent.code.label("parent_code"), parent.id.label("parent_id"),
+                               Station.district_id,
+                               *[getattr(Station, attr).label(key) for key, attr in ATTRS.items()]))
     en = locale == "en"
-    columns = [Column(_("驿站"), lambda r: r[1] if en and r[1] else r[0]),
-               Column(_("区县"), lambda r: r[3] if en and r[3] else r[2]),
-               Column(_("地址"), lambda r: r[4]), Column(_("开放时间"), lambda r: r[5]),
-               Column(_("电话"), lambda r: r[6]), Column(_("充电桩"), lambda r: r[7]),
-               Column(_("汽车停车位"), lambda r: r[8]), Column(_("摩托车停车位"), lambda r: r[9]),
-               Column(_("卫生间"), lambda r: r[10]), Column(_("微波炉"), lambda r: r[11]),
-               Column(_("开放中"), lambda r: r[12])]
+    words = {True: _("是"), False: _("否")}
+
+    def parent_code(r) -> str:
+        # The importer reads an empty parent as "directly under the district".
+        return "" if r.parent_id == r.district_id else r.parent_code
+
+    special = {"district": lambda r: (r.district_en if en and r.district_en else r.district_zh),
+               "parent": parent_code}
+
+    def getter(column):
+        if column.key in special:
+            return special[column.key]
+        if column.kind == "bool":
+            return lambda r: words[bool(getattr(r, column.key))]
+        return lambda r: getattr(r, column.key)
+    # English headers are the importer's English column names (code, car_parking, …).
+    columns = [Column(c.key if en else c.zh, getter(c)) for c in COLUMNS]
     return export.response(fmt, _("工会驿站"), columns, export.batched(db.session, rows))

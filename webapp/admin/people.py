@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from webapp.admin import bp
@@ -389,8 +390,37 @@ def import_people_page():
     status = 422 if form.errors else 200
     return render_template("admin/people_import.html", form=form, report=report,
                            confirm=ConfirmImportForm(token=token) if token else None,
-                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS,
-                           **_cell_choices()), status
+                           preview=_preview(report), user_columns=USER_COLUMNS,
+                           unit_columns=UNIT_COLUMNS, **_cell_choices()), status
+
+
+PREVIEW_ROWS = 500
+
+
+def _preview(report) -> list[dict]:
+    """The accepted rows as they will be made, for the person to check before confirming:
+    a user's name, unit and role; a unit's name, kind and parent — units by their names
+    (a parent made earlier in the same file by the name given there), codes beside them."""
+    if report is None or not report.accepted:
+        return []
+    locale = current_locale_short()
+    rows = report.accepted[:PREVIEW_ROWS]
+    users = report.kind == "users"
+    codes = {a.values["unit" if users else "parent"] for a in rows} - {""}
+    names = {u.code: u.label(locale) for u in db.session.scalars(
+        select(OrgUnit).where(OrgUnit.code.in_(codes)))} if codes else {}
+    if not users:  # a parent that is a row of this file
+        names.update({a.key: a.values["name"] for a in report.accepted if a.key not in names})
+
+    def unit(code: str) -> dict | None:
+        return {"code": code, "name": names.get(code, "")} if code else None
+    if users:
+        return [{"line": a.line, "key": a.key, "name": a.values["display_name"],
+                 "unit": unit(a.values["unit"]), "what": term(ROLES, a.values["role"], locale)}
+                for a in rows]
+    return [{"line": a.line, "key": a.key, "name": a.values["name"],
+             "what": term(UNIT_KINDS, a.values["kind"], locale),
+             "unit": unit(a.values["parent"])} for a in rows]
 
 
 @bp.route("/people/import/confirm", methods=["POST"])
@@ -420,8 +450,9 @@ def confirm_import():
     finally:
         path.unlink(missing_ok=True)
     return render_template("admin/people_import.html", form=PeopleImportForm(formdata=None),
-                           report=report, confirm=None, user_columns=USER_COLUMNS,
-                           unit_columns=UNIT_COLUMNS, **_cell_choices())
+                           report=report, confirm=None, preview=_preview(report),
+                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS,
+                           **_cell_choices())
 
 
 def _cell_choices() -> dict[str, str]:

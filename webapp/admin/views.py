@@ -27,7 +27,8 @@ def units():
     if kind:
         stmt = stmt.where(OrgUnit.kind == kind)
     if q:
-        stmt = stmt.where(or_(OrgUnit.name.contains(q), OrgUnit.code.contains(q)))
+        stmt = stmt.where(or_(OrgUnit.name.contains(q, autoescape=True),
+                              OrgUnit.code.contains(q, autoescape=True)))
     if fmt := export.wanted_format(request.args):
         from webapp.admin import exports
         from webapp.i18n import current_locale_short
@@ -46,7 +47,8 @@ def users():
     stmt = (select(User).join(Membership, Membership.user_id == User.id)
             .join(OrgUnit, OrgUnit.id == Membership.unit_id).where(scope).distinct())
     if q:
-        stmt = stmt.where(or_(User.username.contains(q), User.display_name.contains(q)))
+        stmt = stmt.where(or_(User.username.contains(q, autoescape=True),
+                              User.display_name.contains(q, autoescape=True)))
     if fmt := export.wanted_format(request.args):
         from webapp.admin import exports
         from webapp.i18n import current_locale_short
@@ -60,45 +62,25 @@ def users():
 @roles_required(*ADMIN_ROLES)
 def instances():
     """Every request in the viewer's part of the tree: search, filters, pages."""
-    from datetime import datetime, time, timezone
+    from webapp.i18n import current_locale_short
+    from webapp.models import ProcessDefinition
+    from webapp.services import instance_search, reports
 
-    from webapp.models import Instance, ProcessDefinition
-    from webapp.services.access import staff_instances_clause
-
-    args = request.args
-    q = (args.get("q") or "").strip()[:100]
-    process = args.get("process") or None
-    status = args.get("status") or None
-    stmt = (select(Instance).join(User, User.id == Instance.applicant_id)
-            .where(staff_instances_clause(current_user), Instance.status != "starting"))
-    if process:
-        stmt = stmt.where(Instance.process_key == process)
-    if status:
-        stmt = stmt.where(Instance.status == status)
-    if q:
-        stmt = stmt.where(or_(Instance.title.contains(q), User.display_name.contains(q),
-                              User.username.contains(q)))
-    for name, op in (("since", "__ge__"), ("until", "__le__")):
-        raw = args.get(name)
-        try:
-            day = datetime.strptime(raw, "%Y-%m-%d").date() if raw else None
-        except ValueError:
-            day = None
-        if day is not None:
-            bound = datetime.combine(day, time.min if name == "since" else time.max,
-                                     tzinfo=timezone.utc)
-            stmt = stmt.where(getattr(Instance.created_at, op)(bound))
-    if fmt := export.wanted_format(request.args):
+    search = instance_search.parse(request.args, current_user)
+    stmt = instance_search.statement(search, current_user)
+    locale = current_locale_short()
+    if (fmt := export.wanted_format(request.args)) and not search.errors:
         from webapp.admin import exports
-        from webapp.i18n import current_locale_short
-        return exports.instances(fmt, stmt.order_by(Instance.id.desc()), current_locale_short())
-    found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE)
+        return exports.instances(fmt, stmt, locale)
+    found = paginate(stmt, PER_PAGE)
     processes = db.session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id)).all()
-    return render_template("admin/instances.html", rows=found.rows, total=found.total,
-                           page=found.page,
-                           per_page=PER_PAGE, q=q, process=process, status=status,
-                           processes=processes, since=args.get("since", ""),
-                           until=args.get("until", ""))
+    return render_template(
+        "admin/instances.html", rows=found.rows, total=found.total, page=found.page,
+        per_page=PER_PAGE, search=search, filters=search.filters, processes=processes,
+        statuses=instance_search.STATUSES, units=reports.unit_choices(current_user),
+        names=reports.process_names(locale),
+        steps=instance_search.current_steps(found.rows, locale)), \
+        (422 if search.errors else 200)
 
 
 DELIVERY_ADMINS = ("platform_admin", "city_admin")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import (current_app, flash, redirect, render_template, request, session,
                    url_for)
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth import bp
@@ -55,6 +56,9 @@ def login():
                 login_user(user, remember=form.remember.data)
                 if picked:
                     user.locale = picked
+                # The language of this request was chosen while nobody was signed in (the
+                # browser's); the welcome is in the account's.
+                refresh_locale()
                 first_time = user.last_login_at is None
                 user.last_login_at = utcnow()
                 db.session.commit()

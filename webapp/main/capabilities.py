@@ -61,7 +61,7 @@ CAPABILITIES: tuple[Capability, ...] = (
                _l("各区县未办结的职工诉求，按类别和等待时间统计，超期一目了然。"),
                frozenset({"district_admin", "city_admin", "platform_admin", "supervisor"})),
     Capability("admin.import_stations", _l("导入驿站"),
-               _l("上传 CSV 文件批量新增或更新工会驿站，逐行报告结果。"),
+               _l("上传 CSV 或 XLSX 文件批量新增或更新工会驿站，逐行报告结果。"),
                frozenset({"platform_admin", "city_admin"})),
     Capability("training.courses", _l("培训出勤"),
                _l("登记培训课程每次课的出勤，课程结束后判定结业。"),

@@ -14,8 +14,8 @@ and sent, and nothing keeps the whole file.
   with a leading apostrophe, which is not shown), so editing the cell and pressing Enter
   keeps it text instead of running it.
 
-``response()`` wraps either in a Flask streaming response with the file name in both
-``filename`` (ASCII fallback) and ``filename*`` (RFC 5987, UTF-8) forms.
+``response()`` wraps either in a Flask streaming response with the file name, dated, in
+both ``filename`` (ASCII fallback) and ``filename*`` (RFC 5987, UTF-8) forms.
 """
 from __future__ import annotations
 
@@ -314,28 +314,40 @@ def content_disposition(filename: str, fallback: str = "export", inline: bool = 
     through unencoded, and no path separator at all."""
     name = download_name(filename, fallback)
     stem, ext = _split(name)
-    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or fallback
+    ascii_stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")
+    if not re.search("[A-Za-z]", ascii_stem):  # nothing but a date or a number was ASCII
+        ascii_stem = f"{fallback}_{ascii_stem}" if ascii_stem else fallback
     ascii_name = ascii_stem + ("." + ext if ext else "")
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def dated(filename: str, fmt: str) -> str:
+    """``filename`` (without extension) as a download is called: with today's date in
+    China time and ``fmt`` as extension — 工会驿站_2026-04-01.csv — so the same list
+    downloaded on another day does not overwrite the first.  A long name is shortened
+    before the date, never the date."""
+    day = datetime.now(CHINA).strftime("%Y-%m-%d")
+    room = NAME_MAX - len(day) - len(fmt) - 2
+    return f"{download_name(filename)[:room].rstrip(' .')}_{day}.{fmt}"
+
+
 def response(fmt: str, filename: str, columns: Sequence[Column], rows: Iterable[Any],
              sheet_name: str | None = None) -> Response:
-    """A streamed download of ``rows``; ``filename`` without extension.
+    """A streamed download of ``rows``; ``filename`` without extension or date (the
+    download's date is added, see ``dated``).
 
     ``rows`` may be a generator that reads the database: it runs while the response is
     sent, inside the request's context (stream_with_context), so the session is alive.
     """
     body = (csv_stream(columns, rows) if fmt == "csv"
             else xlsx_stream(columns, rows, sheet_name or filename))
-    full = f"{filename}.{fmt}"
     out = Response(stream_with_context(body), content_type=MIMETYPES[fmt])
-    out.headers["Content-Disposition"] = content_disposition(full)
+    out.headers["Content-Disposition"] = content_disposition(dated(filename, fmt))
     out.headers["Cache-Control"] = "no-store"
     out.headers["X-Content-Type-Options"] = "nosniff"
     return out
 
 
 __all__ = ["Column", "FORMATS", "wanted_format", "batched", "response", "csv_stream",
-           "xlsx_stream", "csv_safe", "cell_text", "content_disposition", "download_name"]
+           "xlsx_stream", "csv_safe", "cell_text", "content_disposition", "download_name", "dated"]

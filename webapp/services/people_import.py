@@ -10,28 +10,24 @@ its row is rejected as "exists".  Columns: docs/people.md.
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import zipfile
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
-from xml.etree import ElementTree
 
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.i18n import punctuation
 from webapp.models import OrgUnit, User
-from webapp.services import audit, people
+from webapp.services import audit, people, xlsx
 from webapp.services.org import unit_by_code
-from webapp.services.station_import import StationFileError, _reader, decode
+from webapp.services.station_import import StationFileError, _reader, decode, encoding_label
 from webapp.services.users import USERNAME_RE, find_user
 from workflows.org import ROLE_KEYS, ROLES, UNIT_CHILDREN, UNIT_KIND_KEYS, UNIT_KINDS, term
 
 Message = tuple[str, str]  # (zh, en)
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_XLSX_UNPACKED = 50 * 1024 * 1024  # a zip bomb stops here
 MAX_ROWS = 20_000
 MAX_USER_ROWS_WEB = 500  # each new user costs a password hash: bigger files go by the CLI
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{2,19}$")
@@ -89,7 +85,8 @@ class Accepted:
 @dataclass
 class ImportReport:
     kind: str = ""  # "users" | "units"
-    file_format: str = ""  # "CSV (UTF-8)", "XLSX", …
+    file_format: str = ""  # "CSV" | "XLSX"
+    encoding: str = ""  # a CSV's: "UTF-8", "UTF-8 (BOM)", "GBK", "UTF-16"
     dry_run: bool = True
     rows: int = 0
     accepted: list[Accepted] = field(default_factory=list)
@@ -101,6 +98,13 @@ class ImportReport:
     def created(self) -> int:
         return 0 if self.dry_run else len(self.accepted)
 
+    def format_text(self, locale: str) -> str:
+        """The file's format as a person reads it: XLSX, CSV，UTF-8，带 BOM, CSV, GBK."""
+        if not self.encoding:
+            return self.file_format
+        sep = ", " if locale.startswith("en") else "，"
+        return f"{self.file_format}{sep}{encoding_label(self.encoding, locale)}"
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -108,15 +112,19 @@ def utcnow() -> datetime:
 
 # ------------------------------------------------------------------------------ reading
 
-def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
-    """Rows (row number, cells) of a CSV or XLSX file, header first, and its format."""
+def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str, str]:
+    """Rows (row number, cells) of a CSV or XLSX file, header first, its format ("CSV"
+    or "XLSX") and a CSV's encoding."""
     if not data or not data.strip():
         raise ImportFileError("文件是空的", "The file is empty")
     if len(data) > MAX_BYTES:
         raise ImportFileError(f"文件超过 {MAX_BYTES // 1024 // 1024} MB，请分批导入",
                               f"The file is larger than {MAX_BYTES // 1024 // 1024} MB; split it")
-    if data[:4] == b"PK\x03\x04":
-        return _xlsx_rows(data), "XLSX"
+    if xlsx.looks_like(data):
+        try:
+            return xlsx.sheet_rows(data, MAX_ROWS + 1), "XLSX", ""
+        except xlsx.SheetError as exc:
+            raise (_too_many() if exc.too_many else ImportFileError(exc.zh, exc.en)) from None
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ImportFileError("无法读取：请上传 CSV 或 XLSX 文件",
                               "Cannot read it: upload a CSV or XLSX file")
@@ -136,104 +144,12 @@ def read_table(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
             raise
         raise ImportFileError(f"第 {reader.line_num} 行不是有效的 CSV",
                               f"Line {reader.line_num} is not valid CSV") from None
-    return rows, f"CSV ({encoding})"
+    return rows, "CSV", encoding
 
 
 def _too_many() -> ImportFileError:
     return ImportFileError(f"一次最多导入 {MAX_ROWS} 行，请分批导入",
                            f"At most {MAX_ROWS} rows per import; split the file")
-
-
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-
-
-def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
-    """The first worksheet's rows, read with the standard library (no formulas evaluated:
-    a formula cell gives its last computed value, as Excel saved it)."""
-    unreadable = ImportFileError("无法读取这个 XLSX 文件，请在 Excel 中重新保存后上传",
-                                 "This XLSX file cannot be read; save it again in Excel")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
-            if sum(i.file_size for i in book.infolist()) > MAX_XLSX_UNPACKED:
-                raise ImportFileError("XLSX 文件解压后过大，请分批导入",
-                                      "The XLSX file is too large once unpacked; split it")
-            names = set(book.namelist())
-            strings = _shared_strings(book) if "xl/sharedStrings.xml" in names else []
-            sheet = _first_sheet(book, names)
-            root = _parse(book.read(sheet))
-    except ImportFileError:
-        raise
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, OSError,
-            IndexError):
-        raise unreadable from None
-    rows = []
-    for row in root.iterfind("m:sheetData/m:row", _NS):
-        cells: dict[int, str] = {}
-        for cell in row.iterfind("m:c", _NS):
-            ref = cell.get("r", "")
-            column = _column_index(ref) if ref else len(cells)
-            if column > 200:
-                continue
-            cells[column] = _cell_text(cell, strings)
-        width = max(cells, default=-1) + 1
-        number = int(row.get("r") or len(rows) + 1)
-        rows.append((number, [cells.get(i, "") for i in range(width)]))
-        if len(rows) > MAX_ROWS + 1:
-            raise _too_many()
-    return rows
-
-
-def _parse(xml: bytes):
-    if b"<!DOCTYPE" in xml[:2048] or b"<!ENTITY" in xml:  # no entity expansion, ever
-        raise ValueError("DTD in a worksheet")
-    return ElementTree.fromstring(xml)
-
-
-def _shared_strings(book: zipfile.ZipFile) -> list[str]:
-    root = _parse(book.read("xl/sharedStrings.xml"))
-    return ["".join(t.text or "" for t in si.iter(f"{{{_NS['m']}}}t"))
-            for si in root.iterfind("m:si", _NS)]
-
-
-def _first_sheet(book: zipfile.ZipFile, names: set[str]) -> str:
-    try:
-        workbook = _parse(book.read("xl/workbook.xml"))
-        rel_id = workbook.find("m:sheets/m:sheet", _NS).get(_REL)
-        rels = _parse(book.read("xl/_rels/workbook.xml.rels"))
-        for rel in rels:
-            if rel.get("Id") == rel_id:
-                target = rel.get("Target", "").lstrip("/")
-                path = target if target.startswith("xl/") else "xl/" + target
-                if path in names:
-                    return path
-    except (KeyError, AttributeError):
-        pass
-    if "xl/worksheets/sheet1.xml" in names:
-        return "xl/worksheets/sheet1.xml"
-    raise KeyError("no worksheet")
-
-
-def _column_index(ref: str) -> int:
-    index = 0
-    for char in ref:
-        if not char.isalpha():
-            break
-        index = index * 26 + (ord(char.upper()) - 64)
-    return index - 1
-
-
-def _cell_text(cell, strings: list[str]) -> str:
-    kind = cell.get("t")
-    if kind == "inlineStr":
-        return "".join(t.text or "" for t in cell.iter(f"{{{_NS['m']}}}t"))
-    value = cell.find("m:v", _NS)
-    text = value.text if value is not None and value.text else ""
-    if kind == "s":
-        return strings[int(text)] if text.isdigit() and int(text) < len(strings) else ""
-    if kind in (None, "n") and re.fullmatch(r"-?\d+\.0+", text):
-        return text.split(".")[0]  # a phone number typed into a number cell
-    return text
 
 
 # ------------------------------------------------------------------------------ the header
@@ -333,8 +249,8 @@ def import_people(data: bytes, actor: User | None, *, dry_run: bool = True,
     """Check every row of ``data`` as ``actor`` (None: the system); unless ``dry_run``,
     create the accepted ones in the caller's transaction.  Raises ``ImportFileError``
     when the file as a whole cannot be read."""
-    table, file_format = read_table(data)
-    report = ImportReport(file_format=file_format, dry_run=dry_run)
+    table, file_format, encoding = read_table(data)
+    report = ImportReport(file_format=file_format, encoding=encoding, dry_run=dry_run)
     table = [(n, cells) for n, cells in table if any(c.strip() for c in cells)]
     if not table:
         raise ImportFileError("文件是空的", "The file is empty")
@@ -524,7 +440,8 @@ def _create(report: ImportReport, actor: User | None, digest: str) -> None:
     # shows as such) and the moment, so one person's imports are told apart.
     audit.record(actor, f"{report.kind[:-1]}.import", (f"{report.kind[:-1]}_import",
                                                       f"{digest[:12]}@{utcnow():%Y%m%d%H%M%S}"),
-                 {}, {"file_digest": digest, "format": report.file_format, "rows": report.rows,
+                 {}, {"file_digest": digest, "format": report.format_text("en"),
+                      "rows": report.rows,
                       "created": [r.key for r in done][:200], "created_count": len(done),
                       "rejected_count": len(report.rejected)},
                  unit=top.path if top is not None and not actor.has_role("platform_admin")

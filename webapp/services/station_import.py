@@ -18,7 +18,8 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import OrgUnit, Station, User
 from webapp.models.org import subtree_range
-from webapp.services import audit
+from webapp.services import audit, xlsx
+from webapp.services.export import formula_like
 from webapp.services.org import create_unit
 
 Message = tuple[str, str]  # (zh, en)
@@ -60,7 +61,7 @@ _BY_HEADER = {name.lower(): c for c in COLUMNS for name in (c.key, c.zh)}
 _TRUE = {"是", "有", "1", "y", "yes", "true", "t", "√", "✓", "开放"}
 _FALSE = {"否", "无", "没有", "0", "n", "no", "false", "f", "×", "✗", "关闭", "停用"}
 # Station attribute of each column, for creating and for telling an update from no change.
-_ATTRS = {"address": "address", "landmark": "landmark", "hours": "opening_hours",
+ATTRS = {"address": "address", "landmark": "landmark", "hours": "opening_hours",
           "phone": "phone", "water": "has_water", "toilet": "has_toilet",
           "microwave": "has_microwave", "charging_piles": "charging_piles",
           "car_parking": "car_parking", "motorcycle_parking": "motorcycle_parking",
@@ -89,6 +90,17 @@ class RowProblem:
         return ("; " if index else "；").join(r[index] for r in self.reasons)
 
 
+# How an encoding reads to a person: "UTF-8 (BOM)" inside the report's brackets read
+# "CSV (UTF-8 (BOM))".
+_ENCODING_WORDS = {"UTF-8 (BOM)": ("UTF-8，带 BOM", "UTF-8 with BOM")}
+
+
+def encoding_label(encoding: str, locale: str) -> str:
+    """``encoding`` (as ``decode`` names it) in words of ``locale``."""
+    words = _ENCODING_WORDS.get(encoding)
+    return words[1 if locale.startswith("en") else 0] if words else encoding
+
+
 @dataclass
 class ImportReport:
     encoding: str = ""
@@ -103,6 +115,9 @@ class ImportReport:
     @property
     def accepted(self) -> int:
         return len(self.created) + len(self.updated) + len(self.unchanged)
+
+    def encoding_text(self, locale: str) -> str:
+        return encoding_label(self.encoding, locale)
 
 
 # --------------------------------------------------------------------------- reading
@@ -171,6 +186,8 @@ def _value(column: Column, raw: str, problems: list[Message]):
     raw = raw.strip()
     label = f"{column.zh}（{column.key}）"
     if column.kind == "text":
+        if raw.startswith("'") and formula_like(raw[1:]):
+            raw = raw[1:]  # the apostrophe our downloads put before a formula-like cell
         if column.required and not raw:
             problems.append((f"缺少{column.zh}", f"missing {column.key}"))
         elif column.max_length and len(raw) > column.max_length:
@@ -242,34 +259,49 @@ class _Districts:
                       f"unknown district '{key[:30]}' (or not in your part of the tree)")
 
 
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    """(line, cells) of every CSV row, the header first; at most MAX_ROWS data rows
+    that are not blank."""
+    rows = _reader(text)
+    table: list[tuple[int, list[str]]] = []
+    filled = 0
+    try:
+        for cells in rows:
+            table.append((rows.line_num, cells))
+            filled += any(cell.strip() for cell in cells)
+            if filled > MAX_ROWS + 1:
+                break  # the caller says there are too many
+    except csv.Error as exc:
+        raise StationFileError(f"第 {rows.line_num} 行不是有效的 CSV：{exc}",
+                               f"Line {rows.line_num} is not valid CSV: {exc}") from None
+    return table
+
+
 # --------------------------------------------------------------------------- importing
 
 def import_stations(data: bytes, actor: User | None, *, dry_run: bool = False) -> ImportReport:
-    """Import the CSV ``data`` as ``actor`` (None: the system, e.g. the demo seed).
+    """Import the CSV or XLSX ``data`` as ``actor`` (None: the system, e.g. the demo seed).
 
     Raises ``StationFileError`` when the file as a whole cannot be read; otherwise returns
     the report.  Writes go into the caller's transaction (the caller commits); a dry
     run rolls its own work back before returning.
     """
-    text, encoding = decode(data)
+    if xlsx.looks_like(data):  # our own XLSX download, edited, or any workbook
+        try:
+            table, encoding = xlsx.sheet_rows(data, MAX_ROWS + 1), "XLSX"
+        except xlsx.SheetError as exc:
+            raise StationFileError(exc.zh, exc.en) from None
+    else:
+        text, encoding = decode(data)
+        table = _csv_rows(text)
     report = ImportReport(encoding=encoding, dry_run=dry_run)
-    rows = _reader(text)
-    try:
-        header = next(rows, None)
-        if header is None:
-            raise StationFileError("文件是空的", "The file is empty")
-        positions = _header(header, report)
-        parsed = []
-        for cells in rows:
-            if not any(cell.strip() for cell in cells):
-                continue
-            parsed.append((rows.line_num, cells))
-            if len(parsed) > MAX_ROWS:
-                raise StationFileError(f"一次最多导入 {MAX_ROWS} 行，请分批导入",
-                                   f"At most {MAX_ROWS} rows per import; split the file")
-    except csv.Error as exc:
-        raise StationFileError(f"第 {rows.line_num} 行不是有效的 CSV：{exc}",
-                           f"Line {rows.line_num} is not valid CSV: {exc}") from None
+    if not table:
+        raise StationFileError("文件是空的", "The file is empty")
+    positions = _header(table[0][1], report)
+    parsed = [(line, cells) for line, cells in table[1:] if any(c.strip() for c in cells)]
+    if len(parsed) > MAX_ROWS:
+        raise StationFileError(f"一次最多导入 {MAX_ROWS} 行，请分批导入",
+                               f"At most {MAX_ROWS} rows per import; split the file")
     report.rows = len(parsed)
     savepoint = db.session.begin_nested()
     try:
@@ -369,15 +401,15 @@ def _check_existing(unit: OrgUnit, parent: OrgUnit, scope) -> Message | None:
 def _create(values: dict, parent: OrgUnit, district: OrgUnit, actor: User | None) -> OrgUnit:
     unit = create_unit(values["code"], values["name"], "station", parent)
     db.session.add(Station(unit=unit, district_id=district.id,
-                           **{attr: values[key] for key, attr in _ATTRS.items()}))
+                           **{attr: values[key] for key, attr in ATTRS.items()}))
     audit.record(actor, "station.import", unit, {}, _audited(unit.name, values))
     return unit
 
 
 def _audited(name: str, values) -> dict:
     """A station's imported values as the audit log records them (by column key)."""
-    get = values.get if isinstance(values, dict) else (lambda k: getattr(values, _ATTRS[k]))
-    return {"name": name, **{key: get(key) for key in _ATTRS}}
+    get = values.get if isinstance(values, dict) else (lambda k: getattr(values, ATTRS[k]))
+    return {"name": name, **{key: get(key) for key in ATTRS}}
 
 
 def _update(unit: OrgUnit, values: dict, district: OrgUnit, actor: User | None) -> bool:
@@ -389,7 +421,7 @@ def _update(unit: OrgUnit, values: dict, district: OrgUnit, actor: User | None) 
         db.session.add(station)
         changed = True
     unit.name = values["name"]
-    for key, attr in _ATTRS.items():
+    for key, attr in ATTRS.items():
         if getattr(station, attr) != values[key]:
             setattr(station, attr, values[key])
             changed = True

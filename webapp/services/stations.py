@@ -18,8 +18,9 @@ SERVICES = {
 
 def text_match(q: str):
     """WHERE clause: the station's name, address or landmark contains ``q``."""
-    return or_(OrgUnit.name.contains(q), Station.address.contains(q),
-               Station.landmark.contains(q))
+    return or_(OrgUnit.name.contains(q, autoescape=True),
+               Station.address.contains(q, autoescape=True),
+               Station.landmark.contains(q, autoescape=True))
 
 
 def search(q: str = "", district: int | None = None, services: list[str] = (),

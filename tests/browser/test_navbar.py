@@ -1,0 +1,53 @@
+"""The main menu on a desktop: one row, each item on one line, in both languages — the
+English labels are longer and had wrapped to two rows at 1366 px ("My / requests")."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.browser.test_micro_wish import new_page, sign_in
+from tests.browser.test_phone_layout import one_line
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.services.users import find_user
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_the_menu_is_one_row_at_desktop_widths(live_server, browser, demo, locale):
+    admin = find_user("city_admin")  # the longest menu: every list and the organisation
+    admin.locale = locale
+    db.session.commit()
+    for width in (1366, 1200, 1440):
+        context, page = new_page(browser, {"width": width, "height": 800})
+        sign_in(page, live_server, "city_admin")
+        nav = page.locator("nav.uf-navbar")
+        links = nav.locator(".nav-link")
+        assert links.count() >= 10 and links.first.is_visible()
+        assert nav.evaluate("el => el.getBoundingClientRect().height") <= 64, width
+        assert one_line(page, "nav.uf-navbar .nav-link"), width
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        screenshot(page, f"navbar-{locale}-{width}")
+        context.close()
+
+
+def test_a_long_name_is_shortened_and_a_narrower_english_menu_folds(live_server, browser,
+                                                                    demo):
+    admin = find_user("city_admin")
+    admin.locale, admin.display_name = "en", "重庆市总工会城市工作管理员 王芳芳"
+    db.session.commit()
+    context, page = new_page(browser, {"width": 1366, "height": 800})
+    sign_in(page, live_server, "city_admin")
+    nav = page.locator("nav.uf-navbar")
+    assert nav.evaluate("el => el.getBoundingClientRect().height") <= 64
+    name = nav.locator(".uf-nav-name")
+    assert name.get_attribute("title") == admin.display_name  # whole on hovering
+    assert name.evaluate("el => el.scrollWidth > el.clientWidth")  # shown with an ellipsis
+    page.set_viewport_size({"width": 1100, "height": 800})
+    toggler = nav.get_by_role("button", name="Menu")
+    assert toggler.is_visible() and not nav.locator(".nav-link").first.is_visible()
+    toggler.click()
+    nav.get_by_role("link", name="My requests").wait_for()
+    assert one_line(page, "nav.uf-navbar .nav-link")
+    context.close()
