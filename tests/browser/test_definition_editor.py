@@ -106,7 +106,8 @@ def test_a_version_diff_gives_its_width_to_the_text(live_server, browser, demo, 
     sign_in(page, live_server, "admin")
     page.goto(f"{live_server}/admin/definitions/micro_wish/diff?a=1&b=2")
     table = page.locator("#diff")
-    widths = table.evaluate("""t => [...t.rows[0].cells].map(c => c.getBoundingClientRect().width)""")
+    widths = table.evaluate(
+        "t => [...t.rows[0].cells].map(c => c.getBoundingClientRect().width)")
     old_no, new_no, mark, text = widths
     assert max(old_no, new_no, mark) <= 48, widths  # three digits, not a quarter each
     assert text >= 0.75 * sum(widths), widths

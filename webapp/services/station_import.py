@@ -62,10 +62,10 @@ _TRUE = {"是", "有", "1", "y", "yes", "true", "t", "√", "✓", "开放"}
 _FALSE = {"否", "无", "没有", "0", "n", "no", "false", "f", "×", "✗", "关闭", "停用"}
 # Station attribute of each column, for creating and for telling an update from no change.
 ATTRS = {"address": "address", "landmark": "landmark", "hours": "opening_hours",
-          "phone": "phone", "water": "has_water", "toilet": "has_toilet",
-          "microwave": "has_microwave", "charging_piles": "charging_piles",
-          "car_parking": "car_parking", "motorcycle_parking": "motorcycle_parking",
-          "open": "is_open"}
+         "phone": "phone", "water": "has_water", "toilet": "has_toilet",
+         "microwave": "has_microwave", "charging_piles": "charging_piles",
+         "car_parking": "car_parking", "motorcycle_parking": "motorcycle_parking",
+         "open": "is_open"}
 
 
 class StationFileError(ValueError):
