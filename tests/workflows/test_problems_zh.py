@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.workflows.test_expr import REFUSED
-from tests.workflows.test_hardening import _ODD, _SHIPPED, _paths
+from tests.workflows.test_hardening import mutated_shipped
 from tests.workflows.test_validation import BASE, CASES, add_field, add_step, add_step_keys, edit
 from workflows.loader import check_units, load_file, load_text
 from workflows.memory import MemoryDirectory
@@ -222,15 +222,7 @@ def test_files_and_units_that_are_not_there_are_said_in_chinese(tmp_path):
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_randomly_broken_shipped_definitions_are_said_in_chinese(data):
-    definition = yaml.safe_load(yaml.safe_dump(data.draw(st.sampled_from(_SHIPPED))))
-    for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from([p for p in _paths(definition) if p]))
-        parent = definition
-        for key in path[:-1]:
-            parent = parent[key]
-        parent[path[-1]] = data.draw(_ODD)
-    _, problems = load_text(yaml.safe_dump(definition, allow_unicode=True, sort_keys=False),
-                            "x.yaml")
+    _, problems = load_text(mutated_shipped(data), "x.yaml")
     assert_chinese(problems)
 
 
