@@ -6,6 +6,7 @@ RecursionError or decimal.Overflow, or let something through it should not.
 """
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -229,8 +230,27 @@ def mutated_shipped(data) -> str:
         parent = definition
         for key in path[:-1]:
             parent = parent[key]
-        parent[path[-1]] = data.draw(_ODD)
+        # A copy: the odd lists and mappings are shared by every example, and a later
+        # replacement inside one placed here would change it for the rest of the run (and
+        # could put a list inside itself).
+        parent[path[-1]] = copy.deepcopy(data.draw(_ODD))
     return yaml.safe_dump(definition, allow_unicode=True, sort_keys=False)
+
+
+class _Scripted:
+    """Stands for hypothesis's `data`: hands out the given values in order."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def draw(self, strategy):
+        return self.values.pop(0)
+
+
+def test_a_mutation_leaves_the_odd_values_as_they_were_for_later_examples():
+    odd = [{}]
+    text = mutated_shipped(_Scripted(_SHIPPED[0], 2, ("key",), odd, ("key", 0), "replaced"))
+    assert odd == [{}] and "replaced" in text
 
 
 @settings(max_examples=50, deadline=None, database=None,
