@@ -12,6 +12,7 @@ from webapp.services import reports
 from webapp.services import workflow as wf
 from webapp.services.org import unit_by_code
 from workflows.runtime import Action
+from tests.webapp.test_export import csv_rows
 from tests.webapp.test_pages import PASSWORD, login  # noqa: F401
 from tests.webapp.test_reports import city  # noqa: F401
 from tests.webapp.test_workflow_service import demo, open_task, wish_data  # noqa: F401
@@ -119,6 +120,38 @@ def test_processes_month_is_china_time(login, wishes, demo):
     data = tables(page_of(login("city_admin"), q("/reports/processes", since="2025-06-01",
                                                   process="worker_demand")))
     assert list(data.values())[1][1:] == [["2025-07", "1"]]
+
+
+def test_processes_download_has_the_months_too(login, wishes, demo):
+    late = datetime(2025, 7, 3, 2, 0, tzinfo=timezone.utc)
+    wf.start_instance("worker_demand", demo["rider1"], demand(), now=late)
+    db.session.commit()
+    response = login("city_admin").get(q("/reports/processes", since="2025-06-01",
+                                         until="2025-07-31", format="csv"))
+    rows = csv_rows(response)
+    header = rows[0]
+    assert header[-3:] == ["合计", "2025-06 发起", "2025-07 发起"], header
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["微心愿"][-2:] == ["3", "0"] and by_name["职工诉求"][-2:] == ["0", "1"]
+
+
+def test_retired_processes_are_marked_in_the_filters(login, wishes, demo):
+    wf.set_retired("micro_wish", True, demo["city_admin"])
+    db.session.commit()
+    client = login("city_admin")
+    for url in ("/reports/processes", "/reports/steps", "/admin/instances"):
+        page = page_of(client, url)
+        select = re.search(r'<select[^>]*id="process".*?</select>', page, re.S).group(0)
+        options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+        assert ("micro_wish", "微心愿（已停用）") in options, (url, options)
+        assert options[-1][0] == "micro_wish", (url, options)  # after the ones in use
+        assert ("worker_demand", "职工诉求") in options
+    # Its requests still count, and the filter still takes it.
+    data = tables(page_of(client, q("/reports/processes", process="micro_wish", **JUNE)))
+    assert list(data.values())[0] == [["流程", "办理中"], ["微心愿", "3"]]
+    demo["city_admin"].locale = "en"
+    db.session.commit()
+    assert "(retired)" in page_of(login("city_admin"), "/reports/processes")
 
 
 # ------------------------------------------------------------------------------ steps

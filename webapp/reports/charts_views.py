@@ -79,6 +79,10 @@ def processes():
         columns += [export.Column(status_label(s), lambda r, s=s: r.counts.get(s, 0))
                     for s in result.statuses]
         columns.append(export.Column(_("合计"), lambda r: r.total))
+        # The page's second chart, per month: one column a month (China time).
+        columns += [export.Column(_("%(month)s 发起", month=m),
+                                  lambda r, m=m: result.by_month.get(r.key, {}).get(m, 0))
+                    for m in result.months]
         return export.response(fmt, _("各流程事项统计"), columns, result.processes)
     label = lambda r: names.get(r.key, r.key)  # noqa: E731
     by_state = bar(_("各流程事项（按状态）"), _("每个流程的事项数，按当前状态分段。"),
@@ -90,7 +94,7 @@ def processes():
                     [Series(label(r), [result.by_month.get(r.key, {}).get(m, 0)
                                        for m in result.months]) for r in result.processes])
     return _page("reports/processes.html", f, by_state=by_state, by_month=by_month,
-                 names=names, process=process)
+                 names=names, process=process, retired=reports.retired_processes())
 
 
 # ------------------------------------------------------------------------------ steps
@@ -130,7 +134,7 @@ def steps():
                    [Series(_("按时"), [r.with_sla - r.breaches for r in sla]),
                     Series(_("超时"), [r.breaches for r in sla])], stacked=True)
     return _page("reports/steps.html", f, rows=rows, median=median, breaches=breaches,
-                 names=names, process=process, step=step)
+                 names=names, process=process, step=step, retired=reports.retired_processes())
 
 
 # ------------------------------------------------------------------------------ wishes

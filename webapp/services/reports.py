@@ -150,6 +150,12 @@ def process_names(locale: str) -> dict[str, str]:
         select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.name_en))}
 
 
+def retired_processes() -> set[str]:
+    """The keys of retired processes: their requests still count, but a filter says so."""
+    return set(db.session.scalars(select(ProcessDefinition.key).where(
+        ProcessDefinition.retired.is_(True))))
+
+
 # ------------------------------------------------------------------------------ processes
 
 @dataclass
