@@ -375,6 +375,27 @@ def test_bad_filters_get_a_message_not_an_error(demo, client):
     assert r.status_code == 422 and "截止日期不能早于起始日期" in r.get_data(as_text=True)
 
 
+def test_english_names_each_action_as_what_happened(demo, client):
+    """The log says "User created", "Role granted"; the pages' buttons keep their own
+    words for the same Chinese ("Create a user")."""
+    from webapp.services.audit_view import ACTIONS
+
+    find_user("city_admin").locale = "en"
+    db.session.commit()
+    sign_in(client, "city_admin")
+    page = client.get("/admin/audit?action=user.create").get_data(as_text=True)
+    assert "User created" in page and "Role granted" in page and "Create a user" not in page
+    entry_names = re.findall(r'<option value="([a-z_.]+)"[^>]*>([^<]+)</option>', page)
+    named = {key: name for key, name in entry_names if key in ACTIONS and key != "instance."}
+    assert len(named) == len(ACTIONS) - 1, named
+    # All in one grammar: "<something> <past participle>", none an order to do it.
+    for key, name in named.items():
+        assert re.fullmatch(r"[A-Z][\w ]* (created|changed|deactivated|reactivated|reset|"
+                            r"granted|revoked|imported|published|retired|reinstated|issued|"
+                            r"handed down|given back|added|removed)", name), (key, name)
+    assert "Create a user" in client.get("/admin/users").get_data(as_text=True)
+
+
 def test_the_viewer_pages_through_entries(demo, client):
     sign_in(client, "admin")
     total = db.session.scalar(select(func.count(AuditEntry.id)))

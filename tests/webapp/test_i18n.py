@@ -117,27 +117,27 @@ def test_unknown_locale_is_ignored(client):
 def _extracted_ids() -> set[str]:
     method_map = [("webapp/**.py", "python"), ("webapp/templates/**.html", "jinja2")]
     keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None,
-                "ngettext": (1, 2)}
+                "ngettext": (1, 2), "_lp": ((1, "c"), 2)}
     ids = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
             str(ROOT), method_map=method_map, keywords=keywords):
-        ids.add(message if isinstance(message, str) else message[0])
+        ids.add((context, message if isinstance(message, str) else message[0]))
     return ids
 
 
 def test_every_interface_string_has_an_english_translation():
     with open(CATALOG / "messages.po", "rb") as f:
         catalog = read_po(f)
-    translated = {m.id for m in catalog if m.id and m.string}
+    translated = {(m.context, m.id) for m in catalog if m.id and m.string}
     missing = _extracted_ids() - translated
     assert not missing, f"add English for: {sorted(missing)}"
 
 
 def test_compiled_catalog_matches_its_source():
     with open(CATALOG / "messages.po", "rb") as f:
-        po = {m.id: m.string for m in read_po(f) if m.id}
+        po = {(m.context, m.id): m.string for m in read_po(f) if m.id}
     with open(CATALOG / "messages.mo", "rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
+        mo = {(m.context, m.id): m.string for m in read_mo(f) if m.id}
     assert po == mo, "run: pybabel compile -d webapp/translations"
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from sqlalchemy import false, func, or_, select, true
 
 from forms.privacy import mask_changes
@@ -36,34 +37,36 @@ ACCOUNT_ADMIN_ROLES = frozenset({"platform_admin", "city_admin", "district_admin
 MAX_ID_LENGTH = 64
 
 # The actions the filter offers; "instance." stands for every step of every request.
+# Named as what happened, in the context "audit": a page's button may say 新建用户 as
+# "Create a user", the log says "User created".
 ACTIONS: dict[str, Any] = {
     "instance.": _l("办理事项（全部环节）"),
-    "user.create": _l("新建用户"),
-    "user.update": _l("修改用户"),
-    "user.deactivate": _l("停用用户"),
-    "user.reactivate": _l("恢复用户"),
-    "user.password_reset": _l("重置密码"),
-    "user.password_change": _l("修改本人密码"),
-    "membership.grant": _l("授予角色"),
-    "membership.revoke": _l("取消角色"),
-    "unit.create": _l("新建单位"),
-    "unit.update": _l("修改单位"),
-    "unit.deactivate": _l("停用单位"),
-    "unit.reactivate": _l("恢复单位"),
-    "user.import": _l("导入人员"),
-    "unit.import": _l("导入单位"),
-    "station.import": _l("导入驿站"),
-    "quota.allocate": _l("下拨疗休养名额"),
-    "quota.return": _l("退回疗休养名额"),
-    "definition.publish": _l("发布流程定义"),
-    "definition.retire": _l("停用流程"),
-    "definition.reinstate": _l("恢复流程"),
-    "token.issue": _l("签发 API 令牌"),
-    "token.revoke": _l("撤销 API 令牌"),
-    "course.create": _l("新建培训课程"),
-    "course.update": _l("修改培训课程"),
-    "course.session_add": _l("增加课次"),
-    "course.session_remove": _l("删除课次"),
+    "user.create": _lp("audit", "新建用户"),
+    "user.update": _lp("audit", "修改用户"),
+    "user.deactivate": _lp("audit", "停用用户"),
+    "user.reactivate": _lp("audit", "恢复用户"),
+    "user.password_reset": _lp("audit", "重置密码"),
+    "user.password_change": _lp("audit", "修改本人密码"),
+    "membership.grant": _lp("audit", "授予角色"),
+    "membership.revoke": _lp("audit", "取消角色"),
+    "unit.create": _lp("audit", "新建单位"),
+    "unit.update": _lp("audit", "修改单位"),
+    "unit.deactivate": _lp("audit", "停用单位"),
+    "unit.reactivate": _lp("audit", "恢复单位"),
+    "user.import": _lp("audit", "导入人员"),
+    "unit.import": _lp("audit", "导入单位"),
+    "station.import": _lp("audit", "导入驿站"),
+    "quota.allocate": _lp("audit", "下拨疗休养名额"),
+    "quota.return": _lp("audit", "退回疗休养名额"),
+    "definition.publish": _lp("audit", "发布流程定义"),
+    "definition.retire": _lp("audit", "停用流程"),
+    "definition.reinstate": _lp("audit", "恢复流程"),
+    "token.issue": _lp("audit", "签发 API 令牌"),
+    "token.revoke": _lp("audit", "撤销 API 令牌"),
+    "course.create": _lp("audit", "新建培训课程"),
+    "course.update": _lp("audit", "修改培训课程"),
+    "course.session_add": _lp("audit", "增加课次"),
+    "course.session_remove": _lp("audit", "删除课次"),
 }
 OBJECT_TYPES: dict[str, Any] = {
     "instance": _l("事项"), "user": _l("用户"), "membership": _l("角色"),
