@@ -153,7 +153,7 @@ def _bars(chart: Chart, *, stacked: bool) -> Markup:
 def _line(chart: Chart) -> Markup:
     defs, fills = _defs(chart)
     legend, top = _legend(chart, fills, 0)
-    plot_top, plot_h = top + FONT + 4, 160
+    plot_top, plot_h = top + FONT + 6, 160  # room for a number above the highest point
     bottom = plot_top + plot_h
     n = len(chart.categories)
     peak = max((v for s in chart.series for v in s.values), default=0) or 1
@@ -162,6 +162,8 @@ def _line(chart: Chart) -> Markup:
     xs = [left + i * step if n > 1 else WIDTH / 2 for i in range(n)]
     out = [f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#6c757d"/>']
     dashes = ("", ' stroke-dasharray="6 3"', ' stroke-dasharray="2 3"')
+    placed: list[tuple[float, float, float, float]] = []  # the value labels' boxes so far
+    labels: list[str] = []
     for k, (s, fill) in enumerate(zip(chart.series, fills)):
         colour = COLOURS[k % len(COLOURS)]
         points = [(xs[i], bottom - v / peak * plot_h) for i, v in enumerate(s.values)]
@@ -172,19 +174,49 @@ def _line(chart: Chart) -> Markup:
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colour}" '
                        f'stroke="#ffffff"><title>{escape(s.label)}: '
                        f'{_num(v, chart.unit)}</title></circle>')
-            anchor = "end" if x > WIDTH - 20 else ("start" if x < 20 else "middle")
-            out.append(f'<text x="{x:.1f}" y="{y - 7:.1f}" text-anchor="{anchor}" '
-                       f'fill="#212529" font-size="{FONT - 2}">{_num(v, chart.unit)}</text>')
-    # Category labels below the axis: every one when few, else a sparse selection.
+            label = _value_label(x, y, _num(v, chart.unit), placed, top, bottom)
+            if label:
+                labels.append(label)
+    out.extend(labels)  # over every line, so no line crosses a number
+    # Category labels below the axis: every one when few, else a sparse selection — the
+    # last always, and none where it would touch its neighbour.
     every = max(1, -(-n // 6))
-    for i, category in enumerate(chart.categories):
-        if i % every and i != n - 1:
-            continue
+    spans: list[tuple[float, float]] = []
+    for i in sorted({*range(0, n, every), n - 1}, key=lambda i: (i != n - 1, i)):
+        width = _text_width(chart.categories[i]) * (FONT - 1) / FONT
         anchor = "end" if i == n - 1 and n > 1 else ("start" if i == 0 else "middle")
+        start = xs[i] - width if anchor == "end" else (
+            xs[i] if anchor == "start" else xs[i] - width / 2)
+        if any(start < b + 6 and a < start + width + 6 for a, b in spans):
+            continue
+        spans.append((start, start + width))
         out.append(f'<text x="{xs[i]:.1f}" y="{bottom + FONT + 4}" text-anchor="{anchor}" '
-                   f'fill="#212529" font-size="{FONT - 1}">{escape(category)}</text>')
+                   f'fill="#212529" font-size="{FONT - 1}">{escape(chart.categories[i])}'
+                   f'</text>')
     height = bottom + FONT + 10
     return Markup(_open(chart, height) + defs + legend + "".join(out) + "</svg>")
+
+
+def _value_label(x: float, y: float, text: str, placed: list, top: float, bottom: float
+                 ) -> str:
+    """A point's number above it, else below it, where it overlaps no number written
+    before; nothing where both would (many months, or lines on the same values) — the
+    point's own <title> and the table under the chart still give it."""
+    size = FONT - 2
+    width = _text_width(text) * size / FONT
+    anchor = "end" if x > WIDTH - 20 else ("start" if x < 20 else "middle")
+    left = x - width if anchor == "end" else (x if anchor == "start" else x - width / 2)
+    for baseline in (y - 7, y + 7 + size):
+        box = (left - 1, baseline - size, left + width + 1, baseline + 2)
+        if box[1] < top or box[3] > bottom + 2:
+            continue  # into the legend or under the axis
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+               for b in placed):
+            continue
+        placed.append(box)
+        return (f'<text x="{x:.1f}" y="{baseline:.1f}" text-anchor="{anchor}" '
+                f'fill="#212529" font-size="{size}">{text}</text>')
+    return ""
 
 
 def table_rows(chart: Chart) -> list[tuple[str, list[str]]]:

@@ -340,3 +340,44 @@ def test_chart_markup_is_accessible_and_escaped():
     assert "<pattern" in svg  # the second series is hatched, not only a colour
     trend = str(line("趋势", "说明", ["2025-01", "2025-02"], [Series("甲", [1, 4])]).svg())
     assert "<polyline" in trend and ">4</text>" in trend
+
+
+def test_line_chart_numbers_never_overlap():
+    """Two processes on the same counts over two years: each number is written where no
+    other is, or left to the point's title and the table — never one over another."""
+    from webapp.charts import FONT, Series, _text_width, line
+
+    months = [f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13)]
+    same = [10 + (i % 3) for i in range(len(months))]
+    chart = line("趋势", "说明", months, [Series("微心愿", same), Series("职工诉求", same),
+                                          Series("技能培训", [1000 * i for i in range(24)])])
+    svg = str(chart.svg())
+    boxes = []
+    for x, y, anchor, size, text in re.findall(
+            r'<text x="([\d.]+)" y="([\d.]+)" text-anchor="(\w+)" fill="#212529" '
+            r'font-size="(\d+)">([\d.]+)</text>', svg):
+        if int(size) != FONT - 2:
+            continue
+        width = _text_width(text) * int(size) / FONT
+        x, y = float(x), float(y)
+        left = x - width if anchor == "end" else x if anchor == "start" else x - width / 2
+        boxes.append((left, y - int(size), left + width, y))
+    assert len(boxes) >= 24  # most numbers are still written
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    # Every value is still in its point's title.
+    assert len(re.findall(r"<circle [^>]*><title>", svg)) == 3 * 24
+    # The months under the axis: the first and the last, and none touching another.
+    axis = []
+    for x, anchor, text in re.findall(
+            rf'<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)" fill="#212529" '
+            rf'font-size="{FONT - 1}">([^<]+)</text>', svg):
+        width = _text_width(text) * (FONT - 1) / FONT
+        x = float(x)
+        axis.append((text, x - width if anchor == "end" else x if anchor == "start"
+                     else x - width / 2, width))
+    assert {"2025-01", "2026-12"} <= {text for text, _, _ in axis} and len(axis) >= 4
+    axis.sort(key=lambda a: a[1])
+    for (_, left, width), (_, next_left, _) in zip(axis, axis[1:]):
+        assert left + width < next_left, axis
