@@ -433,6 +433,17 @@ def test_a_workbook_written_by_a_spreadsheet_library_is_read(staff, tmp_path):
     assert report.rejected[0].line == 6 and "未知的上级单位“12345”" in report.rejected[0].text("zh")
 
 
+def test_a_big5_file_is_said_to_be_in_another_encoding(staff):
+    data = "用戶名,姓名,單位編碼,角色\nimp.b5,李四,cq-yz-co,職工\n".encode("big5")
+    with pytest.raises(ImportFileError) as err:
+        import_people(data, fresh(staff["yz"].id), dry_run=True)
+    assert "Big5" in err.value.zh and "ノめ" in err.value.zh and "用户名" in err.value.zh
+    # A header in the right encoding that names neither kind: no talk of encodings.
+    with pytest.raises(ImportFileError) as err:
+        import_people("姓名,电话\n李四,138\n".encode(), fresh(staff["yz"].id), dry_run=True)
+    assert "Big5" not in err.value.zh
+
+
 def test_gbk_csv_is_read(staff):
     text = "用户名,姓名,单位编码,角色\nimp.gbk,李四,cq-yz-co,职工\nimp.bad,王五,火星,职工\n"
     report = import_people(text.encode("gbk"), fresh(staff["yz"].id), dry_run=True)

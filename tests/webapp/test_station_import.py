@@ -105,6 +105,19 @@ def test_bom_gbk_chinese_headers_and_unreadable_files(demo):
             raise AssertionError(f"{bad!r} was accepted")
 
 
+def test_a_big5_file_is_said_to_be_in_another_encoding(demo):
+    """Big5 bytes read as GBK without an error, into nonsense: the message shows the header
+    as read and names the likely cause, not only "the header lacks 编码"."""
+    data = "編碼,名稱,區縣,充電樁\nt-1,南坪測試驛站,南岸區,3\n".encode("big5")
+    try:
+        import_stations(data, None)
+    except StationFileError as exc:
+        assert "编码（code）" in exc.zh and "Big5" in exc.zh and "絪絏" in exc.zh, exc.zh
+        assert "Big5" in exc.en and "garbled" in exc.en
+    else:
+        raise AssertionError("a Big5 file was accepted")
+
+
 def test_a_city_admin_imports_only_into_their_city(demo, make_unit):
     other_city = make_unit("sc", "city", name="四川省成都市总工会")
     make_unit("sc-jj", "district", other_city, name="锦江区总工会")

@@ -21,7 +21,8 @@ from webapp.i18n import punctuation
 from webapp.models import OrgUnit, User
 from webapp.services import audit, people, xlsx
 from webapp.services.org import unit_by_code
-from webapp.services.station_import import StationFileError, _reader, decode, encoding_label
+from webapp.services.station_import import (StationFileError, _reader, decode, encoding_label,
+                                            unread_header)
 from webapp.services.users import USERNAME_RE, find_user
 from workflows.org import ROLE_KEYS, ROLES, UNIT_CHILDREN, UNIT_KIND_KEYS, UNIT_KINDS, term
 
@@ -170,10 +171,11 @@ def _positions(header: list[str], report: ImportReport) -> dict[str, int]:
     elif "kind" in found:
         report.kind, columns = "units", UNIT_COLUMNS
     else:
+        zh, en = unread_header(header) if not found & set(by_name.values()) else ("", "")
         raise ImportFileError(
-            "看不出这是人员还是单位文件：表头应含“用户名”（人员）或“类型”（单位）",
+            "看不出这是人员还是单位文件：表头应含“用户名”（人员）或“类型”（单位）" + zh,
             "Cannot tell whether the file holds users or units: the header needs 'username' "
-            "(users) or 'kind' (units)")
+            "(users) or 'kind' (units)" + en)
     keys = {c.key for c in columns}
     positions: dict[str, int] = {}
     for index, cell in enumerate(header):

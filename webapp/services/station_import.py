@@ -159,6 +159,19 @@ def _reader(text: str):
     return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
+def unread_header(cells: list[str]) -> tuple[str, str]:
+    """What to add when not one column of a header is known: the header as it was read
+    (garbled characters show a wrong encoding) and what to do about it."""
+    shown = "、".join(c.strip()[:20] for c in cells[:6] if c.strip())
+    shown_en = ", ".join(c.strip()[:20] for c in cells[:6] if c.strip())
+    return ((f"。读到的表头是：{shown or '（空）'}。若是乱码，文件可能不是 UTF-8 或 GBK 编码"
+             "（例如繁体的 Big5）：请在 Excel 中“另存为 CSV UTF-8（逗号分隔）”后重新上传，"
+             "或直接上传 XLSX 文件"),
+            (f". The header reads: {shown_en or '(empty)'}. If that is garbled, the file is "
+             "in neither UTF-8 nor GBK (Big5, for instance): save it from Excel as 'CSV UTF-8 "
+             "(comma delimited)' and upload it again, or upload the XLSX file"))
+
+
 def _header(cells: list[str], report: ImportReport) -> dict[str, int]:
     positions: dict[str, int] = {}
     for index, cell in enumerate(cells):
@@ -174,9 +187,10 @@ def _header(cells: list[str], report: ImportReport) -> dict[str, int]:
         positions[column.key] = index
     missing = [c for c in COLUMNS if c.required and c.key not in positions]
     if missing:
+        zh, en = unread_header(cells) if not positions else ("", "")
         raise StationFileError(
-            "表头缺少必需的列：" + "、".join(f"{c.zh}（{c.key}）" for c in missing),
-            "The header lacks required columns: " + ", ".join(c.key for c in missing))
+            "表头缺少必需的列：" + "、".join(f"{c.zh}（{c.key}）" for c in missing) + zh,
+            "The header lacks required columns: " + ", ".join(c.key for c in missing) + en)
     return positions
 
 
