@@ -113,3 +113,33 @@ def test_the_notice_says_until_when_and_the_applicant_is_told(login, demo):
     kinds = db.session.scalars(select(Notification.kind).where(
         Notification.instance_id == instance_id, Notification.user_id == rider.id)).all()
     assert "publicity_started" in kinds
+
+
+def test_who_objected_and_why_is_for_the_reviewers_only(login, client, demo):
+    """A real-name objection is for those who review it: the public and the nominee see
+    that one was made, not by whom or why; the objector sees their own."""
+    from tests.webapp.test_api import Api
+
+    instance_id = nomination_on_notice(login)
+    reason, objector = "推荐材料与事实不符，去年已去过", "网约车司机 何军"
+    api = Api(client)
+    notice = next(t for t in api("GET", f"/instances/{instance_id}", "driver1").get_json()
+                  ["tasks"] if t["kind"] == "publicity")
+    assert api("POST", f"/tasks/{notice['id']}/complete", "driver1",
+               json={"action": "object", "comment": reason}).status_code == 200
+
+    def objection(username):
+        lines = api("GET", f"/instances/{instance_id}", username).get_json()["history"]
+        return next((line["actor"], line["comment"]) for line in lines
+                    if line["action"] == "object")
+
+    withheld = ("异议人（姓名仅核查人员可见）", "异议内容仅核查人员可见。")
+    for stranger in ("volunteer2", "rider1"):  # the public, and the nominee
+        assert objection(stranger) == withheld, stranger
+        page = login(stranger).get(f"/instances/{instance_id}").get_data(as_text=True)
+        assert reason not in page and objector not in page and withheld[0] in page
+    assert objection("driver1") == (objector, reason)  # their own
+    for reviewer in ("city_admin", "supervisor"):
+        assert objection(reviewer) == (objector, reason), reviewer
+        page = login(reviewer).get(f"/instances/{instance_id}").get_data(as_text=True)
+        assert reason in page and objector in page

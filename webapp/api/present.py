@@ -162,7 +162,7 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
         "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
                      "label": history_label(entry.action, entry.details, words),
                      "step": entry.step, "comment": entry.comment}
-                    for entry, actor in history_lines(row, may_see)],
+                    for entry, actor in history_lines(row, may_see, user)],
     }
 
 

@@ -100,16 +100,55 @@ def render_value(f, shown, raw, may_see: bool, locale: str) -> dict[str, Any]:
     return {"text": field_text(f, raw, locale)}
 
 
-def history_rows(instance: Instance, may_see: bool) -> list[tuple[HistoryEntry, str | None]]:
-    """(entry, actor's name) in order; the applicant's name masked unless ``may_see``."""
+OBJECTION = "object"  # a real-name objection to a request on public notice
+
+
+class _Withheld:
+    """A history line whose comment the viewer may not read (an objection's reason)."""
+
+    def __init__(self, entry):
+        self._entry = entry
+
+    def __getattr__(self, name):
+        return getattr(self._entry, name)
+
+    @property
+    def comment(self):
+        return _("异议内容仅核查人员可见。")
+
+
+def _objections(instance: Instance, viewer: User | None, pairs: list) -> list:
+    """``pairs`` (entry, actor's name) with each objection's objector and reason
+    withheld from those who may not read them (``access.may_read_objections``): the
+    nominee and the public see that an objection was made, not by whom or why."""
+    if not any(entry.action == OBJECTION for entry, _name in pairs):
+        return pairs
+    reader = viewer is not None and access.may_read_objections(viewer, instance)
+    me = getattr(viewer, "id", None)
+    out = []
+    for entry, name in pairs:
+        actor = getattr(entry, "actor_id", None) if isinstance(entry, HistoryEntry) \
+            else getattr(entry, "actor", None)
+        if entry.action == OBJECTION and not reader and (me is None or actor != me):
+            entry, name = _Withheld(entry), _("异议人（姓名仅核查人员可见）")
+        out.append((entry, name))
+    return out
+
+
+def history_rows(instance: Instance, may_see: bool, viewer: User | None = None
+                 ) -> list[tuple[HistoryEntry, str | None]]:
+    """(entry, actor's name) in order; the applicant's name masked unless ``may_see``,
+    and objections withheld from ``viewer`` unless they may read them."""
     rows = db.session.execute(
         select(HistoryEntry, User.display_name).outerjoin(User, User.id == HistoryEntry.actor_id)
         .where(HistoryEntry.instance_id == instance.id).order_by(HistoryEntry.seq))
-    return [(entry, name if may_see or name is None or entry.actor_id != instance.applicant_id
-             else mask_name(name)) for entry, name in rows]
+    return _objections(instance, viewer, [
+        (entry, name if may_see or name is None or entry.actor_id != instance.applicant_id
+         else mask_name(name)) for entry, name in rows])
 
 
-def history_lines(instance: Instance, may_see: bool) -> list[tuple[Any, str | None]]:
+def history_lines(instance: Instance, may_see: bool, viewer: User | None = None
+                  ) -> list[tuple[Any, str | None]]:
     """What ``history_rows`` reads from the history table, from the instance's own state
     instead — the engine writes every line of it there and nowhere else, one row per line
     in order (``workflow._append_history``) — so the API's answer after a step reads no
@@ -135,7 +174,7 @@ def history_lines(instance: Instance, may_see: bool) -> list[tuple[Any, str | No
         if name is not None and not may_see and line.actor == instance.applicant_id:
             name = mask_name(name)
         out.append((line, name))
-    return out
+    return _objections(instance, viewer, out)
 
 
 def file_visible(stored: StoredFile) -> bool:

@@ -185,7 +185,7 @@ def instance(instance_id: int):
     # On public notice (公示) the nominee's name is on the notice board for everyone:
     # the request's page names them too (their personal data stays masked).
     named = may_see or _on_notice(inst, spec)
-    history = history_rows(inst, named)
+    history = history_rows(inst, named, current_user)
     my_tasks = _my_tasks(inst, available, spec, locale)
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),

@@ -143,11 +143,26 @@ def can_see_private(user: User, instance: Instance) -> bool:
         Instance.id == instance.id, oversight)) is not None
 
 
+def may_read_objections(user: User, instance: Instance) -> bool:
+    """Who may read who objected to a request on public notice (公示), and why: the
+    people it was given to (those who review the objection) and overseers in scope —
+    not the nominee, nor the public the notice is shown to.  Each objector still sees
+    their own (``helpers.history_rows``)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.id != instance.applicant_id and was_given(user, instance):
+        return True
+    oversight = oversight_clause(user)
+    return oversight is not None and db.session.scalar(select(Instance.id).where(
+        Instance.id == instance.id, oversight)) is not None
+
+
 def staff_instances_clause(user: User):
     clause = oversight_clause(user)
     return clause if clause is not None else false()
 
 
-__all__ = ["can_view", "can_see_private", "visible_clause", "staff_instances_clause",
+__all__ = ["can_view", "can_see_private", "may_read_objections", "visible_clause",
+           "staff_instances_clause",
            "on_public_notice",
            "OVERSIGHT_ROLES"]
