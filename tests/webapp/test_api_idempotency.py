@@ -69,3 +69,45 @@ def test_the_key_is_in_the_openapi_document(api, demo):  # noqa: F811
     header = next(p for p in start["parameters"] if p["name"] == "Idempotency-Key")
     assert header["in"] == "header" and header["schema"]["pattern"]
     assert "200" in start["responses"] and "201" in start["responses"]
+
+
+def test_the_same_key_with_another_request_is_refused_not_replayed(api, demo):  # noqa: F811
+    """A retry sends the same request; the same key with another body or another process
+    is a client's mistake: 422 idempotency_key_reused, nothing started, nothing replayed."""
+    assert _start(api, "rider1", KEY).status_code == 201
+    before = _demands("rider1")
+    other = _demand()
+    other["data"]["category"] = "charging"
+    for path, body in (("/processes/worker_demand/instances", other),
+                       ("/processes/micro_wish/instances", {"data": {}})):
+        r = api("POST", path, "rider1", json=body, headers={"Idempotency-Key": KEY})
+        assert r.status_code == 422, (path, r.get_json())
+        assert error_of(r)["code"] == "idempotency_key_reused"
+        assert "Idempotent-Replayed" not in r.headers
+    assert _demands("rider1") == before
+    # The same request again is still a retry.
+    assert _start(api, "rider1", KEY).headers.get("Idempotent-Replayed") == "true"
+
+
+def test_a_retried_upload_is_the_same_request_and_another_file_is_not(api, demo):  # noqa: F811
+    import io
+    import json
+
+    from tests.webapp.test_workflow_service import wish_data
+
+    data = wish_data()
+    data.pop("photo", None)
+
+    def send(png: bytes):
+        return api("POST", "/processes/micro_wish/instances", "courier1",
+                   data={"json": json.dumps({"data": data}),
+                         "photo": (io.BytesIO(png), "wish.png", "image/png")},
+                   headers={"Idempotency-Key": KEY}, content_type="multipart/form-data")
+
+    png = (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00\x00\x00\x01" * 2
+           + b"\x08\x02\x00\x00\x00\x90wS\xde" + b"\x00\x00\x00\x00IEND\xaeB`\x82")
+    first = send(png)
+    assert first.status_code == 201, first.get_json()
+    assert send(png).headers.get("Idempotent-Replayed") == "true"
+    changed = send(png + b"\x00")
+    assert changed.status_code == 422 and error_of(changed)["code"] == "idempotency_key_reused"

@@ -1,6 +1,9 @@
 """The routes of API.md.  Thin: every rule lives in the services the pages use too."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 from flask import request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
@@ -77,8 +80,10 @@ def process(key: str):
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key", {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
     "a key of the client's own (16–64 letters, digits, - or _) for this one start: sent "
-    "again with the same key (a retry after a lost answer), the request started the first "
-    "time is answered, 200 with Idempotent-Replayed: true, and nothing new is started")
+    "again with the same key and the same request (a retry after a lost answer), the "
+    "request started the first time is answered, 200 with Idempotent-Replayed: true, and "
+    "nothing new is started; the same key with another process or another body is a 422 "
+    "(code idempotency_key_reused)")
 
 
 @route("/processes/<key>/instances", "POST", summary="Start the process with the start form's data",
@@ -95,18 +100,20 @@ def start(key: str):
     if sent_key is not None and once is None:
         fail(400, _("Idempotency-Key 应为 16–64 个字母、数字、- 或 _。"),
              code="bad_idempotency_key")
+    payload, files = body()  # who may start comes before what they sent
+    sent = _fingerprint(key, payload, files) if once is not None else None
     first = wf.submitted(once)
     if first is not None:
-        return _started_before(first, me)
-    payload, files = body()  # who may start comes before what they sent
+        return _started_before(first, me, once, sent)
     data = payload.get("data", {})
     clean = _validated(spec.start.form, data, files)
     clean = uploads.store(clean, me)
     try:
-        instance = wf.start_instance(key, me, clean, version=version, submission=once)
+        instance = wf.start_instance(key, me, clean, version=version, submission=once,
+                                     fingerprint=sent)
     except wf.AlreadySubmitted as exc:  # the same key, at the same moment
         db.session.rollback()
-        return _started_before(exc.instance_id, me)
+        return _started_before(exc.instance_id, me, once, sent)
     uploads.attach(instance.id, clean, me)
     # Its address before the commit: the commit expires the row, and reading its id
     # afterwards would read the whole request back in a transaction of its own.
@@ -114,8 +121,30 @@ def start(key: str):
     return _commit(present.instance(instance, me)), 201, {"Location": location}
 
 
-def _started_before(instance_id: int, me):
-    """The answer to a start sent again with its Idempotency-Key: the request it started."""
+def _fingerprint(process_key: str, payload: dict, files: dict) -> str:
+    """SHA-256 of what a start sent: the process, the JSON body and every file's bytes."""
+    digest = hashlib.sha256(json.dumps([process_key, payload], sort_keys=True,
+                                       ensure_ascii=False, default=str).encode("utf-8"))
+    for name in sorted(files):
+        for upload in files[name]:
+            digest.update(b"\x00" + name.encode("utf-8", "surrogatepass") + b"\x00")
+            stream = upload.stream
+            where = stream.tell()
+            for chunk in iter(lambda: stream.read(65536), b""):
+                digest.update(chunk)
+            stream.seek(where)  # read again when the file is stored
+    return digest.hexdigest()
+
+
+def _started_before(instance_id: int, me, once: str, sent: str | None):
+    """The answer to a start sent again with its Idempotency-Key: the request it started —
+    unless the key came with another request (another process, another body), which a
+    retry never does: a client's mistake, refused rather than answered with the wrong
+    request."""
+    recorded = wf.submission_fingerprint(once)
+    if recorded is not None and sent is not None and recorded != sent:
+        fail(422, _("这个 Idempotency-Key 已用于另一次不同内容的提交：每次新的提交请使用新的键，"
+                    "重试时请原样重发。"), code="idempotency_key_reused")
     instance = db.session.get(Instance, instance_id)
     return (present.instance(instance, me), 200,
             {"Location": url_for("api.instance", instance_id=instance_id),

@@ -122,6 +122,9 @@ class Submission(db.Model):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "<user id>:<nonce>"
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An API start's SHA-256 of what it sent (process, body, files): the same key with
+    # another request is refused, not answered with this one.  None for a web form.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class Task(db.Model):

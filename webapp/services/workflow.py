@@ -256,22 +256,31 @@ def submitted(key: str | None) -> int | None:
     return db.session.scalar(select(Submission.instance_id).where(Submission.key == key))
 
 
+def submission_fingerprint(key: str) -> str | None:
+    """What the start recorded under ``key`` sent (``Submission.fingerprint``)."""
+    return db.session.scalar(select(Submission.fingerprint).where(Submission.key == key))
+
+
 def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | None,
                    *, now: datetime | None = None,
                    version: DefinitionVersion | None = None,
-                   submission: str | None = None) -> Instance:
+                   submission: str | None = None,
+                   fingerprint: str | None = None) -> Instance:
     """Start ``process_key`` for ``applicant``; engine errors leave nothing behind.
 
     ``version``: ``current_version(process_key)`` as the caller has just read it in this
     request (and checked ``data`` against its form) — started on that one, not read
     again.  ``submission``: the form's key (``submission_key``); if a start with it was
     made already (or is being made by a simultaneous request, which is waited for),
-    ``AlreadySubmitted`` names that request and nothing is started."""
+    ``AlreadySubmitted`` names that request and nothing is started.  ``fingerprint``:
+    what an API client sent under that key, recorded with it."""
     with write_lock():
-        return _start_instance(process_key, applicant, data, now, version, submission)
+        return _start_instance(process_key, applicant, data, now, version, submission,
+                               fingerprint)
 
 
-def _start_instance(process_key, applicant, data, now, version, submission=None):
+def _start_instance(process_key, applicant, data, now, version, submission=None,
+                    fingerprint=None):
     if version is None:
         version = current_version(process_key)
     spec = spec_of(version)
@@ -291,7 +300,7 @@ def _start_instance(process_key, applicant, data, now, version, submission=None)
                 # First, so a simultaneous sending of the same form waits here for this
                 # one — before it takes any place or quota — and is then shown it.
                 db.session.add(Submission(key=submission, instance_id=instance.id,
-                                          created_at=now))
+                                          created_at=now, fingerprint=fingerprint))
                 db.session.flush()
             state, effects = engine.start(spec, applicant.id, data, now, directory,
                                           instance_id=instance.id)
