@@ -68,13 +68,16 @@ def count_limit() -> int:
 
 
 def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False,
-             limit_count: bool = False) -> Page:
+             limit_count: bool = False, past_end: str = "last") -> Page:
     """Rows of ``stmt`` (already ordered) for the asked page — the last one when the
     asked page is past the end — and how many there are.
 
     ``tuples``: the statement selects several entities; rows are tuples of them.
     ``limit_count``: count at most ``count_limit()`` rows (``Page.capped`` says when
     there are more): the cost of the count no longer grows with the list.
+    ``past_end="empty"``: a page past the end is that page, with no rows — what an app
+    that loads page after page until one comes back empty needs (the API); a person
+    following an old link is better shown the last page.
     """
     page = page_arg(name)
     counted = stmt.order_by(None)
@@ -83,7 +86,8 @@ def paginate(stmt, per_page: int, name: str = "page", *, tuples: bool = False,
         counted = counted.limit(limit + 1)
     total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     capped = limit is not None and total > limit
-    if not capped:  # a page past the end (an old link, a typed number) shows the last one
+    if not capped and past_end == "last":
+        # a page past the end (an old link, a typed number) shows the last one
         page = min(page, max(1, -(-total // per_page)))
     # A limited count may not reach this page: read one row more to know if one follows.
     window = stmt.limit(per_page + (1 if capped else 0)).offset((page - 1) * per_page)

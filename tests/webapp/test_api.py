@@ -401,6 +401,22 @@ def test_task_scope_must_be_mine_or_pool(api, demo):
     assert api("GET", "/tasks?per_page=100&page=2", "station_head").get_json()["per_page"] == 100
 
 
+def test_a_page_past_the_end_is_empty_so_an_app_knows_to_stop(api, demo):
+    """Loading page after page until one is empty ends, and never shows an item twice."""
+    seen = []
+    for page in range(1, 20):
+        body = api("GET", f"/stations?per_page=2&page={page}", "rider1").get_json()
+        assert body["page"] == page and body["per_page"] == 2
+        if not body["items"]:
+            break
+        seen += [s["id"] for s in body["items"]]
+    else:
+        raise AssertionError("the pages never ran out")
+    assert len(seen) == len(set(seen)) == body["total"] and page == -(-body["total"] // 2) + 1
+    far = api("GET", "/notifications?page=999", "rider1").get_json()
+    assert far["items"] == [] and far["page"] == 999
+
+
 def test_delegate_to_a_colleague_by_username(api, demo, make_user):
     task = open_task_id(start_wish(api)["id"])
     nobody = api("POST", f"/tasks/{task}/delegate", "station_head", json={"to": "ghost"})

@@ -32,7 +32,8 @@ STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expire
 
 
 def _page(stmt, present_row) -> dict:
-    found = paginate(stmt, int_arg("per_page", 20, 1, 100))
+    # Past the end: no items (an app loads pages until one is empty), not the last again.
+    found = paginate(stmt, int_arg("per_page", 20, 1, 100), past_end="empty")
     return {"items": [present_row(r) for r in found.rows], "total": found.total,
             "page": found.page, "per_page": found.per_page}
 
