@@ -382,6 +382,10 @@ def test_withdraw_comment_and_lists(api, demo):
     assert error_of(late)["message"].startswith("该申请已结束（已撤回，")
     mine = api("GET", "/instances", "rider1").get_json()
     assert mine["total"] == 1 and mine["items"][0]["status"] == "withdrawn"
+    # Ended without reaching an end of the definition: its state says how, and is found.
+    assert gone.get_json()["state"] == mine["items"][0]["state"] == "withdrawn"
+    assert api("GET", "/instances?state=withdrawn", "rider1").get_json()["total"] == 1
+    assert api("GET", "/instances?state=verify", "rider1").get_json()["total"] == 0
     assert api("GET", "/instances?status=running", "rider1").get_json()["total"] == 0
     assert api("GET", "/instances?status=bogus", "rider1").status_code == 422
     assert api("GET", "/instances", "courier1").get_json()["total"] == 0

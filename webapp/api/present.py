@@ -122,7 +122,9 @@ API_STATUS = {"returned": "running", "waitlisted": "running"}
 
 
 def _state(instance: Instance) -> str:
-    return instance.steps or instance.state.get("end") or ""
+    """The current step(s), else the end reached — else, for a request ended without
+    reaching one (withdrawn, cancelled), how it ended: never empty."""
+    return instance.steps or instance.state.get("end") or instance.status
 
 
 def instance_summary(instance: Instance) -> dict[str, Any]:

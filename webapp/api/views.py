@@ -6,7 +6,7 @@ import json
 
 from flask import request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from forms import validate_data
 from webapp.api import present
@@ -161,7 +161,8 @@ def _started_before(instance_id: int, me, once: str, sent: str | None):
               Param("process", {"type": "string", "maxLength": 64}, "process key"),
               Param("status", {"type": "string", "enum": list(STATUSES)}),
               Param("state", {"type": "string", "maxLength": 64},
-                    "a current step id (or an end id)"),
+                    "a current step id, an end id, or (for a request ended without "
+                    "reaching an end: withdrawn, cancelled) its status"),
               *page_params()))
 def instances():
     me = user()
@@ -181,7 +182,10 @@ def instances():
         stmt = stmt.where(or_(Instance.steps == state, Instance.steps.startswith(state + ","),
                               Instance.steps.endswith("," + state),
                               Instance.steps.contains("," + state + ","),
-                              Instance.state["end"].as_string() == state))
+                              Instance.state["end"].as_string() == state,
+                              and_(Instance.closed_at.is_not(None), Instance.steps == "",
+                                   Instance.status == state,
+                                   Instance.state["end"].as_string().is_(None))))
     return _page(stmt.order_by(Instance.id.desc()), present.instance_summary)
 
 
