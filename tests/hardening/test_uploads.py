@@ -196,3 +196,31 @@ def test_the_app_wide_limit_is_set_and_fits_every_shipped_form(app):
                 * int(f.get("max_files", 1)) for f in fields if f.get("type") == "file"))
     assert Config.MAX_CONTENT_LENGTH and largest > 0
     assert largest < Config.MAX_CONTENT_LENGTH <= largest + 16 * 1024 * 1024
+
+
+def test_a_refused_start_keeps_none_of_its_files(client, demo):
+    """A start the engine refuses (one open wish at a time: 409) after its photo was
+    written leaves no file behind — a client retrying in a loop cannot fill the disk;
+    an accepted one keeps its file."""
+    import json
+
+    from tests.webapp.test_api import Api
+    from tests.webapp.test_workflow_service import wish_data
+
+    api = Api(client)
+    data = {k: v for k, v in wish_data().items() if k != "photo"}
+
+    def start():
+        return api("POST", "/processes/micro_wish/instances", "rider1",
+                   data={"json": json.dumps({"data": data}),
+                         "photo": (io.BytesIO(PNG), "wish.png", "image/png")},
+                   content_type="multipart/form-data")
+
+    assert start().status_code == 201
+    kept = files_on_disk()
+    assert len(kept) == 1
+    before = counts()
+    for _ in range(3):
+        refused = start()
+        assert refused.status_code == 409, refused.get_json()
+    assert counts() == before and files_on_disk() == kept

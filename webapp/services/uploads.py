@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from forms import Upload, save_uploads
 from webapp.extensions import db
@@ -34,11 +35,32 @@ def store(clean: dict[str, Any], uploader: User) -> dict[str, Any]:
                             size=upload.size, sha256=upload.sha256, uploaded_by_id=uploader.id)
         target = path_of(stored)
         target.parent.mkdir(parents=True, exist_ok=True)
+        # Noted before it is written: if the transaction that would record it does not
+        # commit (a refused start, a stale step), the file goes with it.
+        db.session.info.setdefault(_WRITTEN, []).append(target)
         target.write_bytes(upload.content)
         db.session.add(stored)
         return key
 
     return save_uploads(clean, save)
+
+
+_WRITTEN = "uploads_written"  # session.info: files written in this transaction
+
+
+@event.listens_for(Session, "after_commit")
+def _kept(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)  # their rows are saved: the files stay
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _dropped(session: Session, transaction) -> None:
+    """A transaction that ended without its commit (rolled back, or the session closed
+    by a refusal or an error) takes the files it wrote: no row will ever name them."""
+    if transaction.parent is not None or transaction.nested:
+        return  # a savepoint: its files belong to the transaction around it
+    for path in session.info.pop(_WRITTEN, ()):
+        path.unlink(missing_ok=True)
 
 
 def file_keys(data: Any) -> Iterable[str]:
