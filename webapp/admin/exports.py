@@ -28,17 +28,43 @@ def units(fmt: str, stmt, locale: str):
     return export.response(fmt, _("组织架构"), columns, export.batched(db.session, stmt))
 
 
-def users(fmt: str, stmt, locale: str):
-    stmt = stmt.options(selectinload(User.memberships).joinedload(Membership.unit))
+def users(fmt: str, stmt, viewer: User, locale: str):
+    """The list of people with their unit, roles, phone and e-mail.  Phone and e-mail
+    as the person's own page shows them: in full to an administrator who may open that
+    page (``people.may_manage_user``), masked like any personal field to anyone else —
+    a supervisor, or an administrator the person also holds a role above."""
+    from forms.privacy import mask_value
+    from webapp.services.audit_view import ACCOUNT_FIELDS
+    from webapp.services.people import may_manage_user
+
+    stmt = stmt.options(selectinload(User.unit),
+                        selectinload(User.memberships).joinedload(Membership.unit))
+    phone_field, email_field = ACCOUNT_FIELDS.fields
+    viewer_id = viewer.id
+
+    def rows() -> Iterator:
+        # Read in the response's own context (see ``audit``): the viewer again, here.
+        viewer = db.session.get(User, viewer_id)
+        for row in export.batched(db.session, stmt):
+            user = row[0]
+            if may_manage_user(viewer, user):
+                yield user, user.phone, user.email
+            else:
+                yield user, mask_value(phone_field, user.phone), mask_value(email_field,
+                                                                             user.email)
 
     def roles(row) -> str:
         return punctuation(locale)["clause_sep"].join(
             f"{term(ROLES, m.role, locale)} · {m.unit.label(locale)}" for m in row[0].memberships)
     columns = [Column(_("用户名"), lambda r: r[0].username),
                Column(_("姓名"), lambda r: r[0].display_name),
+               Column(_("单位"), lambda r: r[0].unit.label(locale) if r[0].unit else ""),
+               Column(_("单位编码"), lambda r: r[0].unit.code if r[0].unit else ""),
                Column(_("角色"), roles),
+               Column(_("电话"), lambda r: r[1]),
+               Column(_("邮箱"), lambda r: r[2]),
                Column(_("启用"), lambda r: r[0].active)]
-    return export.response(fmt, _("人员与角色"), columns, export.batched(db.session, stmt))
+    return export.response(fmt, _("人员与角色"), columns, rows())
 
 
 def instances(fmt: str, stmt, locale: str):
@@ -152,3 +178,4 @@ def stations(fmt: str, stmt, locale: str):
     # English headers are the importer's English column names (code, car_parking, …).
     columns = [Column(c.key if en else c.zh, getter(c)) for c in COLUMNS]
     return export.response(fmt, _("工会驿站"), columns, export.batched(db.session, rows))
+
