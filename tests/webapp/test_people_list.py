@@ -1,6 +1,6 @@
 """人员与角色, the list: unit and status columns, filters by unit, role and status kept in
 the pages and the download, the download's unit, phone and e-mail (masked where the
-person's own page would not open)."""
+person's own page would not open), and the unit suggestions behind the unit fields."""
 from __future__ import annotations
 
 import csv
@@ -10,8 +10,9 @@ import lxml.html
 import openpyxl
 import pytest
 
-from tests.webapp.test_people_admin import page, sign_in, staff  # noqa: F401
+from tests.webapp.test_people_admin import fresh, page, sign_in, staff  # noqa: F401
 from webapp.extensions import db
+from webapp.services.org import unit_by_code
 
 
 @pytest.fixture
@@ -180,3 +181,65 @@ def test_phone_and_e_mail_are_masked_where_the_persons_page_would_not_open(clien
     assert rows["jb_worker"][2:4] == ["观音桥街道工会", "cq-jb-gyq"]
     assert not any("13800001111" in "".join(row) for row in rows.values())
 
+
+# ------------------------------------------------------------------------------ unit suggestions
+
+def suggested(client, q, scope=None) -> list[str]:
+    r = client.get("/admin/units/search.json", query_string={"q": q, **(
+        {"scope": scope} if scope else {})})
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    return [u["code"] for u in r.get_json()["units"]]
+
+
+def test_units_are_suggested_by_name_or_code_within_the_viewers_part(client, people, org,
+                                                                       make_unit):
+    sign_in(client, "yz_admin")
+    assert suggested(client, "解放碑") == ["cq-yz-jfb", "cq-yz-st"]
+    assert suggested(client, "jfb") == ["cq-yz-jfb"]
+    # The code typed in full comes first, whatever else holds it.
+    assert suggested(client, "cq-yz-co")[0] == "cq-yz-co"
+    answer = client.get("/admin/units/search.json?q=cq-yz-st").get_json()["units"][0]
+    assert answer == {"code": "cq-yz-st", "name": "解放碑驿站", "label": "解放碑驿站（解放碑街道工会）",
+                      "active": True}
+    # 江北区 is never answered to a 渝中区 administrator, by name or by code.
+    assert suggested(client, "观音桥") == [] and suggested(client, "cq-jb") == []
+    assert suggested(client, "%") == [] and suggested(client, "") == []
+    # At most 20, for a city of thousands of units.
+    for n in range(25):
+        make_unit(f"cq-yz-x{n:02d}", "station", org["street"], name=f"测试驿站{n:02d}")
+    assert len(suggested(client, "测试驿站")) == 20
+    # Where people and roles are placed, a deactivated unit is not offered; in the
+    # list's filter it is (people may still be there).
+    unit_by_code("cq-yz-x00").active = False
+    db.session.commit()
+    assert "cq-yz-x00" not in suggested(client, "测试驿站00", scope="manage")
+    assert suggested(client, "测试驿站00") == ["cq-yz-x00"]
+
+
+def test_suggestions_follow_the_askers_roles(client, people):
+    # A supervisor looks at the whole city, and places nobody anywhere.
+    sign_in(client, "watcher")
+    assert suggested(client, "观音桥") == ["cq-jb-gyq"]
+    assert suggested(client, "观音桥", scope="manage") == []
+    sign_in(client, "worker1")
+    assert client.get("/admin/units/search.json?q=cq").status_code == 403
+
+
+def test_the_unit_fields_carry_the_picker_and_a_typed_code_still_works(client, people):
+    sign_in(client, "yz_admin")
+    for url, field_id in (("/admin/users/new", "unit"),
+                          (f"/admin/users/{people['worker'].id}", "grant_unit"),
+                          ("/admin/users", "unit")):
+        doc = lxml.html.fromstring(page(client.get(url)))
+        [field] = doc.xpath(f'//input[@id="{field_id}"]')
+        assert field.get("data-unit-picker") in ("manage", "view") and field.get(
+            "autocomplete") == "off", url
+        [script] = doc.xpath('//script[contains(@src, "unit-picker.js")]')
+        assert script.get("data-endpoint") == "/admin/units/search.json"
+    # Without JavaScript the field is a code typed in: it works as before.
+    r = client.post(f"/admin/users/{people['worker'].id}/roles",
+                    data={"role": "volunteer", "unit": "cq-yz-br"})
+    assert r.status_code == 302 and "volunteer" in fresh(people["worker"].id).roles
+    r = client.post(f"/admin/users/{people['worker'].id}/roles",
+                    data={"role": "volunteer", "unit": "解放碑街道工会"})
+    assert r.status_code == 422 and "没有这个单位编码" in page(r)

@@ -10,7 +10,8 @@ import secrets
 import time
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (abort, current_app, flash, jsonify, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -23,9 +24,10 @@ from webapp.admin.people_forms import (ActionForm, ConfirmImportForm, GrantForm,
 from webapp.auth.login import roles_required
 from webapp.database import write_lock
 from webapp.extensions import db
-from webapp.i18n import current_locale_short
+from webapp.i18n import current_locale_short, punctuation
+from webapp.main.capabilities import ADMIN_ROLES
 from webapp.models import Membership, OrgUnit, User
-from webapp.services import people
+from webapp.services import people, people_list
 from webapp.services.org import unit_by_code
 from webapp.services.people_import import (MAX_BYTES, MAX_USER_ROWS_WEB, UNIT_COLUMNS,
                                            USER_COLUMNS, ImportFileError, import_people)
@@ -83,6 +85,32 @@ def _all_role_choices() -> list[SelectChoice]:
 
 def _refused(exc: people.PeopleError) -> str:
     return exc.message(current_locale_short())
+
+
+# ------------------------------------------------------------------------------ units to pick
+
+@bp.route("/units/search.json")
+@roles_required(*ADMIN_ROLES)
+def unit_search():
+    """Up to 20 units matching ``q`` (name or code) for a unit field's suggestions:
+    ``scope=manage`` those the viewer may place people and roles at (active, in the part
+    of the tree they administer), otherwise those they may look at (the list's filter).
+    Only the viewer's part of the tree is ever answered."""
+    manage = request.args.get("scope") == "manage"
+    roles = people.MANAGER_ROLES if manage else people_list.VIEW_ROLES
+    locale = current_locale_short()
+    found = people_list.unit_options(current_user, request.args.get("q", ""), roles,
+                                     active_only=manage)
+    parents = {u.id: u for u in db.session.scalars(select(OrgUnit).where(
+        OrgUnit.id.in_({u.parent_id for u in found if u.parent_id})))} if found else {}
+    p = punctuation(locale)
+
+    def label(unit: OrgUnit) -> str:
+        parent = parents.get(unit.parent_id)
+        where = f"{p['paren_open']}{parent.label(locale)}{p['paren_close']}" if parent else ""
+        return f"{unit.label(locale)}{where}"
+    return jsonify({"units": [{"code": u.code, "name": u.label(locale), "label": label(u),
+                               "active": u.active} for u in found]})
 
 
 # ------------------------------------------------------------------------------ users

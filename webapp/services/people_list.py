@@ -1,4 +1,4 @@
-"""人员与角色: the list of people as administrators search it.
+"""人员与角色: the list of people as administrators search it, and the units they pick.
 
 The list is the list of role holders in the viewer's part of the tree.  Its filters — a
 unit (that unit and everything below it), a role, active or deactivated — apply to the
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import case, false, or_, select, true
 
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, User
@@ -23,6 +23,7 @@ from workflows.org import ROLE_KEYS
 
 VIEW_ROLES = OVERSIGHT_ROLES  # who reads the list: administrators and supervisors
 STATUSES = ("active", "inactive")
+UNIT_OPTIONS = 20  # units a picker offers for what was typed
 
 
 @dataclass
@@ -106,3 +107,24 @@ def unit_in_view(viewer: User, code: str, roles=VIEW_ROLES) -> OrgUnit | None:
         return None
     return db.session.scalar(select(OrgUnit).where(OrgUnit.code == code, scope))
 
+
+def unit_options(viewer: User, text: str, roles=VIEW_ROLES, *, active_only: bool = False,
+                 limit: int = UNIT_OPTIONS) -> list[OrgUnit]:
+    """Up to ``limit`` units in ``viewer``'s part of the tree whose name (Chinese or
+    English) or code contains ``text``: the code typed in full first, then names and
+    codes that start with it, higher units before lower ones."""
+    text = (text or "").strip()[:64]
+    scope = _scope(viewer, roles)
+    if not text or scope is None:
+        return []
+    stmt = select(OrgUnit).where(scope, or_(
+        OrgUnit.code.contains(text, autoescape=True),
+        OrgUnit.name.contains(text, autoescape=True),
+        OrgUnit.name_en.contains(text, autoescape=True)))
+    if active_only:
+        stmt = stmt.where(OrgUnit.active.is_(True))
+    rank = case((OrgUnit.code == text, 0),
+                (or_(OrgUnit.code.startswith(text, autoescape=True),
+                     OrgUnit.name.startswith(text, autoescape=True)), 1), else_=2)
+    return list(db.session.scalars(stmt.order_by(rank, OrgUnit.depth, OrgUnit.path)
+                                   .limit(limit)))
