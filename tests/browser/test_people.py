@@ -1,5 +1,6 @@
 """People management on a 360 px phone and a desktop: create a user with a unit picked by
-its name, filter the list, and import a file after its check."""
+its name, filter the list, grant a role that needs a confirmation, and import a file
+after its check."""
 from __future__ import annotations
 
 import re
@@ -134,3 +135,28 @@ def test_pick_a_unit_by_its_name_and_filter_the_list(request, size, live_server,
     assert size == "desktop" or fits(page)
     screenshot(page, f"people-list-bad-filter-{size}")
 
+
+def test_a_grant_that_combines_supervisor_and_administrator_is_confirmed_on_a_phone(
+        phone, live_server, staff):
+    sign_in(phone, live_server, "yz_admin")
+    phone.goto(f"{live_server}/admin/users/{staff['street'].id}")
+    phone.locator("#grant_role").select_option("supervisor")
+    phone.locator("#grant_unit").fill("cq-yz")
+    phone.get_by_role("button", name="授予角色").click()
+    ask = phone.locator("#duties-confirm")
+    expect(ask).to_contain_text("自己审查自己")
+    expect(ask).to_be_focused()  # brought into view and to the screen reader
+    assert fits(phone)
+    screenshot(phone, "people-duties-confirm-360")
+    phone.get_by_role("button", name="仍然授予").click()
+    expect(phone.locator("#duties-notice")).to_contain_text("同时担任监督和管理员角色")
+    assert fits(phone)
+    screenshot(phone, "people-duties-notice-360")
+    # The deactivate button asks first: the page now loads forms.js, which asks.
+    asked = []
+    phone.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    phone.locator("#deactivate").click()
+    phone.wait_for_timeout(300)
+    assert asked and "确定停用" in asked[0]
+    db.session.rollback()
+    assert find_user("street_admin").active

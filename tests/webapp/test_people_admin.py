@@ -267,6 +267,81 @@ def test_an_admin_keeps_their_last_admin_role(client, staff):
     assert fresh(yz.id).roles == {"district_admin"}
 
 
+def test_making_someone_supervisor_and_administrator_at_once_is_confirmed_first(client, staff,
+                                                                              org):
+    """The supervisor audits administrators: granting either role so that one person
+    holds both is explained and needs a second, confirming click; then their page says
+    so for as long as they hold both."""
+    street = staff["street"]  # a unit administrator of 解放碑街道
+    sign_in(client, "yz_admin")
+    before = len(entries("membership.grant"))
+    r = client.post(f"/admin/users/{street.id}/roles", data={"role": "supervisor",
+                                                             "unit": "cq-yz"})
+    assert r.status_code == 200 and fresh(street.id).roles == {"unit_admin"}
+    assert len(entries("membership.grant")) == before  # nothing granted yet
+    html = page(r)
+    doc = lxml.html.fromstring(html)
+    [ask] = doc.xpath('//*[@id="duties-confirm"]')
+    text = " ".join(ask.text_content().split())
+    assert "同时担任监督和管理员角色" in text and "自己审查自己" in text and "监督（只读）" in text
+    sent = {i.get("name"): i.get("value") for i in ask.xpath(".//input")}
+    assert sent["role"] == "supervisor" and sent["unit"] == "cq-yz" and sent["confirm_duties"] == "1"
+    assert 'id="duties-notice"' not in html  # they do not hold both yet
+    # Not confirmed: the person's page without the grant.
+    assert "supervisor" not in fresh(street.id).roles
+    # Confirmed: granted, recorded, and their page now says they hold both.
+    r = client.post(f"/admin/users/{street.id}/roles", data=sent)
+    assert r.status_code == 302 and fresh(street.id).roles == {"unit_admin", "supervisor"}
+    assert entries("membership.grant")[-1].after == {"user": "street_admin", "role": "supervisor",
+                                                     "unit": "cq-yz"}
+    notice = page(client.get(f"/admin/users/{street.id}"))
+    assert 'id="duties-notice"' in notice and "基层工会管理员、监督（只读）" in notice
+    # Another administrator role for someone who holds both already is asked about too.
+    r = client.post(f"/admin/users/{street.id}/roles", data={"role": "unit_admin",
+                                                             "unit": "cq-yz-co"})
+    assert r.status_code == 200 and 'id="duties-confirm"' in page(r)
+    # The same role at the same unit again changes nothing and asks nothing.
+    r = client.post(f"/admin/users/{street.id}/roles", data={"role": "supervisor",
+                                                             "unit": "cq-yz"})
+    assert r.status_code == 302
+    # Once one side is revoked, the notice goes.
+    membership = next(m for m in fresh(street.id).memberships if m.role == "supervisor")
+    client.post(f"/admin/users/{street.id}/roles/{membership.id}/revoke")
+    assert 'id="duties-notice"' not in page(client.get(f"/admin/users/{street.id}"))
+
+
+def test_an_administrator_role_for_a_supervisor_is_asked_about_in_english_too(
+        client, staff, org, make_user):
+    watcher = make_user("yz_watcher", ("supervisor", org["yz"]), unit=org["yz"])
+    sign_in(client, "yz_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    r = client.post(f"/admin/users/{watcher.id}/roles", data={"role": "unit_admin",
+                                                              "unit": "cq-yz-jfb"})
+    assert r.status_code == 200 and fresh(watcher.id).roles == {"supervisor"}
+    text = " ".join(lxml.html.fromstring(page(r)).get_element_by_id(
+        "duties-confirm").text_content().split())
+    assert "will be supervisor and administrator at once" in text
+    assert '"Unit administrator" (cq-yz-jfb)' in text and "Grant all the same" in text
+    # Roles that are neither side ask nothing.
+    r = client.post(f"/admin/users/{watcher.id}/roles", data={"role": "worker",
+                                                              "unit": "cq-yz-jfb"})
+    assert r.status_code == 302 and fresh(watcher.id).roles == {"supervisor", "worker"}
+
+
+def test_the_service_refuses_combined_duties_unless_confirmed(staff, org):
+    from webapp.services import people
+
+    yz, street = fresh(staff["yz"].id), fresh(staff["street"].id)
+    with pytest.raises(people.DutiesConflict):
+        people.grant(yz, street, "supervisor", org["yz"])
+    db.session.rollback()
+    people.grant(yz, fresh(street.id), "supervisor", org["yz"], duties_confirmed=True)
+    db.session.commit()
+    assert people.holds_conflicting_duties(fresh(street.id).roles)
+    assert not people.holds_conflicting_duties({"supervisor", "worker"})
+    assert not people.holds_conflicting_duties({"district_admin", "unit_admin"})
+
+
 # ------------------------------------------------------------------------------ units
 
 def test_units_are_created_edited_and_deactivated_in_scope(client, staff, org):

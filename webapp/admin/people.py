@@ -34,6 +34,8 @@ from webapp.services.people_import import (MAX_BYTES, MAX_USER_ROWS_WEB, UNIT_CO
 from workflows.org import ROLES, UNIT_KINDS, term
 
 MANAGERS = tuple(sorted(people.MANAGER_ROLES))
+# The roles separation of duties is about: the supervisor and the administrators.
+DUTY_ROLES = people.MANAGER_ROLES | {people.SUPERVISOR_ROLE}
 IMPORT_TTL = 3600  # seconds a checked file waits for its confirmation
 
 
@@ -184,13 +186,22 @@ def _edit_form(target: User) -> UserEditForm:
     return form
 
 
-def _user_page(target: User, form, grant_form, status: int):
+def _user_page(target: User, form, grant_form, status: int, duties: dict | None = None):
+    """The person's page.  ``duties``: a grant (role, unit) waiting for the confirmation
+    that one person may be supervisor and administrator at once."""
     grant_form.role.choices = _all_role_choices()
+    locale = current_locale_short()
+    sep = punctuation(locale)["list_sep"]
+    conflict = people.holds_conflicting_duties(target.roles)
+    duty_roles = sep.join(term(ROLES, t.key, locale) for t in ROLES
+                          if t.key in target.roles & DUTY_ROLES)
     return render_template("admin/user.html", target=target, form=form, grant_form=grant_form,
                            action_form=ActionForm(), ROLES=ROLES, term=term,
                            revocable={m.id for m in target.memberships
                                       if people.ROLE_RANK[m.role] <= people.rank_at(
-                                          current_user, m.unit)}), status
+                                          current_user, m.unit)},
+                           conflict=conflict, duty_roles=duty_roles,
+                           duties=duties), status
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
@@ -266,8 +277,14 @@ def grant_role(user_id: int):
                        for m in target.memberships)
             try:
                 with write_lock():
-                    people.grant(_actor(), target, form.role.data or "", unit)
+                    people.grant(_actor(), target, form.role.data or "", unit,
+                                 duties_confirmed=form.confirm_duties.data == "1")
                 db.session.commit()
+            except people.DutiesConflict:
+                db.session.rollback()
+                # Asked, not refused: the page explains and offers to grant all the same.
+                return _user_page(target, _edit_form(target), form, 200,
+                                  duties={"role": form.role.data, "unit": unit})
             except people.PeopleError as exc:
                 db.session.rollback()
                 form.role.errors.append(_refused(exc))

@@ -65,6 +65,9 @@ class GrantForm(FlaskForm):
                                              Length(max=64)], id="grant_unit",
                        description=_l("输入单位名称或编码查找并选择，也可以直接填写单位编码。"),
                        render_kw=_UNIT_PICKER)
+    # "1" once the administrator has confirmed a grant that makes one person supervisor
+    # and administrator at once (separation of duties); sent by the confirmation only.
+    confirm_duties = HiddenField()
 
 
 class ActionForm(FlaskForm):
