@@ -1,9 +1,10 @@
 """People management on a 360 px phone and a desktop: create a user with a unit picked by
 its name, filter the list, grant a role that needs a confirmation, and import a file
-after its check."""
+after its check, downloading the passwords and rejected rows it carries."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -66,10 +67,24 @@ def test_create_a_user_and_import_a_file_on_a_phone(phone, live_server, staff):
     expect(phone.locator("#summary")).to_contain_text("可以导入 1 行，退回 1 行")
     assert not exists("phone.one") and fits(phone)
     screenshot(phone, "people-import-check-360")
+    with phone.expect_download() as rejected:
+        phone.locator("#rejected-download").click()
+    assert rejected.value.suggested_filename.startswith("导入退回的行_")
+    text = Path(rejected.value.path()).read_bytes().decode("utf-8-sig")
+    assert text.splitlines()[1].startswith("3,phone.two,手机导入二,火星,职工,")
     phone.get_by_role("button", name="确认导入 1 行").click()
     expect(phone.locator("#passwords")).to_contain_text("phone.one")
     assert exists("phone.one") and fits(phone)
     screenshot(phone, "people-import-done-360")
+    # The passwords to hand out, as a file the page carries (nothing kept on the server).
+    with phone.expect_download() as passwords:
+        phone.locator("#passwords-download").click()
+    name = passwords.value.suggested_filename
+    assert name.startswith("导入的临时密码_") and name.endswith(".csv")
+    rows = Path(passwords.value.path()).read_bytes().decode("utf-8-sig").splitlines()
+    shown = phone.locator("#passwords code.uf-secret").inner_text()
+    assert rows[0] == "用户名,姓名,单位,单位编码,临时密码"
+    assert rows[1] == f"phone.one,手机导入一,cq-yz-co,cq-yz-co,{shown}"
 
 
 UNITS = {"yz": "渝中区总工会", "street": "解放碑街道工会", "company": "渝中某公司工会",

@@ -435,8 +435,9 @@ def import_people_page():
     status = 422 if form.errors else 200
     return render_template("admin/people_import.html", form=form, report=report,
                            confirm=ConfirmImportForm(token=token) if token else None,
-                           preview=_preview(report), user_columns=USER_COLUMNS,
-                           unit_columns=UNIT_COLUMNS, **_cell_choices()), status
+                           preview=_preview(report), downloads=_downloads(report),
+                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS,
+                           **_cell_choices()), status
 
 
 PREVIEW_ROWS = 500
@@ -494,10 +495,18 @@ def confirm_import():
         return redirect(url_for("admin.import_people_page"))
     finally:
         path.unlink(missing_ok=True)
+    # The one-time passwords go out in this response only (its links carry the file),
+    # which no cache keeps (Cache-Control: no-store on every page).
     return render_template("admin/people_import.html", form=PeopleImportForm(formdata=None),
                            report=report, confirm=None, preview=_preview(report),
-                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS,
-                           **_cell_choices())
+                           downloads=_downloads(report), user_columns=USER_COLUMNS,
+                           unit_columns=UNIT_COLUMNS, **_cell_choices())
+
+
+def _downloads(report) -> dict:
+    from webapp.admin import exports
+
+    return exports.import_downloads(report, current_locale_short()) if report else {}
 
 
 def _cell_choices() -> dict[str, str]:
