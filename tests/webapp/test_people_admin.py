@@ -267,6 +267,81 @@ def test_an_admin_keeps_their_last_admin_role(client, staff):
     assert fresh(yz.id).roles == {"district_admin"}
 
 
+def test_making_someone_supervisor_and_administrator_at_once_is_confirmed_first(client, staff,
+                                                                              org):
+    """The supervisor audits administrators: granting either role so that one person
+    holds both is explained and needs a second, confirming click; then their page says
+    so for as long as they hold both."""
+    street = staff["street"]  # a unit administrator of 解放碑街道
+    sign_in(client, "yz_admin")
+    before = len(entries("membership.grant"))
+    r = client.post(f"/admin/users/{street.id}/roles", data={"role": "supervisor",
+                                                             "unit": "cq-yz"})
+    assert r.status_code == 200 and fresh(street.id).roles == {"unit_admin"}
+    assert len(entries("membership.grant")) == before  # nothing granted yet
+    html = page(r)
+    doc = lxml.html.fromstring(html)
+    [ask] = doc.xpath('//*[@id="duties-confirm"]')
+    text = " ".join(ask.text_content().split())
+    assert "同时担任监督和管理员角色" in text and "自己审查自己" in text and "监督（只读）" in text
+    sent = {i.get("name"): i.get("value") for i in ask.xpath(".//input")}
+    assert sent["role"] == "supervisor" and sent["unit"] == "cq-yz" and sent["confirm_duties"] == "1"
+    assert 'id="duties-notice"' not in html  # they do not hold both yet
+    # Not confirmed: the person's page without the grant.
+    assert "supervisor" not in fresh(street.id).roles
+    # Confirmed: granted, recorded, and their page now says they hold both.
+    r = client.post(f"/admin/users/{street.id}/roles", data=sent)
+    assert r.status_code == 302 and fresh(street.id).roles == {"unit_admin", "supervisor"}
+    assert entries("membership.grant")[-1].after == {"user": "street_admin", "role": "supervisor",
+                                                     "unit": "cq-yz"}
+    notice = page(client.get(f"/admin/users/{street.id}"))
+    assert 'id="duties-notice"' in notice and "基层工会管理员、监督（只读）" in notice
+    # Another administrator role for someone who holds both already is asked about too.
+    r = client.post(f"/admin/users/{street.id}/roles", data={"role": "unit_admin",
+                                                             "unit": "cq-yz-co"})
+    assert r.status_code == 200 and 'id="duties-confirm"' in page(r)
+    # The same role at the same unit again changes nothing and asks nothing.
+    r = client.post(f"/admin/users/{street.id}/roles", data={"role": "supervisor",
+                                                             "unit": "cq-yz"})
+    assert r.status_code == 302
+    # Once one side is revoked, the notice goes.
+    membership = next(m for m in fresh(street.id).memberships if m.role == "supervisor")
+    client.post(f"/admin/users/{street.id}/roles/{membership.id}/revoke")
+    assert 'id="duties-notice"' not in page(client.get(f"/admin/users/{street.id}"))
+
+
+def test_an_administrator_role_for_a_supervisor_is_asked_about_in_english_too(
+        client, staff, org, make_user):
+    watcher = make_user("yz_watcher", ("supervisor", org["yz"]), unit=org["yz"])
+    sign_in(client, "yz_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    r = client.post(f"/admin/users/{watcher.id}/roles", data={"role": "unit_admin",
+                                                              "unit": "cq-yz-jfb"})
+    assert r.status_code == 200 and fresh(watcher.id).roles == {"supervisor"}
+    text = " ".join(lxml.html.fromstring(page(r)).get_element_by_id(
+        "duties-confirm").text_content().split())
+    assert "will be supervisor and administrator at once" in text
+    assert '"Unit administrator" (cq-yz-jfb)' in text and "Grant all the same" in text
+    # Roles that are neither side ask nothing.
+    r = client.post(f"/admin/users/{watcher.id}/roles", data={"role": "worker",
+                                                              "unit": "cq-yz-jfb"})
+    assert r.status_code == 302 and fresh(watcher.id).roles == {"supervisor", "worker"}
+
+
+def test_the_service_refuses_combined_duties_unless_confirmed(staff, org):
+    from webapp.services import people
+
+    yz, street = fresh(staff["yz"].id), fresh(staff["street"].id)
+    with pytest.raises(people.DutiesConflict):
+        people.grant(yz, street, "supervisor", org["yz"])
+    db.session.rollback()
+    people.grant(yz, fresh(street.id), "supervisor", org["yz"], duties_confirmed=True)
+    db.session.commit()
+    assert people.holds_conflicting_duties(fresh(street.id).roles)
+    assert not people.holds_conflicting_duties({"supervisor", "worker"})
+    assert not people.holds_conflicting_duties({"district_admin", "unit_admin"})
+
+
 # ------------------------------------------------------------------------------ units
 
 def test_units_are_created_edited_and_deactivated_in_scope(client, staff, org):
@@ -495,6 +570,83 @@ def test_import_page_checks_then_confirms(client, staff):
                                                            "x.csv")},
                     content_type="multipart/form-data")
     assert r.status_code == 422 and "CSV 或 XLSX" in page(r)
+
+
+def _carried_file(html: str, link_id: str) -> tuple[str, list[list[str]]]:
+    """The file a link carries in its data: address — its download name and its rows."""
+    import base64
+    import csv
+
+    [link] = lxml.html.fromstring(html).xpath(f'//a[@id="{link_id}"]')
+    prefix = "data:text/csv;charset=utf-8;base64,"
+    assert link.get("href").startswith(prefix)
+    body = base64.b64decode(link.get("href")[len(prefix):])
+    assert body.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    return link.get("download"), list(csv.reader(io.StringIO(body.decode("utf-8-sig"),
+                                                             newline="")))
+
+
+def test_the_import_result_offers_the_passwords_and_rejected_rows_as_files(app, client, staff):
+    """200 riders need their temporary passwords handed out: the result page carries them
+    as a CSV (username, name, unit, password) inside the page, kept nowhere on the
+    server, and the rejected rows with the file's row number, cells and reason."""
+    from pathlib import Path
+
+    from webapp.services.export import dated
+
+    unit_by_code("cq-yz-co").name = "渝中某公司工会"
+    db.session.commit()
+    sign_in(client, "yz_admin")
+    r = client.post("/admin/people/import", data={"file": (io.BytesIO(xlsx(USERS_ROWS)),
+                                                           "people.xlsx")},
+                    content_type="multipart/form-data")
+    html = page(r)
+    # The check already offers the rejected rows, to correct them before confirming.
+    name, rows = _carried_file(html, "rejected-download")
+    assert name == dated("导入退回的行", "csv")
+    assert rows[0] == ["行号", *USERS_ROWS[0], "原因"]
+    assert rows[1][:7] == ["4", "imp.three", "导入三", "nowhere", "worker", "", ""]
+    assert "未知的单位编码“nowhere”" in rows[1][7]
+    assert [row[0] for row in rows[1:]] == ["4", "5", "6", "7", "8", "9"]
+    assert 'id="passwords-download"' not in html  # nothing made yet, no password
+    token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
+    r = client.post("/admin/people/import/confirm", data={"token": token})
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    html = page(r)
+    name, rows = _carried_file(html, "passwords-download")
+    assert name == dated("导入的临时密码", "csv") and name.endswith(".csv")
+    assert rows[0] == ["用户名", "姓名", "单位", "单位编码", "临时密码"]
+    by_name = {row[0]: row for row in rows[1:]}
+    assert sorted(by_name) == ["imp.one", "imp.two"]
+    assert by_name["imp.one"][:4] == ["imp.one", "导入一", "渝中某公司工会", "cq-yz-co"]
+    for username, row in by_name.items():
+        assert authenticate(username, row[4]) is not None  # the very password they got
+    assert _carried_file(html, "rejected-download")[1][0][0] == "行号"
+    # Nothing of it stays on the server: not the upload, not the log, not a file.
+    folder = Path(app.instance_path) / "people-imports"
+    kept = b"".join(f.read_bytes() for f in folder.iterdir()) if folder.exists() else b""
+    assert not any(row[4].encode() in kept for row in by_name.values())
+    logged = str([(e.before, e.after) for e in entries("user.import") + entries("user.create")])
+    assert not any(row[4] in logged for row in by_name.values())
+
+
+def test_a_rejected_cell_a_spreadsheet_would_run_stays_text(client, staff):
+    sign_in(client, "yz_admin")
+    data = '用户名,姓名,单位编码\nbad.one,"=HYPERLINK(""http://evil.example"")",nowhere\n'.encode()
+    html = page(client.post("/admin/people/import", data={"file": (io.BytesIO(data), "p.csv")},
+                            content_type="multipart/form-data"))
+    rows = _carried_file(html, "rejected-download")[1]
+    assert rows[1][:4] == ["2", "bad.one", "'=HYPERLINK(\"http://evil.example\")", "nowhere"]
+
+
+def test_the_import_files_speak_the_readers_language(client, staff):
+    sign_in(client, "yz_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    html = page(client.post("/admin/people/import", data={
+        "file": (io.BytesIO(xlsx(USERS_ROWS)), "people.xlsx")}, content_type="multipart/form-data"))
+    name, rows = _carried_file(html, "rejected-download")
+    assert name.startswith("Import rejected rows_") and rows[0][0] == "Line"
+    assert rows[0][-1] == "Reason" and "unknown role 'boss'" in rows[4][-1]
 
 
 def test_the_report_speaks_the_readers_language(client, staff):

@@ -28,17 +28,43 @@ def units(fmt: str, stmt, locale: str):
     return export.response(fmt, _("组织架构"), columns, export.batched(db.session, stmt))
 
 
-def users(fmt: str, stmt, locale: str):
-    stmt = stmt.options(selectinload(User.memberships).joinedload(Membership.unit))
+def users(fmt: str, stmt, viewer: User, locale: str):
+    """The list of people with their unit, roles, phone and e-mail.  Phone and e-mail
+    as the person's own page shows them: in full to an administrator who may open that
+    page (``people.may_manage_user``), masked like any personal field to anyone else —
+    a supervisor, or an administrator the person also holds a role above."""
+    from forms.privacy import mask_value
+    from webapp.services.audit_view import ACCOUNT_FIELDS
+    from webapp.services.people import may_manage_user
+
+    stmt = stmt.options(selectinload(User.unit),
+                        selectinload(User.memberships).joinedload(Membership.unit))
+    phone_field, email_field = ACCOUNT_FIELDS.fields
+    viewer_id = viewer.id
+
+    def rows() -> Iterator:
+        # Read in the response's own context (see ``audit``): the viewer again, here.
+        viewer = db.session.get(User, viewer_id)
+        for row in export.batched(db.session, stmt):
+            user = row[0]
+            if may_manage_user(viewer, user):
+                yield user, user.phone, user.email
+            else:
+                yield user, mask_value(phone_field, user.phone), mask_value(email_field,
+                                                                             user.email)
 
     def roles(row) -> str:
         return punctuation(locale)["clause_sep"].join(
             f"{term(ROLES, m.role, locale)} · {m.unit.label(locale)}" for m in row[0].memberships)
     columns = [Column(_("用户名"), lambda r: r[0].username),
                Column(_("姓名"), lambda r: r[0].display_name),
+               Column(_("单位"), lambda r: r[0].unit.label(locale) if r[0].unit else ""),
+               Column(_("单位编码"), lambda r: r[0].unit.code if r[0].unit else ""),
                Column(_("角色"), roles),
+               Column(_("电话"), lambda r: r[1]),
+               Column(_("邮箱"), lambda r: r[2]),
                Column(_("启用"), lambda r: r[0].active)]
-    return export.response(fmt, _("人员与角色"), columns, export.batched(db.session, stmt))
+    return export.response(fmt, _("人员与角色"), columns, rows())
 
 
 def instances(fmt: str, stmt, locale: str):
@@ -152,3 +178,50 @@ def stations(fmt: str, stmt, locale: str):
     # English headers are the importer's English column names (code, car_parking, …).
     columns = [Column(c.key if en else c.zh, getter(c)) for c in COLUMNS]
     return export.response(fmt, _("工会驿站"), columns, export.batched(db.session, rows))
+
+
+# ------------------------------------------------------------------------------ people import
+
+def import_downloads(report, locale: str) -> dict[str, dict | None]:
+    """The import's result as links that carry their files (``data:`` addresses): the
+    new accounts' one-time passwords and the rejected rows.  Built for the response that
+    shows them and kept nowhere else; a file too long for a link is None."""
+    out: dict[str, dict | None] = {}
+    if report.rejected:
+        out["rejected"] = _link(_("导入退回的行"), *_rejected(report, locale))
+    if report.passwords:
+        out["passwords"] = _link(_("导入的临时密码"), *_passwords(report, locale))
+    return out
+
+
+def _link(name: str, columns, rows) -> dict | None:
+    href = export.csv_data_uri(columns, rows)
+    return {"href": href, "name": export.dated(name, "csv")} if href else None
+
+
+def _rejected(report, locale: str):
+    """Each rejected row: its number in the file, its cells under the file's own
+    header (fix them and upload the rows again), and why it was rejected."""
+    width = max([len(report.header), *(len(p.cells) for p in report.rejected)])
+    header = report.header + [""] * (width - len(report.header))
+    columns = [Column(_("行号"), lambda p: p.line),
+               *[Column(title, lambda p, i=i: p.cells[i] if i < len(p.cells) else "")
+                 for i, title in enumerate(header)],
+               Column(_("原因"), lambda p: p.text(locale))]
+    return columns, report.rejected
+
+
+def _passwords(report, locale: str):
+    """Who got which one-time password: username, name, unit (name and code)."""
+    from sqlalchemy import select
+
+    rows = {a.key: a.values for a in report.accepted}
+    codes = {v["unit"] for v in rows.values()}
+    units = {u.code: u.label(locale) for u in db.session.scalars(
+        select(OrgUnit).where(OrgUnit.code.in_(codes)))} if codes else {}
+    columns = [Column(_("用户名"), lambda r: r[0]),
+               Column(_("姓名"), lambda r: rows.get(r[0], {}).get("display_name", "")),
+               Column(_("单位"), lambda r: units.get(rows.get(r[0], {}).get("unit"), "")),
+               Column(_("单位编码"), lambda r: rows.get(r[0], {}).get("unit", "")),
+               Column(_("临时密码"), lambda r: r[1])]
+    return columns, report.passwords

@@ -10,7 +10,8 @@ import secrets
 import time
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (abort, current_app, flash, jsonify, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -23,15 +24,18 @@ from webapp.admin.people_forms import (ActionForm, ConfirmImportForm, GrantForm,
 from webapp.auth.login import roles_required
 from webapp.database import write_lock
 from webapp.extensions import db
-from webapp.i18n import current_locale_short
+from webapp.i18n import current_locale_short, punctuation
+from webapp.main.capabilities import ADMIN_ROLES
 from webapp.models import Membership, OrgUnit, User
-from webapp.services import people
+from webapp.services import people, people_list
 from webapp.services.org import unit_by_code
 from webapp.services.people_import import (MAX_BYTES, MAX_USER_ROWS_WEB, UNIT_COLUMNS,
                                            USER_COLUMNS, ImportFileError, import_people)
 from workflows.org import ROLES, UNIT_KINDS, term
 
 MANAGERS = tuple(sorted(people.MANAGER_ROLES))
+# The roles separation of duties is about: the supervisor and the administrators.
+DUTY_ROLES = people.MANAGER_ROLES | {people.SUPERVISOR_ROLE}
 IMPORT_TTL = 3600  # seconds a checked file waits for its confirmation
 
 
@@ -83,6 +87,32 @@ def _all_role_choices() -> list[SelectChoice]:
 
 def _refused(exc: people.PeopleError) -> str:
     return exc.message(current_locale_short())
+
+
+# ------------------------------------------------------------------------------ units to pick
+
+@bp.route("/units/search.json")
+@roles_required(*ADMIN_ROLES)
+def unit_search():
+    """Up to 20 units matching ``q`` (name or code) for a unit field's suggestions:
+    ``scope=manage`` those the viewer may place people and roles at (active, in the part
+    of the tree they administer), otherwise those they may look at (the list's filter).
+    Only the viewer's part of the tree is ever answered."""
+    manage = request.args.get("scope") == "manage"
+    roles = people.MANAGER_ROLES if manage else people_list.VIEW_ROLES
+    locale = current_locale_short()
+    found = people_list.unit_options(current_user, request.args.get("q", ""), roles,
+                                     active_only=manage)
+    parents = {u.id: u for u in db.session.scalars(select(OrgUnit).where(
+        OrgUnit.id.in_({u.parent_id for u in found if u.parent_id})))} if found else {}
+    p = punctuation(locale)
+
+    def label(unit: OrgUnit) -> str:
+        parent = parents.get(unit.parent_id)
+        where = f"{p['paren_open']}{parent.label(locale)}{p['paren_close']}" if parent else ""
+        return f"{unit.label(locale)}{where}"
+    return jsonify({"units": [{"code": u.code, "name": u.label(locale), "label": label(u),
+                               "active": u.active} for u in found]})
 
 
 # ------------------------------------------------------------------------------ users
@@ -156,13 +186,22 @@ def _edit_form(target: User) -> UserEditForm:
     return form
 
 
-def _user_page(target: User, form, grant_form, status: int):
+def _user_page(target: User, form, grant_form, status: int, duties: dict | None = None):
+    """The person's page.  ``duties``: a grant (role, unit) waiting for the confirmation
+    that one person may be supervisor and administrator at once."""
     grant_form.role.choices = _all_role_choices()
+    locale = current_locale_short()
+    sep = punctuation(locale)["list_sep"]
+    conflict = people.holds_conflicting_duties(target.roles)
+    duty_roles = sep.join(term(ROLES, t.key, locale) for t in ROLES
+                          if t.key in target.roles & DUTY_ROLES)
     return render_template("admin/user.html", target=target, form=form, grant_form=grant_form,
                            action_form=ActionForm(), ROLES=ROLES, term=term,
                            revocable={m.id for m in target.memberships
                                       if people.ROLE_RANK[m.role] <= people.rank_at(
-                                          current_user, m.unit)}), status
+                                          current_user, m.unit)},
+                           conflict=conflict, duty_roles=duty_roles,
+                           duties=duties), status
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
@@ -238,8 +277,14 @@ def grant_role(user_id: int):
                        for m in target.memberships)
             try:
                 with write_lock():
-                    people.grant(_actor(), target, form.role.data or "", unit)
+                    people.grant(_actor(), target, form.role.data or "", unit,
+                                 duties_confirmed=form.confirm_duties.data == "1")
                 db.session.commit()
+            except people.DutiesConflict:
+                db.session.rollback()
+                # Asked, not refused: the page explains and offers to grant all the same.
+                return _user_page(target, _edit_form(target), form, 200,
+                                  duties={"role": form.role.data, "unit": unit})
             except people.PeopleError as exc:
                 db.session.rollback()
                 form.role.errors.append(_refused(exc))
@@ -390,8 +435,9 @@ def import_people_page():
     status = 422 if form.errors else 200
     return render_template("admin/people_import.html", form=form, report=report,
                            confirm=ConfirmImportForm(token=token) if token else None,
-                           preview=_preview(report), user_columns=USER_COLUMNS,
-                           unit_columns=UNIT_COLUMNS, **_cell_choices()), status
+                           preview=_preview(report), downloads=_downloads(report),
+                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS,
+                           **_cell_choices()), status
 
 
 PREVIEW_ROWS = 500
@@ -449,10 +495,18 @@ def confirm_import():
         return redirect(url_for("admin.import_people_page"))
     finally:
         path.unlink(missing_ok=True)
+    # The one-time passwords go out in this response only (its links carry the file),
+    # which no cache keeps (Cache-Control: no-store on every page).
     return render_template("admin/people_import.html", form=PeopleImportForm(formdata=None),
                            report=report, confirm=None, preview=_preview(report),
-                           user_columns=USER_COLUMNS, unit_columns=UNIT_COLUMNS,
-                           **_cell_choices())
+                           downloads=_downloads(report), user_columns=USER_COLUMNS,
+                           unit_columns=UNIT_COLUMNS, **_cell_choices())
+
+
+def _downloads(report) -> dict:
+    from webapp.admin import exports
+
+    return exports.import_downloads(report, current_locale_short()) if report else {}
 
 
 def _cell_choices() -> dict[str, str]:

@@ -14,12 +14,19 @@ _EMAIL = Regexp(EMAIL_RE, message=_l("请填写有效的邮箱地址"))
 _USERNAME = Regexp(r"^[A-Za-z0-9_.-]{3,64}$", message=_l("用户名为 3–64 个字母、数字或 . _ -"))
 
 
+# A unit field takes a unit code; js/unit-picker.js suggests units by name or code as one
+# types ("manage": those the administrator may place people and roles at).
+_UNIT_PICKER = {"data-unit-picker": "manage", "autocomplete": "off", "autocapitalize": "none",
+                "spellcheck": "false"}
+
+
 class _Profile(FlaskForm):
     display_name = StringField(_l("姓名"), validators=[InputRequired(_l("请填写姓名")),
                                                      Length(max=100)])
-    unit = StringField(_l("所属单位编码"), validators=[InputRequired(_l("请填写单位编码")),
-                                                   Length(max=64)],
-                       description=_l("单位编码可以在“组织架构”中查到。"))
+    unit = StringField(_l("所属单位"), validators=[InputRequired(_l("请填写单位编码")),
+                                                 Length(max=64)],
+                       description=_l("输入单位名称或编码查找并选择，也可以直接填写单位编码。"),
+                       render_kw=_UNIT_PICKER)
     phone = StringField(_l("电话"), validators=[Optional(), Length(max=20), _PHONE],
                         render_kw={"inputmode": "tel", "autocomplete": "off"})
     email = StringField(_l("邮箱"), validators=[Optional(), Length(max=254), _EMAIL],
@@ -54,8 +61,13 @@ class GrantForm(FlaskForm):
     # Ids of their own: the profile form beside it on the same page has a "unit" too, and
     # a label must lead to its own field (a screen reader names the field by it).
     role = SelectField(_l("角色"), choices=[], validate_choice=False, id="grant_role")
-    unit = StringField(_l("单位编码"), validators=[InputRequired(_l("请填写单位编码")),
-                                               Length(max=64)], id="grant_unit")
+    unit = StringField(_l("单位"), validators=[InputRequired(_l("请填写单位编码")),
+                                             Length(max=64)], id="grant_unit",
+                       description=_l("输入单位名称或编码查找并选择，也可以直接填写单位编码。"),
+                       render_kw=_UNIT_PICKER)
+    # "1" once the administrator has confirmed a grant that makes one person supervisor
+    # and administrator at once (separation of duties); sent by the confirmation only.
+    confirm_duties = HiddenField()
 
 
 class ActionForm(FlaskForm):

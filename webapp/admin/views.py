@@ -42,20 +42,24 @@ def units():
 @bp.route("/users")
 @roles_required(*ADMIN_ROLES)
 def users():
-    scope = in_scope_clause(current_user, ADMIN_ROLES)
-    q = (request.args.get("q") or "").strip()[:100]
-    stmt = (select(User).join(Membership, Membership.user_id == User.id)
-            .join(OrgUnit, OrgUnit.id == Membership.unit_id).where(scope).distinct())
-    if q:
-        stmt = stmt.where(or_(User.username.contains(q, autoescape=True),
-                              User.display_name.contains(q, autoescape=True)))
-    if fmt := export.wanted_format(request.args):
+    """The people in the viewer's part of the tree: search, filters, pages, download."""
+    from sqlalchemy.orm import selectinload
+
+    from webapp.i18n import current_locale_short
+    from webapp.services import people_list
+
+    search = people_list.parse(request.args, current_user)
+    stmt = people_list.statement(search, current_user)
+    if (fmt := export.wanted_format(request.args)) and not search.errors:
         from webapp.admin import exports
-        from webapp.i18n import current_locale_short
-        return exports.users(fmt, stmt.order_by(User.username), current_locale_short())
-    found = paginate(stmt.order_by(User.username), PER_PAGE)
+        return exports.users(fmt, stmt, current_user, current_locale_short())
+    found = paginate(stmt.options(selectinload(User.unit),
+                                  selectinload(User.memberships).selectinload(Membership.unit)),
+                     PER_PAGE)
     return render_template("admin/users.html", users=found.rows, total=found.total,
-                           page=found.page, per_page=PER_PAGE, q=q, ROLES=ROLES, term=term)
+                           page=found.page, per_page=PER_PAGE, search=search, ROLES=ROLES,
+                           term=term, statuses=people_list.STATUSES), \
+        (422 if search.errors else 200)
 
 
 @bp.route("/instances")

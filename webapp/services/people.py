@@ -28,6 +28,10 @@ MANAGER_ROLES = frozenset({"unit_admin", "district_admin", "city_admin", "platfo
 ROLE_RANK = {"worker": 0, "volunteer": 0, "branch_secretary": 1, "station_head": 1,
              "unit_admin": 2, "district_admin": 3, "supervisor": 3, "city_admin": 4,
              "platform_admin": 5}
+# Separation of duties: the supervisor reads every decision and audits administrators,
+# so one person holding both would audit their own work.  Not forbidden (a small union
+# may have nobody else), but granted only once the administrator has confirmed it.
+SUPERVISOR_ROLE = "supervisor"
 LOCALES = ("zh_CN", "en")
 # No 0/O, 1/l/I: a generated password is read off a screen and typed on a phone.
 _ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -229,10 +233,39 @@ def change_own_password(user: User, current: str, new: str) -> int:
     return revoked
 
 
-def grant(actor: User | None, user: User, role: str, unit: OrgUnit) -> Membership:
+class DutiesConflict(PeopleError):
+    """The grant would make one person both supervisor and administrator: it needs the
+    granting administrator's confirmation."""
+
+
+def holds_conflicting_duties(roles) -> bool:
+    """Whether ``roles`` hold the supervisor and an administrator role at once."""
+    roles = set(roles)
+    return SUPERVISOR_ROLE in roles and bool(roles & MANAGER_ROLES)
+
+
+def grant_would_combine_duties(user: User, role: str, unit: OrgUnit) -> bool:
+    """Whether granting ``role`` at ``unit`` makes ``user`` hold the supervisor and an
+    administrator role at once (a role they hold there already changes nothing)."""
+    if role != SUPERVISOR_ROLE and role not in MANAGER_ROLES:
+        return False
+    if any(m.role == role and m.unit_id == unit.id for m in user.memberships):
+        return False
+    return holds_conflicting_duties(user.roles | {role})
+
+
+def grant(actor: User | None, user: User, role: str, unit: OrgUnit, *,
+          duties_confirmed: bool = False) -> Membership:
+    """Give ``user`` ``role`` at ``unit``.  One that would make them supervisor and
+    administrator at once raises ``DutiesConflict`` unless ``duties_confirmed``."""
     problem = role_problem(actor, role, unit)
     if problem:
         raise problem
+    if not duties_confirmed and grant_would_combine_duties(user, role, unit):
+        raise DutiesConflict(
+            "授予后此人将同时担任监督和管理员角色，需要确认",
+            "after this grant the person would be supervisor and administrator at once; "
+            "it needs confirmation")
     return grant_role(user, role, unit, actor=actor)
 
 

@@ -70,6 +70,7 @@ class RowProblem:
     line: int
     key: str
     reasons: list[Message]
+    cells: list[str] = field(default_factory=list)  # the row as the file has it
 
     def text(self, locale: str) -> str:
         index = 1 if locale.startswith("en") else 0
@@ -81,6 +82,7 @@ class Accepted:
     line: int
     key: str
     values: dict
+    cells: list[str] = field(default_factory=list)  # the row as the file has it
 
 
 @dataclass
@@ -93,6 +95,7 @@ class ImportReport:
     accepted: list[Accepted] = field(default_factory=list)
     rejected: list[RowProblem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # the file's first row, as it is
     passwords: list[tuple[str, str]] = field(default_factory=list)  # shown once, never stored
 
     @property
@@ -257,6 +260,7 @@ def import_people(data: bytes, actor: User | None, *, dry_run: bool = True,
     if not table:
         raise ImportFileError("文件是空的", "The file is empty")
     positions = _positions(table[0][1], report)
+    report.header = [cell.strip().lstrip("\ufeff") for cell in table[0][1]]
     body = table[1:]
     report.rows = len(body)
     if not body:
@@ -306,10 +310,10 @@ def _check_units(body, positions, actor, report: ImportReport) -> None:
             problems.append((f"{term(UNIT_KINDS, kind)}不能设在{under}之下",
                              f"a {term(UNIT_KINDS, kind, 'en')} cannot be placed under {under_en}"))
         if problems:
-            report.rejected.append(RowProblem(line, code, problems))
+            report.rejected.append(RowProblem(line, code, problems, cells))
         else:
             pending[code] = (kind, line)
-            report.accepted.append(Accepted(line, code, {**v, "kind": kind}))
+            report.accepted.append(Accepted(line, code, {**v, "kind": kind}, cells))
 
 
 def _parent_kind(code: str, known, pending, actor, problems) -> str | None | bool:
@@ -387,9 +391,9 @@ def _check_users(body, positions, actor, report: ImportReport) -> None:
             problems.append((f"邮箱“{v['email'][:40]}”格式不对",
                              f"the e-mail '{v['email'][:40]}' is not valid"))
         if problems:
-            report.rejected.append(RowProblem(line, name, problems))
+            report.rejected.append(RowProblem(line, name, problems, cells))
         else:
-            report.accepted.append(Accepted(line, name, {**v, "role": role}))
+            report.accepted.append(Accepted(line, name, {**v, "role": role}, cells))
 
 
 def _units_by_code(codes: set[str]) -> dict[str, OrgUnit]:
@@ -433,7 +437,7 @@ def _create(report: ImportReport, actor: User | None, digest: str) -> None:
                 report.passwords.append((row.key, password))
             done.append(row)
         except people.PeopleError as exc:
-            report.rejected.append(RowProblem(row.line, row.key, [(exc.zh, exc.en)]))
+            report.rejected.append(RowProblem(row.line, row.key, [(exc.zh, exc.en)], row.cells))
     report.accepted = done
     report.rejected.sort(key=lambda p: p.line)
     top = people.manager_units(actor)[0] if actor is not None and people.manager_units(actor) \
