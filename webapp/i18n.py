@@ -19,7 +19,11 @@ def select_locale() -> str:
     # answer asks this several times.
     req = request._get_current_object()
     if req.path.startswith("/api/") and req.accept_languages:
-        return _from_header(req)  # an app sends the language its user chose on the phone
+        # An app sends the language its user chose on the phone — when it is one we
+        # speak; a phone set to German falls through to the person's own setting.
+        asked = _spoken(req)
+        if asked is not None:
+            return asked
     languages = current_app.config["LANGUAGES"]
     user = current_user._get_current_object()
     if user and user.is_authenticated and user.locale in languages:
@@ -31,9 +35,14 @@ def select_locale() -> str:
 
 
 def _from_header(req) -> str:
-    # Any Chinese variant the browser asks for is answered in zh_CN.
-    best = req.accept_languages.best_match(["zh_CN", "zh", "zh-CN", "en"], default="zh_CN")
-    return "en" if best == "en" else "zh_CN"
+    return _spoken(req) or "zh_CN"
+
+
+def _spoken(req) -> str | None:
+    """The language of Accept-Language we speak ("en" or "zh_CN": any Chinese variant),
+    or None when it asks for neither."""
+    best = req.accept_languages.best_match(["zh_CN", "zh", "zh-CN", "en"])
+    return None if best is None else "en" if best == "en" else "zh_CN"
 
 
 def current_locale_short() -> str:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.services.users import find_user
 from webapp.models import ApiToken, Instance, Notification, Task
 from webapp.services.org import unit_by_code
 from tests.webapp.test_pages import PNG, login  # noqa: F401
@@ -155,6 +156,22 @@ def test_me_lists_roles_at_units(api, demo):
         ("branch_secretary", "cq-yz-jfb-branch1"), ("volunteer", "cq-yz-jfb-branch1")}
     en = api("GET", "/me", "branch_secretary", headers={"Accept-Language": "en"}).get_json()
     assert {r["label"] for r in en["roles"]} == {"Branch secretary", "Volunteer (party member)"}
+
+
+def test_a_phone_in_another_language_gets_the_persons_own_setting(api, demo):
+    """Accept-Language naming neither Chinese nor English (a phone set to German) does not
+    overrule the language the person chose; one we speak still does."""
+    english = {"Branch secretary", "Volunteer (party member)"}
+    find_user("branch_secretary").locale = "en"
+    db.session.commit()
+
+    def labels(header):
+        headers = {"Accept-Language": header} if header else {}
+        me = api("GET", "/me", "branch_secretary", headers=headers).get_json()
+        return {r["label"] for r in me["roles"]}
+
+    assert labels("de-DE,de;q=0.9") == labels("") == english
+    assert labels("zh-CN") != english and labels("fr;q=0.9,en;q=0.5") == english
 
 
 # ---------------------------------------------------------------------------- processes
