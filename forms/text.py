@@ -23,6 +23,16 @@ _FORBIDDEN = {False: re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]"),
               True: re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")}
 
 
+# Bidirectional embeddings, overrides and isolates (U+202A–202E, U+2066–2069): never
+# typed, and one in a title turns the text after it around where it is shown (an inbox,
+# the wish wall) — taken out.  Invisible format characters (zero-width space and joiners,
+# word joiner, BOM, soft hyphen) at either end are trimmed like spaces, so an answer made
+# of nothing else is empty — a required field is then missing, not filled with nothing.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = "\\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff"
+_EDGES = re.compile(f"^[{_INVISIBLE}]+|[{_INVISIBLE}]+$")
+
+
 def first_value(valuelist: Any) -> Any:
     """The first submitted value (a web form may repeat a name; we read one)."""
     return valuelist[0] if valuelist else None
@@ -43,7 +53,7 @@ def tidy(raw: Any, *, multiline: bool = False, fold: bool = False) -> str | None
         text = text.replace("\n", " ")  # pasted into a one-line box: keep the words
     if has_forbidden(text, multiline=multiline):
         raise InputError(M.BAD_CHARACTERS)
-    text = unicodedata.normalize("NFKC" if fold else "NFC", text).strip()
+    text = _EDGES.sub("", unicodedata.normalize("NFKC" if fold else "NFC", _BIDI.sub("", text)))
     if _too_many_digits(text):
         raise InputError(M.INVALID_INPUT)
     return text or None

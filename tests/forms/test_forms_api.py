@@ -128,3 +128,21 @@ def real_path(form_spec):
     form = build_form_class(form_spec)(formdata=FormInput())
     assert form.validate()
     return form.clean_data(), dict(form.errors)
+
+
+@pytest.mark.parametrize("title", ["\u200b", "\u202e\u200b", "\ufeff", " \u2060\u00ad ",
+                                   "\u2066\u2069"])
+def test_a_required_text_of_invisible_characters_is_missing(wish, stations, title):
+    clean, errors = validate_data(wish, {**GOOD, "title": title}, choices=stations)
+    assert "title" in errors and "title" not in clean
+
+
+def test_direction_overrides_are_taken_out_and_invisible_edges_trimmed(wish, stations):
+    """An RLO in a title would turn the text after it around in every inbox."""
+    clean, errors = validate_data(wish, {**GOOD, "title": "\u200b旧\u202e自行车\u2069\ufeff"},
+                                  choices=stations)
+    assert errors == {} and clean["title"] == "旧自行车"
+    # A joiner inside an emoji stays: it is part of what was typed.
+    clean, _ = validate_data(wish, {**GOOD, "title": "全家\U0001F468\u200d\U0001F469"},
+                             choices=stations)
+    assert clean["title"] == "全家\U0001F468\u200d\U0001F469"
