@@ -220,6 +220,19 @@ def available_actions(spec: ProcessSpec, state: InstanceState, actor: Hashable,
     return found
 
 
+def refusal(spec: ProcessSpec, state: InstanceState, actor: Hashable, directory: Directory,
+            now: datetime, action: Action) -> WorkflowError | None:
+    """Why ``actor`` may not do ``action`` now — the error ``act`` would raise before
+    changing anything (not allowed, already done by them…) — or None if they may."""
+    if state.finished or actor is None or actor == SYSTEM:
+        return None
+    try:
+        HANDLERS[action.kind].permit(Run(spec, state, directory, now, actor), action)
+    except WorkflowError as exc:
+        return exc
+    return None
+
+
 def _permitted(run: Run, action: Action) -> bool:
     try:
         HANDLERS[action.kind].permit(run, action)

@@ -251,7 +251,7 @@ def test_claiming_again_says_you_already_claimed_it(api, demo):
     again = api("POST", f"/tasks/{wall}/claim", "volunteer1")
     assert again.status_code == 409
     error = error_of(again)
-    assert error["code"] == "already_decided" and "您已认领" in error["message"]
+    assert error["code"] == "already_yours" and "您已认领" in error["message"]
     assert "他人" not in error["message"]
     en = api("POST", f"/tasks/{wall}/claim", "volunteer1", headers={"Accept-Language": "en"})
     assert en.status_code == 409 and "already claimed" in error_of(en)["message"]

@@ -87,6 +87,11 @@ def test_objection_through_the_api(login, client, demo):
                json={"action": "object", "comment": "推荐材料与事实不符"})
     assert done.status_code == 200
     assert done.get_json()["history"][-1]["comment"] == "推荐材料与事实不符"
+    # Objecting again is a conflict the app can name, not "you may not".
+    again = api("POST", f"/tasks/{notice['id']}/complete", "volunteer2",
+                json={"action": "object", "comment": "再说一次"})
+    assert again.status_code == 409 and error_of(again)["code"] == "already_objected"
+    assert error_of(again)["message"] == "您已提出过异议"
 
 
 def test_the_notice_says_until_when_and_the_applicant_is_told(login, demo):

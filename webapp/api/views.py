@@ -25,7 +25,7 @@ from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, alrea
 from webapp.services.stations import SERVICES
 from webapp.services.users import find_user
 from workflows import engine
-from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
+from workflows.errors import Conflict, InvalidInput, NotAllowed
 from workflows.runtime import Action
 
 STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expired", "completed")
@@ -304,14 +304,33 @@ def claim(task_id: int):
 
 def _refuse_own_claim(task: Task, me) -> None:
     """Claiming again what the caller already holds (or waits for): 409 saying so, as
-    the engine says it on the web page — not "someone else handled it"."""
+    the engine says it on the web page — not "someone else handled it"; codes of their
+    own (``already_yours``: an app opens the task rather than show an error)."""
     group = wf.state_of(task.instance).claim
     if group is None or group.step != task.step:
         return
-    if me.id in group.claimers:
-        raise AlreadyDecided("您已认领此任务", "You have already claimed this task")
-    if me.id in group.waitlist:
-        raise AlreadyDecided("您已在候补名单中", "You are already on the waiting list")
+    if me.id in group.claimers or me.id in group.waitlist:
+        _refuse_as_the_engine_would(task, Action("claim"), me)
+
+
+def _asked_action() -> str | None:
+    """The ``action`` member of the body if it can be read at a glance — to say why it
+    is refused before the body itself is checked (403 / 409 come before 400 / 422)."""
+    try:
+        sent = json.loads(request.form.get("json") or "{}") \
+            if request.mimetype == "multipart/form-data" else request.get_json(silent=True)
+    except (ValueError, RecursionError):  # said by ``body`` if it comes to reading it
+        return None
+    action = sent.get("action") if isinstance(sent, dict) else None
+    return action if isinstance(action, str) else None
+
+
+def _refuse_as_the_engine_would(task: Task, action: Action, me) -> None:
+    """An action the caller may not take now, refused as the engine says it when it is a
+    conflict (objecting twice: 409 already_objected) rather than a bare 403."""
+    why = wf.refusal(task.instance, me, action)
+    if isinstance(why, Conflict):
+        raise why
 
 
 @route("/tasks/<int:task_id>/complete", "POST", summary="Decide or complete a task",
@@ -326,6 +345,9 @@ def complete(task_id: int):
         if task.status != "open":
             # Who decided it and when, or how the request ended — as the page says it.
             fail(409, already_decided(instance, task), code="already_decided")
+        asked = _asked_action()
+        if asked in DECISIONS:
+            _refuse_as_the_engine_would(task, Action(asked, task=task.key), me)
         fail(403, _("您不能处理此任务。"))
     payload, files = body()
     errors: dict = {}
@@ -344,6 +366,7 @@ def complete(task_id: int):
     if errors:
         invalid(errors)
     if action not in actions:
+        _refuse_as_the_engine_would(task, Action(action, task=task.key), me)
         fail(403, _("您不能对此任务进行该操作。"))
     if action in NEEDS_REASON and not comment:
         invalid({"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]})

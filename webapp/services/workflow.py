@@ -1142,6 +1142,13 @@ def available_actions(instance: Instance, user: User, *, task: str | None = None
                                     task=task)
 
 
+def refusal(instance: Instance, user: User, action: Action):
+    """``engine.refusal``: why ``user`` may not do ``action`` on the instance now."""
+    spec = spec_of_instance(instance)
+    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
+    return engine.refusal(spec, state_of(instance), user.id, directory, utcnow(), action)
+
+
 __all__ = ["publish_text", "publish_file", "start_instance", "perform", "fire_due_timers",
            "assigned_tasks_query", "pool_tasks_query", "available_actions", "Action",
            "DefinitionProblems", "shipped_definitions", "spec_of", "startable_processes"]

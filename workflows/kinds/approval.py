@@ -164,7 +164,9 @@ class ApprovalKind(StepKind):
         target = action.to or step.config.return_to[0]
         if target not in step.config.return_to:
             raise InvalidInput("不能退回到该步骤", f"This step cannot return to '{target}'",
-                               code="bad_return_target")
+                               code="bad_return_target",
+                               field_errors={"to": [("不能退回到该步骤",
+                                                     f"This step cannot return to '{target}'")]})
         task = run.decide(task, "return", comment)
         run.log("return", step=step.id, task=task.id, comment=comment, to=target)
         run.close_task(task, "return")

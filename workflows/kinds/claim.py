@@ -102,9 +102,10 @@ def permit_claim(run: Run) -> None:
         raise NotAllowed(f"只有{step.config.pool.describe('zh')}可以认领",
                          f"Only {step.config.pool.describe('en')} may claim this")
     if run.actor in group.claimers:
-        raise AlreadyDecided("您已认领", "You have already claimed this")
+        raise AlreadyDecided("您已认领", "You have already claimed this", code="already_yours")
     if run.actor in group.waitlist:
-        raise AlreadyDecided("您已在候补名单中", "You are already on the waiting list")
+        raise AlreadyDecided("您已在候补名单中", "You are already on the waiting list",
+                             code="already_waitlisted")
     if claim_task(run) is None and not (step.config.waitlist and _claimer_phase(run)):
         raise CapacityExhausted("已被他人认领", "Someone else has already claimed this",
                                 code="already_claimed")

@@ -41,7 +41,9 @@ def comment_of(action: Action, *, required: bool, what_zh: str = "意见",
                                                       f"Please give {what_en}")]})
     if len(text) > MAX_COMMENT:
         raise InvalidInput(f"内容不能超过 {MAX_COMMENT} 字",
-                           f"At most {MAX_COMMENT} characters", code="comment_too_long")
+                           f"At most {MAX_COMMENT} characters", code="comment_too_long",
+                           field_errors={"comment": [(f"内容不能超过 {MAX_COMMENT} 字",
+                                                      f"At most {MAX_COMMENT} characters")]})
     return text or None
 
 

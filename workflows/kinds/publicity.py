@@ -62,7 +62,8 @@ class PublicityKind(StepKind):
         if not is_eligible(step.config.objectors, run.actor, run.rule_context()):
             raise NotAllowed("您不能对此公示提出异议", "You may not object to this notice")
         if any(d.by == run.actor and d.action == "object" for d in task.decisions):
-            raise AlreadyDecided("您已提出过异议", "You have already objected")
+            raise AlreadyDecided("您已提出过异议", "You have already objected",
+                                 code="already_objected")
 
     def apply(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         reason = comment_of(action, required=True, what_zh="异议理由",
