@@ -227,3 +227,20 @@ def test_complete_points_a_listed_delegate_to_its_own_route(api, demo):  # noqa:
     assert r.status_code == 422
     assert error_of(r)["fields"]["action"] == [
         f"“delegate”请用 POST /api/v1/tasks/{task}/delegate。"]
+
+
+def test_unknown_query_arguments_are_refused_but_a_cache_buster_is_ignored(api, demo):
+    """An argument a route does not take is a 422 naming it (a typo is not read as
+    something else); one starting with "_" — ``?_=<time>``, which some HTTP stacks add to
+    every GET — is ignored everywhere.  The document lists the 422 on every operation."""
+    for path in ("/me", "/processes", "/instances", "/stations", "/openapi.json"):
+        typo = api("GET", f"{path}?pagee=2", "rider1")
+        assert typo.status_code == 422 and error_of(typo)["fields"] == {
+            "pagee": ["没有这个查询参数。"]}, path
+        assert api("GET", f"{path}?_=1733011200", "rider1").status_code == 200, path
+    doc = api("GET", "/openapi.json").get_json()
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            assert "422" in operation["responses"], (method, path)
+            if method in ("post", "put", "patch"):
+                assert "413" in operation["responses"], (method, path)

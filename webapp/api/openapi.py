@@ -24,7 +24,9 @@ ERROR_TEXT = {400: "malformed request: JSON that does not parse, a body that is 
               401: "no, expired or revoked token", 403: "not allowed",
               404: "unknown, or not visible to the caller",
               409: "conflict: already done, stale, capacity or quota exhausted, claimed",
-              422: "invalid input, with per-field messages", 429: "too many requests"}
+              413: "the request is larger than the server takes",
+              422: "invalid input, with per-field messages (an unknown query argument too)",
+              429: "too many requests"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -32,13 +34,12 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _error_statuses(doc: RouteDoc, has_path_params: bool) -> set[int]:
-    statuses = set(doc.errors) | {400}  # e.g. a NUL in the query string
+    # 400: e.g. a NUL in the query string; 422: an unknown query argument, on any route.
+    statuses = set(doc.errors) | {400, 422}
     if doc.auth:
         statuses.add(401)
     if doc.body or doc.method in ("post", "put", "patch"):
-        statuses.update({400, 422})
-    if doc.query:
-        statuses.add(422)
+        statuses.add(413)
     if has_path_params:
         statuses.add(404)
     return statuses

@@ -79,12 +79,14 @@ def query_problems(doc: RouteDoc, args) -> dict[str, str]:
     """Query arguments that break the route's declared schema: name → what is wrong.
 
     The document promises these limits, so the route keeps them: a bad or unknown
-    argument is a 422 (as unknown body fields are), never silently read as something else.
+    argument is a 422 (as unknown body fields are), never silently read as something else
+    — except one whose name starts with "_" (``?_=1733011200``: the cache-buster some HTTP
+    stacks and web views add), which no route takes and every route ignores.
     """
     problems = {}
     known = {param.name for param in doc.query}
     for name in args:
-        if name not in known:
+        if name not in known and not name.startswith("_"):
             problems[name[:40]] = "unknown"
     for param in doc.query:
         for raw in args.getlist(param.name):
