@@ -448,6 +448,29 @@ def test_delegate_to_a_colleague_by_username(api, demo, make_user):
     assert any(t["id"] == task for t in api("GET", "/tasks", "deputy").get_json()["items"])
 
 
+def test_who_a_task_may_be_handed_to_is_listed(api, demo, make_user):
+    """No guessing usernames: the holder lists who may take the task — the people its
+    step's rule or escalation names — and each of them is accepted."""
+    task = open_task_id(start_wish(api)["id"])
+    make_user("deputy", ("station_head", unit_by_code("st-jfb")), password=DEMO_PASSWORD)
+    listed = api("GET", f"/tasks/{task}/delegates", "station_head")
+    assert listed.status_code == 200, listed.get_json()
+    people = {p["username"]: p for p in listed.get_json()["items"]}
+    assert "deputy" in people and "station_head" not in people and "rider1" not in people
+    assert people["deputy"]["display_name"] and all("unit" in p for p in people.values())
+    assert api("GET", f"/tasks/{task}/delegates", "volunteer1").status_code in (403, 404)
+    assert api("GET", f"/tasks/{task}/delegates", "courier1").status_code == 404
+    for username in people:  # every one listed may take it (checked, then undone)
+        given = api("POST", f"/tasks/{task}/delegate", "station_head", json={"to": username})
+        assert given.status_code == 200, (username, given.get_json())
+        back = api("POST", f"/tasks/{task}/delegate", username, json={"to": "station_head"})
+        assert back.status_code == 200, (username, back.get_json())
+    # The task's page offers the same names.
+    api.client.post("/auth/login", data={"username": "station_head", "password": DEMO_PASSWORD})
+    page = api.client.get(f"/tasks/{task}").get_data(as_text=True)
+    assert 'list="delegate-people"' in page and '<option value="deputy"' in page
+
+
 # ---------------------------------------------------------------------------- notifications, stations
 
 def test_notifications_newest_first_and_mark_read(api, demo):

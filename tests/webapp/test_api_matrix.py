@@ -51,6 +51,7 @@ ALLOWED = {
     # Only the person the task is given to decides it or hands it on.
     ("POST /tasks/{id}/complete", "yz"): {"station_head"},
     ("POST /tasks/{id}/delegate", "yz"): {"station_head"},
+    ("GET /tasks/{id}/delegates", "yz"): {"station_head"},
     ("POST /tasks/{id}/claim", "wall"): {"volunteer1", "branch_secretary"},
     ("POST /notifications/{id}/read", "yz"): {"rider1"},
 }

@@ -21,6 +21,7 @@ from webapp.services import access, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
+                                      delegate_candidates,
                                        form_context, step_form, task_actions)
 from webapp.services.stations import SERVICES
 from webapp.services.users import find_user
@@ -382,6 +383,20 @@ def complete(task_id: int):
     if data:
         uploads.attach(instance.id, data, me)
     return _commit(present.instance(instance, me))
+
+
+@route("/tasks/<int:task_id>/delegates", "GET", summary="Who the caller may hand the task to",
+       tag="tasks", responses={200: "DelegateList"}, errors=(403, 409))
+def delegates(task_id: int):
+    task = _task(task_id)
+    me = user()
+    if task.status != "open":
+        fail(409, _("此任务已办结。"), code="already_decided")
+    if "delegate" not in task_actions(task.instance, task, me):
+        fail(403, _("只有任务的处理人可以转办。"))
+    return {"items": [{"username": p.username, "display_name": p.display_name,
+                       "unit": present.unit(p.unit)}
+                      for p in delegate_candidates(task.instance, task, me)]}
 
 
 @route("/tasks/<int:task_id>/delegate", "POST", summary="Hand a task to someone eligible",

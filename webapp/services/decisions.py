@@ -34,6 +34,31 @@ def task_actions(instance: Instance, task: Task, user: User, available: list | N
                                       and task.status == "open")]
 
 
+DELEGATES_LISTED = 100  # people offered to hand a task to, at most
+
+
+def delegate_candidates(instance: Instance, task: Task, user: User) -> list[User]:
+    """Who ``user`` could hand the task to: the active people its step's rule (or that
+    rule's escalation) names, other than the applicant and those holding it — the
+    engine's own list, which ``delegate`` checks again — by name, at most
+    ``DELEGATES_LISTED``."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from webapp.services.directory import DbDirectory
+    from workflows import engine
+
+    ids = [i for i in engine.reassign_candidates(wf.spec_of_instance(instance),
+                                                 wf.state_of(instance), task.key,
+                                                 DbDirectory())
+           if isinstance(i, int) and i != user.id][:10 * DELEGATES_LISTED]
+    if not ids:
+        return []
+    people = db.session.scalars(select(User).options(selectinload(User.unit)).where(
+        User.id.in_(ids), User.active.is_(True))).all()
+    return sorted(people, key=lambda p: (p.display_name, p.username))[:DELEGATES_LISTED]
+
+
 def step_form(spec: ProcessSpec, task: Task) -> FormSpec:
     """The fields the task asks for: the start form again when it came back for revision."""
     if task.kind == "revise":

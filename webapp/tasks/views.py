@@ -16,7 +16,8 @@ from webapp.processes.views import FIND_STATION
 from webapp.services import access, training, uploads
 from webapp.services import workflow as wf
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
-                                      form_context, step_form, task_actions)
+                                      delegate_candidates, form_context, step_form,
+                                      task_actions)
 from webapp.services.progress import next_text, step_label
 from webapp.services.users import find_user
 from webapp.tasks import bp
@@ -136,6 +137,8 @@ def task(task_id: int):
                            returned_to_me="resubmit" in actions,
                            return_targets=_return_targets(spec, task),
                            attendance=_attendance(spec, task, instance),
+                           delegates=delegate_candidates(instance, task, current_user)
+                           if "delegate" in actions else [],
                            next_line=next_text(spec, instance, locale)), status
 
 
