@@ -7,14 +7,15 @@ from sqlalchemy import or_, select
 
 from forms import validate_data
 from webapp.api import present
-from webapp.api.http import body, fail, int_arg, invalid, receive, text_field, user
+from webapp.api.http import (ApiError, body, fail, int_arg, invalid, receive, text_field,
+                             user)
 from webapp.api.registry import Param, page_params, route
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
 from webapp.pagination import MAX_ID, id_arg, paginate
-from webapp.services import access, stations, uploads
+from webapp.services import access, resubmission, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
@@ -314,7 +315,9 @@ def complete(task_id: int):
     if action in NEEDS_REASON and not comment:
         invalid({"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]})
     data = None
-    if action in WITH_DATA:
+    if action == "resubmit":
+        data = uploads.store(_resubmitted(instance, payload.get("data", {}), files), me) or None
+    elif action in WITH_DATA:
         context = None if task.kind == "revise" else form_context(instance)
         data = uploads.store(_validated(step_form(wf.spec_of_instance(instance), task),
                                         payload.get("data", {}), files, context), me) or None
@@ -325,6 +328,22 @@ def complete(task_id: int):
     if data:
         uploads.attach(instance.id, data, me)
     return _commit(present.instance(instance, me))
+
+
+def _resubmitted(instance: Instance, data, files) -> dict:
+    """The start form's clean data for a returned request sent back: a file field left
+    out, or sent as records of the files it has, keeps them (``services.resubmission``);
+    records of any other file are a 422 on their field, with the form's own."""
+    keeping = resubmission.keep_files(wf.spec_of_instance(instance).start.form, instance,
+                                      data, files)
+    try:
+        clean = _validated(keeping.form, keeping.data, files)
+    except ApiError as exc:
+        exc.fields = {**(exc.fields or {}), **keeping.errors}
+        raise
+    if keeping.errors:
+        invalid(keeping.errors)
+    return keeping.restore(clean)
 
 
 @route("/tasks/<int:task_id>/delegate", "POST", summary="Hand a task to someone eligible",
