@@ -39,6 +39,7 @@ ALLOWED = {
     ("GET /processes", None): EVERYONE,
     ("GET /processes/{key}", None): EVERYONE,
     ("GET /stations", None): EVERYONE,
+    ("GET /districts", None): EVERYONE,
     ("GET /notifications", None): EVERYONE,
     ("GET /tasks", None): EVERYONE,
     ("GET /instances", None): EVERYONE,

@@ -54,6 +54,9 @@ def _operation(doc: RouteDoc, body_schema: dict | None = None, *, suffix: str = 
                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID} if conv == "int"
                    else {"type": "string"}} for name, conv in params]
     parameters += [{"name": p.name, "in": "query", "required": False, "schema": p.schema,
+                    # an array is the argument repeated: ?service=a&service=b
+                    **({"style": "form", "explode": True}
+                       if p.schema.get("type") == "array" else {}),
                     **({"description": p.description} if p.description else {})}
                    for p in doc.query]
     parameters += [{"name": p.name, "in": "header", "required": False, "schema": p.schema,

@@ -228,6 +228,7 @@ def station(row: Station) -> dict[str, Any]:
     locale = current_locale_short()
     return {"id": row.unit_id, "code": row.unit.code, "name": row.unit.label(locale),
             "district": row.district.label(locale) if row.district else None,
+            "district_id": row.district_id,
             "address": row.address or "", "landmark": row.landmark or None,
             "hours": row.opening_hours or None, "open": bool(row.is_open),
             "services": {"water": bool(row.has_water), "toilet": bool(row.has_toilet),
@@ -236,3 +237,8 @@ def station(row: Station) -> dict[str, Any]:
                          "car_parking": row.car_parking or 0,
                          "motorcycle_parking": row.motorcycle_parking or 0},
             "phone": row.phone or None}
+
+
+def district(row: OrgUnit) -> dict[str, Any]:
+    return {"id": row.id, "code": row.code, "name": row.label(current_locale_short()),
+            "name_en": row.name_en or None}

@@ -96,8 +96,10 @@ def query_problems(doc: RouteDoc, args) -> dict[str, str]:
         if name not in known:
             problems[name[:40]] = "unknown"
     for param in doc.query:
+        # A repeatable argument (an array, sent as ?service=a&service=b) checks each value.
+        schema = param.schema.get("items", param.schema)
         for raw in args.getlist(param.name):
-            problem = _value_problem(param.schema, raw)
+            problem = _value_problem(schema, raw)
             if problem:
                 problems[param.name] = problem
                 break

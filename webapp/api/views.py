@@ -20,7 +20,7 @@ from webapp.services import workflow as wf
 from webapp.services.choices import provider
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
                                        form_context, step_form, task_actions)
-from webapp.services.stations import SERVICES
+from webapp.services.stations import SERVICE_ALIASES, SERVICES
 from webapp.services.users import find_user
 from workflows import engine
 from workflows.errors import AlreadyDecided, InvalidInput, NotAllowed
@@ -420,9 +420,12 @@ def read_notification(notification_id: int):
 @route("/stations", "GET", summary="The station directory", tag="stations",
        responses={200: "StationPage"},
        query=(Param("district", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                    "district unit id"),
-              Param("service", {"type": "string", "enum": sorted(SERVICES)},
-                    "a service the station must offer (repeatable)"),
+                    "a district's id (GET /api/v1/districts, or a station's district_id)"),
+              Param("service", {"type": "array", "items": {
+                  "type": "string", "enum": sorted(SERVICES.keys() | SERVICE_ALIASES.keys())}},
+                    "services the station must all offer (repeat the argument): the names of "
+                    "a station's services (car_parking, charging_piles, …) or the short "
+                    "parking, charging"),
               Param("q", {"type": "string", "maxLength": 50}, "name, address or landmark"),
               Param("open", {"type": "string", "enum": ["0", "1"]}, "1: open ones only"),
               *page_params()))
@@ -433,3 +436,9 @@ def station_list():
                            request.args.get("open") == "1")
     return _page(stmt, present.station)
 
+
+@route("/districts", "GET", summary="The districts (区县): the ids the station directory "
+       "filters by", tag="stations", responses={200: "DistrictPage"}, query=page_params())
+def district_list():
+    user()
+    return _page(stations.districts(), present.district)
