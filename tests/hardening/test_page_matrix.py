@@ -130,7 +130,8 @@ def _fill(app: Flask, rule, values: dict) -> tuple[str, bool] | None:
     """The URL of ``rule`` with ``values``; whether it names a district's object."""
     args, scoped = {}, False
     for name in rule.arguments:
-        source = "file_key" if name == "key" and rule.rule.startswith("/files/") else name
+        source = "file_key" if name == "key" and rule.rule.startswith(
+            ("/files/", "/api/v1/files/")) else name
         if source in values:
             args[name] = values[source]
         else:  # a parameter this matrix does not know yet: still asked, never a 500
@@ -219,6 +220,7 @@ def test_every_page_and_route_for_every_role(app, client, world):
     own = world["own"]
     must_open = [("rider1", f"/instances/{own['instance_id']}"),
                  ("rider1", f"/files/{own['file_key']}"),
+                 ("rider1", f"/api/v1/files/{own['file_key']}"),
                  ("station_head", f"/tasks/{own['task_id']}"),
                  ("yuzhong_admin", f"/instances/{own['instance_id']}"),
                  ("yuzhong_admin", "/admin/instances"),

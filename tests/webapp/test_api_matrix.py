@@ -8,12 +8,16 @@ validation, so an allowed caller gets 422 and nothing changes; claiming is the e
 """
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 
 from webapp.extensions import db
 from tests.webapp.test_api import Api, open_task_id, wish
+from tests.webapp.test_pages import PNG
 from tests.webapp.test_workflow_service import demo  # noqa: F401
-from webapp.models import Notification
+from webapp.models import Notification, StoredFile
 from webapp.services.org import unit_by_code
 from sqlalchemy import select
 
@@ -35,6 +39,7 @@ ALLOWED = {
     ("GET /processes", None): EVERYONE,
     ("GET /processes/{key}", None): EVERYONE,
     ("GET /stations", None): EVERYONE,
+    ("GET /districts", None): EVERYONE,
     ("GET /notifications", None): EVERYONE,
     ("GET /tasks", None): EVERYONE,
     ("GET /instances", None): EVERYONE,
@@ -54,6 +59,11 @@ ALLOWED = {
     ("GET /tasks/{id}/delegates", "yz"): {"station_head"},
     ("POST /tasks/{id}/claim", "wall"): {"volunteer1", "branch_secretary"},
     ("POST /notifications/{id}/read", "yz"): {"rider1"},
+    # rider1's wish photo: a public field's file, for whoever may open the wish.
+    ("GET /files/{key}", "yz"): CITY | {"yuzhong_admin", "unit_admin", "station_head",
+                                        "rider1"},
+    # A wish has no certificate: refused to everyone, its applicant too.
+    ("GET /instances/{id}/certificate.pdf", "yz"): frozenset(),
 }
 
 
@@ -66,7 +76,9 @@ def _call(api: Api, who: str, route: str, obj: str | None, ctx: dict):
               "POST /tasks/{id}/delegate": {"to": ""},
               "POST /me/password": {"password": ""},
               "POST /processes/{key}/instances": {"data": {}}}
-    if "/tasks/{id}" in path:
+    if path == "/files/{key}":
+        target = "/files/" + ctx[obj + "_file"]
+    elif "/tasks/{id}" in path:
         target = path.replace("{id}", str(ctx[obj + "_task"]))
     elif "/notifications/{id}" in path:
         target = path.replace("{id}", str(ctx["notification"]))
@@ -77,14 +89,19 @@ def _call(api: Api, who: str, route: str, obj: str | None, ctx: dict):
 
 @pytest.fixture
 def world(api, demo):
-    def start(who, station):
+    def start(who, station, photo=False):
+        data = {"data": wish(station=unit_by_code(station).id)}
         r = api("POST", "/processes/micro_wish/instances", who,
-                json={"data": wish(station=unit_by_code(station).id)})
+                data={"json": json.dumps(data), "photo": (io.BytesIO(PNG), "p.png")},
+                content_type="multipart/form-data") if photo else api(
+            "POST", "/processes/micro_wish/instances", who, json=data)
         assert r.status_code == 201, r.get_json()
         return r.get_json()["id"]
 
-    ctx = {"yz": start("rider1", "st-jfb"), "jb": start("driver1", "st-gyq"),
+    ctx = {"yz": start("rider1", "st-jfb", photo=True), "jb": start("driver1", "st-gyq"),
            "wall": start("courier1", "st-jfb")}
+    ctx["yz_file"] = db.session.scalar(select(StoredFile.key).where(
+        StoredFile.instance_id == ctx["yz"]))
     verify = open_task_id(ctx["wall"])
     assert api("POST", f"/tasks/{verify}/complete", "station_head",
                json={"action": "approve"}).status_code == 200
@@ -108,12 +125,13 @@ def test_every_role_on_every_route_own_and_other_unit(api, world):
         # Claiming changes the task: everyone refused first, then those allowed.
         callers = sorted(EVERYONE, key=lambda who: (who in allowed, who))
         for who in callers:
-            answer = _call(api, who, route, obj, world)
-            assert answer.status_code < 500, (route, obj, who, answer.get_json())
-            denied = answer.status_code in (401, 403, 404)
-            if denied == (who in allowed):
-                wrong.append(f"{route} [{obj}] {who}: {answer.status_code} "
-                             f"{(answer.get_json() or {}).get('error', {}).get('message')}")
+            with _call(api, who, route, obj, world) as answer:  # a download holds a file
+                assert answer.status_code < 500, (route, obj, who, answer.get_json())
+                denied = answer.status_code in (401, 403, 404)
+                if denied == (who in allowed):
+                    said = (answer.get_json(silent=True) or {}).get("error", {})
+                    wrong.append(f"{route} [{obj}] {who}: {answer.status_code} "
+                                 f"{said.get('message')}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from webapp.api.registry import bp
-from webapp.api import auth, openapi, views  # noqa: F401  (declare the routes)
+from webapp.api import auth, downloads, openapi, views  # noqa: F401  (declare the routes)
 from webapp.api.http import init_errors
 
 init_errors(bp)

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from forms import json_schema
-from webapp.api.registry import ROUTES, RouteDoc, openapi_path, route
+from webapp.api.registry import ROUTES, Binary, RouteDoc, openapi_path, route
 from webapp.api.schemas import SCHEMAS
 from webapp.extensions import db
 from webapp.models import ProcessDefinition
@@ -55,6 +55,9 @@ def _operation(doc: RouteDoc, body_schema: dict | None = None, *, suffix: str = 
                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID} if conv == "int"
                    else {"type": "string"}} for name, conv in params]
     parameters += [{"name": p.name, "in": "query", "required": False, "schema": p.schema,
+                    # an array is the argument repeated: ?service=a&service=b
+                    **({"style": "form", "explode": True}
+                       if p.schema.get("type") == "array" else {}),
                     **({"description": p.description} if p.description else {})}
                    for p in doc.query]
     parameters += [{"name": p.name, "in": "header", "required": False, "schema": p.schema,
@@ -78,7 +81,14 @@ def _operation(doc: RouteDoc, body_schema: dict | None = None, *, suffix: str = 
                              "content": content}
     for status, schema in doc.responses.items():
         answer: dict[str, Any] = {"description": "success"}
-        if schema:
+        if isinstance(schema, Binary):
+            answer["description"] = "the file (Content-Disposition names it)"
+            answer["content"] = {media: {"schema": {"type": "string", "format": "binary"}}
+                                 for media in schema.media_types}
+            answer["headers"] = {"Content-Disposition": {
+                "description": "attachment or inline, with the file's name",
+                "schema": {"type": "string"}}}
+        elif schema:
             answer["content"] = {"application/json": {"schema": _ref(schema)}}
         op["responses"][str(status)] = answer
     for status in sorted(_error_statuses(doc, bool(params))):

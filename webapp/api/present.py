@@ -144,8 +144,9 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
     spec = spec_for(row)
     locale = current_locale_short()
     may_see = access.can_see_private(user, row)
-    data = mask_data(FormSpec(fields=tuple(all_fields(spec))), row.state.get("data", {}),
-                     may_see)
+    fields = all_fields(spec)
+    data = with_file_urls(fields, mask_data(FormSpec(fields=tuple(fields)),
+                                            row.state.get("data", {}), may_see), may_see)
     name = row.applicant.display_name
     words = history_words()
     open_tasks = wf.open_task_rows(row)
@@ -166,6 +167,30 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
                      "step": entry.step, "comment": entry.comment}
                     for entry, actor in history_lines(row, may_see, user)],
     }
+
+
+def with_file_urls(fields, data: dict, may_see: bool) -> dict:
+    """``data`` with each file record given its ``url`` (``GET /api/v1/files/{key}``);
+    a file that is not a public field's is hidden from whoever may not see personal
+    data, as the page shows it (***) and as its download refuses it."""
+    out = dict(data)
+    for f in fields:
+        value = out.get(f.name)
+        if f.type != "file" or value is None:
+            continue
+        if not may_see and not f.public:
+            out[f.name] = None
+        elif isinstance(value, list):
+            out[f.name] = [_linked(record) for record in value]
+        else:
+            out[f.name] = _linked(value)
+    return out
+
+
+def _linked(record: Any) -> Any:
+    if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+        return record
+    return {**record, "url": url_for("api.file_download", key=record["key"])}
 
 
 def data_text(spec: ProcessSpec, raw: dict, shown: dict, locale: str) -> dict[str, str]:
@@ -205,6 +230,7 @@ def station(row: Station) -> dict[str, Any]:
     locale = current_locale_short()
     return {"id": row.unit_id, "code": row.unit.code, "name": row.unit.label(locale),
             "district": row.district.label(locale) if row.district else None,
+            "district_id": row.district_id,
             "address": row.address or "", "landmark": row.landmark or None,
             "hours": row.opening_hours or None, "open": bool(row.is_open),
             "services": {"water": bool(row.has_water), "toilet": bool(row.has_toilet),
@@ -213,3 +239,8 @@ def station(row: Station) -> dict[str, Any]:
                          "car_parking": row.car_parking or 0,
                          "motorcycle_parking": row.motorcycle_parking or 0},
             "phone": row.phone or None}
+
+
+def district(row: OrgUnit) -> dict[str, Any]:
+    return {"id": row.id, "code": row.code, "name": row.label(current_locale_short()),
+            "name_en": row.name_en or None}

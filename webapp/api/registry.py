@@ -24,6 +24,13 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Binary:
+    """A response of bytes to save or show (a download), in one of ``media_types``."""
+
+    media_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RouteDoc:
     rule: str
     method: str
@@ -34,7 +41,8 @@ class RouteDoc:
     body: str | None = None  # schema name of the JSON request body
     query: tuple[Param, ...] = ()
     headers: tuple[Param, ...] = ()  # request headers the route reads
-    responses: dict[int, str | None] = field(default_factory=dict)  # status -> schema name
+    # status -> schema name of a JSON answer, Binary for a download, None for no body
+    responses: dict[int, str | Binary | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()  # error statuses beyond the ones every route can give
     multipart: bool = False  # the body may also come as multipart/form-data with files
 
@@ -43,7 +51,8 @@ ROUTES: list[RouteDoc] = []
 BY_ENDPOINT: dict[str, RouteDoc] = {}
 
 
-def route(rule: str, method: str, *, summary: str, tag: str, responses: dict[int, str | None],
+def route(rule: str, method: str, *, summary: str, tag: str,
+          responses: dict[int, str | Binary | None],
           auth: bool = True, body: str | None = None, query: tuple[Param, ...] = (),
           errors: tuple[int, ...] = (), multipart: bool = False,
           headers: tuple[Param, ...] = ()) -> Callable:
@@ -89,8 +98,10 @@ def query_problems(doc: RouteDoc, args) -> dict[str, str]:
         if name not in known and not name.startswith("_"):
             problems[name[:40]] = "unknown"
     for param in doc.query:
+        # A repeatable argument (an array, sent as ?service=a&service=b) checks each value.
+        schema = param.schema.get("items", param.schema)
         for raw in args.getlist(param.name):
-            problem = _value_problem(param.schema, raw)
+            problem = _value_problem(schema, raw)
             if problem:
                 problems[param.name] = problem
                 break

@@ -111,10 +111,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                           "created_at": TIME, "read": BOOL}),
     "NotificationPage": _page("Notification"),
     "Station": _obj({"id": INT, "code": STR, "name": STR, "district": OPT_STR,
+                     "district_id": {"type": ["integer", "null"]},
                      "address": STR, "landmark": OPT_STR, "hours": OPT_STR, "open": BOOL,
                      "services": _obj({"water": BOOL, "toilet": BOOL, "microwave": BOOL,
                                        "charging_piles": INT, "car_parking": INT,
                                        "motorcycle_parking": INT}),
                      "phone": OPT_STR}),
     "StationPage": _page("Station"),
+    "District": _obj({"id": INT, "code": STR, "name": STR, "name_en": OPT_STR}),
+    "DistrictPage": _page("District"),
 }

@@ -10,20 +10,21 @@ from sqlalchemy import and_, or_, select
 
 from forms import validate_data
 from webapp.api import present
-from webapp.api.http import body, fail, int_arg, invalid, receive, text_field, user
+from webapp.api.http import (ApiError, body, fail, int_arg, invalid, receive, text_field,
+                             user)
 from webapp.api.registry import Param, page_params, route
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
 from webapp.pagination import MAX_ID, id_arg, paginate
-from webapp.services import access, stations, uploads
+from webapp.services import access, resubmission, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
                                       delegate_candidates,
                                        form_context, step_form, task_actions)
-from webapp.services.stations import SERVICES
+from webapp.services.stations import SERVICE_ALIASES, SERVICES
 from webapp.services.users import find_user
 from workflows import engine
 from workflows.errors import Conflict, InvalidInput, NotAllowed
@@ -372,7 +373,9 @@ def complete(task_id: int):
     if action in NEEDS_REASON and not comment:
         invalid({"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]})
     data = None
-    if action in WITH_DATA:
+    if action == "resubmit":
+        data = uploads.store(_resubmitted(instance, payload.get("data", {}), files), me) or None
+    elif action in WITH_DATA:
         context = None if task.kind == "revise" else form_context(instance)
         data = uploads.store(_validated(step_form(wf.spec_of_instance(instance), task),
                                         payload.get("data", {}), files, context), me) or None
@@ -397,6 +400,22 @@ def delegates(task_id: int):
     return {"items": [{"username": p.username, "display_name": p.display_name,
                        "unit": present.unit(p.unit)}
                       for p in delegate_candidates(task.instance, task, me)]}
+
+
+def _resubmitted(instance: Instance, data, files) -> dict:
+    """The start form's clean data for a returned request sent back: a file field left
+    out, or sent as records of the files it has, keeps them (``services.resubmission``);
+    records of any other file are a 422 on their field, with the form's own."""
+    keeping = resubmission.keep_files(wf.spec_of_instance(instance).start.form, instance,
+                                      data, files)
+    try:
+        clean = _validated(keeping.form, keeping.data, files)
+    except ApiError as exc:
+        exc.fields = {**(exc.fields or {}), **keeping.errors}
+        raise
+    if keeping.errors:
+        invalid(keeping.errors)
+    return keeping.restore(clean)
 
 
 @route("/tasks/<int:task_id>/delegate", "POST", summary="Hand a task to someone eligible",
@@ -473,9 +492,12 @@ def read_notification(notification_id: int):
 @route("/stations", "GET", summary="The station directory", tag="stations",
        responses={200: "StationPage"},
        query=(Param("district", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-                    "district unit id"),
-              Param("service", {"type": "string", "enum": sorted(SERVICES)},
-                    "a service the station must offer (repeatable)"),
+                    "a district's id (GET /api/v1/districts, or a station's district_id)"),
+              Param("service", {"type": "array", "items": {
+                  "type": "string", "enum": sorted(SERVICES.keys() | SERVICE_ALIASES.keys())}},
+                    "services the station must all offer (repeat the argument): the names of "
+                    "a station's services (car_parking, charging_piles, …) or the short "
+                    "parking, charging"),
               Param("q", {"type": "string", "maxLength": 50}, "name, address or landmark"),
               Param("open", {"type": "string", "enum": ["0", "1"]}, "1: open ones only"),
               *page_params()))
@@ -486,3 +508,9 @@ def station_list():
                            request.args.get("open") == "1")
     return _page(stmt, present.station)
 
+
+@route("/districts", "GET", summary="The districts (区县): the ids the station directory "
+       "filters by", tag="stations", responses={200: "DistrictPage"}, query=page_params())
+def district_list():
+    user()
+    return _page(stations.districts(), present.district)

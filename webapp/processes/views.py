@@ -2,33 +2,29 @@ from __future__ import annotations
 
 import secrets
 
-from flask import (Response, abort, flash, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
-from webapp.models import Instance, StoredFile
+from webapp.models import Instance
 from webapp.pagination import paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, file_visible, form_class, history_rows,
                                       return_reason, show_errors, spec_for, task_label,
                                       viewable_instance)
-from webapp.services import access, export, training, uploads
+from webapp.services import access, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
 from webapp.services.progress import next_text, step_label
-from forms.filetypes import FILE_TYPES
 from workflows import engine
 from workflows.diagram import focus, render_svg
 from workflows.errors import InvalidInput, WorkflowError
 from workflows.runtime import Action
 
 PER_PAGE = 20
-KNOWN_TYPES = frozenset(t.mime for t in FILE_TYPES)
-INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 @bp.route("/processes")
@@ -285,24 +281,9 @@ def _instance_action(inst: Instance, action: Action, done: str):
 @bp.route("/files/<key>")
 @login_required
 def download(key: str):
-    stored = db.session.scalar(select(StoredFile).where(StoredFile.key == key))
+    stored = uploads.find(key)
     if stored is None or not file_visible(stored):
         abort(404)
-    path = uploads.path_of(stored)
-    if not path.exists():
-        abort(404)
-    # Only types the upload check recognises are served as themselves, and only photos
-    # a browser shows as pictures inline; anything else is a download of opaque bytes.
-    known = stored.mime in KNOWN_TYPES
-    response = send_file(path, mimetype=stored.mime if known else "application/octet-stream",
-                         max_age=0)
-    # The name as we write it, whatever a stored name holds (quotes, CR/LF, a path).
-    response.headers["Content-Disposition"] = export.content_disposition(
-        stored.name, fallback="download", inline=stored.mime in INLINE_TYPES)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    # Opened directly, a file runs no script and loads nothing, whatever it contains.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return uploads.send(stored) or abort(404)
 
 

@@ -14,6 +14,9 @@ SERVICES = {
     "microwave": Station.has_microwave.is_(True),
     "water": Station.has_water.is_(True),
 }
+# The names a station's ``services`` carries in the API (``car_parking`` = 3 places),
+# taken as filters too, so a client can filter by what it reads.
+SERVICE_ALIASES = {"car_parking": "parking", "charging_piles": "charging"}
 
 
 def text_match(q: str):
@@ -35,7 +38,13 @@ def search(q: str = "", district: int | None = None, services: list[str] = (),
     if district:
         stmt = stmt.where(Station.district_id == district)
     for service in services:
-        stmt = stmt.where(SERVICES[service])
+        stmt = stmt.where(SERVICES[SERVICE_ALIASES.get(service, service)])
     if open_only:
         stmt = stmt.where(Station.is_open.is_(True))
     return stmt.order_by(OrgUnit.name)
+
+
+def districts():
+    """SELECT of the active districts (区县), in the tree's order."""
+    return select(OrgUnit).where(OrgUnit.kind == "district", OrgUnit.active.is_(True)
+                                 ).order_by(OrgUnit.path, OrgUnit.id)

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from flask import Response
 from sqlalchemy import func, or_, select
 
 from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.models import (Attendance, Course, CourseSession, Instance, Membership, OrgUnit,
                            Reservation, Task, TaskAssignee, User)
+from webapp.services import export
 from webapp.services.directory import ATTENDANCE_REGISTERS
 from workflows.errors import WorkflowError
 from workflows.runtime import Action
@@ -349,9 +351,27 @@ def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None
         issued_on=instance.closed_at or instance.updated_at)
 
 
+def certificate_download(instance: Instance | None, user: User) -> Response | None:
+    """The certificate as a PDF download for ``user`` (the page's and the API's), or None
+    when there is none for them: not their request, or not passed."""
+    facts = certificate_facts(instance, user) if instance is not None else None
+    if facts is None:
+        return None
+    # fpdf (with fontTools) is ~30 MB a process: only the workers that draw one load it.
+    from webapp.training.certificate import render
+
+    response = Response(render(facts), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = export.content_disposition(
+        f"certificate-{facts.number}.pdf", fallback="certificate")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 __all__ = ["register_of", "attendance_summary", "course_pass_rate", "may_record",
            "courses_for", "trainees", "held_sessions", "save_register", "counts",
-           "decide_completion", "completion_outlook", "certificate_facts", "Trainee", "Decided",
+           "decide_completion", "completion_outlook", "certificate_facts", "certificate_download",
+           "Trainee", "Decided",
            "Outlook", "CertificateFacts"]
 
 

@@ -6,13 +6,23 @@ import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
+<<<<<<< HEAD
 from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+=======
+from flask import Response, current_app, send_file
+from sqlalchemy import select
+>>>>>>> 87ec4ddcd32c297f290fb576ec245410d0e256f4
 
 from forms import Upload, save_uploads
+from forms.filetypes import FILE_TYPES
 from webapp.extensions import db
 from webapp.models import StoredFile, User
+from webapp.services.export import content_disposition
+
+KNOWN_TYPES = frozenset(t.mime for t in FILE_TYPES)
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 def upload_root() -> Path:
@@ -84,3 +94,28 @@ def attach(instance_id: int, data: Any, uploader: User) -> None:
             StoredFile.key.in_(keys), StoredFile.uploaded_by_id == uploader.id,
             StoredFile.instance_id.is_(None))):
         stored.instance_id = instance_id
+
+
+def find(key: str) -> StoredFile | None:
+    return db.session.scalar(select(StoredFile).where(StoredFile.key == key))
+
+
+def send(stored: StoredFile) -> Response | None:
+    """The file's bytes as the page and the API serve them (None when they are gone):
+    whoever may see it has been decided already."""
+    path = path_of(stored)
+    if not path.exists():
+        return None
+    # Only types the upload check recognises are served as themselves, and only photos
+    # a browser shows as pictures inline; anything else is a download of opaque bytes.
+    known = stored.mime in KNOWN_TYPES
+    response = send_file(path, mimetype=stored.mime if known else "application/octet-stream",
+                         max_age=0)
+    # The name as we write it, whatever a stored name holds (quotes, CR/LF, a path).
+    response.headers["Content-Disposition"] = content_disposition(
+        stored.name, fallback="download", inline=stored.mime in INLINE_TYPES)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Opened directly, a file runs no script and loads nothing, whatever it contains.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -13,7 +13,7 @@ from webapp.pagination import as_id, paginate
 from webapp.processes.helpers import (display_rows, form_class, return_reason, show_errors,
                                       spec_for, task_label)
 from webapp.processes.views import FIND_STATION
-from webapp.services import access, training, uploads
+from webapp.services import access, resubmission, training, uploads
 from webapp.services import workflow as wf
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
                                       delegate_candidates, form_context, step_form,
@@ -78,11 +78,12 @@ def _task(task_id: int) -> tuple[Task, Instance]:
     return task, task.instance
 
 
-def _step_form(spec, task: Task, instance: Instance):
+def _step_form(spec, task: Task, instance: Instance, keeping=None):
     if task.kind == "revise":
         # The start form again: its station select narrowed as on the start page, with
-        # the station the request names kept (and its district shown) however far away.
-        form_spec = step_form(spec, task)
+        # the station the request names kept (and its district shown) however far away;
+        # a file field with files needs none chosen (``keeping``: they stay).
+        form_spec = keeping.form if keeping is not None else step_form(spec, task)
         _keep_chosen_stations(form_spec, instance)
         return form_class(form_spec, narrowed=True)
     return form_class(step_form(spec, task), context=form_context(instance), instance=instance)
@@ -104,7 +105,10 @@ def task(task_id: int):
     spec = spec_for(instance)
     locale = current_locale_short()
     actions = task_actions(instance, task, current_user)
-    FormClass = _step_form(spec, task, instance)
+    # A browser cannot send a stored file back: what the request has stays unless replaced.
+    keeping = resubmission.keep_files(step_form(spec, task), instance) \
+        if task.kind == "revise" else None
+    FormClass = _step_form(spec, task, instance, keeping)
     data = instance.state.get("data", {}) if task.kind == "revise" else None
     form = FormClass(data=data) if request.method == "GET" else FormClass()
     status = 200
@@ -124,7 +128,7 @@ def task(task_id: int):
         elif action in WITH_DATA and not form.validate_on_submit():
             status = 422
         else:
-            result = _decide(instance, task, action, form, comment)
+            result = _decide(instance, task, action, form, comment, keeping)
             if result is None:
                 return redirect(url_for("processes.instance", instance_id=instance.id))
             status = result
@@ -163,11 +167,16 @@ def _return_targets(spec, task: Task) -> list[tuple[str, str]]:
     return [(t, _("申请人") if t == "applicant" else step_label(spec, t, locale)) for t in targets]
 
 
-def _decide(instance: Instance, task: Task, action: str, form, comment: str) -> int | None:
-    """Perform the decision; None on success (the caller redirects), else an HTTP status."""
+def _decide(instance: Instance, task: Task, action: str, form, comment: str,
+            keeping=None) -> int | None:
+    """Perform the decision; None on success (the caller redirects), else an HTTP status.
+    ``keeping``: a returned request's files that stay where no new one was chosen."""
     data = None
     if action in WITH_DATA:
-        data = uploads.store(form.clean_data(), current_user) or None
+        clean = form.clean_data()
+        if action == "resubmit" and keeping is not None:
+            clean = keeping.restore(clean)
+        data = uploads.store(clean, current_user) or None
     expected = request.form.get("version", type=int)
     to = request.form.get("to") or None
     try:

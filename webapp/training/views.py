@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
@@ -233,15 +233,5 @@ def _register_download(fmt: str, course: Course, people: list, held: set[int], r
 @login_required
 def certificate(instance_id: int):
     """The trainee's own certificate; nobody else's, and only once they completed."""
-    instance = db.session.get(Instance, instance_id)
-    facts = training.certificate_facts(instance, current_user) if instance else None
-    if facts is None:
-        abort(404)
-    # fpdf (with fontTools) is ~30 MB a process: only the workers that draw one load it.
-    from webapp.training.certificate import render
-
-    response = Response(render(facts), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = export.content_disposition(
-        f"certificate-{facts.number}.pdf", fallback="certificate")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return training.certificate_download(db.session.get(Instance, instance_id),
+                                         current_user) or abort(404)
