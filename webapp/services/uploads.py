@@ -6,14 +6,9 @@ import secrets
 from pathlib import Path
 from typing import Any, Iterable
 
-<<<<<<< HEAD
-from flask import current_app
+from flask import Response, current_app, send_file
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
-=======
-from flask import Response, current_app, send_file
-from sqlalchemy import select
->>>>>>> 87ec4ddcd32c297f290fb576ec245410d0e256f4
 
 from forms import Upload, save_uploads
 from forms.filetypes import FILE_TYPES
