@@ -568,3 +568,30 @@ def test_a_returned_request_names_the_applicants_task_for_what_they_do(api, demo
     assert [t["name"] for t in mine if t["id"] == revise] == ["修改后重新提交"]
     english = api("GET", f"/instances/{wish_id}", "rider1", headers={"Accept-Language": "en"})
     assert [t["name"] for t in english.get_json()["tasks"]] == ["Correct and resubmit"]
+
+
+def test_a_returned_requests_form_is_the_start_form_with_what_was_sent(api, demo):
+    """What to correct, not to type again: the revise task's form is the start form as
+    the start offers it (stations of the caller's district, the directory to search),
+    each field carrying its value now."""
+    sent = wish()
+    wish_id = start_wish(api)["id"]
+    assert api("POST", f"/tasks/{open_task_id(wish_id)}/complete", "station_head",
+               json={"action": "return", "comment": "请写清楚尺码"}).status_code == 200
+    revise = open_task_id(wish_id)
+    task = next(t for t in api("GET", "/tasks?scope=mine", "rider1").get_json()["items"]
+                if t["id"] == revise)
+    fields = {f["name"]: f for f in task["form"]["fields"]}
+    start = {f["name"]: f for f in api("GET", "/processes/micro_wish", "rider1").get_json()
+             ["form"]["fields"]}
+    assert set(fields) == set(start)
+    assert fields["station"].get("choices_search") == start["station"].get("choices_search")
+    assert fields["station"]["choices"] == start["station"]["choices"]
+    assert fields["title"]["value"] == sent["title"] and fields["station"]["value"] == sent[
+        "station"]
+    assert fields["phone"]["value"] == "13800138000"  # their own: not masked
+    # Sending the values back as they are is a valid resubmit.
+    again = api("POST", f"/tasks/{revise}/complete", "rider1", json={
+        "action": "resubmit", "data": {name: f["value"] for name, f in fields.items()
+                                       if f["value"] is not None}})
+    assert again.status_code == 200, again.get_json()

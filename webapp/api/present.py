@@ -216,8 +216,23 @@ def task(row: Task, user: User) -> dict[str, Any]:
             "title": inst.title or "", "step": row.step,
             "name": task_label(spec, row, locale), "kind": row.kind,
             "actions": task_actions(inst, row, user),
-            "form": form(step_form(spec, row), instance=inst),
+            "form": _revise_form(spec, inst, user) if row.kind == "revise"
+            else form(step_form(spec, row), instance=inst),
             "due_at": iso(row.due_at), "opened_at": iso(row.opened_at)}
+
+
+def _revise_form(spec: ProcessSpec, inst: Instance, user: User) -> dict[str, Any]:
+    """A returned request's form: the start form as the start offers it (a station field
+    narrowed to the caller's district, with the directory to search), each field with
+    its ``value`` now — what to change, not to type again (masked as ``data`` is)."""
+    described = form(spec.start.form, narrowed=True, instance=inst)
+    fields = list(spec.start.form.fields)
+    may_see = access.can_see_private(user, inst)
+    current = with_file_urls(fields, mask_data(spec.start.form, inst.state.get("data", {}),
+                                               may_see), may_see)
+    for field in described["fields"]:
+        field["value"] = current.get(field["name"])
+    return described
 
 
 def notification(row: Notification, instance_title: str | None) -> dict[str, Any]:
