@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*(m|min|h|d|w|wd)\s*$")
 _UNIT_WORDS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks",
@@ -31,10 +31,13 @@ class Duration:
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    """Which days are working days: Mon–Fri, minus ``holidays``, plus ``workdays``."""
+    """Which days are working days: Mon–Fri, minus ``holidays``, plus ``workdays`` —
+    days of the calendar's time zone ``tz`` (China time for the union: a Friday 07:00
+    there is still Thursday in UTC); None: the day of the time given."""
 
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
+    tz: tzinfo | None = None
 
     def is_working_day(self, day: date) -> bool:
         if day in self.workdays:
@@ -91,14 +94,16 @@ def add_duration(start: datetime, duration: Duration,
 
 
 def add_working_days(start: datetime, count: int, calendar: WorkCalendar) -> datetime:
-    """The same time of day ``count`` working days later (a Friday + 1wd is Monday)."""
-    moment = start
+    """The same time of day ``count`` working days later (a Friday + 1wd is Monday),
+    the days counted in the calendar's time zone; answered in ``start``'s."""
+    local = calendar.tz is not None and start.tzinfo is not None
+    moment = start.astimezone(calendar.tz) if local else start
     remaining = count
     while remaining > 0:
         moment += timedelta(days=1)
         if calendar.is_working_day(moment.date()):
             remaining -= 1
-    return moment
+    return moment.astimezone(start.tzinfo) if local else moment
 
 
 def describe(duration: Duration, locale: str = "zh") -> str:

@@ -45,3 +45,21 @@ def test_bad_durations_are_refused_plainly(text):
 def test_describe():
     assert describe(parse_duration("3wd")) == "3个工作日"
     assert describe(parse_duration("3wd"), "en") == "3 working days"
+
+
+def test_working_days_are_counted_in_the_calendars_time_zone():
+    """Friday 07:00 in China is Thursday 23:00 in UTC: one working day later is Monday
+    07:00 in China, not Saturday (counting from the UTC Thursday); a holiday is China's."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    china = ZoneInfo("Asia/Shanghai")
+    friday_morning = datetime(2026, 12, 4, 7, 0, tzinfo=china).astimezone(timezone.utc)
+    calendar = WorkCalendar(tz=china)
+    later = add_working_days(friday_morning, 1, calendar)
+    assert later.tzinfo == timezone.utc
+    assert later.astimezone(china) == datetime(2026, 12, 7, 7, 0, tzinfo=china)
+    monday_off = WorkCalendar(holidays=frozenset({date(2026, 12, 7)}), tz=china)
+    assert add_working_days(friday_morning, 1, monday_off).astimezone(china).day == 8
+    # Without a zone, the day is the given time's own (as before).
+    assert add_working_days(friday_morning, 1, WorkCalendar()).astimezone(china).day == 5

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import bindparam, event, inspect, select, update
@@ -423,10 +424,19 @@ class DbDirectory:
             holidays, workdays = set(), set()
             for day, working in rows:
                 (workdays if working else holidays).add(day)
-            return today, WorkCalendar(frozenset(holidays), frozenset(workdays))
+            return today, WorkCalendar(frozenset(holidays), frozenset(workdays),
+                                       tz=_calendar_zone())
 
         day, calendar = process_cache.cached(_CALENDAR_KEY, "CALENDAR_CACHE_SECONDS", load, 300)
         if day != today:  # read around another day: the window has moved
             process_cache.forget(_CALENDAR_KEY)
             day, calendar = process_cache.cached(_CALENDAR_KEY, "CALENDAR_CACHE_SECONDS", load)
         return calendar
+
+
+def _calendar_zone() -> ZoneInfo:
+    """Where working days are counted: the installation's time zone (China time)."""
+    from flask import has_app_context
+
+    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(name or "Asia/Shanghai")
