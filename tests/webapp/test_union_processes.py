@@ -123,6 +123,32 @@ def test_a_full_duty_slot_puts_the_next_volunteer_on_the_waiting_list(login, dem
     assert "名额已满，进入候补" in promoted and "占用名额" in promoted
 
 
+def test_a_no_show_keeps_the_place_so_nobody_is_promoted_into_a_past_day(login, demo):
+    """The volunteer holding the slot does not check in: the duty day is over, so the
+    next on the waiting list is not told to go there (the place is kept, as a training
+    seat is)."""
+    from datetime import timedelta
+
+    from webapp.models import Notification
+
+    slot = db.session.scalar(select(DutySlot).where(DutySlot.capacity == 1))
+    station, starts = slot.station, slot.starts_at
+    db.session.commit()
+    first = start(login("volunteer1"), "station_master", {
+        "station": str(station.id), "slot": str(slot.id), "phone": "13700137000"})
+    second = start(login("branch_secretary"), "station_master", {
+        "station": str(station.id), "slot": str(slot.id), "phone": "13600136000"})
+    for hours in (1, 30, 60):  # the day comes, check-in times out: no-show
+        wf.fire_due_timers(starts + timedelta(hours=hours))
+        db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, first).state["end"] == "no_show"
+    waiting = db.session.get(Instance, second)
+    assert waiting.steps not in ("wait_duty", "check_in", "report"), waiting.steps
+    assert not db.session.scalar(select(Notification.id).where(
+        Notification.instance_id == second, Notification.kind == "promoted"))
+
+
 def test_retreat_nomination_through_the_approval_chain(login, demo):
     batch = db.session.scalar(select(RetreatBatch))
     nomination = {"batch": str(batch.id), "honour": "frontline", "frontline": "y",
