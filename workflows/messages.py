@@ -47,9 +47,14 @@ class _Blank(dict):
         return ""
 
 
+# A request that reached a named end: the end's name says what happened.
+ENDED_NAMED = ("您的{process_name}已结束：{end_name}", "Your {process_name_en} has ended: {end_name_en}")
+
+
 def render_title(kind: str, params: Mapping[str, Any], locale: str = "zh") -> str:
     """The title of a notification of ``kind`` in ``locale``; missing params are blank."""
     zh, en = (WITH_COMMENT[kind] if params.get("comment") and kind in WITH_COMMENT
+              else ENDED_NAMED if kind == "ended" and params.get("end_name")
               else TITLES.get(kind, ("{process_name}", "{process_name_en}")))
     values = _Blank(params)
     status = params.get("status")

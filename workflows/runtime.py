@@ -306,7 +306,12 @@ class Run:
         self.current = []
         self.log("end", status=status, end=end_id)
         self.effects.append(Finished(self.instance, status, end_id))
+        end = self.spec.end(end_id) if end_id else None
+        # The end's own name says what happened (出勤不足未结业, 未到岗), not only the
+        # status it is filed under (已过期).
         self.notify([self.base.applicant], "ended", None, status=status, end=end_id,
+                    end_name=end.name if end else None,
+                    end_name_en=(end.name_en or end.name) if end else None,
                     priority="normal")
 
     def _releases(self, reservation: Reservation, status: str) -> bool:

@@ -147,6 +147,13 @@ def test_a_no_show_keeps_the_place_so_nobody_is_promoted_into_a_past_day(login, 
     assert waiting.steps not in ("wait_duty", "check_in", "report"), waiting.steps
     assert not db.session.scalar(select(Notification.id).where(
         Notification.instance_id == second, Notification.kind == "promoted"))
+    # The volunteer is told what happened — the end's name, not only "已过期".
+    from webapp.notifications import title_of
+
+    ended = db.session.scalar(select(Notification).where(
+        Notification.instance_id == first, Notification.kind == "ended"))
+    assert title_of(ended, "zh") == "您的一日站长已结束：未到岗"
+    assert title_of(ended, "en").endswith("has ended: Did not show up")
 
 
 def test_retreat_nomination_through_the_approval_chain(login, demo):
