@@ -148,3 +148,22 @@ def test_who_objected_and_why_is_for_the_reviewers_only(login, client, demo):
         assert objection(reviewer) == (objector, reason), reviewer
         page = login(reviewer).get(f"/instances/{instance_id}").get_data(as_text=True)
         assert reason in page and objector in page
+
+
+def test_the_objection_review_task_shows_the_objections(login, demo):
+    """Those who review the objections see them on the task they decide: who, when, why."""
+    instance_id = nomination_on_notice(login)
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                Task.kind == "publicity"))
+    reason = "该同志今年已参加过区里组织的疗休养，不符合条件。"
+    assert login("courier1").post(f"/tasks/{task.id}", data={
+        "action": "object", "comment": reason}).status_code == 302
+    wf.fire_due_timers(datetime.now(timezone.utc) + timedelta(days=10))
+    db.session.commit()
+    db.session.expire_all()
+    review = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                  Task.status == "open"))
+    assert review.step == "objection_review"
+    page = login("city_admin").get(f"/tasks/{review.id}").get_data(as_text=True)
+    assert 'id="objections"' in page and reason in page and "快递员 杨洋" in page
+    assert "公示期间收到的异议（1 条）" in page

@@ -10,8 +10,8 @@ from webapp.i18n import current_locale_short, punctuation
 from webapp.labels import action_label
 from webapp.models import Instance, Task
 from webapp.pagination import as_id, paginate
-from webapp.processes.helpers import (display_rows, form_class, return_reason, show_errors,
-                                      spec_for, task_label)
+from webapp.processes.helpers import (OBJECTION, display_rows, form_class, history_rows,
+                                      return_reason, show_errors, spec_for, task_label)
 from webapp.processes.views import FIND_STATION
 from webapp.services import access, resubmission, training, uploads
 from webapp.services import workflow as wf
@@ -143,7 +143,19 @@ def task(task_id: int):
                            attendance=_attendance(spec, task, instance),
                            delegates=delegate_candidates(instance, task, current_user)
                            if "delegate" in actions else [],
+                           objections=_objections(spec, instance, task),
                            next_line=next_text(spec, instance, locale)), status
+
+
+def _objections(spec, instance: Instance, task: Task) -> list:
+    """The objections to a request that was on public notice — who, when, why — for the
+    open task of one who may read them (the 异议核查 step decides on them)."""
+    if task.status != "open" or not any(s.kind == "publicity" for s in spec.steps):
+        return []
+    if not access.may_read_objections(current_user, instance):
+        return []
+    return [(entry, name) for entry, name in history_rows(instance, True, current_user)
+            if entry.action == OBJECTION]
 
 
 def _attendance(spec, task: Task, instance: Instance) -> dict | None:
