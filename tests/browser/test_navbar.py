@@ -51,3 +51,24 @@ def test_a_long_name_is_shortened_and_a_narrower_english_menu_folds(live_server,
     nav.get_by_role("link", name="My requests").wait_for()
     assert one_line(page, "nav.uf-navbar .nav-link")
     context.close()
+
+
+def test_unread_messages_show_beside_the_folded_menu_on_a_phone(live_server, browser, demo):
+    """A rider's phone folds the menu away: the unread count (a reminder, a time-out)
+    shows beside it, and the desktop menu does not show it twice."""
+    from webapp.models import Notification
+
+    rider = find_user("rider1")
+    db.session.add(Notification(user_id=rider.id, kind="comment", title_key="comment",
+                                params={}))
+    db.session.commit()
+    context, page = new_page(browser, {"width": 360, "height": 740})
+    sign_in(page, live_server, "rider1")
+    folded = page.locator("#nav-notifications-folded")
+    assert folded.is_visible() and not page.locator("#nav-notifications").is_visible()
+    assert page.locator("#unread-count-folded").inner_text().startswith("1")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    screenshot(page, "navbar-phone-unread")
+    page.set_viewport_size({"width": 1366, "height": 800})
+    assert not folded.is_visible() and page.locator("#nav-notifications").is_visible()
+    context.close()
