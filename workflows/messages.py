@@ -53,8 +53,10 @@ ENDED_NAMED = ("您的{process_name}已结束：{end_name}", "Your {process_name
 
 def render_title(kind: str, params: Mapping[str, Any], locale: str = "zh") -> str:
     """The title of a notification of ``kind`` in ``locale``; missing params are blank."""
+    named = kind == "ended" and params.get("end_name") and params.get("end_name") != \
+        status_label(params.get("status") or "", "zh")  # "未通过" says it already
     zh, en = (WITH_COMMENT[kind] if params.get("comment") and kind in WITH_COMMENT
-              else ENDED_NAMED if kind == "ended" and params.get("end_name")
+              else ENDED_NAMED if named
               else TITLES.get(kind, ("{process_name}", "{process_name_en}")))
     values = _Blank(params)
     status = params.get("status")

@@ -369,14 +369,15 @@ def test_notification_centre_counts_unread_and_links_to_the_request(login, demo)
     head.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "reject",
                                                          "comment": "不属于微心愿范围"})
     rider = login("rider1")
-    assert "您的微心愿未通过" in rider.get("/notifications?unread=1").get_data(as_text=True)
+    assert "您的微心愿已结束：未通过核实" in rider.get("/notifications?unread=1").get_data(
+        as_text=True)
     note_id = re.search(r'/notifications/(\d+)/read', rider.get("/notifications")
                         .get_data(as_text=True)).group(1)
     opened = rider.post(f"/notifications/{note_id}/read")
     assert opened.headers["Location"].endswith(f"/instances/{instance_id}")
     assert 'id="unread-count"' not in rider.get("/").get_data(as_text=True)
     rider.post("/auth/locale", data={"locale": "en"})
-    assert "Your Micro-wish is rejected" in rider.get("/notifications").get_data(as_text=True)
+    assert "Your Micro-wish has ended: Not verified" in rider.get("/notifications").get_data(as_text=True)
     # Nobody reads or marks another person's notifications.
     assert login("courier1").post(f"/notifications/{note_id}/read").status_code == 404
 
