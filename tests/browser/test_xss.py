@@ -119,7 +119,8 @@ def test_an_imported_files_payloads_run_nothing_on_the_report_lists_and_audit_lo
         expect(page.locator("#passwords")).to_contain_text("xss.browser")
         assert page.evaluate("window.__uf_xss_calls") == []
         page.goto(f"{live_server}/admin/users?q=xss.browser")
-        expect(page.get_by_text("uf_xss_8()").first).to_be_visible()
+        # (The list repeats the name for phones, folded away on a desktop: the shown one.)
+        expect(page.get_by_text("uf_xss_8()").filter(visible=True).first).to_be_visible()
         assert page.evaluate("window.__uf_xss_calls") == []
         page.goto(f"{live_server}/admin/audit")
         expect(page.get_by_text("uf_xss_8()").first).to_be_visible()
