@@ -303,7 +303,10 @@ class Fire(Handler):
         if timer.purpose == "remind":
             waiting = [p for p in task.assignees if task.decided_by(p) is None]
             run.log("remind", step=step.id, task=task.id)
-            run.notify(waiting, "reminder", task, priority="high")
+            # Not urgent: a reminder by e-mail waits for the end of its reader's quiet
+            # hours (a step begun at 18:39 is reminded at 18:39 days later — or 02:39 in
+            # China); an escalation does not wait.
+            run.notify(waiting, "reminder", task, priority="normal")
         elif timer.purpose == "escalate":
             _escalate(run, step, task)
         elif timer.purpose == "timeout":

@@ -175,6 +175,27 @@ def test_quiet_hours_hold_mail_until_they_end(app, demo):
     assert mail.id in outbox.due_ids(late + timedelta(hours=8))
 
 
+def test_a_reminder_due_at_night_waits_for_the_morning(app, demo):
+    """A reminder is not urgent: its e-mail keeps its reader's quiet hours."""
+    from webapp.models import Notification as Note
+
+    head = demo["station_head"]
+    db.session.add(NotificationSettings(user_id=head.id, email_enabled=True,
+                                        quiet_start=clock(22), quiet_end=clock(7),
+                                        digest_low_priority=True))
+    db.session.commit()
+    late = datetime(2026, 12, 1, 15, 30, tzinfo=timezone.utc)  # 23:30 in Chongqing
+    wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=late)
+    db.session.commit()
+    wf.fire_due_timers(late + timedelta(days=2))  # the 2-day reminder: 23:30 again
+    db.session.commit()
+    reminder = db.session.scalar(select(Delivery).join(
+        Note, Note.id == Delivery.notification_id).where(
+        Delivery.user_id == head.id, Note.kind == "reminder"))
+    assert reminder is not None
+    assert reminder.due_at == datetime(2026, 12, 3, 23, 0, tzinfo=timezone.utc)  # 07:00
+
+
 def test_people_who_turned_mail_off_get_only_the_in_app_message(app, demo):
     db.session.add(NotificationSettings(user_id=demo["station_head"].id, email_enabled=False,
                                         digest_low_priority=True))

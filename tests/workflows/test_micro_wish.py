@@ -178,7 +178,8 @@ def test_reminder_then_escalation_to_the_district(wish):
     assert timers["escalate"] - wish.now == timedelta(days=5)
     wish.advance(timedelta(days=2))
     reminder = wish.effects_of(Notify)[0]
-    assert (reminder.kind, reminder.recipients, reminder.priority) == ("reminder", ("head",), "high")
+    assert (reminder.kind, reminder.recipients, reminder.priority) == ("reminder", ("head",),
+                                                                         "normal")
     wish.advance(timedelta(days=3))
     assert wish.task().assignees == ("head", "yz_admin")
     assert wish.effects_of(Assign)[0].users == ("head", "yz_admin")
