@@ -157,7 +157,8 @@ def test_after_the_last_attempt_it_is_failed_and_an_admin_can_redrive_it(app, de
     assert client.get("/admin/deliveries").status_code == 403
 
 
-def test_quiet_hours_hold_mail_until_they_end(app, demo):
+def _wish_at_night_for_a_quiet_head(demo):
+    """The station head keeps quiet hours 22:00–07:00; a wish comes at 23:30 (China)."""
     head = demo["station_head"]
     db.session.add(NotificationSettings(user_id=head.id, email_enabled=True,
                                         quiet_start=clock(22), quiet_end=clock(7),
@@ -166,6 +167,11 @@ def test_quiet_hours_hold_mail_until_they_end(app, demo):
     late = datetime(2026, 12, 1, 15, 30, tzinfo=timezone.utc)  # 23:30 in Chongqing
     wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=late)
     db.session.commit()
+    return head, late
+
+
+def test_quiet_hours_hold_mail_until_they_end(app, demo):
+    head, late = _wish_at_night_for_a_quiet_head(demo)
     mail = db.session.scalar(select(Delivery).where(Delivery.user_id == head.id))
     assert mail.due_at == datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)  # 07:00 local
     assert outbox.deliver([mail.id], now=late + timedelta(hours=1)) == []
@@ -179,14 +185,7 @@ def test_a_reminder_due_at_night_waits_for_the_morning(app, demo):
     """A reminder is not urgent: its e-mail keeps its reader's quiet hours."""
     from webapp.models import Notification as Note
 
-    head = demo["station_head"]
-    db.session.add(NotificationSettings(user_id=head.id, email_enabled=True,
-                                        quiet_start=clock(22), quiet_end=clock(7),
-                                        digest_low_priority=True))
-    db.session.commit()
-    late = datetime(2026, 12, 1, 15, 30, tzinfo=timezone.utc)  # 23:30 in Chongqing
-    wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=late)
-    db.session.commit()
+    head, late = _wish_at_night_for_a_quiet_head(demo)
     wf.fire_due_timers(late + timedelta(days=2))  # the 2-day reminder: 23:30 again
     db.session.commit()
     reminder = db.session.scalar(select(Delivery).join(
