@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,16 @@ def screenshot(page, name: str) -> Path:
 
 
 __all__ = ["screenshot", "PHONE", "DESKTOP", "IN_CI"]
+
+
+def wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Wait until ``expression`` is true in the page.  Not ``page.wait_for_function``:
+    when its first try fails it polls by evaluating the string inside the page, which
+    the app's Content-Security-Policy (no 'unsafe-eval') refuses — an EvalError on a
+    slow machine only.  ``page.evaluate`` comes from outside and is not refused."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(50)
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, PHONE, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, screenshot, wait_until
 from tests.browser.test_micro_wish import fill_wish, new_page, sign_in
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 
@@ -69,7 +69,7 @@ def test_narrow_columns_buttons_and_the_diagram_fit(live_server, browser, demo, 
     head.goto(request_url)
     diagram = head.locator(".uf-diagram-scroll img")
     diagram.wait_for()
-    head.wait_for_function("document.querySelector('.uf-diagram-scroll img').complete")
+    wait_until(head, "document.querySelector('.uf-diagram-scroll img').complete")
     natural, shown = diagram.evaluate("img => [img.naturalWidth, img.clientWidth]")
     assert natural > 0 and shown == natural  # its own size, never shrunk
     box_width = head.locator(".uf-diagram-scroll").evaluate("el => el.clientWidth")
@@ -79,8 +79,7 @@ def test_narrow_columns_buttons_and_the_diagram_fit(live_server, browser, demo, 
         box = head.locator(".uf-diagram-scroll")
         assert box.evaluate("el => el.scrollWidth") == natural
         # It opens on the current step (驿站核实), not at its left edge.
-        head.wait_for_function(
-            "document.querySelector('.uf-diagram-scroll').scrollLeft > 0")
+        wait_until(head, "document.querySelector('.uf-diagram-scroll').scrollLeft > 0")
         left, centre = box.evaluate(
             "el => [el.scrollLeft, parseFloat(el.dataset.focus) * el.scrollWidth]")
         assert left < centre < left + box_width

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_until
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,7 @@ def test_rider_signs_in_on_a_phone_and_sees_home(live_server, phone, rider):
     # Once the menu has finished opening (a tap while it still slides open can land on
     # whatever is under it on a busy machine).
     phone.locator("#nav-main.show").wait_for()
-    phone.wait_for_function("!document.querySelector('.collapsing')")
+    wait_until(phone, "!document.querySelector('.collapsing')")
     with phone.expect_navigation(url="**/auth/login"):
         phone.get_by_role("button", name="退出").click()
     assert phone.get_by_text("您已安全退出").is_visible()
@@ -96,12 +96,12 @@ def test_back_after_signing_out_shows_nothing_of_the_last_person(live_server, sh
     assert "外卖骑手 马超" in phone.content()
     phone.get_by_role("button", name="展开菜单").click()
     phone.locator("#nav-main.show").wait_for()
-    phone.wait_for_function("!document.querySelector('.collapsing')")
+    wait_until(phone, "!document.querySelector('.collapsing')")
     with phone.expect_navigation(url="**/auth/login"):
         phone.get_by_role("button", name="退出").click()
     # "commit": a page restored from the back/forward cache fires no load event.
     phone.go_back(wait_until="commit")
-    phone.wait_for_function("document.readyState === 'complete'")
+    wait_until(phone, "document.readyState === 'complete'")
     assert "外卖骑手 马超" not in phone.content()
     assert "/auth/login" in phone.url
 
