@@ -132,6 +132,8 @@ def test_a_title_without_spaces_wraps_on_a_phone(live_server, browser, demo):
     sign_in(head, live_server, "station_head")
     for url in (f"{live_server}/inbox", request_url):
         head.goto(url)
+        # (On a busy machine the document could still be between pages here.)
+        wait_until(head, "document.documentElement !== null && document.readyState === 'complete'")
         assert head.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], url
     # The station head puts it on the wall, from the task page on the phone.
     head.goto(f"{live_server}/inbox")
