@@ -358,6 +358,22 @@ class Retime(Handler):
         for task in run.open_tasks():
             step = run.step(task.step)
             kind_of(step).retime(run, step, task)
+            _retime_timeout(run, step, task)
+
+
+def _retime_timeout(run: Run, step, task: Task) -> None:
+    """A time-out set from a date (``timeout.until``) follows the date."""
+    if step.timeout is None or step.timeout.until is None:
+        return
+    key = run.timer_key(task, "timeout")
+    current = next((t for t in run.timers if t.key == key), None)
+    at = run.timeout_at(step, task)
+    if current is None or at is None or at == current.at:
+        return
+    run.schedule(task, "timeout", at)
+    run.log("retime", step=step.id, task=task.id, before=current.at.isoformat(),
+            after=at.isoformat())
+    run.notify([run.applicant], "retimed", task)
 
 
 class Promote(Handler):

@@ -504,15 +504,26 @@ class _Parser:
         value = raw.get("timeout")
         if value is None:
             return None
-        if not isinstance(value, dict) or set(value) != {"after", "go"} \
-                or not isinstance(value.get("go"), str):
-            reader.bad("timeout", "'timeout' must be {after: <duration>, go: <step or end id>}",
-                       "timeout 应写成 {after: 时长, go: 环节或结束的 id}")
+        if not isinstance(value, dict) or not isinstance(value.get("go"), str) \
+                or not set(value) - {"go"} or not set(value) <= {"after", "until", "go"}:
+            reader.bad("timeout", "'timeout' must be {after: <duration>, go: <step or end "
+                       "id>}, {until: <date>, go: …} or both (whichever comes first)",
+                       "timeout 应写成 {after: 时长, go: 环节或结束的 id}、{until: 日期, go: …}，"
+                       "或两者都写（以先到者为准）")
             return None
-        duration = reader.duration("timeout", value["after"], line_of(value, "after"))
-        if duration is None:
-            return None
-        return Timeout(duration, value["go"], line_of(value, "go"))
+        duration = until = fixed = None
+        if "after" in value:
+            duration = reader.duration("timeout", value["after"], line_of(value, "after"))
+            if duration is None:
+                return None
+        if "until" in value:
+            from workflows.kinds.timer import read_moment
+
+            until, fixed = read_moment(reader, "timeout", value["until"],
+                                       line_of(value, "until"))
+            if until is None and fixed is None:
+                return None
+        return Timeout(duration, value["go"], line_of(value, "go"), until=until, fixed=fixed)
 
     def _notify(self, raw: Mapping, reader: StepReader) -> tuple[PersonRule, ...]:
         value = raw.get("notify")

@@ -209,7 +209,27 @@ class Run:
         if sla is not None and sla.escalate_after is not None:
             self.schedule(task, "escalate", self.later(sla.escalate_after))
         if step.timeout is not None:
-            self.schedule(task, "timeout", self.later(step.timeout.after))
+            at = self.timeout_at(step, task)
+            if at is not None:
+                self.schedule(task, "timeout", at)
+
+    def timeout_at(self, step: StepSpec, task: Task) -> datetime | None:
+        """When ``task`` of ``step`` times out: ``after`` its opening or at ``until``,
+        whichever comes first; a moment already past is due now (the sweep fires it).
+        None when only ``until`` is written and its date is missing."""
+        from workflows.kinds.timer import moment
+
+        timeout = step.timeout
+        times = []
+        if timeout.after is not None:
+            times.append(add_duration(task.opened_at, timeout.after, self.calendar()))
+        if timeout.fixed is not None:
+            times.append(moment(timeout.fixed, self.now))
+        elif timeout.until is not None:
+            at = moment(self.value(timeout.until), self.now)
+            if at is not None:
+                times.append(at)
+        return max(min(times), self.now) if times else None
 
     def update_task(self, task: Task, **changes: Any) -> Task:
         task = replace(task, **changes)

@@ -65,11 +65,15 @@ class Sla:
 
 @dataclass(frozen=True)
 class Timeout:
-    """When a step has waited ``after``, it is left towards ``go`` (a step or an end)."""
+    """When a step has waited ``after``, or when the moment ``until`` (a date from the
+    form or a record, or fixed) comes — whichever is first — it is left towards ``go``
+    (a step or an end).  At least one of the two is set."""
 
-    after: Duration
+    after: Duration | None
     go: str
     line: int | None = None
+    until: Any = None  # an Expr giving a date or datetime
+    fixed: Any = None  # a datetime written in the definition
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,36 @@ def test_moving_a_courses_end_moves_the_registrations_waiting_for_it(login, demo
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Instance, instance_id).steps == "attendance"
+
+
+def test_moving_a_courses_start_moves_its_waiting_list(login, demo):
+    """The waiting list lasts until the course begins: moved, it follows the new start
+    (the trainee is told); the trainees with a seat keep waiting for the end."""
+    from webapp.models import Instance, Notification, Timer
+    from webapp.services.activities import CHINA as zone
+
+    client = login("unit_admin")
+    client.post("/courses/new", data=course_form(
+        occupations=["delivery", "courier", "ride_hailing"]))
+    course = course_named("叉车司机安全操作培训")
+    register(login, "rider1", course)
+    register(login, "courier1", course)
+    waiting = register(login, "driver1", course)
+    assert db.session.get(Instance, waiting).status == "waitlisted"
+
+    def timeout():
+        db.session.expire_all()
+        return db.session.scalar(select(Timer.fire_at).where(
+            Timer.instance_id == waiting, Timer.purpose == "timeout",
+            Timer.status == "pending"))
+
+    assert timeout().astimezone(zone).date() in (course.starts_on,
+                                                  course.starts_on - timedelta(days=1))
+    new_start = today() + timedelta(days=15)
+    page = login("unit_admin").post(f"/courses/{course.id}/edit",
+                                    data=course_form(starts_on=str(new_start), occupations=[
+                                        "delivery", "courier", "ride_hailing"]))
+    assert page.status_code == 302, errors(page)
+    assert timeout().astimezone(zone).date() in (new_start, new_start - timedelta(days=1))
+    assert "retimed" in db.session.scalars(select(Notification.kind).where(
+        Notification.instance_id == waiting)).all()

@@ -56,9 +56,11 @@ def build_directory() -> MemoryDirectory:
         d.add_user(user, home, roles)
     window = {"opens_on": "2025-04-20", "closes_on": "2025-05-20", "occupations": [],
               "min_age": None, "max_age": None}
-    d.add_record("course", 1, requires_approval=False, sessions=10, ends_on="2025-06-10",
+    d.add_record("course", 1, requires_approval=False, sessions=10, starts_on="2025-05-26",
+                 ends_on="2025-06-10",
                  unit=7, **window)
-    d.add_record("course", 2, requires_approval=True, sessions=10, ends_on="2025-06-10",
+    d.add_record("course", 2, requires_approval=True, sessions=10, starts_on="2025-05-26",
+                 ends_on="2025-06-10",
                  unit=7, **window)
     d.sessions.update({"course:1": 10, "course:2": 10})
     d.set_capacity("course:1", 2)

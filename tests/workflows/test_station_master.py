@@ -68,6 +68,16 @@ def test_full_slot_waitlists_and_promotes(sign_up):
     assert first.effects_of(Promoted)[0].instance == third.state.instance_id
 
 
+def test_the_waiting_list_ends_when_the_duty_begins(sign_up):
+    """A place freed once the slot has begun is no use: the waiting list ends at its
+    start (Saturday 09:00), not 14 days later."""
+    sign_up("vol1"), sign_up("vol2")
+    third = sign_up("vol3").advance(timedelta(days=4, hours=23))
+    assert third.status == "waitlisted"
+    third.advance(timedelta(hours=1))
+    assert (third.status, third.state.end) == ("expired", "not_needed")
+
+
 def test_no_show_expires(sign_up):
     d = sign_up().advance(timedelta(days=5))
     d.advance(timedelta(days=1))

@@ -125,6 +125,39 @@ def test_waiting_too_long_gives_up_the_waiting_place(register, directory):
     assert directory.waiting["course:1"] == []
 
 
+def test_the_waiting_list_ends_when_the_course_begins(register, directory):
+    """Not a fixed 30 days: the course (2025-05-26) starts three weeks after MONDAY."""
+    register("rider"), register("courier")
+    third = register("driver_jb")
+    timeout = [t for t in third.state.timers if t.purpose == "timeout"][0]
+    assert timeout.at.date().isoformat() == "2025-05-26"
+    third.advance(timedelta(days=20))
+    assert third.status == "waitlisted"
+    third.advance(timedelta(days=1))
+    assert (third.status, third.state.end) == ("expired", "waitlist_expired")
+
+
+def test_a_far_off_course_keeps_its_waiting_list_until_it_begins(register, directory):
+    directory.records[("course", 1)]["starts_on"] = "2025-07-15"
+    register("rider"), register("courier")
+    third = register("driver_jb").advance(timedelta(days=60))
+    assert third.status == "waitlisted"  # a 30-day limit would have ended it
+    third.advance(timedelta(days=11))
+    assert third.state.end == "waitlist_expired"
+
+
+def test_the_waiting_list_follows_the_course_when_its_start_moves(register, directory):
+    register("rider"), register("courier")
+    third = register("driver_jb")
+    directory.records[("course", 1)]["starts_on"] = "2025-06-02"
+    third.act("retime", SYSTEM)
+    timeout = [t for t in third.state.timers if t.purpose == "timeout"][0]
+    assert timeout.at.date().isoformat() == "2025-06-02"
+    assert third.state.history[-1].action == "retime"
+    third.advance(timedelta(days=25))  # past the old start, before the new one
+    assert third.status == "waitlisted"
+
+
 def test_same_course_twice_is_refused(register):
     register("rider")
     with pytest.raises(Conflict) as err:

@@ -450,13 +450,15 @@ def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> 
 
 def retime_registrations(course: Course) -> int:
     """The course's dates moved: registrations waiting for it to end wait for the new
-    end (and are told); returns how many moved."""
+    end, and those on its waiting list wait until its new start (and are told); returns
+    how many moved."""
     from webapp.services import workflow as wf
 
     running = db.session.scalars(
         select(Instance.id).join(Reservation, Reservation.instance_id == Instance.id)
         .where(Reservation.resource_key == course_key(course),
-               Reservation.status == "granted", Instance.closed_at.is_(None))
+               Reservation.status.in_(("granted", "waitlisted")),
+               Instance.closed_at.is_(None))
         .order_by(Instance.id)).all()
     moved = 0
     for instance_id in running:
@@ -476,7 +478,7 @@ def _wait_timers(instance: Instance) -> dict:
     from workflows.state import InstanceState
 
     return {t.key: t.at for t in InstanceState.from_dict(instance.state).timers
-            if t.purpose == "wait"}
+            if t.purpose in ("wait", "timeout")}
 
 
 def enrolled_count(course: Course) -> int:

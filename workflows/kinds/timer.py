@@ -36,17 +36,9 @@ class TimerKind(StepKind):
             return TimerConfig()
         if has_after:
             return TimerConfig(after=reader.duration("after"))
-        raw = reader.raw["until"]
-        if isinstance(raw, (date, datetime)):
-            return TimerConfig(fixed=_moment(raw, None))
-        if isinstance(raw, str) and raw[:4].isdigit():
-            try:
-                return TimerConfig(fixed=_moment(datetime.fromisoformat(raw), None))
-            except ValueError:
-                reader.bad("until", f"'until' {raw!r} is not an ISO date like 2025-05-01",
-                           f"until 的“{raw}”不是 2025-05-01 这样的日期")
-                return TimerConfig()
-        return TimerConfig(until=reader.expression(raw, reader.line("until"), "until"))
+        expression, fixed = read_moment(reader, "until", reader.raw["until"],
+                                        reader.line("until"))
+        return TimerConfig(until=expression, fixed=fixed)
 
     def enter(self, run: Run, step: StepSpec) -> None:
         config: TimerConfig = step.config
@@ -82,6 +74,28 @@ class TimerKind(StepKind):
     def fire(self, run: Run, step: StepSpec, task: Task) -> None:
         run.close_task(task, "done")
         run.route(step, "done")
+
+
+def read_moment(reader: StepReader, key: str, raw: object,
+                line: int | None) -> tuple[Expr | None, datetime | None]:
+    """A moment written in a definition: a date (``2025-05-01``, fixed) or an expression
+    giving one (``record.slot.starts_at``).  Returns (expression, fixed); both None
+    after logging a problem."""
+    if isinstance(raw, (date, datetime)):
+        return None, _moment(raw, None)
+    if isinstance(raw, str) and raw[:4].isdigit():
+        try:
+            return None, _moment(datetime.fromisoformat(raw), None)
+        except ValueError:
+            reader.bad(key, f"'{key}' {raw!r} is not an ISO date like 2025-05-01",
+                       f"{key} 的“{raw}”不是 2025-05-01 这样的日期")
+            return None, None
+    return reader.expression(raw, line, key), None
+
+
+def moment(value: object, now: datetime | None) -> datetime | None:
+    """A datetime from a date, datetime or ISO text, in ``now``'s time zone."""
+    return _moment(value, now)
 
 
 def _moment(value: object, now: datetime | None) -> datetime | None:
