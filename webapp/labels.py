@@ -38,6 +38,9 @@ STATUS_LABELS = {
 # who got on the waiting list did not take a place.
 RESERVE_RESULTS = {"granted": _l("占用名额"), "waitlisted": _l("名额已满，进入候补"),
                    "refused": _l("名额已满，未能报名")}
+# An escalation that found nobody at the level above (no such role there) brought no one
+# in: its line must not read as if someone had been.
+ESCALATED_TO_NOBODY = _l("督办升级未送达：上级无人可接收")
 
 
 def action_label(action: str) -> str:
@@ -50,6 +53,8 @@ def history_label(action: str, details: Mapping | None,
     result where that matters (a place granted, or only a spot on the waiting list).
     ``words``: ``history_words()``, asked once for a whole history."""
     words = words if words is not None else history_words()
+    if action == "escalate" and not (details or {}).get("to"):
+        return words["escalate:nobody"]
     if action == "reserve":
         result = (details or {}).get("result")
         if result in RESERVE_RESULTS:
@@ -69,6 +74,7 @@ def _history_words(locale: str) -> dict[str, str]:
     catalogue again."""
     words = {key: str(label) for key, label in ACTION_LABELS.items()}
     words.update({"reserve:" + key: str(label) for key, label in RESERVE_RESULTS.items()})
+    words["escalate:nobody"] = str(ESCALATED_TO_NOBODY)
     return words
 
 

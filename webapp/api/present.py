@@ -208,7 +208,15 @@ def data_text(spec: ProcessSpec, raw: dict, shown: dict, locale: str) -> dict[st
     return out
 
 
-def task(row: Task, user: User) -> dict[str, Any]:
+def tasks(rows: list[Task], user: User):
+    """The presenter of a page of tasks: their deadline marks read for the page at once."""
+    from webapp.services import deadlines
+
+    marks = deadlines.flags(rows)
+    return lambda row: task(row, user, marks[row.id])
+
+
+def task(row: Task, user: User, marks) -> dict[str, Any]:
     inst = row.instance
     spec = spec_for(inst)
     locale = current_locale_short()
@@ -218,7 +226,8 @@ def task(row: Task, user: User) -> dict[str, Any]:
             "actions": task_actions(inst, row, user),
             "form": _revise_form(spec, inst, user) if row.kind == "revise"
             else form(step_form(spec, row), instance=inst),
-            "due_at": iso(row.due_at), "opened_at": iso(row.opened_at)}
+            "due_at": iso(row.due_at), "overdue": marks.overdue,
+            "escalated": marks.escalated, "opened_at": iso(row.opened_at)}
 
 
 def _revise_form(spec: ProcessSpec, inst: Instance, user: User) -> dict[str, Any]:

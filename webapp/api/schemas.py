@@ -88,7 +88,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CommentRequest": _obj({"text": {"type": "string", "minLength": 1, "maxLength": 2000}}),
     "Task": _obj({"id": INT, "instance_id": INT, "process": STR, "title": STR, "step": STR,
                   "name": STR, "kind": STR, "actions": {"type": "array", "items": STR},
-                  "form": _ref("Form"), "due_at": OPT_TIME, "opened_at": TIME}),
+                  "form": _ref("Form"), "due_at": OPT_TIME, "overdue": BOOL,
+                  "escalated": BOOL, "opened_at": TIME}),
     "TaskPage": _page("Task"),
     "CompleteRequest": _obj({
         "action": {"type": "string", "enum": ["approve", "reject", "return", "complete",

@@ -33,9 +33,13 @@ from workflows.runtime import Action
 STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expired", "completed")
 
 
-def _page(stmt, present_row) -> dict:
+def _page(stmt, present_row, for_page=None) -> dict:
+    """A page of ``stmt``'s rows, each presented by ``present_row`` — or by the function
+    ``for_page(rows)`` returns, when the page's rows are read together first."""
     # Past the end: no items (an app loads pages until one is empty), not the last again.
     found = paginate(stmt, int_arg("per_page", 20, 1, 100), past_end="empty")
+    if for_page is not None:
+        present_row = for_page(found.rows)
     return {"items": [present_row(r) for r in found.rows], "total": found.total,
             "page": found.page, "per_page": found.per_page}
 
@@ -261,11 +265,11 @@ def tasks():
         # The notice board's tasks (everyone signed in reads them; ``actions`` says
         # whether this caller may object — not to their own).
         stmt = select(Task).where(Task.status == "open", Task.kind == "publicity")
-        return _page(stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.id),
-                     lambda t: present.task(t, me))
+        return _page(stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.id), None,
+                     lambda rows: present.tasks(rows, me))
     stmt = wf.assigned_tasks_query(me) if scope == "mine" else wf.pool_tasks_query(me)
-    return _page(stmt.order_by(None).order_by(Task.opened_at, Task.id),
-                 lambda t: present.task(t, me))
+    return _page(stmt.order_by(None).order_by(Task.opened_at, Task.id), None,
+                 lambda rows: present.tasks(rows, me))
 
 
 def _task(task_id: int, *, lock: bool = False) -> Task:

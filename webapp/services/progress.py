@@ -26,8 +26,9 @@ def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str], 
     tasks = db.session.scalars(select(Task).where(Task.instance_id == instance.id,
                                                   Task.status == "open")).all()
     people, pools = [], []
-    ending = [task.due_at for task in tasks
-              if task.kind in ("publicity", "timer") and task.due_at is not None]
+    # A waiting list's task ends when the waiting does (the duty day or course begins).
+    ending = [(task.kind, task.due_at) for task in tasks
+              if task.kind in ("publicity", "timer", "reserve") and task.due_at is not None]
     for task in tasks:
         names = db.session.scalars(select(User.display_name).join(
             TaskAssignee, TaskAssignee.user_id == User.id).where(TaskAssignee.task_id == task.id)
@@ -51,13 +52,14 @@ def next_text(spec: ProcessSpec, instance: Instance, locale: str) -> str:
     else:
         steps = [step_label(spec, s, locale) for s in instance.steps.split(",") if s]
     people, pools, ending = waiting_for(instance, locale)
-    until = [local_time(at).strftime("%Y-%m-%d %H:%M") for at in ending]
+    until = [(kind, local_time(at).strftime("%Y-%m-%d %H:%M")) for kind, at in ending]
     if en:
         who = [f"waiting for {', '.join(people)}"] if people else []
         who += [f"open for a {', '.join(pools).lower()} to claim"] if pools else []
-        who += [f"until {until[0]}"] if until else []
+        who += [("on the waiting list until " if until[0][0] == "reserve" else "until ")
+                + until[0][1]] if until else []
         return f"Next: {', '.join(steps)}" + (f" ({'; '.join(who)})." if who else ".")
     who = [f"等待 {'、'.join(people)} 处理"] if people else []
     who += [f"等待{'、'.join(pools)}认领"] if pools else []
-    who += [f"至 {until[0]}"] if until else []
+    who += [("候补至 " if until[0][0] == "reserve" else "至 ") + until[0][1]] if until else []
     return f"下一步：{'、'.join(steps)}" + (f"（{'；'.join(who)}）。" if who else "。")

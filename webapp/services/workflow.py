@@ -545,13 +545,25 @@ def _plain(value):
     return thaw(value)
 
 
+# The timers that are a task's deadline (its 期限): when it is escalated, times out, or
+# closes by itself ("wait": the end of a notice's period (公示) or of a timer step).  A
+# reminder is the deadline only of a task with none of these (an SLA of remind_after
+# alone), as the reports count SLA breaches.
+DEADLINE_PURPOSES = ("escalate", "timeout", "wait")
+
+
 def _due_dates(state: InstanceState | None) -> dict[str, datetime]:
     due: dict[str, datetime] = {}
+    reminders: dict[str, datetime] = {}
     for timer in state.timers if state is not None else ():
-        # "wait": the end of a notice's period (公示) or of a timer step — when the task
-        # closes by itself, which is what its holder and the public need to know.
-        if timer.task and timer.purpose in ("timeout", "escalate", "remind", "wait"):
+        if not timer.task:
+            continue
+        if timer.purpose in DEADLINE_PURPOSES:
             due[timer.task] = min(due.get(timer.task, timer.at), timer.at)
+        elif timer.purpose == "remind":
+            reminders[timer.task] = min(reminders.get(timer.task, timer.at), timer.at)
+    for task, at in reminders.items():
+        due.setdefault(task, at)
     return due
 
 
@@ -565,6 +577,11 @@ def _sync_tasks(instance: Instance, state: InstanceState,
     due = _due_dates(state)
     before = {t.id: t for t in old.tasks} if old is not None else {}
     due_before = _due_dates(old)
+    # A deadline that passed (its escalation or reminder fired) stays the task's 期限
+    # while nothing later replaces it: the inbox shows the task as overdue, not undated.
+    for task_id, at in due_before.items():
+        if task_id not in due:
+            due[task_id] = at
     changed = [task for task in state.tasks
                if before.get(task.id) != task or due_before.get(task.id) != due.get(task.id)]
     if not changed:
@@ -597,7 +614,8 @@ def _sync_tasks(instance: Instance, state: InstanceState,
         row.status = "open" if task.open else "closed"
         row.outcome = task.outcome
         row.closed_at = task.closed_at
-        row.due_at = due.get(task.id)
+        # An open task changed steps after its deadline passed keeps the deadline.
+        row.due_at = due.get(task.id, row.due_at if task.open else None)
         for name, value in _pool_columns(task).items():
             setattr(row, name, value)
         people = set(task.assignees) | set(task.claimed_by)

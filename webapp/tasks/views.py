@@ -13,7 +13,7 @@ from webapp.pagination import as_id, paginate
 from webapp.processes.helpers import (OBJECTION, display_rows, form_class, history_rows,
                                       return_reason, show_errors, spec_for, task_label)
 from webapp.processes.views import FIND_STATION
-from webapp.services import access, resubmission, training, uploads
+from webapp.services import access, deadlines, resubmission, training, uploads
 from webapp.services import workflow as wf
 from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
                                       delegate_candidates, form_context, step_form,
@@ -41,12 +41,14 @@ def inbox():
                     limit_count=True)
     locale = current_locale_short()
 
+    marks = deadlines.flags(mine.rows)
+
     def describe(task: Task) -> dict:
         spec = spec_for(task.instance)
         return {"task": task, "instance": task.instance, "spec": spec,
                 "step": task_label(spec, task, locale),
                 "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
-                "bulk": task.kind == "approval"}
+                "bulk": task.kind == "approval", "flags": marks.get(task.id)}
 
     return render_template("tasks/inbox.html", mine=[describe(t) for t in mine.rows],
                            mine_total=mine.total, mine_capped=mine.capped, mine_more=mine.more,
@@ -144,6 +146,7 @@ def task(task_id: int):
                            delegates=delegate_candidates(instance, task, current_user)
                            if "delegate" in actions else [],
                            objections=_objections(spec, instance, task),
+                           deadline_notes=deadlines.task_notes(spec, task, locale),
                            next_line=next_text(spec, instance, locale)), status
 
 

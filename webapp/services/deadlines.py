@@ -1,0 +1,108 @@
+"""A task's deadline (期限) as its holder needs to see it: when it falls, whether it has
+passed, whether the task was escalated (督办), and what happens when time runs out.
+
+The deadline itself is ``Task.due_at``, kept by every step (``workflow._due_dates``): the
+task's escalation, time-out or end of waiting, else its reminder; once passed it stays
+until a later one replaces it.  Whether a task was escalated is read from its fired
+``escalate`` timer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.i18n import local_time
+from webapp.models import Task, Timer
+from workflows.spec import ProcessSpec
+
+# A deadline this close is "soon" (即将到期) in the inbox.
+SOON = timedelta(hours=24)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)  # SQLite gives naive UTC
+
+
+@dataclass(frozen=True)
+class Flags:
+    overdue: bool = False
+    soon: bool = False
+    escalated: bool = False
+
+
+def escalated_tasks(tasks: list[Task]) -> set[int]:
+    """The ids of ``tasks`` whose escalation has fired (one query for a page of them)."""
+    keys = {(t.instance_id, t.key): t.id for t in tasks}
+    if not keys:
+        return set()
+    fired = db.session.execute(select(Timer.instance_id, Timer.task_key).where(
+        Timer.instance_id.in_({i for i, _k in keys}), Timer.purpose == "escalate",
+        Timer.status == "fired"))
+    return {keys[(i, k)] for i, k in fired if (i, k) in keys}
+
+
+def flags(tasks: list[Task], now: datetime | None = None) -> dict[int, Flags]:
+    """For each open task of a list (an inbox page): past its deadline, close to it,
+    escalated."""
+    now = now or utcnow()
+    escalated = escalated_tasks([t for t in tasks if t.status == "open"])
+    out = {}
+    for task in tasks:
+        due = _aware(task.due_at) if task.due_at is not None else None
+        out[task.id] = Flags(overdue=task.status == "open" and due is not None and due <= now,
+                             soon=task.status == "open" and due is not None
+                             and now < due <= now + SOON,
+                             escalated=task.id in escalated)
+    return out
+
+
+def task_notes(spec: ProcessSpec, task: Task, locale: str,
+               now: datetime | None = None) -> list[tuple[str, str]]:
+    """What the holder of an open task should know about its time, as (style, words):
+    the deadline and what comes after it (督办, or the step ending by itself), or that it
+    has passed and the task was escalated."""
+    if task.status != "open" or task.kind not in ("approval", "task", "revise", "claim",
+                                                   "attendance"):
+        return []
+    now = now or utcnow()
+    rows = db.session.execute(select(Timer.purpose, Timer.fire_at, Timer.status,
+                                     Timer.fired_at).where(
+        Timer.instance_id == task.instance_id, Timer.task_key == task.key,
+        Timer.status.in_(("pending", "fired")))).all()
+    step = spec.step(task.step)
+
+    def when(at: datetime) -> str:
+        return local_time(at).strftime("%Y-%m-%d %H:%M")
+
+    notes = []
+    fired = [r for r in rows if r.status == "fired" and r.purpose == "escalate"]
+    if fired:
+        notes.append(("danger", _("已超过办理期限，%(at)s 已督办升级。",
+                                  at=when(fired[0].fired_at or fired[0].fire_at))))
+    elif task.due_at is not None and _aware(task.due_at) <= now:
+        notes.append(("danger", _("已超过办理期限（%(at)s），请尽快处理。", at=when(task.due_at))))
+    pending = {r.purpose: r.fire_at for r in rows if r.status == "pending"}
+    if "escalate" in pending:
+        notes.append(("warning" if _aware(pending["escalate"]) <= now + SOON else "info",
+                      _("请于 %(at)s 前处理，逾期将督办升级至上级。", at=when(pending["escalate"]))))
+    elif "remind" in pending and not fired and "timeout" not in pending:
+        notes.append(("info", _("请于 %(at)s 前处理。", at=when(pending["remind"]))))
+    if "timeout" in pending and step is not None and step.timeout is not None:
+        go = step.timeout.go
+        target = next((s.label(locale) for s in spec.steps if s.id == go), None) \
+            or next((e.label(locale) for e in spec.ends if e.id == go), go)
+        ends = any(e.id == go for e in spec.ends)
+        words = (_("%(at)s 前未处理，本申请将自动结束：%(to)s。", at=when(pending["timeout"]), to=target)
+                 if ends else
+                 _("%(at)s 前未处理，本环节将自动结束，转至：%(to)s。", at=when(pending["timeout"]),
+                   to=target))
+        notes.append(("warning" if _aware(pending["timeout"]) <= now + SOON else "info", words))
+    return notes
