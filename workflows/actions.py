@@ -332,7 +332,9 @@ def _escalate(run: Run, step, task: Task) -> None:
     if rules:
         task = run.update_task(task, assignees=task.assignees + tuple(people),
                                escalated=task.escalated + tuple(people))
-    run.notify(people, "escalated", task, priority="high")
+    # Brought in as watchers of a pool (a wish nobody has claimed), they cannot take the
+    # task: they are asked to find someone who will, not to "help deal with" it.
+    run.notify(people, "escalated" if rules else "escalated_watch", task, priority="high")
 
 
 def _timeout(run: Run, step, task: Task) -> None:

@@ -161,6 +161,16 @@ def test_not_fulfilled_goes_back_to_the_claimer(wish):
     assert wish.current == ("fulfil",) and wish.task().assignees == ("vol1",)
 
 
+def test_a_wish_nobody_claims_is_escalated_to_the_district_to_find_someone(wish):
+    on_wall(wish).advance(timedelta(days=14))
+    note = [n for n in wish.effects_of(Notify) if n.kind.startswith("escalated")][0]
+    assert (note.kind, note.recipients, note.priority) == ("escalated_watch", ("yz_admin",),
+                                                           "high")
+    assert wish.task().assignees == ()  # a watcher: the pool stays the volunteers'
+    from workflows.messages import render_title
+    assert "无人认领" in render_title(note.kind, note.params, "zh")
+
+
 def test_withdraw_from_the_wall_closes_the_pool_task(wish):
     on_wall(wish)
     pool_task = wish.task().id
