@@ -173,6 +173,19 @@ def test_course_that_asks_for_approval(register):
     assert d.current == ("course_runs",)
 
 
+def test_a_registration_not_reviewed_before_the_course_begins_lapses(register, directory):
+    """Approved after the first class, a trainee would be judged on classes missed: the
+    review ends when the course begins (2025-05-26), the applicant told, no seat taken."""
+    from workflows.effects import Notify as Told
+
+    d = register("rider", course=2).advance(timedelta(days=20))
+    assert d.current == ("unit_review",)  # escalated by now, still open
+    d.advance(timedelta(days=1))
+    assert (d.status, d.state.end) == ("expired", "review_lapsed")
+    assert any(n.kind == "ended" and n.recipients == ("rider",) for n in d.effects_of(Told))
+    assert directory.holders.get("course:2", []) == []
+
+
 def test_rejection_keeps_the_seat_free(register, directory):
     d = register("rider", course=2)
     d.do("reject", "unit_admin", comment="不符合报名条件")
