@@ -327,9 +327,48 @@ def audit_verify_command(anchor):
     raise SystemExit(1)
 
 
+calendar_cli = click.Group("calendar", help="Holidays and make-up working days (调休).")
+
+
+@calendar_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language of the messages.")
+def import_calendar_command(path, lang):
+    """Set the days a file lists, one a line: DATE,休|班[,NAME] (e.g. 2027-02-06,休,春节;
+    班 is a make-up working day).  All of them, or none if any line is bad (exit 1)."""
+    from flask_babel import force_locale
+
+    from webapp.services import work_calendar
+
+    text = Path(path).read_bytes().decode("utf-8-sig", errors="replace")
+    with force_locale("en" if lang == "en" else "zh_CN"):
+        count, problems = work_calendar.import_lines(None, text)
+        if problems:
+            db.session.rollback()
+            for p in problems:
+                click.echo(f"{path}:{p.line}: {p.message} ({p.text})", err=True)
+            raise SystemExit(1)
+    db.session.commit()
+    click.echo(f"{count} days set" if lang == "en" else f"已登记 {count} 天")
+
+
+@calendar_cli.command("list")
+@click.option("--year", type=int, help="The year to list (default: this year).")
+def list_calendar_command(year):
+    """Print a year's holidays (休) and make-up working days (班)."""
+    from datetime import date
+
+    from webapp.services import work_calendar
+
+    for day in work_calendar.days_of(year or date.today().year):
+        click.echo(f"{day.day.isoformat()},{'班' if day.working else '休'},{day.name}")
+
+
 def init_app(app: Flask) -> None:
     from webapp.workflow_cli import workflows_cli
 
     for command in (seed_demo_command, create_user_command, worker_command, queue_check_command,
-                    webhook_command, workflows_cli, stations_cli, audit_cli, people_cli):
+                    webhook_command, workflows_cli, stations_cli, audit_cli, people_cli,
+                    calendar_cli):
         app.cli.add_command(command)

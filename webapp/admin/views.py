@@ -243,3 +243,64 @@ def reassign(task_id: int):
                                 {task_id: username})
     flash(_("已指派给 %(name)s。", name=target.display_name), "success")
     return redirect(url_for("admin.unassigned"))
+
+
+CALENDAR_ADMINS = ("platform_admin", "city_admin")
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@roles_required(*CALENDAR_ADMINS)
+def calendar():
+    """Holidays and make-up working days (调休): what working-day deadlines count with."""
+    from datetime import date
+
+    from flask import flash, redirect, url_for
+    from flask_babel import gettext as _
+
+    from webapp.services import work_calendar as cal
+
+    errors: dict[str, str] = {}
+    problems: list = []
+    typed = request.form if request.method == "POST" else {}
+    year = request.args.get("year", type=int) or date.today().year
+    if not 2000 <= year <= 2100:
+        year = date.today().year
+
+    def read(field: str, parse):
+        try:
+            return parse(request.form.get(field, ""))
+        except cal.CalendarError as exc:
+            errors[field] = str(exc)
+            return None
+
+    what = request.form.get("action") if request.method == "POST" else None
+    if what in ("set", "remove"):
+        day = read("day", cal.parse_day)
+        working = read("kind", cal.parse_kind) if what == "set" else None
+        name = read("name", cal.clean_name) if what == "set" else None
+        if not errors and what == "set":
+            cal.set_day(current_user, day, working, name)
+            db.session.commit()
+            flash(_("已保存：%(day)s。", day=day.isoformat()), "success")
+            return redirect(url_for("admin.calendar", year=day.year))
+        if not errors:
+            if cal.remove_day(current_user, day):
+                db.session.commit()
+                flash(_("已删除：%(day)s，按平常的周一至周五计算。", day=day.isoformat()), "success")
+            return redirect(url_for("admin.calendar", year=day.year))
+    elif what == "import":
+        count, problems = cal.import_lines(current_user, request.form.get("lines", ""))
+        if problems:
+            db.session.rollback()
+        elif count == 0:
+            errors["lines"] = _("没有读到任何日期。")
+        else:
+            db.session.commit()
+            flash(_("已导入 %(n)s 天。", n=count), "success")
+            return redirect(url_for("admin.calendar", year=year))
+    elif what is not None:
+        errors["action"] = _("不认识的操作。")
+    status = 422 if errors or problems else 200
+    return render_template("admin/calendar.html", year=year, days=cal.days_of(year),
+                           years=sorted(set(cal.years()) | {year}), errors=errors,
+                           problems=problems, typed=typed), status

@@ -67,13 +67,15 @@ ACTIONS: dict[str, Any] = {
     "course.update": _lp("audit", "修改培训课程"),
     "course.session_add": _lp("audit", "增加课次"),
     "course.session_remove": _lp("audit", "删除课次"),
+    "calendar.set": _lp("audit", "登记节假日或调休"),
+    "calendar.remove": _lp("audit", "删除节假日或调休"),
 }
 OBJECT_TYPES: dict[str, Any] = {
     "instance": _l("事项"), "user": _l("用户"), "membership": _l("角色"),
     "station": _l("驿站"), "unit": _l("单位"), "retreat_quota": _l("疗休养名额"),
     "definition_version": _l("流程定义版本"), "process_definition": _l("流程"),
     "api_token": _l("API 令牌"), "user_import": _l("人员导入"), "unit_import": _l("单位导入"),
-    "course": _l("培训课程"),
+    "course": _l("培训课程"), "calendar_day": _l("工作日历"),
 }
 KEY_LABELS: dict[str, Any] = {
     "status": _l("状态"), "steps": _l("当前环节"), "step": _l("环节"), "comment": _l("意见"),
@@ -82,6 +84,7 @@ KEY_LABELS: dict[str, Any] = {
     "locale": _l("语言"), "role": _l("角色"), "user": _l("用户"), "version": _l("版本"),
     "key": _l("流程"), "digest": _l("内容摘要"), "retired": _l("已停用"),
     "revoked_at": _l("撤销时间"), "expires_at": _l("到期时间"), "name": _l("名称"),
+    "working": _l("调休上班"),
     "title": _l("课程名称"), "venue": _l("地点"), "capacity": _l("招收人数"),
     "sessions": _l("课次"), "opens_on": _l("报名开始"), "closes_on": _l("报名截止"),
     "starts_on": _l("开课日期"), "ends_on": _l("结课日期"), "requires_approval": _l("需要审核"),
