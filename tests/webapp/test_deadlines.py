@@ -30,6 +30,20 @@ def task_row(instance_id: int) -> Task:
                                                  Task.status == "open")).one()
 
 
+def late_and_fresh(demo):
+    """A wish sent a week ago (escalated two days ago) and one sent now, both for the
+    station head: (when the first was sent, the first, the second)."""
+    begun = utcnow() - timedelta(days=7)
+    late = wf.start_instance("micro_wish", demo["rider1"], wish_data(title="逾期的心愿"),
+                             now=begun)
+    db.session.commit()
+    wf.fire_due_timers(begun + timedelta(days=6))
+    db.session.commit()
+    fresh = wf.start_instance("micro_wish", demo["courier1"], wish_data(title="新提交的心愿"))
+    db.session.commit()
+    return begun, late, fresh
+
+
 def test_the_deadline_is_the_escalation_and_stays_once_passed(demo):
     """The station head's 期限 is when the wish is escalated (5 days), not the reminder
     (2 days); the reminder leaves it alone, and once escalated the task keeps it."""
@@ -48,14 +62,7 @@ def test_the_deadline_is_the_escalation_and_stays_once_passed(demo):
 
 
 def test_the_inbox_marks_overdue_and_escalated_tasks(demo, login):
-    begun = utcnow() - timedelta(days=7)
-    late = wf.start_instance("micro_wish", demo["rider1"], wish_data(title="逾期的心愿"),
-                             now=begun)
-    db.session.commit()
-    wf.fire_due_timers(begun + timedelta(days=6))
-    db.session.commit()
-    fresh = wf.start_instance("micro_wish", demo["courier1"], wish_data(title="新提交的心愿"))
-    db.session.commit()
+    begun, late, fresh = late_and_fresh(demo)
     page = login("station_head").get("/inbox").get_data(as_text=True)
     late_row = page[page.index("逾期的心愿"):page.index("逾期的心愿") + 1500]
     fresh_row = page[page.index("新提交的心愿"):page.index("新提交的心愿") + 1500]
@@ -120,14 +127,7 @@ def test_an_end_by_time_out_is_named_on_the_task_page(demo, login):
 
 
 def test_the_api_lists_tasks_with_their_deadline_marks(demo, api):
-    begun = utcnow() - timedelta(days=7)
-    late = wf.start_instance("micro_wish", demo["rider1"], wish_data(title="逾期的心愿"),
-                             now=begun)
-    db.session.commit()
-    wf.fire_due_timers(begun + timedelta(days=6))
-    db.session.commit()
-    fresh = wf.start_instance("micro_wish", demo["courier1"], wish_data(title="新提交的心愿"))
-    db.session.commit()
+    begun, late, fresh = late_and_fresh(demo)
     items = {t["instance_id"]: t for t in
              api("GET", "/tasks?scope=mine&per_page=100", "station_head").get_json()["items"]}
     assert (items[late.id]["overdue"], items[late.id]["escalated"]) == (True, True)

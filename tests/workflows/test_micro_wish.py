@@ -195,3 +195,14 @@ def test_reminder_then_escalation_to_the_district(wish):
     assert wish.effects_of(Assign)[0].users == ("head", "yz_admin")
     wish.do("approve", "yz_admin")
     assert wish.current == ("wall",)
+
+
+def test_the_wisher_is_reminded_before_an_unconfirmed_wish_closes(wish):
+    on_wall(wish).act("claim", "vol1")
+    wish.do("complete", "vol1", data=PROOF)
+    wish.advance(timedelta(days=5))
+    assert [(n.kind, n.recipients) for n in wish.effects_of(Notify)] == [
+        ("reminder", ("courier",))]
+    assert wish.current == ("confirm",)
+    wish.advance(timedelta(days=2))
+    assert (wish.status, wish.state.end) == ("completed", "closed")

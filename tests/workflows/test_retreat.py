@@ -174,3 +174,21 @@ def test_one_nomination_per_person_per_year_even_after_it_ended(nominate, direct
         nominate("rider", batch=3)
     assert err.value.code == "duplicate"
     nominate("rider", batch=4)
+
+
+def test_a_summary_never_written_ends_the_nomination_as_done(nominate, directory):
+    """The retreat is over and the quota place was used: a summary not written in 20
+    working days ends the nomination (reminded first), and the place is not given back."""
+    d = through_the_chain(nominate()).advance(timedelta(days=3))
+    d.do("complete", "rider", data={"discipline_ack": True})
+    d.advance(timedelta(days=60))
+    assert d.current == ("summary",)
+    opened = d.task().opened_at
+    timers = {t.purpose: t.at for t in d.state.timers}
+    assert timers["remind"] < timers["timeout"]
+    assert timedelta(days=26) <= timers["timeout"] - opened <= timedelta(days=30)  # 20 wd
+    d.advance(timers["timeout"] - d.now - timedelta(minutes=1))
+    assert d.current == ("summary",)
+    d.advance(timedelta(minutes=2))
+    assert (d.status, d.state.end) == ("completed", "no_summary")
+    assert directory.holders["retreat:1:7"] == [d.state.instance_id]

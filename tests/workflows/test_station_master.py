@@ -119,3 +119,21 @@ def test_no_overlapping_sign_ups(drive, shipped, directory):
         drive(shipped("station_master")).start("vol1", {**SIGNUP, "slot": 14})
     first.act("withdraw", "vol1")
     drive(shipped("station_master")).start("vol1", {**SIGNUP, "slot": 14})  # free again
+
+
+def test_the_volunteer_is_reminded_before_the_day_ends_as_a_no_show(sign_up):
+    from workflows.effects import Notify
+
+    d = sign_up().advance(timedelta(days=5))  # on duty: the check-in is open
+    d.advance(timedelta(hours=4))
+    assert [(n.kind, n.recipients) for n in d.effects_of(Notify)] == [("reminder", ("vol1",))]
+    assert d.current == ("check_in",)
+
+
+def test_the_report_is_reminded_a_day_before_it_is_too_late(sign_up):
+    from workflows.effects import Notify
+
+    d = on_duty(sign_up()).advance(timedelta(days=2))
+    assert [(n.kind, n.recipients) for n in d.effects_of(Notify)] == [("reminder", ("vol1",))]
+    d.advance(timedelta(days=1))
+    assert d.state.end == "no_report"
