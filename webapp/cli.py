@@ -343,13 +343,17 @@ def import_calendar_command(path, lang):
 
     text = Path(path).read_bytes().decode("utf-8-sig", errors="replace")
     with force_locale("en" if lang == "en" else "zh_CN"):
-        count, problems = work_calendar.import_lines(None, text)
+        try:
+            count, problems = work_calendar.import_lines(None, text)
+        except work_calendar.CalendarError as exc:
+            raise click.ClickException(str(exc)) from exc
         if problems:
             db.session.rollback()
             for p in problems:
                 click.echo(f"{path}:{p.line}: {p.message} ({p.text})", err=True)
             raise SystemExit(1)
     db.session.commit()
+    work_calendar.forget()
     click.echo(f"{count} days set" if lang == "en" else f"已登记 {count} 天")
 
 

@@ -369,10 +369,11 @@ def _retime_timeout(run: Run, step, task: Task) -> None:
         return
     key = run.timer_key(task, "timeout")
     current = next((t for t in run.timers if t.key == key), None)
-    at = run.timeout_at(step, task)
-    if current is None or at is None or at == current.at:
-        return
-    run.schedule(task, "timeout", at)
+    at = run.timeout_at(step, task, due_now=False)
+    if current is None or at is None or at == current.at \
+            or at <= run.now and current.at <= run.now:
+        return  # unchanged, or past either way (the sweep fires it): nothing moved
+    run.schedule(task, "timeout", max(at, run.now))
     run.log("retime", step=step.id, task=task.id, before=current.at.isoformat(),
             after=at.isoformat())
     run.notify([run.applicant], "retimed", task)

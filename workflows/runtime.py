@@ -8,7 +8,7 @@ and close tasks, route along transitions and record history.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, time
 from types import MappingProxyType
 from typing import Any, Hashable, Iterable, Mapping
 
@@ -213,23 +213,36 @@ class Run:
             if at is not None:
                 self.schedule(task, "timeout", at)
 
-    def timeout_at(self, step: StepSpec, task: Task) -> datetime | None:
+    def timeout_at(self, step: StepSpec, task: Task, *, due_now: bool = True
+                   ) -> datetime | None:
         """When ``task`` of ``step`` times out: ``after`` its opening or at ``until``,
-        whichever comes first; a moment already past is due now (the sweep fires it).
-        None when only ``until`` is written and its date is missing."""
+        whichever comes first; a moment already past is due now (the sweep fires it)
+        unless ``due_now`` is false.  None when only ``until`` is written and its date
+        is missing.  A date (not a time) is the start of that day in the calendar's time
+        zone (China time), not in UTC."""
         from workflows.kinds.timer import moment
 
         timeout = step.timeout
         times = []
         if timeout.after is not None:
             times.append(add_duration(task.opened_at, timeout.after, self.calendar()))
-        if timeout.fixed is not None:
-            times.append(moment(timeout.fixed, self.now))
-        elif timeout.until is not None:
-            at = moment(self.value(timeout.until), self.now)
-            if at is not None:
-                times.append(at)
-        return max(min(times), self.now) if times else None
+        value = timeout.fixed if timeout.fixed is not None else (
+            self.value(timeout.until) if timeout.until is not None else None)
+        zone = self.calendar().tz
+        if isinstance(value, str) and len(value.strip()) == 10:  # "2025-05-26": a date
+            try:
+                value = date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        if isinstance(value, date) and not isinstance(value, datetime) and zone is not None:
+            value = datetime.combine(value, time(), tzinfo=zone)
+        at = moment(value, self.now)
+        if at is not None:
+            times.append(at.astimezone(self.now.tzinfo) if at.tzinfo and self.now.tzinfo
+                         else at)
+        if not times:
+            return None
+        return max(min(times), self.now) if due_now else min(times)
 
     def update_task(self, task: Task, **changes: Any) -> Task:
         task = replace(task, **changes)

@@ -252,13 +252,43 @@ def test_moving_a_courses_start_moves_its_waiting_list(login, demo):
             Timer.instance_id == waiting, Timer.purpose == "timeout",
             Timer.status == "pending"))
 
-    assert timeout().astimezone(zone).date() in (course.starts_on,
-                                                  course.starts_on - timedelta(days=1))
+    # The start of the course's first day in China, not 08:00 (midnight UTC).
+    assert timeout().astimezone(zone).replace(tzinfo=None) == datetime.combine(
+        course.starts_on, datetime.min.time())
     new_start = today() + timedelta(days=15)
     page = login("unit_admin").post(f"/courses/{course.id}/edit",
                                     data=course_form(starts_on=str(new_start), occupations=[
                                         "delivery", "courier", "ride_hailing"]))
     assert page.status_code == 302, errors(page)
-    assert timeout().astimezone(zone).date() in (new_start, new_start - timedelta(days=1))
+    assert timeout().astimezone(zone).replace(tzinfo=None) == datetime.combine(
+        new_start, datetime.min.time())
     assert "retimed" in db.session.scalars(select(Notification.kind).where(
         Notification.instance_id == waiting)).all()
+
+
+def test_a_registration_under_review_follows_the_courses_new_start(login, demo):
+    """Its review ends when the course begins: moved, the end moves with it."""
+    from webapp.models import Instance, Timer
+    from webapp.services.activities import CHINA as zone
+
+    client = login("unit_admin")
+    client.post("/courses/new", data=course_form(requires_approval="y"))
+    course = course_named("叉车司机安全操作培训")
+    assert course.requires_approval
+    waiting = register(login, "rider1", course)
+    assert db.session.get(Instance, waiting).steps == "unit_review"
+
+    def lapse():
+        db.session.expire_all()
+        return db.session.scalar(select(Timer.fire_at).where(
+            Timer.instance_id == waiting, Timer.purpose == "timeout",
+            Timer.status == "pending")).astimezone(zone).replace(tzinfo=None)
+
+    assert lapse() == datetime.combine(course.starts_on, datetime.min.time())
+    new_start = today() + timedelta(days=15)
+    page = login("unit_admin").post(f"/courses/{course.id}/edit", data=course_form(
+        requires_approval="y", starts_on=str(new_start)))
+    assert page.status_code == 302, errors(page)
+    assert lapse() == datetime.combine(new_start, datetime.min.time())
+    task = login("unit_admin").get("/inbox").get_data(as_text=True)
+    assert "叉车司机安全操作培训" in task

@@ -154,6 +154,14 @@ def test_an_escalation_that_finds_nobody_says_so(demo, login):
     db.session.commit()
     page = login("rider1").get(f"/instances/{instance.id}").get_data(as_text=True)
     assert "督办升级未送达：上级无人可接收" in page
+    # Late, but not 督办: nobody was brought in.
+    inbox = login("station_head").get("/inbox").get_data(as_text=True)
+    row = inbox[inbox.index(instance.title):inbox.index(instance.title) + 1500]
+    row = row.split("list-group-item")[0]
+    assert "已超时" in row and "已督办" not in row
+    page = login("station_head").get(f"/tasks/{task_row(instance.id).id}").get_data(
+        as_text=True)
+    assert "已超过办理期限（" in page and "已督办升级" not in page
     assert db.session.scalar(select(Membership.id).where(
         Membership.user_id == demo["yuzhong_admin"].id)) is None
 
@@ -164,3 +172,23 @@ def test_an_escalation_that_reached_someone_reads_as_before():
     words = {"escalate": "督办升级", "escalate:nobody": "督办升级未送达：上级无人可接收"}
     assert history_label("escalate", {"to": [7]}, words) == "督办升级"
     assert history_label("escalate", {"to": None}, words) == "督办升级未送达：上级无人可接收"
+
+
+def test_the_wish_wall_in_the_inbox_shows_its_deadline(demo, login):
+    """A volunteer sees when a wish on the wall ends unclaimed, and that it was escalated
+    (brought to the district's attention) once 14 days passed."""
+    begun = utcnow() - timedelta(days=15)
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(title="墙上的心愿"),
+                                 now=begun)
+    db.session.commit()
+    wf.perform(instance.id, Action("approve", task=open_task(instance).key),
+               demo["station_head"], now=begun)
+    db.session.commit()
+    wf.fire_due_timers(utcnow())  # 14 days on the wall: escalated to the district
+    db.session.commit()
+    wall = task_row(instance.id)
+    assert wall.step == "wall" and aware(wall.due_at) == begun + timedelta(days=30)
+    page = login("volunteer1").get("/inbox").get_data(as_text=True)
+    row = page[page.index("墙上的心愿"):page.index("墙上的心愿") + 1500].split("list-group-item")[0]
+    due = (begun + timedelta(days=30)).astimezone(timezone(timedelta(hours=8)))
+    assert f"期限 {due:%m-%d %H:%M}" in row and "已督办" in row

@@ -3,7 +3,7 @@
 change is audited, and working-day deadlines count with it at once."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -73,6 +73,9 @@ def test_pasted_lines_are_entered_all_or_none(login, demo):
     assert days() == {date(2027, 2, 6): (False, "春节"), date(2027, 2, 14): (True, "春节调休")}
     page = client.post("/admin/calendar", data={"action": "import", "lines": "\n\n"})
     assert page.status_code == 422 and "没有读到任何日期" in page.get_data(as_text=True)
+    page = client.post("/admin/calendar", data={"action": "import", "lines": "x" * 140_000})
+    assert page.status_code == 422 and "一次最多登记 20000 个字符" in page.get_data(as_text=True)
+    assert len(days()) == 2
 
 
 def test_only_city_and_platform_administrators_keep_the_calendar(login, demo):
@@ -90,14 +93,19 @@ def test_working_day_deadlines_count_with_the_calendar_at_once(login, demo, app)
     """Entered on the page, a holiday is skipped by the next working-day deadline (this
     process reads the calendar again at once, not after its five-minute copy)."""
     three = parse_duration("3wd")
-    friday = datetime(2027, 4, 30, 1, 0, tzinfo=timezone.utc)  # Friday 09:00 China time
-    before = add_duration(friday, three, DbDirectory().calendar())
-    assert before.date() == date(2027, 5, 5)  # Mon, Tue, Wed
+    today = date.today()
+    friday = today + timedelta(days=(4 - today.weekday()) % 7 + 14)  # a Friday ahead
+    start = datetime.combine(friday, datetime.min.time(), tzinfo=timezone.utc) \
+        + timedelta(hours=1)  # 09:00 China time
+    monday = friday + timedelta(days=3)
+    before = add_duration(start, three, DbDirectory().calendar())
+    assert before.date() == monday + timedelta(days=2)  # Mon, Tue, Wed
     client = login("city_admin")
     client.post("/admin/calendar", data={"action": "import", "lines": (
-        "2027-05-03,休,劳动节\n2027-05-04,休,劳动节\n2027-05-08,班,劳动节调休\n")})
-    after = add_duration(friday, three, DbDirectory().calendar())
-    assert after.date() == date(2027, 5, 7)  # Wed, Thu, Fri
+        f"{monday},休,劳动节\n{monday + timedelta(days=1)},休,劳动节\n"
+        f"{monday + timedelta(days=6)},班,劳动节调休\n")})
+    after = add_duration(start, three, DbDirectory().calendar())
+    assert after.date() == monday + timedelta(days=4)  # Wed, Thu, Fri
 
 
 def test_the_command_line_imports_a_file(runner, demo, tmp_path):
@@ -112,3 +120,11 @@ def test_the_command_line_imports_a_file(runner, demo, tmp_path):
     result = runner.invoke(args=["calendar", "import", str(bad), "--lang", "zh"])
     assert result.exit_code == 1 and "bad.csv:2:" in result.output and "无法识别" in result.output
     assert db.session.scalar(select(func.count()).select_from(CalendarDay)) == 2
+
+
+def test_the_command_line_refuses_too_much_text(runner, demo, tmp_path):
+    huge = tmp_path / "huge.csv"
+    huge.write_text("x" * 140_000, encoding="utf-8")
+    result = runner.invoke(args=["calendar", "import", str(huge)])
+    assert result.exit_code == 1 and "20000" in result.output
+    assert "Traceback" not in result.output

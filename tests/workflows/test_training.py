@@ -186,6 +186,22 @@ def test_a_registration_not_reviewed_before_the_course_begins_lapses(register, d
     assert directory.holders.get("course:2", []) == []
 
 
+def test_a_course_needing_approval_takes_no_registration_once_begun(drive, shipped, monday,
+                                                                   directory):
+    """There would be no time left to review it: refused at once, in the reader's words,
+    instead of accepted and lapsed by the next sweep.  One needing no approval still
+    takes late registrations (its window decides)."""
+    directory.records[("course", 2)]["closes_on"] = "2025-06-01"  # open past the start
+    directory_day = monday + timedelta(days=21)  # 2025-05-26, the first day
+    with pytest.raises(InvalidInput) as err:
+        drive(shipped("training_registration"), now=directory_day).start(
+            "rider", registration(course=2))
+    assert err.value.field_messages("zh") == {"course": ["该课程需要审核，开课后不再接受报名"]}
+    d = drive(shipped("training_registration"), now=monday + timedelta(days=20)).start(
+        "rider", registration(course=2))
+    assert d.current == ("unit_review",)
+
+
 def test_rejection_keeps_the_seat_free(register, directory):
     d = register("rider", course=2)
     d.do("reject", "unit_admin", comment="不符合报名条件")

@@ -281,21 +281,27 @@ def calendar():
         if not errors and what == "set":
             cal.set_day(current_user, day, working, name)
             db.session.commit()
+            cal.forget()
             flash(_("已保存：%(day)s。", day=day.isoformat()), "success")
             return redirect(url_for("admin.calendar", year=day.year))
         if not errors:
             if cal.remove_day(current_user, day):
                 db.session.commit()
+                cal.forget()
                 flash(_("已删除：%(day)s，按平常的周一至周五计算。", day=day.isoformat()), "success")
             return redirect(url_for("admin.calendar", year=day.year))
     elif what == "import":
-        count, problems = cal.import_lines(current_user, request.form.get("lines", ""))
+        try:
+            count, problems = cal.import_lines(current_user, request.form.get("lines", ""))
+        except cal.CalendarError as exc:
+            count, errors["lines"] = 0, str(exc)
         if problems:
             db.session.rollback()
         elif count == 0:
-            errors["lines"] = _("没有读到任何日期。")
+            errors.setdefault("lines", _("没有读到任何日期。"))
         else:
             db.session.commit()
+            cal.forget()
             flash(_("已导入 %(n)s 天。", n=count), "success")
             return redirect(url_for("admin.calendar", year=year))
     elif what is not None:

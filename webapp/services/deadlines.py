@@ -3,8 +3,8 @@ passed, whether the task was escalated (督办), and what happens when time runs
 
 The deadline itself is ``Task.due_at``, kept by every step (``workflow._due_dates``): the
 task's escalation, time-out or end of waiting, else its reminder; once passed it stays
-until a later one replaces it.  Whether a task was escalated is read from its fired
-``escalate`` timer.
+until a later one replaces it.  Whether a task was escalated is read from its history:
+an ``escalate`` line that brought someone in.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.i18n import local_time
-from webapp.models import Task, Timer
+from webapp.models import HistoryEntry, Task, Timer
 from workflows.spec import ProcessSpec
 
 # A deadline this close is "soon" (即将到期) in the inbox.
@@ -39,14 +39,26 @@ class Flags:
 
 
 def escalated_tasks(tasks: list[Task]) -> set[int]:
-    """The ids of ``tasks`` whose escalation has fired (one query for a page of them)."""
+    """The ids of ``tasks`` whose escalation brought someone in (one query for a page of
+    them): an escalation that found nobody at the level above is not 督办."""
+    return set(_escalations(tasks))
+
+
+def _escalations(tasks: list[Task]) -> dict[int, datetime]:
+    """Task id → when it was escalated to someone, for those of ``tasks`` that were."""
     keys = {(t.instance_id, t.key): t.id for t in tasks}
     if not keys:
-        return set()
-    fired = db.session.execute(select(Timer.instance_id, Timer.task_key).where(
-        Timer.instance_id.in_({i for i, _k in keys}), Timer.purpose == "escalate",
-        Timer.status == "fired"))
-    return {keys[(i, k)] for i, k in fired if (i, k) in keys}
+        return {}
+    lines = db.session.execute(select(
+        HistoryEntry.instance_id, HistoryEntry.task_key, HistoryEntry.at, HistoryEntry.data)
+        .where(HistoryEntry.instance_id.in_({i for i, _k in keys}),
+               HistoryEntry.action == "escalate"))
+    found: dict[int, datetime] = {}
+    for instance_id, task_key, at, data in lines:
+        task_id = keys.get((instance_id, task_key))
+        if task_id is not None and ((data or {}).get("details") or {}).get("to"):
+            found.setdefault(task_id, at)
+    return found
 
 
 def flags(tasks: list[Task], now: datetime | None = None) -> dict[int, Flags]:
@@ -73,23 +85,21 @@ def task_notes(spec: ProcessSpec, task: Task, locale: str,
                                                    "attendance"):
         return []
     now = now or utcnow()
-    rows = db.session.execute(select(Timer.purpose, Timer.fire_at, Timer.status,
-                                     Timer.fired_at).where(
+    rows = db.session.execute(select(Timer.purpose, Timer.fire_at).where(
         Timer.instance_id == task.instance_id, Timer.task_key == task.key,
-        Timer.status.in_(("pending", "fired")))).all()
+        Timer.status == "pending")).all()
     step = spec.step(task.step)
 
     def when(at: datetime) -> str:
         return local_time(at).strftime("%Y-%m-%d %H:%M")
 
     notes = []
-    fired = [r for r in rows if r.status == "fired" and r.purpose == "escalate"]
+    fired = _escalations([task]).get(task.id)
     if fired:
-        notes.append(("danger", _("已超过办理期限，%(at)s 已督办升级。",
-                                  at=when(fired[0].fired_at or fired[0].fire_at))))
+        notes.append(("danger", _("已超过办理期限，%(at)s 已督办升级。", at=when(fired))))
     elif task.due_at is not None and _aware(task.due_at) <= now:
         notes.append(("danger", _("已超过办理期限（%(at)s），请尽快处理。", at=when(task.due_at))))
-    pending = {r.purpose: r.fire_at for r in rows if r.status == "pending"}
+    pending = {r.purpose: r.fire_at for r in rows}
     if "escalate" in pending:
         notes.append(("warning" if _aware(pending["escalate"]) <= now + SOON else "info",
                       _("请于 %(at)s 前处理，逾期将督办升级至上级。", at=when(pending["escalate"]))))

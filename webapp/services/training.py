@@ -450,21 +450,23 @@ def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> 
 
 def retime_registrations(course: Course) -> int:
     """The course's dates moved: registrations waiting for it to end wait for the new
-    end, and those on its waiting list wait until its new start (and are told); returns
-    how many moved."""
+    end, and those on its waiting list or under review wait until its new start (and
+    are told); returns how many moved."""
     from webapp.services import workflow as wf
 
+    # Every open registration for the course (its unique key, ``course:<id>``): those
+    # with a seat, on the waiting list, and those still under review, whose review ends
+    # when the course begins.
     running = db.session.scalars(
-        select(Instance.id).join(Reservation, Reservation.instance_id == Instance.id)
-        .where(Reservation.resource_key == course_key(course),
-               Reservation.status.in_(("granted", "waitlisted")),
-               Instance.closed_at.is_(None))
+        select(Instance.id).where(Instance.process_key == "training_registration",
+                                  Instance.unique_key == course_key(course),
+                                  Instance.closed_at.is_(None))
         .order_by(Instance.id)).all()
     moved = 0
     for instance_id in running:
         before = _wait_timers(db.session.get(Instance, instance_id))
         if not before:
-            continue  # not waiting for the course (under review, being judged): untouched
+            continue  # nothing timed by the course (being judged): untouched
         try:
             with db.session.begin_nested():
                 instance = wf.perform(instance_id, Action("retime"), None)

@@ -4,7 +4,7 @@ that change Monday to Friday.  Deadlines written in working days ("3wd") count w
 China announces each year's holidays in the autumn before; an administrator enters them
 here (one by one, or pasted as lines: ``2027-02-06,休,春节``), or from the command line
 (``flask calendar import FILE``).  Each change is audited.  Web workers read the calendar
-again within ``CALENDAR_CACHE_SECONDS`` (five minutes).
+again within ``CALENDAR_CACHE_SECONDS`` (five minutes); call ``forget()`` after committing.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from webapp.services import audit
 HOLIDAY_WORDS = {"休", "假", "holiday", "off", "0", "false", "no"}
 WORKDAY_WORDS = {"班", "上班", "workday", "working", "1", "true", "yes"}
 NAME_MAX = 50
+# Pasted or imported text at once: a year's holidays are some thirty lines.
+MAX_TEXT = 20_000
 
 
 class CalendarError(ValueError):
@@ -88,7 +90,6 @@ def set_day(actor: User | None, day: date, working: bool, name: str = "") -> Cal
     if before != {"working": working, "name": name}:
         audit.record(actor, "calendar.set", ("calendar_day", day.isoformat()), before,
                      {"working": working, "name": name}, unit="")
-    _forget()
     return row
 
 
@@ -101,17 +102,22 @@ def remove_day(actor: User | None, day: date) -> bool:
                  {"working": row.working, "name": row.name}, None, unit="")
     db.session.delete(row)
     db.session.flush()
-    _forget()
     return True
 
 
 def read_lines(text: str) -> tuple[list[tuple[date, bool, str]], list[LineProblem]]:
     """Lines of ``date,休|班,name`` (commas, tabs or Chinese commas; a header line and
-    blank lines are passed over) → the days, and a problem for each line not read."""
+    blank lines are passed over) → the days, and a problem for each line not read.
+    CalendarError: more text than MAX_TEXT."""
     days, problems = [], []
-    rows = csv.reader(io.StringIO(text.replace("\t", ",").replace("，", ",")))
-    for number, cells in enumerate(rows, 1):
-        cells = [c.strip() for c in cells]
+    if len(text) > MAX_TEXT:
+        raise CalendarError(_("一次最多登记 %(n)s 个字符，请分批登记。", n=MAX_TEXT))
+    lines = text.replace("\t", ",").replace("，", ",").replace("\r\n", "\n").split("\n")
+    for number, line in enumerate(lines, 1):
+        try:
+            cells = [c.strip() for c in next(csv.reader([line]), [])]
+        except csv.Error:
+            cells = [line]
         if not any(cells):
             continue
         if number == 1 and cells[0].lower() in ("date", "日期"):
@@ -136,8 +142,10 @@ def import_lines(actor: User | None, text: str) -> tuple[int, list[LineProblem]]
     return len(days), []
 
 
-def _forget() -> None:
-    """This process reads the calendar again at once (others within the cache time)."""
+def forget() -> None:
+    """After a commit that changed the calendar: this process reads it again at once
+    (the others within the cache time).  Not before: a request in between would keep
+    the old calendar for the cache time."""
     from webapp.services import process_cache
     from webapp.services.directory import _CALENDAR_KEY
 

@@ -579,8 +579,9 @@ def _sync_tasks(instance: Instance, state: InstanceState,
     due_before = _due_dates(old)
     # A deadline that passed (its escalation or reminder fired) stays the task's 期限
     # while nothing later replaces it: the inbox shows the task as overdue, not undated.
+    still_open = {task.id for task in state.tasks if task.open}
     for task_id, at in due_before.items():
-        if task_id not in due:
+        if task_id not in due and task_id in still_open:
             due[task_id] = at
     changed = [task for task in state.tasks
                if before.get(task.id) != task or due_before.get(task.id) != due.get(task.id)]

@@ -41,7 +41,7 @@ def inbox():
                     limit_count=True)
     locale = current_locale_short()
 
-    marks = deadlines.flags(mine.rows)
+    marks = deadlines.flags(list(mine.rows) + list(pool.rows))
 
     def describe(task: Task) -> dict:
         spec = spec_for(task.instance)
