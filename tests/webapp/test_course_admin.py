@@ -231,11 +231,24 @@ def test_moving_a_courses_end_moves_the_registrations_waiting_for_it(login, demo
     assert db.session.get(Instance, instance_id).steps == "attendance"
 
 
+def time_out(instance_id: int) -> datetime:
+    """When the registration's pending time-out falls, in China time (naive)."""
+    from webapp.models import Timer
+
+    db.session.expire_all()
+    return db.session.scalar(select(Timer.fire_at).where(
+        Timer.instance_id == instance_id, Timer.purpose == "timeout",
+        Timer.status == "pending")).astimezone(CHINA).replace(tzinfo=None)
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
+
+
 def test_moving_a_courses_start_moves_its_waiting_list(login, demo):
     """The waiting list lasts until the course begins: moved, it follows the new start
     (the trainee is told); the trainees with a seat keep waiting for the end."""
-    from webapp.models import Instance, Notification, Timer
-    from webapp.services.activities import CHINA as zone
+    from webapp.models import Instance, Notification
 
     client = login("unit_admin")
     client.post("/courses/new", data=course_form(
@@ -246,30 +259,21 @@ def test_moving_a_courses_start_moves_its_waiting_list(login, demo):
     waiting = register(login, "driver1", course)
     assert db.session.get(Instance, waiting).status == "waitlisted"
 
-    def timeout():
-        db.session.expire_all()
-        return db.session.scalar(select(Timer.fire_at).where(
-            Timer.instance_id == waiting, Timer.purpose == "timeout",
-            Timer.status == "pending"))
-
     # The start of the course's first day in China, not 08:00 (midnight UTC).
-    assert timeout().astimezone(zone).replace(tzinfo=None) == datetime.combine(
-        course.starts_on, datetime.min.time())
+    assert time_out(waiting) == midnight(course.starts_on)
     new_start = today() + timedelta(days=15)
     page = login("unit_admin").post(f"/courses/{course.id}/edit",
                                     data=course_form(starts_on=str(new_start), occupations=[
                                         "delivery", "courier", "ride_hailing"]))
     assert page.status_code == 302, errors(page)
-    assert timeout().astimezone(zone).replace(tzinfo=None) == datetime.combine(
-        new_start, datetime.min.time())
+    assert time_out(waiting) == midnight(new_start)
     assert "retimed" in db.session.scalars(select(Notification.kind).where(
         Notification.instance_id == waiting)).all()
 
 
 def test_a_registration_under_review_follows_the_courses_new_start(login, demo):
     """Its review ends when the course begins: moved, the end moves with it."""
-    from webapp.models import Instance, Timer
-    from webapp.services.activities import CHINA as zone
+    from webapp.models import Instance
 
     client = login("unit_admin")
     client.post("/courses/new", data=course_form(requires_approval="y"))
@@ -278,17 +282,11 @@ def test_a_registration_under_review_follows_the_courses_new_start(login, demo):
     waiting = register(login, "rider1", course)
     assert db.session.get(Instance, waiting).steps == "unit_review"
 
-    def lapse():
-        db.session.expire_all()
-        return db.session.scalar(select(Timer.fire_at).where(
-            Timer.instance_id == waiting, Timer.purpose == "timeout",
-            Timer.status == "pending")).astimezone(zone).replace(tzinfo=None)
-
-    assert lapse() == datetime.combine(course.starts_on, datetime.min.time())
+    assert time_out(waiting) == midnight(course.starts_on)
     new_start = today() + timedelta(days=15)
     page = login("unit_admin").post(f"/courses/{course.id}/edit", data=course_form(
         requires_approval="y", starts_on=str(new_start)))
     assert page.status_code == 302, errors(page)
-    assert lapse() == datetime.combine(new_start, datetime.min.time())
+    assert time_out(waiting) == midnight(new_start)
     task = login("unit_admin").get("/inbox").get_data(as_text=True)
     assert "叉车司机安全操作培训" in task
