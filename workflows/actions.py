@@ -373,10 +373,7 @@ def _retime_timeout(run: Run, step, task: Task) -> None:
     if current is None or at is None or at == current.at \
             or at <= run.now and current.at <= run.now:
         return  # unchanged, or past either way (the sweep fires it): nothing moved
-    run.schedule(task, "timeout", max(at, run.now))
-    run.log("retime", step=step.id, task=task.id, before=current.at.isoformat(),
-            after=at.isoformat())
-    run.notify([run.applicant], "retimed", task)
+    run.move_timer(step, task, current, at)
 
 
 class Promote(Handler):

@@ -8,7 +8,7 @@ and close tasks, route along transitions and record history.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Hashable, Iterable, Mapping
 
@@ -228,18 +228,9 @@ class Run:
             times.append(add_duration(task.opened_at, timeout.after, self.calendar()))
         value = timeout.fixed if timeout.fixed is not None else (
             self.value(timeout.until) if timeout.until is not None else None)
-        zone = self.calendar().tz
-        if isinstance(value, str) and len(value.strip()) == 10:  # "2025-05-26": a date
-            try:
-                value = date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        if isinstance(value, date) and not isinstance(value, datetime) and zone is not None:
-            value = datetime.combine(value, time(), tzinfo=zone)
-        at = moment(value, self.now)
+        at = moment(value, self.now, self.calendar().tz)
         if at is not None:
-            times.append(at.astimezone(self.now.tzinfo) if at.tzinfo and self.now.tzinfo
-                         else at)
+            times.append(at)
         if not times:
             return None
         return max(min(times), self.now) if due_now else min(times)
@@ -275,6 +266,15 @@ class Run:
         self.timers = [t for t in self.timers if t.key != key]
         self.timers.append(TimerRef(key, at, purpose, task.id))
         self.effects.append(ScheduleTimer(key, at, purpose, self.instance, task.id))
+
+    def move_timer(self, step: StepSpec, task: Task, current: TimerRef, at: datetime) -> None:
+        """A date the ``current`` timer was set from moved to ``at``: arm it again (a date
+        moved into the past is due at once: the sweep fires it), say so in the history and
+        tell the applicant."""
+        self.schedule(task, current.purpose, max(at, self.now))
+        self.log("retime", step=step.id, task=task.id, before=current.at.isoformat(),
+                 after=at.isoformat())
+        self.notify([self.applicant], "retimed", task)
 
     def cancel_timer(self, timer: TimerRef) -> None:
         self.timers = [t for t in self.timers if t.key != timer.key]

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.i18n import local_time
 from webapp.models import HistoryEntry, Task, Timer
+from webapp.services.progress import step_label
 from workflows.spec import ProcessSpec
 
 # A deadline this close is "soon" (即将到期) in the inbox.
@@ -38,14 +39,10 @@ class Flags:
     escalated: bool = False
 
 
-def escalated_tasks(tasks: list[Task]) -> set[int]:
-    """The ids of ``tasks`` whose escalation brought someone in (one query for a page of
-    them): an escalation that found nobody at the level above is not 督办."""
-    return set(_escalations(tasks))
-
-
 def _escalations(tasks: list[Task]) -> dict[int, datetime]:
-    """Task id → when it was escalated to someone, for those of ``tasks`` that were."""
+    """Task id → when it was escalated to someone, for those of ``tasks`` that were (one
+    query for a page of them): an escalation that found nobody at the level above is not
+    督办."""
     keys = {(t.instance_id, t.key): t.id for t in tasks}
     if not keys:
         return {}
@@ -65,7 +62,7 @@ def flags(tasks: list[Task], now: datetime | None = None) -> dict[int, Flags]:
     """For each open task of a list (an inbox page): past its deadline, close to it,
     escalated."""
     now = now or utcnow()
-    escalated = escalated_tasks([t for t in tasks if t.status == "open"])
+    escalated = _escalations([t for t in tasks if t.status == "open"])
     out = {}
     for task in tasks:
         due = _aware(task.due_at) if task.due_at is not None else None
@@ -107,8 +104,7 @@ def task_notes(spec: ProcessSpec, task: Task, locale: str,
         notes.append(("info", _("请于 %(at)s 前处理。", at=when(pending["remind"]))))
     if "timeout" in pending and step is not None and step.timeout is not None:
         go = step.timeout.go
-        target = next((s.label(locale) for s in spec.steps if s.id == go), None) \
-            or next((e.label(locale) for e in spec.ends if e.id == go), go)
+        target = step_label(spec, go, locale)
         ends = any(e.id == go for e in spec.ends)
         words = (_("%(at)s 前未处理，本申请将自动结束：%(to)s。", at=when(pending["timeout"]), to=target)
                  if ends else

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from typing import TYPE_CHECKING
 
 from workflows.durations import Duration
@@ -45,9 +45,9 @@ class TimerKind(StepKind):
         if config.after is not None:
             at = run.later(config.after)
         elif config.fixed is not None:
-            at = _moment(config.fixed, run.now)
+            at = moment(config.fixed, run.now)
         else:
-            at = _moment(run.value(config.until), run.now)
+            at = moment(run.value(config.until), run.now)
         if at is None or at <= run.now:
             # A date already past (or missing) does not hold the process up.
             run.log("timer_passed", step=step.id)
@@ -60,16 +60,12 @@ class TimerKind(StepKind):
         config: TimerConfig = step.config
         if config.until is None:
             return  # a duration from entering, or a date fixed in the definition
-        at = _moment(run.value(config.until), run.now)
+        at = moment(run.value(config.until), run.now)
         key = run.timer_key(task, "wait")
         current = next((t for t in run.timers if t.key == key), None)
         if at is None or current is None or at == current.at:
             return
-        # A date moved into the past is due at once: the sweep fires it.
-        run.schedule(task, "wait", max(at, run.now))
-        run.log("retime", step=step.id, task=task.id, before=current.at.isoformat(),
-                after=at.isoformat())
-        run.notify([run.applicant], "retimed", task)
+        run.move_timer(step, task, current, at)
 
     def fire(self, run: Run, step: StepSpec, task: Task) -> None:
         run.close_task(task, "done")
@@ -82,10 +78,10 @@ def read_moment(reader: StepReader, key: str, raw: object,
     giving one (``record.slot.starts_at``).  Returns (expression, fixed); both None
     after logging a problem."""
     if isinstance(raw, (date, datetime)):
-        return None, _moment(raw, None)
+        return None, moment(raw, None)
     if isinstance(raw, str) and raw[:4].isdigit():
         try:
-            return None, _moment(datetime.fromisoformat(raw), None)
+            return None, moment(datetime.fromisoformat(raw), None)
         except ValueError:
             reader.bad(key, f"'{key}' {raw!r} is not an ISO date like 2025-05-01",
                        f"{key} 的“{raw}”不是 2025-05-01 这样的日期")
@@ -93,13 +89,11 @@ def read_moment(reader: StepReader, key: str, raw: object,
     return reader.expression(raw, line, key), None
 
 
-def moment(value: object, now: datetime | None) -> datetime | None:
-    """A datetime from a date, datetime or ISO text, in ``now``'s time zone."""
-    return _moment(value, now)
-
-
-def _moment(value: object, now: datetime | None) -> datetime | None:
-    """A datetime from a date, datetime or ISO text, in ``now``'s time zone."""
+def moment(value: object, now: datetime | None, zone: tzinfo | None = None
+           ) -> datetime | None:
+    """A datetime from a date, datetime or ISO text, in ``now``'s time zone.  A date
+    without a time is the start of that day in ``zone`` when one is given (the calendar's:
+    China time), else in ``now``'s."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value) if "T" in value or " " in value \
@@ -107,11 +101,13 @@ def _moment(value: object, now: datetime | None) -> datetime | None:
         except ValueError:
             return None
     if isinstance(value, datetime):
-        moment = value
+        at = value
     elif isinstance(value, date):
-        moment = datetime.combine(value, time())
+        at = datetime.combine(value, time(), tzinfo=zone)
     else:
         return None
-    if now is not None and (moment.tzinfo is None) != (now.tzinfo is None):
-        moment = moment.replace(tzinfo=now.tzinfo)
-    return moment
+    if now is not None and at.tzinfo is not None and now.tzinfo is not None:
+        return at.astimezone(now.tzinfo)
+    if now is not None and (at.tzinfo is None) != (now.tzinfo is None):
+        at = at.replace(tzinfo=now.tzinfo)
+    return at
