@@ -81,6 +81,8 @@ def read(notification_id: int):
     if notification.read_at is None:
         notification.read_at = datetime.now(timezone.utc)
         db.session.commit()
+    if notification.kind == "stalled":  # an overdue task to give to someone: where that is done
+        return redirect(url_for("admin.unassigned"))
     if notification.instance_id:
         return redirect(url_for("processes.instance", instance_id=notification.instance_id))
     return redirect(url_for("notifications.index"))

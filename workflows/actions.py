@@ -201,8 +201,9 @@ REASSIGN_ROLES = frozenset({"unit_admin", "district_admin", "city_admin"})
 
 
 def is_stuck(task: Task) -> bool:
-    """Nobody holds the task: no assignee is still to act on it."""
-    return not any(task.decided_by(p) is None for p in task.assignees)
+    """Nobody holds the task (no assignee is still to act on it), or it is overdue and its
+    escalation found nobody above (``stalled``): an administrator has to find someone."""
+    return task.stalled or not any(task.decided_by(p) is None for p in task.assignees)
 
 
 def _oversees_applicant(run: Run) -> bool:
@@ -242,7 +243,7 @@ class Reassign(Handler):
         _check_new_assignee(run, task, action.user)
         decided = tuple(d.by for d in task.decisions if d.by in task.assignees)
         people = decided + (action.user,)
-        task = run.update_task(task, assignees=people,
+        task = run.update_task(task, assignees=people, stalled=False,
                                escalated=tuple(p for p in task.escalated if p in people))
         run.log("reassign", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
@@ -328,6 +329,7 @@ def _escalate(run: Run, step, task: Task) -> None:
               if p not in task.assignees and p != run.applicant] if rule else []
     run.log("escalate", step=step.id, task=task.id, to=list(people) or None)
     if not people:
+        _stalled(run, task, named=bool(rules))
         return
     if rules:
         task = run.update_task(task, assignees=task.assignees + tuple(people),
@@ -335,6 +337,43 @@ def _escalate(run: Run, step, task: Task) -> None:
     # Brought in as watchers of a pool (a wish nobody has claimed), they cannot take the
     # task: they are asked to find someone who will, not to "help deal with" it.
     run.notify(people, "escalated" if rules else "escalated_watch", task, priority="high")
+
+
+def _stalled(run: Run, task: Task, *, named: bool) -> None:
+    """An escalation that found nobody at the level above (no such role there): the
+    administrators nearest the applicant's unit are told at once, rather than the task
+    waiting on in silence.  A task for named people becomes theirs to reassign (``stalled``:
+    on their 待指派 list, as a task nobody holds is); for a pool they are asked to find
+    someone who will take it up."""
+    if named:
+        task = run.update_task(task, stalled=True)
+    # Not those it is overdue with: the level above them, who can take it from them.
+    skip = set(task.assignees) | {run.applicant}
+    run.notify(nearest_administrators(run, skip), "stalled" if named else "escalated_watch",
+               task, priority="high")
+
+
+def nearest_administrators(run: Run, skip: set) -> tuple:
+    """The unit, district or city administrators (other than ``skip``) of the nearest
+    level above the applicant's unit that has any — from the level at which those in
+    ``skip`` hold their posts, if it is one of those (a district's approval overdue goes
+    to the district's other administrators, else the city's, never back down to the
+    applicant's own unit); else the platform administrators."""
+    unit = run.base.applicant_unit
+    if unit is None:
+        return ()
+    chain = list(run.directory.ancestors(unit))
+    posts = {at for person in skip - {run.applicant} for _, at in run.directory.roles_of(person)}
+    start = max((i for i, level in enumerate(chain) if level.id in posts), default=0)
+    for level in chain[start:]:
+        found = tuple(dict.fromkeys(
+            p for role in sorted(REASSIGN_ROLES)
+            for p in run.directory.users_with_role(role, level.id, inherit=False)
+            if p not in skip))
+        if found:
+            return found
+    return tuple(p for p in run.directory.users_with_role("platform_admin", unit)
+                 if p not in skip)
 
 
 def _timeout(run: Run, step, task: Task) -> None:

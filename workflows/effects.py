@@ -18,8 +18,9 @@ from workflows.state import freeze, thaw
 class Notify:
     """Tell these people something; ``title_key``/``params`` are for the message catalogue.
 
-    ``kind``: task_assigned, reminder, escalated, returned, ended, objection, promoted,
-    claimed, released, waitlisted, comment, unassigned.
+    ``kind``: task_assigned, reminder, escalated, escalated_watch, stalled, returned,
+    ended, objection, promoted, claimed, released, waitlisted, comment, retimed, … (the
+    titles are in ``workflows.messages``).
     """
 
     recipients: tuple[Hashable, ...]

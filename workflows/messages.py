@@ -19,6 +19,9 @@ TITLES: dict[str, tuple[str, str]] = {
     "escalated_watch": ("督办：{process_name}·{step_name} 已超时仍无人认领，请协调推动认领",
                         "Escalated: nobody has taken up {process_name_en} – {step_name_en}; "
                         "please help find someone who will"),
+    "stalled": ("待指派：{process_name}·{step_name} 已超时，上级无人可接收，请改派办理人",
+                "Needs reassigning: {process_name_en} – {step_name_en} is overdue and nobody "
+                "above can take it"),
     "returned": ("您的{process_name}被退回修改：{comment}",
                  "Your {process_name_en} was returned for changes: {comment}"),
     "ended": ("您的{process_name}{status_zh}", "Your {process_name_en} is {status_en}"),

@@ -101,6 +101,8 @@ class Task:
     closed_at: datetime | None = None
     outcome: str | None = None
     escalated: tuple = ()  # people added by escalation (also in assignees)
+    # Overdue, and its escalation found nobody above: administrators may reassign it.
+    stalled: bool = False
 
     @property
     def open(self) -> bool:
@@ -261,7 +263,7 @@ def _load_task(raw: Mapping[str, Any]) -> Task:
         decisions=tuple(Decision(d["by"], d["action"], _time(d["at"]), d.get("comment"))
                         for d in raw.get("decisions", ())),
         closed_at=_time(raw.get("closed_at")), outcome=raw.get("outcome"),
-        escalated=tuple(raw.get("escalated", ())))
+        escalated=tuple(raw.get("escalated", ())), stalled=bool(raw.get("stalled", False)))
 
 
 def _load_entry(raw: Mapping[str, Any]) -> HistoryEntry:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from webapp.extensions import db
-from webapp.models import HistoryEntry, Membership, Task
+from webapp.models import HistoryEntry, Membership, Task, User
 from webapp.services import workflow as wf
 from webapp.services.org import unit_by_code
 from webapp.services.users import find_user, grant_role
@@ -179,3 +179,49 @@ def test_the_migration_flags_the_tasks_nobody_holds(app, stuck):
     db.session.close()
     flagged = db.session.scalars(select(Task.id).where(Task.unheld)).all()
     assert flagged == [stuck]
+
+
+def test_an_overdue_task_whose_escalation_finds_nobody_goes_to_the_administrators(
+        login, make_user, demo):
+    """The district's post is vacant: the station head's overdue check cannot be escalated.
+    The street's administrator (nearest above the station) is told at once and may give
+    the task to someone else although its holder still has it; given, it is off the list
+    and the new holder has it."""
+    from webapp.models import Notification
+
+    db.session.execute(delete(Membership).where(Membership.role == "district_admin",
+                                                Membership.unit_id == unit_by_code("cq-yz").id))
+    db.session.commit()
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.commit()
+    task_id = task_id_of(instance.id)
+    street = login("unit_admin")
+    refused = street.post(f"/admin/unassigned/{task_id}/reassign", data={"username": "admin"})
+    assert refused.status_code == 403  # not overdue yet: its holder has it
+    wf.fire_due_timers(NOW + timedelta(days=6))  # reminder, then the escalation to nobody
+    db.session.commit()
+    [note] = db.session.scalars(select(Notification).where(Notification.kind == "stalled")).all()
+    assert db.session.get(User, note.user_id).username == "unit_admin"
+    assert note.priority == "high"
+    assert db.session.get(Task, task_id).unheld is True
+    listed = page(street.get("/admin/unassigned"))
+    assert "督办升级未送达：上级无人可接收。现办理人：" in listed and "孙伟" in listed
+    assert "1 项任务无人可办理" in page(street.get("/inbox"))
+    opened = street.post(f"/notifications/{note.id}/read")
+    assert opened.headers["Location"].endswith("/admin/unassigned")
+    english = page(street.post("/auth/locale", data={"locale": "en", "next": "/admin/unassigned"},
+                               follow_redirects=True))
+    street.post("/auth/locale", data={"locale": "zh_CN", "next": "/"})
+    assert "Escalation not delivered: nobody above can take it. Now with:" in english
+    station = unit_by_code("st-jfb")
+    make_user("new_head", ("station_head", station), unit=station, password=PASSWORD)
+    done = street.post(f"/admin/unassigned/{task_id}/reassign",
+                     data={"username": "new_head", "comment": "原站长休假"}, follow_redirects=True)
+    assert "没有待指派的任务" in page(done), alerts(done)
+    db.session.expire_all()
+    task = db.session.get(Task, task_id)
+    assert [a.user_id for a in task.assignees] == [find_user("new_head").id]
+    assert task.unheld is False
+    assert f"/tasks/{task_id}" not in page(login("station_head").get("/inbox"))
+    assert login("new_head").post(f"/tasks/{task_id}", data={"action": "approve"}).status_code \
+        == 302

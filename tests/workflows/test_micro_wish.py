@@ -171,6 +171,16 @@ def test_a_wish_nobody_claims_is_escalated_to_the_district_to_find_someone(wish)
     assert "无人认领" in render_title(note.kind, note.params, "zh")
 
 
+def test_a_wish_nobody_claims_with_no_district_administrator_is_still_told(wish):
+    on_wall(wish)
+    wish.directory.memberships.remove(("yz_admin", "district_admin", 2))  # the post is vacant
+    wish.advance(timedelta(days=14))
+    [note] = [n for n in wish.effects_of(Notify) if n.kind.startswith("escalated")]
+    # The nearest administrators above the wisher's station: the street's.
+    assert (note.kind, note.recipients) == ("escalated_watch", ("street_admin",))
+    assert not wish.task().stalled  # a pool: the volunteers', not to be reassigned
+
+
 def test_withdraw_from_the_wall_closes_the_pool_task(wish):
     on_wall(wish)
     pool_task = wish.task().id

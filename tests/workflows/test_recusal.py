@@ -120,6 +120,9 @@ def test_escalation_never_brings_in_the_applicant(drive, shipped, directory):
     d.advance(timedelta(days=5))
     assert "yz_admin" not in d.task().assignees and d.task().escalated == ()
     assert [h for h in d.state.history if h.action == "escalate"][0].details == {}
+    # Nobody brought in, but not nobody told: the city may give it to someone else.
+    [note] = [n for n in d.effects_of(Notify) if n.kind == "stalled"]
+    assert note.recipients == ("city_admin",) and d.task().stalled
 
 
 def test_a_district_admin_filing_a_demand_in_their_district(drive, shipped, directory):
@@ -209,3 +212,49 @@ def test_a_held_task_is_reassigned_only_by_a_platform_administrator(stuck):
     stuck.directory.add_user("street_admin2", 4, [("unit_admin", 4)])
     stuck.do("reassign", "padmin", user="street_admin2")
     assert stuck.task().assignees == ("street_admin2",)
+
+
+# ------------------------------------------------------------- escalation that finds nobody
+NOBODY_ABOVE = "sla: {escalate_after: 2d, escalate_to: {role: branch_secretary, of: applicant}}"
+
+
+def test_an_escalation_finding_nobody_tells_the_level_above_and_lets_it_reassign(
+        inline, drive, directory):
+    d = drive(approval(inline, sla=NOBODY_ABOVE)).start("rider", {"amount": 5})
+    held = d.task().assignees
+    assert set(held) == {"unit_admin", "unit_admin2"}
+    with pytest.raises(NotAllowed) as err:  # not overdue yet: held, not theirs to move
+        d.do("reassign", "yz_admin", user="unit_admin")
+    assert err.value.code == "task_held"
+    d.advance(timedelta(days=2))
+    escalation = [h for h in d.state.history if h.action == "escalate"][0]
+    assert escalation.details == {}  # brought nobody in: 督办升级未送达
+    assert d.task().stalled and d.task().assignees == held
+    # Not the overdue unit administrators themselves: the district above them.
+    [note] = [n for n in d.effects_of(Notify) if n.kind == "stalled"]
+    assert (note.recipients, note.priority) == (("yz_admin",), "high")
+    directory.add_user("unit_admin3", 7, [("unit_admin", 7)])  # someone new to give it to
+    d.do("reassign", "yz_admin", user="unit_admin3", comment="原审核人长期未处理")
+    assert d.task().assignees == ("unit_admin3",) and not d.task().stalled
+    with pytest.raises(NotAllowed) as err:  # with someone again: held once more
+        d.do("reassign", "yz_admin", user="unit_admin")
+    assert err.value.code == "task_held"
+    d.do("approve", "unit_admin3")
+    assert d.state.end == "done"
+
+
+def test_a_district_approval_overdue_goes_to_the_city_not_back_down(inline, drive, directory):
+    spec = inline(APPROVAL.format(mode="single", n="", sla=NOBODY_ABOVE).replace(
+        "{role: unit_admin, of: applicant}", "{role: district_admin, of: applicant.district}"))
+    d = drive(spec).start("rider", {"amount": 5})
+    assert d.task().assignees == ("yz_admin",)
+    d.advance(timedelta(days=2))
+    [note] = [n for n in d.effects_of(Notify) if n.kind == "stalled"]
+    assert note.recipients == ("city_admin",)  # not the rider's unit administrators
+
+
+def test_an_escalation_that_reaches_someone_stalls_nothing(inline, drive):
+    d = drive(approval(inline, sla=ESCALATE)).start("rider", {"amount": 5})
+    d.advance(timedelta(days=2))
+    assert "yz_admin" in d.task().assignees and not d.task().stalled
+    assert not [n for n in d.effects_of(Notify) if n.kind == "stalled"]

@@ -189,7 +189,7 @@ def unassigned():
 
 def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
     from webapp.i18n import current_locale_short
-    from webapp.services.progress import step_label
+    from webapp.services.progress import holder_names, step_label
     from webapp.services.unassigned import candidates, unassigned_tasks_query, who_should_act
     from webapp.services.workflow import spec_of_instance
 
@@ -205,6 +205,8 @@ def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
                      "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
                      "step": step_label(spec, task.step, locale),
                      "rule": who_should_act(task, rule, locale) if rule is not None else "",
+                     # Overdue with nobody above: still with its holders, who are named.
+                     "holders": holder_names(task),
                      "candidates": candidates(task)})
     # A task that left the list meanwhile (someone else assigned it) still gets its answer.
     listed = {row["task"].id for row in rows}

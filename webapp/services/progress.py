@@ -20,6 +20,13 @@ def step_label(spec: ProcessSpec, step_id: str, locale: str) -> str:
     return step_id
 
 
+def holder_names(task: Task) -> list[str]:
+    """The names of the people a task is with."""
+    return list(db.session.scalars(select(User.display_name).join(
+        TaskAssignee, TaskAssignee.user_id == User.id).where(TaskAssignee.task_id == task.id)
+        .order_by(User.display_name)))
+
+
 def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str], list]:
     """Who the open tasks wait for: people by name, and the roles of pools to claim from;
     and when the steps that end by themselves (a notice, a timer) end."""
@@ -30,9 +37,7 @@ def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str], 
     ending = [(task.kind, task.due_at) for task in tasks
               if task.kind in ("publicity", "timer", "reserve") and task.due_at is not None]
     for task in tasks:
-        names = db.session.scalars(select(User.display_name).join(
-            TaskAssignee, TaskAssignee.user_id == User.id).where(TaskAssignee.task_id == task.id)
-            .order_by(User.display_name)).all()
+        names = holder_names(task)
         if names:
             people.extend(names)
         elif task.pool_role:

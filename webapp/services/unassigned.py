@@ -7,9 +7,9 @@ one they can act on.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, false, select, true
+from sqlalchemy import false, select, true
 
-from webapp.models import Instance, Task, TaskAssignee, User
+from webapp.models import Instance, Task, User
 from webapp.services import workflow as wf
 from webapp.services.directory import DbDirectory
 from webapp.services.org import in_scope_clause
@@ -36,16 +36,16 @@ def scope_clause(user: User):
 
 
 def unassigned_tasks_query(user: User):
-    """Open tasks for named people that nobody holds, in ``user``'s scope, oldest first.
+    """Open tasks for named people that nobody holds — or that are overdue with nobody
+    above to escalate to — in ``user``'s scope, oldest first.
 
     Requests of ``user`` themselves are left out: nobody reassigns their own request.
     """
-    held = exists(select(TaskAssignee.task_id).where(TaskAssignee.task_id == Task.id))
-    # ``unheld`` (kept by every save) finds the few candidates by a partial index; the
-    # rest of the rule is checked on those few, as it was on every open task before.
+    # ``unheld`` (kept by every save, with the task's ``stalled`` mark) finds the few
+    # candidates by a partial index; the rest of the rule is checked on those few.
     return (select(Task).join(Instance, Instance.id == Task.instance_id)
             .where(Task.status == "open", Task.unheld, Task.kind.in_(NAMED_KINDS),
-                   Task.pool_role.is_(None), ~held, Instance.applicant_id != user.id,
+                   Task.pool_role.is_(None), Instance.applicant_id != user.id,
                    scope_clause(user))
             .order_by(Task.opened_at, Task.id))
 

@@ -649,9 +649,11 @@ NAMED_KINDS = ("approval", "task")
 
 
 def _unheld(task, pool_role, people) -> bool:
-    """An open task for named people that nobody holds: the administrators' list of
-    tasks to reassign (``tasks.unheld``, read by a small partial index)."""
-    return bool(task.open and task.kind in NAMED_KINDS and pool_role is None and not people)
+    """An open task for named people that nobody holds, or that is overdue with nobody
+    above to escalate to (``stalled``): the administrators' list of tasks to reassign
+    (``tasks.unheld``, read by a small partial index)."""
+    return bool(task.open and task.kind in NAMED_KINDS and pool_role is None
+                and (not people or task.stalled))
 
 
 # The step's writes to the inbox index, built once (a statement built per call costs
