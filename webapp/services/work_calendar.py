@@ -9,7 +9,6 @@ again within ``CALENDAR_CACHE_SECONDS`` (five minutes); call ``forget()`` after 
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 
