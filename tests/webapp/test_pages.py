@@ -157,6 +157,10 @@ def test_volunteer_claims_from_the_wall_sees_personal_data_only_after(login, dem
     other = login("volunteer2")
     assert "一个新头盔" not in other.get("/inbox").get_data(as_text=True)
     assert other.get(f"/instances/{instance_id}").status_code == 404
+    assert other.post(f"/tasks/{task_id}/claim").status_code == 404  # never on their wall
+    # Who had it on their wall, a page loaded before the claim, is told it is taken.
+    late = login("branch_secretary").post(f"/tasks/{task_id}/claim", follow_redirects=True)
+    assert late.status_code == 200 and "已被他人认领" in "".join(alerts(late)), alerts(late)
 
 
 def test_fulfil_with_a_photo_then_the_photo_is_only_for_those_involved(login, demo, tmp_path):

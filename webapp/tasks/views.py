@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
@@ -250,6 +251,15 @@ def _safe_referrer() -> bool:
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
 @login_required
 def claim(task_id: int):
+    task = access.task_for(current_user, task_id)
+    if task is not None and not access.can_view(current_user, task.instance) and \
+            db.session.scalar(select(Task.id).where(Task.id == task.id,
+                                                    wf.pool_clause(current_user))):
+        # Off their wall because someone took it first (a page loaded before): say so —
+        # to the pool it was offered to only — rather than "not found".
+        db.session.rollback()
+        flash(_("已被他人认领。") + " " + _("请选择其他心愿或任务。"), "error")
+        return redirect(request.referrer if _safe_referrer() else url_for("tasks.inbox"))
     return _simple(task_id, lambda t: Action("claim", task=t.key), _("认领成功。"))
 
 
