@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Instance, Task
+from webapp.services import workflow as wf
 from webapp.services.org import unit_by_code
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 
@@ -263,6 +264,24 @@ def test_bulk_approve_many_similar_tasks(login, demo):
     assert all(db.session.get(Instance, i).steps == "wall" for i in ids)
     again = client.post("/tasks/bulk", data={"task_ids": [str(tasks[0])]}, follow_redirects=True)
     assert "未能处理" in again.get_data(as_text=True)
+
+
+def test_bulk_approve_leaves_out_a_step_that_asks_for_details(login, demo):
+    """A demand's dispatch needs its responsible unit: no tick box, and if sent anyway
+    the answer says to open it — not "填写内容有误"."""
+    from tests.webapp.test_reports_charts import demand
+
+    instance = wf.start_instance("worker_demand", demo["rider1"], demand())
+    wish = submit_wish(login("rider1"))
+    db.session.commit()
+    dispatch, verify = task_id_of(instance.id), task_id_of(wish)
+    client = login("yuzhong_admin")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert f'/tasks/{dispatch}"' in inbox and f'id="bulk-{dispatch}"' not in inbox
+    sent = client.post("/tasks/bulk", data={"task_ids": [str(dispatch)]}, follow_redirects=True)
+    assert "此环节需要填写内容，请打开任务逐项办理" in sent.get_data(as_text=True)
+    assert db.session.get(Task, dispatch).status == "open"
+    assert f'id="bulk-{verify}"' in login("station_head").get("/inbox").get_data(as_text=True)
 
 
 def test_staff_search_filters_and_scope(login, demo):

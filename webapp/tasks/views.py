@@ -49,7 +49,7 @@ def inbox():
         return {"task": task, "instance": task.instance, "spec": spec,
                 "step": task_label(spec, task, locale),
                 "process": spec.name_en if locale == "en" and spec.name_en else spec.name,
-                "bulk": task.kind == "approval", "flags": marks.get(task.id)}
+                "bulk": _bulk_approvable(spec, task), "flags": marks.get(task.id)}
 
     return render_template("tasks/inbox.html", mine=[describe(t) for t in mine.rows],
                            mine_total=mine.total, mine_capped=mine.capped, mine_more=mine.more,
@@ -57,6 +57,12 @@ def inbox():
                            pool_capped=pool.capped, pool_more=pool.more,
                            page=mine.page, pool_page=pool.page,
                            per_page=PER_PAGE, unassigned=_unassigned_count())
+
+
+def _bulk_approvable(spec, task: Task) -> bool:
+    """An approval that asks nothing to be filled in may be approved from the list with
+    others; one whose step asks for a value (a unit to hand a demand to) is opened."""
+    return task.kind == "approval" and not any(f.required for f in step_form(spec, task).fields)
 
 
 def _unassigned_count() -> int | None:
@@ -290,6 +296,9 @@ def bulk():
     for task_id in ids:
         task = db.session.get(Task, task_id)
         if task is None or not access.can_view(current_user, task.instance):
+            continue
+        if not _bulk_approvable(spec_for(task.instance), task):
+            failed.append(f"#{task.instance_id} " + _("此环节需要填写内容，请打开任务逐项办理"))
             continue
         try:
             with db.session.begin_nested():
