@@ -22,6 +22,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "stalled": ("待指派：{process_name}·{step_name} 已超时，上级无人可接收，请改派办理人",
                 "Needs reassigning: {process_name_en} – {step_name_en} is overdue and nobody "
                 "above can take it"),
+    "sent_back": ("退回重新办理：{process_name}·{step_name}（理由：{comment}）",
+                  "Sent back to you: {process_name_en} – {step_name_en} (reason: {comment})"),
     "returned": ("您的{process_name}被退回修改：{comment}",
                  "Your {process_name_en} was returned for changes: {comment}"),
     "ended": ("您的{process_name}{status_zh}", "Your {process_name_en} is {status_en}"),

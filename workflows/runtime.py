@@ -76,6 +76,9 @@ class Run:
         self.effects: list[Any] = []
         self.hops = 0
         self._calendar: WorkCalendar | None = None
+        # While a return sends the request back to an earlier step: the reason, which
+        # the people given that step's task again are told with it.
+        self.return_note: str | None = None
 
     # ------------------------------------------------------------------ reading
     @property
@@ -194,7 +197,11 @@ class Run:
                                             pool.unit, pool.within, pool.anyone))
         elif task.assignees:
             self.effects.append(Assign(self.instance, task.id, step.id, task.assignees))
-            self.notify(task.assignees, "task_assigned", task)
+            if self.return_note is not None:
+                self.notify(task.assignees, "sent_back", task, comment=self.return_note,
+                            priority="high")
+            else:
+                self.notify(task.assignees, "task_assigned", task)
         elif kind in ("approval", "task", "revise"):
             self.effects.append(Unassigned(self.instance, task.id, step.id, rule))
             self.log("unassigned", step=step.id, task=task.id, rule=rule)

@@ -89,6 +89,43 @@ def test_station_master_for_a_day(login, demo):
     assert instance.state["data"]["confirmed_hours"] in ("7.5", 7.5)
 
 
+def test_a_report_sent_back_says_why_and_keeps_what_was_written(login, demo):
+    """The station head returns the duty report: the volunteer's task page gives the
+    reason and the report as written, to correct rather than retype."""
+    from webapp.models import Notification
+
+    station = unit_by_code("st-jfb")
+    slot = db.session.scalars(select(DutySlot).where(DutySlot.station_id == station.id)
+                              .order_by(DutySlot.starts_at)).first()
+    instance_id = start(login("volunteer1"), "station_master", {
+        "station": str(station.id), "slot": str(slot.id), "phone": "13700137000"})
+    report = {"action": "complete", "checklist": ["clean", "water", "charging"],
+              "hours": "8", "opinions_count": "5", "opinions": "骑手反映充电桩不够用",
+              "event_held": "y", "event_summary": "开展了法律咨询活动"}
+    answers = {"check_in": {"action": "complete", "arrival_note": "准时到岗"}, "report": report,
+               "confirm": {"action": "return", "to": "report", "comment": "值守时长应为7小时，请修改"}}
+    try:
+        drive(login, instance_id, answers, max_steps=4)
+    except AssertionError:
+        pass  # it does not end: the report is back with the volunteer
+    db.session.expire_all()
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                Task.status == "open"))
+    assert task.step == "report"
+    page = login("volunteer1").get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert 'id="sent-back"' in page and "值守时长应为7小时，请修改" in page
+    assert "骑手反映充电桩不够用" in page and "开展了法律咨询活动" in page  # as written
+    assert 'value="8"' in page
+    note = db.session.scalars(select(Notification).where(
+        Notification.instance_id == instance_id, Notification.kind == "sent_back")).one()
+    assert note.user_id == db.session.scalar(select(User.id).where(User.username == "volunteer1"))
+    # Not for a first report, nor for the head's own task.
+    head_task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                     Task.step == "confirm"))
+    assert 'id="sent-back"' not in login("station_head").get(f"/tasks/{head_task.id}") \
+        .get_data(as_text=True)
+
+
 def test_duty_report_needs_three_checks(login, demo):
     station = unit_by_code("st-jfb")
     slot = db.session.scalars(select(DutySlot).where(DutySlot.station_id == station.id)

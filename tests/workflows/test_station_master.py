@@ -52,6 +52,15 @@ def test_head_returns_the_report(sign_up):
     d.do("complete", "vol1", data=REPORT)
     d.do("return", "head", comment="时长与签到记录不符", to="report")
     assert d.current == ("report",) and d.task().assignees == ("vol1",)
+    # Told why, not only "您有一项待办".
+    from workflows.effects import Notify
+    from workflows.messages import render_title
+    [note] = d.effects_of(Notify)
+    assert (note.kind, note.recipients, note.priority) == ("sent_back", ("vol1",), "high")
+    assert render_title(note.kind, note.params, "zh") == \
+        "退回重新办理：一日站长·签退并提交值守报告（理由：时长与签到记录不符）"
+    d.do("complete", "vol1", data={**REPORT, "hours": "5"})
+    assert [n.kind for n in d.effects_of(Notify)] == ["task_assigned"]  # the head: as usual
 
 
 def test_no_duplicate_sign_up_for_a_slot(sign_up):

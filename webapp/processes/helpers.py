@@ -223,6 +223,24 @@ def task_label(spec: ProcessSpec, task, locale: str) -> str:
     return step_label(spec, task.step, locale)
 
 
+def sent_back(instance: Instance, task) -> dict[str, Any] | None:
+    """Why an open task's step is being done again: the return from a later step that
+    opened it (the reason, who gave it and when) — for whoever redoes it."""
+    from webapp.services.workflow import state_of
+
+    if task.status != "open" or task.kind == "revise":
+        return None
+    opened = task.opened_at
+    entry = next((line for line in reversed(state_of(instance).history)
+                  if line.action == "return" and line.details.get("to") == task.step
+                  and abs((line.at - opened).total_seconds()) < 1), None)
+    if entry is None:
+        return None
+    who = db.session.get(User, entry.actor) if isinstance(entry.actor, int) else None
+    return {"comment": entry.comment, "at": entry.at,
+            "by": who.display_name if who else None}
+
+
 def return_reason(instance: Instance) -> dict[str, Any] | None:
     """The latest return of the request to its applicant while it waits for them:
     the reason, who gave it and when — what the applicant has to fix."""

@@ -12,7 +12,8 @@ from webapp.labels import action_label
 from webapp.models import Instance, Task
 from webapp.pagination import as_id, paginate
 from webapp.processes.helpers import (OBJECTION, display_rows, form_class, history_rows,
-                                      return_reason, show_errors, spec_for, task_label)
+                                      return_reason, sent_back, show_errors, spec_for,
+                                      task_label)
 from webapp.processes.views import FIND_STATION
 from webapp.services import access, deadlines, resubmission, training, uploads
 from webapp.services import workflow as wf
@@ -118,7 +119,9 @@ def task(task_id: int):
     keeping = resubmission.keep_files(step_form(spec, task), instance) \
         if task.kind == "revise" else None
     FormClass = _step_form(spec, task, instance, keeping)
-    data = instance.state.get("data", {}) if task.kind == "revise" else None
+    back = sent_back(instance, task)
+    data = instance.state.get("data", {}) if task.kind == "revise" else \
+        _earlier_answers(spec, task, instance) if back else None
     form = FormClass(data=data) if request.method == "GET" else FormClass()
     status = 200
     comment = (request.form.get("comment") or "").strip()
@@ -147,7 +150,7 @@ def task(task_id: int):
                            step_name=task_label(spec, task, locale), comment=comment,
                            comment_error=comment_error,
                            returned=return_reason(instance) if task.kind == "revise" else None,
-                           returned_to_me="resubmit" in actions,
+                           returned_to_me="resubmit" in actions, sent_back=back,
                            return_targets=_return_targets(spec, task),
                            attendance=_attendance(spec, task, instance),
                            delegates=delegate_candidates(instance, task, current_user)
@@ -155,6 +158,14 @@ def task(task_id: int):
                            objections=_objections(spec, instance, task),
                            deadline_notes=deadlines.task_notes(spec, task, locale),
                            next_line=next_text(spec, instance, locale)), status
+
+
+def _earlier_answers(spec, task: Task, instance: Instance) -> dict:
+    """A step sent back to be done again starts from what was given the first time (a
+    browser cannot send a stored file back: those are chosen again)."""
+    data = instance.state.get("data", {})
+    return {f.name: data[f.name] for f in step_form(spec, task).fields
+            if f.name in data and f.type != "file"}
 
 
 def _objections(spec, instance: Instance, task: Task) -> list:

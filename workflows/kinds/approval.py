@@ -171,7 +171,11 @@ class ApprovalKind(StepKind):
         run.log("return", step=step.id, task=task.id, comment=comment, to=target)
         run.close_task(task, "return")
         if target != APPLICANT:
-            run.goto(target)
+            run.return_note = comment  # those who redo the step are told why
+            try:
+                run.goto(target)
+            finally:
+                run.return_note = None
             return
         run.status = "returned"
         revise = run.open_task(step, "revise", assignees=[run.applicant], main=False)
