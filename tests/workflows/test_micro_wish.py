@@ -161,6 +161,21 @@ def test_not_fulfilled_goes_back_to_the_claimer(wish):
     assert wish.current == ("fulfil",) and wish.task().assignees == ("vol1",)
 
 
+def test_a_later_answer_leaves_no_reason_from_the_first(wish):
+    """未实现 then 已实现: the wish's data holds the last answer only — no 未实现的原因
+    beside 已实现 (the history keeps the first answer)."""
+    on_wall(wish)
+    wish.act("claim", "vol1")
+    wish.do("complete", "vol1", data=PROOF)
+    wish.do("complete", "courier", data={"satisfied": "no", "problem": "还没收到"})
+    wish.do("complete", "vol1", data=PROOF)
+    wish.do("complete", "courier", data={"satisfied": "yes", "rating": 5})
+    assert wish.state.data["satisfied"] == "yes" and wish.state.data.get("problem") is None
+    last = wish.state.history[-1] if wish.state.history[-1].action == "complete" else \
+        next(h for h in reversed(wish.state.history) if h.action == "complete")
+    assert last.changes["problem"] == ("还没收到", None)
+
+
 def test_a_wish_nobody_claims_is_escalated_to_the_district_to_find_someone(wish):
     on_wall(wish).advance(timedelta(days=14))
     note = [n for n in wish.effects_of(Notify) if n.kind.startswith("escalated")][0]

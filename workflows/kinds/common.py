@@ -68,6 +68,11 @@ def checked_form(run: Run, form: FormSpec, data: Mapping[str, Any] | None,
         errors = unit_errors(form, cleaned, run.spec.steps, ctx)
     if errors:
         raise InvalidInput(field_errors=errors)
+    # A field this answer hides (its show_if no longer holds) keeps nothing from an
+    # earlier round: 未实现的原因 does not stay beside a later 已实现 (the history keeps it).
+    for spec in form.fields:
+        if spec.name not in cleaned and not values.is_empty(run.data.get(spec.name)):
+            cleaned[spec.name] = None
     return cleaned
 
 
