@@ -532,7 +532,7 @@ def test_the_history_an_answer_shows_is_the_history_table(api, demo):
         db.session.expire_all()
         instance = db.session.get(Instance, instance_id)
         return [(e.at, name, e.action, e.step, e.comment)
-                for e, name in history_rows(instance, may_see)]
+                for e, name in history_rows(instance, may_see, insider=may_see)]
 
     def shown(body):
         return [(datetime.fromisoformat(h["at"]), h["actor"], h["action"], h["step"],
@@ -547,6 +547,8 @@ def test_the_history_an_answer_shows_is_the_history_table(api, demo):
     masked = api("GET", f"/instances/{wish_id}", "volunteer1").get_json()  # on the wall
     own = api("GET", f"/instances/{wish_id}", "rider1").get_json()
     assert shown(masked) == table(wish_id, False)
+    # Remarks are for those involved: not for a volunteer who has not claimed it yet.
+    assert [h["comment"] for h in masked["history"]][-2:] == [None, None]
     assert shown(own) == table(wish_id, True)
     assert masked["history"][0]["actor"] != own["history"][0]["actor"]  # the applicant, masked
     # The wall's time-out: a line by the system (no name).

@@ -62,6 +62,27 @@ def test_everyone_signed_in_sees_the_notice_and_may_object_once(login, demo):
     assert client.get(f"/instances/{instance_id}").status_code == 404
 
 
+def test_the_public_is_offered_an_objection_not_told_it_has_a_task(login, demo):
+    """A stranger reading the notice: no 需要您处理 (nothing is theirs to do), an offer to
+    object instead; the reviewers' remarks stay with the reviewers."""
+    instance_id = nomination_on_notice(login)
+    reviewer = db.session.scalar(select(User).where(User.username == "city_admin"))
+    wf.perform(instance_id, Action("comment", comment="市总内部：名额已核对"), reviewer)
+    db.session.commit()
+    client = login("driver1")
+    page = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert 'id="public-notice"' in page and "提出异议" in page
+    assert "需要您处理" not in page
+    assert "市总内部：名额已核对" not in page
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                Task.kind == "publicity"))
+    form = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "实名提出，须说明理由" in form and "驳回、退回须填写理由" not in form
+    # The nominee and the reviewers read it as before.
+    assert "市总内部：名额已核对" in login("city_admin").get(f"/instances/{instance_id}") \
+        .get_data(as_text=True)
+
+
 def test_the_board_is_empty_without_a_notice(login, demo):
     assert "目前没有正在公示的事项" in login("courier1").get("/notices").get_data(as_text=True)
 

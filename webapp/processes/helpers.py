@@ -104,47 +104,62 @@ OBJECTION = "object"  # a real-name objection to a request on public notice
 
 
 class _Withheld:
-    """A history line whose comment the viewer may not read (an objection's reason)."""
+    """A history line whose comment the viewer may not read: an objection's reason (said
+    to be withheld), or a reviewer's remark on a request the viewer only sees from
+    outside (a nomination on public notice, a wish on the wall) — left out."""
 
-    def __init__(self, entry):
-        self._entry = entry
+    def __init__(self, entry, objection: bool = True):
+        self._entry, self._objection = entry, objection
 
     def __getattr__(self, name):
         return getattr(self._entry, name)
 
     @property
     def comment(self):
-        return _("异议内容仅核查人员可见。")
+        return _("异议内容仅核查人员可见。") if self._objection else None
 
 
-def _objections(instance: Instance, viewer: User | None, pairs: list) -> list:
+def _actor_of(entry):
+    return getattr(entry, "actor_id", None) if isinstance(entry, HistoryEntry) \
+        else getattr(entry, "actor", None)
+
+
+def _objections(instance: Instance, viewer: User | None, pairs: list,
+                insider: bool = True) -> list:
     """``pairs`` (entry, actor's name) with each objection's objector and reason
     withheld from those who may not read them (``access.may_read_objections``): the
-    nominee and the public see that an objection was made, not by whom or why."""
+    nominee and the public see that an objection was made, not by whom or why.  Not
+    ``insider`` (the viewer may not see the request's personal data: the public reading
+    a notice, a volunteer before claiming), the remarks reviewers wrote are left out
+    too, but for the viewer's own."""
+    me = getattr(viewer, "id", None)
+    if not insider:
+        pairs = [(_Withheld(entry, objection=False)
+                  if entry.comment and entry.action != OBJECTION
+                  and (me is None or _actor_of(entry) != me) else entry, name)
+                 for entry, name in pairs]
     if not any(entry.action == OBJECTION for entry, _name in pairs):
         return pairs
     reader = viewer is not None and access.may_read_objections(viewer, instance)
-    me = getattr(viewer, "id", None)
     out = []
     for entry, name in pairs:
-        actor = getattr(entry, "actor_id", None) if isinstance(entry, HistoryEntry) \
-            else getattr(entry, "actor", None)
-        if entry.action == OBJECTION and not reader and (me is None or actor != me):
+        if entry.action == OBJECTION and not reader and (me is None or _actor_of(entry) != me):
             entry, name = _Withheld(entry), _("异议人（姓名仅核查人员可见）")
         out.append((entry, name))
     return out
 
 
-def history_rows(instance: Instance, may_see: bool, viewer: User | None = None
-                 ) -> list[tuple[HistoryEntry, str | None]]:
+def history_rows(instance: Instance, may_see: bool, viewer: User | None = None,
+                 insider: bool = True) -> list[tuple[HistoryEntry, str | None]]:
     """(entry, actor's name) in order; the applicant's name masked unless ``may_see``,
-    and objections withheld from ``viewer`` unless they may read them."""
+    objections withheld from ``viewer`` unless they may read them, and reviewers'
+    remarks from one who is not an ``insider`` (``_objections``)."""
     rows = db.session.execute(
         select(HistoryEntry, User.display_name).outerjoin(User, User.id == HistoryEntry.actor_id)
         .where(HistoryEntry.instance_id == instance.id).order_by(HistoryEntry.seq))
     return _objections(instance, viewer, [
         (entry, name if may_see or name is None or entry.actor_id != instance.applicant_id
-         else mask_name(name)) for entry, name in rows])
+         else mask_name(name)) for entry, name in rows], insider)
 
 
 def history_lines(instance: Instance, may_see: bool, viewer: User | None = None
@@ -174,7 +189,7 @@ def history_lines(instance: Instance, may_see: bool, viewer: User | None = None
         if name is not None and not may_see and line.actor == instance.applicant_id:
             name = mask_name(name)
         out.append((line, name))
-    return _objections(instance, viewer, out)
+    return _objections(instance, viewer, out, may_see)
 
 
 def file_visible(stored: StoredFile) -> bool:

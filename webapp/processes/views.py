@@ -181,8 +181,11 @@ def instance(instance_id: int):
     # On public notice (公示) the nominee's name is on the notice board for everyone:
     # the request's page names them too (their personal data stays masked).
     named = may_see or _on_notice(inst, spec)
-    history = history_rows(inst, named, current_user)
+    history = history_rows(inst, named, current_user, insider=may_see)
     my_tasks = _my_tasks(inst, available, spec, locale)
+    # On public notice anyone may object: an offer to them, not a task of theirs.
+    notice = [t for t in my_tasks if t["actions"] == ["object"]]
+    my_tasks = [t for t in my_tasks if t not in notice]
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),
         history=history, next_line=next_text(spec, inst, locale),
@@ -192,7 +195,7 @@ def instance(instance_id: int):
         if inst.closed_at is not None and inst.state.get("end") else None,
         diagram_focus=focus(spec, _current_nodes(inst)),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
-        my_tasks=my_tasks, returned_to_me=True,
+        my_tasks=my_tasks, notice=notice, returned_to_me=True,
         returned=return_reason(inst) if any("resubmit" in t["actions"] for t in my_tasks)
         else None,
         can_withdraw=any(a.action == "withdraw" for a in available),
