@@ -555,7 +555,9 @@ def clone_all(loader: Loader, city: City, templates: list[tuple[Template, int]],
                 tpl.instance["lock_version"], moved(tpl.instance["created_at"]),
                 moved(tpl.instance["updated_at"]), moved(tpl.instance["closed_at"]),
                 instance_columns.station_of(state.get("data") or {}),
-                instance_columns.category_of(state.get("data") or {})))
+                instance_columns.category_of(state.get("data") or {}),
+                station["path"] if instance_columns.station_of(state.get("data") or {})
+                == station["id"] else None))
             for task in tpl.tasks:
                 tid = loader.next_id("tasks")
                 pool_unit = task["pool_unit_id"]
@@ -588,7 +590,7 @@ INSTANCE_COLUMNS = ["id", "version_id", "process_key", "applicant_id", "unit_id"
                     "status", "steps", "title", "unique_key", "active_key", "state",
                     "lock_version", "created_at", "updated_at", "closed_at",
                     # what workflow._save copies from the form data (instance_columns.py)
-                    "station_id", "category"]
+                    "station_id", "category", "station_path"]
 
 
 # --- the command -------------------------------------------------------------------

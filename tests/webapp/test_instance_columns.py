@@ -192,3 +192,45 @@ def test_the_station_list_costs_the_same_queries_for_one_row_or_six(login, demo)
         page = client.get("/stations").get_data(as_text=True)
     assert "观音桥商圈工会驿站" in page and "解放碑户外劳动者驿站" in page
     assert len(six.seen) == len(one.seen), six.seen
+
+
+def test_a_request_at_a_station_is_overseen_from_the_station_s_side_too(login, demo):
+    """A 江北 driver's demand at a 渝中 station: 渝中 dispatches it and its report counts
+    it — and 渝中's 事项查询 finds it (it did not: staff were scoped by the applicant's
+    unit only); 江北 still finds its worker's request; a third district does not."""
+    made = demand("driver1", "st-jfb", "charging", T0)
+    assert made.station_path == unit_by_code("st-jfb").path
+    for who, finds in (("yuzhong_admin", True), ("unit_admin", True),
+                       ("jiangbei_admin", True), ("shapingba_admin", False)):
+        page = login(who).get(f"/admin/instances?q=%23{made.id}").get_data(as_text=True)
+        assert (f"/instances/{made.id}" in page) is finds, who
+    assert login("yuzhong_admin").get(f"/instances/{made.id}").status_code == 200
+    assert login("shapingba_admin").get(f"/instances/{made.id}").status_code == 404
+
+
+def test_the_station_path_follows_a_changed_station_and_the_migration_fills_it(app, demo):
+    from flask_migrate import downgrade, upgrade
+
+    made = demand("driver1", "st-jfb", "charging", T0)
+    from webapp.models import Task
+    from workflows.runtime import Action
+
+    task = db.session.scalar(select(Task).where(Task.instance_id == made.id,
+                                                Task.status == "open"))
+    wf.perform(made.id, Action("return", task=task.key, comment="驿站选错了，请重新选择"),
+               find_user("yuzhong_admin"), now=T0 + timedelta(hours=1))
+    wf.perform(made.id, Action("resubmit", data={"station": unit_by_code("st-gyq").id}),
+               find_user("driver1"), now=T0 + timedelta(hours=2))
+    db.session.commit()
+    assert db.session.get(Instance, made.id).station_path == unit_by_code("st-gyq").path
+    wish = wf.start_instance("micro_wish", find_user("rider1"), wish_data())
+    db.session.commit()
+    expected = {made.id: unit_by_code("st-gyq").path, wish.id: unit_by_code("st-jfb").path}
+    db.session.close()
+    try:
+        downgrade(revision="a7d3e9f1b2c4")  # the revision before the column
+    finally:
+        upgrade()
+    db.session.close()
+    assert {i: path for i, path in db.session.execute(select(
+        Instance.id, Instance.station_path).where(Instance.id.in_(list(expected))))} == expected

@@ -98,6 +98,9 @@ class Instance(db.Model):
     # save (services/instance_columns.py), so reports group and filter by columns instead
     # of parsing every state.
     station_id: Mapped[int | None] = mapped_column(Integer)
+    # That station's unit path: its street and district oversee the request too (they
+    # run the station), as staff oversee it from the applicant's unit (``unit_path``).
+    station_path: Mapped[str | None] = mapped_column(binary_string(512), index=True)
     category: Mapped[str | None] = mapped_column(String(200))
     # Bumped by every action; a write that read an older one is a conflict (409).
     lock_version: Mapped[int] = mapped_column(Integer, default=0)

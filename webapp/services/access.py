@@ -18,10 +18,12 @@ OVERSIGHT_ROLES = frozenset({"unit_admin", "district_admin", "city_admin", "plat
 
 
 def oversight_clause(user: User):
-    """WHERE clause: instances whose applicant unit lies below one of the user's
-    oversight units (None when the user oversees nothing)."""
-    ranges = [subtree_range(Instance.unit_path, m.unit.path) for m in user.memberships
-              if m.role in OVERSIGHT_ROLES]
+    """WHERE clause: instances whose applicant's unit — or the station they name (a
+    demand, a wish, a duty: the station's street and district run it) — lies below one
+    of the user's oversight units (None when the user oversees nothing)."""
+    ranges = [clause for m in user.memberships if m.role in OVERSIGHT_ROLES
+              for clause in (subtree_range(Instance.unit_path, m.unit.path),
+                             subtree_range(Instance.station_path, m.unit.path))]
     return or_(*ranges) if ranges else None
 
 

@@ -32,10 +32,16 @@ def category_of(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def fill(instance, data: Mapping[str, Any] | None) -> None:
-    """Set ``instance.station_id`` and ``instance.category`` from its form data."""
+def fill(instance, data: Mapping[str, Any] | None, directory=None) -> None:
+    """Set ``instance.station_id`` and ``instance.category`` from its form data, and the
+    station's unit path (read from ``directory`` only when the station changed)."""
     data = data if isinstance(data, Mapping) else {}
-    instance.station_id = station_of(data)
+    station = station_of(data)
+    if station != instance.station_id or (station is not None and instance.station_path is None):
+        row = directory.unit_row(station) if station is not None and directory is not None \
+            else None
+        instance.station_path = row.path if row is not None else None
+    instance.station_id = station
     instance.category = category_of(data)
 
 

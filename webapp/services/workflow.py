@@ -467,7 +467,7 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     instance.active_key = None if new.finished else _active_key(spec, new)
     instance.updated_at = now
     instance.closed_at = new.ended_at
-    instance_columns.fill(instance, new.data)
+    instance_columns.fill(instance, new.data, directory)
     # Made again only when what it is made from changed (a resubmitted return): a step
     # that leaves the data alone costs nothing for it.
     if not instance.title or old is None \
