@@ -23,6 +23,13 @@ ACTION_LABELS = {
     "recuse_escalate": _l("回避：申请人本人，转由上级处理"),
 }
 
+# Lines the engine writes by itself while someone acts (a step entered, a branch taken,
+# a place taken, the end reached): the timeline shows them as the system's, not as the
+# doing of the person whose action set them off (their own line is just before).
+AUTOMATIC_ACTIONS = frozenset({"enter", "route", "end", "reserve", "released", "unassigned",
+                               "recuse", "recuse_escalate", "claim_promoted",
+                               "claim_released", "timer_passed"})
+
 STATUS_STYLES = {"running": "primary", "returned": "warning", "waitlisted": "info",
                  "completed": "success", "approved": "success", "rejected": "danger",
                  "withdrawn": "secondary", "cancelled": "secondary", "expired": "dark"}

@@ -413,3 +413,16 @@ def test_the_applicant_hears_at_once_when_the_request_moves_on(login, demo):
     assert re.search(r'id="unread-count">1<', home)
     assert "微心愿 已进入：心愿墙待认领" in login("rider1").get("/notifications").get_data(
         as_text=True)
+
+
+def test_the_engine_s_own_lines_are_the_system_s_not_the_applicant_s(login, demo):
+    from webapp.processes.helpers import history_rows
+
+    instance_id = submit_wish(login("rider1"))
+    db.session.expire_all()
+    rows = [(entry.action, name) for entry, name in
+            history_rows(db.session.get(Instance, instance_id), True)]
+    assert rows[0] == ("submit", "外卖骑手 马超")
+    assert ("enter", None) in rows and not [a for a, name in rows[1:] if name]
+    page = login("rider1").get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "· 系统</div>" in page

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 
 from forms import build_form_class, mask_data
 from webapp.i18n import current_locale_short, select_locale
+from webapp.labels import AUTOMATIC_ACTIONS
 from sqlalchemy import select
 
 from webapp.models import HistoryEntry, Instance, StoredFile, User
@@ -131,8 +132,11 @@ def _objections(instance: Instance, viewer: User | None, pairs: list,
     nominee and the public see that an objection was made, not by whom or why.  Not
     ``insider`` (the viewer may not see the request's personal data: the public reading
     a notice, a volunteer before claiming), the remarks reviewers wrote are left out
-    too, but for the viewer's own."""
+    too, but for the viewer's own.  Lines the engine wrote by itself
+    (``labels.AUTOMATIC_ACTIONS``) are shown as the system's."""
     me = getattr(viewer, "id", None)
+    pairs = [(entry, None if entry.action in AUTOMATIC_ACTIONS else name)
+             for entry, name in pairs]
     if not insider:
         pairs = [(_Withheld(entry, objection=False)
                   if entry.comment and entry.action != OBJECTION
