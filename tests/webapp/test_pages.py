@@ -426,3 +426,19 @@ def test_the_engine_s_own_lines_are_the_system_s_not_the_applicant_s(login, demo
     assert ("enter", None) in rows and not [a for a, name in rows[1:] if name]
     page = login("rider1").get(f"/instances/{instance_id}").get_data(as_text=True)
     assert "· 系统</div>" in page
+
+
+def test_the_home_page_says_what_waits_for_the_person(login, demo):
+    """A rider whose wish came back sees it at the top of the home page, with a way to it;
+    the station head sees how many tasks wait; nothing waiting says so."""
+    instance_id = submit_wish(login("rider1"))
+    home = login("rider1").get("/").get_data(as_text=True)
+    assert 'id="waiting-running"' in home and "办理中的申请 1 项" in home
+    assert 'id="waiting-returned"' not in home
+    head = login("station_head")
+    assert "待办 1 项" in head.get("/").get_data(as_text=True)
+    head.post(f"/tasks/{task_id_of(instance_id)}", data={"action": "return",
+                                                         "comment": "请写清楚头盔尺码"})
+    home = login("rider1").get("/").get_data(as_text=True)
+    assert "您有 1 项申请被退回" in home and "/requests?status=returned" in home
+    assert "目前没有需要您处理的事项" in login("volunteer2").get("/").get_data(as_text=True)

@@ -12,8 +12,33 @@ from workflows.org import ROLES, term
 @login_required
 def home():
     return render_template("main/home.html",
-                           capabilities=capabilities_for(current_user),
+                           capabilities=capabilities_for(current_user), waiting=_waiting(),
                            memberships=current_user.memberships, ROLES=ROLES, term=term)
+
+
+def _waiting() -> dict:
+    """What waits for the person, for the top of their home page: their open tasks
+    (counted up to the lists' count limit), and their own requests sent back to them,
+    running and on a waiting list — a rider opening the app sees at once that a wish
+    came back to be corrected."""
+    from sqlalchemy import func, select
+
+    from webapp.extensions import db
+    from webapp.models import Instance
+    from webapp.pagination import count_limit
+    from webapp.services.workflow import assigned_tasks_query
+
+    limit = count_limit()
+    tasks = db.session.scalar(select(func.count()).select_from(
+        assigned_tasks_query(current_user).order_by(None).limit(limit + 1).subquery())) or 0
+    mine = dict(db.session.execute(
+        select(Instance.status, func.count()).where(
+            Instance.applicant_id == current_user.id,
+            Instance.status.in_(("returned", "running", "waitlisted")))
+        .group_by(Instance.status)).all())
+    return {"tasks": min(tasks, limit), "tasks_capped": tasks > limit,
+            "returned": mine.get("returned", 0), "running": mine.get("running", 0),
+            "waitlisted": mine.get("waitlisted", 0)}
 
 
 @bp.route("/account")
