@@ -11,7 +11,7 @@ ACTION_LABELS = {
     "submit": _l("提交申请"), "approve": _l("通过"), "reject": _l("驳回"),
     "return": _l("退回修改"), "resubmit": _l("重新提交"), "complete": _l("提交"),
     "withdraw": _l("撤回"), "cancel": _l("取消"), "delegate": _l("转办"),
-    "reassign": _l("改派"), "claim": _l("认领"), "unclaim": _l("放弃认领"),
+    "reassign": _l("改派"), "urge": _l("催办"), "claim": _l("认领"), "unclaim": _l("放弃认领"),
     "comment": _l("留言"), "object": _l("提出异议"), "fire": _l("到期处理"),
     "promote": _l("候补转正"), "enter": _l("进入环节"), "route": _l("自动分流"),
     "end": _l("办结"), "remind": _l("提醒"), "escalate": _l("督办升级"),

@@ -6,6 +6,7 @@ Actions on a step's own tasks (approve, complete, object, …) are passed to its
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from workflows.errors import (AlreadyDecided, Conflict, InvalidInput, NotAllowed, NotFound)
@@ -250,6 +251,45 @@ class Reassign(Handler):
         run.notify([action.user], "task_assigned", task, comment=action.comment)
 
 
+URGE_INTERVAL = timedelta(hours=4)  # one press of a task's holders at a time, no more
+
+
+def _urged(task: Task, actor) -> tuple:
+    """Whom a press (催办) of ``task`` reaches: its own holders still to act (not the one
+    pressing, not others brought in by escalation)."""
+    return tuple(p for p in task.assignees if task.decided_by(p) is None
+                 and p != actor and p not in task.escalated)
+
+
+class Urge(Handler):
+    """催办: one brought in by escalation, an administrator over the applicant's unit or
+    a platform administrator presses the people who hold a task to act — a notification
+    with an optional note, and a line in the record; once per ``URGE_INTERVAL``."""
+
+    def permit(self, run: Run, action: Action) -> None:
+        task = open_task(run, action)
+        if not _urged(task, run.actor):
+            raise NotAllowed("此任务没有可催办的办理人", "Nobody holds this task to be pressed",
+                             code="nobody_to_urge")
+        if run.actor not in task.escalated and not _is_platform_admin(run) \
+                and not _oversees_applicant(run):
+            raise NotAllowed("只有督办人或负责该范围的管理员可以催办",
+                             "Only whoever the task was escalated to, or an administrator "
+                             "responsible for the applicant's unit, can press for it")
+        last = next((h.at for h in reversed(run.history)
+                     if h.action == "urge" and h.task == task.id), None)
+        if last is not None and run.now - last < URGE_INTERVAL:
+            raise Conflict("已催办过，请 4 小时后再催", "Already pressed for; try again in 4 hours",
+                           code="urged_recently")
+
+    def apply(self, run: Run, action: Action) -> None:
+        task = run.tasks[action.task]
+        comment = (action.comment or "").strip() or None
+        people = _urged(task, run.actor)
+        run.log("urge", step=task.step, task=task.id, comment=comment, to=list(people))
+        run.notify(people, "urged", task, comment=comment, priority="high")
+
+
 class Claim(Handler):
     def permit(self, run: Run, action: Action) -> None:
         claiming.permit_claim(run)
@@ -439,4 +479,5 @@ HANDLERS: dict[str, Handler] = {
     "resubmit": Resubmit(), "withdraw": Withdraw(), "cancel": Cancel(),
     "delegate": Delegate(), "reassign": Reassign(), "claim": Claim(), "unclaim": Unclaim(),
     "comment": Comment(), "fire": Fire(), "promote": Promote(), "retime": Retime(),
+    "urge": Urge(),
 }

@@ -191,7 +191,7 @@ class Available:
 
 _INSTANCE_ACTIONS = ("withdraw", "cancel", "claim", "unclaim", "comment", "resubmit")
 _TASK_INSTANCE_ACTIONS = ("claim", "resubmit")  # the instance's actions a task's page offers
-_TASK_ACTIONS = tuple(sorted(STEP_TASK_ACTIONS)) + ("delegate", "reassign")
+_TASK_ACTIONS = tuple(sorted(STEP_TASK_ACTIONS)) + ("delegate", "reassign", "urge")
 
 
 def available_actions(spec: ProcessSpec, state: InstanceState, actor: Hashable,

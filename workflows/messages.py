@@ -24,6 +24,8 @@ TITLES: dict[str, tuple[str, str]] = {
                 "above can take it"),
     "sent_back": ("退回重新办理：{process_name}·{step_name}（理由：{comment}）",
                   "Sent back to you: {process_name_en} – {step_name_en} (reason: {comment})"),
+    "urged": ("催办：{process_name}·{step_name} 请尽快处理",
+              "Pressed for: please deal with {process_name_en} – {step_name_en} soon"),
     "returned": ("您的{process_name}被退回修改：{comment}",
                  "Your {process_name_en} was returned for changes: {comment}"),
     "ended": ("您的{process_name}{status_zh}", "Your {process_name_en} is {status_en}"),
@@ -47,6 +49,9 @@ TITLES: dict[str, tuple[str, str]] = {
 WITH_COMMENT: dict[str, tuple[str, str]] = {
     "task_assigned": ("您有一项待办：{process_name}·{step_name}（附言：{comment}）",
                       "New task: {process_name_en} – {step_name_en} (note: {comment})"),
+    "urged": ("催办：{process_name}·{step_name} 请尽快处理（附言：{comment}）",
+              "Pressed for: please deal with {process_name_en} – {step_name_en} soon "
+              "(note: {comment})"),
 }
 
 

@@ -597,3 +597,27 @@ def test_a_returned_requests_form_is_the_start_form_with_what_was_sent(api, demo
         "action": "resubmit", "data": {name: f["value"] for name, f in fields.items()
                                        if f["value"] is not None}})
     assert again.status_code == 200, again.get_json()
+
+
+def test_an_overseer_presses_a_task_s_holder_through_the_api(api, demo):
+    """POST /tasks/{id}/urge: listed in the task's actions for whoever may press (an
+    administrator over the applicant's unit), a note with it, once in four hours."""
+    from webapp.models import Notification
+
+    made = start_wish(api)
+    task_id = open_task_id(made["id"])
+    seen = api("GET", f"/instances/{made['id']}", "yuzhong_admin").get_json()
+    assert "urge" in seen["tasks"][0]["actions"]
+    assert "urge" not in api("GET", f"/instances/{made['id']}", "station_head").get_json()[
+        "tasks"][0]["actions"]
+    typo = api("POST", f"/tasks/{task_id}/urge", "yuzhong_admin", json={"note": "x"})
+    assert typo.status_code == 422
+    done = api("POST", f"/tasks/{task_id}/urge", "yuzhong_admin", json={"comment": "请今天核实"})
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["history"][-1]["action"] == "urge"
+    assert db.session.scalar(select(Notification.user_id).where(
+        Notification.kind == "urged")) == demo["station_head"].id
+    again = api("POST", f"/tasks/{task_id}/urge", "yuzhong_admin")
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "urged_recently"
+    refused = api("POST", f"/tasks/{task_id}/urge", "rider1")
+    assert refused.status_code == 403

@@ -225,3 +225,31 @@ def test_an_overdue_task_whose_escalation_finds_nobody_goes_to_the_administrator
     assert f"/tasks/{task_id}" not in page(login("station_head").get("/inbox"))
     assert login("new_head").post(f"/tasks/{task_id}", data={"action": "approve"}).status_code \
         == 302
+
+
+def test_the_district_escalated_to_presses_the_station_head(login, demo):
+    """督办: the district, brought in by the escalation, presses the station head rather
+    than only deciding itself — on the page and through the API, once in a while."""
+    from webapp.models import Notification
+
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.commit()
+    task_id = task_id_of(instance.id)
+    # The holder does not press themselves.
+    assert f"/tasks/{task_id}/urge" not in page(login("station_head").get(f"/tasks/{task_id}"))
+    wf.fire_due_timers(NOW + timedelta(days=6))
+    db.session.commit()
+    client = login("yuzhong_admin")
+    assert f"/tasks/{task_id}/urge" in page(client.get(f"/instances/{instance.id}"))
+    assert "需要您处理" in page(client.get(f"/instances/{instance.id}"))  # it may decide too
+    done = client.post(f"/tasks/{task_id}/urge", data={"comment": "请今天核实"},
+                       follow_redirects=True)
+    assert "已催办" in page(done), alerts(done)
+    note = db.session.scalars(select(Notification).where(Notification.kind == "urged")).one()
+    assert note.user_id == find_user("station_head").id and note.params["comment"] == "请今天核实"
+    again = client.post(f"/tasks/{task_id}/urge", follow_redirects=True)
+    assert "已催办过，请 4 小时后再催" in page(again)
+    assert "催办" in page(login("rider1").get(f"/instances/{instance.id}"))  # the record says so
+    refused = login("rider1").post(f"/tasks/{task_id}/urge", follow_redirects=True)
+    assert "只有督办人或负责该范围的管理员可以催办" in page(refused)
+    assert login("jiangbei_admin").post(f"/tasks/{task_id}/urge").status_code == 404

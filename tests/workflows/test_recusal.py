@@ -258,3 +258,43 @@ def test_an_escalation_that_reaches_someone_stalls_nothing(inline, drive):
     d.advance(timedelta(days=2))
     assert "yz_admin" in d.task().assignees and not d.task().stalled
     assert not [n for n in d.effects_of(Notify) if n.kind == "stalled"]
+
+
+# ------------------------------------------------------------------------------ 催办
+def test_the_escalation_target_presses_the_holders_once_in_a_while(inline, drive):
+    from workflows.engine import available_actions
+    from workflows.errors import Conflict
+
+    d = drive(approval(inline, sla=ESCALATE)).start("rider", {"amount": 5})
+    for outsider in ("jb_admin", "vol1", "rider"):
+        with pytest.raises(NotAllowed):
+            d.do("urge", outsider)
+    d.advance(timedelta(days=2))  # escalated: yz_admin may decide, or press the unit
+    assert "urge" in [a.action for a in available_actions(
+        d.spec, d.state, "yz_admin", d.directory, d.now)]
+    d.do("urge", "yz_admin", comment="请本周内答复")
+    [note] = d.effects_of(Notify)
+    assert (note.kind, set(note.recipients), note.priority) == (
+        "urged", {"unit_admin", "unit_admin2"}, "high")
+    from workflows.messages import render_title
+    assert render_title(note.kind, note.params, "zh") == "催办：审批·审核 请尽快处理（附言：请本周内答复）"
+    line = d.state.history[-1]
+    assert (line.action, line.comment, set(line.details["to"])) == (
+        "urge", "请本周内答复", {"unit_admin", "unit_admin2"})
+    with pytest.raises(Conflict) as err:  # not again at once
+        d.do("urge", "yz_admin")
+    assert err.value.code == "urged_recently"
+    d.advance(timedelta(hours=4))
+    d.do("urge", "yz_admin")
+    d.do("approve", "unit_admin")
+    assert d.state.end == "done"
+
+
+def test_nobody_to_press_on_a_pool_task(drive, shipped):
+    from tests.workflows.test_micro_wish import WISH
+
+    d = drive(shipped("micro_wish")).start("courier", WISH)
+    d.do("approve", "head")  # on the wall: a pool, nobody holds it
+    with pytest.raises(NotAllowed) as err:
+        d.do("urge", "yz_admin")
+    assert err.value.code == "nobody_to_urge"

@@ -104,6 +104,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "DelegateRequest": _obj({"to": {"type": "string", "minLength": 1, "maxLength": 64},
                              "comment": {"type": ["string", "null"], "maxLength": 2000}},
                             required=("to",)),
+    "UrgeRequest": _obj({"comment": {"type": ["string", "null"], "maxLength": 500}}),
     "Delegate": _obj({"username": STR, "display_name": STR,
                       "unit": {"anyOf": [_ref("Unit"), {"type": "null"}]}}),
     "DelegateList": _obj({"items": {"type": "array", "items": _ref("Delegate")}}),

@@ -453,8 +453,27 @@ def delegate(task_id: int):
 
 
 NOT_A_DELEGATE = ("not_eligible", "already_assignee", "user_required")
+
+
+@route("/tasks/<int:task_id>/urge", "POST", summary="Press a task's holders to act (催办)",
+       tag="tasks", body="UrgeRequest", responses={200: "Instance"}, errors=(403, 409))
+def urge(task_id: int):
+    task = _task(task_id, lock=True)
+    me = user()
+    if task.status != "open":
+        fail(409, _("此任务已办结。"), code="already_decided")
+    if "urge" not in task_actions(task.instance, task, me):
+        _refuse_as_the_engine_would(task, Action("urge", task=task.key), me)
+        fail(403, _("只有督办人或负责该范围的管理员可以催办。"))
+    payload, _files = body()
+    errors: dict = {}
+    comment = text_field(payload, "comment", max_length=500, errors=errors)
+    if errors:
+        invalid(errors)
+    wf.perform(task.instance_id, Action("urge", task=task.key, comment=comment), me)
+    return _commit(present.instance(task.instance, me))
 # Actions a task lists that are not decisions: each has its own route.
-OWN_ROUTES = ("delegate", "claim")
+OWN_ROUTES = ("delegate", "claim", "urge")
 
 
 # ---------------------------------------------------------------------------- notifications

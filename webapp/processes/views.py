@@ -183,9 +183,13 @@ def instance(instance_id: int):
     named = may_see or _on_notice(inst, spec)
     history = history_rows(inst, named, current_user, insider=may_see)
     my_tasks = _my_tasks(inst, available, spec, locale)
-    # On public notice anyone may object: an offer to them, not a task of theirs.
+    # On public notice anyone may object: an offer to them, not a task of theirs; and
+    # pressing a task's holders (催办) is a way to follow it up, not a task either.
     notice = [t for t in my_tasks if t["actions"] == ["object"]]
-    my_tasks = [t for t in my_tasks if t not in notice]
+    urgeable = [t for t in my_tasks if "urge" in t["actions"]]
+    my_tasks = [dict(t, actions=[a for a in t["actions"] if a != "urge"]) for t in my_tasks
+                if t not in notice]
+    my_tasks = [t for t in my_tasks if t["actions"]]
     return render_template(
         "processes/instance.html", instance=inst, spec=spec, rows=display_rows(inst, spec, may_see),
         history=history, next_line=next_text(spec, inst, locale),
@@ -195,7 +199,7 @@ def instance(instance_id: int):
         if inst.closed_at is not None and inst.state.get("end") else None,
         diagram_focus=focus(spec, _current_nodes(inst)),
         step_label=lambda s: step_label(spec, s, locale) if s else "",
-        my_tasks=my_tasks, notice=notice, returned_to_me=True,
+        my_tasks=my_tasks, notice=notice, urgeable=urgeable, returned_to_me=True,
         returned=return_reason(inst) if any("resubmit" in t["actions"] for t in my_tasks)
         else None,
         can_withdraw=any(a.action == "withdraw" for a in available),

@@ -280,6 +280,14 @@ def claim(task_id: int):
     return _simple(task_id, lambda t: Action("claim", task=t.key), _("认领成功。"))
 
 
+@bp.route("/tasks/<int:task_id>/urge", methods=["POST"])
+@login_required
+def urge(task_id: int):
+    note = (request.form.get("comment") or "").strip()[:500] or None
+    return _simple(task_id, lambda t: Action("urge", task=t.key, comment=note),
+                   _("已催办，办理人会收到提醒。"))
+
+
 @bp.route("/tasks/<int:task_id>/unclaim", methods=["POST"])
 @login_required
 def unclaim(task_id: int):
