@@ -271,8 +271,9 @@ class Urge(Handler):
         if not _urged(task, run.actor):
             raise NotAllowed("此任务没有可催办的办理人", "Nobody holds this task to be pressed",
                              code="nobody_to_urge")
-        if run.actor not in task.escalated and not _is_platform_admin(run) \
-                and not _oversees_applicant(run):
+        if run.actor not in task.escalated and (
+                run.actor in task.assignees  # a holder acts on it rather than press others
+                or not (_is_platform_admin(run) or _oversees_applicant(run))):
             raise NotAllowed("只有督办人或负责该范围的管理员可以催办",
                              "Only whoever the task was escalated to, or an administrator "
                              "responsible for the applicant's unit, can press for it")
