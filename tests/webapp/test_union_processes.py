@@ -115,9 +115,9 @@ def test_a_full_duty_slot_puts_the_next_volunteer_on_the_waiting_list(login, dem
     # The history tells a place taken from a spot on the waiting list.
     waiting = login("branch_secretary").get(f"/instances/{second}").get_data(as_text=True)
     assert "名额已满，进入候补" in waiting and "占用名额" not in waiting
-    # ... and how long the waiting lasts: until the duty begins.
+    # ... its place in the queue, and how long the waiting lasts: until the duty begins.
     from webapp.i18n import local_time
-    assert f"候补至 {local_time(slot.starts_at):%Y-%m-%d %H:%M}" in waiting
+    assert f"候补第 1 位，候补至 {local_time(slot.starts_at):%Y-%m-%d %H:%M}" in waiting
     assert "占用名额" in login("volunteer1").get(f"/instances/{first}").get_data(as_text=True)
     login("volunteer1").post(f"/instances/{first}/withdraw")
     db.session.expire_all()
