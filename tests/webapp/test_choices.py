@@ -31,3 +31,24 @@ def test_a_closed_station_is_refused_through_the_api_lookup_too(app, demo):
     station.is_open = False
     db.session.flush()
     assert provider("zh", only={"station": station.unit_id})(station_field()) == []
+
+
+def test_places_left_are_counted_in_english_as_in_chinese(app, demo):
+    from webapp.models import CapacityResource, DutySlot
+    from webapp.services.activities import course_choices, slot_choices
+
+    field = FieldSpec(name="course", type="record", label="课程")
+    offered = [int(value) for value, _label in course_choices(field, "en")][:2]
+    slot = db.session.scalars(select(DutySlot).order_by(DutySlot.starts_at.desc())).first()
+    for key, left in ((f"course:{offered[0]}", 1), (f"course:{offered[1]}", 2),
+                      (f"slot:{slot.id}", 1)):
+        resource = db.session.get(CapacityResource, key)
+        resource.capacity = resource.granted + left
+    db.session.flush()
+    english = dict(course_choices(field, "en"))
+    assert english[str(offered[0])].endswith(" · 1 place left")
+    assert english[str(offered[1])].endswith(" · 2 places left")
+    assert dict(course_choices(field, "zh"))[str(offered[0])].endswith(" · 余 1 位")
+    slots = dict(slot_choices(FieldSpec(name="slot", type="slot", label="时段"), "en",
+                              {"slot": [slot.id]}))
+    assert slots[str(slot.id)].endswith(" · 1 place left")

@@ -290,3 +290,63 @@ def test_a_registration_under_review_follows_the_courses_new_start(login, demo):
     assert time_out(waiting) == midnight(new_start)
     task = login("unit_admin").get("/inbox").get_data(as_text=True)
     assert "叉车司机安全操作培训" in task
+
+
+def test_new_dates_that_leave_sessions_outside_are_refused(login, demo):
+    """The waiting list, the wait for the end and the attendance judgement follow the
+    course's dates: dates that leave the timetable outside them would send everyone to
+    judgement on sessions not yet held, so they are refused and nothing changes."""
+    from webapp.models import Instance, Notification
+
+    everyone = ["delivery", "courier", "ride_hailing"]
+    client = login("unit_admin")
+    client.post("/courses/new", data=course_form(capacity="1", occupations=everyone))
+    course = course_named("叉车司机安全操作培训")
+    days = [course.starts_on + timedelta(days=3), course.starts_on + timedelta(days=4)]
+    for day in days:
+        assert client.post(f"/courses/{course.id}/sessions",
+                           data=session_form(day)).status_code == 302
+    first = register(login, "rider1", course)
+    promoted = register(login, "courier1", course)
+    waiting = register(login, "driver1", course)
+    assert login("rider1").post(f"/instances/{first}/withdraw").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Instance, promoted).status == "running"
+    seated, queued = time_out(waiting), _wait(promoted)
+
+    shown = "、".join(f"{d:%m-%d}" for d in days)
+    late = course_form(starts_on=str(days[-1] + timedelta(days=1)),
+                       ends_on=str(days[-1] + timedelta(days=9)), occupations=everyone)
+    early = course_form(ends_on=str(days[0] - timedelta(days=1)), occupations=everyone)
+    for form, field in ((late, "starts_on"), (early, "ends_on")):
+        page = login("unit_admin").post(f"/courses/{course.id}/edit", data=form)
+        assert page.status_code == 422
+        assert f"已有课次在 {shown}，不在新的开课日期范围内" in " ".join(errors(page))
+        # Said beside the date that leaves them out.
+        assert f"已有课次在 {shown}" in page.get_data(as_text=True).split(
+            f'id="{field}"')[1].split("<input")[0]
+    db.session.expire_all()
+    course = course_named("叉车司机安全操作培训")
+    assert (course.starts_on, course.ends_on) == (today() + timedelta(days=12),
+                                                  today() + timedelta(days=20))
+    assert (time_out(waiting), _wait(promoted)) == (seated, queued)
+    assert not db.session.scalars(select(Notification.kind).where(
+        Notification.kind == "retimed")).all()
+    assert "course.update" not in db.session.scalars(select(AuditEntry.action)).all()
+
+    client = login("unit_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    page = client.post(f"/courses/{course.id}/edit", data=late)
+    assert ("The timetable has sessions on " + ", ".join(f"{d:%m-%d}" for d in days)
+            + ", outside the new course dates") in " ".join(errors(page))
+    # Widened to keep the timetable, the dates are saved.
+    wider = course_form(ends_on=str(days[-1] + timedelta(days=9)), occupations=everyone)
+    assert client.post(f"/courses/{course.id}/edit", data=wider).status_code == 302
+
+
+def _wait(instance_id: int) -> datetime:
+    from webapp.models import Timer
+
+    db.session.expire_all()
+    return db.session.scalar(select(Timer.fire_at).where(
+        Timer.instance_id == instance_id, Timer.purpose == "wait", Timer.status == "pending"))

@@ -152,9 +152,9 @@ def test_a_full_duty_slot_puts_the_next_volunteer_on_the_waiting_list(login, dem
     # The history tells a place taken from a spot on the waiting list.
     waiting = login("branch_secretary").get(f"/instances/{second}").get_data(as_text=True)
     assert "名额已满，进入候补" in waiting and "占用名额" not in waiting
-    # ... and how long the waiting lasts: until the duty begins.
+    # ... its place in the queue, and how long the waiting lasts: until the duty begins.
     from webapp.i18n import local_time
-    assert f"候补至 {local_time(slot.starts_at):%Y-%m-%d %H:%M}" in waiting
+    assert f"候补第 1 位，候补至 {local_time(slot.starts_at):%Y-%m-%d %H:%M}" in waiting
     assert "占用名额" in login("volunteer1").get(f"/instances/{first}").get_data(as_text=True)
     login("volunteer1").post(f"/instances/{first}/withdraw")
     db.session.expire_all()
@@ -242,20 +242,30 @@ def test_a_future_last_retreat_year_is_refused(login, demo):
     start(client, "retreat_nomination", {**nomination, "last_retreat_year": str(this_year)})
 
 
-def test_retreat_quota_of_a_unit_is_enforced(login, demo):
+def test_retreat_quota_of_a_unit_is_enforced(login, demo, client):
     batch = db.session.scalar(select(RetreatBatch))
-    from webapp.services.quotas import allocate_quota
-
-    allocate_quota(batch, unit_by_code("cq-yz-logistics"), 1)  # only one place now
-    db.session.commit()
     base = {"batch": str(batch.id), "honour": "frontline", "id_card": id_card(),
             "phone": "13800138000", "health_ok": "y",
             "deeds": "从事快递配送五年，服务群众热情周到，多次获得客户表扬。"}
     start(login("rider1"), "retreat_nomination", base)
-    refused = login("courier1").post("/processes/retreat_nomination/start", data={
-        **base, "id_card": id_card("50010319920611456"), "phone": "13900139000"})
+    unit = unit_by_code("cq-yz-logistics")
+    assert login("yuzhong_admin").post(f"/retreat/quotas/{batch.id}/units/{unit.id}", data={
+        f"u{unit.id}-amount": "1"}).status_code == 302  # only the place rider1 used
+    other = {**base, "id_card": id_card("50010319920611456"), "phone": "13900139000"}
+    refused = login("courier1").post("/processes/retreat_nomination/start", data=other)
     assert refused.status_code == 409
-    assert "名额" in " ".join(alerts(refused))
+    # Which places ran out and what to do, not only that they did.
+    assert "本单位本批次疗休养名额已用完，请联系上级工会调整名额" in alerts(refused)
+    from tests.webapp.test_api import Api
+
+    client.post("/auth/logout")
+    answer = Api(client)("POST", "/processes/retreat_nomination/instances", "courier1",
+                         headers={"Accept-Language": "en"},
+                         json={"data": {**other, "batch": batch.id, "health_ok": True}})
+    assert answer.status_code == 409
+    assert answer.get_json()["error"]["message"] == (
+        "Your unit's retreat places in this batch are all taken; ask the union above to "
+        "adjust the quota")
 
 
 def test_quotas_never_exceed_the_level_above(demo):

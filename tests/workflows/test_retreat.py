@@ -85,8 +85,12 @@ def test_publicity_counts_working_days(nominate, directory):
 
 def test_unit_quota_is_enforced_and_released_on_rejection(nominate, directory):
     first = nominate("rider")
-    with pytest.raises(CapacityExhausted):
+    with pytest.raises(CapacityExhausted) as full:
         nominate("welder")  # the same unit's single place is taken
+    # Which places ran out, and what to do about it.
+    assert full.value.message("zh") == "本单位本批次疗休养名额已用完，请联系上级工会调整名额"
+    assert full.value.message("en") == ("Your unit's retreat places in this batch are all "
+                                        "taken; ask the union above to adjust the quota")
     first.do("reject", "unit_admin", comment="事迹材料不实")
     assert first.state.end == "rejected"
     assert nominate("welder").current == ("unit_review",)

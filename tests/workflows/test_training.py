@@ -210,19 +210,26 @@ def test_rejection_keeps_the_seat_free(register, directory):
 
 
 def test_no_waiting_list_means_a_clear_refusal(drive, inline, directory):
-    spec = inline("""
+    text = """
 key: t
 name: 报名
 start: {who: anyone, form: [{name: course, type: record, source: course, label: 课程}]}
 steps:
   seat: {kind: reserve, name: 名额, resource: "course:{form.course}", waitlist: false, next: ok}
 ends: {ok: completed}
-""")
+"""
+    spec = inline(text)
     directory.set_capacity("course:1", 1)
     drive(spec).start("rider", {"course": 1})
     with pytest.raises(CapacityExhausted) as err:
         drive(spec).start("courier", {"course": 1})
     assert err.value.message("en") == "There are no places left"
+    # A step that says which places these are says so, in Chinese where it gives no English.
+    spec = inline(text.replace("waitlist: false,", "waitlist: false, "
+                               "full_message: 本期课程名额已满，请关注下一期,"))
+    with pytest.raises(CapacityExhausted) as err:
+        drive(spec).start("courier", {"course": 1})
+    assert err.value.message("zh") == err.value.message("en") == "本期课程名额已满，请关注下一期"
 
 
 def test_age_reads_a_resident_id_or_a_date():

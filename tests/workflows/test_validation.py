@@ -283,6 +283,17 @@ CASES = [
     ("release_on", add_step("  seat: {kind: reserve, name: 名额, resource: "
                             "'c:{form.course}', release_on: [never], next: done}\n"), 15,
      "'release_on' must list end statuses"),
+    ("full_message not text", add_step("  seat: {kind: reserve, name: 名额, resource: "
+                                       "'c:{form.course}', full_message: [满], next: done}\n"),
+     15, "'full_message' must be text"),
+    ("full_message unseen", add_step("  seat: {kind: reserve, name: 名额, resource: "
+                                     "'c:{form.course}', full_message: 名额用完了, "
+                                     "next: {granted: done, refused: done}}\n"), 15,
+     "'full_message' is never shown: a full resource goes to next.refused"),
+    ("full_message_en alone", add_step("  seat: {kind: reserve, name: 名额, resource: "
+                                       "'c:{form.course}', full_message_en: All taken, "
+                                       "next: done}\n"), 15,
+     "'full_message_en' needs 'full_message'"),
     ("timer needs one", add_step("  wait: {kind: timer, name: 等待, next: done}\n"), 15,
      "a timer step needs exactly one of 'until' (a date) or 'after' (a duration)"),
     ("timer bad date", add_step("  wait: {kind: timer, name: 等待, until: '2025-13-01', "

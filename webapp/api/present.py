@@ -1,6 +1,7 @@
 """Objects as the API shows them: the same masking and the same labels as the pages."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from webapp.services.decisions import step_form, task_actions
 from webapp.services.directory import DbDirectory
 from webapp.services.display import field_text, is_empty
 from webapp.services.privacy import mask_name
+from webapp.services.progress import waiting_positions
 from workflows.fields import FormSpec
 from workflows.org import ROLES, term
 from workflows.spec import ProcessSpec
@@ -127,8 +129,19 @@ def _state(instance: Instance) -> str:
     return instance.steps or instance.state.get("end") or instance.status
 
 
-def instance_summary(instance: Instance) -> dict[str, Any]:
+def instance_summaries(rows: list[Instance]):
+    """The presenter of a page of instances: their waiting places read at once."""
+    positions = waiting_positions(rows)
+    return lambda row: instance_summary(row, positions)
+
+
+def instance_summary(instance: Instance,
+                     positions: Mapping[int, int] | None = None) -> dict[str, Any]:
+    """``positions``: the page's waiting places (``instance_summaries``); without them,
+    this instance's is read if it is on a waiting list."""
     spec = spec_for(instance)
+    if positions is None:
+        positions = waiting_positions([instance])
     return {"id": instance.id, "process": instance.process_key,
             "process_name": spec.label(current_locale_short()),
             "version": instance.version.version, "title": instance.title or "",
@@ -136,6 +149,8 @@ def instance_summary(instance: Instance) -> dict[str, Any]:
             # API.md's statuses call it running; an app must still tell a sign-up on the
             # waiting list from one that has its place.
             "waitlisted": instance.status == "waitlisted",
+            # 1 is next to get a place; null when not waiting.
+            "waiting_position": positions.get(instance.id),
             "created_at": iso(instance.created_at), "updated_at": iso(instance.updated_at)}
 
 

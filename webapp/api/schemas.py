@@ -32,6 +32,8 @@ BOOL = {"type": "boolean"}
 TIME = {"type": "string", "format": "date-time"}
 OPT_TIME = {"type": ["string", "null"], "format": "date-time"}
 OPT_STR = {"type": ["string", "null"]}
+# On a waiting list: 1 is the next to get a place; null when not waiting.
+POSITION = {"type": ["integer", "null"], "minimum": 1}
 STATUS = {"type": "string", "enum": ["running", "approved", "rejected", "withdrawn",
                                      "cancelled", "expired", "completed"]}
 
@@ -72,11 +74,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                          "step": OPT_STR, "comment": OPT_STR}),
     "InstanceSummary": _obj({"id": INT, "process": STR, "process_name": STR, "version": INT,
                              "title": STR, "state": STR, "status": STATUS,
-                             "waitlisted": BOOL, "created_at": TIME, "updated_at": TIME}),
+                             "waitlisted": BOOL, "waiting_position": POSITION,
+                             "created_at": TIME, "updated_at": TIME}),
     "InstancePage": _page("InstanceSummary"),
     "Instance": _obj({"id": INT, "process": STR, "process_name": STR, "version": INT,
                       "title": STR, "state": STR, "status": STATUS, "waitlisted": BOOL,
-                      "lock_version": INT, "data": {"type": "object"},
+                      "waiting_position": POSITION, "lock_version": INT,
+                      "data": {"type": "object"},
                       "data_text": {"type": "object",
                                     "additionalProperties": {"type": "string"}},
                       "applicant": _ref("Person"), "created_at": TIME, "updated_at": TIME,

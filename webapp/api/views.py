@@ -192,7 +192,8 @@ def instances():
                               and_(Instance.closed_at.is_not(None), Instance.steps == "",
                                    Instance.status == state,
                                    Instance.state["end"].as_string().is_(None))))
-    return _page(stmt.order_by(Instance.id.desc()), present.instance_summary)
+    return _page(stmt.order_by(Instance.id.desc()), present.instance_summary,
+                 present.instance_summaries)
 
 
 def _visible(instance_id: int) -> Instance:

@@ -69,14 +69,20 @@ def _as_int(value) -> int | None:
 
 
 def _places_left(keys: list[str], en: bool) -> dict[str, str]:
-    """"余 3 位" / "已满，可候补" for each capacity resource, in one query."""
+    """"余 3 位" / "已满，可候补" ("3 places left", "1 place left" / "full - waiting
+    list") for each capacity resource, in one query."""
     left = {key: max((capacity or 0) - granted, 0) for key, capacity, granted in
             db.session.execute(select(CapacityResource.key, CapacityResource.capacity,
                                       CapacityResource.granted)
                                .where(CapacityResource.key.in_(keys)))}
     full = "full - waiting list" if en else "已满，可候补"
-    return {key: (f"{left[key]} places left" if en else f"余 {left[key]} 位")
-            if left.get(key) else full for key in keys}
+    return {key: _left_text(left[key], en) if left.get(key) else full for key in keys}
+
+
+def _left_text(places: int, en: bool) -> str:
+    if not en:
+        return f"余 {places} 位"
+    return "1 place left" if places == 1 else f"{places} places left"
 
 
 def course_record(record_id):

@@ -1,11 +1,14 @@
 """Plain words for where an instance stands and what comes next, in the reader's language."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
 from webapp.i18n import local_time
-from webapp.models import Instance, Task, TaskAssignee, User
+from webapp.models import Instance, Reservation, Task, TaskAssignee, User
 from workflows.org import ROLES, term
 from workflows.spec import ProcessSpec, status_label
 
@@ -45,8 +48,37 @@ def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str], 
     return list(dict.fromkeys(people)), list(dict.fromkeys(pools)), ending
 
 
-def next_text(spec: ProcessSpec, instance: Instance, locale: str) -> str:
-    """E.g. "下一步：驿站核实（等待 孙伟 处理）" or "流程已结束：已办结"."""
+def waiting_positions(instances: Iterable[Instance]) -> dict[int, int]:
+    """Each waitlisted instance's place on its waiting list, by instance id: 1 + the
+    sign-ups still waiting for the same resource that joined before it (``seq``, the
+    order the capacity port promotes in).  One query for them all, none when none of
+    them waits; an instance the port has just promoted (its place granted, the step
+    not yet moved on) has none."""
+    wanted = sorted({(held["resource"], row.id) for row in instances
+                     if row.status == "waitlisted"
+                     for held in (row.state or {}).get("reservations", ())
+                     if held.get("status") == "waitlisted"})
+    if not wanted:
+        return {}
+    mine, ahead = aliased(Reservation), aliased(Reservation)
+    rows = db.session.execute(
+        select(mine.instance_id, func.count(ahead.id))
+        .outerjoin(ahead, and_(ahead.resource_key == mine.resource_key,
+                               ahead.status == "waitlisted", ahead.seq < mine.seq))
+        .where(tuple_(mine.resource_key, mine.instance_id).in_(wanted),
+               mine.status == "waitlisted")
+        .group_by(mine.id, mine.instance_id))
+    positions: dict[int, int] = {}
+    for instance_id, before in rows:
+        positions[instance_id] = min(before + 1, positions.get(instance_id, before + 1))
+    return positions
+
+
+def next_text(spec: ProcessSpec, instance: Instance, locale: str,
+              positions: Mapping[int, int] | None = None) -> str:
+    """E.g. "下一步：驿站核实（等待 孙伟 处理）", "下一步：候补（候补第 2 位，候补至 …）" or
+    "流程已结束：已办结".  ``positions``: the waiting places of a list's instances, read
+    together (``waiting_positions``); else this one's is read if it waits."""
     en = locale.startswith("en")
     if instance.closed_at is not None:
         end = instance.state.get("end")
@@ -58,13 +90,24 @@ def next_text(spec: ProcessSpec, instance: Instance, locale: str) -> str:
         steps = [step_label(spec, s, locale) for s in instance.steps.split(",") if s]
     people, pools, ending = waiting_for(instance, locale)
     until = [(kind, local_time(at).strftime("%Y-%m-%d %H:%M")) for kind, at in ending]
+    position = (waiting_positions([instance]) if positions is None
+                else positions).get(instance.id)
+    # A waiting list's own end reads "on the waiting list until"; its place goes first.
+    queued = bool(until) and until[0][0] == "reserve"
     if en:
         who = [f"waiting for {', '.join(people)}"] if people else []
         who += [f"open for a {', '.join(pools).lower()} to claim"] if pools else []
-        who += [("on the waiting list until " if until[0][0] == "reserve" else "until ")
-                + until[0][1]] if until else []
+        place = f"No. {position} on the waiting list" if position else None
+        if queued:
+            who.append(f"{place or 'on the waiting list'} until {until[0][1]}")
+        else:
+            who += ([place] if place else []) + ([f"until {until[0][1]}"] if until else [])
         return f"Next: {', '.join(steps)}" + (f" ({'; '.join(who)})." if who else ".")
     who = [f"等待 {'、'.join(people)} 处理"] if people else []
     who += [f"等待{'、'.join(pools)}认领"] if pools else []
-    who += [("候补至 " if until[0][0] == "reserve" else "至 ") + until[0][1]] if until else []
+    place = f"候补第 {position} 位" if position else None
+    if queued:
+        who.append((f"{place}，" if place else "") + f"候补至 {until[0][1]}")
+    else:
+        who += ([place] if place else []) + ([f"至 {until[0][1]}"] if until else [])
     return f"下一步：{'、'.join(steps)}" + (f"（{'；'.join(who)}）。" if who else "。")

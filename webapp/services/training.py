@@ -8,7 +8,7 @@ The register is what the engine's ``attendance`` step reads through the director
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask import Response
 from sqlalchemy import func, or_, select
@@ -388,6 +388,24 @@ class CourseChangeError(ValueError):
     """A change to a course that would break what is already under way."""
 
 
+class SessionsOutsideDates(CourseChangeError):
+    """New course dates that would leave sessions of its timetable outside them: the
+    waiting list, the wait for the course's end and the attendance judgement all follow
+    the dates, so a timetable outside them would fail every trainee."""
+
+    def __init__(self, days: list[date]):
+        super().__init__(days)
+        self.days = days
+
+
+def sessions_outside(course: Course, starts_on: date, ends_on: date) -> list[date]:
+    """The days (China time) of ``course``'s sessions outside ``starts_on``–``ends_on``."""
+    from webapp.services.activities import CHINA
+
+    days = sorted({s.starts_at.astimezone(CHINA).date() for s in course.schedule})
+    return [day for day in days if not starts_on <= day <= ends_on]
+
+
 def may_manage(user: User, course: Course) -> bool:
     """The course unit's administrators, at it or above (not those only given a task)."""
     unit = db.session.get(OrgUnit, course.unit_id)
@@ -417,8 +435,9 @@ def _snapshot(course: Course) -> dict:
 def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> Course:
     """Create a course (``course`` None) or change one, keeping its places and audit.
 
-    The capacity cannot drop below the places already given; the number of sessions
-    follows the timetable once there is one.
+    The capacity cannot drop below the places already given; the dates must keep every
+    session of the timetable (else ``SessionsOutsideDates``, nothing changed); the number
+    of sessions follows the timetable once there is one.
     """
     from webapp.services import audit
     from webapp.services.activities import CapacityError, _set_capacity, create_course
@@ -428,6 +447,9 @@ def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> 
         course = create_course(unit=unit, occupations=occupations, **fields)
         audit.record(actor, "course.create", ("course", course.id), {}, _snapshot(course), unit=unit)
         return course
+    outside = sessions_outside(course, fields["starts_on"], fields["ends_on"])
+    if outside:
+        raise SessionsOutsideDates(outside)
     before = _snapshot(course)
     dates = (course.starts_on, course.ends_on)
     for name, value in fields.items():

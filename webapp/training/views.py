@@ -84,6 +84,9 @@ def edit_course(course_id: int):
         try:
             training.save_course(course, current_user, units[form.unit.data],
                                  **form.course_fields())
+        except training.SessionsOutsideDates as outside:
+            db.session.rollback()
+            _sessions_outside(form, outside.days)
         except training.CourseChangeError as taken:
             db.session.rollback()
             form.capacity.errors.append(
@@ -93,6 +96,18 @@ def edit_course(course_id: int):
             flash(_("课程已保存。"), "success")
             return redirect(url_for("training.edit_course", course_id=course.id))
     return _course_page(course, form, SessionForm(prefix="session"))
+
+
+def _sessions_outside(form: CourseForm, days) -> None:
+    """Say which sessions the new dates would leave out, beside the date that does."""
+    separator = ", " if current_locale_short() == "en" else "、"
+    for field, left_out in ((form.starts_on, [d for d in days if d < form.starts_on.data]),
+                            (form.ends_on, [d for d in days if d > form.ends_on.data])):
+        if left_out:
+            field.errors.append(_(
+                "已有课次在 %(days)s，不在新的开课日期范围内；请先调整或删除这些课次"
+                "（可先放宽日期，排好新课次后再删除旧课次）。",
+                days=separator.join(f"{d:%m-%d}" for d in left_out)))
 
 
 def _course_page(course: Course, form: CourseForm, session_form: SessionForm):

@@ -86,6 +86,16 @@ class StepReader:
             return default
         return value
 
+    def text(self, key: str) -> str | None:
+        """An optional text the step shows people (a message), or None if not given."""
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.bad(key, f"'{key}' must be text", f"{key} 应是一段文字")
+            return None
+        return value.strip()
+
     def expression(self, raw: Any, line: int | None, what: str,
                    what_zh: str | None = None) -> expr.Expr | None:
         try:

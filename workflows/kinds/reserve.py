@@ -2,7 +2,9 @@
 
 The resource is named by a template over the form (``course:{form.course}``); the
 directory's capacity port decides atomically: granted → go on; waitlisted → wait in
-this step until promoted; refused → ``next.refused`` if given, else CapacityExhausted.
+this step until promoted; refused → ``next.refused`` if given, else CapacityExhausted
+with the step's ``full_message`` (say which places ran out and what to do), or a
+generic one.
 Places are given back when the instance ends with a status in ``release_on``; a
 waiting-list entry is always given back when the instance leaves the list.
 """
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 MAX_PLACES = 10 ** 9
 DEFAULT_RELEASE_ON = ("rejected", "withdrawn", "cancelled", "expired")
+FULL_ZH, FULL_EN = "名额已满，无法报名", "There are no places left"
 
 
 @dataclass(frozen=True)
@@ -32,19 +35,39 @@ class ReserveConfig:
     capacity: int | Expr | None = None
     waitlist: bool = True
     release_on: tuple[str, ...] = DEFAULT_RELEASE_ON
+    full_message: str | None = None     # when refused without next.refused
+    full_message_en: str | None = None
+
+    def refusal(self, resource: str) -> CapacityExhausted:
+        zh = self.full_message or FULL_ZH
+        return CapacityExhausted(zh, self.full_message_en or self.full_message or FULL_EN,
+                                 details={"resource": resource})
 
 
 class ReserveKind(StepKind):
     name = "reserve"
     label, label_en = "名额", "Reserve a place"
-    keys = frozenset({"resource", "capacity", "waitlist", "release_on"})
+    keys = frozenset({"resource", "capacity", "waitlist", "release_on", "full_message",
+                      "full_message_en"})
     outcomes = ("granted", "refused")
     required_outcomes = ("granted",)
 
     def parse(self, reader: StepReader) -> ReserveConfig:
         resource = reader.template("resource") if reader.require("resource") else None
         return ReserveConfig(resource, self._capacity(reader), reader.flag("waitlist", True),
-                             self._release_on(reader))
+                             self._release_on(reader), *self._full_message(reader))
+
+    def _full_message(self, reader: StepReader) -> tuple[str | None, str | None]:
+        zh, en = reader.text("full_message"), reader.text("full_message_en")
+        if en is not None and "full_message" not in reader.raw:
+            reader.bad("full_message_en", "'full_message_en' needs 'full_message' (the "
+                       "Chinese text) beside it", "写了 full_message_en，还需要写中文的 full_message")
+        nexts = reader.raw.get("next")
+        if (zh or en) and isinstance(nexts, dict) and "refused" in nexts:
+            key = "full_message" if zh else "full_message_en"
+            reader.bad(key, f"'{key}' is never shown: a full resource goes to next.refused",
+                       f"{key} 不会显示：名额已满时按 next.refused 继续")
+        return zh, en
 
     def _capacity(self, reader: StepReader) -> int | Expr | None:
         raw = reader.raw.get("capacity")
@@ -77,8 +100,7 @@ class ReserveKind(StepKind):
         elif "refused" in step.next:
             run.route(step, "refused")
         else:
-            raise CapacityExhausted("名额已满，无法报名", "There are no places left",
-                                    details={"resource": resource})
+            raise step.config.refusal(resource)
 
     def ask(self, run: Run, step: StepSpec, resource: str) -> str:
         config: ReserveConfig = step.config
