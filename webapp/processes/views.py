@@ -164,8 +164,10 @@ def mine():
         stmt = stmt.where(Instance.status == status)
     found = paginate(stmt.order_by(Instance.id.desc()), PER_PAGE)
     items = [(row, spec_for(row)) for row in found.rows]
+    from webapp.services.progress import waiting_positions
+    positions = waiting_positions(found.rows)  # one query for the page's waiting lists
     return render_template("processes/mine.html", items=items, total=found.total,
-                           page=found.page,
+                           page=found.page, positions=positions,
                            per_page=PER_PAGE, status=status, next_text=next_text,
                            locale=current_locale_short())
 
