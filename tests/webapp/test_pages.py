@@ -390,3 +390,26 @@ def test_the_applicant_hears_at_once_when_the_request_moves_on(login, demo):
     assert re.search(r'id="unread-count">1<', home)
     assert "微心愿 已进入：心愿墙待认领" in login("rider1").get("/notifications").get_data(
         as_text=True)
+
+
+def test_an_empty_filter_says_nothing_matches_not_that_nothing_was_submitted(login, demo):
+    client = login("rider1")
+    submit_wish(client)
+    page = client.get("/requests?status=expired").get_data(as_text=True)
+    assert "没有符合筛选条件的申请。" in page and "您还没有提交过申请" not in page
+    assert 'href="/requests">清除筛选</a>' in page
+    client.post("/auth/locale", data={"locale": "en"})
+    english = client.get("/requests?status=expired").get_data(as_text=True)
+    assert "No request matches this filter." in english and "Clear filters" in english
+    # Someone with no request at all is still told so, filter or not.
+    for url in ("/requests", "/requests?status=expired"):
+        assert "您还没有提交过申请。" in login("courier1").get(url).get_data(as_text=True)
+
+
+def test_the_status_filter_offers_every_status_a_request_can_have(login, demo):
+    from workflows.spec import END_STATUSES, RUNNING_STATUSES
+
+    page = login("rider1").get("/requests").get_data(as_text=True)
+    offered = re.findall(r'<option value="([a-z]+)"', page.split('id="status"')[1].split("</select>")[0])
+    assert set(offered) == set(RUNNING_STATUSES + END_STATUSES) and "cancelled" in offered
+    assert '<option value="cancelled">已取消</option>' in page
