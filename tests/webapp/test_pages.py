@@ -410,6 +410,7 @@ def test_the_status_filter_offers_every_status_a_request_can_have(login, demo):
     from workflows.spec import END_STATUSES, RUNNING_STATUSES
 
     page = login("rider1").get("/requests").get_data(as_text=True)
-    offered = re.findall(r'<option value="([a-z]+)"', page.split('id="status"')[1].split("</select>")[0])
+    select_box = page.split('id="status"')[1].split("</select>")[0]
+    offered = re.findall(r'<option value="([a-z]+)"', select_box)
     assert set(offered) == set(RUNNING_STATUSES + END_STATUSES) and "cancelled" in offered
     assert '<option value="cancelled">已取消</option>' in page
