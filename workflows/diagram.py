@@ -11,18 +11,19 @@ from typing import Iterable
 from xml.sax.saxutils import escape
 
 from workflows.graph import edges, layers
-from workflows.kinds import kind_of
+from workflows.kinds import StepKind, kind_of
 from workflows.spec import ProcessSpec, status_label
 
 BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 168, 52, 36, 76, 24
 LANE, LABEL_ROOM = 12, 70  # spacing of side lanes; room for their labels
 FONT = "system-ui, -apple-system, 'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif"
 
+# Outcomes that read the same whichever kind of step has them; a kind's own
+# ``outcome_labels`` come first (see outcome_label).
 OUTCOME_LABELS = {
-    "approve": ("通过", "approve"), "reject": ("驳回", "reject"), "done": ("", ""),
-    "granted": ("获得名额", "place granted"), "refused": ("名额已满", "no place"),
-    "passed": ("无异议", "no objection"), "objected": ("有异议", "objection"),
-    "timeout": ("超时", "timeout"), "default": ("其他情况", "otherwise"),
+    "approve": ("通过", "Approved"), "reject": ("驳回", "Rejected"), "done": ("", ""),
+    "granted": ("获得名额", "Place granted"), "refused": ("名额已满", "No place"),
+    "timeout": ("超时", "Timed out"), "default": ("其他情况", "Otherwise"),
 }
 END_COLOURS = {"completed": "#2e7d32", "approved": "#2e7d32", "rejected": "#c62828",
                "withdrawn": "#757575", "cancelled": "#757575", "expired": "#ef6c00"}
@@ -44,12 +45,14 @@ def _fit(text: str, size: float, width: float) -> str:
     return text + "…"
 
 
-def _edge_label(label: str, locale: str) -> str:
+def outcome_label(kind: StepKind, label: str, locale: str) -> str:
+    """How the way out ``label`` of a step of ``kind`` reads on a diagram in ``locale``."""
     en = str(locale).startswith("en")
     if label.startswith("return:"):
-        return "return" if en else "退回"
-    if label in OUTCOME_LABELS:
-        return OUTCOME_LABELS[label][en]
+        return "Returned" if en else "退回"
+    words = kind.outcome_labels.get(label) or OUTCOME_LABELS.get(label)
+    if words is not None:
+        return words[en]
     return label.strip()
 
 
@@ -101,8 +104,9 @@ def render_svg(spec: ProcessSpec, current: Iterable[str] = (), locale: str = "zh
            'fill="#546e7a"/></marker></defs>']
     out += _start_marker(spec, pos, locale)
     for source, label, target in links:
-        text = (kind_of(spec.step(source)).target_label(spec.step(source), label, locale)
-                or _edge_label(label, locale))
+        kind = kind_of(spec.step(source))
+        text = (kind.target_label(spec.step(source), label, locale)
+                or outcome_label(kind, label, locale))
         if (source, label, target) in long_links:
             index = long_links.index((source, label, target))
             lane = box_left - LANE * (index + 1)

@@ -501,3 +501,20 @@ def test_imports_units_attendance_and_publishing_read_as_what_they_are(demo, cli
     with client.application.test_request_context():
         assert _attended({"attended": 1, "total": 3, "rate": 33}, "zh") == \
             "到课 1 次 / 共 3 次（33%）"
+
+
+@pytest.mark.parametrize("locale, said, raw", [("zh_CN", "交给：申请人", "交给：applicant"),
+                                               ("en", "To: Applicant", "To: applicant")])
+def test_a_return_names_whom_it_went_back_to(demo, client, locale, said, raw):
+    from html import unescape
+
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.commit()
+    act(instance, "return", demo["station_head"], comment="请补充照片")
+    find_user("yuzhong_admin").locale = locale
+    db.session.commit()
+    sign_in(client, "yuzhong_admin")
+    page = unescape(client.get(f"/admin/audit?action=instance.return&object_id={instance.id}")
+                    .get_data(as_text=True))
+    assert page.count("uf-audit-entry") == 1
+    assert said in page and raw not in page and "applicant<" not in page

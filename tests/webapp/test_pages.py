@@ -286,10 +286,10 @@ def test_bulk_approve_leaves_out_a_step_that_asks_for_details(login, demo):
 
 def test_staff_search_filters_and_scope(login, demo):
     submit_wish(login("rider1"))
-    submit_wish(login("driver1"), title="停车位")
+    submit_wish(login("driver1"), title="停车位", station=str(unit_by_code("st-gyq").id))
     yz = login("yuzhong_admin")
     page = yz.get("/admin/instances").get_data(as_text=True)
-    assert "一个新头盔" in page and "停车位" not in page  # driver1 is in 江北区
+    assert "一个新头盔" in page and "停车位" not in page  # driver1, at a station, in 江北区
     assert "停车位" in login("jiangbei_admin").get("/admin/instances").get_data(as_text=True)
     city = login("city_admin")
     assert "停车位" in city.get("/admin/instances?q=停车").get_data(as_text=True)
@@ -442,3 +442,27 @@ def test_the_home_page_says_what_waits_for_the_person(login, demo):
     home = login("rider1").get("/").get_data(as_text=True)
     assert "您有 1 项申请被退回" in home and "/requests?status=returned" in home
     assert "目前没有需要您处理的事项" in login("volunteer2").get("/").get_data(as_text=True)
+
+
+def test_an_empty_filter_says_nothing_matches_not_that_nothing_was_submitted(login, demo):
+    client = login("rider1")
+    submit_wish(client)
+    page = client.get("/requests?status=expired").get_data(as_text=True)
+    assert "没有符合筛选条件的申请。" in page and "您还没有提交过申请" not in page
+    assert 'href="/requests">清除筛选</a>' in page
+    client.post("/auth/locale", data={"locale": "en"})
+    english = client.get("/requests?status=expired").get_data(as_text=True)
+    assert "No request matches this filter." in english and "Clear filters" in english
+    # Someone with no request at all is still told so, filter or not.
+    for url in ("/requests", "/requests?status=expired"):
+        assert "您还没有提交过申请。" in login("courier1").get(url).get_data(as_text=True)
+
+
+def test_the_status_filter_offers_every_status_a_request_can_have(login, demo):
+    from workflows.spec import END_STATUSES, RUNNING_STATUSES
+
+    page = login("rider1").get("/requests").get_data(as_text=True)
+    select_box = page.split('id="status"')[1].split("</select>")[0]
+    offered = re.findall(r'<option value="([a-z]+)"', select_box)
+    assert set(offered) == set(RUNNING_STATUSES + END_STATUSES) and "cancelled" in offered
+    assert '<option value="cancelled">已取消</option>' in page

@@ -56,7 +56,8 @@ def test_city_admin_sees_the_whole_tree_and_hands_places_down(login, batch):
     too_many = client.post(f"/retreat/quotas/{batch.id}/units/{spb.id}",
                            data={f"u{spb.id}-amount": "14"})
     assert too_many.status_code == 409
-    assert "最多还能下拨 13 个名额" in errors(too_many)
+    # The number is the most the quota may be set to (10 now, 3 more), not places to add.
+    assert errors(too_many) == ["沙坪坝区总工会的名额最多可设为 13 个（现为 10 个）"]
     assert amount(batch, "cq-spb") == 10  # nothing changed
     done = client.post(f"/retreat/quotas/{batch.id}/units/{spb.id}",
                        data={f"u{spb.id}-amount": "13"}, follow_redirects=True)
@@ -116,3 +117,14 @@ def test_workers_and_volunteers_have_no_quota_page(login, batch):
     for who in ("rider1", "volunteer1", "station_head"):
         assert login(who).get(f"/retreat/quotas/{batch.id}").status_code == 403
     assert login("city_admin").get("/retreat/quotas/999999").status_code == 404
+
+
+def test_the_most_a_quota_may_be_reads_as_a_total_in_english_too(login, batch):
+    client = login("city_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    spb = unit_by_code("cq-spb")
+    too_many = client.post(f"/retreat/quotas/{batch.id}/units/{spb.id}",
+                           data={f"u{spb.id}-amount": "14"})
+    assert too_many.status_code == 409
+    assert errors(too_many) == [
+        "The quota of Shapingba District Federation can be at most 13 places (now 10)"]

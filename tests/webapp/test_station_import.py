@@ -223,3 +223,57 @@ def test_the_stations_export_imports_back_unchanged(login, demo, locale):
     summary = (f"New: 0; updated: 1; unchanged: {count - 1}; rejected: 0" if locale == "en"
                else f"新增 0，更新 1，未变 {count - 1}，退回 0")
     assert summary in page
+
+
+PHONE_HEADER = HEADER.replace("hours,", "hours,phone,")
+
+
+def station_row(code: str, hours: str, phone: str) -> str:
+    return f"{code},测试驿站{code},九龙坡区,,,,{hours},{phone},是,有,0,4,2,10,是"
+
+
+def test_impossible_opening_hours_and_phone_numbers_are_refused_per_column(demo):
+    data = csv_bytes(station_row("h-1", "25:00-26:00", "023-12345678"),
+                     station_row("h-2", "09:00-18:00", "abc"),
+                     station_row("h-3", "9点到晚上", "13800138000"),
+                     station_row("h-4", "08:00-20:60", "12"),
+                     header=PHONE_HEADER)
+    report = import_stations(data, None)
+    db.session.commit()
+    assert report.created == [] and [p.line for p in report.rejected] == [2, 3, 4, 5]
+    zh = {p.line: p.text("zh") for p in report.rejected}
+    en = {p.line: p.text("en") for p in report.rejected}
+    assert zh[2] == "开放时间（hours）中的“25:00”不是有效的时刻（00:00 到 24:00）"
+    assert en[2] == "hours: '25:00' is not a time of day (00:00 to 24:00)"
+    assert zh[3].startswith("电话（phone）“abc”不是有效的电话号码") and "开放时间" not in zh[3]
+    assert en[3].startswith("phone 'abc' is not a phone number")
+    assert "开放时间（hours）“9点到晚上”无法识别" in zh[4]
+    assert "“20:60”" in zh[5] and "电话" in zh[5]  # both columns' reasons, one row
+    assert unit_by_code("h-1") is None and unit_by_code("h-2") is None
+
+
+@pytest.mark.parametrize("hours, phone", [
+    ("09:00-18:00", "023-12345678"), ("全天", "13800138000"), ("24小时", "138 0013 8000"),
+    ("00:00-24:00", "023 6380 1234"), ("8:30-21:30", "+86 23 6380 1234"),
+    ("08:00-12:00；14:00-18:00", "(023)63801234"), ("周一至周五 09:00-18:00", "63801234"),
+    ("22:00-06:00", "023-63801234 / 13800138000"), ("全天开放", "12351"),
+    ('"08:00-12:00, 14:00-18:00"', "'02363801234"), ("'09:00-18:00", "400-123-4567"),
+])
+def test_the_hours_and_numbers_stations_really_publish_are_accepted(demo, hours, phone):
+    report = import_stations(csv_bytes(station_row("ok-1", hours, phone),
+                                       header=PHONE_HEADER), None, dry_run=True)
+    assert report.created == ["ok-1"], [p.text("zh") for p in report.rejected]
+
+
+def test_every_demo_and_example_station_still_imports():
+    """The demo's city file (and so the upload page's example) is real-looking data:
+    none of its hours or numbers may be refused."""
+    from webapp.services.station_values import hours_problem, phone_problem
+
+    with open(demo_data.CITY_STATIONS_CSV, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        assert hours_problem(row["hours"]) is None and phone_problem(row["phone"]) is None, row
+    for station in demo_data.STATIONS:
+        assert hours_problem(station[5]) is None, station

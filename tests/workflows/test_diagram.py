@@ -6,6 +6,7 @@ from xml.dom import minidom
 import pytest
 
 from workflows.diagram import render_svg
+from tests.workflows.conftest import DEFINITIONS
 
 KEYS = ["micro_wish", "retreat_nomination", "station_master", "training_registration",
         "worker_demand"]
@@ -111,3 +112,40 @@ def test_focus_is_where_the_highlighted_box_is_centred(shipped, key):
         x, w = float(current.group(1)), float(current.group(2))
         assert focus(spec, [step.id]) == pytest.approx((x + w / 2) / width, abs=0.002)
     assert focus(spec, ["no-such-step"]) is None and focus(spec, []) is None
+
+
+def test_every_outcome_of_every_kind_has_words_in_both_languages():
+    from workflows.diagram import outcome_label
+    from workflows.kinds import KINDS
+
+    for kind in KINDS.values():
+        for outcome in kind.outcomes:
+            for locale in ("zh", "en"):
+                words = outcome_label(kind, outcome, locale)
+                assert words != outcome and (words or outcome == "done"), (kind.name, outcome)
+
+
+def _raw_keys() -> set[str]:
+    from workflows.kinds import KINDS
+
+    return {o for kind in KINDS.values() for o in kind.outcomes} | {"timeout", "default"}
+
+
+@pytest.mark.parametrize("path", sorted(DEFINITIONS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_no_arrow_of_a_shipped_definition_shows_a_raw_outcome_key(shipped, path, locale):
+    labels = _edge_texts(render_svg(shipped(path.stem), locale=locale))
+    assert labels
+    assert not [t for t in labels if t in _raw_keys() or t.startswith("return:")], labels
+
+
+@pytest.mark.parametrize("locale,passed,failed,wrong", [
+    ("zh", "结业合格", "出勤不足", "无异议"),
+    ("en", "Course passed", "Too little attendance", "No objection"),
+])
+def test_attendance_outcomes_read_as_attendance_not_publicity(shipped, locale, passed,
+                                                               failed, wrong):
+    labels = _edge_texts(render_svg(shipped("training_registration"), locale=locale))
+    assert passed in labels and failed in labels and wrong not in labels
+    retreat = _edge_texts(render_svg(shipped("retreat_nomination"), locale=locale))
+    assert wrong in retreat and passed not in retreat

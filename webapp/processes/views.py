@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
+from webapp.labels import STATUS_LABELS
 from webapp.models import Instance
 from webapp.pagination import paginate
 from webapp.processes import bp
@@ -166,8 +167,14 @@ def mine():
     items = [(row, spec_for(row)) for row in found.rows]
     from webapp.services.progress import waiting_positions
     positions = waiting_positions(found.rows)  # one query for the page's waiting lists
+    # An empty filtered list must not read "you never submitted anything": ask whether
+    # the person has any request at all (only then, and only once).
+    has_any = bool(found.total) or (status is not None and db.session.scalar(
+        select(Instance.id).where(Instance.applicant_id == current_user.id,
+                                  Instance.status != "starting").limit(1)) is not None)
     return render_template("processes/mine.html", items=items, total=found.total,
-                           page=found.page, positions=positions,
+                           page=found.page, has_any=has_any, statuses=list(STATUS_LABELS),
+                           positions=positions,
                            per_page=PER_PAGE, status=status, next_text=next_text,
                            locale=current_locale_short())
 

@@ -30,6 +30,7 @@ from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, Or
 from webapp.models.org import subtree_range
 from webapp.services.org import unit_by_code
 from workflows.fields import FieldSpec, FormSpec
+from workflows.kinds.approval import APPLICANT
 from workflows.org import ROLES, UNIT_KINDS, term
 
 VIEWER_ROLES = frozenset({"platform_admin", "city_admin", "supervisor", "district_admin"})
@@ -445,8 +446,11 @@ class _Names:
         step = (lambda s: step_label(spec, s, self.locale)) if spec is not None else str
 
         def one(value) -> str:
-            return self.person(value) if isinstance(value, int) and not isinstance(
-                value, bool) else step(value) if isinstance(value, str) else str(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return self.person(value)
+            if value == APPLICANT and (spec is None or spec.step(APPLICANT) is None):
+                return str(_l("申请人"))  # returned to the applicant: not a step's id
+            return step(value) if isinstance(value, str) else str(value)
 
         parts = []
         for key, value in details.items():

@@ -58,8 +58,12 @@ def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int, *,
         limit = parent.amount - _taken(batch, unit.parent_id)
         siblings = _handed_down(batch, unit.parent_id, except_unit=unit.id)
     if siblings + amount > limit:
-        raise QuotaError(f"最多还能下拨 {max(limit - siblings, 0)} 个名额",
-                         f"Only {max(limit - siblings, 0)} places are left to hand down")
+        # ``amount`` is the unit's whole quota, not places added to it: say the most the
+        # quota may be set to, beside what it is now.
+        most, now = max(limit - siblings, 0), quota.amount if quota is not None else 0
+        raise QuotaError(f"{unit.label('zh')}的名额最多可设为 {most} 个（现为 {now} 个）",
+                         f"The quota of {unit.label('en')} can be at most {most} places "
+                         f"(now {now})")
     below, taken = _handed_down(batch, unit.id), _taken(batch, unit.id)
     if amount < below + taken:
         raise QuotaError(f"已下拨 {below} 个、已使用 {taken} 个名额，不能少于 {below + taken}",

@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -21,6 +22,7 @@ from webapp.models.org import subtree_range
 from webapp.services import audit, xlsx
 from webapp.services.export import formula_like
 from webapp.services.org import create_unit
+from webapp.services.station_values import hours_problem, phone_problem
 
 Message = tuple[str, str]  # (zh, en)
 
@@ -38,6 +40,9 @@ class Column:
     max_length: int = 0
     required: bool = False
     default: object = None
+    # A text column's own check of a filled cell: None, or why it is refused (zh, en),
+    # given the column's label (zh, en).
+    check: Callable[[str, Message], Message | None] | None = None
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -47,8 +52,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("parent", "上级单位编码", "text", 64),
     Column("address", "地址", "text", 300),
     Column("landmark", "地标", "text", 200),
-    Column("hours", "开放时间", "text", 100),
-    Column("phone", "电话", "text", 30),
+    Column("hours", "开放时间", "text", 100, check=hours_problem),
+    Column("phone", "电话", "text", 30, check=phone_problem),
     Column("water", "饮水", "bool", default=True),
     Column("toilet", "卫生间", "bool", default=False),
     Column("microwave", "微波炉", "bool", default=False),
@@ -200,13 +205,19 @@ def _value(column: Column, raw: str, problems: list[Message]):
     raw = raw.strip()
     label = f"{column.zh}（{column.key}）"
     if column.kind == "text":
-        if raw.startswith("'") and formula_like(raw[1:]):
-            raw = raw[1:]  # the apostrophe our downloads put before a formula-like cell
+        if raw.startswith("'") and (formula_like(raw[1:]) or column.check is not None):
+            # The apostrophe our downloads put before a formula-like cell, or the one a
+            # spreadsheet user types to keep '023… or '09:00 as written.
+            raw = raw[1:]
         if column.required and not raw:
             problems.append((f"缺少{column.zh}", f"missing {column.key}"))
         elif column.max_length and len(raw) > column.max_length:
             problems.append((f"{label}超过 {column.max_length} 字",
                              f"{column.key} is longer than {column.max_length} characters"))
+        elif raw and column.check is not None:
+            problem = column.check(raw, (label, column.key))
+            if problem:
+                problems.append(problem)
         return raw
     if not raw:
         return column.default if column.kind == "bool" else 0

@@ -43,6 +43,8 @@ class AttendanceKind(TaskKind):
     keys = frozenset({"assignee", "register", "pass_rate"})
     outcomes = ("passed", "failed")
     required_outcomes = ("passed", "failed")
+    outcome_labels = {"passed": ("结业合格", "Course passed"),
+                      "failed": ("出勤不足", "Too little attendance")}
     task_actions = frozenset({"complete"})
 
     def parse(self, reader: StepReader) -> AttendanceConfig:

@@ -160,6 +160,9 @@ class StepKind:
     keys: ClassVar[frozenset[str]] = frozenset()      # extra YAML keys this kind reads
     outcomes: ClassVar[tuple[str, ...]] = ("done",)   # names usable in `next`
     required_outcomes: ClassVar[tuple[str, ...]] = ("done",)
+    # How this kind's own outcomes read on a diagram, (zh, en), where the same word means
+    # something else in another kind (a publicity's "passed" is not an attendance's).
+    outcome_labels: ClassVar[dict[str, tuple[str, str]]] = {}
     task_actions: ClassVar[frozenset[str]] = frozenset()
 
     def parse(self, reader: StepReader) -> Any:

@@ -33,6 +33,7 @@ class PublicityKind(StepKind):
     keys = frozenset({"duration", "objectors"})
     outcomes = ("passed", "objected")
     required_outcomes = ("passed", "objected")
+    outcome_labels = {"passed": ("无异议", "No objection"), "objected": ("有异议", "Objection")}
     task_actions = frozenset({"object"})
 
     def parse(self, reader: StepReader) -> PublicityConfig:
