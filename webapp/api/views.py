@@ -426,12 +426,7 @@ def _resubmitted(instance: Instance, data, files) -> dict:
 @route("/tasks/<int:task_id>/delegate", "POST", summary="Hand a task to someone eligible",
        tag="tasks", body="DelegateRequest", responses={200: "Instance"}, errors=(403, 409))
 def delegate(task_id: int):
-    task = _task(task_id, lock=True)
-    me = user()
-    if task.status != "open":
-        fail(409, _("此任务已办结。"), code="already_decided")
-    if "delegate" not in task_actions(task.instance, task, me):
-        fail(403, _("只有任务的处理人可以转办。"))
+    task, me = _open_task_for("delegate", task_id, _("只有任务的处理人可以转办。"))
     payload, _files = body()
     errors: dict = {}
     to = text_field(payload, "to", required=True, max_length=64, errors=errors)
@@ -459,13 +454,8 @@ NOT_A_DELEGATE = ("not_eligible", "already_assignee", "user_required")
 @route("/tasks/<int:task_id>/urge", "POST", summary="Press a task's holders to act (催办)",
        tag="tasks", body="UrgeRequest", responses={200: "Instance"}, errors=(403, 409))
 def urge(task_id: int):
-    task = _task(task_id, lock=True)
-    me = user()
-    if task.status != "open":
-        fail(409, _("此任务已办结。"), code="already_decided")
-    if "urge" not in task_actions(task.instance, task, me):
-        _refuse_as_the_engine_would(task, Action("urge", task=task.key), me)
-        fail(403, _("只有督办人或负责该范围的管理员可以催办。"))
+    task, me = _open_task_for("urge", task_id, _("只有督办人或负责该范围的管理员可以催办。"),
+                              explain=True)  # pressed a moment ago: 409 urged_recently
     payload, _files = body()
     errors: dict = {}
     comment = text_field(payload, "comment", max_length=500, errors=errors)
@@ -473,6 +463,23 @@ def urge(task_id: int):
         invalid(errors)
     wf.perform(task.instance_id, Action("urge", task=task.key, comment=comment), me)
     return _commit(present.instance(task.instance, me))
+
+
+def _open_task_for(action: str, task_id: int, refused: str, *, explain: bool = False):
+    """The open task a route of its own acts on (read locked) and the caller: 409 when it
+    is closed, 403 ``refused`` when the caller may not ``action`` it — or, ``explain``,
+    the engine's own conflict when that is why."""
+    task = _task(task_id, lock=True)
+    me = user()
+    if task.status != "open":
+        fail(409, _("此任务已办结。"), code="already_decided")
+    if action not in task_actions(task.instance, task, me):
+        if explain:
+            _refuse_as_the_engine_would(task, Action(action, task=task.key), me)
+        fail(403, refused)
+    return task, me
+
+
 # Actions a task lists that are not decisions: each has its own route.
 OWN_ROUTES = ("delegate", "claim", "urge")
 
