@@ -39,7 +39,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("admin.instances", _l("事项查询"),
                _l("按流程、状态、时间查询您负责范围内的全部事项。"), ADMIN_ROLES),
     Capability("admin.unassigned", _l("待指派任务"),
-               _l("没有人可以办理的任务（缺少相应角色或需申请人回避），指派给符合条件的人员。"),
+               _l("没有人可以办理的任务（缺少相应角色或需申请人回避），以及已超时、上级无人可接收督办的任务：指派给符合条件的人员。"),
                frozenset({"unit_admin", "district_admin", "city_admin", "platform_admin"})),
     Capability("admin.units", _l("组织架构"),
                _l("您负责范围内的各级工会、党支部和驿站：新建、改名、停用。"), ADMIN_ROLES,
