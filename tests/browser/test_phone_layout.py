@@ -138,6 +138,8 @@ def test_a_title_without_spaces_wraps_on_a_phone(live_server, browser, demo):
     # The station head puts it on the wall, from the task page on the phone.
     head.goto(f"{live_server}/inbox")
     head.get_by_role("link", name="W" * 40).click()
+    head.wait_for_url(f"{live_server}/tasks/*")  # on a busy machine: the task page, loaded
+    wait_until(head, "document.readyState === 'complete'")
     wide = head.evaluate("""() => [...document.querySelectorAll('body *')].filter(
         e => e.getBoundingClientRect().right > 361).map(e => e.tagName + '.' + e.className
         + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)""")
