@@ -189,7 +189,8 @@ class Delegate(Handler):
         people = tuple(action.user if p == run.actor else p for p in task.assignees)
         # Whoever takes over from an escalation target takes over that standing too.
         escalated = tuple(action.user if p == run.actor else p for p in task.escalated)
-        task = run.update_task(task, assignees=people, escalated=escalated)
+        # Handed on, a stalled task has someone again: off the administrators' list.
+        task = run.update_task(task, assignees=people, escalated=escalated, stalled=False)
         run.log("delegate", step=task.step, task=task.id, comment=action.comment,
                 to=action.user)
         run.notify([action.user], "task_assigned", task, delegated_by=run.actor,

@@ -243,6 +243,16 @@ def test_an_escalation_finding_nobody_tells_the_level_above_and_lets_it_reassign
     assert d.state.end == "done"
 
 
+def test_a_stalled_task_handed_on_by_its_holder_is_no_longer_stalled(inline, drive,
+                                                                     directory):
+    d = drive(approval(inline, sla=NOBODY_ABOVE)).start("rider", {"amount": 5})
+    d.advance(timedelta(days=2))
+    assert d.task().stalled
+    directory.add_user("unit_admin3", 7, [("unit_admin", 7)])
+    d.do("delegate", "unit_admin", user="unit_admin3", comment="我休假，请代办")
+    assert not d.task().stalled and "unit_admin3" in d.task().assignees
+
+
 def test_a_district_approval_overdue_goes_to_the_city_not_back_down(inline, drive, directory):
     spec = inline(APPROVAL.format(mode="single", n="", sla=NOBODY_ABOVE).replace(
         "{role: unit_admin, of: applicant}", "{role: district_admin, of: applicant.district}"))
