@@ -286,7 +286,7 @@ class Urge(Handler):
 
     def apply(self, run: Run, action: Action) -> None:
         task = run.tasks[action.task]
-        comment = (action.comment or "").strip() or None
+        comment = comment_of(action, required=False, what_zh="附言", what_en="a note") or None
         people = _urged(task, run.actor)
         run.log("urge", step=task.step, task=task.id, comment=comment, to=list(people))
         run.notify(people, "urged", task, comment=comment, priority="high")

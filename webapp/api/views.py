@@ -294,7 +294,7 @@ def claim(task_id: int):
     task = access.task_for(me, task_id, lock=True)
     if task is not None and not access.can_view(me, task.instance):
         # No longer on their wall because someone took it: say so, to the pool only.
-        if db.session.scalar(select(Task.id).where(Task.id == task.id, wf.pool_clause(me))):
+        if access.lost_claim(me, task):
             fail(409, _("已被他人认领。"), code="claimed")
         task = None
     if task is None:

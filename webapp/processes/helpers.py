@@ -253,6 +253,11 @@ def sent_back(instance: Instance, task) -> dict[str, Any] | None:
     entry = next((line for line in reversed(state_of(instance).history)
                   if line.action == "return" and line.details.get("to") == task.step
                   and abs((line.at - opened).total_seconds()) < 1), None)
+    return _return_note(entry)
+
+
+def _return_note(entry) -> dict[str, Any] | None:
+    """A return's history line as shown: the reason, who gave it and when."""
     if entry is None:
         return None
     who = db.session.get(User, entry.actor) if isinstance(entry.actor, int) else None
@@ -270,8 +275,4 @@ def return_reason(instance: Instance) -> dict[str, Any] | None:
         return None
     entry = next((line for line in reversed(state_of(instance).history)
                   if line.action == "return" and line.details.get("to") == APPLICANT), None)
-    if entry is None:
-        return None
-    who = db.session.get(User, entry.actor) if isinstance(entry.actor, int) else None
-    return {"comment": entry.comment, "at": entry.at,
-            "by": who.display_name if who else None}
+    return _return_note(entry)

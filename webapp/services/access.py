@@ -133,6 +133,14 @@ def can_view(user: User, instance: Instance) -> bool:
         Instance.id == instance.id, visible_clause(user))) is not None
 
 
+def lost_claim(user: User, task: Task) -> bool:
+    """A pooled task ``user`` may no longer see because someone else claimed it: it was
+    offered to a pool they belong to (what they are told: "claimed by someone else",
+    not "not found" — and only they, not strangers)."""
+    return not can_view(user, task.instance) and db.session.scalar(
+        select(Task.id).where(Task.id == task.id, workflow.pool_clause(user))) is not None
+
+
 def can_see_private(user: User, instance: Instance) -> bool:
     """The applicant, the people the instance was given to, and overseers in scope.
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
@@ -269,9 +268,7 @@ def _safe_referrer() -> bool:
 @login_required
 def claim(task_id: int):
     task = access.task_for(current_user, task_id)
-    if task is not None and not access.can_view(current_user, task.instance) and \
-            db.session.scalar(select(Task.id).where(Task.id == task.id,
-                                                    wf.pool_clause(current_user))):
+    if task is not None and access.lost_claim(current_user, task):
         # Off their wall because someone took it first (a page loaded before): say so —
         # to the pool it was offered to only — rather than "not found".
         db.session.rollback()
