@@ -198,7 +198,7 @@ class Delegate(Handler):
 
 
 # Roles whose holders may give a task nobody holds to someone, for requests whose
-# applicant belongs to their part of the tree.  A platform administrator may reassign any.
+# applicant — or the station they name — belongs to their part of the tree.  A platform administrator may reassign any.
 REASSIGN_ROLES = frozenset({"unit_admin", "district_admin", "city_admin"})
 
 
@@ -208,13 +208,23 @@ def is_stuck(task: Task) -> bool:
     return task.stalled or not any(task.decided_by(p) is None for p in task.assignees)
 
 
-def _oversees_applicant(run: Run) -> bool:
-    unit = run.base.applicant_unit
-    if unit is None:
-        return False
+def request_units(run: Run) -> tuple:
+    """The units a request lies under: the applicant's, and each station its form names
+    (a wish, a demand, a duty at a station is run by that station's street and
+    district, whoever's request it is)."""
+    units = [run.base.applicant_unit]
+    for field in run.spec.start.form.fields:
+        value = run.data.get(field.name) if field.type == "station" else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            units.append(value)
+    return tuple(dict.fromkeys(u for u in units if u is not None))
+
+
+def _oversees_request(run: Run) -> bool:
     # Roles first: most people hold none of these, and then the tree is not read.
     posts = {at for role, at in run.directory.roles_of(run.actor) if role in REASSIGN_ROLES}
-    return bool(posts) and any(u.id in posts for u in run.directory.ancestors(unit))
+    return bool(posts) and any(u.id in posts for unit in request_units(run)
+                               for u in run.directory.ancestors(unit))
 
 
 class Reassign(Handler):
@@ -231,10 +241,10 @@ class Reassign(Handler):
                              "own request", code="own_request")
         if _is_platform_admin(run):
             return
-        if not _oversees_applicant(run):
+        if not _oversees_request(run):
             raise NotAllowed("只有负责该范围的管理员可以改派任务",
                              "Only an administrator responsible for the applicant's unit "
-                             "can reassign tasks")
+                             "or the station the request names can reassign tasks")
         if not is_stuck(task):
             raise NotAllowed("此任务已有人办理，只有平台管理员可以改派",
                              "Someone already holds this task; only a platform "
@@ -263,8 +273,8 @@ def _urged(task: Task, actor) -> tuple:
 
 
 class Urge(Handler):
-    """催办: one brought in by escalation, an administrator over the applicant's unit or
-    a platform administrator presses the people who hold a task to act — a notification
+    """催办: one brought in by escalation, an administrator over the applicant's unit (or
+    the station the request names) or a platform administrator presses the people who hold a task to act — a notification
     with an optional note, and a line in the record; once per ``URGE_INTERVAL``."""
 
     def permit(self, run: Run, action: Action) -> None:
@@ -274,10 +284,11 @@ class Urge(Handler):
                              code="nobody_to_urge")
         if run.actor not in task.escalated and (
                 run.actor in task.assignees  # a holder acts on it rather than press others
-                or not (_is_platform_admin(run) or _oversees_applicant(run))):
+                or not (_is_platform_admin(run) or _oversees_request(run))):
             raise NotAllowed("只有督办人或负责该范围的管理员可以催办",
                              "Only whoever the task was escalated to, or an administrator "
-                             "responsible for the applicant's unit, can press for it")
+                             "responsible for the applicant's unit or the station the "
+                             "request names, can press for it")
         last = next((h.at for h in reversed(run.history)
                      if h.action == "urge" and h.task == task.id), None)
         if last is not None and run.now - last < URGE_INTERVAL:
@@ -397,16 +408,20 @@ def _stalled(run: Run, task: Task, *, named: bool) -> None:
 
 def nearest_administrators(run: Run, skip: set) -> tuple:
     """The unit, district or city administrators (other than ``skip``) of the nearest
-    level above the applicant's unit that has any — from the level at which those in
+    level above the request's unit that has any — from the level at which those in
     ``skip`` hold their posts, if it is one of those (a district's approval overdue goes
     to the district's other administrators, else the city's, never back down to the
-    applicant's own unit); else the platform administrators."""
-    unit = run.base.applicant_unit
-    if unit is None:
+    applicant's own unit); else the platform administrators.  The request's unit is the
+    station it names when those in ``skip`` hold their posts along the station's chain
+    (a station head's check: the station's street and district), else the applicant's."""
+    units = request_units(run)
+    if not units:
         return ()
-    chain = list(run.directory.ancestors(unit))
     posts = {at for person in skip - {run.applicant} for _, at in run.directory.roles_of(person)}
+    chains = [list(run.directory.ancestors(unit)) for unit in units]
+    chain = next((c for c in chains if any(level.id in posts for level in c)), chains[0])
     start = max((i for i, level in enumerate(chain) if level.id in posts), default=0)
+    unit = chain[0].id if chain else units[0]
     for level in chain[start:]:
         found = tuple(dict.fromkeys(
             p for role in sorted(REASSIGN_ROLES)

@@ -253,3 +253,32 @@ def test_the_district_escalated_to_presses_the_station_head(login, demo):
     refused = login("rider1").post(f"/tasks/{task_id}/urge", follow_redirects=True)
     assert "只有督办人或负责该范围的管理员可以催办" in page(refused)
     assert login("jiangbei_admin").post(f"/tasks/{task_id}/urge").status_code == 404
+
+
+def test_the_list_reads_its_rows_holders_and_candidates_at_once(login, stuck):
+    """Three tasks nobody holds: the page asks for the tasks' holders and the people
+    they could go to in one query each, whatever the number of rows."""
+    from sqlalchemy import event
+
+    more = [task_id_of(submit_wish(login(name))) for name in ("courier1", "driver1")]
+    client = login("yuzhong_admin")
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        text = page(client.get("/admin/unassigned"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    for task_id in (stuck, *more):
+        assert f"/admin/unassigned/{task_id}/reassign" in text
+    assert text.count("<code>yuzhong_admin</code>") == 3
+    assignees = [s for s in seen if "FROM task_assignees" in s and "SELECT task_assignees.task_id" in s]
+    assert len(assignees) == 1, seen
+    people = [s for s in seen if s.startswith("SELECT users.id") and "users.id IN" in s]
+    assert len(people) == 1, people
+    instances = [s for s in seen if s.startswith("SELECT instances.") and "FROM instances" in s
+                 and "WHERE instances.id =" in s]
+    assert instances == [], instances

@@ -120,9 +120,10 @@ def test_escalation_never_brings_in_the_applicant(drive, shipped, directory):
     d.advance(timedelta(days=5))
     assert "yz_admin" not in d.task().assignees and d.task().escalated == ()
     assert [h for h in d.state.history if h.action == "escalate"][0].details == {}
-    # Nobody brought in, but not nobody told: the city may give it to someone else.
+    # Nobody brought in, but not nobody told: the street above the station (the head's
+    # post) may give it to someone else.
     [note] = [n for n in d.effects_of(Notify) if n.kind == "stalled"]
-    assert note.recipients == ("city_admin",) and d.task().stalled
+    assert note.recipients == ("street_admin",) and d.task().stalled
 
 
 def test_a_district_admin_filing_a_demand_in_their_district(drive, shipped, directory):
@@ -308,3 +309,46 @@ def test_nobody_to_press_on_a_pool_task(drive, shipped):
     with pytest.raises(NotAllowed) as err:
         d.do("urge", "yz_admin")
     assert err.value.code == "nobody_to_urge"
+
+
+# ------------------------------------------------------------ the station's side
+def test_the_station_s_administrators_press_for_a_request_at_their_station(drive, shipped):
+    """A 江北 driver's wish at a 渝中 station: the station's street may press its head;
+    an enterprise administrator over neither the driver nor the station may not."""
+    d = drive(shipped("micro_wish")).start("driver_jb", WISH)
+    assert d.task().assignees == ("head",)
+    for outsider in ("unit_admin", "vol1"):
+        with pytest.raises(NotAllowed):
+            d.do("urge", outsider)
+    d.do("urge", "street_admin", comment="请今天核实")
+    assert d.state.history[-1].action == "urge"
+
+
+@pytest.mark.parametrize("administrator", ["street_admin", "jb_admin"])
+def test_the_station_s_or_the_applicant_s_administrators_reassign_at_a_vacant_station(
+        drive, shipped, directory, administrator):
+    """The station lost its head: its street, or the driver's own district, gives the
+    check to someone eligible; an administrator over neither may not."""
+    directory.memberships.remove(("head", "station_head", 5))
+    d = drive(shipped("micro_wish")).start("driver_jb", WISH)
+    assert d.task().assignees == ()
+    [target, *_] = reassign_candidates(d.spec, d.state, d.task().id, directory)
+    with pytest.raises(NotAllowed):
+        d.do("reassign", "unit_admin", user=target)
+    d.do("reassign", administrator, user=target)
+    assert d.task().assignees == (target,)
+
+
+def test_a_stalled_check_at_a_station_is_told_to_the_station_s_street(drive, shipped,
+                                                                      directory):
+    """The head's overdue check cannot be escalated (the district's post is vacant): the
+    street above the station is told — not the driver's unit far away — and may give
+    it to someone else."""
+    directory.memberships.remove(("yz_admin", "district_admin", 2))
+    d = drive(shipped("micro_wish")).start("driver_jb", WISH)
+    d.advance(timedelta(days=6))
+    [note] = [n for n in d.effects_of(Notify) if n.kind == "stalled"]
+    assert note.recipients == ("street_admin",) and d.task().stalled
+    directory.add_user("head2", 5, [("station_head", 5)])  # a second head is appointed
+    d.do("reassign", "street_admin", user="head2")
+    assert d.task().assignees == ("head2",)

@@ -189,12 +189,15 @@ def unassigned():
 
 def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
     from webapp.i18n import current_locale_short
-    from webapp.services.progress import holder_names, step_label
-    from webapp.services.unassigned import candidates, unassigned_tasks_query, who_should_act
+    from webapp.services.progress import holders_by_task, step_label
+    from webapp.services.unassigned import candidates_for, unassigned_tasks_query, who_should_act
     from webapp.services.workflow import spec_of_instance
 
     locale = current_locale_short()
     found = paginate(unassigned_tasks_query(current_user), UNASSIGNED_PER_PAGE)
+    # Holders and candidates of the page's tasks: a query each, not one per row.
+    holders = holders_by_task(task.id for task in found.rows)
+    people = candidates_for(found.rows)
     rows = []
     for task in found.rows:
         spec = spec_of_instance(task.instance)
@@ -206,8 +209,8 @@ def _unassigned_page(errors: dict, status: int, typed: dict | None = None):
                      "step": step_label(spec, task.step, locale),
                      "rule": who_should_act(task, rule, locale) if rule is not None else "",
                      # Overdue with nobody above: still with its holders, who are named.
-                     "holders": holder_names(task),
-                     "candidates": candidates(task)})
+                     "holders": holders.get(task.id, []),
+                     "candidates": people[task.id]})
     # A task that left the list meanwhile (someone else assigned it) still gets its answer.
     listed = {row["task"].id for row in rows}
     elsewhere = [message for task_id, message in errors.items() if task_id not in listed]

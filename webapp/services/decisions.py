@@ -45,12 +45,9 @@ def delegate_candidates(instance: Instance, task: Task, user: User) -> list[User
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from webapp.services.directory import DbDirectory
-    from workflows import engine
+    from webapp.services.unassigned import eligible_ids
 
-    ids = [i for i in engine.reassign_candidates(wf.spec_of_instance(instance),
-                                                 wf.state_of(instance), task.key,
-                                                 DbDirectory())
+    ids = [i for i in eligible_ids(task)
            if isinstance(i, int) and i != user.id][:10 * DELEGATES_LISTED]
     if not ids:
         return []

@@ -23,11 +23,20 @@ def step_label(spec: ProcessSpec, step_id: str, locale: str) -> str:
     return step_id
 
 
-def holder_names(task: Task) -> list[str]:
-    """The names of the people a task is with."""
-    return list(db.session.scalars(select(User.display_name).join(
-        TaskAssignee, TaskAssignee.user_id == User.id).where(TaskAssignee.task_id == task.id)
-        .order_by(User.display_name)))
+def holders_by_task(task_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The names of the people each task is with, by task id, in one query (a task
+    nobody holds is not in it)."""
+    ids = sorted(set(task_ids))
+    found: dict[int, list[str]] = {}
+    if not ids:
+        return found
+    for task_id, name in db.session.execute(
+            select(TaskAssignee.task_id, User.display_name)
+            .join(User, TaskAssignee.user_id == User.id)
+            .where(TaskAssignee.task_id.in_(ids))
+            .order_by(TaskAssignee.task_id, User.display_name)):
+        found.setdefault(task_id, []).append(name)
+    return found
 
 
 def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str], list]:
@@ -39,8 +48,9 @@ def waiting_for(instance: Instance, locale: str) -> tuple[list[str], list[str], 
     # A waiting list's task ends when the waiting does (the duty day or course begins).
     ending = [(task.kind, task.due_at) for task in tasks
               if task.kind in ("publicity", "timer", "reserve") and task.due_at is not None]
+    holders = holders_by_task(task.id for task in tasks)
     for task in tasks:
-        names = holder_names(task)
+        names = holders.get(task.id)
         if names:
             people.extend(names)
         elif task.pool_role:

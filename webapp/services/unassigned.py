@@ -7,7 +7,8 @@ one they can act on.
 """
 from __future__ import annotations
 
-from sqlalchemy import false, select, true
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.orm import contains_eager
 
 from webapp.models import Instance, Task, User
 from webapp.services import workflow as wf
@@ -31,8 +32,10 @@ def scope_clause(user: User):
     """WHERE clause on Instance: the requests whose stuck tasks ``user`` may reassign."""
     if any(m.role == "platform_admin" for m in user.memberships):
         return true()
-    clause = in_scope_clause(user, REASSIGN_ROLES, Instance.unit_path)
-    return clause if clause is not None else false()
+    # The applicant's unit or the station the request names (as the engine's Reassign).
+    clauses = [clause for column in (Instance.unit_path, Instance.station_path)
+               if (clause := in_scope_clause(user, REASSIGN_ROLES, column)) is not None]
+    return or_(*clauses) if clauses else false()
 
 
 def unassigned_tasks_query(user: User):
@@ -44,23 +47,33 @@ def unassigned_tasks_query(user: User):
     # ``unheld`` (kept by every save, with the task's ``stalled`` mark) finds the few
     # candidates by a partial index; the rest of the rule is checked on those few.
     return (select(Task).join(Instance, Instance.id == Task.instance_id)
+            .options(contains_eager(Task.instance))
             .where(Task.status == "open", Task.unheld, Task.kind.in_(NAMED_KINDS),
                    Task.pool_role.is_(None), Instance.applicant_id != user.id,
                    scope_clause(user))
             .order_by(Task.opened_at, Task.id))
 
 
-def candidates(task: Task, limit: int = 5) -> list[User]:
-    """A few people the task could go to (its step's rule or that rule's escalation)."""
+def eligible_ids(task: Task) -> tuple:
+    """Who the task could go to, as the engine names them: its step's rule or that
+    rule's escalation, other than the applicant and those holding it."""
     instance = task.instance
-    ids = engine.reassign_candidates(wf.spec_of_instance(instance), wf.state_of(instance),
-                                     task.key, DbDirectory())[:limit]
-    if not ids:
-        return []
+    return engine.reassign_candidates(wf.spec_of_instance(instance), wf.state_of(instance),
+                                      task.key, DbDirectory())
+
+
+def candidates_for(tasks, limit: int = 5) -> dict[int, list[User]]:
+    """A few people each task could go to (its step's rule or that rule's escalation),
+    by task id, with one query for all of them."""
     from webapp.extensions import db
 
-    found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+    wanted = {task.id: [i for i in eligible_ids(task) if isinstance(i, int)][:limit]
+              for task in tasks}
+    ids = {i for chosen in wanted.values() for i in chosen}
+    found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} \
+        if ids else {}
+    return {task_id: [found[i] for i in chosen if i in found]
+            for task_id, chosen in wanted.items()}
 
 
 def who_should_act(task: Task, rule, locale: str) -> str:
@@ -94,5 +107,5 @@ def reassign(task: Task, username: str, actor: User, comment: str | None = None)
     return target
 
 
-__all__ = ["unassigned_tasks_query", "candidates", "reassign", "may_reassign",
+__all__ = ["unassigned_tasks_query", "candidates_for", "eligible_ids", "reassign", "may_reassign",
            "who_should_act"]
