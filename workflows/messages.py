@@ -76,5 +76,11 @@ def render_title(kind: str, params: Mapping[str, Any], locale: str = "zh") -> st
     if status:
         values["status_zh"] = status_label(status, "zh")
         values["status_en"] = status_label(status, "en").lower()
+    if kind == "ended" and params.get("comment"):
+        # The decision that ended it said why (a rejection's reason): the applicant reads
+        # it in the title, and so in the e-mail, not only far down the request's history.
+        reason = status in ("rejected", "cancelled", "expired")
+        zh += "（原因：{comment}）" if reason else "（附言：{comment}）"
+        en += " (reason: {comment})" if reason else " (note: {comment})"
     template = en if str(locale).startswith("en") else zh
     return template.format_map(values)

@@ -352,7 +352,15 @@ class Run:
         self.notify([self.base.applicant], "ended", None, status=status, end=end_id,
                     end_name=end.name if end else None,
                     end_name_en=(end.name_en or end.name) if end else None,
-                    priority="normal")
+                    comment=self.ending_comment(), priority="normal")
+
+    def ending_comment(self) -> str | None:
+        """What the person whose decision ended the request wrote with it (a rejection's
+        reason), for the applicant — not the applicant's own words (a withdrawal)."""
+        for line in reversed(self.history[len(self.base.history):]):
+            if line.comment and line.actor not in (SYSTEM, self.base.applicant):
+                return line.comment
+        return None
 
     def _releases(self, reservation: Reservation, status: str) -> bool:
         if reservation.status != "granted":

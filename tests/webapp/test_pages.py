@@ -466,3 +466,34 @@ def test_the_status_filter_offers_every_status_a_request_can_have(login, demo):
     offered = re.findall(r'<option value="([a-z]+)"', select_box)
     assert set(offered) == set(RUNNING_STATUSES + END_STATUSES) and "cancelled" in offered
     assert '<option value="cancelled">已取消</option>' in page
+
+
+def test_a_rejected_applicant_is_told_why_where_they_look_first(login, demo):
+    """The reason a request was turned down reaches its applicant in the notification's
+    title (and so the e-mail's subject) and at the top of the request's page — not
+    only far down its history."""
+    from webapp.models import Delivery
+
+    instance_id = submit_wish(login("rider1"))
+    login("station_head").post(f"/tasks/{task_id_of(instance_id)}",
+                               data={"action": "reject", "comment": "不属于微心愿范围"})
+    rider = login("rider1")
+    assert "您的微心愿已结束：未通过核实（原因：不属于微心愿范围）" in rider.get(
+        "/notifications").get_data(as_text=True)
+    page = rider.get(f"/instances/{instance_id}").get_data(as_text=True)
+    top = page[page.index('id="next-line"'):page.index("</div>", page.index('id="end-reason"'))]
+    assert "流程已结束" in top and "原因：" in top and "不属于微心愿范围" in top and "孙伟" in top
+    subjects = db.session.scalars(select(Delivery.subject).where(Delivery.channel == "email"))
+    assert any("原因：不属于微心愿范围" in s for s in subjects)
+    english = rider.post("/auth/locale", data={"locale": "en",
+                                               "next": f"/instances/{instance_id}"},
+                         follow_redirects=True).get_data(as_text=True)
+    rider.post("/auth/locale", data={"locale": "zh_CN", "next": "/"})
+    assert "Reason: " in english and "不属于微心愿范围" in english
+
+
+def test_an_approved_request_carries_no_reason_line(login, demo):
+    instance_id = submit_wish(login("rider1"))
+    login("station_head").post(f"/tasks/{task_id_of(instance_id)}", data={"action": "approve"})
+    page = login("rider1").get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert 'id="end-reason"' not in page

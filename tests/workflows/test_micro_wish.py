@@ -78,8 +78,21 @@ def test_reject_needs_a_reason_then_ends_rejected(wish):
     assert err.value.code == "comment_required"
     wish.do("reject", "head", comment="不符合微心愿范围")
     assert (wish.status, wish.state.end) == ("rejected", "rejected")
-    assert any(n.kind == "ended" and n.recipients == ("courier",)
-               for n in wish.effects_of(Notify))
+    [ended] = [n for n in wish.effects_of(Notify) if n.kind == "ended"]
+    assert ended.recipients == ("courier",)
+    # The applicant is told why, in the notification's title (and so in its e-mail).
+    from workflows.messages import render_title
+    assert render_title("ended", ended.params, "zh") == \
+        "您的微心愿已结束：未通过核实（原因：不符合微心愿范围）"
+    assert render_title("ended", ended.params, "en") == \
+        "Your Micro-wish has ended: Not verified (reason: 不符合微心愿范围)"
+
+
+def test_an_end_nobody_decided_says_no_reason(wish):
+    """A withdrawal's own words, a timer's end: no reason is quoted back."""
+    wish.do("withdraw", "courier", comment="不需要了")
+    [ended] = [n for n in wish.effects_of(Notify) if n.kind == "ended"] or [None]
+    assert ended is None or not ended.params.get("comment")
 
 
 def test_only_the_station_head_can_decide(wish):

@@ -265,6 +265,26 @@ def _return_note(entry) -> dict[str, Any] | None:
             "by": who.display_name if who else None}
 
 
+def end_reason(instance: Instance) -> dict[str, Any] | None:
+    """What the decision that ended the request said with it (a rejection's reason),
+    who said it and when — for those who may read the reviewers' remarks, at the top
+    of the request's page rather than only far down its history."""
+    from webapp.services.workflow import state_of
+    from workflows.runtime import SYSTEM
+
+    if instance.closed_at is None:
+        return None
+    history = state_of(instance).history
+    end = next((i for i in range(len(history) - 1, -1, -1) if history[i].action == "end"), None)
+    if end is None:
+        return None
+    # The lines written in the step that ended it: those at the end's own moment.
+    entry = next((line for line in reversed(history[:end])
+                  if line.at == history[end].at and line.comment
+                  and line.actor not in (SYSTEM, instance.applicant_id)), None)
+    return _return_note(entry)
+
+
 def return_reason(instance: Instance) -> dict[str, Any] | None:
     """The latest return of the request to its applicant while it waits for them:
     the reason, who gave it and when — what the applicant has to fix."""

@@ -13,9 +13,9 @@ from webapp.labels import STATUS_LABELS
 from webapp.models import Instance
 from webapp.pagination import paginate
 from webapp.processes import bp
-from webapp.processes.helpers import (display_rows, file_visible, form_class, history_rows,
-                                      return_reason, show_errors, spec_for, task_label,
-                                      viewable_instance)
+from webapp.processes.helpers import (display_rows, end_reason, file_visible, form_class,
+                                      history_rows, return_reason, show_errors, spec_for,
+                                      task_label, viewable_instance)
 from webapp.services import access, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
@@ -211,6 +211,7 @@ def instance(instance_id: int):
         my_tasks=my_tasks, notice=notice, urgeable=urgeable, returned_to_me=True,
         returned=return_reason(inst) if any("resubmit" in t["actions"] for t in my_tasks)
         else None,
+        ended_why=end_reason(inst) if may_see else None,
         can_withdraw=any(a.action == "withdraw" for a in available),
         attendance=training.attendance_summary(inst) if may_see else None,
         certificate=training.certificate_facts(inst, current_user) is not None,
