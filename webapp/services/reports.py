@@ -281,12 +281,15 @@ def _median_sqlite(where, key: str, step: str, n: int, duration):
     return sum(values) / len(values) if values else None
 
 
-def step_labels(keys: set[str], locale: str) -> dict[tuple[str, str], str]:
+def step_labels(keys: set[str], locale: str) -> StepLabels:
+    """Each process's step names by (process, step id), from its newest version; a
+    step id only an older version has (a request still on it after a version renamed
+    it) is looked up in the older versions when asked for (``get``)."""
     from webapp.services.progress import step_label
     from webapp.services.workflow import latest_version, spec_of
     from workflows.errors import NotFound
 
-    out = {}
+    out = StepLabels(locale)
     for key in keys:
         try:
             spec = spec_of(latest_version(key))
@@ -295,6 +298,36 @@ def step_labels(keys: set[str], locale: str) -> dict[tuple[str, str], str]:
         for step in spec.steps:
             out[(key, step.id)] = step_label(spec, step.id, locale)
     return out
+
+
+class StepLabels(dict):
+    """``step_labels``' answer: older versions are read only for a step id the newest
+    does not have, once per process."""
+
+    def __init__(self, locale: str):
+        super().__init__()
+        self.locale = locale
+        self._older_read: set[str] = set()
+
+    def get(self, key, default=None):
+        if key not in self and isinstance(key, tuple) and key[0] not in self._older_read:
+            self._read_older(key[0])
+        return super().get(key, default)
+
+    def _read_older(self, process_key: str) -> None:
+        from webapp.models import DefinitionVersion, ProcessDefinition
+        from webapp.services.progress import step_label
+        from webapp.services.workflow import spec_of
+
+        self._older_read.add(process_key)
+        versions = db.session.scalars(
+            select(DefinitionVersion).join(ProcessDefinition)
+            .where(ProcessDefinition.key == process_key)
+            .order_by(DefinitionVersion.version.desc()))
+        for version in versions:  # newest first: a step keeps its latest name
+            spec = spec_of(version)
+            for step in spec.steps:
+                self.setdefault((process_key, step.id), step_label(spec, step.id, self.locale))
 
 
 # ------------------------------------------------------------------------------ wishes
