@@ -200,7 +200,7 @@ class Run:
             if self.return_note is not None:
                 self.notify(task.assignees, "sent_back", task, comment=self.return_note,
                             priority="high")
-            else:
+            elif kind != "revise":  # the applicant's is told by "returned", with the reason
                 self.notify(task.assignees, "task_assigned", task)
         elif kind in ("approval", "task", "revise"):
             self.effects.append(Unassigned(self.instance, task.id, step.id, rule))

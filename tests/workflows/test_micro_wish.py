@@ -104,6 +104,10 @@ def test_only_the_station_head_can_decide(wish):
 def test_return_to_applicant_and_resubmit(wish):
     wish.do("return", "head", comment="请补充心愿故事")
     assert wish.status == "returned"
+    # One notification, with the reason — not also "您有一项待办：微心愿·驿站核实", which
+    # names the reviewer's step as if it were the applicant's.
+    assert [(n.kind, n.recipients) for n in wish.effects_of(Notify)] == [
+        ("returned", ("courier",))]
     revise = wish.task()
     assert (revise.kind, revise.assignees) == ("revise", ("courier",))
     with pytest.raises(NotAllowed):
