@@ -621,3 +621,20 @@ def test_an_overseer_presses_a_task_s_holder_through_the_api(api, demo):
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "urged_recently"
     refused = api("POST", f"/tasks/{task_id}/urge", "rider1")
     assert refused.status_code == 403
+
+
+def test_a_process_allowing_one_open_request_names_the_callers_open_one(api, demo):
+    """A second micro-wish cannot be started while the first is open: the process says
+    so, and which request it is, before the form is filled in."""
+    first = api("GET", "/processes/micro_wish", "rider1").get_json()
+    assert (first["can_start"], first["open_request"]) == (True, None)
+    made = start_wish(api)
+    again = api("GET", "/processes/micro_wish", "rider1").get_json()
+    assert (again["can_start"], again["open_request"]) == (False, made["id"])
+    other = api("GET", "/processes/micro_wish", "courier1").get_json()
+    assert (other["can_start"], other["open_request"]) == (True, None)
+    refused = api("POST", "/processes/micro_wish/instances", "rider1", json={"data": wish()})
+    assert refused.status_code == 409 and error_of(refused)["code"] == "already_active"
+    # Not one-at-a-time: nothing named.
+    demand = api("GET", "/processes/worker_demand", "rider1").get_json()
+    assert demand["open_request"] is None

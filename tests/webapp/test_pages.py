@@ -497,3 +497,17 @@ def test_an_approved_request_carries_no_reason_line(login, demo):
     login("station_head").post(f"/tasks/{task_id_of(instance_id)}", data={"action": "approve"})
     page = login("rider1").get(f"/instances/{instance_id}").get_data(as_text=True)
     assert 'id="end-reason"' not in page
+
+
+def test_a_second_wish_is_refused_before_the_form_not_after(login, demo):
+    """One open micro-wish per person: the start page says there is one, and links to
+    it, instead of a form that would be refused once filled in."""
+    rider = login("rider1")
+    assert 'id="open-request"' not in rider.get("/processes/micro_wish/start").get_data(
+        as_text=True)
+    instance_id = submit_wish(rider)
+    page = rider.get("/processes/micro_wish/start").get_data(as_text=True)
+    assert 'id="open-request"' in page and f"/instances/{instance_id}" in page
+    assert "它结束后才能再提交新的" in page and 'name="_submission"' not in page
+    assert 'name="_submission"' in login("courier1").get("/processes/micro_wish/start") \
+        .get_data(as_text=True)

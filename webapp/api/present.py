@@ -111,9 +111,11 @@ def process_summary(spec: ProcessSpec, version: int) -> dict[str, Any]:
                             else spec.description)}
 
 
-def process(spec: ProcessSpec, version: int, can_start: bool) -> dict[str, Any]:
+def process(spec: ProcessSpec, version: int, can_start: bool,
+            open_request: int | None = None) -> dict[str, Any]:
     locale = current_locale_short()
     return {**process_summary(spec, version), "can_start": can_start,
+            "open_request": open_request,
             "form": form(spec.start.form, narrowed=True),
             "steps": [{"id": s.id, "name": s.label(locale), "kind": s.kind, "form": form(s.form)}
                       for s in spec.steps]}

@@ -81,7 +81,10 @@ def process(key: str):
     me = user()
     version = wf.current_version(key)  # unknown or retired: 404
     spec = wf.spec_of(version)
-    return present.process(spec, version.version, engine.can_start(spec, me.id, wf.DbDirectory()))
+    open_id = wf.open_request_of(spec, me)
+    return present.process(spec, version.version,
+                           open_id is None and engine.can_start(spec, me.id, wf.DbDirectory()),
+                           open_id)
 
 
 IDEMPOTENCY_KEY = Param(

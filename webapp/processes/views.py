@@ -42,6 +42,8 @@ def start(key: str):
     spec = wf.spec_of(version)
     if not engine.can_start(spec, current_user.id, wf.DbDirectory()):
         abort(403)
+    if request.method == "GET" and (open_id := wf.open_request_of(spec, current_user)):
+        return render_template("processes/start.html", spec=spec, open_id=open_id)
     form = form_class(spec.start.form, narrowed=True)()
     status = 200
     # This form's one-time key, made when it is first shown and sent back with it:

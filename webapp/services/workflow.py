@@ -194,6 +194,18 @@ def current_version(process_key: str) -> DefinitionVersion:
     return newest[0]
 
 
+def open_request_of(spec: ProcessSpec, user: User) -> int | None:
+    """The request of ``spec`` that ``user`` still has open, when the process allows one
+    at a time (``one_active_per_applicant``): a second cannot be started until it ends —
+    said before the form is filled in, not after."""
+    if not spec.start.one_active_per_applicant:
+        return None
+    return db.session.scalar(select(Instance.id).where(
+        Instance.process_key == spec.key, Instance.applicant_id == user.id,
+        Instance.closed_at.is_(None), Instance.status != "starting")
+        .order_by(Instance.id.desc()).limit(1))
+
+
 def latest_version(process_key: str) -> DefinitionVersion:
     """The newest version whether or not the process is retired: for reading its labels
     (a retired process's requests still run and are still listed)."""
