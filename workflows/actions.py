@@ -356,6 +356,8 @@ class Fire(Handler):
         step = run.step(task.step)
         if timer.purpose == "remind":
             waiting = [p for p in task.assignees if task.decided_by(p) is None]
+            if not waiting:
+                return  # a pool's, or nobody holds it (待指派): no line saying 提醒 to no one
             run.log("remind", step=step.id, task=task.id)
             # Not urgent: a reminder by e-mail waits for the end of its reader's quiet
             # hours (a step begun at 18:39 is reminded at 18:39 days later — or 02:39 in

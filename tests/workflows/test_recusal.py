@@ -352,3 +352,13 @@ def test_a_stalled_check_at_a_station_is_told_to_the_station_s_street(drive, shi
     directory.add_user("head2", 5, [("station_head", 5)])  # a second head is appointed
     d.do("reassign", "street_admin", user="head2")
     assert d.task().assignees == ("head2",)
+
+
+def test_no_reminder_is_written_to_nobody(drive, shipped, directory):
+    """The station lost its head: its check is on the administrators' 待指派 list; a
+    reminder to no one is neither sent nor written into the record as 提醒."""
+    directory.memberships.remove(("head", "station_head", 5))
+    d = drive(shipped("micro_wish")).start("driver_jb", WISH)
+    d.advance(timedelta(days=3))
+    assert not [h for h in d.state.history if h.action == "remind"]
+    assert not [n for n in d.effects_of(Notify) if n.kind == "reminder"]
