@@ -595,3 +595,9 @@ def test_pages_of_a_process_are_titled_by_its_english_name_in_english(login, dem
         BASE + "/micro_wish").get_data(as_text=True)
     client.post("/auth/locale", data={"locale": "zh_CN"})
     assert "<title>微心愿 · " in client.get(BASE + "/micro_wish").get_data(as_text=True)
+
+
+def test_the_editor_s_breadcrumb_names_the_process_not_its_key(login, demo):
+    page = login("admin").get("/admin/definitions/micro_wish/edit").get_data(as_text=True)
+    crumbs = page[page.index('class="breadcrumb'):page.index("</ol>")]
+    assert ">微心愿</a>" in crumbs and ">micro_wish<" not in crumbs

@@ -511,3 +511,14 @@ def test_a_second_wish_is_refused_before_the_form_not_after(login, demo):
     assert "它结束后才能再提交新的" in page and 'name="_submission"' not in page
     assert 'name="_submission"' in login("courier1").get("/processes/micro_wish/start") \
         .get_data(as_text=True)
+
+
+def test_the_home_page_names_the_processes_one_may_start(login, demo):
+    """The 办事 card lists what this installation offers the person, not a fixed list."""
+    import re as _re
+    home = login("rider1").get("/").get_data(as_text=True)
+    card = _re.search(r'id="startable">([^<]*)<', home).group(1)
+    assert card.startswith("可以办理：") and "微心愿" in card
+    from webapp.services import workflow as wf
+    names = [spec.name for _d, spec in wf.startable_processes(demo["rider1"])]
+    assert all(name in card for name in names[:6])

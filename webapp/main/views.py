@@ -13,7 +13,24 @@ from workflows.org import ROLES, term
 def home():
     return render_template("main/home.html",
                            capabilities=capabilities_for(current_user), waiting=_waiting(),
+                           startable=_startable(),
                            memberships=current_user.memberships, ROLES=ROLES, term=term)
+
+
+STARTABLE_NAMED = 6  # the 办事 card names this many of the processes one may start
+
+
+def _startable() -> dict:
+    """The names of the processes the person may start (the first STARTABLE_NAMED, and
+    whether there are more), for the 办事 card — whatever this installation has
+    published, not a fixed list of the shipped ones."""
+    from webapp.i18n import current_locale_short
+    from webapp.services.workflow import startable_processes
+
+    english = current_locale_short() == "en"
+    names = [spec.name_en if english and spec.name_en else spec.name
+             for _definition, spec in startable_processes(current_user)]
+    return {"names": names[:STARTABLE_NAMED], "more": len(names) > STARTABLE_NAMED}
 
 
 def _waiting() -> dict:
