@@ -64,7 +64,7 @@ def index():
     locale = current_locale_short()
     # Which request each is about: "已进入：答复诉求" twice says nothing without it.
     ids = {n.instance_id for n in found.rows if n.instance_id}
-    titles = dict(db.session.execute(select(Instance.id, Instance.title).where(
+    titles = dict(db.session.execute(select(Instance.id, Instance.title_column(locale)).where(
         Instance.id.in_(ids))).all()) if ids else {}
     return render_template("notifications.html", rows=found.rows, total=found.total,
                            page=found.page, titles=titles,

@@ -88,7 +88,7 @@ def retitle_command(dry_run):
 
     from webapp.models import Instance
     from webapp.services.directory import DbDirectory
-    from webapp.services.display import instance_title
+    from webapp.services.display import english_title, instance_title
     from webapp.services.workflow import spec_of_instance
 
     directory = DbDirectory()
@@ -100,10 +100,12 @@ def retitle_command(dry_run):
         if not batch:
             break
         for instance in batch:
-            title = instance_title(spec_of_instance(instance),
-                                   (instance.state or {}).get("data", {}), directory)
-            if title and title != instance.title:
-                instance.title = title
+            spec = spec_of_instance(instance)
+            data = (instance.state or {}).get("data", {})
+            title = instance_title(spec, data, directory) or instance.title
+            title_en = english_title(spec, data, title, directory)
+            if (title, title_en) != (instance.title, instance.title_en):
+                instance.title, instance.title_en = title, title_en
                 changed += 1
         seen += len(batch)
         last_id = batch[-1].id

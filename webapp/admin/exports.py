@@ -73,7 +73,8 @@ def instances(fmt: str, stmt, locale: str):
     names = process_names(locale)
     steps = step_labels(set(names), locale)
     statuses: dict[str, str] = {}  # looked up once each, not once a row
-    rows = stmt.with_only_columns(Instance.id, Instance.process_key, Instance.title,
+    rows = stmt.with_only_columns(Instance.id, Instance.process_key,
+                                  Instance.title_column(locale),
                                   User.display_name, Instance.status, Instance.steps,
                                   Instance.created_at, Instance.closed_at)
 
@@ -136,7 +137,7 @@ def unassigned(fmt: str, stmt, locale: str):
     names = process_names(locale)
     steps = step_labels(set(names), locale)
     rows = stmt.with_only_columns(Task.opened_at, Instance.id, Instance.process_key, Task.step,
-                                  Instance.title)
+                                  Instance.title_column(locale))
     columns = [Column(_("开始时间"), lambda r: r[0]), Column(_("事项编号"), lambda r: r[1]),
                Column(_("流程"), lambda r: names.get(r[2], r[2])),
                Column(_("环节"), lambda r: steps.get((r[2], r[3]), r[3])),

@@ -146,7 +146,8 @@ def instance_summary(instance: Instance,
         positions = waiting_positions([instance])
     return {"id": instance.id, "process": instance.process_key,
             "process_name": spec.label(current_locale_short()),
-            "version": instance.version.version, "title": instance.title or "",
+            "version": instance.version.version,
+            "title": instance.title_in(current_locale_short()) or "",
             "state": _state(instance), "status": API_STATUS.get(instance.status, instance.status),
             # API.md's statuses call it running; an app must still tell a sign-up on the
             # waiting list from one that has its place.
@@ -238,7 +239,7 @@ def task(row: Task, user: User, marks) -> dict[str, Any]:
     spec = spec_for(inst)
     locale = current_locale_short()
     return {"id": row.id, "instance_id": inst.id, "process": inst.process_key,
-            "title": inst.title or "", "step": row.step,
+            "title": inst.title_in(locale) or "", "step": row.step,
             "name": task_label(spec, row, locale), "kind": row.kind,
             "actions": task_actions(inst, row, user),
             "form": _revise_form(spec, inst, user) if row.kind == "revise"

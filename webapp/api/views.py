@@ -499,7 +499,8 @@ def notifications():
     if request.args.get("unread") == "1":
         stmt = stmt.where(Notification.read_at.is_(None))
     page = _page(stmt.order_by(Notification.id.desc()), lambda n: n)
-    titles = dict(db.session.execute(select(Instance.id, Instance.title).where(
+    titles = dict(db.session.execute(select(Instance.id, Instance.title_column(
+        current_locale_short())).where(
         Instance.id.in_({n.instance_id for n in page["items"] if n.instance_id}))).all())
     page["items"] = [present.notification(n, titles.get(n.instance_id)) for n in page["items"]]
     return page
@@ -516,7 +517,8 @@ def read_notification(notification_id: int):
     if row.read_at is None:
         row.read_at = utcnow()
         db.session.commit()
-    title = db.session.scalar(select(Instance.title).where(Instance.id == row.instance_id)) \
+    title = db.session.scalar(select(Instance.title_column(current_locale_short()))
+                              .where(Instance.id == row.instance_id)) \
         if row.instance_id else None
     return present.notification(row, title)
 

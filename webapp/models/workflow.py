@@ -88,6 +88,9 @@ class Instance(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="running")
     steps: Mapped[str] = mapped_column(String(200), default="")  # current step ids, comma-separated
     title: Mapped[str] = mapped_column(String(200), default="")
+    # The title in English where it reads otherwise (made from choices' and stations'
+    # English names); None where it reads the same (a title the applicant typed).
+    title_en: Mapped[str | None] = mapped_column(String(200))
     # For "one active per applicant" rules: the engine's key for what must be unique.
     unique_key: Mapped[str | None] = mapped_column(String(200))
     # Set while the instance runs if its process allows one at a time per applicant (or
@@ -111,6 +114,18 @@ class Instance(db.Model):
     version: Mapped[DefinitionVersion] = relationship()
     applicant: Mapped[User] = relationship()
     unit: Mapped[OrgUnit | None] = relationship()
+
+    def title_in(self, locale: str) -> str:
+        """What lists call the request, in ``locale`` ("zh" or "en")."""
+        return self.title_en if str(locale).startswith("en") and self.title_en else self.title
+
+    @classmethod
+    def title_column(cls, locale: str):
+        """``title_in`` as a column expression, for queries that read titles only."""
+        from sqlalchemy import func
+
+        return func.coalesce(cls.title_en, cls.title) if str(locale).startswith("en") \
+            else cls.title
 
 
 class Submission(db.Model):

@@ -267,7 +267,7 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
                 url_for("admin.users", q=a.get("user", "")) if a.get("user") else None
         return fallback, None
     if isinstance(obj, Instance):
-        return f"{kind} #{obj.id} {obj.title}", url_for("processes.instance",
+        return f"{kind} #{obj.id} {obj.title_in(locale)}", url_for("processes.instance",
                                                          instance_id=obj.id)
     if isinstance(obj, User):
         return f"{kind} {obj.username}", url_for("admin.users", q=obj.username)

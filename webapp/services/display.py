@@ -57,25 +57,35 @@ def field_text(field: FieldSpec, value: Any, locale: str,
     return str(value)
 
 
-def instance_title(spec: ProcessSpec, data: dict, directory: DbDirectory | None = None
-                   ) -> str:
-    """What lists call an instance, stored once and therefore in Chinese: the
-    definition's ``title`` with each field shown as its text, else the first of
-    FALLBACK_TITLE_FIELDS that has a value, else the process's name."""
+def instance_title(spec: ProcessSpec, data: dict, directory: DbDirectory | None = None,
+                   locale: str = "zh") -> str:
+    """What lists call an instance, stored with it (``title``, and ``title_en`` where
+    English reads otherwise — see ``english_title``): the definition's ``title`` with
+    each field shown as its text, else the first of FALLBACK_TITLE_FIELDS that has a
+    value, else the process's name."""
     fields = spec.start.form
     if spec.title is not None:
         text = spec.title.render(
-            lambda name: _title_text(fields.field(title_field(name)), data, directory)
-            or _EMPTY) or ""
+            lambda name: _title_text(fields.field(title_field(name)), data, directory,
+                                     locale) or _EMPTY) or ""
         # A field left empty goes with the separator before it: "停车难 · " is "停车难".
         text = " ".join(_EMPTY_WITH_SEPARATOR.sub("", text).split()).strip(_TITLE_TRIM)
         if text:
             return text[:TITLE_LENGTH]
     for name in FALLBACK_TITLE_FIELDS:
-        text = _title_text(spec.fields.get(name), data, directory)
+        text = _title_text(spec.fields.get(name), data, directory, locale)
         if text:
             return text[:TITLE_LENGTH]
-    return spec.name[:TITLE_LENGTH]
+    english = locale.startswith("en") and spec.name_en
+    return (spec.name_en if english else spec.name)[:TITLE_LENGTH]
+
+
+def english_title(spec: ProcessSpec, data: dict, title: str,
+                  directory: DbDirectory | None = None) -> str | None:
+    """The instance's title in English (its choices', stations' and records' English
+    names) — None where it reads the same as ``title`` (a title the applicant typed)."""
+    english = instance_title(spec, data, directory, "en")
+    return english if english != title else None
 
 
 def title_inputs(spec: ProcessSpec, data: dict) -> tuple:
@@ -85,7 +95,7 @@ def title_inputs(spec: ProcessSpec, data: dict) -> tuple:
     return tuple(data.get(name) for name in names)
 
 
-def _title_text(field: FieldSpec | None, data: dict, directory) -> str:
+def _title_text(field: FieldSpec | None, data: dict, directory, locale: str = "zh") -> str:
     if field is None or field.private or field.type in UNTITLED_TYPES:
         return ""
-    return field_text(field, data.get(field.name), "zh", directory)
+    return field_text(field, data.get(field.name), locale, directory)

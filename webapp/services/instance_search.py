@@ -82,6 +82,7 @@ def text_clause(q: str):
     if found and q[0] in "#＃":
         return by_number
     return or_(by_number, Instance.title.contains(q, autoescape=True),
+               Instance.title_en.contains(q, autoescape=True),
                User.display_name.contains(q, autoescape=True),
                User.username.contains(q, autoescape=True))
 

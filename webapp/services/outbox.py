@@ -301,7 +301,8 @@ def _link(path: str) -> str:
 def _email_body(subject: str, instance: Instance, locale: str) -> str:
     link = _link(f"/instances/{instance.id}")
     # Which request: two "new task" mails of one process are otherwise the same.
-    about = f"{instance.title} #{instance.id}" if instance.title else f"#{instance.id}"
+    title = instance.title_in(locale)
+    about = f"{title} #{instance.id}" if title else f"#{instance.id}"
     if locale == "en":
         return f"{subject}\n\nRequest: {about}\nOpen: {link}\n\n— Union Services"
     return f"{subject}\n\n事项：{about}\n查看详情：{link}\n\n——工会服务平台"
@@ -732,29 +733,33 @@ def due_ids(now: datetime, limit: int = 5000) -> list[int]:
         .order_by(Delivery.id).limit(limit)))
 
 
-def _requests_of(delivery_ids: list[int]) -> dict[int, tuple[int, str]]:
-    """The request (id, title) each of these deliveries is about, if it is about one."""
+def _requests_of(delivery_ids: list[int]) -> dict[int, tuple[int, str, str | None]]:
+    """The request (id, title, English title) each of these deliveries is about, if it
+    is about one."""
     if not delivery_ids:
         return {}
     rows = db.session.execute(
-        select(Delivery.id, Instance.id, Instance.title)
+        select(Delivery.id, Instance.id, Instance.title, Instance.title_en)
         .join(Notification, Notification.id == Delivery.notification_id)
         .join(Instance, Instance.id == Notification.instance_id)
         .where(Delivery.id.in_(delivery_ids))).all()
-    return {delivery_id: (instance_id, title or "") for delivery_id, instance_id, title in rows}
+    return {delivery_id: (instance_id, title or "", title_en)
+            for delivery_id, instance_id, title, title_en in rows}
 
 
-def _digest_body(group: list, about: dict[int, tuple[int, str]], locale: str) -> str:
+def _digest_body(group: list, about: dict[int, tuple[int, str, str | None]],
+                 locale: str) -> str:
     """The day's messages by the request each is about (its title, number and link), the
     requests in the order of their first message; messages about none come last."""
-    by_request: dict[tuple[int, str] | None, list[str]] = {}
+    by_request: dict[tuple[int, str, str | None] | None, list[str]] = {}
     for delivery in group:
         by_request.setdefault(about.get(delivery.id), []).append(delivery.subject)
     blocks = []
     for request_, subjects in sorted(by_request.items(), key=lambda kv: kv[0] is None):
         lines = [f"· {s}" for s in subjects]
         if request_ is not None:
-            instance_id, title = request_
+            instance_id, title, title_en = request_
+            title = title_en if locale == "en" and title_en else title
             lines = [f"{title} #{instance_id}".strip()] + lines + [
                 "  " + _link(f"/instances/{instance_id}")]
         else:

@@ -32,7 +32,7 @@ from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance, S
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.services import audit, instance_columns, org_cache, outbox
 from webapp.services.directory import DbDirectory
-from webapp.services.display import instance_title, title_inputs
+from webapp.services.display import english_title, instance_title, title_inputs
 from workflows import engine
 from workflows.effects import Notify, Promoted
 from workflows.errors import Conflict, DefinitionError, NotFound
@@ -485,6 +485,7 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     if not instance.title or old is None \
             or title_inputs(spec, old.data) != title_inputs(spec, new.data):
         instance.title = instance_title(spec, new.data, directory)
+        instance.title_en = english_title(spec, new.data, instance.title, directory)
     batch = _Batch() if db.session.get_bind().dialect.name == "postgresql" else None
     _append_history(instance, old, new, batch)
     _sync_tasks(instance, new, old, batch)
