@@ -492,6 +492,13 @@ class _Parser:
         remind = sla_reader.duration("remind_after") if "remind_after" in value else None
         escalate = sla_reader.duration("escalate_after") if "escalate_after" in value else None
         target = sla_reader.rule("escalate_to", "assignee") if "escalate_to" in value else None
+        if target is not None and target.special == "applicant":
+            # Escalation never hands a task to its applicant: it would reach nobody.
+            sla_reader.bad("escalate_to", "cannot escalate to the applicant; name a role "
+                           "and whose it is, e.g. {role: district_admin, of: applicant.district}",
+                           "不能督办给申请人（applicant）本人，请写明角色和所属单位，"
+                           "如 {role: district_admin, of: applicant.district}")
+            target = None
         if "escalate_to" in value and escalate is None and "escalate_after" not in value:
             sla_reader.bad("escalate_to", "escalate_to needs escalate_after",
                            "写了 escalate_to（督办给谁），还要写 escalate_after（多久后督办）")

@@ -209,6 +209,15 @@ CASES = [
      "approval steps need 'approvers'"),
     ("approvers anyone", edit("{role: unit_admin, of: applicant}", "anyone"), 13,
      "approvers cannot be 'anyone'"),
+    ("approvers applicant", edit("{role: unit_admin, of: applicant}", "applicant"), 13,
+     "approvers cannot be 'applicant' (nobody approves their own request)"),
+    ("escalate to the applicant", add_step_keys("    sla: {escalate_after: 2d, "
+                                                "escalate_to: applicant}\n"), 15,
+     "cannot escalate to the applicant"),
+    ("attendance by the applicant", add_step(
+        "  a: {kind: attendance, name: 出勤, assignee: applicant, register: 'c:{form.course}', "
+        "next: {passed: done, failed: done}}\n"), 15,
+     "attendance is confirmed by named people other than the applicant"),
     ("unknown mode", add_step_keys("    mode: most\n"), 15, "unknown approval mode 'most'"),
     ("n missing", add_step_keys("    mode: n_of_m\n"), 15, "mode n_of_m needs n"),
     ("n not needed", add_step_keys("    n: 2\n"), 15, "'n' only applies to mode n_of_m"),
