@@ -45,6 +45,15 @@ DEFAULT_MAX_LENGTH: dict[str, int] = {"text": 200, "textarea": 5000}
 
 FIELD_TYPES: dict[str, FieldType] = {}
 
+# What a ``record`` field's ``source`` may name, (Chinese, English): the web layer lists,
+# looks up and names each one's records (webapp.services.activities registers them, and a
+# test holds the two lists together).  Another source is one more entry here and there.
+RECORD_SOURCES: dict[str, tuple[str, str]] = {
+    "course": ("培训课程", "training course"),
+    "retreat_batch": ("疗休养批次", "retreat batch"),
+    "slot": ("值守时段", "duty slot"),
+}
+
 
 def register_field_type(name: str, options: Iterable[str] = (), label: str = "",
                         label_en: str = "") -> FieldType:
@@ -718,6 +727,13 @@ def _record_options(reader: _OptionReader) -> dict[str, Any]:
     if source is not None and not FIELD_NAME.match(source):
         reader.bad("source", "'source' must be a short name like course or retreat_batch",
                    "source 应是一个简短的名称，如 course 或 retreat_batch")
+        source = None
+    elif source is not None and source not in RECORD_SOURCES:
+        # The platform has no list of such records: every start would be refused.
+        known = ", ".join(f"{k} ({en})" for k, (_zh, en) in RECORD_SOURCES.items())
+        known_zh = "、".join(f"{k}（{zh}）" for k, (zh, _en) in RECORD_SOURCES.items())
+        reader.bad("source", f"unknown record source '{source}' (known: {known})",
+                   f"不认识的记录来源“{source}”（可用：{known_zh}）")
         source = None
     return {"source": source}
 

@@ -418,6 +418,9 @@ CASES = [
      "'source' is required"),
     ("record source bad", add_field("{name: batch, type: record, label: 批次, "
                                     "source: 'Batch!'}"), 9, "'source' must be a short name"),
+    ("record source unknown", add_field("{name: school, type: record, label: 学校, "
+                                        "source: school}"), 9,
+     "unknown record source 'school' (known: course (training course), retreat_batch"),
     ("rules not list", field_rules("      x\n"), 10, "rules must be a list"),
     ("rule not mapping", field_rules("      - x\n"), 11, "each rule must be a mapping"),
     ("rule unknown key", field_rules("      - {check: 'form.amount > 1', message: 太小, "
