@@ -111,6 +111,9 @@ class _Parser:
     def __init__(self, data: dict, log: ProblemLog, filename: str):
         self.data, self.log, self.filename = data, log, filename
         self.fields: dict[str, FieldSpec] = {}
+        # Every reading of a form field outside the forms: (step id or "" for the start,
+        # dotted name, field, line, where) — checked once the routes are known.
+        self.uses: list[tuple[str, str, str, int | None, Where]] = []
 
     def parse(self) -> ProcessSpec | None:
         data, log = self.data, self.log
@@ -290,6 +293,7 @@ class _Parser:
         if "unique" in raw:
             reader = StepReader(raw, self.log, "start", "start", self.fields)
             reader.where = Where("start", "start")
+            reader.uses = ("", self.uses)
             unique = reader.template("unique")
         flags = {}
         for key in ("one_active_per_applicant", "withdraw"):
@@ -340,6 +344,7 @@ class _Parser:
             return ()
         reader = StepReader(raw, self.log, "start", "start", self.fields)
         reader.where = Where("start checks", "start.checks")
+        reader.uses = ("", self.uses)
         checks = []
         for index, item in enumerate(items):
             line = line_of(items, index)
@@ -434,6 +439,7 @@ class _Parser:
                              f"{where.zh}：不认识的设置项“{key}”，{kind.label}环节没有这一项"
                              "（是否拼错了？）")
         reader = StepReader(raw, self.log, step_id, kind.name, self.fields, line)
+        reader.uses = (step_id, self.uses)
         config = kind.parse(reader)
         return StepSpec(
             id=step_id, kind=kind.name, line=line,
@@ -489,6 +495,7 @@ class _Parser:
                          f"（可用：{'、'.join(sorted(SLA_KEYS))}）")
         sla_reader = StepReader(value, self.log, reader.step_id, reader.kind, self.fields)
         sla_reader.where = reader.where.then("sla", "的 sla")
+        sla_reader.uses = reader.uses
         remind = sla_reader.duration("remind_after") if "remind_after" in value else None
         escalate = sla_reader.duration("escalate_after") if "escalate_after" in value else None
         target = sla_reader.rule("escalate_to", "assignee") if "escalate_to" in value else None
@@ -543,6 +550,7 @@ class _Parser:
             where = reader.where.then("notify", "的 notify")
             rule = parse_rule(item, self.log, where, line,
                               fields=self.fields, purpose="assignee")
+            reader.used_rule(rule, line, where)
             if rule is not None and rule.special == "anyone":
                 self.log.add(line, f"{where}: cannot notify 'anyone'; name "
                              "the people", f"{where.zh}：不能通知 anyone（所有人），请写明通知谁")
@@ -605,6 +613,59 @@ class _Parser:
             if end.id not in reachable:
                 log.add(end.line, f"end '{end.id}' is never reached",
                         f"结束“{end.id}”永远不会被走到：没有环节通向它")
+        self._check_known_fields(spec, reachable)
+
+    def _check_known_fields(self, spec: ProcessSpec, reachable: set[str]) -> None:
+        """Refuse a reading of a field that can never have been asked at that point: a
+        start-form rule or ``show_if``, a start check or ``unique``, reading a step's
+        field; a step (its form, conditions, dates, people) reading the field of a step
+        that no route passes before it.  Routes include returns and timeouts, so only a
+        field that is empty on every path is refused (like ``title`` and ``within``)."""
+        owner = {f.name: "" for f in spec.start.form.fields}
+        for step in spec.steps:
+            owner.update({f.name: step.id for f in step.form.fields})
+        before: dict[str, set[str]] = {}  # step id → steps some route reaches it from
+
+        def comes_before(step_id: str, context: str) -> bool:
+            if step_id not in before:
+                step = spec.step(step_id)
+                before[step_id] = set().union(*(reachable_from(spec, target) for _, target
+                                                in edges(spec, step))) if step else set()
+            return context in before[step_id]
+
+        # (step, name, field, line, where, whether the step's own form may have asked it):
+        # a form's own fields are filled in with it; the step's settings are read before.
+        uses = [(*use, False) for use in self.uses]
+        for context, form, where in [("", spec.start.form, START_FORM)] + [
+                (s.id, s.form, step_where(s.id).then("form", "的表单")) for s in spec.steps]:
+            for field in form.fields:
+                if field.show_if is not None:
+                    uses += [(context, name, name.split(".")[1], field.line,
+                              where.then(f"field '{field.name}' show_if",
+                                         f"的字段“{field.name}”的显示条件 show_if"), True)
+                             for name in sorted(field.show_if.names())
+                             if name.split(".")[0] in ("form", "record")]
+            for rule in form.rules:
+                uses += [(context, name, name.split(".")[1], rule.line,
+                          where.then("rule", "的规则"), True)
+                         for name in sorted(rule.check.names())
+                         if name.split(".")[0] in ("form", "record")]
+        for context, name, field, line, where, own in uses:
+            asked_at = owner.get(field)
+            if asked_at in (None, "") or (own and asked_at == context):
+                continue
+            if context == "":
+                self.log.add(line, f"{where}: '{name}' is a field of step '{asked_at}', "
+                             "filled in later; here only start-form fields have values",
+                             f"{where.zh}：“{name}”是环节“{asked_at}”的字段，要到后面才填写；"
+                             "这里只能用发起表单的字段")
+            elif asked_at in reachable and not comes_before(asked_at, context):
+                self.log.add(line, f"{where}: '{name}' is filled in at step '{asked_at}', "
+                             "which no route passes before this point: it has no value here "
+                             "(move the field to the start form or an earlier step)",
+                             f"{where.zh}：“{name}”要到环节“{asked_at}”才填写，而任何路线走到"
+                             "这里之前都不会经过该环节，这时它还没有值（请把该字段移到发起表单"
+                             "或更早的环节）")
 
 
     def _check_escalation(self, step: StepSpec) -> None:

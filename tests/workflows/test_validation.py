@@ -65,6 +65,22 @@ def field_rules(rules: str) -> str:
     return BASE.replace(old, form + rules)
 
 
+def line_of(text: str, fragment: str) -> int:
+    """The line (from 1) where ``fragment`` first appears in ``text``."""
+    return text[:text.index(fragment)].count("\n") + 1
+
+
+# A field the review step asks (line 15), read where it has no value yet.
+NOTE = "    form: [{name: note, type: text, label: 意见}]\n"
+LATER_NOTE = add_step_keys(NOTE)
+CHOOSE_LATER = edit(STEP_LINE, "    next: choose\n").replace("ends:\n", (
+    "  choose:\n    kind: decision\n    name: 分支\n    branches:\n"
+    "      - {when: \"form.grade == 'a'\", go: later}\n    default: done\n"
+    "  later: {kind: task, name: 后续, assignee: applicant, next: done,\n"
+    "          form: [{name: grade, type: text, label: 等级}]}\nends:\n"))
+START_RULE_LATER = field_rules("      - {check: \"number(form.note) <= 10000\", message: 太多}\n"
+                               ).replace(STEP_LINE, STEP_LINE + NOTE)
+
 CASES = [
     # ------------------------------------------------------------------ YAML itself
     ("duplicate key", edit("  rejected: rejected\n", "  rejected: rejected\n  done: approved\n"),
@@ -433,6 +449,31 @@ CASES = [
     ("rule check missing", field_rules("      - {message: 太小}\n"), 11, "'check' is required"),
     ("rule message missing", field_rules("      - {check: 'form.amount > 1'}\n"), 11,
      "'message' is required"),
+    # ------------------------------------------------------------------ fields not asked yet
+    ("start rule reads a step's field", START_RULE_LATER,
+     line_of(START_RULE_LATER, "      - {check"),
+     "start form rule: 'form.note' is a field of step 'review', filled in later"),
+    ("start show_if reads a step's field", add_field(
+        "{name: extra, type: text, label: 补充, show_if: \"form.note == 'x'\"}")
+     .replace(STEP_LINE, STEP_LINE + NOTE), 9,
+     "field 'extra' show_if: 'form.note' is a field of step 'review'"),
+    ("start check reads a step's field", LATER_NOTE.replace(
+        "  who:", "  checks: [{check: 'form.note != null', message: 缺}]\n  who:"), 4,
+     "start checks check: 'form.note' is a field of step 'review'"),
+    ("unique reads a step's field", LATER_NOTE.replace("  who:", "  unique: 'n:{form.note}'\n"
+                                                       "  who:"), 4,
+     "start unique: 'form.note' is a field of step 'review'"),
+    ("branch reads a later step's field", CHOOSE_LATER, line_of(CHOOSE_LATER, "      - {when"),
+     "step 'choose' branch 'when': 'form.grade' is filled in at step 'later', which no route "
+     "passes before this point"),
+    ("approvers named by their own form", add_step_keys(
+        "    form: [{name: unit, type: org_unit, label: 单位}]\n").replace(
+        "of: applicant}", "of: form.unit}"), 13,
+     "step 'review' approvers: 'form.unit' is filled in at step 'review'"),
+    ("timeout until a date of its own form", add_step_keys(
+        "    form: [{name: due, type: date, label: 期限}]\n"
+        "    timeout: {until: form.due, go: done}\n"), 16,
+     "step 'review' timeout: 'form.due' is filled in at step 'review'"),
     # ------------------------------------------------------------------ title
     ("title unknown field", edit("start:\n", "title: '{nope} · {station}'\nstart:\n"), 3,
      "title: '{nope}' is not a field of the start form; known: amount, station, course"),
@@ -506,3 +547,23 @@ def test_a_title_names_start_form_fields_with_or_without_form():
     spec, problems = load_text(edit("start:\n", "title: '{amount} · {form.station}'\nstart:\n"),
                                "demo.yaml")
     assert problems == [] and spec.title_fields == ("amount", "station")
+
+
+def test_a_field_asked_on_some_route_before_is_not_refused():
+    # The branch reads the later step's grade, but the later step leads back to it:
+    # on the second pass the grade has a value.
+    looped = CHOOSE_LATER.replace("next: done,\n          form: [{name: grade",
+                                  "next: choose,\n          form: [{name: grade")
+    assert load_text(looped, "demo.yaml")[1] == []
+    # A step that the review returns to reads the review's note once it came back.
+    returned = edit("  review:\n", "  check:\n    kind: approval\n    name: 初核\n"
+                    "    approvers: {role: unit_admin, of: applicant}\n"
+                    "    form: [{name: extra, type: text, label: 补充, show_if: \"form.note == 'x'\"}]\n"
+                    "    next: review\n  review:\n").replace(STEP_LINE, "    return_to: [check]\n"
+                                                            + STEP_LINE + NOTE)
+    assert load_text(returned, "demo.yaml")[1] == []
+    # A step's own form may read its own fields, and a later step an earlier step's.
+    own = add_step_keys("    form: [{name: note, type: text, label: 意见},\n"
+                        "           {name: more, type: text, label: 补充, "
+                        "show_if: \"form.note == 'x'\"}]\n")
+    assert load_text(own, "demo.yaml")[1] == []
