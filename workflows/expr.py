@@ -357,6 +357,31 @@ def _collect_names(tree: tuple, out: set[str]) -> None:
         _collect_names(child, out)
 
 
+def _literal_comparisons(tree: tuple, out: list[tuple[str, tuple[Any, ...]]]) -> None:
+    if tree[0] == "cmp":
+        operands = tree[2]
+        for op, left, right in zip(tree[1], operands, operands[1:]):
+            if op in ("in", "not in") and left[0] == "name" and right[0] == "list" \
+                    and all(e[0] == "const" for e in right[1]):
+                values = tuple(e[1] for e in right[1] if e[1] is not None)
+                if values:
+                    out.append((left[1], values))
+                continue
+            if op in ("in", "not in"):
+                left, right = right, left  # 'legal' in form.skills reads the name on the right
+            if {left[0], right[0]} == {"name", "const"}:
+                name, const = (left, right) if left[0] == "name" else (right, left)
+                if const[1] is not None:
+                    out.append((name[1], (const[1],)))
+    for child in _children(tree):
+        _literal_comparisons(child, out)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """Whether a condition's ``a == b`` holds ("12" and 12 are equal, as in conditions)."""
+    return _compare("==", a, b)
+
+
 @dataclass(frozen=True)
 class Expr:
     """A parsed condition: immutable, hashable, safe to evaluate on any data."""
@@ -377,6 +402,14 @@ class Expr:
         found: set[str] = set()
         _collect_names(self.tree, found)
         return frozenset(found)
+
+    def literal_comparisons(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """(dotted name, the constants it is compared with) for each comparison of a name
+        with constants: ``form.x == 'a'``, ``'a' != form.x``, ``form.x in ['a', 'b']``,
+        ``'a' in form.x`` — what the loader checks against a choice field's values."""
+        found: list[tuple[str, tuple[Any, ...]]] = []
+        _literal_comparisons(self.tree, found)
+        return found
 
     def __str__(self) -> str:
         return self.source

@@ -120,6 +120,37 @@ class Relative:
         return f"{self.base} {'+' if self.offset > 0 else '-'} {abs(self.offset)}"
 
 
+def choice_problems(condition: expr.Expr, fields: Any) -> list[tuple[str, str]]:
+    """(English, Chinese) for each constant a choice or multichoice field is compared
+    with in ``condition`` that is not one of its values: such a comparison never holds
+    (a typo, or the label written instead of the value).  ``fields``: name → FieldSpec."""
+    problems = []
+    for name, literals in condition.literal_comparisons():
+        parts = name.split(".")
+        field = fields.get(parts[1]) if len(parts) == 2 and parts[0] == "form" else None
+        if field is None or field.type not in ("choice", "multichoice") or not field.choices:
+            continue
+        values = [c.value for c in field.choices]
+        for literal in literals:
+            if any(expr.equal(literal, value) for value in values):
+                continue
+            labelled = next((c for c in field.choices
+                             if literal in (c.label, c.label_en)), None)
+            if labelled is not None:
+                problems.append((
+                    f"'{literal}' is the label of choice '{labelled.value}' of '{name}'; "
+                    f"conditions compare values: write '{labelled.value}'",
+                    f"“{literal}”是字段“{field.name}”的选项“{labelled.value}”的标签，"
+                    f"条件里要写选项的值“{labelled.value}”"))
+            else:
+                problems.append((
+                    f"'{name}' has no choice '{literal}', so the comparison never holds "
+                    f"(its values: {', '.join(values)})",
+                    f"字段“{field.name}”没有“{literal}”这个选项，这个比较永远不成立"
+                    f"（选项的值有：{'、'.join(values)}）"))
+    return problems
+
+
 def union_today(now: datetime | None = None) -> date:
     """The day ``now`` (else the present moment) is on the union's calendar (China)."""
     from workflows.expr import CALENDAR

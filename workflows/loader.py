@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from workflows.fields import FieldSpec, FormSpec, parse_form
+from workflows.fields import FieldSpec, FormSpec, choice_problems, parse_form
 from workflows.graph import edges, reachable_from, reaches_an_end
 from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
 from workflows.problems import Problem, ProblemLog, Where, step_where
@@ -238,7 +238,18 @@ class _Parser:
         for sid, where, _raw in sections:
             for spec in forms.get(sid, FormSpec()).fields:
                 check_within(spec, self.fields, self.log, where, start_fields)
+            self._check_choices(forms.get(sid, FormSpec()), where)
         return forms
+
+    def _check_choices(self, form: FormSpec, where: Where) -> None:
+        """A form's show_if and rules may compare a choice field only with its values."""
+        conditions = [(f.show_if, f.line, where.then(f"field '{f.name}' show_if",
+                                                     f"的字段“{f.name}”的显示条件 show_if"))
+                      for f in form.fields if f.show_if is not None]
+        conditions += [(r.check, r.line, where.then("rule", "的规则")) for r in form.rules]
+        for condition, line, place in conditions:
+            for en, zh in choice_problems(condition, self.fields):
+                self.log.add(line, f"{place}: {en}", f"{place.zh}：{zh}")
 
     def _ends(self, raw: Any) -> list[EndSpec]:
         if not isinstance(raw, dict) or not raw:

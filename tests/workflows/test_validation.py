@@ -81,6 +81,17 @@ CHOOSE_LATER = edit(STEP_LINE, "    next: choose\n").replace("ends:\n", (
 START_RULE_LATER = field_rules("      - {check: \"number(form.note) <= 10000\", message: 太多}\n"
                                ).replace(STEP_LINE, STEP_LINE + NOTE)
 
+GRADE = ("{name: grade, type: choice, label: 年级, choices: {freshman: 大一新生, "
+         "sophomore: {label: 大二, label_en: Second year}}}")
+SKILLS = "{name: skills, type: multichoice, label: 技能, choices: [legal, repair]}"
+
+
+def read_grade(condition: str) -> str:
+    """The grade field (line 9) and a field shown on ``condition`` (line 10)."""
+    return add_field(f"{GRADE}\n    - {{name: extra, type: text, label: 补充, "
+                     f"show_if: \"{condition}\"}}")
+
+
 CASES = [
     # ------------------------------------------------------------------ YAML itself
     ("duplicate key", edit("  rejected: rejected\n", "  rejected: rejected\n  done: approved\n"),
@@ -474,6 +485,23 @@ CASES = [
         "    form: [{name: due, type: date, label: 期限}]\n"
         "    timeout: {until: form.due, go: done}\n"), 16,
      "step 'review' timeout: 'form.due' is filled in at step 'review'"),
+    # ------------------------------------------------------------------ choices compared
+    ("show_if with a value that is no choice", read_grade("form.grade == 'freshmen'"), 10,
+     "field 'extra' show_if: 'form.grade' has no choice 'freshmen', so the comparison never "
+     "holds (its values: freshman, sophomore)"),
+    ("show_if with a label", read_grade("form.grade != '大一新生'"), 10,
+     "'大一新生' is the label of choice 'freshman' of 'form.grade'; conditions compare "
+     "values: write 'freshman'"),
+    ("show_if with an English label", read_grade("form.grade in ['freshman', 'Second year']"),
+     10, "'Second year' is the label of choice 'sophomore'"),
+    ("show_if with a multichoice", add_field(f"{SKILLS}\n    - {{name: extra, type: text, "
+                                             "label: 补充, show_if: \"'law' in form.skills\"}"),
+     10, "'form.skills' has no choice 'law'"),
+    ("branch with a value that is no choice", add_field(GRADE).replace(STEP_LINE, (
+        "    next: choose\n")).replace("ends:\n", (
+            "  choose:\n    kind: decision\n    name: 分支\n    branches:\n"
+            "      - {when: \"form.grade == 'senior'\", go: done}\n    default: done\n"
+            "ends:\n")), 20, "step 'choose' branch 'when': 'form.grade' has no choice 'senior'"),
     # ------------------------------------------------------------------ title
     ("title unknown field", edit("start:\n", "title: '{nope} · {station}'\nstart:\n"), 3,
      "title: '{nope}' is not a field of the start form; known: amount, station, course"),
@@ -567,3 +595,13 @@ def test_a_field_asked_on_some_route_before_is_not_refused():
                         "           {name: more, type: text, label: 补充, "
                         "show_if: \"form.note == 'x'\"}]\n")
     assert load_text(own, "demo.yaml")[1] == []
+
+
+def test_a_choice_compared_with_its_values_or_nothing_is_not_refused():
+    for condition in ("form.grade == 'freshman'", "form.grade != null",
+                      "form.grade in ['freshman', 'sophomore']", "'freshman' == form.grade",
+                      "len(form.grade) > 3", "form.grade == form.amount"):
+        assert load_text(read_grade(condition), "demo.yaml")[1] == [], condition
+    numbered = add_field("{name: level, type: choice, label: 级, choices: ['1', '2']}\n"
+                         "    - {name: extra, type: text, label: 补充, show_if: 'form.level == 2'}")
+    assert load_text(numbered, "demo.yaml")[1] == []  # "2" and 2 are equal in conditions

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 from workflows import expr
 from workflows.durations import BadDuration, Duration, parse_duration
 from workflows.errors import ExpressionError, NotAllowed
-from workflows.fields import FieldSpec
+from workflows.fields import FieldSpec, choice_problems
 from workflows.problems import ProblemLog, Where, step_where
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import Template
@@ -128,6 +128,9 @@ class StepReader:
                          f"{where.zh}：{expr.problem_zh(exc)}")
             return None
         self.check_names(parsed.names(), line, what, what_zh)
+        where = self.at(what, what_zh)
+        for en, zh in choice_problems(parsed, self.fields):
+            self.log.add(line, f"{where}: {en}", f"{where.zh}：{zh}")
         return parsed
 
     def check_names(self, names: Any, line: int | None, what: str,
