@@ -334,6 +334,15 @@ CASES = [
      "a timer step needs exactly one of 'until' (a date) or 'after' (a duration)"),
     ("timer bad date", add_step("  wait: {kind: timer, name: 等待, until: '2025-13-01', "
                                 "next: done}\n"), 15, "'until' '2025-13-01' is not an ISO date"),
+    ("timer until a text field", add_field("{name: school, type: text, label: 学校}").replace(
+        "ends:\n", "  wait: {kind: timer, name: 等待, until: form.school, next: done}\nends:\n"),
+     16, "step 'wait' until: 'until' must give a date: 'form.school' is a text field, not a date"),
+    ("timeout until a phone", add_field("{name: phone, type: phone, label: 电话}").replace(
+        STEP_LINE, STEP_LINE + "    timeout: {until: form.phone, go: done}\n"), 16,
+     "step 'review' timeout: 'timeout' must give a date: 'form.phone' is a phone field"),
+    ("timer until a calculation", add_step("  wait: {kind: timer, name: 等待, "
+                                           "until: 'form.amount + 1', next: done}\n"), 15,
+     "'until' must give a date: write a date field (form.<field>), a record's date"),
     ("publicity duration", add_step("  notice: {kind: publicity, name: 公示, "
                                     "next: {passed: done, objected: done}}\n"), 15,
      "publicity steps need 'duration'"),
