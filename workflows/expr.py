@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -434,6 +435,7 @@ def parse(text: str) -> Expr:
     try:
         node = ast.parse(source, mode="eval")
     except SyntaxError as exc:
+        _full_width(source)
         shown = source if len(source) <= 80 else source[:77] + "..."
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(f"syntax error{where} in: {shown}",
@@ -448,6 +450,29 @@ def parse(text: str) -> Expr:
     if too_deep:
         raise ExpressionError("the condition is nested too deeply", "条件嵌套过深")
     return Expr(source, tree)
+
+
+# Punctuation a Chinese input method types where a condition needs ASCII:
+# character → (what it is in Chinese, the ASCII to write).
+_FULL_WIDTH = {"“": ("引号", "' 或 \""), "”": ("引号", "' 或 \""), "‘": ("引号", "' 或 \""),
+               "’": ("引号", "' 或 \""), "（": ("括号", "("), "）": ("括号", ")"),
+               "，": ("逗号", ","), "：": ("冒号", ":"), "＝": ("等号", "="),
+               "！": ("感叹号", "!"), "＜": ("小于号", "<"), "＞": ("大于号", ">")}
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _full_width(source: str) -> None:
+    """Raise a plain ExpressionError for full-width punctuation outside quoted text, the
+    likely cause of a syntax error (“form.x == 'a'”, number（form.amount）)."""
+    bare = _QUOTED.sub(lambda m: " " * len(m.group(0)), source)
+    for column, char in enumerate(bare, 1):
+        if char in _FULL_WIDTH:
+            what, ascii_ = _FULL_WIDTH[char]
+            shown = ascii_.replace(" 或 ", " or ")
+            quoted = f" {char} " if what == "引号" else f"“{char}”"
+            raise ExpressionError(
+                f"full-width '{char}' at column {column}: write the ASCII {shown} instead",
+                f"条件里用了中文{what}{quoted}（第 {column} 列），请改成英文{what} {ascii_}")
 
 
 def _depth(tree: tuple) -> int:

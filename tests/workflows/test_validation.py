@@ -105,6 +105,18 @@ CASES = [
      + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
                for p, c in zip("abcde", "bcdef")), 1, "too large once its aliases"),
     ("list at top", "- a\n- b\n", 1, "a definition must be a mapping"),
+    ("full-width colon", edit("    name: 审核\n", "    name：审核\n"), 12,
+     "'name' is followed by a full-width colon '：'; write the ASCII colon ':'"),
+    ("full-width colon, last key", edit("    next: done\n", "    next：done\n"), 14,
+     "'next' is followed by a full-width colon '：'"),
+    ("full-width colon in braces", add_field("{name： extra, type: text, label: 补充}"), 9,
+     "'name' is followed by a full-width colon"),
+    ("full-width quotes", add_field("{name: extra, type: text, label: 补充, "
+                                    "show_if: “form.amount > 1”}"), 9,
+     "'show_if': full-width '“' at column 1: write the ASCII ' or \" instead"),
+    ("full-width brackets", field_rules("      - {check: 'number（form.amount） > 1', "
+                                        "message: 太少}\n"), 11,
+     "full-width '（' at column 7: write the ASCII ( instead"),
     # ------------------------------------------------------------------ top level
     ("unknown top key", BASE + "colour: red\n", 18, "unknown key 'colour'"),
     ("bad key", edit("key: demo", "key: Demo Process"), 1, "is not a valid process key"),
@@ -614,3 +626,20 @@ def test_a_choice_compared_with_its_values_or_nothing_is_not_refused():
     numbered = add_field("{name: level, type: choice, label: 级, choices: ['1', '2']}\n"
                          "    - {name: extra, type: text, label: 补充, show_if: 'form.level == 2'}")
     assert load_text(numbered, "demo.yaml")[1] == []  # "2" and 2 are equal in conditions
+
+
+def test_full_width_punctuation_is_named_in_chinese_at_its_line():
+    _, problems = load_text(edit("    name: 审核\n", "    name：审核\n"), "demo.yaml")
+    assert [(p.line, p.text("zh")) for p in problems] == [
+        (12, "用了中文冒号“：”（在“name”之后），请改成英文冒号“:”（name: …）")]
+    _, problems = load_text(add_field("{name: extra, type: text, label: 补充, "
+                                      "show_if: “form.amount > 1”}"), "demo.yaml")
+    assert "条件里用了中文引号 “ （第 1 列），请改成英文引号 ' 或 \"" in problems[0].text("zh")
+
+
+def test_full_width_punctuation_in_words_is_left_alone():
+    text = edit("name: 演示\n", "name: 演示\ndescription: |\n  注意：先核实\n  note：文字\n"
+                "description_en: 'note：words'\n").replace(
+        "{name: amount, type: integer, label: 金额}",
+        "{name: amount, type: integer, label: 金额：元, show_if: \"form.station != '（无）'\"}")
+    assert load_text(text, "demo.yaml")[1] == []
