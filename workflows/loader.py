@@ -64,8 +64,11 @@ def load_text(text: str, filename: str = "<definition>") -> tuple[ProcessSpec | 
                 "流程定义应是一组“名称: 值”的设置（key: …、name: …、steps: …），"
                 "而不是单独一个值或一个列表")
         return None, log.problems
+    # What YAML itself found (a key written twice) comes first: the rest may follow from it.
+    found_reading = len(log.problems)
     spec = _Parser(data, log, filename).parse()
-    problems = sorted(dict.fromkeys(log.problems), key=_order)
+    problems = sorted(dict.fromkeys(log.problems[:found_reading]), key=_order) + sorted(
+        dict.fromkeys(log.problems[found_reading:]), key=_order)
     return (spec if not problems else None), problems
 
 
@@ -428,6 +431,15 @@ class _Parser:
             self.log.add(line, f"step id '{step_id}' must be lower-case letters, digits and _",
                          f"环节的 id“{step_id}”只能用小写英文字母、数字和下划线，以字母开头")
             return None
+        status = raw if isinstance(raw, str) else (
+            raw.get("status") if isinstance(raw, dict) and "kind" not in raw else None)
+        if status in END_STATUSES and not isinstance(self.data.get("ends"), dict):
+            # An end written without the 'ends:' line above it reads as a step.
+            self.log.add(line, f"'{step_id}' looks like an end (status {status}) but is "
+                         "read as a step: is the line 'ends:' missing above it?",
+                         f"“{step_id}”看起来是一个结束（状态 {status}），却被当成了环节："
+                         "是否漏写了它上面的 ends: 这一行？")
+            return None
         if not isinstance(raw, dict):
             self.log.add(line, f"step '{step_id}' must be a mapping with at least 'kind'",
                          f"环节“{step_id}”应是一组设置，至少要有 kind（环节类型）")
@@ -605,7 +617,7 @@ class _Parser:
                             f"环节“{step.id}”：{_outcome_zh(label)}之后去“{target}”，"
                             "但既没有这个环节，也没有这个结束")
             kind.check(step, spec, log)
-            self._check_escalation(step)
+            self._check_escalation(step, raw_steps.get(step.id))
         if not spec.steps or not spec.start.first:
             return
         reachable = reachable_from(spec, spec.start.first)
@@ -679,10 +691,12 @@ class _Parser:
                              "或更早的环节）")
 
 
-    def _check_escalation(self, step: StepSpec) -> None:
+    def _check_escalation(self, step: StepSpec, raw: Any) -> None:
         if step.sla is None or step.sla.escalate_after is None or step.sla.escalate_to:
             return
         rule = getattr(step.config, "approvers", None) or getattr(step.config, "assignee", None)
+        if rule is None and isinstance(raw, dict) and ({"approvers", "assignee"} & set(raw)):
+            return  # the rule itself is wrong (a role typo): that problem is the one to fix
         if rule is None or rule.one_level_up() is None:
             self.log.add(step.line, f"step '{step.id}' sla: say whom to escalate to "
                          "(escalate_to: {role: ..., of: ...})",

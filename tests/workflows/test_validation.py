@@ -643,3 +643,33 @@ def test_full_width_punctuation_in_words_is_left_alone():
         "{name: amount, type: integer, label: 金额}",
         "{name: amount, type: integer, label: 金额：元, show_if: \"form.station != '（无）'\"}")
     assert load_text(text, "demo.yaml")[1] == []
+
+
+def test_a_wrong_role_is_not_followed_by_an_escalation_problem():
+    text = edit("role: unit_admin", "role: unit_admim").replace(
+        STEP_LINE, STEP_LINE + "    sla: {escalate_after: 2d}\n")
+    _, problems = load_text(text, "demo.yaml")
+    assert [p.message for p in problems] == [
+        "step 'review' approvers: unknown role 'unit_admim' (known: " + problems[0].message
+        .split("(known: ")[1]]
+
+
+def test_a_step_written_twice_is_named_first():
+    # YAML keeps the second notice, which leads back: the review (line 10) then seems to
+    # have no way to an end — a consequence, named after its cause.
+    text = edit(STEP_LINE, "    actions: [approve]\n    next: notice\n").replace("ends:\n", (
+        "  notice: {kind: task, name: 通知, assignee: applicant, next: done}\n"
+        "  notice: {kind: task, name: 又一个, assignee: applicant, next: review}\nends:\n"))
+    _, problems = load_text(text, "demo.yaml")
+    assert any(p.line == 10 for p in problems)
+    assert problems[0].message.startswith("duplicate key 'notice' (first at line 16)")
+    assert problems[0].text("zh").startswith("“notice”重复了")
+
+
+def test_ends_without_their_line_are_said_to_be_ends():
+    _, problems = load_text(edit("ends:\n", ""), "demo.yaml")
+    messages = [str(p) for p in problems]
+    assert messages[0].startswith("demo.yaml:1: 'ends' is required")
+    assert "demo.yaml:15: 'done' looks like an end (status completed) but is read as a " \
+           "step: is the line 'ends:' missing above it?" in messages
+    assert not [m for m in messages if "must be a mapping" in m or "kind" in m]
