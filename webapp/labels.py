@@ -21,6 +21,7 @@ ACTION_LABELS = {
     "unassigned": _l("无人可处理，待管理员指派"),
     "recuse": _l("回避：申请人本人，由其他人处理"),
     "recuse_escalate": _l("回避：申请人本人，转由上级处理"),
+    "no_timeout": _l("未填写日期，不设期限"),
 }
 
 # Lines the engine writes by itself while someone acts (a step entered, a branch taken,
@@ -28,7 +29,7 @@ ACTION_LABELS = {
 # doing of the person whose action set them off (their own line is just before).
 AUTOMATIC_ACTIONS = frozenset({"enter", "route", "end", "reserve", "released", "unassigned",
                                "recuse", "recuse_escalate", "claim_promoted",
-                               "claim_released", "timer_passed"})
+                               "claim_released", "timer_passed", "no_timeout"})
 
 STATUS_STYLES = {"running": "primary", "returned": "warning", "waitlisted": "info",
                  "completed": "success", "approved": "success", "rejected": "danger",
@@ -48,6 +49,8 @@ RESERVE_RESULTS = {"granted": _l("占用名额"), "waitlisted": _l("名额已满
 # An escalation that found nobody at the level above (no such role there) brought no one
 # in: its line must not read as if someone had been.
 ESCALATED_TO_NOBODY = _l("督办升级未送达：上级无人可接收")
+# A timer whose date was left empty did not wait: not the same as a date that passed.
+TIMER_WITHOUT_DATE = _l("未填写日期，不等待")
 
 
 def action_label(action: str) -> str:
@@ -62,6 +65,8 @@ def history_label(action: str, details: Mapping | None,
     words = words if words is not None else history_words()
     if action == "escalate" and not (details or {}).get("to"):
         return words["escalate:nobody"]
+    if action == "timer_passed" and (details or {}).get("no_date"):
+        return words["timer_passed:no_date"]
     if action == "reserve":
         result = (details or {}).get("result")
         if result in RESERVE_RESULTS:
@@ -82,6 +87,7 @@ def _history_words(locale: str) -> dict[str, str]:
     words = {key: str(label) for key, label in ACTION_LABELS.items()}
     words.update({"reserve:" + key: str(label) for key, label in RESERVE_RESULTS.items()})
     words["escalate:nobody"] = str(ESCALATED_TO_NOBODY)
+    words["timer_passed:no_date"] = str(TIMER_WITHOUT_DATE)
     return words
 
 

@@ -468,6 +468,9 @@ def _retime_timeout(run: Run, step, task: Task) -> None:
     key = run.timer_key(task, "timeout")
     current = next((t for t in run.timers if t.key == key), None)
     at = run.timeout_at(step, task, due_now=False)
+    if current is None and at is not None:  # the date was missing and now is given
+        run.schedule(task, "timeout", max(at, run.now))
+        return
     if current is None or at is None or at == current.at \
             or at <= run.now and current.at <= run.now:
         return  # unchanged, or past either way (the sweep fires it): nothing moved

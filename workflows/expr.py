@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -357,6 +358,31 @@ def _collect_names(tree: tuple, out: set[str]) -> None:
         _collect_names(child, out)
 
 
+def _literal_comparisons(tree: tuple, out: list[tuple[str, tuple[Any, ...]]]) -> None:
+    if tree[0] == "cmp":
+        operands = tree[2]
+        for op, left, right in zip(tree[1], operands, operands[1:]):
+            if op in ("in", "not in") and left[0] == "name" and right[0] == "list" \
+                    and all(e[0] == "const" for e in right[1]):
+                values = tuple(e[1] for e in right[1] if e[1] is not None)
+                if values:
+                    out.append((left[1], values))
+                continue
+            if op in ("in", "not in"):
+                left, right = right, left  # 'legal' in form.skills reads the name on the right
+            if {left[0], right[0]} == {"name", "const"}:
+                name, const = (left, right) if left[0] == "name" else (right, left)
+                if const[1] is not None:
+                    out.append((name[1], (const[1],)))
+    for child in _children(tree):
+        _literal_comparisons(child, out)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """Whether a condition's ``a == b`` holds ("12" and 12 are equal, as in conditions)."""
+    return _compare("==", a, b)
+
+
 @dataclass(frozen=True)
 class Expr:
     """A parsed condition: immutable, hashable, safe to evaluate on any data."""
@@ -377,6 +403,14 @@ class Expr:
         found: set[str] = set()
         _collect_names(self.tree, found)
         return frozenset(found)
+
+    def literal_comparisons(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """(dotted name, the constants it is compared with) for each comparison of a name
+        with constants: ``form.x == 'a'``, ``'a' != form.x``, ``form.x in ['a', 'b']``,
+        ``'a' in form.x`` — what the loader checks against a choice field's values."""
+        found: list[tuple[str, tuple[Any, ...]]] = []
+        _literal_comparisons(self.tree, found)
+        return found
 
     def __str__(self) -> str:
         return self.source
@@ -401,6 +435,7 @@ def parse(text: str) -> Expr:
     try:
         node = ast.parse(source, mode="eval")
     except SyntaxError as exc:
+        _full_width(source)
         shown = source if len(source) <= 80 else source[:77] + "..."
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(f"syntax error{where} in: {shown}",
@@ -415,6 +450,29 @@ def parse(text: str) -> Expr:
     if too_deep:
         raise ExpressionError("the condition is nested too deeply", "条件嵌套过深")
     return Expr(source, tree)
+
+
+# Punctuation a Chinese input method types where a condition needs ASCII:
+# character → (what it is in Chinese, the ASCII to write).
+_FULL_WIDTH = {"“": ("引号", "' 或 \""), "”": ("引号", "' 或 \""), "‘": ("引号", "' 或 \""),
+               "’": ("引号", "' 或 \""), "（": ("括号", "("), "）": ("括号", ")"),
+               "，": ("逗号", ","), "：": ("冒号", ":"), "＝": ("等号", "="),
+               "！": ("感叹号", "!"), "＜": ("小于号", "<"), "＞": ("大于号", ">")}
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _full_width(source: str) -> None:
+    """Raise a plain ExpressionError for full-width punctuation outside quoted text, the
+    likely cause of a syntax error (“form.x == 'a'”, number（form.amount）)."""
+    bare = _QUOTED.sub(lambda m: " " * len(m.group(0)), source)
+    for column, char in enumerate(bare, 1):
+        if char in _FULL_WIDTH:
+            what, ascii_ = _FULL_WIDTH[char]
+            shown = ascii_.replace(" 或 ", " or ")
+            quoted = f" {char} " if what == "引号" else f"“{char}”"
+            raise ExpressionError(
+                f"full-width '{char}' at column {column}: write the ASCII {shown} instead",
+                f"条件里用了中文{what}{quoted}（第 {column} 列），请改成英文{what} {ascii_}")
 
 
 def _depth(tree: tuple) -> int:

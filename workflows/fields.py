@@ -45,6 +45,15 @@ DEFAULT_MAX_LENGTH: dict[str, int] = {"text": 200, "textarea": 5000}
 
 FIELD_TYPES: dict[str, FieldType] = {}
 
+# What a ``record`` field's ``source`` may name, (Chinese, English): the web layer lists,
+# looks up and names each one's records (webapp.services.activities registers them, and a
+# test holds the two lists together).  Another source is one more entry here and there.
+RECORD_SOURCES: dict[str, tuple[str, str]] = {
+    "course": ("培训课程", "training course"),
+    "retreat_batch": ("疗休养批次", "retreat batch"),
+    "slot": ("值守时段", "duty slot"),
+}
+
 
 def register_field_type(name: str, options: Iterable[str] = (), label: str = "",
                         label_en: str = "") -> FieldType:
@@ -109,6 +118,37 @@ class Relative:
         if not self.offset:
             return self.base
         return f"{self.base} {'+' if self.offset > 0 else '-'} {abs(self.offset)}"
+
+
+def choice_problems(condition: expr.Expr, fields: Any) -> list[tuple[str, str]]:
+    """(English, Chinese) for each constant a choice or multichoice field is compared
+    with in ``condition`` that is not one of its values: such a comparison never holds
+    (a typo, or the label written instead of the value).  ``fields``: name → FieldSpec."""
+    problems = []
+    for name, literals in condition.literal_comparisons():
+        parts = name.split(".")
+        field = fields.get(parts[1]) if len(parts) == 2 and parts[0] == "form" else None
+        if field is None or field.type not in ("choice", "multichoice") or not field.choices:
+            continue
+        values = [c.value for c in field.choices]
+        for literal in literals:
+            if any(expr.equal(literal, value) for value in values):
+                continue
+            labelled = next((c for c in field.choices
+                             if literal in (c.label, c.label_en)), None)
+            if labelled is not None:
+                problems.append((
+                    f"'{literal}' is the label of choice '{labelled.value}' of '{name}'; "
+                    f"conditions compare values: write '{labelled.value}'",
+                    f"“{literal}”是字段“{field.name}”的选项“{labelled.value}”的标签，"
+                    f"条件里要写选项的值“{labelled.value}”"))
+            else:
+                problems.append((
+                    f"'{name}' has no choice '{literal}', so the comparison never holds "
+                    f"(its values: {', '.join(values)})",
+                    f"字段“{field.name}”没有“{literal}”这个选项，这个比较永远不成立"
+                    f"（选项的值有：{'、'.join(values)}）"))
+    return problems
 
 
 def union_today(now: datetime | None = None) -> date:
@@ -718,6 +758,13 @@ def _record_options(reader: _OptionReader) -> dict[str, Any]:
     if source is not None and not FIELD_NAME.match(source):
         reader.bad("source", "'source' must be a short name like course or retreat_batch",
                    "source 应是一个简短的名称，如 course 或 retreat_batch")
+        source = None
+    elif source is not None and source not in RECORD_SOURCES:
+        # The platform has no list of such records: every start would be refused.
+        known = ", ".join(f"{k} ({en})" for k, (_zh, en) in RECORD_SOURCES.items())
+        known_zh = "、".join(f"{k}（{zh}）" for k, (zh, _en) in RECORD_SOURCES.items())
+        reader.bad("source", f"unknown record source '{source}' (known: {known})",
+                   f"不认识的记录来源“{source}”（可用：{known_zh}）")
         source = None
     return {"source": source}
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from workflows.fields import FieldSpec, FormSpec, parse_form
+from workflows.fields import FieldSpec, FormSpec, choice_problems, parse_form
 from workflows.graph import edges, reachable_from, reaches_an_end
 from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
 from workflows.problems import Problem, ProblemLog, Where, step_where
@@ -64,8 +64,11 @@ def load_text(text: str, filename: str = "<definition>") -> tuple[ProcessSpec | 
                 "流程定义应是一组“名称: 值”的设置（key: …、name: …、steps: …），"
                 "而不是单独一个值或一个列表")
         return None, log.problems
+    # What YAML itself found (a key written twice) comes first: the rest may follow from it.
+    found_reading = len(log.problems)
     spec = _Parser(data, log, filename).parse()
-    problems = sorted(dict.fromkeys(log.problems), key=_order)
+    problems = sorted(dict.fromkeys(log.problems[:found_reading]), key=_order) + sorted(
+        dict.fromkeys(log.problems[found_reading:]), key=_order)
     return (spec if not problems else None), problems
 
 
@@ -111,6 +114,9 @@ class _Parser:
     def __init__(self, data: dict, log: ProblemLog, filename: str):
         self.data, self.log, self.filename = data, log, filename
         self.fields: dict[str, FieldSpec] = {}
+        # Every reading of a form field outside the forms: (step id or "" for the start,
+        # dotted name, field, line, where) — checked once the routes are known.
+        self.uses: list[tuple[str, str, str, int | None, Where]] = []
 
     def parse(self) -> ProcessSpec | None:
         data, log = self.data, self.log
@@ -235,7 +241,18 @@ class _Parser:
         for sid, where, _raw in sections:
             for spec in forms.get(sid, FormSpec()).fields:
                 check_within(spec, self.fields, self.log, where, start_fields)
+            self._check_choices(forms.get(sid, FormSpec()), where)
         return forms
+
+    def _check_choices(self, form: FormSpec, where: Where) -> None:
+        """A form's show_if and rules may compare a choice field only with its values."""
+        conditions = [(f.show_if, f.line, where.then(f"field '{f.name}' show_if",
+                                                     f"的字段“{f.name}”的显示条件 show_if"))
+                      for f in form.fields if f.show_if is not None]
+        conditions += [(r.check, r.line, where.then("rule", "的规则")) for r in form.rules]
+        for condition, line, place in conditions:
+            for en, zh in choice_problems(condition, self.fields):
+                self.log.add(line, f"{place}: {en}", f"{place.zh}：{zh}")
 
     def _ends(self, raw: Any) -> list[EndSpec]:
         if not isinstance(raw, dict) or not raw:
@@ -290,6 +307,7 @@ class _Parser:
         if "unique" in raw:
             reader = StepReader(raw, self.log, "start", "start", self.fields)
             reader.where = Where("start", "start")
+            reader.uses = ("", self.uses)
             unique = reader.template("unique")
         flags = {}
         for key in ("one_active_per_applicant", "withdraw"):
@@ -340,6 +358,7 @@ class _Parser:
             return ()
         reader = StepReader(raw, self.log, "start", "start", self.fields)
         reader.where = Where("start checks", "start.checks")
+        reader.uses = ("", self.uses)
         checks = []
         for index, item in enumerate(items):
             line = line_of(items, index)
@@ -412,6 +431,15 @@ class _Parser:
             self.log.add(line, f"step id '{step_id}' must be lower-case letters, digits and _",
                          f"环节的 id“{step_id}”只能用小写英文字母、数字和下划线，以字母开头")
             return None
+        status = raw if isinstance(raw, str) else (
+            raw.get("status") if isinstance(raw, dict) and "kind" not in raw else None)
+        if status in END_STATUSES and not isinstance(self.data.get("ends"), dict):
+            # An end written without the 'ends:' line above it reads as a step.
+            self.log.add(line, f"'{step_id}' looks like an end (status {status}) but is "
+                         "read as a step: is the line 'ends:' missing above it?",
+                         f"“{step_id}”看起来是一个结束（状态 {status}），却被当成了环节："
+                         "是否漏写了它上面的 ends: 这一行？")
+            return None
         if not isinstance(raw, dict):
             self.log.add(line, f"step '{step_id}' must be a mapping with at least 'kind'",
                          f"环节“{step_id}”应是一组设置，至少要有 kind（环节类型）")
@@ -434,6 +462,7 @@ class _Parser:
                              f"{where.zh}：不认识的设置项“{key}”，{kind.label}环节没有这一项"
                              "（是否拼错了？）")
         reader = StepReader(raw, self.log, step_id, kind.name, self.fields, line)
+        reader.uses = (step_id, self.uses)
         config = kind.parse(reader)
         return StepSpec(
             id=step_id, kind=kind.name, line=line,
@@ -489,9 +518,17 @@ class _Parser:
                          f"（可用：{'、'.join(sorted(SLA_KEYS))}）")
         sla_reader = StepReader(value, self.log, reader.step_id, reader.kind, self.fields)
         sla_reader.where = reader.where.then("sla", "的 sla")
+        sla_reader.uses = reader.uses
         remind = sla_reader.duration("remind_after") if "remind_after" in value else None
         escalate = sla_reader.duration("escalate_after") if "escalate_after" in value else None
         target = sla_reader.rule("escalate_to", "assignee") if "escalate_to" in value else None
+        if target is not None and target.special == "applicant":
+            # Escalation never hands a task to its applicant: it would reach nobody.
+            sla_reader.bad("escalate_to", "cannot escalate to the applicant; name a role "
+                           "and whose it is, e.g. {role: district_admin, of: applicant.district}",
+                           "不能督办给申请人（applicant）本人，请写明角色和所属单位，"
+                           "如 {role: district_admin, of: applicant.district}")
+            target = None
         if "escalate_to" in value and escalate is None and "escalate_after" not in value:
             sla_reader.bad("escalate_to", "escalate_to needs escalate_after",
                            "写了 escalate_to（督办给谁），还要写 escalate_after（多久后督办）")
@@ -536,6 +573,7 @@ class _Parser:
             where = reader.where.then("notify", "的 notify")
             rule = parse_rule(item, self.log, where, line,
                               fields=self.fields, purpose="assignee")
+            reader.used_rule(rule, line, where)
             if rule is not None and rule.special == "anyone":
                 self.log.add(line, f"{where}: cannot notify 'anyone'; name "
                              "the people", f"{where.zh}：不能通知 anyone（所有人），请写明通知谁")
@@ -579,7 +617,7 @@ class _Parser:
                             f"环节“{step.id}”：{_outcome_zh(label)}之后去“{target}”，"
                             "但既没有这个环节，也没有这个结束")
             kind.check(step, spec, log)
-            self._check_escalation(step)
+            self._check_escalation(step, raw_steps.get(step.id))
         if not spec.steps or not spec.start.first:
             return
         reachable = reachable_from(spec, spec.start.first)
@@ -598,12 +636,67 @@ class _Parser:
             if end.id not in reachable:
                 log.add(end.line, f"end '{end.id}' is never reached",
                         f"结束“{end.id}”永远不会被走到：没有环节通向它")
+        self._check_known_fields(spec, reachable)
+
+    def _check_known_fields(self, spec: ProcessSpec, reachable: set[str]) -> None:
+        """Refuse a reading of a field that can never have been asked at that point: a
+        start-form rule or ``show_if``, a start check or ``unique``, reading a step's
+        field; a step (its form, conditions, dates, people) reading the field of a step
+        that no route passes before it.  Routes include returns and timeouts, so only a
+        field that is empty on every path is refused (like ``title`` and ``within``)."""
+        owner = {f.name: "" for f in spec.start.form.fields}
+        for step in spec.steps:
+            owner.update({f.name: step.id for f in step.form.fields})
+        before: dict[str, set[str]] = {}  # step id → steps some route reaches it from
+
+        def comes_before(step_id: str, context: str) -> bool:
+            if step_id not in before:
+                step = spec.step(step_id)
+                before[step_id] = set().union(*(reachable_from(spec, target) for _, target
+                                                in edges(spec, step))) if step else set()
+            return context in before[step_id]
+
+        # (step, name, field, line, where, whether the step's own form may have asked it):
+        # a form's own fields are filled in with it; the step's settings are read before.
+        uses = [(*use, False) for use in self.uses]
+        for context, form, where in [("", spec.start.form, START_FORM)] + [
+                (s.id, s.form, step_where(s.id).then("form", "的表单")) for s in spec.steps]:
+            for field in form.fields:
+                if field.show_if is not None:
+                    uses += [(context, name, name.split(".")[1], field.line,
+                              where.then(f"field '{field.name}' show_if",
+                                         f"的字段“{field.name}”的显示条件 show_if"), True)
+                             for name in sorted(field.show_if.names())
+                             if name.split(".")[0] in ("form", "record")]
+            for rule in form.rules:
+                uses += [(context, name, name.split(".")[1], rule.line,
+                          where.then("rule", "的规则"), True)
+                         for name in sorted(rule.check.names())
+                         if name.split(".")[0] in ("form", "record")]
+        for context, name, field, line, where, own in uses:
+            asked_at = owner.get(field)
+            if asked_at in (None, "") or (own and asked_at == context):
+                continue
+            if context == "":
+                self.log.add(line, f"{where}: '{name}' is a field of step '{asked_at}', "
+                             "filled in later; here only start-form fields have values",
+                             f"{where.zh}：“{name}”是环节“{asked_at}”的字段，要到后面才填写；"
+                             "这里只能用发起表单的字段")
+            elif asked_at in reachable and not comes_before(asked_at, context):
+                self.log.add(line, f"{where}: '{name}' is filled in at step '{asked_at}', "
+                             "which no route passes before this point: it has no value here "
+                             "(move the field to the start form or an earlier step)",
+                             f"{where.zh}：“{name}”要到环节“{asked_at}”才填写，而任何路线走到"
+                             "这里之前都不会经过该环节，这时它还没有值（请把该字段移到发起表单"
+                             "或更早的环节）")
 
 
-    def _check_escalation(self, step: StepSpec) -> None:
+    def _check_escalation(self, step: StepSpec, raw: Any) -> None:
         if step.sla is None or step.sla.escalate_after is None or step.sla.escalate_to:
             return
         rule = getattr(step.config, "approvers", None) or getattr(step.config, "assignee", None)
+        if rule is None and isinstance(raw, dict) and ({"approvers", "assignee"} & set(raw)):
+            return  # the rule itself is wrong (a role typo): that problem is the one to fix
         if rule is None or rule.one_level_up() is None:
             self.log.add(step.line, f"step '{step.id}' sla: say whom to escalate to "
                          "(escalate_to: {role: ..., of: ...})",

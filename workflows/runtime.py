@@ -219,6 +219,8 @@ class Run:
             at = self.timeout_at(step, task)
             if at is not None:
                 self.schedule(task, "timeout", at)
+            else:  # only a date, left empty: no time-out, and the history says why
+                self.log("no_timeout", step=step.id, task=task.id, no_date=True)
 
     def timeout_at(self, step: StepSpec, task: Task, *, due_now: bool = True
                    ) -> datetime | None:

@@ -158,6 +158,36 @@ def _yaml_problem_zh(problem: str) -> str:
     return "格式有误，常见原因是缩进不一致、冒号后缺少空格，或引号、括号不成对"
 
 
+# A key followed by a full-width colon (a Chinese input method's “：”), at the start of a
+# line, after a list's "- " or inside {…}: YAML sees no key there.
+_FULL_WIDTH_KEY = re.compile(r"(?:^\s*(?:-\s+)?|[{,]\s*)([A-Za-z_][A-Za-z0-9_]*)\s*：")
+_BLOCK_SCALAR = re.compile(r":\s*[|>][-+0-9]*\s*(?:#.*)?$")
+
+
+def full_width_colons(text: str) -> list[tuple[int, str]]:
+    """(line, key) of each key written with a full-width colon “：”, outside block text
+    (``description: |``), where it is only words."""
+    found, block = [], None
+    for number, line in enumerate(text.splitlines(), 1):
+        indent = len(line) - len(line.lstrip())
+        if block is not None and (not line.strip() or indent > block):
+            continue
+        block = indent if _BLOCK_SCALAR.search(line) else None
+        if line.lstrip().startswith("#"):
+            continue
+        match = _FULL_WIDTH_KEY.search(line.split(" #")[0])
+        if match:
+            found.append((number, match.group(1)))
+    return found
+
+
+def _full_width_problems(log: ProblemLog, colons: list[tuple[int, str]]) -> None:
+    for line, key in colons:
+        log.add(line, f"'{key}' is followed by a full-width colon '：'; write the ASCII "
+                f"colon ':' ({key}: ...)",
+                f"用了中文冒号“：”（在“{key}”之后），请改成英文冒号“:”（{key}: …）")
+
+
 def _not_yaml(log: ProblemLog, line: int | None, problem: str) -> None:
     log.add(line, f"not valid YAML: {problem}", f"不是有效的 YAML：{_yaml_problem_zh(problem)}")
 
@@ -184,11 +214,21 @@ def load_yaml(text: str, log: ProblemLog) -> Any:
         data = loader.construct_document(node)
         if data is None:
             log.add(_line(node), "the file is empty", "文件是空的")
+        colons = full_width_colons(text)
+        if colons:  # read as text where a key was meant: what follows would only confuse
+            _full_width_problems(log, colons)
+            return None
         return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        _not_yaml(log, line, str(exc.problem or exc.context))
+        # A full-width colon on or before the line YAML stumbled on is the cause (YAML
+        # itself points at the line after it): say that, at its own line.
+        colons = [c for c in full_width_colons(text) if line is None or c[0] <= line]
+        if colons:
+            _full_width_problems(log, colons[:1])
+        else:
+            _not_yaml(log, line, str(exc.problem or exc.context))
         return None
     except RecursionError:
         log.add(None, "not valid YAML: it is nested too deeply",

@@ -52,3 +52,16 @@ def test_places_left_are_counted_in_english_as_in_chinese(app, demo):
     slots = dict(slot_choices(FieldSpec(name="slot", type="slot", label="时段"), "en",
                               {"slot": [slot.id]}))
     assert slots[str(slot.id)].endswith(" · 1 place left")
+
+
+def test_every_record_source_a_definition_may_name_is_listed_looked_up_and_named():
+    # The loader refuses any other source (workflows.fields.RECORD_SOURCES); one it
+    # accepts must work here, or every start of the process would be refused.
+    import webapp.services.activities  # noqa: F401  (registers the sources)
+    from webapp.services.choices import RECORD_CHOICES
+    from webapp.services.directory import RECORD_SOURCES as LOOKUPS
+    from webapp.services.display import RECORD_NAMES
+    from workflows.fields import RECORD_SOURCES
+
+    for source in RECORD_SOURCES:
+        assert source in RECORD_CHOICES and source in LOOKUPS and source in RECORD_NAMES, source

@@ -174,6 +174,23 @@ def test_an_escalation_that_reached_someone_reads_as_before():
     assert history_label("escalate", {"to": None}, words) == "督办升级未送达：上级无人可接收"
 
 
+def test_a_timer_without_its_date_reads_apart_from_one_whose_date_passed(app):
+    from flask_babel import force_locale
+
+    from webapp.labels import history_label, history_words
+
+    with app.test_request_context():
+        words = history_words()
+        assert history_label("timer_passed", {}, words) == "等待期满"
+        assert history_label("timer_passed", {"no_date": True}, words) == "未填写日期，不等待"
+        assert history_label("no_timeout", {"no_date": True}, words) == "未填写日期，不设期限"
+    with app.test_request_context(), force_locale("en"):
+        words = history_words()
+        assert history_label("timer_passed", {"no_date": True}, words) == \
+            "No date given: not waiting"
+        assert history_label("no_timeout", {}, words) == "No date given: no time limit"
+
+
 def test_the_wish_wall_in_the_inbox_shows_its_deadline(demo, login):
     """A volunteer sees when a wish on the wall ends unclaimed, and that it was escalated
     (brought to the district's attention) once 14 days passed."""

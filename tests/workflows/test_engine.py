@@ -286,6 +286,55 @@ def test_timer_in_the_past_does_not_wait(inline, drive, how, data):
     assert d.current == ("after",)
 
 
+def test_a_timer_says_whether_its_date_was_past_or_left_empty(inline, drive):
+    spec = inline(TIMER.format(how="until: form.day"))
+    empty = drive(spec).start("rider", {})
+    past = drive(spec).start("rider", {"day": "2025-05-01"})
+    passed = [next(h for h in d.state.history if h.action == "timer_passed") for d in (empty, past)]
+    assert [dict(h.details) for h in passed] == [{"no_date": True}, {}]
+
+
+TIMEOUT_UNTIL = """
+key: answer_it
+name: 答复
+start:
+  who: anyone
+  form: [{name: due, type: date, label: 答复期限}]
+steps:
+  answer: {kind: task, name: 答复, assignee: applicant, next: done,
+           timeout: {until: form.due, go: late}}
+ends: {done: completed, late: expired}
+"""
+
+
+def test_a_timeout_without_its_date_never_times_out_and_says_so(inline, drive):
+    spec = inline(TIMEOUT_UNTIL)
+    dated = drive(spec).start("rider", {"due": "2025-05-07"})
+    assert [t.purpose for t in dated.effects_of(ScheduleTimer)] == ["timeout"]
+    assert "no_timeout" not in [h.action for h in dated.state.history]
+    undated = drive(spec).start("rider", {})
+    assert undated.effects_of(ScheduleTimer) == []
+    note = next(h for h in undated.state.history if h.action == "no_timeout")
+    assert (note.step, dict(note.details)) == ("answer", {"no_date": True})
+    undated.advance(timedelta(days=400))
+    assert undated.current == ("answer",)
+
+
+def test_a_timeout_whose_record_date_comes_later_is_set_then(inline, drive, directory):
+    directory.add_record("course", 9, starts_on=None)
+    spec = inline(TIMEOUT_UNTIL.replace("[{name: due, type: date, label: 答复期限}]",
+                                        "[{name: course, type: record, source: course, "
+                                        "label: 课程}]").replace("form.due",
+                                                               "record.course.starts_on"))
+    d = drive(spec).start("rider", {"course": 9})
+    assert d.effects_of(ScheduleTimer) == []
+    directory.add_record("course", 9, starts_on="2025-05-07")
+    d.act("retime", SYSTEM)
+    assert [t.purpose for t in d.effects_of(ScheduleTimer)] == ["timeout"]
+    d.advance(timedelta(days=3))
+    assert d.state.status == "expired"
+
+
 def test_working_days_skip_holidays(inline, drive, directory, monday):
     directory.holidays.add((monday + timedelta(days=1)).date())
     d = drive(inline(TIMER.format(how="after: 3wd"))).start("rider", {})

@@ -65,6 +65,33 @@ def field_rules(rules: str) -> str:
     return BASE.replace(old, form + rules)
 
 
+def line_of(text: str, fragment: str) -> int:
+    """The line (from 1) where ``fragment`` first appears in ``text``."""
+    return text[:text.index(fragment)].count("\n") + 1
+
+
+# A field the review step asks (line 15), read where it has no value yet.
+NOTE = "    form: [{name: note, type: text, label: 意见}]\n"
+LATER_NOTE = add_step_keys(NOTE)
+CHOOSE_LATER = edit(STEP_LINE, "    next: choose\n").replace("ends:\n", (
+    "  choose:\n    kind: decision\n    name: 分支\n    branches:\n"
+    "      - {when: \"form.grade == 'a'\", go: later}\n    default: done\n"
+    "  later: {kind: task, name: 后续, assignee: applicant, next: done,\n"
+    "          form: [{name: grade, type: text, label: 等级}]}\nends:\n"))
+START_RULE_LATER = field_rules("      - {check: \"number(form.note) <= 10000\", message: 太多}\n"
+                               ).replace(STEP_LINE, STEP_LINE + NOTE)
+
+GRADE = ("{name: grade, type: choice, label: 年级, choices: {freshman: 大一新生, "
+         "sophomore: {label: 大二, label_en: Second year}}}")
+SKILLS = "{name: skills, type: multichoice, label: 技能, choices: [legal, repair]}"
+
+
+def read_grade(condition: str) -> str:
+    """The grade field (line 9) and a field shown on ``condition`` (line 10)."""
+    return add_field(f"{GRADE}\n    - {{name: extra, type: text, label: 补充, "
+                     f"show_if: \"{condition}\"}}")
+
+
 CASES = [
     # ------------------------------------------------------------------ YAML itself
     ("duplicate key", edit("  rejected: rejected\n", "  rejected: rejected\n  done: approved\n"),
@@ -78,6 +105,18 @@ CASES = [
      + "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
                for p, c in zip("abcde", "bcdef")), 1, "too large once its aliases"),
     ("list at top", "- a\n- b\n", 1, "a definition must be a mapping"),
+    ("full-width colon", edit("    name: 审核\n", "    name：审核\n"), 12,
+     "'name' is followed by a full-width colon '：'; write the ASCII colon ':'"),
+    ("full-width colon, last key", edit("    next: done\n", "    next：done\n"), 14,
+     "'next' is followed by a full-width colon '：'"),
+    ("full-width colon in braces", add_field("{name： extra, type: text, label: 补充}"), 9,
+     "'name' is followed by a full-width colon"),
+    ("full-width quotes", add_field("{name: extra, type: text, label: 补充, "
+                                    "show_if: “form.amount > 1”}"), 9,
+     "'show_if': full-width '“' at column 1: write the ASCII ' or \" instead"),
+    ("full-width brackets", field_rules("      - {check: 'number（form.amount） > 1', "
+                                        "message: 太少}\n"), 11,
+     "full-width '（' at column 7: write the ASCII ( instead"),
     # ------------------------------------------------------------------ top level
     ("unknown top key", BASE + "colour: red\n", 18, "unknown key 'colour'"),
     ("bad key", edit("key: demo", "key: Demo Process"), 1, "is not a valid process key"),
@@ -209,6 +248,15 @@ CASES = [
      "approval steps need 'approvers'"),
     ("approvers anyone", edit("{role: unit_admin, of: applicant}", "anyone"), 13,
      "approvers cannot be 'anyone'"),
+    ("approvers applicant", edit("{role: unit_admin, of: applicant}", "applicant"), 13,
+     "approvers cannot be 'applicant' (nobody approves their own request)"),
+    ("escalate to the applicant", add_step_keys("    sla: {escalate_after: 2d, "
+                                                "escalate_to: applicant}\n"), 15,
+     "cannot escalate to the applicant"),
+    ("attendance by the applicant", add_step(
+        "  a: {kind: attendance, name: 出勤, assignee: applicant, register: 'c:{form.course}', "
+        "next: {passed: done, failed: done}}\n"), 15,
+     "attendance is confirmed by named people other than the applicant"),
     ("unknown mode", add_step_keys("    mode: most\n"), 15, "unknown approval mode 'most'"),
     ("n missing", add_step_keys("    mode: n_of_m\n"), 15, "mode n_of_m needs n"),
     ("n not needed", add_step_keys("    n: 2\n"), 15, "'n' only applies to mode n_of_m"),
@@ -298,6 +346,15 @@ CASES = [
      "a timer step needs exactly one of 'until' (a date) or 'after' (a duration)"),
     ("timer bad date", add_step("  wait: {kind: timer, name: 等待, until: '2025-13-01', "
                                 "next: done}\n"), 15, "'until' '2025-13-01' is not an ISO date"),
+    ("timer until a text field", add_field("{name: school, type: text, label: 学校}").replace(
+        "ends:\n", "  wait: {kind: timer, name: 等待, until: form.school, next: done}\nends:\n"),
+     16, "step 'wait' until: 'until' must give a date: 'form.school' is a text field, not a date"),
+    ("timeout until a phone", add_field("{name: phone, type: phone, label: 电话}").replace(
+        STEP_LINE, STEP_LINE + "    timeout: {until: form.phone, go: done}\n"), 16,
+     "step 'review' timeout: 'timeout' must give a date: 'form.phone' is a phone field"),
+    ("timer until a calculation", add_step("  wait: {kind: timer, name: 等待, "
+                                           "until: 'form.amount + 1', next: done}\n"), 15,
+     "'until' must give a date: write a date field (form.<field>), a record's date"),
     ("publicity duration", add_step("  notice: {kind: publicity, name: 公示, "
                                     "next: {passed: done, objected: done}}\n"), 15,
      "publicity steps need 'duration'"),
@@ -409,6 +466,9 @@ CASES = [
      "'source' is required"),
     ("record source bad", add_field("{name: batch, type: record, label: 批次, "
                                     "source: 'Batch!'}"), 9, "'source' must be a short name"),
+    ("record source unknown", add_field("{name: school, type: record, label: 学校, "
+                                        "source: school}"), 9,
+     "unknown record source 'school' (known: course (training course), retreat_batch"),
     ("rules not list", field_rules("      x\n"), 10, "rules must be a list"),
     ("rule not mapping", field_rules("      - x\n"), 11, "each rule must be a mapping"),
     ("rule unknown key", field_rules("      - {check: 'form.amount > 1', message: 太小, "
@@ -421,6 +481,48 @@ CASES = [
     ("rule check missing", field_rules("      - {message: 太小}\n"), 11, "'check' is required"),
     ("rule message missing", field_rules("      - {check: 'form.amount > 1'}\n"), 11,
      "'message' is required"),
+    # ------------------------------------------------------------------ fields not asked yet
+    ("start rule reads a step's field", START_RULE_LATER,
+     line_of(START_RULE_LATER, "      - {check"),
+     "start form rule: 'form.note' is a field of step 'review', filled in later"),
+    ("start show_if reads a step's field", add_field(
+        "{name: extra, type: text, label: 补充, show_if: \"form.note == 'x'\"}")
+     .replace(STEP_LINE, STEP_LINE + NOTE), 9,
+     "field 'extra' show_if: 'form.note' is a field of step 'review'"),
+    ("start check reads a step's field", LATER_NOTE.replace(
+        "  who:", "  checks: [{check: 'form.note != null', message: 缺}]\n  who:"), 4,
+     "start checks check: 'form.note' is a field of step 'review'"),
+    ("unique reads a step's field", LATER_NOTE.replace("  who:", "  unique: 'n:{form.note}'\n"
+                                                       "  who:"), 4,
+     "start unique: 'form.note' is a field of step 'review'"),
+    ("branch reads a later step's field", CHOOSE_LATER, line_of(CHOOSE_LATER, "      - {when"),
+     "step 'choose' branch 'when': 'form.grade' is filled in at step 'later', which no route "
+     "passes before this point"),
+    ("approvers named by their own form", add_step_keys(
+        "    form: [{name: unit, type: org_unit, label: 单位}]\n").replace(
+        "of: applicant}", "of: form.unit}"), 13,
+     "step 'review' approvers: 'form.unit' is filled in at step 'review'"),
+    ("timeout until a date of its own form", add_step_keys(
+        "    form: [{name: due, type: date, label: 期限}]\n"
+        "    timeout: {until: form.due, go: done}\n"), 16,
+     "step 'review' timeout: 'form.due' is filled in at step 'review'"),
+    # ------------------------------------------------------------------ choices compared
+    ("show_if with a value that is no choice", read_grade("form.grade == 'freshmen'"), 10,
+     "field 'extra' show_if: 'form.grade' has no choice 'freshmen', so the comparison never "
+     "holds (its values: freshman, sophomore)"),
+    ("show_if with a label", read_grade("form.grade != '大一新生'"), 10,
+     "'大一新生' is the label of choice 'freshman' of 'form.grade'; conditions compare "
+     "values: write 'freshman'"),
+    ("show_if with an English label", read_grade("form.grade in ['freshman', 'Second year']"),
+     10, "'Second year' is the label of choice 'sophomore'"),
+    ("show_if with a multichoice", add_field(f"{SKILLS}\n    - {{name: extra, type: text, "
+                                             "label: 补充, show_if: \"'law' in form.skills\"}"),
+     10, "'form.skills' has no choice 'law'"),
+    ("branch with a value that is no choice", add_field(GRADE).replace(STEP_LINE, (
+        "    next: choose\n")).replace("ends:\n", (
+            "  choose:\n    kind: decision\n    name: 分支\n    branches:\n"
+            "      - {when: \"form.grade == 'senior'\", go: done}\n    default: done\n"
+            "ends:\n")), 20, "step 'choose' branch 'when': 'form.grade' has no choice 'senior'"),
     # ------------------------------------------------------------------ title
     ("title unknown field", edit("start:\n", "title: '{nope} · {station}'\nstart:\n"), 3,
      "title: '{nope}' is not a field of the start form; known: amount, station, course"),
@@ -494,3 +596,80 @@ def test_a_title_names_start_form_fields_with_or_without_form():
     spec, problems = load_text(edit("start:\n", "title: '{amount} · {form.station}'\nstart:\n"),
                                "demo.yaml")
     assert problems == [] and spec.title_fields == ("amount", "station")
+
+
+def test_a_field_asked_on_some_route_before_is_not_refused():
+    # The branch reads the later step's grade, but the later step leads back to it:
+    # on the second pass the grade has a value.
+    looped = CHOOSE_LATER.replace("next: done,\n          form: [{name: grade",
+                                  "next: choose,\n          form: [{name: grade")
+    assert load_text(looped, "demo.yaml")[1] == []
+    # A step that the review returns to reads the review's note once it came back.
+    returned = edit("  review:\n", "  check:\n    kind: approval\n    name: 初核\n"
+                    "    approvers: {role: unit_admin, of: applicant}\n"
+                    "    form: [{name: extra, type: text, label: 补充, show_if: \"form.note == 'x'\"}]\n"
+                    "    next: review\n  review:\n").replace(STEP_LINE, "    return_to: [check]\n"
+                                                            + STEP_LINE + NOTE)
+    assert load_text(returned, "demo.yaml")[1] == []
+    # A step's own form may read its own fields, and a later step an earlier step's.
+    own = add_step_keys("    form: [{name: note, type: text, label: 意见},\n"
+                        "           {name: more, type: text, label: 补充, "
+                        "show_if: \"form.note == 'x'\"}]\n")
+    assert load_text(own, "demo.yaml")[1] == []
+
+
+def test_a_choice_compared_with_its_values_or_nothing_is_not_refused():
+    for condition in ("form.grade == 'freshman'", "form.grade != null",
+                      "form.grade in ['freshman', 'sophomore']", "'freshman' == form.grade",
+                      "len(form.grade) > 3", "form.grade == form.amount"):
+        assert load_text(read_grade(condition), "demo.yaml")[1] == [], condition
+    numbered = add_field("{name: level, type: choice, label: 级, choices: ['1', '2']}\n"
+                         "    - {name: extra, type: text, label: 补充, show_if: 'form.level == 2'}")
+    assert load_text(numbered, "demo.yaml")[1] == []  # "2" and 2 are equal in conditions
+
+
+def test_full_width_punctuation_is_named_in_chinese_at_its_line():
+    _, problems = load_text(edit("    name: 审核\n", "    name：审核\n"), "demo.yaml")
+    assert [(p.line, p.text("zh")) for p in problems] == [
+        (12, "用了中文冒号“：”（在“name”之后），请改成英文冒号“:”（name: …）")]
+    _, problems = load_text(add_field("{name: extra, type: text, label: 补充, "
+                                      "show_if: “form.amount > 1”}"), "demo.yaml")
+    assert "条件里用了中文引号 “ （第 1 列），请改成英文引号 ' 或 \"" in problems[0].text("zh")
+
+
+def test_full_width_punctuation_in_words_is_left_alone():
+    text = edit("name: 演示\n", "name: 演示\ndescription: |\n  注意：先核实\n  note：文字\n"
+                "description_en: 'note：words'\n").replace(
+        "{name: amount, type: integer, label: 金额}",
+        "{name: amount, type: integer, label: 金额：元, show_if: \"form.station != '（无）'\"}")
+    assert load_text(text, "demo.yaml")[1] == []
+
+
+def test_a_wrong_role_is_not_followed_by_an_escalation_problem():
+    text = edit("role: unit_admin", "role: unit_admim").replace(
+        STEP_LINE, STEP_LINE + "    sla: {escalate_after: 2d}\n")
+    _, problems = load_text(text, "demo.yaml")
+    assert [p.message for p in problems] == [
+        "step 'review' approvers: unknown role 'unit_admim' (known: " + problems[0].message
+        .split("(known: ")[1]]
+
+
+def test_a_step_written_twice_is_named_first():
+    # YAML keeps the second notice, which leads back: the review (line 10) then seems to
+    # have no way to an end — a consequence, named after its cause.
+    text = edit(STEP_LINE, "    actions: [approve]\n    next: notice\n").replace("ends:\n", (
+        "  notice: {kind: task, name: 通知, assignee: applicant, next: done}\n"
+        "  notice: {kind: task, name: 又一个, assignee: applicant, next: review}\nends:\n"))
+    _, problems = load_text(text, "demo.yaml")
+    assert any(p.line == 10 for p in problems)
+    assert problems[0].message.startswith("duplicate key 'notice' (first at line 16)")
+    assert problems[0].text("zh").startswith("“notice”重复了")
+
+
+def test_ends_without_their_line_are_said_to_be_ends():
+    _, problems = load_text(edit("ends:\n", ""), "demo.yaml")
+    messages = [str(p) for p in problems]
+    assert messages[0].startswith("demo.yaml:1: 'ends' is required")
+    assert "demo.yaml:15: 'done' looks like an end (status completed) but is read as a " \
+           "step: is the line 'ends:' missing above it?" in messages
+    assert not [m for m in messages if "must be a mapping" in m or "kind" in m]

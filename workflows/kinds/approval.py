@@ -47,10 +47,13 @@ class ApprovalKind(StepKind):
 
     def parse(self, reader: StepReader) -> ApprovalConfig:
         rule = reader.rule("approvers", "assignee") if reader.require("approvers") else None
-        if rule is not None and rule.special in ("anyone", "claimer"):
-            reader.bad("approvers", f"approvers cannot be '{rule.special}'; name a role and "
-                       "whose it is, e.g. {role: unit_admin, of: applicant}",
-                       f"审批人不能是 {rule.special}，请写明角色和所属单位，"
+        if rule is not None and rule.special in ("anyone", "claimer", APPLICANT):
+            # The applicant would approve their own request (回避): never an approver.
+            own, own_zh = ((" (nobody approves their own request)", "（没有人能审批自己的申请）")
+                           if rule.special == APPLICANT else ("", ""))
+            reader.bad("approvers", f"approvers cannot be '{rule.special}'{own}; name a role "
+                       "and whose it is, e.g. {role: unit_admin, of: applicant}",
+                       f"审批人不能是 {rule.special}{own_zh}，请写明角色和所属单位，"
                        "如 {role: unit_admin, of: applicant}")
             rule = None
         mode = reader.raw.get("mode", "single")

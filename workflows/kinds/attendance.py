@@ -51,10 +51,12 @@ class AttendanceKind(TaskKind):
         rule = None
         if reader.require("assignee") is not None:
             rule = reader.rule("assignee", "assignee")
-            if rule is not None and rule.special in ("anyone", "claimer"):
-                reader.bad("assignee", "attendance is confirmed by named people, e.g. "
-                           "{role: unit_admin, of: record.course.unit}",
-                           "出勤要由明确的人确认，如 {role: unit_admin, of: record.course.unit}")
+            # The applicant confirming would judge their own completion (回避).
+            if rule is not None and rule.special in ("anyone", "claimer", "applicant"):
+                reader.bad("assignee", "attendance is confirmed by named people other than "
+                           "the applicant, e.g. {role: unit_admin, of: record.course.unit}",
+                           "出勤要由申请人以外的明确的人确认，"
+                           "如 {role: unit_admin, of: record.course.unit}")
                 rule = None
         register = reader.template("register") if reader.require("register") is not None else None
         rate = reader.raw.get("pass_rate", DEFAULT_PASS_RATE)

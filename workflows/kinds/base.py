@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 from workflows import expr
 from workflows.durations import BadDuration, Duration, parse_duration
 from workflows.errors import ExpressionError, NotAllowed
-from workflows.fields import FieldSpec
+from workflows.fields import FieldSpec, choice_problems
 from workflows.problems import ProblemLog, Where, step_where
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import Template
@@ -32,6 +32,26 @@ class StepReader:
         self.raw, self.log, self.step_id, self.kind, self.fields = raw, log, step_id, kind, fields
         self.where: Where = step_where(step_id)
         self.step_line = step_line
+        # Set by the loader: (the step whose data these readings need, "" for the start;
+        # the list each reading of a form field is added to, as (step, name, line, where)),
+        # so it can refuse a field not asked yet at that point.
+        self.uses: tuple[str, list] | None = None
+
+    def used(self, names: Any, line: int | None, where: Where) -> None:
+        """Note the form fields that ``names`` (dotted: form.x, record.x.attr) read."""
+        if self.uses is None:
+            return
+        context, found = self.uses
+        for name in sorted(names):
+            parts = name.split(".")
+            if parts[0] in ("form", "record") and len(parts) >= 2 and parts[1] in self.fields:
+                found.append((context, name, parts[1], line, where))
+
+    def used_rule(self, rule: PersonRule | None, line: int | None, where: Where) -> None:
+        """Note the form field a person rule's unit is read from, if any."""
+        ref = None if rule is None else (rule.of or rule.within)
+        if ref is not None and ref.base in ("form", "record"):
+            self.used([f"{ref.base}.{ref.arg}"], line, where)
 
     def line(self, key: str | None = None) -> int | None:
         """The line of ``key``; without a key, the line naming the step."""
@@ -59,8 +79,10 @@ class StepReader:
 
     def rule(self, key: str, purpose: str, raw: Any = None) -> PersonRule | None:
         value = self.raw.get(key) if raw is None else raw
-        return parse_rule(value, self.log, self.at(key), self.line(key),
+        rule = parse_rule(value, self.log, self.at(key), self.line(key),
                           fields=self.fields, purpose=purpose)
+        self.used_rule(rule, self.line(key), self.at(key))
+        return rule
 
     def duration(self, key: str, raw: Any = None, line: int | None = None) -> Duration | None:
         value = self.raw.get(key) if raw is None else raw
@@ -106,11 +128,15 @@ class StepReader:
                          f"{where.zh}：{expr.problem_zh(exc)}")
             return None
         self.check_names(parsed.names(), line, what, what_zh)
+        where = self.at(what, what_zh)
+        for en, zh in choice_problems(parsed, self.fields):
+            self.log.add(line, f"{where}: {en}", f"{where.zh}：{zh}")
         return parsed
 
     def check_names(self, names: Any, line: int | None, what: str,
                     what_zh: str | None = None) -> None:
         where = self.at(what, what_zh)
+        self.used(names, line, where)
         for name in sorted(names):
             problem = unknown_name(name, self.fields)
             if problem:

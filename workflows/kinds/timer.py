@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from workflows.durations import Duration
 from workflows.expr import Expr
+from workflows.fields import FIELD_TYPES, FieldSpec
 from workflows.kinds.base import StepKind, StepReader
 
 if TYPE_CHECKING:
@@ -49,8 +50,9 @@ class TimerKind(StepKind):
         else:
             at = moment(run.value(config.until), run.now)
         if at is None or at <= run.now:
-            # A date already past (or missing) does not hold the process up.
-            run.log("timer_passed", step=step.id)
+            # A date already past, or left empty (an optional date field), does not hold
+            # the process up; the history says which (未填写日期，不等待).
+            run.log("timer_passed", step=step.id, no_date=True if at is None else None)
             run.route(step, "done")
             return
         task = run.open_task(step, "timer")
@@ -86,7 +88,37 @@ def read_moment(reader: StepReader, key: str, raw: object,
             reader.bad(key, f"'{key}' {raw!r} is not an ISO date like 2025-05-01",
                        f"{key} 的“{raw}”不是 2025-05-01 这样的日期")
             return None, None
-    return reader.expression(raw, line, key), None
+    expression = reader.expression(raw, line, key)
+    if expression is not None:
+        problem = not_a_date(expression.tree, reader.fields)
+        if problem is not None:
+            where = reader.at(key)
+            reader.log.add(line or reader.line(key), f"{where}: '{key}' must give a date: "
+                           f"{problem[0]}", f"{where.zh}：{key} 应给出一个日期：{problem[1]}")
+            return None, None
+    return expression, None
+
+
+def not_a_date(tree: tuple, fields: Mapping[str, FieldSpec]) -> tuple[str, str] | None:
+    """Why a condition's tree can never give a date, (English, Chinese), or None when it
+    may: a date or datetime field, a record's attribute, ``a or b`` of such.  A text or
+    number field would make the step pass (or time out) at once."""
+    kind = tree[0]
+    if kind in ("and", "or"):
+        return next((p for p in (not_a_date(t, fields) for t in tree[1]) if p), None)
+    if kind == "name":
+        parts = tree[1].split(".")
+        field = fields.get(parts[1]) if parts[0] == "form" and len(parts) == 2 else None
+        if field is None or field.type in ("date", "datetime"):
+            return None
+        label = FIELD_TYPES[field.type].label if field.type in FIELD_TYPES else field.type
+        return (f"'{tree[1]}' is a {field.type} field, not a date or datetime field",
+                f"“{tree[1]}”是{label}（{field.type}）字段，不是日期（date）或日期时间"
+                "（datetime）字段")
+    return ("write a date field (form.<field>), a record's date (record.<field>.<attribute>) "
+            "or a fixed date like 2025-06-01, not a value or a calculation",
+            "请写日期字段（form.字段）、记录的日期（record.字段.属性）或 2025-06-01 这样的"
+            "固定日期，不能写数值或计算")
 
 
 def moment(value: object, now: datetime | None, zone: tzinfo | None = None
