@@ -442,7 +442,9 @@ def _perform(instance_id: int, action: Action, actor_id, now: datetime,
                        code="stale")
     spec = spec_of_instance(instance)
     state = state_of(instance)
-    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
+    directory = DbDirectory(
+        {instance.unit_id: instance.unit_path} if instance.unit_id else None,
+        current_version=lambda: latest_version(instance.process_key).id == instance.version_id)
     try:
         new_state, effects = engine.act(spec, state, action, actor_id, now, directory)
     except BaseException:
