@@ -170,3 +170,18 @@ def resource_key(run: Run, step: StepSpec) -> str:
         raise InvalidInput("表单未说明要预约的名额", "The form does not say which place to reserve",
                            code="no_resource")
     return key
+
+
+def resource_prefixes(spec) -> list[tuple[str, int | None]]:
+    """The literal start of each reserve step's resource (the text before its first
+    ``{``: ``cool:`` of ``cool:{form.station}``) with the step's line: two processes
+    whose prefixes could render the same key would share places and a waiting list."""
+    return [(step.config.resource.text.split("{", 1)[0], step.line)
+            for step in spec.steps
+            if step.kind == ReserveKind.name and step.config.resource is not None]
+
+
+def prefixes_meet(a: str, b: str) -> bool:
+    """Whether resources starting with ``a`` and with ``b`` could be the same key."""
+    return a.startswith(b) or b.startswith(a)
+
