@@ -24,48 +24,80 @@ def _paths(paths: tuple[str, ...]) -> list[Path]:
     return out
 
 
+LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="en",
+                    show_default=True, help="Language of the problems reported.")
+
+
+def _say(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _checked(path: Path, lang: str):
+    """The definition's text and the editor's check of it (``definitions.check_file``:
+    the engine's problems, units, shared resources, key and names), problems printed as
+    ``file:line: message``; None for the text if it cannot be read."""
+    from webapp.services.definitions import check_file
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(_say(lang, f"{path}：无法读取：{exc}", f"{path}: cannot read: {exc}"),
+                   err=True)
+        return None, None
+    checked = check_file(text, locale=lang)
+    for problem in checked.problems:
+        where = f"{path}:{problem.line}" if problem.line else str(path)
+        click.echo(f"{where}: {problem.message}", err=True)
+    return text, checked
+
+
 @workflows_cli.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-def validate_command(paths):
-    """Report every problem of each definition (file:line: message); exit 1 if any."""
-    from webapp.services.workflow import validate_text
-
+@LANG
+def validate_command(paths, lang):
+    """Report every problem of each definition (file:line: message), as the editor and
+    publish would; exit 1 if any."""
     failed = 0
     for path in _paths(paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            click.echo(f"{path}: cannot read: {exc}", err=True)
-            failed += 1
-            continue
-        spec, problems = validate_text(text, str(path))
-        for problem in problems:
-            click.echo(str(problem), err=True)
-        if problems or spec is None:
+        text, checked = _checked(path, lang)
+        if text is None or not checked.ok:
             failed += 1
         else:
-            click.echo(f"{path}: ok ({spec.key}, {len(spec.steps)} steps)")
+            spec = checked.spec
+            click.echo(_say(lang, f"{path}：通过（{spec.key}，{len(spec.steps)} 个环节）",
+                            f"{path}: ok ({spec.key}, {len(spec.steps)} steps)"))
     if failed:
-        raise click.ClickException(f"Definitions with problems: {failed}")
+        raise click.ClickException(_say(lang, f"有问题的流程定义：{failed} 个",
+                                        f"Definitions with problems: {failed}"))
 
 
 @workflows_cli.command("publish")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-def publish_command(paths):
-    """Publish definitions (default: the shipped ones); unchanged ones keep their version."""
-    from webapp.services.workflow import DefinitionProblems, publish_file
+@LANG
+def publish_command(paths, lang):
+    """Publish definitions (default: the shipped ones) after the editor's checks;
+    unchanged ones keep their version."""
+    from webapp.services.workflow import DefinitionProblems, publish_text
 
     for path in _paths(paths):
+        text, checked = _checked(path, lang)
         try:
-            published = publish_file(path)
+            if text is None or not checked.ok:
+                raise DefinitionProblems([])
+            published = publish_text(text.replace("\r\n", "\n"), str(path))
         except DefinitionProblems as exc:
             db.session.rollback()
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            raise click.ClickException(f"{path}: not published") from None
+            for problem in exc.problems:  # found in the moment since the check
+                where = f"{path}:{problem.line}" if problem.line else str(path)
+                click.echo(f"{where}: {problem.text(lang)}", err=True)
+            raise click.ClickException(_say(lang, f"{path}：未发布", f"{path}: not published")) \
+                from None
         version = published.version
-        state = "published as" if published.created else "unchanged, still"
-        click.echo(f"{version.definition.key}: {state} version {version.version}")
+        key, number = version.definition.key, version.version
+        click.echo(_say(lang, f"{key}：已发布为第 {number} 版" if published.created
+                        else f"{key}：未改动，仍为第 {number} 版",
+                        f"{key}: published as version {number}" if published.created
+                        else f"{key}: unchanged, still version {number}"))
     db.session.commit()
 
 

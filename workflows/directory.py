@@ -90,6 +90,16 @@ class Directory(Protocol):
         an instance that already holds or waits for a place returns its current status.
         """
 
+    def set_capacity(self, resource: str, capacity: int) -> Sequence[InstanceId]:
+        """Make ``capacity`` the resource's number of places (creating it if new).
+
+        Places already given are never taken back: below them, nobody new gets one until
+        enough are given back.  When places grow, those waiting take them in their order;
+        returns their ids (the engine emits ``Promoted`` for each).  Atomic (row lock),
+        like ``reserve``.  A directory may keep the number it has and return nothing (the
+        web layer does when the instance runs an older version of its definition).
+        """
+
     def release(self, resource: str, instance_id: InstanceId) -> InstanceId | None:
         """Give the instance's place (or waiting-list entry) back.
 

@@ -66,8 +66,17 @@ class MemoryDirectory:
     def add_record(self, source: str, record_id: Any, **attributes: Any) -> None:
         self.records[(source, record_id)] = dict(attributes)
 
-    def set_capacity(self, resource: str, capacity: int) -> None:
+    def set_capacity(self, resource: str, capacity: int) -> list[Hashable]:
+        """The resource's places (a course's seats, or a definition's ``capacity``);
+        those waiting take the new ones, first come first served: their ids."""
         self.capacities[resource] = capacity
+        holders = self.holders.setdefault(resource, [])
+        waiting = self.waiting.setdefault(resource, [])
+        promoted = []
+        while waiting and len(holders) < capacity:
+            promoted.append(waiting.pop(0))
+            holders.append(promoted[-1])
+        return promoted
 
     def track(self, state: InstanceState) -> None:
         """Remember whether an instance is running (call after each start/act)."""

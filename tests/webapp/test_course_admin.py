@@ -350,3 +350,34 @@ def _wait(instance_id: int) -> datetime:
     db.session.expire_all()
     return db.session.scalar(select(Timer.fire_at).where(
         Timer.instance_id == instance_id, Timer.purpose == "wait", Timer.status == "pending"))
+
+
+def test_more_seats_go_to_the_waiting_list_first_in_its_order(login, demo):
+    """Raising a course's capacity promotes those waiting, first come first served (each
+    told, their registration goes on) before any newcomer takes a new seat."""
+    from webapp.models import Instance, Notification
+
+    everyone = ["delivery", "courier", "ride_hailing"]
+    client = login("unit_admin")
+    client.post("/courses/new", data=course_form(capacity="1", occupations=everyone))
+    course = course_named("叉车司机安全操作培训")
+    register(login, "rider1", course)
+    second, third = register(login, "courier1", course), register(login, "driver1", course)
+    db.session.expire_all()
+    assert [db.session.get(Instance, i).status for i in (second, third)] == ["waitlisted"] * 2
+
+    page = login("unit_admin").post(f"/courses/{course.id}/edit",
+                                    data=course_form(capacity="2", occupations=everyone))
+    assert page.status_code == 302, errors(page)
+    db.session.expire_all()
+    promoted, waiting = db.session.get(Instance, second), db.session.get(Instance, third)
+    assert (promoted.status, waiting.status) == ("running", "waitlisted")
+    assert promoted.steps != "seat"
+    assert "promoted" in db.session.scalars(select(Notification.kind).where(
+        Notification.instance_id == second)).all()
+    assert db.session.get(CapacityResource, f"course:{course.id}").granted == 2
+
+    login("unit_admin").post(f"/courses/{course.id}/edit",
+                             data=course_form(capacity="3", occupations=everyone))
+    db.session.expire_all()
+    assert db.session.get(Instance, third).status == "running"

@@ -476,6 +476,27 @@ def test_a_process_may_not_take_another_ones_name(login, demo):
         answer.get_json()["problems"][0]["message"]
 
 
+def test_a_new_process_may_not_draw_on_another_ones_resource_prefix(login, demo):
+    """Its places and waiting list would be the other's: refused at its line, named."""
+    source = ("key: seats\nname: 抢座\nname_en: Seats\nstart:\n  who: anyone\n"
+              "  form: [{name: course, type: text, label: 课程}]\nsteps:\n"
+              "  seat: {kind: reserve, name: 占座, resource: \"course:{form.course}\","
+              " capacity: 3, next: {granted: done}}\nends: {done: completed}\n")
+    client = login("admin")
+    response = client.post(BASE + "/new", data={"source": source, "action": "publish"})
+    assert response.status_code == 422
+    assert problems_of(response) == [("8", "名额资源“course:…”已被流程“技能培训报名”"
+                                           "（training_registration）使用，请换一个前缀")]
+    assert "seats" not in [row.definition.key for row in defs.definition_rows()]
+    client.post("/auth/locale", data={"locale": "en"})
+    answer = client.post(BASE + "/check", data={"source": source, "new": "1"}).get_json()
+    assert "is already used by the process 'Skills training registration' " \
+        "(training_registration): choose another prefix" in answer["problems"][0]["message"]
+    own = source.replace("course:{form.course}", "seat:{form.course}")
+    response = login("admin").post(BASE + "/new", data={"source": own, "action": "publish"})
+    assert response.status_code == 302
+
+
 # ---------------------------------------------------------------------------- retiring
 
 def test_a_retired_process_cannot_be_started_anywhere_but_running_ones_finish(login, demo, client):

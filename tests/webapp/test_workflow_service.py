@@ -251,3 +251,55 @@ def test_unclaimed_wish_expires_on_its_timer(demo):
     db.session.commit()
     assert instance.status == "expired"
     assert db.session.scalars(wf.pool_tasks_query(demo["volunteer1"])).all() == []
+
+
+# ---------------------------------------------------------------- shared capacity
+ROOM = """key: room_booking
+name: 活动室预约
+start: {who: anyone}
+steps:
+  seat: {kind: reserve, name: 占用名额, resource: "room:1", capacity: CAPACITY,
+         next: {granted: wait}}
+  wait: {kind: task, name: 等待, assignee: applicant, next: done}
+ends: {done: completed}
+"""
+
+
+def test_a_new_versions_capacity_is_the_resources_and_promotes_the_waiting_first(demo):
+    from webapp.models import CapacityResource
+
+    wf.publish_text(ROOM.replace("CAPACITY", "2"), "room_booking.yaml")
+    first = [wf.start_instance("room_booking", demo[name], {}, now=NOW)
+             for name in ("rider1", "courier1", "driver1")]
+    db.session.commit()
+    assert [i.status for i in first] == ["running", "running", "waitlisted"]
+
+    wf.publish_text(ROOM.replace("CAPACITY", "5"), "room_booking.yaml")
+    newcomer = wf.start_instance("room_booking", demo["volunteer1"], {}, now=NOW)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, first[2].id).status == "running"  # promoted, first
+    assert db.session.get(Instance, newcomer.id).status == "running"
+    assert "promoted" in db.session.scalars(select(Notification.kind).where(
+        Notification.instance_id == first[2].id)).all()
+    resource = db.session.get(CapacityResource, "room:1")
+    assert (resource.capacity, resource.granted) == (5, 4)
+
+
+def test_an_older_versions_capacity_does_not_undo_the_current_ones(demo):
+    """A request still on version 1 that enters the step keeps version 2's number."""
+    from webapp.models import CapacityResource
+
+    gated = ROOM.replace("steps:\n", "steps:\n  ask: {kind: task, name: 填写, assignee: "
+                         "applicant, next: seat}\n")
+    wf.publish_text(gated.replace("CAPACITY", "1"), "room_booking.yaml")
+    old = wf.start_instance("room_booking", demo["rider1"], {}, now=NOW)
+    db.session.commit()
+    wf.publish_text(gated.replace("CAPACITY", "3"), "room_booking.yaml")
+    new = wf.start_instance("room_booking", demo["courier1"], {}, now=NOW)
+    db.session.commit()
+    act(new, "complete", demo["courier1"])
+    assert db.session.get(CapacityResource, "room:1").capacity == 3
+    act(old, "complete", demo["rider1"])
+    assert db.session.get(CapacityResource, "room:1").capacity == 3
+    assert old.status == "running" and old.steps == "wait"  # the second of three places

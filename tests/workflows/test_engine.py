@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from workflows.effects import Notify, ScheduleTimer, Unassigned
+from workflows.effects import Notify, Promoted, ScheduleTimer, Unassigned
 from workflows.engine import SYSTEM, Action, act, available_actions, can_start
 from workflows.errors import (AlreadyDecided, CapacityExhausted, Conflict, InvalidInput,
                               NotAllowed, NotFound, StateError)
@@ -410,6 +410,55 @@ ends: {ok: completed}
 
 
 # ---------------------------------------------------------------------------- reserve
+ROOM = """
+key: room
+name: 活动室
+start: {who: anyone, form: [{name: n, type: integer, label: 名额数, required: false}]}
+steps:
+  seat: {kind: reserve, name: 名额, resource: "room:1", capacity: CAPACITY,
+         next: {granted: ok}}
+ends: {ok: completed}
+"""
+
+
+def test_a_definitions_larger_capacity_promotes_those_waiting_first(inline, drive):
+    two, five = inline(ROOM.replace("CAPACITY", "2")), inline(ROOM.replace("CAPACITY", "5"))
+    for who in ("rider", "welder"):
+        assert drive(two).start(who, {}).status == "completed"
+    waiting = [drive(two).start(who, {}) for who in ("courier", "driver_jb")]
+    assert [d.status for d in waiting] == ["waitlisted", "waitlisted"]
+    newcomer = drive(five).start("vol1", {})
+    # Those waiting take two of the three new places, in their order; the newcomer the third.
+    assert [p.instance for p in newcomer.effects_of(Promoted)] == \
+        [d.state.instance_id for d in waiting]
+    assert newcomer.status == "completed"
+    for d in waiting:
+        assert d.act("promote", SYSTEM).status == "completed"
+    assert drive(five).start("vol2", {}).status == "waitlisted"  # 5 of 5
+
+
+def test_a_definitions_capacity_given_by_a_condition_is_followed_too(inline, drive):
+    spec = inline(ROOM.replace("CAPACITY", "form.n"))
+    assert drive(spec).start("rider", {"n": 1}).status == "completed"
+    first = drive(spec).start("welder", {"n": 1})
+    assert first.status == "waitlisted"
+    second = drive(spec).start("courier", {"n": 3})
+    assert [p.instance for p in second.effects_of(Promoted)] == [first.state.instance_id]
+    assert second.status == "completed"
+
+
+def test_a_smaller_capacity_takes_no_place_back_and_grants_none_until_below(
+        inline, drive, directory):
+    three, one = inline(ROOM.replace("CAPACITY", "3")), inline(ROOM.replace("CAPACITY", "1"))
+    held = [drive(three).start(who, {}) for who in ("rider", "welder")]
+    first = drive(one).start("courier", {})
+    assert first.status == "waitlisted"
+    assert directory.holders["room:1"] == [d.state.instance_id for d in held]
+    # One given back leaves one held of one: nobody moves up until another is.
+    assert directory.release("room:1", held[0].state.instance_id) is None
+    assert directory.release("room:1", held[1].state.instance_id) == first.state.instance_id
+
+
 def test_refused_place_can_route_instead_of_failing(inline, drive, directory):
     spec = inline("""
 key: seat

@@ -11,7 +11,7 @@ from webapp.extensions import db
 from webapp.models import (CapacityResource, Course, CourseSession, DutySlot, OrgUnit,
                            RetreatBatch, Station)
 from webapp.services.choices import DISTRICT_HINT, RECORD_CHOICES
-from webapp.services.directory import RECORD_SOURCES
+from webapp.services.directory import RECORD_SOURCES, set_places
 from webapp.services.display import RECORD_NAMES
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -21,15 +21,25 @@ class CapacityError(ValueError):
     """A capacity below the places already taken."""
 
 
-def _set_capacity(key: str, capacity: int) -> None:
-    resource = db.session.get(CapacityResource, key)
-    if resource is None:
-        db.session.add(CapacityResource(key=key, capacity=capacity, granted=0, next_seq=1))
-    else:
-        if capacity < resource.granted:
-            raise CapacityError(f"{key}: {resource.granted} places are already taken")
-        resource.capacity = capacity
-    db.session.flush()
+def _set_capacity(key: str, capacity: int) -> list[int]:
+    """An administrator's number of places for a resource (never below those taken);
+    returns the requests moved off its waiting list into new places, for the caller to
+    wake with ``promote_waiting`` (their step goes on and they are told)."""
+    resource = db.session.scalar(select(CapacityResource).where(CapacityResource.key == key)
+                                 .with_for_update().execution_options(populate_existing=True))
+    if resource is not None and capacity < resource.granted:
+        raise CapacityError(f"{key}: {resource.granted} places are already taken")
+    return set_places(key, capacity)
+
+
+def promote_waiting(instance_ids) -> None:
+    """Wake the requests a larger capacity gave a place, in their order, as a release
+    does (the engine's ``promote``: their step goes on, the applicant is told)."""
+    from webapp.services import workflow as wf
+    from workflows.runtime import Action
+
+    for instance_id in instance_ids:
+        wf.perform(instance_id, Action("promote"), None)
 
 
 def create_course(*, schedule=(), occupations=(), **fields) -> Course:

@@ -217,6 +217,20 @@ def check(text: str, *, key: str | None = None, new: bool = False,
     return Checked(spec if not out else None, out)
 
 
+def check_file(text: str, *, locale: str = "zh") -> Checked:
+    """The editor's checks for a definition that comes whole, as a file does to
+    ``flask workflows validate|publish``: a process not published yet is checked as a new
+    one (a key and names of its own, not the template's), else as its next version."""
+    text = text.replace("\r\n", "\n")
+    if _precheck(text, locale):
+        return check(text, locale=locale)
+    data = load_yaml(text, ProblemLog("<key>"))
+    key = data.get("key") if isinstance(data, dict) else None
+    new = not isinstance(key, str) or db.session.scalar(select(ProcessDefinition.id).where(
+        ProcessDefinition.key == key)) is None
+    return check(text, new=new, locale=locale)
+
+
 @lru_cache(maxsize=1)
 def _placeholders() -> dict[str, frozenset[str]]:
     """The key, name and name_en the placeholder templates start with."""

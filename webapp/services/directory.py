@@ -96,6 +96,42 @@ def _take_place(resource: str, *, queue_number: bool):
     ).scalar()
 
 
+def set_places(resource: str, capacity: int) -> list:
+    """Make ``capacity`` the resource's number of places, creating the resource if new;
+    returns the instances moved from its waiting list into places that are now free.
+
+    Places already given are kept: a capacity below them gives nobody a place until
+    enough are given back.  The resource's row is locked first, so a simultaneous
+    ``reserve`` or ``release`` waits and then sees the new number and who moved up (those
+    waiting take new places before any newcomer)."""
+    row = _locked_resource(resource)
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(CapacityResource(key=resource, capacity=capacity, granted=0,
+                                                next_seq=1))
+            return []
+        except IntegrityError:
+            row = _locked_resource(resource)  # created by a concurrent transaction
+    row.capacity = capacity
+    free, waiting = capacity - row.granted, []
+    if free > 0:
+        waiting = db.session.scalars(
+            select(Reservation).where(Reservation.resource_key == resource,
+                                      Reservation.status == WAITLISTED)
+            .order_by(Reservation.seq).limit(free).with_for_update()).all()
+    for reservation in waiting:
+        reservation.status = GRANTED
+    row.granted += len(waiting)
+    db.session.flush()
+    return [reservation.instance_id for reservation in waiting]
+
+
+def _locked_resource(resource: str) -> CapacityResource | None:
+    return db.session.scalar(select(CapacityResource).where(CapacityResource.key == resource)
+                             .with_for_update().execution_options(populate_existing=True))
+
+
 # The organisation's units, read whole into this process's copy at its first miss (a
 # city: ~8,400 rows, ~3 MB, once per process and change of the organisation): every
 # step then finds its units and their ancestors without a query of its own.  A larger
@@ -134,11 +170,15 @@ class DbDirectory:
     """The engine's view of the database for one call: units and people's roles are read
     once per call (an approval asks for the same person's roles several times)."""
 
-    def __init__(self, unit_paths: Mapping[int, str] | None = None) -> None:
+    def __init__(self, unit_paths: Mapping[int, str] | None = None, *,
+                 current_version: Callable[[], bool] | None = None) -> None:
         """``unit_paths``: paths the caller believes units have (an instance's unit and
         its stored ``unit_path``): the first read of such a unit reads its ancestors in
         the same query.  Only a hint — the rows read are what is used; a unit that has
-        moved since has its real ancestors read as usual."""
+        moved since has its real ancestors read as usual.  ``current_version``: whether
+        the instance acted on runs its process's current version (asked only when a
+        definition's capacity is to be set; None: it does, as a new start)."""
+        self._current_version = current_version
         # Units read in this transaction, shared by every directory of it (an API
         # approval asks one for the buttons, the step another): the same rows, kept
         # alive here because the session's identity map holds them only weakly.
@@ -359,6 +399,15 @@ class DbDirectory:
             .returning(CapacityResource.next_seq)).scalar()
         self._add_reservation(resource, instance_id, WAITLISTED, seq - 1)
         return WAITLISTED
+
+    def set_capacity(self, resource: str, capacity: int) -> list:
+        """A definition's capacity for the resource (see ``set_places``) — unless the
+        instance runs an older version of its definition, whose number must not undo the
+        current one's: then nothing changes."""
+        if self._current_version is not None and not self._current_version():
+            return []
+        self._writing()
+        return set_places(resource, capacity)
 
     def release(self, resource: str, instance_id):
         self._writing()

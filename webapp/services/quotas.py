@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from webapp.extensions import db
 from webapp.models import CapacityResource, OrgUnit, RetreatBatch, RetreatQuota, User
 from webapp.services import audit
-from webapp.services.activities import _set_capacity
+from webapp.services.activities import _set_capacity, promote_waiting
 from workflows.errors import Conflict
 
 # Who hands places down or gives them back (supervisors look, never change).
@@ -75,11 +75,13 @@ def allocate_quota(batch: RetreatBatch, unit: OrgUnit, amount: int, *,
         db.session.add(quota)
     else:
         quota.amount = amount
-    _set_capacity(resource_key(batch, unit), amount - below)
+    promoted = _set_capacity(resource_key(batch, unit), amount - below)
     if parent is not None:
-        _set_capacity(resource_key(batch, parent.unit), parent.amount - siblings - amount)
+        promoted += _set_capacity(resource_key(batch, parent.unit),
+                                  parent.amount - siblings - amount)
     db.session.flush()
     audit.record(actor, "quota.allocate", quota, {"amount": previous}, {"amount": amount})
+    promote_waiting(promoted)  # a definition's own waiting list on a quota, if it keeps one
     return quota
 
 

@@ -435,12 +435,14 @@ def _snapshot(course: Course) -> dict:
 def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> Course:
     """Create a course (``course`` None) or change one, keeping its places and audit.
 
-    The capacity cannot drop below the places already given; the dates must keep every
+    The capacity cannot drop below the places already given; a larger one goes to the
+    waiting list first, in its order (each promoted and told); the dates must keep every
     session of the timetable (else ``SessionsOutsideDates``, nothing changed); the number
     of sessions follows the timetable once there is one.
     """
     from webapp.services import audit
-    from webapp.services.activities import CapacityError, _set_capacity, create_course
+    from webapp.services.activities import (CapacityError, _set_capacity, create_course,
+                                            promote_waiting)
 
     occupations = tuple(fields.pop("occupations", ()) or ())
     if course is None:
@@ -459,12 +461,13 @@ def save_course(course: Course | None, actor: User, unit: OrgUnit, **fields) -> 
     if course.schedule:
         course.sessions = len(course.schedule)
     try:
-        _set_capacity(course_key(course), course.capacity)
+        promoted = _set_capacity(course_key(course), course.capacity)
     except CapacityError:
         taken = enrolled_count(course)
         raise CourseChangeError(taken) from None
     db.session.flush()
     audit.record(actor, "course.update", ("course", course.id), before, _snapshot(course), unit=unit)
+    promote_waiting(promoted)  # more seats: the waiting list first, in its order
     if (course.starts_on, course.ends_on) != dates:
         retime_registrations(course)
     return course

@@ -36,6 +36,7 @@ from webapp.services.display import english_title, instance_title, title_inputs
 from workflows import engine
 from workflows.effects import Notify, Promoted
 from workflows.errors import Conflict, DefinitionError, NotFound
+from workflows.kinds.reserve import prefixes_meet, resource_prefixes
 from workflows.loader import check_units, load_text, spec_digest
 from workflows.problems import Problem
 from workflows.runtime import SYSTEM, Action
@@ -113,8 +114,33 @@ def validate_text(text: str, filename: str) -> tuple[ProcessSpec | None, list[Pr
     """Parse and check a definition, including that the units it names exist."""
     spec, problems = load_text(text, filename)
     if spec is not None and not problems:
-        problems = check_units(spec, DbDirectory())
+        problems = check_units(spec, DbDirectory()) + check_resources(spec)
     return spec, problems
+
+
+def check_resources(spec: ProcessSpec) -> list[Problem]:
+    """A reserve resource whose prefix another running process's reserve step uses:
+    the two would share places and a waiting list (a withdrawal in one promoting a
+    request of the other)."""
+    mine = resource_prefixes(spec)
+    if not mine:
+        return []
+    problems = []
+    for other in db.session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.key != spec.key, ProcessDefinition.retired.is_(False))
+            .order_by(ProcessDefinition.key)):
+        if other.latest is None:
+            continue
+        theirs = [p for p, _ in resource_prefixes(spec_of(other.latest))]
+        for prefix, line in mine:
+            if any(prefixes_meet(prefix, taken) for taken in theirs):
+                shown = f"{prefix}…"
+                problems.append(Problem(
+                    spec.file, line,
+                    f"the reserve resource '{shown}' is already used by the process "
+                    f"'{other.name_en or other.name}' ({other.key}): choose another prefix",
+                    f"名额资源“{shown}”已被流程“{other.name}”（{other.key}）使用，请换一个前缀"))
+    return problems
 
 
 def publish_text(text: str, filename: str, actor: User | None = None) -> Published:
@@ -454,7 +480,9 @@ def _perform(instance_id: int, action: Action, actor_id, now: datetime,
                        code="stale")
     spec = spec_of_instance(instance)
     state = state_of(instance)
-    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
+    directory = DbDirectory(
+        {instance.unit_id: instance.unit_path} if instance.unit_id else None,
+        current_version=lambda: latest_version(instance.process_key).id == instance.version_id)
     try:
         new_state, effects = engine.act(spec, state, action, actor_id, now, directory)
     except BaseException:

@@ -7,6 +7,11 @@ with the step's ``full_message`` (say which places ran out and what to do), or a
 generic one.
 Places are given back when the instance ends with a status in ``release_on``; a
 waiting-list entry is always given back when the instance leaves the list.
+
+A definition that gives the ``capacity`` owns it: entering the step first sets the
+resource's capacity to it (``Directory.set_capacity``), so a new version's larger number
+takes effect at once, and those already waiting take the new places (``Promoted``) before
+the newcomer asks for one.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from workflows.directory import GRANTED, REFUSED, RESERVATION_RESULTS, WAITLISTE
 from workflows.errors import CapacityExhausted, Conflict, InvalidInput, StateError
 from workflows.expr import Expr, as_number
 from workflows.kinds.base import StepKind, StepReader
+from workflows.effects import Promoted
 from workflows.spec import END_STATUSES, Template
 from workflows.state import Reservation
 
@@ -90,6 +96,7 @@ class ReserveKind(StepKind):
 
     def enter(self, run: Run, step: StepSpec) -> None:
         resource = resource_key(run, step)
+        self.own_capacity(run, step, resource)
         result = self.ask(run, step, resource)
         if result == GRANTED:
             run.route(step, "granted")
@@ -102,12 +109,22 @@ class ReserveKind(StepKind):
         else:
             raise step.config.refusal(resource)
 
+    def own_capacity(self, run: Run, step: StepSpec, resource: str) -> None:
+        """The definition gives the capacity: the resource's follows it, and those the
+        port moves off the waiting list into new places are woken (before the newcomer
+        asks, so it queues behind them).  Only on entering the step: a promotion asks
+        again and must not set an older version's number back."""
+        capacity = _capacity(run, step.config)
+        if capacity is None:
+            return  # the resource knows its own
+        promoted = run.directory.set_capacity(resource, capacity)
+        for instance in promoted or ():
+            if instance != run.instance:
+                run.effects.append(Promoted(instance, resource))
+
     def ask(self, run: Run, step: StepSpec, resource: str) -> str:
         config: ReserveConfig = step.config
-        capacity = config.capacity
-        if isinstance(capacity, Expr):
-            capacity = _places(run.value(capacity))
-        result = run.directory.reserve(resource, run.instance, capacity,
+        result = run.directory.reserve(resource, run.instance, _capacity(run, config),
                                        waitlist=config.waitlist)
         if result not in RESERVATION_RESULTS:
             raise StateError(en=f"the capacity port answered {result!r}")
@@ -132,6 +149,13 @@ class ReserveKind(StepKind):
         run.route(step, "granted")
 
 
+def _capacity(run: Run, config: ReserveConfig) -> int | None:
+    """The definition's capacity for this instance, or None when the resource knows it."""
+    if isinstance(config.capacity, Expr):
+        return _places(run.value(config.capacity))
+    return config.capacity
+
+
 def _places(value: object) -> int | None:
     """A capacity from a condition's value; None (the resource knows) if it is no count."""
     number = as_number(value)
@@ -146,3 +170,18 @@ def resource_key(run: Run, step: StepSpec) -> str:
         raise InvalidInput("表单未说明要预约的名额", "The form does not say which place to reserve",
                            code="no_resource")
     return key
+
+
+def resource_prefixes(spec) -> list[tuple[str, int | None]]:
+    """The literal start of each reserve step's resource (the text before its first
+    ``{``: ``cool:`` of ``cool:{form.station}``) with the step's line: two processes
+    whose prefixes could render the same key would share places and a waiting list."""
+    return [(step.config.resource.text.split("{", 1)[0], step.line)
+            for step in spec.steps
+            if step.kind == ReserveKind.name and step.config.resource is not None]
+
+
+def prefixes_meet(a: str, b: str) -> bool:
+    """Whether resources starting with ``a`` and with ``b`` could be the same key."""
+    return a.startswith(b) or b.startswith(a)
+
