@@ -104,14 +104,15 @@ def worker_command(burst, fork, max_jobs):
     deliveries on REDIS_URL; start as many as you need."""
     from rq import SimpleWorker, Worker
 
-    from webapp.queue import runtime
-
-    from webapp.queue import start_sweeper
+    from webapp.health import require_database, require_redis
+    from webapp.queue import runtime, start_sweeper
 
     rt = runtime()
     if rt.embedded:
         raise click.ClickException("REDIS_URL is not set: without it jobs run inside the web "
                                    "process, and no separate worker is needed")
+    require_redis()
+    require_database()
     interval = current_app.config.get("SWEEP_INTERVAL")
     if burst:  # one sweep, then the jobs it queued and any others, then exit
         from webapp import jobs
@@ -143,8 +144,11 @@ def queue_check_command(timeout):
     import time
 
     from webapp import jobs
+    from webapp.health import require_redis
     from webapp.queue import enqueue, runtime
 
+    if not runtime().embedded:
+        require_redis()
     token = secrets.token_hex(8)
     enqueue(jobs.ping, token)
     deadline = time.monotonic() + timeout

@@ -96,7 +96,8 @@ def test_a_database_url_in_an_error_never_shows_its_password(env_app):
 
 
 def _flask(*args, **env):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("UNIONFLOW_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("UNIONFLOW_")
+               and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
     environ.update(env)
     return subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", *args],
                           cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
@@ -109,3 +110,34 @@ def test_the_flask_command_prints_the_mistake_in_one_line_not_a_traceback(tmp_pa
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: UNIONFLOW_SESSION_IDLE_MINUTES=2h: expected a whole number of minutes (0: never)")
+
+
+def test_gunicorn_stops_on_a_mistake_with_the_message_as_its_last_clear_line(tmp_path):
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("UNIONFLOW_") and k != "SECRET_KEY"}
+    environ.update(UNIONFLOW_INSTANCE_PATH=str(tmp_path), UNIONFLOW_SWEEP_INTERVAL="15s")
+    done = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), "-w", "1",
+                           "-b", "127.0.0.1:0", "wsgi:app"], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "UnionFlow cannot start" in line]
+    assert lines and lines[-1] == ("UnionFlow cannot start: UNIONFLOW_SWEEP_INTERVAL=15s: "
+                                   "expected a number of seconds, greater than 0 "
+                                   "(no unit: 15, not 15s)")
+
+
+@pytest.mark.parametrize("args, env, names", [
+    (["db", "upgrade"], {"DATABASE_URL": "postgresql://uf:s3cret@127.0.0.1:1/uf"},
+     "DATABASE_URL (postgresql+psycopg://uf:***@127.0.0.1:1/uf) does not answer: "),
+    (["worker", "--burst"], {"REDIS_URL": "redis://127.0.0.1:1/13"},
+     "REDIS_URL (redis://127.0.0.1:1/13) does not answer: "),
+    (["queue-check", "--timeout", "1"], {"REDIS_URL": "redis://127.0.0.1:1/13"},
+     "REDIS_URL (redis://127.0.0.1:1/13) does not answer: "),
+])
+def test_a_service_that_does_not_answer_is_named_in_one_line(tmp_path, args, env, names):
+    done = _flask(*args, UNIONFLOW_INSTANCE_PATH=str(tmp_path), **env)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "s3cret" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: " + names) and "refused" in last.lower()
