@@ -27,10 +27,18 @@ def _demo_password() -> tuple[str, str]:
 
 
 @click.command("seed-demo")
-def seed_demo_command():
-    """Create the Chongqing demo org, stations and users (idempotent)."""
+@click.option("--force", is_flag=True,
+              help="Seed even in production or into a database with real units or people.")
+def seed_demo_command(force):
+    """Create the Chongqing demo org, stations and users (idempotent).
+
+    Refused in production and on a database holding units or people the demo did not
+    make, unless --force: it would add demo people (the platform admin `admin` among
+    them, with a shared password) to real data."""
     from webapp import demo
 
+    if not force:
+        _refuse_demo_over_real_data(demo)
     password, source = _demo_password()
     try:
         check_password_strength(password)
@@ -51,6 +59,18 @@ def seed_demo_command():
                f"password from {source}: {password}"
                if source != "DEMO_PASSWORD" else
                "Demo users sign in with the password in DEMO_PASSWORD.")
+
+
+def _refuse_demo_over_real_data(demo) -> None:
+    why = ("it adds demo people, the platform administrator `admin` among them, all "
+           "signing in with the demo password; --force seeds anyway")
+    if current_app.config["UNIONFLOW_ENV"] == "production":
+        raise click.ClickException(f"refusing to seed the demo in production: {why}")
+    units, users = demo.not_from_demo()
+    if units or users:
+        found = ", ".join([f"unit {code}" for code in units] + [f"user {name}" for name in users])
+        raise click.ClickException(f"refusing to seed the demo into a database with real data "
+                                   f"({found}…): {why}")
 
 
 @click.command("create-user")
