@@ -160,15 +160,19 @@ def worker_command(burst, fork, max_jobs):
 @click.command("queue-check")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker.")
 def queue_check_command(timeout):
-    """Send a ping job and wait until a worker answers it."""
+    """Send a ping job on REDIS_URL and wait until a `flask worker` answers it (exits 1
+    without REDIS_URL: the embedded queue has no worker outside the web process)."""
     import time
 
     from webapp import jobs
     from webapp.health import require_redis
     from webapp.queue import enqueue, runtime
 
-    if not runtime().embedded:
-        require_redis()
+    if runtime().embedded:  # its own ping would be answered by a thread of this command
+        raise click.ClickException(
+            "REDIS_URL is not set: jobs run in the embedded queue inside the web process, "
+            "and there is no separate worker to check")
+    require_redis()
     token = secrets.token_hex(8)
     enqueue(jobs.ping, token)
     deadline = time.monotonic() + timeout
