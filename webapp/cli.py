@@ -77,11 +77,18 @@ def _refuse_demo_over_real_data(demo) -> None:
 @click.argument("username")
 @click.option("--name", "display_name", default="", help="Display name (defaults to username).")
 @click.option("--role", type=click.Choice(sorted(ROLE_KEYS)), help="Role to grant.")
-@click.option("--unit", "unit_code", help="Code of the unit the role is held at (and home unit).")
+@click.option("--unit", "unit_code", help="Code of the unit the role is held at (and home "
+              "unit). An empty database has none: make the top one first with `flask "
+              "people import units.csv` (a row code,name,kind,parent with an empty parent, "
+              "e.g. cq,重庆市总工会,city,).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Password (asked for when not given).")
 def create_user_command(username, display_name, role, unit_code, password):
-    """Create an account, or grant an existing one the role; never changes a password."""
+    """Create an account, or grant an existing one the role; never changes a password.
+
+    The first administrator of an empty database: import the top unit first (`flask
+    people import units.csv`, see --unit), then `create-user boss --role platform_admin
+    --unit CODE`."""
     with write_lock():
         _create_or_grant(username, display_name, role, unit_code, password)
 
@@ -93,7 +100,11 @@ def _create_or_grant(username, display_name, role, unit_code, password):
         if unit is None:
             raise click.ClickException(f"no unit with code {unit_code!r}")
     if role and unit is None:
-        raise click.ClickException("--role needs --unit")
+        raise click.ClickException(
+            "--role needs --unit, the code of the unit the role is held at. No unit yet? "
+            "Make the top one with `flask people import units.csv`, a file with the header "
+            "code,name,kind,parent and a row such as cq,重庆市总工会,city, (empty parent), "
+            "then: create-user NAME --role platform_admin --unit cq")
     user = find_user(username)
     try:
         if user is None:
