@@ -256,13 +256,13 @@ def instance_path(value: str | None) -> str | None:
 def writable_folder(key: str, path: str | os.PathLike) -> Path:
     """``path`` as a directory this process can write to (created if missing)."""
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{variable_name(key)}={path}: expected a directory, not a file")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"{variable_name(key)}={path}: cannot be created ({exc.strerror})"
                           ) from None
-    if not folder.is_dir():
-        raise ConfigError(f"{variable_name(key)}={path}: expected a directory")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(f"{variable_name(key)}={path}: expected a directory this user "
                           "can write to")

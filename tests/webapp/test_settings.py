@@ -141,3 +141,32 @@ def test_a_service_that_does_not_answer_is_named_in_one_line(tmp_path, args, env
     assert "Traceback" not in done.stderr and "s3cret" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: " + names) and "refused" in last.lower()
+
+
+def test_an_upload_folder_that_cannot_be_written_stops_the_start(env_app, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"^UNIONFLOW_UPLOAD_FOLDER=.*a-file/uploads: "
+                                          r"cannot be created"):
+        env_app(UNIONFLOW_UPLOAD_FOLDER=str(blocker / "uploads"))
+    with pytest.raises(ConfigError, match=r"UNIONFLOW_UPLOAD_FOLDER=.*: expected a directory"):
+        env_app(UNIONFLOW_UPLOAD_FOLDER=str(blocker))
+    app = env_app(UNIONFLOW_UPLOAD_FOLDER=str(tmp_path / "new" / "uploads"))
+    assert (tmp_path / "new" / "uploads").is_dir()
+    assert app.config["UPLOAD_FOLDER"] == str(tmp_path / "new" / "uploads")
+
+
+def test_a_stored_file_missing_on_disk_is_logged_with_its_key_and_path(app, make_user, caplog):
+    from webapp.extensions import db
+    from webapp.models import StoredFile
+    from webapp.services import uploads
+
+    owner = make_user("uploader")
+    stored = StoredFile(key="ab" + "0" * 30, name="photo.jpg", mime="image/jpeg", size=3,
+                        sha256="0" * 64, uploaded_by_id=owner.id)
+    db.session.add(stored)
+    db.session.commit()
+    with caplog.at_level("WARNING"):
+        assert uploads.send(stored) is None
+    [record] = [r for r in caplog.records if "missing on disk" in r.getMessage()]
+    assert stored.key in record.getMessage() and str(uploads.path_of(stored)) in record.getMessage()
