@@ -101,7 +101,7 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from webapp import errors, i18n, labels, notifications, queue, security
+    from webapp import errors, i18n, labels, logs, notifications, queue, security
     from webapp.auth import login
     from webapp.extensions import bootstrap, csrf, limiter
 
@@ -109,6 +109,7 @@ def _init_extensions(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+    logs.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     bootstrap.init_app(app)
