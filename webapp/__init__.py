@@ -108,7 +108,11 @@ def _init_extensions(app: Flask) -> None:
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+        # Host and prefix rewrite every link: trusted only where the proxy sets them
+        # (and so overwrites what a client sent), by PROXY_FIX_HOST / PROXY_FIX_PREFIX.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1,
+                                x_host=int(app.config["PROXY_FIX_HOST"]),
+                                x_prefix=int(app.config["PROXY_FIX_PREFIX"]))
     logs.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -85,7 +85,9 @@ class Config:
     EMBEDDED_WORKER = True  # without REDIS_URL: run jobs in a thread of the web process
     EMBEDDED_WORKER_AUTOSTART = True  # start it with the first request, for timers
 
-    PROXY_FIX = False  # production: trust one proxy in front for X-Forwarded-*
+    PROXY_FIX = False  # production: trust one proxy in front for X-Forwarded-For/-Proto
+    PROXY_FIX_HOST = False  # also X-Forwarded-Host (only if the proxy sets it)
+    PROXY_FIX_PREFIX = False  # also X-Forwarded-Prefix (only if the proxy sets it)
     HSTS = False
 
     @classmethod

@@ -186,3 +186,28 @@ def test_templates_carry_no_inline_styles_the_csp_would_block():
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.html")
                  if 'style="' in p.read_text(encoding="utf-8")]
     assert not offenders
+
+
+def _production(**extra):
+    return create_app({"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                       "EMBEDDED_WORKER": False, "SECRET_KEY": STRONG_KEY, **extra})
+
+
+def test_the_proxy_is_trusted_for_client_and_scheme_not_for_host_or_prefix():
+    """A client's own X-Forwarded-Prefix: /evil used to rewrite every link."""
+    app = _production()
+
+    @app.route("/where")
+    def where():
+        from flask import request, url_for
+
+        return {"link": url_for("auth.login", _external=True), "addr": request.remote_addr}
+
+    forged = {"X-Forwarded-Prefix": "/evil", "X-Forwarded-Host": "evil.example",
+              "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    answer = app.test_client().get("/where", headers=forged).json
+    assert answer == {"link": "https://localhost/auth/login", "addr": "203.0.113.9"}
+    opted_in = _production(PROXY_FIX_HOST=True, PROXY_FIX_PREFIX=True)
+    opted_in.add_url_rule("/where", view_func=where)
+    answer = opted_in.test_client().get("/where", headers=forged).json
+    assert answer["link"] == "https://evil.example/evil/auth/login"
