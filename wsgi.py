@@ -8,5 +8,16 @@ import os
 os.environ.setdefault("UNIONFLOW_ENV", "production")
 
 from webapp import create_app  # noqa: E402
+from webapp.settings import ConfigError  # noqa: E402
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:
+    # gunicorn prints an AppImportError as one line and stops (no traceback, no endless
+    # re-spawning of workers that cannot boot); any other server gets a SystemExit.
+    message = f"UnionFlow cannot start: {exc.message}"
+    try:
+        from gunicorn.errors import AppImportError
+    except ImportError:
+        raise SystemExit(message) from None
+    raise AppImportError(message) from None

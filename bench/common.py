@@ -100,7 +100,7 @@ def gunicorn(app: str, port: int, workers: int, env: dict, log: Path, worker_cla
 def app_env(database_url: str, redis: str | None, **extra) -> dict:
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
-    env.update({"DATABASE_URL": database_url, "SECRET_KEY": "bench-" + "k" * 40,
+    env.update({"DATABASE_URL": database_url, "SECRET_KEY": "bench-only-secret-key-0123456789",
                 "UNIONFLOW_ENV": "production", "UNIONFLOW_SESSION_COOKIE_SECURE": "false",
                 "UNIONFLOW_REMEMBER_COOKIE_SECURE": "false", "UNIONFLOW_HSTS": "false",
                 "UNIONFLOW_PROXY_FIX": "false", "UNIONFLOW_MAIL_BACKEND": "console",

@@ -4,6 +4,7 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from sqlalchemy.exc import DBAPIError
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -90,8 +91,15 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    try:
+        connection = connectable.connect()
+    except DBAPIError as exc:  # one line naming DATABASE_URL, not a driver traceback
+        from webapp.health import database_unreachable
 
-    with connectable.connect() as connection:
+        raise database_unreachable(current_app.config["SQLALCHEMY_DATABASE_URI"], exc
+                                   ) from None
+
+    with connection:
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -7,13 +7,17 @@ from pathlib import Path
 
 from flask import Flask
 
+from webapp import settings
 from webapp.config import (CONFIGS, Config, normalise_database_url, public_url_problem,
                            secret_key_problem)
+from webapp.settings import ConfigError
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     # The instance folder holds the SQLite file, uploads and the development secret key.
-    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("UNIONFLOW_INSTANCE_PATH")
+    # Flask wants it absolute: a relative one is taken from the current directory.
+    instance_path = settings.instance_path((test_config or {}).get("INSTANCE_PATH")
+                                           or os.environ.get("UNIONFLOW_INSTANCE_PATH"))
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     _load_config(app, test_config)
     _init_database(app)
@@ -24,10 +28,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _load_config(app: Flask, test_config: dict | None) -> None:
-    env = ((test_config or {}).get("UNIONFLOW_ENV") or os.environ.get("UNIONFLOW_ENV")
-           or ("testing" if test_config is not None else "development"))
-    if env not in CONFIGS:
-        raise RuntimeError(f"UNIONFLOW_ENV={env!r}: expected one of {', '.join(CONFIGS)}")
+    env = settings.environment_name(
+        (test_config or {}).get("UNIONFLOW_ENV") or os.environ.get("UNIONFLOW_ENV")
+        or ("testing" if test_config is not None else "development"), CONFIGS)
     app.config.from_object(CONFIGS[env])
     app.config.update(Config.from_environ(os.environ))
     app.config.from_prefixed_env("UNIONFLOW")
@@ -35,12 +38,16 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
         app.config.update(test_config)
     app.config["UNIONFLOW_ENV"] = env
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    settings.writable_folder("INSTANCE_PATH", app.instance_path)
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or (
         "sqlite:///" + os.path.join(app.instance_path, "unionflow.db"))
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(uri)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    settings.check(app.config)
+    app.config["UPLOAD_FOLDER"] = str(settings.writable_folder(
+        "UPLOAD_FOLDER", app.config.get("UPLOAD_FOLDER")
+        or Path(app.instance_path) / "uploads").absolute())
     _ensure_secret_key(app, env)
     _check_mail_settings(app, env)
 
@@ -58,13 +65,13 @@ def _check_mail_settings(app: Flask, env: str) -> None:
         try:
             mailbox(app.config.get("MAIL_FROM") or "")
         except AddressError as exc:
-            raise RuntimeError(f"UNIONFLOW_MAIL_FROM: {exc}; give one address, with a name "
+            raise ConfigError(f"UNIONFLOW_MAIL_FROM: {exc}; give one address, with a name "
                                "if wanted: 重庆市总工会 <noreply@union.example.cn>") from None
     problem = public_url_problem(app.config.get("PUBLIC_URL"))
     if problem is None:
         return
     if sends_mail:
-        raise RuntimeError(f"{problem}: e-mails would link to it. Set UNIONFLOW_PUBLIC_URL to "
+        raise ConfigError(f"{problem}: e-mails would link to it. Set UNIONFLOW_PUBLIC_URL to "
                            "the address people open, e.g. https://union.example.cn")
     app.logger.warning("%s: links in e-mails and webhooks will not open for anyone else",
                        problem)
@@ -75,7 +82,7 @@ def _ensure_secret_key(app: Flask, env: str) -> None:
     if problem is None:
         return
     if env == "production":
-        raise RuntimeError(f"{problem}: production refuses to start without a real SECRET_KEY "
+        raise ConfigError(f"{problem}: production refuses to start without a real SECRET_KEY "
                            "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
     # Development: a random key kept in the instance folder, so sign-ins survive restarts.
     key_file = Path(app.instance_path) / "secret_key"
@@ -94,14 +101,19 @@ def _init_database(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from webapp import errors, i18n, labels, notifications, queue, security
+    from webapp import errors, i18n, labels, logs, notifications, queue, security
     from webapp.auth import login
     from webapp.extensions import bootstrap, csrf, limiter
 
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+        # Host and prefix rewrite every link: trusted only where the proxy sets them
+        # (and so overwrites what a client sent), by PROXY_FIX_HOST / PROXY_FIX_PREFIX.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1,
+                                x_host=int(app.config["PROXY_FIX_HOST"]),
+                                x_prefix=int(app.config["PROXY_FIX_PREFIX"]))
+    logs.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     bootstrap.init_app(app)

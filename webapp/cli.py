@@ -27,10 +27,18 @@ def _demo_password() -> tuple[str, str]:
 
 
 @click.command("seed-demo")
-def seed_demo_command():
-    """Create the Chongqing demo org, stations and users (idempotent)."""
+@click.option("--force", is_flag=True,
+              help="Seed even in production or into a database with real units or people.")
+def seed_demo_command(force):
+    """Create the Chongqing demo org, stations and users (idempotent).
+
+    Refused in production and on a database holding units or people the demo did not
+    make, unless --force: it would add demo people (the platform admin `admin` among
+    them, with a shared password) to real data."""
     from webapp import demo
 
+    if not force:
+        _refuse_demo_over_real_data(demo)
     password, source = _demo_password()
     try:
         check_password_strength(password)
@@ -53,15 +61,34 @@ def seed_demo_command():
                "Demo users sign in with the password in DEMO_PASSWORD.")
 
 
+def _refuse_demo_over_real_data(demo) -> None:
+    why = ("it adds demo people, the platform administrator `admin` among them, all "
+           "signing in with the demo password; --force seeds anyway")
+    if current_app.config["UNIONFLOW_ENV"] == "production":
+        raise click.ClickException(f"refusing to seed the demo in production: {why}")
+    units, users = demo.not_from_demo()
+    if units or users:
+        found = ", ".join([f"unit {code}" for code in units] + [f"user {name}" for name in users])
+        raise click.ClickException(f"refusing to seed the demo into a database with real data "
+                                   f"({found}…): {why}")
+
+
 @click.command("create-user")
 @click.argument("username")
 @click.option("--name", "display_name", default="", help="Display name (defaults to username).")
 @click.option("--role", type=click.Choice(sorted(ROLE_KEYS)), help="Role to grant.")
-@click.option("--unit", "unit_code", help="Code of the unit the role is held at (and home unit).")
+@click.option("--unit", "unit_code", help="Code of the unit the role is held at (and home "
+              "unit). An empty database has none: make the top one first with `flask "
+              "people import units.csv` (a row code,name,kind,parent with an empty parent, "
+              "e.g. cq,重庆市总工会,city,).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Password (asked for when not given).")
 def create_user_command(username, display_name, role, unit_code, password):
-    """Create an account, or grant an existing one the role; never changes a password."""
+    """Create an account, or grant an existing one the role; never changes a password.
+
+    The first administrator of an empty database: import the top unit first (`flask
+    people import units.csv`, see --unit), then `create-user boss --role platform_admin
+    --unit CODE`."""
     with write_lock():
         _create_or_grant(username, display_name, role, unit_code, password)
 
@@ -73,7 +100,11 @@ def _create_or_grant(username, display_name, role, unit_code, password):
         if unit is None:
             raise click.ClickException(f"no unit with code {unit_code!r}")
     if role and unit is None:
-        raise click.ClickException("--role needs --unit")
+        raise click.ClickException(
+            "--role needs --unit, the code of the unit the role is held at. No unit yet? "
+            "Make the top one with `flask people import units.csv`, a file with the header "
+            "code,name,kind,parent and a row such as cq,重庆市总工会,city, (empty parent), "
+            "then: create-user NAME --role platform_admin --unit cq")
     user = find_user(username)
     try:
         if user is None:
@@ -104,14 +135,15 @@ def worker_command(burst, fork, max_jobs):
     deliveries on REDIS_URL; start as many as you need."""
     from rq import SimpleWorker, Worker
 
-    from webapp.queue import runtime
-
-    from webapp.queue import start_sweeper
+    from webapp.health import require_database, require_redis
+    from webapp.queue import runtime, start_sweeper
 
     rt = runtime()
     if rt.embedded:
         raise click.ClickException("REDIS_URL is not set: without it jobs run inside the web "
                                    "process, and no separate worker is needed")
+    require_redis()
+    require_database()
     interval = current_app.config.get("SWEEP_INTERVAL")
     if burst:  # one sweep, then the jobs it queued and any others, then exit
         from webapp import jobs
@@ -139,12 +171,19 @@ def worker_command(burst, fork, max_jobs):
 @click.command("queue-check")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for a worker.")
 def queue_check_command(timeout):
-    """Send a ping job and wait until a worker answers it."""
+    """Send a ping job on REDIS_URL and wait until a `flask worker` answers it (exits 1
+    without REDIS_URL: the embedded queue has no worker outside the web process)."""
     import time
 
     from webapp import jobs
+    from webapp.health import require_redis
     from webapp.queue import enqueue, runtime
 
+    if runtime().embedded:  # its own ping would be answered by a thread of this command
+        raise click.ClickException(
+            "REDIS_URL is not set: jobs run in the embedded queue inside the web process, "
+            "and there is no separate worker to check")
+    require_redis()
     token = secrets.token_hex(8)
     enqueue(jobs.ping, token)
     deadline = time.monotonic() + timeout

@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 # Placeholders that must never sign a production session.
 INSECURE_SECRET_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "development"})
 MIN_SECRET_KEY_LENGTH = 32
+# 32 × "a" or a row of dots is long but guessable; token_hex(32) has 16 distinct characters
+# (with certainty short of 1 in 10^40 it shows at least 10), token_urlsafe more.
+MIN_SECRET_KEY_DISTINCT = 10
 
 
 class Config:
@@ -82,7 +85,9 @@ class Config:
     EMBEDDED_WORKER = True  # without REDIS_URL: run jobs in a thread of the web process
     EMBEDDED_WORKER_AUTOSTART = True  # start it with the first request, for timers
 
-    PROXY_FIX = False  # production: trust one proxy in front for X-Forwarded-*
+    PROXY_FIX = False  # production: trust one proxy in front for X-Forwarded-For/-Proto
+    PROXY_FIX_HOST = False  # also X-Forwarded-Host (only if the proxy sets it)
+    PROXY_FIX_PREFIX = False  # also X-Forwarded-Prefix (only if the proxy sets it)
     HSTS = False
 
     @classmethod
@@ -140,6 +145,9 @@ def secret_key_problem(key: str | None) -> str | None:
         return "SECRET_KEY is not set"
     if len(key) < MIN_SECRET_KEY_LENGTH:
         return f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT:
+        return (f"SECRET_KEY has fewer than {MIN_SECRET_KEY_DISTINCT} different characters "
+                "(not random)")
     return None
 
 

@@ -553,3 +553,24 @@ def _demand(username, code, category, text, when, stage) -> None:
               "dispatch_note": "请尽快核实并答复职工。"})
     if stage == "acknowledged":
         _act(instance, when + timedelta(days=1, hours=4), "complete", {"handler_name": "赵丽"})
+
+
+def _demo_unit_codes() -> set[str]:
+    import csv
+
+    with CITY_STATIONS_CSV.open(encoding="utf-8-sig", newline="") as csv_file:
+        csv_codes = {row["code"] for row in csv.DictReader(csv_file)}
+    return ({u[0] for u in UNITS} | {s[0] for s in STATIONS} | {b[0] for b in CITY_BRANCHES}
+            | csv_codes)
+
+
+def not_from_demo(limit: int = 5) -> tuple[list[str], list[str]]:
+    """Up to ``limit`` codes of units and usernames of people in the database that the demo
+    did not make: real data that seeding would mix demo people (and its platform admin
+    ``admin``) into."""
+    usernames = [u.username for u in USERS + CITY_USERS]
+    units = db.session.scalars(select(OrgUnit.code).where(
+        OrgUnit.code.not_in(sorted(_demo_unit_codes()))).order_by(OrgUnit.code).limit(limit))
+    users = db.session.scalars(select(User.username).where(
+        User.username.not_in(usernames)).order_by(User.username).limit(limit))
+    return list(units), list(users)

@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.logs import request_id
+
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
          429: "too_many_requests", 500: "server_error"}
@@ -30,19 +32,24 @@ def _message(status: int) -> str:
 def error_response(status: int, message: str | None = None, fields: dict | None = None,
                    code: str | None = None, headers: dict[str, str] | None = None):
     """The error page, or under /api/ the JSON error shape; ``headers`` go with either
-    (``Allow`` on a 405, ``Retry-After`` on a 429, ...)."""
+    (``Allow`` on a 405, ``Retry-After`` on a 429, ...).  A 500 carries the request's id,
+    for the person to quote and the operator to find in the log."""
     message = message or _message(status)
     headers = dict(headers or {})
+    reference = request_id() if status >= 500 else None
     if request.path.startswith("/api/"):
         code = code or CODES.get(status, "error")
         body = {"error": {"code": code, "message": message}}
         if fields:
             body["error"]["fields"] = fields
+        if reference:
+            body["error"]["request_id"] = reference
         if status == 401:  # RFC 9110: a 401 names the scheme that would succeed
             headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"'
                                if code == "invalid_token" else "Bearer")
         return jsonify(body), status, headers
-    return render_template("error.html", status=status, message=message), status, headers
+    return (render_template("error.html", status=status, message=message, reference=reference),
+            status, headers)
 
 
 def init_app(app: Flask) -> None:
@@ -70,7 +77,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def internal_error(exc):
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        from flask_login import current_user
+
+        try:  # the id, not get_id(): that is the session token
+            user = current_user.id if current_user.is_authenticated else None
+        except Exception:  # noqa: BLE001 - loading the user may be what failed
+            user = "?"
+        app.logger.exception("unhandled error on %s %s (request %s, user %s)", request.method,
+                             request.path, request_id(), user or "-")
         try:
             from webapp.extensions import db
 

@@ -95,7 +95,8 @@ def test_cookies_are_httponly_samesite_and_secure_in_production(app_config, demo
     # No job thread and no sweeper: they would outlive this test and, on the shared
     # PostgreSQL database, deliver later tests' mail with this app's settings.
     production = create_app({**app_config, "UNIONFLOW_ENV": "production",
-                             "SECRET_KEY": "p" * 48, "TESTING": True,
+                             "SECRET_KEY": "production-session-key-0123456789",
+                             "TESTING": True,
                              "EMBEDDED_WORKER": False, "EMBEDDED_WORKER_AUTOSTART": False,
                              "SWEEP_INTERVAL": None})
     with production.app_context():

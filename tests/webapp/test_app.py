@@ -7,6 +7,9 @@ from tests.webapp.test_api import api  # noqa: F401
 from tests.webapp.test_pages import login  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp import create_app
+from webapp.config import secret_key_problem
+
+STRONG_KEY = "Qx7-kR2pLw9_zNc4TfB8mYs3HdJ6vGa1"  # as secrets.token_urlsafe(24) makes them
 
 
 def test_testing_config_is_used_for_tests(app):
@@ -14,7 +17,8 @@ def test_testing_config_is_used_for_tests(app):
     assert app.config["UNIONFLOW_ENV"] == "testing"
 
 
-@pytest.mark.parametrize("key", [None, "", "dev", "change-me", "short-key"])
+@pytest.mark.parametrize("key", [None, "", "dev", "change-me", "short-key", "a" * 32,
+                                 "." * 35, "abcabcabcabcabcabcabcabcabcabcabc"])
 def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch, tmp_path, key):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
@@ -24,10 +28,19 @@ def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch, tmp_
         create_app(config)
 
 
+def test_generated_secret_keys_pass_the_production_check():
+    import secrets
+
+    for _ in range(200):
+        assert secret_key_problem(secrets.token_hex(32)) is None
+        assert secret_key_problem(secrets.token_urlsafe(32)) is None
+    assert "different characters" in secret_key_problem("a" * 32)
+
+
 def test_production_hardens_cookies_and_trusts_the_proxy():
     app = create_app({"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
                       "EMBEDDED_WORKER": False,
-                      "SECRET_KEY": "x" * 40})
+                      "SECRET_KEY": STRONG_KEY})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["SESSION_COOKIE_HTTPONLY"]
@@ -48,7 +61,7 @@ def test_production_sending_e_mail_refuses_a_public_url_that_leads_nowhere(url, 
     worker opens on their phone fails.  A server that sends real e-mail refuses to start;
     one that does not logs it."""
     config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
-              "EMBEDDED_WORKER": False, "SECRET_KEY": "x" * 40, "PUBLIC_URL": url}
+              "EMBEDDED_WORKER": False, "SECRET_KEY": STRONG_KEY, "PUBLIC_URL": url}
     with pytest.raises(RuntimeError, match="UNIONFLOW_PUBLIC_URL"):
         create_app({**config, "MAIL_BACKEND": "smtp"})
     with caplog.at_level("WARNING"):
@@ -60,7 +73,7 @@ def test_production_sending_e_mail_refuses_a_public_url_that_leads_nowhere(url, 
 def test_production_sending_e_mail_refuses_a_sender_that_is_not_one_address(sender):
     """Every message would fail on it (or carry a From with no address in it)."""
     config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
-              "EMBEDDED_WORKER": False, "SECRET_KEY": "x" * 40, "MAIL_BACKEND": "smtp",
+              "EMBEDDED_WORKER": False, "SECRET_KEY": STRONG_KEY, "MAIL_BACKEND": "smtp",
               "PUBLIC_URL": "https://union.example.cn", "MAIL_FROM": sender}
     with pytest.raises(RuntimeError, match="MAIL_FROM"):
         create_app(config)
@@ -71,7 +84,7 @@ def test_production_sending_e_mail_refuses_a_sender_that_is_not_one_address(send
                                  "https://工会.中国/uf"])
 def test_a_real_public_url_starts_production_quietly(url, caplog):
     config = {"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
-              "EMBEDDED_WORKER": False, "SECRET_KEY": "x" * 40, "PUBLIC_URL": url,
+              "EMBEDDED_WORKER": False, "SECRET_KEY": STRONG_KEY, "PUBLIC_URL": url,
               "MAIL_BACKEND": "smtp"}
     with caplog.at_level("WARNING"):
         create_app(config)
@@ -173,3 +186,28 @@ def test_templates_carry_no_inline_styles_the_csp_would_block():
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.html")
                  if 'style="' in p.read_text(encoding="utf-8")]
     assert not offenders
+
+
+def _production(**extra):
+    return create_app({"UNIONFLOW_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                       "EMBEDDED_WORKER": False, "SECRET_KEY": STRONG_KEY, **extra})
+
+
+def test_the_proxy_is_trusted_for_client_and_scheme_not_for_host_or_prefix():
+    """A client's own X-Forwarded-Prefix: /evil used to rewrite every link."""
+    app = _production()
+
+    @app.route("/where")
+    def where():
+        from flask import request, url_for
+
+        return {"link": url_for("auth.login", _external=True), "addr": request.remote_addr}
+
+    forged = {"X-Forwarded-Prefix": "/evil", "X-Forwarded-Host": "evil.example",
+              "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    answer = app.test_client().get("/where", headers=forged).json
+    assert answer == {"link": "https://localhost/auth/login", "addr": "203.0.113.9"}
+    opted_in = _production(PROXY_FIX_HOST=True, PROXY_FIX_PREFIX=True)
+    opted_in.add_url_rule("/where", view_func=where)
+    answer = opted_in.test_client().get("/where", headers=forged).json
+    assert answer["link"] == "https://evil.example/evil/auth/login"

@@ -83,3 +83,40 @@ def test_create_user_explains_bad_input(app, runner, org):
     bad = runner.invoke(args=["create-user", "someone", "--password", "short"])
     assert bad.exit_code != 0 and "at least 8" in bad.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_seed_demo_refuses_a_database_with_real_people_unless_forced(app, runner, make_user):
+    make_user("zhang_real")
+    refused = runner.invoke(args=["seed-demo"])
+    assert refused.exit_code == 1
+    assert "real data (user zhang_real…)" in refused.output and "--force" in refused.output
+    from webapp.services.users import find_user
+
+    assert find_user("admin") is None  # nothing was seeded
+    forced = runner.invoke(args=["seed-demo", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert find_user("admin") is not None
+
+
+def test_seed_demo_refuses_real_units_and_production(app, runner, make_unit):
+    make_unit("gz", "city")
+    assert "unit gz" in runner.invoke(args=["seed-demo"]).output
+    app.config["UNIONFLOW_ENV"] = "production"
+    refused = runner.invoke(args=["seed-demo"])
+    assert refused.exit_code == 1 and "in production" in refused.output
+
+
+def test_first_administrator_on_an_empty_database(app, runner, tmp_path):
+    """The message and --help lead from "--role needs --unit" (no units yet) to the import
+    of the top unit, and the path they give works."""
+    result = runner.invoke(args=["create-user", "boss", "--role", "platform_admin",
+                                 "--password", "long-enough-1"])
+    assert result.exit_code == 1 and "flask people import units.csv" in result.output
+    assert "people import units.csv" in runner.invoke(args=["create-user", "--help"]).output
+    units = tmp_path / "units.csv"
+    units.write_text("code,name,kind,parent\ncq,重庆市总工会,city,\n", encoding="utf-8")
+    assert runner.invoke(args=["people", "import", str(units)]).exit_code == 0
+    result = runner.invoke(args=["create-user", "boss", "--role", "platform_admin",
+                                 "--unit", "cq", "--password", "long-enough-1"])
+    assert result.exit_code == 0, result.output
+    assert "Granted platform_admin at cq." in result.output

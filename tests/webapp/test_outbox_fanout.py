@@ -405,3 +405,28 @@ def test_a_long_chinese_sender_name_is_folded_within_the_limits():
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     assert str(make_header(decode_header(message["From"]))) == \
         f"{name} <noreply@union.example.cn>"
+
+
+@pytest.mark.parametrize("settings, kind, port, starttls", [
+    ({"MAIL_USE_SSL": True}, "SMTP_SSL", 465, False),
+    ({"MAIL_USE_TLS": True, "MAIL_PORT": 587}, "SMTP", 587, True),
+])
+def test_implicit_tls_on_465_or_starttls(app, monkeypatch, settings, kind, port, starttls):
+    import smtplib
+
+    opened = []
+
+    class Recording(FakeSMTP):
+        def __init__(self, host, port, timeout=None):
+            super().__init__(host, port, timeout)
+            opened.append((type(self).kind, port))
+            self.tls = False
+
+        def starttls(self):
+            self.tls = True
+
+    monkeypatch.setattr(smtplib, "SMTP", type("SMTP", (Recording,), {"kind": "SMTP"}))
+    monkeypatch.setattr(smtplib, "SMTP_SSL", type("SMTP_SSL", (Recording,), {"kind": "SMTP_SSL"}))
+    app.config.update(MAIL_SERVER="smtp.example.cn", **settings)
+    connection = outbox._smtp_connect()
+    assert opened == [(kind, port)] and connection.tls is starttls

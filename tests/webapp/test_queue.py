@@ -55,12 +55,14 @@ def test_rolled_back_transaction_enqueues_nothing(app):
     assert rt.connection.get("unionflow:ping:rolled-back") is None
 
 
-def test_queue_check_reports_a_working_embedded_worker(app, runner, redis_url):
+def test_queue_check_without_redis_says_there_is_no_worker_to_check(app, runner, redis_url):
+    """It used to answer its own ping through the in-process queue: "a worker answered"
+    while no worker was running anywhere."""
     if redis_url:
         pytest.skip("covered by the separate-worker test on real Redis")
     result = runner.invoke(args=["queue-check", "--timeout", "10"])
-    assert result.exit_code == 0, result.output
-    assert "answered" in result.output
+    assert result.exit_code == 1
+    assert "REDIS_URL is not set" in result.output and "answered" not in result.output
 
 
 def test_separate_worker_process_on_real_redis(app, runner, redis_url, app_config, tmp_path):

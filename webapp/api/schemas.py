@@ -41,6 +41,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _obj({"error": _obj({
         "code": STR, "message": STR,
         "fields": {"type": "object", "additionalProperties": {"type": "array", "items": STR}},
+        "request_id": STR,  # on a 500: the id to quote, as in the X-Request-ID header
     }, required=("code", "message"))}),
     "TokenRequest": _obj({"username": {"type": "string", "minLength": 1, "maxLength": 64},
                           "password": {"type": "string", "minLength": 1, "maxLength": 200},

@@ -67,7 +67,30 @@ def account():
 
 @bp.route("/healthz")
 def healthz():
-    return {"status": "ok"}
+    """For a load balancer: 200 when the database answers with its schema at the
+    migrations' head and (with REDIS_URL) Redis answers; else 503 naming what failed.
+    The driver's words (host names, user names) go to the log, not to the answer."""
+    from flask import current_app
+
+    from webapp.health import check_database, ping_redis
+
+    app = current_app._get_current_object()
+    checks = {}
+    try:
+        problem = check_database(app)
+        checks["database"] = problem or "ok"
+    except Exception as exc:  # noqa: BLE001 - whatever the driver raises, the answer is 503
+        app.logger.warning("healthz: database: %s", exc)
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    if app.config.get("REDIS_URL"):
+        try:
+            ping_redis(app)
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            app.logger.warning("healthz: redis: %s", exc)
+            checks["redis"] = f"unreachable ({type(exc).__name__})"
+    ok = all(value == "ok" for value in checks.values())
+    return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -527,8 +527,11 @@ class _Mailer:
 def _smtp_connect():
     import smtplib
 
-    smtp = smtplib.SMTP(_config("MAIL_SERVER", "localhost"), int(_config("MAIL_PORT", 25)),
-                        timeout=10)
+    # MAIL_USE_SSL: TLS from the first byte (port 465); MAIL_USE_TLS: STARTTLS (587).
+    ssl = _config("MAIL_USE_SSL", False)
+    smtp = (smtplib.SMTP_SSL if ssl else smtplib.SMTP)(
+        _config("MAIL_SERVER", "localhost"), int(_config("MAIL_PORT", 465 if ssl else 25)),
+        timeout=10)
     try:
         if _config("MAIL_USE_TLS", False):
             smtp.starttls()

@@ -100,6 +100,9 @@ def send(stored: StoredFile) -> Response | None:
     whoever may see it has been decided already."""
     path = path_of(stored)
     if not path.exists():
+        # The row says it was stored: a lost disk, a restore without the uploads folder,
+        # or a web host that does not share UPLOAD_FOLDER with the one that took it.
+        current_app.logger.warning("stored file %s is missing on disk at %s", stored.key, path)
         return None
     # Only types the upload check recognises are served as themselves, and only photos
     # a browser shows as pictures inline; anything else is a download of opaque bytes.
