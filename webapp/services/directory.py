@@ -96,6 +96,15 @@ def _take_place(resource: str, *, queue_number: bool):
     ).scalar()
 
 
+def open_requests(process_key: str, user_id):
+    """SELECT of the ids of ``user_id``'s open requests of the process — not the row of
+    one being started right now."""
+    return select(Instance.id).where(Instance.process_key == process_key,
+                                     Instance.applicant_id == user_id,
+                                     Instance.closed_at.is_(None),
+                                     Instance.status != "starting")
+
+
 def set_places(resource: str, capacity: int) -> list:
     """Make ``capacity`` the resource's number of places, creating the resource if new;
     returns the instances moved from its waiting list into places that are now free.
@@ -367,11 +376,7 @@ class DbDirectory:
             Instance.unique_key == unique_key, Instance.status.in_(statuses)).limit(1)) is not None
 
     def has_active(self, process_key: str, user_id, unique_key: str | None) -> bool:
-        # Open, and not the row of the instance being started right now.
-        stmt = select(Instance.id).where(Instance.process_key == process_key,
-                                         Instance.applicant_id == user_id,
-                                         Instance.closed_at.is_(None),
-                                         Instance.status != "starting")
+        stmt = open_requests(process_key, user_id)
         if unique_key is not None:
             stmt = stmt.where(Instance.unique_key == unique_key)
         return db.session.scalar(stmt.limit(1)) is not None

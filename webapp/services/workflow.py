@@ -226,10 +226,10 @@ def open_request_of(spec: ProcessSpec, user: User) -> int | None:
     said before the form is filled in, not after."""
     if not spec.start.one_active_per_applicant:
         return None
-    return db.session.scalar(select(Instance.id).where(
-        Instance.process_key == spec.key, Instance.applicant_id == user.id,
-        Instance.closed_at.is_(None), Instance.status != "starting")
-        .order_by(Instance.id.desc()).limit(1))
+    from webapp.services.directory import open_requests
+
+    return db.session.scalar(open_requests(spec.key, user.id)
+                             .order_by(Instance.id.desc()).limit(1))
 
 
 def latest_version(process_key: str) -> DefinitionVersion:
