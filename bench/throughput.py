@@ -61,7 +61,9 @@ def issue_tokens(conn, user_ids) -> dict[int, str]:
 
 
 def start_requests(engine, n: int, rng: random.Random) -> list:
-    """``n`` workers with no wish running, each starting one at a station of their street."""
+    """``n`` workers with no wish open (running or returned to them: one at a time), each
+    starting one at an open station of their street (a closed one is
+    not among the form's choices)."""
     from sqlalchemy import text
 
     with engine.begin() as conn:
@@ -69,12 +71,13 @@ def start_requests(engine, n: int, rng: random.Random) -> list:
             "SELECT u.id, e.parent_id FROM users u JOIN memberships m ON m.user_id = u.id "
             "AND m.role = 'worker' JOIN org_units e ON e.id = u.unit_id "
             "WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.applicant_id = u.id "
-            "AND i.process_key = 'micro_wish' AND i.status = 'running') "
+            "AND i.process_key = 'micro_wish' AND i.closed_at IS NULL) "
             "ORDER BY u.id LIMIT :n"), {"n": n * 3}).all()
         rows = rng.sample(rows, min(n, len(rows)))
         stations = {}
         for unit_id, parent_id in conn.execute(text(
-                "SELECT id, parent_id FROM org_units WHERE kind = 'station' AND active")):
+                "SELECT o.id, o.parent_id FROM org_units o JOIN stations s ON s.unit_id = o.id "
+                "WHERE o.kind = 'station' AND o.active AND s.is_open")):
             stations.setdefault(parent_id, []).append(unit_id)
         tokens = issue_tokens(conn, [uid for uid, _ in rows])
     out = []
