@@ -42,20 +42,26 @@ UNITS: list[tuple[str, str, str, str, str | None]] = [
      "branch", "cq-jb-gyq"),
 ]
 
-# (code, name, parent code, address, landmark, hours, water, toilet, microwave,
-#  charging piles, car parking, motorcycle parking, open)
+# (code, name, English name, parent code, address, landmark, hours, water, toilet,
+#  microwave, charging piles, car parking, motorcycle parking, open)
 STATIONS = [
-    ("st-jfb", "解放碑户外劳动者驿站", "cq-yz-jfb", "渝中区民族路188号", "解放碑步行街东侧",
+    ("st-jfb", "解放碑户外劳动者驿站", "Jiefangbei Outdoor Workers' Rest Station",
+     "cq-yz-jfb", "渝中区民族路188号", "解放碑步行街东侧",
      "07:00-22:00", True, True, True, 6, 4, 20, True),
-    ("st-jck", "较场口工会驿站", "cq-yz-jfb", "渝中区较场口日月光广场负一楼", "较场口轻轨站",
+    ("st-jck", "较场口工会驿站", "Jiaochangkou Union Rest Station",
+     "cq-yz-jfb", "渝中区较场口日月光广场负一楼", "较场口轻轨站",
      "08:00-20:00", True, True, False, 2, 0, 12, True),
-    ("st-dp", "大坪爱心驿站", "cq-yz-dp", "渝中区大坪正街118号", "大坪地铁站3号口",
+    ("st-dp", "大坪爱心驿站", "Daping Caring Rest Station",
+     "cq-yz-dp", "渝中区大坪正街118号", "大坪地铁站3号口",
      "00:00-24:00", True, True, True, 10, 8, 30, True),
-    ("st-gyq", "观音桥商圈工会驿站", "cq-jb-gyq", "江北区建新北路36号", "观音桥步行街",
+    ("st-gyq", "观音桥商圈工会驿站", "Guanyinqiao Shopping District Union Rest Station",
+     "cq-jb-gyq", "江北区建新北路36号", "观音桥步行街",
      "07:30-21:30", True, True, True, 8, 6, 25, True),
-    ("st-bxw", "北城天街骑手之家", "cq-jb-gyq", "江北区北城天街9号", "北城天街广场",
+    ("st-bxw", "北城天街骑手之家", "Beicheng Tianjie Riders' Home",
+     "cq-jb-gyq", "江北区北城天街9号", "北城天街广场",
      "09:00-21:00", True, False, True, 4, 0, 15, False),
-    ("st-xlk", "小龙坎新就业形态劳动者驿站", "cq-spb-xq", "沙坪坝区小龙坎正街265号",
+    ("st-xlk", "小龙坎新就业形态劳动者驿站", "Xiaolongkan Gig Workers' Rest Station",
+     "cq-spb-xq", "沙坪坝区小龙坎正街265号",
      "三峡广场西", "08:00-22:00", True, True, False, 0, 2, 18, True),
 ]
 
@@ -140,11 +146,11 @@ def _ensure_user(demo: DemoUser, password: str) -> tuple[int, int]:
     return created, len(user.memberships) - before
 
 
-def _ensure_station(code, name, parent_code, address, landmark, hours, water, toilet,
-                    microwave, charging, car, moto, is_open) -> int:
+def _ensure_station(code, name, name_en, parent_code, address, landmark, hours, water,
+                    toilet, microwave, charging, car, moto, is_open) -> int:
     if unit_by_code(code) is not None:
         return 0
-    unit = create_unit(code, name, "station", unit_by_code(parent_code))
+    unit = create_unit(code, name, "station", unit_by_code(parent_code), name_en=name_en)
     district = ancestor_of_kind(unit, "district")
     db.session.add(Station(unit=unit, district_id=district.id if district else None,
                            address=address, landmark=landmark, opening_hours=hours,

@@ -171,7 +171,7 @@ def test_the_upload_page(login, demo):
         content_type="multipart/form-data").get_data(as_text=True)
     assert "missing name" in english
     example = client.get("/admin/stations/import/example.csv")
-    assert example.data.startswith(b"\xef\xbb\xbfcode,name,district")
+    assert example.data.startswith(b"\xef\xbb\xbfcode,name,name_en,district")
 
 
 def test_the_city_demo_stations_load_quickly_and_once(demo):
@@ -276,4 +276,56 @@ def test_every_demo_and_example_station_still_imports():
     for row in rows:
         assert hours_problem(row["hours"]) is None and phone_problem(row["phone"]) is None, row
     for station in demo_data.STATIONS:
-        assert hours_problem(station[5]) is None, station
+        assert hours_problem(station[6]) is None, station
+
+
+EN_HEADER = HEADER.replace("name,", "name,name_en,", 1)
+
+
+def test_a_station_s_english_name_is_imported_kept_and_cleared(demo):
+    """英文名称 (name_en): what English pages show for the station. A row sets it, an
+    empty cell clears it, a file without the column leaves the name saved alone."""
+    row = "t-en,杨家坪测试驿站,{en},九龙坡区,,九龙坡区杨家坪正街1号,步行街,08:00-20:00,是,有,0,4,2,10,是"
+    report = import_stations(csv_bytes(row.format(en="Yangjiaping Test Station"),
+                                       header=EN_HEADER), None)
+    db.session.commit()
+    assert report.created == ["t-en"]
+    assert unit_by_code("t-en").name_en == "Yangjiaping Test Station"
+    # An older file (no such column) changes nothing of it.
+    report = import_stations(csv_bytes(GOOD.replace("t-1", "t-en")), None)
+    db.session.commit()
+    assert report.unchanged == ["t-en"] and unit_by_code("t-en").name_en == "Yangjiaping Test Station"
+    # Chinese header, a new name: updated, and the audit log says what it was.
+    zh_header = EN_HEADER.replace("name_en", "英文名称")
+    report = import_stations(csv_bytes(row.format(en="Yangjiaping Riders' Rest"),
+                                       header=zh_header), None)
+    db.session.commit()
+    assert report.updated == ["t-en"] and report.ignored_columns == []
+    assert unit_by_code("t-en").name_en == "Yangjiaping Riders' Rest"
+    from webapp.models import AuditEntry
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "station.import")
+                               .order_by(AuditEntry.id.desc())).first()
+    assert entry.before["name_en"] == "Yangjiaping Test Station"
+    assert entry.after["name_en"] == "Yangjiaping Riders' Rest"
+    # An empty cell clears it.
+    report = import_stations(csv_bytes(row.format(en=""), header=EN_HEADER), None)
+    db.session.commit()
+    assert report.updated == ["t-en"] and unit_by_code("t-en").name_en is None
+    # Too long is refused with its column named.
+    report = import_stations(csv_bytes(row.format(en="x" * 201), header=EN_HEADER), None)
+    assert "英文名称（name_en）超过 200 字" in report.rejected[0].text("zh")
+
+
+def test_english_pages_and_the_download_show_a_station_s_english_name(login, demo):
+    demo_data.seed_city_stations()
+    db.session.commit()
+    client = login("city_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    text = client.get("/stations?format=csv").get_data().decode("utf-8-sig")
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows["st-jfb"]["name_en"] == "Jiefangbei Outdoor Workers' Rest Station"
+    assert rows["cq-st-yz-01"]["name_en"] == "Jiefangbei Pedestrian Street Union Rest Station"
+    page = client.get(f"/stations/{unit_by_code('st-jfb').id}").get_data(as_text=True)
+    assert "Jiefangbei Outdoor Workers&#39; Rest Station" in page
+    found = client.get("/stations?q=jiefangbei outdoor").get_data(as_text=True)
+    assert "Jiefangbei Outdoor Workers&#39; Rest Station" in found

@@ -308,7 +308,7 @@ def test_two_stations_of_one_name_are_told_apart_by_their_address(login, demo):
     from webapp.services.org import unit_by_code
 
     jfb = unit_by_code("st-jfb")
-    _ensure_station("st-jfb-2", jfb.name, "cq-yz-jfb", "渝中区民族路 1 号", "", "", True,
+    _ensure_station("st-jfb-2", jfb.name, None, "cq-yz-jfb", "渝中区民族路 1 号", "", "", True,
                     True, False, 0, 0, 0, True)
     db.session.commit()
     page = login("rider1").get("/processes/micro_wish/start").get_data(as_text=True)

@@ -155,6 +155,7 @@ def stations(fmt: str, stmt, locale: str):
     rows = (stmt.outerjoin(district, district.id == Station.district_id)
             .outerjoin(parent, parent.id == OrgUnit.parent_id)
             .with_only_columns(OrgUnit.code.label("code"), OrgUnit.name.label("name"),
+                               OrgUnit.name_en.label("name_en"),
                                district.name.label("district_zh"),
                                district.name_en.label("district_en"),
                                parent.code.label("parent_code"), parent.id.label("parent_id"),
@@ -168,7 +169,7 @@ def stations(fmt: str, stmt, locale: str):
         return "" if r.parent_id == r.district_id else r.parent_code
 
     special = {"district": lambda r: (r.district_en if en and r.district_en else r.district_zh),
-               "parent": parent_code}
+               "parent": parent_code, "name_en": lambda r: r.name_en or ""}
 
     def getter(column):
         if column.key in special:

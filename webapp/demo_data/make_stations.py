@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-HEADER = ["code", "name", "district", "parent", "address", "landmark", "hours", "phone",
+HEADER = ["code", "name", "name_en", "district", "parent", "address", "landmark", "hours", "phone",
           "water", "toilet", "microwave", "charging_piles", "car_parking",
           "motorcycle_parking", "open"]
 
@@ -102,6 +102,30 @@ PLACES = [
         ("钓鱼嘴", "钓鱼嘴大道", "钓鱼嘴音乐半岛", "新就业形态劳动者驿站"),
     ]),
 ]
+# English name of each area and kind of station, for the name_en column.
+AREA_EN = {
+    "解放碑步行街": "Jiefangbei Pedestrian Street", "朝天门": "Chaotianmen", "七星岗": "Qixinggang",
+    "上清寺": "Shangqingsi", "两路口": "Lianglukou", "化龙桥": "Hualongqiao", "石油路": "Shiyou Road",
+    "菜园坝": "Caiyuanba", "鹅岭": "Eling", "观音桥商圈": "Guanyinqiao Shopping District",
+    "江北嘴": "Jiangbeizui", "五里店": "Wulidian", "大石坝": "Dashiba", "石马河": "Shimahe",
+    "寸滩": "Cuntan", "鱼嘴": "Yuzui", "郭家沱": "Guojiatuo", "三峡广场": "Sanxia Square",
+    "磁器口": "Ciqikou", "大学城": "University Town", "西永": "Xiyong", "井口": "Jingkou",
+    "双碑": "Shuangbei", "陈家桥": "Chenjiaqiao", "天星桥": "Tianxingqiao",
+    "杨家坪商圈": "Yangjiaping Shopping District", "谢家湾": "Xiejiawan", "石桥铺": "Shiqiaopu",
+    "二郎": "Erlang", "黄桷坪": "Huangjueping", "西彭": "Xipeng", "白市驿": "Baishiyi",
+    "袁家岗": "Yuanjiagang", "南坪商圈": "Nanping Shopping District", "弹子石": "Danzishi",
+    "四公里": "Sigongli", "茶园": "Chayuan", "铜元局": "Tongyuanju", "涂山": "Tushan",
+    "南山": "Nanshan", "龙头寺": "Longtousi", "新牌坊": "Xinpaifang", "回兴": "Huixing",
+    "两路": "Lianglu", "礼嘉": "Lijia", "照母山": "Zhaomushan", "光电园": "Guangdianyuan",
+    "人和": "Renhe", "空港": "Konggang", "鱼洞": "Yudong", "李家沱": "Lijiatuo",
+    "龙洲湾": "Longzhouwan", "界石": "Jieshi", "南泉": "Nanquan", "花溪": "Huaxi",
+    "北碚城区": "Beibei Town Centre", "天生": "Tiansheng", "蔡家": "Caijia", "歇马": "Xiema",
+    "水土": "Shuitu", "缙云山": "Jinyunshan", "九宫庙": "Jiugongmiao", "双山": "Shuangshan",
+    "钓鱼嘴": "Diaoyuzui",
+}
+KIND_EN = {"工会驿站": "Union Rest Station", "户外劳动者驿站": "Outdoor Workers' Rest Station",
+           "爱心驿站": "Caring Rest Station", "新就业形态劳动者驿站": "Gig Workers' Rest Station",
+           "骑手之家": "Riders' Home"}
 # A few stations sit under the demo's street unions instead of directly under the district.
 PARENTS = {"cq-st-yz-01": "cq-yz-jfb", "cq-st-yz-04": "cq-yz-jfb", "cq-st-jb-01": "cq-jb-gyq",
            "cq-st-spb-01": "cq-spb-xq", "cq-st-spb-02": "cq-spb-xq"}
@@ -117,7 +141,8 @@ def rows(seed: int = 2026) -> list[list[str]]:
             code = f"cq-st-{prefix}-{index:02d}"
             big = kind in ("骑手之家", "新就业形态劳动者驿站")
             out.append([
-                code, f"{area}{kind}", district, PARENTS.get(code, ""),
+                code, f"{area}{kind}", f"{AREA_EN[area]} {KIND_EN[kind]}", district,
+                PARENTS.get(code, ""),
                 f"{district}{road}{rng.randint(1, 399)}号", landmark,
                 rng.choice(HOURS), f"023-{rng.randint(6000, 8999)}{rng.randint(1000, 9999)}",
                 "是", rng.choice(["是", "是", "否"]), rng.choice(["是", "否"]),

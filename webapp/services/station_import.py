@@ -30,6 +30,7 @@ MAX_ROWS = 20_000
 MAX_COUNT = 10_000  # charging piles or parking places at one station
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 IMPORT_ROLES = ("platform_admin", "city_admin")
+KEEP = object()  # a column the file does not have: the value saved stays
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("code", "编码", "text", 64, required=True),
     Column("name", "名称", "text", 200, required=True),
+    Column("name_en", "英文名称", "text", 200),
     Column("district", "区县", "text", 200, required=True),
     Column("parent", "上级单位编码", "text", 64),
     Column("address", "地址", "text", 300),
@@ -355,6 +357,8 @@ def _import_rows(parsed, positions, actor, report: ImportReport) -> None:
         values = {c.key: _value(c, cells[positions[c.key]] if c.key in positions
                                 and positions[c.key] < len(cells) else "", problems)
                   for c in COLUMNS}
+        if "name_en" not in positions:
+            values["name_en"] = KEEP  # an older file: the English names it never had stay
         code = values["code"]
         if code and not CODE_RE.match(code):
             problems.append(("编码只能由字母、数字和 _ . : - 组成",
@@ -424,32 +428,41 @@ def _check_existing(unit: OrgUnit, parent: OrgUnit, scope) -> Message | None:
 
 
 def _create(values: dict, parent: OrgUnit, district: OrgUnit, actor: User | None) -> OrgUnit:
-    unit = create_unit(values["code"], values["name"], "station", parent)
+    unit = create_unit(values["code"], values["name"], "station", parent,
+                       name_en=_name_en(values, None))
     db.session.add(Station(unit=unit, district_id=district.id,
                            **{attr: values[key] for key, attr in ATTRS.items()}))
-    audit.record(actor, "station.import", unit, {}, _audited(unit.name, values))
+    audit.record(actor, "station.import", unit, {}, _audited(unit, values))
     return unit
 
 
-def _audited(name: str, values) -> dict:
+def _name_en(values: dict, current: str | None) -> str | None:
+    """The English name a row gives: an empty cell clears it, no such column keeps it."""
+    given = values["name_en"]
+    return current if given is KEEP else (given or None)
+
+
+def _audited(unit: OrgUnit, values) -> dict:
     """A station's imported values as the audit log records them (by column key)."""
     get = values.get if isinstance(values, dict) else (lambda k: getattr(values, ATTRS[k]))
-    return {"name": name, **{key: get(key) for key in ATTRS}}
+    return {"name": unit.name, "name_en": unit.name_en, **{key: get(key) for key in ATTRS}}
 
 
 def _update(unit: OrgUnit, values: dict, district: OrgUnit, actor: User | None) -> bool:
-    before = _audited(unit.name, unit.station) if unit.station is not None else {}
+    before = _audited(unit, unit.station) if unit.station is not None else {}
     station = unit.station
-    changed = unit.name != values["name"]
+    name_en = _name_en(values, unit.name_en)
+    changed = unit.name != values["name"] or unit.name_en != name_en
     if station is None:  # a station unit made without its data (by hand, or older data)
         station = Station(unit=unit, district_id=district.id)
         db.session.add(station)
         changed = True
     unit.name = values["name"]
+    unit.name_en = name_en
     for key, attr in ATTRS.items():
         if getattr(station, attr) != values[key]:
             setattr(station, attr, values[key])
             changed = True
     if changed:
-        audit.record(actor, "station.import", unit, before, _audited(unit.name, values))
+        audit.record(actor, "station.import", unit, before, _audited(unit, values))
     return changed

@@ -20,8 +20,10 @@ SERVICE_ALIASES = {"car_parking": "parking", "charging_piles": "charging"}
 
 
 def text_match(q: str):
-    """WHERE clause: the station's name, address or landmark contains ``q``."""
+    """WHERE clause: the station's name, address or landmark contains ``q`` (or its
+    English name does, in any case: "jiefangbei" finds Jiefangbei…)."""
     return or_(OrgUnit.name.contains(q, autoescape=True),
+               OrgUnit.name_en.icontains(q, autoescape=True),
                Station.address.contains(q, autoescape=True),
                Station.landmark.contains(q, autoescape=True))
 
