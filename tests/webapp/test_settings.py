@@ -95,11 +95,12 @@ def test_a_database_url_in_an_error_never_shows_its_password(env_app):
     assert "s3cret" not in str(caught.value) and "REDIS_URL=" in str(caught.value)
 
 
-def _flask(*args, **env):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("UNIONFLOW_")
+def _flask(*args, app="webapp", **env):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("UNIONFLOW_", "FLASK_"))
                and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
     environ.update(env)
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", *args],
+    where = ["--app", app] if app else []  # none: flask finds wsgi.py in the repository
+    return subprocess.run([sys.executable, "-m", "flask", *where, *args],
                           cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
 
 
@@ -110,6 +111,22 @@ def test_the_flask_command_prints_the_mistake_in_one_line_not_a_traceback(tmp_pa
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         "Error: UNIONFLOW_SESSION_IDLE_MINUTES=2h: expected a whole number of minutes (0: never)")
+
+
+@pytest.mark.parametrize("args, app", [
+    (["--help"], "webapp"), (["run"], "webapp"), (["db", "upgrade"], "webapp"),
+    (["no-such-command"], "webapp"), (["--help"], "webapp:create_app"),
+    (["--help"], None), (["routes"], None)])
+def test_every_flask_entry_point_prints_the_mistake_in_one_line_and_fails(tmp_path, args, app):
+    # Flask's own --help lists the app's commands and, when the factory raises, used to
+    # print its traceback, then the help, and exit 0.
+    done = _flask(*args, app=app, UNIONFLOW_SESSION_IDLE_MINUTES="2h",
+                  UNIONFLOW_INSTANCE_PATH=str(tmp_path))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip().splitlines() == [
+        "Error: UNIONFLOW_SESSION_IDLE_MINUTES=2h: expected a whole number of minutes (0: never)"]
+    assert "Usage:" not in done.stdout
 
 
 def test_gunicorn_stops_on_a_mistake_with_the_message_as_its_last_clear_line(tmp_path):
