@@ -129,19 +129,23 @@ def test_every_flask_entry_point_prints_the_mistake_in_one_line_and_fails(tmp_pa
     assert "Usage:" not in done.stdout
 
 
-def test_gunicorn_stops_on_a_mistake_with_the_message_as_its_last_clear_line(tmp_path):
+@pytest.mark.parametrize("options, prefix", [
+    ([], ""),  # each worker loads the app: it exits, the arbiter stops
+    (["--preload"], "Error: "),  # the arbiter loads it before forking (it printed a traceback)
+])
+def test_gunicorn_stops_on_a_mistake_with_the_message_as_its_last_clear_line(
+        tmp_path, options, prefix):
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith("UNIONFLOW_") and k != "SECRET_KEY"}
     environ.update(UNIONFLOW_INSTANCE_PATH=str(tmp_path), UNIONFLOW_SWEEP_INTERVAL="15s")
-    done = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), "-w", "1",
-                           "-b", "127.0.0.1:0", "wsgi:app"], cwd=ROOT, env=environ,
+    done = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), *options,
+                           "-w", "1", "-b", "127.0.0.1:0", "wsgi:app"], cwd=ROOT, env=environ,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
     lines = [line for line in done.stderr.splitlines() if "UnionFlow cannot start" in line]
-    assert lines and lines[-1] == ("UnionFlow cannot start: UNIONFLOW_SWEEP_INTERVAL=15s: "
-                                   "expected a number of seconds, greater than 0 "
-                                   "(no unit: 15, not 15s)")
+    assert lines == [prefix + "UnionFlow cannot start: UNIONFLOW_SWEEP_INTERVAL=15s: "
+                     "expected a number of seconds, greater than 0 (no unit: 15, not 15s)"]
 
 
 @pytest.mark.parametrize("args, env, names", [
