@@ -47,6 +47,8 @@ def env_app(monkeypatch, tmp_path):
     ("UNIONFLOW_MAIL_BACKEND", "smpt", "expected one of smtp, console, file"),
     ("UNIONFLOW_ENV", "prod", "expected one of development, production, testing"),
     ("REDIS_URL", "redis-host:6379", "expected a URL starting redis://"),
+    ("UNIONFLOW_DATABASE_CONNECT_TIMEOUT", "5s", "expected a whole number of seconds (2 or"),
+    ("UNIONFLOW_DATABASE_CONNECT_TIMEOUT", "1", "expected a whole number of seconds (2 or"),
 ])
 def test_a_value_the_code_cannot_use_stops_the_start_with_one_clear_line(
         env_app, name, value, expected):
@@ -68,8 +70,10 @@ def test_values_are_given_the_type_the_code_reads(env_app):
     app = env_app(UNIONFLOW_SESSION_IDLE_MINUTES="30", UNIONFLOW_PERMANENT_SESSION_LIFETIME="3600",
                   UNIONFLOW_API_TOKEN_TTL="86400", UNIONFLOW_SWEEP_INTERVAL="2.5",
                   UNIONFLOW_TOKEN_ISSUE_LIMITS="50 per hour", UNIONFLOW_MAIL_BACKEND="SMTP",
-                  UNIONFLOW_LOGIN_FAILURE_LIMITS='["5 per minute", "20 per hour"]')
+                  UNIONFLOW_LOGIN_FAILURE_LIMITS='["5 per minute", "20 per hour"]',
+                  UNIONFLOW_DATABASE_CONNECT_TIMEOUT=" 10")
     config = app.config
+    assert config["DATABASE_CONNECT_TIMEOUT"] == 10
     assert config["SESSION_IDLE_MINUTES"] == 30
     assert config["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=1)
     assert config["API_TOKEN_TTL"] == timedelta(days=1)
