@@ -13,11 +13,16 @@ from webapp.settings import ConfigError  # noqa: E402
 try:
     app = create_app()
 except ConfigError as exc:
-    # gunicorn prints an AppImportError as one line and stops (no traceback, no endless
-    # re-spawning of workers that cannot boot); any other server gets a SystemExit.
     message = f"UnionFlow cannot start: {exc.message}"
     try:
         from gunicorn.errors import AppImportError
-    except ImportError:
+    except ImportError:  # any other server
         raise SystemExit(message) from None
-    raise AppImportError(message) from None
+
+    class StartError(AppImportError, RuntimeError):
+        """One line from gunicorn either way: a worker prints an AppImportError and the
+        arbiter stops (no endless re-spawning of workers that cannot boot); with
+        ``--preload`` the arbiter loads the app itself and prints only a RuntimeError
+        without its traceback ("Error: …", exit status 1)."""
+
+    raise StartError(message) from None

@@ -14,6 +14,30 @@ from webapp.settings import ConfigError
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    try:
+        return _build_app(test_config)
+    except ConfigError as exc:
+        if not _under_flask_command():
+            raise
+        # A command shows a ClickException as one line, but Flask's CLI prints a
+        # factory's error at `flask --help` as a traceback followed by the help, with exit
+        # status 0 (FlaskGroup.list_commands catches every Exception), and so does `flask
+        # run --debug` after a reload.  A SystemExit passes through all of them: the line
+        # a command would print ("Error: …"), and status 1.
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+
+
+def _under_flask_command() -> bool:
+    """Whether the ``flask`` command (its FlaskGroup) is loading the app."""
+    import click
+    from flask.cli import FlaskGroup
+
+    context = click.get_current_context(silent=True)
+    return context is not None and isinstance(context.find_root().command, FlaskGroup)
+
+
+def _build_app(test_config: dict | None) -> Flask:
     # The instance folder holds the SQLite file, uploads and the development secret key.
     # Flask wants it absolute: a relative one is taken from the current directory.
     instance_path = settings.instance_path((test_config or {}).get("INSTANCE_PATH")

@@ -26,6 +26,10 @@ class Config:
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # PostgreSQL: seconds a new connection may take before it fails (psycopg's own default
+    # is 130 s, libpq's none): /healthz and a request then answer instead of hanging on
+    # an unreachable host.
+    DATABASE_CONNECT_TIMEOUT = 5
     REDIS_URL: str | None = None  # None: the embedded in-process queue
     DEMO_PASSWORD: str | None = None
 

@@ -153,9 +153,24 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
+def _connect_timeout(app: Flask) -> None:
+    """PostgreSQL: every new connection gives up after DATABASE_CONNECT_TIMEOUT seconds
+    (psycopg's ``connect_timeout``), unless the URL or the engine options set one."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "postgresql" or "connect_timeout" in url.query:
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})  # not the class's dict
+    options["connect_args"] = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"],
+                               **(options.get("connect_args") or {})}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def init_app(app: Flask) -> None:
     import webapp.models  # noqa: F401  (registers every table on the metadata)
 
+    _connect_timeout(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True,
                      compare_type=True)

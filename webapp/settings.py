@@ -216,6 +216,8 @@ SETTINGS: dict[str, Callable[[Any], Any]] = {
     "REDIS_URL": optional_url(REDIS_SCHEMES, "redis://redis-host:6379/0"),
     "RATELIMIT_STORAGE_URI": storage_uri,
     "SQLALCHEMY_DATABASE_URI": database_url,
+    # libpq and psycopg take less than 2 as 2 (and 0 as no limit): asked for as it works.
+    "DATABASE_CONNECT_TIMEOUT": whole("seconds", minimum=2),
     "BABEL_DEFAULT_TIMEZONE": time_zone,
     **{name: boolean for name in (
         "MAIL_USE_TLS", "MAIL_USE_SSL", "SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE",

@@ -2,7 +2,11 @@
 its schema is the one the code needs, and Redis (when configured) answers."""
 from __future__ import annotations
 
-from sqlalchemy import text
+import socket
+import time
+from contextlib import contextmanager
+
+from sqlalchemy import event, text
 
 from webapp import create_app
 from webapp.extensions import db
@@ -38,3 +42,55 @@ def test_an_unreachable_database_or_redis_is_503_without_secrets(app_config):
     assert checks["database"].startswith("unreachable") and checks["redis"].startswith(
         "unreachable")
     assert b"s3cret" not in response.data and b"127.0.0.1" not in response.data
+
+
+@contextmanager
+def silent_server():
+    """A port that takes connections (the kernel completes the handshake) and never says
+    a word: what a client sees of a server that hangs, and, for a driver without a
+    time-out, as long a wait as a black-holed host."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+def test_a_database_or_redis_that_never_answers_is_503_within_the_time_outs(app_config):
+    with silent_server() as db_port, silent_server() as redis_port:
+        app = create_app({**app_config, "DATABASE_CONNECT_TIMEOUT": 2,
+                          "SQLALCHEMY_DATABASE_URI": f"postgresql://uf@127.0.0.1:{db_port}/uf",
+                          "REDIS_URL": f"redis://127.0.0.1:{redis_port}/13"})
+        started = time.monotonic()
+        response = app.test_client().get("/healthz")
+        took = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json["checks"] == {"database": "unreachable (ConnectionTimeout)",
+                                       "redis": "unreachable (TimeoutError)"}
+    assert took < 8  # 2 s for each; psycopg's own default would wait 130 s
+
+
+def test_postgresql_connections_have_a_connect_timeout_unless_the_url_sets_one(app_config):
+    class Seen(Exception):
+        pass
+
+    def driver_params(**config):
+        """What the engine hands the driver's connect(), seen as it is about to call it."""
+        app = create_app({**app_config, **config})
+        with app.app_context():
+            @event.listens_for(db.engine, "do_connect")
+            def stop(dialect, record, cargs, cparams):
+                raise Seen(cparams)
+            try:
+                db.engine.connect()
+            except Seen as seen:
+                return seen.args[0]
+
+    url = "postgresql://uf@db-host.invalid/uf"
+    assert driver_params(SQLALCHEMY_DATABASE_URI=url)["connect_timeout"] == 5
+    assert driver_params(SQLALCHEMY_DATABASE_URI=url, DATABASE_CONNECT_TIMEOUT=12
+                         )["connect_timeout"] == 12
+    assert driver_params(SQLALCHEMY_DATABASE_URI=url + "?connect_timeout=30"
+                         )["connect_timeout"] == "30"
+    assert driver_params(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={
+        "connect_args": {"connect_timeout": 9}})["connect_timeout"] == 9
+    assert "connect_timeout" not in driver_params(SQLALCHEMY_DATABASE_URI="sqlite://")

@@ -47,6 +47,8 @@ def env_app(monkeypatch, tmp_path):
     ("UNIONFLOW_MAIL_BACKEND", "smpt", "expected one of smtp, console, file"),
     ("UNIONFLOW_ENV", "prod", "expected one of development, production, testing"),
     ("REDIS_URL", "redis-host:6379", "expected a URL starting redis://"),
+    ("UNIONFLOW_DATABASE_CONNECT_TIMEOUT", "5s", "expected a whole number of seconds (2 or"),
+    ("UNIONFLOW_DATABASE_CONNECT_TIMEOUT", "1", "expected a whole number of seconds (2 or"),
 ])
 def test_a_value_the_code_cannot_use_stops_the_start_with_one_clear_line(
         env_app, name, value, expected):
@@ -68,8 +70,10 @@ def test_values_are_given_the_type_the_code_reads(env_app):
     app = env_app(UNIONFLOW_SESSION_IDLE_MINUTES="30", UNIONFLOW_PERMANENT_SESSION_LIFETIME="3600",
                   UNIONFLOW_API_TOKEN_TTL="86400", UNIONFLOW_SWEEP_INTERVAL="2.5",
                   UNIONFLOW_TOKEN_ISSUE_LIMITS="50 per hour", UNIONFLOW_MAIL_BACKEND="SMTP",
-                  UNIONFLOW_LOGIN_FAILURE_LIMITS='["5 per minute", "20 per hour"]')
+                  UNIONFLOW_LOGIN_FAILURE_LIMITS='["5 per minute", "20 per hour"]',
+                  UNIONFLOW_DATABASE_CONNECT_TIMEOUT=" 10")
     config = app.config
+    assert config["DATABASE_CONNECT_TIMEOUT"] == 10
     assert config["SESSION_IDLE_MINUTES"] == 30
     assert config["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=1)
     assert config["API_TOKEN_TTL"] == timedelta(days=1)
@@ -95,11 +99,12 @@ def test_a_database_url_in_an_error_never_shows_its_password(env_app):
     assert "s3cret" not in str(caught.value) and "REDIS_URL=" in str(caught.value)
 
 
-def _flask(*args, **env):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("UNIONFLOW_")
+def _flask(*args, app="webapp", **env):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("UNIONFLOW_", "FLASK_"))
                and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
     environ.update(env)
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", *args],
+    where = ["--app", app] if app else []  # none: flask finds wsgi.py in the repository
+    return subprocess.run([sys.executable, "-m", "flask", *where, *args],
                           cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
 
 
@@ -112,19 +117,39 @@ def test_the_flask_command_prints_the_mistake_in_one_line_not_a_traceback(tmp_pa
         "Error: UNIONFLOW_SESSION_IDLE_MINUTES=2h: expected a whole number of minutes (0: never)")
 
 
-def test_gunicorn_stops_on_a_mistake_with_the_message_as_its_last_clear_line(tmp_path):
+@pytest.mark.parametrize("args, app", [
+    (["--help"], "webapp"), (["run"], "webapp"), (["db", "upgrade"], "webapp"),
+    (["no-such-command"], "webapp"), (["--help"], "webapp:create_app"),
+    (["--help"], None), (["routes"], None)])
+def test_every_flask_entry_point_prints_the_mistake_in_one_line_and_fails(tmp_path, args, app):
+    # Flask's own --help lists the app's commands and, when the factory raises, used to
+    # print its traceback, then the help, and exit 0.
+    done = _flask(*args, app=app, UNIONFLOW_SESSION_IDLE_MINUTES="2h",
+                  UNIONFLOW_INSTANCE_PATH=str(tmp_path))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip().splitlines() == [
+        "Error: UNIONFLOW_SESSION_IDLE_MINUTES=2h: expected a whole number of minutes (0: never)"]
+    assert "Usage:" not in done.stdout
+
+
+@pytest.mark.parametrize("options, prefix", [
+    ([], ""),  # each worker loads the app: it exits, the arbiter stops
+    (["--preload"], "Error: "),  # the arbiter loads it before forking (it printed a traceback)
+])
+def test_gunicorn_stops_on_a_mistake_with_the_message_as_its_last_clear_line(
+        tmp_path, options, prefix):
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith("UNIONFLOW_") and k != "SECRET_KEY"}
     environ.update(UNIONFLOW_INSTANCE_PATH=str(tmp_path), UNIONFLOW_SWEEP_INTERVAL="15s")
-    done = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), "-w", "1",
-                           "-b", "127.0.0.1:0", "wsgi:app"], cwd=ROOT, env=environ,
+    done = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), *options,
+                           "-w", "1", "-b", "127.0.0.1:0", "wsgi:app"], cwd=ROOT, env=environ,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
     lines = [line for line in done.stderr.splitlines() if "UnionFlow cannot start" in line]
-    assert lines and lines[-1] == ("UnionFlow cannot start: UNIONFLOW_SWEEP_INTERVAL=15s: "
-                                   "expected a number of seconds, greater than 0 "
-                                   "(no unit: 15, not 15s)")
+    assert lines == [prefix + "UnionFlow cannot start: UNIONFLOW_SWEEP_INTERVAL=15s: "
+                     "expected a number of seconds, greater than 0 (no unit: 15, not 15s)"]
 
 
 @pytest.mark.parametrize("args, env, names", [

@@ -81,7 +81,8 @@ def healthz():
         checks["database"] = problem or "ok"
     except Exception as exc:  # noqa: BLE001 - whatever the driver raises, the answer is 503
         app.logger.warning("healthz: database: %s", exc)
-        checks["database"] = f"unreachable ({type(exc).__name__})"
+        # The driver's class (ConnectionTimeout, not SQLAlchemy's OperationalError).
+        checks["database"] = f"unreachable ({type(getattr(exc, 'orig', None) or exc).__name__})"
     if app.config.get("REDIS_URL"):
         try:
             ping_redis(app)
