@@ -33,6 +33,9 @@ babel = Babel()
 bootstrap = Bootstrap5()
 
 
+LIMITS_REDIS_TIMEOUT = 2  # seconds
+
+
 class RateLimits:
     """Where the throttles count (the ``limits`` package): Redis when configured, so a
     count holds across gunicorn workers, else this process's memory
@@ -44,8 +47,13 @@ class RateLimits:
         from limits.storage import storage_from_string
         from limits.strategies import FixedWindowRateLimiter
 
+        uri = app.config["RATELIMIT_STORAGE_URI"]
+        # A Redis that hangs costs a sign-in seconds, not the request.
+        options = ({"socket_connect_timeout": LIMITS_REDIS_TIMEOUT,
+                    "socket_timeout": LIMITS_REDIS_TIMEOUT}
+                   if uri.startswith(("redis://", "rediss://", "redis+unix://")) else {})
         app.extensions["rate_limits"] = FixedWindowRateLimiter(
-            storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
+            storage_from_string(uri, **options))
 
     @property
     def strategy(self):

@@ -9,6 +9,7 @@ never sends anything.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
@@ -21,6 +22,13 @@ from webapp.extensions import db
 
 QUEUE_NAME = "unionflow"
 EXTENSION_KEY = "unionflow_queue"
+# A Redis that hangs (or a host that no longer answers) must not hang the requests that
+# enqueue after their commit: they give up after REDIS_TIMEOUT seconds, and for
+# DOWN_PAUSE seconds after that the web process does not try again — what those jobs
+# would have sent waits in the database's outbox, which the sweeper sends once Redis
+# answers.  (`flask worker` raises the read time-out above its blocking wait itself.)
+REDIS_TIMEOUT = 5
+DOWN_PAUSE = 30
 
 
 @dataclass
@@ -28,6 +36,7 @@ class QueueRuntime:
     connection: object
     embedded: bool
     queue_name: str = QUEUE_NAME
+    down_until: float = 0.0  # time.monotonic() before which enqueues are not tried
     _worker_thread: threading.Thread | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -49,7 +58,9 @@ def _connect(app: Flask) -> QueueRuntime:
     if url:
         import redis
 
-        return QueueRuntime(redis.Redis.from_url(url), embedded=False)
+        return QueueRuntime(redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT,
+                                                 socket_timeout=REDIS_TIMEOUT),
+                            embedded=False)
     import fakeredis
 
     return QueueRuntime(fakeredis.FakeRedis(server=fakeredis.FakeServer()), embedded=True)
@@ -124,10 +135,18 @@ def _after_commit(session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released; the real commit is still to come
     jobs = session.info.pop("jobs_after_commit", [])
+    if not jobs:
+        return
+    rt = runtime()
     for func, args, kwargs in jobs:
+        if time.monotonic() < rt.down_until:
+            current_app.logger.info("Redis did not answer lately: %s left to the sweeper",
+                                    func.__name__)
+            continue
         try:
             enqueue(func, *args, **kwargs)
         except Exception:  # noqa: BLE001 - Redis down: the sweeper re-drives from the database
+            rt.down_until = time.monotonic() + DOWN_PAUSE
             current_app.logger.exception("could not enqueue %s after commit", func.__name__)
 
 

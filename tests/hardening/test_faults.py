@@ -199,7 +199,26 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
+def silent_redis(monkeypatch):
+    """A Redis address that takes connections (the kernel completes the handshake) and
+    never answers: a hung Redis, or for a client without time-outs as long a wait as a
+    host that vanished.  The time-outs are shortened to keep the test quick."""
+    from webapp import extensions, queue
+
+    monkeypatch.setattr(queue, "REDIS_TIMEOUT", 1)
+    monkeypatch.setattr(extensions, "LIMITS_REDIS_TIMEOUT", 1)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+
+
+@pytest.fixture
 def app_config(app_config, request, tmp_path):
+    if "silent_redis" in request.fixturenames:
+        url = request.getfixturevalue("silent_redis")
+        return {**app_config, "REDIS_URL": url, "RATELIMIT_STORAGE_URI": url,
+                "MAIL_OUTBOX": str(tmp_path / "outbox")}
     if "private_redis" not in request.fixturenames:
         return app_config
     server = request.getfixturevalue("private_redis")
@@ -281,3 +300,37 @@ def test_worker_killed_mid_send_on_a_private_redis_still_delivers_once(
     assert [p.name for p in outbox.glob("*.eml")] == [f"delivery-{delivery_id}.eml"]
     db.session.rollback()
     assert db.session.get(Delivery, delivery_id).attempts == 2
+
+
+def test_a_redis_that_hangs_slows_requests_by_seconds_and_loses_nothing(
+        silent_redis, app, client, demo, caplog):
+    """Redis accepts connections and never answers: every page still answers (after the
+    time-outs, not never), the steps are saved, their e-mails wait in the outbox, and
+    once one enqueue has failed the next requests do not wait on Redis again."""
+    import logging
+    import signal
+
+    def hung(signum, frame):
+        raise AssertionError("a request waited on the silent Redis for a minute")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        instance_id = submit_wish(sign_in(client, "rider1"))  # the head is e-mailed
+        with caplog.at_level(logging.INFO, logger=app.logger.name):
+            second = submit_wish(sign_in(client, "courier1"))
+        head = sign_in(client, "station_head")
+        assert head.post(f"/tasks/{task_id_of(instance_id)}",
+                         data={"action": "approve"}).status_code == 302
+        assert sign_in(client, "rider1").get(f"/instances/{instance_id}").status_code == 200
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    # The second request's e-mail, right after an enqueue failed, did not try Redis.
+    assert "deliver left to the sweeper" in caplog.text
+    db.session.rollback()
+    steps = dict(db.session.execute(select(Task.instance_id, Task.step).where(
+        Task.instance_id.in_([instance_id, second]), Task.status == "open")).all())
+    assert steps[second] == "verify" and steps.get(instance_id) != "verify"  # approved
+    pending = db.session.scalars(select(Delivery).where(Delivery.status == "pending")).all()
+    assert len(pending) >= 2  # both e-mails wait in the outbox for the sweeper
