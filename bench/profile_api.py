@@ -70,6 +70,11 @@ def main(argv=None) -> int:
     parser.add_argument("--all", action="store_true", help="show library frames too")
     parser.add_argument("--sql", type=int, default=0, help="list the N slowest statements")
     parser.add_argument("--no-profile", action="store_true", help="time only")
+    parser.add_argument("--gc", action="store_true",
+                        help="with --no-profile: the garbage collector's runs and time, "
+                             "by generation, during the measured requests")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.collect() and gc.freeze() after the warm-up")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="cProfile instead of pyinstrument: the N functions with the "
                              "most time of their own")
@@ -145,10 +150,24 @@ def main(argv=None) -> int:
 
         profiler = Profiler(interval=0.0002)
         profiler.start()
+    if args.gc_freeze:
+        import gc
+
+        gc.collect()
+        gc.freeze()
+    collections = watch_gc() if args.gc else None
     started, cpu = time.perf_counter(), time.process_time()
     for request in requests[args.warmup:]:
         send(request)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if collections is not None:
+        import gc
+
+        gc.callbacks.remove(collections.callback)
+        print("garbage collector: " + ", ".join(
+            f"generation {gen}: {runs} runs, {spent * 1000:.1f} ms"
+            for gen, (runs, spent) in sorted(collections.by_generation.items())) +
+              f"; {len(gc.get_objects()):,} objects tracked afterwards")
     if profiler is not None:
         profiler.stop()
         if args.html:
@@ -163,6 +182,28 @@ def main(argv=None) -> int:
     if args.prepared:
         print_prepared(app)
     return 0
+
+
+class _GcWatch:
+    def __init__(self):
+        self.by_generation: dict[int, list] = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+        self._started = 0.0
+
+    def callback(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            entry = self.by_generation[info["generation"]]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - self._started
+
+
+def watch_gc() -> _GcWatch:
+    import gc
+
+    watch = _GcWatch()
+    gc.callbacks.append(watch.callback)
+    return watch
 
 
 def print_prepared(app) -> None:
