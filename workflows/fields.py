@@ -211,6 +211,15 @@ class FieldSpec:
     # A file anyone who may see the request may see too (a wish's photo on the wall):
     # files are otherwise shown only to those who may see personal data.
     public: bool = False
+    # ``required: [approve]``: the actions of its step that need it filled (``required``
+    # is then False: the step's other form actions take it empty).  Only an approval
+    # step's form may say so; the loader checks the names against the step's ``form_on``
+    # and writes a list naming every one of them as plain ``required: true``.
+    required_on: tuple[str, ...] = ()
+
+    def required_for(self, action: str) -> bool:
+        """Whether the field must be filled when ``action`` sends its form."""
+        return self.required or action in self.required_on
 
     def choice(self, value: Any) -> Choice | None:
         return next((c for c in self.choices if c.value == value), None)
@@ -262,6 +271,17 @@ class FormSpec:
 
     def __bool__(self) -> bool:
         return bool(self.fields)
+
+    def for_action(self, action: str) -> FormSpec:
+        """The form as ``action`` takes it: a field required for some actions only is
+        required for this one or not at all.  The same object when no field says so."""
+        if not any(f.required_on for f in self.fields):
+            return self
+        from dataclasses import replace
+
+        return replace(self, fields=tuple(
+            replace(f, required=f.required_for(action), required_on=())
+            if f.required_on else f for f in self.fields))
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -367,7 +387,7 @@ class _FormParser:
         label = reader.text("label", required=True) or name
         values: dict[str, Any] = dict(
             name=name, type=type_name, label=label, line=line,
-            label_en=reader.text("label_en"), required=reader.flag("required"),
+            label_en=reader.text("label_en"), **reader.requirement(),
             help=reader.text("help"), help_en=reader.text("help_en"),
             private=reader.flag("private"))
         values.update(_TYPE_OPTIONS.get(type_name, _no_options)(reader))
@@ -479,6 +499,20 @@ class _OptionReader:
             self.bad(key, f"'{key}' must be true or false", f"{key} 应为 true 或 false")
             return False
         return value
+
+    def requirement(self) -> dict[str, Any]:
+        """``required``: true or false, or a list of the actions the field is required
+        for (``[approve]``: the step's form actions are checked by the loader)."""
+        value = self.item.get("required", False)
+        if isinstance(value, list) and value and all(
+                isinstance(a, str) and FIELD_NAME.match(a) for a in value):
+            return {"required": False, "required_on": tuple(dict.fromkeys(value))}
+        if not isinstance(value, bool):
+            self.bad("required", "'required' must be true, false or a list of the actions "
+                     "it is required for, e.g. [approve]",
+                     "required 应为 true、false，或列出哪些操作时必填，如 [approve]")
+            return {"required": False}
+        return {"required": value}
 
     def count(self, key: str, *, least: int = 0) -> int | None:
         value = self.item.get(key)
@@ -811,6 +845,8 @@ def _field_to_dict(spec: FieldSpec) -> dict[str, Any]:
         out["accept"] = list(spec.accepted)
     if spec.unit_kinds:
         out["unit_kinds"] = list(spec.unit_kinds)
+    if spec.required_on:
+        out["required_on"] = list(spec.required_on)
     if spec.show_if is not None:
         out["show_if"] = spec.show_if.source
     return out

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from workflows.fields import FieldSpec, FormSpec, choice_problems, parse_form
 from workflows.graph import edges, reachable_from, reaches_an_end
 from workflows.kinds import KINDS, ALIASES, StepReader, kind_of, lookup
+from workflows.kinds.base import refuse_required_on
 from workflows.problems import Problem, ProblemLog, Where, step_where
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import (END_STATUSES, EndSpec, ProcessSpec, Sla, StartCheck, StartSpec,
@@ -238,6 +239,7 @@ class _Parser:
             forms[sid] = replace(form, fields=tuple(kept))
             self.fields.update({f.name: f for f in kept})
         start_fields = frozenset(f.name for f in forms.get("", FormSpec()).fields)
+        refuse_required_on(forms.get("", FormSpec()), START_FORM, self.log)
         for sid, where, _raw in sections:
             for spec in forms.get(sid, FormSpec()).fields:
                 check_within(spec, self.fields, self.log, where, start_fields)
@@ -464,6 +466,7 @@ class _Parser:
         reader = StepReader(raw, self.log, step_id, kind.name, self.fields, line)
         reader.uses = (step_id, self.uses)
         config = kind.parse(reader)
+        form = kind.step_form(form, config, reader)
         return StepSpec(
             id=step_id, kind=kind.name, line=line,
             name=self._text(raw, "name", where, required=True, line=line) or step_id,

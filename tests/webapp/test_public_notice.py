@@ -188,3 +188,61 @@ def test_the_objection_review_task_shows_the_objections(login, demo):
     page = login("city_admin").get(f"/tasks/{review.id}").get_data(as_text=True)
     assert 'id="objections"' in page and reason in page and "快递员 杨洋" in page
     assert "公示期间收到的异议（1 条）" in page
+
+
+def objection_review_task(login) -> tuple[int, Task]:
+    instance_id = nomination_on_notice(login)
+    notice = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                  Task.kind == "publicity"))
+    assert login("courier1").post(f"/tasks/{notice.id}", data={
+        "action": "object", "comment": "该同志今年已参加过区里组织的疗休养。"}).status_code == 302
+    wf.fire_due_timers(datetime.now(timezone.utc) + timedelta(days=10))
+    db.session.commit()
+    db.session.expire_all()
+    review = db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                  Task.status == "open"))
+    assert review.step == "objection_review"
+    return instance_id, review
+
+
+def test_upholding_an_objection_on_the_page_records_the_finding(login, demo):
+    """The reviewer who upholds an objection writes the finding with the rejection: the
+    field is required for both decisions, and kept and shown with the rejection."""
+    instance_id, review = objection_review_task(login)
+    client = login("city_admin")
+    page = client.get(f"/tasks/{review.id}").get_data(as_text=True)
+    assert 'name="objection_finding"' in page and 'value="reject"' in page
+    no_finding = client.post(f"/tasks/{review.id}", data={
+        "action": "reject", "comment": "异议成立"})
+    assert no_finding.status_code == 422 and errors(no_finding) == ["此项为必填项。"]
+    finding = "经向区总工会核实，该同志今年五月已参加疗休养，异议成立。"
+    upheld = client.post(f"/tasks/{review.id}", data={
+        "action": "reject", "comment": "异议成立，取消本次提名", "objection_finding": finding})
+    assert upheld.status_code == 302
+    db.session.expire_all()
+    instance = db.session.get(Instance, instance_id)
+    assert instance.status == "rejected"
+    assert instance.state["data"]["objection_finding"] == finding
+    shown = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    assert "核查结论" in shown and finding in shown
+
+
+def test_upholding_an_objection_through_the_api_records_the_finding(client, login, demo):
+    from tests.webapp.test_api import Api, error_of
+
+    instance_id, review = objection_review_task(login)
+    api = Api(client)
+    task = next(t for t in api("GET", "/tasks?scope=mine", "city_admin").get_json()["items"]
+                if t["id"] == review.id)
+    assert task["form"]["form_on"] == ["approve", "reject"]
+    assert [(f["name"], f["required"], f["required_on"]) for f in task["form"]["fields"]] == [
+        ("objection_finding", True, ["approve", "reject"])]
+    path = f"/tasks/{review.id}/complete"
+    missing = api("POST", path, "city_admin", json={"action": "reject", "comment": "异议成立"})
+    assert missing.status_code == 422 and set(error_of(missing)["fields"]) == {"objection_finding"}
+    done = api("POST", path, "city_admin", json={
+        "action": "reject", "comment": "异议成立",
+        "data": {"objection_finding": "经核实异议成立。"}})
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["status"] == "rejected"
+    assert done.get_json()["data"]["objection_finding"] == "经核实异议成立。"

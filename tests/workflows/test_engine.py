@@ -471,3 +471,59 @@ ends: {ok: completed, full: {status: rejected, name: 名额已满}}
 """)
     assert drive(spec).start("rider", {"n": 1}).state.end == "ok"
     assert drive(spec).start("courier", {"n": 1}).state.end == "full"
+
+
+GRANT = """
+key: grant
+name: 补助
+start:
+  who: {role: worker}
+  form: [{name: asked, type: integer, label: 申请金额, required: true}]
+steps:
+  review:
+    kind: approval
+    name: 审核
+    approvers: {role: unit_admin, of: applicant}
+    actions: [approve, reject, return]
+    form_on: [approve, reject]
+    form:
+      - {name: granted, type: integer, label: 核定金额, min: 1, required: [approve]}
+      - {name: opinion, type: textarea, label: 审核意见, required: true}
+    next: done
+ends:
+  done: approved
+  rejected: rejected
+"""
+
+
+def test_a_field_required_to_approve_only_is_not_required_to_reject(inline, drive):
+    d = drive(inline(GRANT)).start("rider", {"asked": 800})
+    d.do("reject", "unit_admin", comment="不符合条件", data={"opinion": "已领过同类补助"})
+    assert d.status == "rejected" and d.state.data["opinion"] == "已领过同类补助"
+    assert d.state.data.get("granted") is None
+    line = next(h for h in d.state.history if h.action == "reject")
+    assert dict(line.changes) == {"opinion": (None, "已领过同类补助")}
+
+
+def test_a_field_required_to_approve_is_refused_missing_when_approving(inline, drive):
+    d = drive(inline(GRANT)).start("rider", {"asked": 800})
+    with pytest.raises(InvalidInput) as refused:
+        d.do("approve", "unit_admin", data={"opinion": "同意"})
+    assert list(refused.value.field_errors) == ["granted"]
+    with pytest.raises(InvalidInput) as wrong:  # the field's own checks apply to a reject
+        d.do("reject", "unit_admin", comment="不行", data={"opinion": "不行", "granted": 0})
+    assert list(wrong.value.field_errors) == ["granted"]
+    d.do("approve", "unit_admin", data={"opinion": "同意", "granted": 500})
+    assert (d.status, d.state.data["granted"]) == ("approved", 500)
+
+
+def test_form_data_is_refused_with_an_action_that_does_not_send_the_form(inline, drive):
+    d = drive(inline(GRANT.replace("form_on: [approve, reject]", "form_on: [approve]")
+                     .replace("required: [approve]", "required: true"))).start(
+        "rider", {"asked": 800})
+    for kind, extra in (("reject", {}), ("return", {"to": "applicant"})):
+        with pytest.raises(InvalidInput) as refused:
+            d.do(kind, "unit_admin", comment="理由", data={"opinion": "x"}, **extra)
+        assert refused.value.code == "no_form_data" and list(refused.value.field_errors) == ["data"]
+    d.do("reject", "unit_admin", comment="不符合条件")  # without data, as before
+    assert d.status == "rejected" and "opinion" not in d.state.data

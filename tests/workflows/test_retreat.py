@@ -196,3 +196,33 @@ def test_a_summary_never_written_ends_the_nomination_as_done(nominate, directory
     d.advance(timedelta(minutes=2))
     assert (d.status, d.state.end) == ("completed", "no_summary")
     assert directory.holders["retreat:1:7"] == [d.state.instance_id]
+
+
+def objected(nominate):
+    d = through_the_chain(nominate())
+    d.do("object", "vol1", comment="该同志今年已参加过疗休养")
+    d.advance(timedelta(days=3))
+    assert d.current == ("objection_review",)
+    return d
+
+
+def test_upholding_an_objection_records_the_finding_with_the_rejection(nominate):
+    d = objected(nominate)
+    finding = "经核查，该同志今年五月已参加区级疗休养，异议成立。"
+    d.do("reject", "city_admin", comment="异议成立，取消提名", data={"objection_finding": finding})
+    assert (d.status, d.state.data["objection_finding"]) == ("rejected", finding)
+    line = next(h for h in d.state.history if h.action == "reject")
+    assert (line.step, line.comment) == ("objection_review", "异议成立，取消提名")
+    assert line.changes["objection_finding"] == (None, finding)
+
+
+def test_the_finding_is_required_to_reject_too(nominate):
+    d = objected(nominate)
+    with pytest.raises(InvalidInput) as refused:
+        d.do("reject", "city_admin", comment="异议成立")
+    assert refused.value.field_errors["objection_finding"][0] == ("此项必填", "This field is required")
+    # Neither the reason nor the finding: both are said at once.
+    with pytest.raises(InvalidInput) as both:
+        d.do("reject", "city_admin")
+    assert set(both.value.field_errors) == {"comment", "objection_finding"}
+    assert d.current == ("objection_review",) and d.status == "running"

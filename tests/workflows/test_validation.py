@@ -32,6 +32,7 @@ ends:
 STEP_LINE = "    next: done\n"
 FIELD_LINE = "    - {name: amount, type: integer, label: 金额}\n"
 TASK = "  later: {kind: task, name: 后续, assignee: applicant, next: done}\n"
+FINDING = "    form: [{name: finding, type: textarea, label: 结论, required: true}]\n"
 
 
 def edit(old: str, new: str) -> str:
@@ -277,6 +278,38 @@ CASES = [
      "return_to 'later' is not a step that comes before it"),
     ("reject nowhere", edit("  rejected: rejected\n", "  rejected: cancelled\n"), 10,
      "say where reject goes"),
+    # form_on: which of an approval's actions send its form; required: [actions]
+    ("form_on not a list", add_step_keys("    form_on: reject\n" + FINDING), 15,
+     "'form_on' must list the actions that send the step's form: approve and/or reject"),
+    ("form_on unknown action", add_step_keys("    form_on: [approve, sign]\n" + FINDING), 15,
+     "'form_on': unknown action 'sign'"),
+    ("form_on return", add_step_keys("    form_on: [approve, return]\n" + FINDING), 15,
+     "'form_on': 'return' takes no form"),
+    ("form_on action not allowed", add_step_keys(
+        "    actions: [approve, return]\n    form_on: [approve, reject]\n" + FINDING), 16,
+     "'form_on': 'reject' is not one of the step's actions (approve, return)"),
+    ("form_on without a form", add_step_keys("    form_on: [approve, reject]\n"), 15,
+     "'form_on' names the actions that send the step's form, but the step has no form"),
+    ("required on an action without the form", add_step_keys(
+        "    form: [{name: cost, type: integer, label: 金额, required: [reject]}]\n"), 15,
+     "step 'review' form field 'cost': 'required': 'reject' does not send the form "
+     "(form_on: approve); add it to form_on"),
+    ("required on an unknown action", add_step_keys(
+        "    form_on: [approve, reject]\n"
+        "    form: [{name: cost, type: integer, label: 金额, required: [approved]}]\n"), 16,
+     "'required': unknown action 'approved'"),
+    ("required on return", add_step_keys(
+        "    form: [{name: cost, type: integer, label: 金额, required: [return]}]\n"), 15,
+     "'required': 'return' takes no form"),
+    ("required list in the start form", add_field(
+        "{name: cost, type: integer, label: 金额, required: [approve]}"), 9,
+     "start form field 'cost': 'required' can list actions only in an approval step's form"),
+    ("required list in a task form", edit(STEP_LINE, "    next: later\n").replace(
+        "ends:\n", "  later: {kind: task, name: 后续, assignee: applicant, next: done,\n"
+        "          form: [{name: cost, type: integer, label: 金额, required: [complete]}]}\n"
+        "ends:\n"), 16, "step 'later' form field 'cost': 'required' can list actions only"),
+    ("required empty list", add_field("{name: cost, type: integer, label: 金额, required: []}"),
+     9, "'required' must be true, false or a list of the actions"),
     # ------------------------------------------------------------------ other kinds
     ("task for anyone", add_step(TASK.replace("assignee: applicant", "assignee: anyone")), 15,
      "a task needs named people"),
@@ -383,7 +416,7 @@ CASES = [
     ("label not text", add_field("{name: cost, type: integer, label: [a]}"), 9,
      "'label' must be text"),
     ("required not bool", add_field("{name: cost, type: integer, label: 金额, required: yes"
-                                    "please}"), 9, "'required' must be true or false"),
+                                    "please}"), 9, "'required' must be true, false or a list of the actions"),
     ("bad default", add_field("{name: cost, type: integer, label: 金额, default: abc}"), 9,
      "the default is not a valid value (Enter a whole number)"),
     ("show_if unknown", add_field("{name: cost, type: integer, label: 金额, show_if: "
@@ -673,3 +706,35 @@ def test_ends_without_their_line_are_said_to_be_ends():
     assert "demo.yaml:15: 'done' looks like an end (status completed) but is read as a " \
            "step: is the line 'ends:' missing above it?" in messages
     assert not [m for m in messages if "must be a mapping" in m or "kind" in m]
+
+
+def test_form_on_and_required_per_action_are_read():
+    """``required: true`` is required with every action in ``form_on``; a list naming
+    some of them only is kept as such, one naming all of them reads as plain true."""
+    spec, problems = load_text(add_step_keys(
+        "    form_on: [reject, approve]\n    form:\n"
+        "      - {name: finding, type: textarea, label: 结论, required: true}\n"
+        "      - {name: granted, type: integer, label: 核定金额, required: [approve]}\n"
+        "      - {name: both, type: text, label: 说明, required: [approve, reject]}\n"
+        "      - {name: note, type: text, label: 备注}\n"), "demo.yaml")
+    assert problems == []
+    review = spec.step("review")
+    assert review.config.form_on == ("approve", "reject")
+    fields = {f.name: (f.required, f.required_on) for f in review.form.fields}
+    assert fields == {"finding": (True, ()), "granted": (False, ("approve",)),
+                      "both": (True, ()), "note": (False, ())}
+    on_reject = review.form.for_action("reject")
+    assert [f.name for f in on_reject.fields if f.required] == ["finding", "both"]
+    assert [f.name for f in review.form.for_action("approve").fields if f.required] == [
+        "finding", "granted", "both"]
+
+
+def test_an_approval_without_form_on_takes_its_form_when_approving_as_before():
+    spec, problems = load_text(add_step_keys(NOTE), "demo.yaml")
+    assert problems == [] and spec.step("review").config.form_on == ("approve",)
+
+
+def test_the_objection_review_takes_its_finding_with_both_decisions(shipped):
+    review = shipped("retreat_nomination").step("objection_review")
+    assert review.config.form_on == ("approve", "reject")
+    assert review.form.field("objection_finding").required

@@ -20,12 +20,13 @@ from webapp.processes.helpers import all_fields, history_lines, spec_for, task_l
 from webapp.services import access
 from webapp.services import workflow as wf
 from webapp.services.choices import drawn_filter, provider
-from webapp.services.decisions import step_form, task_actions
+from webapp.services.decisions import form_actions, step_form, task_actions
 from webapp.services.directory import DbDirectory
 from webapp.services.display import field_text, is_empty
 from webapp.services.privacy import mask_name
 from webapp.services.progress import waiting_positions
 from workflows.fields import FormSpec
+from workflows.kinds import form_actions as step_form_actions
 from workflows.org import ROLES, term
 from workflows.spec import ProcessSpec
 
@@ -77,6 +78,18 @@ def form(form_spec: FormSpec, *, narrowed: bool = False,
 _UNITS_PER_QUERY = 2000
 
 
+def sent_with(described: dict[str, Any], form_spec: FormSpec,
+              actions: tuple[str, ...]) -> dict[str, Any]:
+    """A step's form, saying which actions send it (``form_on``: an approval may take it
+    when rejecting too) and, for each field, which of them need it filled
+    (``required_on``; ``required`` is true when all of them do)."""
+    fields = {f.name: f for f in form_spec.fields}
+    for field in described["fields"]:
+        spec = fields.get(field["name"])
+        field["required_on"] = [a for a in actions if spec is not None and spec.required_for(a)]
+    return {**described, "form_on": list(actions)}
+
+
 def unit_choices(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A unit field's options with plain labels: the select on the page indents each
     name by its depth with full-width spaces, which an app would show as they are; here
@@ -117,7 +130,8 @@ def process(spec: ProcessSpec, version: int, can_start: bool,
     return {**process_summary(spec, version), "can_start": can_start,
             "open_request": open_request,
             "form": form(spec.start.form, narrowed=True),
-            "steps": [{"id": s.id, "name": s.label(locale), "kind": s.kind, "form": form(s.form)}
+            "steps": [{"id": s.id, "name": s.label(locale), "kind": s.kind,
+                       "form": sent_with(form(s.form), s.form, step_form_actions(s))}
                       for s in spec.steps]}
 
 
@@ -242,8 +256,9 @@ def task(row: Task, user: User, marks) -> dict[str, Any]:
             "title": inst.title_in(locale) or "", "step": row.step,
             "name": task_label(spec, row, locale), "kind": row.kind,
             "actions": task_actions(inst, row, user),
-            "form": _revise_form(spec, inst, user) if row.kind == "revise"
-            else form(step_form(spec, row), instance=inst),
+            "form": sent_with(_revise_form(spec, inst, user) if row.kind == "revise"
+                              else form(step_form(spec, row), instance=inst),
+                              step_form(spec, row), form_actions(spec, row)),
             "due_at": iso(row.due_at), "overdue": marks.overdue,
             "escalated": marks.escalated, "opened_at": iso(row.opened_at)}
 

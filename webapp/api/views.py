@@ -21,9 +21,9 @@ from webapp.pagination import MAX_ID, id_arg, paginate
 from webapp.services import access, resubmission, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
-from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
-                                      delegate_candidates,
-                                       form_context, step_form, task_actions)
+from webapp.services.decisions import (DECISIONS, NEEDS_REASON, action_form, already_decided,
+                                      delegate_candidates, form_actions, form_context,
+                                      task_actions)
 from webapp.services.stations import SERVICE_ALIASES, SERVICES
 from webapp.services.users import find_user
 from workflows import engine
@@ -378,17 +378,25 @@ def complete(task_id: int):
     if action not in actions:
         _refuse_as_the_engine_would(task, Action(action, task=task.key), me)
         fail(403, _("您不能对此任务进行该操作。"))
-    if action in NEEDS_REASON and not comment:
-        invalid({"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]})
+    no_reason = {"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]} \
+        if action in NEEDS_REASON and not comment else {}
+    spec = wf.spec_of_instance(instance)
     data = None
     if action == "resubmit":
         data = uploads.store(_resubmitted(instance, payload.get("data", {}), files), me) or None
-    elif action in WITH_DATA:
-        context = None if task.kind == "revise" else form_context(instance)
-        data = uploads.store(_validated(step_form(wf.spec_of_instance(instance), task),
-                                        payload.get("data", {}), files, context), me) or None
+    elif action in form_actions(spec, task):
+        try:
+            clean = _validated(action_form(spec, task, action), payload.get("data", {}),
+                               files, form_context(instance))
+        except ApiError as exc:  # a reject without its reason either: both said at once
+            exc.fields = {**no_reason, **(exc.fields or {})}
+            raise
+        if not no_reason:
+            data = uploads.store(clean, me) or None
     elif payload.get("data"):
-        invalid({"data": [_("此操作不接受表单数据。")]})
+        invalid({**no_reason, "data": [_("此操作不接受表单数据。")]})
+    if no_reason:
+        invalid(no_reason)
     wf.perform(instance.id, Action(action, task=task.key, comment=comment, data=data, to=to,
                                    expected_version=version), me)
     if data:

@@ -16,11 +16,11 @@ from webapp.labels import action_label, status_label
 from webapp.models import Instance, Task, User
 from webapp.services import workflow as wf
 from workflows.fields import FormSpec
+from workflows.kinds import form_actions as step_form_actions
 from workflows.spec import ProcessSpec
 
 DECISIONS = ("approve", "reject", "return", "complete", "object")
 NEEDS_REASON = ("reject", "return", "object")
-WITH_DATA = ("approve", "complete", "resubmit")  # the decisions that submit the step's form
 
 
 def task_actions(instance: Instance, task: Task, user: User, available: list | None = None
@@ -62,6 +62,28 @@ def step_form(spec: ProcessSpec, task: Task) -> FormSpec:
         return spec.start.form
     step = spec.step(task.step)
     return step.form if step else FormSpec()
+
+
+def form_actions(spec: ProcessSpec, task: Task) -> tuple[str, ...]:
+    """The decisions that send the task's form: ``resubmit`` for a returned request, a
+    task's ``complete``, an approval's ``form_on`` (approving, unless it says more)."""
+    if task.kind == "revise":
+        return ("resubmit",)
+    step = spec.step(task.step)
+    return step_form_actions(step) if step else ()
+
+
+def action_form(spec: ProcessSpec, task: Task, action: str) -> FormSpec:
+    """The task's form as ``action`` sends it: a field required for some actions only
+    (``required: [approve]``) is required for this one or not at all."""
+    return step_form(spec, task).for_action(action)
+
+
+def required_on(spec: ProcessSpec, task: Task) -> dict[str, list[str]]:
+    """Each field of the task's form → the actions that need it filled (none: optional)."""
+    actions = form_actions(spec, task)
+    return {f.name: [a for a in actions if f.required_for(a)]
+            for f in step_form(spec, task).fields}
 
 
 def form_context(instance: Instance) -> dict[str, Any]:

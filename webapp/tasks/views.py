@@ -16,9 +16,9 @@ from webapp.processes.helpers import (OBJECTION, display_rows, form_class, histo
 from webapp.processes.views import FIND_STATION
 from webapp.services import access, deadlines, resubmission, training, uploads
 from webapp.services import workflow as wf
-from webapp.services.decisions import (DECISIONS, NEEDS_REASON, WITH_DATA, already_decided,
-                                      delegate_candidates, form_context, step_form,
-                                      task_actions)
+from webapp.services.decisions import (DECISIONS, NEEDS_REASON, action_form, already_decided,
+                                      delegate_candidates, form_actions, form_context,
+                                      step_form, task_actions)
 from webapp.services.progress import next_text, step_label
 from webapp.services.users import find_user
 from webapp.tasks import bp
@@ -62,7 +62,10 @@ def inbox():
 def _bulk_approvable(spec, task: Task) -> bool:
     """An approval that asks nothing to be filled in may be approved from the list with
     others; one whose step asks for a value (a unit to hand a demand to) is opened."""
-    return task.kind == "approval" and not any(f.required for f in step_form(spec, task).fields)
+    if task.kind != "approval":
+        return False
+    return "approve" not in form_actions(spec, task) or not any(
+        f.required for f in action_form(spec, task, "approve").fields)
 
 
 def _unassigned_count() -> int | None:
@@ -133,16 +136,21 @@ def task(task_id: int):
         if action not in actions or action not in DECISIONS + ("resubmit",):
             form.form_errors = [already_decided(instance, task)]
             status = 409
-        elif action in NEEDS_REASON and not comment:
-            comment_error = _("请填写理由：驳回、退回和异议都需要说明原因。")
-            status = 422
-        elif action in WITH_DATA and not form.validate_on_submit():
-            status = 422
         else:
-            result = _decide(instance, task, action, form, comment, keeping)
-            if result is None:
-                return redirect(url_for("processes.instance", instance_id=instance.id))
-            status = result
+            # The form and the reason are checked together: a reject that sends the
+            # form and lacks both is told of both at once.
+            sends_form = action in form_actions(spec, task)
+            checked = _checked(spec, task, instance, action, form) if sends_form else None
+            if action in NEEDS_REASON and not comment:
+                comment_error = _("请填写理由：驳回、退回和异议都需要说明原因。")
+                status = 422
+            elif sends_form and checked is None:
+                status = 422
+            else:
+                result = _decide(instance, task, action, form, comment, keeping, checked)
+                if result is None:
+                    return redirect(url_for("processes.instance", instance_id=instance.id))
+                status = result
     return render_template("tasks/task.html", task=task, instance=instance, spec=spec,
                            form=form, actions=actions, rows=display_rows(instance, spec),
                            escalated=_escalated_to_me(instance, task),
@@ -157,6 +165,25 @@ def task(task_id: int):
                            objections=_objections(spec, instance, task),
                            deadline_notes=deadlines.task_notes(spec, task, locale),
                            next_line=next_text(spec, instance, locale)), status
+
+
+def _checked(spec, task: Task, instance: Instance, action: str, form):
+    """The submitted form validated as ``action`` sends it, or None with its errors on
+    the page's ``form``.  A field required for some actions only (``required:
+    [approve]``) is checked as required for those; the page itself shows it as the step
+    defines it, marked with the action that needs it, whichever button was pressed."""
+    action_spec = action_form(spec, task, action)
+    if action_spec is step_form(spec, task):  # the same for every action (most steps)
+        return form if form.validate_on_submit() else None
+    checked = form_class(action_spec, context=form_context(instance), instance=instance)()
+    if checked.validate_on_submit():
+        return checked
+    for name, errors in checked.errors.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(errors)
+    form.form_errors = list(getattr(checked, "form_errors", None) or [])
+    return None
 
 
 def _earlier_answers(spec, task: Task, instance: Instance) -> dict:
@@ -200,12 +227,13 @@ def _return_targets(spec, task: Task) -> list[tuple[str, str]]:
 
 
 def _decide(instance: Instance, task: Task, action: str, form, comment: str,
-            keeping=None) -> int | None:
+            keeping=None, checked=None) -> int | None:
     """Perform the decision; None on success (the caller redirects), else an HTTP status.
-    ``keeping``: a returned request's files that stay where no new one was chosen."""
+    ``keeping``: a returned request's files that stay where no new one was chosen;
+    ``checked``: the form validated as the action sends it (None: it sends none)."""
     data = None
-    if action in WITH_DATA:
-        clean = form.clean_data()
+    if checked is not None:
+        clean = checked.clean_data()
         if action == "resubmit" and keeping is not None:
             clean = keeping.restore(clean)
         data = uploads.store(clean, current_user) or None

@@ -39,4 +39,11 @@ def kind_of(step: StepSpec) -> StepKind:
     return KINDS[step.kind]
 
 
-__all__ = ["KINDS", "ALIASES", "StepKind", "StepReader", "register", "lookup", "kind_of"]
+def form_actions(step: StepSpec) -> tuple[str, ...]:
+    """The actions that send ``step``'s form (an approval's ``form_on``, a task's
+    ``complete``): the form's data goes with them and with no other."""
+    return kind_of(step).form_actions(step)
+
+
+__all__ = ["KINDS", "ALIASES", "StepKind", "StepReader", "register", "lookup", "kind_of",
+           "form_actions"]

@@ -8,10 +8,11 @@ escalation is no extra vote: their approve or reject decides the step on its own
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from workflows.errors import InvalidInput, NotAllowed
+from workflows.fields import FormSpec
 from workflows.kinds.base import StepKind, StepReader
 from workflows.kinds.common import (checked_form, comment_of, require_assignee,
                                     require_undecided)
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 
 MODES = ("single", "any_of", "all_of", "n_of_m")
 ACTIONS = ("approve", "reject", "return")
+FORM_ACTIONS = ("approve", "reject")  # a return sends the request back: it takes no form
 APPLICANT = "applicant"
+ACTIONS_ZH = {"approve": "同意", "reject": "不同意", "return": "退回"}
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,14 @@ class ApprovalConfig:
     n: int | None = None
     actions: tuple[str, ...] = ACTIONS
     return_to: tuple[str, ...] = (APPLICANT,)
+    # The actions that send the step's form (checked, kept, in the history line).
+    form_on: tuple[str, ...] = ("approve",)
 
 
 class ApprovalKind(StepKind):
     name = "approval"
     label, label_en = "审批", "Approval"
-    keys = frozenset({"approvers", "mode", "n", "actions", "return_to"})
+    keys = frozenset({"approvers", "mode", "n", "actions", "return_to", "form_on"})
     outcomes = ("approve", "reject")
     required_outcomes = ("approve",)
     task_actions = frozenset(ACTIONS)
@@ -71,7 +76,49 @@ class ApprovalKind(StepKind):
             reader.bad("n", "'n' only applies to mode n_of_m", "只有审批方式 n_of_m 才用 n")
         actions = self._actions(reader)
         return_to = self._return_to(reader) if "return" in actions else ()
-        return ApprovalConfig(rule, mode, n or None, actions, return_to)
+        return ApprovalConfig(rule, mode, n or None, actions, return_to,
+                              self._form_on(reader, actions))
+
+    def _form_on(self, reader: StepReader, actions: tuple[str, ...]) -> tuple[str, ...]:
+        raw = reader.raw.get("form_on", ["approve"])
+        if not isinstance(raw, list) or not raw or not all(isinstance(a, str) for a in raw):
+            reader.bad("form_on", "'form_on' must list the actions that send the step's form: "
+                       "approve and/or reject",
+                       "form_on 应列出提交本环节表单的操作：approve（同意）和/或 reject（不同意）")
+            return ("approve",)
+        for action in dict.fromkeys(raw):
+            problem = _not_a_form_action(action, actions)
+            if problem:
+                en, zh = problem
+                reader.bad("form_on", f"'form_on': {en}", f"form_on：{zh}")
+        return tuple(a for a in FORM_ACTIONS if a in raw and a in actions) or ("approve",)
+
+    def form_actions(self, step: StepSpec) -> tuple[str, ...]:
+        return step.config.form_on
+
+    def step_form(self, form: FormSpec, config: Any, reader: StepReader) -> FormSpec:
+        """Check each ``required: [actions]`` against ``form_on``; a list naming every
+        action that sends the form is plain ``required: true``."""
+        if "form_on" in reader.raw and not form.fields:
+            reader.bad("form_on", "'form_on' names the actions that send the step's form, "
+                       "but the step has no form",
+                       "写了 form_on（哪些操作提交表单），但本环节没有表单（form）")
+        fields = []
+        for field in form.fields:
+            if field.required_on:
+                where = reader.where.then(f"form field '{field.name}'",
+                                          f"表单的字段“{field.name}”")
+                for action in field.required_on:
+                    problem = _not_a_form_action(action, config.actions, config.form_on)
+                    if problem:
+                        en, zh = problem
+                        reader.log.add(field.line, f"{where}: 'required': {en}",
+                                       f"{where.zh}：required：{zh}")
+                on = tuple(a for a in config.form_on if a in field.required_on)
+                field = replace(field, required=set(on) == set(config.form_on),
+                                required_on=() if set(on) == set(config.form_on) else on)
+            fields.append(field)
+        return replace(form, fields=tuple(fields))
 
     def _actions(self, reader: StepReader) -> tuple[str, ...]:
         raw = reader.raw.get("actions", list(ACTIONS))
@@ -145,13 +192,11 @@ class ApprovalKind(StepKind):
 
     def apply(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
         if action.kind == "return":
+            _no_form_data(step, action)
             self._return(run, step, task, action)
             return
-        comment = comment_of(action, required=action.kind == "reject",
-                             what_zh="驳回理由", what_en="a reason for rejecting")
-        changes = {}
-        if action.kind == "approve":
-            changes = run.merge_data(checked_form(run, step.form, action.data))
+        comment, cleaned = _comment_and_form(run, step, action)
+        changes = run.merge_data(cleaned) if cleaned else {}
         task = run.decide(task, action.kind, comment)
         # An escalation target decides for the step: the history says so.
         run.log(action.kind, step=step.id, task=task.id, comment=comment, changes=changes,
@@ -183,6 +228,62 @@ class ApprovalKind(StepKind):
         run.status = "returned"
         revise = run.open_task(step, "revise", assignees=[run.applicant], main=False)
         run.notify([run.applicant], "returned", revise, comment=comment, priority="high")
+
+
+def _comment_and_form(run: Run, step: StepSpec, action: Action) -> tuple[str | None, dict]:
+    """The decision's comment (a reject needs one) and, when the action sends the
+    step's form, its cleaned data — checked together, so a reviewer who left out both
+    the reason and a required finding is told of both at once."""
+    failed: list[InvalidInput] = []
+    comment, cleaned = None, {}
+    try:
+        comment = comment_of(action, required=action.kind == "reject",
+                             what_zh="驳回理由", what_en="a reason for rejecting")
+    except InvalidInput as exc:
+        failed.append(exc)
+    try:
+        if action.kind in step.config.form_on:
+            cleaned = checked_form(run, step.form.for_action(action.kind), action.data)
+        else:
+            _no_form_data(step, action)
+    except InvalidInput as exc:
+        failed.append(exc)
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        raise InvalidInput(field_errors={name: messages for exc in failed
+                                         for name, messages in exc.field_errors.items()})
+    return comment, cleaned
+
+
+def _no_form_data(step: StepSpec, action: Action) -> None:
+    """Refuse form data sent with an action that does not send the step's form: it
+    would be dropped without a word."""
+    if action.data:
+        raise InvalidInput("此操作不接受表单数据", "This action takes no form data",
+                           code="no_form_data",
+                           field_errors={"data": [("此操作不接受表单数据",
+                                                   "This action takes no form data")]})
+
+
+def _not_a_form_action(action: str, actions: tuple[str, ...],
+                       form_on: tuple[str, ...] | None = None) -> tuple[str, str] | None:
+    """Why ``action`` cannot send the step's form, (English, Chinese), or None."""
+    if action == "return":
+        return ("'return' takes no form: it sends the request back to be changed",
+                "退回（return）不提交表单：它把申请退回去修改")
+    if action not in FORM_ACTIONS:
+        return (f"unknown action '{action}' (the form goes with approve and/or reject)",
+                f"不认识的操作“{action}”（表单只能随 approve（同意）和/或 reject（不同意）提交）")
+    if action not in actions:
+        return (f"'{action}' is not one of the step's actions ({', '.join(actions)})",
+                f"“{action}”不是本环节允许的操作（actions：{'、'.join(actions)}）")
+    if form_on is not None and action not in form_on:
+        return (f"'{action}' does not send the form (form_on: {', '.join(form_on)}); "
+                "add it to form_on",
+                f"{ACTIONS_ZH[action]}（{action}）不提交表单（form_on：{'、'.join(form_on)}），"
+                "请把它加进 form_on")
+    return None
 
 
 def tally(config: ApprovalConfig, task: Task) -> str | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 from workflows import expr
 from workflows.durations import BadDuration, Duration, parse_duration
 from workflows.errors import ExpressionError, NotAllowed
-from workflows.fields import FieldSpec, choice_problems
+from workflows.fields import FieldSpec, FormSpec, choice_problems
 from workflows.problems import ProblemLog, Where, step_where
 from workflows.rules import PersonRule, parse_rule, record_source
 from workflows.spec import Template
@@ -153,6 +153,18 @@ class StepReader:
         return template
 
 
+def refuse_required_on(form: FormSpec, where: Where, log: ProblemLog) -> None:
+    """Log each field of ``form`` whose ``required`` lists actions: only an approval
+    step's form is sent by more than one action."""
+    for field in form.fields:
+        if field.required_on:
+            place = where.then(f"field '{field.name}'", f"的字段“{field.name}”")
+            log.add(field.line, f"{place}: 'required' can list actions only in an approval "
+                    "step's form (the actions its form_on names); write true or false",
+                    f"{place.zh}：只有审批环节的表单才能在 required 里列出操作"
+                    "（form_on 所列的操作）；这里请写 true 或 false")
+
+
 def unknown_name(name: str, fields: Mapping[str, FieldSpec]) -> tuple[str, str] | None:
     """Why a dotted name in a condition cannot be resolved, (English, Chinese), or None
     if it can."""
@@ -203,6 +215,18 @@ class StepKind:
         """How a label of ``targets`` reads in ``locale``, when the step names it itself
         (a decision's branches); None: the diagram's own words for the outcome."""
         return None
+
+    def form_actions(self, step: StepSpec) -> tuple[str, ...]:
+        """The actions that send the step's form: its data is checked and kept with
+        them, and refused with any other."""
+        return ("complete",) if "complete" in self.task_actions else ()
+
+    def step_form(self, form: FormSpec, config: Any, reader: StepReader) -> FormSpec:
+        """The step's form as this kind takes it (problems go to the reader).  Only an
+        approval step has more than one action sending its form, so by default no field
+        may be required for some actions only."""
+        refuse_required_on(form, reader.where.then("form", "的表单"), reader.log)
+        return form
 
     def check(self, step: StepSpec, spec: ProcessSpec, log: ProblemLog) -> None:
         """Checks that need the whole definition (e.g. that return targets are earlier)."""
