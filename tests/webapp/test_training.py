@@ -576,7 +576,7 @@ def test_a_trainee_wrongly_failed_is_corrected_to_completed(login, demo):
 
 
 def test_a_trainee_wrongly_passed_loses_the_certificate_which_says_it_was_withdrawn(
-        login, demo, client):
+        login, demo, client, runner):
     from webapp.services import audit
 
     course, ids = decided_course(login, {"rider1": 9})
@@ -610,6 +610,8 @@ def test_a_trainee_wrongly_passed_loses_the_certificate_which_says_it_was_withdr
     assert correct(login("unit_admin"), course, rider, 9, "passed", "核实后恢复").status_code == 302
     assert login("rider1").get(f"/instances/{rider}/certificate.pdf").status_code == 200
     assert audit.verify().ok
+    result = runner.invoke(args=["audit", "verify"])  # as an operator checks the chain
+    assert result.exit_code == 0 and result.output.startswith("OK")
 
 
 def test_a_correction_needs_a_reason_and_a_register_that_supports_it(login, demo):
@@ -693,6 +695,9 @@ def test_a_trainee_not_yet_decided_cannot_be_corrected(login, demo):
     assert "uf-correct" not in page
     refused = organiser.get(correction_url(course, rider))
     assert refused.status_code == 409 and "尚未判定" in refused.get_data(as_text=True)
+    organiser.post("/auth/locale", data={"locale": "en"})
+    refused = organiser.get(correction_url(course, rider))
+    assert "This trainee has not been decided yet" in refused.get_data(as_text=True)
     assert correct(organiser, course, rider, 8, "passed").status_code == 409
     from webapp.services import training
     from workflows.errors import Conflict
