@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "recuse": _l("回避：申请人本人，由其他人处理"),
     "recuse_escalate": _l("回避：申请人本人，转由上级处理"),
     "no_timeout": _l("未填写日期，不设期限"),
+    "correct": _l("更正结果"),
 }
 
 # Lines the engine writes by itself while someone acts (a step entered, a branch taken,

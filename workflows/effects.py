@@ -19,7 +19,7 @@ class Notify:
     """Tell these people something; ``title_key``/``params`` are for the message catalogue.
 
     ``kind``: task_assigned, sent_back, reminder, escalated, escalated_watch, stalled, returned,
-    ended, objection, promoted, claimed, released, waitlisted, comment, retimed, … (the
+    ended, corrected, objection, promoted, claimed, released, waitlisted, comment, retimed, … (the
     titles are in ``workflows.messages``).
     """
 

@@ -40,6 +40,9 @@ TITLES: dict[str, tuple[str, str]] = {
     "comment": ("{process_name} 有新留言：{comment}", "New comment on {process_name_en}: {comment}"),
     "retimed": ("您的{process_name}时间有变：{step_name}的日期已调整",
                 "The dates of your {process_name_en} changed: {step_name_en} was moved"),
+    "corrected": ("您的{process_name}结果已更正：{before_name} → {end_name}（原因：{comment}）",
+                  "The result of your {process_name_en} was corrected: {before_name_en} → "
+                  "{end_name_en} (reason: {comment})"),
     "step_entered": ("{process_name} 已进入：{step_name}",
                      "{process_name_en} is now at: {step_name_en}"),
 }

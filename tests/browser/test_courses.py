@@ -59,3 +59,45 @@ def test_create_a_course_and_its_timetable_on_a_phone(phone, desktop, live_serve
     expect(desktop.get_by_role("heading", name="课表")).to_be_visible()
     assert serious_violations(desktop) == []
     screenshot(desktop, "course-timetable-desktop")
+
+
+def test_correct_a_wrongly_failed_trainee_on_a_phone(phone, live_server, demo):
+    """更正 on a 360 px phone: the trainee's marks, the result and the reason; asked,
+    then confirmed — the register shows the new result."""
+    from tests.webapp.test_training import end_the_course, move_into_the_past
+    from tests.webapp.test_union_processes import id_card
+    from webapp.models import Instance
+    from webapp.services import training
+    from webapp.services import workflow as wf
+
+    course = course_named("电工技能提升班")
+    rider = wf.start_instance("training_registration", demo["rider1"], {
+        "course": course.id, "occupation": "delivery", "phone": "13800138000",
+        "id_card": id_card("50010319900307123")}).id
+    db.session.commit()
+    move_into_the_past(course)
+    end_the_course()
+    training.save_register(course, demo["unit_admin"],
+                           {(s.id, rider) for s in course.schedule[:7]})
+    training.decide_completion(course, demo["unit_admin"])
+    db.session.commit()
+
+    sign_in(phone, live_server, "unit_admin")
+    phone.goto(f"{live_server}/courses/{course.id}/attendance")
+    phone.get_by_role("link", name="更正 外卖骑手 马超 的结业结果").click()
+    expect(phone.get_by_role("heading", name="更正结业结果 · 外卖骑手 马超")).to_be_visible()
+    phone.get_by_label("第8次").check()
+    phone.get_by_label("结业（可下载证书）").check()
+    phone.get_by_label("更正原因").fill("第8次课签到表漏录，经授课老师核实到课")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []
+    screenshot(phone, "course-correct-form-360")
+    phone.get_by_role("button", name="下一步：确认").click()
+    expect(phone.get_by_text("出勤：7/10 次 → 8/10 次")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []
+    screenshot(phone, "course-correct-confirm-360")
+    phone.get_by_role("button", name="确认更正").click()
+    expect(phone.get_by_text("已更正 外卖骑手 马超 的结业结果")).to_be_visible()
+    db.session.rollback()
+    assert db.session.get(Instance, rider).status == "completed"

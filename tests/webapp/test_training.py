@@ -3,6 +3,7 @@ sessions), completion decided from it, and the certificate PDF."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+import re
 from pathlib import Path
 
 import pytest
@@ -483,3 +484,227 @@ def test_a_trainee_who_did_not_complete_stays_on_the_register_with_the_result(lo
     db.session.commit()
     page = login("unit_admin").get(f"/courses/{course.id}/attendance").get_data(as_text=True)
     assert "杨洋" in page and "未结业" in page
+
+
+# ---------------------------------------------------------------- correcting a result
+
+def correction_url(course: Course, instance_id: int) -> str:
+    return f"/courses/{course.id}/attendance/{instance_id}/correct"
+
+
+def correct(client, course: Course, instance_id: int, sessions: int, outcome: str,
+            reason: str = "第3次课签到表漏录，经授课老师核实到课"):
+    """更正 as an organiser does: the trainee's marks, the result and why; asked, then
+    confirmed."""
+    data = {"present": [str(s.id) for s in course.schedule[:sessions]], "outcome": outcome,
+            "reason": reason, "action": "review"}
+    asked = client.post(correction_url(course, instance_id), data=data)
+    if asked.status_code != 200 or "确认更正" not in asked.get_data(as_text=True):
+        return asked
+    return client.post(correction_url(course, instance_id), data={**data, "action": "confirm"})
+
+
+def decided_course(login, attended: dict[str, int], days: int = 60):
+    """The course over and decided: ``attended`` sessions per trainee's username."""
+    course = course_named("电工技能提升班")
+    ids = {name: register(login, name, course) for name in attended}
+    move_into_the_past(course, days)
+    end_the_course()
+    decide(login("unit_admin"), course, {ids[name]: n for name, n in attended.items()})
+    return course, ids
+
+
+def test_a_trainee_wrongly_failed_is_corrected_to_completed(login, demo):
+    from webapp.models import AuditEntry, Delivery, HistoryEntry, Notification
+    from webapp.services import audit
+
+    course, ids = decided_course(login, {"rider1": 7, "courier1": 9})
+    rider = ids["rider1"]
+    assert db.session.get(Instance, rider).state["end"] == "not_completed"
+    organiser = login("unit_admin")
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert page.count('class="btn btn-sm btn-outline-secondary ms-1 uf-correct"') == 2
+    assert correction_url(course, rider) in page and 'id="correct-hint"' in page
+    form = organiser.get(correction_url(course, rider))
+    text = form.get_data(as_text=True)
+    assert form.status_code == 200 and "更正结业结果" in text and "7/10" in text
+    assert 'checked id="outcome-0" name="outcome" type="radio" value="passed"' in text \
+        or re.search(r'<input[^>]*checked[^>]*value="passed"', text)
+    # Asked first: nothing changes until it is confirmed.
+    data = {"present": [str(s.id) for s in course.schedule[:8]], "outcome": "passed",
+            "reason": "第3次课签到表漏录", "action": "review"}
+    asked = organiser.post(correction_url(course, rider), data=data)
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and 'id="correct-confirm"' in text
+    assert "7/10 次 → 8/10 次" in text and "第3次课签到表漏录" in text
+    db.session.expire_all()
+    assert db.session.get(Instance, rider).status == "expired"
+    done = organiser.post(correction_url(course, rider), data={**data, "action": "confirm"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    instance = db.session.get(Instance, rider)
+    assert (instance.status, instance.state["end"]) == ("completed", "completed")
+    assert instance.state["data"]["attendance"] == {"attended": 8, "total": 10, "rate": 80}
+    assert instance.closed_at is not None
+    # The history says it was corrected, by whom, when and why; the audit chain has it.
+    line = db.session.scalars(select(HistoryEntry).where(
+        HistoryEntry.instance_id == rider).order_by(HistoryEntry.seq.desc())).first()
+    assert (line.action, line.actor_id) == ("correct", find_user("unit_admin").id)
+    assert line.comment == "第3次课签到表漏录" and line.at is not None
+    assert line.data["details"]["before"] == "not_completed"
+    assert line.data["details"]["end"] == "completed"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "instance.correct"))
+    assert entry.actor_id == find_user("unit_admin").id and entry.object_id == str(rider)
+    assert entry.before["status"] == "expired" and entry.after["status"] == "completed"
+    assert audit.verify().ok
+    # The trainee is told, with the reason, in the app and by e-mail.
+    note = db.session.scalar(select(Notification).where(
+        Notification.user_id == find_user("rider1").id, Notification.kind == "corrected"))
+    assert note is not None and note.instance_id == rider
+    mail = db.session.scalar(select(Delivery).where(Delivery.notification_id == note.id,
+                                                    Delivery.channel == "email"))
+    assert mail is not None and "第3次课签到表漏录" in mail.subject and "结业" in mail.subject
+    # The certificate is theirs now; their page says why the result changed.
+    trainee = login("rider1")
+    response = trainee.get(f"/instances/{rider}/certificate.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    page = trainee.get(f"/instances/{rider}").get_data(as_text=True)
+    assert "更正原因：" in page and "第3次课签到表漏录" in page and "更正结果" in page
+    # The register shows the new result and the corrected marks.
+    page = login("unit_admin").get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "8/10" in page and "7/10" not in page
+
+
+def test_a_trainee_wrongly_passed_loses_the_certificate_which_says_it_was_withdrawn(
+        login, demo, client, runner):
+    from webapp.services import audit
+
+    course, ids = decided_course(login, {"rider1": 9})
+    rider = ids["rider1"]
+    trainee = login("rider1")
+    assert trainee.get(f"/instances/{rider}/certificate.pdf").status_code == 200
+    organiser = login("unit_admin")
+    assert correct(organiser, course, rider, 6, "failed", "重复签到，实际到课 6 次").status_code == 302
+    db.session.expire_all()
+    instance = db.session.get(Instance, rider)
+    assert (instance.status, instance.state["end"]) == ("expired", "not_completed")
+    number = f"PX{course.starts_on:%Y}{course.id:04d}{rider:06d}"
+    trainee = login("rider1")
+    response = trainee.get(f"/instances/{rider}/certificate.pdf")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 410 and "已作废" in text and number in text
+    assert "重复签到，实际到课 6 次" in text
+    page = trainee.get(f"/instances/{rider}").get_data(as_text=True)
+    assert "certificate-link" not in page and 'id="certificate-withdrawn"' in page
+    # The API answers the same, in its error shape.
+    token = trainee.post("/api/v1/tokens", json={"username": "rider1",
+                                                 "password": "demo-pass-2026"}).get_json()
+    answer = client.get(f"/api/v1/instances/{rider}/certificate.pdf",
+                        headers={"Authorization": f"Bearer {token['token']}"})
+    assert answer.status_code == 410
+    assert answer.get_json()["error"]["code"] == "certificate_withdrawn"
+    assert number in answer.get_json()["error"]["message"]
+    # Nobody else learns of it: still the 404 of a certificate that is not theirs.
+    assert login("courier1").get(f"/instances/{rider}/certificate.pdf").status_code == 404
+    # Corrected back, it is theirs again.
+    assert correct(login("unit_admin"), course, rider, 9, "passed", "核实后恢复").status_code == 302
+    assert login("rider1").get(f"/instances/{rider}/certificate.pdf").status_code == 200
+    assert audit.verify().ok
+    result = runner.invoke(args=["audit", "verify"])  # as an operator checks the chain
+    assert result.exit_code == 0 and result.output.startswith("OK")
+
+
+def test_a_correction_needs_a_reason_and_a_register_that_supports_it(login, demo):
+    from webapp.models import HistoryEntry
+
+    course, ids = decided_course(login, {"rider1": 7})
+    rider = ids["rider1"]
+    organiser = login("unit_admin")
+    refused = correct(organiser, course, rider, 8, "passed", reason="   ")
+    assert refused.status_code == 422 and "请填写更正原因" in " ".join(errors(refused))
+    # A pass the register does not support is refused beside the result.
+    refused = correct(organiser, course, rider, 7, "passed")
+    assert refused.status_code == 422 and "7/10" in " ".join(errors(refused))
+    db.session.expire_all()
+    assert db.session.get(Instance, rider).status == "expired"
+    assert db.session.scalar(select(func.count()).select_from(HistoryEntry).where(
+        HistoryEntry.action == "correct")) == 0
+    assert db.session.scalar(select(func.count()).select_from(Attendance).where(
+        Attendance.instance_id == rider, Attendance.present.is_(True))) == 7
+    # The service refuses it too, whatever a page would have checked.
+    from webapp.services import training
+
+    with pytest.raises(InvalidInput) as why:
+        training.correct_completion(course, find_user("unit_admin"), rider,
+                                    {s.id for s in course.schedule[:8]}, "passed", "")
+    assert why.value.code == "comment_required"
+    db.session.rollback()
+
+
+def test_only_who_may_decide_the_course_may_correct(login, demo):
+    course, ids = decided_course(login, {"rider1": 7})
+    rider = ids["rider1"]
+    url = correction_url(course, rider)
+    # Those who do not keep the register do not see it at all.
+    for username in ("rider1", "volunteer1", "jiangbei_admin"):
+        client = login(username)
+        assert client.get(url).status_code == 404
+        assert correct(client, course, rider, 8, "passed").status_code == 404
+    # The city's administrator sees the register but does not decide this course.
+    client = login("city_admin")
+    page = client.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "uf-correct" not in page
+    refused = client.get(url)
+    assert refused.status_code == 403 and "只有可以判定此环节的人员才能更正结果" in refused.get_data(as_text=True)
+    assert correct(client, course, rider, 8, "passed").status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Instance, rider).status == "expired"
+    # The district's administrator (the step's escalation) may.
+    assert correct(login("yuzhong_admin"), course, rider, 8, "passed").status_code == 302
+
+
+def test_a_correction_is_refused_after_the_limit(login, demo):
+    from webapp.services import training
+
+    course, ids = decided_course(login, {"rider1": 7}, days=40 + training.CORRECTION_DAYS + 2)
+    rider = ids["rider1"]
+    organiser = login("unit_admin")
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "uf-correct" not in page
+    refused = correct(organiser, course, rider, 8, "passed")
+    assert refused.status_code == 409
+    assert f"课程结束已超过 {training.CORRECTION_DAYS} 天" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Instance, rider).status == "expired"
+    # The last day still may, the day after may not.
+    last = training.correction_deadline(course)
+    instance = db.session.get(Instance, rider)
+    assert training.correction_refusal(course, find_user("unit_admin"), instance,
+                                       last - timedelta(seconds=1)) is None
+    assert training.correction_refusal(course, find_user("unit_admin"), instance,
+                                       last).code == "too_late"
+
+
+def test_a_trainee_not_yet_decided_cannot_be_corrected(login, demo):
+    course = course_named("电工技能提升班")
+    rider = register(login, "rider1", course)
+    move_into_the_past(course)
+    end_the_course()
+    organiser = login("unit_admin")
+    page = organiser.get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert "uf-correct" not in page
+    refused = organiser.get(correction_url(course, rider))
+    assert refused.status_code == 409 and "尚未判定" in refused.get_data(as_text=True)
+    organiser.post("/auth/locale", data={"locale": "en"})
+    refused = organiser.get(correction_url(course, rider))
+    assert "This trainee has not been decided yet" in refused.get_data(as_text=True)
+    assert correct(organiser, course, rider, 8, "passed").status_code == 409
+    from webapp.services import training
+    from workflows.errors import Conflict
+
+    with pytest.raises(Conflict) as why:
+        training.correct_completion(course, find_user("unit_admin"), rider,
+                                    {s.id for s in course.schedule[:8]}, "passed", "漏记")
+    assert why.value.code == "not_decided"
+    db.session.rollback()
+    assert organiser.get(correction_url(course, 999999)).status_code == 404

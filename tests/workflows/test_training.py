@@ -293,3 +293,85 @@ ends: {{done: completed}}
 """
     spec, problems = load_text(text, "t.yaml")
     assert spec is None and any(words in p.message for p in problems), problems
+
+
+# ---------------------------------------------------------------- correcting the result
+
+def _decided(register, directory, attended: int):
+    d = register("rider").advance(timedelta(days=40))
+    directory.attended[("course:1", d.state.instance_id)] = attended
+    d.do("complete", "unit_admin")
+    return d
+
+
+def _correct(d, outcome, actor="unit_admin", reason="第3次课签到表漏录"):
+    from workflows.correction import correct
+
+    d.state, d.effects = correct(d.spec, d.state, outcome, reason, actor, d.now, d.directory)
+    return d
+
+
+def test_a_failed_trainee_is_corrected_to_completed_from_the_corrected_register(
+        register, directory):
+    d = _decided(register, directory, 7)
+    ended_at, version = d.state.ended_at, d.state.version
+    assert (d.status, d.state.end) == ("expired", "not_completed")
+    directory.attended[("course:1", d.state.instance_id)] = 8  # the register put right
+    _correct(d, "passed")
+    assert (d.status, d.state.end) == ("completed", "completed")
+    assert d.state.finished and d.state.ended_at == ended_at  # still ended, when it was
+    assert d.state.version == version + 1
+    assert d.state.data["attendance"] == {"attended": 8, "total": 10, "rate": 80}
+    line = d.state.history[-1]
+    assert (line.action, line.actor, line.comment) == ("correct", "unit_admin", "第3次课签到表漏录")
+    assert line.details["before"] == "not_completed" and line.details["end"] == "completed"
+    assert line.changes["attendance"][0]["attended"] == 7
+    [note] = d.effects_of(Notify)
+    assert note.kind == "corrected" and note.recipients == ("rider",)
+    assert note.params["comment"] == "第3次课签到表漏录"
+    # Nothing reopened: no task, no timer, the place kept.
+    assert not d.state.open_tasks and not d.state.timers and not d.effects_of(ScheduleTimer)
+    assert d.state.reservations[0].status == "granted"
+    # And back again, by the escalation's district administrator.
+    directory.attended[("course:1", d.state.instance_id)] = 6
+    _correct(d, "failed", actor="yz_admin", reason="误勾")
+    assert (d.status, d.state.end) == ("expired", "not_completed")
+
+
+def test_a_correction_must_agree_with_the_register_and_change_something(register, directory):
+    d = _decided(register, directory, 7)
+    with pytest.raises(InvalidInput) as err:
+        _correct(d, "passed")  # the register still says 7/10
+    assert err.value.code == "disagrees" and "7/10" in err.value.message("zh")
+    with pytest.raises(InvalidInput) as err:
+        _correct(d, "failed")
+    assert err.value.code == "unchanged"
+    directory.attended[("course:1", d.state.instance_id)] = 6  # still a fail: the count is fixed
+    _correct(d, "failed")
+    assert d.state.end == "not_completed" and d.state.data["attendance"]["attended"] == 6
+    with pytest.raises(InvalidInput) as err:
+        _correct(d, "passed", reason="  ")
+    assert err.value.code == "comment_required"
+    with pytest.raises(InvalidInput) as err:
+        _correct(d, "sideways")
+    assert err.value.code == "bad_outcome"
+
+
+def test_only_those_who_may_decide_correct_and_only_a_decided_result(register, directory):
+    from workflows.correction import correctable
+
+    d = _decided(register, directory, 7)
+    directory.attended[("course:1", d.state.instance_id)] = 9
+    for outsider in ("jb_admin", "city_admin", "head", "rider"):
+        with pytest.raises(NotAllowed):
+            _correct(d, "passed", actor=outsider)
+    running = register("welder").advance(timedelta(days=40))
+    assert correctable(running.spec, running.state) is None
+    with pytest.raises(Conflict) as err:
+        _correct(running, "passed")
+    assert err.value.code == "not_decided"
+    withdrawn = register("courier")
+    withdrawn.act("withdraw", "courier")
+    with pytest.raises(Conflict) as err:
+        _correct(withdrawn, "passed")
+    assert err.value.code == "not_correctable"

@@ -3,7 +3,8 @@
 The same service functions as the pages' ``/files/<key>`` and
 ``/instances/<id>/certificate.pdf`` decide who may have them and serve the bytes with
 the same headers; only who the caller is comes from the bearer token here.  Whoever
-may not have one gets the 404 of something that does not exist.
+may not have one gets the 404 of something that does not exist — but the trainee whose
+certificate was withdrawn (their result corrected to not completed) gets 410, saying so.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from webapp.extensions import db
 from webapp.models import Instance
 from webapp.processes.helpers import file_visible
 from webapp.services import training, uploads
+from webapp.services.activities import CHINA
 
 # What a file is served as (``uploads.send``): a type the upload check knows, else bytes.
 FILE_TYPES = Binary(tuple(sorted(uploads.KNOWN_TYPES)) + ("application/octet-stream",))
@@ -34,8 +36,17 @@ def file_download(key: str):
 
 @route("/instances/<int:instance_id>/certificate.pdf", "GET",
        summary="The completion certificate of a training the caller passed (PDF)",
-       tag="instances", responses={200: Binary(("application/pdf",))})
+       tag="instances", responses={200: Binary(("application/pdf",))}, errors=(410,))
 def certificate(instance_id: int):
     me = user()
-    response = training.certificate_download(db.session.get(Instance, instance_id), me)
-    return response or fail(404, _("找不到该证书：只有结业的学员本人可以下载。"))
+    instance = db.session.get(Instance, instance_id)
+    response = training.certificate_download(instance, me)
+    if response is not None:
+        return response
+    withdrawn = training.certificate_withdrawal(instance, me)
+    if withdrawn is not None:  # issued once, since withdrawn by a correction: 410
+        fail(410, _("结业证书 %(number)s 已于 %(day)s 作废：结业结果已更正（%(reason)s）。",
+                    number=withdrawn.number, day=withdrawn.at.astimezone(CHINA)
+                    .strftime("%Y-%m-%d"), reason=withdrawn.reason or ""),
+             code="certificate_withdrawn")
+    return fail(404, _("找不到该证书：只有结业的学员本人可以下载。"))

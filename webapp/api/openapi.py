@@ -24,6 +24,8 @@ ERROR_TEXT = {400: "malformed request: JSON that does not parse, a body that is 
               401: "no, expired or revoked token", 403: "not allowed",
               404: "unknown, or not visible to the caller",
               409: "conflict: already done, stale, capacity or quota exhausted, claimed",
+              410: "gone: issued once, since withdrawn (a completion certificate whose "
+                   "result was corrected)",
               413: "the request is larger than the server takes",
               422: "invalid input, with per-field messages (an unknown query argument too)",
               429: "too many requests"}

@@ -275,6 +275,10 @@ def end_reason(instance: Instance) -> dict[str, Any] | None:
     if instance.closed_at is None:
         return None
     history = state_of(instance).history
+    # A result corrected since (更正): why it was, by whom and when.
+    corrected = next((line for line in reversed(history) if line.action == "correct"), None)
+    if corrected is not None:
+        return dict(_return_note(corrected), corrected=True)
     end = next((i for i in range(len(history) - 1, -1, -1) if history[i].action == "end"), None)
     if end is None:
         return None

@@ -217,6 +217,7 @@ def instance(instance_id: int):
         can_withdraw=any(a.action == "withdraw" for a in available),
         attendance=training.attendance_summary(inst) if may_see else None,
         certificate=training.certificate_facts(inst, current_user) is not None,
+        certificate_withdrawn=training.certificate_withdrawal(inst, current_user),
         can_comment=any(a.action == "comment" for a in available),
         applicant_name=inst.applicant.display_name if named else mask_name(
             inst.applicant.display_name))

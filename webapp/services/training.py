@@ -8,7 +8,7 @@ The register is what the engine's ``attendance`` step reads through the director
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Response
 from sqlalchemy import func, or_, select
@@ -19,7 +19,7 @@ from webapp.models import (Attendance, Course, CourseSession, Instance, Membersh
                            Reservation, Task, TaskAssignee, User)
 from webapp.services import export
 from webapp.services.directory import ATTENDANCE_REGISTERS
-from workflows.errors import WorkflowError
+from workflows.errors import Conflict, WorkflowError
 from workflows.runtime import Action
 
 # Who runs a course's register besides the people its attendance step is given to:
@@ -128,15 +128,19 @@ def held_sessions(course: Course, now: datetime | None = None) -> list[CourseSes
 
 
 def save_register(course: Course, actor: User, ticked: set[tuple[int, int]],
-                  now: datetime | None = None) -> int:
+                  now: datetime | None = None, *, correcting: int | None = None) -> int:
     """Make the register match the ticked (session id, instance id) pairs for the
     sessions held so far; returns how many marks changed.  Sessions still to come,
     people without a place on the course and trainees already judged (the register they
-    were judged on stays as it was) are left alone."""
+    were judged on stays as it was) are left alone — but for ``correcting``: the one
+    judged trainee whose result is being corrected (``correct_completion``), whose row
+    alone is then saved."""
     now = now or utcnow()
     with write_lock():
         sessions = {s.id for s in held_sessions(course, now)}
-        people = {t.instance.id for t in trainees(course) if not t.decided}
+        people = {t.instance.id for t in trainees(course)
+                  if (t.instance.id == correcting if correcting is not None
+                      else not t.decided)}
         existing = {(a.session_id, a.instance_id): a for a in db.session.scalars(
             select(Attendance).where(Attendance.session_id.in_(sessions or {0}),
                                      Attendance.instance_id.in_(people or {0})))}
@@ -283,6 +287,83 @@ def decide_completion(course: Course, actor: User, locale: str = "zh",
     return result
 
 
+# ------------------------------------------------------------------ correcting a decision
+
+# How long after a course's last day a trainee's result may still be corrected (the
+# register put right, completion judged again): time to notice a mistake when the
+# certificates go out, and then a certificate given (or refused) stays so.
+CORRECTION_DAYS = 30
+
+
+def correction_deadline(course: Course) -> datetime:
+    """The last moment (China time) a result of ``course`` may be corrected: the end of
+    the ``CORRECTION_DAYS``-th day after its last day."""
+    from webapp.services.activities import CHINA
+
+    return datetime.combine(course.ends_on + timedelta(days=CORRECTION_DAYS + 1), time.min,
+                            tzinfo=CHINA)
+
+
+def decided_trainee(course: Course, instance_id: int | None) -> Trainee | None:
+    """The trainee of ``course`` with this registration, if their result was decided."""
+    return next((t for t in trainees(course)
+                 if t.instance.id == instance_id and t.decided), None)
+
+
+def correction_refusal(course: Course, user: User, instance: Instance,
+                       now: datetime | None = None) -> WorkflowError | None:
+    """Why ``user`` may not correct this decided trainee's result now, or None: too late
+    (``CORRECTION_DAYS`` after the course), or not one who may decide it."""
+    from webapp.services import workflow as wf
+
+    now = now or utcnow()
+    if now >= correction_deadline(course):
+        last = correction_deadline(course) - timedelta(days=1)
+        return Conflict(
+            f"课程结束已超过 {CORRECTION_DAYS} 天（更正截止于 {last:%Y-%m-%d}），"
+            "结业结果不能再更正",
+            f"More than {CORRECTION_DAYS} days have passed since the course ended (corrections "
+            f"closed on {last:%Y-%m-%d}): its results can no longer be corrected",
+            code="too_late")
+    return wf.correction_refusal(instance, user, now)
+
+
+def may_correct(user: User, course: Course, instance: Instance,
+                now: datetime | None = None) -> bool:
+    return correction_refusal(course, user, instance, now) is None
+
+
+def correct_completion(course: Course, actor: User, instance_id: int, present: set[int],
+                       outcome: str, reason: str | None, *, expected_version: int | None = None,
+                       now: datetime | None = None) -> Instance:
+    """Correct a decided trainee's result: their row of the register becomes ``present``
+    (ids of sessions held), and the engine judges them again from it and moves the
+    request to ``outcome``'s end (``passed``: completed, ``failed``: not completed) —
+    refused, with nothing changed, when the register does not support ``outcome``, the
+    reason is missing, ``actor`` may not decide it, or it is too late.  The caller
+    commits (or rolls back on a ``WorkflowError``)."""
+    from webapp.services import workflow as wf
+
+    now = now or utcnow()
+    with write_lock():
+        instance = wf.lock_instance(instance_id)  # one correction of a trainee at a time
+        wf.note_locked(instance)
+        if expected_version is not None and expected_version != instance.lock_version:
+            raise Conflict("该学员的结果已被他人更正，请刷新后查看最新状态",
+                           "Someone else has corrected this result meanwhile; reload to see it",
+                           code="stale")
+        if decided_trainee(course, instance_id) is None:
+            raise Conflict("该学员尚未判定结业，不能更正；请在出勤登记中判定",
+                           "This trainee has not been decided yet: there is nothing to correct",
+                           code="not_decided")
+        refused = correction_refusal(course, actor, instance, now)
+        if refused is not None:
+            raise refused
+        save_register(course, actor, {(session, instance_id) for session in present}, now,
+                      correcting=instance_id)
+        return wf.correct_end(instance_id, outcome, reason, actor, now=now)
+
+
 # ------------------------------------------------------------------ one registration
 
 def register_of(instance: Instance):
@@ -343,12 +424,44 @@ def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None
         return None
     id_card = str(data.get("id_card") or "")
     return CertificateFacts(
-        number=f"PX{course.starts_on:%Y}{course.id:04d}{instance.id:06d}",
+        number=certificate_number(course, instance),
         name=user.display_name, id_card=(id_card[:6] + "********" + id_card[-4:])
         if len(id_card) == 18 else "", course=course,
         unit_name=db.session.get(OrgUnit, course.unit_id).name, hours=course.hours,
         attended=result["attended"], total=result["total"],
         issued_on=instance.closed_at or instance.updated_at)
+
+
+def certificate_number(course: Course, instance: Instance) -> str:
+    """The number a certificate prints: the course's year and id, the request's id."""
+    return f"PX{course.starts_on:%Y}{course.id:04d}{instance.id:06d}"
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A certificate issued and since withdrawn: its result was corrected (更正)."""
+
+    number: str
+    at: datetime
+    reason: str | None
+
+
+def certificate_withdrawal(instance: Instance | None, user: User) -> Withdrawal | None:
+    """For the trainee (only them): the certificate they had, withdrawn when their
+    result was corrected to not completed — None if they never had one or have it now."""
+    if instance is None or instance.applicant_id != user.id or instance.status == "completed":
+        return None
+    from webapp.services.workflow import state_of
+
+    line = next((line for line in reversed(state_of(instance).history)
+                 if line.action == "correct" and line.details.get("before_status") == "completed"),
+                None)
+    if line is None:
+        return None
+    found = register_of(instance)
+    if found is None:
+        return None
+    return Withdrawal(certificate_number(found[1], instance), line.at, line.comment)
 
 
 def certificate_download(instance: Instance | None, user: User) -> Response | None:
@@ -371,6 +484,8 @@ def certificate_download(instance: Instance | None, user: User) -> Response | No
 __all__ = ["register_of", "attendance_summary", "course_pass_rate", "may_record",
            "courses_for", "trainees", "held_sessions", "save_register", "counts",
            "decide_completion", "completion_outlook", "certificate_facts", "certificate_download",
+           "certificate_number", "certificate_withdrawal", "Withdrawal",
+           "correct_completion", "correction_deadline", "may_correct", "CORRECTION_DAYS",
            "Trainee", "Decided",
            "Outlook", "CertificateFacts"]
 

@@ -33,9 +33,9 @@ from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance, S
 from webapp.services import audit, instance_columns, org_cache, outbox
 from webapp.services.directory import DbDirectory
 from webapp.services.display import english_title, instance_title, title_inputs
-from workflows import engine
+from workflows import correction, engine
 from workflows.effects import Notify, Promoted
-from workflows.errors import Conflict, DefinitionError, NotFound
+from workflows.errors import Conflict, DefinitionError, NotFound, WorkflowError
 from workflows.kinds.reserve import prefixes_meet, resource_prefixes
 from workflows.loader import check_units, load_text, spec_digest
 from workflows.problems import Problem
@@ -1209,6 +1209,42 @@ def refusal(instance: Instance, user: User, action: Action):
     spec = spec_of_instance(instance)
     directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
     return engine.refusal(spec, state_of(instance), user.id, directory, utcnow(), action)
+
+
+def correct_end(instance_id: int, outcome: str, reason: str | None, actor: User, *,
+                now: datetime | None = None) -> Instance:
+    """Judge again the step that ended the instance and move it to ``outcome``'s end
+    (``workflows.correction``: a narrow operation, not a reopening), saved like any step
+    — its history line, the audit chain's entry, the applicant's notification."""
+    now = now or utcnow()
+    actor_id = actor.id
+    with write_lock():
+        instance = lock_instance(instance_id)
+        spec = spec_of_instance(instance)
+        state = state_of(instance)
+        directory = DbDirectory({instance.unit_id: instance.unit_path}
+                                if instance.unit_id else None)
+        try:
+            new_state, effects = correction.correct(spec, state, outcome, reason, actor_id,
+                                                    now, directory)
+        except BaseException:
+            directory.undo_writes()
+            raise
+        directory.keep_writes()
+        _save(instance, spec, state, new_state, effects, directory, now)
+    return instance
+
+
+def correction_refusal(instance: Instance, user: User, now: datetime | None = None):
+    """Why ``user`` may not correct how the instance ended, or None if they may."""
+    spec = spec_of_instance(instance)
+    directory = DbDirectory({instance.unit_id: instance.unit_path} if instance.unit_id else None)
+    try:
+        correction.permit_correction(spec, state_of(instance), user.id, directory,
+                                     now or utcnow())
+    except WorkflowError as exc:
+        return exc
+    return None
 
 
 __all__ = ["publish_text", "publish_file", "start_instance", "perform", "fire_due_timers",

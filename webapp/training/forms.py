@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField, TimeField)
+from wtforms import (BooleanField, DateField, HiddenField, IntegerField, RadioField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField, TimeField)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 OCCUPATION_CHOICES = [SelectChoice(value, label) for value, label in (
@@ -86,3 +86,17 @@ class SessionForm(FlaskForm):
             self.ends.errors.append(_l("结束时间应晚于开始时间"))
             return False
         return ok
+
+
+class CorrectionForm(FlaskForm):
+    """Correcting a decided trainee's result: the result it should be and why (their
+    marks in the register come as ``present`` checkboxes beside it)."""
+
+    outcome = RadioField(_l("更正后的结果"), choices=[
+        SelectChoice("passed", _l("结业（可下载证书）")),
+        SelectChoice("failed", _l("未结业（出勤不足）"))],
+        validators=[InputRequired(_l("请选择更正后的结果"))])
+    reason = TextAreaField(_l("更正原因"), filters=[_clean], validators=[
+        DataRequired(_l("请填写更正原因，学员会收到")),
+        Length(max=500, message=_l("最多 500 个字"))])
+    version = HiddenField()

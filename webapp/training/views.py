@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +14,9 @@ from webapp.models import Course, CourseSession, Instance, OrgUnit
 from webapp.services import export, training
 from webapp.services.activities import CHINA
 from webapp.training import bp
-from webapp.training.forms import CourseForm, SessionForm
+from webapp.training.forms import CorrectionForm, CourseForm, SessionForm
+from webapp.errors import error_response
+from workflows.errors import WorkflowError
 
 
 @bp.route("/courses")
@@ -213,10 +215,84 @@ def attendance(course_id: int):
     rate = training.course_pass_rate()
     if fmt := export.wanted_format(request.args):
         return _register_download(fmt, course, people, held, rate)
+    # Each decided trainee's result may be corrected (更正) for a while after the course.
+    now = training.utcnow()
+    open_for_correction = now < training.correction_deadline(course)
+    correctable = {p.instance.id for p in people if p.decided and open_for_correction
+                   and training.may_correct(current_user, course, p.instance, now)}
     return render_template("training/attendance.html", course=course, people=people,
                            held=held, total=total, tz=CHINA, pass_rate=rate,
+                           correctable=correctable,
+                           correct_until=training.correction_deadline(course)
+                           - timedelta(days=1),
                            deciding=any(p.deciding for p in people),
                            on_track=lambda p: len(p.present) * 100 >= rate * total)
+
+
+@bp.route("/courses/<int:course_id>/attendance/<int:instance_id>/correct",
+          methods=["GET", "POST"])
+@login_required
+def correct(course_id: int, instance_id: int):
+    """Correct one decided trainee's result (更正): their row of the register and the
+    result it should give, with a reason; asked, then confirmed."""
+    course = _course(course_id)
+    trainee = training.decided_trainee(course, instance_id)
+    if trainee is None:
+        if instance_id not in {t.instance.id for t in training.trainees(course)}:
+            abort(404)
+        return error_response(409, _("该学员尚未判定结业，不能更正；请在出勤登记中判定。"))
+    refused = training.correction_refusal(course, current_user, trainee.instance)
+    if refused is not None:
+        return error_response(refused.http_status, refused.message(current_locale_short()))
+    form = CorrectionForm()
+    held = training.held_sessions(course)
+    held_ids = {s.id for s in held}
+    if request.method == "GET":
+        form.outcome.data = "failed" if trainee.result == "passed" else "passed"
+        form.version.data = str(trainee.instance.lock_version)
+        present = set(trainee.present)
+    else:
+        present = {i for i in (as_id(v) for v in request.form.getlist("present"))
+                   if i in held_ids}
+    total = len(course.schedule)
+    rate = _pass_rate(trainee.instance)
+    passes = len(present) * 100 >= rate * total
+    confirming, problem = False, None
+    if request.method == "POST" and form.validate_on_submit():
+        if form.outcome.data != ("passed" if passes else "failed"):
+            form.outcome.errors.append(
+                _("按勾选的出勤（%(a)s/%(t)s 次），结果应为“%(result)s”；请核对出勤或结果。",
+                  a=len(present), t=total,
+                  result=_("结业") if passes else _("未结业")))
+        elif request.form.get("action") == "confirm":
+            try:
+                training.correct_completion(
+                    course, current_user, trainee.instance.id, present, form.outcome.data,
+                    form.reason.data, expected_version=as_id(form.version.data))
+            except WorkflowError as exc:
+                db.session.rollback()
+                locale = current_locale_short()
+                if exc.http_status != 422:
+                    return error_response(exc.http_status, exc.message(locale))
+                problem = exc.message(locale)
+            else:
+                db.session.commit()
+                flash(_("已更正 %(name)s 的结业结果，并已通知学员。", name=trainee.name), "success")
+                return redirect(url_for("training.attendance", course_id=course.id))
+        else:
+            confirming = request.form.get("action") != "edit"  # 返回修改: the form again
+    status = 422 if form.errors or problem else 200
+    return render_template("training/correct.html", course=course, trainee=trainee, form=form,
+                           problem=problem,
+                           present=present, held=held_ids, total=total, rate=rate,
+                           passes=passes, confirming=confirming, tz=CHINA,
+                           deadline=training.correction_deadline(course) - timedelta(days=1)
+                           ), status
+
+
+def _pass_rate(instance: Instance) -> int:
+    found = training.register_of(instance)
+    return found[0].config.pass_rate if found else training.course_pass_rate()
 
 
 def _register_download(fmt: str, course: Course, people: list, held: set[int], rate: int):
@@ -247,6 +323,14 @@ def _register_download(fmt: str, course: Course, people: list, held: set[int], r
 @bp.route("/instances/<int:instance_id>/certificate.pdf")
 @login_required
 def certificate(instance_id: int):
-    """The trainee's own certificate; nobody else's, and only once they completed."""
-    return training.certificate_download(db.session.get(Instance, instance_id),
-                                         current_user) or abort(404)
+    """The trainee's own certificate; nobody else's, and only once they completed — and
+    one withdrawn by a correction says so (410), with when and why."""
+    instance = db.session.get(Instance, instance_id)
+    response = training.certificate_download(instance, current_user)
+    if response is not None:
+        return response
+    withdrawn = training.certificate_withdrawal(instance, current_user)
+    if withdrawn is None:
+        abort(404)
+    return render_template("training/certificate_withdrawn.html", instance=instance,
+                           withdrawn=withdrawn, tz=CHINA), 410

@@ -6,6 +6,10 @@ through the directory's ``attendance`` port.  The assignee confirms with ``compl
 the engine counts, never trusts a typed-in number: at least ``pass_rate`` per cent of
 the sessions attended goes ``next.passed``, else ``next.failed``.  The counts are kept
 in the instance's data under the step's id (``{attended, total, rate}``).
+
+A judgement may be made again after the request ended (``correctable``;
+``workflows.correction``): a register kept wrongly is put right, and ``rejudge`` counts
+it again the same way.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ class AttendanceKind(TaskKind):
     outcome_labels = {"passed": ("结业合格", "Course passed"),
                       "failed": ("出勤不足", "Too little attendance")}
     task_actions = frozenset({"complete"})
+    correctable = True  # judged again from a corrected register: workflows.correction
 
     def parse(self, reader: StepReader) -> AttendanceConfig:
         rule = None
@@ -86,6 +91,31 @@ class AttendanceKind(TaskKind):
         outcome = "passed" if passed else "failed"
         run.close_task(task, outcome)
         run.route(step, outcome)
+
+
+    def rejudge(self, run: Run, step: StepSpec, task: Task
+                ) -> tuple[str, dict, dict]:
+        """(outcome, data to store, history details) from the register as it is now."""
+        attended, total = counts(run, step)
+        result = {"attended": attended, "total": total,
+                  "rate": round(attended * 100 / total)}
+        passed = attended * 100 >= step.config.pass_rate * total
+        changes = {} if run.data.get(step.id) == result else {step.id: result}
+        return ("passed" if passed else "failed"), changes, {
+            "attended": attended, "total": total, "pass_rate": step.config.pass_rate}
+
+    def disagreement(self, step: StepSpec, judged: str, details: dict) -> tuple[str, str]:
+        """Why the register does not support the result asked for."""
+        a, t, rate = details["attended"], details["total"], details["pass_rate"]
+        if judged == "passed":
+            return (f"按出勤登记，到课 {a}/{t} 次，已达到结业要求（{rate}%）；"
+                    "如要更正为未结业，请先更正出勤",
+                    f"By the register {a} of {t} sessions were attended, which reaches the "
+                    f"pass rate ({rate}%); correct the register first to record a fail")
+        return (f"按出勤登记，到课 {a}/{t} 次，未达到结业要求（{rate}%）；"
+                "如要更正为结业，请先更正出勤",
+                f"By the register {a} of {t} sessions were attended, short of the pass "
+                f"rate ({rate}%); correct the register first to record a pass")
 
 
 def register_key(run: Run, step: StepSpec) -> str:

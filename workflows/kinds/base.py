@@ -202,6 +202,9 @@ class StepKind:
     # something else in another kind (a publicity's "passed" is not an attendance's).
     outcome_labels: ClassVar[dict[str, tuple[str, str]]] = {}
     task_actions: ClassVar[frozenset[str]] = frozenset()
+    # Whether the end this kind's judgement led to may be corrected after the request
+    # ended (``workflows.correction``); such a kind has ``rejudge`` and ``disagreement``.
+    correctable: ClassVar[bool] = False
 
     def parse(self, reader: StepReader) -> Any:
         """The kind's frozen settings from the step mapping (problems go to the reader)."""
