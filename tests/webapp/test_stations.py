@@ -36,6 +36,29 @@ def test_find_a_station_with_charging_near_a_landmark(login, demo):
         as_text=True)
 
 
+def test_a_search_as_people_type_it_finds_the_station(login, demo):
+    """"解放碑驿站" or "Jiefangbei station": a place with the word every station's name
+    has, or words in another order, find the station — not nothing."""
+    client = login("rider1")
+
+    def found(q):
+        return names(client.get("/stations", query_string={"q": q}).get_data(as_text=True))
+
+    assert found("解放碑驿站") == found("解放碑 驿站") == found("解放碑") == ["解放碑户外劳动者驿站"]
+    assert found("观音桥工会驿站") == ["观音桥商圈工会驿站"]  # a word left out of the middle
+    assert found("民族路 解放碑") == ["解放碑户外劳动者驿站"]  # address and landmark words
+    assert len(found("驿站")) == 5  # only the word every name has: all with it in the name
+    assert found("解放碑 观音桥") == []  # every word must match
+    client.post("/auth/locale", data={"locale": "en"})
+    assert found("Jiefangbei station") == found("jiefangbei outdoor rest station") == [
+        "Jiefangbei Outdoor Workers&#39; Rest Station"]
+    # The API searches the same way.
+    from tests.webapp.test_api import Api
+
+    answer = Api(client)("GET", "/stations", "rider1", query_string={"q": "解放碑驿站"})
+    assert [s["code"] for s in answer.get_json()["items"]] == ["st-jfb"]
+
+
 def test_station_page_shows_services_and_unknown_ones_are_404(login, demo):
     client = login("rider1")
     station = unit_by_code("st-dp")

@@ -542,7 +542,9 @@ def read_notification(notification_id: int):
                     "services the station must all offer (repeat the argument): the names of "
                     "a station's services (car_parking, charging_piles, …) or the short "
                     "parking, charging"),
-              Param("q", {"type": "string", "maxLength": 50}, "name, address or landmark"),
+              Param("q", {"type": "string", "maxLength": 50},
+                    "words the name, English name, address or landmark must hold, each "
+                    "(\"驿站\" and \"station\" need not be in the name)"),
               Param("open", {"type": "string", "enum": ["0", "1"]}, "1: open ones only"),
               *page_params()))
 def station_list():

@@ -1,7 +1,9 @@
 """Finding stations: the one query behind the directory page and the API."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import re
+
+from sqlalchemy import and_, or_, select
 
 from webapp.models import OrgUnit, Station
 
@@ -19,13 +21,40 @@ SERVICES = {
 SERVICE_ALIASES = {"car_parking": "parking", "charging_piles": "charging"}
 
 
+# Words that name every station: typed with a place ("解放碑驿站", "Jiefangbei station")
+# they would find nothing, since no station's name reads that way.  Longest first.
+GENERIC_SUFFIXES = ("户外劳动者驿站", "工会驿站", "爱心驿站", "驿站")
+GENERIC_WORDS = {"驿站", "工会驿站", "工会", "站", "station", "stations", "rest", "union",
+                 "the", "of"}
+_SPLIT = re.compile(r"[\s,，、;；/]+")
+
+
+def search_words(q: str) -> list[str]:
+    """The words of a search, each of which a station must match: split at spaces and
+    commas, with the words every station's name has left out ("驿站", "station") unless
+    nothing else was typed."""
+    words = [w for w in _SPLIT.split(q.strip()) if w]
+    kept = []
+    for word in words:
+        if word.lower() in GENERIC_WORDS:
+            continue
+        for suffix in GENERIC_SUFFIXES:
+            if word.endswith(suffix) and len(word) > len(suffix):
+                word = word[:-len(suffix)]
+                break
+        kept.append(word)
+    return kept or words
+
+
 def text_match(q: str):
-    """WHERE clause: the station's name, address or landmark contains ``q`` (or its
-    English name does, in any case: "jiefangbei" finds Jiefangbei…)."""
-    return or_(OrgUnit.name.contains(q, autoescape=True),
-               OrgUnit.name_en.icontains(q, autoescape=True),
-               Station.address.contains(q, autoescape=True),
-               Station.landmark.contains(q, autoescape=True))
+    """WHERE clause: every word of ``q`` is in the station's name, English name (in any
+    case: "jiefangbei" finds Jiefangbei…), address or landmark — "解放碑驿站" and
+    "Jiefangbei station" find the stations of 解放碑."""
+    return and_(*(or_(OrgUnit.name.contains(word, autoescape=True),
+                      OrgUnit.name_en.icontains(word, autoescape=True),
+                      Station.address.contains(word, autoescape=True),
+                      Station.landmark.contains(word, autoescape=True))
+                  for word in search_words(q)[:8]))
 
 
 def search(q: str = "", district: int | None = None, services: list[str] = (),
