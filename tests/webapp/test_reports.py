@@ -150,6 +150,32 @@ def test_demands_page(login, demo):
     assert login("supervisor").get("/reports/demands?district=x").status_code == 200
 
 
+def test_the_demand_report_s_details_link_lists_what_it_counted(login, demo):
+    """查看诉求明细 keeps the report's district and dates: the list it opens has the
+    demands the report counted — by the station's district, as the report counts them,
+    whoever raised them (rider1 belongs to 渝中 and raised one at a 江北 station)."""
+    import html
+    import re
+
+    now = datetime.now(timezone.utc)
+    demand("rider1", "st-gyq", "parking", now - timedelta(hours=5))
+    demand("driver1", "st-gyq", "rights", now - timedelta(days=40))
+    demand("courier1", "st-jfb", "toilet", now - timedelta(hours=3))
+    jb = unit_by_code("cq-jb").id
+    since = (now - timedelta(days=10)).date().isoformat()
+    client = login("city_admin")
+    page = client.get(f"/reports/demands?district={jb}&since={since}").get_data(as_text=True)
+    assert "未办结诉求共 1 件" in page
+    link = html.unescape(re.search(r'href="([^"]+)">查看诉求明细', page).group(1))
+    assert f"unit={jb}" in link and f"since={since}" in link
+    listed = client.get(link).get_data(as_text=True)
+    assert "共 1 项" in listed, link
+    everything = client.get(f"/reports/demands?district={jb}").get_data(as_text=True)
+    link = html.unescape(re.search(r'href="([^"]+)">查看诉求明细', everything).group(1))
+    assert "未办结诉求共 2 件" in everything and "共 2 项" in client.get(link).get_data(
+        as_text=True)
+
+
 # ---------------------------------------------------------------- the slot check
 
 def test_signing_up_for_another_stations_slot_is_refused_beside_the_field(login, demo):

@@ -66,7 +66,12 @@ def statement(search: Search, viewer: User):
     if search.q:
         stmt = stmt.where(text_clause(search.q))
     if search.filters.unit is not None:
-        stmt = stmt.where(search.filters.unit.subtree_clause(Instance.unit_path))
+        # A request is the unit's when its applicant or the station it names lies there:
+        # a district's demands include those at its stations (the demand report's
+        # district), whoever raised them.
+        unit = search.filters.unit
+        stmt = stmt.where(or_(unit.subtree_clause(Instance.unit_path),
+                              unit.subtree_clause(Instance.station_path)))
     stmt = stmt.where(*search.filters.window(Instance.created_at))
     return stmt.order_by(Instance.id.desc())
 
