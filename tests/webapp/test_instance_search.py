@@ -109,7 +109,8 @@ def test_the_process_and_current_step_are_columns(login, demo):
 
 def test_the_unit_filter_holds_a_unit_and_its_subtree_within_scope(login, demo):
     yuzhong = submit_wish(login("rider1"))  # 渝中区
-    jiangbei = submit_wish(login("driver1"), title="停车位")  # 江北区
+    # 江北区: its applicant and its station (a request is a unit's by either).
+    jiangbei = submit_wish(login("driver1"), title="停车位", station=str(unit_by_code("st-gyq").id))
     city = login("city_admin")
     yz, jb = unit_by_code("cq-yz"), unit_by_code("cq-jb")
     page = city.get(PAGE).get_data(as_text=True)
@@ -118,6 +119,14 @@ def test_the_unit_filter_holds_a_unit_and_its_subtree_within_scope(login, demo):
     assert yuzhong in found and jiangbei not in found
     rows = db.session.scalars(select(Instance.unit_path).where(Instance.id.in_(found))).all()
     assert rows and all(path.startswith(yz.path) for path in rows)
+    # A 江北 worker's wish at a 渝中 station is 渝中's too (and still 江北's).
+    visiting = submit_wish(login("courier1"), title="顺路的心愿")
+    db.session.execute(update(Instance).where(Instance.id == visiting).values(
+        unit_path=jb.path))
+    db.session.commit()
+    city = login("city_admin")
+    assert visiting in listed(city.get(f"{PAGE}?unit={yz.id}"))
+    assert visiting in listed(city.get(f"{PAGE}?unit={jb.id}"))
     assert jiangbei in downloaded(city.get(f"{PAGE}?unit={jb.id}&format=csv"))
     assert yuzhong not in downloaded(city.get(f"{PAGE}?unit={jb.id}&format=csv"))
     # A district administrator picks within their district only.
