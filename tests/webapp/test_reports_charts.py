@@ -193,6 +193,31 @@ def test_median_of_an_odd_count(demo, wishes, make_user):
     assert (verify.closed, round(verify.median_hours, 2)) == (3, 4.0)
 
 
+def test_a_returned_request_s_fixing_and_a_withdrawal_are_not_the_reviewers_work(
+        login, demo, make_user):
+    """The applicant's time fixing a returned request is a row of its own, not the
+    reviewing step's; a task closed by a withdrawal is no completed task."""
+    head = demo["station_head"]
+    returned = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    gone = wf.start_instance("micro_wish", demo["courier1"], wish_data(), now=NOW)
+    db.session.commit()
+    act(returned, "return", head, NOW + timedelta(hours=1), comment="请补充照片")
+    wf.perform(returned.id, Action("resubmit", data=wish_data()), demo["rider1"],
+               now=NOW + timedelta(hours=49))
+    db.session.commit()
+    wf.perform(gone.id, Action("withdraw", comment="不需要了"), demo["courier1"],
+               now=NOW + timedelta(hours=30))
+    db.session.commit()
+    f = reports.parse_filters(JUNE, demo["city_admin"])
+    rows = [(r.step, r.revise, r.tasks, r.closed, round(r.median_hours, 2))
+            for r in reports.steps_report(demo["city_admin"], f, "micro_wish",
+                                          now=NOW + timedelta(hours=50))]
+    # verify: the first look (returned after 1 h), the withdrawn one, the second look.
+    assert rows == [("verify", False, 3, 1, 1.0), ("verify", True, 1, 1, 48.0)]
+    page = page_of(login("city_admin"), q("/reports/steps", process="micro_wish", **JUNE))
+    assert "驿站核实（退回申请人修改）" in page
+
+
 # ------------------------------------------------------------------------------ wishes
 
 def test_wishes_per_district_and_station(login, wishes):

@@ -110,7 +110,11 @@ def steps():
         f.errors["process"] = wrong
     rows = reports.steps_report(current_user, f, process)
     labels = reports.step_labels({r.process for r in rows}, locale)
-    step = lambda r: labels.get((r.process, r.step), r.step)  # noqa: E731
+    returned = _("（退回申请人修改）")
+
+    def step(r) -> str:
+        name = labels.get((r.process, r.step), r.step)
+        return f"{name}{returned}" if r.revise else name
     both = lambda r: f"{names.get(r.process, r.process)} · {step(r)}"  # noqa: E731
     fmt = export.wanted_format(request.args)
     if fmt and not f.errors:

@@ -227,6 +227,14 @@ class StepRow:
     median_hours: float | None
     with_sla: int
     breaches: int
+    # The applicant's own task of fixing a request the step returned to them: reported
+    # beside the step, not in it (the reviewers' time is not the applicant's).
+    revise: bool = False
+
+
+# A task closed because its request was withdrawn or cancelled was not completed at its
+# step: it is counted as a task (and late if it waited past its deadline), not as done.
+NOT_DONE = ("withdrawn", "cancelled")
 
 
 def _deadline_joins(stmt):
@@ -244,7 +252,8 @@ def steps_report(viewer: User, f: Filters, process: str | None = None,
                  now: datetime | None = None) -> list[StepRow]:
     """Per process and step: tasks opened in the range, how many closed, the median time
     from open to close (hours) and how many went past their SLA deadline (closed after
-    it, or still open after it)."""
+    it, or still open after it).  Withdrawn and cancelled requests' tasks are not counted
+    as completed; an applicant's fixing of a returned request is a row of its own."""
     now = now or datetime.now(timezone.utc)
     where = [*_scope(viewer, Instance.unit_path, f), *f.window(Task.opened_at)]
     if process:
@@ -254,29 +263,38 @@ def steps_report(viewer: User, f: Filters, process: str | None = None,
     duration = hours_between(Task.opened_at, Task.closed_at)
     finished = func.coalesce(Task.closed_at, now)
     breach = case((and_(deadline.is_not(None), finished > deadline), 1), else_=0)
-    columns = [Instance.process_key, Task.step, func.count(Task.id),
-               func.count(Task.closed_at), func.count(deadline), func.sum(breach)]
+    done = _done()
+    revise = case((Task.kind == "revise", 1), else_=0)
+    columns = [Instance.process_key, Task.step, revise, func.count(Task.id),
+               func.count(case((done, 1))), func.count(deadline), func.sum(breach)]
     postgres = _dialect() == "postgresql"
     if postgres:
-        columns.append(func.percentile_cont(0.5).within_group(duration))
+        columns.append(func.percentile_cont(0.5).within_group(case((done, duration))))
     stmt = (base.add_columns(*columns).where(*where)
-            .group_by(Instance.process_key, Task.step)
-            .order_by(Instance.process_key, func.min(Task.opened_at)))
+            .group_by(Instance.process_key, Task.step, revise)
+            .order_by(Instance.process_key, func.min(Task.opened_at), revise))
     rows = []
-    for key, step, n, closed, with_sla, breaches, *median in db.session.execute(stmt):
-        value = median[0] if postgres else _median_sqlite(where, key, step, closed, duration)
+    for key, step, is_revise, n, closed, with_sla, breaches, *median in db.session.execute(stmt):
+        value = median[0] if postgres else _median_sqlite(
+            where, key, step, bool(is_revise), closed, duration)
         rows.append(StepRow(key, step, n, closed, None if value is None else float(value),
-                            with_sla, int(breaches or 0)))
+                            with_sla, int(breaches or 0), bool(is_revise)))
     return rows
 
 
-def _median_sqlite(where, key: str, step: str, n: int, duration):
+def _done():
+    """A task completed at its step: closed, and not by its request's withdrawal."""
+    return and_(Task.closed_at.is_not(None),
+                or_(Task.outcome.is_(None), Task.outcome.not_in(NOT_DONE)))
+
+
+def _median_sqlite(where, key: str, step: str, revise: bool, n: int, duration):
     if not n:
         return None
     values = db.session.scalars(
         select(duration).select_from(Task).join(Instance, Instance.id == Task.instance_id)
-        .where(*where, Instance.process_key == key, Task.step == step,
-               Task.closed_at.is_not(None))
+        .where(*where, Instance.process_key == key, Task.step == step, _done(),
+               (Task.kind == "revise") if revise else (Task.kind != "revise"))
         .order_by(duration).limit(2 - n % 2).offset((n - 1) // 2)).all()
     return sum(values) / len(values) if values else None
 
