@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 ACTION_LABELS = {
     "submit": _l("提交申请"), "approve": _l("通过"), "reject": _l("驳回"),
     "return": _l("退回修改"), "resubmit": _l("重新提交"), "complete": _l("提交"),
-    "withdraw": _l("撤回"), "cancel": _l("取消"), "delegate": _l("转办"),
+    "withdraw": _l("撤回"), "cancel": _l("取消"), "call_off": _l("驿站取消"),
+    "delegate": _l("转办"),
     "reassign": _l("改派"), "urge": _l("催办"), "claim": _l("认领"), "unclaim": _l("放弃认领"),
     "comment": _l("留言"), "object": _l("提出异议"), "fire": _l("到期处理"),
     "promote": _l("候补转正"), "enter": _l("进入环节"), "route": _l("自动分流"),

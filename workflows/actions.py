@@ -143,6 +143,41 @@ class Cancel(Handler):
         run.finish("cancelled", None)
 
 
+# Roles whose holders run a station and what is offered there (its duty slots): its head,
+# and the administrators above it.
+STATION_RUNNERS = frozenset({"station_head", "unit_admin", "district_admin", "city_admin"})
+
+
+class CallOff(Handler):
+    """Those who run the station a request is for (its head, an administrator above it,
+    a platform administrator) call off what the request holds a place in — a duty slot
+    the station cannot staff (closed for a storm).  ``data["resource"]`` names the place;
+    the request ends cancelled, and the applicant is told the reason given."""
+
+    def permit(self, run: Run, action: Action) -> None:
+        resource = (action.data or {}).get("resource")
+        if not any(r.resource == resource for r in run.reservations):
+            raise Conflict("该申请没有占用这个名额", "This request holds no place in that",
+                           code="not_reserved")
+        if _is_platform_admin(run):
+            return
+        stations = [run.data.get(f.name) for f in run.spec.start.form.fields
+                    if f.type == "station"]
+        posts = {at for role, at in run.directory.roles_of(run.actor) if role in STATION_RUNNERS}
+        if not posts or not any(u.id in posts for s in stations if isinstance(s, int)
+                                and not isinstance(s, bool)
+                                for u in run.directory.ancestors(s)):
+            raise NotAllowed("只有该驿站的站长或上级管理员可以取消",
+                             "Only the station's head or an administrator above it can "
+                             "call this off")
+
+    def apply(self, run: Run, action: Action) -> None:
+        reason = comment_of(action, required=True, what_zh="取消理由",
+                            what_en="a reason for cancelling")
+        run.log("call_off", comment=reason, resource=action.data["resource"])
+        run.finish("cancelled", None)
+
+
 def assignee_rules(run: Run, task: Task) -> list[PersonRule]:
     """The rules a person must satisfy to hold ``task`` (its step's rule, its escalation)."""
     step = run.step(task.step)
@@ -498,7 +533,7 @@ class Promote(Handler):
 
 HANDLERS: dict[str, Handler] = {
     **{name: StepTaskHandler() for name in STEP_TASK_ACTIONS},
-    "resubmit": Resubmit(), "withdraw": Withdraw(), "cancel": Cancel(),
+    "resubmit": Resubmit(), "withdraw": Withdraw(), "cancel": Cancel(), "call_off": CallOff(),
     "delegate": Delegate(), "reassign": Reassign(), "claim": Claim(), "unclaim": Unclaim(),
     "comment": Comment(), "fire": Fire(), "promote": Promote(), "retime": Retime(),
     "urge": Urge(),

@@ -117,7 +117,7 @@ def _check_active(spec: ProcessSpec, applicant: Hashable, unique_key: str | None
             or (spec.start.unique_counts and directory.has_ended(
                 spec.key, applicant, unique_key, spec.start.unique_counts))):
         raise Conflict("您已提交过相同的申请", "You have already made this same request",
-                       code="duplicate")
+                       code="duplicate", details={"unique_key": unique_key})
 
 
 def act(spec: ProcessSpec, state: InstanceState, action: Action, actor: Hashable,

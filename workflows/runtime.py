@@ -34,7 +34,8 @@ class Action:
 
     ``kind``: approve, reject, return, resubmit, complete, withdraw, cancel, delegate,
     reassign, claim, unclaim, comment, object, fire (timers), promote (waiting lists),
-    retime (a date a timer step waits for changed).
+    retime (a date a timer step waits for changed), call_off (a place at a station is
+    called off by those who run it).
     """
 
     kind: str

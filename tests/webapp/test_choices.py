@@ -51,7 +51,8 @@ def test_places_left_are_counted_in_english_as_in_chinese(app, demo):
     assert dict(course_choices(field, "zh"))[str(offered[0])].endswith(" · 余 1 位")
     slots = dict(slot_choices(FieldSpec(name="slot", type="slot", label="时段"), "en",
                               {"slot": [slot.id]}))
-    assert slots[str(slot.id)].endswith(" · 1 place left")
+    # The time and places lead; the station (none chosen here) follows, in English.
+    assert " · 1 place left · Jiefangbei" in slots[str(slot.id)]
 
 
 def test_every_record_source_a_definition_may_name_is_listed_looked_up_and_named():

@@ -13,8 +13,24 @@ from workflows.org import ROLES, term
 def home():
     return render_template("main/home.html",
                            capabilities=capabilities_for(current_user), waiting=_waiting(),
-                           startable=_startable(),
+                           startable=_startable(), my_stations=_my_stations(),
                            memberships=current_user.memberships, ROLES=ROLES, term=term)
+
+
+def _my_stations() -> list:
+    """The stations the person heads or administers there (a role held at the station
+    itself), for the 我的驿站 card: each links to the station and its duty slots."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Station
+    from webapp.stations.views import SLOT_MANAGERS
+
+    units = sorted({m.unit_id for m in current_user.memberships if m.role in SLOT_MANAGERS})
+    if not units:
+        return []
+    return db.session.scalars(select(Station).where(Station.unit_id.in_(units))
+                              .order_by(Station.unit_id)).all()
 
 
 STARTABLE_NAMED = 6  # the 办事 card names this many of the processes one may start

@@ -100,6 +100,11 @@ class DutySlot(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Called off by the station (closed for a storm): no longer offered, its sign-ups
+    # ended with the reason; the row stays, as the requests name it.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
     station: Mapped[OrgUnit] = relationship()
 

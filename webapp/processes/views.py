@@ -45,7 +45,7 @@ def start(key: str):
     if request.method == "GET" and (open_id := wf.open_request_of(spec, current_user)):
         return render_template("processes/start.html", spec=spec, open_id=open_id)
     form = form_class(spec.start.form, narrowed=True)()
-    status = 200
+    status, holder = 200, None
     # This form's one-time key, made when it is first shown and sent back with it:
     # the same form sent twice starts one request (see ``Submission``).
     nonce = request.form.get(SUBMISSION) if request.method == "POST" else None
@@ -78,6 +78,7 @@ def start(key: str):
             db.session.rollback()
             form.form_errors = [exc.message(current_locale_short())]
             status = exc.http_status
+            holder = _holder_of(spec, exc)
         else:
             flash(_("已提交“%(name)s”。", name=spec.name if current_locale_short() == "zh"
                     else spec.name_en or spec.name) + " " + next_text(
@@ -87,8 +88,23 @@ def start(key: str):
         status = 422
     else:
         _preselect(form, spec.start.form)
-    return (render_template("processes/start.html", spec=spec, form=form, submission=nonce),
-            status)
+    return (render_template("processes/start.html", spec=spec, form=form, submission=nonce,
+                            holder=holder), status)
+
+
+def _holder_of(spec, exc: WorkflowError):
+    """The request a refused duplicate clashes with (its ``unique`` key: the same slot,
+    the same batch…) — the newest open one, else the newest ended one that still counts
+    — if the person may open it; else None."""
+    key = exc.details.get("unique_key") if exc.code == "duplicate" else None
+    if not key:
+        return None
+    found = db.session.scalar(
+        select(Instance).where(Instance.process_key == spec.key,
+                               Instance.applicant_id == current_user.id,
+                               Instance.unique_key == key, Instance.status != "starting")
+        .order_by(Instance.closed_at.is_(None).desc(), Instance.id.desc()).limit(1))
+    return found if found is not None and access.can_view(current_user, found) else None
 
 
 # The start form's one-time key (see ``wf.submission_key``).

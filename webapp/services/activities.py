@@ -184,15 +184,20 @@ SOONEST_SLOTS = 500
 
 
 def slot_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
-    """Upcoming duty slots: the chosen station's (``hints["station"]``), else the soonest
-    of the district the form's station filter shows (``hints[DISTRICT_HINT]``) or of the
-    city — and always the slots sent (``hints["slot"]``) if they are upcoming, so
-    any slot of a city of 20,000 can be checked and then judged by the definition's own
-    rule (e.g. "that slot is at another station")."""
+    """Upcoming duty slots still offered (not called off): the chosen station's
+    (``hints["station"]``), else the soonest of the district the form's station filter
+    shows (``hints[DISTRICT_HINT]``) or of the city — and always the slots sent
+    (``hints["slot"]``) if they are upcoming, so any slot of a city of 20,000 can be
+    checked and then judged by the definition's own rule (e.g. "that slot is at another
+    station").
+
+    Labelled by date, time and places first ("12-05 09:00-17:00 · 余 2 位"), which a
+    phone's narrow select must show; the station's name (in ``locale``) follows only
+    where no station is chosen, or the slot is another station's."""
     hints = hints or {}
     now = datetime.now(timezone.utc)
-    base = (select(DutySlot, OrgUnit.name).join(OrgUnit, OrgUnit.id == DutySlot.station_id)
-            .where(DutySlot.starts_at > now))
+    base = (select(DutySlot, OrgUnit).join(OrgUnit, OrgUnit.id == DutySlot.station_id)
+            .where(DutySlot.starts_at > now, DutySlot.cancelled_at.is_(None)))
     order = (DutySlot.starts_at, OrgUnit.name)
     stations = hints.get("station") or []
     if stations:
@@ -207,11 +212,14 @@ def slot_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
     if sent:
         rows += db.session.execute(base.where(DutySlot.id.in_(sent)).order_by(*order)).all()
     places = _places_left([f"slot:{slot.id}" for slot, _ in rows], locale.startswith("en"))
+    chosen = set(stations)
     out = []
     for slot, station in rows:
         start, end = slot.starts_at.astimezone(CHINA), slot.ends_at.astimezone(CHINA)
-        out.append((str(slot.id), f"{station} · {start:%m-%d %H:%M}-{end:%H:%M} · "
-                                  f"{places[f'slot:{slot.id}']}"))
+        label = f"{start:%m-%d %H:%M}-{end:%H:%M} · {places[f'slot:{slot.id}']}"
+        if slot.station_id not in chosen:
+            label += f" · {station.label(locale)}"
+        out.append((str(slot.id), label))
     return out
 
 

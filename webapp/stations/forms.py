@@ -3,8 +3,8 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, TimeField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import DateField, IntegerField, TextAreaField, TimeField
+from wtforms.validators import InputRequired, Length, NumberRange
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -28,3 +28,15 @@ class DutySlotForm(FlaskForm):
             self.day.errors.append(_l("请选择明天起半年内的日期"))
             return False
         return True
+
+
+class CancelSlotForm(FlaskForm):
+    """Calling a published slot off: the reason is what each volunteer is told."""
+
+    reason = TextAreaField(_l("取消理由"), validators=[
+        InputRequired(_l("请填写取消理由")), Length(max=200, message=_l("取消理由不能超过 200 字"))])
+
+
+class SlotPlacesForm(FlaskForm):
+    capacity = IntegerField(_l("名额"), validators=[
+        InputRequired(_l("请填写名额")), NumberRange(1, 20, _l("名额应在 1 到 20 之间"))])

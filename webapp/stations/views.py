@@ -15,7 +15,7 @@ from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import Instance, OrgUnit, Pairing, Station, Task
 from webapp.pagination import as_id, id_arg, paginate
-from webapp.services import export, pairings, stations
+from webapp.services import duty_roster, export, pairings, stations
 from webapp.services.activities import CHINA
 from webapp.services.stations import SERVICES
 from webapp.services.workflow import (latest_version, may_start, pool_tasks_query, spec_of,
@@ -182,14 +182,12 @@ def _may_manage(station_unit: OrgUnit) -> bool:
 @bp.route("/stations/<int:unit_id>/slots", methods=["GET", "POST"])
 @login_required
 def slots(unit_id: int):
-    """Duty slots (一日站长) of a station: the head publishes them, people see the places."""
-    from datetime import datetime, timezone
-
-    from flask import flash, redirect, url_for
-    from flask_babel import gettext as _
+    """Duty slots (一日站长) of a station: the head publishes them, and sees who holds each
+    and who waits; people see the places, and which ones are theirs."""
+    from datetime import timezone
 
     from webapp.models import CapacityResource, DutySlot
-    from webapp.services.activities import CHINA, create_slot
+    from webapp.services.activities import create_slot
     from webapp.stations.forms import DutySlotForm
 
     row = db.session.get(Station, unit_id)
@@ -219,7 +217,89 @@ def slots(unit_id: int):
         .where(DutySlot.station_id == unit_id,
                DutySlot.starts_at >= datetime.now(timezone.utc))
         .order_by(DutySlot.starts_at)).all()
-    return render_template("stations/slots.html", station=row, slots=upcoming, form=form,
-                           manager=manager, tz=CHINA,
-                           may_sign_up=may_start(current_user, "station_master")), \
-        (422 if form.errors else 200)
+    ids = [slot.id for slot, _granted in upcoming]
+    return render_template(
+        "stations/slots.html", station=row, slots=upcoming, form=form, manager=manager,
+        tz=CHINA, may_sign_up=may_start(current_user, "station_master"),
+        roster=duty_roster.roster(ids, current_user, _phone_field()) if manager else {},
+        mine=duty_roster.my_places(ids, current_user)), (422 if form.errors else 200)
+
+
+def _phone_field():
+    """The sign-up form's phone field (how the request page masks it), if published."""
+    try:
+        return spec_of(latest_version("station_master")).start.form.field("phone")
+    except NotFound:
+        return None
+
+
+def _managed_slot(unit_id: int, slot_id: int):
+    """The station and its slot, for someone who may manage its slots (else 404/403)."""
+    from webapp.models import DutySlot
+
+    row = db.session.get(Station, unit_id)
+    slot = db.session.get(DutySlot, slot_id)
+    if row is None or not row.unit.active or slot is None or slot.station_id != unit_id:
+        abort(404)
+    if not _may_manage(row.unit):
+        abort(403)
+    return row, slot
+
+
+@bp.route("/stations/<int:unit_id>/slots/<int:slot_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel_slot(unit_id: int, slot_id: int):
+    """Calling a published slot off (the station closes for a storm): a page that says
+    what it does to whom and asks for the reason they will be told, then does it."""
+    from webapp.stations.forms import CancelSlotForm
+
+    row, slot = _managed_slot(unit_id, slot_id)
+    form = CancelSlotForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            ended = duty_roster.cancel_slot(slot, current_user, form.reason.data)
+            db.session.commit()
+        except WorkflowError as exc:
+            db.session.rollback()
+            if exc.http_status == 403:
+                abort(403)
+            form.reason.errors.append(exc.message(current_locale_short()))
+            status = exc.http_status
+        else:
+            flash(_("值守时段已取消，已通知 %(n)s 位报名的志愿者。", n=ended), "success")
+            return redirect(url_for("stations.slots", unit_id=unit_id))
+    elif request.method == "POST":
+        status = 422
+    roster = duty_roster.roster([slot.id], current_user, _phone_field())[slot.id]
+    return render_template("stations/slot_cancel.html", station=row, slot=slot, form=form,
+                           roster=roster, tz=CHINA), status
+
+
+@bp.route("/stations/<int:unit_id>/slots/<int:slot_id>/places", methods=["POST"])
+@login_required
+def slot_places(unit_id: int, slot_id: int):
+    """A future slot's number of places: more moves those waiting up in order; fewer
+    than are given takes no place back."""
+    from webapp.stations.forms import SlotPlacesForm
+
+    _row, slot = _managed_slot(unit_id, slot_id)
+    form = SlotPlacesForm()
+    if not form.validate_on_submit():
+        for message in form.capacity.errors or [_("请重新提交。")]:
+            flash(message, "error")
+        return redirect(url_for("stations.slots", unit_id=unit_id))
+    try:
+        promoted, beyond = duty_roster.change_places(slot, form.capacity.data)
+        db.session.commit()
+    except WorkflowError as exc:
+        db.session.rollback()
+        flash(exc.message(current_locale_short()), "error")
+        return redirect(url_for("stations.slots", unit_id=unit_id))
+    flash(_("名额已改为 %(n)s。", n=form.capacity.data), "success")
+    if promoted:
+        flash(_("候补中的 %(n)s 人已按顺序转为报名成功，并已通知本人。", n=len(promoted)), "info")
+    if beyond:
+        flash(_("已报名的人数比新名额多 %(n)s 人：不会取消任何人的报名，在有人退出前不再接受新的报名。",
+                n=beyond), "warning")
+    return redirect(url_for("stations.slots", unit_id=unit_id))

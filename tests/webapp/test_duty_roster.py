@@ -1,0 +1,207 @@
+"""A station's duty slots as its head runs them: the roster of each slot (who holds a
+place, who waits in which order), a slot called off with its sign-ups, its places
+changed; a volunteer's own slots marked; a second sign-up for a slot pointing at the
+first; the slot choices leading with the time."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
+from tests.webapp.test_union_processes import start
+from tests.webapp.test_workflow_service import demo  # noqa: F401
+from webapp.extensions import db
+from webapp.models import DutySlot, Instance, Notification, User
+from webapp.services.activities import CHINA, create_slot
+from webapp.services.org import unit_by_code
+
+
+@pytest.fixture
+def slot(demo):
+    """A slot of one place at 解放碑 20 days ahead: volunteer1 holds it, branch_secretary
+    then volunteer2 wait (in that order)."""
+    station = unit_by_code("st-jfb")
+    day = datetime.now(CHINA).replace(hour=9, minute=0, second=0, microsecond=0) \
+        + timedelta(days=20)
+    made = create_slot(station, day, day + timedelta(hours=8), 1)
+    db.session.commit()
+    return made
+
+
+def sign_up(login, who: str, slot: DutySlot, phone: str) -> int:
+    return start(login(who), "station_master", {
+        "station": str(slot.station_id), "slot": str(slot.id), "phone": phone})
+
+
+@pytest.fixture
+def signed(login, slot):
+    return {"holder": sign_up(login, "volunteer1", slot, "13700137000"),
+            "first": sign_up(login, "branch_secretary", slot, "13600136000"),
+            "second": sign_up(login, "volunteer2", slot, "13500135000")}
+
+
+def name(username: str) -> str:
+    return db.session.scalar(select(User.display_name).where(User.username == username))
+
+
+def slot_item(page: str, slot_id: int) -> str:
+    found = re.search(rf'<li class="list-group-item slot" id="slot-{slot_id}">(.*?)</li>\s*'
+                      rf'(?=<li class="list-group-item slot"|</ul>\s*(?:<a|</div>))', page, re.S)
+    assert found, page
+    return found.group(1)
+
+
+def slot_select(page: str) -> str:
+    found = re.search(r'<select[^>]*name="slot"[^>]*>(.*?)</select>', page, re.S)
+    assert found, page
+    return found.group(1)
+
+
+def test_the_head_sees_who_holds_each_slot_and_who_waits_in_order(login, slot, signed):
+    page = login("station_head").get(f"/stations/{slot.station_id}/slots").get_data(
+        as_text=True)
+    item = slot_item(page, slot.id)
+    held = item.split('class="list-unstyled mb-1 ps-2 held"')[1].split("</ul>")[0]
+    waiting = item.split('class="mb-1 ps-4 waiting"')[1].split("</ol>")[0]
+    assert name("volunteer1") in held and name("branch_secretary") not in held
+    assert waiting.index(name("branch_secretary")) < waiting.index(name("volunteer2"))
+    assert "候补（2 人，按顺序转正）" in item
+    # A station head is no overseer of the requests (access.can_see_private): the
+    # phones are masked as on the request page, never shown whole.
+    assert "13700137000" not in item and "137****7000" in item
+    # A district administrator over the station sees them whole and opens each request.
+    page = login("yuzhong_admin").get(f"/stations/{slot.station_id}/slots").get_data(
+        as_text=True)
+    item = slot_item(page, slot.id)
+    assert "13700137000" in item and "13500135000" in item
+    for instance_id in signed.values():
+        assert f'href="/instances/{instance_id}"' in item
+
+
+def test_a_volunteer_sees_no_roster_but_their_own_place(login, slot, signed):
+    page = login("volunteer1").get(f"/stations/{slot.station_id}/slots").get_data(as_text=True)
+    item = slot_item(page, slot.id)
+    assert "已报名" in item and f'href="/instances/{signed["holder"]}"' in item
+    assert name("branch_secretary") not in page and "取消此时段" not in page
+    item = slot_item(login("volunteer2").get(f"/stations/{slot.station_id}/slots")
+                     .get_data(as_text=True), slot.id)
+    assert "候补第 2 位" in item and f'href="/instances/{signed["second"]}"' in item
+    other = db.session.scalar(select(DutySlot).where(DutySlot.station_id == slot.station_id,
+                                                     DutySlot.id != slot.id))
+    page = login("volunteer2").get(f"/stations/{slot.station_id}/slots").get_data(as_text=True)
+    assert "候补第" not in slot_item(page, other.id)
+
+
+def test_calling_a_slot_off_ends_every_sign_up_with_the_reason(login, slot, signed):
+    client = login("station_head")
+    url = f"/stations/{slot.station_id}/slots/{slot.id}/cancel"
+    confirm = client.get(url)
+    assert confirm.status_code == 200
+    page = confirm.get_data(as_text=True)
+    assert "确认取消此时段" in page and name("volunteer2") in page
+    assert "已报名的 1 人和候补的 2 人" in page
+    refused = client.post(url, data={"reason": "  "})
+    assert refused.status_code == 422 and "请填写取消理由" in errors(refused)
+    db.session.expire_all()
+    assert db.session.get(DutySlot, slot.id).cancelled_at is None
+    done = client.post(url, data={"reason": "暴雨预警，驿站当天闭站"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(DutySlot, slot.id).cancel_reason == "暴雨预警，驿站当天闭站"
+    for instance_id in signed.values():
+        instance = db.session.get(Instance, instance_id)
+        assert instance.status == "cancelled", instance_id
+        line = next(h for h in instance.state["history"] if h["action"] == "call_off")
+        assert line["comment"] == "暴雨预警，驿站当天闭站"
+        told = db.session.scalar(select(Notification).where(
+            Notification.instance_id == instance_id, Notification.kind == "ended"))
+        assert told is not None and told.params["comment"] == "暴雨预警，驿站当天闭站"
+        # Nobody waiting was handed the place being called off on the way.
+        assert db.session.scalar(select(Notification).where(
+            Notification.instance_id == instance_id, Notification.kind == "promoted")) is None
+    holder = login("volunteer1").get(f"/instances/{signed['holder']}").get_data(as_text=True)
+    assert "驿站取消" in holder and "暴雨预警，驿站当天闭站" in holder
+    # No longer offered, and the slots page says so with the reason.
+    form = login("volunteer2").get(f"/processes/station_master/start?station={slot.station_id}")
+    assert f'value="{slot.id}"' not in slot_select(form.get_data(as_text=True))
+    sent = login("volunteer2").post("/processes/station_master/start", data={
+        "station": str(slot.station_id), "slot": str(slot.id), "phone": "13500135000"})
+    assert sent.status_code == 422
+    client = login("station_head")
+    page = client.get(f"/stations/{slot.station_id}/slots").get_data(as_text=True)
+    item = slot_item(page, slot.id)
+    assert "已取消" in item and "暴雨预警" in item and "取消此时段" not in item
+    assert client.post(url, data={"reason": "again"}).status_code == 409
+
+
+def test_only_those_who_run_the_station_call_a_slot_off(login, slot, signed):
+    url = f"/stations/{slot.station_id}/slots/{slot.id}/cancel"
+    client = login("volunteer1")
+    assert client.get(url).status_code == 403
+    assert client.post(url, data={"reason": "x"}).status_code == 403
+    other_head = login("head_gyq") if db.session.scalar(
+        select(User.id).where(User.username == "head_gyq")) else None
+    if other_head is not None:
+        assert other_head.post(url, data={"reason": "x"}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Instance, signed["holder"]).status == "running"
+
+
+def test_more_places_move_those_waiting_up_in_order_fewer_take_none_back(login, slot,
+                                                                         signed):
+    client = login("station_head")
+    url = f"/stations/{slot.station_id}/slots/{slot.id}/places"
+    done = client.post(url, data={"capacity": "2"}, follow_redirects=True)
+    assert "候补中的 1 人已按顺序转为报名成功" in " ".join(alerts(done))
+    db.session.expire_all()
+    assert db.session.get(Instance, signed["first"]).steps == "wait_duty"
+    assert db.session.get(Instance, signed["second"]).status == "waitlisted"
+    assert db.session.get(DutySlot, slot.id).capacity == 2
+    lower = client.post(url, data={"capacity": "1"}, follow_redirects=True)
+    assert "不会取消任何人的报名" in " ".join(alerts(lower))
+    db.session.expire_all()
+    assert db.session.get(Instance, signed["first"]).steps == "wait_duty"
+    assert db.session.get(Instance, signed["holder"]).steps == "wait_duty"
+    bad = client.post(url, data={"capacity": "0"}, follow_redirects=True)
+    assert "名额应在 1 到 20 之间" in " ".join(alerts(bad))
+    assert login("volunteer1").post(url, data={"capacity": "5"}).status_code == 403
+
+
+def test_the_head_finds_their_station_on_the_home_page(login, demo):
+    page = login("station_head").get("/").get_data(as_text=True)
+    station = unit_by_code("st-jfb")
+    assert "我的驿站" in page and f'href="/stations/{station.id}/slots"' in page
+    assert f'href="/stations/{station.id}"' in page
+    assert "我的驿站" not in login("volunteer1").get("/").get_data(as_text=True)
+    client = login("station_head")
+    client.post("/auth/locale", data={"locale": "en", "next": "/"})
+    english = client.get("/").get_data(as_text=True)
+    assert "My stations" in english and "Jiefangbei Outdoor Workers" in english
+
+
+def test_signing_up_twice_for_a_slot_links_the_first_sign_up(login, slot):
+    first = sign_up(login, "volunteer1", slot, "13700137000")
+    again = login("volunteer1").post("/processes/station_master/start", data={
+        "station": str(slot.station_id), "slot": str(slot.id), "phone": "13700137000"})
+    assert again.status_code == 409
+    page = again.get_data(as_text=True)
+    assert "您已提交过相同的申请" in page
+    assert f'href="/instances/{first}"' in page and "查看这份申请" in page
+
+
+def test_slot_choices_lead_with_the_time_and_name_the_station_only_when_needed(app, slot):
+    from webapp.services.activities import slot_choices
+
+    class Field:
+        name = "slot"
+
+    start = slot.starts_at.astimezone(CHINA)
+    with app.test_request_context():
+        chosen = dict(slot_choices(Field, "zh", {"station": [slot.station_id]}))
+        anywhere = dict(slot_choices(Field, "en", {}))
+    assert chosen[str(slot.id)] == f"{start:%m-%d %H:%M}-17:00 · 余 1 位"
+    assert anywhere[str(slot.id)] == (f"{start:%m-%d %H:%M}-17:00 · 1 place left · "
+                                      "Jiefangbei Outdoor Workers' Rest Station")
