@@ -33,6 +33,9 @@ AUTOMATIC_ACTIONS = frozenset({"enter", "route", "end", "reserve", "released", "
                                "recuse", "recuse_escalate", "claim_promoted",
                                "claim_released", "timer_passed", "no_timeout"})
 
+# The decisions a definition may word itself (an approval step's ``action_labels``).
+DEFINED_DECISIONS = frozenset({"approve", "reject", "return"})
+
 STATUS_STYLES = {"running": "primary", "returned": "warning", "waitlisted": "info",
                  "completed": "success", "approved": "success", "rejected": "danger",
                  "withdrawn": "secondary", "cancelled": "secondary", "expired": "dark"}
@@ -59,11 +62,26 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
+def decision_label(spec, step_id: str | None, action: str) -> str:
+    """What ``action`` at step ``step_id`` is called: the words the definition gives the
+    step's decisions (an approval's ``action_labels``: 异议成立，取消推荐 rather than 驳回),
+    else the usual ones."""
+    step = spec.step(step_id) if spec is not None and step_id else None
+    words = getattr(getattr(step, "config", None), "action_label", None)
+    named = words(action, str(get_locale() or "")) if words is not None else None
+    return named or action_label(action)
+
+
 def history_label(action: str, details: Mapping | None,
-                  words: dict[str, str] | None = None) -> str:
+                  words: dict[str, str] | None = None, spec=None, step: str | None = None
+                  ) -> str:
     """The words for one line of a request's history: its action, told apart by its
     result where that matters (a place granted, or only a spot on the waiting list).
-    ``words``: ``history_words()``, asked once for a whole history."""
+    ``words``: ``history_words()``, asked once for a whole history.  With the request's
+    ``spec`` and the line's ``step``, a decision the definition words its own way
+    (``action_labels``) reads as its button did."""
+    if spec is not None and step and action in DEFINED_DECISIONS:
+        return decision_label(spec, step, action)
     words = words if words is not None else history_words()
     if action == "escalate" and not (details or {}).get("to"):
         return words["escalate:nobody"]
@@ -106,5 +124,6 @@ def process_name(process) -> str:
 
 def init_app(app) -> None:
     app.jinja_env.globals.update(action_label=action_label, status_label=status_label,
+                                 decision_label=decision_label,
                                  history_label=history_label, process_name=process_name,
                                  STATUS_STYLES=STATUS_STYLES)

@@ -31,8 +31,8 @@ TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en",
 START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
                         "withdraw", "checks", "no_overlap", "unique_counts"})
 CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
-STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "form", "next", "sla",
-                       "timeout", "notify", "withdraw"})
+STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "description_en", "form",
+                       "next", "sla", "timeout", "notify", "withdraw"})
 SLA_KEYS = frozenset({"remind_after", "escalate_after", "escalate_to"})
 DEFINITION = Where("the definition", "流程定义")
 # How the outcomes a step's arrows carry read in a Chinese problem message.
@@ -472,6 +472,7 @@ class _Parser:
             name=self._text(raw, "name", where, required=True, line=line) or step_id,
             name_en=self._text(raw, "name_en", where),
             description=self._text(raw, "description", where),
+            description_en=self._text(raw, "description_en", where),
             form=form, next=self._next(raw, reader, kind), sla=self._sla(raw, reader),
             timeout=self._timeout(raw, reader), notify=self._notify(raw, reader),
             withdraw=reader.flag("withdraw", True), config=config)

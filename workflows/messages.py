@@ -32,6 +32,11 @@ TITLES: dict[str, tuple[str, str]] = {
     "withdrawn": ("{process_name} 已被申请人撤回", "{process_name_en} was withdrawn"),
     "objection": ("{process_name} 公示收到异议", "An objection to {process_name_en}"),
     "publicity_started": ("您的{process_name}已进入公示", "Your {process_name_en} is now on public notice"),
+    # To each objector once the objections are reviewed: the result, nothing more than
+    # the notice showed (not the finding, nor who reviewed it).
+    "objection_reviewed": ("您对{process_name}公示提出的异议已核查：{result_zh}",
+                           "Your objection to the public notice of {process_name_en} was "
+                           "reviewed: {result_en}"),
     "promoted": ("候补成功：{process_name}", "A place is yours: {process_name_en}"),
     "waitlisted": ("名额已满，您已进入候补：{process_name}",
                    "Full – you are on the waiting list: {process_name_en}"),
@@ -58,6 +63,14 @@ WITH_COMMENT: dict[str, tuple[str, str]] = {
 }
 
 
+# How an objection review ended, as its objectors are told.
+OBJECTION_RESULTS = {
+    "upheld": ("异议成立，该事项已终止", "the objection was upheld and the request has ended"),
+    "not_upheld": ("异议不成立，该事项继续办理", "the objection was not upheld and the request "
+                   "goes ahead"),
+}
+
+
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
         return ""
@@ -75,6 +88,9 @@ def render_title(kind: str, params: Mapping[str, Any], locale: str = "zh") -> st
               else ENDED_NAMED if named
               else TITLES.get(kind, ("{process_name}", "{process_name_en}")))
     values = _Blank(params)
+    result = OBJECTION_RESULTS.get(params.get("result"))
+    if result:
+        values["result_zh"], values["result_en"] = result
     status = params.get("status")
     if status:
         values["status_zh"] = status_label(status, "zh")

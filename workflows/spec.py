@@ -83,6 +83,7 @@ class StepSpec:
     name: str
     name_en: str | None = None
     description: str | None = None
+    description_en: str | None = None
     form: FormSpec = FormSpec()
     next: Mapping[str, str] = field(default_factory=dict)  # outcome -> step or end id
     sla: Sla | None = None
@@ -97,6 +98,11 @@ class StepSpec:
 
     def label(self, locale: str = "zh") -> str:
         return self.name_en if str(locale).startswith("en") and self.name_en else self.name
+
+    def describe(self, locale: str = "zh") -> str | None:
+        """What the step's people are told about it (rules to follow), in ``locale``."""
+        english = str(locale).startswith("en") and self.description_en
+        return self.description_en if english else self.description
 
     def target(self, outcome: str) -> str | None:
         return self.next.get(outcome)

@@ -59,7 +59,13 @@ def test_everyone_signed_in_sees_the_notice_and_may_object_once(login, demo):
     assert db.session.get(Instance, instance_id).steps == "objection_review"
     # Off the board once the period is over, and out of sight again for strangers.
     assert f"/instances/{instance_id}" not in client.get("/notices").get_data(as_text=True)
-    assert client.get(f"/instances/{instance_id}").status_code == 404
+    # The objector (following their notification) is sent to the notice board, told the
+    # notice is over; the request itself stays out of sight, and others get "not found".
+    gone = client.get(f"/instances/{instance_id}", follow_redirects=True)
+    text = gone.get_data(as_text=True)
+    assert gone.request.path == "/notices" and "该公示已结束" in text
+    assert "外卖骑手 马超" not in text and "据我所知" not in text
+    assert login("volunteer2").get(f"/instances/{instance_id}").status_code == 404
 
 
 def test_the_public_is_offered_an_objection_not_told_it_has_a_task(login, demo):
@@ -246,3 +252,159 @@ def test_upholding_an_objection_through_the_api_records_the_finding(client, logi
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["status"] == "rejected"
     assert done.get_json()["data"]["objection_finding"] == "经核实异议成立。"
+
+
+def open_task(instance_id: int) -> Task:
+    db.session.expire_all()
+    return db.session.scalar(select(Task).where(Task.instance_id == instance_id,
+                                                Task.status == "open"))
+
+
+def holder_of(task: Task) -> User:
+    return db.session.scalar(select(User).join(TaskAssignee, TaskAssignee.user_id == User.id)
+                             .where(TaskAssignee.task_id == task.id))
+
+
+def test_each_reviewer_sees_who_is_nominated_and_what_the_levels_below_said(login, client,
+                                                                              demo):
+    """The district and city reviewers see the nominee (name, unit) and the unit's
+    opinion on the task they decide, as the request's page shows them; the API's task
+    gives the same."""
+    from tests.webapp.test_api import Api
+
+    batch = db.session.scalar(select(RetreatBatch))
+    instance_id = start(login("rider1"), "retreat_nomination", {
+        "batch": str(batch.id), "honour": "frontline", "frontline": "y", "new_employment": "y",
+        "id_card": id_card(), "phone": "13800138000", "health_ok": "y",
+        "deeds": "从事外卖配送五年，累计安全配送三万余单，多次见义勇为，获评区级优秀骑手。"})
+    unit = db.session.get(Instance, instance_id).unit.name
+    task = open_task(instance_id)
+    wf.perform(instance_id, Action("approve", task=task.key, comment="事迹属实，同意推荐。"),
+               holder_of(task))
+    db.session.commit()
+    task = open_task(instance_id)
+    reviewer = holder_of(task).username
+    page = login(reviewer).get(f"/tasks/{task.id}").get_data(as_text=True)
+    header = page[page.index('id="applicant"'):][:300]
+    assert "外卖骑手 马超" in header and unit in header
+    history = page[page.index('id="task-history"'):]
+    assert "事迹属实，同意推荐。" in history and "基层工会审核" in history
+    api = Api(client)
+    item = next(t for t in api("GET", "/tasks?scope=mine", reviewer).get_json()["items"]
+                if t["id"] == task.id)
+    assert item["applicant"] == {"name": "外卖骑手 马超", "unit": unit}
+    assert [(h["action"], h["step"], h["comment"]) for h in item["history"]
+            if h["action"] == "approve"] == [("approve", "unit_review", "事迹属实，同意推荐。")]
+    assert item["action_labels"]["approve"] == "通过" and item["reason_field"] is None
+
+
+def test_the_public_reading_a_notice_task_sees_objections_withheld(login, demo):
+    """On a notice's page the history is the request page's: another's objection shows
+    that it was made, not who made it or why; a stranger is not given the unit's remark."""
+    instance_id = nomination_on_notice(login)
+    notice = open_task(instance_id)
+    reason = "该同志今年已参加过区里组织的疗休养。"
+    assert login("courier1").post(f"/tasks/{notice.id}", data={
+        "action": "object", "comment": reason}).status_code == 302
+    page = login("driver1").get(f"/tasks/{notice.id}").get_data(as_text=True)
+    assert "外卖骑手 马超" in page  # named, as on the board
+    history = page[page.index('id="task-history"'):]
+    assert "异议内容仅核查人员可见。" in history and reason not in history
+    assert "快递员 杨洋" not in page
+
+
+def test_the_objection_review_says_what_each_decision_does(login, demo):
+    """The buttons say 异议不成立，继续推荐 / 异议成立，取消推荐 rather than 通过 / 驳回 (and ask
+    before ending the nomination); the finding is the reason, not asked twice; the
+    history and the flash say it the same way."""
+    instance_id, review = objection_review_task(login)
+    client = login("city_admin")
+    page = client.get(f"/tasks/{review.id}").get_data(as_text=True)
+    assert ">异议不成立，继续推荐</button>" in page
+    assert 'data-confirm="确定“异议成立，取消推荐”吗？提交后不能撤销。">异议成立，取消推荐</button>' in page
+    assert ">通过</button>" not in page and ">驳回</button>" not in page
+    assert "不填则以“核查结论”作为理由" in page and "驳回、退回须填写理由" not in page
+    finding = "经向区总工会核实，该同志今年五月已参加疗休养，异议成立。"
+    upheld = client.post(f"/tasks/{review.id}", data={
+        "action": "reject", "objection_finding": finding}, follow_redirects=True)
+    assert "已办理：异议成立，取消推荐。" in upheld.get_data(as_text=True)
+    db.session.expire_all()
+    instance = db.session.get(Instance, instance_id)
+    assert instance.status == "rejected"
+    shown = client.get(f"/instances/{instance_id}").get_data(as_text=True)
+    timeline = shown[shown.index('id="timeline-h"'):]
+    assert "异议成立，取消推荐 · 异议核查" in timeline and finding in timeline
+    # The nominee is told why, in the notification (and so the e-mail).
+    from webapp.models import Notification
+    ended = db.session.scalar(select(Notification).where(
+        Notification.instance_id == instance_id, Notification.kind == "ended"))
+    assert ended.params["comment"] == finding
+
+
+def test_the_objection_review_words_its_decisions_in_english_and_in_the_api(login, client,
+                                                                            demo):
+    from tests.webapp.test_api import Api
+
+    instance_id, review = objection_review_task(login)
+    api = Api(client)
+    item = next(t for t in api("GET", "/tasks?scope=mine", "city_admin",
+                               headers={"Accept-Language": "en"}).get_json()["items"]
+                if t["id"] == review.id)
+    labels = item["action_labels"]
+    assert (labels["approve"], labels["reject"]) == (
+        "Objection not upheld — continue", "Objection upheld — withdraw the nomination")
+    assert item["reason_field"] == "objection_finding"
+    done = api("POST", f"/tasks/{review.id}/complete", "city_admin", json={
+        "action": "reject", "data": {"objection_finding": "经核实异议成立。"}})
+    assert done.status_code == 200, done.get_json()
+    line = next(h for h in done.get_json()["history"] if h["action"] == "reject")
+    assert (line["label"], line["comment"]) == ("异议成立，取消推荐", "经核实异议成立。")
+
+
+def test_the_objector_is_told_how_the_review_went_without_a_link_to_the_request(login,
+                                                                                client, demo):
+    from tests.webapp.test_api import Api
+    from webapp.models import Delivery, Notification
+
+    instance_id, review = objection_review_task(login)
+    admin = login("city_admin")
+    assert admin.post(f"/tasks/{review.id}", data={
+        "action": "approve", "objection_finding": "经核查，今年未参加，异议不成立。"}
+    ).status_code == 302
+    courier = db.session.scalar(select(User).where(User.username == "courier1"))
+    told = db.session.scalars(select(Notification).where(
+        Notification.user_id == courier.id, Notification.kind == "objection_reviewed")).all()
+    assert len(told) == 1
+    assert told[0].params["result"] == "not_upheld" and "comment" not in told[0].params
+    objector = login("courier1")
+    listing = objector.get("/notifications").get_data(as_text=True)
+    assert "您对劳模职工疗休养推荐公示提出的异议已核查：异议不成立，该事项继续办理" in listing
+    assert "经核查" not in listing
+    # Following it leads to the notice board, never to a "not found".
+    followed = objector.post(f"/notifications/{told[0].id}/read", follow_redirects=True)
+    assert followed.status_code == 200 and followed.request.path == "/notices"
+    mail = db.session.scalars(select(Delivery).where(
+        Delivery.notification_id == told[0].id, Delivery.channel == "email")).all()
+    if courier.email:
+        assert mail and "异议不成立" in mail[0].subject and "经核查" not in mail[0].body
+    api = Api(client)
+    item = next(n for n in api("GET", "/notifications", "courier1").get_json()["items"]
+                if n["kind"] == "objection_reviewed")
+    assert item["instance_id"] is None and "异议不成立" in item["title"]
+
+
+def test_the_briefing_shows_the_rules_to_acknowledge(login, demo):
+    instance_id = nomination_on_notice(login)
+    wf.fire_due_timers(datetime.now(timezone.utc) + timedelta(days=10))
+    db.session.commit()
+    briefing = open_task(instance_id)
+    assert briefing.step == "briefing"
+    client = login("rider1")
+    page = client.get(f"/tasks/{briefing.id}").get_data(as_text=True)
+    rules = page[page.index('id="step-description"'):]
+    assert "疗休养纪律要求" in rules and "八项规定" in rules
+    assert rules.index("八项规定") < rules.index("本人已阅读并遵守疗休养纪律要求")
+    db.session.scalar(select(User).where(User.username == "rider1")).locale = "en"
+    db.session.commit()
+    english = login("rider1").get(f"/tasks/{briefing.id}").get_data(as_text=True)
+    assert "Keep to the Eight-point Rules" in english and "八项规定" not in english

@@ -221,8 +221,63 @@ def test_the_finding_is_required_to_reject_too(nominate):
     with pytest.raises(InvalidInput) as refused:
         d.do("reject", "city_admin", comment="异议成立")
     assert refused.value.field_errors["objection_finding"][0] == ("此项必填", "This field is required")
-    # Neither the reason nor the finding: both are said at once.
+    # Neither the reason nor the finding: the finding is the reason (reason_field), so
+    # only it is asked for.
     with pytest.raises(InvalidInput) as both:
         d.do("reject", "city_admin")
-    assert set(both.value.field_errors) == {"comment", "objection_finding"}
+    assert set(both.value.field_errors) == {"objection_finding"}
     assert d.current == ("objection_review",) and d.status == "running"
+
+
+def test_the_finding_is_the_reason_when_no_comment_is_given(nominate):
+    """Upholding an objection is written once: the finding is the rejection's reason,
+    in the history and in what the nominee is told."""
+    d = objected(nominate)
+    finding = "经核查，该同志今年五月已参加区级疗休养，异议成立。"
+    d.do("reject", "city_admin", data={"objection_finding": finding})
+    assert d.status == "rejected"
+    line = next(h for h in d.state.history if h.action == "reject")
+    assert line.comment == finding
+    ended = next(n for n in d.effects_of(Notify) if n.kind == "ended")
+    assert ended.recipients == ("rider",) and ended.params["comment"] == finding
+
+
+def test_a_comment_given_stays_the_reason(nominate):
+    d = objected(nominate)
+    d.do("approve", "city_admin", comment="继续推荐",
+         data={"objection_finding": "经核查，今年未参加，异议不成立。"})
+    assert next(h for h in d.state.history if h.action == "approve"
+                and h.step == "objection_review").comment == "继续推荐"
+
+
+@pytest.mark.parametrize("decision, result, title", [
+    ("reject", "upheld", "您对劳模职工疗休养推荐公示提出的异议已核查：异议成立，该事项已终止"),
+    ("approve", "not_upheld", "您对劳模职工疗休养推荐公示提出的异议已核查：异议不成立，该事项继续办理"),
+])
+def test_each_objector_is_told_the_result_and_no_more(nominate, decision, result, title):
+    from workflows.messages import render_title
+
+    d = through_the_chain(nominate())
+    d.do("object", "vol1", comment="该同志今年已参加过疗休养")
+    d.do("object", "driver_jb", comment="事迹有夸大")
+    d.advance(timedelta(days=3))
+    finding = "经核查，情况属实。"
+    d.do(decision, "city_admin", data={"objection_finding": finding})
+    told = [n for n in d.effects_of(Notify) if n.kind == "objection_reviewed"]
+    assert [n.recipients for n in told] == [("vol1", "driver_jb")]
+    note = told[0]
+    assert note.params["result"] == result and note.task is None
+    # Not the finding, nor who reviewed it: no more than the notice showed.
+    assert finding not in str(dict(note.params)) and "city_admin" not in str(dict(note.params))
+    assert render_title(note.kind, note.params) == title
+    assert "objection was" in render_title(note.kind, note.params, "en")
+
+
+def test_nobody_is_told_of_a_review_without_objections(nominate):
+    d = through_the_chain(nominate())
+    d.advance(timedelta(days=3))
+    assert d.current == ("briefing",)
+    assert not [n for n in d.effects_of(Notify) if n.kind == "objection_reviewed"]
+    # The rules to acknowledge are on the step, in both languages.
+    briefing = d.spec.step("briefing")
+    assert "八项规定" in briefing.describe() and "Eight-point" in briefing.describe("en")

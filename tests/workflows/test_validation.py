@@ -557,6 +557,33 @@ CASES = [
             "      - {when: \"form.grade == 'senior'\", go: done}\n    default: done\n"
             "ends:\n")), 20, "step 'choose' branch 'when': 'form.grade' has no choice 'senior'"),
     # ------------------------------------------------------------------ title
+    # action_labels: what an approval's buttons say; reason_field: a rejection's reason
+    ("action_labels not a mapping", add_step_keys("    action_labels: [approve]\n"), 15,
+     "'action_labels' must map some of the step's actions to {label, label_en}"),
+    ("action_labels unknown action", add_step_keys(
+        "    actions: [approve, reject]\n    action_labels:\n"
+        "      return: {label: 退回}\n"), 17,
+     "step 'review' action_labels return: 'return' is not one of the step's actions "
+     "(approve, reject)"),
+    ("action_labels without label", add_step_keys(
+        "    action_labels:\n      reject: {label_en: Withdraw}\n"), 16,
+     "step 'review' action_labels reject: 'label' is required: the words on the button"),
+    ("action_labels unknown key", add_step_keys(
+        "    action_labels:\n      reject: {label: 取消, colour: red}\n"), 16,
+     "action_labels reject: unknown key(s) colour (known: label, label_en)"),
+    ("reason_field not a field", add_step_keys(
+        "    form_on: [approve, reject]\n    reason_field: findings\n" + FINDING), 16,
+     "'reason_field': 'findings' is not a field of the step's form (its fields: finding)"),
+    ("reason_field not sent with reject", add_step_keys(
+        "    reason_field: finding\n" + FINDING), 15,
+     "'reason_field': 'finding' must be sent and required with reject"),
+    ("reason_field not required to reject", add_step_keys(
+        "    form_on: [approve, reject]\n    reason_field: note\n"
+        "    form: [{name: note, type: textarea, label: 结论, required: [approve]}]\n"), 16,
+     "'reason_field': 'note' must be sent and required with reject"),
+    ("reason_field without reject", add_step_keys(
+        "    actions: [approve, return]\n    reason_field: finding\n" + FINDING), 16,
+     "'reason_field' gives a rejection its reason, but the step does not allow reject"),
     ("title unknown field", edit("start:\n", "title: '{nope} · {station}'\nstart:\n"), 3,
      "title: '{nope}' is not a field of the start form; known: amount, station, course"),
     ("title step field", add_step_keys("    form: [{name: note, type: text, label: 意见}]\n")
@@ -738,3 +765,32 @@ def test_the_objection_review_takes_its_finding_with_both_decisions(shipped):
     review = shipped("retreat_nomination").step("objection_review")
     assert review.config.form_on == ("approve", "reject")
     assert review.form.field("objection_finding").required
+
+
+def test_action_labels_and_reason_field_are_read_and_refused_in_chinese_too():
+    spec, problems = load_text(add_step_keys(
+        "    actions: [approve, reject]\n    form_on: [approve, reject]\n"
+        "    reason_field: finding\n    action_labels:\n"
+        "      approve: {label: 异议不成立，继续推荐, label_en: Objection not upheld}\n"
+        "      reject: 异议成立，取消推荐\n" + FINDING), "demo.yaml")
+    assert problems == []
+    config = spec.step("review").config
+    assert config.reason_field == "finding"
+    assert config.action_label("approve") == "异议不成立，继续推荐"
+    assert config.action_label("approve", "en") == "Objection not upheld"
+    assert config.action_label("reject", "en") == "异议成立，取消推荐"  # no label_en: the label
+    assert config.action_label("return") is None
+    _, problems = load_text(add_step_keys(
+        "    actions: [approve, reject]\n    action_labels: {return: {label: 退回}}\n"),
+        "demo.yaml")
+    assert [p.message_zh for p in problems if "action_labels" in p.message] == [
+        "环节“review”的 action_labels 里的 return：“return”不是本环节允许的操作"
+        "（actions：approve、reject）"]
+
+
+def test_a_step_may_describe_itself_in_english_too():
+    spec, problems = load_text(add_step_keys(
+        "    description: 请核对材料。\n    description_en: Check the papers.\n"), "demo.yaml")
+    assert problems == []
+    review = spec.step("review")
+    assert (review.describe(), review.describe("en")) == ("请核对材料。", "Check the papers.")

@@ -13,14 +13,15 @@ from forms import describe_form, mask_data
 from webapp.database import loaded
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
-from webapp.labels import history_label, history_words
+from webapp.labels import decision_label, history_label, history_words
 from webapp.models import Instance, Notification, OrgUnit, Station, Task, User
 from webapp.notifications import title_of
-from webapp.processes.helpers import all_fields, history_lines, spec_for, task_label
+from webapp.processes.helpers import (all_fields, applicant_of, history_lines, said,
+                                      spec_for, task_label)
 from webapp.services import access
 from webapp.services import workflow as wf
 from webapp.services.choices import drawn_filter, provider
-from webapp.services.decisions import form_actions, step_form, task_actions
+from webapp.services.decisions import form_actions, reason_field, step_form, task_actions
 from webapp.services.directory import DbDirectory
 from webapp.services.display import field_text, is_empty
 from webapp.services.privacy import mask_name
@@ -192,13 +193,19 @@ def instance(row: Instance, user: User) -> dict[str, Any]:
         "tasks": [{"id": t.id, "step": t.step, "name": task_label(spec, t, locale),
                    "kind": t.kind, "due_at": iso(t.due_at),
                    "actions": task_actions(row, t, user, available)} for t in open_tasks],
-        # ``label``: the line in the caller's language, as the page words it — which
-        # tells a place taken from a spot on the waiting list (both ``reserve``).
-        "history": [{"at": iso(entry.at), "actor": actor, "action": entry.action,
-                     "label": history_label(entry.action, entry.details, words),
-                     "step": entry.step, "comment": entry.comment}
+        "history": [_history_item(entry, actor, spec, words)
                     for entry, actor in history_lines(row, may_see, user)],
     }
+
+
+def _history_item(entry, actor: str | None, spec: ProcessSpec, words) -> dict[str, Any]:
+    # ``label``: the line in the caller's language, as the page words it — which tells a
+    # place taken from a spot on the waiting list (both ``reserve``), and words a decision
+    # as the definition does (``action_labels``).
+    return {"at": iso(entry.at), "actor": actor, "action": entry.action,
+            "label": history_label(entry.action, entry.details, words, spec=spec,
+                                   step=entry.step),
+            "step": entry.step, "comment": entry.comment}
 
 
 def with_file_urls(fields, data: dict, may_see: bool) -> dict:
@@ -252,10 +259,28 @@ def task(row: Task, user: User, marks) -> dict[str, Any]:
     inst = row.instance
     spec = spec_for(inst)
     locale = current_locale_short()
+    actions = task_actions(inst, row, user)
+    who = applicant_of(inst, spec, user)
+    reason = reason_field(spec, row)
+    words = history_words()
+    # What the levels before said (the page's history lines on a task, masked as there);
+    # the whole history is the instance's.
+    said_so_far = said(history_lines(inst, who["named"], user, insider=who["may_see"]))
     return {"id": row.id, "instance_id": inst.id, "process": inst.process_key,
             "title": inst.title_in(locale) or "", "step": row.step,
             "name": task_label(spec, row, locale), "kind": row.kind,
-            "actions": task_actions(inst, row, user),
+            "description": spec.step(row.step).describe(locale)
+            if spec.step(row.step) is not None and row.kind != "revise" else None,
+            "applicant": {"name": who["name"], "unit": who["unit"]},
+            "actions": actions,
+            # Each action in the caller's language, as the page's button words it (an
+            # approval may word its decisions itself: 异议成立，取消推荐).
+            "action_labels": {a: decision_label(spec, row.step, a) for a in actions},
+            # A field of the form whose text is a rejection's reason when no comment is
+            # sent (the comment may then be left out).
+            "reason_field": reason.name if reason is not None else None,
+            "history": [_history_item(entry, actor, spec, words)
+                        for entry, actor in said_so_far],
             "form": sent_with(_revise_form(spec, inst, user) if row.kind == "revise"
                               else form(step_form(spec, row), instance=inst),
                               step_form(spec, row), form_actions(spec, row)),
@@ -277,9 +302,15 @@ def _revise_form(spec: ProcessSpec, inst: Instance, user: User) -> dict[str, Any
     return described
 
 
+# Notifications about a request their reader may no longer open (an objector told how
+# the review of the notice went): no instance to follow, only the title.
+UNLINKED_KINDS = frozenset({"objection_reviewed"})
+
+
 def notification(row: Notification, instance_title: str | None) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "title": title_of(row, current_locale_short()),
-            "body": instance_title or "", "instance_id": row.instance_id,
+            "body": instance_title or "",
+            "instance_id": None if row.kind in UNLINKED_KINDS else row.instance_id,
             "created_at": iso(row.created_at), "read": row.read_at is not None}
 
 

@@ -21,9 +21,9 @@ from webapp.pagination import MAX_ID, id_arg, paginate
 from webapp.services import access, resubmission, stations, uploads
 from webapp.services import workflow as wf
 from webapp.services.choices import provider
-from webapp.services.decisions import (DECISIONS, NEEDS_REASON, action_form, already_decided,
+from webapp.services.decisions import (DECISIONS, action_form, already_decided,
                                       delegate_candidates, form_actions, form_context,
-                                      task_actions)
+                                      needs_comment, task_actions)
 from webapp.services.stations import SERVICE_ALIASES, SERVICES
 from webapp.services.users import find_user
 from workflows import engine
@@ -378,9 +378,9 @@ def complete(task_id: int):
     if action not in actions:
         _refuse_as_the_engine_would(task, Action(action, task=task.key), me)
         fail(403, _("您不能对此任务进行该操作。"))
-    no_reason = {"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]} \
-        if action in NEEDS_REASON and not comment else {}
     spec = wf.spec_of_instance(instance)
+    no_reason = {"comment": [_("请填写理由：驳回、退回和异议都需要说明原因。")]} \
+        if not comment and needs_comment(spec, task, action) else {}
     data = None
     if action == "resubmit":
         data = uploads.store(_resubmitted(instance, payload.get("data", {}), files), me) or None

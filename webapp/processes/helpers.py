@@ -166,8 +166,8 @@ def history_rows(instance: Instance, may_see: bool, viewer: User | None = None,
          else mask_name(name)) for entry, name in rows], insider)
 
 
-def history_lines(instance: Instance, may_see: bool, viewer: User | None = None
-                  ) -> list[tuple[Any, str | None]]:
+def history_lines(instance: Instance, may_see: bool, viewer: User | None = None,
+                  insider: bool | None = None) -> list[tuple[Any, str | None]]:
     """What ``history_rows`` reads from the history table, from the instance's own state
     instead — the engine writes every line of it there and nowhere else, one row per line
     in order (``workflow._append_history``) — so the API's answer after a step reads no
@@ -193,7 +193,39 @@ def history_lines(instance: Instance, may_see: bool, viewer: User | None = None
         if name is not None and not may_see and line.actor == instance.applicant_id:
             name = mask_name(name)
         out.append((line, name))
-    return _objections(instance, viewer, out, may_see)
+    return _objections(instance, viewer, out, may_see if insider is None else insider)
+
+
+# The lines of a request's history a reviewer reads before deciding: what people did
+# and said (the request's page has the rest: steps entered, places taken, reminders).
+SAID = frozenset({"submit", "approve", "reject", "return", "resubmit", "complete", OBJECTION,
+                  "withdraw", "comment", "correct", "delegate", "reassign"})
+
+
+def said(pairs: list) -> list:
+    """``pairs`` (history line, actor's name) that record what someone decided or said."""
+    return [(entry, name) for entry, name in pairs if entry.action in SAID
+            or (entry.comment and entry.action not in AUTOMATIC_ACTIONS)]
+
+
+def on_notice(instance: Instance, spec: ProcessSpec) -> bool:
+    """Whether the request is at a publicity step now (its current steps, no query)."""
+    return instance.closed_at is None and any(
+        (step := spec.step(s)) is not None and step.kind == "publicity"
+        for s in instance.steps.split(",") if s)
+
+
+def applicant_of(instance: Instance, spec: ProcessSpec, viewer: User) -> dict[str, Any]:
+    """Who asked, as ``viewer`` may see it: ``name`` and ``unit`` for those who may see the
+    request's personal data and, while it is on public notice, for everyone (the notice
+    board names them); else the name masked and no unit.  ``may_see``: the former."""
+    may_see = access.can_see_private(viewer, instance)
+    named = may_see or on_notice(instance, spec)
+    name = instance.applicant.display_name
+    return {"name": name if named else mask_name(name),
+            "unit": instance.unit.label(current_locale_short())
+            if named and instance.unit is not None else None,
+            "named": named, "may_see": may_see}
 
 
 def file_visible(stored: StoredFile) -> bool:

@@ -14,8 +14,8 @@ from webapp.models import Instance
 from webapp.pagination import paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, end_reason, file_visible, form_class,
-                                      history_rows, return_reason, show_errors, spec_for,
-                                      task_label, viewable_instance)
+                                      history_rows, on_notice, return_reason, show_errors,
+                                      spec_for, task_label, viewable_instance)
 from webapp.services import access, training, uploads
 from webapp.services.privacy import mask_name
 from webapp.services import workflow as wf
@@ -200,14 +200,21 @@ def mine():
 @bp.route("/instances/<int:instance_id>")
 @login_required
 def instance(instance_id: int):
-    inst = viewable_instance(instance_id)
+    inst = db.session.get(Instance, instance_id)
+    if inst is None or not access.can_view(current_user, inst):
+        if inst is not None and _objected(inst):
+            # An objector follows their notification here once the notice is over: the
+            # request is no longer theirs to read (the notification said how it went).
+            flash(_("该公示已结束，异议核查结果已通过通知告知您。"), "info")
+            return redirect(url_for("processes.notices"))
+        abort(404)
     spec = spec_for(inst)
     locale = current_locale_short()
     available = wf.available_actions(inst, current_user)
     may_see = access.can_see_private(current_user, inst)
     # On public notice (公示) the nominee's name is on the notice board for everyone:
     # the request's page names them too (their personal data stays masked).
-    named = may_see or _on_notice(inst, spec)
+    named = may_see or on_notice(inst, spec)
     history = history_rows(inst, named, current_user, insider=may_see)
     my_tasks = _my_tasks(inst, available, spec, locale)
     # On public notice anyone may object: an offer to them, not a task of theirs; and
@@ -239,11 +246,15 @@ def instance(instance_id: int):
             inst.applicant.display_name))
 
 
-def _on_notice(inst: Instance, spec) -> bool:
-    """Whether the request is at a publicity step now (its current steps, no query)."""
-    return inst.closed_at is None and any(
-        (step := spec.step(s)) is not None and step.kind == "publicity"
-        for s in inst.steps.split(",") if s)
+def _objected(inst: Instance) -> bool:
+    """Whether the viewer objected to this request's public notice (one who may not
+    open it now the notice is over is told where the notices are, not "not found")."""
+    from webapp.models import HistoryEntry
+    from webapp.processes.helpers import OBJECTION
+
+    return db.session.scalar(select(HistoryEntry.seq).where(
+        HistoryEntry.instance_id == inst.id, HistoryEntry.actor_id == current_user.id,
+        HistoryEntry.action == OBJECTION).limit(1)) is not None
 
 
 def _my_tasks(inst: Instance, available, spec, locale: str) -> list[dict]:

@@ -34,6 +34,24 @@ def task_actions(instance: Instance, task: Task, user: User, available: list | N
                                       and task.status == "open")]
 
 
+def reason_field(spec: ProcessSpec, task: Task):
+    """The field of an approval's form whose text is a rejection's reason when no comment
+    is given (``reason_field``), or None."""
+    if task.kind != "approval":
+        return None
+    step = spec.step(task.step)
+    name = getattr(getattr(step, "config", None), "reason_field", None)
+    return step.form.field(name) if name else None
+
+
+def needs_comment(spec: ProcessSpec, task: Task, action: str) -> bool:
+    """Whether ``action`` needs a comment of its own: a reject, return or objection does,
+    unless the step's form gives it its reason (``reason_field``, sent with it)."""
+    if action not in NEEDS_REASON:
+        return False
+    return reason_field(spec, task) is None or action not in form_actions(spec, task)
+
+
 DELEGATES_LISTED = 100  # people offered to hand a task to, at most
 
 

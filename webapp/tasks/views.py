@@ -7,18 +7,18 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, punctuation
-from webapp.labels import action_label
+from webapp.labels import action_label, decision_label
 from webapp.models import Instance, Task
 from webapp.pagination import as_id, paginate
-from webapp.processes.helpers import (OBJECTION, display_rows, form_class, history_rows,
-                                      return_reason, sent_back, show_errors, spec_for,
-                                      task_label)
+from webapp.processes.helpers import (OBJECTION, applicant_of, display_rows, form_class,
+                                      history_rows, return_reason, said, sent_back,
+                                      show_errors, spec_for, task_label)
 from webapp.processes.views import FIND_STATION
 from webapp.services import access, deadlines, resubmission, training, uploads
 from webapp.services import workflow as wf
-from webapp.services.decisions import (DECISIONS, NEEDS_REASON, action_form, already_decided,
+from webapp.services.decisions import (DECISIONS, action_form, already_decided,
                                       delegate_candidates, form_actions, form_context,
-                                      step_form, task_actions)
+                                      needs_comment, reason_field, step_form, task_actions)
 from webapp.services.progress import next_text, step_label
 from webapp.services.users import find_user
 from webapp.tasks import bp
@@ -141,7 +141,7 @@ def task(task_id: int):
             # form and lacks both is told of both at once.
             sends_form = action in form_actions(spec, task)
             checked = _checked(spec, task, instance, action, form) if sends_form else None
-            if action in NEEDS_REASON and not comment:
+            if not comment and needs_comment(spec, task, action):
                 comment_error = _("请填写理由：驳回、退回和异议都需要说明原因。")
                 status = 422
             elif sends_form and checked is None:
@@ -164,7 +164,36 @@ def task(task_id: int):
                            if "delegate" in actions else [],
                            objections=_objections(spec, instance, task),
                            deadline_notes=deadlines.task_notes(spec, task, locale),
-                           next_line=next_text(spec, instance, locale)), status
+                           next_line=next_text(spec, instance, locale),
+                           reason_field=_reason_field_label(spec, task, locale),
+                           description=_description(spec, task, locale),
+                           step_label=lambda s: step_label(spec, s, locale) if s else "",
+                           **_about(spec, instance)), status
+
+
+def _about(spec, instance: Instance) -> dict:
+    """Who asked (name and unit, masked as the request's page masks them) and the
+    decisions so far with what was said — the request page's history lines, withheld
+    as there — so a reviewer sees what the levels below said before deciding."""
+    who = applicant_of(instance, spec, current_user)
+    lines = history_rows(instance, who["named"], current_user, insider=who["may_see"])
+    return {"applicant_name": who["name"], "applicant_unit": who["unit"],
+            "history": said(lines), "history_total": len(lines)}
+
+
+def _reason_field_label(spec, task: Task, locale: str) -> str | None:
+    """The label of the field that serves as a rejection's reason, if the step has one."""
+    field = reason_field(spec, task)
+    if field is None:
+        return None
+    return field.label_en if locale == "en" and field.label_en else field.label
+
+
+def _description(spec, task: Task, locale: str) -> str | None:
+    """What the step tells the one doing it (the rules to acknowledge), if anything —
+    not to an applicant correcting a returned request, which is another job."""
+    step = spec.step(task.step)
+    return step.describe(locale) if step is not None and task.kind != "revise" else None
 
 
 def _checked(spec, task: Task, instance: Instance, action: str, form):
@@ -261,7 +290,10 @@ def _decide(instance: Instance, task: Task, action: str, form, comment: str,
         form.form_errors = [exc.message(current_locale_short())]
         return exc.http_status
     spec = spec_for(instance)
-    flash(_("已%(action)s。", action=action_label(action)) + " " +
+    named = decision_label(spec, task.step, action)
+    done = _("已%(action)s。", action=named) if named == action_label(action) else \
+        _("已办理：%(action)s。", action=named)  # the definition's own words
+    flash(done + " " +
           next_text(spec, instance, current_locale_short()), "success")
     return None
 

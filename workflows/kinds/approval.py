@@ -8,8 +8,9 @@ escalation is no extra vote: their approve or reject decides the step on its own
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field as dataclass_field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
 
 from workflows.errors import InvalidInput, NotAllowed
 from workflows.fields import FormSpec
@@ -18,6 +19,7 @@ from workflows.kinds.common import (checked_form, comment_of, require_assignee,
                                     require_undecided)
 from workflows.problems import ProblemLog
 from workflows.rules import PersonRule
+from workflows.yamlio import line_of
 
 if TYPE_CHECKING:
     from workflows.runtime import Action, Run
@@ -40,12 +42,28 @@ class ApprovalConfig:
     return_to: tuple[str, ...] = (APPLICANT,)
     # The actions that send the step's form (checked, kept, in the history line).
     form_on: tuple[str, ...] = ("approve",)
+    # What the step's buttons say instead of 通过 / 驳回 / 退回: {action: (label, label_en)}.
+    # An objection review's 驳回 ends the nomination, which a reviewer may read as
+    # "reject the objection": the definition words each decision as what it does.
+    action_labels: Mapping[str, tuple[str, str | None]] = dataclass_field(
+        default_factory=lambda: MappingProxyType({}))
+    # A field of the step's form whose text is the decision's reason when no comment is
+    # given (the finding that upholds an objection): not asked twice.
+    reason_field: str | None = None
+
+    def action_label(self, action: str, locale: str = "zh") -> str | None:
+        """The definition's words for ``action`` in ``locale``, or None (the usual ones)."""
+        words = self.action_labels.get(action)
+        if words is None:
+            return None
+        return words[1] if str(locale).startswith("en") and words[1] else words[0]
 
 
 class ApprovalKind(StepKind):
     name = "approval"
     label, label_en = "审批", "Approval"
-    keys = frozenset({"approvers", "mode", "n", "actions", "return_to", "form_on"})
+    keys = frozenset({"approvers", "mode", "n", "actions", "return_to", "form_on",
+                      "action_labels", "reason_field"})
     outcomes = ("approve", "reject")
     required_outcomes = ("approve",)
     task_actions = frozenset(ACTIONS)
@@ -77,7 +95,62 @@ class ApprovalKind(StepKind):
         actions = self._actions(reader)
         return_to = self._return_to(reader) if "return" in actions else ()
         return ApprovalConfig(rule, mode, n or None, actions, return_to,
-                              self._form_on(reader, actions))
+                              self._form_on(reader, actions),
+                              MappingProxyType(self._action_labels(reader, actions)),
+                              self._reason_field(reader))
+
+    def _action_labels(self, reader: StepReader, actions: tuple[str, ...]
+                       ) -> dict[str, tuple[str, str | None]]:
+        raw = reader.raw.get("action_labels")
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or not raw:
+            reader.bad("action_labels", "'action_labels' must map some of the step's actions "
+                       "to {label, label_en}, e.g. {reject: {label: 异议成立，取消推荐}}",
+                       "action_labels 应为本环节的操作各写一组 {label, label_en}，"
+                       "如 {reject: {label: 异议成立，取消推荐}}")
+            return {}
+        out = {}
+        for action, words in raw.items():
+            where = reader.at("action_labels").then(str(action), f"里的 {action}")
+            line = line_of(raw, action) or reader.line("action_labels")
+            if action not in actions:
+                known = ", ".join(actions)
+                reader.log.add(line, f"{where}: '{action}' is not one of the step's actions "
+                               f"({known})",
+                               f"{where.zh}：“{action}”不是本环节允许的操作"
+                               f"（actions：{'、'.join(actions)}）")
+                continue
+            if isinstance(words, str):
+                words = {"label": words}
+            label = words.get("label") if isinstance(words, dict) else None
+            label_en = words.get("label_en") if isinstance(words, dict) else None
+            unknown = sorted(set(words) - {"label", "label_en"}) if isinstance(words, dict) else []
+            if unknown:
+                reader.log.add(line, f"{where}: unknown key(s) {', '.join(map(str, unknown))} "
+                               "(known: label, label_en)",
+                               f"{where.zh}：不认识的设置项“{'、'.join(map(str, unknown))}”"
+                               "（可用：label、label_en）")
+            if not isinstance(label, str) or not label.strip():
+                reader.log.add(line, f"{where}: 'label' is required: the words on the button",
+                               f"{where.zh}：必须写 label（按钮上显示的文字）")
+                continue
+            if label_en is not None and (not isinstance(label_en, str) or not label_en.strip()):
+                reader.log.add(line, f"{where}: 'label_en' must be text",
+                               f"{where.zh}：label_en 应是一段文字")
+                label_en = None
+            out[action] = (label.strip(), label_en.strip() if label_en else None)
+        return out
+
+    def _reason_field(self, reader: StepReader) -> str | None:
+        raw = reader.raw.get("reason_field")
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not raw.strip():
+            reader.bad("reason_field", "'reason_field' must name a field of the step's form",
+                       "reason_field 应写本环节表单中的一个字段名")
+            return None
+        return raw.strip()
 
     def _form_on(self, reader: StepReader, actions: tuple[str, ...]) -> tuple[str, ...]:
         raw = reader.raw.get("form_on", ["approve"])
@@ -118,7 +191,33 @@ class ApprovalKind(StepKind):
                 field = replace(field, required=set(on) == set(config.form_on),
                                 required_on=() if set(on) == set(config.form_on) else on)
             fields.append(field)
-        return replace(form, fields=tuple(fields))
+        form = replace(form, fields=tuple(fields))
+        self._check_reason_field(form, config, reader)
+        return form
+
+    def _check_reason_field(self, form: FormSpec, config: Any, reader: StepReader) -> None:
+        """``reason_field`` must be a field of the form that a rejection sends and needs:
+        a rejection without a reason is refused, so its reason must never be missing."""
+        name = config.reason_field
+        if name is None:
+            return
+        found = form.field(name)
+        if found is None:
+            known = ", ".join(f.name for f in form.fields) or "none"
+            reader.bad("reason_field", f"'reason_field': '{name}' is not a field of the step's "
+                       f"form (its fields: {known})",
+                       f"reason_field：“{name}”不是本环节表单中的字段"
+                       f"（表单字段：{'、'.join(f.name for f in form.fields) or '无'}）")
+        elif "reject" not in config.actions:
+            reader.bad("reason_field", "'reason_field' gives a rejection its reason, but the "
+                       "step does not allow reject",
+                       "reason_field 用作不同意（reject）的理由，但本环节不允许 reject")
+        elif "reject" not in config.form_on or not found.required_for("reject"):
+            reader.bad("reason_field", f"'reason_field': '{name}' must be sent and required "
+                       "with reject (form_on lists reject; the field is required: true or "
+                       "required: [reject])",
+                       f"reason_field：“{name}”须随不同意（reject）提交且必填"
+                       "（form_on 含 reject，字段 required: true 或 required: [reject]）")
 
     def _actions(self, reader: StepReader) -> tuple[str, ...]:
         raw = reader.raw.get("actions", list(ACTIONS))
@@ -204,6 +303,7 @@ class ApprovalKind(StepKind):
         verdict = tally(step.config, task)
         if verdict is not None:
             run.close_task(task, verdict)
+            tell_objectors(run, step, verdict)
             run.route(step, verdict)
 
     def _return(self, run: Run, step: StepSpec, task: Task, action: Action) -> None:
@@ -230,14 +330,29 @@ class ApprovalKind(StepKind):
         run.notify([run.applicant], "returned", revise, comment=comment, priority="high")
 
 
+def tell_objectors(run: Run, step: StepSpec, verdict: str) -> None:
+    """An approval reached because people objected to a public notice (the target of a
+    publicity step's ``objected``) reviews their objections: each objector hears the
+    result — upheld (rejected: the request ends) or not (approved: it goes on) — and no
+    more than the notice told them (not the finding, not the reviewer)."""
+    from workflows.kinds.publicity import objectors_of
+
+    objectors = objectors_of(run, step)
+    if objectors:
+        run.notify(objectors, "objection_reviewed", None,
+                   result="upheld" if verdict == "reject" else "not_upheld")
+
+
 def _comment_and_form(run: Run, step: StepSpec, action: Action) -> tuple[str | None, dict]:
     """The decision's comment (a reject needs one) and, when the action sends the
     step's form, its cleaned data — checked together, so a reviewer who left out both
     the reason and a required finding is told of both at once."""
     failed: list[InvalidInput] = []
     comment, cleaned = None, {}
+    # With a ``reason_field`` the form (checked below) carries a rejection's reason.
+    reason_field = step.config.reason_field if action.kind in step.config.form_on else None
     try:
-        comment = comment_of(action, required=action.kind == "reject",
+        comment = comment_of(action, required=action.kind == "reject" and not reason_field,
                              what_zh="驳回理由", what_en="a reason for rejecting")
     except InvalidInput as exc:
         failed.append(exc)
@@ -253,6 +368,8 @@ def _comment_and_form(run: Run, step: StepSpec, action: Action) -> tuple[str | N
     if failed:
         raise InvalidInput(field_errors={name: messages for exc in failed
                                          for name, messages in exc.field_errors.items()})
+    if comment is None and reason_field and isinstance(cleaned.get(reason_field), str):
+        comment = cleaned[reason_field].strip() or None
     return comment, cleaned
 
 

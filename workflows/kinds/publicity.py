@@ -79,3 +79,19 @@ class PublicityKind(StepKind):
         outcome = "objected" if objected else "passed"
         run.close_task(task, outcome)
         run.route(step, outcome)
+
+
+def objectors_of(run: Run, step: StepSpec) -> list:
+    """Who objected in the public notice that sent the request to ``step`` (the latest
+    notice of a publicity step whose ``objected`` leads there), in order; none when
+    ``step`` does not review objections."""
+    notices = {s.id for s in run.spec.steps
+               if s.kind == "publicity" and s.next.get("objected") == step.id}
+    if not notices:
+        return []
+    closed = [t for t in run.tasks.values() if t.step in notices and t.kind == "publicity"
+              and t.outcome == "objected"]
+    if not closed:
+        return []
+    latest = max(closed, key=lambda t: (t.closed_at, t.opened_at))
+    return list(dict.fromkeys(d.by for d in latest.decisions if d.action == "object"))
