@@ -306,3 +306,36 @@ def test_a_state_changed_elsewhere_is_parsed_again(api, demo):
     assert after.current != before.current
     db.session.expire(instance)
     assert wf.state_of(instance) == after and wf.state_of(instance) is not after
+
+
+def test_a_page_of_tasks_costs_the_same_statements_for_three_or_twelve(api, demo, make_user):
+    """Each task of GET /tasks carries its applicant and what was said before it: read
+    for the whole page at once (requests, people, units, which were given to the caller),
+    not once per task."""
+    from webapp.services import workflow as wf
+    from webapp.services.org import unit_by_code
+    from tests.webapp.test_workflow_service import wish_data
+
+    logistics = unit_by_code("cq-yz-logistics")
+    for i in range(12):
+        worker = make_user(f"budget{i}", ("worker", logistics), unit=logistics)
+        db.session.commit()
+        instance = wf.start_instance("micro_wish", worker, wish_data())
+        db.session.commit()
+        if i == 0:  # one with a history line by someone else: a return and resubmit
+            task = next(t for t in wf.state_of(instance).tasks if t.closed_at is None)
+            wf.perform(instance.id, wf.Action("return", task=task.id, comment="请补充"),
+                       demo["station_head"])
+            db.session.commit()
+            wf.perform(instance.id, wf.Action("resubmit", data=wish_data()), worker)
+            db.session.commit()
+    api.token("station_head")
+
+    def statements(per_page: int) -> int:
+        db.session.expunge_all()
+        with counting() as seen:
+            r = api("GET", f"/tasks?per_page={per_page}", "station_head")
+        assert r.status_code == 200 and len(r.get_json()["items"]) == per_page
+        return len([s for s in seen if s != "-- commit"])
+
+    assert statements(3) == statements(12)

@@ -251,8 +251,37 @@ def tasks(rows: list[Task], user: User):
     """The presenter of a page of tasks: their deadline marks read for the page at once."""
     from webapp.services import deadlines
 
+    held = _load_people_of(rows, user)  # held: the session keeps only what is referenced
     marks = deadlines.flags(rows)
-    return lambda row: task(row, user, marks[row.id])
+    return lambda row, held=held: task(row, user, marks[row.id])
+
+
+def _load_people_of(rows: list[Task], user: User) -> list:
+    """The requests of a page of tasks, their applicants, units and the people named in
+    their history, and which of them were given to ``user``, read in one query each — so
+    each task's applicant and what was said before it (``task``) find them in the
+    session instead of asking one task at a time."""
+    from webapp.services.workflow import state_of
+
+    held: list = []
+    wanted = {row.instance_id for row in rows} - {
+        i for i in (row.instance_id for row in rows) if loaded(Instance, i) is not None}
+    if wanted:
+        held += db.session.scalars(select(Instance).where(Instance.id.in_(wanted))).all()
+    instances = [row.instance for row in rows]
+    access.note_given(user, [i.id for i in instances])
+    people = {i.applicant_id for i in instances}
+    for inst in instances:
+        people.update(line.actor for line in state_of(inst).history
+                      if isinstance(line.actor, int) and not isinstance(line.actor, bool))
+    people = [p for p in people if loaded(User, p) is None]
+    if people:
+        held += db.session.scalars(select(User).where(User.id.in_(people))).all()
+    units = {i.unit_id for i in instances
+             if i.unit_id is not None and loaded(OrgUnit, i.unit_id) is None}
+    if units:
+        held += db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(units))).all()
+    return held
 
 
 def task(row: Task, user: User, marks) -> dict[str, Any]:

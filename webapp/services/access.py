@@ -122,6 +122,18 @@ def was_given(user: User, instance: Instance) -> bool:
     return given
 
 
+def note_given(user: User, instance_ids) -> None:
+    """Ask ``was_given`` for many requests at once (a page of tasks): the ones given to
+    ``user`` are remembered until the transaction ends, in one query."""
+    ids = [i for i in set(instance_ids) if i is not None]
+    if not ids:
+        return
+    known = db.session.info.setdefault(_GIVEN, set())
+    known.update((user.id, instance_id) for instance_id in db.session.scalars(
+        select(Task.instance_id).join(TaskAssignee, TaskAssignee.task_id == Task.id)
+        .where(Task.instance_id.in_(ids), TaskAssignee.user_id == user.id).distinct()))
+
+
 def can_view(user: User, instance: Instance) -> bool:
     if user is None or not user.is_authenticated:
         return False
