@@ -22,6 +22,8 @@ from workflows.errors import InvalidInput
 TRAINEES = {"rider1": ("delivery", "13800138000", "50010319900307123"),
             "courier1": ("courier", "13900139000", "50010319920611456"),
             "driver1": ("ride_hailing", "13700137000", "50010319880102789")}
+# The legal names they register with (their accounts carry a job title: 外卖骑手 马超).
+REAL_NAMES = {"rider1": "马超", "courier1": "杨洋", "driver1": "何军"}
 
 
 def course_named(title: str) -> Course:
@@ -31,8 +33,8 @@ def course_named(title: str) -> Course:
 def register(login, username: str, course: Course, **changes) -> int:
     occupation, phone, first17 = TRAINEES[username]
     return start(login(username), "training_registration", {
-        "course": str(course.id), "occupation": occupation, "phone": phone,
-        "id_card": id_card(first17), **changes})
+        "course": str(course.id), "real_name": REAL_NAMES[username], "occupation": occupation,
+        "occupation_confirmed": "y", "phone": phone, "id_card": id_card(first17), **changes})
 
 
 def move_into_the_past(course: Course, days: int = 60) -> None:
@@ -210,7 +212,7 @@ def test_certificate_for_the_trainee_who_completed_only(login, demo):
     from webapp.services.training import certificate_facts
 
     facts = certificate_facts(db.session.get(Instance, passed), find_user("rider1"))
-    assert (facts.name, facts.attended, facts.total, facts.hours) == ("外卖骑手 马超", 9, 10, 20)
+    assert (facts.name, facts.attended, facts.total, facts.hours) == ("马超", 9, 10, 20)
     assert facts.unit_name == "解放碑街道工会" and facts.id_card.startswith("500103********")
 
     courier = login("courier1")
@@ -354,8 +356,8 @@ def certificate_render(facts):
 def test_occupation_outside_the_course_is_refused_beside_the_field(login, demo, client):
     course = course_named("骑手交通安全与应急救护")  # for riders and couriers only
     occupation, phone, first17 = TRAINEES["driver1"]
-    data = {"course": str(course.id), "occupation": occupation, "phone": phone,
-            "id_card": id_card(first17)}
+    data = {"course": str(course.id), "real_name": "何军", "occupation": occupation,
+            "occupation_confirmed": "y", "phone": phone, "id_card": id_card(first17)}
     response = login("driver1").post("/processes/training_registration/start", data=data)
     assert response.status_code == 422
     assert "本课程只面向外卖配送员、快递员报名" in errors(response)
@@ -371,14 +373,16 @@ def test_age_outside_the_course_range_is_refused(login, demo):
     course = course_named("电工技能提升班")  # 18 to 60
     young = datetime.now().year - 16
     response = login("rider1").post("/processes/training_registration/start", data={
-        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
+        "course": str(course.id), "real_name": "马超", "occupation": "delivery",
+        "occupation_confirmed": "y", "phone": "13800138000",
         "id_card": id_card(f"500103{young}0307123")})
     assert response.status_code == 422
     assert "本课程只招收18–60 周岁的学员" in errors(response)
     old = datetime.now().year - 61
     with pytest.raises(InvalidInput) as refused:
         wf.start_instance("training_registration", find_user("rider1"), {
-            "course": course.id, "occupation": "delivery", "phone": "13800138000",
+            "course": course.id, "real_name": "马超", "occupation": "delivery",
+            "occupation_confirmed": True, "phone": "13800138000",
             "id_card": id_card(f"500103{old}0101123")})
     assert refused.value.code == "not_eligible"
     assert refused.value.field_messages("en") == {
@@ -391,8 +395,8 @@ def test_registration_outside_the_window_is_refused(demo):
     db.session.commit()
     with pytest.raises(InvalidInput) as refused:
         wf.start_instance("training_registration", find_user("rider1"), {
-            "course": course.id, "occupation": "delivery", "phone": "13800138000",
-            "id_card": id_card()})
+            "course": course.id, "real_name": "马超", "occupation": "delivery",
+            "occupation_confirmed": True, "phone": "13800138000", "id_card": id_card()})
     assert "现在不能报名" in refused.value.field_messages("zh")["course"][0]
     db.session.rollback()
 
@@ -708,3 +712,82 @@ def test_a_trainee_not_yet_decided_cannot_be_corrected(login, demo):
     assert why.value.code == "not_decided"
     db.session.rollback()
     assert organiser.get(correction_url(course, 999999)).status_code == 404
+
+
+# ---------------------------------------------------------------- the name on the certificate
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a reader of the PDF sees (poppler's pdftotext)."""
+    import subprocess
+
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf,
+                          capture_output=True, check=True).stdout.decode("utf-8")
+
+
+def completed_certificate(login, username: str) -> tuple[int, bytes]:
+    course = course_named("电工技能提升班")
+    passed = register(login, username, course)
+    move_into_the_past(course)
+    end_the_course()
+    decide(login("unit_admin"), course, {passed: 10})
+    response = login(username).get(f"/instances/{passed}/certificate.pdf")
+    assert response.status_code == 200
+    return passed, response.get_data()
+
+
+def test_the_certificate_names_the_trainee_by_the_legal_name_given(login, demo):
+    """The account's display name may carry a job title (外卖骑手 马超): the certificate
+    prints the legal name the registration asked for, in the embedded Chinese font."""
+    _passed, pdf = completed_certificate(login, "rider1")
+    assert b"/FontFile3" in pdf
+    text = pdf_text(pdf)
+    assert "马超 同志（身份证号 500103********1239）" in text
+    assert "外卖骑手" not in text
+    assert "This certifies that 马超 attended" in text.replace("\n", " ")
+
+
+def test_a_registration_of_the_earlier_form_keeps_the_display_name(login, demo):
+    """A request started on the version without 真实姓名 has none: its certificate still
+    names the account, and publishing the new version does not change that."""
+    import yaml
+
+    path = next(p for p in wf.shipped_definitions() if p.stem == "training_registration")
+    earlier = yaml.safe_load(path.read_text(encoding="utf-8"))
+    earlier["start"]["form"] = [f for f in earlier["start"]["form"]
+                                if f["name"] not in ("real_name", "occupation_confirmed")]
+    old = wf.publish_text(yaml.safe_dump(earlier, allow_unicode=True, sort_keys=False),
+                          "training_registration.yaml")
+    db.session.commit()
+    assert old.created
+    course = course_named("电工技能提升班")
+    occupation, phone, first17 = TRAINEES["rider1"]
+    passed = start(login("rider1"), "training_registration", {
+        "course": str(course.id), "occupation": occupation, "phone": phone,
+        "id_card": id_card(first17)})
+    new = wf.publish_file(path)  # the current definition again: a newer version
+    db.session.commit()
+    assert new.created and new.version.version > old.version.version
+    assert db.session.get(Instance, passed).version_id == old.version.id
+    move_into_the_past(course)
+    end_the_course()
+    decide(login("unit_admin"), course, {passed: 10})
+    text = pdf_text(login("rider1").get(f"/instances/{passed}/certificate.pdf").get_data())
+    assert "外卖骑手 马超 同志" in text
+
+
+def test_the_legal_name_is_required_and_short(login, demo):
+    course = course_named("电工技能提升班")
+    client = login("rider1")
+    for name, message in (("", "此项为必填项。"), ("马" * 21, "最多填写 20 个字。")):
+        response = client.post("/processes/training_registration/start", data={
+            "course": str(course.id), "real_name": name, "occupation": "delivery",
+            "occupation_confirmed": "y", "phone": "13800138000", "id_card": id_card()})
+        assert response.status_code == 422
+        assert message in errors(response), errors(response)
+    page = client.get("/processes/training_registration/start").get_data(as_text=True)
+    assert "真实姓名" in page and "印在结业证书上" in page
+    # No account field holds a legal name (the display name may carry a job title):
+    # nothing is filled in for the worker.
+    assert re.search(r'<input[^>]*name="real_name"[^>]*>', page)
+    assert 'value="外卖骑手 马超"' not in page and 'value="马超"' not in page
+

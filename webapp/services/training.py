@@ -423,9 +423,12 @@ def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None
     if result["attended"] * 100 < step.config.pass_rate * result["total"]:
         return None
     id_card = str(data.get("id_card") or "")
+    # The legal name the registration form asks for; a request started on a version of
+    # the definition from before it was asked has only the account's display name.
+    name = str(data.get("real_name") or "").strip() or user.display_name
     return CertificateFacts(
         number=certificate_number(course, instance),
-        name=user.display_name, id_card=(id_card[:6] + "********" + id_card[-4:])
+        name=name, id_card=(id_card[:6] + "********" + id_card[-4:])
         if len(id_card) == 18 else "", course=course,
         unit_name=db.session.get(OrgUnit, course.unit_id).name, hours=course.hours,
         attended=result["attended"], total=result["total"],
