@@ -791,3 +791,77 @@ def test_the_legal_name_is_required_and_short(login, demo):
     assert re.search(r'<input[^>]*name="real_name"[^>]*>', page)
     assert 'value="外卖骑手 马超"' not in page and 'value="马超"' not in page
 
+
+# ---------------------------------------------------------------- courses as workers see them
+
+def test_a_worker_at_courses_is_shown_the_open_courses_not_the_organisers_page(login, demo):
+    client = login("rider1")
+    response = client.get("/courses")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/courses/open")
+    page = client.get("/courses/open").get_data(as_text=True)
+    assert "没有需要您登记出勤的课程" not in page
+    safety = course_named("骑手交通安全与应急救护")
+    assert "骑手交通安全与应急救护" in page and "解放碑户外劳动者驿站" in page  # the venue
+    assert f"{safety.starts_on} ~ {safety.ends_on}" in page
+    assert "仅限外卖配送员、快递员" in page and "18–60 周岁" in page  # 电工: any trade, 18-60
+    assert "需所在单位审核" in page and "无需审核，先到先得" in page
+    assert f"/processes/training_registration/start?course={safety.id}" in page
+    assert "外卖快递骑手职业技能提升班" not in page  # registration closed: under way
+    # The process list points to the courses too.
+    assert 'href="/courses/open"' in client.get("/processes").get_data(as_text=True)
+    # The organisers keep their page, with a way to the workers' list.
+    organiser = login("unit_admin").get("/courses").get_data(as_text=True)
+    assert "您负责登记出勤的课程" in organiser and 'href="/courses/open"' in organiser
+
+
+def test_a_course_page_says_what_the_course_is_and_leads_to_its_form(login, demo):
+    course = course_named("网约车驾驶员安全行车培训")
+    client = login("driver1")
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    first = course.schedule[0].starts_at.astimezone(CHINA)
+    assert "渝中区职工服务中心二楼" in page and "驾驶安全方向免费技能培训" in page
+    assert f"{first:%Y-%m-%d}" in page and "19:00–21:00 · 驾驶安全 第1讲" in page
+    assert "仅限网约车司机；21–60 周岁" in page and "共 30 位，余 30 位" in page
+    link = f"/processes/training_registration/start?course={course.id}"
+    assert link in page
+    form = client.get(link).get_data(as_text=True)
+    assert f'<option selected value="{course.id}">' in form
+    # The chosen course's facts are shown (the others' hidden until chosen), before the
+    # worker fills in the form.
+    shown = re.search(rf'data-course="{course.id}">(.*?)</div>\s*</div>', form, re.S)
+    assert shown and "仅限网约车司机" in shown.group(1)
+    assert re.search(r'data-course="\d+" hidden', form)
+    assert form.index('id="course-facts"') < form.index('name="real_name"')
+
+    instance = start(client, "training_registration", {
+        "course": str(course.id), "real_name": "何军", "occupation": "ride_hailing",
+        "occupation_confirmed": "y", "phone": "13700137000",
+        "id_card": id_card(TRAINEES["driver1"][2])})
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "您已报名这门课程" in page and f"/instances/{instance}" in page
+    assert "共 30 位，余 29 位" in page
+    # Not a worker: the facts, no 报名.
+    other = login("unit_admin").get(f"/courses/{course.id}").get_data(as_text=True)
+    assert link not in other and "编辑课程" in other
+    assert login("rider1").get("/courses/999999").status_code == 404
+
+
+def test_the_stated_occupation_must_be_confirmed_and_is_put_before_the_reviewer(login, demo):
+    """Nothing in the directory says a worker's trade, so the occupation is declared:
+    ticked as true, and shown at the top of the unit's review."""
+    course = db.session.scalar(select(Course).where(Course.requires_approval.is_(True)))
+    data = {"course": str(course.id), "real_name": "马超", "occupation": "delivery",
+            "phone": "13800138000", "id_card": id_card()}
+    client = login("rider1")
+    response = client.post("/processes/training_registration/start", data=data)
+    assert response.status_code == 422 and "请勾选此项。" in errors(response)
+    assert "本人承诺所选从业类型属实" in response.get_data(as_text=True)
+    instance = start(client, "training_registration", {**data, "occupation_confirmed": "y"})
+    db.session.expire_all()
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance,
+                                                Task.status == "open"))
+    page = login("unit_admin").get(f"/tasks/{task.id}").get_data(as_text=True)
+    box = page[page.index('id="occupation-declaration"'):]
+    assert page.index('id="occupation-declaration"') < page.index('id="data-h"')
+    assert "自报从业类型：外卖配送员" in box and "申请人已承诺所选从业类型属实" in box
+    assert "所属工会：渝中区快递物流行业工会" in box
