@@ -139,7 +139,8 @@ def fire(port: int, course_id: int, raw_tokens: list[str]) -> tuple[list[dict], 
 
     def client(i: int, raw: str):
         session = requests.Session()
-        body = {"data": {"course": course_id, "occupation": "courier",
+        body = {"data": {"course": course_id, "real_name": f"学员{i}", "occupation": "courier",
+                         "occupation_confirmed": True,
                          "phone": f"139{i:08d}", "id_card": id_card(f"50010319920611{i:03d}")}}
         headers = {"Authorization": f"Bearer {raw}", "Accept-Language": "zh-CN"}
         barrier.wait()

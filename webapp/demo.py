@@ -189,10 +189,10 @@ COURSES = [
      (-30, -8, -6, 8), ("delivery", "courier"), (None, None)),
 ]
 RUNNING_COURSE = "外卖快递骑手职业技能提升班"
-# Who registered for the running course (username, occupation, phone, id card) and the
-# sessions they missed so far (1-based).
-TRAINEES = [("rider1", "delivery", "13800138000", "500103199003071239", ()),
-            ("courier1", "courier", "13900139000", "500103199206114569", (2,))]
+# Who registered for the running course (username, legal name, occupation, phone, id
+# card) and the sessions they missed so far (1-based).
+TRAINEES = [("rider1", "马超", "delivery", "13800138000", "500103199003071239", ()),
+            ("courier1", "杨洋", "courier", "13900139000", "500103199206114569", (2,))]
 
 
 def course_schedule(starts, ends, sessions: int, kind: str):
@@ -289,15 +289,16 @@ def _seed_trainees() -> int:
     organiser = find_user("unit_admin")
     added, ticked = 0, set()
     held = training.held_sessions(course)
-    for username, occupation, phone, id_card, missed in TRAINEES:
+    for username, real_name, occupation, phone, id_card, missed in TRAINEES:
         user = find_user(username)
         instance = db.session.scalar(select(Instance).where(
             Instance.process_key == "training_registration", Instance.applicant_id == user.id,
             Instance.unique_key == f"course:{course.id}"))
         if instance is None:
             instance = workflow.start_instance("training_registration", user, {
-                "course": course.id, "occupation": occupation, "phone": phone,
-                "id_card": id_card, "motivation": "想多学一门手艺"}, now=when)
+                "course": course.id, "real_name": real_name, "occupation": occupation,
+                "occupation_confirmed": True, "phone": phone, "id_card": id_card,
+                "motivation": "想多学一门手艺"}, now=when)
             added += 1
         ticked |= {(s.id, instance.id) for n, s in enumerate(held, start=1) if n not in missed}
     if added:

@@ -83,7 +83,8 @@ def lived_in(demo):
         "station": station.id, "slot": slot.id, "phone": "13700137000", "skills": ["policy"]})
     approval = db.session.scalar(select(Course).where(Course.requires_approval.is_(True)))
     wf.start_instance("training_registration", demo["driver1"], {
-        "course": approval.id, "occupation": "ride_hailing", "phone": "13700137000",
+        "course": approval.id, "real_name": "何军", "occupation": "ride_hailing",
+        "occupation_confirmed": True, "phone": "13700137000",
         "id_card": "500103198801027895"})
     batch = db.session.scalar(select(RetreatBatch))
     wf.start_instance("retreat_nomination", demo["courier1"], {

@@ -72,7 +72,8 @@ def test_correct_a_wrongly_failed_trainee_on_a_phone(phone, live_server, demo):
 
     course = course_named("电工技能提升班")
     rider = wf.start_instance("training_registration", demo["rider1"], {
-        "course": course.id, "occupation": "delivery", "phone": "13800138000",
+        "course": course.id, "real_name": "马超", "occupation": "delivery",
+        "occupation_confirmed": True, "phone": "13800138000",
         "id_card": id_card("50010319900307123")}).id
     db.session.commit()
     move_into_the_past(course)
@@ -101,3 +102,50 @@ def test_correct_a_wrongly_failed_trainee_on_a_phone(phone, live_server, demo):
     expect(phone.get_by_text("已更正 外卖骑手 马超 的结业结果")).to_be_visible()
     db.session.rollback()
     assert db.session.get(Instance, rider).status == "completed"
+
+
+def test_a_worker_finds_a_course_and_registers_for_it_on_a_phone(phone, desktop, live_server,
+                                                                  demo):
+    """/courses on a 360 px phone: a worker gets the courses open to them (not the
+    organisers' page), a course's page with its timetable and who may join, and 报名
+    opens the form with the course chosen and its facts above it."""
+    course = course_named("网约车驾驶员安全行车培训")
+    sign_in(phone, live_server, "driver1")
+    phone.goto(f"{live_server}/courses")
+    expect(phone.get_by_role("heading", name="免费技能培训")).to_be_visible()
+    expect(phone.get_by_text("没有需要您登记出勤的课程")).to_have_count(0)
+    card = phone.locator("section", has=phone.get_by_role("heading",
+                                                           name="网约车驾驶员安全行车培训"))
+    expect(card.get_by_text("仅限网约车司机；21–60 周岁")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []
+    screenshot(phone, "courses-open-360")
+
+    card.get_by_role("link", name="课程详情").click()
+    expect(phone.get_by_role("heading", name="课表")).to_be_visible()
+    expect(phone.get_by_text("渝中区职工服务中心二楼")).to_be_visible()
+    expect(phone.locator("#timetable li")).to_have_count(len(course.schedule))
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []
+    screenshot(phone, "course-page-360")
+
+    phone.get_by_role("link", name="报名", exact=True).click()
+    expect(phone.get_by_label("培训课程")).to_have_value(str(course.id))
+    facts = phone.locator("#course-facts [data-course]:visible")
+    expect(facts).to_have_count(1)
+    expect(facts.get_by_text("仅限网约车司机；21–60 周岁")).to_be_visible()
+    other = course_named("骑手交通安全与应急救护")
+    phone.get_by_label("培训课程").select_option(str(other.id))  # another course's facts
+    expect(facts.get_by_text("仅限外卖配送员、快递员")).to_be_visible()
+    expect(facts).to_have_count(1)
+    phone.get_by_label("培训课程").select_option(str(course.id))
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_violations(phone) == []
+    screenshot(phone, "course-registration-form-360")
+
+    sign_in(desktop, live_server, "driver1")
+    desktop.goto(f"{live_server}/courses/open")
+    assert serious_violations(desktop) == []
+    screenshot(desktop, "courses-open-desktop")
+    desktop.goto(f"{live_server}/courses/{course.id}")
+    screenshot(desktop, "course-page-desktop")

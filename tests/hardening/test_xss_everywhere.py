@@ -295,7 +295,8 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
         "phone": "13800138000", "health_ok": "y", "health_note": p(300),
         "deeds": p(1000, lead="+") + "从事外卖配送五年，累计安全配送三万余单"})
     training = start(client, "training_registration", {
-        "course": str(made["course_id"]), "occupation": "delivery", "phone": "13800138000",
+        "course": str(made["course_id"]), "real_name": p(20), "occupation": "delivery",
+        "occupation_confirmed": "y", "phone": "13800138000",
         "id_card": id_card(), "motivation": p(300)})
     award = start(client, "innovation_award", {
         "title": p(60), "category": "invention", "patent_no": p.link(30),

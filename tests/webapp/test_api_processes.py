@@ -71,7 +71,8 @@ def test_worker_demand_through_the_api(api, demo):
 
 def test_training_registration_through_the_api(api, login, demo):
     course = db.session.scalar(select(Course).where(Course.title == "电工技能提升班"))
-    data = {"course": course.id, "occupation": "delivery", "phone": "13800138000",
+    data = {"course": course.id, "real_name": "马超", "occupation": "delivery",
+            "occupation_confirmed": True, "phone": "13800138000",
             "id_card": id_card(), "motivation": "想考电工证，多一门手艺"}
     process = api("GET", "/processes/training_registration", "rider1").get_json()
     course_field = next(f for f in process["form"]["fields"] if f["name"] == "course")

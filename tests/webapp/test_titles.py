@@ -83,7 +83,8 @@ def test_an_approval_keeps_the_title_it_does_not_change(demo):
 def test_a_course_is_shown_by_its_name_on_the_page_and_in_the_api(api, login, demo):
     course = db.session.scalar(select(Course).where(Course.title == "电工技能提升班"))
     r = api("POST", "/processes/training_registration/instances", "rider1", json={"data": {
-        "course": course.id, "occupation": "delivery", "phone": "13800138000",
+        "course": course.id, "real_name": "马超", "occupation": "delivery",
+        "occupation_confirmed": True, "phone": "13800138000",
         "id_card": id_card(), "motivation": "想考电工证，多一门手艺"}})
     assert r.status_code == 201, r.get_json()
     answer = r.get_json()

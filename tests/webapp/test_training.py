@@ -22,6 +22,8 @@ from workflows.errors import InvalidInput
 TRAINEES = {"rider1": ("delivery", "13800138000", "50010319900307123"),
             "courier1": ("courier", "13900139000", "50010319920611456"),
             "driver1": ("ride_hailing", "13700137000", "50010319880102789")}
+# The legal names they register with (their accounts carry a job title: 外卖骑手 马超).
+REAL_NAMES = {"rider1": "马超", "courier1": "杨洋", "driver1": "何军"}
 
 
 def course_named(title: str) -> Course:
@@ -31,8 +33,8 @@ def course_named(title: str) -> Course:
 def register(login, username: str, course: Course, **changes) -> int:
     occupation, phone, first17 = TRAINEES[username]
     return start(login(username), "training_registration", {
-        "course": str(course.id), "occupation": occupation, "phone": phone,
-        "id_card": id_card(first17), **changes})
+        "course": str(course.id), "real_name": REAL_NAMES[username], "occupation": occupation,
+        "occupation_confirmed": "y", "phone": phone, "id_card": id_card(first17), **changes})
 
 
 def move_into_the_past(course: Course, days: int = 60) -> None:
@@ -210,7 +212,7 @@ def test_certificate_for_the_trainee_who_completed_only(login, demo):
     from webapp.services.training import certificate_facts
 
     facts = certificate_facts(db.session.get(Instance, passed), find_user("rider1"))
-    assert (facts.name, facts.attended, facts.total, facts.hours) == ("外卖骑手 马超", 9, 10, 20)
+    assert (facts.name, facts.attended, facts.total, facts.hours) == ("马超", 9, 10, 20)
     assert facts.unit_name == "解放碑街道工会" and facts.id_card.startswith("500103********")
 
     courier = login("courier1")
@@ -354,8 +356,8 @@ def certificate_render(facts):
 def test_occupation_outside_the_course_is_refused_beside_the_field(login, demo, client):
     course = course_named("骑手交通安全与应急救护")  # for riders and couriers only
     occupation, phone, first17 = TRAINEES["driver1"]
-    data = {"course": str(course.id), "occupation": occupation, "phone": phone,
-            "id_card": id_card(first17)}
+    data = {"course": str(course.id), "real_name": "何军", "occupation": occupation,
+            "occupation_confirmed": "y", "phone": phone, "id_card": id_card(first17)}
     response = login("driver1").post("/processes/training_registration/start", data=data)
     assert response.status_code == 422
     assert "本课程只面向外卖配送员、快递员报名" in errors(response)
@@ -371,14 +373,16 @@ def test_age_outside_the_course_range_is_refused(login, demo):
     course = course_named("电工技能提升班")  # 18 to 60
     young = datetime.now().year - 16
     response = login("rider1").post("/processes/training_registration/start", data={
-        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
+        "course": str(course.id), "real_name": "马超", "occupation": "delivery",
+        "occupation_confirmed": "y", "phone": "13800138000",
         "id_card": id_card(f"500103{young}0307123")})
     assert response.status_code == 422
     assert "本课程只招收18–60 周岁的学员" in errors(response)
     old = datetime.now().year - 61
     with pytest.raises(InvalidInput) as refused:
         wf.start_instance("training_registration", find_user("rider1"), {
-            "course": course.id, "occupation": "delivery", "phone": "13800138000",
+            "course": course.id, "real_name": "马超", "occupation": "delivery",
+            "occupation_confirmed": True, "phone": "13800138000",
             "id_card": id_card(f"500103{old}0101123")})
     assert refused.value.code == "not_eligible"
     assert refused.value.field_messages("en") == {
@@ -391,8 +395,8 @@ def test_registration_outside_the_window_is_refused(demo):
     db.session.commit()
     with pytest.raises(InvalidInput) as refused:
         wf.start_instance("training_registration", find_user("rider1"), {
-            "course": course.id, "occupation": "delivery", "phone": "13800138000",
-            "id_card": id_card()})
+            "course": course.id, "real_name": "马超", "occupation": "delivery",
+            "occupation_confirmed": True, "phone": "13800138000", "id_card": id_card()})
     assert "现在不能报名" in refused.value.field_messages("zh")["course"][0]
     db.session.rollback()
 
@@ -708,3 +712,156 @@ def test_a_trainee_not_yet_decided_cannot_be_corrected(login, demo):
     assert why.value.code == "not_decided"
     db.session.rollback()
     assert organiser.get(correction_url(course, 999999)).status_code == 404
+
+
+# ---------------------------------------------------------------- the name on the certificate
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a reader of the PDF sees (poppler's pdftotext)."""
+    import subprocess
+
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf,
+                          capture_output=True, check=True).stdout.decode("utf-8")
+
+
+def completed_certificate(login, username: str) -> tuple[int, bytes]:
+    course = course_named("电工技能提升班")
+    passed = register(login, username, course)
+    move_into_the_past(course)
+    end_the_course()
+    decide(login("unit_admin"), course, {passed: 10})
+    response = login(username).get(f"/instances/{passed}/certificate.pdf")
+    assert response.status_code == 200
+    return passed, response.get_data()
+
+
+def test_the_certificate_names_the_trainee_by_the_legal_name_given(login, demo):
+    """The account's display name may carry a job title (外卖骑手 马超): the certificate
+    prints the legal name the registration asked for, in the embedded Chinese font."""
+    _passed, pdf = completed_certificate(login, "rider1")
+    assert b"/FontFile3" in pdf
+    text = pdf_text(pdf)
+    assert "马超 同志（身份证号 500103********1239）" in text
+    assert "外卖骑手" not in text
+    assert "This certifies that 马超 attended" in text.replace("\n", " ")
+
+
+def test_a_registration_of_the_earlier_form_keeps_the_display_name(login, demo):
+    """A request started on the version without 真实姓名 has none: its certificate still
+    names the account, and publishing the new version does not change that."""
+    import yaml
+
+    path = next(p for p in wf.shipped_definitions() if p.stem == "training_registration")
+    earlier = yaml.safe_load(path.read_text(encoding="utf-8"))
+    earlier["start"]["form"] = [f for f in earlier["start"]["form"]
+                                if f["name"] not in ("real_name", "occupation_confirmed")]
+    old = wf.publish_text(yaml.safe_dump(earlier, allow_unicode=True, sort_keys=False),
+                          "training_registration.yaml")
+    db.session.commit()
+    assert old.created
+    course = course_named("电工技能提升班")
+    occupation, phone, first17 = TRAINEES["rider1"]
+    passed = start(login("rider1"), "training_registration", {
+        "course": str(course.id), "occupation": occupation, "phone": phone,
+        "id_card": id_card(first17)})
+    new = wf.publish_file(path)  # the current definition again: a newer version
+    db.session.commit()
+    assert new.created and new.version.version > old.version.version
+    assert db.session.get(Instance, passed).version_id == old.version.id
+    move_into_the_past(course)
+    end_the_course()
+    decide(login("unit_admin"), course, {passed: 10})
+    text = pdf_text(login("rider1").get(f"/instances/{passed}/certificate.pdf").get_data())
+    assert "外卖骑手 马超 同志" in text
+
+
+def test_the_legal_name_is_required_and_short(login, demo):
+    course = course_named("电工技能提升班")
+    client = login("rider1")
+    for name, message in (("", "此项为必填项。"), ("马" * 21, "最多填写 20 个字。")):
+        response = client.post("/processes/training_registration/start", data={
+            "course": str(course.id), "real_name": name, "occupation": "delivery",
+            "occupation_confirmed": "y", "phone": "13800138000", "id_card": id_card()})
+        assert response.status_code == 422
+        assert message in errors(response), errors(response)
+    page = client.get("/processes/training_registration/start").get_data(as_text=True)
+    assert "真实姓名" in page and "印在结业证书上" in page
+    # No account field holds a legal name (the display name may carry a job title):
+    # nothing is filled in for the worker.
+    assert re.search(r'<input[^>]*name="real_name"[^>]*>', page)
+    assert 'value="外卖骑手 马超"' not in page and 'value="马超"' not in page
+
+
+# ---------------------------------------------------------------- courses as workers see them
+
+def test_a_worker_at_courses_is_shown_the_open_courses_not_the_organisers_page(login, demo):
+    client = login("rider1")
+    response = client.get("/courses")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/courses/open")
+    page = client.get("/courses/open").get_data(as_text=True)
+    assert "没有需要您登记出勤的课程" not in page
+    safety = course_named("骑手交通安全与应急救护")
+    assert "骑手交通安全与应急救护" in page and "解放碑户外劳动者驿站" in page  # the venue
+    assert f"{safety.starts_on} ~ {safety.ends_on}" in page
+    assert "仅限外卖配送员、快递员" in page and "18–60 周岁" in page  # 电工: any trade, 18-60
+    assert "需所在单位审核" in page and "无需审核，先到先得" in page
+    assert f"/processes/training_registration/start?course={safety.id}" in page
+    assert "外卖快递骑手职业技能提升班" not in page  # registration closed: under way
+    # The process list points to the courses too.
+    assert 'href="/courses/open"' in client.get("/processes").get_data(as_text=True)
+    # The organisers keep their page, with a way to the workers' list.
+    organiser = login("unit_admin").get("/courses").get_data(as_text=True)
+    assert "您负责登记出勤的课程" in organiser and 'href="/courses/open"' in organiser
+
+
+def test_a_course_page_says_what_the_course_is_and_leads_to_its_form(login, demo):
+    course = course_named("网约车驾驶员安全行车培训")
+    client = login("driver1")
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    first = course.schedule[0].starts_at.astimezone(CHINA)
+    assert "渝中区职工服务中心二楼" in page and "驾驶安全方向免费技能培训" in page
+    assert f"{first:%Y-%m-%d}" in page and "19:00–21:00 · 驾驶安全 第1讲" in page
+    assert "仅限网约车司机；21–60 周岁" in page and "共 30 位，余 30 位" in page
+    link = f"/processes/training_registration/start?course={course.id}"
+    assert link in page
+    form = client.get(link).get_data(as_text=True)
+    assert f'<option selected value="{course.id}">' in form
+    # The chosen course's facts are shown (the others' hidden until chosen), before the
+    # worker fills in the form.
+    shown = re.search(rf'data-course="{course.id}">(.*?)</div>\s*</div>', form, re.S)
+    assert shown and "仅限网约车司机" in shown.group(1)
+    assert re.search(r'data-course="\d+" hidden', form)
+    assert form.index('id="course-facts"') < form.index('name="real_name"')
+
+    instance = start(client, "training_registration", {
+        "course": str(course.id), "real_name": "何军", "occupation": "ride_hailing",
+        "occupation_confirmed": "y", "phone": "13700137000",
+        "id_card": id_card(TRAINEES["driver1"][2])})
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "您已报名这门课程" in page and f"/instances/{instance}" in page
+    assert "共 30 位，余 29 位" in page
+    # Not a worker: the facts, no 报名.
+    other = login("unit_admin").get(f"/courses/{course.id}").get_data(as_text=True)
+    assert link not in other and "编辑课程" in other
+    assert login("rider1").get("/courses/999999").status_code == 404
+
+
+def test_the_stated_occupation_must_be_confirmed_and_is_put_before_the_reviewer(login, demo):
+    """Nothing in the directory says a worker's trade, so the occupation is declared:
+    ticked as true, and shown at the top of the unit's review."""
+    course = db.session.scalar(select(Course).where(Course.requires_approval.is_(True)))
+    data = {"course": str(course.id), "real_name": "马超", "occupation": "delivery",
+            "phone": "13800138000", "id_card": id_card()}
+    client = login("rider1")
+    response = client.post("/processes/training_registration/start", data=data)
+    assert response.status_code == 422 and "请勾选此项。" in errors(response)
+    assert "本人承诺所选从业类型属实" in response.get_data(as_text=True)
+    instance = start(client, "training_registration", {**data, "occupation_confirmed": "y"})
+    db.session.expire_all()
+    task = db.session.scalar(select(Task).where(Task.instance_id == instance,
+                                                Task.status == "open"))
+    page = login("unit_admin").get(f"/tasks/{task.id}").get_data(as_text=True)
+    box = page[page.index('id="occupation-declaration"'):]
+    assert page.index('id="occupation-declaration"') < page.index('id="data-h"')
+    assert "自报从业类型：外卖配送员" in box and "申请人已承诺所选从业类型属实" in box
+    assert "所属工会：渝中区快递物流行业工会" in box

@@ -127,7 +127,8 @@ def test_a_burst_of_registrations_fills_the_seats_and_queues_the_rest_in_order(a
     def register(user_id):
         user = db.session.get(User, user_id)
         return wf.start_instance("training_registration", user, {
-            "course": course_id, "occupation": "courier", "phone": "13900139000",
+            "course": course_id, "real_name": "杨洋", "occupation": "courier",
+            "occupation_confirmed": True, "phone": "13900139000",
             "id_card": id_card("50010319920611456")}).id
 
     results = burst(app, applicants, size["workers"], register)

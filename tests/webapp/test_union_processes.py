@@ -58,8 +58,8 @@ def drive(login, instance_id: int, answers: dict, *, max_steps: int = 20) -> Ins
 def test_course_that_asks_for_approval_goes_to_the_unit_first(login, demo):
     course = db.session.scalar(select(Course).where(Course.requires_approval.is_(True)))
     instance_id = start(login("rider1"), "training_registration", {
-        "course": str(course.id), "occupation": "delivery", "phone": "13800138000",
-        "id_card": id_card()})
+        "course": str(course.id), "real_name": "马超", "occupation": "delivery",
+        "occupation_confirmed": "y", "phone": "13800138000", "id_card": id_card()})
     db.session.expire_all()
     assert db.session.get(Instance, instance_id).steps == "unit_review"
     instance = drive(login, instance_id, {

@@ -36,7 +36,8 @@ PROOF = {"id": 1, "mime": "image/png", "size": 10}
 START_DATA = {
     "micro_wish": {"title": "头盔", "category": "goods", "story": "头盔坏了需要新的一个",
                    "station": 5, "contact_name": "张三", "phone": "13800138000"},
-    "training_registration": {"course": 1, "occupation": "courier", "phone": "13800138000",
+    "training_registration": {"course": 1, "real_name": "杨洋", "occupation": "courier",
+                              "occupation_confirmed": True, "phone": "13800138000",
                               "id_card": "11010519491231002X"},
     "retreat_nomination": {"batch": 1, "honour": "city", "id_card": "11010519491231002X",
                            "phone": "13800138000", "health_ok": True,

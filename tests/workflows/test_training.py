@@ -14,7 +14,8 @@ ID_CARD = "11010519491231002X"
 
 
 def registration(course: int = 1) -> dict:
-    return {"course": course, "occupation": "delivery", "phone": "13900001111",
+    return {"course": course, "real_name": "马超", "occupation": "delivery",
+            "occupation_confirmed": True, "phone": "13900001111",
             "id_card": ID_CARD}
 
 

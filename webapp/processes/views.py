@@ -11,7 +11,7 @@ from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.labels import STATUS_LABELS
 from webapp.models import Instance
-from webapp.pagination import paginate
+from webapp.pagination import as_id, paginate
 from webapp.processes import bp
 from webapp.processes.helpers import (display_rows, end_reason, file_visible, form_class,
                                       history_rows, on_notice, return_reason, show_errors,
@@ -89,7 +89,7 @@ def start(key: str):
     else:
         _preselect(form, spec.start.form)
     return (render_template("processes/start.html", spec=spec, form=form, submission=nonce,
-                            holder=holder), status)
+                            holder=holder, courses=_course_offers(spec, form)), status)
 
 
 def _holder_of(spec, exc: WorkflowError):
@@ -105,6 +105,20 @@ def _holder_of(spec, exc: WorkflowError):
                                Instance.unique_key == key, Instance.status != "starting")
         .order_by(Instance.closed_at.is_(None).desc(), Instance.id.desc()).limit(1))
     return found if found is not None and access.can_view(current_user, found) else None
+
+
+def _course_offers(spec, form) -> dict | None:
+    """For a form that chooses a course: each listed course's facts (dates, venue, who
+    may join, review, places left), the chosen one shown — so the eligibility is known
+    before the rest of the form is filled in."""
+    field = next((f for f in spec.start.form.fields
+                  if f.type == "record" and f.source == "course"), None)
+    bound = getattr(form, field.name, None) if field is not None else None
+    if bound is None:
+        return None
+    ids = [i for i in (as_id(str(value)) for value, *_rest in bound.choices or []) if i]
+    return {"field": bound, "offers": training.offers_of(ids),
+            "chosen": as_id(str(bound.data)) if bound.data else None}
 
 
 # The start form's one-time key (see ``wf.submission_key``).

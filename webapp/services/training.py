@@ -423,9 +423,12 @@ def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None
     if result["attended"] * 100 < step.config.pass_rate * result["total"]:
         return None
     id_card = str(data.get("id_card") or "")
+    # The legal name the registration form asks for; a request started on a version of
+    # the definition from before it was asked has only the account's display name.
+    name = str(data.get("real_name") or "").strip() or user.display_name
     return CertificateFacts(
         number=certificate_number(course, instance),
-        name=user.display_name, id_card=(id_card[:6] + "********" + id_card[-4:])
+        name=name, id_card=(id_card[:6] + "********" + id_card[-4:])
         if len(id_card) == 18 else "", course=course,
         unit_name=db.session.get(OrgUnit, course.unit_id).name, hours=course.hours,
         attended=result["attended"], total=result["total"],
@@ -665,3 +668,138 @@ def remove_session(course: Course, actor: User, session: CourseSession,
     db.session.flush()
     course.sessions = len(course.schedule)
     audit.record(actor, "course.session_remove", ("course", course.id), before, {}, unit=course.unit)
+
+
+# ------------------------------------------------------------------ courses for workers
+
+# The process a course is registered for (its start form's ``course`` field).
+REGISTRATION_PROCESS = "training_registration"
+OFFERED_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A course as a worker sees it before registering: its places left and whether
+    registration is open — ``open``, ``not_yet`` (opens on ``opens_on``) or ``closed`` —
+    and the eligibility the registration checks (``facts``: the record the definition's
+    start checks read, so the page says what they will say)."""
+
+    course: Course
+    left: int
+    registration: str
+    facts: dict
+
+    @property
+    def open(self) -> bool:
+        return self.registration == "open"
+
+    @property
+    def hours(self) -> float:
+        return self.course.hours
+
+
+def registration_state(course: Course, today: date) -> str:
+    """As the definition's start checks judge it: within the registration window, and —
+    for a course that asks for approval — before it begins (no time left to review)."""
+    if today < course.opens_on:
+        return "not_yet"
+    if today > course.closes_on or (course.requires_approval and today >= course.starts_on):
+        return "closed"
+    return "open"
+
+
+def _today() -> date:
+    from webapp.services.activities import CHINA
+
+    return datetime.now(CHINA).date()
+
+
+def _offers(courses: list[Course], today: date) -> list[Offer]:
+    from webapp.models import CapacityResource
+    from webapp.services.activities import course_record
+
+    from sqlalchemy.orm import selectinload
+
+    if courses:  # the timetables and units the pages show, in two queries, not one a course
+        db.session.scalars(select(Course).where(Course.id.in_([c.id for c in courses]))
+                           .options(selectinload(Course.schedule),
+                                    selectinload(Course.unit))).all()
+    keys = [course_key(c) for c in courses]
+    left = {key: max((capacity or 0) - granted, 0) for key, capacity, granted in
+            db.session.execute(select(CapacityResource.key, CapacityResource.capacity,
+                                      CapacityResource.granted)
+                               .where(CapacityResource.key.in_(keys or [""])))}
+    return [Offer(c, left.get(course_key(c), 0), registration_state(c, today),
+                  course_record(c.id)) for c in courses]
+
+
+def offered_courses(today: date | None = None) -> list[Offer]:
+    """Courses a worker may still register for, or soon may: registration not closed,
+    soonest first."""
+    today = today or _today()
+    rows = db.session.scalars(select(Course).where(Course.closes_on >= today)
+                              .order_by(Course.starts_on, Course.id).limit(OFFERED_LIMIT)).all()
+    return [offer for offer in _offers(rows, today) if offer.registration != "closed"]
+
+
+def offer_of(course: Course, today: date | None = None) -> Offer:
+    return _offers([course], today or _today())[0]
+
+
+def offers_of(ids: list[int], today: date | None = None) -> list[Offer]:
+    """The courses with ``ids`` (those a registration form lists), in that order."""
+    found = {c.id: c for c in db.session.scalars(select(Course).where(Course.id.in_(ids)))}
+    return _offers([found[i] for i in ids if i in found], today or _today())
+
+
+def may_register(user: User) -> bool:
+    """Whether ``user`` may start a registration at all (a worker, the process live)."""
+    from webapp.services import workflow as wf
+    from workflows import engine
+
+    try:
+        spec = wf.spec_of(wf.current_version(REGISTRATION_PROCESS))
+    except WorkflowError:
+        return False
+    return engine.can_start(spec, user.id, wf.DbDirectory())
+
+
+def own_registration(user: User, course: Course) -> Instance | None:
+    """``user``'s running registration for ``course``, if any."""
+    return db.session.scalar(select(Instance).where(
+        Instance.process_key == REGISTRATION_PROCESS, Instance.applicant_id == user.id,
+        Instance.unique_key == course_key(course), Instance.closed_at.is_(None))
+        .order_by(Instance.id.desc()).limit(1))
+
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a reviewer of a registration weighs the stated occupation by: the worker's
+    own word (nothing in the directory records a person's trade — a unit has no
+    industry), whether they confirmed it true, whom the course is for, and the union
+    unit they belong to."""
+
+    occupation: str
+    confirmed: bool | None   # None: asked by no version of the form they used
+    course_for: str          # the course's occupations, "" for anyone
+    unit: OrgUnit | None
+
+
+def declaration(instance: Instance, occupation_text: str, locale: str) -> Declaration | None:
+    """For a registration with a course and a stated occupation (shown as
+    ``occupation_text``); None for other requests."""
+    found = register_of(instance)
+    data = instance.state.get("data", {})
+    if found is None or "occupation" not in data:
+        return None
+    from webapp.services.workflow import spec_of_instance
+
+    asked = spec_of_instance(instance).start.form.field("occupation_confirmed") is not None
+    facts = offer_of(found[1]).facts
+    applicant = db.session.get(User, instance.applicant_id)
+    return Declaration(
+        occupation=occupation_text,
+        confirmed=bool(data.get("occupation_confirmed")) if asked else None,
+        course_for=facts["occupation_names_en" if locale == "en" else "occupation_names"],
+        unit=applicant.unit if applicant is not None else None)

@@ -151,8 +151,10 @@ def task(task_id: int):
                 if result is None:
                     return redirect(url_for("processes.instance", instance_id=instance.id))
                 status = result
+    rows = display_rows(instance, spec)
     return render_template("tasks/task.html", task=task, instance=instance, spec=spec,
-                           form=form, actions=actions, rows=display_rows(instance, spec),
+                           form=form, actions=actions, rows=rows,
+                           declaration=_declaration(spec, task, instance, rows, locale),
                            escalated=_escalated_to_me(instance, task),
                            step_name=task_label(spec, task, locale), comment=comment,
                            comment_error=comment_error,
@@ -232,6 +234,17 @@ def _objections(spec, instance: Instance, task: Task) -> list:
         return []
     return [(entry, name) for entry, name in history_rows(instance, True, current_user)
             if entry.action == OBJECTION]
+
+
+def _declaration(spec, task: Task, instance: Instance, rows: list, locale: str):
+    """For a reviewer (an approval step) of a training registration: the occupation the
+    worker stated, which the course's eligibility was checked against — their word
+    only, so put before the reviewer rather than left among the other answers."""
+    step = next((s for s in spec.steps if s.id == task.step), None)
+    shown = next((r.get("text") for r in rows if r["name"] == "occupation"), None)
+    if step is None or step.kind != "approval" or shown is None:
+        return None
+    return training.declaration(instance, shown, locale)
 
 
 def _attendance(spec, task: Task, instance: Instance) -> dict | None:

@@ -22,12 +22,40 @@ from workflows.errors import WorkflowError
 @bp.route("/courses")
 @login_required
 def courses():
-    """The courses whose attendance the signed-in person keeps."""
+    """The courses whose attendance the signed-in person keeps; someone who runs no
+    course (a worker) is shown the courses open to them instead."""
+    may_create = bool(training.course_units(current_user, limit=1))
     rows = [(course, len(training.trainees(course)))
             for course in training.courses_for(current_user)]
-    return render_template("training/courses.html", rows=rows,
-                           may_create=bool(training.course_units(current_user, limit=1)),
+    if not rows and not may_create:
+        return redirect(url_for("training.open_courses"))
+    return render_template("training/courses.html", rows=rows, may_create=may_create,
                            may_manage=lambda course: training.may_manage(current_user, course))
+
+
+@bp.route("/courses/open")
+@login_required
+def open_courses():
+    """The courses a worker may register for (or soon may), with what decides whether to."""
+    return render_template("training/open_courses.html", offers=training.offered_courses(),
+                           may_register=training.may_register(current_user),
+                           process_key=training.REGISTRATION_PROCESS,
+                           organiser=current_user.has_role(*training.ORGANISER_ROLES))
+
+
+@bp.route("/courses/<int:course_id>")
+@login_required
+def course(course_id: int):
+    """One course as a worker weighs it: what it teaches, when and where (the timetable),
+    for whom, whether it is reviewed, places left — and 报名 with it chosen."""
+    course = db.session.get(Course, course_id)
+    if course is None:
+        abort(404)
+    return render_template("training/course.html", offer=training.offer_of(course), tz=CHINA,
+                           may_register=training.may_register(current_user),
+                           mine=training.own_registration(current_user, course),
+                           may_manage=training.may_manage(current_user, course),
+                           process_key=training.REGISTRATION_PROCESS)
 
 
 def _managed(course_id: int) -> Course:
