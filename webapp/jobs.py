@@ -52,6 +52,15 @@ def fire_timer(timer_id: int) -> None:
         fire(timer_id)
 
 
+def verify_audit(run_id: str) -> dict | None:
+    """Verify the audit chain for the page (``webapp.services.audit_check``)."""
+    app = job_app()
+    with app.app_context():
+        from webapp.services.audit_check import run
+
+        return run(run_id)
+
+
 def sweep() -> dict:
     """Fire due timers, re-drive due or abandoned deliveries, send digests."""
     app = job_app()

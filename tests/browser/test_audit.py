@@ -33,3 +33,29 @@ def test_audit_log_on_a_phone(phone, live_server, demo):
     screenshot(phone, "audit-360")
     first.get_by_role("link").click()
     phone.wait_for_url(f"**/instances/{instance.id}")
+
+
+@pytest.mark.parametrize("device, width", [("phone", 360), ("desktop", 1280)])
+def test_a_supervisor_verifies_the_chain_and_reads_the_result(request, live_server, demo, app,
+                                                              device, width):
+    """校验哈希链 on the log's page: a progress page that reloads itself until the job's
+    result — intact, the head's number and full hash — which the log's page shows too,
+    nothing wider than the screen."""
+    from tests.webapp.test_audit import run_queued_jobs
+
+    page = request.getfixturevalue(device)
+    sign_in(page, live_server, "supervisor")
+    page.goto(f"{live_server}/admin/audit")
+    page.get_by_role("button", name="校验哈希链").click()
+    page.wait_for_url("**/admin/audit/verify/*")
+    expect(page.get_by_text("校验已排队")).to_be_visible()
+    run_queued_jobs(app)
+    expect(page.get_by_text("哈希链完好")).to_be_visible(timeout=10_000)  # it reloaded
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"audit-verify-{width}")
+    page.get_by_role("link", name="审计日志").first.click()
+    card = page.locator(".uf-verify")
+    expect(card.get_by_text("哈希链完好")).to_be_visible()
+    expect(card.locator("code.uf-hash")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"audit-verified-{width}")

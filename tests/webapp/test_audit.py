@@ -518,3 +518,264 @@ def test_a_return_names_whom_it_went_back_to(demo, client, locale, said, raw):
                     .get_data(as_text=True))
     assert page.count("uf-audit-entry") == 1
     assert said in page and raw not in page and "applicant<" not in page
+
+
+# ---------------------------------------------------------------- verifying from the page
+
+def run_queued_jobs(app) -> None:
+    """What a worker does: take the jobs queued (tests run them themselves)."""
+    from webapp.queue import EmbeddedWorker, runtime
+
+    rt = runtime(app)
+    EmbeddedWorker([rt.queue()], connection=rt.connection).work(burst=True,
+                                                                logging_level="WARNING")
+
+
+def chain_facts() -> tuple:
+    db.session.rollback()
+    return (db.session.scalar(select(func.count(AuditEntry.id))),
+            db.session.scalar(select(func.max(AuditEntry.seq))))
+
+
+def start_verifying(client, **form) -> str:
+    r = client.post("/admin/audit/verify", data=form)
+    assert r.status_code == 303, r.get_data(as_text=True)
+    assert re.fullmatch(r"/admin/audit/verify/[0-9a-f]{16}", r.headers["Location"])
+    return r.headers["Location"]
+
+
+def test_a_supervisor_verifies_the_chain_from_the_log_page(demo, app, client):
+    """The same check as `flask audit verify`, started with a POST, run as a job, its
+    result on its own page and on the log's: intact up to N with head H, when, by whom.
+    It changes nothing in the database; a GET starts nothing."""
+    sign_in(client, "supervisor")
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert 'action="/admin/audit/verify"' in page and 'name="csrf_token"' in page
+    assert client.get("/admin/audit/verify").status_code == 405  # a GET starts nothing
+    before = chain_facts()
+    expected = audit.verify()
+    url = start_verifying(client)
+    assert start_verifying(client) == url  # one at a time: a second start joins the first
+    waiting = client.get(url).get_data(as_text=True)
+    assert "校验已排队" in waiting and 'http-equiv="refresh"' in waiting
+    run_queued_jobs(app)
+    done = client.get(url).get_data(as_text=True)
+    assert "哈希链完好" in done and 'http-equiv="refresh"' not in done
+    assert f"第 1 至第 {expected.count} 条都未被改动" in done
+    assert f"{expected.head_seq}:{expected.head_hash}" in done and "supervisor" in done
+    assert re.search(r"校验于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", done)
+    log_page = client.get("/admin/audit").get_data(as_text=True)
+    assert "哈希链完好" in log_page and expected.head_hash in log_page
+    assert chain_facts() == before  # nothing was written: no entry, no seal
+
+
+def test_the_page_names_the_first_broken_entry_and_why(demo, app, client):
+    victim = entries()[4]
+    tamper("UPDATE audit_entries SET action = 'user.forged' WHERE id = :id", id=victim.id)
+    sign_in(client, "city_admin")
+    url = start_verifying(client)
+    run_queued_jobs(app)
+    page = client.get(url).get_data(as_text=True)
+    assert f"哈希链在第 {victim.seq} 条断开" in page
+    assert f"第 {victim.seq} 条在写入后被改动过：内容与它的哈希值不符" in page
+    assert f"第 1 至第 {victim.seq - 1} 条完好" in page
+
+
+def test_an_anchor_written_down_is_checked_and_a_bad_one_is_refused(demo, app, client):
+    sign_in(client, "admin")
+    r = client.post("/admin/audit/verify", data={"anchor": "12:abc"})
+    assert r.status_code == 422 and "请按 编号:哈希值 填写" in r.get_data(as_text=True)
+    url = start_verifying(client, anchor=f"3:{'0' * 64}")
+    run_queued_jobs(app)
+    page = client.get(url).get_data(as_text=True)
+    assert "第 3 条已不是记下的那一条" in page
+    head = audit.verify()
+    url = start_verifying(client, anchor=f"{head.head_seq}:{head.head_hash.upper()}")
+    run_queued_jobs(app)
+    assert "哈希链完好" in client.get(url).get_data(as_text=True)
+
+
+def test_only_viewers_of_the_log_may_verify_and_only_with_a_csrf_token(demo, app, client):
+    sign_in(client, "unit_admin")
+    assert client.post("/admin/audit/verify").status_code == 403
+    assert client.get("/admin/audit/verify/0123456789abcdef").status_code == 403
+    sign_in(client, "supervisor")
+    assert client.get("/admin/audit/verify/0123456789abcdef").status_code == 404
+    assert client.get("/admin/audit/verify/not-a-run").status_code == 404
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert client.post("/admin/audit/verify").status_code == 400
+
+
+def test_verify_tells_its_progress_as_it_goes(app, org):
+    for _ in range(4):
+        three_entries(org)
+    seen = []
+    result = audit.verify(batch=5, progress=seen.append, every=5)
+    assert result.ok and seen == [5, 10]
+
+
+# ---------------------------------------------------------------- an export checked alone
+
+def recompute_chain(rows: list[dict]) -> list[str]:
+    """docs/audit.md, "Checking an export", followed to the letter: the problems found."""
+    import hashlib
+    from datetime import datetime as moment
+    from datetime import timezone as zone
+
+    problems, prev, last = [], "0" * 64, 0
+    for row in sorted(rows, key=lambda r: int(r["seq"])):
+        seq = int(row["seq"])
+        if seq != last + 1:
+            problems.append(f"{last + 1} missing")
+        if row["prev_hash"] != prev:
+            problems.append(f"{seq} unlinked")
+        at = moment.fromisoformat(row["at"]).astimezone(zone.utc)
+        body = {"seq": seq, "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "actor_id": int(row["actor_id"]) if row["actor_id"] else None,
+                "action": row["action"], "object_type": row["object_type"],
+                "object_id": row["object_id"], "unit_path": row["unit_path"],
+                "before": json.loads(row["before"]), "after": json.loads(row["after"]),
+                "prev_hash": row["prev_hash"]}
+        text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        if row["masked"] == "0" and hashlib.sha256(text.encode("utf-8")).hexdigest() != \
+                row["hash"]:
+            problems.append(f"{seq} changed")
+        prev, last = row["hash"], seq
+    return problems
+
+
+def exported(client) -> list[dict]:
+    import csv
+    import io
+
+    got = client.get("/admin/audit?format=csv")
+    assert got.status_code == 200
+    table = list(csv.reader(io.StringIO(got.get_data(as_text=True).lstrip("\ufeff"))))
+    names = {"编号": "seq", "时间": "at", "操作人": "actor"}
+    header = [names.get(h, h) for h in table[0]]
+    assert header == ["seq", "at", "actor", "操作", "对象", "改动", "actor_id", "action",
+                      "object_type", "object_id", "unit_path", "before", "after", "masked",
+                      "prev_hash", "hash"]
+    return [dict(zip(header, row)) for row in table[1:]]
+
+
+def test_an_export_lets_anyone_recompute_the_chain(demo, client):
+    """The platform administrator's file holds the whole chain: every hash recomputes
+    from its row by the documented recipe alone, times to the second with their offset,
+    the system named as on the page; a row changed in the file is caught."""
+    instance = wf.start_instance("micro_wish", demo["rider1"], wish_data(), now=NOW)
+    db.session.commit()
+    act(instance, "approve", demo["station_head"])
+    sign_in(client, "admin")
+    rows = exported(client)
+    assert len(rows) == db.session.scalar(select(func.count(AuditEntry.id)))
+    assert int(rows[0]["seq"]) > int(rows[-1]["seq"])  # newest first, as on the page
+    assert all(r["masked"] == "0" for r in rows)
+    assert recompute_chain(rows) == []
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+08:00", r["at"])
+               for r in rows)
+    assert {r["actor"] for r in rows if not r["actor_id"]} == {"系统"}
+    one = next(r for r in rows if r["action"] == "instance.approve")
+    one["object_id"] = str(int(one["object_id"]) + 1)  # "it was about another request"
+    assert recompute_chain(rows) == [f"{one['seq']} changed"]
+
+
+def test_an_export_marks_the_rows_masked_for_its_reader(demo, client):
+    """A supervisor does not see account phone numbers: those rows say so (their hash
+    cannot be recomputed from the file); every other row still can."""
+    with write_lock():
+        from webapp.services.users import create_user
+
+        create_user("newbie", "a-long-password", "新人", unit=unit_by_code("cq-yz-jfb"),
+                    phone="13912345678", actor=find_user("yuzhong_admin"))
+    db.session.commit()
+    sign_in(client, "supervisor")
+    rows = exported(client)
+    newbie = next(r for r in rows if r["action"] == "user.create" and "newbie" in r["after"])
+    assert newbie["masked"] == "1" and "13912345678" not in newbie["after"]
+    assert any(r["masked"] == "0" for r in rows)
+    # A supervisor's part of the tree, not the whole chain: links between the rows it
+    # holds may skip entries, but each unmasked row's own hash recomputes.
+    assert not [p for p in recompute_chain(rows) if p.endswith("changed")]
+
+
+# ---------------------------------------------------------------- every key has a label
+
+def test_every_key_the_app_writes_into_the_log_has_a_label_in_both_languages(app):
+    """The keys of before/after: literal in the services' ``audit.record`` calls, the
+    snapshots they pass, the request steps' (``record_instance``) and the engine's
+    details — each reads as a word in Chinese and in English, never as the key."""
+    import ast
+    from pathlib import Path
+
+    from flask_babel import force_locale
+
+    from webapp.services import audit_view, station_import, training
+
+    root = Path(__file__).resolve().parents[2]
+    keys = set()
+    for path in (root / "webapp").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "record" \
+                    and getattr(node.func.value, "id", "") == "audit":
+                for arg in node.args[3:5]:
+                    if isinstance(arg, ast.Dict):
+                        keys |= {k.value for k in arg.keys if isinstance(k, ast.Constant)}
+    assert {"user", "role", "amount", "file_digest", "tokens_revoked"} <= keys  # found them
+    keys |= set(training.COURSE_FIELDS) | {"unit"}  # training._snapshot
+    keys |= {"name", "name_en", *station_import.ATTRS}  # station_import._audited
+    keys |= {"display_name", "unit", "phone", "email", "locale"}  # people._snapshot
+    keys |= {"status", "steps", "step", "comment", "details"}  # record_instance
+    keys -= audit.SECRET_KEYS
+    details = set()
+    for path in (root / "workflows").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "log":
+                details |= {k.arg for k in node.keywords if k.arg}
+    details -= {"step", "task", "comment", "changes"}  # the entry's own, or not shown
+    with app.test_request_context():
+        for locale in ("zh_CN", "en"):
+            with force_locale(locale):
+                missing = [k for k in sorted(keys) if k not in audit_view.KEY_LABELS]
+                missing += [f"details.{k}" for k in sorted(details)
+                            if k not in audit_view.DETAIL_LABELS]
+                assert missing == []
+                for k in keys:
+                    assert str(audit_view.KEY_LABELS[k]) != k
+                for k in details:
+                    assert str(audit_view.DETAIL_LABELS[k]) != k
+                if locale == "en":  # translated, not the Chinese shown as it is
+                    untranslated = [k for k in keys | {f"d.{d}" for d in details}
+                                    if re.search(r"[\u4e00-\u9fff]", str(
+                                        (audit_view.DETAIL_LABELS[k[2:]] if k.startswith("d.")
+                                         else audit_view.KEY_LABELS[k])))]
+                    assert untranslated == []
+
+
+@pytest.mark.parametrize("locale, label", [("zh_CN", "出勤判定"), ("en", "Attendance check")])
+def test_a_trainees_attendance_reads_as_the_step_not_its_key(demo, client, locale, label):
+    """What an attendance step keeps under its own id (``attendance``: the counts) and
+    a correction of it read as the step's name, in either language."""
+    from html import unescape
+
+    from tests.webapp.test_training import correct, decided_course
+
+    def login(username):
+        sign_in(client, username)
+        return client
+
+    course, ids = decided_course(login, {"rider1": 7})
+    assert correct(login("unit_admin"), course, ids["rider1"], 8, "passed").status_code == 302
+    find_user("city_admin").locale = locale
+    db.session.commit()
+    sign_in(client, "city_admin")
+    shown = {}
+    for action in ("instance.complete", "instance.correct"):
+        page = unescape(client.get(f"/admin/audit?action={action}&object_id={ids['rider1']}")
+                        .get_data(as_text=True))
+        assert page.count("uf-audit-entry") == 1, action
+        shown[action] = re.sub(r"<[^>]+>", " ", page)
+        assert f'scope="row" class="fw-normal">{label}<' in page, action
+        assert ">attendance<" not in page
+    # The correction says what the result was before, by name, and nothing by its key.
+    assert not re.search(r"(before|更改前)\s*[:：]\s*not_completed", shown["instance.correct"])

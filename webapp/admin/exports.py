@@ -121,12 +121,40 @@ def audit(fmt: str, stmt, viewer: User, locale: str):
                 yield from audit_view.present(batch, viewer, locale)
                 batch = []
         yield from audit_view.present(batch, viewer, locale)
-    columns = [Column(_("时间"), lambda li: li.entry.at),
-               Column(_("操作人"), lambda li: li.actor or ""),
+    import json
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    from webapp.services.audit import exact_instant
+
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    system = _("系统")
+
+    def canonical(value) -> str:  # as the hash has it: keys sorted, no spaces (docs/audit.md)
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # What is read, then everything an entry's hash covers, so the file can be checked
+    # without the server (docs/audit.md, "Checking an export"): the time to the
+    # microsecond with its offset, the ids and keys as stored, before/after as canonical
+    # JSON — masked where this viewer may not see personal data (``masked`` says so).
+    columns = [Column(_("编号"), lambda li: li.entry.seq),
+               Column(_("时间"), lambda li: exact_instant(li.entry.at).astimezone(tz).isoformat(
+                   timespec="microseconds")),
+               Column(_("操作人"), lambda li: li.actor or system),
                Column(_("操作"), lambda li: li.action),
                Column(_("对象"), lambda li: li.object_label),
                Column(_("改动"), lambda li: punctuation(locale)["clause_sep"].join(
-                   f"{c.label}: {c.before} → {c.after}" for c in li.changes))]
+                   f"{c.label}: {c.before} → {c.after}" for c in li.changes)),
+               Column("actor_id", lambda li: li.entry.actor_id),
+               Column("action", lambda li: li.entry.action),
+               Column("object_type", lambda li: li.entry.object_type),
+               Column("object_id", lambda li: li.entry.object_id),
+               Column("unit_path", lambda li: li.entry.unit_path),
+               Column("before", lambda li: canonical(li.before)),
+               Column("after", lambda li: canonical(li.after)),
+               Column("masked", lambda li: "1" if li.masked else "0"),
+               Column("prev_hash", lambda li: li.entry.prev_hash),
+               Column("hash", lambda li: li.entry.hash)]
     return export.response(fmt, _("审计日志"), columns, lines())
 
 

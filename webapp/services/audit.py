@@ -21,7 +21,7 @@ from contextlib import closing
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -203,10 +203,13 @@ def _canonical(entry, seq, prev_hash) -> str:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def exact_instant(at: datetime) -> datetime:
+    """An entry's time with its offset (SQLite gives the stored UTC time back without)."""
+    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
+
+
 def _instant(at: datetime) -> str:
-    if at.tzinfo is None:  # SQLite gives the stored UTC time back without its offset
-        at = at.replace(tzinfo=timezone.utc)
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return exact_instant(at).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _chain_head(session: Session):
@@ -357,49 +360,60 @@ class Verification:
     head_hash: str | None
     broken_seq: int | None = None
     problem: str | None = None
+    # What broke, for a reader in their language: missing (``detail``: the seq that came
+    # next), unlinked, changed, not_anchored, anchor_missing, unsealed (``detail``: the id)
+    reason: str | None = None
+    detail: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def verify(anchor: tuple[int, str] | None = None, batch: int = 1000) -> Verification:
+def verify(anchor: tuple[int, str] | None = None, batch: int = 1000,
+           progress: Callable[[int], None] | None = None, every: int = 5000) -> Verification:
     """Walk the chain in ``seq`` order and recompute every hash; stop at the first
     broken link.  ``anchor`` (seq, hash), written down earlier, must still be there:
-    that catches a rewrite of the whole chain after it, which hashes alone cannot."""
+    that catches a rewrite of the whole chain after it, which hashes alone cannot.
+    ``progress`` is told the number of entries found sound every ``every`` entries."""
     with closing(_rows(batch)) as rows:  # a server-side cursor: closed however we leave
-        return _walk(rows, anchor)
+        return _walk(rows, anchor, progress, every)
 
 
-def _walk(rows, anchor: tuple[int, str] | None) -> Verification:
+def _walk(rows, anchor: tuple[int, str] | None, progress=None, every: int = 5000
+          ) -> Verification:
     count, prev, head_hash = 0, GENESIS, None
     for row in rows:
         expected = count + 1
         if row.seq != expected:
             return Verification(count, count or None, head_hash, expected,
-                                f"entry {expected} is missing (the next one is {row.seq})")
+                                f"entry {expected} is missing (the next one is {row.seq})",
+                                "missing", row.seq)
         if row.prev_hash != prev:
             return Verification(count, count or None, head_hash, row.seq,
                                 f"entry {row.seq} does not link to entry {row.seq - 1}: "
-                                "its prev_hash is not that entry's hash")
+                                "its prev_hash is not that entry's hash", "unlinked")
         if entry_hash(row._mapping, prev) != row.hash:
             return Verification(count, count or None, head_hash, row.seq,
                                 f"entry {row.seq} was changed after it was written: "
-                                "its content does not match its hash")
+                                "its content does not match its hash", "changed")
         if anchor is not None and row.seq == anchor[0] and row.hash != anchor[1]:
             return Verification(count, count or None, head_hash, row.seq,
                                 f"entry {row.seq} is not the one anchored: the chain was "
-                                "rewritten from there or before")
+                                "rewritten from there or before", "not_anchored")
         count, prev, head_hash = row.seq, row.hash, row.hash
+        if progress is not None and count % every == 0:
+            progress(count)
     if anchor is not None and anchor[0] > count:
         return Verification(count, count or None, head_hash, anchor[0],
                             f"entry {anchor[0]} (anchored) is missing: the chain ends at "
-                            f"{count}")
+                            f"{count}", "anchor_missing")
     unsealed = db.session.scalar(select(func.min(AuditEntry.id)).where(
         AuditEntry.hash.is_(None)))
     if unsealed is not None:
         return Verification(count, count or None, head_hash, None,
-                            f"entry id {unsealed} has no place in the chain (never sealed)")
+                            f"entry id {unsealed} has no place in the chain (never sealed)",
+                            "unsealed", unsealed)
     return Verification(count, count or None, head_hash)
 
 

@@ -97,6 +97,11 @@ KEY_LABELS: dict[str, Any] = {
     "format": _l("文件格式"), "rows": _l("行数"), "created": _l("新建"),
     "created_count": _l("新建数"), "rejected_count": _l("退回数"),
     "file_digest": _l("文件摘要（SHA-256）"), "content_digest": _l("内容摘要（SHA-256）"),
+    # A station's columns (station.import), as the import file's headers name them.
+    "district": _l("区县"), "address": _l("地址"), "landmark": _l("地标"),
+    "hours": _l("开放时间"), "water": _l("饮水"), "toilet": _l("卫生间"), "microwave": _l("微波炉"),
+    "charging_piles": _l("充电桩"), "car_parking": _l("汽车车位"),
+    "motorcycle_parking": _l("电动车摩托车车位"), "open": _l("是否开放"),
 }
 # The personal fields of an account, masked like the same kinds of form field.
 ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),
@@ -210,6 +215,14 @@ class Line:
     object_label: str
     object_url: str | None
     changes: list[Change]
+    # The stored before/after as this viewer may see them: personal data masked where
+    # the viewer may not see it (then the entry's hash cannot be recomputed from them).
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+
+    @property
+    def masked(self) -> bool:
+        return self.before != (self.entry.before or {}) or self.after != (self.entry.after or {})
 
 
 def present(entries: list[AuditEntry], viewer: User, locale: str) -> list[Line]:
@@ -223,9 +236,9 @@ def present(entries: list[AuditEntry], viewer: User, locale: str) -> list[Line]:
         obj = objects.get((entry.object_type, entry.object_id))
         label, url = _describe(entry, obj, locale)
         actor = actors.get(entry.actor_id)
+        changes, before, after = _changes(entry, obj, viewer, locale, names)
         lines.append(Line(entry, actor.display_name + f" ({actor.username})" if actor else None,
-                          _action_text(entry.action), label, url,
-                          _changes(entry, obj, viewer, locale, names)))
+                          _action_text(entry.action), label, url, changes, before, after))
     return lines
 
 
@@ -285,7 +298,9 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
 
 
 def _changes(entry: AuditEntry, obj, viewer: User, locale: str, names: "_Names"
-             ) -> list[Change]:
+             ) -> tuple[list[Change], dict, dict]:
+    """The changes as read, and ``before``/``after`` as stored with what the viewer may
+    not see masked (identical to the stored content when nothing is)."""
     before, after = entry.before or {}, entry.after or {}
     keys = list(dict.fromkeys([*before, *after]))
     pairs = {k: [before.get(k), after.get(k)] for k in keys}
@@ -300,17 +315,18 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str, names: "_Names"
         pairs = mask_changes(forms, pairs, access.can_see_private(viewer, obj))
         labels = {f.name: (f.label_en or f.label) if locale == "en" else f.label
                   for f in forms.fields}
+        # What a step keeps under its own id (an attendance step's counts): the step's name.
+        from webapp.services.progress import step_label
+
+        labels.update({k: step_label(spec, k, locale) for k in pairs
+                       if k not in labels and spec.step(k) is not None})
     elif entry.object_type == "instance":  # the request is gone: mask what might be personal
         pairs = {k: ["***" if v is not None else None for v in pair] if k not in (
             "status", "steps", "step") else pair for k, pair in pairs.items()}
     elif entry.object_type == "user":
         pairs = mask_changes(ACCOUNT_FIELDS, pairs,
                              _covers(viewer, ACCOUNT_ADMIN_ROLES, entry.unit_path))
-    elif entry.object_type == "station":
-        from webapp.services.station_import import COLUMNS
-
-        labels = {c.key: c.zh if locale != "en" else c.key.replace("_", " ") for c in COLUMNS
-                  if c.key != "parent"}  # a unit's name is shown: 上级单位, as for units
+    seen = ({k: pairs[k][0] for k in before}, {k: pairs[k][1] for k in after})
     if entry.object_type in ("unit", "station") and "kind" in pairs:
         pairs["kind"] = [term(UNIT_KINDS, v, locale) if isinstance(v, str) else v
                          for v in pairs["kind"]]
@@ -318,7 +334,7 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str, names: "_Names"
     return [Change(str(labels.get(k) or KEY_LABELS.get(k, k)),
                    _text(k, pair[0], spec, locale, fields.get(k), names),
                    _text(k, pair[1], spec, locale, fields.get(k), names))
-            for k, pair in pairs.items()]
+            for k, pair in pairs.items()], *seen
 
 
 # Field types whose stored value is a key, shown as what the form called it.
@@ -393,7 +409,8 @@ DETAIL_LABELS: dict[str, Any] = {
     "to": _l("交给"), "claimer": _l("认领人"), "resource": _l("名额"), "result": _l("结果"),
     "waitlist": _l("候补"), "when": _l("条件"), "rule": _l("规则"), "status": _l("状态"),
     "end": _l("结束于"), "attended": _l("到课次数"), "total": _l("总课次"),
-    "pass_rate": _l("结业出勤率")}
+    "pass_rate": _l("结业出勤率"), "before": _l("更改前"), "after": _l("更改后"),
+    "before_status": _l("更改前状态"), "escalated": _l("已升级处理"), "no_date": _l("没有日期")}
 RESERVATION_RESULTS: dict[str, Any] = {"granted": _l("已获得名额"), "waitlisted": _l("进入候补"),
                                        "refused": _l("名额已满")}
 
@@ -456,14 +473,16 @@ class _Names:
         for key, value in details.items():
             if key == "task" or value is None:
                 continue  # the task's own key: nothing a reader can use
-            if key in ("to", "claimer", "end"):
+            if isinstance(value, str) and _INSTANT.match(value):
+                text = _local_time(value)  # a timer moved: from when to when
+            elif key in ("to", "claimer", "end", "before"):
                 text = marks["list_sep"].join(one(v) for v in value) if isinstance(
                     value, list) else one(value)
             elif key == "resource":
                 text = self.place(value)
             elif key == "result":
                 text = str(RESERVATION_RESULTS.get(value, value))
-            elif key == "status":
+            elif key in ("status", "before_status"):
                 text = status_label(value)
             elif isinstance(value, bool):
                 text = str(_l("是") if value else _l("否"))
