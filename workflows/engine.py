@@ -106,12 +106,17 @@ def _check_overlap(run: Run) -> None:
                        "have signed up for", code="overlap")
 
 
+def already_active(spec: ProcessSpec) -> Conflict:
+    """The refusal of a second open request of a one-at-a-time process."""
+    return Conflict(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
+                    f"You already have an open '{spec.name_en or spec.name}'",
+                    code="already_active")
+
+
 def _check_active(spec: ProcessSpec, applicant: Hashable, unique_key: str | None,
                   directory: Directory) -> None:
     if spec.start.one_active_per_applicant and directory.has_active(spec.key, applicant, None):
-        raise Conflict(f"您已有一个进行中的“{spec.name}”，请办结后再提交",
-                         f"You already have an open '{spec.name_en or spec.name}'",
-                         code="already_active")
+        raise already_active(spec)
     if unique_key is not None and (
             directory.has_active(spec.key, applicant, unique_key)
             or (spec.start.unique_counts and directory.has_ended(

@@ -635,6 +635,9 @@ def test_a_process_allowing_one_open_request_names_the_callers_open_one(api, dem
     assert (other["can_start"], other["open_request"]) == (True, None)
     refused = api("POST", "/processes/micro_wish/instances", "rider1", json={"data": wish()})
     assert refused.status_code == 409 and error_of(refused)["code"] == "already_active"
+    # Before the form is read: an empty one is not answered with its fields' errors.
+    empty = api("POST", "/processes/micro_wish/instances", "rider1", json={"data": {}})
+    assert empty.status_code == 409 and error_of(empty)["code"] == "already_active"
     # Not one-at-a-time: nothing named.
     demand = api("GET", "/processes/worker_demand", "rider1").get_json()
     assert demand["open_request"] is None

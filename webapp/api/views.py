@@ -115,6 +115,11 @@ def start(key: str):
     first = wf.submitted(once)
     if first is not None:
         return _started_before(first, me, once, sent)
+    if wf.open_request_of(spec, me) is not None:
+        # One at a time: said before the form's fields are (409 before 422, as the
+        # order of checks in docs/api.md has it), so an app does not show field errors
+        # to someone who cannot send the form anyway.
+        raise engine.already_active(spec)
     data = payload.get("data", {})
     clean = _validated(spec.start.form, data, files)
     clean = uploads.store(clean, me)
