@@ -69,6 +69,12 @@ def test_five_ones_pages_by_scope(login, city):
     own = unit_by_code("cq-yz-jfb-branch1")
     detail = secretary.get(f"/reports/five-ones/{own.id}").get_data(as_text=True)
     assert "党员志愿者 张磊" in detail and "解放碑户外劳动者驿站" in detail and "100%" in detail
+    secretary.post("/auth/locale", data={"locale": "en"})
+    english = secretary.get(f"/reports/five-ones/{own.id}").get_data(as_text=True)
+    duties = english.split("<tbody>", 1)[1]  # the duties' table names its stations in English
+    assert "Jiefangbei Outdoor Workers&#39; Rest Station" in duties
+    assert "解放碑户外劳动者驿站" not in duties
+    secretary.post("/auth/locale", data={"locale": "zh_CN"})
     assert secretary.get(f"/reports/five-ones/{unit_by_code('cq-jlp-branch1').id}"
                          ).status_code == 404
     assert secretary.get(f"/reports/five-ones/{unit_by_code('cq-yz').id}").status_code == 404

@@ -85,7 +85,7 @@ def five_ones_branch(branch_id: int):
     if branch is None or branch.kind != "branch" or not five_ones.may_view(current_user, branch):
         abort(404)
     year = _year()
-    entry = five_ones.progress([branch], year)[0]
+    entry = five_ones.progress([branch], year, current_locale_short())[0]
     from sqlalchemy import select
 
     stations = db.session.scalars(select(OrgUnit).join(

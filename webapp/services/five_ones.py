@@ -99,9 +99,9 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
     return (datetime(year, 1, 1, tzinfo=CHINA), datetime(year + 1, 1, 1, tzinfo=CHINA))
 
 
-def progress(branches: list[OrgUnit], year: int) -> list[BranchProgress]:
+def progress(branches: list[OrgUnit], year: int, locale: str = "zh") -> list[BranchProgress]:
     """Each branch's five items for ``year``, from its members' duties (three queries,
-    each by index, whatever the city holds)."""
+    each by index, whatever the city holds); stations named in ``locale``."""
     out = {b.path: BranchProgress(b) for b in branches}
     if not out:
         return []
@@ -118,8 +118,10 @@ def progress(branches: list[OrgUnit], year: int) -> list[BranchProgress]:
                # signed up, waiting, no-show: no report to count
                or_(Instance.status == "completed", Instance.steps == "confirm"))).all()
     wanted = {_slot(r[5]) for r in found} - {None}
-    slots = {sid: (starts, where) for sid, starts, where in db.session.execute(
-        select(DutySlot.id, DutySlot.starts_at, OrgUnit.name)
+    english = locale.startswith("en")
+    slots = {sid: (starts, name_en if english and name_en else where)
+             for sid, starts, where, name_en in db.session.execute(
+        select(DutySlot.id, DutySlot.starts_at, OrgUnit.name, OrgUnit.name_en)
         .join(OrgUnit, OrgUnit.id == DutySlot.station_id)
         .where(DutySlot.id.in_(sorted(wanted)), DutySlot.starts_at >= start,
                DutySlot.starts_at < end))} if wanted else {}
