@@ -16,9 +16,15 @@ from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
 from webapp.models import AuditEntry, CapacityResource, Course, RetreatBatch, RetreatQuota
 from webapp.services.org import unit_by_code
-from webapp.services.retreat_batches import today
+from webapp.services.activities import CHINA
 
 NAME = "2027年第二期劳模疗休养（南川金佛山）"
+
+
+def today():
+    from datetime import datetime
+
+    return datetime.now(CHINA).date()
 
 
 def form(**changes) -> dict:
@@ -217,9 +223,14 @@ def test_english_pages_downloads_and_the_start_form_read_the_english_name(login,
     rider.post("/auth/locale", data={"locale": "en"})
     page = rider.get("/processes/retreat_nomination/start").get_data(as_text=True)
     assert f'<option value="{batch.id}">{english} · Jinfo Mountain retreat centre · ' in page
-    # Without an English name, the Chinese one (as before).
     seeded = db.session.scalar(select(RetreatBatch).where(RetreatBatch.id != batch.id))
-    assert f'<option value="{seeded.id}">{seeded.name} · ' in page
+    assert f'<option value="{seeded.id}">2027 model-worker retreat, 1st batch ' in page
+    # Without an English name, the Chinese one (as before).
+    db.session.execute(update(RetreatBatch).where(RetreatBatch.id == seeded.id).values(
+        name_en=None, site_en=None))
+    db.session.commit()
+    page = rider.get("/processes/retreat_nomination/start").get_data(as_text=True)
+    assert f'<option value="{seeded.id}">{seeded.name} · {seeded.site} · ' in page
 
 
 def test_the_quota_download_names_its_batch(login, demo):
