@@ -119,6 +119,8 @@ def _ensure_secret_key(app: Flask, env: str) -> None:
 def _init_database(app: Flask) -> None:
     from webapp import database
     from webapp.services import activities, training  # noqa: F401  (register record sources)
+    # After activities: batches are named and listed in the reader's language.
+    from webapp.services import retreat_batches  # noqa: F401
     from webapp.services import audit  # noqa: F401  (seals audit entries at each commit)
 
     database.init_app(app)

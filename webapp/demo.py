@@ -255,6 +255,8 @@ def seed_activities(registrations: bool = True) -> int:
     batch = db.session.scalar(select(RetreatBatch).where(RetreatBatch.name == name))
     if batch is None:
         batch = RetreatBatch(name=name, site="武隆仙女山职工疗休养基地", capacity=40,
+                             name_en="2027 model-worker retreat, 1st batch (Xiannüshan, Wulong)",
+                             site_en="Xiannüshan Workers' Retreat Centre, Wulong",
                              starts_on=today + timedelta(days=60),
                              ends_on=today + timedelta(days=65),
                              nominations_close_on=today + timedelta(days=30),

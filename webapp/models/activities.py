@@ -117,6 +117,9 @@ class RetreatBatch(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     site: Mapped[str] = mapped_column(String(200))
+    # English pages, downloads and the start form's choice read these when set.
+    name_en: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    site_en: Mapped[str | None] = mapped_column(String(200), nullable=True)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     capacity: Mapped[int] = mapped_column(Integer)
@@ -124,6 +127,20 @@ class RetreatBatch(db.Model):
     owner_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))  # the city
 
     owner_unit: Mapped[OrgUnit] = relationship()
+
+    def label(self, locale: str) -> str:
+        """The batch's name in ``locale`` ("zh"/"en"): the English one if there is one."""
+        return self.name_en if locale.startswith("en") and self.name_en else self.name
+
+    def site_label(self, locale: str) -> str:
+        return self.site_en if locale.startswith("en") and self.site_en else self.site
+
+    def status(self, today: date) -> str:
+        """``open`` (nominations taken until the closing day, inclusive), ``closed``
+        (nominations over, the retreat not yet over) or ``finished``."""
+        if today <= self.nominations_close_on:
+            return "open"
+        return "closed" if today <= self.ends_on else "finished"
 
 
 class RetreatQuota(db.Model):

@@ -45,6 +45,11 @@ def start(key: str):
     if request.method == "GET" and (open_id := wf.open_request_of(spec, current_user)):
         return render_template("processes/start.html", spec=spec, open_id=open_id)
     form = form_class(spec.start.form, narrowed=True)()
+    if unavailable := _nothing_to_choose(form, spec.start.form):
+        # A required list with nothing in it (nominations closed, no course open): say
+        # so, rather than a form nobody can send.
+        return (render_template("processes/start.html", spec=spec, unavailable=unavailable),
+                200 if request.method == "GET" else 409)
     status, holder = 200, None
     # This form's one-time key, made when it is first shown and sent back with it:
     # the same form sent twice starts one request (see ``Submission``).
@@ -119,6 +124,27 @@ def _course_offers(spec, form) -> dict | None:
     ids = [i for i in (as_id(str(value)) for value, *_rest in bound.choices or []) if i]
     return {"field": bound, "offers": training.offers_of(ids),
             "chosen": as_id(str(bound.data)) if bound.data else None}
+
+
+def _nothing_to_choose(form, form_spec) -> list[str]:
+    """Why the start form cannot be sent: for each required record field shown whatever
+    is filled in and offering no record, its source's own words (``RECORD_EMPTY``:
+    "nominations are closed"), else "目前没有可选的<field>"."""
+    from webapp.services.display import RECORD_EMPTY
+    from workflows.rules import record_source
+
+    locale = current_locale_short()
+    out = []
+    for field in form_spec.fields:
+        bound = getattr(form, field.name, None)
+        if (field.type != "record" or not field.required or field.show_if is not None
+                or bound is None or getattr(bound, "allowed", None)):
+            continue
+        explain = RECORD_EMPTY.get(record_source(field) or "")
+        label = field.label_en if locale == "en" and field.label_en else field.label
+        out.append(explain(field, locale) if explain else
+                   _("目前没有可选的%(field)s，暂时无法提交这份申请。", field=label))
+    return out
 
 
 # The start form's one-time key (see ``wf.submission_key``).

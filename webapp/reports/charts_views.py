@@ -228,7 +228,9 @@ def quotas_report():
                    export.Column(_("已使用"), lambda r: r.used),
                    export.Column(_("剩余"), lambda r: r.left),
                    export.Column(_("候补"), lambda r: r.waiting)]
-        return export.response(fmt, _("疗休养名额使用"), columns, rows)
+        # The file says which batch it covers: 疗休养名额使用_<batch>_<date>.csv.
+        named = _("疗休养名额使用") + ("_" + batch.label(locale) if batch is not None else "")
+        return export.response(fmt, named, columns, rows, sheet_name=_("疗休养名额使用"))
     drawn = rows[:TOP]
     chart = bar(_("各单位名额使用"), _("每个单位的名额分为已使用、未使用和已下拨给下级三段。"),
                 [r.unit.label(locale) for r in drawn],

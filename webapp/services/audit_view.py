@@ -26,7 +26,7 @@ from webapp.extensions import db
 from webapp.i18n import local_time, punctuation
 from webapp.labels import action_label, status_label
 from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, OrgUnit,
-                           ProcessDefinition, RetreatQuota, User)
+                           ProcessDefinition, RetreatBatch, RetreatQuota, User)
 from webapp.models.org import subtree_range
 from webapp.services.org import unit_by_code
 from workflows.fields import FieldSpec, FormSpec
@@ -59,6 +59,8 @@ ACTIONS: dict[str, Any] = {
     "station.import": _lp("audit", "导入驿站"),
     "quota.allocate": _lp("audit", "下拨疗休养名额"),
     "quota.return": _lp("audit", "退回疗休养名额"),
+    "retreat_batch.create": _lp("audit", "新建疗休养批次"),
+    "retreat_batch.update": _lp("audit", "修改疗休养批次"),
     "definition.publish": _lp("audit", "发布流程定义"),
     "definition.retire": _lp("audit", "停用流程"),
     "definition.reinstate": _lp("audit", "恢复流程"),
@@ -77,6 +79,7 @@ OBJECT_TYPES: dict[str, Any] = {
     "definition_version": _l("流程定义版本"), "process_definition": _l("流程"),
     "api_token": _l("API 令牌"), "user_import": _l("人员导入"), "unit_import": _l("单位导入"),
     "course": _l("培训课程"), "calendar_day": _l("工作日历"),
+    "retreat_batch": _l("疗休养批次"),
 }
 KEY_LABELS: dict[str, Any] = {
     "status": _l("状态"), "steps": _l("当前环节"), "step": _l("环节"), "comment": _l("意见"),
@@ -96,12 +99,19 @@ KEY_LABELS: dict[str, Any] = {
     "parent": _l("上级单位"), "by": _l("操作人"), "tokens_revoked": _l("撤销的令牌数"),
     "format": _l("文件格式"), "rows": _l("行数"), "created": _l("新建"),
     "created_count": _l("新建数"), "rejected_count": _l("退回数"),
+    "site": _l("疗休养地点"), "site_en": _l("英文地点"),
+    "nominations_close_on": _l("推荐截止日期"),
     "file_digest": _l("文件摘要（SHA-256）"), "content_digest": _l("内容摘要（SHA-256）"),
     # A station's columns (station.import), as the import file's headers name them.
     "district": _l("区县"), "address": _l("地址"), "landmark": _l("地标"),
     "hours": _l("开放时间"), "water": _l("饮水"), "toilet": _l("卫生间"), "microwave": _l("微波炉"),
     "charging_piles": _l("充电桩"), "car_parking": _l("汽车车位"),
     "motorcycle_parking": _l("电动车摩托车车位"), "open": _l("是否开放"),
+}
+# A retreat batch's fields where a course's read otherwise (开课日期, 招收人数).
+BATCH_LABELS: dict[str, Any] = {
+    "name": _l("批次名称"), "starts_on": _l("开始日期"), "ends_on": _l("结束日期"),
+    "capacity": _l("名额总数"), "unit": _l("组织单位"),
 }
 # The personal fields of an account, masked like the same kinds of form field.
 ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),
@@ -249,7 +259,8 @@ def _action_text(action: str) -> str:
 
 
 _MODELS = {"instance": Instance, "user": User, "station": OrgUnit, "unit": OrgUnit,
-           "retreat_quota": RetreatQuota, "definition_version": DefinitionVersion,
+           "retreat_quota": RetreatQuota, "retreat_batch": RetreatBatch,
+           "definition_version": DefinitionVersion,
            "process_definition": ProcessDefinition, "api_token": ApiToken}
 
 
@@ -287,8 +298,10 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
     if isinstance(obj, OrgUnit):
         url = url_for("stations.station", unit_id=obj.id) if obj.kind == "station" else None
         return f"{kind} {obj.label(locale)}", url
+    if isinstance(obj, RetreatBatch):
+        return f"{kind} · {obj.label(locale)}", url_for("retreat.batch", batch_id=obj.id)
     if isinstance(obj, RetreatQuota):
-        return f"{kind} · {obj.batch.name} · {obj.unit.label(locale)}", \
+        return f"{kind} · {obj.batch.label(locale)} · {obj.unit.label(locale)}", \
             url_for("retreat.batch", batch_id=obj.batch_id) + f"#unit-{obj.unit_id}"
     if isinstance(obj, DefinitionVersion):
         return f"{kind} {obj.definition.key} v{obj.version}", None
@@ -326,6 +339,8 @@ def _changes(entry: AuditEntry, obj, viewer: User, locale: str, names: "_Names"
     elif entry.object_type == "user":
         pairs = mask_changes(ACCOUNT_FIELDS, pairs,
                              _covers(viewer, ACCOUNT_ADMIN_ROLES, entry.unit_path))
+    elif entry.object_type == "retreat_batch":
+        labels = dict(BATCH_LABELS)
     seen = ({k: pairs[k][0] for k in before}, {k: pairs[k][1] for k in after})
     if entry.object_type in ("unit", "station") and "kind" in pairs:
         pairs["kind"] = [term(UNIT_KINDS, v, locale) if isinstance(v, str) else v

@@ -20,6 +20,10 @@ from workflows.spec import UNTITLED_TYPES, ProcessSpec, title_field
 # is named: source → function(record id, locale, directory) → its name, or None if
 # there is no such record.
 RECORD_NAMES: dict[str, Callable[[Any, str, DbDirectory], str | None]] = {}
+# ...and may say why a start form has none of their records to offer (the course's
+# registration closed, nominations closed): source → function(field spec, locale) → text.
+# A source without one gets "目前没有可选的<field>".
+RECORD_EMPTY: dict[str, Callable[[FieldSpec, str], str]] = {}
 # Separators a title is trimmed of when a field it names was left empty.
 _TITLE_TRIM = " ·-—|/:：,，、"
 _EMPTY = "\x00"  # stands for an empty field while a title is made

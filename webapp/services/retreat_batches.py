@@ -1,0 +1,206 @@
+"""Retreat (疗休养) batches made and changed by the city: their dates, site and places.
+
+Who may: the administrators who set the city's own quota (``quotas.may_allocate`` on the
+city: a city administrator there, a platform administrator above).  A new batch's places
+all go to its city, as the city's quota (``quotas.allocate_quota``), from which the city
+hands them down; changing the places changes the city's quota with them, never below
+what the city has handed down or used.
+
+The start form lists a batch, and a request names it, in the reader's language: the
+English name when there is one (``batch_choices``, ``batch_name`` below take over the
+registrations of ``activities``, which named batches in Chinese only).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import OrgUnit, RetreatBatch, RetreatQuota, User
+from webapp.services import audit, quotas
+from webapp.services.activities import CHINA
+from webapp.services.choices import RECORD_CHOICES
+from webapp.services.display import RECORD_EMPTY, RECORD_NAMES
+
+FIELDS = ("name", "name_en", "site", "site_en", "starts_on", "ends_on", "capacity",
+          "nominations_close_on")
+
+
+class BatchError(ValueError):
+    """A batch that cannot be saved: which field, and why in both languages."""
+
+    def __init__(self, field: str, zh: str, en: str) -> None:
+        super().__init__(zh)
+        self.field, self.zh, self.en = field, zh, en
+
+    def message(self, locale: str) -> str:
+        return self.en if locale.startswith("en") else self.zh
+
+
+def today() -> date:
+    return datetime.now(CHINA).date()
+
+
+# ------------------------------------------------------------------------------ who
+
+def cities_for(viewer: User) -> list[OrgUnit]:
+    """The cities whose batches ``viewer`` may make: those whose own quota they set."""
+    roots = [m.unit.path for m in viewer.memberships if m.role in quotas.QUOTA_ADMIN_ROLES]
+    if not roots:
+        return []
+    cities = db.session.scalars(select(OrgUnit).where(
+        OrgUnit.kind == "city", OrgUnit.active.is_(True)).order_by(OrgUnit.path))
+    return [c for c in cities if any(c.path.startswith(root) for root in roots)]
+
+
+def may_manage(viewer: User, batch: RetreatBatch | None = None) -> bool:
+    """May ``viewer`` make batches (``batch`` None), or change this one?"""
+    if batch is None:
+        return bool(cities_for(viewer))
+    return quotas.may_allocate(viewer, batch, batch.owner_unit)
+
+
+# ------------------------------------------------------------------------------ saving
+
+@dataclass(frozen=True)
+class CityUse:
+    """What the city has done with a batch's places: handed down and used itself."""
+
+    handed_down: int
+    used: int
+
+    @property
+    def total(self) -> int:
+        return self.handed_down + self.used
+
+
+def city_use(batch: RetreatBatch) -> CityUse:
+    if batch.id is None:
+        return CityUse(0, 0)
+    return CityUse(quotas._handed_down(batch, batch.owner_unit_id),
+                   quotas._taken(batch, batch.owner_unit_id))
+
+
+def _snapshot(batch: RetreatBatch) -> dict:
+    values = {name: getattr(batch, name) for name in FIELDS}
+    values["unit"] = batch.owner_unit.code if batch.owner_unit else None
+    return values
+
+
+def check(fields: dict, batch: RetreatBatch | None) -> None:
+    """Raise ``BatchError`` for the first thing wrong with ``fields``."""
+    starts, ends, closes = fields["starts_on"], fields["ends_on"], fields["nominations_close_on"]
+    if ends < starts:
+        raise BatchError("ends_on", "结束日期不能早于开始日期",
+                         "The end date cannot be before the start date")
+    if closes > starts:
+        raise BatchError("nominations_close_on",
+                         f"推荐截止日期（{closes}）不能晚于开始日期（{starts}）",
+                         f"Nominations must close ({closes}) on or before the start "
+                         f"date ({starts})")
+    if batch is None and closes < today():
+        raise BatchError("nominations_close_on",
+                         "推荐截止日期已经过去，将无法推荐。请检查日期。",
+                         "The nomination closing date has passed: nobody could be "
+                         "nominated. Please check the date.")
+    same = select(RetreatBatch.id).where(func.lower(RetreatBatch.name) == fields["name"].lower())
+    if batch is not None:
+        same = same.where(RetreatBatch.id != batch.id)
+    if db.session.scalar(same.limit(1)) is not None:
+        raise BatchError("name", "已有同名的疗休养批次，请换个名称",
+                         "There is already a retreat batch of that name")
+    if batch is not None and fields["capacity"] != batch.capacity:
+        use = city_use(batch)
+        if fields["capacity"] < use.total:
+            raise BatchError(
+                "capacity",
+                f"已下拨 {use.handed_down} 个、市级已使用 {use.used} 个名额，"
+                f"名额不能少于 {use.total} 个",
+                f"{use.handed_down} places are handed down and {use.used} used by the city: "
+                f"at least {use.total}")
+
+
+def save_batch(batch: RetreatBatch | None, actor: User, city: OrgUnit, **fields
+               ) -> RetreatBatch:
+    """Create a batch (``batch`` None) of ``city`` or change one; the city's quota is the
+    batch's places.  ``BatchError`` when the fields do not make a batch (nothing
+    changed); the caller holds the write lock and commits."""
+    fields = {name: fields.get(name) for name in FIELDS}
+    for name in ("name_en", "site_en"):
+        fields[name] = fields[name] or None
+    check(fields, batch)
+    if batch is None:
+        batch = RetreatBatch(owner_unit=city, **fields)
+        db.session.add(batch)
+        db.session.flush()
+        audit.record(actor, "retreat_batch.create", ("retreat_batch", batch.id), {},
+                     _snapshot(batch), unit=city)
+        quotas.allocate_quota(batch, city, batch.capacity, actor=actor)
+        return batch
+    before = _snapshot(batch)
+    for name, value in fields.items():
+        setattr(batch, name, value)
+    db.session.flush()
+    audit.record(actor, "retreat_batch.update", ("retreat_batch", batch.id), before,
+                 _snapshot(batch), unit=batch.owner_unit)
+    if before["capacity"] != batch.capacity:
+        quotas.allocate_quota(batch, batch.owner_unit, batch.capacity, actor=actor)
+    return batch
+
+
+def batches() -> list[RetreatBatch]:
+    """Every batch, the latest first."""
+    return list(db.session.scalars(select(RetreatBatch).order_by(
+        RetreatBatch.starts_on.desc(), RetreatBatch.id.desc())))
+
+
+def has_quota(batch: RetreatBatch) -> bool:
+    return db.session.scalar(select(RetreatQuota.id).where(
+        RetreatQuota.batch_id == batch.id).limit(1)) is not None
+
+
+# ------------------------------------------------------------------------------ forms
+
+def _as_int(value) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def batch_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
+    """The batches still taking nominations (closing today included), soonest first."""
+    rows = db.session.scalars(select(RetreatBatch).where(
+        RetreatBatch.nominations_close_on >= today()).order_by(RetreatBatch.starts_on,
+                                                               RetreatBatch.id))
+    return [(str(b.id), f"{b.label(locale)} · {b.site_label(locale)} · "
+                        f"{b.starts_on:%m-%d}~{b.ends_on:%m-%d}") for b in rows]
+
+
+def batch_name(record_id, locale: str, directory) -> str | None:
+    batch = db.session.get(RetreatBatch, _as_int(record_id)) if _as_int(record_id) else None
+    return batch.label(locale) if batch is not None else None
+
+
+def no_batch_open(field, locale: str) -> str:
+    """Why the start form has no batch to offer: nominations are closed."""
+    last = db.session.scalar(select(RetreatBatch).where(
+        RetreatBatch.nominations_close_on < today()).order_by(
+        RetreatBatch.nominations_close_on.desc(), RetreatBatch.id.desc()).limit(1))
+    if locale.startswith("en"):
+        text = "Retreat nominations are closed: no batch is taking nominations now."
+        if last is not None:
+            text += (f" Nominations for {last.label(locale)} closed on "
+                     f"{last.nominations_close_on}.")
+        return text + " Nominations open again when the city union announces a new batch."
+    text = "疗休养推荐已截止：目前没有正在接受推荐的批次。"
+    if last is not None:
+        text += f"“{last.label(locale)}”已于 {last.nominations_close_on} 截止推荐。"
+    return text + "市总工会发布新批次后即可推荐。"
+
+
+RECORD_CHOICES["retreat_batch"] = batch_choices
+RECORD_NAMES["retreat_batch"] = batch_name
+RECORD_EMPTY["retreat_batch"] = no_batch_open
