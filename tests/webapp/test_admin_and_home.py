@@ -67,6 +67,7 @@ def test_home_shows_each_person_what_they_can_do(client, auth, people):
     page = client.get("/").get_data(as_text=True)
     assert "我的账户" in page and "组织架构" not in page
     assert "职工" in page  # their role
+    assert 'href="/courses/open"' in page  # the courses open, looked at before registering
     auth.logout()
     auth.login("yz_admin")
     page = client.get("/").get_data(as_text=True)
