@@ -49,6 +49,14 @@ def test_places_left_are_counted_in_english_as_in_chinese(app, demo):
     assert english[str(offered[0])].endswith(" · 1 place left")
     assert english[str(offered[1])].endswith(" · 2 places left")
     assert dict(course_choices(field, "zh"))[str(offered[0])].endswith(" · 余 1 位")
+    # The days it runs, first to last: a worker sees a three-day course is three days.
+    from webapp.models import Course
+
+    course = db.session.get(Course, offered[0])
+    days = (f"{course.starts_on:%m-%d}" if course.ends_on == course.starts_on
+            else f"{course.starts_on:%m-%d}~{course.ends_on:%m-%d}")
+    assert f"{course.title} · {days} · " in english[str(offered[0])]
+    assert any("~" in label for label in dict(course_choices(field, "zh")).values())
     slots = dict(slot_choices(FieldSpec(name="slot", type="slot", label="时段"), "en",
                               {"slot": [slot.id]}))
     # The time and places lead; the station (none chosen here) follows, in English.

@@ -175,7 +175,10 @@ def course_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
                               .order_by(Course.starts_on, Course.id))
     rows = rows.all()
     places = _places_left([f"course:{c.id}" for c in rows], locale.startswith("en"))
-    return [(str(c.id), f"{c.title} · {c.starts_on:%m-%d} · {places[f'course:{c.id}']}")
+    def when(c) -> str:  # the days it runs: a one-day course by its day alone
+        return (f"{c.starts_on:%m-%d}" if c.ends_on in (None, c.starts_on)
+                else f"{c.starts_on:%m-%d}~{c.ends_on:%m-%d}")
+    return [(str(c.id), f"{c.title} · {when(c)} · {places[f'course:{c.id}']}")
             for c in rows]
 
 
