@@ -118,8 +118,26 @@ def test_processes_month_is_china_time(login, wishes, demo):
     wf.start_instance("worker_demand", demo["rider1"], demand(), now=late)
     db.session.commit()
     data = tables(page_of(login("city_admin"), q("/reports/processes", since="2025-06-01",
-                                                  process="worker_demand")))
-    assert list(data.values())[1][1:] == [["2025-07", "1"]]
+                                                  until="2025-07-31", process="worker_demand")))
+    # June is asked for and quiet: it shows, as 0.
+    assert list(data.values())[1][1:] == [["2025-06", "0"], ["2025-07", "1"]]
+
+
+def test_a_year_s_report_has_every_month_and_every_status_column(login, wishes, demo):
+    """A year asked for shows its twelve months, quiet ones as 0; the download has a
+    column for every status whatever the filter finds, so two districts' files line up."""
+    client = login("city_admin")
+    year = tables(page_of(client, q("/reports/processes", since="2025-01-01",
+                                     until="2025-12-31")))
+    months = [row[0] for row in list(year.values())[1][1:]]
+    assert months == [f"2025-{m:02d}" for m in range(1, 13)]
+    headers = []
+    for unit in ("cq-yz", "cq-jb"):
+        rows = csv_rows(client.get(q("/reports/processes", since="2025-06-01",
+                                     until="2025-06-30", unit=unit_by_code(unit).id,
+                                     format="csv")))
+        headers.append(rows[0])
+    assert headers[0] == headers[1] and "已撤回" in headers[0] and "已过期" in headers[0]
 
 
 def test_processes_download_has_the_months_too(login, wishes, demo):

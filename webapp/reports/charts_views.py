@@ -77,7 +77,8 @@ def processes():
     if fmt and not f.errors:
         columns = [export.Column(_("流程"), lambda r: names.get(r.key, r.key))]
         columns += [export.Column(status_label(s), lambda r, s=s: r.counts.get(s, 0))
-                    for s in result.statuses]
+                    for s in reports.STATUS_ORDER + [s for s in result.statuses
+                                                     if s not in reports.STATUS_ORDER]]
         columns.append(export.Column(_("合计"), lambda r: r.total))
         # The page's second chart, per month: one column a month (China time).
         columns += [export.Column(_("%(month)s 发起", month=m),

@@ -198,14 +198,25 @@ def processes_report(viewer: User, f: Filters, process: str | None = None) -> Pr
             .group_by(Instance.process_key, month)):
         by_month.setdefault(key, {})[m] = n
         months.add(m)
-    order = ["running", "returned", "waitlisted", "completed", "approved", "rejected",
-             "withdrawn", "cancelled", "expired"]
-    ordered = sorted(statuses, key=lambda s: (order.index(s) if s in order else 99, s))
+    ordered = sorted(statuses, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER
+                                              else 99, s))
+    # The range asked for, whole (a quiet month shows as 0), within what has happened.
+    now = datetime.now(CHINA).date()
+    if f.since is not None:
+        months.add(f"{f.since:%Y-%m}")
+    if f.until is not None or f.since is not None:
+        months.add(f"{min(f.until or now, now):%Y-%m}")
     return ProcessReport(list(rows.values()), ordered, _fill_months(sorted(months)), by_month)
 
 
+# Every status a request may have, in the order the reports list them: a download has a
+# column for each whatever it holds, so those of several districts line up.
+STATUS_ORDER = ["running", "returned", "waitlisted", "completed", "approved", "rejected",
+                "withdrawn", "cancelled", "expired"]
+
+
 def _fill_months(months: list[str]) -> list[str]:
-    """Every month from the first to the last seen (a quiet month shows as 0)."""
+    """Every month from the first to the last (a quiet month shows as 0)."""
     if not months:
         return []
     year, month = map(int, months[0].split("-"))
