@@ -23,8 +23,15 @@ def test_secretary_moves_the_branch_to_another_station(login, demo):
     page = client.get(f"/stations/{gyq.id}").get_data(as_text=True)
     assert "与本驿站结对" in page
     assert "与本驿站结对" not in client.get(f"/stations/{jfb.id}").get_data(as_text=True)
-    done = client.post(f"/stations/{gyq.id}/pairings", data={"branch": branch.id},
-                       follow_redirects=True)
+    # The branch is paired with 解放碑 now: moving asks first, naming what ends.
+    asked = client.post(f"/stations/{gyq.id}/pairings", data={"branch": branch.id})
+    text = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and 'id="pairing-confirm"' in text
+    assert "解放碑户外劳动者驿站的结对（自 2026-03-05 起）将同时解除" in text
+    db.session.expire_all()
+    assert DbDirectory().paired_unit(branch.id) == jfb.id  # nothing changed yet
+    done = client.post(f"/stations/{gyq.id}/pairings",
+                       data={"branch": branch.id, "confirmed": "1"}, follow_redirects=True)
     assert "解放碑街道机关第一党支部 已与本驿站结对。" in alerts(done)
     assert "解放碑街道机关第一党支部" in paired_on(done.get_data(as_text=True))
     assert "解放碑街道机关第一党支部" not in paired_on(
@@ -48,7 +55,13 @@ def test_only_the_secretary_or_an_admin_above_may_pair_or_end(login, demo):
                            data={"branch": branch.id}).status_code == 403
     admin = login("unit_admin")  # 解放碑街道工会, above the branch
     assert "解除结对" in admin.get(f"/stations/{jfb.id}").get_data(as_text=True)
-    ended = admin.post(f"/stations/{jfb.id}/pairings/{pairing.id}/end", follow_redirects=True)
+    asked = admin.post(f"/stations/{jfb.id}/pairings/{pairing.id}/end")
+    assert asked.status_code == 200 and "将解除解放碑街道机关第一党支部与解放碑户外劳动者驿站的结对" \
+        in asked.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Pairing, pairing.id).active is True  # asked, not done
+    ended = admin.post(f"/stations/{jfb.id}/pairings/{pairing.id}/end",
+                       data={"confirmed": "1"}, follow_redirects=True)
     assert "已解除" in " ".join(alerts(ended))
     db.session.expire_all()
     assert db.session.get(Pairing, pairing.id).active is False

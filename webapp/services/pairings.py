@@ -34,6 +34,12 @@ def may_manage(user: User, branch: OrgUnit) -> bool:
     return False
 
 
+def branch_pairings(branch: OrgUnit) -> list[Pairing]:
+    """The branch's pairing now (one at a time), as a list."""
+    return db.session.scalars(select(Pairing).where(
+        Pairing.branch_id == branch.id, Pairing.active.is_(True))).all()
+
+
 def active_pairings(station: OrgUnit) -> list[Pairing]:
     return db.session.scalars(select(Pairing).where(
         Pairing.station_id == station.id, Pairing.active.is_(True))

@@ -76,6 +76,19 @@ def pair(unit_id: int):
         abort(404)
     if not FlaskForm().validate_on_submit() or branch is None:
         abort(400)
+    locale = current_locale_short()
+    current = [p for p in pairings.branch_pairings(branch) if p.station_id != row.unit_id]
+    if current and request.form.get("confirmed") != "1" and pairings.may_manage(current_user,
+                                                                                 branch):
+        # Pairing here ends the branch's pairing with another station: say which first.
+        return render_template(
+            "stations/pairing_confirm.html", station=row,
+            action=url_for("stations.pair", unit_id=unit_id), fields={"branch": branch.id},
+            what=_("%(branch)s 将与%(station)s结对。", branch=branch.label(locale),
+                   station=row.unit.label(locale)),
+            ends=_("它与%(other)s的结对（自 %(day)s 起）将同时解除。",
+                   other=current[0].station.label(locale), day=current[0].since),
+            confirm_label=_("确认结对"))
     return _pairing_change(unit_id, lambda: pairings.pair(
         branch, row.unit, current_user, datetime.now(CHINA).date()),
         _("%(branch)s 已与本驿站结对。", branch=branch.label(current_locale_short())))
@@ -89,6 +102,17 @@ def end_pairing(unit_id: int, pairing_id: int):
         abort(404)
     if not FlaskForm().validate_on_submit():
         abort(400)
+    if request.form.get("confirmed") != "1" and pairing.active and pairings.may_manage(
+            current_user, pairing.branch):
+        locale = current_locale_short()
+        return render_template(
+            "stations/pairing_confirm.html", station=db.session.get(Station, unit_id),
+            action=url_for("stations.end_pairing", unit_id=unit_id, pairing_id=pairing_id),
+            fields={}, ends=None,
+            what=_("将解除%(branch)s与%(station)s的结对（自 %(day)s 起）。",
+                   branch=pairing.branch.label(locale), station=pairing.station.label(locale),
+                   day=pairing.since),
+            confirm_label=_("确认解除"))
     return _pairing_change(unit_id, lambda: pairings.end(pairing, current_user),
                            _("已解除 %(branch)s 与本驿站的结对。",
                              branch=pairing.branch.label(current_locale_short())))
