@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from webapp import notifications
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.labels import STATUS_LABELS
@@ -185,6 +186,7 @@ def mine():
 @login_required
 def instance(instance_id: int):
     inst = viewable_instance(instance_id)
+    notifications.read_about(current_user, inst.id)
     spec = spec_for(inst)
     locale = current_locale_short()
     available = wf.available_actions(inst, current_user)
