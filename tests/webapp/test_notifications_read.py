@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.webapp.test_api import Api, api, wish  # noqa: F401
+from tests.webapp.test_api import api, wish  # noqa: F401
 from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
 from tests.webapp.test_workflow_service import NOW, act, demo, wish_data  # noqa: F401
 from webapp.extensions import db
