@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from flask_login import current_user, login_required
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
+from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.models import Instance, Notification
@@ -21,6 +22,30 @@ PER_PAGE = 30
 # request's page (and in the e-mail's body).
 COMMENT_MAX = 40
 TITLE_MAX = 100
+
+
+_UNREAD_ABOUT = select(Notification.id).where(
+    Notification.user_id == bindparam("user_id"),
+    Notification.instance_id == bindparam("instance_id"), Notification.read_at.is_(None))
+
+
+def read_about(user, instance_id: int) -> int:
+    """Mark read ``user``'s messages about a request they are opening (its page, one of
+    its tasks, the API's answer for it): every kind — what they said (a task, a claim,
+    a decision, a comment) is what the page shows, and a task stays on the 待办 list
+    until it is done.  Committed at once; returns how many.  A read first, so a page
+    with nothing unread writes nothing (on SQLite a write would wait for the lock)."""
+    user_id = user.id
+    ids = list(db.session.scalars(_UNREAD_ABOUT, {"user_id": user_id,
+                                                  "instance_id": instance_id}))
+    if not ids:
+        return 0
+    with write_lock():
+        db.session.execute(update(Notification).where(
+            Notification.id.in_(ids), Notification.read_at.is_(None))
+            .values(read_at=datetime.now(timezone.utc)))
+    db.session.commit()
+    return len(ids)
 
 
 def unread_count(user) -> int:
@@ -106,4 +131,4 @@ def init_app(app) -> None:
         return {"unread_notifications": 0}
 
 
-__all__ = ["bp", "init_app", "title_of", "summary"]
+__all__ = ["bp", "init_app", "title_of", "summary", "read_about"]

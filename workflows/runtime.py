@@ -25,6 +25,7 @@ from workflows.state import (ClaimGroup, Decision, HistoryEntry, InstanceState, 
                              Reservation, Task, TimerRef, freeze)
 
 SYSTEM = "system"  # the actor of timer firings and promotions; never a real user id
+STEP_ENTERED = "step_entered"  # a step's ``notify`` people told it was entered
 MAX_HOPS = 64      # automatic steps (decisions, past timers) in one call; more is a loop
 
 
@@ -293,7 +294,21 @@ class Run:
     # ------------------------------------------------------------------ notify
     def notify(self, recipients: Iterable[Hashable], kind: str, task: Task | None = None,
                *, priority: str = "normal", **params: Any) -> None:
-        people = tuple(p for p in dict.fromkeys(recipients) if p is not None and p != SYSTEM)
+        """Tell ``recipients`` of ``kind`` — never the actor: whoever withdrew, resubmitted,
+        claimed or decided sees what it did on the page it did it from, and in the
+        request's history; a message about it would only be one more to mark read.
+
+        One action, one message a person: a step's ``notify`` notice (``step_entered``)
+        is not sent to anyone this action tells something more specific (候补成功 when
+        a promotion enters the step, 已被认领, a task of theirs in it)."""
+        people = tuple(p for p in dict.fromkeys(recipients)
+                       if p is not None and p != SYSTEM and p != self.actor)
+        if kind == STEP_ENTERED:
+            told = {p for e in self.effects if isinstance(e, Notify) and e.kind != STEP_ENTERED
+                    for p in e.recipients}
+            people = tuple(p for p in people if p not in told)
+        elif people:
+            self._untell_step_entered(set(people))
         if not people:
             return
         step = self.spec.step(task.step) if task is not None else None
@@ -305,6 +320,20 @@ class Run:
         self.effects.append(Notify(people, kind, self.instance,
                                    task.id if task is not None else None,
                                    f"workflows.{kind}", MappingProxyType(base), priority))
+
+    def _untell_step_entered(self, people: set) -> None:
+        """Take ``people`` off this action's ``step_entered`` notices: they are told
+        something more specific (a task in the step they were told of)."""
+        kept = []
+        for effect in self.effects:
+            if isinstance(effect, Notify) and effect.kind == STEP_ENTERED \
+                    and people.intersection(effect.recipients):
+                effect = replace(effect, recipients=tuple(
+                    p for p in effect.recipients if p not in people))
+                if not effect.recipients:
+                    continue
+            kept.append(effect)
+        self.effects[:] = kept
 
     # ------------------------------------------------------------------ routing
     def route(self, step: StepSpec, outcome: str) -> None:
@@ -331,7 +360,7 @@ class Run:
         self.status = "running"
         self.log("enter", step=step.id)
         for rule in step.notify:
-            self.notify(self.people(rule), "step_entered", None, step=step.id,
+            self.notify(self.people(rule), STEP_ENTERED, None, step=step.id,
                         step_name=step.name, step_name_en=step.name_en or step.name)
         from workflows.kinds import kind_of
         kind_of(step).enter(self, step)

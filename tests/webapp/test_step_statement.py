@@ -136,6 +136,11 @@ def test_reminders_escalation_and_a_rejection_write_the_same_rows(demo, postgres
         assert statuses == {"fired", "cancelled"}
     else:
         assert any(n[1] == "escalated" for n in batched["notifications"])
+    # The rejection closed the task: its messages are read (the step's statement marks
+    # them, as the UPDATE of its own does without it); the applicant's news is not.
+    read = {n[1]: n[-1] for n in batched["notifications"]}
+    assert read.pop("ended") is None
+    assert read and all(at == NOW + timedelta(days=7) for at in read.values()), read
     assert batched == row_by_row
 
 
@@ -211,9 +216,10 @@ def test_a_step_undone_by_its_savepoint_leaves_no_trace_on_the_instance(demo, po
 
 def test_one_steps_notes_reach_each_person_as_their_settings_say(demo, postgresql,
                                                                 monkeypatch):
-    """A claim tells the applicant (claimed) and the volunteer (their task) in the step's
-    statement: each person's outbox row follows their own settings (quiet hours, no
-    e-mail, no digest), as when each note had its own statement."""
+    """The steps' notes reach the station head (their task), the applicant (claimed) and
+    the volunteer (the wish withdrawn from under them) through the steps' statements:
+    each person's outbox row follows their own settings (quiet hours, no e-mail, no
+    digest), as when each note had its own statement."""
     from datetime import time
 
     from webapp.models import NotificationSettings
@@ -243,13 +249,14 @@ def test_one_steps_notes_reach_each_person_as_their_settings_say(demo, postgresq
 
     monkeypatch.setattr(wf._Batch, "send", spy)
     batched, row_by_row = run_twice(monkeypatch, flow)
-    assert ["claimed", "task_assigned"] in notes  # two notes, one statement
+    # The claimer is not told of their own claim, nor the applicant of their withdrawal.
+    assert ["claimed"] in notes and ["withdrawn"] in notes
     assert batched == row_by_row
     to = {(d[0], d[1]): d for d in batched["deliveries"]}
     assert (head.id, "task_assigned") not in to  # e-mail switched off
     claimed = to[(rider.id, "claimed")]
     assert claimed[-2] > NOW and not claimed[7]  # after the quiet hours, not in the digest
-    assert to[(volunteer.id, "task_assigned")][-2] == NOW  # no settings: at once
+    assert to[(volunteer.id, "withdrawn")][-2] == NOW  # no settings: at once
 
 
 def _notes_in_order(first: int, second: int) -> list[tuple]:
@@ -260,10 +267,11 @@ def _notes_in_order(first: int, second: int) -> list[tuple]:
 
 def test_a_steps_own_notes_come_before_the_promotion_it_causes(login, demo, postgresql,
                                                                monkeypatch):
-    """A withdrawal that frees a duty slot: its own notes are written first, then the
+    """A cancellation that frees a duty slot: its own notes are written first, then the
     waiting list's next person's promotion (and the notes of that step) — in the same
     order with the notes in the step's statement as without."""
     from tests.webapp.test_union_processes import start
+    from webapp.services.users import find_user
 
     def flow():
         slot = db.session.scalar(select(DutySlot).where(DutySlot.capacity == 1)
@@ -273,7 +281,9 @@ def test_a_steps_own_notes_come_before_the_promotion_it_causes(login, demo, post
         first = start(login("volunteer1"), "station_master", {**data, "phone": "13700137000"})
         second = start(login("branch_secretary"), "station_master",
                        {**data, "phone": "13600136000"})
-        login("volunteer1").post(f"/instances/{first}/withdraw")
+        # By an administrator: a withdrawal would tell nobody (not its own applicant).
+        wf.perform(first, Action("cancel", comment="重复报名"), find_user("admin"))
+        db.session.commit()
         db.session.expire_all()
         assert db.session.get(Instance, second).steps == "wait_duty"  # promoted
         notes = _notes_in_order(first, second)

@@ -91,11 +91,14 @@ def test_every_notification_has_a_title_in_both_languages(drive, shipped):
     from workflows.messages import TITLES, render_title
 
     d = busy_instance(drive, shipped)
-    d.act("withdraw", "courier")
+    d.act("cancel", "padmin", comment="重复提交")
     notes = [e for e in d.effects if isinstance(e, Notify)]
     ended = next(n for n in notes if n.kind == "ended")
-    assert render_title(ended.kind, ended.params) == "您的微心愿已撤回"
-    assert render_title(ended.kind, ended.params, "en") == "Your Micro-wish is withdrawn"
+    assert render_title(ended.kind, ended.params) == "您的微心愿已取消（原因：重复提交）"
+    assert render_title(ended.kind, ended.params, "en") == \
+        "Your Micro-wish is cancelled (reason: 重复提交)"
+    assert render_title("ended", {**ended.params, "status": "withdrawn", "comment": None}) \
+        == "您的微心愿已撤回"
     # every kind the engine can emit, read off its notify(...) calls
     import re
     from pathlib import Path

@@ -107,14 +107,17 @@ def test_occupation_age_and_window_are_checked_at_registration(drive, shipped, d
 def test_full_course_waitlists_and_promotes_on_withdrawal(register, directory):
     first, _second, third = register("rider"), register("courier"), register("driver_jb")
     assert third.status == "waitlisted"
-    assert any(n.kind == "waitlisted" and n.recipients == ("driver_jb",)
-               for n in third.effects_of(Notify))
+    # The page the registration answers with says so: no message of their own doing.
+    assert not third.effects_of(Notify)
     with pytest.raises(Conflict):
         third.act("promote", SYSTEM)  # no place yet
     first.act("withdraw", "rider")
     assert first.effects_of(Promoted) == [Promoted(third.state.instance_id, "course:1")]
     third.act("promote", SYSTEM)
     assert (third.status, third.current) == ("running", ("course_runs",))
+    # One event, one message: 候补成功, not also "已进入：参加培训" (the step's notify).
+    assert [(n.kind, n.recipients) for n in third.effects_of(Notify)] == [
+        ("promoted", ("driver_jb",))]
     assert directory.holders["course:1"] == [_second.state.instance_id,
                                              third.state.instance_id]
 

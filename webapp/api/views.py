@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.i18n import current_locale_short, select_locale
 from webapp.models import Instance, Notification, Task
 from webapp.models.types import utcnow
+from webapp.notifications import read_about
 from webapp.pagination import MAX_ID, id_arg, paginate
 from webapp.services import access, resubmission, stations, uploads
 from webapp.services import workflow as wf
@@ -215,7 +216,9 @@ def _visible(instance_id: int) -> Instance:
 @route("/instances/<int:instance_id>", "GET", summary="One request as the caller may see it",
        tag="instances", responses={200: "Instance"})
 def instance(instance_id: int):
-    return present.instance(_visible(instance_id), user())
+    row = _visible(instance_id)
+    read_about(user(), row.id)  # the caller's messages about it, as the page does
+    return present.instance(row, user())
 
 
 @route("/instances/<int:instance_id>/withdraw", "POST", summary="The applicant withdraws",

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from webapp import notifications
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
 from webapp.labels import STATUS_LABELS
@@ -248,6 +249,7 @@ def instance(instance_id: int):
             flash(_("该公示已结束，异议核查结果已通过通知告知您。"), "info")
             return redirect(url_for("processes.notices"))
         abort(404)
+    notifications.read_about(current_user, inst.id)
     spec = spec_for(inst)
     locale = current_locale_short()
     available = wf.available_actions(inst, current_user)

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 
 from flask import current_app
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import bindparam, column, event, insert, select, text, tuple_, update
+from sqlalchemy import (and_, bindparam, column, event, insert, or_, select, text, tuple_,
+                        update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,7 @@ from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 
 from webapp.database import loaded, rows_document, write_lock
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import Notification, User
 from webapp.models.workflow import (DefinitionVersion, HistoryEntry, Instance, Submission,
                                     ProcessDefinition, Task, TaskAssignee, Timer)
 from webapp.services import audit, instance_columns, org_cache, outbox
@@ -520,12 +521,16 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     _sync_timers(instance, new, old, batch)
     notes = [_notification(spec, effect, now) for effect in effects
              if isinstance(effect, Notify)]
+    handled = handled_messages(old, new, now)
     if batch is not None:
         # The in-app notifications go in the step's statement too (PostgreSQL), which
         # gives back the people they went to; their outbox rows are planned from those.
-        batch.notes = notes
+        # So does marking read the messages about tasks this step took off someone.
+        batch.notes, batch.handled = notes, handled
         batch.send(instance)
     db.session.flush()
+    if batch is None and handled:
+        _mark_handled(instance, handled)
     # This step's notifications (and their outbox rows) first, on either database, then
     # the steps it causes on other requests (a waiting list's next person promoted).
     # One event may reach 1,000 people: either way the notifications are one INSERT …
@@ -543,6 +548,63 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
                 raise Conflict(en="too many promotions in one step")
             perform(effect.instance, Action("promote"), None, now=now, _depth=depth + 1)
     outbox.queue_new()
+
+
+# Messages that ask their reader to do something about a task (its ``task_key``): done
+# with — marked read — once the task is no longer open for that reader, whoever closed
+# it (decided, claimed, withdrawn, cancelled, timed out) or took it off them (handed on,
+# reassigned, their vote cast).  News (claimed, promoted, a comment, an ending) stays
+# unread until its reader opens the request (``webapp.notifications.read_about``).
+TASK_MESSAGES = ("task_assigned", "sent_back", "reminder", "urged", "escalated",
+                 "escalated_watch", "stalled", "returned")
+
+
+def handled_messages(old: InstanceState | None, new: InstanceState,
+                     now: datetime) -> list[dict]:
+    """Which task messages the step from ``old`` to ``new`` is done with, as rows
+    ``{"key", "at"}`` (everyone's about that task: it closed), ``{"key", "user_id",
+    "at"}`` (one person's: no longer theirs, or their part decided) or ``{"key", "kind":
+    "stalled", "at"}`` (a stalled task has someone again: the administrators' call to
+    reassign it is answered)."""
+    if old is None:
+        return []
+    before = {task.id: task for task in old.tasks if task.open}
+    if not before:
+        return []
+    rows: list[dict] = []
+    for task in new.tasks:
+        was = before.get(task.id)
+        if was is None or was is task or was == task:
+            continue
+        if not task.open:
+            rows.append({"key": task.id, "at": now})
+            continue
+        rows += [{"key": task.id, "user_id": person, "at": now} for person in was.assignees
+                 if isinstance(person, int) and was.decided_by(person) is None
+                 and (person not in task.assignees or task.decided_by(person) is not None)]
+        if was.stalled and not task.stalled:
+            rows.append({"key": task.id, "kind": "stalled", "at": now})
+    return rows
+
+
+_NOTES = Notification.__table__
+
+
+def _mark_handled(instance: Instance, handled: list[dict]) -> None:
+    """The statement-per-write path of ``handled_messages`` (SQLite; PostgreSQL marks
+    them in the step's statement): one UPDATE."""
+    n = _NOTES
+    which = []
+    for row in handled:
+        match = [n.c.task_key == row["key"]]
+        if row.get("user_id") is not None:
+            match.append(n.c.user_id == row["user_id"])
+        if row.get("kind") is not None:
+            match.append(n.c.kind == row["kind"])
+        which.append(and_(*match))
+    db.session.execute(update(n).where(
+        n.c.instance_id == instance.id, n.c.read_at.is_(None),
+        n.c.kind.in_(TASK_MESSAGES), or_(*which)).values(read_at=handled[0]["at"]))
 
 
 def _active_key(spec: ProcessSpec, state: InstanceState) -> str | None:
@@ -810,7 +872,8 @@ def _sync_timers(instance: Instance, state: InstanceState,
 class _Batch:
     """The step's writes, gathered to be sent together (``send``)."""
 
-    __slots__ = ("history", "closing", "opening", "armed", "dropped", "notes", "noted")
+    __slots__ = ("history", "closing", "opening", "armed", "dropped", "notes", "noted",
+                 "handled")
 
     def __init__(self) -> None:
         self.history: list[dict] = []
@@ -819,6 +882,7 @@ class _Batch:
         self.armed: list = []           # TimerRef
         self.dropped: list[str] = []    # timer keys
         self.notes: list[tuple] = []    # (recipients, fields): one per Notify effect
+        self.handled: list[dict] = []   # task messages to mark read (``handled_messages``)
         # After ``send``: (recipients, fields, people) for each of ``notes`` with
         # recipients — ``people`` the rows of ``outbox.plan``'s ``people`` (maybe none).
         self.noted: list[tuple] = []
@@ -860,6 +924,8 @@ class _Batch:
         if notes:
             params["notes"] = rows_document([
                 {**fields, "user_ids": recipients} for recipients, fields in notes])
+        if self.handled:
+            params["handled"] = rows_document(self.handled)
         # Last, after anything above that might have read (and so flushed) through the
         # session: the instance's columns it has not written yet.  This statement writes
         # them, so the session must not write them again (its autoflush runs before it).
@@ -878,7 +944,8 @@ class _Batch:
             state = sa_inspect(instance)
             state._commit_all(state.dict, db.session.identity_map)
         shape = (tuple(columns), bool(self.history), bool(self.closing), bool(self.opening),
-                 bool(assignees), bool(self.armed), bool(self.dropped), bool(notes))
+                 bool(assignees), bool(self.armed), bool(self.dropped), bool(notes),
+                 bool(self.handled))
         if not any(shape):
             return
         result = db.session.execute(_batch_statement(*shape), params)
@@ -943,7 +1010,8 @@ _POOL_AS = ("pool_role varchar, pool_unit_id integer, pool_unit_path varchar, "
 
 @lru_cache(maxsize=256)
 def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, opening: bool,
-                     assignees: bool, armed: bool, dropped: bool, notes: bool):
+                     assignees: bool, armed: bool, dropped: bool, notes: bool,
+                     handled: bool = False):
     """The statement for one shape of step (which parts it has), built once.  Its rows:
     ``part`` "task" for each task it opened (``id``, ``key``), "note" for each person a
     notification went to (``n``: which of the notes; ``id``: the person; what
@@ -1007,6 +1075,17 @@ def _batch_statement(columns: tuple[str, ...], history: bool, closing: bool, ope
     ON CONFLICT (instance_id, "key") DO UPDATE
     SET status = 'pending', fire_at = excluded.fire_at, fired_at = NULL,
         purpose = excluded.purpose, task_key = excluded.task_key)""")
+    if handled:
+        # Task messages this step is done with; the notes it writes are not among them
+        # (one snapshot: this statement's own INSERT is not seen here).
+        kinds = ", ".join(f"'{kind}'" for kind in TASK_MESSAGES)
+        parts.append(f"""step_read AS (
+    UPDATE notifications SET read_at = h."at"
+    FROM {_rows("handled", '"key" varchar, user_id integer, kind varchar, "at" timestamptz')}
+    WHERE notifications.instance_id = :instance_id AND notifications.read_at IS NULL
+      AND notifications.kind IN ({kinds}) AND notifications.task_key = h."key"
+      AND (h.user_id IS NULL OR notifications.user_id = h.user_id)
+      AND (h.kind IS NULL OR notifications.kind = h.kind))""")
     if notes:
         # One row per note and person (the person must exist), its id taken first so
         # the rows can say which note they belong to (RETURNING could not).

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
+from webapp import notifications
 from webapp.extensions import db
 from webapp.i18n import current_locale_short, punctuation
 from webapp.labels import action_label, decision_label
@@ -114,6 +115,8 @@ def _keep_chosen_stations(form_spec, instance: Instance) -> None:
 @login_required
 def task(task_id: int):
     task, instance = _task(task_id)
+    if request.method == "GET":
+        notifications.read_about(current_user, instance.id)
     spec = spec_for(instance)
     locale = current_locale_short()
     actions = task_actions(instance, task, current_user)
