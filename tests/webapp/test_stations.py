@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from tests.webapp.test_pages import login, submit_wish, task_id_of  # noqa: F401
+from tests.webapp.test_pages import login, submit_wish, task_id_of, wish_form  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.services.org import unit_by_code
 
@@ -87,6 +87,30 @@ def test_the_wish_wall_masks_who_wished_and_filters(login, demo):
     claimed = volunteer.post(f"/tasks/{task_id_of(instance_id)}/claim", follow_redirects=True)
     assert "认领成功" in claimed.get_data(as_text=True)
     assert "一个新头盔" not in volunteer.get("/wishes").get_data(as_text=True)
+
+
+def test_a_heic_photo_is_offered_as_a_file_on_the_wall_a_png_is_drawn(login, demo):
+    """An iPhone's HEIC photo is kept as sent, but no browser draws it: the wall links to
+    it rather than showing an empty picture; a PNG is drawn."""
+    import io
+
+    from tests.webapp.test_pages import PNG
+
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    made = {}
+    for who, name, data in (("rider1", "photo.heic", heic), ("courier1", "photo.png", PNG)):
+        client = login(who)
+        response = client.post("/processes/micro_wish/start", data={
+            **wish_form(title=f"{who}的心愿"), "photo": (io.BytesIO(data), name)},
+            content_type="multipart/form-data")
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        made[who] = int(response.headers["Location"].rsplit("/", 1)[1])
+        login("station_head").post(f"/tasks/{task_id_of(made[who])}", data={"action": "approve"})
+    wall = login("volunteer1").get("/wishes").get_data(as_text=True)
+    cards = {who: wall.split(f"{who}的心愿")[0].rsplit('class="card ', 1)[-1] for who in made}
+    assert "uf-wish-photo-file" in cards["rider1"] and "<img" not in cards["rider1"]
+    assert "HEIC" in cards["rider1"]
+    assert "<img" in cards["courier1"] and "uf-wish-photo-file" not in cards["courier1"]
 
 
 def test_unverified_wishes_are_not_on_the_wall(login, demo):

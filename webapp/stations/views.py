@@ -133,6 +133,10 @@ def _pairing_change(unit_id: int, change, done: str):
     return redirect(url_for("stations.station", unit_id=unit_id) + "#pairings")
 
 
+# The photo types every browser draws; another (HEIC from an iPhone) is offered as a file.
+BROWSER_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
 @bp.route("/wishes")
 @login_required
 def wall():
@@ -173,8 +177,11 @@ def wall():
             data.get("station"), int) else None
         photos = data.get("photo") if form.field("photo") is not None else None
         photo = (photos[0] if isinstance(photos, list) and photos else photos)
+        photo = photo if isinstance(photo, dict) else {}
         cards.append({"instance": instance, "task": task, "data": data,
-                      "photo": photo.get("key") if isinstance(photo, dict) else None,
+                      "photo": photo.get("key"),
+                      # A phone's HEIC photo is kept as sent, but browsers cannot draw it.
+                      "photo_shown": photo.get("mime") in BROWSER_IMAGES,
                       "category": labels.get(data.get("category"), ""),
                       "station": station.label(locale) if station else "",
                       "can_claim": task.id in claimable})
