@@ -161,12 +161,14 @@ def apply_unclaim(run: Run, action: Action) -> None:
         run.update_task(pool_task, claimed_by=tuple(p for p in pool_task.claimed_by
                                                     if p != run.actor))
         return
-    moved = promote_waiting(run, None)
-    for task in [t for t in run.open_tasks() if run.actor in t.assignees]:
+    held = [t for t in run.open_tasks() if run.actor in t.assignees]
+    # Those moved up are told once ("promoted", naming the task they now share), not
+    # also "you have a task" for the same place.
+    moved = promote_waiting(run, held[0] if held else None)
+    for task in held:
         people = tuple(p for p in task.assignees if p != run.actor) + tuple(moved)
         if people:
             run.update_task(task, assignees=people)
-            run.notify(moved, "task_assigned", task)
         else:
             run.close_task(task, "released")
             run.goto(group.step)
