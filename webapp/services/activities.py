@@ -226,24 +226,11 @@ def slot_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
     return out
 
 
-def batch_choices(field, locale: str, hints=None) -> list[tuple[str, str]]:
-    today = _today()
-    rows = db.session.scalars(select(RetreatBatch).where(
-        RetreatBatch.nominations_close_on >= today).order_by(RetreatBatch.starts_on))
-    return [(str(b.id), f"{b.name} · {b.site} · {b.starts_on:%m-%d}~{b.ends_on:%m-%d}")
-            for b in rows]
-
-
 # ------------------------------------------------------------------ names
 
 def course_name(record_id, locale: str, directory) -> str | None:
     course = db.session.get(Course, _as_int(record_id)) if _as_int(record_id) else None
     return course.title if course is not None else None
-
-
-def batch_name(record_id, locale: str, directory) -> str | None:
-    batch = db.session.get(RetreatBatch, _as_int(record_id)) if _as_int(record_id) else None
-    return batch.name if batch is not None else None
 
 
 def slot_name(record_id, locale: str, directory) -> str | None:
@@ -259,6 +246,7 @@ def slot_name(record_id, locale: str, directory) -> str | None:
 
 RECORD_SOURCES.update({"course": course_record, "slot": slot_record,
                        "retreat_batch": batch_record, "station": station_record})
-RECORD_CHOICES.update({"course": course_choices, "slot": slot_choices,
-                       "retreat_batch": batch_choices})
-RECORD_NAMES.update({"course": course_name, "slot": slot_name, "retreat_batch": batch_name})
+# A retreat batch's choices and name (in the reader's language) are registered by
+# webapp/services/retreat_batches.py, with the batches' own pages.
+RECORD_CHOICES.update({"course": course_choices, "slot": slot_choices})
+RECORD_NAMES.update({"course": course_name, "slot": slot_name})
