@@ -606,6 +606,46 @@ def test_only_viewers_of_the_log_may_verify_and_only_with_a_csrf_token(demo, app
     assert client.post("/admin/audit/verify").status_code == 400
 
 
+def test_a_verification_that_fails_says_so_and_the_next_press_starts_anew(
+        demo, app, client, monkeypatch):
+    """The job dies part-way (a database error, a timeout): the run is marked failed —
+    not "running" until it expires — and pressing again starts a new run."""
+    sign_in(client, "supervisor")
+    url = start_verifying(client)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(audit, "verify", broken)
+    run_queued_jobs(app)
+    page = client.get(url).get_data(as_text=True)
+    assert "校验未能完成" in page and 'http-equiv="refresh"' not in page
+    assert 'action="/admin/audit/verify"' in page  # it may be pressed again
+    assert "校验未能完成" in client.get("/admin/audit").get_data(as_text=True)
+    monkeypatch.undo()
+    again = start_verifying(client)
+    assert again != url
+    run_queued_jobs(app)
+    assert "哈希链完好" in client.get(again).get_data(as_text=True)
+
+
+def test_a_verification_page_without_its_queue_answers_in_words(demo, app, client,
+                                                               monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from webapp.services import audit_check
+
+    sign_in(client, "supervisor")
+    url = start_verifying(client)
+
+    def down():
+        raise RedisDown("no answer")
+
+    monkeypatch.setattr(audit_check, "_connection", down)
+    r = client.get(url, follow_redirects=True)
+    assert r.status_code == 200 and "校验结果暂时无法读取" in r.get_data(as_text=True)
+
+
 def test_verify_tells_its_progress_as_it_goes(app, org):
     for _ in range(4):
         three_entries(org)

@@ -62,9 +62,17 @@ def audit_verify_start():
 @roles_required(*audit_view.VIEWER_ROLES)
 def audit_verify(run_id: str):
     """A verification's progress (the page reloads itself until it ends), then its result."""
+    from redis.exceptions import RedisError
+
     from webapp.services import audit_check
 
-    run = audit_check.load(run_id)
+    try:
+        run = audit_check.load(run_id)
+    except RedisError:  # where runs are kept does not answer: said, not a 500
+        current_app.logger.warning("audit verification %s could not be read", run_id,
+                                   exc_info=True)
+        flash(_("校验结果暂时无法读取（任务队列没有响应），请稍后再试。"), "danger")
+        return redirect(url_for("admin.audit"), 303)
     if run is None:
         abort(404)
     return render_template("admin/audit_verify.html", run=audit_check.describe(run), anchor="",

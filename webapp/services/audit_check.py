@@ -59,6 +59,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+FINISHED = ("done", "failed")  # a run's states after which nothing changes
+
+
 def start(viewer: User, anchor: tuple[int, str] | None = None) -> str:
     """Queue a verification (or find the one under way); its run id."""
     from redis.exceptions import RedisError
@@ -118,7 +121,7 @@ def run(run_id: str) -> dict | None:
 
     def save(ttl: int) -> None:
         conn.set(_key(run_id), json.dumps(state), ex=ttl)
-        if state["state"] != "done":
+        if state["state"] not in FINISHED:
             conn.set(RUNNING, run_id, ex=ttl)
 
     def progress(checked: int) -> None:
@@ -130,6 +133,15 @@ def run(run_id: str) -> dict | None:
     anchor = tuple(state["anchor"]) if state.get("anchor") else None
     try:
         result = verify(anchor, progress=progress, every=PROGRESS_EVERY)
+    except Exception as error:
+        # Said as such (not "running" until the key expires), and the next press starts
+        # a new run rather than being led back to this one.
+        state.update(state="failed", finished_at=_now(), error=type(error).__name__)
+        save(KEPT_FOR)
+        conn.set(LATEST, run_id, ex=KEPT_FOR)
+        if (conn.get(RUNNING) or b"").decode() == run_id:
+            conn.delete(RUNNING)
+        raise
     finally:
         db.session.rollback()
     state.update(state="done", finished_at=_now(), checked=result.count, ok=result.ok,
