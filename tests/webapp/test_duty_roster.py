@@ -81,6 +81,18 @@ def test_the_head_sees_who_holds_each_slot_and_who_waits_in_order(login, slot, s
         assert f'href="/instances/{instance_id}"' in item
 
 
+def test_without_a_phone_field_to_mask_by_the_roster_hides_phones(login, slot, signed,
+                                                                   monkeypatch):
+    """The sign-up form's phone field is how phones are masked; with none to go by (the
+    process unpublished, the field renamed) a head sees no phone rather than all of it."""
+    from webapp.stations import views
+
+    monkeypatch.setattr(views, "_phone_field", lambda: None)
+    item = slot_item(login("station_head").get(f"/stations/{slot.station_id}/slots")
+                     .get_data(as_text=True), slot.id)
+    assert "13700137000" not in item and "137****7000" not in item and "***" in item
+
+
 def test_a_volunteer_sees_no_roster_but_their_own_place(login, slot, signed):
     page = login("volunteer1").get(f"/stations/{slot.station_id}/slots").get_data(as_text=True)
     item = slot_item(page, slot.id)

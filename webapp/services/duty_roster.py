@@ -76,8 +76,10 @@ def roster(slot_ids, viewer: User, phone_field) -> dict[int, dict[str, list[Entr
         User.id.in_({row[3].applicant_id for row in rows}))).all())
     for key, status, _seq, instance in rows:
         phone = (instance.state or {}).get("data", {}).get("phone") or ""
-        if phone and instance.id not in private and phone_field is not None:
-            phone = mask_value(phone_field, phone)
+        if phone and instance.id not in private:
+            # Masked as the request page masks it; with no phone field to go by (the
+            # process unpublished, the field renamed), hidden altogether — never shown.
+            phone = mask_value(phone_field, phone) if phone_field is not None else "***"
         part = out[int(key.split(":", 1)[1])]["held" if status == "granted" else "waiting"]
         part.append(Entry(instance.id, names.get(instance.applicant_id, ""), str(phone),
                           instance.id in visible,
