@@ -14,7 +14,8 @@ from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
 from tests.webapp.test_union_processes import start
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
-from webapp.models import DutySlot, Instance, Notification, User
+from webapp.models import DutySlot, Instance, Notification, Reservation, User
+from workflows.errors import Conflict
 from webapp.services.activities import CHINA, create_slot
 from webapp.services.org import unit_by_code
 
@@ -147,6 +148,32 @@ def test_calling_a_slot_off_ends_every_sign_up_with_the_reason(login, slot, sign
     item = slot_item(page, slot.id)
     assert "已取消" in item and "暴雨预警" in item and "取消此时段" not in item
     assert client.post(url, data={"reason": "again"}).status_code == 409
+
+
+def test_a_sign_up_that_waited_on_a_slot_being_called_off_gets_no_waiting_place(
+        login, slot, signed):
+    """A sign-up whose choice was checked before the cancel committed, and which then
+    waited for the slot's places: refused, not put on the waiting list of a slot that
+    will not happen (and that nobody can call it off from any more)."""
+    from webapp.services.directory import GRANTED, REFUSED, WAITLISTED, DbDirectory
+    from webapp.services.duty_roster import cancel_slot, slot_key
+
+    key = slot_key(slot.id)
+    late = signed["second"]  # a request of the process, to reserve for
+    assert DbDirectory().reserve(key, late, None, waitlist=True) in (GRANTED, WAITLISTED)
+    cancel_slot(db.session.get(DutySlot, slot.id), db.session.scalar(
+        select(User).where(User.username == "station_head")), "暴雨闭站")
+    db.session.commit()
+    other = signed["first"]
+    db.session.execute(Reservation.__table__.delete().where(  # as if it never had one
+        Reservation.instance_id == other, Reservation.resource_key == key))
+    assert DbDirectory().reserve(key, other, None, waitlist=True) == REFUSED
+    # A second cancel (two heads confirming at once) is told, and keeps the first's reason.
+    with pytest.raises(Conflict):
+        cancel_slot(db.session.get(DutySlot, slot.id), db.session.scalar(
+            select(User).where(User.username == "station_head")), "另一个理由")
+    db.session.rollback()
+    assert db.session.get(DutySlot, slot.id).cancel_reason == "暴雨闭站"
 
 
 def test_only_those_who_run_the_station_call_a_slot_off(login, slot, signed):

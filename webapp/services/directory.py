@@ -96,6 +96,16 @@ def _take_place(resource: str, *, queue_number: bool):
     ).scalar()
 
 
+def _called_off(resource: str) -> bool:
+    """Whether ``resource`` is a duty slot its station has called off."""
+    from webapp.models import DutySlot
+    from webapp.pagination import as_id
+
+    slot_id = as_id(resource[len("slot:"):]) if resource.startswith("slot:") else None
+    return slot_id is not None and db.session.scalar(
+        select(DutySlot.cancelled_at).where(DutySlot.id == slot_id)) is not None
+
+
 def open_requests(process_key: str, user_id):
     """SELECT of the ids of ``user_id``'s open requests of the process — not the row of
     one being started right now."""
@@ -396,7 +406,9 @@ class DbDirectory:
         if took is not None:
             self._add_reservation(resource, instance_id, GRANTED, took - 1)
             return GRANTED
-        if not waitlist:
+        if not waitlist or _called_off(resource):
+            # A duty slot called off while this sign-up waited for its places: no
+            # waiting list for a slot that will not happen.
             return REFUSED
         seq = db.session.execute(
             update(CapacityResource).where(CapacityResource.key == resource)

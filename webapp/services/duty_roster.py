@@ -109,6 +109,15 @@ def my_places(slot_ids, user: User) -> dict[int, tuple[int, int | None]]:
     return out
 
 
+def _locked(slot: DutySlot) -> DutySlot:
+    """The slot's row read again under a lock until the commit: two heads confirming a
+    cancel at once, or places changed while a cancel runs, see each other's change
+    (the second is told it is cancelled) instead of overwriting it."""
+    return db.session.scalar(select(DutySlot).where(DutySlot.id == slot.id)
+                             .with_for_update()
+                             .execution_options(populate_existing=True))
+
+
 def _check_future(slot: DutySlot, now: datetime) -> None:
     if slot.cancelled_at is not None:
         raise Conflict("这个时段已经取消了", "This slot has already been cancelled",
@@ -137,6 +146,7 @@ def cancel_slot(slot: DutySlot, actor: User, reason: str) -> int:
                            f"The reason can be at most {MAX_REASON} characters",
                            code="comment_too_long")
     now = datetime.now(timezone.utc)
+    slot = _locked(slot)
     _check_future(slot, now)
     key = slot_key(slot.id)
     set_places(key, 0)
@@ -161,6 +171,7 @@ def change_places(slot: DutySlot, capacity: int) -> tuple[list[int], int]:
     if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
         raise InvalidInput("名额至少为 1", "There must be at least 1 place",
                            code="bad_capacity")
+    slot = _locked(slot)
     _check_future(slot, datetime.now(timezone.utc))
     promoted = set_places(slot_key(slot.id), capacity)
     slot.capacity = capacity
