@@ -202,6 +202,19 @@ def test_a_worker_is_nominated_into_the_new_batch_within_its_quota(login, demo):
         batch, "50010319920611456", "13900139000"))
     assert refused.status_code == 409
     assert "本单位本批次疗休养名额已用完，请联系上级工会调整名额" in alerts(refused)
+    # With a nomination under way its dates stay (its timers and its one-a-year key were
+    # made from them); its closing day and its name may still change.
+    t = today()
+    client = login("city_admin")
+    moved = client.post(f"/retreat/batches/{batch.id}/edit", data=form(
+        capacity="4", ends_on=str(t + timedelta(days=99))))
+    assert moved.status_code == 422
+    assert "已有 1 份推荐正在办理，不能再更改本批次的开始或结束日期" in moved.get_data(as_text=True)
+    assert named().ends_on == t + timedelta(days=95)
+    renamed = client.post(f"/retreat/batches/{batch.id}/edit", data=form(
+        capacity="4", nominations_close_on=str(t + timedelta(days=40))))
+    assert renamed.status_code == 302
+    assert named().nominations_close_on == t + timedelta(days=40)
 
 
 def test_english_pages_downloads_and_the_start_form_read_the_english_name(login, demo):

@@ -89,6 +89,17 @@ def _snapshot(batch: RetreatBatch) -> dict:
     return values
 
 
+def open_nominations(batch: RetreatBatch) -> int:
+    """How many nominations for ``batch`` are still open."""
+    from webapp.models import Instance
+
+    rows = db.session.execute(select(Instance.state).where(
+        Instance.process_key == "retreat_nomination", Instance.closed_at.is_(None),
+        Instance.status != "starting"))
+    return sum(1 for (state,) in rows
+               if isinstance(state, dict) and (state.get("data") or {}).get("batch") == batch.id)
+
+
 def check(fields: dict, batch: RetreatBatch | None) -> None:
     """Raise ``BatchError`` for the first thing wrong with ``fields``."""
     starts, ends, closes = fields["starts_on"], fields["ends_on"], fields["nominations_close_on"]
@@ -111,6 +122,16 @@ def check(fields: dict, batch: RetreatBatch | None) -> None:
     if db.session.scalar(same.limit(1)) is not None:
         raise BatchError("name", "已有同名的疗休养批次，请换个名称",
                          "There is already a retreat batch of that name")
+    if batch is not None and (starts, ends) != (batch.starts_on, batch.ends_on):
+        running = open_nominations(batch)
+        if running:
+            # Their timers (the retreat's end) and their one-a-year key were set from
+            # the dates they were made with: moving the dates under them would leave
+            # them on the old ones.
+            raise BatchError("starts_on",
+                             f"已有 {running} 份推荐正在办理，不能再更改本批次的开始或结束日期",
+                             f"{running} nominations for this batch are under way: its "
+                             "start and end dates can no longer be changed")
     if batch is not None and fields["capacity"] != batch.capacity:
         use = city_use(batch)
         if fields["capacity"] < use.total:
