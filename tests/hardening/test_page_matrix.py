@@ -46,6 +46,10 @@ PEOPLE = sorted(ROLES_OF)
 # Routes anyone may open without signing in.
 PUBLIC = {"static", "bootstrap.static", "main.healthz", "auth.login", "auth.set_locale",
           "api.openapi", "api.issue_token"}
+# Pages of an object every signed-in person may read wherever it belongs: a course's
+# page (dates, venue, who may join) — the registration form offers every open course of
+# the city to every worker.
+CITY_WIDE = {"training.course"}
 # People with no administrator role anywhere, and people who see no reports at all.
 NON_ADMINS = frozenset(p for p in PEOPLE if not ROLES_OF[p] & ADMIN_ROLES)
 NO_REPORTS = frozenset(p for p in PEOPLE if ROLES_OF[p] <= {"worker", "volunteer"})
@@ -208,7 +212,8 @@ def _judge(who, rule, required, variant, scoped, status) -> str | None:
         return "admin area open to a non-administrator"
     if rule.rule.startswith("/reports/") and who in NO_REPORTS and status not in REFUSED:
         return "reports open to a worker or volunteer"
-    if variant == "other" and scoped and who in CONFINED and status not in REFUSED:
+    if variant == "other" and scoped and who in CONFINED and status not in REFUSED \
+            and rule.endpoint not in CITY_WIDE:
         return "another district's object reached"
     return None
 
