@@ -90,14 +90,16 @@ def _snapshot(batch: RetreatBatch) -> dict:
 
 
 def open_nominations(batch: RetreatBatch) -> int:
-    """How many nominations for ``batch`` are still open."""
-    from webapp.models import Instance
+    """How many nominations for ``batch`` are still open: those holding (or waiting for)
+    a place of its quotas (``retreat:<batch>:<unit>``, taken as a nomination starts) —
+    one indexed count, not every open nomination's state read."""
+    from webapp.models import Instance, Reservation
 
-    rows = db.session.execute(select(Instance.state).where(
-        Instance.process_key == "retreat_nomination", Instance.closed_at.is_(None),
-        Instance.status != "starting"))
-    return sum(1 for (state,) in rows
-               if isinstance(state, dict) and (state.get("data") or {}).get("batch") == batch.id)
+    return db.session.scalar(
+        select(func.count(func.distinct(Reservation.instance_id)))
+        .join(Instance, Instance.id == Reservation.instance_id)
+        .where(Reservation.resource_key.startswith(f"retreat:{batch.id}:"),
+               Reservation.status != "released", Instance.closed_at.is_(None))) or 0
 
 
 def check(fields: dict, batch: RetreatBatch | None) -> None:
