@@ -34,10 +34,10 @@ def may_manage(user: User, branch: OrgUnit) -> bool:
     return False
 
 
-def branch_pairings(branch: OrgUnit) -> list[Pairing]:
-    """The branch's pairing now (one at a time), as a list."""
-    return db.session.scalars(select(Pairing).where(
-        Pairing.branch_id == branch.id, Pairing.active.is_(True))).all()
+def branch_pairings(branch: OrgUnit, *, lock: bool = False) -> list[Pairing]:
+    """The branch's pairing now (one at a time), as a list; ``lock``: about to change it."""
+    stmt = select(Pairing).where(Pairing.branch_id == branch.id, Pairing.active.is_(True))
+    return db.session.scalars(stmt.with_for_update() if lock else stmt).all()
 
 
 def active_pairings(station: OrgUnit) -> list[Pairing]:
@@ -53,8 +53,7 @@ def pair(branch: OrgUnit, station: OrgUnit, actor: User, today: date) -> Pairing
     if not may_manage(actor, branch):
         raise NotAllowed("只有本支部书记或上级工会管理员可以办理结对",
                          "Only the branch secretary or an administrator above can pair")
-    current = db.session.scalars(select(Pairing).where(
-        Pairing.branch_id == branch.id, Pairing.active.is_(True)).with_for_update()).all()
+    current = branch_pairings(branch, lock=True)
     if any(p.station_id == station.id for p in current):
         raise Conflict("本支部已与该驿站结对", "The branch is already paired with this station",
                        code="already_paired")
