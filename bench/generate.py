@@ -395,7 +395,7 @@ def build_city(loader: Loader, scale: Scale, rng: random.Random) -> City:
         if n % 3 == 0:  # a party branch for every three stations, paired with this one
             bid, bpath = add_unit(f"bench-br-{n}", f"{word}第{n}党支部", "branch",
                                   street["path"], d["depth"] + 2, street["id"])
-            pairings.append((loader.next_id("pairings"), bid, uid, now.date(), True))
+            pairings.append((loader.next_id("pairings"), bid, uid, now.date(), None))
             add_user(f"bench_sec_{n}", f"支部书记{n}", bid,
                      [("branch_secretary", bid), ("volunteer", bid)])
             for v in range(3):
@@ -414,7 +414,7 @@ def build_city(loader: Loader, scale: Scale, rng: random.Random) -> City:
                              "opening_hours", "phone", "has_water", "has_toilet",
                              "has_microwave", "charging_piles", "car_parking",
                              "motorcycle_parking", "is_open"], stations)
-    loader.load("pairings", ["id", "branch_id", "station_id", "since", "active"], pairings)
+    loader.load("pairings", ["id", "branch_id", "station_id", "since", "ended_on"], pairings)
     log(f"loaded {len(units):,} units, {len(stations):,} stations", t0, len(units))
     t0 = time.perf_counter()
     n = loader.load("users", ["id", "username", "display_name", "password_hash", "email",

@@ -162,8 +162,10 @@ def _ensure_station(code, name, name_en, parent_code, address, landmark, hours, 
 
 def _ensure_pairing(branch_code: str, station_code: str) -> int:
     branch, station = unit_by_code(branch_code), unit_by_code(station_code)
-    exists = db.session.scalar(select(Pairing).where(Pairing.branch_id == branch.id,
-                                                     Pairing.station_id == station.id))
+    # Once the branch has been paired (with this station or, since, another), the
+    # pairing is the branch's to keep or end: a second seed adds no period of its own.
+    exists = db.session.scalar(select(Pairing.id).where(Pairing.branch_id == branch.id)
+                               .limit(1))
     if exists:
         return 0
     db.session.add(Pairing(branch=branch, station=station, since=date(2026, 3, 5)))

@@ -42,7 +42,7 @@ def snapshot() -> tuple:
             db.session.scalar(select(func.count()).select_from(TaskAssignee)),
             tuple(db.session.execute(select(RetreatQuota.unit_id, RetreatQuota.amount)
                                      .order_by(RetreatQuota.id))),
-            tuple(db.session.execute(select(Pairing.id, Pairing.active).order_by(Pairing.id))),
+            tuple(db.session.execute(select(Pairing.id, Pairing.ended_on).order_by(Pairing.id))),
             db.session.scalar(select(func.count(Attendance.id))),
             tuple(db.session.execute(select(Instance.id, Instance.status, Instance.lock_version)
                                      .order_by(Instance.id))))

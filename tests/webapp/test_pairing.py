@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.webapp.test_pages import alerts, login  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
-from webapp.models import Pairing
+from webapp.database import write_lock
+from webapp.models import OrgUnit, Pairing
+from webapp.services import five_ones, pairings
+from webapp.services.activities import CHINA
 from webapp.services.directory import DbDirectory
 from webapp.services.org import unit_by_code
+from webapp.services.users import find_user
+from workflows.errors import Conflict
 
 
 def paired_on(page: str) -> list[str]:
@@ -42,7 +51,7 @@ def test_secretary_moves_the_branch_to_another_station(login, demo):
                         follow_redirects=True)
     assert "本支部已与该驿站结对" in " ".join(alerts(again))
     assert db.session.scalar(select(Pairing).where(Pairing.branch_id == branch.id,
-                                                   Pairing.active.is_(True))).station_id == gyq.id
+                                                   Pairing.ended_on.is_(None))).station_id == gyq.id
 
 
 def test_only_the_secretary_or_an_admin_above_may_pair_or_end(login, demo):
@@ -64,6 +73,184 @@ def test_only_the_secretary_or_an_admin_above_may_pair_or_end(login, demo):
                        data={"confirmed": "1"}, follow_redirects=True)
     assert "已解除" in " ".join(alerts(ended))
     db.session.expire_all()
-    assert db.session.get(Pairing, pairing.id).active is False
+    assert db.session.get(Pairing, pairing.id).ended_on == datetime.now(CHINA).date()
     assert DbDirectory().paired_unit(branch.id) is None
     assert admin.post(f"/stations/{jfb.id}/pairings/999999/end").status_code == 404
+
+
+# ---------------------------------------------------------------- periods (history)
+
+def periods(branch) -> list[tuple[str, date, date | None]]:
+    db.session.expire_all()
+    return [(p.station.code, p.since, p.ended_on) for p in db.session.scalars(
+        select(Pairing).where(Pairing.branch_id == branch.id).order_by(Pairing.id))]
+
+
+def test_pairing_again_adds_a_period_and_keeps_the_earlier_one(demo):
+    branch, jfb, gyq = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-jfb", "st-gyq"))
+    secretary = find_user("branch_secretary")
+    first = db.session.scalar(select(Pairing).where(Pairing.branch_id == branch.id))
+    with write_lock():
+        pairings.end(first, secretary, date(2026, 6, 30))
+        with pytest.raises(Conflict) as ended:
+            pairings.end(first, secretary, date(2026, 7, 1))
+        assert ended.value.code == "already_ended"
+        again = pairings.pair(branch, jfb, secretary, date(2026, 9, 1))
+    db.session.commit()
+    assert again.id != first.id
+    assert periods(branch) == [("st-jfb", date(2026, 3, 5), date(2026, 6, 30)),
+                               ("st-jfb", date(2026, 9, 1), None)]
+    # Moving to another station ends the current period the day the new one begins, and
+    # coming back is a third period: every earlier one keeps its dates.
+    with write_lock():
+        pairings.pair(branch, gyq, secretary, date(2026, 10, 8))
+        pairings.pair(branch, jfb, secretary, date(2026, 11, 20))
+    db.session.commit()
+    assert periods(branch) == [("st-jfb", date(2026, 3, 5), date(2026, 6, 30)),
+                               ("st-jfb", date(2026, 9, 1), date(2026, 10, 8)),
+                               ("st-gyq", date(2026, 10, 8), date(2026, 11, 20)),
+                               ("st-jfb", date(2026, 11, 20), None)]
+    assert [p.station.code for p in pairings.branch_pairings(branch)] == ["st-jfb"]
+    assert [p.branch_id for p in pairings.active_pairings(jfb)] == [branch.id]
+    assert branch.id not in {p.branch_id for p in pairings.active_pairings(gyq)}
+    assert DbDirectory().paired_unit(branch.id) == jfb.id
+    # The periods that overlap a stretch of days (10-09 to 10-31: only the third).
+    october = pairings.branch_history(branch, date(2026, 10, 9), date(2026, 10, 31))
+    assert [(p.station.code, p.since) for p in october] == [("st-gyq", date(2026, 10, 8))]
+    assert len(pairings.branch_history(branch, date(2026, 1, 1), date(2026, 12, 31))) == 4
+    assert pairings.branch_history(branch, date(2025, 1, 1), date(2025, 12, 31)) == []
+
+
+def test_the_database_holds_one_current_pairing_per_branch_and_station(demo):
+    branch, jfb = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("st-jfb")
+    db.session.add(Pairing(branch=branch, station=jfb, since=date(2026, 4, 1)))
+    with pytest.raises(IntegrityError):
+        db.session.flush()  # the demo's pairing of the two is current already
+    db.session.rollback()
+    # Ended periods of the same two, as many as there were, sit beside the current one.
+    db.session.add_all([
+        Pairing(branch=branch, station=jfb, since=date(2025, 1, 1), ended_on=date(2025, 2, 1)),
+        Pairing(branch=branch, station=jfb, since=date(2025, 5, 1), ended_on=date(2025, 6, 1))])
+    db.session.commit()
+    assert len(periods(branch)) == 3
+    # A period cannot end before it began.
+    db.session.add(Pairing(branch=branch, station=jfb, since=date(2025, 8, 1),
+                           ended_on=date(2025, 7, 1)))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_the_station_page_lists_its_earlier_pairings(login, demo):
+    branch, jfb, gyq = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-jfb", "st-gyq"))
+    client = login("branch_secretary")
+    assert 'id="past-pairings"' not in client.get(f"/stations/{jfb.id}").get_data(as_text=True)
+    client.post(f"/stations/{gyq.id}/pairings", data={"branch": branch.id, "confirmed": "1"})
+    today = datetime.now(CHINA).date()
+    page = client.get(f"/stations/{jfb.id}").get_data(as_text=True)
+    assert "解放碑街道机关第一党支部" not in paired_on(page)  # no longer current
+    past = page.split('id="past-pairings"', 1)[1].split("</ul>", 1)[0]
+    assert "解放碑街道机关第一党支部" in past and f"2026-03-05 ~ {today}" in past
+    # Paired again: current once more, the earlier period still listed.
+    again = client.post(f"/stations/{jfb.id}/pairings",
+                        data={"branch": branch.id, "confirmed": "1"}, follow_redirects=True)
+    page = again.get_data(as_text=True)
+    assert "解放碑街道机关第一党支部" in paired_on(page)
+    assert f"2026-03-05 ~ {today}" in page.split('id="past-pairings"', 1)[1]
+    # Ending it from the page: the end form names the current period.
+    current = pairings.branch_pairings(branch)[0]
+    asked = client.post(f"/stations/{jfb.id}/pairings/{current.id}/end")
+    assert f"（自 {today} 起）" in asked.get_data(as_text=True)
+    client.post(f"/stations/{jfb.id}/pairings/{current.id}/end", data={"confirmed": "1"})
+    assert periods(branch) == [("st-jfb", date(2026, 3, 5), today), ("st-gyq", today, today),
+                               ("st-jfb", today, today)]
+
+
+def test_five_ones_counts_the_duties_served_at_a_former_station(login, demo):
+    """五个一 counts the branch's members' duties of the year wherever they served
+    (docs/reports.md): moving the pairing to another station takes nothing away, and the
+    branch's page names every station it was paired with in the year, with the dates."""
+    from webapp import demo as demo_data
+
+    demo_data.seed_city_stations()
+    demo_data.seed_city_life("demo-pass-2026")
+    db.session.commit()
+    branch = unit_by_code("cq-jlp-branch1")  # two confirmed duties at cq-st-jlp-01
+    year = five_ones.current_year()
+    before = five_ones.progress([branch], year)[0]
+    assert (before.done, before.counts["duty"], before.hours) == (5, 2, 15.5)
+    today = datetime.now(CHINA).date()
+    with write_lock():
+        pairings.pair(branch, unit_by_code("st-jfb"), find_user("city_admin"), today)
+    db.session.commit()
+    after = five_ones.progress([branch], year)[0]
+    assert (after.done, after.counts, after.hours, len(after.duties)) == (
+        before.done, before.counts, before.hours, len(before.duties))
+    page = login("city_admin").get(f"/reports/five-ones/{branch.id}").get_data(as_text=True)
+    listed = page.split('id="pairing-periods"', 1)[1].split("</p>", 1)[0]
+    assert re.findall(r'class="pairing-period"><a [^>]*>([^<]+)</a>（([^）]+)）', listed) == [
+        (unit_by_code("cq-st-jlp-01").name, f"2026-03-05 ~ {today}"),
+        ("解放碑户外劳动者驿站", f"{today} ~ 至今")]
+    # Another year's page names only the periods that reach into it.
+    last = login("city_admin").get(f"/reports/five-ones/{branch.id}?year={year - 1}")
+    assert 'id="pairing-periods"' not in last.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- the migration
+
+OLD = sa.table("pairings", sa.column("id", sa.Integer), sa.column("branch_id", sa.Integer),
+               sa.column("station_id", sa.Integer), sa.column("since", sa.Date),
+               sa.column("active", sa.Boolean))
+
+
+def test_the_migration_dates_ended_pairings_and_keeps_one_row_per_pair_going_down(
+        app, demo, make_unit):
+    from flask_migrate import downgrade, upgrade
+
+    b1, b2 = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("cq-jb-gyq-branch1")
+    b3 = make_unit("cq-yz-branch9", "branch", "cq-yz-jfb")
+    jfb, gyq, jck = (unit_by_code(c).id for c in ("st-jfb", "st-gyq", "st-jck"))
+    secretary = find_user("branch_secretary")
+    with write_lock():  # b1: 解放碑 (03-05 ~ 06-01), 观音桥 (06-01 ~ 09-01), 解放碑 again
+        pairings.pair(b1, unit_by_code("st-gyq"), secretary, date(2026, 6, 1))
+        pairings.pair(b1, unit_by_code("st-jfb"), secretary, date(2026, 9, 1))
+    db.session.commit()
+    ids = {p.since: p.id for p in db.session.scalars(select(Pairing).where(
+        Pairing.branch_id == b1.id))}
+    b1, b2, b3 = b1.id, b2.id, b3.id
+    db.session.close()
+    try:
+        downgrade(revision="e8c2a4f6b1d3")  # the one before it
+        with db.engine.begin() as conn:
+            rows = set(conn.execute(sa.select(OLD.c.id, OLD.c.branch_id, OLD.c.station_id,
+                                              OLD.c.since, OLD.c.active)))
+            # One row per branch and station: 解放碑's current one kept, its first period
+            # gone (the old unique constraint allows no more).
+            assert {r for r in rows if r.branch_id == b1} == {
+                (ids[date(2026, 9, 1)], b1, jfb, date(2026, 9, 1), True),
+                (ids[date(2026, 6, 1)], b1, gyq, date(2026, 6, 1), False)}
+            assert {(r.branch_id, r.station_id, r.since, r.active) for r in rows
+                    if r.branch_id == b2} == {(b2, gyq, date(2026, 3, 5), True)}
+            # Rows as the old code left them: ended ones with no date.
+            conn.execute(sa.insert(OLD), [
+                # b2 left 解放碑 for 观音桥 (paired 03-05)
+                {"branch_id": b2, "station_id": jfb, "since": date(2026, 1, 10),
+                 "active": False},
+                # b3's pairing ended by hand, nothing since
+                {"branch_id": b3, "station_id": jck, "since": date(2026, 2, 1),
+                 "active": False}])
+    finally:
+        upgrade()
+    today = datetime.now(CHINA).date()
+    b1, b2, b3 = (db.session.get(OrgUnit, i) for i in (b1, b2, b3))
+    assert periods(b1) == [("st-gyq", date(2026, 6, 1), date(2026, 9, 1)),
+                           ("st-jfb", date(2026, 9, 1), None)]
+    assert sorted(periods(b2), key=lambda p: p[1]) == [
+        ("st-jfb", date(2026, 1, 10), date(2026, 3, 5)),  # the next pairing's first day
+        ("st-gyq", date(2026, 3, 5), None)]
+    assert periods(b3) == [("st-jck", date(2026, 2, 1), today)]  # no later date: the upgrade's
+    # The upgraded table takes a new period of a pair that has ended ones.
+    with write_lock():
+        pairings.pair(b3, unit_by_code("st-jck"), find_user("city_admin"), today)
+    db.session.commit()
+    assert periods(b3) == [("st-jck", date(2026, 2, 1), today), ("st-jck", today, None)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer,
-                        String, UniqueConstraint, and_)
+                        String, and_, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -105,16 +105,31 @@ class OrgGeneration(db.Model):
 
 
 class Pairing(db.Model):
-    """A party branch paired with a station (结对) for station-master duty."""
+    """One period of a party branch's pairing with a station (结对) for station-master duty.
+
+    Each period is its own row: pairing again with a former station adds a row, so the
+    earlier period keeps its dates.  ``ended_on`` is the day the pairing ended, NULL while
+    it lasts.  The database holds at most one current row per branch and station (a
+    partial unique index); the service keeps a branch to one station at a time.
+    """
 
     __tablename__ = "pairings"
-    __table_args__ = (UniqueConstraint("branch_id", "station_id"),)
+    __table_args__ = (
+        Index("uq_pairings_current", "branch_id", "station_id", unique=True,
+              postgresql_where=text("ended_on IS NULL"), sqlite_where=text("ended_on IS NULL")),
+        CheckConstraint("ended_on >= since", name="ended_after_since"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     since: Mapped[date] = mapped_column(Date)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    ended_on: Mapped[date | None] = mapped_column(Date)
 
     branch: Mapped[OrgUnit] = relationship(foreign_keys=[branch_id])
     station: Mapped[OrgUnit] = relationship(foreign_keys=[station_id])
+
+    @property
+    def active(self) -> bool:
+        """Still current (not ended).  In queries: ``Pairing.ended_on.is_(None)``."""
+        return self.ended_on is None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from flask import abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -7,11 +9,11 @@ from flask_login import current_user
 from webapp.auth.login import roles_required
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
-from webapp.models import OrgUnit, Pairing
+from webapp.models import OrgUnit
 from webapp.pagination import paginate
 from webapp.reports import bp
 from webapp.charts import Series, bar
-from webapp.services import demand_report, export, five_ones, reports
+from webapp.services import demand_report, export, five_ones, pairings, reports
 from webapp.services.activities import CHINA
 
 PER_PAGE = 30
@@ -86,13 +88,10 @@ def five_ones_branch(branch_id: int):
         abort(404)
     year = _year()
     entry = five_ones.progress([branch], year, current_locale_short())[0]
-    from sqlalchemy import select
-
-    stations = db.session.scalars(select(OrgUnit).join(
-        Pairing, Pairing.station_id == OrgUnit.id).where(
-        Pairing.branch_id == branch.id, Pairing.active.is_(True)).order_by(OrgUnit.name)).all()
+    # The branch's pairings in the year, past periods too (it may have moved station).
+    periods = pairings.branch_history(branch, date(year, 1, 1), date(year, 12, 31))
     return render_template("reports/five_ones_branch.html", entry=entry, year=year,
-                           items=five_ones.ITEMS, stations=stations,
+                           items=five_ones.ITEMS, periods=periods,
                            tz=CHINA)
 
 

@@ -356,7 +356,7 @@ class DbDirectory:
     def paired_unit(self, unit_id) -> int | None:
         row = db.session.execute(
             select(Pairing.branch_id, Pairing.station_id)
-            .where(Pairing.active.is_(True),
+            .where(Pairing.ended_on.is_(None),
                    (Pairing.branch_id == unit_id) | (Pairing.station_id == unit_id))
             .order_by(Pairing.id)).first()
         if row is None:

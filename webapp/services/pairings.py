@@ -2,13 +2,15 @@
 
 A branch is paired with one station at a time (pairing with another ends the current
 one); a station may have several branches.  The branch's secretary decides, or an
-administrator above the branch.
+administrator above the branch.  Each period is a row of its own (``since`` to
+``ended_on``), so a branch's past pairings stay on record.
 """
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import OrgUnit, Pairing, User
@@ -36,18 +38,40 @@ def may_manage(user: User, branch: OrgUnit) -> bool:
 
 def branch_pairings(branch: OrgUnit, *, lock: bool = False) -> list[Pairing]:
     """The branch's pairing now (one at a time), as a list; ``lock``: about to change it."""
-    stmt = select(Pairing).where(Pairing.branch_id == branch.id, Pairing.active.is_(True))
+    stmt = select(Pairing).where(Pairing.branch_id == branch.id, Pairing.ended_on.is_(None))
     return db.session.scalars(stmt.with_for_update() if lock else stmt).all()
+
+
+def branch_history(branch: OrgUnit, first: date | None = None,
+                   last: date | None = None) -> list[Pairing]:
+    """Every period of the branch's pairings, the current one included, oldest first;
+    with ``first``/``last``, only the periods that overlap those days."""
+    stmt = select(Pairing).where(Pairing.branch_id == branch.id)
+    if first is not None:
+        stmt = stmt.where(or_(Pairing.ended_on.is_(None), Pairing.ended_on >= first))
+    if last is not None:
+        stmt = stmt.where(Pairing.since <= last)
+    return db.session.scalars(stmt.options(selectinload(Pairing.station))
+                              .order_by(Pairing.since, Pairing.id)).all()
 
 
 def active_pairings(station: OrgUnit) -> list[Pairing]:
     return db.session.scalars(select(Pairing).where(
-        Pairing.station_id == station.id, Pairing.active.is_(True))
+        Pairing.station_id == station.id, Pairing.ended_on.is_(None))
         .order_by(Pairing.since, Pairing.id)).all()
 
 
+def past_pairings(station: OrgUnit) -> list[Pairing]:
+    """The station's ended pairings, the latest ended first."""
+    return db.session.scalars(select(Pairing).where(
+        Pairing.station_id == station.id, Pairing.ended_on.is_not(None))
+        .options(selectinload(Pairing.branch))
+        .order_by(Pairing.ended_on.desc(), Pairing.id.desc())).all()
+
+
 def pair(branch: OrgUnit, station: OrgUnit, actor: User, today: date) -> Pairing:
-    """Pair ``branch`` with ``station``; an earlier pairing of the branch ends."""
+    """Pair ``branch`` with ``station`` from ``today``: a new period, its own row; the
+    branch's current pairing (with another station) ends today."""
     if branch.kind != "branch" or station.kind != "station":
         raise NotAllowed("只能由党支部与驿站结对", "Only a party branch can pair with a station")
     if not may_manage(actor, branch):
@@ -58,22 +82,20 @@ def pair(branch: OrgUnit, station: OrgUnit, actor: User, today: date) -> Pairing
         raise Conflict("本支部已与该驿站结对", "The branch is already paired with this station",
                        code="already_paired")
     for earlier in current:
-        earlier.active = False
-    pairing = db.session.scalar(select(Pairing).where(
-        Pairing.branch_id == branch.id, Pairing.station_id == station.id))
-    if pairing is None:  # pairing again with a former station reuses its row
-        pairing = Pairing(branch=branch, station=station, since=today)
-        db.session.add(pairing)
-    pairing.active, pairing.since = True, today
+        earlier.ended_on = max(today, earlier.since)
+    pairing = Pairing(branch=branch, station=station, since=today)
+    db.session.add(pairing)
     db.session.flush()
     return pairing
 
 
-def end(pairing: Pairing, actor: User) -> None:
+def end(pairing: Pairing, actor: User, today: date) -> None:
+    """End ``pairing`` on ``today``; the row stays, as the branch's past period."""
     if not may_manage(actor, pairing.branch):
         raise NotAllowed("只有本支部书记或上级工会管理员可以解除结对",
                          "Only the branch secretary or an administrator above can end a pairing")
-    if not pairing.active:
+    db.session.refresh(pairing, with_for_update=True)  # ended meanwhile by someone else?
+    if pairing.ended_on is not None:
         raise Conflict("该结对已经解除", "This pairing has already ended", code="already_ended")
-    pairing.active = False
+    pairing.ended_on = max(today, pairing.since)
     db.session.flush()

@@ -61,6 +61,7 @@ def station(unit_id: int):
     paired_ids = {p.branch_id for p in pairs}
     return render_template(
         "stations/station.html", station=row, pairings=pairs,
+        past_pairings=pairings.past_pairings(row.unit),
         can_end={p.id for p in pairs if pairings.may_manage(current_user, p.branch)},
         my_branches=[b for b in pairings.branches_for(current_user) if b.id not in paired_ids],
         pair_form=FlaskForm())
@@ -113,9 +114,9 @@ def end_pairing(unit_id: int, pairing_id: int):
                    branch=pairing.branch.label(locale), station=pairing.station.label(locale),
                    day=pairing.since),
             confirm_label=_("确认解除"))
-    return _pairing_change(unit_id, lambda: pairings.end(pairing, current_user),
-                           _("已解除 %(branch)s 与本驿站的结对。",
-                             branch=pairing.branch.label(current_locale_short())))
+    return _pairing_change(
+        unit_id, lambda: pairings.end(pairing, current_user, datetime.now(CHINA).date()),
+        _("已解除 %(branch)s 与本驿站的结对。", branch=pairing.branch.label(current_locale_short())))
 
 
 def _pairing_change(unit_id: int, change, done: str):
