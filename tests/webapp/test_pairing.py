@@ -141,6 +141,31 @@ def test_the_database_holds_one_current_pairing_per_branch_and_station(demo):
     db.session.rollback()
 
 
+def test_pairing_one_branch_with_several_stations_at_once_leaves_one_current(app, demo):
+    """Secretaries (or a secretary's double click) pairing one branch at the same moment:
+    each waits for the other, and the branch ends with one current pairing."""
+    from tests.webapp.test_training_concurrency import burst
+
+    branch_id = unit_by_code("cq-yz-jfb-branch1").id
+    codes = ["st-gyq", "st-jck", "st-dp", "st-gyq", "st-xlk", "st-jck"]
+    today = datetime.now(CHINA).date()
+
+    def pair(code):
+        with write_lock():
+            return pairings.pair(db.session.get(OrgUnit, branch_id), unit_by_code(code),
+                                 find_user("branch_secretary"), today).station_id
+
+    results = burst(app, codes, len(codes), pair)
+    outcomes = [r["outcome"] for r in results]
+    assert all(isinstance(o, int) or isinstance(o, Conflict) for o in outcomes), outcomes
+    db.session.expire_all()
+    current = db.session.scalars(select(Pairing).where(
+        Pairing.branch_id == branch_id, Pairing.ended_on.is_(None))).all()
+    assert len(current) == 1
+    rows = db.session.scalars(select(Pairing).where(Pairing.branch_id == branch_id)).all()
+    assert len(rows) == 1 + sum(isinstance(o, int) for o in outcomes)
+
+
 def test_the_station_page_lists_its_earlier_pairings(login, demo):
     branch, jfb, gyq = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-jfb", "st-gyq"))
     client = login("branch_secretary")

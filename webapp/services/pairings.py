@@ -77,6 +77,10 @@ def pair(branch: OrgUnit, station: OrgUnit, actor: User, today: date) -> Pairing
     if not may_manage(actor, branch):
         raise NotAllowed("只有本支部书记或上级工会管理员可以办理结对",
                          "Only the branch secretary or an administrator above can pair")
+    # The branch's row, locked first: two pairings of one branch at once (the branch has
+    # no current pairing to lock yet) wait for each other, and the second sees the first.
+    db.session.execute(select(OrgUnit.id).where(OrgUnit.id == branch.id)
+                       .with_for_update(key_share=True))
     current = branch_pairings(branch, lock=True)
     if any(p.station_id == station.id for p in current):
         raise Conflict("本支部已与该驿站结对", "The branch is already paired with this station",
