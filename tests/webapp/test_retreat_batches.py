@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
 from tests.webapp.test_union_processes import id_card, start
@@ -515,3 +515,143 @@ def test_a_batch_with_nominations_under_way_stays_in_its_year(login, demo):
     assert named(SEEDED).starts_on == date(year, 1, 10)
     again = start(login("courier1"), "retreat_nomination", nomination(batch, *COURIER))
     assert db.session.get(Instance, again).unique_key == f"retreat-year:{year}"
+
+
+# ------------------------------------------------------------------ one batch of a name
+
+def test_the_database_holds_one_batch_of_a_name_whatever_its_case(demo):
+    from sqlalchemy.exc import IntegrityError
+
+    seeded = named(SEEDED)
+
+    def copy(name):
+        db.session.add(RetreatBatch(name=name, site="x", starts_on=seeded.starts_on,
+                                    ends_on=seeded.ends_on, capacity=1,
+                                    nominations_close_on=seeded.nominations_close_on,
+                                    owner_unit_id=seeded.owner_unit_id))
+        db.session.flush()
+
+    for name in (SEEDED, "Jinfo retreat"):
+        if name != SEEDED:
+            copy(name)
+        with pytest.raises(IntegrityError, match="uq_retreat_batches_name"):
+            with db.session.begin_nested():
+                copy(name.upper())
+    copy("Jinfo retreat, 2nd batch")  # another name is another batch
+    db.session.rollback()
+
+
+def test_a_name_taken_meanwhile_is_refused_as_the_form_refuses_it(login, demo, monkeypatch):
+    """Two administrators save the same name at once: both looked before either wrote.
+    The database lets one through; the other is told what the form tells when it sees
+    the name taken — beside the name, not an error page — and nothing of it is kept."""
+    from webapp.services import retreat_batches
+
+    looked = retreat_batches.check
+
+    def look_then_lose_the_race(fields, batch):
+        looked(fields, batch)  # nothing of that name yet…
+        seeded = named(SEEDED)  # …then the other administrator's batch lands
+        db.session.execute(RetreatBatch.__table__.insert().values(
+            name=fields["name"].upper(), site="x", starts_on=seeded.starts_on,
+            ends_on=seeded.ends_on, capacity=1, owner_unit_id=seeded.owner_unit_id,
+            nominations_close_on=seeded.nominations_close_on))
+
+    client = login("city_admin")
+    other = create(client, name="Jinfo retreat, 2nd batch")
+    monkeypatch.setattr(retreat_batches, "check", look_then_lose_the_race)
+    before = db.session.scalar(select(func.count()).select_from(RetreatBatch))
+    made = client.post("/retreat/batches/new", data=form(name="Jinfo retreat"))
+    assert made.status_code == 422
+    assert errors(made) == ["已有同名的疗休养批次，请换个名称"]
+    assert re.search(r'id="name"[^>]*is-invalid|is-invalid[^>]*id="name"',
+                     made.get_data(as_text=True))
+    renamed = client.post(f"/retreat/batches/{other.id}/edit",
+                          data=form(name="Jinfo retreat"))
+    assert renamed.status_code == 422
+    assert errors(renamed) == ["已有同名的疗休养批次，请换个名称"]
+    client.post("/auth/locale", data={"locale": "en"})
+    assert errors(client.post("/retreat/batches/new", data=form(name="Jinfo retreat"))) == [
+        "There is already a retreat batch of that name"]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(RetreatBatch)) == before
+    assert named("Jinfo retreat, 2nd batch") is not None and named("Jinfo retreat") is None
+    assert "retreat_batch.update" not in db.session.scalars(select(AuditEntry.action)).all()
+
+
+def test_the_name_migration_stops_at_shared_names_and_adds_the_index(app, demo):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy.exc import IntegrityError
+
+    seeded = named(SEEDED)
+    values = dict(name=SEEDED.replace("（", "(").replace("）", ")"), site="x",
+                  starts_on=seeded.starts_on, ends_on=seeded.ends_on, capacity=1,
+                  nominations_close_on=seeded.nominations_close_on,
+                  owner_unit_id=seeded.owner_unit_id)
+    db.session.close()
+    try:
+        downgrade(revision="e8c2a4f6b1d3")  # the one before it
+        twin = db.session.execute(RetreatBatch.__table__.insert().values(
+            {**values, "name": "Wulong retreat"})).inserted_primary_key[0]
+        db.session.execute(RetreatBatch.__table__.insert().values(
+            {**values, "name": "WULONG RETREAT"}))
+        db.session.commit()
+        db.session.close()
+        with pytest.raises(SystemExit):  # Flask-Migrate logs why and exits
+            upgrade()
+        db.session.execute(RetreatBatch.__table__.delete().where(RetreatBatch.id == twin))
+        db.session.commit()
+        db.session.close()
+    finally:
+        upgrade()
+    with pytest.raises(IntegrityError, match="uq_retreat_batches_name"):
+        db.session.execute(RetreatBatch.__table__.insert().values(
+            {**values, "name": "wulong retreat"}))
+    db.session.rollback()
+
+
+def test_two_administrators_saving_one_name_at_once(app, demo):
+    """The race itself, on PostgreSQL: the second save looks while the first is still
+    uncommitted (nothing of the name to see), writes, waits for the first to commit on
+    the name's index, and is refused as the form refuses a name taken."""
+    import threading
+
+    from webapp.models import OrgUnit, User
+    from webapp.services import retreat_batches
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: the second save sees the first")
+    t = today()
+    fields = dict(site="金佛山", site_en=None, name_en=None, capacity=5,
+                  starts_on=t + timedelta(days=90), ends_on=t + timedelta(days=95),
+                  nominations_close_on=t + timedelta(days=45))
+    city_id, admin_id = unit_by_code("cq").id, demo["city_admin"].id
+    db.session.commit()
+    written, release, failed = threading.Event(), threading.Event(), []
+
+    def first():
+        with app.app_context():
+            try:
+                retreat_batches.save_batch(None, db.session.get(User, admin_id),
+                                           db.session.get(OrgUnit, city_id),
+                                           name="Jinfo retreat", **fields)
+                written.set()
+                release.wait(10)
+                db.session.commit()
+            except Exception as exc:  # pragma: no cover - said by the assertion below
+                failed.append(exc)
+                written.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert written.wait(10) and not failed
+    threading.Timer(0.5, release.set).start()  # the first commits while the second waits
+    with pytest.raises(retreat_batches.BatchError) as refused:
+        retreat_batches.save_batch(None, db.session.get(User, admin_id),
+                                   db.session.get(OrgUnit, city_id),
+                                   name="JINFO RETREAT", **fields)
+    db.session.rollback()
+    thread.join(10)
+    assert not failed
+    assert (refused.value.field, refused.value.zh) == ("name", "已有同名的疗休养批次，请换个名称")
+    assert named("Jinfo retreat") is not None and named("JINFO RETREAT") is None

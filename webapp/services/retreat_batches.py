@@ -13,7 +13,8 @@ registrations of ``activities``, which named batches in Chinese only).
 A batch's dates may move under nominations already under way (the resort postponed):
 they follow (``reschedule``), and their people are told.  Its start may not move into
 another year while any are open: a person is nominated once a year, counted in the year
-the batch starts in.
+the batch starts in.  Its name is its own, whatever the case, over every city — looked
+up by ``check`` and held by the database (``uq_retreat_batches_name``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import (Instance, OrgUnit, Reservation, RetreatBatch, RetreatQuota, Task,
@@ -132,12 +134,13 @@ def check(fields: dict, batch: RetreatBatch | None) -> None:
                          "推荐截止日期已经过去，将无法推荐。请检查日期。",
                          "The nomination closing date has passed: nobody could be "
                          "nominated. Please check the date.")
-    same = select(RetreatBatch.id).where(func.lower(RetreatBatch.name) == fields["name"].lower())
+    # lower() on both sides, as the database's index on lower(name) compares them.
+    same = select(RetreatBatch.id).where(
+        func.lower(RetreatBatch.name) == func.lower(fields["name"]))
     if batch is not None:
         same = same.where(RetreatBatch.id != batch.id)
     if db.session.scalar(same.limit(1)) is not None:
-        raise BatchError("name", "已有同名的疗休养批次，请换个名称",
-                         "There is already a retreat batch of that name")
+        raise _name_error()
     if batch is not None and starts.year != batch.starts_on.year:
         running = open_nominations(batch)
         if running:
@@ -177,7 +180,7 @@ def save_batch(batch: RetreatBatch | None, actor: User, city: OrgUnit, **fields
     if batch is None:
         batch = RetreatBatch(owner_unit=city, **fields)
         db.session.add(batch)
-        db.session.flush()
+        _flush_name()
         audit.record(actor, "retreat_batch.create", ("retreat_batch", batch.id), {},
                      _snapshot(batch), unit=city)
         quotas.allocate_quota(batch, city, batch.capacity, actor=actor)
@@ -185,7 +188,7 @@ def save_batch(batch: RetreatBatch | None, actor: User, city: OrgUnit, **fields
     before = _snapshot(batch)
     for name, value in fields.items():
         setattr(batch, name, value)
-    db.session.flush()
+    _flush_name()
     after = _snapshot(batch)
     if (before["starts_on"], before["ends_on"]) != (batch.starts_on, batch.ends_on):
         moved = reschedule(batch, before["starts_on"], before["ends_on"], actor)
@@ -196,6 +199,26 @@ def save_batch(batch: RetreatBatch | None, actor: User, city: OrgUnit, **fields
     if before["capacity"] != batch.capacity:
         quotas.allocate_quota(batch, batch.owner_unit, batch.capacity, actor=actor)
     return batch
+
+
+NAME_INDEX = "uq_retreat_batches_name"  # on lower(name): the models' and the migration's
+
+
+def _flush_name() -> None:
+    """Write the batch; a batch of the same name saved meanwhile by someone else (after
+    ``check`` looked) is refused as ``check`` refuses it, not as a database error."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        if NAME_INDEX not in str(exc.orig):
+            raise
+        raise _name_error() from None
+
+
+def _name_error() -> BatchError:
+    return BatchError("name", "已有同名的疗休养批次，请换个名称",
+                      "There is already a retreat batch of that name")
 
 
 # ------------------------------------------------------------------------------ moving
