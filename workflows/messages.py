@@ -45,6 +45,12 @@ TITLES: dict[str, tuple[str, str]] = {
     "comment": ("{process_name} 有新留言：{comment}", "New comment on {process_name_en}: {comment}"),
     "retimed": ("您的{process_name}时间有变：{step_name}的日期已调整",
                 "The dates of your {process_name_en} changed: {step_name_en} was moved"),
+    # What a request is for moved (a retreat batch postponed), said to its applicant and
+    # to whoever has a task on it, whether or not a timer of its followed.
+    "dates_moved": ("日期调整为 {starts_on} 至 {ends_on}（原为 {old_starts_on} 至 {old_ends_on}）："
+                    "{record}",
+                    "Dates moved to {starts_on} – {ends_on} (was {old_starts_on} – "
+                    "{old_ends_on}): {record_en}"),
     "corrected": ("您的{process_name}结果已更正：{before_name} → {end_name}（原因：{comment}）",
                   "The result of your {process_name_en} was corrected: {before_name_en} → "
                   "{end_name_en} (reason: {comment})"),

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.webapp.test_pages import alerts, errors, login  # noqa: F401
 from tests.webapp.test_union_processes import id_card, start
@@ -202,15 +202,12 @@ def test_a_worker_is_nominated_into_the_new_batch_within_its_quota(login, demo):
         batch, "50010319920611456", "13900139000"))
     assert refused.status_code == 409
     assert "本单位本批次疗休养名额已用完，请联系上级工会调整名额" in alerts(refused)
-    # With a nomination under way its dates stay (its timers and its one-a-year key were
-    # made from them); its closing day and its name may still change.
+    # With a nomination under way its closing day may still change; the edit page says
+    # what a change of its dates would do.
     t = today()
     client = login("city_admin")
-    moved = client.post(f"/retreat/batches/{batch.id}/edit", data=form(
-        capacity="4", ends_on=str(t + timedelta(days=99))))
-    assert moved.status_code == 422
-    assert "已有 1 份推荐正在办理，不能再更改本批次的开始或结束日期" in moved.get_data(as_text=True)
-    assert named().ends_on == t + timedelta(days=95)
+    page = client.get(f"/retreat/batches/{batch.id}/edit").get_data(as_text=True)
+    assert "已有 1 份推荐正在办理：改动开始或结束日期后，这些推荐按新日期办理" in page
     renamed = client.post(f"/retreat/batches/{batch.id}/edit", data=form(
         capacity="4", nominations_close_on=str(t + timedelta(days=40))))
     assert renamed.status_code == 302
@@ -312,3 +309,349 @@ def test_the_migration_adds_and_drops_the_english_columns(app, demo):
     columns = {c["name"] for c in inspect(db.engine).get_columns("retreat_batches")}
     assert {"name_en", "site_en"} <= columns
     assert db.session.scalar(select(RetreatBatch.name)) == "2027年第一期劳模疗休养（武隆仙女山）"
+
+
+# ------------------------------------------------------------------ moving a batch
+
+SEEDED = "2027年第一期劳模疗休养（武隆仙女山）"
+COURIER = ("50010319920611456", "13900139000")
+
+
+def edit_form(batch, **changes) -> dict:
+    """The edit form as the page fills it for ``batch``, with ``changes``."""
+    data = {"name": batch.name, "name_en": batch.name_en or "", "site": batch.site,
+            "site_en": batch.site_en or "", "starts_on": str(batch.starts_on),
+            "ends_on": str(batch.ends_on), "nominations_close_on": str(batch.nominations_close_on),
+            "capacity": str(batch.capacity)}
+    return {**data, **{k: str(v) for k, v in changes.items()}}
+
+
+def to_the_retreat(login, instance_id: int):
+    """Approve the nomination up the chain, let its public notice pass and acknowledge
+    the rules: it then waits for the retreat's end."""
+    from datetime import datetime, timezone
+
+    from webapp.models import Instance, Task, TaskAssignee, User
+    from webapp.services import workflow as wf
+
+    answers = {"unit_review": {"action": "approve"}, "district_review": {"action": "approve"},
+               "city_review": {"action": "approve"},
+               "briefing": {"action": "complete", "discipline_ack": "y"}}
+    clock = datetime.now(timezone.utc) + timedelta(days=20)  # past the notice, not the end
+    for _ in range(12):
+        db.session.expire_all()
+        instance = db.session.get(Instance, instance_id)
+        if instance.steps == "retreat":
+            return instance
+        task = db.session.scalar(select(Task).where(
+            Task.instance_id == instance_id, Task.status == "open", Task.kind != "timer"))
+        if task is None or task.step not in answers:
+            wf.fire_due_timers(clock)
+            db.session.commit()
+            continue
+        username = db.session.scalar(select(User.username).join(
+            TaskAssignee, TaskAssignee.user_id == User.id).where(
+            TaskAssignee.task_id == task.id).order_by(User.id))
+        answer = login(username).post(f"/tasks/{task.id}", data=answers[task.step])
+        assert answer.status_code == 302, (task.step, errors(answer) + alerts(answer))
+    raise AssertionError(f"still at {instance.steps}")
+
+
+def wait_timer(instance_id: int):
+    from webapp.models import Timer
+
+    db.session.expire_all()
+    return db.session.scalar(select(Timer).where(
+        Timer.instance_id == instance_id, Timer.purpose == "wait", Timer.status == "pending"))
+
+
+def notes(instance_id: int, kinds=("dates_moved", "retimed")) -> list[tuple[str, str, str]]:
+    """(username, kind, priority) of the instance's notifications of ``kinds``."""
+    from webapp.models import Notification, User
+
+    db.session.expire_all()
+    return db.session.execute(
+        select(User.username, Notification.kind, Notification.priority)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.instance_id == instance_id, Notification.kind.in_(kinds))
+        .order_by(Notification.id)).all()
+
+
+def task_holders(instance_id: int) -> list[str]:
+    from webapp.models import Task, TaskAssignee, User
+
+    return db.session.scalars(
+        select(User.username).join(TaskAssignee, TaskAssignee.user_id == User.id)
+        .join(Task, Task.id == TaskAssignee.task_id)
+        .where(Task.instance_id == instance_id, Task.status == "open")
+        .order_by(User.username)).all()
+
+
+def test_moving_a_batch_moves_its_nominations_and_tells_their_people(login, demo):
+    """The resort postponed: the batch's dates move under nominations under way. The
+    one waiting for the retreat to end waits for the new end (the engine's retime: its
+    history says so, its nominee told); one still in review is told the new dates, and
+    so is whoever holds its review; the administrator who moved it is not; audited."""
+    from datetime import datetime, time
+
+    from webapp.models import Delivery, Instance, Notification, Task
+    from webapp.notifications import title_of
+    from webapp.services import workflow as wf
+
+    batch = named(SEEDED)
+    old_start, old_end = batch.starts_on, batch.ends_on
+    travelling = start(login("rider1"), "retreat_nomination", nomination(batch))
+    to_the_retreat(login, travelling)
+    reviewed = start(login("courier1"), "retreat_nomination", nomination(batch, *COURIER))
+    holders = task_holders(reviewed)
+    assert holders and "city_admin" not in holders and "courier1" not in holders
+    old_timer = wait_timer(travelling).fire_at
+    assert old_timer.astimezone(CHINA).date() == old_end
+
+    # Later within its year (earlier if that would leave it).
+    days = 3 if (old_start + timedelta(days=3)).year == old_start.year else -3
+    new_start, new_end = old_start + timedelta(days=days), old_end + timedelta(days=days)
+    client = login("city_admin")
+    answer = client.post(f"/retreat/batches/{batch.id}/edit",
+                         data=edit_form(batch, starts_on=new_start, ends_on=new_end))
+    assert answer.status_code == 302, errors(answer)
+    shown = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "批次已保存。2 份正在办理的推荐已按新日期办理，推荐人和经办人已收到通知。" in shown
+    assert (named(SEEDED).starts_on, named(SEEDED).ends_on) == (new_start, new_end)
+
+    # Its timer follows the new end (the last second of that day, China time), and the
+    # page and the API's due date with it.
+    timer = wait_timer(travelling)
+    assert timer.fire_at == datetime.combine(new_end, time(23, 59, 59), tzinfo=CHINA)
+    assert db.session.scalar(select(Task.due_at).where(
+        Task.instance_id == travelling, Task.status == "open")) == timer.fire_at
+    assert "日期调整" in login("rider1").get(f"/instances/{travelling}").get_data(as_text=True)
+    # Told once each: the engine told the traveller its step moved; the nominee in review
+    # and its reviewers hear the new dates (the reviewers in the digest).
+    assert notes(travelling) == [("rider1", "retimed", "normal")]
+    assert notes(reviewed) == [("courier1", "dates_moved", "normal")] + [
+        (who, "dates_moved", "low") for who in holders]
+    assert not db.session.scalar(select(Notification.id).join(
+        Instance, Instance.id == Notification.instance_id).where(
+        Notification.kind == "dates_moved", Notification.user_id == demo["city_admin"].id))
+    told = db.session.scalar(select(Notification).where(
+        Notification.instance_id == reviewed, Notification.kind == "dates_moved")
+        .order_by(Notification.id))
+    # The dates first: a title is cut short at 100 characters (the request's own title,
+    # beside it in the list and in the e-mail, says which nomination).
+    assert title_of(told, "zh") == (f"日期调整为 {new_start} 至 {new_end}（原为 {old_start} 至 "
+                                    f"{old_end}）：{SEEDED}")
+    assert title_of(told, "en").startswith(
+        f"Dates moved to {new_start} – {new_end} (was {old_start} – {old_end}): 2027 "
+        "model-worker retreat")
+    assert db.session.scalar(select(Delivery.subject).where(
+        Delivery.notification_id == told.id)) == title_of(told, "zh")  # and by e-mail
+    page = login("courier1").get("/notifications").get_data(as_text=True)
+    assert f"日期调整为 {new_start} 至 {new_end}" in page
+
+    # Audited: the batch's dates and how many nominations moved with them; the step
+    # that moved, in the nomination's own entry.
+    entry = db.session.scalar(select(AuditEntry).where(
+        AuditEntry.action == "retreat_batch.update", AuditEntry.object_id == str(batch.id)))
+    assert entry.before == {"starts_on": str(old_start), "ends_on": str(old_end)}
+    assert entry.after == {"starts_on": str(new_start), "ends_on": str(new_end),
+                           "nominations_moved": 2}
+    assert db.session.scalar(select(AuditEntry.id).where(
+        AuditEntry.action == "instance.retime", AuditEntry.object_id == str(travelling)))
+    client = login("city_admin")
+    audit = client.get("/admin/audit?action=retreat_batch.update").get_data(as_text=True)
+    assert "随日期调整的推荐（份）" in audit
+
+    # A change that leaves the dates tells nobody more.
+    assert client.post(f"/retreat/batches/{batch.id}/edit", data=edit_form(
+        named(SEEDED), site="武隆仙女山疗休养中心")).status_code == 302
+    assert len(notes(travelling)) == 1 and len(notes(reviewed)) == 1 + len(holders)
+
+    # The retreat ends on the new day, not the old one.
+    wf.fire_due_timers(timer.fire_at - timedelta(minutes=1))
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, travelling).steps == "retreat"
+    wf.fire_due_timers(timer.fire_at + timedelta(minutes=1))
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Instance, travelling).steps == "summary"
+
+
+def test_a_batch_with_nominations_under_way_stays_in_its_year(login, demo):
+    """One nomination a person a year, counted in the year the batch starts: with
+    nominations under way its start cannot move into another year (a nominee may
+    already have one there); moving within the year is fine (above). Once none are
+    under way it may move, and a new nomination counts in the new year."""
+    from datetime import date
+
+    from webapp.models import Instance, Notification
+
+    batch = named(SEEDED)
+    reviewed = start(login("courier1"), "retreat_nomination", nomination(batch, *COURIER))
+    year = batch.starts_on.year + 1
+    moved = edit_form(batch, starts_on=date(year, 1, 10), ends_on=date(year, 1, 15))
+    client = login("city_admin")
+    refused = client.post(f"/retreat/batches/{batch.id}/edit", data=moved)
+    assert refused.status_code == 422
+    message = (f"已有 1 份推荐正在办理，本批次不能改到 {year} 年：每人每年只能推荐一次，"
+               f"这些推荐已计入 {year - 1} 年。如需在 {year} 年举办，请新建批次并重新推荐")
+    assert errors(refused) == [message]
+    assert message in refused.get_data(as_text=True).split('id="starts_on"')[1].split(
+        "<input")[0]  # beside the start date
+    assert named(SEEDED).starts_on == batch.starts_on
+    assert not db.session.scalars(select(Notification.kind).where(
+        Notification.kind.in_(("dates_moved", "retimed")))).all()
+    assert "retreat_batch.update" not in db.session.scalars(select(AuditEntry.action)).all()
+    client.post("/auth/locale", data={"locale": "en"})
+    assert errors(client.post(f"/retreat/batches/{batch.id}/edit", data=moved)) == [
+        f"Nominations for this batch under way: 1. It cannot move to {year}: a person is "
+        f"nominated once a year, and these count for {year - 1}. To hold it in {year}, "
+        "make a new batch and nominate again"]
+
+    assert login("courier1").post(f"/instances/{reviewed}/withdraw").status_code == 302
+    moving = login("city_admin").post(f"/retreat/batches/{batch.id}/edit", data=moved)
+    assert moving.status_code == 302, errors(moving)
+    assert named(SEEDED).starts_on == date(year, 1, 10)
+    again = start(login("courier1"), "retreat_nomination", nomination(batch, *COURIER))
+    assert db.session.get(Instance, again).unique_key == f"retreat-year:{year}"
+
+
+# ------------------------------------------------------------------ one batch of a name
+
+def test_the_database_holds_one_batch_of_a_name_whatever_its_case(demo):
+    from sqlalchemy.exc import IntegrityError
+
+    seeded = named(SEEDED)
+
+    def copy(name):
+        db.session.add(RetreatBatch(name=name, site="x", starts_on=seeded.starts_on,
+                                    ends_on=seeded.ends_on, capacity=1,
+                                    nominations_close_on=seeded.nominations_close_on,
+                                    owner_unit_id=seeded.owner_unit_id))
+        db.session.flush()
+
+    for name in (SEEDED, "Jinfo retreat"):
+        if name != SEEDED:
+            copy(name)
+        with pytest.raises(IntegrityError, match="uq_retreat_batches_name"):
+            with db.session.begin_nested():
+                copy(name.upper())
+    copy("Jinfo retreat, 2nd batch")  # another name is another batch
+    db.session.rollback()
+
+
+def test_a_name_taken_meanwhile_is_refused_as_the_form_refuses_it(login, demo, monkeypatch):
+    """Two administrators save the same name at once: both looked before either wrote.
+    The database lets one through; the other is told what the form tells when it sees
+    the name taken — beside the name, not an error page — and nothing of it is kept."""
+    from webapp.services import retreat_batches
+
+    looked = retreat_batches.check
+
+    def look_then_lose_the_race(fields, batch):
+        looked(fields, batch)  # nothing of that name yet…
+        seeded = named(SEEDED)  # …then the other administrator's batch lands
+        db.session.execute(RetreatBatch.__table__.insert().values(
+            name=fields["name"].upper(), site="x", starts_on=seeded.starts_on,
+            ends_on=seeded.ends_on, capacity=1, owner_unit_id=seeded.owner_unit_id,
+            nominations_close_on=seeded.nominations_close_on))
+
+    client = login("city_admin")
+    other = create(client, name="Jinfo retreat, 2nd batch")
+    monkeypatch.setattr(retreat_batches, "check", look_then_lose_the_race)
+    before = db.session.scalar(select(func.count()).select_from(RetreatBatch))
+    made = client.post("/retreat/batches/new", data=form(name="Jinfo retreat"))
+    assert made.status_code == 422
+    assert errors(made) == ["已有同名的疗休养批次，请换个名称"]
+    assert re.search(r'id="name"[^>]*is-invalid|is-invalid[^>]*id="name"',
+                     made.get_data(as_text=True))
+    renamed = client.post(f"/retreat/batches/{other.id}/edit",
+                          data=form(name="Jinfo retreat"))
+    assert renamed.status_code == 422
+    assert errors(renamed) == ["已有同名的疗休养批次，请换个名称"]
+    client.post("/auth/locale", data={"locale": "en"})
+    assert errors(client.post("/retreat/batches/new", data=form(name="Jinfo retreat"))) == [
+        "There is already a retreat batch of that name"]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(RetreatBatch)) == before
+    assert named("Jinfo retreat, 2nd batch") is not None and named("Jinfo retreat") is None
+    assert "retreat_batch.update" not in db.session.scalars(select(AuditEntry.action)).all()
+
+
+def test_the_name_migration_stops_at_shared_names_and_adds_the_index(app, demo):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy.exc import IntegrityError
+
+    seeded = named(SEEDED)
+    values = dict(name=SEEDED.replace("（", "(").replace("）", ")"), site="x",
+                  starts_on=seeded.starts_on, ends_on=seeded.ends_on, capacity=1,
+                  nominations_close_on=seeded.nominations_close_on,
+                  owner_unit_id=seeded.owner_unit_id)
+    db.session.close()
+    try:
+        downgrade(revision="f4b6d8a0c2e5")  # the one before it
+        twin = db.session.execute(RetreatBatch.__table__.insert().values(
+            {**values, "name": "Wulong retreat"})).inserted_primary_key[0]
+        db.session.execute(RetreatBatch.__table__.insert().values(
+            {**values, "name": "WULONG RETREAT"}))
+        db.session.commit()
+        db.session.close()
+        with pytest.raises(SystemExit):  # Flask-Migrate logs why and exits
+            upgrade()
+        db.session.execute(RetreatBatch.__table__.delete().where(RetreatBatch.id == twin))
+        db.session.commit()
+        db.session.close()
+    finally:
+        upgrade()
+    with pytest.raises(IntegrityError, match="uq_retreat_batches_name"):
+        db.session.execute(RetreatBatch.__table__.insert().values(
+            {**values, "name": "wulong retreat"}))
+    db.session.rollback()
+
+
+def test_two_administrators_saving_one_name_at_once(app, demo):
+    """The race itself, on PostgreSQL: the second save looks while the first is still
+    uncommitted (nothing of the name to see), writes, waits for the first to commit on
+    the name's index, and is refused as the form refuses a name taken."""
+    import threading
+
+    from webapp.models import OrgUnit, User
+    from webapp.services import retreat_batches
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: the second save sees the first")
+    t = today()
+    fields = dict(site="金佛山", site_en=None, name_en=None, capacity=5,
+                  starts_on=t + timedelta(days=90), ends_on=t + timedelta(days=95),
+                  nominations_close_on=t + timedelta(days=45))
+    city_id, admin_id = unit_by_code("cq").id, demo["city_admin"].id
+    db.session.commit()
+    written, release, failed = threading.Event(), threading.Event(), []
+
+    def first():
+        with app.app_context():
+            try:
+                retreat_batches.save_batch(None, db.session.get(User, admin_id),
+                                           db.session.get(OrgUnit, city_id),
+                                           name="Jinfo retreat", **fields)
+                written.set()
+                release.wait(10)
+                db.session.commit()
+            except Exception as exc:  # pragma: no cover - said by the assertion below
+                failed.append(exc)
+                written.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert written.wait(10) and not failed
+    threading.Timer(0.5, release.set).start()  # the first commits while the second waits
+    with pytest.raises(retreat_batches.BatchError) as refused:
+        retreat_batches.save_batch(None, db.session.get(User, admin_id),
+                                   db.session.get(OrgUnit, city_id),
+                                   name="JINFO RETREAT", **fields)
+    db.session.rollback()
+    thread.join(10)
+    assert not failed
+    assert (refused.value.field, refused.value.zh) == ("name", "已有同名的疗休养批次，请换个名称")
+    assert named("Jinfo retreat") is not None and named("JINFO RETREAT") is None

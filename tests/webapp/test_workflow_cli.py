@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
@@ -63,6 +64,11 @@ def test_tick_fires_nothing_when_nothing_is_due(app, runner):
     assert result.exit_code == 0 and "Timers fired: 0" in result.output
 
 
+@pytest.mark.filterwarnings(
+    # SQLite cannot reflect an index on an expression (retreat batches' lower(name)), so
+    # it is not compared there: PostgreSQL compares it, test_retreat_batches checks it.
+    "ignore:Skipped unsupported reflection of expression-based index",
+    "ignore:autogenerate skipping metadata-specified expression-based index")
 def test_models_and_migrations_agree(app):
     """A model change without its migration fails here, on either database."""
     from alembic.autogenerate import compare_metadata

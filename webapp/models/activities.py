@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -141,6 +141,11 @@ class RetreatBatch(db.Model):
         if today <= self.nominations_close_on:
             return "open"
         return "closed" if today <= self.ends_on else "finished"
+
+
+# One batch of a name, whatever its case, over every city (as the form checks it): two
+# administrators saving the same name at once get one batch and one refusal.
+Index("uq_retreat_batches_name", func.lower(RetreatBatch.name), unique=True)
 
 
 class RetreatQuota(db.Model):

@@ -150,16 +150,24 @@ def edit_batch(batch_id: int):
     form = BatchForm(obj=row) if request.method == "GET" else BatchForm()
     cities = _city_choices(form, row)
     if form.validate_on_submit():
+        dates = (row.starts_on, row.ends_on)
         if _save(form, row, cities) is not None:
-            flash(_("批次已保存。"), "success")
+            moved = retreat_batches.open_nominations(row) \
+                if (row.starts_on, row.ends_on) != dates else 0
+            if moved:
+                flash(_("批次已保存。%(n)s 份正在办理的推荐已按新日期办理，推荐人和经办人已收到通知。",
+                        n=moved), "success")
+            else:
+                flash(_("批次已保存。"), "success")
             return redirect(url_for("retreat.batch", batch_id=row.id))
     return _form_page(form, row)
 
 
 def _form_page(form: BatchForm, batch: RetreatBatch | None):
     use = retreat_batches.city_use(batch) if batch is not None else None
+    running = retreat_batches.open_nominations(batch) if batch is not None else 0
     return render_template("retreat/batch_form.html", form=form, batch=batch, use=use,
-                           locale=current_locale_short()), \
+                           running=running, locale=current_locale_short()), \
         (422 if any(field.errors for field in form) else 200)
 
 

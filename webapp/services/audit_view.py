@@ -112,6 +112,8 @@ KEY_LABELS: dict[str, Any] = {
 BATCH_LABELS: dict[str, Any] = {
     "name": _l("批次名称"), "starts_on": _l("开始日期"), "ends_on": _l("结束日期"),
     "capacity": _l("名额总数"), "unit": _l("组织单位"),
+    # Moved with its dates (re-timed, their people told): how many.
+    "nominations_moved": _l("随日期调整的推荐（份）"),
 }
 # The personal fields of an account, masked like the same kinds of form field.
 ACCOUNT_FIELDS = FormSpec((FieldSpec("phone", "phone", "电话", private=True),

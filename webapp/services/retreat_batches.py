@@ -9,16 +9,24 @@ what the city has handed down or used.
 The start form lists a batch, and a request names it, in the reader's language: the
 English name when there is one (``batch_choices``, ``batch_name`` below take over the
 registrations of ``activities``, which named batches in Chinese only).
+
+A batch's dates may move under nominations already under way (the resort postponed):
+they follow (``reschedule``), and their people are told.  Its start may not move into
+another year while any are open: a person is nominated once a year, counted in the year
+the batch starts in.  Its name is its own, whatever the case, over every city — looked
+up by ``check`` and held by the database (``uq_retreat_batches_name``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import OrgUnit, RetreatBatch, RetreatQuota, User
+from webapp.models import (Instance, OrgUnit, Reservation, RetreatBatch, RetreatQuota, Task,
+                           TaskAssignee, User)
 from webapp.services import audit, quotas
 from webapp.services.activities import CHINA
 from webapp.services.choices import RECORD_CHOICES
@@ -89,17 +97,25 @@ def _snapshot(batch: RetreatBatch) -> dict:
     return values
 
 
-def open_nominations(batch: RetreatBatch) -> int:
-    """How many nominations for ``batch`` are still open: those holding (or waiting for)
-    a place of its quotas (``retreat:<batch>:<unit>``, taken as a nomination starts) —
-    one indexed count, not every open nomination's state read."""
-    from webapp.models import Instance, Reservation
+def _open_nominations(batch: RetreatBatch):
+    """The nominations for ``batch`` still open: those holding (or waiting for) a place
+    of its quotas (``retreat:<batch>:<unit>``, taken as a nomination starts)."""
+    return (select(Reservation.instance_id)
+            .join(Instance, Instance.id == Reservation.instance_id)
+            .where(Reservation.resource_key.startswith(f"retreat:{batch.id}:"),
+                   Reservation.status != "released", Instance.closed_at.is_(None)))
 
-    return db.session.scalar(
-        select(func.count(func.distinct(Reservation.instance_id)))
-        .join(Instance, Instance.id == Reservation.instance_id)
-        .where(Reservation.resource_key.startswith(f"retreat:{batch.id}:"),
-               Reservation.status != "released", Instance.closed_at.is_(None))) or 0
+
+def open_nominations(batch: RetreatBatch) -> int:
+    """How many nominations for ``batch`` are still open — one indexed count, not every
+    open nomination's state read."""
+    return db.session.scalar(_open_nominations(batch).with_only_columns(
+        func.count(func.distinct(Reservation.instance_id)))) or 0
+
+
+def open_nomination_ids(batch: RetreatBatch) -> list[int]:
+    return list(db.session.scalars(_open_nominations(batch).distinct()
+                                   .order_by(Reservation.instance_id)))
 
 
 def check(fields: dict, batch: RetreatBatch | None) -> None:
@@ -118,22 +134,29 @@ def check(fields: dict, batch: RetreatBatch | None) -> None:
                          "推荐截止日期已经过去，将无法推荐。请检查日期。",
                          "The nomination closing date has passed: nobody could be "
                          "nominated. Please check the date.")
-    same = select(RetreatBatch.id).where(func.lower(RetreatBatch.name) == fields["name"].lower())
+    # lower() on both sides, as the database's index on lower(name) compares them.
+    same = select(RetreatBatch.id).where(
+        func.lower(RetreatBatch.name) == func.lower(fields["name"]))
     if batch is not None:
         same = same.where(RetreatBatch.id != batch.id)
     if db.session.scalar(same.limit(1)) is not None:
-        raise BatchError("name", "已有同名的疗休养批次，请换个名称",
-                         "There is already a retreat batch of that name")
-    if batch is not None and (starts, ends) != (batch.starts_on, batch.ends_on):
+        raise _name_error()
+    if batch is not None and starts.year != batch.starts_on.year:
         running = open_nominations(batch)
         if running:
-            # Their timers (the retreat's end) and their one-a-year key were set from
-            # the dates they were made with: moving the dates under them would leave
-            # them on the old ones.
-            raise BatchError("starts_on",
-                             f"已有 {running} 份推荐正在办理，不能再更改本批次的开始或结束日期",
-                             f"{running} nominations for this batch are under way: its "
-                             "start and end dates can no longer be changed")
+            # A person is nominated once a year (the definition's ``unique``: the year
+            # the batch starts in), and these nominations were counted in the batch's
+            # year when they were made.  Counting them in the new one instead is not the
+            # save's to decide: a nominee may already have a nomination in that year
+            # (under way, or over: it still counts), which would make two.
+            old = batch.starts_on.year
+            raise BatchError(
+                "starts_on",
+                f"已有 {running} 份推荐正在办理，本批次不能改到 {starts.year} 年：每人每年只能"
+                f"推荐一次，这些推荐已计入 {old} 年。如需在 {starts.year} 年举办，请新建批次并重新推荐",
+                f"Nominations for this batch under way: {running}. It cannot move to "
+                f"{starts.year}: a person is nominated once a year, and these count for {old}. "
+                f"To hold it in {starts.year}, make a new batch and nominate again")
     if batch is not None and fields["capacity"] != batch.capacity:
         use = city_use(batch)
         if fields["capacity"] < use.total:
@@ -157,7 +180,7 @@ def save_batch(batch: RetreatBatch | None, actor: User, city: OrgUnit, **fields
     if batch is None:
         batch = RetreatBatch(owner_unit=city, **fields)
         db.session.add(batch)
-        db.session.flush()
+        _flush_name()
         audit.record(actor, "retreat_batch.create", ("retreat_batch", batch.id), {},
                      _snapshot(batch), unit=city)
         quotas.allocate_quota(batch, city, batch.capacity, actor=actor)
@@ -165,12 +188,84 @@ def save_batch(batch: RetreatBatch | None, actor: User, city: OrgUnit, **fields
     before = _snapshot(batch)
     for name, value in fields.items():
         setattr(batch, name, value)
-    db.session.flush()
-    audit.record(actor, "retreat_batch.update", ("retreat_batch", batch.id), before,
-                 _snapshot(batch), unit=batch.owner_unit)
+    _flush_name()
+    after = _snapshot(batch)
+    if (before["starts_on"], before["ends_on"]) != (batch.starts_on, batch.ends_on):
+        moved = reschedule(batch, before["starts_on"], before["ends_on"], actor)
+        if moved:
+            after["nominations_moved"] = moved
+    audit.record(actor, "retreat_batch.update", ("retreat_batch", batch.id), before, after,
+                 unit=batch.owner_unit)
     if before["capacity"] != batch.capacity:
         quotas.allocate_quota(batch, batch.owner_unit, batch.capacity, actor=actor)
     return batch
+
+
+NAME_INDEX = "uq_retreat_batches_name"  # on lower(name): the models' and the migration's
+
+
+def _flush_name() -> None:
+    """Write the batch; a batch of the same name saved meanwhile by someone else (after
+    ``check`` looked) is refused as ``check`` refuses it, not as a database error."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        if NAME_INDEX not in str(exc.orig):
+            raise
+        raise _name_error() from None
+
+
+def _name_error() -> BatchError:
+    return BatchError("name", "已有同名的疗休养批次，请换个名称",
+                      "There is already a retreat batch of that name")
+
+
+# ------------------------------------------------------------------------------ moving
+
+def reschedule(batch: RetreatBatch, starts_on: date, ends_on: date, actor: User,
+               now: datetime | None = None) -> int:
+    """``batch`` moved from ``starts_on``–``ends_on`` to its dates now: its open
+    nominations follow — the engine's ``retime`` moves what waits for its dates (the
+    retreat's end), as a course's registrations follow the course — and each nominee,
+    and whoever has a task on a nomination, is told the new dates (a nominee whose
+    timer moved was told by the engine already).  Returns how many nominations."""
+    from webapp.services import outbox
+    from webapp.services import workflow as wf
+
+    ids = open_nomination_ids(batch)
+    if not ids:
+        return 0
+    now = now or datetime.now(timezone.utc)
+    retimed = wf.retime(ids, now=now)
+    holders: dict[int, list[int]] = {}
+    for instance_id, user_id in db.session.execute(
+            select(Task.instance_id, TaskAssignee.user_id)
+            .join(TaskAssignee, TaskAssignee.task_id == Task.id)
+            .where(Task.instance_id.in_(ids), Task.status == "open")
+            .order_by(Task.instance_id, Task.id, TaskAssignee.user_id)):
+        holders.setdefault(instance_id, []).append(user_id)
+    moved = {"record": batch.name, "record_en": batch.label("en"),
+             "starts_on": batch.starts_on.isoformat(), "ends_on": batch.ends_on.isoformat(),
+             "old_starts_on": starts_on.isoformat(), "old_ends_on": ends_on.isoformat()}
+    for instance in db.session.scalars(select(Instance).where(Instance.id.in_(ids))
+                                       .order_by(Instance.id)):
+        spec = wf.spec_of_instance(instance)
+        fields = {"kind": "dates_moved", "title_key": "workflows.dates_moved",
+                  "params": {**moved, "process": spec.key, "process_name": spec.name,
+                             "process_name_en": spec.name_en or spec.name},
+                  "instance_id": instance.id, "created_at": now}
+        nominee = [] if instance.id in retimed else [instance.applicant_id]
+        others = [u for u in holders.get(instance.id, []) if u != instance.applicant_id]
+        # Never the one who moved it (they know); those with a task hear in the digest:
+        # it changes nothing they must do.
+        notes = outbox.write_notifications([u for u in nominee if u != actor.id],
+                                           priority="normal", **fields)
+        notes += outbox.write_notifications([u for u in others if u != actor.id],
+                                            priority="low", **fields)
+        outbox.plan(notes, instance, now)
+    outbox.queue_new()
+    return len(ids)
 
 
 def batches() -> list[RetreatBatch]:

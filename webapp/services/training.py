@@ -605,25 +605,7 @@ def retime_registrations(course: Course) -> int:
                                   Instance.unique_key == course_key(course),
                                   Instance.closed_at.is_(None))
         .order_by(Instance.id)).all()
-    moved = 0
-    for instance_id in running:
-        before = _wait_timers(db.session.get(Instance, instance_id))
-        if not before:
-            continue  # nothing timed by the course (being judged): untouched
-        try:
-            with db.session.begin_nested():
-                instance = wf.perform(instance_id, Action("retime"), None)
-        except WorkflowError:
-            continue  # ended meanwhile
-        moved += _wait_timers(instance) != before
-    return moved
-
-
-def _wait_timers(instance: Instance) -> dict:
-    from workflows.state import InstanceState
-
-    return {t.key: t.at for t in InstanceState.from_dict(instance.state).timers
-            if t.purpose in ("wait", "timeout")}
+    return len(wf.retime(running))
 
 
 def enrolled_count(course: Course) -> int:

@@ -471,6 +471,34 @@ def perform(instance_id: int, action: Action, actor: User | None, *,
         return _perform(instance_id, action, actor_id, now, _depth)
 
 
+def dated_timers(instance: Instance) -> dict[str, datetime]:
+    """The request's timers that a date may have set (a step waiting until it, a time-out
+    until it), by key: those a ``retime`` may move."""
+    return {t.key: t.at for t in state_of(instance).timers
+            if t.purpose in ("wait", "timeout")}
+
+
+def retime(instance_ids, now: datetime | None = None) -> set[int]:
+    """A date running requests wait for moved (a course's, a retreat batch's): each of
+    them with such a timer is handed to the engine's ``retime``, whose timers follow the
+    new date — the history says so, the applicant is told.  Returns the ids of those
+    whose timers moved.  One waiting for nothing dated is left alone; one that ended
+    meanwhile is passed over.  In the caller's transaction, one savepoint each."""
+    moved = set()
+    for instance_id in instance_ids:
+        before = dated_timers(db.session.get(Instance, instance_id))
+        if not before:
+            continue
+        try:
+            with db.session.begin_nested():
+                instance = perform(instance_id, Action("retime"), None, now=now)
+        except WorkflowError:
+            continue
+        if dated_timers(instance) != before:
+            moved.add(instance_id)
+    return moved
+
+
 def _perform(instance_id: int, action: Action, actor_id, now: datetime,
              _depth: int) -> Instance:
     instance = lock_instance(instance_id)
