@@ -211,6 +211,28 @@ def _attendance_steps() -> set[str]:
     return steps
 
 
+def attendance_ends(process: str = "training_registration") -> tuple[set[str], set[str]]:
+    """The ends a registration reaches when its attendance step judges it, in any
+    version of ``process``: (passed — completed, the certificate given —, failed — short
+    of attendance, not completed)."""
+    from webapp.models import DefinitionVersion, ProcessDefinition
+    from webapp.services.workflow import spec_of
+
+    passed, failed = set(), set()
+    for version in db.session.scalars(select(DefinitionVersion).join(
+            ProcessDefinition, ProcessDefinition.id == DefinitionVersion.definition_id)
+            .where(ProcessDefinition.key == process)):
+        spec = spec_of(version)
+        for step in spec.steps:
+            if step.kind != ATTENDANCE_KIND:
+                continue
+            for outcome, ends in (("passed", passed), ("failed", failed)):
+                target = step.target(outcome)
+                if target and spec.end(target) is not None:
+                    ends.add(target)
+    return passed, failed
+
+
 def course_pass_rate() -> int:
     """The pass rate the published definitions' attendance steps on course registers
     ask for (the strictest, if several do); 80 when none says."""
@@ -536,7 +558,7 @@ __all__ = ["register_of", "attendance_summary", "course_pass_rate", "may_record"
            "courses_for", "trainees", "held_sessions", "save_register", "counts",
            "decide_completion", "completion_outlook", "certificate_facts", "certificate_download",
            "certificate_number", "certificate_withdrawal", "Withdrawal", "withdrawal_of",
-           "may_have_certificate",
+           "may_have_certificate", "attendance_ends",
            "correct_completion", "correction_deadline", "may_correct", "CORRECTION_DAYS",
            "Trainee", "Decided",
            "Outlook", "CertificateFacts"]
