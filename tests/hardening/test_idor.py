@@ -1,6 +1,8 @@
 """Guessing ids: a worker walking the id space for other people's requests, tasks, files,
 certificates and exports, and a district administrator reaching into another district —
-through the pages and the API.  Every guess is refused (403/404) and changes nothing.
+through the pages and the API.  Every guess is refused (403/404) and changes nothing; a
+certificate opens only to its trainee and the administrators over the trainee's unit or
+the course.
 
 A marker word is planted in a 渝中区 request; no page, list or export (``?format=csv`` /
 ``xlsx``) of the whole app shown to a 江北区 person may contain it.
@@ -141,6 +143,36 @@ def test_a_district_administrator_cannot_reach_into_another_district(client, wor
     assert client.post(f"/retreat/quotas/{batch}/units/{yz_unit}",
                        data={f"u{yz_unit}-amount": "0"}).status_code in REFUSED
     assert client.post(f"/retreat/quotas/{batch}/units/{yz_unit}/return").status_code in REFUSED
+    assert snapshot() == before
+
+
+def test_certificates_are_read_only_by_their_trainee_and_the_administrators_over_them(
+        client, demo):
+    """A course of 渝中区 decided: rider1 and courier1 (渝中区) and driver1 (江北区)
+    completed it.  Walking every id, through the pages and the API: each trainee gets
+    their own certificate only; 江北区's administrator driver1's only (their district's
+    trainee), 沙坪坝区's none; 渝中区's every one (their course).  Nothing changes."""
+    from tests.webapp.test_training import decided_course
+
+    course, ids = decided_course(lambda who: sign_in(client, who),
+                                 {"rider1": 9, "courier1": 8, "driver1": 10})
+    readers = {"rider1": {ids["rider1"]}, "driver1": {ids["driver1"]},
+               "jiangbei_admin": {ids["driver1"]}, "shapingba_admin": set(),
+               "yuzhong_admin": set(ids.values()), "unit_admin": set(ids.values())}
+    top = db.session.scalar(select(func.max(Instance.id))) + 3
+    before = snapshot()
+    for who, theirs in readers.items():
+        sign_in(client, who)
+        bearer = {"Authorization": f"Bearer {_token(client, who)}"}
+        for n in range(1, top):
+            for url, headers in ((f"/instances/{n}/certificate.pdf", {}),
+                                 (f"/api/v1/instances/{n}/certificate.pdf", bearer)):
+                with client.get(url, headers=headers) as answer:
+                    if n in theirs:
+                        assert answer.status_code == 200, (who, url)
+                        assert answer.data.startswith(b"%PDF"), (who, url)
+                    else:
+                        assert answer.status_code in REFUSED, (who, url, answer.status_code)
     assert snapshot() == before
 
 

@@ -11,8 +11,8 @@ are generic:
 * a view marked ``@roles_required(...)`` refuses (403) people holding none of its roles;
 * ``/admin/…`` refuses people holding no administrator role, ``/reports/…`` refuses
   workers and volunteers — with ``?format=csv`` / ``?format=xlsx`` (exports) too;
-* an object of another district (a request, a task, a file, a person, a course) is 403
-  or 404 for people whose roles are all in 渝中区.
+* an object of another district (a request, a task, a file, a person, a course, a
+  trainee's certificate) is 403 or 404 for people whose roles are all in 渝中区.
 
 Every page's element ids are unique.  Every form route refuses a POST without a CSRF token (400), and every non-public route
 sends an anonymous POST to sign in.
@@ -58,7 +58,7 @@ CONFINED = frozenset({"yuzhong_admin", "shapingba_admin", "unit_admin", "station
                       "branch_secretary", "volunteer1", "rider1", "courier1"})
 # URL parameters naming an object that belongs to one district.
 SCOPED = {"instance_id", "task_id", "notification_id", "file_key", "user_id", "person_id",
-          "course_id", "branch_id"}
+          "course_id", "branch_id", "certificate_id"}
 EXPORT_FORMATS = ("csv", "xlsx")
 REFUSED = (403, 404)
 
@@ -114,6 +114,16 @@ def world(app, client, demo):
     db.session.commit()
     courses = {c.unit.code if c.unit else "": c.id for c in db.session.scalars(select(Course))}
     notes = {n.user_id: n.id for n in db.session.scalars(select(Notification))}
+    # A certificate route is asked about a registration completed in the district (the
+    # wish above has none): a 渝中区 worker's of a 渝中区 course, a 江北区 worker's of a
+    # 江北区 course — whose attendance 观音桥街道工会's administrator decides.
+    from webapp.demo import CITY_USERS, _ensure_user
+
+    _ensure_user(next(u for u in CITY_USERS if u.username == "admin_gyq"), PASSWORD)
+    values["own"]["certificate_id"] = _completed_registration("rider1", "cq-yz-jfb",
+                                                              "unit_admin")
+    values["other"]["certificate_id"] = _completed_registration("driver1", "cq-jb-gyq",
+                                                                "admin_gyq")
     for variant, branch, station, district, course in (
             ("own", "cq-yz-jfb-branch1", "st-jfb", "cq-yz", "cq-yz-jfb"),
             ("other", "cq-jb-gyq-branch1", "st-gyq", "cq-jb", "cq-jb-gyq")):
@@ -130,12 +140,62 @@ def world(app, client, demo):
     return values
 
 
+def _completed_registration(who: str, unit: str, organiser: str) -> int:
+    """``who``'s registration for a new one-session course of ``unit``, held and
+    completed — its certificate issued: registered for while open, the course moved
+    into the past, its session attended, completion decided by ``organiser``.  Only this
+    registration's timers fire (the world's other requests keep theirs)."""
+    from datetime import datetime, time, timedelta, timezone
+
+    from tests.webapp.test_training import REAL_NAMES, TRAINEES, move_into_the_past
+    from tests.webapp.test_union_processes import id_card
+    from webapp.database import write_lock
+    from webapp.models import Timer
+    from webapp.services import training
+    from webapp.services import workflow as wf
+    from webapp.services.activities import CHINA, create_course
+
+    today = datetime.now(CHINA).date()
+    day = today + timedelta(days=6)
+    course = create_course(
+        title=f"{unit} 结业证书班", kind="证书", unit=unit_by_code(unit), venue="-",
+        capacity=5, requires_approval=False, opens_on=today,
+        closes_on=today + timedelta(days=5), starts_on=day, ends_on=day,
+        schedule=[(datetime.combine(day, time(9), CHINA),
+                   datetime.combine(day, time(11), CHINA), "")])
+    db.session.commit()
+    occupation, phone, first17 = TRAINEES[who]
+    instance = wf.start_instance("training_registration", find_user(who), {
+        "course": course.id, "real_name": REAL_NAMES[who], "occupation": occupation,
+        "occupation_confirmed": True, "phone": phone, "id_card": id_card(first17)})
+    db.session.commit()
+    instance_id = instance.id
+    move_into_the_past(course)
+    with write_lock():  # as a course's change does, in a transaction that writes
+        training.retime_registrations(course)  # its wait for the course's end: over now
+    db.session.commit()
+    now = datetime.now(timezone.utc)
+    for timer_id in db.session.scalars(select(Timer.id).where(
+            Timer.instance_id == instance_id, Timer.status == "pending",
+            Timer.fire_at <= now)).all():
+        wf.fire_timer(timer_id, now)
+    actor = find_user(organiser)
+    training.save_register(course, actor, {(s.id, instance_id) for s in course.schedule})
+    decided = training.decide_completion(course, actor)
+    db.session.commit()
+    assert (decided.passed, decided.errors) == (1, []), decided
+    return instance_id
+
+
 def _fill(app: Flask, rule, values: dict) -> tuple[str, bool] | None:
     """The URL of ``rule`` with ``values``; whether it names a district's object."""
     args, scoped = {}, False
     for name in rule.arguments:
         source = "file_key" if name == "key" and rule.rule.startswith(
             ("/files/", "/api/v1/files/")) else name
+        if name == "instance_id" and rule.rule.endswith("/certificate.pdf") \
+                and "certificate_id" in values:
+            source = "certificate_id"
         if source in values:
             args[name] = values[source]
         else:  # a parameter this matrix does not know yet: still asked, never a 500
@@ -229,6 +289,15 @@ def test_every_page_and_route_for_every_role(app, client, world):
                  ("station_head", f"/tasks/{own['task_id']}"),
                  ("yuzhong_admin", f"/instances/{own['instance_id']}"),
                  ("yuzhong_admin", "/admin/instances"),
+                 # A certificate: the trainee's, and the administrators' over it to read.
+                 ("rider1", f"/instances/{own['certificate_id']}/certificate.pdf"),
+                 ("unit_admin", f"/instances/{own['certificate_id']}/certificate.pdf"),
+                 ("yuzhong_admin", f"/instances/{own['certificate_id']}/certificate.pdf"),
+                 ("yuzhong_admin",
+                  f"/api/v1/instances/{own['certificate_id']}/certificate.pdf"),
+                 ("supervisor", f"/instances/{own['certificate_id']}/certificate.pdf"),
+                 ("jiangbei_admin",
+                  f"/instances/{world['other']['certificate_id']}/certificate.pdf"),
                  ("admin", "/admin/definitions/"),
                  ("city_admin", "/reports/demands")]
     for who, url in must_open:

@@ -104,7 +104,7 @@ def test_a_file_that_is_not_public_is_hidden_where_personal_data_is(app):
     assert "url" not in record  # the instance's own data is left as it was
 
 
-def test_the_certificate_is_the_trainees_own(api, login, demo):
+def test_the_certificate_is_the_trainees_and_their_administrators_only(api, login, demo):
     course = course_named("电工技能提升班")
     passed, failed = register(login, "rider1", course), register(login, "courier1", course)
     move_into_the_past(course)
@@ -120,8 +120,12 @@ def test_the_certificate_is_the_trainees_own(api, login, demo):
             f"filename*=UTF-8''certificate-{number}.pdf")
         assert "no-store" in answer.headers["Cache-Control"]
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    # The course's administrator reads it too; another district's does not.
+    with api("GET", f"/instances/{passed}/certificate.pdf", "unit_admin") as answer:
+        assert answer.status_code == 200 and answer.data.startswith(b"%PDF")
     for who, instance_id in (("courier1", failed), ("courier1", passed),
-                             ("unit_admin", passed), ("rider1", 999999)):
+                             ("jiangbei_admin", passed), ("unit_admin", failed),
+                             ("rider1", 999999)):
         refused = api("GET", f"/instances/{instance_id}/certificate.pdf", who)
         assert refused.status_code == 404 and error_of(refused)["code"] == "not_found", who
     assert api("GET", f"/instances/{passed}/certificate.pdf").status_code == 401

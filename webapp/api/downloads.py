@@ -3,8 +3,9 @@
 The same service functions as the pages' ``/files/<key>`` and
 ``/instances/<id>/certificate.pdf`` decide who may have them and serve the bytes with
 the same headers; only who the caller is comes from the bearer token here.  Whoever
-may not have one gets the 404 of something that does not exist — but the trainee whose
-certificate was withdrawn (their result corrected to not completed) gets 410, saying so.
+may not have one gets the 404 of something that does not exist — but a certificate
+withdrawn (the result corrected to not completed) is 410, saying so, to those who could
+have had it: the trainee and the administrators over the request or the course.
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def file_download(key: str):
 
 
 @route("/instances/<int:instance_id>/certificate.pdf", "GET",
-       summary="The completion certificate of a training the caller passed (PDF)",
+       summary="The completion certificate of a training registration (PDF): the "
+       "trainee's, or one the caller administers (the trainee's unit or the course in "
+       "their scope; read-only)",
        tag="instances", responses={200: Binary(("application/pdf",))}, errors=(410,))
 def certificate(instance_id: int):
     me = user()
@@ -49,4 +52,4 @@ def certificate(instance_id: int):
                     number=withdrawn.number, day=withdrawn.at.astimezone(CHINA)
                     .strftime("%Y-%m-%d"), reason=withdrawn.reason or ""),
              code="certificate_withdrawn")
-    return fail(404, _("找不到该证书：只有结业的学员本人可以下载。"))
+    return fail(404, _("找不到该证书：只有结业的学员本人和负责的管理员可以下载。"))

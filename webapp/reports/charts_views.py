@@ -48,7 +48,7 @@ def index():
         cards += [("reports.processes", _("各流程事项统计"), _("按状态、按月份统计各流程的事项。")),
                   ("reports.steps", _("环节用时与超时"), _("各环节办理用时的中位数，以及超过时限的次数。")),
                   ("reports.wishes", _("微心愿统计"), _("各区县、各驿站提交、认领、实现的微心愿。")),
-                  ("reports.courses", _("培训报名情况"), _("各培训课程的满员率和候补人数。")),
+                  ("reports.courses", _("培训报名情况"), _("各培训课程的报名、满员率、候补和结业情况。")),
                   ("reports.quotas_report", _("疗休养名额使用"), _("各单位疗休养名额的下拨和使用。"))]
     if roles & five_ones.VIEW_ROLES:
         cards.append(("reports.five_ones_index", _("“五个一”进度"),
@@ -181,15 +181,19 @@ def courses():
     fmt = export.wanted_format(request.args)
     stmt = reports.courses_query(current_user, f)
     if fmt and not f.errors:
-        columns = [export.Column(_("课程"), lambda r: r[0].title),
-                   export.Column(_("类别"), lambda r: r[0].kind),
-                   export.Column(_("开课日期"), lambda r: r[0].starts_on),
-                   export.Column(_("名额"), lambda r: r[0].capacity),
-                   export.Column(_("已录取"), lambda r: int(r[1] or 0)),
-                   export.Column(_("候补"), lambda r: int(r[2] or 0)),
-                   export.Column(_("满员率（百分比）"),
-                                 lambda r: round(int(r[1] or 0) * 100 / r[0].capacity))]
-        return export.response(fmt, _("培训报名情况"), columns, export.batched(db.session, stmt))
+        columns = [export.Column(_("课程"), lambda r: r.course.title),
+                   export.Column(_("类别"), lambda r: r.course.kind),
+                   export.Column(_("开课日期"), lambda r: r.course.starts_on),
+                   export.Column(_("名额"), lambda r: r.course.capacity),
+                   export.Column(_("报名数"), lambda r: r.registered),
+                   export.Column(_("已录取"), lambda r: r.enrolled),
+                   export.Column(_("候补"), lambda r: r.waitlisted),
+                   export.Column(_("满员率（百分比）"), lambda r: r.fill),
+                   export.Column(_("已结业"), lambda r: r.completed),
+                   export.Column(_("未结业（出勤不足）"), lambda r: r.not_completed),
+                   export.Column(_("证书已作废（更正）"), lambda r: r.withdrawn)]
+        rows = (reports.CourseRow.of(row) for row in export.batched(db.session, stmt))
+        return export.response(fmt, _("培训报名情况"), columns, rows)
     rows = reports.course_rows(stmt.limit(200))
     drawn = rows[:TOP]
     fill = bar(_("课程满员率"), _("已录取人数占名额的百分比。"), [r.course.title for r in drawn],

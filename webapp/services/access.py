@@ -153,6 +153,15 @@ def lost_claim(user: User, task: Task) -> bool:
         select(Task.id).where(Task.id == task.id, workflow.pool_clause(user))) is not None
 
 
+def oversees(user: User, instance: Instance) -> bool:
+    """Whether one of ``user``'s oversight roles (administrators, supervisors) covers the
+    instance: its applicant's unit or the station it names lies below the unit where
+    they hold it."""
+    oversight = oversight_clause(user)
+    return oversight is not None and db.session.scalar(select(Instance.id).where(
+        Instance.id == instance.id, oversight)) is not None
+
+
 def can_see_private(user: User, instance: Instance) -> bool:
     """The applicant, the people the instance was given to, and overseers in scope.
 
@@ -160,9 +169,7 @@ def can_see_private(user: User, instance: Instance) -> bool:
     """
     if user.id == instance.applicant_id or was_given(user, instance):
         return True
-    oversight = oversight_clause(user)
-    return oversight is not None and db.session.scalar(select(Instance.id).where(
-        Instance.id == instance.id, oversight)) is not None
+    return oversees(user, instance)
 
 
 def may_read_objections(user: User, instance: Instance) -> bool:
@@ -174,9 +181,7 @@ def may_read_objections(user: User, instance: Instance) -> bool:
         return False
     if user.id != instance.applicant_id and was_given(user, instance):
         return True
-    oversight = oversight_clause(user)
-    return oversight is not None and db.session.scalar(select(Instance.id).where(
-        Instance.id == instance.id, oversight)) is not None
+    return oversees(user, instance)
 
 
 def staff_instances_clause(user: User):
@@ -184,7 +189,7 @@ def staff_instances_clause(user: User):
     return clause if clause is not None else false()
 
 
-__all__ = ["can_view", "can_see_private", "may_read_objections", "visible_clause",
+__all__ = ["can_view", "can_see_private", "may_read_objections", "oversees", "visible_clause",
            "staff_instances_clause",
            "on_public_notice",
            "OVERSIGHT_ROLES"]

@@ -414,15 +414,38 @@ class CourseRow:
     course: Course
     enrolled: int
     waitlisted: int
+    registered: int = 0
+    completed: int = 0
+    not_completed: int = 0
+    withdrawn: int = 0
 
     @property
     def fill(self) -> int:
         return round(self.enrolled * 100 / self.course.capacity) if self.course.capacity else 0
 
+    @classmethod
+    def of(cls, row) -> "CourseRow":
+        """A row of ``courses_query``."""
+        return cls(row[0], *(int(n or 0) for n in row[1:]))
+
 
 def courses_query(viewer: User, f: Filters):
-    """SELECT (course, enrolled, waitlisted) for courses run by units in scope that start
-    in the range (enrolled: places granted; waitlisted: on the waiting list now)."""
+    """SELECT (course, enrolled, waitlisted, registered, completed, not completed,
+    certificates withdrawn) for courses run by units in scope that start in the range —
+    one statement, whatever the number of courses (two grouped subqueries joined on the
+    course's key, ``course:<id>``):
+
+    * enrolled: places granted; waitlisted: on the waiting list now (its reservations);
+    * registered: every registration for it (its unique key), however it went on or ended;
+    * completed: registrations that end completed (the certificate stands);
+    * not completed: judged short of attendance (an attendance step's ``failed`` end);
+    * withdrawn: certificates issued and since withdrawn — registrations corrected from
+      completed that are not completed now (``training.withdrawal_of``), a part of the
+      not completed ones.
+    """
+    from webapp.models import HistoryEntry
+    from webapp.services.training import REGISTRATION_PROCESS, attendance_ends
+
     key = literal("course:") + cast(Course.id, String)
     counts = (select(Reservation.resource_key.label("key"),
                      func.sum(case((Reservation.status == "granted", 1), else_=0)).label("granted"),
@@ -430,9 +453,27 @@ def courses_query(viewer: User, f: Filters):
                      .label("waiting"))
               .where(Reservation.resource_key.startswith("course:"))
               .group_by(Reservation.resource_key).subquery())
-    return (select(Course, func.coalesce(counts.c.granted, 0), func.coalesce(counts.c.waiting, 0))
+    _passed, failed = attendance_ends(REGISTRATION_PROCESS)
+    completed = Instance.status == "completed"
+    withdrawn = and_(~completed, exists(select(HistoryEntry.id).where(
+        HistoryEntry.instance_id == Instance.id, HistoryEntry.action == "correct",
+        HistoryEntry.data[("details", "before_status")].as_string() == "completed")))
+    registrations = (
+        select(Instance.unique_key.label("key"), func.count(Instance.id).label("registered"),
+               func.sum(case((completed, 1), else_=0)).label("completed"),
+               func.sum(case((and_(~completed, Instance.state["end"].as_string().in_(failed)),
+                              1), else_=0)).label("not_completed"),
+               func.sum(case((withdrawn, 1), else_=0)).label("withdrawn"))
+        .where(Instance.process_key == REGISTRATION_PROCESS, Instance.status != "starting",
+               Instance.unique_key.startswith("course:"))
+        .group_by(Instance.unique_key).subquery())
+    zero = lambda column: func.coalesce(column, 0)  # noqa: E731
+    return (select(Course, zero(counts.c.granted), zero(counts.c.waiting),
+                   zero(registrations.c.registered), zero(registrations.c.completed),
+                   zero(registrations.c.not_completed), zero(registrations.c.withdrawn))
             .join(OrgUnit, OrgUnit.id == Course.unit_id)
             .outerjoin(counts, counts.c.key == key)
+            .outerjoin(registrations, registrations.c.key == key)
             .where(*_scope(viewer, OrgUnit.path, f),
                    *[c for c in (Course.starts_on >= f.since if f.since else None,
                                  Course.starts_on <= f.until if f.until else None)
@@ -441,7 +482,7 @@ def courses_query(viewer: User, f: Filters):
 
 
 def course_rows(stmt) -> list[CourseRow]:
-    return [CourseRow(c, int(e or 0), int(w or 0)) for c, e, w in db.session.execute(stmt)]
+    return [CourseRow.of(row) for row in db.session.execute(stmt)]
 
 
 __all__ = ["Filters", "parse_filters", "unit_choices", "processes_report", "steps_report",

@@ -211,6 +211,28 @@ def _attendance_steps() -> set[str]:
     return steps
 
 
+def attendance_ends(process: str = "training_registration") -> tuple[set[str], set[str]]:
+    """The ends a registration reaches when its attendance step judges it, in any
+    version of ``process``: (passed — completed, the certificate given —, failed — short
+    of attendance, not completed)."""
+    from webapp.models import DefinitionVersion, ProcessDefinition
+    from webapp.services.workflow import spec_of
+
+    passed, failed = set(), set()
+    for version in db.session.scalars(select(DefinitionVersion).join(
+            ProcessDefinition, ProcessDefinition.id == DefinitionVersion.definition_id)
+            .where(ProcessDefinition.key == process)):
+        spec = spec_of(version)
+        for step in spec.steps:
+            if step.kind != ATTENDANCE_KIND:
+                continue
+            for outcome, ends in (("passed", passed), ("failed", failed)):
+                target = step.target(outcome)
+                if target and spec.end(target) is not None:
+                    ends.add(target)
+    return passed, failed
+
+
 def course_pass_rate() -> int:
     """The pass rate the published definitions' attendance steps on course registers
     ask for (the strictest, if several do); 80 when none says."""
@@ -410,9 +432,26 @@ class CertificateFacts:
     issued_on: datetime
 
 
+def may_have_certificate(user: User, instance: Instance, course: Course) -> bool:
+    """Who may download the certificate of a registration for ``course``: the trainee,
+    and — to read it, never to issue or change it — the administrators over it: those
+    who oversee the request as every other page decides (``access.oversees``: the
+    trainee's unit lies in their scope; a supervisor, read-only, sees the whole of
+    theirs) and the course's organisers (``may_manage``: its unit's administrators, at
+    it or above).  Not a reviewer only given a task of it, nor anyone else."""
+    from webapp.services import access
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.id == instance.applicant_id:
+        return True
+    return may_manage(user, course) or access.oversees(user, instance)
+
+
 def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None:
-    """What a certificate prints, if ``user`` is the trainee and passed; else None."""
-    if instance.applicant_id != user.id or instance.status != "completed":
+    """What a certificate prints, if the trainee passed and ``user`` may have it
+    (``may_have_certificate``); else None."""
+    if instance.status != "completed":
         return None
     data = instance.state.get("data", {})
     found = register_of(instance)
@@ -422,10 +461,13 @@ def certificate_facts(instance: Instance, user: User) -> CertificateFacts | None
     result = data[step.id]
     if result["attended"] * 100 < step.config.pass_rate * result["total"]:
         return None
+    if not may_have_certificate(user, instance, course):
+        return None
     id_card = str(data.get("id_card") or "")
     # The legal name the registration form asks for; a request started on a version of
-    # the definition from before it was asked has only the account's display name.
-    name = str(data.get("real_name") or "").strip() or user.display_name
+    # the definition from before it was asked has only the trainee's display name.
+    name = str(data.get("real_name") or "").strip() or db.session.get(
+        User, instance.applicant_id).display_name
     return CertificateFacts(
         number=certificate_number(course, instance),
         name=name, id_card=(id_card[:6] + "********" + id_card[-4:])
@@ -450,9 +492,26 @@ class Withdrawal:
 
 
 def certificate_withdrawal(instance: Instance | None, user: User) -> Withdrawal | None:
-    """For the trainee (only them): the certificate they had, withdrawn when their
-    result was corrected to not completed — None if they never had one or have it now."""
-    if instance is None or instance.applicant_id != user.id or instance.status == "completed":
+    """The certificate the trainee had, withdrawn when their result was corrected to not
+    completed — for those who may have it (``may_have_certificate``: the trainee and the
+    administrators over it), None for anyone else, and if there never was one or it
+    stands now."""
+    if instance is None or instance.status == "completed":
+        return None
+    found = register_of(instance)
+    if found is None:
+        return None
+    withdrawn = withdrawal_of(instance, found[1])
+    if withdrawn is None or not may_have_certificate(user, instance, found[1]):
+        return None
+    return withdrawn
+
+
+def withdrawal_of(instance: Instance, course: Course) -> Withdrawal | None:
+    """The withdrawal of the certificate of ``instance`` (a registration for ``course``),
+    whoever asks: the last correction that took it from completed, while it stays not
+    completed; None if there is none."""
+    if instance.status == "completed":
         return None
     from webapp.services.workflow import state_of
 
@@ -461,18 +520,29 @@ def certificate_withdrawal(instance: Instance | None, user: User) -> Withdrawal 
                 None)
     if line is None:
         return None
-    found = register_of(instance)
-    if found is None:
-        return None
-    return Withdrawal(certificate_number(found[1], instance), line.at, line.comment)
+    return Withdrawal(certificate_number(course, instance), line.at, line.comment)
 
 
 def certificate_download(instance: Instance | None, user: User) -> Response | None:
     """The certificate as a PDF download for ``user`` (the page's and the API's), or None
-    when there is none for them: not their request, or not passed."""
+    when there is none for them: not passed, or not theirs nor one they oversee.
+
+    A download by anyone but the trainee is written to the application log (who, whose,
+    which certificate).  Not to the audit log: that records changes — reading a stored
+    file (``/files/<key>``) is not in it either — and a read-only supervisor must not
+    be able to add entries to it at will (docs/audit.md)."""
     facts = certificate_facts(instance, user) if instance is not None else None
     if facts is None:
         return None
+    if user.id != instance.applicant_id:
+        from flask import current_app
+
+        from webapp.logs import request_id
+
+        current_app.logger.info(
+            "certificate %s (request %s, trainee user %s) downloaded by %s (user %s) "
+            "[request id %s]", facts.number, instance.id, instance.applicant_id,
+            user.username, user.id, request_id())
     # fpdf (with fontTools) is ~30 MB a process: only the workers that draw one load it.
     from webapp.training.certificate import render
 
@@ -487,7 +557,8 @@ def certificate_download(instance: Instance | None, user: User) -> Response | No
 __all__ = ["register_of", "attendance_summary", "course_pass_rate", "may_record",
            "courses_for", "trainees", "held_sessions", "save_register", "counts",
            "decide_completion", "completion_outlook", "certificate_facts", "certificate_download",
-           "certificate_number", "certificate_withdrawal", "Withdrawal",
+           "certificate_number", "certificate_withdrawal", "Withdrawal", "withdrawal_of",
+           "may_have_certificate", "attendance_ends",
            "correct_completion", "correction_deadline", "may_correct", "CORRECTION_DAYS",
            "Trainee", "Decided",
            "Outlook", "CertificateFacts"]

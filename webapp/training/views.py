@@ -248,9 +248,19 @@ def attendance(course_id: int):
     open_for_correction = now < training.correction_deadline(course)
     correctable = {p.instance.id for p in people if p.decided and open_for_correction
                    and training.may_correct(current_user, course, p.instance, now)}
+    # Certificates to read (those who completed) or withdrawn by a correction: for the
+    # course's administrators, every trainee's; for one only given a task, those of the
+    # trainees they oversee.
+    manages = training.may_manage(current_user, course)
+    readable = [p for p in people if p.decided and (
+        manages or training.may_have_certificate(current_user, p.instance, course))]
+    certificates = {p.instance.id for p in readable if p.result == "passed"}
+    withdrawn = {p.instance.id: w for p in readable if p.result == "failed"
+                 for w in [training.withdrawal_of(p.instance, course)] if w}
     return render_template("training/attendance.html", course=course, people=people,
                            held=held, total=total, tz=CHINA, pass_rate=rate,
-                           correctable=correctable,
+                           correctable=correctable, certificates=certificates,
+                           withdrawn=withdrawn,
                            correct_until=training.correction_deadline(course)
                            - timedelta(days=1),
                            deciding=any(p.deciding for p in people),
@@ -351,8 +361,9 @@ def _register_download(fmt: str, course: Course, people: list, held: set[int], r
 @bp.route("/instances/<int:instance_id>/certificate.pdf")
 @login_required
 def certificate(instance_id: int):
-    """The trainee's own certificate; nobody else's, and only once they completed — and
-    one withdrawn by a correction says so (410), with when and why."""
+    """A trainee's certificate, once they completed: for them, and for the
+    administrators over the request or the course to read (``may_have_certificate``);
+    nobody else's — and one withdrawn by a correction says so (410), with when and why."""
     instance = db.session.get(Instance, instance_id)
     response = training.certificate_download(instance, current_user)
     if response is not None:
@@ -361,4 +372,5 @@ def certificate(instance_id: int):
     if withdrawn is None:
         abort(404)
     return render_template("training/certificate_withdrawn.html", instance=instance,
-                           withdrawn=withdrawn, tz=CHINA), 410
+                           withdrawn=withdrawn, tz=CHINA,
+                           own=instance.applicant_id == current_user.id), 410
