@@ -96,16 +96,6 @@ def _take_place(resource: str, *, queue_number: bool):
     ).scalar()
 
 
-def _called_off(resource: str) -> bool:
-    """Whether ``resource`` is a duty slot its station has called off."""
-    from webapp.models import DutySlot
-    from webapp.pagination import as_id
-
-    slot_id = as_id(resource[len("slot:"):]) if resource.startswith("slot:") else None
-    return slot_id is not None and db.session.scalar(
-        select(DutySlot.cancelled_at).where(DutySlot.id == slot_id)) is not None
-
-
 def _take_waiting_place(resource: str):
     """The resource's next queue number, for a place on its waiting list; None when it
     is closed.  As ``_take_place``, the conditional UPDATE decides a race with
@@ -439,9 +429,7 @@ class DbDirectory:
         if took is not None:
             self._add_reservation(resource, instance_id, GRANTED, took - 1)
             return GRANTED
-        if not waitlist or _called_off(resource):
-            # A duty slot called off while this sign-up waited for its places: no
-            # waiting list for a slot that will not happen.
+        if not waitlist:
             return REFUSED
         seq = _take_waiting_place(resource)
         if seq is None:  # closed (perhaps while this waited for the row): no waiting list
