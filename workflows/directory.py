@@ -88,6 +88,8 @@ class Directory(Protocol):
         ``capacity`` is from the definition, or None when the resource knows its own
         (a course's seats, a unit's quota).  Must be atomic (row lock); asking again for
         an instance that already holds or waits for a place returns its current status.
+        A resource its owner has closed (what it counts places for is called off) gives
+        no place and no waiting place: REFUSED.
         """
 
     def set_capacity(self, resource: str, capacity: int) -> Sequence[InstanceId]:

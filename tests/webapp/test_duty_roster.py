@@ -244,3 +244,164 @@ def test_slot_choices_lead_with_the_time_and_name_the_station_only_when_needed(a
     assert chosen[str(slot.id)] == f"{start:%m-%d %H:%M}-17:00 · 余 1 位"
     assert anywhere[str(slot.id)] == (f"{start:%m-%d %H:%M}-17:00 · 1 place left · "
                                       "Jiefangbei Outdoor Workers' Rest Station")
+
+
+def head() -> User:
+    return db.session.scalar(select(User).where(User.username == "station_head"))
+
+
+def test_a_called_off_slot_closes_its_places_for_good(login, slot, signed):
+    """Calling off closes the slot's capacity resource: places it is given afterwards
+    (a definition's capacity, an administrator) still take nobody."""
+    from webapp.models import CapacityResource
+    from webapp.services.directory import REFUSED, DbDirectory, set_places
+    from webapp.services.duty_roster import cancel_slot, slot_key
+
+    key = slot_key(slot.id)
+    assert not db.session.get(CapacityResource, key).closed
+    cancel_slot(db.session.get(DutySlot, slot.id), head(), "暴雨闭站")
+    db.session.commit()
+    assert db.session.get(CapacityResource, key).closed
+    assert set_places(key, 3) == []
+    late = signed["first"]
+    db.session.execute(Reservation.__table__.delete().where(  # as if it never had one
+        Reservation.instance_id == late, Reservation.resource_key == key))
+    assert DbDirectory().reserve(key, late, None, waitlist=True) == REFUSED
+    assert DbDirectory().reserve(key, late, 3, waitlist=False) == REFUSED
+    assert db.session.get(CapacityResource, key).granted == 0
+
+
+def _when_blocked(seconds: float = 10) -> None:
+    """Until another connection waits for a lock this one holds (PostgreSQL), or a
+    moment (SQLite: the other waits for the write lock in BEGIN IMMEDIATE)."""
+    import time
+
+    if db.engine.dialect.name != "postgresql":
+        time.sleep(0.5)
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        # The activity is read once per transaction unless its snapshot is let go.
+        db.session.execute(db.text("SELECT pg_stat_clear_snapshot()"))
+        if db.session.scalar(db.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the other transaction never waited for the lock")
+
+
+def _in_thread(app, call):
+    """Run ``call`` then commit in a thread with its own app context and connection."""
+    import threading
+
+    out = {}
+
+    def run():
+        with app.app_context():
+            try:
+                out["result"] = call()
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported to the test
+                db.session.rollback()
+                out["result"] = exc
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def test_a_sign_up_racing_a_call_off_that_locked_first_is_refused(app, slot, signed):
+    """The call-off holds the slot's places (uncommitted) when a sign-up that passed its
+    checks reaches ``reserve``: it waits, then is refused — no place, no waiting place."""
+    from webapp.database import write_lock
+    from webapp.services.directory import REFUSED, DbDirectory
+    from webapp.services.duty_roster import cancel_slot, slot_key
+
+    key = slot_key(slot.id)
+    late = signed["second"]
+    db.session.execute(Reservation.__table__.delete().where(  # its checks passed, no place yet
+        Reservation.instance_id == late, Reservation.resource_key == key))
+    db.session.commit()
+
+    def sign_up_reserves():
+        with write_lock():  # as the engine's callers always are
+            return DbDirectory().reserve(key, late, None, waitlist=True)
+
+    with write_lock():
+        cancel_slot(db.session.get(DutySlot, slot.id), head(), "暴雨闭站")
+        thread, out = _in_thread(app, sign_up_reserves)
+        try:
+            _when_blocked()
+        finally:  # let the other go on either way, not leave it waiting
+            db.session.commit()
+            thread.join(timeout=60)
+    assert out["result"] == REFUSED
+    db.session.expire_all()
+    assert db.session.scalar(select(Reservation.id).where(
+        Reservation.instance_id == late, Reservation.resource_key == key)) is None
+
+
+def test_a_sign_up_racing_a_call_off_that_reserved_first_is_called_off(app, slot, signed):
+    """The sign-up holds its waiting place (uncommitted) when the call-off comes: the
+    call-off waits for it, sees it and ends it with the others."""
+    from webapp.database import write_lock
+    from webapp.services.directory import WAITLISTED, DbDirectory
+    from webapp.services.duty_roster import cancel_slot, slot_key
+
+    key = slot_key(slot.id)
+    late = signed["second"]
+    db.session.execute(Reservation.__table__.delete().where(
+        Reservation.instance_id == late, Reservation.resource_key == key))
+    db.session.commit()
+    slot_id, head_id = slot.id, head().id
+
+    def call_off():
+        return cancel_slot(db.session.get(DutySlot, slot_id), db.session.get(User, head_id),
+                           "暴雨闭站")
+
+    with write_lock():
+        assert DbDirectory().reserve(key, late, None, waitlist=True) == WAITLISTED
+        if db.engine.dialect.name == "postgresql":
+            thread, out = _in_thread(app, call_off)
+            try:
+                _when_blocked()
+            finally:
+                db.session.commit()
+                thread.join(timeout=60)
+        else:  # one writer: the call-off begins once the sign-up has committed
+            db.session.commit()
+            thread, out = _in_thread(app, call_off)
+            thread.join(timeout=60)
+    assert out["result"] == 3, out
+    db.session.expire_all()
+    assert db.session.get(Instance, late).status == "cancelled"
+    assert db.session.scalar(select(Reservation.status).where(
+        Reservation.instance_id == late, Reservation.resource_key == key)) == "released"
+
+
+def test_the_migration_closes_the_places_of_slots_already_called_off(app, slot, signed):
+    from flask_migrate import downgrade, upgrade
+
+    from webapp.models import CapacityResource
+    from webapp.services.duty_roster import cancel_slot, slot_key
+
+    cancel_slot(db.session.get(DutySlot, slot.id), head(), "暴雨闭站")
+    db.session.commit()
+    key = slot_key(slot.id)
+    other = db.session.scalar(select(DutySlot.id).where(DutySlot.id != slot.id))
+    db.session.close()
+    try:
+        downgrade(revision="e8c2a4f6b1d3")  # the one before it
+        # The older code's "called off": no places.
+        assert db.session.execute(db.text(
+            "SELECT capacity FROM capacity_resources WHERE key = :key"),
+            {"key": key}).scalar() == 0
+        db.session.close()
+    finally:
+        upgrade()
+    db.session.close()
+    assert db.session.get(CapacityResource, key).closed
+    assert not db.session.get(CapacityResource, slot_key(other)).closed

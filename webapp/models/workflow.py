@@ -262,6 +262,10 @@ class CapacityResource(db.Model):
     capacity: Mapped[int | None] = mapped_column(Integer)
     granted: Mapped[int] = mapped_column(Integer, default=0)
     next_seq: Mapped[int] = mapped_column(Integer, default=1)
+    # What it counts places for will not happen (a duty slot its station called off):
+    # nobody takes a place or a waiting place any more, and a place given back goes to
+    # nobody.  Set under the row's lock (``directory.close_resource``).
+    closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Reservation(db.Model):

@@ -78,7 +78,7 @@ def _as_unit(row) -> Unit:
 
 def _take_place(resource: str, *, queue_number: bool):
     """Take one place if one is free: the resource's next queue number (or its key), or
-    None when it is full.
+    None when it is full or closed.
 
     One conditional UPDATE is the whole race: concurrent callers queue on the row
     (PostgreSQL re-checks the WHERE after the lock; SQLite has one writer at a time).
@@ -88,7 +88,7 @@ def _take_place(resource: str, *, queue_number: bool):
         values["next_seq"] = CapacityResource.next_seq + 1
     return db.session.execute(
         update(CapacityResource)
-        .where(CapacityResource.key == resource,
+        .where(CapacityResource.key == resource, CapacityResource.closed.is_(False),
                CapacityResource.capacity.is_(None)
                | (CapacityResource.granted < CapacityResource.capacity))
         .values(**values)
@@ -96,14 +96,15 @@ def _take_place(resource: str, *, queue_number: bool):
     ).scalar()
 
 
-def _called_off(resource: str) -> bool:
-    """Whether ``resource`` is a duty slot its station has called off."""
-    from webapp.models import DutySlot
-    from webapp.pagination import as_id
-
-    slot_id = as_id(resource[len("slot:"):]) if resource.startswith("slot:") else None
-    return slot_id is not None and db.session.scalar(
-        select(DutySlot.cancelled_at).where(DutySlot.id == slot_id)) is not None
+def _take_waiting_place(resource: str):
+    """The resource's next queue number, for a place on its waiting list; None when it
+    is closed.  As ``_take_place``, the conditional UPDATE decides a race with
+    ``close_resource``: whichever locks the row first, the other sees what it did."""
+    return db.session.execute(
+        update(CapacityResource)
+        .where(CapacityResource.key == resource, CapacityResource.closed.is_(False))
+        .values(next_seq=CapacityResource.next_seq + 1)
+        .returning(CapacityResource.next_seq)).scalar()
 
 
 def open_requests(process_key: str, user_id):
@@ -134,7 +135,7 @@ def set_places(resource: str, capacity: int) -> list:
             row = _locked_resource(resource)  # created by a concurrent transaction
     row.capacity = capacity
     free, waiting = capacity - row.granted, []
-    if free > 0:
+    if free > 0 and not row.closed:  # closed: nobody waiting is given a place
         waiting = db.session.scalars(
             select(Reservation).where(Reservation.resource_key == resource,
                                       Reservation.status == WAITLISTED)
@@ -144,6 +145,28 @@ def set_places(resource: str, capacity: int) -> list:
     row.granted += len(waiting)
     db.session.flush()
     return [reservation.instance_id for reservation in waiting]
+
+
+def close_resource(resource: str) -> None:
+    """Close the resource for good (what it counts places for is called off): from now
+    on ``reserve`` refuses every newcomer, to a place or to its waiting list, and a place
+    given back goes to nobody.  The caller ends the reservations it holds.
+
+    The row is locked first (created closed if there is none yet): a ``reserve`` that
+    took a place or a waiting place before has committed when this goes on, so the caller
+    sees it and ends it; one after finds the resource closed and is refused — never a
+    place on something called off."""
+    row = _locked_resource(resource)
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(CapacityResource(key=resource, capacity=0, granted=0,
+                                                next_seq=1, closed=True))
+            return
+        except IntegrityError:
+            row = _locked_resource(resource)  # created by a concurrent transaction
+    row.closed = True
+    db.session.flush()
 
 
 def _locked_resource(resource: str) -> CapacityResource | None:
@@ -406,14 +429,11 @@ class DbDirectory:
         if took is not None:
             self._add_reservation(resource, instance_id, GRANTED, took - 1)
             return GRANTED
-        if not waitlist or _called_off(resource):
-            # A duty slot called off while this sign-up waited for its places: no
-            # waiting list for a slot that will not happen.
+        if not waitlist:
             return REFUSED
-        seq = db.session.execute(
-            update(CapacityResource).where(CapacityResource.key == resource)
-            .values(next_seq=CapacityResource.next_seq + 1)
-            .returning(CapacityResource.next_seq)).scalar()
+        seq = _take_waiting_place(resource)
+        if seq is None:  # closed (perhaps while this waited for the row): no waiting list
+            return REFUSED
         self._add_reservation(resource, instance_id, WAITLISTED, seq - 1)
         return WAITLISTED
 

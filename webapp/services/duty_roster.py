@@ -14,7 +14,7 @@ from webapp.extensions import db
 from webapp.models import DutySlot, Instance, Task, TaskAssignee, User
 from webapp.models.workflow import CapacityResource, Reservation
 from webapp.services.access import oversight_clause, visible_clause
-from webapp.services.directory import set_places
+from webapp.services.directory import close_resource, set_places
 from workflows.errors import Conflict, InvalidInput
 
 MAX_REASON = 200
@@ -130,8 +130,11 @@ def _check_future(slot: DutySlot, now: datetime) -> None:
 def cancel_slot(slot: DutySlot, actor: User, reason: str) -> int:
     """Call the slot off: it is no longer offered, and every open sign-up for it ends as
     cancelled by the station with ``reason`` (history, audit and the applicant's
-    notification through the engine's ``call_off``).  Its places go to 0 first, so a
-    place given back hands nobody on the waiting list a place that is being called off.
+    notification through the engine's ``call_off``).  Its capacity resource is closed
+    first: a place given back hands nobody on the waiting list a place that is being
+    called off, and a sign-up racing this one either took its place or waiting place
+    before (the resource's row lock makes this wait for it, and it is ended below) or is
+    refused by ``reserve`` — never left holding a place on a slot called off.
     Returns how many sign-ups ended."""
     from webapp.services import workflow as wf
     from workflows.runtime import Action
@@ -149,7 +152,7 @@ def cancel_slot(slot: DutySlot, actor: User, reason: str) -> int:
     slot = _locked(slot)
     _check_future(slot, now)
     key = slot_key(slot.id)
-    set_places(key, 0)
+    close_resource(key)
     slot.cancelled_at, slot.cancelled_by_id, slot.cancel_reason = now, actor.id, reason
     # The waiting list first, from its end: nobody is left behind someone being called off.
     rows = sorted(_open_reservations([slot.id]),
