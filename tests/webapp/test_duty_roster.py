@@ -394,7 +394,7 @@ def test_the_migration_closes_the_places_of_slots_already_called_off(app, slot, 
     other = db.session.scalar(select(DutySlot.id).where(DutySlot.id != slot.id))
     db.session.close()
     try:
-        downgrade(revision="e8c2a4f6b1d3")  # the one before it
+        downgrade(revision="f3a7c1d9e5b2")  # the one before it
         # The older code's "called off": no places.
         assert db.session.execute(db.text(
             "SELECT capacity FROM capacity_resources WHERE key = :key"),

@@ -7,8 +7,8 @@ slot behind a ``slot:`` key); now the resource itself says so: ``reserve`` refus
 closed resource, and a place given back on one goes to nobody.  Here the resources of
 the slots already called off are closed.
 
-Revision ID: f4b6d8a0c2e5
-Revises: e8c2a4f6b1d3
+Revision ID: f5c8e0a2b4d6
+Revises: f3a7c1d9e5b2
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -17,8 +17,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = 'f4b6d8a0c2e5'
-down_revision = 'e8c2a4f6b1d3'
+revision = 'f5c8e0a2b4d6'
+down_revision = 'f3a7c1d9e5b2'
 branch_labels = None
 depends_on = None
 
