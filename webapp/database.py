@@ -153,24 +153,41 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-def _connect_timeout(app: Flask) -> None:
+# PostgreSQL: an established connection to a host that vanished (a failed-over primary, a
+# dropped route) fails within about 40 s instead of waiting on TCP's own time-outs: some
+# 15 minutes of retransmissions for a query sent, over 2 hours (the system's keepalive
+# defaults) for a connection waiting on a result or idle in the pool.
+# libpq: keepalive probes after 30 s of silence, every 10 s, 3 unanswered and it is dead;
+# data sent and unacknowledged for 30 s (``tcp_user_timeout``, milliseconds) ends it too.
+DEAD_HOST_PARAMETERS = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                        "keepalives_count": 3, "tcp_user_timeout": 30_000}
+
+
+def _connect_args(app: Flask) -> None:
     """PostgreSQL: every new connection gives up after DATABASE_CONNECT_TIMEOUT seconds
-    (psycopg's ``connect_timeout``), unless the URL or the engine options set one."""
+    (psycopg's ``connect_timeout``), and one whose host vanishes fails within about 40 s
+    (``DEAD_HOST_PARAMETERS``) — each unless the URL's query string or the engine
+    options' ``connect_args`` set it.  SQLite is left alone."""
     from sqlalchemy.engine import make_url
 
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() != "postgresql" or "connect_timeout" in url.query:
+    if url.get_backend_name() != "postgresql":
+        return
+    # The engine would pass connect_args over the URL's values: the URL's are left out.
+    wanted = {name: value for name, value in (
+        ("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT"]),
+        *DEAD_HOST_PARAMETERS.items()) if name not in url.query}
+    if not wanted:
         return
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})  # not the class's dict
-    options["connect_args"] = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"],
-                               **(options.get("connect_args") or {})}
+    options["connect_args"] = {**wanted, **(options.get("connect_args") or {})}
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def init_app(app: Flask) -> None:
     import webapp.models  # noqa: F401  (registers every table on the metadata)
 
-    _connect_timeout(app)
+    _connect_args(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True,
                      compare_type=True)

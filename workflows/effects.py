@@ -33,6 +33,23 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class Announce:
+    """Something happened that tells nobody: its only recipient was the actor, who is
+    never told of their own action (an applicant's withdrawal of a request nobody else
+    held, their own confirmation that ended it).  Not a message to anyone: the web layer
+    posts it to the unit's group chat (its webhook) if the action tells nobody anything
+    else — an action that tells someone reaches the chat with those messages.  Fields as
+    ``Notify``'s."""
+
+    kind: str
+    instance: Hashable
+    task: str | None
+    title_key: str
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    priority: str = "normal"
+
+
+@dataclass(frozen=True)
 class ScheduleTimer:
     """Call ``act(..., Action("fire", timer=key))`` for this instance at ``at``."""
 
@@ -113,8 +130,8 @@ class Finished:
 
 
 EFFECT_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    Notify, ScheduleTimer, CancelTimer, Assign, OfferToPool, TaskClosed, Unassigned,
-    Promoted, Finished)}
+    Notify, Announce, ScheduleTimer, CancelTimer, Assign, OfferToPool, TaskClosed,
+    Unassigned, Promoted, Finished)}
 
 
 def effect_to_dict(effect: Any) -> dict[str, Any]:

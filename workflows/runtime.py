@@ -15,8 +15,8 @@ from typing import Any, Hashable, Iterable, Mapping
 from workflows import values
 from workflows.directory import Directory
 from workflows.durations import Duration, WorkCalendar, add_duration
-from workflows.effects import (Assign, CancelTimer, Finished, Notify, OfferToPool, Promoted,
-                               ScheduleTimer, TaskClosed, Unassigned)
+from workflows.effects import (Announce, Assign, CancelTimer, Finished, Notify, OfferToPool,
+                               Promoted, ScheduleTimer, TaskClosed, Unassigned)
 from workflows.errors import DefinitionError
 from workflows.expr import Expr, lookup
 from workflows.rules import PersonRule, RuleContext, record_value, resolve_people
@@ -300,16 +300,19 @@ class Run:
 
         One action, one message a person: a step's ``notify`` notice (``step_entered``)
         is not sent to anyone this action tells something more specific (候补成功 when
-        a promotion enters the step, 已被认领, a task of theirs in it)."""
-        people = tuple(p for p in dict.fromkeys(recipients)
-                       if p is not None and p != SYSTEM and p != self.actor)
+        a promotion enters the step, 已被认领, a task of theirs in it).
+
+        Told to nobody because its only recipient was the actor, it is still an event: an
+        ``Announce`` (for the unit's group chat), not a ``Notify``."""
+        named = tuple(p for p in dict.fromkeys(recipients) if p is not None and p != SYSTEM)
+        people = tuple(p for p in named if p != self.actor)
         if kind == STEP_ENTERED:
             told = {p for e in self.effects if isinstance(e, Notify) and e.kind != STEP_ENTERED
                     for p in e.recipients}
             people = tuple(p for p in people if p not in told)
         elif people:
             self._untell_step_entered(set(people))
-        if not people:
+        if not people and self.actor not in named:
             return
         step = self.spec.step(task.step) if task is not None else None
         base = {"process": self.spec.key, "process_name": self.spec.name,
@@ -317,8 +320,12 @@ class Run:
         if step is not None:
             base.update(step=step.id, step_name=step.name, step_name_en=step.name_en or step.name)
         base.update({k: v for k, v in params.items() if v is not None})
-        self.effects.append(Notify(people, kind, self.instance,
-                                   task.id if task is not None else None,
+        task_id = task.id if task is not None else None
+        if not people:
+            self.effects.append(Announce(kind, self.instance, task_id, f"workflows.{kind}",
+                                         MappingProxyType(base), priority))
+            return
+        self.effects.append(Notify(people, kind, self.instance, task_id,
                                    f"workflows.{kind}", MappingProxyType(base), priority))
 
     def _untell_step_entered(self, people: set) -> None:

@@ -6,18 +6,20 @@ choices) is started with a distinct payload in each free-text field and in uploa
 names, comments are added (one through the API, one long and of several lines) and a step
 or two is decided with payloads in the decision comment and the step form; a request is
 started through the API, another withdrawn with a reason; a wish nobody can check is
-reassigned by an administrator with a note, and its new holder delegates it with a note.  Payloads also go into people and
-units edited and made on the people pages, the people import (a units CSV and a users XLSX:
-names, an unknown column, refused rows' bad values; checked, then confirmed), stations
-imported from CSV (and a refused row), a course made at ``/courses/new``, another edited at
-``/courses/<id>/edit``, a session's topic, and a retreat batch's name and site (no form
-makes batches: set as an operator would).  The answer of each of those forms, and the page
-its redirect leads to (flash message), is checked like any page.
+reassigned by an administrator with a note, and its new holder delegates it with a note; a
+duty slot signed up for is called off by the station's head with a reason.  Payloads also
+go into people and units edited and made on the people pages, the people import (a units
+CSV and a users XLSX: names, an unknown column, refused rows' bad values; checked, then
+confirmed), stations imported from CSV (and a refused row), a course made at
+``/courses/new``, another edited at ``/courses/<id>/edit``, a session's topic, and retreat
+batches' names and sites (Chinese and English: one made at ``/retreat/batches/new``, the
+seeded one edited).  The answer of each of those forms, and the page its redirect leads to
+(flash message), is checked like any page.
 
 Then every GET route of ``app.url_map`` (plain; ``?format=csv``, ``?format=xlsx``,
 ``?q=uf_xss`` where the page offers an export or a search; markup in every query argument a
-page reads; every page of a long list; each request's, course's, new unit's and new
-person's own pages) is fetched by the applicant, the deciding staff and the administrators,
+page reads; every page of a long list; each request's, course's, batch's, new unit's and
+new person's own pages) is fetched by the applicant, the deciding staff and the administrators,
 the applicant and the platform administrator once more in English; the audit viewer is read
 page by page; and the e-mails in the file outbox are read:
 
@@ -216,12 +218,28 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
         shown(client, client.post("/admin/people/import/confirm", data={
             "token": token.group(1)}), f"confirm {name}", found)
     assert find_user("xss.imp1") is not None and unit_by_code("xss-imp-unit") is not None
-    # Retreat batches are made by the seed or a migration, not by a form: their name and
-    # site are set here as an operator would, then shown on the quota pages and charts.
-    batch = db.session.scalar(select(RetreatBatch).order_by(RetreatBatch.id))
-    batch.name, batch.site = p(100), p(200, lead="-")
-    db.session.commit()
+    # Retreat batches on the city's batch forms: the seeded one (the nomination below is
+    # for it) renamed on its edit page, a new one made at /retreat/batches/new — their
+    # names and sites shown on the quota pages, charts, the start form and the requests.
     sign_in(client, "city_admin")
+    batch = db.session.scalar(select(RetreatBatch).order_by(RetreatBatch.id))
+    dates = {name: str(getattr(batch, name))
+             for name in ("starts_on", "ends_on", "nominations_close_on")}
+    shown(client, client.post(f"/retreat/batches/{batch.id}/edit", data={
+        **dates, "capacity": str(batch.capacity), "name": p(100, audited=True),
+        "name_en": p(100, lead="="), "site": p(200, lead="-"), "site_en": p(200)}),
+        "batch edit", found)
+    shown(client, client.post("/retreat/batches/new", data={
+        "name": p(100, lead="+", audited=True), "name_en": p(100),
+        "site": p(200, lead="=", audited=True), "site_en": p(200, lead="@"),
+        "starts_on": str(today + timedelta(days=90)), "ends_on": str(today + timedelta(days=95)),
+        "nominations_close_on": str(today + timedelta(days=45)), "capacity": "8"}),
+        "new batch", found)
+    db.session.expire_all()
+    made["batch_ids"] = list(db.session.scalars(select(RetreatBatch.id).order_by(
+        RetreatBatch.id)))
+    assert len(made["batch_ids"]) == 2 and db.session.get(RetreatBatch, batch.id).name \
+        .startswith("<script>uf_xss_"), "a batch form above was refused"
     rows = "code,name,district,parent,address,landmark,hours,water,toilet,microwave," \
            "charging_piles,car_parking,motorcycle_parking,open\n"
     row = ["xss-st-1", p(100, lead="@"), "渝中区", "cq-yz-jfb", p(200), p(200, lead="-"),
@@ -271,7 +289,7 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
         "key: xss_defined", f"name: {q()}", f"name_en: {q()}", f"description: {q(200)}",
         "start:", "  who: {role: worker}", "  form:",
         f"    - {{name: subject, type: text, label: {q()}, help: {q(200)}, required: true}}",
-        f"    - name: pick", "      type: choice", f"      label: {q()}", "      choices:",
+        "    - name: pick", "      type: choice", f"      label: {q()}", "      choices:",
         f"        one: {{label: {q()}, label_en: {q()}}}", "        two: {label: 二}",
         "steps:", "  review:", "    kind: approval", f"    name: {q()}", f"    name_en: {q()}",
         "    approvers: {role: unit_admin, of: applicant}", "    return_to: [applicant]",
@@ -289,7 +307,6 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
     demand = start(client, "worker_demand", {
         "category": "parking", "station": str(unit_by_code("st-jfb").id),
         "location": p(100, lead="="), "description": p(1000), "phone": "13800138000"})
-    batch = db.session.scalar(select(RetreatBatch))
     retreat = start(client, "retreat_nomination", {
         "batch": str(batch.id), "honour": "frontline", "id_card": id_card(),
         "phone": "13800138000", "health_ok": "y", "health_note": p(300),
@@ -309,6 +326,20 @@ def plant(client, p: Payloads, found: Found | None = None) -> dict:
                               .order_by(DutySlot.starts_at)).first()
     duty = start(client, "station_master", {"station": str(station.id), "slot": str(slot.id),
                                             "phone": "13700137000"})
+    # Another slot of the station, signed up for, then called off by its head with a
+    # reason: on the slots page, the request's history and the volunteer's message.
+    later = db.session.scalars(select(DutySlot).where(
+        DutySlot.station_id == station.id, DutySlot.id != slot.id,
+        DutySlot.starts_at > slot.starts_at).order_by(DutySlot.starts_at)).first()
+    sign_in(client, "volunteer2")
+    called_off = start(client, "station_master", {
+        "station": str(station.id), "slot": str(later.id), "phone": "13500135000"})
+    sign_in(client, "station_head")
+    shown(client, client.post(f"/stations/{station.id}/slots/{later.id}/cancel", data={
+        "reason": p(500, lead="=")}), "call off", found)
+    db.session.expire_all()
+    assert db.session.get(Instance, called_off).status == "cancelled", "the call-off failed"
+    made["more"].append(("station_master", called_off))
     # A wish at a station with no head waits for an administrator: given to a new head
     # with a note on the 待指派任务 page, then handed to a deputy with a note.
     sign_in(client, "courier1")
@@ -496,7 +527,7 @@ def sweep(app, client, made: dict, people: list[str],
     per_request = [{**base, "instance_id": i, "task_id": task_id_of(i) or 1, "key": key}
                    for key, i in [*made["instances"].items(), *made.get("more", [])]]
     # The other things made with payloads: a course edited, units and people added.
-    others = {"course_id": made.get("course_ids", []),
+    others = {"course_id": made.get("course_ids", []), "batch_id": made.get("batch_ids", []),
               "unit_id": [u.id for u in map(unit_by_code, ("xss-street", "xss-imp-unit")) if u],
               "user_id": [u.id for u in map(find_user, ("xss.new", "xss.imp1")) if u]}
     for person in people:

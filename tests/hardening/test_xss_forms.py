@@ -3,7 +3,8 @@ field: the answer (a page with errors, or the page a redirect leads to with its 
 message) shows it as text, never as markup, and never fails.
 
 Forms are found on the pages themselves (any ``<form method="post">``), so a form added
-later is covered without naming it here.  Forms that end something for good (sign out,
+later is covered without naming it here (once the page it is on is reached: a page of a
+duty slot, such as its call-off page, needs the slot's id among the values below).  Forms that end something for good (sign out,
 deactivate, retire, revoke, end a pairing) or change the language are left out: they take
 no free text, and the next pages need what they would end.
 """
@@ -18,7 +19,7 @@ from tests.hardening.test_page_matrix import _fill, _rules
 from tests.webapp.test_pages import submit_wish, task_id_of
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
-from webapp.models import Course, Pairing, RetreatBatch
+from webapp.models import Course, DutySlot, Pairing, RetreatBatch
 from webapp.services.org import unit_by_code
 from webapp.services.users import find_user
 
@@ -63,6 +64,11 @@ def test_every_forms_answer_shows_markup_as_text(app, client, demo):
     sign_in(client, "rider1")
     instance_id = submit_wish(client)
     rider = find_user("rider1")
+    # A slot of the station nobody signed up for: its head's call-off page (a reason) is
+    # reached, and the slot called off with the first payload typed there.
+    slot = db.session.scalars(select(DutySlot).where(
+        DutySlot.station_id == unit_by_code("st-jfb").id).order_by(DutySlot.starts_at.desc())
+        ).first()
     values = {"user_id": rider.id, "person_id": rider.id, "instance_id": instance_id,
               "task_id": task_id_of(instance_id), "key": "micro_wish", "number": 1,
               "course_id": db.session.scalar(select(Course.id).order_by(Course.id)),
@@ -70,9 +76,11 @@ def test_every_forms_answer_shows_markup_as_text(app, client, demo):
               "branch_id": unit_by_code("cq-yz-jfb-branch1").id,
               "district_id": unit_by_code("cq-yz").id,
               "batch_id": db.session.scalar(select(RetreatBatch.id)),
-              "pairing_id": db.session.scalar(select(Pairing.id)), "notification_id": 1}
+              "pairing_id": db.session.scalar(select(Pairing.id)), "notification_id": 1,
+              "slot_id": slot.id}
     problems: list[str] = []
     posted = echoed = 0
+    actions: set[str] = set()
     for who in PEOPLE:
         sign_in(client, who)
         for rule in _rules(app, "GET"):
@@ -89,6 +97,7 @@ def test_every_forms_answer_shows_markup_as_text(app, client, demo):
                         part in action for part in LEFT_OUT):
                     continue
                 answers = []
+                actions.add(action)
                 with client.post(action, data=filled(form, PAYLOAD)) as answer:
                     posted += 1
                     answers.append((answer.status_code, answer.get_data(as_text=True)))
@@ -106,3 +115,8 @@ def test_every_forms_answer_shows_markup_as_text(app, client, demo):
                     echoed += "uf_xss_0()" in body
     assert not problems, "\n".join(problems)
     assert posted > 80 and echoed > 10, (posted, echoed)  # the forms were reached
+    # Among them the city's new retreat batch (name, site) and a slot's call-off reason.
+    assert {"/retreat/batches/new", f"/stations/{slot.station_id}/slots/{slot.id}/cancel"
+            } <= actions, sorted(actions)
+    db.session.expire_all()
+    assert db.session.get(DutySlot, slot.id).cancel_reason == PAYLOAD

@@ -5,10 +5,14 @@ from __future__ import annotations
 import socket
 import time
 from contextlib import contextmanager
+from functools import partial
+
+import pytest
 
 from sqlalchemy import event, text
 
 from webapp import create_app
+from webapp.database import DEAD_HOST_PARAMETERS
 from webapp.extensions import db
 
 
@@ -69,22 +73,26 @@ def test_a_database_or_redis_that_never_answers_is_503_within_the_time_outs(app_
     assert took < 8  # 2 s for each; psycopg's own default would wait 130 s
 
 
+class Seen(Exception):
+    pass
+
+
+def _driver_params(app_config, **config):
+    """What the engine the app builds hands the driver's connect(), seen as it is about
+    to call it (no server needed)."""
+    app = create_app({**app_config, **config})
+    with app.app_context():
+        @event.listens_for(db.engine, "do_connect")
+        def stop(dialect, record, cargs, cparams):
+            raise Seen(cparams)
+        try:
+            db.engine.connect()
+        except Seen as seen:
+            return seen.args[0]
+
+
 def test_postgresql_connections_have_a_connect_timeout_unless_the_url_sets_one(app_config):
-    class Seen(Exception):
-        pass
-
-    def driver_params(**config):
-        """What the engine hands the driver's connect(), seen as it is about to call it."""
-        app = create_app({**app_config, **config})
-        with app.app_context():
-            @event.listens_for(db.engine, "do_connect")
-            def stop(dialect, record, cargs, cparams):
-                raise Seen(cparams)
-            try:
-                db.engine.connect()
-            except Seen as seen:
-                return seen.args[0]
-
+    driver_params = partial(_driver_params, app_config)
     url = "postgresql://uf@db-host.invalid/uf"
     assert driver_params(SQLALCHEMY_DATABASE_URI=url)["connect_timeout"] == 5
     assert driver_params(SQLALCHEMY_DATABASE_URI=url, DATABASE_CONNECT_TIMEOUT=12
@@ -94,3 +102,69 @@ def test_postgresql_connections_have_a_connect_timeout_unless_the_url_sets_one(a
     assert driver_params(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={
         "connect_args": {"connect_timeout": 9}})["connect_timeout"] == 9
     assert "connect_timeout" not in driver_params(SQLALCHEMY_DATABASE_URI="sqlite://")
+
+
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3, "tcp_user_timeout": 30_000}
+
+
+def test_postgresql_connections_notice_a_vanished_host_unless_the_url_says_otherwise(
+        app_config):
+    """TCP keepalives and a user time-out on every PostgreSQL connection: each of them
+    the URL's when its query string names it, SQLite's connections untouched."""
+    driver_params = partial(_driver_params, app_config)
+    url = "postgresql://uf@db-host.invalid/uf"
+    assert DEAD_HOST_PARAMETERS == KEEPALIVES
+    given = driver_params(SQLALCHEMY_DATABASE_URI=url)
+    assert {name: given.get(name) for name in KEEPALIVES} == KEEPALIVES
+    own = driver_params(SQLALCHEMY_DATABASE_URI=url + "?keepalives_idle=60&tcp_user_timeout=0"
+                        "&connect_timeout=30")
+    assert {name: own.get(name) for name in KEEPALIVES} == {
+        **KEEPALIVES, "keepalives_idle": "60", "tcp_user_timeout": "0"}
+    assert own["connect_timeout"] == "30"
+    # Engine options' connect_args still win over the defaults, as for connect_timeout.
+    assert driver_params(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={
+        "connect_args": {"keepalives_count": 9}})["keepalives_count"] == 9
+    lite = driver_params(SQLALCHEMY_DATABASE_URI="sqlite://")
+    assert not set(lite) & {*KEEPALIVES, "connect_timeout"}
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert "connect_args" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
+def _socket_options(raw) -> dict[str, int]:
+    """The options the kernel holds for the connection's own TCP socket."""
+    tcp = socket.IPPROTO_TCP
+    with socket.fromfd(raw.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return {"keepalives": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                "keepalives_idle": sock.getsockopt(tcp, socket.TCP_KEEPIDLE),
+                "keepalives_interval": sock.getsockopt(tcp, socket.TCP_KEEPINTVL),
+                "keepalives_count": sock.getsockopt(tcp, socket.TCP_KEEPCNT),
+                "tcp_user_timeout": sock.getsockopt(tcp, socket.TCP_USER_TIMEOUT)}
+
+
+def _real_connection(app):
+    with app.app_context(), db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        if raw.info.host.startswith("/"):
+            pytest.skip("a Unix socket has no TCP options: TEST_DATABASE_URL over TCP")
+        return ({k: v for k, v in raw.info.get_parameters().items() if k in KEEPALIVES},
+                _socket_options(raw))
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux socket options")
+def test_a_real_postgresql_connection_of_the_app_carries_them(app, app_config):
+    """libpq was given them (its connection's parameters), and applied them: the kernel's
+    options on the socket it connected through.  A value in the URL is the one used."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (TEST_DATABASE_URL)")
+    libpq, kernel = _real_connection(app)
+    assert libpq == {name: str(value) for name, value in KEEPALIVES.items()}
+    assert kernel == KEEPALIVES
+    url = db.engine.url.update_query_dict({"keepalives_idle": "45"})
+    own = create_app({**app_config, "SQLALCHEMY_DATABASE_URI":
+                      url.render_as_string(hide_password=False)})
+    libpq, kernel = _real_connection(own)
+    assert (libpq["keepalives_idle"], kernel["keepalives_idle"]) == ("45", 45)
+    assert kernel == {**KEEPALIVES, "keepalives_idle": 45}
+    with own.app_context():
+        db.engine.dispose()

@@ -437,6 +437,92 @@ def test_a_group_chats_webhook_gets_the_short_one_line_title(app, demo):
     assert content.startswith("微心愿 有新留言：第一行 很长的留言")
 
 
+def _withdraw(instance, demo):
+    """rider1 withdraws their wish; the webhook deliveries and notifications it made."""
+    import json
+
+    before = db.session.scalar(select(func.max(Delivery.id))) or 0
+    notes_before = db.session.scalar(select(func.max(Notification.id))) or 0
+    wf.perform(instance.id, Action("withdraw"), demo["rider1"], now=NOW)
+    db.session.commit()
+    hooks = db.session.scalars(select(Delivery).where(Delivery.id > before,
+                                                      Delivery.channel == "webhook")).all()
+    notes = db.session.scalars(select(Notification).where(
+        Notification.id > notes_before)).all()
+    return [(h, json.loads(h.body)) for h in hooks], notes
+
+
+def _on_the_wall(demo):
+    """A wish the station head approved: on the wall, a task held by nobody."""
+    from tests.webapp.test_workflow_service import act
+
+    instance = submit(demo)
+    act(instance, "approve", demo["station_head"])
+    assert instance.steps == "wall"
+    return instance
+
+
+def test_a_withdrawal_that_tells_nobody_still_reaches_the_units_group_chat(app, demo,
+                                                                           hook_server):
+    """The applicant is never told of their own withdrawal and nobody held the wish: no
+    notification at all — but the unit's group chat hears of it, once, sent like any."""
+    instance = _on_the_wall(demo)
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url=hook_server))
+    db.session.commit()
+    outbox.forget_webhooks()
+    rt = runtime(app)
+    queued = rt.queue().count
+    hooks, notes = _withdraw(instance, demo)
+    assert notes == []
+    assert len(hooks) == 1
+    hook, body = hooks[0]
+    assert (hook.target, hook.notification_id, hook.user_id) == (hook_server, None, None)
+    assert (body["instance_id"], body["kind"], body["recipients"]) == (instance.id, "ended", 0)
+    assert body["text"]["content"] == hook.subject == "您的微心愿已撤回"
+    assert rt.queue().count == queued + 1  # queued after the commit, as any delivery
+    assert outbox.deliver([hook.id], now=NOW) == []
+    db.session.refresh(hook)
+    assert hook.status == "sent" and FlakyHook.seen == [f"delivery-{hook.id}"]
+
+
+def test_a_withdrawal_that_tells_the_holder_reaches_the_group_chat_once(app, demo):
+    """Awaiting the station head: the head is told, and the chat hears that message —
+    not also one for the applicant's own "ended", which tells nobody."""
+    instance = submit(demo)
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-yz").id, url="https://bot.example/x"))
+    db.session.commit()
+    outbox.forget_webhooks()
+    hooks, notes = _withdraw(instance, demo)
+    assert [(n.kind, n.user_id) for n in notes] == [("withdrawn", demo["station_head"].id)]
+    assert [(body["kind"], body["recipients"], hook.notification_id)
+            for hook, body in hooks] == [("withdrawn", 1, notes[0].id)]
+
+
+def test_a_withdrawal_that_tells_nobody_posts_nothing_without_a_webhook(app, demo):
+    """No webhook for the unit (another unit has one): no delivery at all, and no statement
+    about webhooks in the withdrawal (the process's copy of them answers)."""
+    from sqlalchemy import event
+
+    db.session.add(UnitWebhook(unit_id=unit_by_code("cq-jb").id, url="https://bot.example/x"))
+    db.session.commit()
+    outbox.forget_webhooks()
+    instance = _on_the_wall(demo)
+    deliveries = db.session.scalar(select(func.count()).select_from(Delivery))
+    notes = db.session.scalar(select(func.count()).select_from(Notification))
+    seen = []
+    listen = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        wf.perform(instance.id, Action("withdraw"), demo["rider1"], now=NOW)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert db.session.get(type(instance), instance.id).status == "withdrawn"
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == deliveries
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == notes
+    assert not [s for s in seen if "deliveries" in s or "unit_webhooks" in s]
+
+
 def test_a_timer_that_fails_is_logged_and_the_others_still_fire(app, demo, monkeypatch,
                                                                 caplog):
     from webapp.models import Instance, Timer

@@ -216,7 +216,7 @@ def test_certificate_for_the_trainee_who_completed_only(login, demo):
     assert facts.unit_name == "解放碑街道工会" and facts.id_card.startswith("500103********")
 
     courier = login("courier1")
-    assert f"certificate.pdf" not in courier.get(f"/instances/{failed}").get_data(as_text=True)
+    assert "certificate.pdf" not in courier.get(f"/instances/{failed}").get_data(as_text=True)
     assert courier.get(f"/instances/{failed}/certificate.pdf").status_code == 404
     assert courier.get(f"/instances/{passed}/certificate.pdf").status_code == 404
     # The course's administrator may read it now it is issued (test_training_certificates).

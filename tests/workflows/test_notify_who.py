@@ -1,7 +1,9 @@
 """Who is told of an action: never the one who took it, and each person once."""
 from __future__ import annotations
 
-from workflows.effects import Notify
+import json
+
+from workflows.effects import Announce, Notify, effect_from_dict, effect_to_dict
 
 WISH = {"title": "一个新头盔", "category": "goods", "story": "电动车头盔摔坏了，想要一个新的",
         "budget": "80", "station": 5, "contact_name": "张三", "phone": "13800138000"}
@@ -37,6 +39,41 @@ def test_a_withdrawal_tells_the_holders_not_the_applicant(drive, shipped):
     d.act("withdraw", "courier")
     assert d.status == "withdrawn"
     assert told(d) == [("withdrawn", ("head",))]
+
+
+def announced(d) -> list[tuple[str, str | None]]:
+    return [(a.kind, a.params.get("status")) for a in d.effects_of(Announce)]
+
+
+def test_an_event_only_the_actor_would_have_heard_of_is_announced_to_nobody(drive, shipped):
+    """The wish on the wall is held by nobody: its withdrawal tells nobody, but it is still
+    an event (an ``Announce``: the unit's group chat hears of it), not nothing at all."""
+    d = drive(shipped("micro_wish")).start("courier", WISH)
+    d.do("approve", "head")
+    assert d.current == ("wall",)
+    d.act("withdraw", "courier")
+    assert d.status == "withdrawn" and told(d) == []
+    assert announced(d) == [("ended", "withdrawn")]
+    (event,) = d.effects_of(Announce)
+    assert effect_from_dict(json.loads(json.dumps(effect_to_dict(event)))) == event
+
+
+def test_an_event_told_to_others_is_not_also_announced(drive, shipped):
+    d = drive(shipped("micro_wish")).start("courier", WISH)
+    assert announced(d) == []  # the head is told; the applicant was never a recipient
+    d.act("withdraw", "courier")  # the applicant's own "ended": announced, told nobody
+    assert told(d) == [("withdrawn", ("head",))] and announced(d) == [("ended", "withdrawn")]
+
+
+def test_an_event_for_nobody_at_all_is_no_event(inline, drive):
+    """A step whose ``notify`` names nobody (nobody holds the role there) announces nothing: only
+    leaving out the actor makes an ``Announce``."""
+    d = drive(inline(NOTIFIED_STEP.replace(
+        "notify: [applicant, {role: district_admin, of: applicant.district}]",
+        "notify: [{role: supervisor, of: applicant.district, exact: true}]")))
+    d.start("rider", {})
+    d.do("approve", "unit_admin")
+    assert d.current == ("second",) and announced(d) == []
 
 
 def test_an_ending_by_someone_else_is_still_told(drive, shipped):

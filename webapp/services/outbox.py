@@ -243,17 +243,41 @@ def plan(notifications: Iterable[Note | Notification], instance: Instance,
     hook = _webhook_for(instance)
     if hook is not None:
         first = notes[0]
-        # A group chat's bot: the short one-line title, as in the notification centre.
-        text = short_title(first.kind, first.params, "zh")
-        body = json.dumps({"msgtype": "text", "text": {"content": text},
-                           "instance_id": instance.id, "kind": first.kind,
-                           "recipients": len(notes)}, ensure_ascii=False)
-        made += db.session.execute(insert(d).values(
-            notification_id=first.id, user_id=None, target=hook.url,
-            **_row("webhook", subject_line(text), body, False, now, now))
-            .returning(d.c.id, d.c.digest)).all()
+        made += _post_to_chat(hook, instance, now, first.kind, first.params,
+                              notification_id=first.id, recipients=len(notes))
     db.session.info.setdefault("new_deliveries", []).extend(
         sorted((i, bool(digest)) for i, digest in made))
+
+
+def announce(instance: Instance, now: datetime, *, kind: str, params: Mapping[str, Any],
+             **_fields) -> None:
+    """An event that tells nobody (its only recipient was the one who acted: an applicant
+    withdrawing a request nobody else held): the unit's group chat still hears of it, in
+    one webhook delivery about no notification.  Without a webhook for the request's unit
+    no statement at all (the webhooks are this process's copy)."""
+    hook = _webhook_for(instance)
+    if hook is None:
+        return
+    made = _post_to_chat(hook, instance, now, kind, params, notification_id=None,
+                         recipients=0)
+    db.session.info.setdefault("new_deliveries", []).extend(
+        (i, bool(digest)) for i, digest in made)
+
+
+def _post_to_chat(hook: _Hook, instance: Instance, now: datetime, kind: str,
+                  params: Mapping[str, Any], *, notification_id: int | None,
+                  recipients: int) -> list:
+    """The outbox row of one event for a group chat's bot (one ``INSERT``): the short
+    one-line title, as in the notification centre.  Its (id, digest)."""
+    text = short_title(kind, params, "zh")
+    body = json.dumps({"msgtype": "text", "text": {"content": text},
+                       "instance_id": instance.id, "kind": kind,
+                       "recipients": recipients}, ensure_ascii=False)
+    d = DELIVERIES
+    return db.session.execute(insert(d).values(
+        notification_id=notification_id, user_id=None, target=hook.url,
+        **_row("webhook", subject_line(text), body, False, now, now))
+        .returning(d.c.id, d.c.digest)).all()
 
 
 @dataclass(frozen=True, slots=True)

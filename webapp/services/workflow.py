@@ -35,7 +35,7 @@ from webapp.services import audit, instance_columns, org_cache, outbox
 from webapp.services.directory import DbDirectory
 from webapp.services.display import english_title, instance_title, title_inputs
 from workflows import correction, engine
-from workflows.effects import Notify, Promoted
+from workflows.effects import Announce, Notify, Promoted
 from workflows.errors import Conflict, DefinitionError, NotFound, WorkflowError
 from workflows.kinds.reserve import prefixes_meet, resource_prefixes
 from workflows.loader import check_units, load_text, spec_digest
@@ -570,6 +570,13 @@ def _save(instance: Instance, spec: ProcessSpec, old: InstanceState | None,
     else:
         for note in notes:
             _notify(instance, note, now)
+    # A step that tells nobody — its only recipient was its actor (an applicant's
+    # withdrawal of a request nobody else held) — still reaches the unit's group chat,
+    # once; one that tells someone reached it with their messages.
+    if not any(recipients for recipients, _ in notes):
+        event = next((e for e in effects if isinstance(e, Announce)), None)
+        if event is not None:
+            outbox.announce(instance, now, **_notification(spec, event, now)[1])
     for effect in effects:
         if isinstance(effect, Promoted) and effect.instance != instance.id:
             if depth >= MAX_CASCADE:
@@ -1159,13 +1166,15 @@ _ROW_COLUMNS = ("part", "id", "key", *(name for name, _ in _NOTE_COLUMNS))
 _NOTE_NULLS = ", ".join(f"NULL::{kind} AS {name}" for name, kind in _NOTE_COLUMNS)
 
 
-def _notification(spec: ProcessSpec, effect: Notify, now: datetime) -> tuple[list, dict]:
+def _notification(spec: ProcessSpec, effect: Notify | Announce, now: datetime
+                  ) -> tuple[list, dict]:
     """(recipients, fields) of the in-app notifications of ``effect``, as
-    ``outbox.notify`` takes them (the instance's id aside) and ``_Batch`` sends them."""
+    ``outbox.notify`` takes them (the instance's id aside) and ``_Batch`` sends them (an
+    ``Announce``: no recipients, its fields for ``outbox.announce``)."""
     params = dict(effect.params)
     params.setdefault("process_name", spec.name)
     params.setdefault("process_name_en", spec.name_en or spec.name)
-    recipients = list(dict.fromkeys(user_id for user_id in effect.recipients
+    recipients = list(dict.fromkeys(user_id for user_id in getattr(effect, "recipients", ())
                                     if isinstance(user_id, int)))
     return recipients, {"kind": effect.kind, "title_key": effect.title_key,
                         "params": _plain(params), "task_key": effect.task,
