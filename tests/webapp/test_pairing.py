@@ -121,7 +121,7 @@ def test_pairing_again_adds_a_period_and_keeps_the_earlier_one(demo):
     assert pairings.branch_history(branch, date(2025, 1, 1), date(2025, 12, 31)) == []
 
 
-def test_the_database_holds_one_current_pairing_per_branch_and_station(demo):
+def test_the_database_holds_a_branch_to_one_current_pairing(demo):
     branch, jfb = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("st-jfb")
     db.session.add(Pairing(branch=branch, station=jfb, since=date(2026, 4, 1)))
     with pytest.raises(IntegrityError):
@@ -133,6 +133,12 @@ def test_the_database_holds_one_current_pairing_per_branch_and_station(demo):
         Pairing(branch=branch, station=jfb, since=date(2025, 5, 1), ended_on=date(2025, 6, 1))])
     db.session.commit()
     assert len(periods(branch)) == 3
+    # Nor a second current pairing of the branch with another station: one at a time.
+    db.session.add(Pairing(branch=branch, station=unit_by_code("st-gyq"),
+                           since=date(2026, 4, 1)))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
     # A period cannot end before it began.
     db.session.add(Pairing(branch=branch, station=jfb, since=date(2025, 8, 1),
                            ended_on=date(2025, 7, 1)))
@@ -279,3 +285,54 @@ def test_the_migration_dates_ended_pairings_and_keeps_one_row_per_pair_going_dow
         pairings.pair(b3, unit_by_code("st-jck"), find_user("city_admin"), today)
     db.session.commit()
     assert periods(b3) == [("st-jck", date(2026, 2, 1), today), ("st-jck", today, None)]
+
+
+def test_the_one_current_pairing_migration_ends_older_duplicates_and_goes_down(app, demo):
+    """Going up: a branch with several current pairings keeps its latest (by ``since``,
+    then id) and each other ends on the next one's ``since``; the index then holds the
+    branch to one.  Going down: the index per branch and station is back."""
+    from flask_migrate import downgrade, upgrade
+
+    b1, b2 = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("cq-jb-gyq-branch1")
+    jfb, gyq, jck, dp = (unit_by_code(c).id for c in ("st-jfb", "st-gyq", "st-jck", "st-dp"))
+    b1, b2 = b1.id, b2.id
+    table = Pairing.__table__
+    db.session.close()
+    try:
+        downgrade(revision="f5c8e0a2b4d6")  # the one before it
+        with db.engine.begin() as conn:
+            # Written around the service: b1 (解放碑 since 03-05) at three more stations,
+            # two of them the same day; b2's one pairing untouched.
+            conn.execute(sa.insert(table), [
+                {"branch_id": b1, "station_id": gyq, "since": date(2026, 6, 1)},
+                {"branch_id": b1, "station_id": jck, "since": date(2026, 9, 1)},
+                {"branch_id": b1, "station_id": dp, "since": date(2026, 9, 1)}])
+        with db.engine.begin() as conn:  # the old index: once per branch and station
+            with pytest.raises(IntegrityError):
+                conn.execute(sa.insert(table), {"branch_id": b1, "station_id": gyq,
+                                                "since": date(2026, 10, 1)})
+    finally:
+        upgrade()
+    branch1, branch2 = db.session.get(OrgUnit, b1), db.session.get(OrgUnit, b2)
+    assert periods(branch1) == [("st-jfb", date(2026, 3, 5), date(2026, 6, 1)),
+                                ("st-gyq", date(2026, 6, 1), date(2026, 9, 1)),
+                                ("st-jck", date(2026, 9, 1), date(2026, 9, 1)),
+                                ("st-dp", date(2026, 9, 1), None)]
+    assert periods(branch2) == [("st-gyq", date(2026, 3, 5), None)]
+    db.session.add(Pairing(branch_id=b2, station_id=jfb, since=date(2026, 10, 1)))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    # Down and up again, with nothing to end: both ways work on what the other left.
+    db.session.close()
+    try:
+        downgrade(revision="f5c8e0a2b4d6")
+        with db.engine.begin() as conn:
+            names = {ix["name"] for ix in sa.inspect(conn).get_indexes("pairings")}
+            assert "uq_pairings_current" in names and "uq_pairings_branch_current" not in names
+    finally:
+        upgrade()
+    with db.engine.connect() as conn:
+        names = {ix["name"] for ix in sa.inspect(conn).get_indexes("pairings")}
+    assert "uq_pairings_branch_current" in names and "uq_pairings_current" not in names
+    assert len(periods(db.session.get(OrgUnit, b1))) == 4
