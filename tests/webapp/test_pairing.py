@@ -13,8 +13,8 @@ from tests.webapp.test_pages import alerts, login  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
 from webapp.database import write_lock
-from webapp.models import OrgUnit, Pairing
-from webapp.services import five_ones, pairings
+from webapp.models import AuditEntry, OrgUnit, Pairing
+from webapp.services import five_ones, pairings, people
 from webapp.services.activities import CHINA
 from webapp.services.directory import DbDirectory
 from webapp.services.org import unit_by_code
@@ -225,6 +225,135 @@ def test_five_ones_counts_the_duties_served_at_a_former_station(login, demo):
     # Another year's page names only the periods that reach into it.
     last = login("city_admin").get(f"/reports/five-ones/{branch.id}?year={year - 1}")
     assert 'id="pairing-periods"' not in last.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- the audit log
+
+def logged(action: str) -> list[tuple[str, dict, dict, str]]:
+    """The sealed entries of ``action``: (object id, before, after, unit path)."""
+    db.session.expire_all()
+    return [(e.object_id, e.before, e.after, e.unit_path) for e in db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == action, AuditEntry.object_type == "pairing")
+        .order_by(AuditEntry.seq))]
+
+
+def test_pairing_moving_and_ending_are_in_the_audit_log(login, demo):
+    """Each pairing and each end is an entry about the pairing, in the branch's part of
+    the tree, with branch, station and dates; an end that a new pairing caused says so."""
+    branch, jfb, gyq = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-jfb", "st-gyq"))
+    secretary = find_user("branch_secretary")
+    first = pairings.branch_pairings(branch)[0]
+    with write_lock():
+        moved = pairings.pair(branch, gyq, secretary, date(2026, 10, 8))
+    db.session.commit()
+    with write_lock():
+        pairings.end(moved, find_user("unit_admin"), date(2026, 11, 20))
+    db.session.commit()
+    assert logged("pairing.create") == [(str(moved.id), {}, {
+        "branch": "cq-yz-jfb-branch1", "station": "st-gyq", "since": "2026-10-08"}, branch.path)]
+    period = {"branch": "cq-yz-jfb-branch1", "since": "2026-03-05", "station": "st-jfb"}
+    assert logged("pairing.end") == [
+        (str(first.id), period, {"ended_on": "2026-10-08", "cause": "moved"}, branch.path),
+        (str(moved.id), {**period, "station": "st-gyq", "since": "2026-10-08"},
+         {"ended_on": "2026-11-20"}, branch.path)]
+    entries = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.object_type == "pairing").order_by(AuditEntry.seq)).all()
+    assert [(e.action, e.actor_id) for e in entries] == [
+        ("pairing.end", secretary.id), ("pairing.create", secretary.id),
+        ("pairing.end", find_user("unit_admin").id)]
+    # The log page reads them in words, the units by name, the page of the station linked.
+    client = login("admin")
+    page = client.get("/admin/audit?object_type=pairing").get_data(as_text=True)
+    assert page.count("解除结对") >= 2 and "支部与驿站结对" in page
+    for words in ("结对 · 解放碑街道机关第一党支部 · 观音桥", "结对日期", "解除日期", "解除原因",
+                  "支部另与其他驿站结对", "解放碑户外劳动者驿站 (st-jfb)",
+                  f'href="/stations/{gyq.id}#pairings"'):
+        assert words in page, words
+    # A refused pairing (already paired) writes nothing.
+    with write_lock():
+        pairings.pair(branch, jfb, secretary, date(2026, 11, 21))
+    db.session.commit()
+    count = db.session.scalar(select(sa.func.count(AuditEntry.id)))
+    with write_lock():
+        with pytest.raises(Conflict):
+            pairings.pair(branch, jfb, secretary, date(2026, 11, 22))
+    db.session.rollback()
+    db.session.commit()
+    assert db.session.scalar(select(sa.func.count(AuditEntry.id))) == count
+
+
+# ---------------------------------------------------------------- inactive units
+
+def test_deactivating_a_station_ends_its_pairings_that_day(demo):
+    """Every branch paired with the station: its pairing ends on the day, in the log with
+    the cause and the administrator who deactivated the station."""
+    b1, b2 = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("cq-jb-gyq-branch1")
+    gyq = unit_by_code("st-gyq")
+    admin = find_user("admin")
+    with write_lock():
+        pairings.pair(b1, gyq, find_user("branch_secretary"), date(2026, 10, 8))
+    db.session.commit()
+    assert {p.branch_id for p in pairings.active_pairings(gyq)} == {b1.id, b2.id}
+    with write_lock():
+        assert people.set_unit_active(admin, gyq, False, today=date(2026, 11, 3))
+    db.session.commit()
+    assert pairings.active_pairings(gyq) == []
+    assert periods(b1)[-1] == ("st-gyq", date(2026, 10, 8), date(2026, 11, 3))
+    assert periods(b2) == [("st-gyq", date(2026, 3, 5), date(2026, 11, 3))]
+    ends = [e for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "pairing.end").order_by(AuditEntry.seq)) if
+        e.after.get("cause") == "station_deactivated"]
+    assert sorted((e.before["branch"], e.after["ended_on"], e.actor_id) for e in ends) == [
+        ("cq-jb-gyq-branch1", "2026-11-03", admin.id),
+        ("cq-yz-jfb-branch1", "2026-11-03", admin.id)]
+    # Reactivated, it is paired with nobody again until a branch pairs.
+    with write_lock():
+        people.set_unit_active(admin, gyq, True)
+    db.session.commit()
+    assert pairings.active_pairings(gyq) == []
+
+
+def test_deactivating_a_branch_from_the_admin_page_ends_its_pairing(login, demo):
+    branch, jfb = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("st-jfb")
+    client = login("unit_admin")  # 解放碑街道工会, above the branch
+    r = client.post(f"/admin/units/{branch.id}/deactivate", data={"confirmed": "1"},
+                    follow_redirects=True)
+    assert r.status_code == 200
+    today = datetime.now(CHINA).date()
+    db.session.expire_all()
+    assert db.session.get(OrgUnit, branch.id).active is False
+    assert periods(branch) == [("st-jfb", date(2026, 3, 5), today)]
+    assert DbDirectory().paired_unit(branch.id) is None
+    assert [(e.before, e.after) for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "pairing.end"))] == [
+        ({"branch": "cq-yz-jfb-branch1", "station": "st-jfb", "since": "2026-03-05"},
+         {"ended_on": today.isoformat(), "cause": "branch_deactivated"})]
+
+
+def test_an_inactive_branch_or_station_cannot_pair(login, demo):
+    branch, gyq, jck = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-gyq", "st-jck"))
+    secretary, admin = find_user("branch_secretary"), find_user("admin")
+    with write_lock():
+        people.set_unit_active(admin, jck, False)
+    db.session.commit()
+    with write_lock():
+        with pytest.raises(Conflict) as refused:
+            pairings.pair(branch, jck, secretary, date(2026, 11, 3))
+    db.session.rollback()
+    assert refused.value.code == "unit_inactive"
+    assert refused.value.message("zh") == "该驿站已停用，不能结对"
+    with write_lock():
+        people.set_unit_active(admin, branch, False)
+    db.session.commit()
+    assert pairings.branches_for(secretary) == []  # not offered on a station's page
+    client = login("branch_secretary")
+    assert "与本驿站结对" not in client.get(f"/stations/{gyq.id}").get_data(as_text=True)
+    r = client.post(f"/stations/{gyq.id}/pairings", data={"branch": branch.id, "confirmed": "1"},
+                    follow_redirects=True)
+    assert "该党支部已停用，不能结对" in " ".join(alerts(r))
+    db.session.expire_all()
+    assert pairings.branch_pairings(branch) == []
+    assert not [p for p in pairings.active_pairings(gyq) if p.branch_id == branch.id]
 
 
 # ---------------------------------------------------------------- the migration
