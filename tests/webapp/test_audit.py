@@ -392,7 +392,7 @@ def test_english_names_each_action_as_what_happened(demo, client):
     for key, name in named.items():
         assert re.fullmatch(r"[A-Z][\w ]* (created|changed|deactivated|reactivated|reset|"
                             r"granted|revoked|imported|published|retired|reinstated|issued|"
-                            r"handed down|given back|added|removed)", name), (key, name)
+                            r"handed down|given back|added|removed|ended)", name), (key, name)
     assert "Create a user" in client.get("/admin/users").get_data(as_text=True)
 
 

@@ -13,8 +13,8 @@ from tests.webapp.test_pages import alerts, login  # noqa: F401
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
 from webapp.database import write_lock
-from webapp.models import OrgUnit, Pairing
-from webapp.services import five_ones, pairings
+from webapp.models import AuditEntry, OrgUnit, Pairing
+from webapp.services import five_ones, pairings, people
 from webapp.services.activities import CHINA
 from webapp.services.directory import DbDirectory
 from webapp.services.org import unit_by_code
@@ -121,7 +121,7 @@ def test_pairing_again_adds_a_period_and_keeps_the_earlier_one(demo):
     assert pairings.branch_history(branch, date(2025, 1, 1), date(2025, 12, 31)) == []
 
 
-def test_the_database_holds_one_current_pairing_per_branch_and_station(demo):
+def test_the_database_holds_a_branch_to_one_current_pairing(demo):
     branch, jfb = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("st-jfb")
     db.session.add(Pairing(branch=branch, station=jfb, since=date(2026, 4, 1)))
     with pytest.raises(IntegrityError):
@@ -133,6 +133,12 @@ def test_the_database_holds_one_current_pairing_per_branch_and_station(demo):
         Pairing(branch=branch, station=jfb, since=date(2025, 5, 1), ended_on=date(2025, 6, 1))])
     db.session.commit()
     assert len(periods(branch)) == 3
+    # Nor a second current pairing of the branch with another station: one at a time.
+    db.session.add(Pairing(branch=branch, station=unit_by_code("st-gyq"),
+                           since=date(2026, 4, 1)))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
     # A period cannot end before it began.
     db.session.add(Pairing(branch=branch, station=jfb, since=date(2025, 8, 1),
                            ended_on=date(2025, 7, 1)))
@@ -221,6 +227,135 @@ def test_five_ones_counts_the_duties_served_at_a_former_station(login, demo):
     assert 'id="pairing-periods"' not in last.get_data(as_text=True)
 
 
+# ---------------------------------------------------------------- the audit log
+
+def logged(action: str) -> list[tuple[str, dict, dict, str]]:
+    """The sealed entries of ``action``: (object id, before, after, unit path)."""
+    db.session.expire_all()
+    return [(e.object_id, e.before, e.after, e.unit_path) for e in db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == action, AuditEntry.object_type == "pairing")
+        .order_by(AuditEntry.seq))]
+
+
+def test_pairing_moving_and_ending_are_in_the_audit_log(login, demo):
+    """Each pairing and each end is an entry about the pairing, in the branch's part of
+    the tree, with branch, station and dates; an end that a new pairing caused says so."""
+    branch, jfb, gyq = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-jfb", "st-gyq"))
+    secretary = find_user("branch_secretary")
+    first = pairings.branch_pairings(branch)[0]
+    with write_lock():
+        moved = pairings.pair(branch, gyq, secretary, date(2026, 10, 8))
+    db.session.commit()
+    with write_lock():
+        pairings.end(moved, find_user("unit_admin"), date(2026, 11, 20))
+    db.session.commit()
+    assert logged("pairing.create") == [(str(moved.id), {}, {
+        "branch": "cq-yz-jfb-branch1", "station": "st-gyq", "since": "2026-10-08"}, branch.path)]
+    period = {"branch": "cq-yz-jfb-branch1", "since": "2026-03-05", "station": "st-jfb"}
+    assert logged("pairing.end") == [
+        (str(first.id), period, {"ended_on": "2026-10-08", "cause": "moved"}, branch.path),
+        (str(moved.id), {**period, "station": "st-gyq", "since": "2026-10-08"},
+         {"ended_on": "2026-11-20"}, branch.path)]
+    entries = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.object_type == "pairing").order_by(AuditEntry.seq)).all()
+    assert [(e.action, e.actor_id) for e in entries] == [
+        ("pairing.end", secretary.id), ("pairing.create", secretary.id),
+        ("pairing.end", find_user("unit_admin").id)]
+    # The log page reads them in words, the units by name, the page of the station linked.
+    client = login("admin")
+    page = client.get("/admin/audit?object_type=pairing").get_data(as_text=True)
+    assert page.count("解除结对") >= 2 and "支部与驿站结对" in page
+    for words in ("结对 · 解放碑街道机关第一党支部 · 观音桥", "结对日期", "解除日期", "解除原因",
+                  "支部另与其他驿站结对", "解放碑户外劳动者驿站 (st-jfb)",
+                  f'href="/stations/{gyq.id}#pairings"'):
+        assert words in page, words
+    # A refused pairing (already paired) writes nothing.
+    with write_lock():
+        pairings.pair(branch, jfb, secretary, date(2026, 11, 21))
+    db.session.commit()
+    count = db.session.scalar(select(sa.func.count(AuditEntry.id)))
+    with write_lock():
+        with pytest.raises(Conflict):
+            pairings.pair(branch, jfb, secretary, date(2026, 11, 22))
+    db.session.rollback()
+    db.session.commit()
+    assert db.session.scalar(select(sa.func.count(AuditEntry.id))) == count
+
+
+# ---------------------------------------------------------------- inactive units
+
+def test_deactivating_a_station_ends_its_pairings_that_day(demo):
+    """Every branch paired with the station: its pairing ends on the day, in the log with
+    the cause and the administrator who deactivated the station."""
+    b1, b2 = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("cq-jb-gyq-branch1")
+    gyq = unit_by_code("st-gyq")
+    admin = find_user("admin")
+    with write_lock():
+        pairings.pair(b1, gyq, find_user("branch_secretary"), date(2026, 10, 8))
+    db.session.commit()
+    assert {p.branch_id for p in pairings.active_pairings(gyq)} == {b1.id, b2.id}
+    with write_lock():
+        assert people.set_unit_active(admin, gyq, False, today=date(2026, 11, 3))
+    db.session.commit()
+    assert pairings.active_pairings(gyq) == []
+    assert periods(b1)[-1] == ("st-gyq", date(2026, 10, 8), date(2026, 11, 3))
+    assert periods(b2) == [("st-gyq", date(2026, 3, 5), date(2026, 11, 3))]
+    ends = [e for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "pairing.end").order_by(AuditEntry.seq)) if
+        e.after.get("cause") == "station_deactivated"]
+    assert sorted((e.before["branch"], e.after["ended_on"], e.actor_id) for e in ends) == [
+        ("cq-jb-gyq-branch1", "2026-11-03", admin.id),
+        ("cq-yz-jfb-branch1", "2026-11-03", admin.id)]
+    # Reactivated, it is paired with nobody again until a branch pairs.
+    with write_lock():
+        people.set_unit_active(admin, gyq, True)
+    db.session.commit()
+    assert pairings.active_pairings(gyq) == []
+
+
+def test_deactivating_a_branch_from_the_admin_page_ends_its_pairing(login, demo):
+    branch, jfb = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("st-jfb")
+    client = login("unit_admin")  # 解放碑街道工会, above the branch
+    r = client.post(f"/admin/units/{branch.id}/deactivate", data={"confirmed": "1"},
+                    follow_redirects=True)
+    assert r.status_code == 200
+    today = datetime.now(CHINA).date()
+    db.session.expire_all()
+    assert db.session.get(OrgUnit, branch.id).active is False
+    assert periods(branch) == [("st-jfb", date(2026, 3, 5), today)]
+    assert DbDirectory().paired_unit(branch.id) is None
+    assert [(e.before, e.after) for e in db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "pairing.end"))] == [
+        ({"branch": "cq-yz-jfb-branch1", "station": "st-jfb", "since": "2026-03-05"},
+         {"ended_on": today.isoformat(), "cause": "branch_deactivated"})]
+
+
+def test_an_inactive_branch_or_station_cannot_pair(login, demo):
+    branch, gyq, jck = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-gyq", "st-jck"))
+    secretary, admin = find_user("branch_secretary"), find_user("admin")
+    with write_lock():
+        people.set_unit_active(admin, jck, False)
+    db.session.commit()
+    with write_lock():
+        with pytest.raises(Conflict) as refused:
+            pairings.pair(branch, jck, secretary, date(2026, 11, 3))
+    db.session.rollback()
+    assert refused.value.code == "unit_inactive"
+    assert refused.value.message("zh") == "该驿站已停用，不能结对"
+    with write_lock():
+        people.set_unit_active(admin, branch, False)
+    db.session.commit()
+    assert pairings.branches_for(secretary) == []  # not offered on a station's page
+    client = login("branch_secretary")
+    assert "与本驿站结对" not in client.get(f"/stations/{gyq.id}").get_data(as_text=True)
+    r = client.post(f"/stations/{gyq.id}/pairings", data={"branch": branch.id, "confirmed": "1"},
+                    follow_redirects=True)
+    assert "该党支部已停用，不能结对" in " ".join(alerts(r))
+    db.session.expire_all()
+    assert pairings.branch_pairings(branch) == []
+    assert not [p for p in pairings.active_pairings(gyq) if p.branch_id == branch.id]
+
+
 # ---------------------------------------------------------------- the migration
 
 OLD = sa.table("pairings", sa.column("id", sa.Integer), sa.column("branch_id", sa.Integer),
@@ -279,3 +414,54 @@ def test_the_migration_dates_ended_pairings_and_keeps_one_row_per_pair_going_dow
         pairings.pair(b3, unit_by_code("st-jck"), find_user("city_admin"), today)
     db.session.commit()
     assert periods(b3) == [("st-jck", date(2026, 2, 1), today), ("st-jck", today, None)]
+
+
+def test_the_one_current_pairing_migration_ends_older_duplicates_and_goes_down(app, demo):
+    """Going up: a branch with several current pairings keeps its latest (by ``since``,
+    then id) and each other ends on the next one's ``since``; the index then holds the
+    branch to one.  Going down: the index per branch and station is back."""
+    from flask_migrate import downgrade, upgrade
+
+    b1, b2 = unit_by_code("cq-yz-jfb-branch1"), unit_by_code("cq-jb-gyq-branch1")
+    jfb, gyq, jck, dp = (unit_by_code(c).id for c in ("st-jfb", "st-gyq", "st-jck", "st-dp"))
+    b1, b2 = b1.id, b2.id
+    table = Pairing.__table__
+    db.session.close()
+    try:
+        downgrade(revision="f5c8e0a2b4d6")  # the one before it
+        with db.engine.begin() as conn:
+            # Written around the service: b1 (解放碑 since 03-05) at three more stations,
+            # two of them the same day; b2's one pairing untouched.
+            conn.execute(sa.insert(table), [
+                {"branch_id": b1, "station_id": gyq, "since": date(2026, 6, 1)},
+                {"branch_id": b1, "station_id": jck, "since": date(2026, 9, 1)},
+                {"branch_id": b1, "station_id": dp, "since": date(2026, 9, 1)}])
+        with db.engine.begin() as conn:  # the old index: once per branch and station
+            with pytest.raises(IntegrityError):
+                conn.execute(sa.insert(table), {"branch_id": b1, "station_id": gyq,
+                                                "since": date(2026, 10, 1)})
+    finally:
+        upgrade()
+    branch1, branch2 = db.session.get(OrgUnit, b1), db.session.get(OrgUnit, b2)
+    assert periods(branch1) == [("st-jfb", date(2026, 3, 5), date(2026, 6, 1)),
+                                ("st-gyq", date(2026, 6, 1), date(2026, 9, 1)),
+                                ("st-jck", date(2026, 9, 1), date(2026, 9, 1)),
+                                ("st-dp", date(2026, 9, 1), None)]
+    assert periods(branch2) == [("st-gyq", date(2026, 3, 5), None)]
+    db.session.add(Pairing(branch_id=b2, station_id=jfb, since=date(2026, 10, 1)))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    # Down and up again, with nothing to end: both ways work on what the other left.
+    db.session.close()
+    try:
+        downgrade(revision="f5c8e0a2b4d6")
+        with db.engine.begin() as conn:
+            names = {ix["name"] for ix in sa.inspect(conn).get_indexes("pairings")}
+            assert "uq_pairings_current" in names and "uq_pairings_branch_current" not in names
+    finally:
+        upgrade()
+    with db.engine.connect() as conn:
+        names = {ix["name"] for ix in sa.inspect(conn).get_indexes("pairings")}
+    assert "uq_pairings_branch_current" in names and "uq_pairings_current" not in names
+    assert len(periods(db.session.get(OrgUnit, b1))) == 4

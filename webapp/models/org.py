@@ -109,13 +109,14 @@ class Pairing(db.Model):
 
     Each period is its own row: pairing again with a former station adds a row, so the
     earlier period keeps its dates.  ``ended_on`` is the day the pairing ended, NULL while
-    it lasts.  The database holds at most one current row per branch and station (a
-    partial unique index); the service keeps a branch to one station at a time.
+    it lasts.  The database holds a branch to one current row, so to one station at a
+    time (a partial unique index on ``branch_id``; it implies one current row per branch
+    and station as well).
     """
 
     __tablename__ = "pairings"
     __table_args__ = (
-        Index("uq_pairings_current", "branch_id", "station_id", unique=True,
+        Index("uq_pairings_branch_current", "branch_id", unique=True,
               postgresql_where=text("ended_on IS NULL"), sqlite_where=text("ended_on IS NULL")),
         CheckConstraint("ended_on >= since", name="ended_after_since"),
     )

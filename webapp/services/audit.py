@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from webapp.database import rows_document
 from webapp.extensions import db
 from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, Membership, OrgUnit,
-                           ProcessDefinition, RetreatQuota, User)
+                           Pairing, ProcessDefinition, RetreatQuota, User)
 from webapp.models.types import utcnow
 
 GENESIS = "0" * 64  # the "previous hash" of the first entry
@@ -43,7 +43,7 @@ _UNSEALED = "audit_unsealed"
 _OBJECT_TYPES: tuple[tuple[type, str], ...] = (
     (Instance, "instance"), (User, "user"), (Membership, "membership"),
     (RetreatQuota, "retreat_quota"), (DefinitionVersion, "definition_version"),
-    (ProcessDefinition, "process_definition"), (ApiToken, "api_token"),
+    (ProcessDefinition, "process_definition"), (ApiToken, "api_token"), (Pairing, "pairing"),
 )
 
 
@@ -147,6 +147,8 @@ def _unit_path(unit, obj) -> str:
         return obj.path
     if isinstance(obj, (Membership, RetreatQuota)):
         return obj.unit.path
+    if isinstance(obj, Pairing):
+        return obj.branch.path
     if isinstance(obj, User):
         return obj.unit.path if obj.unit is not None else ""
     if isinstance(obj, ApiToken):

@@ -25,7 +25,7 @@ from forms.privacy import mask_changes
 from webapp.extensions import db
 from webapp.i18n import local_time, punctuation
 from webapp.labels import action_label, status_label
-from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, OrgUnit,
+from webapp.models import (ApiToken, AuditEntry, DefinitionVersion, Instance, OrgUnit, Pairing,
                            ProcessDefinition, RetreatBatch, RetreatQuota, User)
 from webapp.models.org import subtree_range
 from webapp.services.org import unit_by_code
@@ -72,6 +72,8 @@ ACTIONS: dict[str, Any] = {
     "course.session_remove": _lp("audit", "删除课次"),
     "calendar.set": _lp("audit", "登记节假日或调休"),
     "calendar.remove": _lp("audit", "删除节假日或调休"),
+    "pairing.create": _lp("audit", "支部与驿站结对"),
+    "pairing.end": _lp("audit", "解除结对"),
 }
 OBJECT_TYPES: dict[str, Any] = {
     "instance": _l("事项"), "user": _l("用户"), "membership": _l("角色"),
@@ -79,7 +81,7 @@ OBJECT_TYPES: dict[str, Any] = {
     "definition_version": _l("流程定义版本"), "process_definition": _l("流程"),
     "api_token": _l("API 令牌"), "user_import": _l("人员导入"), "unit_import": _l("单位导入"),
     "course": _l("培训课程"), "calendar_day": _l("工作日历"),
-    "retreat_batch": _l("疗休养批次"),
+    "retreat_batch": _l("疗休养批次"), "pairing": _l("结对"),
 }
 KEY_LABELS: dict[str, Any] = {
     "status": _l("状态"), "steps": _l("当前环节"), "step": _l("环节"), "comment": _l("意见"),
@@ -107,6 +109,14 @@ KEY_LABELS: dict[str, Any] = {
     "hours": _l("开放时间"), "water": _l("饮水"), "toilet": _l("卫生间"), "microwave": _l("微波炉"),
     "charging_piles": _l("充电桩"), "car_parking": _l("汽车车位"),
     "motorcycle_parking": _l("电动车摩托车车位"), "open": _l("是否开放"),
+    # A pairing (结对) of a branch with a station: its period, and why it ended.
+    "branch": _l("党支部"), "station": _lp("audit", "驿站"), "since": _l("结对日期"),
+    "ended_on": _l("解除日期"), "cause": _l("解除原因"),
+}
+# Why a pairing ended (``cause``; none: by hand).
+PAIRING_END_CAUSES: dict[str, Any] = {
+    "moved": _l("支部另与其他驿站结对"), "branch_deactivated": _l("党支部停用"),
+    "station_deactivated": _l("驿站停用"),
 }
 # A retreat batch's fields where a course's read otherwise (开课日期, 招收人数).
 BATCH_LABELS: dict[str, Any] = {
@@ -261,6 +271,7 @@ def _action_text(action: str) -> str:
 
 
 _MODELS = {"instance": Instance, "user": User, "station": OrgUnit, "unit": OrgUnit,
+           "pairing": Pairing,
            "retreat_quota": RetreatQuota, "retreat_batch": RetreatBatch,
            "definition_version": DefinitionVersion,
            "process_definition": ProcessDefinition, "api_token": ApiToken}
@@ -302,6 +313,9 @@ def _describe(entry: AuditEntry, obj, locale: str) -> tuple[str, str | None]:
         return f"{kind} {obj.label(locale)}", url
     if isinstance(obj, RetreatBatch):
         return f"{kind} · {obj.label(locale)}", url_for("retreat.batch", batch_id=obj.id)
+    if isinstance(obj, Pairing):
+        return f"{kind} · {obj.branch.label(locale)} · {obj.station.label(locale)}", \
+            url_for("stations.station", unit_id=obj.station_id) + "#pairings"
     if isinstance(obj, RetreatQuota):
         return f"{kind} · {obj.batch.label(locale)} · {obj.unit.label(locale)}", \
             url_for("retreat.batch", batch_id=obj.batch_id) + f"#unit-{obj.unit_id}"
@@ -365,8 +379,10 @@ def _text(key: str, value, spec, locale: str, field, names: "_Names") -> str:
     if field is None and isinstance(value, str):  # an account's, a role's, a unit's
         if key == "role":
             return term(ROLES, value, locale)
-        if key in ("unit", "parent"):
+        if key in ("unit", "parent", "branch", "station"):
             return names.unit(value)
+        if key == "cause" and value in PAIRING_END_CAUSES:
+            return str(PAIRING_END_CAUSES[value])
         if key == "locale":
             return LANGUAGES.get(value, value)
     if key == "details" and isinstance(value, dict):

@@ -1,9 +1,12 @@
 """Branch–station pairing (结对): a party branch takes on a station for station-master duty.
 
 A branch is paired with one station at a time (pairing with another ends the current
-one); a station may have several branches.  The branch's secretary decides, or an
-administrator above the branch.  Each period is a row of its own (``since`` to
-``ended_on``), so a branch's past pairings stay on record.
+one; the database holds a branch to one current row); a station may have several
+branches.  The branch's secretary decides, or an administrator above the branch.  Each
+period is a row of its own (``since`` to ``ended_on``), so a branch's past pairings stay
+on record.  Only active units pair, and deactivating a branch or a station ends its
+current pairings that day.  Every pairing and every end is in the audit log
+(``pairing.create``, ``pairing.end``, the latter with its ``cause`` unless ended by hand).
 """
 from __future__ import annotations
 
@@ -14,16 +17,21 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import OrgUnit, Pairing, User
+from webapp.services import audit
 from workflows.errors import Conflict, NotAllowed
 
 ADMIN_ROLES = frozenset({"unit_admin", "district_admin", "city_admin", "platform_admin"})
+# Why a pairing ended, when not by hand (the audit log's ``cause``).
+MOVED = "moved"  # the branch paired with another station
+BRANCH_DEACTIVATED = "branch_deactivated"
+STATION_DEACTIVATED = "station_deactivated"
 
 
 def branches_for(user: User) -> list[OrgUnit]:
     """The branches ``user`` may pair: where they are secretary (admins pair from the
     branch's own page in the tree, not here)."""
     return sorted({m.unit for m in user.memberships
-                   if m.role == "branch_secretary" and m.unit.kind == "branch"},
+                   if m.role == "branch_secretary" and m.unit.kind == "branch" and m.unit.active},
                   key=lambda u: u.path)
 
 
@@ -79,17 +87,29 @@ def pair(branch: OrgUnit, station: OrgUnit, actor: User, today: date) -> Pairing
                          "Only the branch secretary or an administrator above can pair")
     # The branch's row, locked first: two pairings of one branch at once (the branch has
     # no current pairing to lock yet) wait for each other, and the second sees the first.
-    db.session.execute(select(OrgUnit.id).where(OrgUnit.id == branch.id)
-                       .with_for_update(key_share=True))
+    # The station's row is shared-locked: a deactivation of either waits for this pairing
+    # (then ends it), or this waits for the deactivation and reads the unit inactive.
+    branch_active = db.session.scalar(select(OrgUnit.active).where(OrgUnit.id == branch.id)
+                                      .with_for_update(key_share=True))
+    station_active = db.session.scalar(select(OrgUnit.active).where(OrgUnit.id == station.id)
+                                       .with_for_update(read=True))
+    if not branch_active:
+        raise Conflict("该党支部已停用，不能结对", "This party branch is deactivated and cannot pair",
+                       code="unit_inactive")
+    if not station_active:
+        raise Conflict("该驿站已停用，不能结对", "This station is deactivated and cannot be paired with",
+                       code="unit_inactive")
     current = branch_pairings(branch, lock=True)
     if any(p.station_id == station.id for p in current):
         raise Conflict("本支部已与该驿站结对", "The branch is already paired with this station",
                        code="already_paired")
     for earlier in current:
-        earlier.ended_on = max(today, earlier.since)
+        _close(earlier, actor, today, MOVED)
     pairing = Pairing(branch=branch, station=station, since=today)
     db.session.add(pairing)
     db.session.flush()
+    audit.record(actor, "pairing.create", pairing, {}, {
+        "branch": branch.code, "station": station.code, "since": pairing.since}, unit=branch)
     return pairing
 
 
@@ -101,5 +121,33 @@ def end(pairing: Pairing, actor: User, today: date) -> None:
     db.session.refresh(pairing, with_for_update=True)  # ended meanwhile by someone else?
     if pairing.ended_on is not None:
         raise Conflict("该结对已经解除", "This pairing has already ended", code="already_ended")
+    _close(pairing, actor, today)
+
+
+def end_for_deactivated(unit: OrgUnit, actor: User | None, today: date) -> list[Pairing]:
+    """End today every current pairing of ``unit`` (a branch or a station) as it is
+    deactivated; the caller has checked the actor may deactivate it (a station's
+    pairings end whoever manages their branches).  Returns the pairings ended."""
+    if unit.kind == "branch":
+        column, cause = Pairing.branch_id, BRANCH_DEACTIVATED
+    elif unit.kind == "station":
+        column, cause = Pairing.station_id, STATION_DEACTIVATED
+    else:
+        return []
+    current = db.session.scalars(
+        select(Pairing).where(column == unit.id, Pairing.ended_on.is_(None))
+        .order_by(Pairing.id).with_for_update()).all()
+    for pairing in current:
+        _close(pairing, actor, today, cause)
+    return current
+
+
+def _close(pairing: Pairing, actor: User | None, today: date, cause: str | None = None) -> None:
+    """End a current pairing (locked by the caller) on ``today`` and log it."""
     pairing.ended_on = max(today, pairing.since)
     db.session.flush()
+    # The period as it was, and how it ended (no ``cause``: by hand).
+    audit.record(actor, "pairing.end", pairing, {
+        "branch": pairing.branch.code, "station": pairing.station.code,
+        "since": pairing.since}, {"ended_on": pairing.ended_on, "cause": cause},
+        unit=pairing.branch)

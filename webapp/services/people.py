@@ -13,6 +13,7 @@ reach the log.  Functions change the caller's transaction; the caller commits.
 from __future__ import annotations
 
 import secrets
+from datetime import date, datetime
 
 from webapp.extensions import db
 from webapp.models import Membership, OrgUnit, User
@@ -346,8 +347,12 @@ def update_unit(actor: User | None, unit: OrgUnit, *, name: str, name_en: str | 
     return True
 
 
-def set_unit_active(actor: User | None, unit: OrgUnit, active: bool) -> bool:
-    """Deactivate a unit (nothing active may remain below it) or reactivate it."""
+def set_unit_active(actor: User | None, unit: OrgUnit, active: bool,
+                    today: date | None = None) -> bool:
+    """Deactivate a unit (nothing active may remain below it) or reactivate it.
+
+    A branch or a station deactivated ends its current pairings (结对) on ``today``
+    (China's date unless given); reactivating it pairs nothing again."""
     from sqlalchemy import func, select
 
     from webapp.models.org import subtree_range
@@ -369,4 +374,12 @@ def set_unit_active(actor: User | None, unit: OrgUnit, active: bool) -> bool:
     unit.active = active
     audit.record(actor, "unit.reactivate" if active else "unit.deactivate", unit,
                  {"active": not active}, {"active": active})
+    if not active:
+        from webapp.services import pairings
+        from webapp.services.activities import CHINA
+
+        # Written first: a pairing of this unit under way (its row locked) is waited
+        # for, and then found and ended here.
+        db.session.flush()
+        pairings.end_for_deactivated(unit, actor, today or datetime.now(CHINA).date())
     return True
