@@ -54,6 +54,8 @@ RESERVE_RESULTS = {"granted": _l("占用名额"), "waitlisted": _l("名额已满
 # An escalation that found nobody at the level above (no such role there) brought no one
 # in: its line must not read as if someone had been.
 ESCALATED_TO_NOBODY = _l("督办升级未送达：上级无人可接收")
+# A request someone started for its applicant (``start.on_behalf``): the line is theirs.
+SUBMITTED_ON_BEHALF = _l("代申请人提交")
 # A timer whose date was left empty did not wait: not the same as a date that passed.
 TIMER_WITHOUT_DATE = _l("未填写日期，不等待")
 
@@ -85,6 +87,8 @@ def history_label(action: str, details: Mapping | None,
     words = words if words is not None else history_words()
     if action == "escalate" and not (details or {}).get("to"):
         return words["escalate:nobody"]
+    if action == "submit" and (details or {}).get("on_behalf_of"):
+        return words["submit:on_behalf"]
     if action == "timer_passed" and (details or {}).get("no_date"):
         return words["timer_passed:no_date"]
     if action == "reserve":
@@ -108,6 +112,7 @@ def _history_words(locale: str) -> dict[str, str]:
     words.update({"reserve:" + key: str(label) for key, label in RESERVE_RESULTS.items()})
     words["escalate:nobody"] = str(ESCALATED_TO_NOBODY)
     words["timer_passed:no_date"] = str(TIMER_WITHOUT_DATE)
+    words["submit:on_behalf"] = str(SUBMITTED_ON_BEHALF)
     return words
 
 

@@ -25,35 +25,49 @@ from workflows.spec import ProcessSpec
 from workflows.state import InstanceState
 
 __all__ = ["start", "act", "available_actions", "Action", "SYSTEM", "Available",
-           "can_start", "reassign_candidates"]
+           "can_start", "can_start_for_others", "start_for_refusal", "reassign_candidates"]
 
 
 def start(spec: ProcessSpec, applicant: Hashable, data: Mapping[str, Any] | None,
-          now: datetime, directory: Directory, *, instance_id: Hashable
-          ) -> tuple[InstanceState, list[Any]]:
+          now: datetime, directory: Directory, *, instance_id: Hashable,
+          by: Hashable | None = None) -> tuple[InstanceState, list[Any]]:
     """Submit a new instance of ``spec`` for ``applicant`` with start-form ``data``.
 
     ``instance_id`` is the id the web layer stores the instance under (it appears in
-    timer keys and effects).  Raises NotAllowed (may not start, already has an active
-    one), InvalidInput (form errors per field) or CapacityExhausted.
+    timer keys and effects).  ``by``: who fills the form in for the applicant (代为申请),
+    if not the applicant: one the definition's ``start.on_behalf`` names relative to the
+    applicant.  The request is then the applicant's in every way (their unit's approvers
+    and quota, their one-a-year rule, their later tasks); the history's first line is
+    ``by``'s, with ``on_behalf_of``, and the applicant is told.  Raises NotAllowed (may
+    not start, already has an active one), InvalidInput (form errors per field) or
+    CapacityExhausted.
     """
     if not spec.digest:
         raise DefinitionError(en="the definition was not loaded by workflows.loader")
-    if applicant is None or applicant == SYSTEM:
-        raise NotAllowed("请先登录", "Please sign in first", code="not_signed_in")
+    if by is None or by == applicant:
+        by = None
+    for person in (applicant, by) if by is not None else (applicant,):
+        if person is None or person == SYSTEM:
+            raise NotAllowed("请先登录", "Please sign in first", code="not_signed_in")
     unit = directory.unit_of(applicant)
     state = InstanceState(instance_id=instance_id, process=spec.key,
                           definition_digest=spec.digest, applicant=applicant,
                           applicant_unit=unit, status="running", started_at=now)
-    run = Run(spec, state, directory, now, applicant)
-    permit_start(run)
+    run = Run(spec, state, directory, now, applicant if by is None else by)
+    if by is None:
+        permit_start(run)
+    else:
+        permit_on_behalf(run, by)
     cleaned = checked_form(run, spec.start.form, data, base={})
     run.data.update(cleaned)
     check_start(run)
     unique_key = spec.start.unique.render(run.lookup_name) if spec.start.unique else None
-    _check_active(spec, applicant, unique_key, directory)
+    _check_active(spec, applicant, unique_key, directory, for_other=by is not None)
     _check_overlap(run)
-    run.log("submit", changes={k: [None, v] for k, v in cleaned.items() if v is not None})
+    run.log("submit", changes={k: [None, v] for k, v in cleaned.items() if v is not None},
+            on_behalf_of=applicant if by is not None else None)
+    if by is not None:
+        run.notify([applicant], "started_for_you")
     run.goto(spec.start.first)
     new = run.freeze()
     return replace(new, unique_key=unique_key), run.effects
@@ -69,6 +83,54 @@ def permit_start(run: Run) -> None:
     if run.base.applicant_unit is None and _needs_applicant_unit(spec):
         raise NotAllowed("您还没有所属单位，请先联系管理员", "You do not belong to a unit yet; "
                          "please ask an administrator", code="no_unit")
+
+
+def permit_on_behalf(run: Run, by: Hashable) -> None:
+    """Whether ``by`` may start ``run``'s request for its applicant: the definition allows
+    it, the applicant could start it themselves, and ``by`` matches ``start.on_behalf``
+    relative to the applicant."""
+    spec = run.spec
+    name, name_en = spec.name, spec.name_en or spec.name
+    if not spec.start.on_behalf:
+        raise NotAllowed(f"“{name}”不能代他人发起", f"'{name_en}' cannot be started for "
+                         "someone else", code="no_on_behalf")
+    context = run.rule_context()
+    if not eligible_any(spec.start.who, run.applicant, context):
+        who = "、".join(r.describe("zh") for r in spec.start.who)
+        who_en = ", ".join(r.describe("en") for r in spec.start.who)
+        raise NotAllowed(f"被代办人不符合条件：只有{who}可以作为“{name}”的申请人",
+                         f"That person cannot be the applicant: only {who_en} may be the "
+                         f"applicant of '{name_en}'", code="applicant_not_eligible")
+    if run.base.applicant_unit is None and _needs_applicant_unit(spec):
+        raise NotAllowed("被代办人还没有所属单位，请先为其设置单位",
+                         "That person does not belong to a unit yet", code="no_unit")
+    if not eligible_any(spec.start.on_behalf, by, context):
+        who = "、".join(r.describe("zh") for r in spec.start.on_behalf)
+        who_en = ", ".join(r.describe("en") for r in spec.start.on_behalf)
+        raise NotAllowed(f"您不能为此人发起“{name}”：只有{who}可以代为发起",
+                         f"You may not start '{name_en}' for this person: only {who_en} "
+                         "may", code="not_on_behalf")
+
+
+def can_start_for_others(spec: ProcessSpec, user: Hashable, directory: Directory) -> bool:
+    """Whether ``user`` holds a role ``start.on_behalf`` names (for offering the start
+    form with a field for whom; who exactly they may start for is checked at start)."""
+    return user is not None and user != SYSTEM and any(
+        role == rule.role for rule in spec.start.on_behalf
+        for role, _unit in directory.roles_of(user))
+
+
+def start_for_refusal(spec: ProcessSpec, by: Hashable, applicant: Hashable,
+                      directory: Directory) -> NotAllowed | None:
+    """Why ``by`` may not start ``spec`` for ``applicant`` (before the form: the person is
+    not eligible, ``by`` does not cover them), or None if they may."""
+    state = InstanceState(None, spec.key, spec.digest, applicant, directory.unit_of(applicant),
+                          "running", datetime.min)
+    try:
+        permit_on_behalf(Run(spec, state, directory, datetime.min, by), by)
+    except NotAllowed as exc:
+        return exc
+    return None
 
 
 def can_start(spec: ProcessSpec, applicant: Hashable, directory: Directory) -> bool:
@@ -114,13 +176,21 @@ def already_active(spec: ProcessSpec) -> Conflict:
 
 
 def _check_active(spec: ProcessSpec, applicant: Hashable, unique_key: str | None,
-                  directory: Directory) -> None:
+                  directory: Directory, *, for_other: bool = False) -> None:
     if spec.start.one_active_per_applicant and directory.has_active(spec.key, applicant, None):
+        if for_other:
+            raise Conflict(f"此人已有一个进行中的“{spec.name}”，须办结后才能再提交",
+                           f"That person already has an open '{spec.name_en or spec.name}'",
+                           code="already_active")
         raise already_active(spec)
     if unique_key is not None and (
             directory.has_active(spec.key, applicant, unique_key)
             or (spec.start.unique_counts and directory.has_ended(
                 spec.key, applicant, unique_key, spec.start.unique_counts))):
+        if for_other:
+            raise Conflict("此人已有相同的申请（如同一年度已被推荐过），不能重复提交",
+                           "That person already has this same request (e.g. one this year "
+                           "already)", code="duplicate", details={"unique_key": unique_key})
         raise Conflict("您已提交过相同的申请", "You have already made this same request",
                        code="duplicate", details={"unique_key": unique_key})
 

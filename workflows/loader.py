@@ -28,7 +28,7 @@ from workflows.yamlio import line_of, load_yaml, plain
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TOP_KEYS = frozenset({"key", "name", "name_en", "description", "description_en", "title",
                       "start", "steps", "ends"})
-START_KEYS = frozenset({"who", "form", "first", "one_active_per_applicant", "unique",
+START_KEYS = frozenset({"who", "on_behalf", "form", "first", "one_active_per_applicant", "unique",
                         "withdraw", "checks", "no_overlap", "unique_counts"})
 CHECK_KEYS = frozenset({"check", "message", "message_en", "field"})
 STEP_KEYS = frozenset({"kind", "name", "name_en", "description", "description_en", "form",
@@ -321,7 +321,44 @@ class _Parser:
             flags[key] = value
         return StartSpec(who, form, first, flags["one_active_per_applicant"], unique,
                          flags["withdraw"], self._checks(raw, form),
-                         self._no_overlap(raw, form), self._unique_counts(raw, unique))
+                         self._no_overlap(raw, form), self._unique_counts(raw, unique),
+                         self._on_behalf(raw))
+
+    def _on_behalf(self, raw: Mapping) -> tuple[PersonRule, ...]:
+        """``on_behalf``: who may start it for someone else — role rules relative to that
+        person (the applicant), e.g. {role: unit_admin, of: applicant}."""
+        value = raw.get("on_behalf")
+        if value is None:
+            return ()
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            self.log.add(line_of(raw, "on_behalf"), "start: 'on_behalf' must name at least one "
+                         "rule, e.g. {role: unit_admin, of: applicant}",
+                         "start 的 on_behalf 至少要写一条规则，如 {role: unit_admin, of: applicant}")
+        where = Where("start on_behalf", "start 的 on_behalf")
+        rules = []
+        for index, item in enumerate(items):
+            line = line_of(value, index) if isinstance(value, list) \
+                else line_of(raw, "on_behalf")
+            if isinstance(item, str) and item in ("applicant", "claimer", "anyone"):
+                self.log.add(line, f"start on_behalf: '{item}' cannot start for someone else; "
+                             "name a role and whose it is, e.g. {role: unit_admin, of: applicant}",
+                             f"start 的 on_behalf：不能写 {item}，请写明角色和所属单位，"
+                             "如 {role: unit_admin, of: applicant}")
+                continue
+            rule = parse_rule(item, self.log, where, line, fields=self.fields, purpose="start")
+            if rule is None:
+                continue
+            ref = rule.of or rule.within
+            if ref is None or ref.base != "applicant":
+                self.log.add(rule.line or line, "start on_behalf: say whose role it is "
+                             "relative to the person started for, with of: or within: "
+                             "applicant… (e.g. {role: unit_admin, of: applicant})",
+                             "start 的 on_behalf：请用 of 或 within 写明相对于被代办人（applicant）"
+                             "的单位，如 {role: unit_admin, of: applicant}")
+                continue
+            rules.append(rule)
+        return tuple(rules)
 
     def _unique_counts(self, raw: Mapping, unique) -> tuple[str, ...]:
         value = raw.get("unique_counts", [])

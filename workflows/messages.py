@@ -54,6 +54,9 @@ TITLES: dict[str, tuple[str, str]] = {
     "corrected": ("您的{process_name}结果已更正：{before_name} → {end_name}（原因：{comment}）",
                   "The result of your {process_name_en} was corrected: {before_name_en} → "
                   "{end_name_en} (reason: {comment})"),
+    # A request someone else started for its applicant (a unit union's nomination).
+    "started_for_you": ("已有人代您提交了{process_name}，请查看并核对",
+                        "A {process_name_en} was started on your behalf; please check it"),
     "step_entered": ("{process_name} 已进入：{step_name}",
                      "{process_name_en} is now at: {step_name_en}"),
 }

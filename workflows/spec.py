@@ -148,6 +148,10 @@ class StartSpec:
     # Ended statuses that still count against ``unique`` (e.g. a retreat already taken
     # this year): by default only running instances do.
     unique_counts: tuple[str, ...] = ()
+    # Who may start it for someone else (代为申请 / 代为推荐): each rule is read relative to
+    # that person, the applicant (``{role: unit_admin, of: applicant}``: an administrator
+    # of their unit or above it).  The request then runs as if the applicant had started it.
+    on_behalf: tuple[PersonRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,7 @@ class ProcessSpec:
 
     def person_rules(self) -> list[PersonRule]:
         """Every person rule in the definition (starters, approvers, pools, …)."""
-        rules = list(self.start.who)
+        rules = list(self.start.who) + list(self.start.on_behalf)
         for step in self.steps:
             rules += [getattr(step.config, name, None)
                       for name in ("approvers", "assignee", "pool", "objectors")]

@@ -44,6 +44,8 @@ ALLOWED = {
     ("GET /tasks", None): EVERYONE,
     ("GET /instances", None): EVERYONE,
     ("POST /processes/{key}/instances", None): WORKERS,
+    # Whom a retreat nomination may be made for: unit unions' administrators (代为推荐).
+    ("GET /processes/{key}/applicants", None): {"unit_admin"},
     ("GET /instances/{id}", "yz"): CITY | {"yuzhong_admin", "unit_admin", "station_head",
                                            "rider1"},
     ("GET /instances/{id}", "jb"): CITY | {"jiangbei_admin", "driver1"},
@@ -86,7 +88,8 @@ def _call(api: Api, who: str, route: str, obj: str | None, ctx: dict):
     elif "/notifications/{id}" in path:
         target = path.replace("{id}", str(ctx["notification"]))
     else:
-        target = path.replace("{id}", str(inst)).replace("{key}", "micro_wish")
+        key = "retreat_nomination" if path.endswith("/applicants") else "micro_wish"
+        target = path.replace("{id}", str(inst)).replace("{key}", key)
     return api(method, target, who, json=bodies.get(route))
 
 

@@ -126,10 +126,12 @@ def process_summary(spec: ProcessSpec, version: int) -> dict[str, Any]:
 
 
 def process(spec: ProcessSpec, version: int, can_start: bool,
-            open_request: int | None = None) -> dict[str, Any]:
+            open_request: int | None = None, for_others: bool = False) -> dict[str, Any]:
     locale = current_locale_short()
     return {**process_summary(spec, version), "can_start": can_start,
             "open_request": open_request,
+            # May start it for others (``on_behalf_of`` in the start request).
+            "can_start_for_others": for_others,
             "form": form(spec.start.form, narrowed=True),
             "steps": [{"id": s.id, "name": s.label(locale), "kind": s.kind,
                        "form": sent_with(form(s.form), s.form, step_form_actions(s))}

@@ -71,9 +71,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Step": _obj({"id": STR, "name": STR, "kind": STR, "form": _ref("Form")}),
     "Process": _obj({"key": STR, "name": STR, "version": INT, "description": OPT_STR,
                      "can_start": BOOL, "open_request": {"type": ["integer", "null"]},
+                     "can_start_for_others": BOOL,
                      "form": _ref("Form"),
                      "steps": {"type": "array", "items": _ref("Step")}}),
-    "StartRequest": _obj({"data": {"type": "object"}}, required=()),
+    "StartRequest": _obj({"data": {"type": "object"},
+                          # Whom the request is for, by username, if not the caller
+                          # (a process whose definition has ``start.on_behalf``).
+                          "on_behalf_of": {"type": "string", "maxLength": 64}},
+                         required=()),
     "Person": _obj({"name": STR, "username": OPT_STR}),
     "TaskBrief": _obj({"id": INT, "step": STR, "name": STR, "kind": STR, "due_at": OPT_TIME,
                        "actions": {"type": "array", "items": STR}}),

@@ -28,7 +28,7 @@ from webapp.services.decisions import (DECISIONS, action_form, already_decided,
 from webapp.services.stations import SERVICE_ALIASES, SERVICES
 from webapp.services.users import find_user
 from workflows import engine
-from workflows.errors import Conflict, InvalidInput, NotAllowed
+from workflows.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from workflows.runtime import Action
 
 STATUSES = ("running", "approved", "rejected", "withdrawn", "cancelled", "expired", "completed")
@@ -85,7 +85,20 @@ def process(key: str):
     open_id = wf.open_request_of(spec, me)
     return present.process(spec, version.version,
                            open_id is None and engine.can_start(spec, me.id, wf.DbDirectory()),
-                           open_id)
+                           open_id, wf.starts_for_others(spec, me))
+
+
+@route("/processes/<key>/applicants", "GET",
+       summary="Whom the caller may start the process for (on_behalf_of)",
+       tag="processes", responses={200: "DelegateList"}, errors=(403,))
+def applicants(key: str):
+    me = user()
+    spec = wf.spec_of(wf.current_version(key))
+    if not wf.starts_for_others(spec, me):
+        fail(403, _("您不能代他人发起此流程。"), code="no_on_behalf")
+    return {"items": [{"username": p.username, "display_name": p.display_name,
+                       "unit": present.unit(p.unit)}
+                      for p in wf.applicants_for(spec, me)]}
 
 
 IDEMPOTENCY_KEY = Param(
@@ -104,7 +117,9 @@ def start(key: str):
     me = user()
     version = wf.current_version(key)
     spec = wf.spec_of(version)
-    if not engine.can_start(spec, me.id, wf.DbDirectory()):
+    for_self = engine.can_start(spec, me.id, wf.DbDirectory())
+    for_others = wf.starts_for_others(spec, me)
+    if not for_self and not for_others:
         fail(403, _("您不能发起此流程。"))
     sent_key = request.headers.get(IDEMPOTENCY_KEY.name)
     once = wf.submission_key(me.id, sent_key)
@@ -116,6 +131,7 @@ def start(key: str):
     first = wf.submitted(once)
     if first is not None:
         return _started_before(first, me, once, sent)
+    applicant = _applicant(spec, me, payload, for_self, for_others)
     data = payload.get("data", {})
     try:
         clean = _validated(spec.start.form, data, files)
@@ -124,13 +140,13 @@ def start(key: str):
         # order of checks in docs/api.md has it), so an app does not show field errors
         # to someone who cannot send the form anyway.  Asked only when the form is
         # refused: a valid one meets the same check in the engine, at no extra query.
-        if wf.open_request_of(spec, me) is not None:
+        if applicant is me and wf.open_request_of(spec, me) is not None:
             raise engine.already_active(spec) from None
         raise
     clean = uploads.store(clean, me)
     try:
-        instance = wf.start_instance(key, me, clean, version=version, submission=once,
-                                     fingerprint=sent)
+        instance = wf.start_instance(key, applicant, clean, version=version, submission=once,
+                                     fingerprint=sent, by=None if applicant is me else me)
     except wf.AlreadySubmitted as exc:  # the same key, at the same moment
         db.session.rollback()
         return _started_before(exc.instance_id, me, once, sent)
@@ -139,6 +155,28 @@ def start(key: str):
     # afterwards would read the whole request back in a transaction of its own.
     location = url_for("api.instance", instance_id=instance.id)
     return _commit(present.instance(instance, me)), 201, {"Location": location}
+
+
+def _applicant(spec, me, payload: dict, for_self: bool, for_others: bool):
+    """Whom the start is for: the caller, or the person ``on_behalf_of`` names (a
+    username) whom the definition's ``start.on_behalf`` lets the caller start it for —
+    403 with the engine's reason (``not_on_behalf``, ``applicant_not_eligible``) if not,
+    422 on the member if nobody has that username."""
+    errors: dict = {}
+    named = text_field(payload, "on_behalf_of", max_length=64, errors=errors)
+    if errors:
+        invalid(errors)
+    if named is None:
+        if not for_self:
+            invalid({"on_behalf_of": [_("请填写被代办人的用户名。")]})
+        return me
+    if not for_others:
+        fail(403, _("您不能代他人发起此流程。"), code="no_on_behalf")
+    try:
+        person = wf.applicant_for(spec, me, named)
+    except NotFound:
+        invalid({"on_behalf_of": [_("找不到该用户，请核对用户名。")]})
+    return me if person.id == me.id else person
 
 
 def _fingerprint(process_key: str, payload: dict, files: dict) -> str:

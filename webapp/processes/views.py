@@ -41,9 +41,13 @@ def index():
 def start(key: str):
     version = wf.current_version(key)  # NotFound → 404 page
     spec = wf.spec_of(version)
-    if not engine.can_start(spec, current_user.id, wf.DbDirectory()):
+    for_self = engine.can_start(spec, current_user.id, wf.DbDirectory())
+    # Those ``start.on_behalf`` names fill the form in for someone (代为推荐): it asks whom.
+    for_others = wf.starts_for_others(spec, current_user)
+    if not for_self and not for_others:
         abort(403)
-    if request.method == "GET" and (open_id := wf.open_request_of(spec, current_user)):
+    if request.method == "GET" and not for_others \
+            and (open_id := wf.open_request_of(spec, current_user)):
         return render_template("processes/start.html", spec=spec, open_id=open_id)
     form = form_class(spec.start.form, narrowed=True)()
     if unavailable := _nothing_to_choose(form, spec.start.form):
@@ -52,6 +56,11 @@ def start(key: str):
         return (render_template("processes/start.html", spec=spec, unavailable=unavailable),
                 200 if request.method == "GET" else 409)
     status, holder = 200, None
+    behalf = {"for_self": for_self, "username": (request.form.get(ON_BEHALF, "").strip()
+                                                 if request.method == "POST" else ""),
+              "person": None, "error": None,
+              "candidates": wf.applicants_for(spec, current_user) if for_others else []} \
+        if for_others else None
     # This form's one-time key, made when it is first shown and sent back with it:
     # the same form sent twice starts one request (see ``Submission``).
     nonce = request.form.get(SUBMISSION) if request.method == "POST" else None
@@ -63,14 +72,16 @@ def start(key: str):
     finding = request.method == "POST" and bool(request.form.get(FIND_STATION))
     if finding:
         _forget_slot_of_another_station(form, spec.start.form)
-    elif form.validate_on_submit():
+    elif form.validate_on_submit() & _applicant_named(spec, for_self, for_others, behalf):
         first = wf.submitted(once)
         if first is not None:
             return _already_submitted(first)
         try:
             data = uploads.store(form.clean_data(), current_user)
-            instance = wf.start_instance(spec.key, current_user, data,
-                                         version=version, submission=once)
+            other = behalf["person"] if behalf else None
+            instance = wf.start_instance(spec.key, other or current_user, data,
+                                         version=version, submission=once,
+                                         by=current_user if other else None)
             uploads.attach(instance.id, data, current_user)
             db.session.commit()
         except wf.AlreadySubmitted as exc:
@@ -84,7 +95,7 @@ def start(key: str):
             db.session.rollback()
             form.form_errors = [exc.message(current_locale_short())]
             status = exc.http_status
-            holder = _holder_of(spec, exc)
+            holder = _holder_of(spec, exc, behalf["person"] if behalf else None)
         else:
             flash(_("已提交“%(name)s”。", name=spec.name if current_locale_short() == "zh"
                     else spec.name_en or spec.name) + " " + next_text(
@@ -95,19 +106,46 @@ def start(key: str):
     else:
         _preselect(form, spec.start.form)
     return (render_template("processes/start.html", spec=spec, form=form, submission=nonce,
-                            holder=holder, courses=_course_offers(spec, form)), status)
+                            holder=holder, courses=_course_offers(spec, form),
+                            behalf=behalf), status)
 
 
-def _holder_of(spec, exc: WorkflowError):
+# The start form's field naming whom the request is for (``start.on_behalf``).
+ON_BEHALF = "on_behalf_of"
+
+
+def _applicant_named(spec, for_self: bool, for_others: bool, behalf: dict | None) -> bool:
+    """Read the start form's "for whom" (a username): sets ``behalf["person"]``, or
+    ``behalf["error"]`` and False when it names nobody the user may start it for.  Left
+    empty, it is the user's own request if they may start one."""
+    if not for_others or request.method != "POST":
+        return True
+    username = behalf["username"]
+    if not username:
+        if for_self:
+            return True
+        behalf["error"] = _("请填写被代办人的用户名，或从列表中选择。")
+        return False
+    try:
+        person = wf.applicant_for(spec, current_user, username)
+    except WorkflowError as exc:
+        behalf["error"] = exc.message(current_locale_short())
+        return False
+    behalf["person"] = None if person.id == current_user.id else person
+    return True
+
+
+def _holder_of(spec, exc: WorkflowError, applicant=None):
     """The request a refused duplicate clashes with (its ``unique`` key: the same slot,
     the same batch…) — the newest open one, else the newest ended one that still counts
-    — if the person may open it; else None."""
+    — if the person may open it; else None.  ``applicant``: whom the form was for, if
+    not the user."""
     key = exc.details.get("unique_key") if exc.code == "duplicate" else None
     if not key:
         return None
     found = db.session.scalar(
         select(Instance).where(Instance.process_key == spec.key,
-                               Instance.applicant_id == current_user.id,
+                               Instance.applicant_id == (applicant or current_user).id,
                                Instance.unique_key == key, Instance.status != "starting")
         .order_by(Instance.closed_at.is_(None).desc(), Instance.id.desc()).limit(1))
     return found if found is not None and access.can_view(current_user, found) else None

@@ -443,7 +443,8 @@ DETAIL_LABELS: dict[str, Any] = {
     "waitlist": _l("候补"), "when": _l("条件"), "rule": _l("规则"), "status": _l("状态"),
     "end": _l("结束于"), "attended": _l("到课次数"), "total": _l("总课次"),
     "pass_rate": _l("结业出勤率"), "before": _l("更改前"), "after": _l("更改后"),
-    "before_status": _l("更改前状态"), "escalated": _l("已升级处理"), "no_date": _l("没有日期")}
+    "before_status": _l("更改前状态"), "escalated": _l("已升级处理"), "no_date": _l("没有日期"),
+    "on_behalf_of": _l("代为申请的申请人")}
 RESERVATION_RESULTS: dict[str, Any] = {"granted": _l("已获得名额"), "waitlisted": _l("进入候补"),
                                        "refused": _l("名额已满")}
 
@@ -508,7 +509,7 @@ class _Names:
                 continue  # the task's own key: nothing a reader can use
             if isinstance(value, str) and _INSTANT.match(value):
                 text = _local_time(value)  # a timer moved: from when to when
-            elif key in ("to", "claimer", "end", "before"):
+            elif key in ("to", "claimer", "end", "before", "on_behalf_of"):
                 text = marks["list_sep"].join(one(v) for v in value) if isinstance(
                     value, list) else one(value)
             elif key == "resource":

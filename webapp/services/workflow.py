@@ -251,9 +251,56 @@ def startable_processes(user: User) -> list[tuple[ProcessDefinition, ProcessSpec
         if definition.latest is None:
             continue
         spec = spec_of(definition.latest)
-        if engine.can_start(spec, user.id, directory):
+        if engine.can_start(spec, user.id, directory) \
+                or engine.can_start_for_others(spec, user.id, directory):
             out.append((definition, spec))
     return out
+
+
+def starts_for_others(spec: ProcessSpec, user: User) -> bool:
+    """Whether ``user`` may start ``spec`` for other people (``start.on_behalf``): the
+    start form then asks for whom."""
+    return engine.can_start_for_others(spec, user.id, DbDirectory())
+
+
+def applicants_for(spec: ProcessSpec, starter: User, *, limit: int = 300) -> list[User]:
+    """The people ``starter`` may start ``spec`` for (the start form's suggestions): the
+    active users of the units at and below those where the starter holds a role
+    ``start.on_behalf`` names, whom the engine lets them start it for."""
+    from webapp.models import Membership, OrgUnit
+    from webapp.models.org import subtree_range
+
+    roles = {rule.role for rule in spec.start.on_behalf}
+    paths = [unit.path for membership in starter.memberships
+             if membership.role in roles and (unit := db.session.get(OrgUnit, membership.unit_id))]
+    if not paths:
+        return []
+    query = (select(User).join(OrgUnit, User.unit_id == OrgUnit.id)
+             .where(User.active.is_(True), User.id != starter.id,
+                    or_(*(subtree_range(OrgUnit.path, path) for path in paths)))
+             .order_by(OrgUnit.path, User.username).limit(limit * 2))
+    who = {rule.role for rule in spec.start.who if rule.role}
+    if who:
+        query = query.where(User.id.in_(select(Membership.user_id)
+                                        .where(Membership.role.in_(who))))
+    directory = DbDirectory()
+    return [person for person in db.session.scalars(query)
+            if engine.start_for_refusal(spec, starter.id, person.id, directory) is None][:limit]
+
+
+def applicant_for(spec: ProcessSpec, starter: User, username: str) -> User:
+    """The person named ``username`` whom ``starter`` starts ``spec`` for; NotFound (no
+    such active user) or NotAllowed (the engine's reason) otherwise."""
+    from webapp.services.users import find_user
+
+    person = find_user(username.strip()) if isinstance(username, str) else None
+    if person is None or not person.active:
+        raise NotFound("找不到该用户，请核对用户名", "No such user; check the username",
+                       code="no_user")
+    refusal = engine.start_for_refusal(spec, starter.id, person.id, DbDirectory())
+    if refusal is not None:
+        raise refusal
+    return person
 
 
 def may_start(user: User, process_key: str) -> bool:
@@ -304,7 +351,8 @@ def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | 
                    *, now: datetime | None = None,
                    version: DefinitionVersion | None = None,
                    submission: str | None = None,
-                   fingerprint: str | None = None) -> Instance:
+                   fingerprint: str | None = None,
+                   by: User | None = None) -> Instance:
     """Start ``process_key`` for ``applicant``; engine errors leave nothing behind.
 
     ``version``: ``current_version(process_key)`` as the caller has just read it in this
@@ -312,14 +360,15 @@ def start_instance(process_key: str, applicant: User, data: Mapping[str, Any] | 
     again.  ``submission``: the form's key (``submission_key``); if a start with it was
     made already (or is being made by a simultaneous request, which is waited for),
     ``AlreadySubmitted`` names that request and nothing is started.  ``fingerprint``:
-    what an API client sent under that key, recorded with it."""
+    what an API client sent under that key, recorded with it.  ``by``: who filled the
+    form in for ``applicant`` (the definition's ``start.on_behalf``), if not they."""
     with write_lock():
         return _start_instance(process_key, applicant, data, now, version, submission,
-                               fingerprint)
+                               fingerprint, by)
 
 
 def _start_instance(process_key, applicant, data, now, version, submission=None,
-                    fingerprint=None):
+                    fingerprint=None, by=None):
     if version is None:
         version = current_version(process_key)
     spec = spec_of(version)
@@ -342,7 +391,8 @@ def _start_instance(process_key, applicant, data, now, version, submission=None,
                                           created_at=now, fingerprint=fingerprint))
                 db.session.flush()
             state, effects = engine.start(spec, applicant.id, data, now, directory,
-                                          instance_id=instance.id)
+                                          instance_id=instance.id,
+                                          by=by.id if by is not None else None)
             _save(instance, spec, None, state, effects, directory, now)
     except IntegrityError as exc:
         if "submissions" in str(exc.orig):
