@@ -22,6 +22,8 @@ ACTION_LABELS = {
     "unassigned": _l("无人可处理，待管理员指派"),
     "recuse": _l("回避：申请人本人，由其他人处理"),
     "recuse_escalate": _l("回避：申请人本人，转由上级处理"),
+    "recuse_starter": _l("回避：代为申请的人，由其他人处理"),
+    "recuse_starter_escalate": _l("回避：代为申请的人，转由上级处理"),
     "no_timeout": _l("未填写日期，不设期限"),
     "correct": _l("更正结果"),
 }
@@ -30,7 +32,8 @@ ACTION_LABELS = {
 # a place taken, the end reached): the timeline shows them as the system's, not as the
 # doing of the person whose action set them off (their own line is just before).
 AUTOMATIC_ACTIONS = frozenset({"enter", "route", "end", "reserve", "released", "unassigned",
-                               "recuse", "recuse_escalate", "claim_promoted",
+                               "recuse", "recuse_escalate", "recuse_starter",
+                               "recuse_starter_escalate", "claim_promoted",
                                "claim_released", "timer_passed", "no_timeout"})
 
 # The decisions a definition may word itself (an approval step's ``action_labels``).

@@ -202,6 +202,10 @@ def _check_new_assignee(run: Run, task: Task, user: object) -> None:
         raise NotAllowed("申请人本人不能办理自己的申请，请另选他人",
                          "The applicant cannot handle their own request; choose someone else",
                          code="not_eligible")
+    if user in run.stepping_aside():
+        raise NotAllowed("代为申请的人不能办理这份申请，请另选他人",
+                         "Whoever started the request for the applicant cannot handle it; "
+                         "choose someone else", code="not_eligible")
     if not any(is_eligible(rule, user, run.rule_context()) for rule in assignee_rules(run, task)):
         raise NotAllowed("该人员不符合办理条件", "That person may not handle this task",
                          code="not_eligible")

@@ -319,7 +319,8 @@ def _permitted(run: Run, action: Action) -> bool:
 def reassign_candidates(spec: ProcessSpec, state: InstanceState, task_id: str,
                         directory: Directory) -> tuple[Hashable, ...]:
     """Who a task could be reassigned to: the people its step's rule or that rule's
-    escalation names, other than the applicant and those who already hold it.
+    escalation names, other than the applicant (and whoever started it for them) and
+    those who already hold it.
 
     For suggesting names to an administrator; ``reassign`` itself checks eligibility.
     """
@@ -327,9 +328,10 @@ def reassign_candidates(spec: ProcessSpec, state: InstanceState, task_id: str,
     if task is None or not task.open:
         return ()
     run = Run(spec, state, directory, state.started_at, SYSTEM)
+    aside = run.stepping_aside()
     found: dict[Hashable, None] = {}
     for rule in assignee_rules(run, task):
         for person in run.people(rule):
-            if person != state.applicant and person not in task.assignees:
+            if person not in aside and person not in task.assignees:
                 found[person] = None
     return tuple(found)

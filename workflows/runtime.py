@@ -109,16 +109,29 @@ class Run:
         task is unassigned and an administrator reassigns it.
         """
         people = self.people(rule)
-        if rule.special is not None or self.applicant not in people:
+        if rule.special is not None:
             return people
-        others = tuple(p for p in people if p != self.applicant)
+        aside = self.stepping_aside()
+        if not any(p in aside for p in people):
+            return people
+        # Who steps aside: the applicant, or the one who started it for them (their
+        # nomination is theirs to stand by, not to approve).
+        starter = not any(p == self.applicant for p in people)
+        others = tuple(p for p in people if p not in aside)
         if others:
-            self.log("recuse", step=step.id, to=list(others))
+            self.log("recuse_starter" if starter else "recuse", step=step.id, to=list(others))
             return others
         up = escalation_rule(step, rule)
-        others = tuple(p for p in self.people(up) if p != self.applicant) if up else ()
-        self.log("recuse_escalate", step=step.id, to=list(others) or None)
+        others = tuple(p for p in self.people(up) if p not in aside) if up else ()
+        self.log("recuse_starter_escalate" if starter else "recuse_escalate", step=step.id,
+                 to=list(others) or None)
         return others
+
+    def stepping_aside(self) -> tuple[Hashable, ...]:
+        """Who may not decide this request: its applicant, and whoever started it for them
+        (``start.on_behalf``: the submit line names the applicant it was started for)."""
+        starter = started_for_by(self.history)
+        return (self.applicant,) if starter is None else (self.applicant, starter)
 
     def expression_context(self, expr: Expr | None = None) -> dict[str, Any]:
         """Names a condition can read: form, applicant, now and the records it uses."""
@@ -426,3 +439,12 @@ class Run:
             version=self.base.version + (1 if bump else 0), history=tuple(self.history),
             claim=self.claim, reservations=tuple(self.reservations), timers=tuple(self.timers),
             end=self.end, ended_at=self.ended_at, task_counter=self.task_counter)
+
+
+def started_for_by(history) -> Hashable | None:
+    """Who started the request for its applicant (``start.on_behalf``), from its submit
+    line; None when the applicant started it."""
+    for entry in history:
+        if entry.action == "submit":
+            return entry.actor if entry.details.get("on_behalf_of") is not None else None
+    return None

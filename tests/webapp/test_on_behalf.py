@@ -60,10 +60,13 @@ def test_the_nomination_is_the_nominees_and_says_who_made_it(demo):
         select(Notification).where(Notification.instance_id == instance.id))}
     assert (rider.id, "started_for_you") in kinds
     assert not any(user == admin.id and kind == "started_for_you" for user, kind in kinds)
-    # The unit's review waits for the nominee's unit administrators.
+    # The unit's review: the administrator who nominated steps aside (their nomination
+    # is theirs to stand by, not to approve); with no other administrator of the unit it
+    # goes to the step's escalation, the district's administrator.
     waiting = db.session.scalars(select(TaskAssignee.user_id).join(Task).where(
         Task.instance_id == instance.id, Task.status == "open")).all()
-    assert admin.id in waiting
+    assert admin.id not in waiting and find_user("yuzhong_admin").id in waiting
+    assert "recuse_starter_escalate" in [h.action for h in wf.state_of(instance).history]
 
 
 def test_refusals_on_the_database(demo):

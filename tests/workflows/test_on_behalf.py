@@ -36,8 +36,13 @@ def test_a_unit_admin_nominates_a_worker_of_their_unit(directory, drive):
     # steps are theirs, as if they had started it.
     d = drive(RETREAT)
     d.state = state
-    assert d.task().assignees == ("unit_admin", "unit_admin2")
-    d.do("approve", "unit_admin")
+    # The one who nominated steps aside: the unit's other administrator reviews it.
+    assert d.task().assignees == ("unit_admin2",)
+    assert state.history[-1].action == "recuse_starter" or "recuse_starter" in [
+        h.action for h in state.history]
+    with pytest.raises(NotAllowed):
+        d.do("approve", "unit_admin")
+    d.do("approve", "unit_admin2")
     d.do("approve", "yz_admin")
     d.do("approve", "city_admin")
     d.advance(timedelta(days=3))
@@ -154,3 +159,16 @@ def test_the_loader_reads_on_behalf():
                                "demo.yaml")
     assert problems == []
     assert [r.role for r in spec.start.on_behalf] == ["unit_admin", "district_admin"]
+
+
+def test_the_nominator_may_not_be_handed_the_review(directory, drive):
+    """Nor can the review be handed back to the one who nominated (a delegation or an
+    administrator's reassignment), nor are they suggested for it."""
+    from workflows.engine import reassign_candidates
+
+    state, _ = nominate(directory, "rider", "unit_admin")
+    d = drive(RETREAT)
+    d.state = state
+    assert "unit_admin" not in reassign_candidates(d.spec, d.state, d.task().id, directory)
+    with pytest.raises(NotAllowed, match="started the request for the applicant"):
+        d.do("delegate", "unit_admin2", user="unit_admin")
