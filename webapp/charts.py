@@ -41,6 +41,8 @@ class Chart:
     series: list[Series]
     kind: str = "bar"  # bar | stacked | line
     unit: str = ""  # appended to the numbers (e.g. "%", " h")
+    axis: float = 0  # the bars' full length at least this (100 for a percentage)
+    zero: str = ""  # said instead of "no data" when there are categories, every one 0
     id: str = field(default_factory=lambda: f"chart-{next(_ids)}")
 
     @property
@@ -114,7 +116,8 @@ def _bars(chart: Chart, *, stacked: bool) -> Markup:
     bar = FONT + 2  # room for the number beside each bar
     totals = [sum(s.values[i] for s in chart.series) for i in range(len(chart.categories))]
     values = totals if stacked else [v for s in chart.series for v in s.values]
-    peak = max(values, default=0) or 1
+    # A percentage's axis is 0–100 %: one 10 % bar is a tenth of the width, not all of it.
+    peak = max(max(values, default=0), chart.axis) or 1
     label_room = _text_width(_num(peak, chart.unit)) + 8
     span = WIDTH - label_room
     body = []
@@ -226,8 +229,9 @@ def table_rows(chart: Chart) -> list[tuple[str, list[str]]]:
 
 
 def bar(title: str, desc: str, categories: Sequence[str], series: list[Series], *,
-        stacked: bool = False, unit: str = "") -> Chart:
-    return Chart(title, desc, list(categories), series, "stacked" if stacked else "bar", unit)
+        stacked: bool = False, unit: str = "", axis: float = 0, zero: str = "") -> Chart:
+    return Chart(title, desc, list(categories), series, "stacked" if stacked else "bar", unit,
+                 axis, zero)
 
 
 def line(title: str, desc: str, categories: Sequence[str], series: list[Series], *,

@@ -24,14 +24,23 @@ COUNTS = ["报名数", "已录取", "候补", "满员率（百分比）", "已�
 
 
 def table_rows(page: str) -> dict[str, list[str]]:
-    """The courses table: course title → the cells after it."""
+    """The courses table: course title → the cells after it.  A short heading counts by
+    the full name in its <abbr title> (满员率 → 满员率（百分比）)."""
     body = page.split('id="courses-table"')[1].split("</table>")[0]
     out = {}
     for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
-        cells = [re.sub(r"<[^>]+>", "", c).strip()
+        cells = [(abbr.group(1) if (abbr := re.search(r'<abbr title="([^"]+)"', c))
+                  else re.sub(r"<[^>]+>", "", c).strip())
                  for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
         out[cells[0]] = cells[1:]
     return out
+
+
+def data_labels(page: str) -> list[list[str]]:
+    """Each course row's cells' data-label (the heading a phone's card shows beside it)."""
+    body = page.split('id="courses-table"')[1].split("</table>")[0].split("<tbody>")[1]
+    return [re.findall(r'<td[^>]*data-label="([^"]+)"', row)
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
 
 
 def small_course(title: str, unit: str, capacity: int = 1) -> Course:
@@ -68,12 +77,17 @@ def test_completion_counts_per_course_on_the_page_and_in_the_downloads(login, de
     rows = table_rows(page)
     assert rows["课程"][1:] == ["名额", *COUNTS]
     assert rows[course.title][1:] == [str(course.capacity), "3", "3", "0",
-                                      str(round(300 / course.capacity)), "1", "2", "1"]
-    assert rows[jb.title][1:] == ["1", "3", "1", "1", "100", "0", "0", "0"]
+                                      f"{round(300 / course.capacity)}%", "1", "2", "1"]
+    assert rows[jb.title][1:] == ["1", "3", "1", "1", "100%", "0", "0", "0"]
+    # The headings are short, each with its full name as a title; on a phone's card
+    # each number is labelled with its short heading.
+    assert '<abbr title="未结业（出勤不足）">未结业</abbr>' in page
+    assert set(map(tuple, data_labels(page))) == {
+        ("开课日期", "名额", "报名数", "已录取", "候补", "满员率", "已结业", "未结业", "证书作废")}
     # A course nobody registered for: zeros, not blanks.
     quiet = next(c for c in db.session.scalars(select(Course)) if c.title not in
                  (course.title, jb.title) and c.title in rows)
-    assert rows[quiet.title][2:] == ["0"] * 7
+    assert rows[quiet.title][2:] == ["0", "0", "0", "0%", "0", "0", "0"]
 
     # Scoped like the rest of the report: the course's unit.
     yz = table_rows(login("yuzhong_admin").get("/reports/courses").get_data(as_text=True))

@@ -322,6 +322,41 @@ def test_course_fill_rate_and_waitlist(login, demo, wishes):
     assert course.title not in page_of(login("city_admin"), q("/reports/courses", **JUNE))
 
 
+def test_course_charts_draw_a_percentage_on_a_0_to_100_axis_and_say_nobody_waits(
+        login, demo, wishes):
+    """One course a tenth full is a tenth of the bar's length, not all of it; when no
+    course has a waiting list the chart says so (the table lists each course with 0),
+    not that the range holds no data."""
+    from webapp.charts import WIDTH
+    from webapp.models import CapacityResource, Course, Reservation
+    from sqlalchemy import select
+
+    course = db.session.scalars(select(Course).order_by(Course.id)).first()
+    key = f"course:{course.id}"
+    if db.session.get(CapacityResource, key) is None:
+        db.session.add(CapacityResource(key=key, capacity=course.capacity))
+    db.session.add(Reservation(resource_key=key, instance_id=wishes["A"].id, status="granted",
+                               seq=1))
+    db.session.commit()
+    fill_pct = 100 / course.capacity
+    assert fill_pct <= 50
+    page = page_of(login("city_admin"), "/reports/courses")
+    (fill,) = chart_ids(page)   # the waiting list has nothing to draw
+    svg = re.search(rf'<svg [^>]*id="{fill}"[^>]*>(.*?)</svg>', page, re.S).group(1)
+    widths = [float(w) for w in re.findall(r'<rect x="0" y="[\d.]+" width="([\d.]+)"', svg)]
+    assert max(widths) < WIDTH * (fill_pct + 1) / 100
+    figures = re.findall(r'<figure class="uf-figure".*?</figure>', page, re.S)
+    waiting = next(f for f in figures if "课程候补人数" in f)
+    assert "没有课程有人候补。" in waiting and "所选范围内没有数据" not in waiting
+    assert [course.title, "0"] in tables(page)[waiting.split('id="')[2].split("-data")[0]]
+    from tests.webapp.test_english_titles import english
+    english = english(login("city_admin"), "/reports/courses")
+    assert "No course has anyone on its waiting list." in english
+    # Outside the range no course at all: then it is "no data".
+    empty = page_of(login("city_admin"), q("/reports/courses", **JUNE))
+    assert "没有课程有人候补。" not in empty and "所选范围内没有数据" in empty
+
+
 # ------------------------------------------------------------------------------ quotas
 
 def test_quota_use_per_unit_in_scope(login, demo):

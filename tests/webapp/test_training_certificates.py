@@ -6,12 +6,14 @@ withdrawn (410, with why) for them; to everyone else it is the 404 of nothing.""
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy import func, select
 
 from tests.webapp.test_api import Api, api, error_of  # noqa: F401
 from tests.webapp.test_pages import login  # noqa: F401
-from tests.webapp.test_training import correct, correction_url, decided_course
+from tests.webapp.test_training import (correct, correction_url, course_named, decide,
+                                        decided_course)
 from tests.webapp.test_workflow_service import demo  # noqa: F401
 from webapp.extensions import db
 from webapp.models import AuditEntry, Instance
@@ -126,3 +128,66 @@ def test_a_withdrawn_certificate_stays_withdrawn_for_administrators(login, api, 
     page = login("unit_admin").get(f"/courses/{course.id}/attendance").get_data(as_text=True)
     assert 'uf-certificate"' not in page and "uf-certificate-withdrawn" in page
     assert number in page
+
+
+def name_cells(page: str) -> dict[str, str]:
+    """The register's name column: each trainee's link text → the whole cell."""
+    return {re.search(r"<a [^>]*>([^<]+)</a>", cell).group(1): cell
+            for cell in re.findall(r'<th scope="row"[^>]*>(.*?)</th>', page, re.S)}
+
+
+def test_the_register_once_decided_offers_nothing_it_cannot_do(login, demo):
+    from tests.webapp.test_training import end_the_course, move_into_the_past, register
+
+    course = course_named("电工技能提升班")
+    ids = {who: register(login, who, course) for who in ("rider1", "driver1")}
+    move_into_the_past(course)
+    end_the_course()
+    # Before the decision: marks to save, a decision to ask for, and the help says how.
+    page = login("unit_admin").get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+    assert 'value="save"' in page and 'value="decide"' in page and "保存并判定结业" in page
+    assert 'value="save"' in login("city_admin").get(
+        f"/courses/{course.id}/attendance").get_data(as_text=True)
+    decide(login("unit_admin"), course, {ids["rider1"]: 9, ids["driver1"]: 10})
+    assert correct(login("unit_admin"), course, ids["driver1"], 6, "failed",
+                   "重复签到").status_code == 302
+    for who in ("unit_admin", "city_admin"):
+        page = login(who).get(f"/courses/{course.id}/attendance").get_data(as_text=True)
+        # Saving would change nothing (decided rows are kept as judged): not offered,
+        # nor is the decision that was made; the help says it is decided.
+        assert 'value="save"' not in page and 'value="decide"' not in page, who
+        assert "保存并判定结业" not in page and "出勤登记不能再修改" in page, who
+        # A decided trainee's row says completed / not completed, not "on track".
+        assert "达标" not in page, who
+        # The result, the certificate and its withdrawal beside the name (the column that
+        # stays on a phone's screen), no column after the attendance count.
+        cells = name_cells(page)
+        rider, driver = cells["外卖骑手 马超"], next(c for n, c in cells.items() if n != "外卖骑手 马超")
+        assert "已结业" in rider and 'uf-certificate"' in rider, who
+        assert "未结业" in driver and "uf-certificate-withdrawn" in driver, who
+        assert ">结果<" not in page, who
+    # The register's download keeps its 达标 and 结果 columns.
+    rows = login("unit_admin").get(f"/courses/{course.id}/attendance?format=csv")
+    assert "达标" in rows.get_data(as_text=True)
+
+
+def test_a_withdrawn_certificate_s_page_says_whose_and_leads_back(login, demo):
+    course, ids = decided_course(login, {"rider1": 9})
+    rider = ids["rider1"]
+    assert correct(login("unit_admin"), course, rider, 6, "failed", "重复签到").status_code == 302
+    request_link = f'href="/instances/{rider}"'
+    register_link = f'href="/courses/{course.id}/attendance"'
+    for who in ("unit_admin", "yuzhong_admin", "city_admin"):
+        answer = login(who).get(f"/instances/{rider}/certificate.pdf")
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 410, who
+        whose = text.split('id="certificate-of"')[1].split("</dl>")[0]
+        assert "外卖骑手 马超" in whose and course.title in whose, who
+        assert request_link in text and register_link in text, who
+        assert "查看该学员的报名" in text and "查看我的报名" not in text, who
+    # The supervisor reads it but keeps no register: the request, not the register.
+    text = login("supervisor").get(f"/instances/{rider}/certificate.pdf").get_data(as_text=True)
+    assert "外卖骑手 马超" in text and request_link in text and register_link not in text
+    # The trainee: their own request, no register.
+    text = login("rider1").get(f"/instances/{rider}/certificate.pdf").get_data(as_text=True)
+    assert "查看我的报名" in text and course.title in text and register_link not in text

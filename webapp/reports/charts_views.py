@@ -197,9 +197,11 @@ def courses():
     rows = reports.course_rows(stmt.limit(200))
     drawn = rows[:TOP]
     fill = bar(_("课程满员率"), _("已录取人数占名额的百分比。"), [r.course.title for r in drawn],
-               [Series(_("满员率"), [r.fill for r in drawn])], unit="%")
+               [Series(_("满员率"), [r.fill for r in drawn])], unit="%", axis=100,
+               zero=_("所选课程都还没有录取学员。"))
     waiting = bar(_("课程候补人数"), _("正在候补名单上的人数。"), [r.course.title for r in drawn],
-                  [Series(_("候补"), [r.waitlisted for r in drawn])])
+                  [Series(_("候补"), [r.waitlisted for r in drawn])],
+                  zero=_("没有课程有人候补。"))
     return _page("reports/courses.html", f, rows=rows, fill=fill, waiting=waiting)
 
 

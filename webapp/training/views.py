@@ -11,7 +11,8 @@ from webapp.extensions import db
 from webapp.pagination import as_id
 from webapp.i18n import current_locale_short
 from webapp.models import Course, CourseSession, Instance, OrgUnit
-from webapp.services import export, training
+from webapp.services import access, export, training
+from webapp.services.privacy import mask_name
 from webapp.services.activities import CHINA
 from webapp.training import bp
 from webapp.training.forms import CorrectionForm, CourseForm, SessionForm
@@ -264,6 +265,10 @@ def attendance(course_id: int):
                            correct_until=training.correction_deadline(course)
                            - timedelta(days=1),
                            deciding=any(p.deciding for p in people),
+                           # What 保存出勤 could change (``save_register``): the marks of
+                           # trainees not yet decided, for sessions already held.
+                           editable=bool(held) and any(not p.decided for p in people),
+                           all_decided=all(p.decided for p in people),
                            on_track=lambda p: len(p.present) * 100 >= rate * total)
 
 
@@ -371,6 +376,16 @@ def certificate(instance_id: int):
     withdrawn = training.certificate_withdrawal(instance, current_user)
     if withdrawn is None:
         abort(404)
+    # Not a dead end: whose certificate it was, of which course, and the way back — to
+    # the request, and to the course's register for those who keep it.
+    own = instance.applicant_id == current_user.id
+    course = training.register_of(instance)[1]
+    name = instance.applicant.display_name
+    if not (own or training.may_manage(current_user, course)
+            or access.can_see_private(current_user, instance)):
+        name = mask_name(name)
     return render_template("training/certificate_withdrawn.html", instance=instance,
-                           withdrawn=withdrawn, tz=CHINA,
-                           own=instance.applicant_id == current_user.id), 410
+                           withdrawn=withdrawn, tz=CHINA, own=own, course=course,
+                           trainee=name,
+                           request_page=access.can_view(current_user, instance),
+                           register=training.may_record(current_user, course)), 410
