@@ -150,6 +150,32 @@ def test_calling_a_slot_off_ends_every_sign_up_with_the_reason(login, slot, sign
     assert client.post(url, data={"reason": "again"}).status_code == 409
 
 
+def test_the_cancel_page_of_a_slot_already_called_off_says_so_with_no_form(login, slot,
+                                                                           signed):
+    """Reopened (or opened by a second head) after the slot was called off: the page says
+    at once when, by whom and why, and links back to the slots; no call-off form, whose
+    submission could only be refused."""
+    client = login("station_head")
+    url = f"/stations/{slot.station_id}/slots/{slot.id}/cancel"
+    assert client.post(url, data={"reason": "暴雨预警，驿站当天闭站"}).status_code == 302
+    shown = client.get(url)
+    assert shown.status_code == 200
+    page = shown.get_data(as_text=True)
+    assert "这个时段已经取消了" in page and "取消理由：暴雨预警，驿站当天闭站" in page
+    assert f"取消人：{name('station_head')}" in page and "取消时间：" in page
+    assert f'href="/stations/{slot.station_id}/slots#slot-{slot.id}"' in page
+    assert "<form" not in page.split("<main")[-1].split("</main>")[0] \
+        and "确认取消此时段" not in page and "的报名都将结束" not in page
+    again = client.post(url, data={"reason": "again"})
+    assert again.status_code == 409 and "这个时段已经取消了" in again.get_data(as_text=True)
+    client.post("/auth/locale", data={"locale": "en"})
+    page = client.get(url).get_data(as_text=True)
+    assert "This slot has already been called off" in page and "Back to the duty slots" in page
+    assert "Reason: 暴雨预警，驿站当天闭站" in page and "Cancel this slot" not in page
+    db.session.expire_all()
+    assert db.session.get(DutySlot, slot.id).cancel_reason == "暴雨预警，驿站当天闭站"
+
+
 def test_a_sign_up_that_waited_on_a_slot_being_called_off_gets_no_waiting_place(
         login, slot, signed):
     """A sign-up whose choice was checked before the cancel committed, and which then
