@@ -70,12 +70,29 @@ def title_of(notification: Notification, locale: str) -> str:
     return short_title(notification.kind, notification.params, locale)
 
 
+# Still over TITLE_MAX with its comment cut to COMMENT_MAX (a duty called off names its
+# time and station, whose English name is long): the station's name gives way first (the
+# request's own title, shown under it, names the station again), then the comment, each
+# down to so many characters, before the whole is cut at its end — the reason stays.
+_GIVE_WAY = (("station_name", 12), ("station_name_en", 12), ("comment", 12))
+_WHOLE = 10 ** 6  # summary() on one line, uncut
+
+
 def short_title(kind: str, params, locale: str) -> str:
     """A title of ``kind`` from ``params``: one line, a comment in it shortened."""
     params = dict(params or {})
     if params.get("comment"):
         params["comment"] = summary(params["comment"], COMMENT_MAX)
-    return summary(render_title(kind, params, locale), TITLE_MAX)
+    title = summary(render_title(kind, params, locale), _WHOLE)
+    for name, least in _GIVE_WAY:
+        over = len(title) - TITLE_MAX
+        value = params.get(name)
+        if over <= 0:
+            break
+        if isinstance(value, str) and len(value) > least:
+            params[name] = summary(value, max(least, len(value) - over))
+            title = summary(render_title(kind, params, locale), _WHOLE)
+    return summary(title, TITLE_MAX)
 
 
 @bp.route("/notifications")

@@ -148,11 +148,16 @@ class Cancel(Handler):
 STATION_RUNNERS = frozenset({"station_head", "unit_admin", "district_admin", "city_admin"})
 
 
+CALLED_OFF_PARAMS = ("slot_when", "station_name", "station_name_en")
+
+
 class CallOff(Handler):
     """Those who run the station a request is for (its head, an administrator above it,
     a platform administrator) call off what the request holds a place in — a duty slot
     the station cannot staff (closed for a storm).  ``data["resource"]`` names the place;
-    the request ends cancelled, and the applicant is told the reason given."""
+    the request ends cancelled, and the applicant is told the reason given — and, with
+    ``data["slot_when"]``, ``["station_name"]`` and ``["station_name_en"]``, which duty
+    at which station the station called off."""
 
     def permit(self, run: Run, action: Action) -> None:
         resource = (action.data or {}).get("resource")
@@ -175,7 +180,10 @@ class CallOff(Handler):
         reason = comment_of(action, required=True, what_zh="取消理由",
                             what_en="a reason for cancelling")
         run.log("call_off", comment=reason, resource=action.data["resource"])
-        run.finish("cancelled", None)
+        # What was called off, as the caller names it (a duty slot's time and station):
+        # the applicant's message says which, not only that their request was cancelled.
+        run.finish("cancelled", None, **{k: str(v) for k, v in action.data.items()
+                                         if k in CALLED_OFF_PARAMS and v})
 
 
 def assignee_rules(run: Run, task: Task) -> list[PersonRule]:

@@ -89,17 +89,26 @@ class _Blank(dict):
 ENDED_NAMED = ("您的{process_name}已结束：{end_name}", "Your {process_name_en} has ended: {end_name_en}")
 
 
+# A duty the station called off (``call_off`` with what it was): which, where, by whom.
+CALLED_OFF = ("驿站已取消您 {slot_when} 在 {station_name} 的值守",
+              "The station called off your duty on {slot_when} at {station_name_en}")
+
+
 def render_title(kind: str, params: Mapping[str, Any], locale: str = "zh") -> str:
     """The title of a notification of ``kind`` in ``locale``; missing params are blank."""
     named = kind == "ended" and params.get("end_name") and params.get("end_name") != \
         status_label(params.get("status") or "", "zh")  # "未通过" says it already
+    called_off = kind == "ended" and params.get("slot_when") and params.get("station_name")
     zh, en = (WITH_COMMENT[kind] if params.get("comment") and kind in WITH_COMMENT
+              else CALLED_OFF if called_off
               else ENDED_NAMED if named
               else TITLES.get(kind, ("{process_name}", "{process_name_en}")))
     values = _Blank(params)
     result = OBJECTION_RESULTS.get(params.get("result"))
     if result:
         values["result_zh"], values["result_en"] = result
+    if called_off and not params.get("station_name_en"):
+        values["station_name_en"] = params["station_name"]
     status = params.get("status")
     if status:
         values["status_zh"] = status_label(status, "zh")

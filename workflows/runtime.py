@@ -385,8 +385,9 @@ class Run:
         from workflows.kinds import kind_of
         kind_of(step).enter(self, step)
 
-    def finish(self, status: str, end_id: str | None) -> None:
-        """Reach a final status: close everything, stop timers, give places back."""
+    def finish(self, status: str, end_id: str | None, **told: Any) -> None:
+        """Reach a final status: close everything, stop timers, give places back.
+        ``told``: more for the applicant's message (what was called off, and where)."""
         for task in self.open_tasks():
             self.close_task(task, status)
         for timer in list(self.timers):
@@ -404,7 +405,7 @@ class Run:
         self.notify([self.base.applicant], "ended", None, status=status, end=end_id,
                     end_name=end.name if end else None,
                     end_name_en=(end.name_en or end.name) if end else None,
-                    comment=self.ending_comment(), priority="normal")
+                    comment=self.ending_comment(), priority="normal", **told)
 
     def ending_comment(self) -> str | None:
         """What the person whose decision ended the request wrote with it (a rejection's

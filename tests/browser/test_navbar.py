@@ -72,3 +72,42 @@ def test_unread_messages_show_beside_the_folded_menu_on_a_phone(live_server, bro
     page.set_viewport_size({"width": 1366, "height": 800})
     assert not folded.is_visible() and page.locator("#nav-notifications").is_visible()
     context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_the_phone_bar_is_one_row_with_unread_messages_for_every_role(live_server, browser,
+                                                                      demo, locale):
+    """At 360 px the brand, the unread count and the menu button share one row: in
+    English "Union Services" and "Messages 12" had pushed the button onto a second."""
+    from webapp.models import Notification
+
+    for username in ("city_admin", "station_head", "branch_secretary", "volunteer1",
+                     "rider1"):
+        user = find_user(username)
+        user.locale = locale
+        db.session.add_all([Notification(user_id=user.id, kind="comment",
+                                         title_key="comment", params={})
+                            for _ in range(12)])
+    db.session.commit()
+    for username in ("city_admin", "station_head", "branch_secretary", "volunteer1",
+                     "rider1"):
+        context, page = new_page(browser, {"width": 360, "height": 740}, is_mobile=True,
+                                 has_touch=True)
+        sign_in(page, live_server, username)
+        nav = page.locator("nav.uf-navbar")
+        brand, toggler = nav.locator(".navbar-brand"), nav.locator(".navbar-toggler")
+        folded = page.locator("#nav-notifications-folded")
+        assert folded.is_visible() and toggler.is_visible()
+        top = brand.bounding_box()["y"]
+        assert abs(toggler.bounding_box()["y"] - top) <= 12, username
+        assert abs(folded.bounding_box()["y"] - top) <= 12, username
+        assert nav.evaluate("el => el.getBoundingClientRect().height") <= 64, username
+        count = page.locator("#unread-count-folded").inner_text()
+        assert count.startswith("12"), count
+        # Still says what it is to a screen reader, and the brand stays whole.
+        assert folded.get_attribute("aria-label") or "Messages" in folded.inner_text() \
+            or "消息" in folded.inner_text()
+        assert brand.evaluate("el => el.scrollWidth <= el.clientWidth")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        screenshot(page, f"navbar-phone-{locale}-{username}")
+        context.close()

@@ -111,6 +111,11 @@ def test_a_volunteer_sees_no_roster_but_their_own_place(login, slot, signed):
 def test_calling_a_slot_off_ends_every_sign_up_with_the_reason(login, slot, signed):
     client = login("station_head")
     url = f"/stations/{slot.station_id}/slots/{slot.id}/cancel"
+    station = unit_by_code("st-jfb")
+    station.name_en = "JFB Station"  # short: the whole title fits
+    db.session.commit()
+    when = (f"{slot.starts_at.astimezone(CHINA):%Y-%m-%d %H:%M}–"
+            f"{slot.ends_at.astimezone(CHINA):%H:%M}")
     confirm = client.get(url)
     assert confirm.status_code == 200
     page = confirm.get_data(as_text=True)
@@ -132,11 +137,23 @@ def test_calling_a_slot_off_ends_every_sign_up_with_the_reason(login, slot, sign
         told = db.session.scalar(select(Notification).where(
             Notification.instance_id == instance_id, Notification.kind == "ended"))
         assert told is not None and told.params["comment"] == "暴雨预警，驿站当天闭站"
+        assert told.params["slot_when"] == when and told.params["station_name"] == station.name
         # Nobody waiting was handed the place being called off on the way.
         assert db.session.scalar(select(Notification).where(
             Notification.instance_id == instance_id, Notification.kind == "promoted")) is None
     holder = login("volunteer1").get(f"/instances/{signed['holder']}").get_data(as_text=True)
     assert "驿站取消" in holder and "暴雨预警，驿站当天闭站" in holder
+    # Each is told the station called off their duty, which one and where, and why.
+    from webapp.notifications import short_title
+    told = db.session.scalar(select(Notification).where(
+        Notification.instance_id == signed["holder"], Notification.kind == "ended"))
+    assert short_title(told.kind, told.params, "zh") == (
+        f"驿站已取消您 {when} 在 {station.name} 的值守（原因：暴雨预警，驿站当天闭站）")
+    assert short_title(told.kind, told.params, "en") == (
+        f"The station called off your duty on {when} at {station.name_en} "
+        f"(reason: 暴雨预警，驿站当天闭站)")
+    page = login("volunteer2").get("/notifications").get_data(as_text=True)
+    assert f"驿站已取消您 {when} 在 {station.name} 的值守" in page
     # No longer offered, and the slots page says so with the reason.
     form = login("volunteer2").get(f"/processes/station_master/start?station={slot.station_id}")
     assert f'value="{slot.id}"' not in slot_select(form.get_data(as_text=True))
@@ -148,6 +165,32 @@ def test_calling_a_slot_off_ends_every_sign_up_with_the_reason(login, slot, sign
     item = slot_item(page, slot.id)
     assert "已取消" in item and "暴雨预警" in item and "取消此时段" not in item
     assert client.post(url, data={"reason": "again"}).status_code == 409
+
+
+def test_the_cancel_page_of_a_slot_already_called_off_says_so_with_no_form(login, slot,
+                                                                           signed):
+    """Reopened (or opened by a second head) after the slot was called off: the page says
+    at once when, by whom and why, and links back to the slots; no call-off form, whose
+    submission could only be refused."""
+    client = login("station_head")
+    url = f"/stations/{slot.station_id}/slots/{slot.id}/cancel"
+    assert client.post(url, data={"reason": "暴雨预警，驿站当天闭站"}).status_code == 302
+    shown = client.get(url)
+    assert shown.status_code == 200
+    page = shown.get_data(as_text=True)
+    assert "这个时段已经取消了" in page and "取消理由：暴雨预警，驿站当天闭站" in page
+    assert f"取消人：{name('station_head')}" in page and "取消时间：" in page
+    assert f'href="/stations/{slot.station_id}/slots#slot-{slot.id}"' in page
+    assert "<form" not in page.split("<main")[-1].split("</main>")[0] \
+        and "确认取消此时段" not in page and "的报名都将结束" not in page
+    again = client.post(url, data={"reason": "again"})
+    assert again.status_code == 409 and "这个时段已经取消了" in again.get_data(as_text=True)
+    client.post("/auth/locale", data={"locale": "en"})
+    page = client.get(url).get_data(as_text=True)
+    assert "This slot has already been called off" in page and "Back to the duty slots" in page
+    assert "Reason: 暴雨预警，驿站当天闭站" in page and "Cancel this slot" not in page
+    db.session.expire_all()
+    assert db.session.get(DutySlot, slot.id).cancel_reason == "暴雨预警，驿站当天闭站"
 
 
 def test_a_sign_up_that_waited_on_a_slot_being_called_off_gets_no_waiting_place(
@@ -405,3 +448,31 @@ def test_the_migration_closes_the_places_of_slots_already_called_off(app, slot, 
     db.session.close()
     assert db.session.get(CapacityResource, key).closed
     assert not db.session.get(CapacityResource, slot_key(other)).closed
+
+
+def test_a_duty_called_off_keeps_its_reason_in_a_title_of_at_most_100_characters():
+    """In English a station's name and the sentence are long: the title stays within the
+    message system's 100 characters by shortening the station's name (the request's own
+    title, under it, names it whole), then the reason, never dropping the reason."""
+    from webapp.notifications import TITLE_MAX, short_title
+
+    params = {"process_name": "一日站长", "process_name_en": "Station master for a day",
+              "status": "cancelled", "comment": "暴雨预警，驿站当天闭站",
+              "slot_when": "2026-12-05 09:00–17:00", "station_name": "观音桥商圈工会驿站",
+              "station_name_en": "Guanyinqiao Shopping District Union Rest Station"}
+    en = short_title("ended", params, "en")
+    assert len(en) <= TITLE_MAX and en.startswith(
+        "The station called off your duty on 2026-12-05 09:00–17:00 at Guanyinqiao")
+    assert en.endswith("(reason: 暴雨预警，驿站当天闭站)"), en
+    zh = short_title("ended", params, "zh")
+    assert zh == "驿站已取消您 2026-12-05 09:00–17:00 在 观音桥商圈工会驿站 的值守（原因：暴雨预警，驿站当天闭站）"
+    params["comment"] = "因为特大暴雨预警，全市户外作业暂停，驿站当天闭站，请各位志愿者注意安全，改日再约，谢谢大家的理解和支持"
+    for locale in ("zh", "en"):
+        title = short_title("ended", params, locale)
+        assert len(title) <= TITLE_MAX and "因为特大暴雨" in title, title
+    # Other cancellations keep their wording.
+    del params["slot_when"], params["station_name"], params["station_name_en"]
+    params["comment"] = "暴雨"
+    assert short_title("ended", params, "en") == \
+        "Your Station master for a day is cancelled (reason: 暴雨)"
+    assert short_title("ended", params, "zh") == "您的一日站长已取消（原因：暴雨）"

@@ -197,6 +197,30 @@ def test_the_station_page_lists_its_earlier_pairings(login, demo):
                                ("st-jfb", today, today)]
 
 
+def test_a_station_paired_before_but_not_now_says_none_currently_not_yet(login, demo):
+    """After its pairing ended, "no branch is paired yet" above the list of earlier
+    pairings was untrue: the page says none is paired at present."""
+    branch, jfb, gyq = (unit_by_code(c) for c in ("cq-yz-jfb-branch1", "st-jfb", "st-gyq"))
+    client = login("branch_secretary")
+    from webapp.models import Station
+
+    never = db.session.scalar(select(Station.unit_id).join(
+        OrgUnit, OrgUnit.id == Station.unit_id).where(
+        OrgUnit.active, ~Station.unit_id.in_(select(Pairing.station_id)))
+        .order_by(Station.unit_id).limit(1))
+    assert never is not None
+    page = client.get(f"/stations/{never}").get_data(as_text=True)
+    assert "还没有党支部与本驿站结对。" in page  # never paired: "yet" is true
+    client.post(f"/stations/{gyq.id}/pairings", data={"branch": branch.id, "confirmed": "1"})
+    page = client.get(f"/stations/{jfb.id}").get_data(as_text=True)
+    assert 'id="past-pairings"' in page
+    assert "目前没有党支部与本驿站结对。" in page and "还没有党支部与本驿站结对" not in page
+    client.post("/auth/locale", data={"locale": "en"})
+    page = client.get(f"/stations/{jfb.id}").get_data(as_text=True)
+    assert "No party branch is paired with this station at present." in page
+    assert "paired with this station yet" not in page
+
+
 def test_five_ones_counts_the_duties_served_at_a_former_station(login, demo):
     """五个一 counts the branch's members' duties of the year wherever they served
     (docs/reports.md): moving the pairing to another station takes nothing away, and the

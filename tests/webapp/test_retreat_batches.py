@@ -494,8 +494,8 @@ def test_a_batch_with_nominations_under_way_stays_in_its_year(login, demo):
     client = login("city_admin")
     refused = client.post(f"/retreat/batches/{batch.id}/edit", data=moved)
     assert refused.status_code == 422
-    message = (f"已有 1 份推荐正在办理，本批次不能改到 {year} 年：每人每年只能推荐一次，"
-               f"这些推荐已计入 {year - 1} 年。如需在 {year} 年举办，请新建批次并重新推荐")
+    message = (f"本批次有 1 份推荐正在办理，开始日期不能改到 {year} 年：每人每年只能被推荐一次，"
+               f"这些推荐已计入 {year - 1} 年。如需在 {year} 年举办，请为 {year} 年新建批次并重新推荐。")
     assert errors(refused) == [message]
     assert message in refused.get_data(as_text=True).split('id="starts_on"')[1].split(
         "<input")[0]  # beside the start date
@@ -505,10 +505,22 @@ def test_a_batch_with_nominations_under_way_stays_in_its_year(login, demo):
     assert "retreat_batch.update" not in db.session.scalars(select(AuditEntry.action)).all()
     client.post("/auth/locale", data={"locale": "en"})
     assert errors(client.post(f"/retreat/batches/{batch.id}/edit", data=moved)) == [
-        f"Nominations for this batch under way: 1. It cannot move to {year}: a person is "
-        f"nominated once a year, and these count for {year - 1}. To hold it in {year}, "
-        "make a new batch and nominate again"]
+        f"1 nomination for this batch is under way, and it counts for {year - 1}, so its "
+        f"start cannot move into {year}: a worker may be nominated once a year. Create a "
+        f"new batch for {year} and nominate again."]
+    # Two under way: said in the plural.
+    other = start(login("rider1"), "retreat_nomination", nomination(batch))
+    client = login("city_admin")
+    client.post("/auth/locale", data={"locale": "en"})
+    assert errors(client.post(f"/retreat/batches/{batch.id}/edit", data=moved)) == [
+        f"2 nominations for this batch are under way, and they count for {year - 1}, so "
+        f"its start cannot move into {year}: a worker may be nominated once a year. "
+        f"Create a new batch for {year} and nominate again."]
+    client.post("/auth/locale", data={"locale": "zh_CN"})
+    assert errors(client.post(f"/retreat/batches/{batch.id}/edit", data=moved)) == [
+        message.replace("有 1 份", "有 2 份")]
 
+    assert login("rider1").post(f"/instances/{other}/withdraw").status_code == 302
     assert login("courier1").post(f"/instances/{reviewed}/withdraw").status_code == 302
     moving = login("city_admin").post(f"/retreat/batches/{batch.id}/edit", data=moved)
     assert moving.status_code == 302, errors(moving)

@@ -11,9 +11,10 @@ from sqlalchemy.orm import aliased
 
 from forms import mask_value
 from webapp.extensions import db
-from webapp.models import DutySlot, Instance, Task, TaskAssignee, User
+from webapp.models import DutySlot, Instance, OrgUnit, Task, TaskAssignee, User
 from webapp.models.workflow import CapacityResource, Reservation
 from webapp.services.access import oversight_clause, visible_clause
+from webapp.services.activities import CHINA
 from webapp.services.directory import close_resource, set_places
 from workflows.errors import Conflict, InvalidInput
 
@@ -157,9 +158,14 @@ def cancel_slot(slot: DutySlot, actor: User, reason: str) -> int:
     # The waiting list first, from its end: nobody is left behind someone being called off.
     rows = sorted(_open_reservations([slot.id]),
                   key=lambda row: (row[1] == "granted", -row[2]))
+    # Each volunteer is told which duty at which station was called off.
+    station = db.session.get(OrgUnit, slot.station_id)
+    when = (f"{slot.starts_at.astimezone(CHINA):%Y-%m-%d %H:%M}–"
+            f"{slot.ends_at.astimezone(CHINA):%H:%M}")
+    what = {"resource": key, "slot_when": when, "station_name": station.label("zh"),
+            "station_name_en": station.label("en")}
     for _key, _status, _seq, instance in rows:
-        wf.perform(instance.id, Action("call_off", comment=reason, data={"resource": key}),
-                   actor)
+        wf.perform(instance.id, Action("call_off", comment=reason, data=what), actor)
     db.session.flush()
     return len(rows)
 

@@ -149,14 +149,15 @@ def check(fields: dict, batch: RetreatBatch | None) -> None:
             # year when they were made.  Counting them in the new one instead is not the
             # save's to decide: a nominee may already have a nomination in that year
             # (under way, or over: it still counts), which would make two.
-            old = batch.starts_on.year
+            old, new = batch.starts_on.year, starts.year
+            some = ("1 nomination for this batch is under way, and it counts" if running == 1
+                    else f"{running} nominations for this batch are under way, and they count")
             raise BatchError(
                 "starts_on",
-                f"已有 {running} 份推荐正在办理，本批次不能改到 {starts.year} 年：每人每年只能"
-                f"推荐一次，这些推荐已计入 {old} 年。如需在 {starts.year} 年举办，请新建批次并重新推荐",
-                f"Nominations for this batch under way: {running}. It cannot move to "
-                f"{starts.year}: a person is nominated once a year, and these count for {old}. "
-                f"To hold it in {starts.year}, make a new batch and nominate again")
+                f"本批次有 {running} 份推荐正在办理，开始日期不能改到 {new} 年：每人每年只能被推荐"
+                f"一次，这些推荐已计入 {old} 年。如需在 {new} 年举办，请为 {new} 年新建批次并重新推荐。",
+                f"{some} for {old}, so its start cannot move into {new}: a worker may be "
+                f"nominated once a year. Create a new batch for {new} and nominate again.")
     if batch is not None and fields["capacity"] != batch.capacity:
         use = city_use(batch)
         if fields["capacity"] < use.total:

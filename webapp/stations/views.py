@@ -13,7 +13,7 @@ from forms import mask_data
 from webapp.database import write_lock
 from webapp.extensions import db
 from webapp.i18n import current_locale_short
-from webapp.models import Instance, OrgUnit, Pairing, Station, Task
+from webapp.models import Instance, OrgUnit, Pairing, Station, Task, User
 from webapp.pagination import as_id, id_arg, paginate
 from webapp.services import duty_roster, export, pairings, stations
 from webapp.services.activities import CHINA
@@ -286,6 +286,13 @@ def cancel_slot(unit_id: int, slot_id: int):
     from webapp.stations.forms import CancelSlotForm
 
     row, slot = _managed_slot(unit_id, slot_id)
+    if slot.cancelled_at is not None:
+        # Already called off (by another head, or this page reopened): say so at once,
+        # with when and why, rather than a form whose only answer is that refusal.
+        by = db.session.get(User, slot.cancelled_by_id) if slot.cancelled_by_id else None
+        return render_template("stations/slot_cancel.html", station=row, slot=slot,
+                               cancelled_by=by, tz=CHINA), \
+            (409 if request.method == "POST" else 200)
     form = CancelSlotForm()
     status = 200
     if form.validate_on_submit():
