@@ -51,11 +51,15 @@ def test_a_supervisor_verifies_the_chain_and_reads_the_result(request, live_serv
     expect(page.get_by_text("校验已排队")).to_be_visible()
     run_queued_jobs(app)
     expect(page.get_by_text("哈希链完好")).to_be_visible(timeout=10_000)  # it reloaded
+    # Measured once the reloaded page has its stylesheets: a width read while app.css is
+    # still on its way (a busy machine) lays the full hash out unwrapped, 532 px.
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     screenshot(page, f"audit-verify-{width}")
     page.get_by_role("link", name="审计日志").first.click()
     card = page.locator(".uf-verify")
     expect(card.get_by_text("哈希链完好")).to_be_visible()
     expect(card.locator("code.uf-hash")).to_be_visible()
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     screenshot(page, f"audit-verified-{width}")
